@@ -1,0 +1,115 @@
+/* config.h — cpd's configuration: built-in defaults < YAML file < environment < flags,
+ * validated into one struct. Every bad value is reported with its key, the value and what is
+ * allowed; nothing half-applied. */
+#ifndef CORE_CONFIG_H
+#define CORE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CFG_MAX_PLUGINS 32
+#define CFG_MAX_TOKENS 64
+#define CFG_MAX_OPTIONS 32
+
+enum cfg_role { ROLE_READER = 0, ROLE_AGENT = 1, ROLE_ADMIN = 2 };
+
+struct cfg_token {
+    char *token;
+    int role; /* enum cfg_role */
+};
+
+struct cfg_option {
+    char *key;
+    char *value;
+};
+
+struct cfg_plugin_ref {
+    char *spec; /* a bare name (looked up in plugin_dir) or a path containing '/' */
+};
+
+struct cp_config {
+    char *config_path; /* the YAML file read, or NULL */
+    char *listen;      /* "host:port" */
+    char *plugin_dir;  /* where bare plugin names are found; NULL = next to the binary */
+
+    /* storage */
+    char *storage;          /* memory | redis | path to .so */
+    char *storage_fallback; /* NULL or "memory" */
+    struct cfg_option storage_options[CFG_MAX_OPTIONS];
+    size_t n_storage_options; /* includes url/prefix from REDIS_URL / CONTROL_PLANE_PREFIX */
+
+    /* selection */
+    char *selection_default;
+    struct cfg_plugin_ref selection_plugins[CFG_MAX_PLUGINS];
+    size_t n_selection_plugins;
+
+    /* probes */
+    struct cfg_plugin_ref probe_plugins[CFG_MAX_PLUGINS];
+    size_t n_probe_plugins;
+    int exec_probe_enabled;
+
+    /* auth */
+    struct cfg_token tokens[CFG_MAX_TOKENS];
+    size_t n_tokens;
+    int allow_anonymous;
+
+    /* durations, in milliseconds (the file and environment give seconds, fractions allowed) */
+    int64_t heartbeat_interval_ms; /* HEARTBEAT_INTERVAL 10 (advice to agents) */
+    int64_t heartbeat_timeout_ms;  /* HEARTBEAT_TIMEOUT 30 */
+    int64_t probe_interval_ms;     /* PROBE_INTERVAL 30 */
+    int64_t probe_timeout_ms;      /* PROBE_TIMEOUT 10 */
+    int64_t task_timeout_ms;       /* TASK_TIMEOUT 300 */
+    int64_t cleanup_interval_ms;   /* CLEANUP_INTERVAL 60 */
+    int64_t retention_ms;          /* tasks.retention_seconds 86400 */
+    int64_t pass_over_ms;          /* tasks.pass_over_seconds 30 */
+    uint32_t max_task_retries;     /* MAX_TASK_RETRIES 3 */
+
+    /* health */
+    uint32_t unhealthy_threshold;  /* health.unhealthy_threshold 3 */
+    uint32_t recovery_threshold;   /* health.recovery_threshold 2 */
+    int64_t slow_probe_ms;         /* health.slow_probe_ms 5000 */
+    uint32_t failure_threshold;    /* circuit.failure_threshold 5 */
+    int64_t cooldown_ms;           /* circuit.cooldown_seconds 30 */
+    int64_t max_cooldown_ms;       /* circuit.max_cooldown_seconds 300 */
+
+    /* limits */
+    size_t max_body_bytes;       /* limits.max_body_bytes 1 MiB */
+    uint32_t max_capabilities;   /* limits.max_capabilities 64 */
+    uint32_t max_required_caps;  /* limits.max_required_capabilities 32 */
+
+    int log_level; /* log.level: debug|info|warn|error (info) */
+};
+
+/* Fill `cfg` with the built-in defaults. */
+void config_defaults(struct cp_config *cfg);
+
+/* Apply a YAML file. Unknown keys and bad values are errors. Returns 0, or -1 with a message
+ * in err (key, value, what is allowed). */
+int config_load_yaml(struct cp_config *cfg, const char *path, char *err, size_t errlen);
+
+/* Apply the environment variables of CONTRACT §7 (read through `getenv_fn`, normally getenv). */
+int config_load_env(struct cp_config *cfg, const char *(*getenv_fn)(const char *), char *err,
+                    size_t errlen);
+
+/* Final checks across keys (e.g. the default strategy is among the loaded plugins' names is
+ * checked later by the loader; here: listen address syntax, non-loopback without tokens). */
+int config_validate(const struct cp_config *cfg, char *err, size_t errlen);
+
+/* Parse argv: --config FILE, --listen ADDR, --check-config, --help, --version. Loads the YAML
+ * (the given one, else ./cpd.yaml when present), then the environment, then the flags.
+ * Returns 0 ok, 1 when the program should exit 0 (help/version printed), -1 on error. */
+struct config_cli {
+    int check_only;
+};
+int config_from_args(struct cp_config *cfg, struct config_cli *cli, int argc, char **argv,
+                     const char *(*getenv_fn)(const char *), char *err, size_t errlen);
+
+void config_free(struct cp_config *cfg);
+
+/* "role" name <-> enum cfg_role; -1 when unknown. */
+int config_role_parse(const char *s);
+
+/* Parse a duration in seconds ("30", "0.5") into ms; -1 when invalid or negative. */
+int64_t config_parse_seconds(const char *s);
+
+#endif

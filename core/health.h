@@ -1,0 +1,51 @@
+/* health.h — the health monitor: runs each agent's probe on its interval through the probe
+ * plugins, applies the thresholds of CONTRACT §5, and keeps each agent's circuit breaker (fed
+ * by probes, task failures and timeouts). State lives in the agent's record in storage
+ * (struct cp_health_view), so every cpd process sharing a store sees the same circuit. */
+#ifndef CORE_HEALTH_H
+#define CORE_HEALTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cp/types.h>
+
+struct cp_core;
+struct health_monitor;
+struct json_object;
+
+struct health_monitor *health_new(struct cp_core *core);
+void health_free(struct health_monitor *hm);
+
+/* At registration: check a "health_probe" object (type is a loaded probe plugin, exec only when
+ * enabled, interval/timeout positive numbers, the plugin's own validate()). 0, or -1 with a
+ * message naming the member in err (the client gets 400 invalid_field). */
+int health_validate_probe(struct health_monitor *hm, struct json_object *probe, char *err,
+                          size_t errlen);
+
+/* After (re-)registration: (re)start probing per a->health_probe_json (nothing when NULL). */
+void health_track(struct health_monitor *hm, const struct cp_agent_view *a);
+/* After unregistration or removal: stop probing. */
+void health_untrack(struct health_monitor *hm, const char *agent_id);
+/* A task of this agent completed (ok = 1), failed or timed out (ok = 0): feeds its breaker. */
+void health_task_outcome(struct health_monitor *hm, const char *agent_id, int ok);
+
+/* Pure rules, unit-tested with an injectable clock (now_ms). Each updates `h` in place and
+ * returns the agent status the agent should take (-1 = unchanged):
+ *  - a probe result: thresholds and slow-probe rule, then the breaker;
+ *  - a task outcome: the breaker only;
+ *  - tick: an open circuit whose retry_at has passed turns half_open. */
+struct health_rules {
+    uint32_t unhealthy_threshold, recovery_threshold, failure_threshold;
+    int64_t slow_probe_ms, cooldown_ms, max_cooldown_ms;
+};
+int health_apply_probe(const struct health_rules *r, struct cp_health_view *h, int32_t status,
+                       int ok, double latency_ms, int64_t now_ms);
+void health_apply_task(const struct health_rules *r, struct cp_health_view *h, int ok,
+                       int64_t now_ms);
+int health_apply_tick(const struct health_rules *r, struct cp_health_view *h, int64_t now_ms);
+
+/* System status from per-status counts (CONTRACT §5). */
+int health_system_status(uint64_t total, uint64_t degraded, uint64_t unhealthy);
+
+#endif

@@ -1,0 +1,27 @@
+/* metrics.h — process-wide counters and histograms for GET /metrics (Prometheus text format).
+ * Cheap enough for the hot path: fixed buckets, small hash maps keyed by label, no allocation
+ * once a label has been seen. Single-threaded (the event loop). */
+#ifndef CORE_METRICS_H
+#define CORE_METRICS_H
+
+#include <cp/storage.h>
+
+struct evbuffer;
+
+enum metrics_task_event {
+    MET_TASK_SUBMITTED = 0,
+    MET_TASK_COMPLETED,
+    MET_TASK_FAILED,
+    MET_TASK_TIMEOUT,
+    MET_TASK_EVENT_COUNT
+};
+
+void metrics_task_event(const char *task_type, int event); /* enum metrics_task_event */
+void metrics_claim_wait(double seconds); /* from claim request arrival to task handed out */
+void metrics_http_request(const char *route, int status, double seconds);
+void metrics_probe_result(const char *probe_type, int ok, double latency_seconds);
+/* Render everything, with agents/tasks by status and circuit states from `stats`. */
+void metrics_render(struct evbuffer *out, const struct cp_stats_view *stats);
+void metrics_reset(void); /* tests */
+
+#endif

@@ -1,0 +1,277 @@
+/* cp/storage.h — the storage plugin kind: where agents and tasks live.
+ *
+ * A backend offers atomic *domain* operations, not get/put: several cpd processes may share one
+ * backend (Redis), so every rule that reads-then-writes shared state runs inside the backend in
+ * one step (one Lua script on Redis, one function call in memory). The host decides everything
+ * else (validation, health, breakers, selection among held claimers, HTTP).
+ *
+ * Every operation is asynchronous: it takes a completion callback and a cookie. The memory
+ * backend calls the callback before returning; Redis calls it when the reply arrives. The
+ * callback is called exactly once per operation, also on errors (rc < 0), and also from
+ * destroy() for operations still in flight (rc = CP_ERR_UNAVAILABLE).
+ * Everything reachable from the struct cp_result is borrowed: valid only until the callback
+ * returns. Everything the host passes in is borrowed until the operation function returns
+ * (the backend copies what it keeps).
+ *
+ * Errors in cp_result.rc: 0, CP_ERR_NOT_FOUND, CP_ERR_CONFLICT (with .task or .agent holding the
+ * current state and .message naming it), CP_ERR_INVALID, CP_ERR_NOMEM, CP_ERR_UNAVAILABLE (the
+ * backend is unreachable and nothing was changed).
+ *
+ * The conformance suite (tests/conformance, `cp-storage-conformance path/to/backend.so`)
+ * checks every rule written below; run it against your own backend.
+ */
+#ifndef CP_STORAGE_H
+#define CP_STORAGE_H
+
+#include "plugin.h"
+#include "types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A counter keyed by name (capability, provider, task type). */
+struct cp_count {
+    const char *name;
+    uint64_t count;
+};
+
+/* Counters for /stats, kept up to date by every operation (never computed by a scan). */
+struct cp_stats_view {
+    uint64_t agents_total;
+    uint64_t agents_available; /* see cp_agent_is_available() */
+    uint64_t agents_by_status[CP_AGENT_STATUS_COUNT];
+    uint64_t agents_by_health[CP_HEALTH_COUNT];
+    uint64_t circuits_open; /* agents whose health.circuit is CP_CIRCUIT_OPEN */
+    const struct cp_count *agents_by_capability;
+    size_t n_agents_by_capability;
+    const struct cp_count *agents_by_provider;
+    size_t n_agents_by_provider;
+    uint64_t tasks_total; /* every stored task, terminal ones until retention deletes them */
+    uint64_t tasks_by_status[CP_TASK_STATUS_COUNT];
+    uint64_t tasks_by_priority[CP_PRIORITY_COUNT];
+    const struct cp_count *tasks_by_type;
+    size_t n_tasks_by_type;
+};
+
+/* What an operation did besides its main effect, for the host to react to (wake held claimers,
+ * feed circuit breakers, stop probes, count metrics). */
+enum cp_event_kind {
+    CP_EVENT_TASK_REQUEUED = 1, /* task back to pending (offline/unregistered agent, timeout) */
+    CP_EVENT_TASK_TIMEOUT,      /* claimed/running past its timeout; task_status: pending|timeout */
+    CP_EVENT_AGENT_OFFLINE,     /* agent silent for heartbeat_timeout_ms: now offline */
+    CP_EVENT_AGENT_REMOVED,     /* agent silent for 3 x heartbeat_timeout_ms: deleted */
+    CP_EVENT_TASK_DELETED,      /* terminal task older than retention: deleted */
+};
+struct cp_event {
+    int32_t kind;         /* enum cp_event_kind */
+    const char *agent_id; /* the agent concerned (for task events: the agent that held it) */
+    const char *task_id;  /* or NULL */
+    const char *task_type;   /* or NULL */
+    int32_t task_status;     /* status after the event, or -1 */
+    const char *const *required_capabilities; /* of the task, for waking claimers */
+    uint32_t n_required;
+};
+
+struct cp_result {
+    int rc;
+    const char *message; /* detail when rc != 0, or NULL */
+    int created;         /* agent_register: 1 new agent, 0 re-registered */
+    const struct cp_agent_view *agent; /* the agent after the operation, or NULL */
+    const struct cp_task_view *task;   /* the task after the operation (current one on conflict) */
+    const struct cp_agent_view *const *agents; /* agent_list */
+    size_t n_agents;
+    const struct cp_task_view *const *tasks; /* task_list */
+    size_t n_tasks;
+    uint64_t total; /* list operations: how many matched before `limit` was applied */
+    const struct cp_stats_view *stats; /* stats */
+    const struct cp_event *events;     /* reap, agent_unregister */
+    size_t n_events;
+};
+
+typedef void (*cp_storage_cb)(void *cookie, const struct cp_result *res);
+
+struct cp_agent_filter {
+    const char *const *capabilities; /* the agent must have every one; sorted, unique */
+    uint32_t n_capabilities;
+    int32_t status; /* only this enum cp_agent_status, or -1 for any */
+};
+
+struct cp_task_filter {
+    int32_t status;        /* enum cp_task_status, or -1 for any */
+    const char *task_type; /* or NULL for any */
+    uint32_t limit;        /* at most this many in .tasks (newest created first) */
+};
+
+struct cp_claim {
+    const char *agent_id;
+    const char *const *capabilities; /* sorted, unique; NULL = the agent's registered ones */
+    uint32_t n_capabilities;
+    int64_t now_ms;
+};
+
+enum cp_transition_kind {
+    CP_TR_START = 1, /* claimed -> running */
+    CP_TR_COMPLETE,  /* claimed|running -> completed */
+    CP_TR_FAIL,      /* claimed|running -> pending (retry) or failed */
+    CP_TR_CANCEL,    /* pending|claimed|running -> cancelled */
+    CP_TR_RELEASE,   /* claimed -> pending: the claim's reply never reached the agent */
+};
+
+struct cp_transition {
+    int32_t kind; /* enum cp_transition_kind */
+    const char *task_id;
+    const char *agent_id;    /* NULL = any; else must be the assigned agent (CONFLICT if not) */
+    const char *result_json; /* COMPLETE: JSON text, or NULL for null */
+    const char *error;       /* FAIL: message */
+    double latency_ms;       /* COMPLETE/FAIL: < 0 = measure now_ms - claimed_at_ms */
+    int requeue;             /* FAIL: 1 = retry while retries remain */
+    int64_t pass_over_ms;    /* FAIL: how long the failing agent is passed over (30000) */
+    uint32_t expect_attempt; /* RELEASE: the attempt that was handed out (CONFLICT if changed) */
+    int64_t now_ms;
+};
+
+struct cp_reap {
+    int64_t now_ms;
+    int64_t heartbeat_timeout_ms; /* agents silent this long turn offline */
+    int remove_stale;             /* also delete agents silent 3 x heartbeat_timeout_ms */
+    int64_t retention_ms;         /* delete terminal tasks completed this long ago */
+    uint32_t max_events;          /* do at most about this much work; the host calls again */
+};
+
+/*
+ * The rules every backend implements (the conformance suite checks each one):
+ *
+ * agent_register(in): in carries agent_id, capabilities, model, provider, metadata_json,
+ *   health_probe_json, max_concurrent_tasks (other members ignored). New id: stored with status
+ *   ready, registered_at = last_heartbeat = now, counters 0, health {unknown, circuit closed};
+ *   .created = 1. Existing id: those fields replaced, counters, registered_at and health kept,
+ *   status ready, last_heartbeat = now; .created = 0. .agent = the stored agent.
+ *   Health without a probe: an agent whose health_probe_json is NULL has health.status healthy
+ *   while not offline and unhealthy while offline; the backend keeps it so on every status
+ *   change (and in the counters). An agent with a probe starts unknown; the host sets it.
+ * agent_get(id): .agent, or NOT_FOUND.
+ * agent_list(filter): every agent matching, sorted by agent_id; .total = n_agents.
+ * agent_heartbeat(id, status, now): NOT_FOUND if unknown. last_heartbeat = now. status -1: an
+ *   offline agent returns to ready. status >= 0 (never offline; the host refuses it): the agent
+ *   takes it — except that a failed agent whose health.status is unhealthy stays failed (its
+ *   probe decides, not its heartbeat). Either way, ready with tasks_in_flight >=
+ *   max_concurrent_tasks becomes busy.
+ * agent_unregister(id, now): NOT_FOUND if unknown. Deletes it; each of its claimed/running tasks
+ *   returns to pending with assignment cleared, retries unchanged, pending_since = now; one
+ *   CP_EVENT_TASK_REQUEUED event each.
+ * agent_set_health(id, health, status, expect_status): NOT_FOUND if unknown. Stores health
+ *   (whole). When status >= 0 and (expect_status < 0 or the current status == expect_status)
+ *   the agent's status becomes `status` (ready with in flight at max becomes busy).
+ *
+ * task_submit(task): stores the task as given (the host fills every member; status pending,
+ *   pending_since = created_at). CONFLICT if the id exists.
+ * task_get(id): .task, or NOT_FOUND.
+ * task_list(filter): matching tasks, newest created first, at most limit; .total = all matching.
+ * task_claim(claim): NOT_FOUND if the agent is unknown. last_heartbeat = now (always). The agent
+ *   may claim when status is ready, tasks_in_flight < max_concurrent_tasks, and its circuit is
+ *   not open (open with retry_at <= now counts as half_open, which may claim). Otherwise, or
+ *   when nothing matches, rc 0 with .task NULL and .agent set. Candidates: pending tasks whose
+ *   required_capabilities are a subset of the claim's capabilities, skipping those whose
+ *   passed_over_agent is this agent while now < passed_over_until. The best is the lowest
+ *   priority number, then the earliest pending_since, then the earliest arrival in pending.
+ *   It becomes claimed: assigned_agent, claimed_at = now, started_at = 0, attempt + 1. The
+ *   agent: tasks_in_flight + 1, current_task_id, last_assigned = now, busy when in flight
+ *   reaches max_concurrent_tasks. Cost: no scan of all pending tasks (index by capability set).
+ * task_transition(tr):
+ *   NOT_FOUND if the task is unknown. CONFLICT when the task's status is not one the kind
+ *   allows, or tr.agent_id is set and is not the assigned agent (or the task has none).
+ *   When the task leaves claimed/running, its assigned agent (if still registered):
+ *   tasks_in_flight - 1; current_task_id cleared if it was this task; busy -> ready when below
+ *   max_concurrent_tasks; last_heartbeat = now when tr.agent_id is that agent.
+ *   START: claimed -> running, started_at = now.
+ *   COMPLETE: -> completed, result, completed_at = now. Agent: tasks_completed + 1, latency
+ *     sum/count += latency (measured from claimed_at when tr.latency_ms < 0).
+ *   FAIL: retries + 1, error kept. Agent: tasks_failed + 1, latency as COMPLETE. When
+ *     tr.requeue and retries < max_retries: -> pending, assigned_agent/claimed_at/started_at
+ *     cleared, pending_since = now, and — when another registered agent that is not offline,
+ *     failed or draining has every required capability — passed_over_agent = the failing agent
+ *     until now + pass_over_ms. Otherwise -> failed, completed_at = now.
+ *   CANCEL: pending|claimed|running -> cancelled, completed_at = now (no agent counters).
+ *   RELEASE: claimed with attempt == expect_attempt -> pending, attempt - 1, assignment cleared,
+ *     pending_since and its place unchanged (front of its band). No agent counters but in flight.
+ *   .task = the task after; .agent = the assigned agent after (NULL if none or unregistered).
+ * reap(r): at most about max_events of work, oldest first:
+ *   - claimed/running tasks with claimed_at + timeout_ms <= now: retries + 1, error "timeout";
+ *     pending (as FAIL with requeue, no pass-over) while retries < max_retries, else status
+ *     timeout with completed_at = now. Agent: tasks_in_flight - 1, tasks_failed + 1.
+ *     Event CP_EVENT_TASK_TIMEOUT (agent_id = the holder, task_status after).
+ *   - agents not offline with last_heartbeat + heartbeat_timeout_ms <= now: status offline,
+ *     event CP_EVENT_AGENT_OFFLINE; each of their claimed/running tasks is requeued like a
+ *     failure with error "agent offline" (retries + 1; pending while retries < max_retries,
+ *     else failed): CP_EVENT_TASK_REQUEUED when pending.
+ *   - remove_stale: agents with last_heartbeat + 3 x heartbeat_timeout_ms <= now are deleted
+ *     (their tasks requeued as unregister does): CP_EVENT_AGENT_REMOVED.
+ *   - terminal tasks with completed_at + retention_ms <= now are deleted: CP_EVENT_TASK_DELETED.
+ *   Found through indexes ordered by deadline — never a scan of every task or agent.
+ * stats(): .stats.
+ */
+struct cp_storage_ops {
+    CP_OPS_HEADER;
+
+    void (*agent_register)(void *st, const struct cp_agent_view *in, int64_t now_ms,
+                           cp_storage_cb cb, void *cookie);
+    void (*agent_get)(void *st, const char *agent_id, cp_storage_cb cb, void *cookie);
+    void (*agent_list)(void *st, const struct cp_agent_filter *filter, cp_storage_cb cb,
+                       void *cookie);
+    void (*agent_heartbeat)(void *st, const char *agent_id, int32_t status, int64_t now_ms,
+                            cp_storage_cb cb, void *cookie);
+    void (*agent_unregister)(void *st, const char *agent_id, int64_t now_ms, cp_storage_cb cb,
+                             void *cookie);
+    void (*agent_set_health)(void *st, const char *agent_id, const struct cp_health_view *health,
+                             int32_t status, int32_t expect_status, cp_storage_cb cb,
+                             void *cookie);
+
+    void (*task_submit)(void *st, const struct cp_task_view *task, cp_storage_cb cb,
+                        void *cookie);
+    void (*task_get)(void *st, const char *task_id, cp_storage_cb cb, void *cookie);
+    void (*task_list)(void *st, const struct cp_task_filter *filter, cp_storage_cb cb,
+                      void *cookie);
+    void (*task_claim)(void *st, const struct cp_claim *claim, cp_storage_cb cb, void *cookie);
+    void (*task_transition)(void *st, const struct cp_transition *tr, cp_storage_cb cb,
+                            void *cookie);
+
+    void (*reap)(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cookie);
+    void (*stats)(void *st, cp_storage_cb cb, void *cookie);
+
+    /* Optional (may be NULL). Tells the host about changes made by *other* processes sharing
+     * this backend: kind "pending" (a task became claimable; id = task id) or "done" (a task
+     * became terminal; id = task id). Called on the host's loop. */
+    void (*watch)(void *st, void (*on_change)(void *arg, const char *kind, const char *id),
+                  void *arg);
+    /* Optional (may be NULL = always reachable): 1 when the backend is reachable now. */
+    int (*is_available)(void *st);
+};
+#define CP_STORAGE_OPS_VERSION 1
+
+/* The availability rule of CONTRACT §3 (a pure function of the agent's record):
+ * ready, or busy below max_concurrent_tasks; and circuit not open. Offline agents never are. */
+static inline int cp_agent_is_available(const struct cp_agent_view *a)
+{
+    if (a->health.circuit == CP_CIRCUIT_OPEN) return 0;
+    if (a->status == CP_AGENT_READY) return 1;
+    return a->status == CP_AGENT_BUSY && a->tasks_in_flight < a->max_concurrent_tasks;
+}
+
+/* 1 when every one of `need` (sorted, unique) is in `have` (sorted, unique). */
+static inline int cp_caps_subset(const char *const *need, uint32_t n_need,
+                                 const char *const *have, uint32_t n_have)
+{
+    uint32_t j = 0;
+    for (uint32_t i = 0; i < n_need; i++) {
+        while (j < n_have && strcmp(have[j], need[i]) < 0) j++;
+        if (j == n_have || strcmp(have[j], need[i]) != 0) return 0;
+        j++;
+    }
+    return 1;
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,166 @@
+/* cp/types.h — enums, their names, and the read-only views of agents and tasks that the host
+ * and plugins exchange. Views borrow their strings: valid only during the call they are passed
+ * to. Times are milliseconds since the epoch; 0 means "unset" (rendered as JSON null). */
+#ifndef CP_TYPES_H
+#define CP_TYPES_H
+
+#include <stdint.h>
+#include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum cp_agent_status {
+    CP_AGENT_STARTING = 0,
+    CP_AGENT_READY,
+    CP_AGENT_BUSY,
+    CP_AGENT_DRAINING,
+    CP_AGENT_OFFLINE,
+    CP_AGENT_FAILED,
+    CP_AGENT_STATUS_COUNT
+};
+
+enum cp_task_status {
+    CP_TASK_PENDING = 0,
+    CP_TASK_CLAIMED,
+    CP_TASK_RUNNING,
+    CP_TASK_COMPLETED,
+    CP_TASK_FAILED,
+    CP_TASK_CANCELLED,
+    CP_TASK_TIMEOUT,
+    CP_TASK_STATUS_COUNT
+};
+#define CP_TASK_MASK(s) (1u << (s))
+
+enum cp_priority {
+    CP_PRIORITY_CRITICAL = 0,
+    CP_PRIORITY_HIGH = 1,
+    CP_PRIORITY_NORMAL = 2,
+    CP_PRIORITY_LOW = 3,
+    CP_PRIORITY_COUNT
+};
+
+/* Agent health; CP_HEALTH_CRITICAL only ever describes the whole system. */
+enum cp_health {
+    CP_HEALTH_HEALTHY = 0,
+    CP_HEALTH_DEGRADED,
+    CP_HEALTH_UNHEALTHY,
+    CP_HEALTH_UNKNOWN,
+    CP_HEALTH_CRITICAL,
+    CP_HEALTH_COUNT
+};
+
+enum cp_circuit { CP_CIRCUIT_CLOSED = 0, CP_CIRCUIT_OPEN, CP_CIRCUIT_HALF_OPEN, CP_CIRCUIT_COUNT };
+
+static const char *const cp_agent_status_names[CP_AGENT_STATUS_COUNT] = {
+    "starting", "ready", "busy", "draining", "offline", "failed"};
+static const char *const cp_task_status_names[CP_TASK_STATUS_COUNT] = {
+    "pending", "claimed", "running", "completed", "failed", "cancelled", "timeout"};
+static const char *const cp_priority_names[CP_PRIORITY_COUNT] = {"critical", "high", "normal",
+                                                                 "low"};
+static const char *const cp_health_names[CP_HEALTH_COUNT] = {"healthy", "degraded", "unhealthy",
+                                                             "unknown", "critical"};
+static const char *const cp_circuit_names[CP_CIRCUIT_COUNT] = {"closed", "open", "half_open"};
+
+/* Index of `s` in `names`, or -1. */
+static inline int cp_enum_parse(const char *const *names, int count, const char *s)
+{
+    for (int i = 0; s && i < count; i++)
+        if (strcmp(names[i], s) == 0) return i;
+    return -1;
+}
+static inline const char *cp_agent_status_name(int s)
+{
+    return s >= 0 && s < CP_AGENT_STATUS_COUNT ? cp_agent_status_names[s] : "unknown";
+}
+static inline const char *cp_task_status_name(int s)
+{
+    return s >= 0 && s < CP_TASK_STATUS_COUNT ? cp_task_status_names[s] : "unknown";
+}
+static inline const char *cp_priority_name(int p)
+{
+    return p >= 0 && p < CP_PRIORITY_COUNT ? cp_priority_names[p] : "unknown";
+}
+static inline const char *cp_health_name(int h)
+{
+    return h >= 0 && h < CP_HEALTH_COUNT ? cp_health_names[h] : "unknown";
+}
+static inline const char *cp_circuit_name(int c)
+{
+    return c >= 0 && c < CP_CIRCUIT_COUNT ? cp_circuit_names[c] : "unknown";
+}
+static inline int cp_task_status_is_terminal(int s)
+{
+    return s == CP_TASK_COMPLETED || s == CP_TASK_FAILED || s == CP_TASK_CANCELLED ||
+           s == CP_TASK_TIMEOUT;
+}
+
+/* Health and circuit-breaker state of one agent. Decided by the host (core/health.c); a storage
+ * backend only stores it and uses `circuit`/`retry_at_ms` to refuse claims while open. */
+struct cp_health_view {
+    int32_t status; /* enum cp_health */
+    int64_t last_check_ms;
+    uint32_t consecutive_failures;
+    uint32_t consecutive_successes;
+    double latency_ms; /* of the last probe; < 0 when none */
+    const char *error; /* last probe error, or NULL */
+    int32_t circuit;   /* enum cp_circuit */
+    uint32_t circuit_failures; /* consecutive failures seen by the breaker */
+    uint32_t circuit_opens;    /* consecutive re-openings, for the doubling cooldown */
+    int64_t opened_at_ms;
+    int64_t retry_at_ms; /* when an open circuit turns half_open */
+};
+
+struct cp_agent_view {
+    const char *agent_id;
+    const char *const *capabilities; /* sorted ascending (strcmp), unique */
+    uint32_t n_capabilities;
+    int32_t status; /* enum cp_agent_status */
+    const char *model;
+    const char *provider;
+    const char *metadata_json;     /* a JSON object's text; never NULL */
+    const char *health_probe_json; /* the registered probe object's text, or NULL */
+    int64_t registered_at_ms;
+    int64_t last_heartbeat_ms;
+    int64_t last_assigned_ms; /* last claim by this agent; 0 = never */
+    uint32_t max_concurrent_tasks;
+    uint32_t tasks_in_flight;
+    const char *current_task_id; /* most recently claimed task still in flight, or NULL */
+    uint64_t tasks_completed;
+    uint64_t tasks_failed;
+    double latency_sum_ms; /* over finished tasks: avg = sum / count (0 when count is 0) */
+    uint64_t latency_count;
+    struct cp_health_view health;
+};
+
+struct cp_task_view {
+    const char *id; /* "task_" + 24 lowercase hex digits */
+    const char *task_type;
+    const char *payload_json; /* JSON text; never NULL */
+    const char *const *required_capabilities; /* sorted ascending, unique */
+    uint32_t n_required;
+    int32_t status;   /* enum cp_task_status */
+    int32_t priority; /* enum cp_priority */
+    int64_t created_at_ms;
+    int64_t claimed_at_ms;
+    int64_t started_at_ms;
+    int64_t completed_at_ms;
+    int64_t pending_since_ms; /* when it (re)entered pending: the FIFO key within a priority */
+    const char *assigned_agent; /* or NULL */
+    int64_t timeout_ms;
+    uint32_t max_retries;
+    uint32_t retries;
+    uint32_t attempt;
+    const char *result_json; /* or NULL */
+    const char *error;       /* or NULL */
+    const char *metadata_json; /* never NULL */
+    const char *strategy;      /* selection strategy for this task, or NULL */
+    const char *passed_over_agent; /* agent that failed it last, or NULL */
+    int64_t passed_over_until_ms;
+};
+
+#ifdef __cplusplus
+}
+#endif
+#endif
