@@ -56,5 +56,8 @@ char *plugin_default_dir(void);
  * of pure plugins) event_base() returns NULL and timer_add() returns NULL. */
 void host_init(struct cp_host *host, struct plugin *owner);
 void host_set_event_base(struct event_base *base);
+/* Free `owner`'s timers still pending (a plugin that forgot to cancel them in destroy()), so
+ * none can fire into an unloaded .so. plugin_set_unload() calls it after destroy(). */
+void host_release(struct plugin *owner);
 
 #endif

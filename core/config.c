@@ -1,0 +1,672 @@
+/* config.c — cpd's configuration: built-in defaults, the table of scalar keys and the checks
+ * every value passes before it is stored, the environment layer and the final cross-key
+ * validation. The YAML layer is config_yaml.c, the command line config_args.c. */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cp/plugin.h>
+
+#include "config_internal.h"
+
+#define OFF(member) offsetof(struct cp_config, member)
+#define MAX_SECONDS 315360000 /* ten years: anything longer is a typo */
+#define MAX_TOKEN_LEN 4096
+
+const struct cfg_key cfg_keys[] = {
+    {"listen", "CONTROL_PLANE_LISTEN", CT_LISTEN, OFF(listen), 0, 0},
+    {"plugin_dir", "CONTROL_PLANE_PLUGIN_DIR", CT_DIR, OFF(plugin_dir), 0, 0},
+    {"storage.plugin", "CONTROL_PLANE_STORAGE", CT_PLUGIN, OFF(storage), 0, 0},
+    {"storage.fallback", NULL, CT_FALLBACK, OFF(storage_fallback), 0, 0},
+    {"selection.default", NULL, CT_NAME, OFF(selection_default), 0, 0},
+    {"probes.interval_seconds", "PROBE_INTERVAL", CT_SECONDS, OFF(probe_interval_ms), 0, 0},
+    {"probes.timeout_seconds", "PROBE_TIMEOUT", CT_SECONDS, OFF(probe_timeout_ms), 0, 0},
+    {"probes.exec.enabled", NULL, CT_BOOL, OFF(exec_probe_enabled), 0, 0},
+    {"agents.heartbeat_interval_seconds", "HEARTBEAT_INTERVAL", CT_SECONDS,
+     OFF(heartbeat_interval_ms), 0, 0},
+    {"agents.heartbeat_timeout_seconds", "HEARTBEAT_TIMEOUT", CT_SECONDS, OFF(heartbeat_timeout_ms),
+     0, 0},
+    {"agents.cleanup_interval_seconds", "CLEANUP_INTERVAL", CT_SECONDS, OFF(cleanup_interval_ms), 0,
+     0},
+    {"tasks.timeout_seconds", "TASK_TIMEOUT", CT_SECONDS, OFF(task_timeout_ms), 0, 0},
+    {"tasks.max_retries", "MAX_TASK_RETRIES", CT_COUNT, OFF(max_task_retries), 0, 1000},
+    {"tasks.retention_seconds", NULL, CT_SECONDS, OFF(retention_ms), 0, 0},
+    {"tasks.pass_over_seconds", NULL, CT_SECONDS, OFF(pass_over_ms), 0, 0},
+    {"health.unhealthy_threshold", NULL, CT_COUNT, OFF(unhealthy_threshold), 1, 1000},
+    {"health.recovery_threshold", NULL, CT_COUNT, OFF(recovery_threshold), 1, 1000},
+    {"health.slow_probe_seconds", NULL, CT_SECONDS, OFF(slow_probe_ms), 0, 0},
+    {"circuit.failure_threshold", NULL, CT_COUNT, OFF(failure_threshold), 1, 1000},
+    {"circuit.cooldown_seconds", NULL, CT_SECONDS, OFF(cooldown_ms), 0, 0},
+    {"circuit.max_cooldown_seconds", NULL, CT_SECONDS, OFF(max_cooldown_ms), 0, 0},
+    {"auth.allow_anonymous", NULL, CT_BOOL, OFF(allow_anonymous), 0, 0},
+    {"limits.max_body_bytes", NULL, CT_SIZE, OFF(max_body_bytes), 1024, 1073741824},
+    {"limits.max_capabilities", NULL, CT_COUNT, OFF(max_capabilities), 1, 4096},
+    {"limits.max_required_capabilities", NULL, CT_COUNT, OFF(max_required_caps), 1, 4096},
+    {"log.level", "CONTROL_PLANE_LOG_LEVEL", CT_LOGLEVEL, OFF(log_level), 0, 0},
+};
+const size_t cfg_n_keys = sizeof cfg_keys / sizeof cfg_keys[0];
+
+/* Configuration is read once at start-up; running out of memory there is fatal. */
+static char *xstrdup(const char *s)
+{
+    if (!s) return NULL;
+    char *d = strdup(s);
+    if (!d) {
+        fputs("cpd: out of memory reading the configuration\n", stderr);
+        abort();
+    }
+    return d;
+}
+
+static void set_str(char **dst, const char *value)
+{
+    char *v = xstrdup(value);
+    free(*dst);
+    *dst = v;
+}
+
+void config_defaults(struct cp_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->listen = xstrdup("127.0.0.1:8080");
+    cfg->storage = xstrdup("memory");
+    cfg->selection_default = xstrdup("least_loaded");
+    static const char *const selection[] = {"least_loaded", "round_robin", "random"};
+    for (size_t i = 0; i < 3; i++)
+        cfg->selection_plugins[cfg->n_selection_plugins++].spec = xstrdup(selection[i]);
+    static const char *const probes[] = {"http", "tcp"};
+    for (size_t i = 0; i < 2; i++)
+        cfg->probe_plugins[cfg->n_probe_plugins++].spec = xstrdup(probes[i]);
+    cfg->heartbeat_interval_ms = 10000;
+    cfg->heartbeat_timeout_ms = 30000;
+    cfg->probe_interval_ms = 30000;
+    cfg->probe_timeout_ms = 10000;
+    cfg->task_timeout_ms = 300000;
+    cfg->cleanup_interval_ms = 60000;
+    cfg->retention_ms = 86400000;
+    cfg->pass_over_ms = 30000;
+    cfg->max_task_retries = 3;
+    cfg->unhealthy_threshold = 3;
+    cfg->recovery_threshold = 2;
+    cfg->slow_probe_ms = 5000;
+    cfg->failure_threshold = 5;
+    cfg->cooldown_ms = 30000;
+    cfg->max_cooldown_ms = 300000;
+    cfg->max_body_bytes = 1048576;
+    cfg->max_capabilities = 64;
+    cfg->max_required_caps = 32;
+    cfg->log_level = CP_LOG_INFO;
+}
+
+void cfg_clear_plugins(struct cfg_plugin_ref *list, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++) {
+        free(list[i].spec);
+        list[i].spec = NULL;
+    }
+    *n = 0;
+}
+
+void cfg_clear_tokens(struct cp_config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_tokens; i++) {
+        /* Tokens are secrets: do not leave them in freed heap memory. */
+        if (cfg->tokens[i].token) memset(cfg->tokens[i].token, 0, strlen(cfg->tokens[i].token));
+        free(cfg->tokens[i].token);
+        cfg->tokens[i].token = NULL;
+    }
+    cfg->n_tokens = 0;
+}
+
+void config_free(struct cp_config *cfg)
+{
+    if (!cfg) return;
+    free(cfg->config_path);
+    free(cfg->listen);
+    free(cfg->plugin_dir);
+    free(cfg->storage);
+    free(cfg->storage_fallback);
+    for (size_t i = 0; i < cfg->n_storage_options; i++) {
+        free(cfg->storage_options[i].key);
+        free(cfg->storage_options[i].value);
+    }
+    free(cfg->selection_default);
+    cfg_clear_plugins(cfg->selection_plugins, &cfg->n_selection_plugins);
+    cfg_clear_plugins(cfg->probe_plugins, &cfg->n_probe_plugins);
+    cfg_clear_tokens(cfg);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+int cfg_clone(struct cp_config *dst, const struct cp_config *src)
+{
+    *dst = *src;
+    dst->config_path = xstrdup(src->config_path);
+    dst->listen = xstrdup(src->listen);
+    dst->plugin_dir = xstrdup(src->plugin_dir);
+    dst->storage = xstrdup(src->storage);
+    dst->storage_fallback = xstrdup(src->storage_fallback);
+    dst->selection_default = xstrdup(src->selection_default);
+    for (size_t i = 0; i < src->n_storage_options; i++) {
+        dst->storage_options[i].key = xstrdup(src->storage_options[i].key);
+        dst->storage_options[i].value = xstrdup(src->storage_options[i].value);
+    }
+    for (size_t i = 0; i < src->n_selection_plugins; i++)
+        dst->selection_plugins[i].spec = xstrdup(src->selection_plugins[i].spec);
+    for (size_t i = 0; i < src->n_probe_plugins; i++)
+        dst->probe_plugins[i].spec = xstrdup(src->probe_plugins[i].spec);
+    for (size_t i = 0; i < src->n_tokens; i++)
+        dst->tokens[i].token = xstrdup(src->tokens[i].token);
+    return 0;
+}
+
+void cfg_quote(const char *value, char *out, size_t outlen)
+{
+    size_t o = 0, i = 0;
+    if (outlen == 0) return;
+    for (; value[i] && o + 1 < outlen && i < 60; i++)
+        out[o++] = isprint((unsigned char)value[i]) ? value[i] : '?';
+    out[o] = '\0';
+    if (value[i] && o + 4 < outlen) memcpy(out + o, "...", 4);
+}
+
+int config_role_parse(const char *s)
+{
+    if (!s) return -1;
+    if (strcasecmp(s, "admin") == 0) return ROLE_ADMIN;
+    if (strcasecmp(s, "agent") == 0) return ROLE_AGENT;
+    if (strcasecmp(s, "reader") == 0) return ROLE_READER;
+    return -1;
+}
+
+/* Strict: digits with an optional fraction ("30", "0.5", ".5", "2."), nothing else — no sign,
+ * exponent, hex, inf or spaces. Rounded to the nearest millisecond. */
+int64_t config_parse_seconds(const char *s)
+{
+    if (!s || !*s) return -1;
+    int64_t whole = 0, frac = 0;
+    int digits = 0, frac_digits = 0, round_up = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; p++, digits++) {
+        whole = whole * 10 + (*p - '0');
+        if (whole > MAX_SECONDS) return -1;
+    }
+    if (*p == '.') {
+        for (p++; *p >= '0' && *p <= '9'; p++, frac_digits++) {
+            if (frac_digits < 3)
+                frac = frac * 10 + (*p - '0');
+            else if (frac_digits == 3)
+                round_up = *p >= '5';
+        }
+    }
+    if (*p != '\0' || digits + frac_digits == 0) return -1;
+    for (int i = frac_digits; i < 3; i++)
+        frac *= 10;
+    int64_t ms = whole * 1000 + frac + round_up;
+    return ms > (int64_t)MAX_SECONDS * 1000 ? -1 : ms;
+}
+
+/* Strict non-negative integer; -1 when not one or above max. */
+static int parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+    if (!s || !*s) return -1;
+    uint64_t v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9') return -1;
+        v = v * 10 + (uint64_t)(*p - '0');
+        if (v > max) return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_bool(const char *s)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0) return 1;
+        if (strcasecmp(s, no[i]) == 0) return 0;
+    }
+    return -1;
+}
+
+static int parse_log_level(const char *s)
+{
+    static const char *const names[] = {"debug", "info", "warn", "error"};
+    for (int i = 0; i < 4; i++)
+        if (strcasecmp(s, names[i]) == 0) return i;
+    return strcasecmp(s, "warning") == 0 ? CP_LOG_WARN : -1;
+}
+
+static int bare_name_ok(const char *s)
+{
+    if (!*s) return 0;
+    for (const char *p = s; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-' && *p != '.') return 0;
+    return 1;
+}
+
+/* A plugin spec: a path (contains '/' or ends in ".so") or a bare name. */
+static int plugin_spec_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0) return 0;
+    if (strchr(s, '/') || (n > 3 && strcmp(s + n - 3, ".so") == 0)) {
+        for (const char *p = s; *p; p++)
+            if (!isprint((unsigned char)*p)) return 0;
+        return 1;
+    }
+    return bare_name_ok(s);
+}
+
+int cfg_split_listen(const char *listen, char *host, size_t hostlen, int *port)
+{
+    if (!listen) return -1;
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen) return -1;
+    const char *h = listen, *hend = colon;
+    if (*h == '[') {
+        if (hend[-1] != ']' || hend - h < 3) return -1;
+        h++;
+        hend--;
+        for (const char *p = h; p < hend; p++)
+            if (!isxdigit((unsigned char)*p) && *p != ':' && *p != '.') return -1;
+    } else {
+        for (const char *p = h; p < hend; p++)
+            if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-') return -1;
+    }
+    if ((size_t)(hend - h) >= hostlen) return -1;
+    uint64_t v;
+    if (parse_uint(colon + 1, 65535, &v) != 0 || v == 0 || strlen(colon + 1) > 5) return -1;
+    memcpy(host, h, (size_t)(hend - h));
+    host[hend - h] = '\0';
+    *port = (int)v;
+    return 0;
+}
+
+static int host_is_loopback(const char *host)
+{
+    if (strcasecmp(host, "localhost") == 0 || strcmp(host, "::1") == 0) return 1;
+    /* 127.0.0.0/8, written as a dotted quad. */
+    if (strncmp(host, "127.", 4) != 0) return 0;
+    int dots = 0;
+    for (const char *p = host; *p; p++) {
+        if (*p == '.')
+            dots++;
+        else if (!isdigit((unsigned char)*p))
+            return 0;
+    }
+    return dots == 3;
+}
+
+static int bad_value(char *err, size_t errlen, const char *name, const char *value,
+                     const char *where, const char *what)
+{
+    char q[80];
+    cfg_quote(value ? value : "", q, sizeof q);
+    snprintf(err, errlen, "config: %s='%s'%s %s", name, q, where, what);
+    return -1;
+}
+
+const struct cfg_key *cfg_key_by_path(const char *path)
+{
+    for (size_t i = 0; i < cfg_n_keys; i++)
+        if (strcmp(cfg_keys[i].path, path) == 0) return &cfg_keys[i];
+    return NULL;
+}
+
+int cfg_set(struct cp_config *cfg, const struct cfg_key *k, const char *name, const char *value,
+            const char *where, char *err, size_t errlen)
+{
+    char *base = (char *)cfg + k->offset;
+    char buf[160];
+    uint64_t u;
+    int v;
+    switch (k->type) {
+    case CT_LISTEN: {
+        char host[256];
+        int port;
+        if (!value || cfg_split_listen(value, host, sizeof host, &port) != 0)
+            return bad_value(err, errlen, name, value, where,
+                             "is not a listen address; expected host:port with port 1-65535, "
+                             "e.g. 127.0.0.1:8080, 0.0.0.0:8080 or [::1]:8080");
+        set_str((char **)base, value);
+        return 0;
+    }
+    case CT_DIR:
+        if (value && !*value)
+            return bad_value(err, errlen, name, value, where,
+                             "is empty; expected a directory (or leave the key out)");
+        set_str((char **)base, value);
+        return 0;
+    case CT_PLUGIN:
+        if (!value || !plugin_spec_ok(value))
+            return bad_value(err, errlen, name, value, where,
+                             "is not a plugin; expected a name such as memory or redis, or a "
+                             "path to a .so");
+        set_str((char **)base, value);
+        return 0;
+    case CT_NAME:
+        if (!value || !bare_name_ok(value))
+            return bad_value(err, errlen, name, value, where,
+                             "is not a plugin name; expected letters, digits, '_', '-' or '.', "
+                             "e.g. least_loaded");
+        set_str((char **)base, value);
+        return 0;
+    case CT_FALLBACK:
+        if (!value || strcasecmp(value, "none") == 0) {
+            set_str((char **)base, NULL);
+            return 0;
+        }
+        if (strcmp(value, "memory") != 0)
+            return bad_value(err, errlen, name, value, where,
+                             "is not a fallback store; expected memory or none");
+        set_str((char **)base, value);
+        return 0;
+    case CT_SECONDS: {
+        int64_t ms = config_parse_seconds(value);
+        if (ms <= 0)
+            return bad_value(err, errlen, name, value, where,
+                             "is not a duration; expected seconds > 0, e.g. 30 or 0.5");
+        *(int64_t *)base = ms;
+        return 0;
+    }
+    case CT_COUNT:
+    case CT_SIZE:
+        if (!value || parse_uint(value, k->max, &u) != 0 || u < k->min) {
+            snprintf(buf, sizeof buf, "is not allowed; expected a whole number from %llu to %llu",
+                     (unsigned long long)k->min, (unsigned long long)k->max);
+            return bad_value(err, errlen, name, value, where, buf);
+        }
+        if (k->type == CT_COUNT)
+            *(uint32_t *)base = (uint32_t)u;
+        else
+            *(size_t *)base = (size_t)u;
+        return 0;
+    case CT_BOOL:
+        if (!value || (v = parse_bool(value)) < 0)
+            return bad_value(err, errlen, name, value, where,
+                             "is not a boolean; expected true or false");
+        *(int *)base = v;
+        return 0;
+    case CT_LOGLEVEL:
+        if (!value || (v = parse_log_level(value)) < 0)
+            return bad_value(err, errlen, name, value, where,
+                             "is not a log level; expected debug, info, warn or error");
+        *(int *)base = v;
+        return 0;
+    }
+    return bad_value(err, errlen, name, value, where, "has an unknown type");
+}
+
+int cfg_add_plugin(struct cfg_plugin_ref *list, size_t *n, const char *spec, const char *name,
+                   const char *where, char *err, size_t errlen)
+{
+    if (!spec || !plugin_spec_ok(spec))
+        return bad_value(err, errlen, name, spec, where,
+                         "is not a plugin; expected a bare name such as least_loaded, or a "
+                         "path to a .so");
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(list[i].spec, spec) == 0)
+            return bad_value(err, errlen, name, spec, where, "is listed twice");
+    if (*n >= CFG_MAX_PLUGINS) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "is one plugin too many; at most %d per list", CFG_MAX_PLUGINS);
+        return bad_value(err, errlen, name, spec, where, buf);
+    }
+    list[(*n)++].spec = xstrdup(spec);
+    return 0;
+}
+
+int cfg_add_exec_probe(struct cp_config *cfg, char *err, size_t errlen)
+{
+    if (!cfg->exec_probe_enabled) return 0;
+    for (size_t i = 0; i < cfg->n_probe_plugins; i++)
+        if (strcmp(cfg->probe_plugins[i].spec, "exec") == 0) return 0;
+    return cfg_add_plugin(cfg->probe_plugins, &cfg->n_probe_plugins, "exec", "probes.plugins",
+                          " (added by probes.exec.enabled)", err, errlen);
+}
+
+/* Error messages about tokens name the entry's position, never the token. */
+int cfg_add_token(struct cp_config *cfg, const char *token, const char *role, const char *pos,
+                  char *err, size_t errlen)
+{
+    if (!token || !*token) {
+        snprintf(err, errlen, "config: %s: the token is empty", pos);
+        return -1;
+    }
+    size_t len = strnlen(token, MAX_TOKEN_LEN + 1);
+    if (len > MAX_TOKEN_LEN) {
+        snprintf(err, errlen, "config: %s: the token is longer than %d characters", pos,
+                 MAX_TOKEN_LEN);
+        return -1;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)token[i];
+        if (c <= ' ' || c >= 127) {
+            snprintf(err, errlen,
+                     "config: %s: the token contains a space or a non-printable character; "
+                     "expected printable ASCII (it is sent as 'Authorization: Bearer <token>')",
+                     pos);
+            return -1;
+        }
+    }
+    int r = config_role_parse(role);
+    if (r < 0) {
+        snprintf(err, errlen, "config: %s: the role is %s; expected admin, agent or reader", pos,
+                 role && *role ? "not one of them" : "missing");
+        return -1;
+    }
+    for (size_t i = 0; i < cfg->n_tokens; i++) {
+        if (strcmp(cfg->tokens[i].token, token) == 0) {
+            snprintf(err, errlen, "config: %s: the same token is already listed as entry %zu", pos,
+                     i + 1);
+            return -1;
+        }
+    }
+    if (cfg->n_tokens >= CFG_MAX_TOKENS) {
+        snprintf(err, errlen, "config: %s: too many tokens; at most %d", pos, CFG_MAX_TOKENS);
+        return -1;
+    }
+    cfg->tokens[cfg->n_tokens].token = xstrdup(token);
+    cfg->tokens[cfg->n_tokens].role = r;
+    cfg->n_tokens++;
+    return 0;
+}
+
+int cfg_add_token_pair(struct cp_config *cfg, const char *pair, const char *pos, char *err,
+                       size_t errlen)
+{
+    const char *colon = strrchr(pair, ':');
+    if (!colon) {
+        snprintf(err, errlen,
+                 "config: %s is not token:role; expected e.g. s3cret:admin (roles: admin, agent, "
+                 "reader)",
+                 pos);
+        return -1;
+    }
+    size_t n = (size_t)(colon - pair);
+    char *token = malloc(n + 1);
+    if (!token) {
+        snprintf(err, errlen, "config: out of memory");
+        return -1;
+    }
+    memcpy(token, pair, n);
+    token[n] = '\0';
+    int rc = cfg_add_token(cfg, token, colon + 1, pos, err, errlen);
+    memset(token, 0, n);
+    free(token);
+    return rc;
+}
+
+int cfg_set_option(struct cp_config *cfg, const char *key, const char *value, const char *name,
+                   const char *where, char *err, size_t errlen)
+{
+    if (!key || !bare_name_ok(key))
+        return bad_value(err, errlen, name, key, where,
+                         "is not an option name; expected letters, digits, '_', '-' or '.'");
+    if (!value) return bad_value(err, errlen, name, value, where, "is empty; expected a value");
+    for (size_t i = 0; i < cfg->n_storage_options; i++) {
+        if (strcmp(cfg->storage_options[i].key, key) == 0) {
+            set_str(&cfg->storage_options[i].value, value);
+            return 0;
+        }
+    }
+    if (cfg->n_storage_options >= CFG_MAX_OPTIONS) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "is one option too many; at most %d", CFG_MAX_OPTIONS);
+        return bad_value(err, errlen, name, key, where, buf);
+    }
+    struct cfg_option *o = &cfg->storage_options[cfg->n_storage_options++];
+    o->key = xstrdup(key);
+    o->value = xstrdup(value);
+    return 0;
+}
+
+/* CONTROL_PLANE_TOKENS=token:role,token:role — replaces the file's tokens. */
+static int env_tokens(struct cp_config *cfg, const char *list, char *err, size_t errlen)
+{
+    cfg_clear_tokens(cfg);
+    char *copy = xstrdup(list);
+    size_t len = strlen(copy);
+    int rc = 0, idx = 0;
+    for (char *entry = copy, *end; entry && rc == 0; entry = end) {
+        end = strchr(entry, ',');
+        if (end) *end++ = '\0';
+        idx++;
+        while (*entry == ' ' || *entry == '\t')
+            entry++;
+        size_t n = strlen(entry);
+        while (n > 0 && (entry[n - 1] == ' ' || entry[n - 1] == '\t'))
+            entry[--n] = '\0';
+        if (n == 0 && !end && idx > 1) break; /* a trailing comma */
+        char pos[64];
+        snprintf(pos, sizeof pos, "CONTROL_PLANE_TOKENS entry %d", idx);
+        rc = cfg_add_token_pair(cfg, entry, pos, err, errlen);
+    }
+    memset(copy, 0, len);
+    free(copy);
+    return rc;
+}
+
+int config_load_env(struct cp_config *cfg, const char *(*getenv_fn)(const char *), char *err,
+                    size_t errlen)
+{
+    struct cp_config next;
+    cfg_clone(&next, cfg);
+    int rc = 0;
+    /* An empty variable counts as unset (FOO= cpd is how shells unset for one command). */
+    for (size_t i = 0; i < cfg_n_keys && rc == 0; i++) {
+        const struct cfg_key *k = &cfg_keys[i];
+        const char *v = k->env ? getenv_fn(k->env) : NULL;
+        if (v && *v) rc = cfg_set(&next, k, k->env, v, "", err, errlen);
+    }
+    static const char *const option_env[][2] = {{"REDIS_URL", "url"},
+                                                {"CONTROL_PLANE_PREFIX", "prefix"}};
+    for (size_t i = 0; i < 2 && rc == 0; i++) {
+        const char *v = getenv_fn(option_env[i][0]);
+        if (v && *v)
+            rc = cfg_set_option(&next, option_env[i][1], v, option_env[i][0], "", err, errlen);
+    }
+    const char *tokens = rc == 0 ? getenv_fn("CONTROL_PLANE_TOKENS") : NULL;
+    if (tokens && *tokens) rc = env_tokens(&next, tokens, err, errlen);
+    if (rc != 0) {
+        config_free(&next);
+        return -1;
+    }
+    config_free(cfg);
+    *cfg = next;
+    return 0;
+}
+
+static int exec_listed(const struct cp_config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_probe_plugins; i++) {
+        const char *s = cfg->probe_plugins[i].spec, *b = strrchr(s, '/');
+        b = b ? b + 1 : s;
+        if (strcmp(b, "exec") == 0 || strcmp(b, "exec.so") == 0) return 1;
+    }
+    return 0;
+}
+
+int config_validate(const struct cp_config *cfg, char *err, size_t errlen)
+{
+    char host[256];
+    int port;
+    if (!cfg->listen || cfg_split_listen(cfg->listen, host, sizeof host, &port) != 0)
+        return bad_value(err, errlen, "listen", cfg->listen, "",
+                         "is not a listen address; expected host:port with port 1-65535");
+    if (!cfg->storage || !*cfg->storage) {
+        snprintf(err, errlen, "config: storage.plugin is empty; expected memory, redis or a path");
+        return -1;
+    }
+    if (cfg->n_selection_plugins == 0) {
+        snprintf(err, errlen,
+                 "config: selection.plugins is empty; list at least one strategy, "
+                 "e.g. [least_loaded, round_robin, random]");
+        return -1;
+    }
+    if (!cfg->selection_default || !*cfg->selection_default) {
+        snprintf(err, errlen, "config: selection.default is empty; expected a strategy name");
+        return -1;
+    }
+    const struct {
+        const char *name;
+        int64_t ms;
+    } durations[] = {{"agents.heartbeat_interval_seconds", cfg->heartbeat_interval_ms},
+                     {"agents.heartbeat_timeout_seconds", cfg->heartbeat_timeout_ms},
+                     {"agents.cleanup_interval_seconds", cfg->cleanup_interval_ms},
+                     {"probes.interval_seconds", cfg->probe_interval_ms},
+                     {"probes.timeout_seconds", cfg->probe_timeout_ms},
+                     {"tasks.timeout_seconds", cfg->task_timeout_ms},
+                     {"tasks.retention_seconds", cfg->retention_ms},
+                     {"tasks.pass_over_seconds", cfg->pass_over_ms},
+                     {"health.slow_probe_seconds", cfg->slow_probe_ms},
+                     {"circuit.cooldown_seconds", cfg->cooldown_ms},
+                     {"circuit.max_cooldown_seconds", cfg->max_cooldown_ms}};
+    for (size_t i = 0; i < sizeof durations / sizeof durations[0]; i++) {
+        if (durations[i].ms <= 0) {
+            snprintf(err, errlen, "config: %s must be > 0 seconds", durations[i].name);
+            return -1;
+        }
+    }
+    if (cfg->cooldown_ms > cfg->max_cooldown_ms) {
+        snprintf(err, errlen,
+                 "config: circuit.cooldown_seconds (%.3g) is longer than "
+                 "circuit.max_cooldown_seconds (%.3g); the cooldown only grows up to the maximum",
+                 cfg->cooldown_ms / 1000.0, cfg->max_cooldown_ms / 1000.0);
+        return -1;
+    }
+    if (cfg->unhealthy_threshold < 1 || cfg->recovery_threshold < 1 || cfg->failure_threshold < 1) {
+        snprintf(err, errlen, "config: health and circuit thresholds must be at least 1");
+        return -1;
+    }
+    if (exec_listed(cfg) && !cfg->exec_probe_enabled) {
+        snprintf(err, errlen,
+                 "config: probes.plugins lists exec but probes.exec.enabled is false; exec probes "
+                 "let any registering client run commands here, so they must be enabled "
+                 "explicitly with probes.exec.enabled: true");
+        return -1;
+    }
+    for (size_t i = 0; i < cfg->n_tokens; i++) {
+        if (!cfg->tokens[i].token || !*cfg->tokens[i].token || cfg->tokens[i].role < ROLE_READER ||
+            cfg->tokens[i].role > ROLE_ADMIN) {
+            snprintf(err, errlen, "config: auth token %zu is empty or has an unknown role", i + 1);
+            return -1;
+        }
+    }
+    if (cfg->n_tokens == 0 && !cfg->allow_anonymous && !host_is_loopback(host)) {
+        snprintf(err, errlen,
+                 "config: refusing to listen on %s without authentication: no auth tokens are "
+                 "configured, so anyone who can reach it could control the fleet. Add "
+                 "auth.tokens (or CONTROL_PLANE_TOKENS=token:role,...), listen on 127.0.0.1, "
+                 "or set auth.allow_anonymous: true to allow anonymous access explicitly",
+                 cfg->listen);
+        return -1;
+    }
+    return 0;
+}

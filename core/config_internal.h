@@ -1,0 +1,76 @@
+/* config_internal.h — what config.c, config_yaml.c and config_args.c share: the table of scalar
+ * keys (one row per YAML key / environment variable) and the setters that check a value before
+ * storing it. Internal to the configuration module. */
+#ifndef CORE_CONFIG_INTERNAL_H
+#define CORE_CONFIG_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+enum cfg_type {
+    CT_LISTEN,   /* host:port */
+    CT_DIR,      /* a directory; null = the default */
+    CT_PLUGIN,   /* a bare plugin name or a path to a .so */
+    CT_NAME,     /* a bare plugin name */
+    CT_FALLBACK, /* memory | none (null) */
+    CT_SECONDS,  /* int64_t ms, from seconds > 0 with fractions */
+    CT_COUNT,    /* uint32_t in [min, max] */
+    CT_SIZE,     /* size_t in [min, max] */
+    CT_BOOL,     /* int 0/1 */
+    CT_LOGLEVEL, /* int enum cp_log_level */
+};
+
+struct cfg_key {
+    const char *path; /* YAML key path, e.g. "tasks.timeout_seconds" */
+    const char *env;  /* environment variable, or NULL */
+    enum cfg_type type;
+    size_t offset; /* of the member in struct cp_config */
+    uint64_t min, max;
+};
+
+extern const struct cfg_key cfg_keys[];
+extern const size_t cfg_n_keys;
+
+/* The row for a YAML path, or NULL. */
+const struct cfg_key *cfg_key_by_path(const char *path);
+
+/* Check `value` for key `k` and store it. `name` is what the user wrote (key path, variable or
+ * flag) and `where` says where ("" or " in FILE (line N)"); both go into the error message.
+ * value NULL = YAML null. 0, or -1 with err set (cfg unchanged). */
+int cfg_set(struct cp_config *cfg, const struct cfg_key *k, const char *name, const char *value,
+            const char *where, char *err, size_t errlen);
+
+/* Append a plugin spec to a list (selection or probe plugins). Errors: bad spec, duplicate,
+ * list full. `name` is e.g. "selection.plugins[2]". */
+int cfg_add_plugin(struct cfg_plugin_ref *list, size_t *n, const char *spec, const char *name,
+                   const char *where, char *err, size_t errlen);
+void cfg_clear_plugins(struct cfg_plugin_ref *list, size_t *n);
+
+/* Add a token. `pos` names the entry without revealing the token ("auth.tokens[1]"). */
+int cfg_add_token(struct cp_config *cfg, const char *token, const char *role, const char *pos,
+                  char *err, size_t errlen);
+/* Same, from a "token:role" string (split at the last ':'). */
+int cfg_add_token_pair(struct cp_config *cfg, const char *pair, const char *pos, char *err,
+                       size_t errlen);
+void cfg_clear_tokens(struct cp_config *cfg);
+
+/* Set (or replace) one storage option. */
+int cfg_set_option(struct cp_config *cfg, const char *key, const char *value, const char *name,
+                   const char *where, char *err, size_t errlen);
+
+/* Deep copy, so a layer can be applied to a copy and committed only when all of it is valid.
+ * 0, or -1 when out of memory (dst then holds nothing to free). */
+int cfg_clone(struct cp_config *dst, const struct cp_config *src);
+
+/* Split "host:port" ("[v6]:port" too). host gets the host without brackets. 0 or -1. */
+int cfg_split_listen(const char *listen, char *host, size_t hostlen, int *port);
+
+/* A value as it may appear in an error message: at most ~60 chars, control chars as '?'. */
+void cfg_quote(const char *value, char *out, size_t outlen);
+
+/* Add "exec" to the probe plugins when exec probes are enabled and it is not listed yet. */
+int cfg_add_exec_probe(struct cp_config *cfg, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,73 @@
+/* http.h — the HTTP layer's request context, router and reply helpers (evhttp + json-c).
+ *
+ * Lifecycle: the server allocates a struct req per incoming request, authenticates, parses the
+ * body and calls the route's handler. The handler (often from a storage callback, possibly
+ * later) ends it with exactly one http_reply*() call, which sends the answer and frees the req.
+ * A req may be *held* (long poll): then http_hold() watches its connection, and on_gone runs
+ * when the client disconnects first; after on_gone the req must still be ended with
+ * http_reply*() (nothing is sent; it is only freed).
+ */
+#ifndef CORE_HTTP_H
+#define CORE_HTTP_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <json-c/json.h>
+
+#include "core.h"
+
+struct req;
+typedef void (*route_handler)(struct req *r);
+
+struct route {
+    int method; /* EVHTTP_REQ_GET ... */
+    const char *pattern; /* "/api/control-plane/agents/:id/heartbeat" */
+    route_handler handler;
+    int min_role;  /* enum cfg_role, or -1 = public */
+};
+
+struct req {
+    struct evhttp_request *ev;
+    struct cp_core *core;
+    const struct route *route;
+    char *params[2]; /* the pattern's :params, percent-decoded (owned) */
+    struct evkeyvalq query;
+    json_object *body; /* the request's JSON object ({} when the body is empty), owned */
+    int role;
+    int64_t started_us; /* monotonic, for the request-duration histogram */
+
+    /* long poll */
+    int held;
+    int gone;         /* the client disconnected; reply only frees */
+    int ev_detached;  /* evhttp detached ev from its connection: we must free it */
+    struct event *watch; /* peer-close watch on the connection's socket while held */
+    void (*on_gone)(struct req *r);
+    void (*on_written)(struct req *r, int written); /* after a reply: written fully or not */
+    void *ctx; /* the handler's own state */
+};
+
+/* Create the evhttp server bound to cfg->listen. NULL with err on failure. */
+struct http_server *http_server_new(struct cp_core *core, char *err, size_t errlen);
+void http_server_free(struct http_server *srv);
+
+/* Replies (each ends the req). `body` is JSON text in an evbuffer the call takes. */
+void http_reply_buffer(struct req *r, int status, struct evbuffer *body);
+void http_reply_typed(struct req *r, int status, const char *content_type,
+                      struct evbuffer *body);
+void http_reply_json(struct req *r, int status, json_object *obj); /* takes obj */
+void http_reply_error(struct req *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Map a storage rc (< 0) to its HTTP error (404 / 409 / 400 / 503 / 500). */
+void http_reply_storage_error(struct req *r, const struct cp_result *res, const char *what);
+/* Watch the connection while the req waits (long poll). */
+void http_hold(struct req *r, void (*on_gone)(struct req *r));
+
+/* Query parameter (first occurrence) or NULL. */
+const char *http_query(struct req *r, const char *key);
+
+#endif

@@ -1,0 +1,17 @@
+/* render.h — AgentJSON / TaskJSON / HealthJSON text from storage views, written straight into
+ * an evbuffer (stored JSON texts such as payload are embedded as they are, never re-parsed). */
+#ifndef CORE_HTTP_RENDER_H
+#define CORE_HTTP_RENDER_H
+
+#include <event2/buffer.h>
+
+#include <cp/storage.h>
+
+void render_string(struct evbuffer *b, const char *s); /* JSON string or null */
+void render_time(struct evbuffer *b, int64_t ms);      /* ISO string or null */
+void render_number(struct evbuffer *b, double v);
+void render_agent(struct evbuffer *b, const struct cp_agent_view *a);
+void render_task(struct evbuffer *b, const struct cp_task_view *t);
+void render_health(struct evbuffer *b, const struct cp_agent_view *a);
+
+#endif

@@ -1,0 +1,32 @@
+/* routes.h — the handlers of each resource file, and the route table that maps them. */
+#ifndef CORE_HTTP_ROUTES_H
+#define CORE_HTTP_ROUTES_H
+
+#include "http.h"
+
+/* agents.c */
+void agents_register(struct req *r);
+void agents_list(struct req *r);
+void agents_get(struct req *r);
+void agents_delete(struct req *r);
+void agents_heartbeat(struct req *r);
+void agents_select(struct req *r);
+/* tasks.c */
+void tasks_submit(struct req *r);
+void tasks_list(struct req *r);
+void tasks_get(struct req *r);
+void tasks_claim(struct req *r);
+void tasks_start(struct req *r);
+void tasks_complete(struct req *r);
+void tasks_fail(struct req *r);
+void tasks_cancel(struct req *r);
+/* system.c */
+void system_health(struct req *r);
+void system_agent_health(struct req *r);
+void system_stats(struct req *r);
+void system_metrics(struct req *r);
+
+extern const struct route http_routes[];
+extern const size_t http_n_routes;
+
+#endif

@@ -1,0 +1,154 @@
+/* main.c — cpd: configuration, plugins, storage (with fallback), HTTP server, event loop,
+ * graceful shutdown on SIGINT/SIGTERM. Exit status: 0 clean stop, 2 bad configuration or
+ * plugin, 1 runtime failure. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "clock.h"
+#include "core.h"
+#include "health.h"
+#include "http/http.h"
+#include "log.h"
+#include "scheduler.h"
+
+#define ERRLEN 512
+
+static const char *env(const char *k)
+{
+    return getenv(k);
+}
+
+static struct plugin *load_one(struct cp_core *core, const char *dir, const char *spec, int kind,
+                               const struct cfg_option *opts, size_t n_opts, char *err)
+{
+    char *path = plugin_resolve(spec, dir, err, ERRLEN);
+    if (!path) return NULL;
+    struct plugin *p = plugin_load(&core->plugins, path, kind, opts, n_opts, err, ERRLEN);
+    free(path);
+    return p;
+}
+
+static int load_storage(struct cp_core *core, const char *dir)
+{
+    const struct cp_config *cfg = core->cfg;
+    char err[ERRLEN];
+    core->storage_plugin = load_one(core, dir, cfg->storage, CP_PLUGIN_STORAGE,
+                                    cfg->storage_options, cfg->n_storage_options, err);
+    if (!core->storage_plugin) {
+        if (!cfg->storage_fallback || strcmp(cfg->storage_fallback, "memory") != 0) {
+            log_error("storage: %s", err);
+            return -1;
+        }
+        log_error("!!! storage '%s' is unavailable (%s); FALLING BACK TO THE IN-MEMORY STORE: "
+                  "state is not shared and is lost on exit !!!",
+                  cfg->storage, err);
+        core->storage_fallback = 1;
+        core->storage_fallback_reason = strdup(err);
+        core->storage_plugin = load_one(core, dir, "memory", CP_PLUGIN_STORAGE, NULL, 0, err);
+        if (!core->storage_plugin) {
+            log_error("storage fallback: %s", err);
+            return -1;
+        }
+    }
+    core->store = core->storage_plugin->ops;
+    core->st = core->storage_plugin->state;
+    return 0;
+}
+
+static int load_plugins(struct cp_core *core, const char *dir, int with_storage)
+{
+    const struct cp_config *cfg = core->cfg;
+    char err[ERRLEN];
+    for (size_t i = 0; i < cfg->n_selection_plugins; i++)
+        if (!load_one(core, dir, cfg->selection_plugins[i].spec, CP_PLUGIN_SELECTION, NULL, 0,
+                      err)) {
+            log_error("%s", err);
+            return -1;
+        }
+    for (size_t i = 0; i < cfg->n_probe_plugins; i++)
+        if (!load_one(core, dir, cfg->probe_plugins[i].spec, CP_PLUGIN_PROBE, NULL, 0, err)) {
+            log_error("%s", err);
+            return -1;
+        }
+    if (!plugin_find(&core->plugins, CP_PLUGIN_SELECTION, cfg->selection_default)) {
+        log_error("config: selection.default '%s' is not among the loaded selection plugins",
+                  cfg->selection_default);
+        return -1;
+    }
+    return with_storage ? load_storage(core, dir) : 0;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    struct cp_core *core = arg;
+    log_info("signal %d: shutting down (answering held requests)", (int)sig);
+    sched_drain(core->sched);
+    struct timeval flush = {0, 200 * 1000}; /* let the answers reach their clients */
+    event_base_loopexit(core->base, &flush);
+}
+
+int main(int argc, char **argv)
+{
+    struct cp_config cfg;
+    struct config_cli cli = {0};
+    char err[ERRLEN];
+    signal(SIGPIPE, SIG_IGN);
+    config_defaults(&cfg);
+    int rc = config_from_args(&cfg, &cli, argc, argv, env, err, sizeof err);
+    if (rc == 0 && config_validate(&cfg, err, sizeof err) < 0) rc = -1;
+    if (rc != 0) {
+        if (rc < 0) fprintf(stderr, "cpd: %s\n", err);
+        config_free(&cfg);
+        return rc < 0 ? 2 : 0;
+    }
+    log_set_level(cfg.log_level);
+
+    struct cp_core core = {.cfg = &cfg};
+    core.base = event_base_new();
+    host_set_event_base(core.base);
+    char *dir = cfg.plugin_dir ? strdup(cfg.plugin_dir) : plugin_default_dir();
+    int status = 2;
+    if (load_plugins(&core, dir, !cli.check_only) < 0) goto out;
+    if (cli.check_only) {
+        printf("cpd: configuration OK%s%s\n", cfg.config_path ? " (" : "",
+               cfg.config_path ? cfg.config_path : "");
+        if (cfg.config_path) printf(")\n");
+        status = 0;
+        goto out;
+    }
+    core.sched = sched_new(&core);
+    core.health = health_new(&core);
+    core.http = http_server_new(&core, err, sizeof err);
+    if (!core.http) {
+        log_error("%s", err);
+        goto out;
+    }
+    struct event *sigint = evsignal_new(core.base, SIGINT, on_signal, &core);
+    struct event *sigterm = evsignal_new(core.base, SIGTERM, on_signal, &core);
+    evsignal_add(sigint, NULL);
+    evsignal_add(sigterm, NULL);
+    sched_start(core.sched);
+    log_info("cpd %s listening on http://%s (storage: %s%s, plugins from %s, auth: %s)",
+             CP_VERSION, cfg.listen, core.storage_plugin->desc->name,
+             core.storage_fallback ? " FALLBACK" : "", dir,
+             cfg.n_tokens ? "on" : "off");
+    status = event_base_dispatch(core.base) < 0 ? 1 : 0;
+    event_free(sigint);
+    event_free(sigterm);
+    log_info("cpd stopped");
+out:
+    sched_free(core.sched);
+    http_server_free(core.http);
+    health_free(core.health);
+    plugin_set_unload(&core.plugins);
+    event_base_free(core.base);
+    free(core.storage_fallback_reason);
+    free(dir);
+    config_free(&cfg);
+    return status;
+}
