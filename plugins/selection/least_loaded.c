@@ -1,0 +1,64 @@
+/* least_loaded.c — selection strategy: the candidate with the least work (CONTRACT §6).
+ *
+ * Order, first difference wins:
+ *   1. fewest tasks_in_flight;
+ *   2. fewest tasks_completed (spreads work over a fleet that is idle most of the time);
+ *   3. least recently assigned: smallest last_assigned_ms, 0 ("never") before any time;
+ *   4. agent_id, ascending (strcmp), so the choice is deterministic.
+ * Stateless: create() leaves *state NULL.
+ */
+#include <string.h>
+
+#include <cp/selection.h>
+
+/* <0 when a ranks before b, >0 when after, 0 when equal on every key. */
+static int ll_compare(const struct cp_agent_view *a, const struct cp_agent_view *b)
+{
+    if (a->tasks_in_flight != b->tasks_in_flight)
+        return a->tasks_in_flight < b->tasks_in_flight ? -1 : 1;
+    if (a->tasks_completed != b->tasks_completed)
+        return a->tasks_completed < b->tasks_completed ? -1 : 1;
+    if (a->last_assigned_ms != b->last_assigned_ms) {
+        /* 0 means never assigned: older than any real time, also a (bogus) negative one. */
+        if (a->last_assigned_ms == 0) return -1;
+        if (b->last_assigned_ms == 0) return 1;
+        return a->last_assigned_ms < b->last_assigned_ms ? -1 : 1;
+    }
+    const char *ia = a->agent_id ? a->agent_id : "";
+    const char *ib = b->agent_id ? b->agent_id : "";
+    return strcmp(ia, ib);
+}
+
+static int ll_create(const struct cp_host *host, void **state, struct cp_err *err)
+{
+    (void)host;
+    (void)err;
+    *state = NULL;
+    return 0;
+}
+
+static void ll_destroy(void *state)
+{
+    (void)state;
+}
+
+static int ll_select(void *state, const struct cp_agent_view *const *candidates, size_t n,
+                     const struct cp_selection_ctx *ctx)
+{
+    (void)state;
+    (void)ctx;
+    if (!candidates || n == 0 || n > (size_t)INT32_MAX) return CP_ERR_INVALID;
+    size_t best = 0;
+    for (size_t i = 1; i < n; i++)
+        if (ll_compare(candidates[i], candidates[best]) < 0) best = i;
+    return (int)best;
+}
+
+static const struct cp_selection_ops ll_ops = {
+    .version = CP_SELECTION_OPS_VERSION,
+    .create = ll_create,
+    .destroy = ll_destroy,
+    .select = ll_select,
+};
+
+CP_PLUGIN_DEFINE(CP_PLUGIN_SELECTION, "least_loaded", "1.0", &ll_ops);
