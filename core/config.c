@@ -1,9 +1,9 @@
 /* config.c — cpd's configuration: built-in defaults, the table of scalar keys and the checks
  * every value passes before it is stored, the environment layer and the final cross-key
- * validation. The YAML layer is config_yaml.c, the command line config_args.c. */
+ * validation. The YAML layer is config_yaml.c, the command line config_args.c, the value
+ * parsers config_parse.c. */
 #include "config.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +14,6 @@
 #include "config_internal.h"
 
 #define OFF(member) offsetof(struct cp_config, member)
-#define MAX_SECONDS 315360000 /* ten years: anything longer is a typo */
 #define MAX_TOKEN_LEN 4096
 
 const struct cfg_key cfg_keys[] = {
@@ -163,146 +162,6 @@ int cfg_clone(struct cp_config *dst, const struct cp_config *src)
     return 0;
 }
 
-void cfg_quote(const char *value, char *out, size_t outlen)
-{
-    size_t o = 0, i = 0;
-    if (outlen == 0) return;
-    for (; value[i] && o + 1 < outlen && i < 60; i++)
-        out[o++] = isprint((unsigned char)value[i]) ? value[i] : '?';
-    out[o] = '\0';
-    if (value[i] && o + 4 < outlen) memcpy(out + o, "...", 4);
-}
-
-int config_role_parse(const char *s)
-{
-    if (!s) return -1;
-    if (strcasecmp(s, "admin") == 0) return ROLE_ADMIN;
-    if (strcasecmp(s, "agent") == 0) return ROLE_AGENT;
-    if (strcasecmp(s, "reader") == 0) return ROLE_READER;
-    return -1;
-}
-
-/* Strict: digits with an optional fraction ("30", "0.5", ".5", "2."), nothing else — no sign,
- * exponent, hex, inf or spaces. Rounded to the nearest millisecond. */
-int64_t config_parse_seconds(const char *s)
-{
-    if (!s || !*s) return -1;
-    int64_t whole = 0, frac = 0;
-    int digits = 0, frac_digits = 0, round_up = 0;
-    const char *p = s;
-    for (; *p >= '0' && *p <= '9'; p++, digits++) {
-        whole = whole * 10 + (*p - '0');
-        if (whole > MAX_SECONDS) return -1;
-    }
-    if (*p == '.') {
-        for (p++; *p >= '0' && *p <= '9'; p++, frac_digits++) {
-            if (frac_digits < 3)
-                frac = frac * 10 + (*p - '0');
-            else if (frac_digits == 3)
-                round_up = *p >= '5';
-        }
-    }
-    if (*p != '\0' || digits + frac_digits == 0) return -1;
-    for (int i = frac_digits; i < 3; i++)
-        frac *= 10;
-    int64_t ms = whole * 1000 + frac + round_up;
-    return ms > (int64_t)MAX_SECONDS * 1000 ? -1 : ms;
-}
-
-/* Strict non-negative integer; -1 when not one or above max. */
-static int parse_uint(const char *s, uint64_t max, uint64_t *out)
-{
-    if (!s || !*s) return -1;
-    uint64_t v = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9') return -1;
-        v = v * 10 + (uint64_t)(*p - '0');
-        if (v > max) return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int parse_bool(const char *s)
-{
-    static const char *const yes[] = {"true", "yes", "on", "1"};
-    static const char *const no[] = {"false", "no", "off", "0"};
-    for (size_t i = 0; i < 4; i++) {
-        if (strcasecmp(s, yes[i]) == 0) return 1;
-        if (strcasecmp(s, no[i]) == 0) return 0;
-    }
-    return -1;
-}
-
-static int parse_log_level(const char *s)
-{
-    static const char *const names[] = {"debug", "info", "warn", "error"};
-    for (int i = 0; i < 4; i++)
-        if (strcasecmp(s, names[i]) == 0) return i;
-    return strcasecmp(s, "warning") == 0 ? CP_LOG_WARN : -1;
-}
-
-static int bare_name_ok(const char *s)
-{
-    if (!*s) return 0;
-    for (const char *p = s; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-' && *p != '.') return 0;
-    return 1;
-}
-
-/* A plugin spec: a path (contains '/' or ends in ".so") or a bare name. */
-static int plugin_spec_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0) return 0;
-    if (strchr(s, '/') || (n > 3 && strcmp(s + n - 3, ".so") == 0)) {
-        for (const char *p = s; *p; p++)
-            if (!isprint((unsigned char)*p)) return 0;
-        return 1;
-    }
-    return bare_name_ok(s);
-}
-
-int cfg_split_listen(const char *listen, char *host, size_t hostlen, int *port)
-{
-    if (!listen) return -1;
-    const char *colon = strrchr(listen, ':');
-    if (!colon || colon == listen) return -1;
-    const char *h = listen, *hend = colon;
-    if (*h == '[') {
-        if (hend[-1] != ']' || hend - h < 3) return -1;
-        h++;
-        hend--;
-        for (const char *p = h; p < hend; p++)
-            if (!isxdigit((unsigned char)*p) && *p != ':' && *p != '.') return -1;
-    } else {
-        for (const char *p = h; p < hend; p++)
-            if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-') return -1;
-    }
-    if ((size_t)(hend - h) >= hostlen) return -1;
-    uint64_t v;
-    if (parse_uint(colon + 1, 65535, &v) != 0 || v == 0 || strlen(colon + 1) > 5) return -1;
-    memcpy(host, h, (size_t)(hend - h));
-    host[hend - h] = '\0';
-    *port = (int)v;
-    return 0;
-}
-
-static int host_is_loopback(const char *host)
-{
-    if (strcasecmp(host, "localhost") == 0 || strcmp(host, "::1") == 0) return 1;
-    /* 127.0.0.0/8, written as a dotted quad. */
-    if (strncmp(host, "127.", 4) != 0) return 0;
-    int dots = 0;
-    for (const char *p = host; *p; p++) {
-        if (*p == '.')
-            dots++;
-        else if (!isdigit((unsigned char)*p))
-            return 0;
-    }
-    return dots == 3;
-}
-
 static int bad_value(char *err, size_t errlen, const char *name, const char *value,
                      const char *where, const char *what)
 {
@@ -344,14 +203,14 @@ int cfg_set(struct cp_config *cfg, const struct cfg_key *k, const char *name, co
         set_str((char **)base, value);
         return 0;
     case CT_PLUGIN:
-        if (!value || !plugin_spec_ok(value))
+        if (!value || !cfg_plugin_spec_ok(value))
             return bad_value(err, errlen, name, value, where,
                              "is not a plugin; expected a name such as memory or redis, or a "
                              "path to a .so");
         set_str((char **)base, value);
         return 0;
     case CT_NAME:
-        if (!value || !bare_name_ok(value))
+        if (!value || !cfg_bare_name_ok(value))
             return bad_value(err, errlen, name, value, where,
                              "is not a plugin name; expected letters, digits, '_', '-' or '.', "
                              "e.g. least_loaded");
@@ -377,7 +236,7 @@ int cfg_set(struct cp_config *cfg, const struct cfg_key *k, const char *name, co
     }
     case CT_COUNT:
     case CT_SIZE:
-        if (!value || parse_uint(value, k->max, &u) != 0 || u < k->min) {
+        if (!value || cfg_parse_uint(value, k->max, &u) != 0 || u < k->min) {
             snprintf(buf, sizeof buf, "is not allowed; expected a whole number from %llu to %llu",
                      (unsigned long long)k->min, (unsigned long long)k->max);
             return bad_value(err, errlen, name, value, where, buf);
@@ -388,13 +247,13 @@ int cfg_set(struct cp_config *cfg, const struct cfg_key *k, const char *name, co
             *(size_t *)base = (size_t)u;
         return 0;
     case CT_BOOL:
-        if (!value || (v = parse_bool(value)) < 0)
+        if (!value || (v = cfg_parse_bool(value)) < 0)
             return bad_value(err, errlen, name, value, where,
                              "is not a boolean; expected true or false");
         *(int *)base = v;
         return 0;
     case CT_LOGLEVEL:
-        if (!value || (v = parse_log_level(value)) < 0)
+        if (!value || (v = cfg_parse_log_level(value)) < 0)
             return bad_value(err, errlen, name, value, where,
                              "is not a log level; expected debug, info, warn or error");
         *(int *)base = v;
@@ -406,7 +265,7 @@ int cfg_set(struct cp_config *cfg, const struct cfg_key *k, const char *name, co
 int cfg_add_plugin(struct cfg_plugin_ref *list, size_t *n, const char *spec, const char *name,
                    const char *where, char *err, size_t errlen)
 {
-    if (!spec || !plugin_spec_ok(spec))
+    if (!spec || !cfg_plugin_spec_ok(spec))
         return bad_value(err, errlen, name, spec, where,
                          "is not a plugin; expected a bare name such as least_loaded, or a "
                          "path to a .so");
@@ -432,8 +291,8 @@ int cfg_add_exec_probe(struct cp_config *cfg, char *err, size_t errlen)
 }
 
 /* Error messages about tokens name the entry's position, never the token. */
-int cfg_add_token(struct cp_config *cfg, const char *token, const char *role, const char *pos,
-                  char *err, size_t errlen)
+int cfg_add_token(struct cp_config *cfg, const char *token, const char *role, int show_role,
+                  const char *pos, char *err, size_t errlen)
 {
     if (!token || !*token) {
         snprintf(err, errlen, "config: %s: the token is empty", pos);
@@ -456,6 +315,13 @@ int cfg_add_token(struct cp_config *cfg, const char *token, const char *role, co
         }
     }
     int r = config_role_parse(role);
+    if (r < 0 && role && *role && show_role) {
+        char q[80];
+        cfg_quote(role, q, sizeof q);
+        snprintf(err, errlen,
+                 "config: %s: role '%s' is not allowed; expected admin, agent or reader", pos, q);
+        return -1;
+    }
     if (r < 0) {
         snprintf(err, errlen, "config: %s: the role is %s; expected admin, agent or reader", pos,
                  role && *role ? "not one of them" : "missing");
@@ -497,7 +363,7 @@ int cfg_add_token_pair(struct cp_config *cfg, const char *pair, const char *pos,
     }
     memcpy(token, pair, n);
     token[n] = '\0';
-    int rc = cfg_add_token(cfg, token, colon + 1, pos, err, errlen);
+    int rc = cfg_add_token(cfg, token, colon + 1, 0, pos, err, errlen);
     memset(token, 0, n);
     free(token);
     return rc;
@@ -506,7 +372,7 @@ int cfg_add_token_pair(struct cp_config *cfg, const char *pair, const char *pos,
 int cfg_set_option(struct cp_config *cfg, const char *key, const char *value, const char *name,
                    const char *where, char *err, size_t errlen)
 {
-    if (!key || !bare_name_ok(key))
+    if (!key || !cfg_bare_name_ok(key))
         return bad_value(err, errlen, name, key, where,
                          "is not an option name; expected letters, digits, '_', '-' or '.'");
     if (!value) return bad_value(err, errlen, name, value, where, "is empty; expected a value");
@@ -659,7 +525,7 @@ int config_validate(const struct cp_config *cfg, char *err, size_t errlen)
             return -1;
         }
     }
-    if (cfg->n_tokens == 0 && !cfg->allow_anonymous && !host_is_loopback(host)) {
+    if (cfg->n_tokens == 0 && !cfg->allow_anonymous && !cfg_host_is_loopback(host)) {
         snprintf(err, errlen,
                  "config: refusing to listen on %s without authentication: no auth tokens are "
                  "configured, so anyone who can reach it could control the fleet. Add "

@@ -97,7 +97,9 @@ int config_validate(const struct cp_config *cfg, char *err, size_t errlen);
 
 /* Parse argv: --config FILE, --listen ADDR, --check-config, --help, --version. Loads the YAML
  * (the given one, else ./cpd.yaml when present), then the environment, then the flags.
- * Returns 0 ok, 1 when the program should exit 0 (help/version printed), -1 on error. */
+ * Returns 0 ok, 1 when the program should exit 0 (help/version printed), -1 on error.
+ * `cfg` may be zeroed or hold a configuration (e.g. from config_defaults): it is freed and rebuilt
+ * from the defaults. Always config_free() it afterwards, whatever the result. */
 struct config_cli {
     int check_only;
 };

@@ -48,10 +48,13 @@ int cfg_add_plugin(struct cfg_plugin_ref *list, size_t *n, const char *spec, con
                    const char *where, char *err, size_t errlen);
 void cfg_clear_plugins(struct cfg_plugin_ref *list, size_t *n);
 
-/* Add a token. `pos` names the entry without revealing the token ("auth.tokens[1]"). */
-int cfg_add_token(struct cp_config *cfg, const char *token, const char *role, const char *pos,
-                  char *err, size_t errlen);
-/* Same, from a "token:role" string (split at the last ':'). */
+/* Add a token. `pos` names the entry without revealing the token ("auth.tokens[1]"). The role
+ * is quoted in errors only when show_role is set (it came from its own field, so it cannot be
+ * a piece of the secret). */
+int cfg_add_token(struct cp_config *cfg, const char *token, const char *role, int show_role,
+                  const char *pos, char *err, size_t errlen);
+/* Same, from a "token:role" string (split at the last ':'; the role is never shown: with a
+ * forgotten role it would be the tail of the token). */
 int cfg_add_token_pair(struct cp_config *cfg, const char *pair, const char *pos, char *err,
                        size_t errlen);
 void cfg_clear_tokens(struct cp_config *cfg);
@@ -66,6 +69,14 @@ int cfg_clone(struct cp_config *dst, const struct cp_config *src);
 
 /* Split "host:port" ("[v6]:port" too). host gets the host without brackets. 0 or -1. */
 int cfg_split_listen(const char *listen, char *host, size_t hostlen, int *port);
+
+/* Pure parsers (config_parse.c). parse_* return the value or -1; *_ok return 1 when valid. */
+int cfg_parse_uint(const char *s, uint64_t max, uint64_t *out); /* 0 or -1 */
+int cfg_parse_bool(const char *s);
+int cfg_parse_log_level(const char *s);
+int cfg_bare_name_ok(const char *s);        /* [A-Za-z0-9_.-]+ */
+int cfg_plugin_spec_ok(const char *s);      /* a bare name, or a path (has '/' or ends in .so) */
+int cfg_host_is_loopback(const char *host); /* 127.x.y.z, localhost, ::1 */
 
 /* A value as it may appear in an error message: at most ~60 chars, control chars as '?'. */
 void cfg_quote(const char *value, char *out, size_t outlen);

@@ -177,7 +177,7 @@ static int walk_tokens(struct walk *w, const char *path, yaml_node_t *seq)
             }
             *(strcmp(ks, "token") == 0 ? &token : &role) = scalar(v);
         }
-        if (cfg_add_token(w->cfg, token, role, pos, w->err, w->errlen) != 0) return -1;
+        if (cfg_add_token(w->cfg, token, role, 1, pos, w->err, w->errlen) != 0) return -1;
     }
     return 0;
 }

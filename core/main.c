@@ -115,9 +115,10 @@ int main(int argc, char **argv)
     int status = 2;
     if (load_plugins(&core, dir, !cli.check_only) < 0) goto out;
     if (cli.check_only) {
-        printf("cpd: configuration OK%s%s\n", cfg.config_path ? " (" : "",
-               cfg.config_path ? cfg.config_path : "");
-        if (cfg.config_path) printf(")\n");
+        if (cfg.config_path)
+            printf("cpd: configuration OK (%s)\n", cfg.config_path);
+        else
+            printf("cpd: configuration OK (built-in defaults and environment)\n");
         status = 0;
         goto out;
     }

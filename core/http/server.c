@@ -232,7 +232,7 @@ void http_reply_typed(struct req *r, int status, const char *content_type,
         if (body) evbuffer_free(body);
         return; /* freed by on_reply_complete or on_reply_conn_close */
     }
-    if (r->held && evcon) evhttp_connection_set_closecb(evcon, NULL, NULL);
+    if (evcon) evhttp_connection_set_closecb(evcon, NULL, NULL); /* set if it was ever held */
     evhttp_send_reply(r->ev, status, NULL, body);
     if (body) evbuffer_free(body);
     req_free(r);
