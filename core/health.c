@@ -29,6 +29,7 @@
 #define ERR_LOG_EVERY_MS 10000 /* storage errors are logged at most this often */
 
 enum op_kind { OP_PROBE, OP_TASK, OP_TICK };
+#define OP_NO_PROBE 1 /* op_done(): the agent's record has no probe any more */
 
 struct health_slot;
 
@@ -169,8 +170,12 @@ static void log_storage_error(struct health_monitor *hm, const char *what, const
         hm->err_suppressed++;
         return;
     }
-    log_warn("health: %s for agent %s failed: %s (rc %d); %llu similar errors not logged", what, id,
-             msg ? msg : "storage error", rc, (unsigned long long)hm->err_suppressed);
+    if (hm->err_suppressed)
+        log_warn("health: %s for agent %s failed: %s (rc %d); %llu more since the last report",
+                 what, id, msg ? msg : "storage error", rc, (unsigned long long)hm->err_suppressed);
+    else
+        log_warn("health: %s for agent %s failed: %s (rc %d)", what, id,
+                 msg ? msg : "storage error", rc);
     hm->err_logged_at = now;
     hm->err_suppressed = 0;
 }
@@ -232,7 +237,11 @@ static void op_done(struct op *op, int rc)
     s->qlen--;
     s->running = 0;
     op_free(op);
-    if (rc == CP_ERR_NOT_FOUND) {
+    if (rc == OP_NO_PROBE && s->probe) {
+        log_info("health: agent %s re-registered without a probe; its probe stops", s->id);
+        health_probe_free(s->probe);
+        s->probe = NULL;
+    } else if (rc == CP_ERR_NOT_FOUND) {
         /* The agent is gone (unregistered or removed, maybe by another process). */
         if (s->probe) {
             log_info("health: agent %s is no longer registered; its probe stops", s->id);
@@ -306,6 +315,10 @@ static void on_get(void *cookie, const struct cp_result *res)
 
     switch (op->kind) {
     case OP_PROBE: {
+        if (!res->agent->health_probe_json) { /* e.g. re-registered through another cpd */
+            op_done(op, OP_NO_PROBE);
+            return;
+        }
         h.error = op->ok ? NULL : op->error;
         int want = health_apply_probe(&hm->rules, &h, cur, op->ok, op->latency_ms, now);
         /* failed: not over offline (liveness is the reaper's; it would flip back and forth);
