@@ -82,6 +82,20 @@ static int load_plugins(struct cp_core *core, const char *dir, int with_storage)
     return with_storage ? load_storage(core, dir) : 0;
 }
 
+/* Agents already in a shared store (Redis) at start-up get their probes scheduled here too:
+ * every cpd process probes the agents it knows (see docs/redis.md). */
+static void on_agents_listed(void *cookie, const struct cp_result *res)
+{
+    struct cp_core *core = cookie;
+    if (res->rc < 0) {
+        log_warn("start-up: cannot list agents to resume their probes (storage error %d)",
+                 res->rc);
+        return;
+    }
+    for (size_t i = 0; i < res->n_agents; i++)
+        if (res->agents[i]->health_probe_json) health_track(core->health, res->agents[i]);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
@@ -134,6 +148,8 @@ int main(int argc, char **argv)
     evsignal_add(sigint, NULL);
     evsignal_add(sigterm, NULL);
     sched_start(core.sched);
+    struct cp_agent_filter all = {NULL, 0, -1};
+    CORE_STORE(&core, agent_list, &all, on_agents_listed, &core);
     log_info("cpd %s listening on http://%s (storage: %s%s, plugins from %s, auth: %s)",
              CP_VERSION, cfg.listen, core.storage_plugin->desc->name,
              core.storage_fallback ? " FALLBACK" : "", dir,

@@ -264,7 +264,10 @@ void http_reply_storage_error(struct req *r, const struct cp_result *res, const 
     const char *msg = res->message ? res->message : "";
     switch (res->rc) {
     case CP_ERR_NOT_FOUND:
-        http_reply_error(r, 404, "not_found", "%s not found%s%s", what, *msg ? ": " : "", msg);
+        if (*msg)
+            http_reply_error(r, 404, "not_found", "%s", msg);
+        else
+            http_reply_error(r, 404, "not_found", "%s not found", what);
         return;
     case CP_ERR_CONFLICT:
         if (res->task && !*msg)

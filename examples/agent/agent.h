@@ -1,0 +1,53 @@
+/* agent.h — the example agent's shared state: its identity, what it reports to the control
+ * plane, and the flags the signal handler sets. Shared by main.c (the work loop), heartbeat.c
+ * (the liveness thread) and handler.c (the toy work). */
+#ifndef EXAMPLE_AGENT_H
+#define EXAMPLE_AGENT_H
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "cp/client.h"
+
+#define AGENT_MAX_CAPS 16
+
+struct agent {
+    /* configuration, fixed after start-up */
+    const char *url;
+    const char *token;
+    const char *id;
+    const char *caps[AGENT_MAX_CAPS];
+    size_t n_caps;
+    long block_ms;     /* long-poll length of each claim */
+    long heartbeat_ms; /* < HEARTBEAT_TIMEOUT / 2 */
+
+    /* `lock` serialises status reports: the heartbeat thread reports `status`, and the work
+     * loop holds the lock across complete/fail + the status change, so a heartbeat can never
+     * report "busy" after the server already set the agent back to ready. */
+    pthread_mutex_t lock;
+    int status; /* enum cp_agent_status: ready or busy */
+
+    atomic_int stop;    /* SIGTERM/SIGINT: drain, finish the current task, leave */
+    atomic_int hb_quit; /* tells the heartbeat thread to end */
+    sem_t wake;         /* wakes the heartbeat thread at once (sem_post is signal-safe) */
+    cp_client *work;    /* the work loop's client, interrupted by the signal handler */
+};
+
+/* Registers (or re-registers) the agent; logs and returns the client error. */
+int agent_register(struct agent *a, cp_client *c);
+
+/* The heartbeat thread: its own client, one heartbeat every heartbeat_ms (and at once when
+ * woken), "draining" once stop is set, re-registration if the server forgot the agent. */
+void *heartbeat_main(void *arg);
+
+/* The toy handler. payload: {"text": "abc"} -> result {"reversed": "cba"};
+ * {"fail": true|"why"} fails; {"sleep_ms": N} works N ms first (at most 60000).
+ * Returns 0 with *result (JSON text, free()) or -1 with *error (free()). */
+int handle_task(const char *task_type, const char *payload_json, char **result, char **error);
+
+/* One log line on stderr, prefixed with the time and the agent id. */
+void agent_log(const struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,401 @@
+/* cp/client.h — libcpclient: the C client of the cpd REST API (CONTRACT.md §3–§5), for agents,
+ * operators' tools and anything else that talks to a control plane.
+ *
+ * Link with -lcpclient (pkg-config `cp`, CMake target cp::client).
+ *
+ * Threads: a cp_client is one libcurl easy handle (one kept-alive connection); use it from one
+ * thread at a time. An agent with a heartbeat thread opens two clients. Only
+ * cp_client_interrupt() may be called from another thread or from a signal handler.
+ *
+ * Errors: every call returns CPC_OK (0) or a negative enum cp_client_error. After a failed call
+ * cp_client_last_message() holds the server's sentence (or a local one), cp_client_last_code()
+ * the server's snake_case code ("conflict", "no_agent", ...) and cp_client_last_status() the
+ * HTTP status (0 when no answer arrived). Every call may also return CPC_ERR_TRANSPORT,
+ * CPC_ERR_TIMEOUT, CPC_ERR_UNAUTHORIZED (401: missing or unknown token), CPC_ERR_FORBIDDEN
+ * (403: the token's role may not do this), CPC_ERR_UNAVAILABLE (503: the storage backend is
+ * unreachable, nothing was changed), CPC_ERR_SERVER, CPC_ERR_PROTOCOL and CPC_ERR_NOMEM; the
+ * per-function lists below name only the other ones.
+ *
+ * Ownership: result structs are allocated by the library and freed with their
+ * cp_client_*_free() function (NULL is accepted). Strings returned through `char **` are freed
+ * with free(). Every pointer argument is borrowed for the duration of the call.
+ *
+ * Request structs are zero-initialisable: a zero/NULL member means "the server's default".
+ * Enum-valued request members are names ("high", "ready"), exactly as the REST API takes them.
+ */
+#ifndef CP_CLIENT_H
+#define CP_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define CPC_API __attribute__((visibility("default")))
+#else
+#define CPC_API
+#endif
+
+#define CPC_DEFAULT_URL "http://127.0.0.1:8080"
+#define CPC_BASE_PATH "/api/control-plane"
+#define CPC_MAX_BLOCK_MS 60000 /* the server's cap on block_ms and wait_ms */
+
+enum cp_client_error {
+    CPC_OK = 0,
+    CPC_ERR_INVALID = -1,      /* 400 invalid_json/invalid_field/missing_field, or an argument
+                                  refused before sending (the message names it) */
+    CPC_ERR_UNAUTHORIZED = -2, /* 401 */
+    CPC_ERR_FORBIDDEN = -3,    /* 403 */
+    CPC_ERR_NOT_FOUND = -4,    /* 404 not_found (unknown agent/task/route) or no_agent */
+    CPC_ERR_METHOD = -5,       /* 405 method_not_allowed */
+    CPC_ERR_CONFLICT = -6,     /* 409: transition not allowed from the current state */
+    CPC_ERR_TOO_LARGE = -7,    /* 413 payload_too_large */
+    CPC_ERR_MEDIA_TYPE = -8,   /* 415 unsupported_media_type */
+    CPC_ERR_UNAVAILABLE = -9,  /* 503 storage_unavailable */
+    CPC_ERR_SERVER = -10,      /* any other non-2xx answer */
+    CPC_ERR_TRANSPORT = -11,   /* could not connect, send or receive */
+    CPC_ERR_TIMEOUT = -12,     /* the call's timeout passed; for cp_client_task_wait(): the
+                                  deadline passed before the task ended */
+    CPC_ERR_PROTOCOL = -13,    /* a 2xx answer whose body is not what the contract promises */
+    CPC_ERR_INTERRUPTED = -14, /* a long poll stopped by cp_client_interrupt() */
+    CPC_ERR_NOMEM = -15,
+};
+
+typedef struct cp_client cp_client;
+
+struct cpc_options {
+    const char *url;          /* "http://host:port" (the base path is appended unless the URL
+                                 already ends with it); NULL = CPC_DEFAULT_URL */
+    const char *token;        /* bearer token, or NULL for none */
+    long timeout_ms;          /* per call; 0 = 30000 */
+    long connect_timeout_ms;  /* 0 = 5000 */
+    long long_poll_margin_ms; /* added to block_ms / wait_ms for long polls' timeouts; 0 = 5000 */
+    const char *user_agent;   /* NULL = "libcpclient/<version>" */
+};
+
+/* Opens a client; no connection is made until the first call.
+ * Errors: CPC_ERR_INVALID (URL not http:// or https://, negative timeout, token with a line
+ * break), CPC_ERR_NOMEM. */
+CPC_API int cp_client_open(cp_client **out, const struct cpc_options *opt);
+/* Shorthand for cp_client_open() with only url and token; NULL on error. */
+CPC_API cp_client *cp_client_new(const char *url, const char *token);
+CPC_API void cp_client_free(cp_client *c);
+
+/* Replaces the bearer token (NULL: none). Errors: CPC_ERR_NOMEM. */
+CPC_API int cp_client_set_token(cp_client *c, const char *token);
+/* Sets the per-call timeout (0 = 30000). Errors: CPC_ERR_INVALID (negative). */
+CPC_API int cp_client_set_timeout(cp_client *c, long timeout_ms);
+/* The base URL in use, e.g. "http://127.0.0.1:8080/api/control-plane". */
+CPC_API const char *cp_client_url(const cp_client *c);
+
+/* Makes the long poll in progress (cp_client_task_claim with block_ms > 0,
+ * cp_client_task_wait), or the next one, return CPC_ERR_INTERRUPTED within about a second.
+ * Other calls are unaffected. The request stays pending until a long poll consumes it.
+ * Async-signal-safe and thread-safe: the one function that may be called concurrently. */
+CPC_API void cp_client_interrupt(cp_client *c);
+
+/* About the last call: HTTP status (0 when none arrived), the error sentence ("" after
+ * success) and the server's error code ("" when none, e.g. after a transport error). Valid
+ * until the next call on this client. */
+CPC_API int cp_client_last_status(const cp_client *c);
+CPC_API const char *cp_client_last_message(const cp_client *c);
+CPC_API const char *cp_client_last_code(const cp_client *c);
+/* A static description of an enum cp_client_error ("not found", ...). */
+CPC_API const char *cp_client_strerror(int err);
+
+/* ---- Results ----------------------------------------------------------------------------- */
+
+/* Times are milliseconds since the epoch (UTC); 0 when the server sent null. Enum members are
+ * -1 when the server sent a name this library does not know. `json` is the whole object as the
+ * server sent it (compact), for members this struct does not have. */
+
+struct cpc_agent {
+    char *agent_id;
+    char **capabilities;
+    size_t n_capabilities;
+    int status; /* enum cp_agent_status */
+    char *model;
+    char *provider;
+    char *metadata_json;     /* JSON text; "{}" when absent */
+    char *health_probe_json; /* the registered probe object, or NULL */
+    int64_t registered_at_ms;
+    int64_t last_heartbeat_ms;
+    uint32_t max_concurrent_tasks;
+    uint32_t tasks_in_flight;
+    char *current_task_id; /* or NULL */
+    uint64_t tasks_completed;
+    uint64_t tasks_failed;
+    double avg_latency_ms;
+    int health;  /* enum cp_health */
+    int circuit; /* enum cp_circuit */
+    char *json;
+};
+
+struct cpc_agent_list {
+    struct cpc_agent *agents;
+    size_t n;
+    uint64_t total; /* the server's "total" */
+    char *json;
+};
+
+struct cpc_task {
+    char *id;
+    char *task_type;
+    char *payload_json; /* JSON text; "null" when null */
+    char **required_capabilities;
+    size_t n_required;
+    int status;   /* enum cp_task_status */
+    int priority; /* enum cp_priority */
+    int64_t created_at_ms;
+    int64_t claimed_at_ms;
+    int64_t started_at_ms;
+    int64_t completed_at_ms;
+    char *assigned_agent; /* or NULL */
+    double timeout_seconds;
+    uint32_t max_retries;
+    uint32_t retries;
+    uint32_t attempt;
+    char *result_json;   /* JSON text, or NULL when null */
+    char *error;         /* or NULL */
+    char *metadata_json; /* JSON text; "{}" when absent */
+    char *json;
+};
+
+struct cpc_task_list {
+    struct cpc_task *tasks;
+    size_t n;
+    uint64_t total;
+    char *json;
+};
+
+/* HealthJSON (CONTRACT §5). */
+struct cpc_health {
+    char *agent_id; /* the agent it describes */
+    int status;     /* enum cp_health */
+    int64_t last_check_ms;
+    uint32_t consecutive_failures;
+    uint32_t consecutive_successes;
+    double latency_ms; /* of the last probe; < 0 when null */
+    char *error;       /* or NULL */
+    char *probe;       /* the probe type ("http", "tcp", ...), or NULL when none */
+    int circuit;       /* enum cp_circuit */
+    uint32_t circuit_failures;
+    int64_t circuit_opened_at_ms;
+    int64_t circuit_retry_at_ms;
+    char *json;
+};
+
+struct cpc_system_health {
+    int status;                /* enum cp_health, CP_HEALTH_CRITICAL included */
+    struct cpc_health *agents; /* sorted by agent_id */
+    size_t n_agents;
+    char *json;
+};
+
+struct cpc_count {
+    char *name;
+    uint64_t count;
+};
+
+struct cpc_stats {
+    uint64_t total_agents;
+    uint64_t available_agents;
+    uint64_t agents_by_status[CP_AGENT_STATUS_COUNT];
+    struct cpc_count *agents_by_capability; /* sorted by name */
+    size_t n_agents_by_capability;
+    struct cpc_count *agents_by_provider;
+    size_t n_agents_by_provider;
+    uint64_t pending_tasks;
+    uint64_t running_tasks; /* claimed + running */
+    uint64_t total_tasks;
+    uint64_t tasks_by_status[CP_TASK_STATUS_COUNT];
+    uint64_t tasks_by_priority[CP_PRIORITY_COUNT];
+    struct cpc_count *tasks_by_type;
+    size_t n_tasks_by_type;
+    int system_health; /* enum cp_health */
+    uint64_t healthy_count;
+    uint64_t degraded_count;
+    uint64_t unhealthy_count;
+    uint64_t circuits_open;
+    char *json;
+};
+
+struct cpc_fail_result {
+    int status; /* CP_TASK_PENDING (requeued) or CP_TASK_FAILED */
+    uint32_t retries;
+};
+
+CPC_API void cp_client_agent_free(struct cpc_agent *a);
+CPC_API void cp_client_agent_list_free(struct cpc_agent_list *l);
+CPC_API void cp_client_task_free(struct cpc_task *t);
+CPC_API void cp_client_task_list_free(struct cpc_task_list *l);
+CPC_API void cp_client_health_free(struct cpc_health *h);
+CPC_API void cp_client_system_health_free(struct cpc_system_health *h);
+CPC_API void cp_client_stats_free(struct cpc_stats *s);
+
+/* ---- Agents (CONTRACT §3) ---------------------------------------------------------------- */
+
+struct cpc_agent_spec {
+    const char *agent_id; /* required */
+    const char *const *capabilities;
+    size_t n_capabilities;
+    const char *model;             /* NULL = "unknown" */
+    const char *provider;          /* NULL = "unknown" */
+    const char *metadata_json;     /* a JSON object's text; NULL = {} */
+    uint32_t max_concurrent_tasks; /* 0 = 1 */
+    /* NULL = no probe; else an object such as {"type": "http", "url": "http://h:p/health",
+     * "interval_seconds": 10} (CONTRACT §5). */
+    const char *health_probe_json;
+};
+
+/* POST /agents. Registers, or re-registers an existing id (fields replaced, counters kept,
+ * status ready). *out (may be NULL) gets the stored agent; *created (may be NULL) 1 when the id
+ * was new, 0 when it re-registered.
+ * Errors: CPC_ERR_INVALID (missing agent_id, bad identifier, metadata/probe not valid JSON or of
+ * the wrong shape, unknown probe type, too many capabilities), CPC_ERR_TOO_LARGE. */
+CPC_API int cp_client_agent_register(cp_client *c, const struct cpc_agent_spec *spec,
+                                     struct cpc_agent **out, int *created);
+
+/* POST /agents/:id/heartbeat. status: an enum cp_agent_status to report (not
+ * CP_AGENT_OFFLINE), or -1 to only refresh liveness. *status_out (may be NULL) gets the status
+ * the server now holds.
+ * Errors: CPC_ERR_NOT_FOUND (unknown agent), CPC_ERR_INVALID (offline or an out-of-range status).
+ */
+CPC_API int cp_client_agent_heartbeat(cp_client *c, const char *agent_id, int status,
+                                      int *status_out);
+
+/* DELETE /agents/:id. Its in-flight tasks return to pending.
+ * Errors: CPC_ERR_NOT_FOUND. */
+CPC_API int cp_client_agent_unregister(cp_client *c, const char *agent_id);
+
+/* GET /agents/:id. Errors: CPC_ERR_NOT_FOUND. */
+CPC_API int cp_client_agent_get(cp_client *c, const char *agent_id, struct cpc_agent **out);
+
+struct cpc_agent_query {
+    const char *const *capabilities; /* the agents must have all of them */
+    size_t n_capabilities;
+    int all;            /* 0: only agents available now (the default); 1: every agent */
+    const char *status; /* only this status ("ready", ...), or NULL for any */
+};
+
+/* GET /agents. q may be NULL (available agents).
+ * Errors: CPC_ERR_INVALID (unknown status, bad capability). */
+CPC_API int cp_client_agent_list(cp_client *c, const struct cpc_agent_query *q,
+                                 struct cpc_agent_list **out);
+
+struct cpc_select_query {
+    const char *const *capabilities;
+    size_t n_capabilities;
+    const char *strategy; /* NULL = the server's default */
+    const char *const *exclude;
+    size_t n_exclude;
+};
+
+/* GET /agents/select. q may be NULL.
+ * Errors: CPC_ERR_NOT_FOUND (no agent qualifies: cp_client_last_code() is "no_agent"),
+ * CPC_ERR_INVALID (unknown strategy, bad capability). */
+CPC_API int cp_client_agent_select(cp_client *c, const struct cpc_select_query *q,
+                                   struct cpc_agent **out);
+
+/* ---- Tasks (CONTRACT §4) ----------------------------------------------------------------- */
+
+struct cpc_task_spec {
+    const char *task_type;    /* required */
+    const char *payload_json; /* any JSON text; NULL = {} */
+    const char *const *required_capabilities;
+    size_t n_required;
+    const char *priority; /* "critical"|"urgent"|"high"|"normal"|"low" or "0".."3"; NULL = normal */
+    double timeout_seconds; /* 0 = TASK_TIMEOUT */
+    int has_max_retries;    /* 0 = MAX_TASK_RETRIES; 1 = use max_retries (0 is valid) */
+    uint32_t max_retries;
+    const char *metadata_json; /* a JSON object's text; NULL = {} */
+    const char *strategy;      /* selection strategy for this task; NULL = the default */
+};
+
+/* POST /tasks. *task_id gets the new id (free() it).
+ * Errors: CPC_ERR_INVALID (missing task_type, payload/metadata not valid JSON, bad priority,
+ * timeout or capability, unknown strategy), CPC_ERR_TOO_LARGE. */
+CPC_API int cp_client_task_submit(cp_client *c, const struct cpc_task_spec *spec, char **task_id);
+
+/* GET /tasks/:id. Errors: CPC_ERR_NOT_FOUND. */
+CPC_API int cp_client_task_get(cp_client *c, const char *task_id, struct cpc_task **out);
+
+/* Waits for the task to end (completed, failed, cancelled or timeout) with GET /tasks/:id?wait_ms
+ * long polls (each at most CPC_MAX_BLOCK_MS), for at most timeout_ms (< 0: no deadline; 0: one
+ * look). Returns CPC_OK with the terminal task in *out (whatever its status: check it).
+ * Errors: CPC_ERR_TIMEOUT (the deadline or a call's timeout passed: *out holds the task as last
+ * seen, or NULL if none was seen), CPC_ERR_INTERRUPTED, CPC_ERR_NOT_FOUND (unknown, or deleted by
+ * retention); on errors other than CPC_ERR_TIMEOUT *out is NULL. */
+CPC_API int cp_client_task_wait(cp_client *c, const char *task_id, long timeout_ms,
+                                struct cpc_task **out);
+
+/* POST /tasks/claim. capabilities NULL = the agent's registered ones. block_ms (0..60000) > 0
+ * holds the request until a matching task arrives or the time is up. *out is the claimed task,
+ * or NULL when none was handed out (nothing matched in time, or the agent may not claim now:
+ * draining, busy, failed, circuit open).
+ * Errors: CPC_ERR_NOT_FOUND (unknown agent), CPC_ERR_INVALID (block_ms out of range, bad
+ * capability), CPC_ERR_INTERRUPTED (only when block_ms > 0). */
+CPC_API int cp_client_task_claim(cp_client *c, const char *agent_id,
+                                 const char *const *capabilities, size_t n_capabilities,
+                                 long block_ms, struct cpc_task **out);
+
+/* POST /tasks/:id/start: claimed -> running. agent_id may be NULL.
+ * Errors: CPC_ERR_NOT_FOUND, CPC_ERR_CONFLICT (not claimed, or claimed by another agent). */
+CPC_API int cp_client_task_start(cp_client *c, const char *task_id, const char *agent_id);
+
+/* POST /tasks/:id/complete. result_json: any JSON text, NULL = null. agent_id may be NULL (no
+ * ownership check). latency_ms < 0: the server measures it from claimed_at.
+ * Errors: CPC_ERR_NOT_FOUND, CPC_ERR_CONFLICT (not claimed/running — e.g. cancelled or timed
+ * out —, or assigned to another agent), CPC_ERR_INVALID (result not valid JSON),
+ * CPC_ERR_TOO_LARGE. */
+CPC_API int cp_client_task_complete(cp_client *c, const char *task_id, const char *agent_id,
+                                    const char *result_json, double latency_ms);
+
+/* POST /tasks/:id/fail. error NULL = "Unknown error". requeue: retry while retries remain.
+ * *out (may be NULL) gets the task's new status (pending or failed) and retries.
+ * Errors: as cp_client_task_complete(). */
+CPC_API int cp_client_task_fail(cp_client *c, const char *task_id, const char *agent_id,
+                                const char *error, double latency_ms, int requeue,
+                                struct cpc_fail_result *out);
+
+/* POST /tasks/:id/cancel. Errors: CPC_ERR_NOT_FOUND, CPC_ERR_CONFLICT (already terminal). */
+CPC_API int cp_client_task_cancel(cp_client *c, const char *task_id);
+
+struct cpc_task_query {
+    const char *status;    /* "pending", ... or NULL for any */
+    const char *task_type; /* or NULL for any */
+    uint32_t limit;        /* 0 = 50; at most 1000 */
+};
+
+/* GET /tasks, newest first. q may be NULL.
+ * Errors: CPC_ERR_INVALID (unknown status, limit over 1000). */
+CPC_API int cp_client_task_list(cp_client *c, const struct cpc_task_query *q,
+                                struct cpc_task_list **out);
+
+/* ---- Health and stats (CONTRACT §5) ------------------------------------------------------- */
+
+/* GET /health. No token needed. */
+CPC_API int cp_client_health(cp_client *c, struct cpc_system_health **out);
+/* GET /health/:agent_id. Errors: CPC_ERR_NOT_FOUND. */
+CPC_API int cp_client_agent_health(cp_client *c, const char *agent_id, struct cpc_health **out);
+/* GET /stats. */
+CPC_API int cp_client_stats(cp_client *c, struct cpc_stats **out);
+
+/* ---- Anything else ------------------------------------------------------------------------ */
+
+/* One request to <base>/<path> (path starts with '/', query included, already escaped).
+ * body_json: JSON text sent as application/json, or NULL for none. timeout_ms 0 = the client's.
+ * *response (may be NULL) gets the body of a 2xx answer (free() it).
+ * Errors: every code above, from the HTTP status. */
+CPC_API int cp_client_request(cp_client *c, const char *method, const char *path,
+                              const char *body_json, long timeout_ms, char **response);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

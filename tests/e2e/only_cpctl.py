@@ -1,0 +1,281 @@
+"""only_cpctl.py — the operator CLI against a real cpd: every command, --json, --help, the
+global options and environment variables, and the exit codes (0 ok, 1 not found, 2 usage,
+3 server/connection error, 4 `tasks wait` without success)."""
+
+import json
+import os
+import re
+import subprocess
+
+import cpdtest
+
+CPCTL = os.path.join(cpdtest.BUILD_DIR, "cpctl")
+
+
+class CpctlTest(cpdtest.CpdTestCase):
+    per_test = False
+
+    def cpctl(self, *args, env=None, url=True, timeout=60):
+        """Runs cpctl; returns (exit status, stdout, stderr). url=True points it at self.cpd."""
+        full_env = {k: v for k, v in os.environ.items()
+                    if k not in ("CONTROL_PLANE_URL", "CONTROL_PLANE_TOKEN")}
+        full_env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+        full_env.update(env or {})
+        argv = [CPCTL]
+        if url is True:
+            argv += ["--url", "http://127.0.0.1:%d" % self.cpd.port]
+        p = subprocess.run(argv + list(args), capture_output=True, env=full_env, timeout=timeout)
+        out, err = p.stdout.decode(), p.stderr.decode()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            self.assertNotIn(marker, err)
+        return p.returncode, out, err
+
+    def ok(self, *args, **kw):
+        rc, out, err = self.cpctl(*args, **kw)
+        self.assertEqual(rc, 0, "cpctl %s -> %d\n%s%s" % (" ".join(args), rc, out, err))
+        return out
+
+    def rc(self, want, *args, **kw):
+        rc, out, err = self.cpctl(*args, **kw)
+        self.assertEqual(rc, want, "cpctl %s -> %d, want %d\n%s%s"
+                         % (" ".join(args), rc, want, out, err))
+        return out, err
+
+    def column(self, table, header):
+        """Values of one column of an aligned table (cells start where the header starts)."""
+        lines = table.rstrip("\n").split("\n")
+        start = lines[0].index(header)
+        return [line[start:].split("  ")[0].strip() for line in lines[1:]]
+
+    # -- help and usage
+
+    def test_help(self):
+        out = self.ok("--help")
+        for cmd in ("agents", "tasks", "health", "stats", "--json", "--url", "--token"):
+            self.assertIn(cmd, out)
+        for args in (["agents", "--help"], ["agents", "list", "--help"], ["agents", "get", "-h"],
+                     ["agents", "rm", "--help"], ["agents", "select", "--help"],
+                     ["tasks", "--help"], ["tasks", "submit", "--help"], ["tasks", "get", "-h"],
+                     ["tasks", "wait", "--help"], ["tasks", "cancel", "--help"],
+                     ["tasks", "list", "--help"], ["health", "--help"], ["stats", "--help"]):
+            out = self.ok(*args, url=False)
+            self.assertIn("usage: cpctl " + args[0], out)
+        self.assertRegex(self.ok("--version", url=False), r"^cpctl \d+\.\d+\.\d+")
+
+    def test_usage_errors(self):
+        self.rc(2, url=False)
+        self.rc(2, "frobnicate")
+        self.rc(2, "agents")
+        self.rc(2, "agents", "dance")
+        self.rc(2, "agents", "get")
+        self.rc(2, "agents", "get", "a", "b")
+        self.rc(2, "agents", "list", "--bogus")
+        self.rc(2, "agents", "list", "--capability", "a,,b")
+        self.rc(2, "tasks", "submit")
+        self.rc(2, "tasks", "submit", "t", "--payload", "{oops")
+        self.rc(2, "tasks", "submit", "t", "--timeout", "soon")
+        self.rc(2, "tasks", "list", "--limit", "0")
+        self.rc(2, "tasks", "list", "--limit", "1001")
+        self.rc(2, "tasks", "wait", "task_x", "--timeout", "-1")
+        self.rc(2, "stats", "extra")
+        self.rc(2, "health", "a", "b")
+        self.rc(2, "--url", "ftp://example", "stats", url=False)
+        self.rc(2, "--request-timeout", "0", "stats")
+        _, err = self.rc(2, "--url", url=False)
+        self.assertIn("--url", err)
+
+    # -- agents
+
+    def test_agents(self):
+        a1, a2, cap = self.uid("agent"), self.uid("agent"), self.uid("cap")
+        self.register(a1, capabilities=[cap, "x"], model="claude-3-opus")
+        self.register(a2, capabilities=[cap])
+        self.heartbeat(a2, "draining")
+
+        out = self.ok("agents", "list", "--capability", cap)
+        self.assertTrue(out.startswith("AGENT_ID"), out)
+        self.assertEqual(self.column(out, "AGENT_ID"), [a1])  # a2 is draining
+        self.assertEqual(self.column(out, "STATUS"), ["ready"])
+        self.assertEqual(self.column(out, "MODEL"), ["claude-3-opus"])
+        self.assertEqual(self.column(out, "CAPABILITIES"), ["%s,x" % cap])
+
+        out = self.ok("agents", "list", "--capability", cap, "--all")
+        self.assertEqual(sorted(self.column(out, "AGENT_ID")), sorted([a1, a2]))
+        out = self.ok("agents", "list", "--all", "--status", "draining", "--capability", cap)
+        self.assertEqual(self.column(out, "AGENT_ID"), [a2])
+        out = self.ok("agents", "list", "--capability", "%s,x" % cap, "--all")
+        self.assertEqual(self.column(out, "AGENT_ID"), [a1])
+        body = json.loads(self.ok("--json", "agents", "list", "--capability", cap, "--all"))
+        self.assertEqual(body["total"], 2)
+        self.assertEqual(sorted(a["agent_id"] for a in body["agents"]), sorted([a1, a2]))
+        self.rc(2, "agents", "list", "--status", "sleepy")
+
+        out = self.ok("agents", "get", a1)
+        self.assertRegex(out, r"(?m)^agent_id +%s$" % re.escape(a1))
+        self.assertRegex(out, r"(?m)^status +ready$")
+        self.assertRegex(out, r"(?m)^tasks_in_flight +0/1$")
+        body = json.loads(self.ok("agents", "get", a1, "--json"))
+        self.assertEqual(body["agent_id"], a1)
+        self.assertEqual(body["model"], "claude-3-opus")
+        _, err = self.rc(1, "agents", "get", "nobody-here")
+        self.assertIn("not_found", err)
+
+        self.assertIn("unregistered " + a2, self.ok("agents", "rm", a2))
+        self.rc(1, "agents", "rm", a2)
+        self.assertEqual(self.c.get("agents/" + a2).status, 404)
+
+    def test_select(self):
+        cap = self.uid("scap")
+        a1, a2 = "%s-a" % cap, "%s-b" % cap
+        self.register(a1, capabilities=[cap])
+        self.register(a2, capabilities=[cap])
+        out = self.ok("agents", "select", "--capability", cap, "--exclude", a1)
+        self.assertEqual(self.column(out, "AGENT_ID"), [a2])
+        picks = set()
+        for _ in range(2):
+            body = json.loads(self.ok("--json", "agents", "select", "--capability", cap,
+                                      "--strategy", "round_robin"))
+            picks.add(body["agent_id"])
+        self.assertEqual(picks, {a1, a2})
+        _, err = self.rc(1, "agents", "select", "--capability", cap, "--exclude",
+                         "%s,%s" % (a1, a2))
+        self.assertIn("no_agent", err)
+        self.rc(2, "agents", "select", "--strategy", "no_such_strategy")
+
+    # -- tasks
+
+    def test_submit_get_list_cancel(self):
+        ttype, cap = self.uid("type"), self.uid("cap")
+        out = self.ok("tasks", "submit", ttype, "--payload", '{"text": "abc"}',
+                      "--capability", cap, "--priority", "high", "--timeout", "12.5",
+                      "--max-retries", "1", "--metadata", '{"pr": "7"}', "--strategy", "random")
+        tid = out.strip()
+        self.assertRegex(tid, cpdtest.TASK_ID_RE)
+        t = self.task(tid)
+        self.assertEqual((t["task_type"], t["payload"], t["required_capabilities"], t["priority"],
+                          t["timeout_seconds"], t["max_retries"], t["metadata"]),
+                         (ttype, {"text": "abc"}, [cap], "high", 12.5, 1, {"pr": "7"}))
+        tid2 = json.loads(self.ok("--json", "tasks", "submit", ttype))["task_id"]
+        self.assertRegex(tid2, cpdtest.TASK_ID_RE)
+        _, err = self.rc(2, "tasks", "submit", ttype, "--priority", "whenever")
+        self.assertIn("priority", err)
+
+        out = self.ok("tasks", "get", tid)
+        self.assertRegex(out, r"(?m)^id +%s$" % tid)
+        self.assertRegex(out, r"(?m)^status +pending$")
+        self.assertRegex(out, r"(?m)^priority +high$")
+        self.assertEqual(json.loads(self.ok("tasks", "get", tid, "--json"))["id"], tid)
+        self.rc(1, "tasks", "get", "task_000000000000000000000000")
+
+        out = self.ok("tasks", "list", "--type", ttype)
+        self.assertEqual(self.column(out, "ID"), [tid2, tid])  # newest first
+        self.assertEqual(self.column(out, "STATUS"), ["pending", "pending"])
+        out = self.ok("tasks", "list", "--type", ttype, "--limit", "1")
+        self.assertEqual(self.column(out, "ID"), [tid2])
+        self.assertIn("1 of 2", self.cpctl("tasks", "list", "--type", ttype, "--limit", "1")[2])
+        body = json.loads(self.ok("tasks", "list", "--type", ttype, "--json"))
+        self.assertEqual(body["total"], 2)
+        self.rc(2, "tasks", "list", "--status", "lost")
+
+        self.assertIn("cancelled " + tid, self.ok("tasks", "cancel", tid))
+        _, err = self.rc(3, "tasks", "cancel", tid)  # terminal: 409
+        self.assertIn("conflict", err)
+        self.rc(1, "tasks", "cancel", "task_000000000000000000000000")
+        out = self.ok("tasks", "list", "--type", ttype, "--status", "cancelled")
+        self.assertEqual(self.column(out, "ID"), [tid])
+        self.ok("tasks", "cancel", tid2)
+
+    def test_wait(self):
+        agent, cap = self.uid("w"), self.uid("wcap")
+        self.register(agent, capabilities=[cap])
+        tid = self.submit(required_capabilities=[cap])
+
+        # Still pending at the deadline: exit 4, the task printed.
+        rc, out, err = self.cpctl("tasks", "wait", tid, "--timeout", "0.3")
+        self.assertEqual(rc, 4, out + err)
+        self.assertRegex(out, r"(?m)^status +pending$")
+
+        def finish():
+            c = self.cpd.client()
+            t = self.claim(agent, client=c)
+            c.post("tasks/%s/complete" % t["id"], {"agent_id": agent, "result": {"ok": 1}})
+            c.close()
+
+        waiter = cpdtest.in_thread(self.cpctl, "--json", "tasks", "wait", tid, "--timeout", "20")
+        finish()
+        (rc, out, err), elapsed = waiter.join()
+        self.assertEqual(rc, 0, out + err)
+        body = json.loads(out)
+        self.assertEqual((body["status"], body["result"]), ("completed", {"ok": 1}))
+        self.assertLess(elapsed, 15)
+
+        tid2 = self.submit()
+        self.ok("tasks", "cancel", tid2)
+        rc, out, _ = self.cpctl("tasks", "wait", tid2)
+        self.assertEqual(rc, 4)
+        self.assertRegex(out, r"(?m)^status +cancelled$")
+        self.rc(1, "tasks", "wait", "task_000000000000000000000000", "--timeout", "1")
+
+    # -- health and stats
+
+    def test_health_and_stats(self):
+        agent = self.uid("h")
+        self.register(agent)
+        out = self.ok("health")
+        self.assertRegex(out, r"^system: (healthy|degraded|unhealthy|critical) \(\d+ agents\)")
+        table = out.split("\n\n", 1)[1]
+        rows = dict(zip(self.column(table, "AGENT_ID"), self.column(table, "HEALTH")))
+        self.assertEqual(rows.get(agent), "healthy")
+        self.assertIn(agent, json.loads(self.ok("health", "--json"))["agents"])
+        out = self.ok("health", agent)
+        self.assertRegex(out, r"(?m)^status +healthy$")
+        self.assertRegex(out, r"(?m)^circuit +closed$")
+        self.assertEqual(json.loads(self.ok("--json", "health", agent))["circuit"]["state"],
+                         "closed")
+        self.rc(1, "health", "nobody-here")
+
+        out = self.ok("stats")
+        for key in ("registry", "total_agents", "scheduler", "pending_tasks", "by_priority",
+                    "health", "system_health", "circuits_open"):
+            self.assertRegex(out, r"(?m)^ *%s\b" % key)
+        stats = json.loads(self.ok("stats", "--json"))
+        server = self.c.get("stats").body
+        self.assertEqual(stats["registry"]["total_agents"], server["registry"]["total_agents"])
+        m = re.search(r"(?m)^  total_agents +(\d+)$", out)
+        self.assertEqual(int(m.group(1)), server["registry"]["total_agents"])
+
+    # -- connection, environment, tokens
+
+    def test_connection_and_environment(self):
+        dead = "http://127.0.0.1:%d" % cpdtest.free_port()
+        _, err = self.rc(3, "--url", dead, "stats", url=False)
+        self.assertIn("127.0.0.1", err)
+        self.rc(3, "stats", url=False, env={"CONTROL_PLANE_URL": dead})
+        mine = "http://127.0.0.1:%d" % self.cpd.port
+        self.ok("stats", url=False, env={"CONTROL_PLANE_URL": mine})
+        self.ok("--url", mine, "stats", url=False, env={"CONTROL_PLANE_URL": dead})
+        self.ok("stats", "--url=" + mine, url=False)  # global options anywhere, --opt=value
+
+    def test_tokens(self):
+        cpd = self.start_cpd(config={"auth": {"tokens": [
+            {"token": "cpctl-admin-1", "role": "admin"},
+            {"token": "cpctl-reader-1", "role": "reader"}]}})
+        url = "http://127.0.0.1:%d" % cpd.port
+        _, err = self.rc(3, "--url", url, "agents", "list", url=False)
+        self.assertIn("unauthorized", err)
+        self.ok("--url", url, "health", url=False)  # /health needs no token
+        self.ok("--url", url, "--token", "cpctl-reader-1", "agents", "list", url=False)
+        self.ok("--url", url, "agents", "list", url=False,
+                env={"CONTROL_PLANE_TOKEN": "cpctl-reader-1"})
+        c = cpdtest.Client(cpd.port, token="cpctl-admin-1")
+        self.assertEqual(c.post("agents", {"agent_id": "tok-agent"}).status, 201)
+        c.close()
+        _, err = self.rc(3, "--url", url, "--token", "cpctl-reader-1", "agents", "rm",
+                         "tok-agent", url=False)
+        self.assertIn("forbidden", err)
+        self.ok("--url", url, "--token", "cpctl-admin-1", "agents", "rm", "tok-agent", url=False)
+        cpd.stop()
+
+
+if __name__ == "__main__":
+    cpdtest.main()
