@@ -302,6 +302,26 @@ static int content_type_is_json(const char *ct)
     return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
 }
 
+/* json-c's strict mode still takes 'single-quoted' keys; JSON has no quote but '"'. */
+static int has_stray_quote(const char *text, size_t len)
+{
+    int in_string = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = 0;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if (c == '\'') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Parse the body into r->body (an object). Replies and returns -1 on a bad body. */
 static int parse_body(struct req *r)
 {
@@ -323,12 +343,18 @@ static int parse_body(struct req *r)
         return -1;
     }
     const char *text = (const char *)evbuffer_pullup(in, -1);
+    if (memchr(text, '\0', len)) {
+        http_reply_error(r, 400, "invalid_json", "request body is not valid JSON: a NUL byte");
+        return -1;
+    }
     json_tokener *tok = json_tokener_new();
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT); /* no single quotes, trailing commas */
     json_object *obj = json_tokener_parse_ex(tok, text, (int)len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t used = json_tokener_get_parse_end(tok);
     json_tokener_free(tok);
     while (obj && used < len && isspace((unsigned char)text[used])) used++;
+    if (obj && has_stray_quote(text, len)) jerr = json_tokener_error_parse_unexpected;
     if (!obj || jerr != json_tokener_success || used != len) {
         if (obj) json_object_put(obj);
         const char *why = jerr == json_tokener_continue  ? "unexpected end of input"

@@ -56,6 +56,11 @@ int get_string(struct req *r, const char *key, int required, const char **out)
         return -1;
     }
     *out = json_object_get_string(v);
+    if ((size_t)json_object_get_string_len(v) != strlen(*out)) {
+        *out = NULL;
+        http_reply_error(r, 400, "invalid_field", "%s must not contain NUL characters", key);
+        return -1;
+    }
     return 0;
 }
 
@@ -201,7 +206,8 @@ int get_id_list(struct req *r, const char *key, uint32_t max, int *present_out,
     size_t n = json_object_array_length(v);
     for (size_t i = 0; i < n; i++) {
         json_object *e = json_object_array_get_idx(v, i);
-        if (!json_object_is_type(e, json_type_string)) {
+        if (!json_object_is_type(e, json_type_string) ||
+            (size_t)json_object_get_string_len(e) != strlen(json_object_get_string(e))) {
             strlist_free(out);
             http_reply_error(r, 400, "invalid_field", "%s must be an array of strings", key);
             return -1;

@@ -177,7 +177,7 @@ static void test_round_robin_bounded_keys(void **unused)
 static void check_uniform(struct loaded *l, size_t n, int picks, double critical)
 {
     struct cp_agent_view a[8];
-    char ids[8][4];
+    char ids[8][24];
     int counts[8] = {0};
     for (size_t i = 0; i < n; i++) {
         snprintf(ids[i], sizeof(ids[i]), "r%zu", i);
@@ -211,7 +211,7 @@ static void test_random_instances_differ(void **unused)
     /* Seeded from getrandom(): two instances do not produce the same sequence. */
     struct loaded l1 = load("random"), l2 = load("random");
     struct cp_agent_view a[8];
-    char ids[8][4];
+    char ids[8][24];
     for (int i = 0; i < 8; i++) {
         snprintf(ids[i], sizeof(ids[i]), "r%d", i);
         a[i] = agent(ids[i], 0, 0, 0);
