@@ -1,0 +1,400 @@
+/* memory_agents.c — agent records of the in-memory backend: register, get, list, heartbeat,
+ * unregister, set_health, and the status rules they share (busy at max, health follows
+ * liveness for agents without a probe, counters kept on every change). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "memory_internal.h"
+
+/* ---- record helpers ----------------------------------------------------------------------- */
+
+void mem_agent_view(const struct mem_agent *a, struct cp_agent_view *v)
+{
+    memset(v, 0, sizeof *v);
+    v->agent_id = a->id->s;
+    v->capabilities = a->caps;
+    v->n_capabilities = a->n_caps;
+    v->status = a->status;
+    v->model = a->model;
+    v->provider = a->provider ? a->provider->s : NULL;
+    v->metadata_json = a->metadata;
+    v->health_probe_json = a->probe;
+    v->registered_at_ms = a->registered_at;
+    v->last_heartbeat_ms = a->last_heartbeat;
+    v->last_assigned_ms = a->last_assigned;
+    v->max_concurrent_tasks = a->max_concurrent;
+    v->tasks_in_flight = a->in_flight;
+    v->current_task_id = a->current ? TASK_ID(a->current) : NULL;
+    v->tasks_completed = a->completed;
+    v->tasks_failed = a->failed;
+    v->latency_sum_ms = a->latency_sum;
+    v->latency_count = a->latency_count;
+    v->health = a->health;
+}
+
+static int agent_available(const struct mem_agent *a)
+{
+    if (a->health.circuit == CP_CIRCUIT_OPEN) return 0;
+    if (a->status == CP_AGENT_READY) return 1;
+    return a->status == CP_AGENT_BUSY && a->in_flight < a->max_concurrent;
+}
+
+void mem_agent_stats(struct mem *m, const struct mem_agent *a, int sign)
+{
+    uint64_t d = (uint64_t)(int64_t)sign; /* unsigned wrap-around makes -1 a subtraction */
+    struct cp_stats_view *s = &m->stats;
+    s->agents_total += d;
+    if (agent_available(a)) s->agents_available += d;
+    if (a->status >= 0 && a->status < CP_AGENT_STATUS_COUNT) s->agents_by_status[a->status] += d;
+    if (a->health.status >= 0 && a->health.status < CP_HEALTH_COUNT)
+        s->agents_by_health[a->health.status] += d;
+    if (a->health.circuit == CP_CIRCUIT_OPEN) s->circuits_open += d;
+}
+
+/* The capability and provider maps change only when an agent is added, replaced or deleted. */
+static void agent_name_stats(const struct mem_agent *a, int sign)
+{
+    uint64_t d = (uint64_t)(int64_t)sign;
+    for (uint32_t i = 0; i < a->n_caps; i++)
+        a->cap_names[i]->count += d;
+    if (a->provider) a->provider->count += d;
+}
+
+/* The invariants every status change keeps (counters are the caller's). */
+static void agent_normalise(struct mem_agent *a)
+{
+    if (a->status == CP_AGENT_READY && a->in_flight >= a->max_concurrent) a->status = CP_AGENT_BUSY;
+    if (!a->probe)
+        a->health.status = a->status == CP_AGENT_OFFLINE ? CP_HEALTH_UNHEALTHY : CP_HEALTH_HEALTHY;
+}
+
+void mem_agent_set_status(struct mem *m, struct mem_agent *a, int32_t status)
+{
+    mem_agent_stats(m, a, -1);
+    mem_agent_unlink(m, a);
+    a->status = status;
+    agent_normalise(a);
+    mem_agent_link(m, a);
+    mem_agent_stats(m, a, 1);
+}
+
+void mem_agent_touch(struct mem *m, struct mem_agent *a, int64_t now)
+{
+    mem_agent_unlink(m, a);
+    a->last_heartbeat = now;
+    mem_agent_link(m, a);
+}
+
+static int agent_eq(const void *item, const void *key)
+{
+    return strcmp(((const struct mem_agent *)item)->id->s, key) == 0;
+}
+
+static uint32_t agent_hash(const struct mem *m, const char *id)
+{
+    return (uint32_t)mem_hash64(m->seed, id, strlen(id));
+}
+
+struct mem_agent *mem_agent_find(struct mem *m, const char *id)
+{
+    if (!id) return NULL;
+    return mem_hash_get(&m->agents, agent_hash(m, id), agent_eq, id);
+}
+
+void mem_events_add(struct mem_events *ev, const struct cp_event *e)
+{
+    if (ev->n == ev->cap) {
+        size_t cap = ev->cap ? ev->cap * 2 : 16;
+        struct cp_event *v = realloc(ev->v, cap * sizeof *v);
+        if (!v) return; /* the change is made; only its report is lost */
+        ev->v = v;
+        ev->cap = cap;
+    }
+    ev->v[ev->n++] = *e;
+}
+
+void mem_agent_delete(struct mem *m, struct mem_agent *a, int64_t now, struct mem_events *ev)
+{
+    while (a->held_head) {
+        struct mem_task *t = a->held_head;
+        mem_task_unhold(m, t);
+        mem_task_requeue(m, t, now);
+        struct cp_event e = {CP_EVENT_TASK_REQUEUED, a->id->s,      TASK_ID(t), t->type->s,
+                             CP_TASK_PENDING,        t->caps->caps, t->caps->n};
+        mem_events_add(ev, &e);
+    }
+    mem_agent_stats(m, a, -1);
+    agent_name_stats(a, -1);
+    mem_agent_unlink(m, a);
+    mem_hash_del(&m->agents, agent_hash(m, a->id->s), a);
+    a->prev = NULL;
+    a->next = m->grave_agents;
+    m->grave_agents = a;
+}
+
+/* ---- register ------------------------------------------------------------------------------ */
+
+/* Everything a registration replaces, allocated before anything is changed. */
+struct agent_fields {
+    struct mem_name **cap_names;
+    char *model;
+    struct mem_name *provider;
+    const char *metadata;
+    char *probe;
+};
+
+static void fields_drop(struct mem *m, struct agent_fields *f, uint32_t n_caps)
+{
+    if (f->cap_names)
+        for (uint32_t i = 0; i < n_caps; i++)
+            mem_name_put(m, &m->caps, f->cap_names[i]);
+    mem_free_later(m, f->cap_names);
+    mem_free_later(m, f->model);
+    mem_name_put(m, &m->providers, f->provider);
+    mem_free_json_object(m, f->metadata);
+    mem_free_later(m, f->probe);
+}
+
+static int fields_make(struct mem *m, const struct cp_agent_view *in, struct agent_fields *f)
+{
+    memset(f, 0, sizeof *f);
+    uint32_t n = in->n_capabilities;
+    /* One allocation: the name pointers, then the string pointers for views. */
+    f->cap_names = malloc((size_t)n * (sizeof(struct mem_name *) + sizeof(char *)) + 1);
+    if (!f->cap_names) return -1;
+    for (uint32_t i = 0; i < n; i++)
+        f->cap_names[i] = NULL;
+    for (uint32_t i = 0; i < n; i++)
+        if (!(f->cap_names[i] = mem_name_get(m, &m->caps, in->capabilities[i]))) goto fail;
+    f->model = mem_strdup(in->model ? in->model : "unknown");
+    f->provider = mem_name_get(m, &m->providers, in->provider ? in->provider : "unknown");
+    if (!f->model || !f->provider || mem_dup_json_object(in->metadata_json, &f->metadata) != 0)
+        goto fail;
+    if (in->health_probe_json && !(f->probe = mem_strdup(in->health_probe_json))) goto fail;
+    return 0;
+fail:
+    fields_drop(m, f, n);
+    return -1;
+}
+
+static void fields_install(struct mem_agent *a, struct agent_fields *f, uint32_t n_caps)
+{
+    a->cap_names = f->cap_names;
+    a->caps = (const char **)(f->cap_names + n_caps);
+    for (uint32_t i = 0; i < n_caps; i++)
+        a->caps[i] = f->cap_names[i]->s;
+    a->n_caps = n_caps;
+    a->model = f->model;
+    a->provider = f->provider;
+    a->metadata = f->metadata;
+    a->probe = f->probe;
+}
+
+static void reply_agent(cp_storage_cb cb, void *cookie, const struct mem_agent *a, int created)
+{
+    struct cp_agent_view v;
+    struct cp_result res;
+    memset(&res, 0, sizeof res);
+    mem_agent_view(a, &v);
+    res.agent = &v;
+    res.created = created;
+    cb(cookie, &res);
+}
+
+void mem_op_agent_register(void *st, const struct cp_agent_view *in, int64_t now_ms,
+                           cp_storage_cb cb, void *cookie)
+{
+    struct mem *m = st;
+    mem_enter(m);
+    struct agent_fields f;
+    if (!in || !in->agent_id || !in->agent_id[0]) {
+        mem_reply_err(cb, cookie, CP_ERR_INVALID, "agent_id is required");
+    } else if (!mem_caps_valid(in->capabilities, in->n_capabilities)) {
+        mem_reply_err(cb, cookie, CP_ERR_INVALID, "capabilities must be sorted and unique");
+    } else if (fields_make(m, in, &f) != 0) {
+        mem_reply_err(cb, cookie, CP_ERR_NOMEM, "out of memory");
+    } else {
+        struct mem_agent *a = mem_agent_find(m, in->agent_id);
+        int created = !a;
+        if (a) {
+            struct agent_fields old = {a->cap_names, a->model, a->provider, a->metadata, a->probe};
+            mem_agent_stats(m, a, -1);
+            agent_name_stats(a, -1);
+            mem_agent_unlink(m, a);
+            fields_drop(m, &old, a->n_caps);
+        } else {
+            a = calloc(1, sizeof *a);
+            struct mem_name *id = a ? mem_name_get(m, &m->ids, in->agent_id) : NULL;
+            if (!id || mem_hash_put(&m->agents, agent_hash(m, in->agent_id), a) != 0) {
+                mem_name_put(m, &m->ids, id);
+                free(a);
+                fields_drop(m, &f, in->n_capabilities);
+                mem_reply_err(cb, cookie, CP_ERR_NOMEM, "out of memory");
+                mem_leave(m);
+                return;
+            }
+            a->id = id;
+            a->registered_at = now_ms;
+            a->health.status = CP_HEALTH_UNKNOWN;
+            a->health.circuit = CP_CIRCUIT_CLOSED;
+            a->health.latency_ms = -1;
+        }
+        fields_install(a, &f, in->n_capabilities);
+        a->max_concurrent = in->max_concurrent_tasks;
+        a->status = CP_AGENT_READY;
+        a->last_heartbeat = now_ms;
+        agent_normalise(a);
+        mem_agent_link(m, a);
+        agent_name_stats(a, 1);
+        mem_agent_stats(m, a, 1);
+        reply_agent(cb, cookie, a, created);
+    }
+    mem_leave(m);
+}
+
+/* ---- get, list ----------------------------------------------------------------------------- */
+
+void mem_op_agent_get(void *st, const char *agent_id, cp_storage_cb cb, void *cookie)
+{
+    struct mem *m = st;
+    mem_enter(m);
+    struct mem_agent *a = mem_agent_find(m, agent_id);
+    if (!a)
+        mem_reply_err(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
+    else
+        reply_agent(cb, cookie, a, 0);
+    mem_leave(m);
+}
+
+static int agent_ptr_cmp(const void *x, const void *y)
+{
+    const struct mem_agent *a = *(const struct mem_agent *const *)x;
+    const struct mem_agent *b = *(const struct mem_agent *const *)y;
+    return strcmp(a->id->s, b->id->s);
+}
+
+void mem_op_agent_list(void *st, const struct cp_agent_filter *filter, cp_storage_cb cb,
+                       void *cookie)
+{
+    struct mem *m = st;
+    mem_enter(m);
+    const char *const *need = filter ? filter->capabilities : NULL;
+    uint32_t n_need = filter ? filter->n_capabilities : 0;
+    int32_t status = filter ? filter->status : -1;
+    if (!mem_caps_valid(need, n_need)) {
+        mem_reply_err(cb, cookie, CP_ERR_INVALID, "capabilities must be sorted and unique");
+        mem_leave(m);
+        return;
+    }
+    size_t n = m->agents.n;
+    struct mem_agent **sel = malloc((n ? n : 1) * sizeof *sel);
+    struct cp_agent_view *views = malloc((n ? n : 1) * sizeof *views);
+    const struct cp_agent_view **ptrs = malloc((n ? n : 1) * sizeof *ptrs);
+    if (!sel || !views || !ptrs) {
+        mem_reply_err(cb, cookie, CP_ERR_NOMEM, "out of memory");
+    } else {
+        size_t k = 0;
+        for (size_t i = 0; i < m->agents.cap; i++) {
+            struct mem_agent *a = m->agents.items[i];
+            if (!a || (status >= 0 && a->status != status)) continue;
+            if (!cp_caps_subset(need, n_need, a->caps, a->n_caps)) continue;
+            sel[k++] = a;
+        }
+        qsort(sel, k, sizeof *sel, agent_ptr_cmp);
+        for (size_t i = 0; i < k; i++) {
+            mem_agent_view(sel[i], &views[i]);
+            ptrs[i] = &views[i];
+        }
+        struct cp_result res;
+        memset(&res, 0, sizeof res);
+        res.agents = ptrs;
+        res.n_agents = k;
+        res.total = k;
+        cb(cookie, &res);
+    }
+    free(sel);
+    free(views);
+    free(ptrs);
+    mem_leave(m);
+}
+
+/* ---- heartbeat, unregister, set_health ----------------------------------------------------- */
+
+void mem_op_agent_heartbeat(void *st, const char *agent_id, int32_t status, int64_t now_ms,
+                            cp_storage_cb cb, void *cookie)
+{
+    struct mem *m = st;
+    mem_enter(m);
+    struct mem_agent *a = mem_agent_find(m, agent_id);
+    if (!a) {
+        mem_reply_err(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
+    } else if (status < -1 || status >= CP_AGENT_STATUS_COUNT || status == CP_AGENT_OFFLINE) {
+        mem_reply_err(cb, cookie, CP_ERR_INVALID, "an agent cannot report this status");
+    } else {
+        mem_agent_touch(m, a, now_ms);
+        int32_t next = a->status;
+        if (status < 0) {
+            if (a->status == CP_AGENT_OFFLINE) next = CP_AGENT_READY;
+        } else if (!(a->status == CP_AGENT_FAILED && a->health.status == CP_HEALTH_UNHEALTHY)) {
+            next = status; /* a failing probe, not a heartbeat, keeps a failed agent failed */
+        }
+        mem_agent_set_status(m, a, next);
+        reply_agent(cb, cookie, a, 0);
+    }
+    mem_leave(m);
+}
+
+void mem_op_agent_unregister(void *st, const char *agent_id, int64_t now_ms, cp_storage_cb cb,
+                             void *cookie)
+{
+    struct mem *m = st;
+    mem_enter(m);
+    struct mem_agent *a = mem_agent_find(m, agent_id);
+    if (!a) {
+        mem_reply_err(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
+    } else {
+        struct mem_events ev = {0};
+        mem_agent_delete(m, a, now_ms, &ev);
+        struct cp_result res;
+        memset(&res, 0, sizeof res);
+        res.events = ev.v;
+        res.n_events = ev.n;
+        cb(cookie, &res);
+        free(ev.v);
+    }
+    mem_leave(m);
+}
+
+static int health_valid(const struct cp_health_view *h)
+{
+    return h && h->status >= 0 && h->status < CP_HEALTH_COUNT && h->circuit >= 0 &&
+           h->circuit < CP_CIRCUIT_COUNT;
+}
+
+void mem_op_agent_set_health(void *st, const char *agent_id, const struct cp_health_view *health,
+                             int32_t status, int32_t expect_status, cp_storage_cb cb, void *cookie)
+{
+    struct mem *m = st;
+    mem_enter(m);
+    struct mem_agent *a = mem_agent_find(m, agent_id);
+    char *error = NULL;
+    if (!a) {
+        mem_reply_err(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
+    } else if (!health_valid(health) || status >= CP_AGENT_STATUS_COUNT) {
+        mem_reply_err(cb, cookie, CP_ERR_INVALID, "invalid health or status");
+    } else if (health->error && !(error = mem_strdup(health->error))) {
+        mem_reply_err(cb, cookie, CP_ERR_NOMEM, "out of memory");
+    } else {
+        mem_agent_stats(m, a, -1);
+        mem_free_later(m, a->health_error);
+        a->health = *health;
+        a->health.error = a->health_error = error;
+        mem_agent_stats(m, a, 1);
+        int32_t next = a->status;
+        if (status >= 0 && (expect_status < 0 || a->status == expect_status)) next = status;
+        mem_agent_set_status(m, a, next); /* also re-applies health-follows-liveness */
+        reply_agent(cb, cookie, a, 0);
+    }
+    mem_leave(m);
+}

@@ -1,0 +1,306 @@
+/* memory_index.c — the in-memory backend's indexes: pending bands per capability set (the
+ * claim path), the timeout min-heap, and the lists ordered by deadline (agents by
+ * last_heartbeat, terminal tasks by completed_at) plus every task by created_at.
+ *
+ * Lists are kept sorted by inserting from the end the key normally lands at: time only grows
+ * in practice, so each insert is O(1); a clock stepping back costs a short walk, never a wrong
+ * order. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "memory_internal.h"
+
+int mem_deadline_passed(int64_t base, int64_t delta, int64_t now)
+{
+    int64_t at;
+    if (delta < 0) return 0;
+    if (__builtin_add_overflow(base, delta, &at)) return 0;
+    return at <= now;
+}
+
+/* ---- pending bands -------------------------------------------------------------------------- */
+
+/* (pending_since, seq) of a before b. */
+static int pending_before(const struct mem_task *a, const struct mem_task *b)
+{
+    if (a->pending_since != b->pending_since) return a->pending_since < b->pending_since;
+    return a->seq < b->seq;
+}
+
+static void band_link_after(struct mem_band *b, struct mem_task *after, struct mem_task *t)
+{
+    t->prev = after;
+    t->next = after ? after->next : b->head;
+    if (t->next)
+        t->next->prev = t;
+    else
+        b->tail = t;
+    if (after)
+        after->next = t;
+    else
+        b->head = t;
+}
+
+void mem_pending_insert(struct mem *m, struct mem_task *t, int front)
+{
+    struct mem_capset *cs = t->caps;
+    struct mem_band *b = &cs->bands[t->priority];
+    struct mem_task *after;
+    if (front) {
+        struct mem_task *cur = b->head;
+        after = NULL;
+        while (cur && pending_before(cur, t)) {
+            after = cur;
+            cur = cur->next;
+        }
+    } else {
+        t->seq = ++m->seq;
+        after = b->tail;
+        while (after && after->pending_since > t->pending_since)
+            after = after->prev;
+    }
+    band_link_after(b, after, t);
+    if (cs->n_pending++ == 0) {
+        cs->prev = NULL;
+        cs->next = m->active;
+        if (m->active) m->active->prev = cs;
+        m->active = cs;
+    }
+}
+
+void mem_pending_remove(struct mem *m, struct mem_task *t)
+{
+    struct mem_capset *cs = t->caps;
+    struct mem_band *b = &cs->bands[t->priority];
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        b->head = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    else
+        b->tail = t->prev;
+    t->prev = t->next = NULL;
+    if (--cs->n_pending == 0) {
+        if (cs->prev)
+            cs->prev->next = cs->next;
+        else
+            m->active = cs->next;
+        if (cs->next) cs->next->prev = cs->prev;
+        cs->prev = cs->next = NULL;
+    }
+}
+
+static int passed_over(const struct mem_task *t, const struct mem_name *agent, int64_t now)
+{
+    return agent && t->passed_over == agent && now < t->passed_over_until;
+}
+
+struct mem_task *mem_pending_best(struct mem *m, const char *const *have, uint32_t n_have,
+                                  const struct mem_name *agent, int64_t now)
+{
+    /* Visit only the sets with pending tasks; within a matching set look at band heads from
+     * the most urgent band down to the best band found so far. Tasks passed over for this
+     * agent are stepped over (they are few: only its own recent failures). */
+    struct mem_task *best = NULL;
+    int best_band = CP_PRIORITY_COUNT - 1;
+    for (struct mem_capset *cs = m->active; cs; cs = cs->next) {
+        if (cs->n > n_have || !cp_caps_subset(cs->caps, cs->n, have, n_have)) continue;
+        for (int p = 0; p <= best_band; p++) {
+            struct mem_task *t = cs->bands[p].head;
+            while (t && passed_over(t, agent, now))
+                t = t->next;
+            if (!t) continue;
+            if (!best || p < best_band || pending_before(t, best)) {
+                best = t;
+                best_band = p;
+            }
+            break;
+        }
+    }
+    return best;
+}
+
+/* ---- timeout heap --------------------------------------------------------------------------- */
+
+int64_t mem_task_deadline(const struct mem_task *t)
+{
+    int64_t at;
+    if (__builtin_add_overflow(t->claimed_at, t->timeout_ms, &at)) return INT64_MAX;
+    return at;
+}
+
+int mem_heap_reserve(struct mem *m)
+{
+    if (m->heap_n < m->heap_cap) return 0;
+    size_t cap = m->heap_cap ? m->heap_cap * 2 : 64;
+    struct mem_task **h = realloc(m->heap, cap * sizeof *h);
+    if (!h) return CP_ERR_NOMEM;
+    m->heap = h;
+    m->heap_cap = cap;
+    return 0;
+}
+
+static void heap_set(struct mem *m, size_t i, struct mem_task *t)
+{
+    m->heap[i] = t;
+    t->heap_idx = (uint32_t)i;
+}
+
+static void sift_up(struct mem *m, size_t i)
+{
+    struct mem_task *t = m->heap[i];
+    int64_t d = mem_task_deadline(t);
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (mem_task_deadline(m->heap[parent]) <= d) break;
+        heap_set(m, i, m->heap[parent]);
+        i = parent;
+    }
+    heap_set(m, i, t);
+}
+
+static void sift_down(struct mem *m, size_t i)
+{
+    struct mem_task *t = m->heap[i];
+    int64_t d = mem_task_deadline(t);
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= m->heap_n) break;
+        if (c + 1 < m->heap_n && mem_task_deadline(m->heap[c + 1]) < mem_task_deadline(m->heap[c]))
+            c++;
+        if (mem_task_deadline(m->heap[c]) >= d) break;
+        heap_set(m, i, m->heap[c]);
+        i = c;
+    }
+    heap_set(m, i, t);
+}
+
+void mem_heap_push(struct mem *m, struct mem_task *t)
+{
+    /* timeout_ms <= 0: the task never times out, so it stays off the heap. The caller ran
+     * mem_heap_reserve() first. */
+    if (t->timeout_ms <= 0 || m->heap_n >= m->heap_cap) return;
+    m->heap[m->heap_n] = t;
+    t->heap_idx = (uint32_t)m->heap_n;
+    m->heap_n++;
+    sift_up(m, t->heap_idx);
+}
+
+void mem_heap_remove(struct mem *m, struct mem_task *t)
+{
+    size_t i = t->heap_idx;
+    if (i == MEM_NO_HEAP || i >= m->heap_n || m->heap[i] != t) return;
+    t->heap_idx = MEM_NO_HEAP;
+    struct mem_task *last = m->heap[--m->heap_n];
+    if (i == m->heap_n) return;
+    heap_set(m, i, last);
+    sift_up(m, i);
+    sift_down(m, last->heap_idx);
+}
+
+struct mem_task *mem_heap_top(const struct mem *m)
+{
+    return m->heap_n ? m->heap[0] : NULL;
+}
+
+/* ---- terminal tasks by completed_at, every task by created_at ------------------------------ */
+
+void mem_done_insert(struct mem *m, struct mem_task *t)
+{
+    struct mem_task *after = m->done_tail;
+    while (after && after->completed_at > t->completed_at)
+        after = after->prev;
+    t->prev = after;
+    t->next = after ? after->next : m->done_head;
+    if (t->next)
+        t->next->prev = t;
+    else
+        m->done_tail = t;
+    if (after)
+        after->next = t;
+    else
+        m->done_head = t;
+}
+
+void mem_done_remove(struct mem *m, struct mem_task *t)
+{
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        m->done_head = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    else
+        m->done_tail = t->prev;
+    t->prev = t->next = NULL;
+}
+
+void mem_all_insert(struct mem *m, struct mem_task *t)
+{
+    struct mem_task *after = m->all_tail;
+    while (after && after->created_at > t->created_at)
+        after = after->cprev;
+    t->cprev = after;
+    t->cnext = after ? after->cnext : m->all_head;
+    if (t->cnext)
+        t->cnext->cprev = t;
+    else
+        m->all_tail = t;
+    if (after)
+        after->cnext = t;
+    else
+        m->all_head = t;
+}
+
+void mem_all_remove(struct mem *m, struct mem_task *t)
+{
+    if (t->cprev)
+        t->cprev->cnext = t->cnext;
+    else
+        m->all_head = t->cnext;
+    if (t->cnext)
+        t->cnext->cprev = t->cprev;
+    else
+        m->all_tail = t->cprev;
+    t->cprev = t->cnext = NULL;
+}
+
+/* ---- agents by last_heartbeat --------------------------------------------------------------- */
+
+static struct mem_agent_list *list_of(struct mem *m, const struct mem_agent *a)
+{
+    return a->status == CP_AGENT_OFFLINE ? &m->offline : &m->live;
+}
+
+void mem_agent_link(struct mem *m, struct mem_agent *a)
+{
+    struct mem_agent_list *l = list_of(m, a);
+    struct mem_agent *after = l->tail;
+    while (after && after->last_heartbeat > a->last_heartbeat)
+        after = after->prev;
+    a->prev = after;
+    a->next = after ? after->next : l->head;
+    if (a->next)
+        a->next->prev = a;
+    else
+        l->tail = a;
+    if (after)
+        after->next = a;
+    else
+        l->head = a;
+}
+
+void mem_agent_unlink(struct mem *m, struct mem_agent *a)
+{
+    struct mem_agent_list *l = list_of(m, a);
+    if (a->prev)
+        a->prev->next = a->next;
+    else
+        l->head = a->next;
+    if (a->next)
+        a->next->prev = a->prev;
+    else
+        l->tail = a->prev;
+    a->prev = a->next = NULL;
+}

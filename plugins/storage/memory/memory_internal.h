@@ -1,0 +1,277 @@
+/* memory_internal.h — private types of the in-memory storage backend: the records, the indexes
+ * that keep every operation off a full scan, and the helpers the memory_*.c files share.
+ *
+ * Single-threaded: the host calls every op from its one loop thread. Every op calls its callback
+ * before returning; the callback may call further ops (nesting). Anything a result still points
+ * at is therefore never freed while an op is running: records deleted by an op go to a
+ * graveyard and replaced strings go to a deferred list, both emptied when the outermost op has
+ * returned (mem_enter()/mem_leave()).
+ */
+#ifndef MEMORY_INTERNAL_H
+#define MEMORY_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cp/storage.h>
+
+/* ---- memory_hash.c: open-addressing hash table of record pointers ---------------------- */
+
+/* 1 when `item` has the key `key` (whatever the table's items are keyed by). */
+typedef int (*mem_eq_fn)(const void *item, const void *key);
+
+/* Linear probing, backward-shift deletion (no tombstones). Items are owned by the caller; the
+ * table stores pointers and each item's hash. */
+struct mem_hash {
+    void **items;     /* NULL = empty slot */
+    uint32_t *hashes; /* hash of items[i] */
+    size_t cap;       /* 0 or a power of two */
+    size_t n;
+};
+
+uint64_t mem_hash64(uint64_t seed, const void *data, size_t len);
+void *mem_hash_get(const struct mem_hash *h, uint32_t hash, mem_eq_fn eq, const void *key);
+/* The caller makes sure no equal item is present. 0, or CP_ERR_NOMEM (table unchanged). */
+int mem_hash_put(struct mem_hash *h, uint32_t hash, void *item);
+/* Remove this very item (compared by address); no-op when absent. */
+void mem_hash_del(struct mem_hash *h, uint32_t hash, const void *item);
+void mem_hash_free(struct mem_hash *h);
+
+/* ---- records ------------------------------------------------------------------------------ */
+
+struct mem;
+struct mem_task;
+struct mem_agent;
+
+/* An interned, reference-counted string: agent ids, capabilities, providers, task types.
+ * `count` is its contribution to the stats maps (agents with this capability / provider, tasks
+ * of this type); `refs` is its lifetime (records pointing at `s`, including graveyard ones). */
+struct mem_name {
+    uint32_t refs;
+    uint32_t hash;
+    uint64_t count;
+    uint64_t by_status[CP_TASK_STATUS_COUNT]; /* task types: tasks of this type per status */
+    char s[];
+};
+
+/* One table of interned names. */
+struct mem_names {
+    struct mem_hash h;
+};
+
+/* Pending tasks of one priority within one capability set, ordered by (pending_since, seq). */
+struct mem_band {
+    struct mem_task *head, *tail;
+};
+
+/* An interned required-capability set: one pending queue (4 bands) per distinct set, so a claim
+ * visits only the sets, not the tasks. refs = stored tasks with this set. */
+struct mem_capset {
+    uint32_t refs;
+    uint32_t hash;
+    uint32_t n;
+    uint64_t n_pending;
+    struct mem_band bands[CP_PRIORITY_COUNT];
+    struct mem_capset *prev, *next; /* in mem.active: sets with n_pending > 0 */
+    const char *caps[];             /* n pointers, then the strings themselves */
+};
+
+struct mem_task {
+    /* pending: its band; claimed/running: its holder's task list; terminal: mem.done list */
+    struct mem_task *prev, *next;
+    struct mem_task *cprev, *cnext; /* mem.all: every task by created_at */
+    struct mem_capset *caps;
+    struct mem_name *type;
+    struct mem_name *assigned;    /* agent id, or NULL */
+    struct mem_name *passed_over; /* agent id, or NULL */
+    struct mem_agent *holder;     /* claimed/running: the assigned agent (always registered) */
+    char *result;
+    char *error;
+    char *strategy;
+    const char *metadata; /* owned, or mem_empty_object */
+    int64_t created_at, claimed_at, started_at, completed_at, pending_since;
+    int64_t timeout_ms, passed_over_until;
+    uint64_t seq; /* arrival in pending: FIFO among equal pending_since */
+    uint32_t max_retries, retries, attempt;
+    uint32_t heap_idx; /* place in the timeout heap, or MEM_NO_HEAP */
+    uint8_t status, priority;
+    uint16_t id_len;
+    char data[]; /* id '\0' payload '\0' */
+};
+#define MEM_NO_HEAP UINT32_MAX
+#define TASK_ID(t) ((t)->data)
+#define TASK_PAYLOAD(t) ((t)->data + (t)->id_len + 1)
+
+struct mem_agent {
+    struct mem_agent *prev, *next; /* mem.live or mem.offline, ordered by last_heartbeat */
+    struct mem_name *id;
+    struct mem_name **cap_names; /* n_caps entries of mem.caps; same allocation as caps */
+    const char **caps;           /* cap_names[i]->s, for views */
+    uint32_t n_caps;
+    int32_t status;
+    char *model;
+    struct mem_name *provider;
+    const char *metadata; /* owned, or mem_empty_object */
+    char *probe;          /* health_probe_json, or NULL */
+    int64_t registered_at, last_heartbeat, last_assigned;
+    uint32_t max_concurrent, in_flight;
+    struct mem_task *current;
+    struct mem_task *held_head, *held_tail; /* its claimed/running tasks */
+    uint64_t completed, failed, latency_count;
+    double latency_sum;
+    struct cp_health_view health; /* .error == health_error */
+    char *health_error;
+};
+
+/* An ordered doubly linked list of agents. */
+struct mem_agent_list {
+    struct mem_agent *head, *tail;
+};
+
+struct mem {
+    const struct cp_host *host;
+    uint64_t seed;
+    struct mem_hash agents; /* by id */
+    struct mem_hash tasks;  /* by id */
+    struct mem_hash capsets;
+    struct mem_names ids, caps, providers, types;
+    struct mem_agent_list live;             /* not offline, by last_heartbeat */
+    struct mem_agent_list offline;          /* offline, by last_heartbeat */
+    struct mem_capset *active;              /* capsets with pending tasks */
+    struct mem_task *done_head, *done_tail; /* terminal tasks by completed_at */
+    struct mem_task *all_head, *all_tail;   /* every task by created_at */
+    struct mem_task **heap; /* claimed/running tasks, min-heap by claimed_at + timeout_ms */
+    size_t heap_n, heap_cap;
+    uint64_t seq;
+    struct cp_stats_view stats; /* scalar counters; the name maps live in the name tables */
+
+    int depth;                    /* ops running (nesting through callbacks) */
+    struct mem_task *grave_tasks; /* deleted, chained through ->next */
+    struct mem_agent *grave_agents;
+    void **deferred; /* freed when depth returns to 0 */
+    size_t n_deferred, cap_deferred;
+};
+
+extern const char mem_empty_object[]; /* "{}", shared by every record without metadata */
+
+/* ---- memory.c: op bracketing and deferred frees ------------------------------------------- */
+
+void mem_enter(struct mem *m);
+void mem_leave(struct mem *m);
+/* free(p) now, or after the outermost op when an enclosing op's result may still see it. */
+void mem_free_later(struct mem *m, void *p);
+char *mem_strdup(const char *s);
+/* s, or NULL when s is "{}" or NULL (callers then use mem_empty_object). CP_ERR_NOMEM: -1. */
+int mem_dup_json_object(const char *s, const char **out);
+void mem_free_json_object(struct mem *m, const char *s);
+/* 1 when the n strings are sorted ascending and unique (and n == 0 or caps != NULL). */
+int mem_caps_valid(const char *const *caps, uint32_t n);
+/* Fill a result with rc and message and call back. */
+void mem_reply_err(cp_storage_cb cb, void *cookie, int rc, const char *message);
+
+/* ---- memory_names.c: interned names and capability sets -------------------------------- */
+
+/* The name `s` with one more reference (created with count 0), or NULL on NOMEM. */
+struct mem_name *mem_name_get(struct mem *m, struct mem_names *t, const char *s);
+/* The name `s` if present (no reference taken), else NULL. */
+struct mem_name *mem_name_find(struct mem *m, const struct mem_names *t, const char *s);
+/* Drop one reference; freed (deferred) at zero. NULL is ignored. */
+void mem_name_put(struct mem *m, struct mem_names *t, struct mem_name *n);
+/* A malloc'd array of the names with count > 0, sorted by name; *n set. NULL when *n == 0 or on
+ * NOMEM (then *n = SIZE_MAX). */
+struct cp_count *mem_names_counts(const struct mem_names *t, size_t *n);
+void mem_names_free(struct mem *m, struct mem_names *t);
+
+struct mem_capset *mem_capset_get(struct mem *m, const char *const *caps, uint32_t n);
+void mem_capset_put(struct mem *m, struct mem_capset *cs);
+
+/* ---- memory_index.c: pending bands, timeout heap, deadline lists ------------------------- */
+
+/* Put a pending task into its band. A new arrival (front == 0) gets a fresh seq and goes
+ * behind every task with the same or an earlier pending_since; a released one (front == 1)
+ * keeps its seq and goes back to its place, normally the front. */
+void mem_pending_insert(struct mem *m, struct mem_task *t, int front);
+void mem_pending_remove(struct mem *m, struct mem_task *t);
+/* The best pending task `agent` may claim with capabilities `have`, or NULL. */
+struct mem_task *mem_pending_best(struct mem *m, const char *const *have, uint32_t n_have,
+                                  const struct mem_name *agent, int64_t now);
+
+int mem_heap_reserve(struct mem *m);                   /* room for one more; 0 or CP_ERR_NOMEM */
+void mem_heap_push(struct mem *m, struct mem_task *t); /* no-op for timeout_ms <= 0 */
+void mem_heap_remove(struct mem *m, struct mem_task *t);
+struct mem_task *mem_heap_top(const struct mem *m);
+int64_t mem_task_deadline(const struct mem_task *t);
+
+void mem_done_insert(struct mem *m, struct mem_task *t); /* by completed_at */
+void mem_done_remove(struct mem *m, struct mem_task *t);
+void mem_all_insert(struct mem *m, struct mem_task *t); /* by created_at */
+void mem_all_remove(struct mem *m, struct mem_task *t);
+
+/* Insert an agent into the list its status calls for, by last_heartbeat. */
+void mem_agent_link(struct mem *m, struct mem_agent *a);
+void mem_agent_unlink(struct mem *m, struct mem_agent *a);
+
+/* `base + delta <= now`, without overflow; delta < 0 never passes. */
+int mem_deadline_passed(int64_t base, int64_t delta, int64_t now);
+
+/* ---- memory_agents.c ----------------------------------------------------------------------- */
+
+void mem_agent_view(const struct mem_agent *a, struct cp_agent_view *v);
+/* Add (sign 1) or remove (sign -1) an agent's status/health contribution to the counters. */
+void mem_agent_stats(struct mem *m, const struct mem_agent *a, int sign);
+/* Change status (counters, health-follows-liveness, list membership, busy rule). */
+void mem_agent_set_status(struct mem *m, struct mem_agent *a, int32_t status);
+/* last_heartbeat = now, keeping the deadline list ordered. */
+void mem_agent_touch(struct mem *m, struct mem_agent *a, int64_t now);
+struct mem_agent *mem_agent_find(struct mem *m, const char *id);
+/* Requeue every held task as unregister does (retries unchanged), appending one
+ * CP_EVENT_TASK_REQUEUED each to *ev (grown as needed; best effort on NOMEM), then delete the
+ * agent (graveyard). */
+struct mem_events {
+    struct cp_event *v;
+    size_t n, cap;
+};
+void mem_events_add(struct mem_events *ev, const struct cp_event *e);
+void mem_agent_delete(struct mem *m, struct mem_agent *a, int64_t now, struct mem_events *ev);
+
+/* ---- memory_tasks.c ------------------------------------------------------------------------ */
+
+void mem_task_view(const struct mem_task *t, struct cp_task_view *v);
+void mem_task_stats(struct mem *m, const struct mem_task *t, int sign);
+struct mem_task *mem_task_find(struct mem *m, const char *id);
+/* The task leaves claimed/running: off the heap and its holder's list; holder in flight - 1,
+ * current cleared, busy -> ready below max. Returns the former holder. */
+struct mem_agent *mem_task_unhold(struct mem *m, struct mem_task *t);
+/* Back to pending (assignment cleared, pending_since = now, new arrival at its band's tail). */
+void mem_task_requeue(struct mem *m, struct mem_task *t, int64_t now);
+/* Terminal status with completed_at = now (joins the retention list). */
+void mem_task_finish(struct mem *m, struct mem_task *t, int status, int64_t now);
+/* Replace the error text (the old one freed later). 0 or CP_ERR_NOMEM. */
+int mem_task_set_error(struct mem *m, struct mem_task *t, const char *error);
+void mem_task_delete(struct mem *m, struct mem_task *t);
+void mem_task_free(struct mem *m, struct mem_task *t);
+
+/* ---- ops (memory_agents.c, memory_tasks.c, memory_transition.c, memory_reap.c) ----------- */
+
+void mem_op_agent_register(void *st, const struct cp_agent_view *in, int64_t now_ms,
+                           cp_storage_cb cb, void *cookie);
+void mem_op_agent_get(void *st, const char *agent_id, cp_storage_cb cb, void *cookie);
+void mem_op_agent_list(void *st, const struct cp_agent_filter *filter, cp_storage_cb cb,
+                       void *cookie);
+void mem_op_agent_heartbeat(void *st, const char *agent_id, int32_t status, int64_t now_ms,
+                            cp_storage_cb cb, void *cookie);
+void mem_op_agent_unregister(void *st, const char *agent_id, int64_t now_ms, cp_storage_cb cb,
+                             void *cookie);
+void mem_op_agent_set_health(void *st, const char *agent_id, const struct cp_health_view *health,
+                             int32_t status, int32_t expect_status, cp_storage_cb cb, void *cookie);
+void mem_op_task_submit(void *st, const struct cp_task_view *task, cp_storage_cb cb, void *cookie);
+void mem_op_task_get(void *st, const char *task_id, cp_storage_cb cb, void *cookie);
+void mem_op_task_list(void *st, const struct cp_task_filter *filter, cp_storage_cb cb,
+                      void *cookie);
+void mem_op_task_claim(void *st, const struct cp_claim *claim, cp_storage_cb cb, void *cookie);
+void mem_op_task_transition(void *st, const struct cp_transition *tr, cp_storage_cb cb,
+                            void *cookie);
+void mem_op_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cookie);
+void mem_op_stats(void *st, cp_storage_cb cb, void *cookie);
+
+#endif

@@ -1,0 +1,123 @@
+/* memory_reap.c — reap and stats for the in-memory backend: deadlines found through the
+ * ordered indexes (timeout heap, agents by last_heartbeat, terminal tasks by completed_at),
+ * and the counters read without a scan. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "memory_internal.h"
+
+static void task_event(struct mem_events *ev, int kind, const char *agent_id,
+                       const struct mem_task *t)
+{
+    struct cp_event e = {kind,      agent_id,      TASK_ID(t), t->type->s,
+                         t->status, t->caps->caps, t->caps->n};
+    mem_events_add(ev, &e);
+}
+
+/* A held task whose holder failed it by silence (timeout, offline): counted as a failure of
+ * the holder; pending again while retries remain, else `final`. */
+static void requeue_failed(struct mem *m, struct mem_task *t, const char *error, int final,
+                           int64_t now)
+{
+    struct mem_agent *a = mem_task_unhold(m, t);
+    if (a) a->failed++;
+    t->retries++;
+    (void)mem_task_set_error(m, t, error); /* out of memory: the old error stays */
+    if (t->retries < t->max_retries)
+        mem_task_requeue(m, t, now);
+    else
+        mem_task_finish(m, t, final, now);
+}
+
+void mem_op_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cookie)
+{
+    struct mem *m = st;
+    if (!r) {
+        mem_reply_err(cb, cookie, CP_ERR_INVALID, "reap parameters are required");
+        return;
+    }
+    mem_enter(m);
+    int64_t now = r->now_ms, hbt = r->heartbeat_timeout_ms;
+    size_t budget = r->max_events ? r->max_events : SIZE_MAX, work = 0;
+    struct mem_events ev = {0};
+    struct mem_task *t;
+    struct mem_agent *a;
+
+    /* Held tasks past claimed_at + timeout_ms, earliest deadline first. The holder's id stays
+     * valid for the event: the agent record lives at least until this op returns. */
+    while (work < budget && (t = mem_heap_top(m)) && mem_task_deadline(t) <= now) {
+        a = t->holder;
+        requeue_failed(m, t, "timeout", CP_TASK_TIMEOUT, now);
+        task_event(&ev, CP_EVENT_TASK_TIMEOUT, a ? a->id->s : NULL, t);
+        work++;
+    }
+
+    /* Silent agents, least recently heard first; offline ones are on their own list. */
+    while (hbt > 0 && work < budget && (a = m->live.head) &&
+           mem_deadline_passed(a->last_heartbeat, hbt, now)) {
+        mem_agent_set_status(m, a, CP_AGENT_OFFLINE);
+        struct cp_event e = {CP_EVENT_AGENT_OFFLINE, a->id->s, NULL, NULL, -1, NULL, 0};
+        mem_events_add(&ev, &e);
+        work++;
+        while ((t = a->held_head)) {
+            requeue_failed(m, t, "agent offline", CP_TASK_FAILED, now);
+            if (t->status == CP_TASK_PENDING) task_event(&ev, CP_EVENT_TASK_REQUEUED, a->id->s, t);
+            work++;
+        }
+    }
+
+    int64_t stale;
+    if (r->remove_stale && hbt > 0 && !__builtin_mul_overflow(hbt, 3, &stale)) {
+        while (work < budget && (a = m->offline.head) &&
+               mem_deadline_passed(a->last_heartbeat, stale, now)) {
+            struct cp_event e = {CP_EVENT_AGENT_REMOVED, a->id->s, NULL, NULL, -1, NULL, 0};
+            mem_events_add(&ev, &e);
+            work++;
+            size_t before = ev.n;
+            mem_agent_delete(m, a, now, &ev); /* the record waits in the graveyard */
+            work += ev.n - before;
+        }
+    }
+
+    while (r->retention_ms >= 0 && work < budget && (t = m->done_head) &&
+           mem_deadline_passed(t->completed_at, r->retention_ms, now)) {
+        task_event(&ev, CP_EVENT_TASK_DELETED, t->assigned ? t->assigned->s : NULL, t);
+        mem_task_delete(m, t);
+        work++;
+    }
+
+    struct cp_result res;
+    memset(&res, 0, sizeof res);
+    res.events = ev.v;
+    res.n_events = ev.n;
+    cb(cookie, &res);
+    free(ev.v);
+    mem_leave(m);
+}
+
+void mem_op_stats(void *st, cp_storage_cb cb, void *cookie)
+{
+    struct mem *m = st;
+    mem_enter(m);
+    struct cp_stats_view s = m->stats;
+    struct cp_count *caps = mem_names_counts(&m->caps, &s.n_agents_by_capability);
+    struct cp_count *prov = mem_names_counts(&m->providers, &s.n_agents_by_provider);
+    struct cp_count *types = mem_names_counts(&m->types, &s.n_tasks_by_type);
+    if (s.n_agents_by_capability == SIZE_MAX || s.n_agents_by_provider == SIZE_MAX ||
+        s.n_tasks_by_type == SIZE_MAX) {
+        mem_reply_err(cb, cookie, CP_ERR_NOMEM, "out of memory");
+    } else {
+        s.agents_by_capability = caps;
+        s.agents_by_provider = prov;
+        s.tasks_by_type = types;
+        struct cp_result res;
+        memset(&res, 0, sizeof res);
+        res.stats = &s;
+        cb(cookie, &res);
+    }
+    free(caps);
+    free(prov);
+    free(types);
+    mem_leave(m);
+}

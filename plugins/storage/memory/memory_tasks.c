@@ -1,0 +1,355 @@
+/* memory_tasks.c — task records of the in-memory backend: submit, get, list and claim, and the
+ * record moves (hold, requeue, finish, delete) that transitions and reap share.
+ *
+ * A task is one allocation holding its id and payload inline; its type, capability set and
+ * agent names are interned, and "{}" metadata is shared, so a pending task with a 100-byte
+ * payload costs about 360 bytes including its hash slot. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "memory_internal.h"
+
+/* ---- record helpers ----------------------------------------------------------------------- */
+
+void mem_task_view(const struct mem_task *t, struct cp_task_view *v)
+{
+    v->id = TASK_ID(t);
+    v->task_type = t->type->s;
+    v->payload_json = TASK_PAYLOAD(t);
+    v->required_capabilities = t->caps->caps;
+    v->n_required = t->caps->n;
+    v->status = t->status;
+    v->priority = t->priority;
+    v->created_at_ms = t->created_at;
+    v->claimed_at_ms = t->claimed_at;
+    v->started_at_ms = t->started_at;
+    v->completed_at_ms = t->completed_at;
+    v->pending_since_ms = t->pending_since;
+    v->assigned_agent = t->assigned ? t->assigned->s : NULL;
+    v->timeout_ms = t->timeout_ms;
+    v->max_retries = t->max_retries;
+    v->retries = t->retries;
+    v->attempt = t->attempt;
+    v->result_json = t->result;
+    v->error = t->error;
+    v->metadata_json = t->metadata;
+    v->strategy = t->strategy;
+    v->passed_over_agent = t->passed_over ? t->passed_over->s : NULL;
+    v->passed_over_until_ms = t->passed_over ? t->passed_over_until : 0;
+}
+
+void mem_task_stats(struct mem *m, const struct mem_task *t, int sign)
+{
+    uint64_t d = (uint64_t)(int64_t)sign;
+    m->stats.tasks_total += d;
+    m->stats.tasks_by_status[t->status] += d;
+    m->stats.tasks_by_priority[t->priority] += d;
+    t->type->count += d;
+    t->type->by_status[t->status] += d;
+}
+
+static int task_eq(const void *item, const void *key)
+{
+    return strcmp(TASK_ID((const struct mem_task *)item), key) == 0;
+}
+
+static uint32_t task_hash(const struct mem *m, const char *id)
+{
+    return (uint32_t)mem_hash64(m->seed, id, strlen(id));
+}
+
+struct mem_task *mem_task_find(struct mem *m, const char *id)
+{
+    if (!id) return NULL;
+    return mem_hash_get(&m->tasks, task_hash(m, id), task_eq, id);
+}
+
+struct mem_agent *mem_task_unhold(struct mem *m, struct mem_task *t)
+{
+    struct mem_agent *a = t->holder;
+    mem_heap_remove(m, t);
+    if (!a) return NULL;
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        a->held_head = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    else
+        a->held_tail = t->prev;
+    t->prev = t->next = NULL;
+    t->holder = NULL;
+    mem_agent_stats(m, a, -1);
+    a->in_flight--;
+    if (a->current == t) a->current = NULL;
+    if (a->status == CP_AGENT_BUSY && a->in_flight < a->max_concurrent) a->status = CP_AGENT_READY;
+    mem_agent_stats(m, a, 1);
+    return a;
+}
+
+/* Status change with the counters around it. */
+static void task_set_status(struct mem *m, struct mem_task *t, int status)
+{
+    mem_task_stats(m, t, -1);
+    t->status = (uint8_t)status;
+    mem_task_stats(m, t, 1);
+}
+
+void mem_task_requeue(struct mem *m, struct mem_task *t, int64_t now)
+{
+    mem_name_put(m, &m->ids, t->assigned);
+    t->assigned = NULL;
+    t->claimed_at = 0;
+    t->started_at = 0;
+    t->pending_since = now;
+    task_set_status(m, t, CP_TASK_PENDING);
+    mem_pending_insert(m, t, 0);
+}
+
+void mem_task_finish(struct mem *m, struct mem_task *t, int status, int64_t now)
+{
+    t->completed_at = now;
+    task_set_status(m, t, status);
+    mem_done_insert(m, t);
+}
+
+int mem_task_set_error(struct mem *m, struct mem_task *t, const char *error)
+{
+    char *e = NULL;
+    if (error && !(e = mem_strdup(error))) return CP_ERR_NOMEM;
+    mem_free_later(m, t->error);
+    t->error = e;
+    return 0;
+}
+
+void mem_task_delete(struct mem *m, struct mem_task *t)
+{
+    /* Only terminal tasks are deleted (retention); they sit on the done list. */
+    mem_done_remove(m, t);
+    mem_all_remove(m, t);
+    mem_hash_del(&m->tasks, task_hash(m, TASK_ID(t)), t);
+    mem_task_stats(m, t, -1);
+    t->next = m->grave_tasks;
+    m->grave_tasks = t;
+}
+
+void mem_task_free(struct mem *m, struct mem_task *t)
+{
+    mem_capset_put(m, t->caps);
+    mem_name_put(m, &m->types, t->type);
+    mem_name_put(m, &m->ids, t->assigned);
+    mem_name_put(m, &m->ids, t->passed_over);
+    free(t->result);
+    free(t->error);
+    free(t->strategy);
+    mem_free_json_object(m, t->metadata);
+    free(t);
+}
+
+/* ---- submit, get, list --------------------------------------------------------------------- */
+
+static void reply_task(cp_storage_cb cb, void *cookie, int rc, const char *msg,
+                       const struct mem_task *t, const struct mem_agent *a)
+{
+    struct cp_task_view tv;
+    struct cp_agent_view av;
+    struct cp_result res;
+    memset(&res, 0, sizeof res);
+    res.rc = rc;
+    res.message = msg;
+    if (t) {
+        mem_task_view(t, &tv);
+        res.task = &tv;
+    }
+    if (a) {
+        mem_agent_view(a, &av);
+        res.agent = &av;
+    }
+    cb(cookie, &res);
+}
+
+static const char *submit_invalid(const struct cp_task_view *in)
+{
+    if (!in) return "task is required";
+    if (!in->id || !in->id[0] || strlen(in->id) > UINT16_MAX) return "task id is required";
+    if (!in->task_type || !in->task_type[0]) return "task_type is required";
+    if (!in->payload_json) return "payload is required";
+    if (in->priority < 0 || in->priority >= CP_PRIORITY_COUNT) return "priority out of range";
+    if (!mem_caps_valid(in->required_capabilities, in->n_required))
+        return "required_capabilities must be sorted and unique";
+    return NULL;
+}
+
+static struct mem_task *task_alloc(struct mem *m, const struct cp_task_view *in)
+{
+    size_t id_len = strlen(in->id), pl_len = strlen(in->payload_json);
+    struct mem_task *t = calloc(1, sizeof *t + id_len + 1 + pl_len + 1);
+    if (!t) return NULL;
+    t->id_len = (uint16_t)id_len;
+    memcpy(t->data, in->id, id_len + 1);
+    memcpy(t->data + id_len + 1, in->payload_json, pl_len + 1);
+    t->heap_idx = MEM_NO_HEAP;
+    t->caps = mem_capset_get(m, in->required_capabilities, in->n_required);
+    t->type = mem_name_get(m, &m->types, in->task_type);
+    int ok = t->caps && t->type && mem_dup_json_object(in->metadata_json, &t->metadata) == 0;
+    if (ok && in->strategy && !(t->strategy = mem_strdup(in->strategy))) ok = 0;
+    if (!ok) {
+        mem_task_free(m, t);
+        return NULL;
+    }
+    return t;
+}
+
+void mem_op_task_submit(void *st, const struct cp_task_view *in, cp_storage_cb cb, void *cookie)
+{
+    struct mem *m = st;
+    mem_enter(m);
+    const char *bad = submit_invalid(in);
+    struct mem_task *t;
+    if (bad) {
+        mem_reply_err(cb, cookie, CP_ERR_INVALID, bad);
+    } else if ((t = mem_task_find(m, in->id))) {
+        reply_task(cb, cookie, CP_ERR_CONFLICT, "a task with this id exists", t, NULL);
+    } else if (!(t = task_alloc(m, in))) {
+        mem_reply_err(cb, cookie, CP_ERR_NOMEM, "out of memory");
+    } else if (mem_hash_put(&m->tasks, task_hash(m, in->id), t) != 0) {
+        mem_task_free(m, t);
+        mem_reply_err(cb, cookie, CP_ERR_NOMEM, "out of memory");
+    } else {
+        t->priority = (uint8_t)in->priority;
+        t->status = CP_TASK_PENDING;
+        t->created_at = in->created_at_ms;
+        t->pending_since = in->created_at_ms;
+        t->timeout_ms = in->timeout_ms;
+        t->max_retries = in->max_retries;
+        t->retries = in->retries;
+        t->attempt = in->attempt;
+        mem_all_insert(m, t);
+        mem_pending_insert(m, t, 0);
+        mem_task_stats(m, t, 1);
+        reply_task(cb, cookie, 0, NULL, t, NULL);
+    }
+    mem_leave(m);
+}
+
+void mem_op_task_get(void *st, const char *task_id, cp_storage_cb cb, void *cookie)
+{
+    struct mem *m = st;
+    mem_enter(m);
+    struct mem_task *t = mem_task_find(m, task_id);
+    if (!t)
+        mem_reply_err(cb, cookie, CP_ERR_NOT_FOUND, "task not found");
+    else
+        reply_task(cb, cookie, 0, NULL, t, NULL);
+    mem_leave(m);
+}
+
+void mem_op_task_list(void *st, const struct cp_task_filter *filter, cp_storage_cb cb, void *cookie)
+{
+    struct mem *m = st;
+    mem_enter(m);
+    int32_t status = filter ? filter->status : -1;
+    const char *type = filter ? filter->task_type : NULL;
+    uint32_t limit = filter ? filter->limit : 0;
+    if (status >= CP_TASK_STATUS_COUNT) {
+        mem_reply_err(cb, cookie, CP_ERR_INVALID, "unknown task status");
+        mem_leave(m);
+        return;
+    }
+    /* The total comes from the counters; the walk (newest first) stops once it has `limit`
+     * tasks or every match. */
+    uint64_t total;
+    struct mem_name *tn = NULL;
+    if (type) {
+        tn = mem_name_find(m, &m->types, type);
+        total = !tn ? 0 : status >= 0 ? tn->by_status[status] : tn->count;
+    } else {
+        total = status >= 0 ? m->stats.tasks_by_status[status] : m->stats.tasks_total;
+    }
+    size_t want = limit < total ? limit : (size_t)total;
+    struct cp_task_view *views = malloc((want ? want : 1) * sizeof *views);
+    const struct cp_task_view **ptrs = malloc((want ? want : 1) * sizeof *ptrs);
+    if (!views || !ptrs) {
+        mem_reply_err(cb, cookie, CP_ERR_NOMEM, "out of memory");
+    } else {
+        size_t k = 0;
+        for (struct mem_task *t = m->all_tail; t && k < want; t = t->cprev) {
+            if ((status >= 0 && t->status != status) || (type && t->type != tn)) continue;
+            mem_task_view(t, &views[k]);
+            ptrs[k] = &views[k];
+            k++;
+        }
+        struct cp_result res;
+        memset(&res, 0, sizeof res);
+        res.tasks = ptrs;
+        res.n_tasks = k;
+        res.total = total;
+        cb(cookie, &res);
+    }
+    free(views);
+    free(ptrs);
+    mem_leave(m);
+}
+
+/* ---- claim --------------------------------------------------------------------------------- */
+
+static int may_claim(const struct mem_agent *a, int64_t now)
+{
+    if (a->status != CP_AGENT_READY || a->in_flight >= a->max_concurrent) return 0;
+    /* An open circuit past its retry time counts as half_open, which may claim. */
+    return a->health.circuit != CP_CIRCUIT_OPEN || a->health.retry_at_ms <= now;
+}
+
+void mem_op_task_claim(void *st, const struct cp_claim *claim, cp_storage_cb cb, void *cookie)
+{
+    struct mem *m = st;
+    mem_enter(m);
+    struct mem_agent *a = claim ? mem_agent_find(m, claim->agent_id) : NULL;
+    if (!claim) {
+        mem_reply_err(cb, cookie, CP_ERR_INVALID, "claim is required");
+    } else if (!a) {
+        mem_reply_err(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
+    } else if (claim->capabilities && !mem_caps_valid(claim->capabilities, claim->n_capabilities)) {
+        mem_reply_err(cb, cookie, CP_ERR_INVALID, "capabilities must be sorted and unique");
+    } else if (mem_heap_reserve(m) != 0) {
+        mem_reply_err(cb, cookie, CP_ERR_NOMEM, "out of memory");
+    } else {
+        int64_t now = claim->now_ms;
+        mem_agent_touch(m, a, now);
+        struct mem_task *t = NULL;
+        if (may_claim(a, now)) {
+            const char *const *have = claim->capabilities ? claim->capabilities : a->caps;
+            uint32_t n_have = claim->capabilities ? claim->n_capabilities : a->n_caps;
+            t = mem_pending_best(m, have, n_have, a->id, now);
+        }
+        if (t) {
+            mem_pending_remove(m, t);
+            mem_task_stats(m, t, -1);
+            t->status = CP_TASK_CLAIMED;
+            t->assigned = a->id;
+            a->id->refs++;
+            t->holder = a;
+            t->claimed_at = now;
+            t->started_at = 0;
+            t->attempt++;
+            mem_task_stats(m, t, 1);
+            t->prev = a->held_tail;
+            t->next = NULL;
+            if (a->held_tail)
+                a->held_tail->next = t;
+            else
+                a->held_head = t;
+            a->held_tail = t;
+            mem_heap_push(m, t);
+            mem_agent_stats(m, a, -1);
+            a->in_flight++;
+            a->current = t;
+            a->last_assigned = now;
+            if (a->in_flight >= a->max_concurrent) a->status = CP_AGENT_BUSY;
+            mem_agent_stats(m, a, 1);
+        }
+        reply_task(cb, cookie, 0, NULL, t, a);
+    }
+    mem_leave(m);
+}

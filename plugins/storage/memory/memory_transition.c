@@ -1,0 +1,182 @@
+/* memory_transition.c — task_transition for the in-memory backend: the compare-and-set state
+ * machine (start, complete, fail, cancel, release) with the holder's counters. */
+#include <stdio.h>
+#include <string.h>
+
+#include "memory_internal.h"
+
+#define FROM_ACTIVE (CP_TASK_MASK(CP_TASK_CLAIMED) | CP_TASK_MASK(CP_TASK_RUNNING))
+
+static uint32_t allowed_from(int kind)
+{
+    switch (kind) {
+    case CP_TR_START:
+    case CP_TR_RELEASE:
+        return CP_TASK_MASK(CP_TASK_CLAIMED);
+    case CP_TR_COMPLETE:
+    case CP_TR_FAIL:
+        return FROM_ACTIVE;
+    case CP_TR_CANCEL:
+        return FROM_ACTIVE | CP_TASK_MASK(CP_TASK_PENDING);
+    default:
+        return 0;
+    }
+}
+
+/* 1 when another registered agent that is not offline, failed or draining has every required
+ * capability: only then is the failing agent passed over (else the task would wait for
+ * nobody). Offline agents are on their own list, so only live ones are visited. */
+static int other_capable(const struct mem *m, const struct mem_task *t,
+                         const struct mem_agent *failing)
+{
+    for (const struct mem_agent *a = m->live.head; a; a = a->next) {
+        if (a == failing || a->status == CP_AGENT_FAILED || a->status == CP_AGENT_DRAINING)
+            continue;
+        if (cp_caps_subset(t->caps->caps, t->caps->n, a->caps, a->n_caps)) return 1;
+    }
+    return 0;
+}
+
+static void account_finish(struct mem_agent *a, const struct mem_task *t,
+                           const struct cp_transition *tr, int failed)
+{
+    if (!a) return;
+    double latency = tr->latency_ms;
+    if (latency < 0) latency = (double)(tr->now_ms - t->claimed_at);
+    if (failed)
+        a->failed++;
+    else
+        a->completed++;
+    a->latency_sum += latency;
+    a->latency_count++;
+}
+
+static void reply(cp_storage_cb cb, void *cookie, int rc, const char *msg, const struct mem_task *t,
+                  const struct mem_agent *a)
+{
+    struct cp_task_view tv;
+    struct cp_agent_view av;
+    struct cp_result res;
+    memset(&res, 0, sizeof res);
+    res.rc = rc;
+    res.message = msg;
+    if (t) {
+        mem_task_view(t, &tv);
+        res.task = &tv;
+    }
+    if (a) {
+        mem_agent_view(a, &av);
+        res.agent = &av;
+    }
+    cb(cookie, &res);
+}
+
+/* Apply tr to t (already checked). Returns 0 or CP_ERR_NOMEM (nothing changed). */
+static int apply(struct mem *m, struct mem_task *t, const struct cp_transition *tr,
+                 struct mem_agent **agent_out)
+{
+    int64_t now = tr->now_ms;
+    char *result = NULL;
+    if (tr->kind == CP_TR_COMPLETE && tr->result_json && !(result = mem_strdup(tr->result_json)))
+        return CP_ERR_NOMEM;
+    if (tr->kind == CP_TR_FAIL && mem_task_set_error(m, t, tr->error) != 0) return CP_ERR_NOMEM;
+
+    int was_pending = t->status == CP_TASK_PENDING;
+    struct mem_agent *a = NULL;
+    if (tr->kind == CP_TR_START) {
+        a = t->holder;
+        mem_task_stats(m, t, -1);
+        t->status = CP_TASK_RUNNING;
+        t->started_at = now;
+        mem_task_stats(m, t, 1);
+        *agent_out = a;
+        return 0;
+    }
+    if (was_pending)
+        mem_pending_remove(m, t);
+    else
+        a = mem_task_unhold(m, t);
+    if (a && tr->agent_id && strcmp(tr->agent_id, a->id->s) == 0) mem_agent_touch(m, a, now);
+
+    switch (tr->kind) {
+    case CP_TR_COMPLETE:
+        mem_free_later(m, t->result);
+        t->result = result;
+        account_finish(a, t, tr, 0);
+        mem_task_finish(m, t, CP_TASK_COMPLETED, now);
+        break;
+    case CP_TR_FAIL:
+        t->retries++;
+        account_finish(a, t, tr, 1);
+        if (tr->requeue && t->retries < t->max_retries) {
+            struct mem_name *old = t->passed_over;
+            t->passed_over = NULL;
+            t->passed_over_until = 0;
+            if (a && other_capable(m, t, a)) {
+                t->passed_over = a->id;
+                a->id->refs++;
+                if (__builtin_add_overflow(now, tr->pass_over_ms, &t->passed_over_until))
+                    t->passed_over_until = INT64_MAX;
+            }
+            mem_name_put(m, &m->ids, old);
+            mem_task_requeue(m, t, now);
+        } else {
+            mem_task_finish(m, t, CP_TASK_FAILED, now);
+        }
+        break;
+    case CP_TR_CANCEL:
+        mem_task_finish(m, t, CP_TASK_CANCELLED, now);
+        break;
+    case CP_TR_RELEASE:
+        /* The claim never reached the agent: undo it, back to its old place in the queue. */
+        mem_name_put(m, &m->ids, t->assigned);
+        t->assigned = NULL;
+        t->claimed_at = 0;
+        t->started_at = 0;
+        t->attempt--;
+        mem_task_stats(m, t, -1);
+        t->status = CP_TASK_PENDING;
+        mem_task_stats(m, t, 1);
+        mem_pending_insert(m, t, 1);
+        break;
+    }
+    *agent_out = a;
+    return 0;
+}
+
+void mem_op_task_transition(void *st, const struct cp_transition *tr, cp_storage_cb cb,
+                            void *cookie)
+{
+    struct mem *m = st;
+    mem_enter(m);
+    char msg[320];
+    uint32_t allowed = tr ? allowed_from(tr->kind) : 0;
+    struct mem_task *t = tr ? mem_task_find(m, tr->task_id) : NULL;
+    struct mem_agent *a = NULL;
+    if (!tr || !allowed) {
+        mem_reply_err(cb, cookie, CP_ERR_INVALID, "unknown transition");
+    } else if (!t) {
+        mem_reply_err(cb, cookie, CP_ERR_NOT_FOUND, "task not found");
+    } else if (!(allowed & CP_TASK_MASK(t->status))) {
+        snprintf(msg, sizeof msg, "task is %s", cp_task_status_name(t->status));
+        reply(cb, cookie, CP_ERR_CONFLICT, msg, t, NULL);
+    } else if (tr->agent_id && (!t->assigned || strcmp(t->assigned->s, tr->agent_id) != 0)) {
+        if (t->assigned)
+            snprintf(msg, sizeof msg, "task is %s and assigned to %.128s, not %.128s",
+                     cp_task_status_name(t->status), t->assigned->s, tr->agent_id);
+        else
+            snprintf(msg, sizeof msg, "task is %s and assigned to no agent",
+                     cp_task_status_name(t->status));
+        reply(cb, cookie, CP_ERR_CONFLICT, msg, t, NULL);
+    } else if (tr->kind == CP_TR_RELEASE && t->attempt != tr->expect_attempt) {
+        snprintf(msg, sizeof msg, "task is %s at attempt %u, not %u",
+                 cp_task_status_name(t->status), (unsigned)t->attempt,
+                 (unsigned)tr->expect_attempt);
+        reply(cb, cookie, CP_ERR_CONFLICT, msg, t, NULL);
+    } else if (apply(m, t, tr, &a) != 0) {
+        mem_reply_err(cb, cookie, CP_ERR_NOMEM, "out of memory");
+    } else {
+        reply(cb, cookie, 0, NULL, t, a);
+    }
+    mem_leave(m);
+}

@@ -1,0 +1,467 @@
+/* harness.c — the conformance suite's harness: loads a fresh backend instance per test through
+ * core's plugin loader, runs each op on a libevent loop until its callback fires (bounded), and
+ * deep-copies results, which backends only lend for the duration of the callback. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "conformance.h"
+#include "plugin_loader.h"
+
+#define OP_TIMEOUT_S 10
+
+/* ---- per-test memory ----------------------------------------------------------------------- */
+
+struct chunk {
+    struct chunk *next;
+    max_align_t data[];
+};
+
+static struct chunk *chunks;
+
+void *cx_alloc(size_t n)
+{
+    struct chunk *c = calloc(1, sizeof *c + n + 1);
+    if (!c) {
+        fprintf(stderr, "conformance: out of memory\n");
+        abort();
+    }
+    c->next = chunks;
+    chunks = c;
+    return c->data;
+}
+
+static void cx_free_all(void)
+{
+    while (chunks) {
+        struct chunk *c = chunks;
+        chunks = c->next;
+        free(c);
+    }
+}
+
+char *cx_strdup(const char *s)
+{
+    if (!s) return NULL;
+    size_t n = strlen(s) + 1;
+    return memcpy(cx_alloc(n), s, n);
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+const char *const *cx_caps(const char *csv, uint32_t *n)
+{
+    *n = 0;
+    if (!csv || !*csv) return NULL;
+    char *buf = cx_strdup(csv);
+    size_t max = 1;
+    for (const char *p = csv; *p; p++)
+        max += *p == ',';
+    const char **v = cx_alloc(max * sizeof *v);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+        v[(*n)++] = tok;
+    qsort(v, *n, sizeof *v, str_cmp);
+    return v;
+}
+
+const char *tid(unsigned n)
+{
+    char buf[40];
+    snprintf(buf, sizeof buf, "task_%024x", n);
+    return cx_strdup(buf);
+}
+
+/* ---- deep copies ------------------------------------------------------------------------------
+ */
+
+static const char *const *copy_caps(const char *const *v, uint32_t n)
+{
+    if (!v) return NULL;
+    const char **out = cx_alloc((n + 1) * sizeof *out);
+    for (uint32_t i = 0; i < n; i++)
+        out[i] = cx_strdup(v[i]);
+    return out;
+}
+
+static struct cp_agent_view *copy_agent(const struct cp_agent_view *a)
+{
+    if (!a) return NULL;
+    struct cp_agent_view *c = cx_alloc(sizeof *c);
+    *c = *a;
+    c->agent_id = cx_strdup(a->agent_id);
+    c->capabilities = copy_caps(a->capabilities, a->n_capabilities);
+    c->model = cx_strdup(a->model);
+    c->provider = cx_strdup(a->provider);
+    c->metadata_json = cx_strdup(a->metadata_json);
+    c->health_probe_json = cx_strdup(a->health_probe_json);
+    c->current_task_id = cx_strdup(a->current_task_id);
+    c->health.error = cx_strdup(a->health.error);
+    return c;
+}
+
+static struct cp_task_view *copy_task(const struct cp_task_view *t)
+{
+    if (!t) return NULL;
+    struct cp_task_view *c = cx_alloc(sizeof *c);
+    *c = *t;
+    c->id = cx_strdup(t->id);
+    c->task_type = cx_strdup(t->task_type);
+    c->payload_json = cx_strdup(t->payload_json);
+    c->required_capabilities = copy_caps(t->required_capabilities, t->n_required);
+    c->assigned_agent = cx_strdup(t->assigned_agent);
+    c->result_json = cx_strdup(t->result_json);
+    c->error = cx_strdup(t->error);
+    c->metadata_json = cx_strdup(t->metadata_json);
+    c->strategy = cx_strdup(t->strategy);
+    c->passed_over_agent = cx_strdup(t->passed_over_agent);
+    return c;
+}
+
+static const struct cp_count *copy_counts(const struct cp_count *v, size_t n)
+{
+    struct cp_count *c = cx_alloc((n + 1) * sizeof *c);
+    for (size_t i = 0; i < n; i++)
+        c[i] = (struct cp_count){cx_strdup(v[i].name), v[i].count};
+    return c;
+}
+
+static struct cp_result *copy_result(const struct cp_result *r)
+{
+    struct cp_result *c = cx_alloc(sizeof *c);
+    *c = *r;
+    c->message = cx_strdup(r->message);
+    c->agent = copy_agent(r->agent);
+    c->task = copy_task(r->task);
+    const struct cp_agent_view **agents = cx_alloc((r->n_agents + 1) * sizeof *agents);
+    for (size_t i = 0; i < r->n_agents; i++)
+        agents[i] = copy_agent(r->agents[i]);
+    c->agents = agents;
+    const struct cp_task_view **tasks = cx_alloc((r->n_tasks + 1) * sizeof *tasks);
+    for (size_t i = 0; i < r->n_tasks; i++)
+        tasks[i] = copy_task(r->tasks[i]);
+    c->tasks = tasks;
+    if (r->stats) {
+        struct cp_stats_view *s = cx_alloc(sizeof *s);
+        *s = *r->stats;
+        s->agents_by_capability =
+            copy_counts(r->stats->agents_by_capability, r->stats->n_agents_by_capability);
+        s->agents_by_provider =
+            copy_counts(r->stats->agents_by_provider, r->stats->n_agents_by_provider);
+        s->tasks_by_type = copy_counts(r->stats->tasks_by_type, r->stats->n_tasks_by_type);
+        c->stats = s;
+    }
+    struct cp_event *ev = cx_alloc((r->n_events + 1) * sizeof *ev);
+    for (size_t i = 0; i < r->n_events; i++) {
+        ev[i] = r->events[i];
+        ev[i].agent_id = cx_strdup(r->events[i].agent_id);
+        ev[i].task_id = cx_strdup(r->events[i].task_id);
+        ev[i].task_type = cx_strdup(r->events[i].task_type);
+        ev[i].required_capabilities =
+            copy_caps(r->events[i].required_capabilities, r->events[i].n_required);
+    }
+    c->events = ev;
+    return c;
+}
+
+/* ---- instance per test ---------------------------------------------------------------------- */
+
+static const char *plugin_path;
+static char **base_options;
+static int n_base_options;
+static struct event_base *base;
+static unsigned test_number;
+
+struct waiter {
+    struct waiter *next;
+    const char *op;
+    int calls;
+    struct cp_result *copy;
+};
+
+static struct {
+    struct plugin_set set;
+    struct plugin *p;
+    const struct cp_storage_ops *ops;
+    void *st;
+    struct cfg_option options[CFG_MAX_OPTIONS];
+    size_t n_options;
+    struct waiter *waiters;
+} cx;
+
+void cx_finish(void)
+{
+    if (base) event_base_free(base);
+    base = NULL;
+    host_set_event_base(NULL);
+}
+
+void cx_configure(const char *path, char **options, int n_options)
+{
+    plugin_path = path;
+    base_options = options;
+    n_base_options = n_options;
+}
+
+/* The options for test number n: the command line's, except that `prefix` becomes
+ * "<prefix>t<n>:" so a shared backend (Redis) gives every test its own empty key space. */
+static void make_options(unsigned n)
+{
+    cx.n_options = 0;
+    for (int i = 0; i < n_base_options && cx.n_options < CFG_MAX_OPTIONS; i++) {
+        char *eq = strchr(base_options[i], '=');
+        if (!eq) continue;
+        struct cfg_option *o = &cx.options[cx.n_options++];
+        size_t klen = (size_t)(eq - base_options[i]);
+        o->key = cx_alloc(klen + 1);
+        memcpy(o->key, base_options[i], klen);
+        if (strcmp(o->key, "prefix") == 0) {
+            size_t len = strlen(eq + 1) + 32;
+            o->value = cx_alloc(len);
+            snprintf(o->value, len, "%st%u:", eq + 1, n);
+        } else {
+            o->value = cx_strdup(eq + 1);
+        }
+    }
+}
+
+static void on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    *(int *)arg = 1;
+}
+
+static void on_result(void *cookie, const struct cp_result *res)
+{
+    struct waiter *w = cookie;
+    if (w->calls++ == 0) w->copy = copy_result(res);
+}
+
+static struct waiter *waiter_new(const char *op)
+{
+    struct waiter *w = cx_alloc(sizeof *w);
+    w->op = op;
+    w->next = cx.waiters;
+    cx.waiters = w;
+    return w;
+}
+
+/* Run the loop until w's callback ran (at once for synchronous backends). */
+static const struct cp_result *wait_for(struct waiter *w)
+{
+    if (w->calls == 0) {
+        int timed_out = 0;
+        struct event *tev = evtimer_new(base, on_timeout, &timed_out);
+        struct timeval tv = {OP_TIMEOUT_S, 0};
+        evtimer_add(tev, &tv);
+        while (w->calls == 0 && !timed_out)
+            event_base_loop(base, EVLOOP_ONCE);
+        event_free(tev);
+        if (w->calls == 0) fail_msg("%s: no callback within %d s", w->op, OP_TIMEOUT_S);
+    }
+    if (w->calls != 1) fail_msg("%s: callback called %d times", w->op, w->calls);
+    return w->copy;
+}
+
+int cx_setup(void **state)
+{
+    (void)state;
+    if (!base) {
+        base = event_base_new();
+        if (!base) return -1;
+        host_set_event_base(base);
+    }
+    memset(&cx, 0, sizeof cx);
+    make_options(++test_number);
+    char err[512];
+    cx.p = plugin_load(&cx.set, plugin_path, CP_PLUGIN_STORAGE, cx.options, cx.n_options, err,
+                       sizeof err);
+    if (!cx.p) {
+        print_error("cannot load the backend: %s\n", err);
+        return -1;
+    }
+    cx.ops = cx.p->ops;
+    cx.st = cx.p->state;
+    const struct cp_stats_view *s = stats();
+    if (s->agents_total != 0 || s->tasks_total != 0) {
+        print_error("the store is not empty at the start of test %u (%llu agents, %llu tasks): "
+                    "use a fresh prefix or an empty database\n",
+                    test_number, (unsigned long long)s->agents_total,
+                    (unsigned long long)s->tasks_total);
+        return -1;
+    }
+    return 0;
+}
+
+/* Recount what the stats counters claim from the list ops: catches a counter that one kind of
+ * op forgot to maintain, in every test. */
+static void check_stats_recount(void)
+{
+    const struct cp_stats_view *s = stats();
+    const struct cp_result *al = op_agent_list(NULL, -1);
+    assert_rc(al, 0);
+    assert_int_equal(s->agents_total, al->n_agents);
+    uint64_t by_status[CP_AGENT_STATUS_COUNT] = {0}, by_health[CP_HEALTH_COUNT] = {0};
+    uint64_t available = 0, open = 0;
+    for (size_t i = 0; i < al->n_agents; i++) {
+        const struct cp_agent_view *a = al->agents[i];
+        by_status[a->status]++;
+        by_health[a->health.status]++;
+        available += cp_agent_is_available(a);
+        open += a->health.circuit == CP_CIRCUIT_OPEN;
+        for (uint32_t c = 0; c < a->n_capabilities; c++) {
+            const struct cp_result *w = op_agent_list(a->capabilities[c], -1);
+            assert_int_equal(
+                count_of(s->agents_by_capability, s->n_agents_by_capability, a->capabilities[c]),
+                w->n_agents);
+        }
+        uint64_t same_provider = 0;
+        for (size_t j = 0; j < al->n_agents; j++)
+            same_provider += strcmp(al->agents[j]->provider, a->provider) == 0;
+        assert_int_equal(count_of(s->agents_by_provider, s->n_agents_by_provider, a->provider),
+                         same_provider);
+    }
+    for (int i = 0; i < CP_AGENT_STATUS_COUNT; i++)
+        assert_int_equal(s->agents_by_status[i], by_status[i]);
+    for (int i = 0; i < CP_HEALTH_COUNT; i++)
+        assert_int_equal(s->agents_by_health[i], by_health[i]);
+    assert_int_equal(s->agents_available, available);
+    assert_int_equal(s->circuits_open, open);
+    uint64_t sum = 0;
+    for (size_t i = 0; i < s->n_agents_by_capability; i++)
+        sum += s->agents_by_capability[i].count;
+    uint64_t caps_total = 0;
+    for (size_t i = 0; i < al->n_agents; i++)
+        caps_total += al->agents[i]->n_capabilities;
+    assert_int_equal(sum, caps_total);
+
+    const struct cp_result *tl = op_task_list(-1, NULL, 100000);
+    assert_rc(tl, 0);
+    assert_int_equal(s->tasks_total, tl->n_tasks);
+    assert_int_equal(tl->total, tl->n_tasks);
+    uint64_t t_status[CP_TASK_STATUS_COUNT] = {0}, t_prio[CP_PRIORITY_COUNT] = {0};
+    for (size_t i = 0; i < tl->n_tasks; i++) {
+        t_status[tl->tasks[i]->status]++;
+        t_prio[tl->tasks[i]->priority]++;
+        const char *type = tl->tasks[i]->task_type;
+        uint64_t same = 0;
+        for (size_t j = 0; j < tl->n_tasks; j++)
+            same += strcmp(tl->tasks[j]->task_type, type) == 0;
+        assert_int_equal(count_of(s->tasks_by_type, s->n_tasks_by_type, type), same);
+    }
+    for (int i = 0; i < CP_TASK_STATUS_COUNT; i++)
+        assert_int_equal(s->tasks_by_status[i], t_status[i]);
+    for (int i = 0; i < CP_PRIORITY_COUNT; i++)
+        assert_int_equal(s->tasks_by_priority[i], t_prio[i]);
+    sum = 0;
+    for (size_t i = 0; i < s->n_tasks_by_type; i++)
+        sum += s->tasks_by_type[i].count;
+    assert_int_equal(sum, s->tasks_total);
+}
+
+int cx_teardown(void **state)
+{
+    (void)state;
+    int rc = 0;
+    if (cx.p) {
+        check_stats_recount();
+        for (struct waiter *w = cx.waiters; w; w = w->next) {
+            if (w->calls != 1) {
+                print_error("%s: callback called %d times\n", w->op, w->calls);
+                rc = -1;
+            }
+        }
+        plugin_set_unload(&cx.set);
+    }
+    cx_free_all();
+    memset(&cx, 0, sizeof cx);
+    return rc;
+}
+
+/* ---- raw ops ------------------------------------------------------------------------------- */
+
+#define RUN(opname, call_args)                                                                     \
+    do {                                                                                           \
+        struct waiter *w = waiter_new(opname);                                                     \
+        cx.ops->call_args;                                                                         \
+        return wait_for(w);                                                                        \
+    } while (0)
+
+const struct cp_result *op_register(const struct cp_agent_view *in, int64_t now)
+{
+    RUN("agent_register", agent_register(cx.st, in, now, on_result, w));
+}
+
+const struct cp_result *op_agent_get(const char *id)
+{
+    RUN("agent_get", agent_get(cx.st, id, on_result, w));
+}
+
+const struct cp_result *op_agent_list(const char *caps_csv, int32_t status)
+{
+    struct cp_agent_filter f = {0};
+    f.capabilities = cx_caps(caps_csv, &f.n_capabilities);
+    f.status = status;
+    RUN("agent_list", agent_list(cx.st, &f, on_result, w));
+}
+
+const struct cp_result *op_heartbeat(const char *id, int32_t status, int64_t now)
+{
+    RUN("agent_heartbeat", agent_heartbeat(cx.st, id, status, now, on_result, w));
+}
+
+const struct cp_result *op_unregister(const char *id, int64_t now)
+{
+    RUN("agent_unregister", agent_unregister(cx.st, id, now, on_result, w));
+}
+
+const struct cp_result *op_set_health(const char *id, const struct cp_health_view *h,
+                                      int32_t status, int32_t expect_status)
+{
+    RUN("agent_set_health", agent_set_health(cx.st, id, h, status, expect_status, on_result, w));
+}
+
+const struct cp_result *op_submit(const struct cp_task_view *t)
+{
+    RUN("task_submit", task_submit(cx.st, t, on_result, w));
+}
+
+const struct cp_result *op_task_get(const char *id)
+{
+    RUN("task_get", task_get(cx.st, id, on_result, w));
+}
+
+const struct cp_result *op_task_list(int32_t status, const char *type, uint32_t limit)
+{
+    struct cp_task_filter f = {status, type, limit};
+    RUN("task_list", task_list(cx.st, &f, on_result, w));
+}
+
+const struct cp_result *op_claim(const char *agent_id, const char *caps_csv, int64_t now)
+{
+    struct cp_claim c = {0};
+    c.agent_id = agent_id;
+    c.now_ms = now;
+    if (caps_csv) c.capabilities = cx_caps(caps_csv, &c.n_capabilities);
+    RUN("task_claim", task_claim(cx.st, &c, on_result, w));
+}
+
+const struct cp_result *op_transition(const struct cp_transition *tr)
+{
+    RUN("task_transition", task_transition(cx.st, tr, on_result, w));
+}
+
+const struct cp_result *op_reap(const struct cp_reap *r)
+{
+    RUN("reap", reap(cx.st, r, on_result, w));
+}
+
+const struct cp_result *op_stats(void)
+{
+    RUN("stats", stats(cx.st, on_result, w));
+}
