@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# scripts/run.sh — installs what is missing, builds a Release cpd into build/release and runs it on
+# 127.0.0.1:8080 with the in-memory store (examples/cpd.yaml when present). Extra arguments go to
+# cpd, e.g. `scripts/run.sh --listen 127.0.0.1:9090`.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD="$ROOT/build/release"
+# shellcheck source=lib/deps.sh
+. "$ROOT/scripts/lib/deps.sh"
+
+cp_install_deps
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCP_BUILD_TESTS=OFF
+# Only what running needs: cpd and the bundled plugins (the tools, benchmarks and examples are
+# built by scripts/test.sh).
+targets=(cpd)
+while read -r t; do targets+=("$t"); done < <(cmake --build "$BUILD" --target help |
+    sed -n 's/^\.\.\. \(plugin_[A-Za-z0-9_]*\).*/\1/p' | sort -u)
+cmake --build "$BUILD" -j"$(nproc 2>/dev/null || echo 2)" --target "${targets[@]}"
+
+args=(--listen 127.0.0.1:8080)
+if [ -f "$ROOT/examples/cpd.yaml" ]; then
+    args=(--config "$ROOT/examples/cpd.yaml" "${args[@]}")
+fi
+# The memory store and the plugins of this build, whatever the example file says.
+export CONTROL_PLANE_STORAGE=memory
+export CONTROL_PLANE_PLUGIN_DIR="$BUILD/plugins"
+cd "$ROOT"
+exec "$BUILD/cpd" "${args[@]}" "$@"
