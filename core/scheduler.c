@@ -401,6 +401,20 @@ void sched_handle_events(struct scheduler *s, const struct cp_event *ev, size_t 
     }
 }
 
+static void on_remote_task(void *cookie, const struct cp_result *res)
+{
+    if (res->rc == 0 && res->task) sched_task_changed(cookie, res->task);
+}
+
+void sched_store_changed(void *sched, const char *kind, const char *id)
+{
+    struct scheduler *s = sched;
+    if (strcmp(kind, "done") == 0)
+        task_done(s, id);
+    else if (strcmp(kind, "pending") == 0 && !TAILQ_EMPTY(&s->held))
+        CORE_STORE(s->core, task_get, id, on_remote_task, s);
+}
+
 /* ---- reaper ---- */
 
 static void reap_schedule(struct scheduler *s, uint64_t ms)
@@ -456,6 +470,7 @@ struct scheduler *sched_new(struct cp_core *core)
 void sched_start(struct scheduler *s)
 {
     reap_schedule(s, REAP_PERIOD_MS);
+    if (s->core->store->watch) s->core->store->watch(s->core->st, sched_store_changed, s);
 }
 
 void sched_drain(struct scheduler *s)

@@ -48,6 +48,10 @@ void sched_cancel_wait(struct scheduler *s, struct waiter *w);
 void sched_task_changed(struct scheduler *s, const struct cp_task_view *t);
 void sched_handle_events(struct scheduler *s, const struct cp_event *ev, size_t n);
 
+/* The store's watch() callback: another process made task `id` pending ("pending") or
+ * terminal ("done"). Wakes local held claims / waiters as if it had happened here. */
+void sched_store_changed(void *sched, const char *kind, const char *id);
+
 /* Number of held claims (for tests and stats). */
 size_t sched_held_count(const struct scheduler *s);
 
