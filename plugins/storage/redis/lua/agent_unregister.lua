@@ -1,0 +1,18 @@
+-- agent_unregister.lua — delete an agent; its claimed/running tasks go back to pending (no
+-- retry counted). ARGV: inst now id
+local now = tonumber(ARGV[2])
+local id = ARGV[3]
+local a = aget(id)
+if not a then return reply(NOT_FOUND, 'agent not found') end
+local events = {}
+for _, tid in ipairs(call('ZRANGE', P .. 'af:' .. id, 0, -1)) do
+    local t = tget(tid)
+    if t and active(t.st) and t.ag == id then
+        requeue(t, now)
+        tput(t)
+        events[#events + 1] = event(E_REQUEUED, id, t)
+    end
+end
+adel(id)
+commit()
+return reply(OK, nil, {events = events})

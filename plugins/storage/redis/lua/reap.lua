@@ -1,0 +1,118 @@
+-- reap.lua — timeouts, offline agents, stale agents, retention; oldest first through the
+-- deadline indexes, at most about max_events units of work (0 = no limit). Idempotent: every
+-- process sharing the deployment may run it; the second finds nothing left to do.
+-- ARGV: inst now heartbeat_timeout_ms remove_stale retention_ms max_events
+local now = tonumber(ARGV[2])
+local hbt = tonumber(ARGV[3])
+local remove_stale = ARGV[4] == '1'
+local retention = tonumber(ARGV[5])
+local budget = tonumber(ARGV[6])
+if budget <= 0 then budget = math.huge end
+local events, work = {}, 0
+local function left()
+    local n = budget - work
+    if n > 1000000 then n = 1000000 end -- a LIMIT count; the loop stops at the budget anyway
+    return n
+end
+
+-- A held task whose holder failed it by silence (timeout, offline): a failure of the holder;
+-- pending again while retries remain, else `final`.
+local function requeue_failed(t, err, final)
+    local a = agent_leave(t, nil, now)
+    if a then a.tf = a.tf + 1 end
+    t.re = t.re + 1
+    t.err = err
+    if t.re < t.mr then
+        requeue(t, now)
+    else
+        t.st = final
+        t.coat = now
+    end
+    tput(t)
+end
+
+-- Claimed/running tasks past claimed_at + timeout_ms, earliest deadline first.
+if left() > 0 then
+    for _, id in ipairs(call('ZRANGEBYSCORE', P .. 'inflight', '-inf', now, 'LIMIT', 0, left())) do
+        if work >= budget then break end
+        local t = tget(id)
+        if t and active(t.st) and t.to > 0 and t.clat + t.to <= now then
+            local holder = t.ag
+            requeue_failed(t, 'timeout', T_TIMEOUT)
+            events[#events + 1] = event(E_TIMEOUT, holder, t)
+            work = work + 1
+        end
+    end
+end
+
+-- Agents silent for heartbeat_timeout_ms turn offline, least recently heard first; their held
+-- tasks are requeued as failures ("agent offline").
+if hbt > 0 and work < budget then
+    for _, aid in ipairs(call('ZRANGEBYSCORE', P .. 'alive', '-inf', now - hbt, 'LIMIT', 0,
+                              left())) do
+        if work >= budget then break end
+        local a = aget(aid)
+        if a and a.st ~= A_OFFLINE and a.hb + hbt <= now then
+            a.st = A_OFFLINE
+            aput(a)
+            events[#events + 1] = event(E_OFFLINE, aid)
+            work = work + 1
+            for _, tid in ipairs(call('ZRANGE', P .. 'af:' .. aid, 0, -1)) do
+                local t = tget(tid)
+                if t and active(t.st) and t.ag == aid then
+                    requeue_failed(t, 'agent offline', T_FAILED)
+                    if t.st == T_PENDING then events[#events + 1] = event(E_REQUEUED, aid, t) end
+                    work = work + 1
+                end
+            end
+        end
+    end
+end
+
+-- Offline agents silent for 3 x heartbeat_timeout_ms are deleted; their held tasks (if any
+-- are left) go back to pending as unregister does.
+if remove_stale and hbt > 0 and work < budget then
+    local stale = 3 * hbt
+    -- Agents turned offline above are not in P.."off" yet (written at commit): look at both.
+    local ids = call('ZRANGEBYSCORE', P .. 'off', '-inf', now - stale, 'LIMIT', 0, left())
+    for _, e in ipairs(events) do
+        if e[1] == E_OFFLINE then ids[#ids + 1] = e[2] end
+    end
+    local seen = {}
+    for _, aid in ipairs(ids) do
+        if work >= budget then break end
+        local a = aget(aid)
+        if a and not seen[aid] and a.st == A_OFFLINE and a.hb + stale <= now then
+            seen[aid] = true
+            events[#events + 1] = event(E_REMOVED, aid)
+            work = work + 1
+            for _, tid in ipairs(call('ZRANGE', P .. 'af:' .. aid, 0, -1)) do
+                local t = tget(tid)
+                if t and active(t.st) and t.ag == aid then
+                    requeue(t, now)
+                    tput(t)
+                    events[#events + 1] = event(E_REQUEUED, aid, t)
+                    work = work + 1
+                end
+            end
+            adel(aid)
+        end
+    end
+end
+
+-- Terminal tasks completed retention_ms ago are deleted, oldest first.
+if retention >= 0 and work < budget then
+    local ids = call('ZRANGEBYSCORE', P .. 'done', '-inf', now - retention, 'LIMIT', 0, left())
+    for _, id in ipairs(ids) do
+        if work >= budget then break end
+        local t = tget(id)
+        if t and terminal(t.st) and t.coat + retention <= now then
+            events[#events + 1] = event(E_DELETED, t.ag, t)
+            tdel(id)
+            work = work + 1
+        end
+    end
+end
+
+commit()
+return reply(OK, nil, {events = events})

@@ -1,0 +1,541 @@
+/* redis_ops.c — each storage operation as ONE EVALSHA of its Lua script (lua/<op>.lua), sent
+ * pipelined on the command connection; the reply becomes the cp_result given to the callback.
+ *
+ * Arguments are borrowed from the caller only until the operation function returns: they are
+ * formatted into one RESP command right away (kept by the op for a NOSCRIPT retry).
+ * Optional strings travel as "" (NULL) or "=" + value. Errors: CP_ERR_INVALID for arguments
+ * the scripts cannot represent, CP_ERR_NOMEM, CP_ERR_UNAVAILABLE while the connection is down
+ * or when Redis answers with an error (a script that errs has changed nothing: each validates
+ * before it writes).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "redis_int.h"
+
+/* ---- argument vectors ------------------------------------------------------------------- */
+
+struct rs_args {
+    const char **argv;
+    size_t *lens;
+    int argc, cap;
+    char **owned;
+    int n_owned, cap_owned;
+    int oom;
+    const char *invalid; /* why the arguments cannot be sent, or NULL */
+};
+
+static void args_add(struct rs_args *a, const char *s, size_t len)
+{
+    if (a->oom) return;
+    if (a->argc == a->cap) {
+        int cap = a->cap ? a->cap * 2 : 32;
+        const char **argv = realloc(a->argv, (size_t)cap * sizeof(*argv));
+        if (argv) a->argv = argv;
+        size_t *lens = realloc(a->lens, (size_t)cap * sizeof(*lens));
+        if (lens) a->lens = lens;
+        if (!argv || !lens) {
+            a->oom = 1;
+            return;
+        }
+        a->cap = cap;
+    }
+    a->argv[a->argc] = s;
+    a->lens[a->argc++] = len;
+}
+
+static char *args_own(struct rs_args *a, size_t size)
+{
+    if (a->oom) return NULL;
+    if (a->n_owned == a->cap_owned) {
+        int cap = a->cap_owned ? a->cap_owned * 2 : 16;
+        char **owned = realloc(a->owned, (size_t)cap * sizeof(*owned));
+        if (!owned) {
+            a->oom = 1;
+            return NULL;
+        }
+        a->owned = owned;
+        a->cap_owned = cap;
+    }
+    char *p = malloc(size);
+    if (!p) {
+        a->oom = 1;
+        return NULL;
+    }
+    a->owned[a->n_owned++] = p;
+    return p;
+}
+
+static void args_str(struct rs_args *a, const char *s)
+{
+    if (!s) {
+        a->invalid = "a required string is NULL";
+        s = "";
+    }
+    args_add(a, s, strlen(s));
+}
+
+static void args_opt(struct rs_args *a, const char *s)
+{
+    if (!s) {
+        args_add(a, "", 0);
+        return;
+    }
+    size_t n = strlen(s);
+    char *p = args_own(a, n + 2);
+    if (!p) return;
+    p[0] = '=';
+    memcpy(p + 1, s, n + 1);
+    args_add(a, p, n + 1);
+}
+
+static void args_i64(struct rs_args *a, int64_t v)
+{
+    char *p = args_own(a, 24);
+    if (!p) return;
+    args_add(a, p, (size_t)snprintf(p, 24, "%lld", (long long)v));
+}
+
+static void args_f64(struct rs_args *a, double v)
+{
+    char *p = args_own(a, 32);
+    if (!p) return;
+    args_add(a, p, (size_t)snprintf(p, 32, "%.17g", v));
+}
+
+/* 1 when the names are non-empty, sorted ascending (strcmp) and unique, as storage.h requires,
+ * and free of "\n" (Redis stores a set as each name followed by "\n"). */
+static int caps_valid(const char *const *names, uint32_t n)
+{
+    if (n && !names) return 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!names[i] || !names[i][0] || strchr(names[i], '\n')) return 0;
+        if (i > 0 && strcmp(names[i - 1], names[i]) >= 0) return 0;
+    }
+    return 1;
+}
+
+static void args_names(struct rs_args *a, const char *const *names, uint32_t n)
+{
+    if (!caps_valid(names, n)) {
+        a->invalid = "capabilities must be sorted and unique";
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        args_str(a, names[i]);
+}
+
+static void args_free(struct rs_args *a)
+{
+    for (int i = 0; i < a->n_owned; i++)
+        free(a->owned[i]);
+    free(a->owned);
+    free(a->argv);
+    free(a->lens);
+}
+
+/* Starts the argument vector of an EVALSHA of `script`: sha, 1 key (the tag), instance id. */
+static void args_begin(struct rs_args *a, struct rs *rs, int script)
+{
+    memset(a, 0, sizeof(*a));
+    args_add(a, "EVALSHA", 7);
+    args_add(a, rs->shas[script], 40);
+    args_add(a, "1", 1);
+    args_str(a, rs->tag);
+    args_str(a, rs->inst);
+}
+
+/* ---- sending and replies ---------------------------------------------------------------- */
+
+struct rs_op {
+    struct rs *rs;
+    int script;
+    char *cmd; /* formatted RESP, freed with redisFreeCommand */
+    int len;
+    int retried;
+    cp_storage_cb cb;
+    void *cookie;
+};
+
+static void fail(cp_storage_cb cb, void *cookie, int rc, const char *fmt, ...) CP_PRINTF(4, 5);
+static void fail(cp_storage_cb cb, void *cookie, int rc, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    struct cp_result res;
+    memset(&res, 0, sizeof(res));
+    res.rc = rc;
+    res.message = msg;
+    cb(cookie, &res);
+}
+
+static void op_free(struct rs_op *op)
+{
+    redisFreeCommand(op->cmd);
+    free(op);
+}
+
+static void on_reply(redisAsyncContext *ac, void *r, void *priv);
+
+static int op_send(struct rs_op *op)
+{
+    struct rs *rs = op->rs;
+    if (rs->destroying || !rs->cmd.up || !rs->cmd.ac) return -1;
+    if (redisAsyncFormattedCommand(rs->cmd.ac, on_reply, op, op->cmd, (size_t)op->len) != REDIS_OK)
+        return -1;
+    if (rs->inflight++ == 0) rs->last_progress = rs_mono_ms();
+    return 0;
+}
+
+static void on_script_reload(redisAsyncContext *ac, void *r, void *priv)
+{
+    redisReply *reply = r;
+    struct rs_conn *c = ac->data;
+    (void)priv;
+    if (reply && c && reply->type == REDIS_REPLY_ERROR)
+        c->rs->host->log(c->rs->host, CP_LOG_ERROR, "redis: SCRIPT LOAD failed: %.200s",
+                         reply->str);
+}
+
+static void on_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    redisReply *reply = r;
+    struct rs_op *op = priv;
+    struct rs *rs = op->rs;
+    rs_enter(rs);
+    rs->inflight--;
+    rs->last_progress = rs_mono_ms();
+    if (!reply) {
+        fail(op->cb, op->cookie, CP_ERR_UNAVAILABLE, "redis: connection to %s lost",
+             rs->url.display);
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        /* The script cache was flushed (SCRIPT FLUSH, failover to a fresh replica): load it
+         * again and retry once; both go out back to back on this connection. */
+        if (!op->retried && strncmp(reply->str, "NOSCRIPT", 8) == 0 && ac == rs->cmd.ac &&
+            rs->cmd.up && !rs->destroying) {
+            op->retried = 1;
+            const struct rs_script *s = &rs_scripts[op->script];
+            const char *argv[3] = {"SCRIPT", "LOAD", s->text};
+            size_t lens[3] = {6, 4, s->len};
+            redisAsyncCommandArgv(ac, on_script_reload, NULL, 3, argv, lens);
+            if (op_send(op) == 0) {
+                rs_leave(rs);
+                return;
+            }
+        }
+        rs->host->log(rs->host, CP_LOG_WARN, "redis: %s.lua: %.200s", rs_scripts[op->script].name,
+                      reply->str);
+        /* A failover turned our server into a replica: reconnect (the url's name may now
+         * resolve to the new master) instead of failing every write on this connection. */
+        if (strncmp(reply->str, "READONLY", 8) == 0 && ac == rs->cmd.ac) {
+            rs->cmd.up = 0;
+            rs->cmd.broken = "server is a read-only replica"; /* closed by the watchdog */
+        }
+        fail(op->cb, op->cookie, CP_ERR_UNAVAILABLE, "redis: %.200s", reply->str);
+    } else {
+        struct rs_arena arena = {NULL};
+        struct cp_result res;
+        int rc = rs_reply_parse(reply, &arena, &res);
+        if (rc == CP_ERR_UNAVAILABLE)
+            rs->host->log(rs->host, CP_LOG_ERROR, "redis: %s.lua: %s", rs_scripts[op->script].name,
+                          res.message);
+        op->cb(op->cookie, &res);
+        rs_arena_free(&arena);
+    }
+    op_free(op);
+    rs_leave(rs);
+}
+
+/* Sends the EVALSHA built in `a` (and frees `a`); the callback runs exactly once. */
+static void op_start(struct rs *rs, int script, struct rs_args *a, cp_storage_cb cb, void *cookie)
+{
+    if (a->oom) {
+        args_free(a);
+        fail(cb, cookie, CP_ERR_NOMEM, "redis: out of memory");
+        return;
+    }
+    if (a->invalid) {
+        const char *why = a->invalid;
+        args_free(a);
+        fail(cb, cookie, CP_ERR_INVALID, "%s", why);
+        return;
+    }
+    if (rs->destroying || !rs->cmd.up) {
+        args_free(a);
+        fail(cb, cookie, CP_ERR_UNAVAILABLE, "redis: %s is unreachable", rs->url.display);
+        return;
+    }
+    struct rs_op *op = calloc(1, sizeof(*op));
+    char *cmd = NULL;
+    int len = op ? redisFormatCommandArgv(&cmd, a->argc, a->argv, a->lens) : -1;
+    args_free(a);
+    if (len < 0) {
+        free(op);
+        fail(cb, cookie, CP_ERR_NOMEM, "redis: out of memory");
+        return;
+    }
+    *op = (struct rs_op){rs, script, cmd, len, 0, cb, cookie};
+    if (op_send(op) != 0) {
+        op_free(op);
+        fail(cb, cookie, CP_ERR_UNAVAILABLE, "redis: %s is unreachable", rs->url.display);
+    }
+}
+
+/* ---- the operations --------------------------------------------------------------------- */
+
+/* Checks done here rather than in the script keep the memory backend's order: an argument
+ * error that does not depend on the stored state comes first; "not found" before the rest. */
+
+void rs_agent_register(void *st, const struct cp_agent_view *in, int64_t now_ms, cp_storage_cb cb,
+                       void *cookie)
+{
+    struct rs *rs = st;
+    if (!in || !in->agent_id || !in->agent_id[0]) {
+        fail(cb, cookie, CP_ERR_INVALID, "agent_id is required");
+        return;
+    }
+    struct rs_args a;
+    args_begin(&a, rs, RS_AGENT_REGISTER);
+    args_i64(&a, now_ms);
+    args_str(&a, in->agent_id);
+    args_opt(&a, in->model);
+    args_opt(&a, in->provider);
+    args_opt(&a, in->metadata_json);
+    args_opt(&a, in->health_probe_json);
+    args_i64(&a, in->max_concurrent_tasks);
+    args_names(&a, in->capabilities, in->n_capabilities);
+    op_start(rs, RS_AGENT_REGISTER, &a, cb, cookie);
+}
+
+void rs_agent_get(void *st, const char *agent_id, cp_storage_cb cb, void *cookie)
+{
+    struct rs *rs = st;
+    if (!agent_id) {
+        fail(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
+        return;
+    }
+    struct rs_args a;
+    args_begin(&a, rs, RS_AGENT_GET);
+    args_str(&a, agent_id);
+    op_start(rs, RS_AGENT_GET, &a, cb, cookie);
+}
+
+void rs_agent_list(void *st, const struct cp_agent_filter *filter, cp_storage_cb cb, void *cookie)
+{
+    struct rs *rs = st;
+    struct rs_args a;
+    args_begin(&a, rs, RS_AGENT_LIST);
+    args_i64(&a, filter ? filter->status : -1);
+    if (filter) args_names(&a, filter->capabilities, filter->n_capabilities);
+    op_start(rs, RS_AGENT_LIST, &a, cb, cookie);
+}
+
+void rs_agent_heartbeat(void *st, const char *agent_id, int32_t status, int64_t now_ms,
+                        cp_storage_cb cb, void *cookie)
+{
+    struct rs *rs = st;
+    if (!agent_id) {
+        fail(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
+        return;
+    }
+    struct rs_args a;
+    args_begin(&a, rs, RS_AGENT_HEARTBEAT);
+    args_i64(&a, now_ms);
+    args_str(&a, agent_id);
+    args_i64(&a, status); /* checked by the script, after "not found" */
+    op_start(rs, RS_AGENT_HEARTBEAT, &a, cb, cookie);
+}
+
+void rs_agent_unregister(void *st, const char *agent_id, int64_t now_ms, cp_storage_cb cb,
+                         void *cookie)
+{
+    struct rs *rs = st;
+    if (!agent_id) {
+        fail(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
+        return;
+    }
+    struct rs_args a;
+    args_begin(&a, rs, RS_AGENT_UNREGISTER);
+    args_i64(&a, now_ms);
+    args_str(&a, agent_id);
+    op_start(rs, RS_AGENT_UNREGISTER, &a, cb, cookie);
+}
+
+void rs_agent_set_health(void *st, const char *agent_id, const struct cp_health_view *h,
+                         int32_t status, int32_t expect_status, cp_storage_cb cb, void *cookie)
+{
+    struct rs *rs = st;
+    if (!agent_id) {
+        fail(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
+        return;
+    }
+    if (!h) {
+        fail(cb, cookie, CP_ERR_INVALID, "invalid health or status");
+        return;
+    }
+    struct rs_args a;
+    args_begin(&a, rs, RS_AGENT_SET_HEALTH);
+    args_str(&a, agent_id);
+    args_i64(&a, status); /* ranges checked by the script, after "not found" */
+    args_i64(&a, expect_status);
+    args_i64(&a, h->status);
+    args_i64(&a, h->last_check_ms);
+    args_i64(&a, h->consecutive_failures);
+    args_i64(&a, h->consecutive_successes);
+    args_f64(&a, h->latency_ms);
+    args_opt(&a, h->error);
+    args_i64(&a, h->circuit);
+    args_i64(&a, h->circuit_failures);
+    args_i64(&a, h->circuit_opens);
+    args_i64(&a, h->opened_at_ms);
+    args_i64(&a, h->retry_at_ms);
+    op_start(rs, RS_AGENT_SET_HEALTH, &a, cb, cookie);
+}
+
+static const char *submit_invalid(const struct cp_task_view *t)
+{
+    if (!t) return "task is required";
+    if (!t->id || !t->id[0]) return "task id is required";
+    if (!t->task_type || !t->task_type[0]) return "task_type is required";
+    if (!t->payload_json) return "payload is required";
+    if (t->priority < 0 || t->priority >= CP_PRIORITY_COUNT) return "priority out of range";
+    if (!caps_valid(t->required_capabilities, t->n_required))
+        return "required_capabilities must be sorted and unique";
+    return NULL;
+}
+
+void rs_task_submit(void *st, const struct cp_task_view *t, cp_storage_cb cb, void *cookie)
+{
+    struct rs *rs = st;
+    const char *bad = submit_invalid(t);
+    if (bad) {
+        fail(cb, cookie, CP_ERR_INVALID, "%s", bad);
+        return;
+    }
+    /* Only what a new task keeps: it starts pending, pending_since = created_at, unassigned. */
+    struct rs_args a;
+    args_begin(&a, rs, RS_TASK_SUBMIT);
+    args_str(&a, t->id);
+    args_str(&a, t->task_type);
+    args_str(&a, t->payload_json);
+    args_i64(&a, t->priority);
+    args_i64(&a, t->created_at_ms);
+    args_i64(&a, t->timeout_ms);
+    args_i64(&a, t->max_retries);
+    args_i64(&a, t->retries);
+    args_i64(&a, t->attempt);
+    args_opt(&a, t->metadata_json);
+    args_opt(&a, t->strategy);
+    args_names(&a, t->required_capabilities, t->n_required);
+    op_start(rs, RS_TASK_SUBMIT, &a, cb, cookie);
+}
+
+void rs_task_get(void *st, const char *task_id, cp_storage_cb cb, void *cookie)
+{
+    struct rs *rs = st;
+    if (!task_id) {
+        fail(cb, cookie, CP_ERR_NOT_FOUND, "task not found");
+        return;
+    }
+    struct rs_args a;
+    args_begin(&a, rs, RS_TASK_GET);
+    args_str(&a, task_id);
+    op_start(rs, RS_TASK_GET, &a, cb, cookie);
+}
+
+void rs_task_list(void *st, const struct cp_task_filter *f, cp_storage_cb cb, void *cookie)
+{
+    struct rs *rs = st;
+    if (f && f->status >= CP_TASK_STATUS_COUNT) {
+        fail(cb, cookie, CP_ERR_INVALID, "unknown task status");
+        return;
+    }
+    struct rs_args a;
+    args_begin(&a, rs, RS_TASK_LIST);
+    args_i64(&a, f && f->status >= 0 ? f->status : -1);
+    args_opt(&a, f ? f->task_type : NULL);
+    args_i64(&a, f ? f->limit : 0);
+    op_start(rs, RS_TASK_LIST, &a, cb, cookie);
+}
+
+void rs_task_claim(void *st, const struct cp_claim *c, cp_storage_cb cb, void *cookie)
+{
+    struct rs *rs = st;
+    if (!c) {
+        fail(cb, cookie, CP_ERR_INVALID, "claim is required");
+        return;
+    }
+    if (!c->agent_id) {
+        fail(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
+        return;
+    }
+    struct rs_args a;
+    args_begin(&a, rs, RS_TASK_CLAIM);
+    args_i64(&a, c->now_ms);
+    args_str(&a, c->agent_id);
+    if (!c->capabilities) {
+        args_str(&a, "0");
+    } else if (!caps_valid(c->capabilities, c->n_capabilities)) {
+        args_str(&a, "2"); /* INVALID, but only once the agent is known to exist */
+    } else {
+        args_str(&a, "1");
+        args_names(&a, c->capabilities, c->n_capabilities);
+    }
+    op_start(rs, RS_TASK_CLAIM, &a, cb, cookie);
+}
+
+void rs_task_transition(void *st, const struct cp_transition *tr, cp_storage_cb cb, void *cookie)
+{
+    struct rs *rs = st;
+    if (!tr || tr->kind < CP_TR_START || tr->kind > CP_TR_RELEASE) {
+        fail(cb, cookie, CP_ERR_INVALID, "unknown transition");
+        return;
+    }
+    if (!tr->task_id) {
+        fail(cb, cookie, CP_ERR_NOT_FOUND, "task not found");
+        return;
+    }
+    struct rs_args a;
+    args_begin(&a, rs, RS_TASK_TRANSITION);
+    args_i64(&a, tr->now_ms);
+    args_i64(&a, tr->kind);
+    args_str(&a, tr->task_id);
+    args_opt(&a, tr->agent_id);
+    args_opt(&a, tr->result_json);
+    args_opt(&a, tr->error);
+    args_f64(&a, tr->latency_ms);
+    args_str(&a, tr->requeue ? "1" : "0");
+    args_i64(&a, tr->pass_over_ms);
+    args_i64(&a, tr->expect_attempt);
+    op_start(rs, RS_TASK_TRANSITION, &a, cb, cookie);
+}
+
+void rs_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cookie)
+{
+    struct rs *rs = st;
+    if (!r) {
+        fail(cb, cookie, CP_ERR_INVALID, "reap parameters are required");
+        return;
+    }
+    struct rs_args a;
+    args_begin(&a, rs, RS_REAP);
+    args_i64(&a, r->now_ms);
+    args_i64(&a, r->heartbeat_timeout_ms);
+    args_str(&a, r->remove_stale ? "1" : "0");
+    args_i64(&a, r->retention_ms);
+    args_i64(&a, r->max_events);
+    op_start(rs, RS_REAP, &a, cb, cookie);
+}
+
+void rs_stats(void *st, cp_storage_cb cb, void *cookie)
+{
+    struct rs *rs = st;
+    struct rs_args a;
+    args_begin(&a, rs, RS_STATS);
+    op_start(rs, RS_STATS, &a, cb, cookie);
+}

@@ -1,0 +1,319 @@
+/* redis_reply.c — a script's reply (see reply() in lua/common.lua) turned into struct cp_result.
+ *
+ * Strings in the result point into the redisReply (hiredis frees it after the callback); the
+ * views and pointer arrays live in an arena freed after the callback too. A reply of the wrong
+ * shape (a script from another version?) is CP_ERR_UNAVAILABLE with a message, never a crash.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "redis_int.h"
+
+/* ---- arena ------------------------------------------------------------------------------ */
+
+struct rs_arena_block {
+    struct rs_arena_block *next;
+    size_t used, size;
+    max_align_t data[];
+};
+
+void *rs_arena_alloc(struct rs_arena *a, size_t size)
+{
+    size = (size + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
+    struct rs_arena_block *b = a->head;
+    if (!b || b->size - b->used < size) {
+        size_t cap = size > 8192 ? size : 8192;
+        b = malloc(sizeof(*b) + cap);
+        if (!b) return NULL;
+        b->next = a->head;
+        b->used = 0;
+        b->size = cap;
+        a->head = b;
+    }
+    void *p = (char *)b->data + b->used;
+    b->used += size;
+    memset(p, 0, size);
+    return p;
+}
+
+void rs_arena_free(struct rs_arena *a)
+{
+    while (a->head) {
+        struct rs_arena_block *next = a->head->next;
+        free(a->head);
+        a->head = next;
+    }
+}
+
+/* ---- field readers ---------------------------------------------------------------------- */
+
+struct rd {
+    struct rs_arena *arena;
+    const char *bad; /* first problem found, or NULL */
+    int oom;
+};
+
+static const char *str(struct rd *d, const redisReply *r)
+{
+    if (r->type == REDIS_REPLY_NIL) return NULL;
+    if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) return r->str;
+    d->bad = "expected a string";
+    return NULL;
+}
+
+static const char *str_nn(struct rd *d, const redisReply *r)
+{
+    const char *s = str(d, r);
+    return s ? s : "";
+}
+
+static int64_t i64(struct rd *d, const redisReply *r)
+{
+    if (r->type == REDIS_REPLY_INTEGER) return r->integer;
+    if (r->type == REDIS_REPLY_STRING) {
+        char *end;
+        double v = strtod(r->str, &end);
+        if (end != r->str && !*end) return (int64_t)v;
+    }
+    if (r->type == REDIS_REPLY_NIL) return 0;
+    d->bad = "expected a number";
+    return 0;
+}
+
+static double f64(struct rd *d, const redisReply *r)
+{
+    if (r->type == REDIS_REPLY_INTEGER) return (double)r->integer;
+    if (r->type == REDIS_REPLY_STRING) {
+        char *end;
+        double v = strtod(r->str, &end);
+        if (end != r->str && !*end) return v;
+    }
+    d->bad = "expected a number";
+    return 0;
+}
+
+static uint32_t u32(struct rd *d, const redisReply *r)
+{
+    int64_t v = i64(d, r);
+    return v < 0 ? 0 : v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+static uint64_t u64(struct rd *d, const redisReply *r)
+{
+    int64_t v = i64(d, r);
+    return v < 0 ? 0 : (uint64_t)v;
+}
+
+static void *alloc(struct rd *d, size_t size)
+{
+    void *p = rs_arena_alloc(d->arena, size ? size : 1);
+    if (!p) d->oom = 1;
+    return p;
+}
+
+static int is_array(struct rd *d, const redisReply *r, size_t n)
+{
+    if (r->type == REDIS_REPLY_ARRAY && (n == 0 || r->elements == n)) return 1;
+    d->bad = "unexpected array shape";
+    return 0;
+}
+
+static const char *const *names(struct rd *d, const redisReply *r, uint32_t *n)
+{
+    *n = 0;
+    if (!is_array(d, r, 0)) return NULL;
+    const char **v = alloc(d, r->elements * sizeof(*v));
+    if (!v) return NULL;
+    for (size_t i = 0; i < r->elements; i++)
+        v[i] = str_nn(d, r->element[i]);
+    *n = (uint32_t)r->elements;
+    return v;
+}
+
+/* ---- views (field order: agent_reply() / task_reply() in lua/common.lua) ---------------- */
+
+enum { AGENT_FIELDS = 28, TASK_FIELDS = 22, EVENT_FIELDS = 6, STAT_SCALARS = 26 };
+
+static const struct cp_agent_view *agent(struct rd *d, const redisReply *r)
+{
+    if (r->type == REDIS_REPLY_NIL) return NULL;
+    if (!is_array(d, r, AGENT_FIELDS)) return NULL;
+    struct cp_agent_view *a = alloc(d, sizeof(*a));
+    if (!a) return NULL;
+    redisReply **e = r->element;
+    a->agent_id = str_nn(d, e[0]);
+    a->capabilities = names(d, e[1], &a->n_capabilities);
+    a->status = (int32_t)i64(d, e[2]);
+    a->model = str(d, e[3]);
+    a->provider = str(d, e[4]);
+    a->metadata_json = str_nn(d, e[5]);
+    a->health_probe_json = str(d, e[6]);
+    a->registered_at_ms = i64(d, e[7]);
+    a->last_heartbeat_ms = i64(d, e[8]);
+    a->last_assigned_ms = i64(d, e[9]);
+    a->max_concurrent_tasks = u32(d, e[10]);
+    a->tasks_in_flight = u32(d, e[11]);
+    a->current_task_id = str(d, e[12]);
+    a->tasks_completed = u64(d, e[13]);
+    a->tasks_failed = u64(d, e[14]);
+    a->latency_sum_ms = f64(d, e[15]);
+    a->latency_count = u64(d, e[16]);
+    struct cp_health_view *h = &a->health;
+    h->status = (int32_t)i64(d, e[17]);
+    h->last_check_ms = i64(d, e[18]);
+    h->consecutive_failures = u32(d, e[19]);
+    h->consecutive_successes = u32(d, e[20]);
+    h->latency_ms = f64(d, e[21]);
+    h->error = str(d, e[22]);
+    h->circuit = (int32_t)i64(d, e[23]);
+    h->circuit_failures = u32(d, e[24]);
+    h->circuit_opens = u32(d, e[25]);
+    h->opened_at_ms = i64(d, e[26]);
+    h->retry_at_ms = i64(d, e[27]);
+    return a;
+}
+
+static const struct cp_task_view *task(struct rd *d, const redisReply *r)
+{
+    if (r->type == REDIS_REPLY_NIL) return NULL;
+    if (!is_array(d, r, TASK_FIELDS)) return NULL;
+    struct cp_task_view *t = alloc(d, sizeof(*t));
+    if (!t) return NULL;
+    redisReply **e = r->element;
+    t->id = str_nn(d, e[0]);
+    t->task_type = str_nn(d, e[1]);
+    t->payload_json = str_nn(d, e[2]);
+    t->required_capabilities = names(d, e[3], &t->n_required);
+    t->status = (int32_t)i64(d, e[4]);
+    t->priority = (int32_t)i64(d, e[5]);
+    t->created_at_ms = i64(d, e[6]);
+    t->claimed_at_ms = i64(d, e[7]);
+    t->started_at_ms = i64(d, e[8]);
+    t->completed_at_ms = i64(d, e[9]);
+    t->pending_since_ms = i64(d, e[10]);
+    t->assigned_agent = str(d, e[11]);
+    t->timeout_ms = i64(d, e[12]);
+    t->max_retries = u32(d, e[13]);
+    t->retries = u32(d, e[14]);
+    t->attempt = u32(d, e[15]);
+    t->result_json = str(d, e[16]);
+    t->error = str(d, e[17]);
+    t->metadata_json = str_nn(d, e[18]);
+    t->strategy = str(d, e[19]);
+    t->passed_over_agent = str(d, e[20]);
+    t->passed_over_until_ms = i64(d, e[21]);
+    return t;
+}
+
+static int cmp_count(const void *x, const void *y)
+{
+    return strcmp(((const struct cp_count *)x)->name, ((const struct cp_count *)y)->name);
+}
+
+/* A flat [name, count, ...] array, sorted by name. */
+static const struct cp_count *counts(struct rd *d, const redisReply *r, size_t *n)
+{
+    *n = 0;
+    if (!is_array(d, r, 0) || r->elements % 2) {
+        d->bad = "bad counter list";
+        return NULL;
+    }
+    struct cp_count *v = alloc(d, r->elements / 2 * sizeof(*v));
+    if (!v) return NULL;
+    for (size_t i = 0; i < r->elements / 2; i++) {
+        v[i].name = str_nn(d, r->element[2 * i]);
+        v[i].count = u64(d, r->element[2 * i + 1]);
+    }
+    *n = r->elements / 2;
+    qsort(v, *n, sizeof(*v), cmp_count);
+    return v;
+}
+
+static const struct cp_stats_view *stats(struct rd *d, const redisReply *r)
+{
+    if (r->type == REDIS_REPLY_NIL) return NULL;
+    if (!is_array(d, r, 4) || !is_array(d, r->element[0], STAT_SCALARS)) return NULL;
+    struct cp_stats_view *s = alloc(d, sizeof(*s));
+    if (!s) return NULL;
+    redisReply **v = r->element[0]->element;
+    size_t k = 0;
+    s->agents_total = u64(d, v[k++]);
+    s->agents_available = u64(d, v[k++]);
+    for (int i = 0; i < CP_AGENT_STATUS_COUNT; i++)
+        s->agents_by_status[i] = u64(d, v[k++]);
+    for (int i = 0; i < CP_HEALTH_COUNT; i++)
+        s->agents_by_health[i] = u64(d, v[k++]);
+    s->circuits_open = u64(d, v[k++]);
+    s->tasks_total = u64(d, v[k++]);
+    for (int i = 0; i < CP_TASK_STATUS_COUNT; i++)
+        s->tasks_by_status[i] = u64(d, v[k++]);
+    for (int i = 0; i < CP_PRIORITY_COUNT; i++)
+        s->tasks_by_priority[i] = u64(d, v[k++]);
+    s->agents_by_capability = counts(d, r->element[1], &s->n_agents_by_capability);
+    s->agents_by_provider = counts(d, r->element[2], &s->n_agents_by_provider);
+    s->tasks_by_type = counts(d, r->element[3], &s->n_tasks_by_type);
+    return s;
+}
+
+static const struct cp_event *events(struct rd *d, const redisReply *r, size_t *n)
+{
+    *n = 0;
+    if (!is_array(d, r, 0)) return NULL;
+    struct cp_event *v = alloc(d, r->elements * sizeof(*v));
+    if (!v) return NULL;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (!is_array(d, e, EVENT_FIELDS)) return NULL;
+        v[i].kind = (int32_t)i64(d, e->element[0]);
+        v[i].agent_id = str(d, e->element[1]);
+        v[i].task_id = str(d, e->element[2]);
+        v[i].task_type = str(d, e->element[3]);
+        v[i].task_status = (int32_t)i64(d, e->element[4]);
+        v[i].required_capabilities = names(d, e->element[5], &v[i].n_required);
+    }
+    *n = r->elements;
+    return v;
+}
+
+int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    struct rd d = {arena, NULL, 0};
+    if (!is_array(&d, reply, 10)) {
+        res->rc = CP_ERR_UNAVAILABLE;
+        res->message = "redis: malformed script reply";
+        return res->rc;
+    }
+    redisReply **e = reply->element;
+    static const int codes[] = {0, CP_ERR_NOT_FOUND, CP_ERR_CONFLICT, CP_ERR_INVALID};
+    int64_t code = i64(&d, e[0]);
+    res->rc = code >= 0 && code < 4 ? codes[code] : CP_ERR_INVALID;
+    res->message = str(&d, e[1]);
+    res->created = (int)i64(&d, e[2]);
+    res->agent = agent(&d, e[3]);
+    res->task = task(&d, e[4]);
+    if (is_array(&d, e[5], 0) && e[5]->elements) {
+        const struct cp_agent_view **v = alloc(&d, e[5]->elements * sizeof(*v));
+        for (size_t i = 0; v && i < e[5]->elements; i++)
+            v[i] = agent(&d, e[5]->element[i]);
+        res->agents = v;
+        res->n_agents = v ? e[5]->elements : 0;
+    }
+    if (is_array(&d, e[6], 0) && e[6]->elements) {
+        const struct cp_task_view **v = alloc(&d, e[6]->elements * sizeof(*v));
+        for (size_t i = 0; v && i < e[6]->elements; i++)
+            v[i] = task(&d, e[6]->element[i]);
+        res->tasks = v;
+        res->n_tasks = v ? e[6]->elements : 0;
+    }
+    res->total = u64(&d, e[7]);
+    res->stats = stats(&d, e[8]);
+    res->events = events(&d, e[9], &res->n_events);
+    if (d.oom || d.bad) {
+        memset(res, 0, sizeof(*res));
+        res->rc = d.oom ? CP_ERR_NOMEM : CP_ERR_UNAVAILABLE;
+        res->message = d.oom ? "redis: out of memory" : "redis: malformed script reply";
+        return res->rc;
+    }
+    return 0;
+}
