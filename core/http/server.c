@@ -281,7 +281,7 @@ void http_reply_storage_error(struct req *r, const struct cp_result *res, const 
         return;
     case CP_ERR_UNAVAILABLE:
         http_reply_error(r, 503, "storage_unavailable",
-                         "the storage backend cannot be reached; nothing was changed");
+                         "the storage backend cannot be reached; retry later");
         return;
     default:
         log_error("storage error %d on %s: %s", res->rc, what, msg);

@@ -4,6 +4,7 @@
  * Error messages name the url as rs_url.display ("redis://host:port/db"): never the password.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,15 +121,25 @@ int rs_url_parse(const char *text, struct rs_url *u, struct cp_err *err)
     return 0;
 }
 
-/* Runs one command; returns the reply (caller frees) or NULL with err filled. */
-static redisReply *sync_cmd(redisContext *c, const struct rs_url *u, struct cp_err *err,
-                            const char *what, int argc, const char **argv, const size_t *lens)
+/* Runs one command; returns the reply (caller frees) or NULL with err filled. A reply that
+ * does not come within the socket timeout shows up as EAGAIN ("Resource temporarily
+ * unavailable" in hiredis 0.14): say "no reply within N ms" instead, which is what happened. */
+static redisReply *sync_cmd(redisContext *c, const struct rs_url *u, int timeout_ms,
+                            struct cp_err *err, const char *what, int argc, const char **argv,
+                            const size_t *lens)
 {
+    errno = 0;
     redisReply *r = redisCommandArgv(c, argc, argv, lens);
     if (!r) {
-        snprintf(err->msg, sizeof(err->msg),
-                 "redis: cannot reach Redis at %.100s: %.40s failed: %.60s", u->display, what,
-                 c->errstr[0] ? c->errstr : "connection lost");
+        int e = errno;
+        if (c->err == REDIS_ERR_IO && (e == EAGAIN || e == EWOULDBLOCK || e == ETIMEDOUT))
+            snprintf(err->msg, sizeof(err->msg),
+                     "redis: cannot reach Redis at %.100s: no reply to %.40s within %d ms",
+                     u->display, what, timeout_ms);
+        else
+            snprintf(err->msg, sizeof(err->msg),
+                     "redis: cannot reach Redis at %.100s: %.40s failed: %.60s", u->display, what,
+                     c->errstr[0] ? c->errstr : "connection lost");
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
@@ -155,25 +166,25 @@ int rs_sync_check(const struct rs_url *u, int timeout_ms, char shas[][41], struc
     if (u->password) {
         const char *argv[3] = {"AUTH", u->user ? u->user : u->password, u->password};
         int argc = u->user ? 3 : 2;
-        if (!(r = sync_cmd(c, u, err, "AUTH", argc, argv, NULL))) goto fail;
+        if (!(r = sync_cmd(c, u, timeout_ms, err, "AUTH", argc, argv, NULL))) goto fail;
         freeReplyObject(r);
     }
     if (u->db) {
         char db[16];
         snprintf(db, sizeof(db), "%d", u->db);
         const char *argv[2] = {"SELECT", db};
-        if (!(r = sync_cmd(c, u, err, "SELECT", 2, argv, NULL))) goto fail;
+        if (!(r = sync_cmd(c, u, timeout_ms, err, "SELECT", 2, argv, NULL))) goto fail;
         freeReplyObject(r);
     }
     const char *ping[1] = {"PING"};
-    if (!(r = sync_cmd(c, u, err, "PING", 1, ping, NULL))) goto fail;
+    if (!(r = sync_cmd(c, u, timeout_ms, err, "PING", 1, ping, NULL))) goto fail;
     freeReplyObject(r);
     for (int i = 0; i < RS_SCRIPT_COUNT; i++) {
         const char *argv[3] = {"SCRIPT", "LOAD", rs_scripts[i].text};
         size_t lens[3] = {6, 4, rs_scripts[i].len};
         char what[64];
         snprintf(what, sizeof(what), "SCRIPT LOAD of %s.lua", rs_scripts[i].name);
-        if (!(r = sync_cmd(c, u, err, what, 3, argv, lens))) goto fail;
+        if (!(r = sync_cmd(c, u, timeout_ms, err, what, 3, argv, lens))) goto fail;
         if (r->type != REDIS_REPLY_STRING || r->len != 40) {
             snprintf(err->msg, sizeof(err->msg), "redis: SCRIPT LOAD of %.40s at %.100s: bad reply",
                      rs_scripts[i].name, u->display);

@@ -1,0 +1,370 @@
+/* claims.c — held claims (long poll) and the wake-ups that hand them new tasks.
+ *
+ * A held claim is a claimer that found nothing. Held claims are grouped by capability set, so
+ * offering a task costs one subset test per distinct set, not one per claimer. When a task
+ * becomes pending, up to 64 held claimers whose capabilities cover it (oldest first) are the
+ * candidates; the task's strategy picks one, which then claims through the store like any
+ * claim — the store stays the only arbiter, so nothing is handed out twice.
+ *
+ * A wake-up ends as soon as its task is placed. It tries another candidate only when the task
+ * may still be pending: the chosen claimer got a different task, or got nothing while the task
+ * is still pending (it is passed over, or went busy). Each claimer is tried once per wake-up.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "clock.h"
+#include "core.h"
+#include "log.h"
+#include "metrics.h"
+#include "scheduler_internal.h"
+#include "selection.h"
+
+#define MAX_CANDIDATES 64
+
+enum { CLAIMER_HELD = 1, CLAIMER_CLAIMING };
+
+/* One wake-up, shared by the claims it starts; `gen` marks the claimers already tried. */
+struct wake {
+    struct scheduler *s;
+    int refs;
+    uint64_t gen;
+    char *task_id;
+    char **req;
+    uint32_t n_req;
+    char *strategy;
+};
+
+/* The held claimers with one capability set, oldest first. */
+struct held_group {
+    TAILQ_ENTRY(held_group) link;
+    char *key; /* the set as "a,b" */
+    char **caps;
+    uint32_t n_caps;
+    TAILQ_HEAD(, claimer) claimers;
+};
+
+struct claimer {
+    TAILQ_ENTRY(claimer) link; /* in group->claimers while HELD */
+    struct scheduler *s;
+    struct held_group *group; /* while HELD */
+    int state;
+    int expired, gone;
+    char *agent_id;
+    char **caps;
+    uint32_t n_caps;
+    struct cp_agent_view snap; /* the agent as last seen, for strategies */
+    struct event *timer;
+    claim_deliver_cb cb;
+    void *cookie;
+    int64_t arrived_ms;
+    uint64_t tried_gen;
+    struct wake *wake; /* while CLAIMING */
+};
+
+static char **copy_strs(const char *const *src, uint32_t n)
+{
+    char **out = calloc(n ? n : 1, sizeof *out);
+    for (uint32_t i = 0; i < n; i++) out[i] = strdup(src[i]);
+    return out;
+}
+
+static void free_strs(char **v, uint32_t n)
+{
+    for (uint32_t i = 0; v && i < n; i++) free(v[i]);
+    free(v);
+}
+
+static char *join(char *const *v, uint32_t n)
+{
+    size_t len = 1;
+    for (uint32_t i = 0; i < n; i++) len += strlen(v[i]) + 1;
+    char *s = malloc(len), *p = s;
+    *p = '\0';
+    for (uint32_t i = 0; i < n; i++) p += sprintf(p, "%s%s", i ? "," : "", v[i]);
+    return s;
+}
+
+int sched_agent_may_claim(const struct cp_agent_view *a, int64_t now_ms)
+{
+    if (a->status != CP_AGENT_READY || a->tasks_in_flight >= a->max_concurrent_tasks) return 0;
+    return a->health.circuit != CP_CIRCUIT_OPEN || a->health.retry_at_ms <= now_ms;
+}
+
+/* ---- the held set ---- */
+
+static void held_add(struct scheduler *s, struct claimer *c)
+{
+    char *key = join(c->caps, c->n_caps);
+    struct held_group *g;
+    TAILQ_FOREACH(g, &s->groups, link)
+    if (strcmp(g->key, key) == 0) break;
+    if (!g) {
+        g = calloc(1, sizeof *g);
+        g->key = key;
+        g->caps = copy_strs((const char *const *)c->caps, c->n_caps);
+        g->n_caps = c->n_caps;
+        TAILQ_INIT(&g->claimers);
+        TAILQ_INSERT_TAIL(&s->groups, g, link);
+    } else {
+        free(key);
+    }
+    c->state = CLAIMER_HELD;
+    c->group = g;
+    TAILQ_INSERT_TAIL(&g->claimers, c, link);
+    s->n_held++;
+}
+
+static void held_remove(struct scheduler *s, struct claimer *c)
+{
+    struct held_group *g = c->group;
+    TAILQ_REMOVE(&g->claimers, c, link);
+    c->group = NULL;
+    s->n_held--;
+    if (TAILQ_EMPTY(&g->claimers)) {
+        TAILQ_REMOVE(&s->groups, g, link);
+        free_strs(g->caps, g->n_caps);
+        free(g->key);
+        free(g);
+    }
+}
+
+size_t sched_held_count(const struct scheduler *s)
+{
+    return s->n_held;
+}
+
+static void claimer_snapshot(struct claimer *c, const struct cp_agent_view *a)
+{
+    struct cp_agent_view v = {0};
+    if (a) {
+        v = *a;
+        v.health.error = NULL;
+    } else {
+        v.status = CP_AGENT_READY;
+        v.max_concurrent_tasks = 1;
+    }
+    /* Strings point at our own copies or constants; the source is borrowed. */
+    v.agent_id = c->agent_id;
+    v.capabilities = (const char *const *)c->caps;
+    v.n_capabilities = c->n_caps;
+    v.model = v.provider = "";
+    v.metadata_json = "{}";
+    v.health_probe_json = NULL;
+    v.current_task_id = NULL;
+    c->snap = v;
+}
+
+static void claimer_free(struct claimer *c)
+{
+    if (c->timer) event_free(c->timer);
+    free_strs(c->caps, c->n_caps);
+    free(c->agent_id);
+    free(c);
+}
+
+/* Answer the claim (res NULL: no task) and forget it. */
+static void deliver(struct claimer *c, const struct cp_result *res)
+{
+    struct cp_result none = {0};
+    claim_deliver_cb cb = c->cb;
+    void *cookie = c->cookie;
+    if (c->state == CLAIMER_HELD) held_remove(c->s, c);
+    claimer_free(c);
+    cb(cookie, res ? res : &none);
+}
+
+/* ---- wake-ups ---- */
+
+static void wake_unref(struct wake *w)
+{
+    if (--w->refs > 0) return;
+    free(w->task_id);
+    free_strs(w->req, w->n_req);
+    free(w->strategy);
+    free(w);
+}
+
+static void wake_run(struct scheduler *s, struct wake *w);
+
+static void on_trigger_checked(void *cookie, const struct cp_result *res)
+{
+    struct wake *w = cookie;
+    if (res->rc == 0 && res->task && res->task->status == CP_TASK_PENDING) wake_run(w->s, w);
+    wake_unref(w);
+}
+
+/* The claim came back empty: try the next candidate only if the task is still pending. */
+static void wake_continue_if_pending(struct scheduler *s, struct wake *w)
+{
+    if (!w->task_id) return;
+    w->refs++;
+    CORE_STORE(s->core, task_get, w->task_id, on_trigger_checked, w);
+}
+
+static void on_wake_claim(void *cookie, const struct cp_result *res)
+{
+    struct claimer *c = cookie;
+    struct scheduler *s = c->s;
+    struct wake *w = c->wake;
+    c->wake = NULL;
+    if (c->gone) {
+        if (res->rc == 0 && res->task)
+            sched_release(s, res->task->id, c->agent_id, res->task->attempt);
+        claimer_free(c);
+        wake_unref(w);
+        return;
+    }
+    if (res->rc == 0 && res->task) {
+        int placed = w->task_id && strcmp(res->task->id, w->task_id) == 0;
+        metrics_claim_wait((double)(clock_now_ms() - c->arrived_ms) / 1000.0);
+        deliver(c, res);
+        if (!placed) wake_run(s, w); /* it got another task: the trigger may still wait */
+        wake_unref(w);
+        return;
+    }
+    c->tried_gen = w->gen;
+    if (res->rc < 0) log_warn("held claim of %s: storage error %d", c->agent_id, res->rc);
+    if (res->agent) claimer_snapshot(c, res->agent);
+    if (c->expired || res->rc < 0 ||
+        (res->agent && !sched_agent_may_claim(res->agent, clock_now_ms()))) {
+        deliver(c, NULL);
+    } else {
+        held_add(s, c);
+    }
+    if (res->rc == 0) wake_continue_if_pending(s, w);
+    wake_unref(w);
+}
+
+static int by_agent_id(const void *a, const void *b)
+{
+    const struct claimer *x = *(struct claimer *const *)a, *y = *(struct claimer *const *)b;
+    return strcmp(x->agent_id, y->agent_id);
+}
+
+static void wake_run(struct scheduler *s, struct wake *w)
+{
+    struct claimer *cands[MAX_CANDIDATES];
+    size_t n = 0;
+    struct held_group *g;
+    TAILQ_FOREACH(g, &s->groups, link)
+    {
+        if (!cp_caps_subset((const char *const *)w->req, w->n_req, (const char *const *)g->caps,
+                            g->n_caps))
+            continue;
+        struct claimer *c;
+        TAILQ_FOREACH(c, &g->claimers, link)
+        {
+            if (c->tried_gen == w->gen) continue;
+            cands[n++] = c;
+            if (n == MAX_CANDIDATES) goto full; /* enough choice; the rest keep waiting */
+        }
+    }
+full:
+    if (n == 0) return;
+    /* Strategies expect candidates sorted by agent_id. */
+    qsort(cands, n, sizeof *cands, by_agent_id);
+    const struct cp_agent_view *views[MAX_CANDIDATES];
+    for (size_t i = 0; i < n; i++) views[i] = &cands[i]->snap;
+    size_t idx = selection_pick(s->core, core_strategy(s->core, w->strategy), views, n,
+                                (const char *const *)w->req, w->n_req, w->task_id);
+    struct claimer *c = cands[idx];
+    held_remove(s, c);
+    c->state = CLAIMER_CLAIMING;
+    c->wake = w;
+    w->refs++;
+    struct cp_claim claim = {c->agent_id, (const char *const *)c->caps, c->n_caps,
+                             clock_now_ms()};
+    CORE_STORE(s->core, task_claim, &claim, on_wake_claim, c);
+}
+
+void claims_wake(struct scheduler *s, const char *task_id, const char *const *req,
+                 uint32_t n_req, const char *strategy)
+{
+    if (s->n_held == 0) return;
+    struct wake *w = calloc(1, sizeof *w);
+    w->s = s;
+    w->refs = 1;
+    w->gen = ++s->next_gen;
+    w->task_id = task_id ? strdup(task_id) : NULL;
+    w->req = copy_strs(req, n_req);
+    w->n_req = n_req;
+    w->strategy = strategy ? strdup(strategy) : NULL;
+    wake_run(s, w);
+    wake_unref(w);
+}
+
+/* ---- held claims ---- */
+
+static void on_claim_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct claimer *c = arg;
+    if (c->state == CLAIMER_CLAIMING) {
+        c->expired = 1; /* answered when its claim lands */
+        return;
+    }
+    deliver(c, NULL);
+}
+
+struct claimer *sched_hold_claim(struct scheduler *s, const char *agent_id,
+                                 const char *const *caps, uint32_t n_caps,
+                                 const struct cp_agent_view *agent, uint64_t block_ms,
+                                 int64_t arrived_ms, claim_deliver_cb cb, void *cookie)
+{
+    struct claimer *c = calloc(1, sizeof *c);
+    c->s = s;
+    c->agent_id = strdup(agent_id);
+    c->caps = copy_strs(caps, n_caps);
+    c->n_caps = n_caps;
+    c->cb = cb;
+    c->cookie = cookie;
+    c->arrived_ms = arrived_ms;
+    claimer_snapshot(c, agent);
+    c->timer = evtimer_new(s->core->base, on_claim_timer, c);
+    struct timeval tv = {(time_t)(block_ms / 1000), (suseconds_t)(block_ms % 1000) * 1000};
+    evtimer_add(c->timer, &tv);
+    held_add(s, c);
+    return c;
+}
+
+void sched_cancel_claim(struct scheduler *s, struct claimer *c)
+{
+    if (c->state == CLAIMER_CLAIMING) {
+        c->gone = 1; /* freed, and its task released, when the claim lands */
+        return;
+    }
+    held_remove(s, c);
+    claimer_free(c);
+}
+
+void claims_drain(struct scheduler *s)
+{
+    struct held_group *g;
+    while ((g = TAILQ_FIRST(&s->groups))) deliver(TAILQ_FIRST(&g->claimers), NULL);
+}
+
+/* ---- release ---- */
+
+static void on_released(void *cookie, const struct cp_result *res)
+{
+    struct scheduler *s = cookie;
+    if (res->rc == 0 && res->task) {
+        log_info("task %s released: its claimer disconnected before the reply", res->task->id);
+        sched_task_changed(s, res->task);
+    }
+}
+
+void sched_release(struct scheduler *s, const char *task_id, const char *agent_id,
+                   uint32_t attempt)
+{
+    struct cp_transition tr = {.kind = CP_TR_RELEASE,
+                               .task_id = task_id,
+                               .agent_id = agent_id,
+                               .latency_ms = -1,
+                               .expect_attempt = attempt,
+                               .now_ms = clock_now_ms()};
+    CORE_STORE(s->core, task_transition, &tr, on_released, s);
+}

@@ -1,0 +1,171 @@
+"""redis_startup.py — Redis unreachable when cpd starts (CONTRACT §7 storage fallback): with
+`storage.fallback: memory` cpd starts on the in-memory store, says so loudly in its log, and
+/stats and /health show storage.fallback true with the reason and backend memory; without it
+cpd exits with status 2 and a message naming the url — never the password."""
+
+import socket
+import threading
+import time
+
+from cpdtest import CpdTestCase, RedisServer, free_port, main, run_cpd_to_exit, to_yaml
+
+PASSWORD = "s3cr3t-Pa55"
+
+
+def redis_config(url, fallback=None, **options):
+    storage = {"plugin": "redis", "options": dict({"url": url, "prefix": "startup:"},
+                                                  **{k: str(v) for k, v in options.items()})}
+    if fallback:
+        storage["fallback"] = fallback
+    return {"storage": storage}
+
+
+class SilentServer:
+    """A TCP listener that accepts and never answers: a hung Redis."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        self.th = threading.Thread(target=self._accept, daemon=True)
+        self.th.start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+
+    def close(self):
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+class Fallback(CpdTestCase):
+    start_server = False
+
+    def assertNoSecret(self, text):
+        self.assertNotIn(PASSWORD, text, "the password leaked:\n" + text)
+
+    def start_on_fallback(self, url, display, **options):
+        # store="memory": the harness then adds no Redis of its own; the config says redis.
+        cpd = self.start_cpd(store="memory", config=redis_config(url, "memory", **options))
+        c = cpd.client()
+        for path in ("stats", "health"):
+            r = c.get(path)
+            self.assertStatus(r, 200, path)
+            st = r.body["storage"]
+            self.assertEqual(st["backend"], "memory", path)
+            self.assertIs(st["fallback"], True, path)
+            self.assertIs(st["available"], True, path)
+            self.assertIsInstance(st["fallback_reason"], str, path)
+            self.assertIn(display, st["fallback_reason"], path)
+            self.assertNoSecret(st["fallback_reason"])
+        self.assertEqual(c.get("health").body["status"], "healthy")
+        log = cpd.stderr()
+        self.assertIn("FALLING BACK TO THE IN-MEMORY STORE", log)
+        self.assertIn(display, log)
+        self.assertIn("storage: memory FALLBACK", log)  # the "listening" line says it too
+        self.assertNoSecret(log)
+        # It really serves, on memory.
+        self.register("fb-agent", client=c)
+        tid = self.submit(client=c)
+        self.assertEqual(self.claim("fb-agent", client=c)["id"], tid)
+        st = c.get("stats").body
+        self.assertEqual(st["scheduler"]["by_status"]["claimed"], 1)
+        self.assertEqual(st["registry"]["total_agents"], 1)
+        cpd.stop()  # a clean exit 0, no leak
+        return st
+
+    def test_unreachable_with_fallback_starts_on_memory_loudly(self):
+        port = free_port()  # nothing listens there
+        self.start_on_fallback("redis://:%s@127.0.0.1:%d/0" % (PASSWORD, port),
+                               "redis://127.0.0.1:%d/0" % port, timeout_ms=500)
+
+    def test_hung_redis_with_fallback_starts_within_timeout(self):
+        srv = SilentServer()
+        self.addCleanup(srv.close)
+        t0 = time.monotonic()
+        self.start_on_fallback("redis://:%s@127.0.0.1:%d" % (PASSWORD, srv.port),
+                               "redis://127.0.0.1:%d/0" % srv.port, timeout_ms=300)
+        # timeout_ms bounds the wait for the AUTH reply (plus cpd's own start-up).
+        self.assertLess(time.monotonic() - t0, 8)
+
+    def test_redis_that_comes_up_later_is_not_used(self):
+        # The fallback is for the whole life of the process (no silent switch of stores):
+        # Redis appearing afterwards changes nothing, and the fallback stays visible.
+        port = free_port()
+        cpd = self.start_cpd(store="memory", config=redis_config(
+            "redis://127.0.0.1:%d" % port, "memory", timeout_ms=300))
+        redis = RedisServer(port=port).start()
+        self.addCleanup(redis.cleanup)
+        c = cpd.client()
+        self.register("late", client=c)
+        st = c.get("stats").body["storage"]
+        self.assertEqual((st["backend"], st["fallback"]), ("memory", True))
+        self.assertEqual(redis.command("DBSIZE"), 0)
+        cpd.stop()
+
+
+class NoFallback(CpdTestCase):
+    start_server = False
+
+    def run_to_exit(self, url, **options):
+        t0 = time.monotonic()
+        rc, out, err = run_cpd_to_exit(["--listen", "127.0.0.1:%d" % free_port()],
+                                       config_text=to_yaml(redis_config(url, **options)))
+        return rc, out + err, time.monotonic() - t0
+
+    def assertExit2(self, rc, text, display, *mentions):
+        self.assertEqual(rc, 2, "expected exit status 2, got %d:\n%s" % (rc, text))
+        self.assertIn(display, text)
+        for m in mentions:
+            self.assertIn(m, text)
+        self.assertNotIn(PASSWORD, text, "the password leaked:\n" + text)
+        self.assertNotIn("FALLING BACK", text)
+        self.assertNotIn("listening", text)
+        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error"):
+            self.assertNotIn(marker, text)
+
+    def test_unreachable_without_fallback_exits_2_naming_url_not_password(self):
+        port = free_port()
+        rc, text, took = self.run_to_exit("redis://:%s@127.0.0.1:%d/3" % (PASSWORD, port),
+                                          timeout_ms=500)
+        self.assertExit2(rc, text, "redis://127.0.0.1:%d/3" % port, "cannot reach Redis")
+        self.assertLess(took, 10)
+
+    def test_user_and_password_url_from_environment(self):
+        port = free_port()
+        t0 = time.monotonic()
+        rc, out, err = run_cpd_to_exit(
+            ["--listen", "127.0.0.1:%d" % free_port()],
+            config_text="storage:\n  plugin: redis\n",
+            env={"REDIS_URL": "redis://ops:%s@127.0.0.1:%d" % (PASSWORD, port)})
+        self.assertExit2(rc, out + err, "redis://ops@127.0.0.1:%d/0" % port, "cannot reach")
+        self.assertLess(time.monotonic() - t0, 15)
+
+    def test_hung_redis_without_fallback_exits_2_within_timeout(self):
+        srv = SilentServer()
+        self.addCleanup(srv.close)
+        rc, text, took = self.run_to_exit("redis://:%s@127.0.0.1:%d" % (PASSWORD, srv.port),
+                                          timeout_ms=300)
+        self.assertExit2(rc, text, "redis://127.0.0.1:%d/0" % srv.port, "within 300 ms")
+        self.assertLess(took, 8)
+
+    def test_wrong_password_exits_2_naming_url_not_either_password(self):
+        redis = RedisServer()
+        self.addCleanup(redis.cleanup)
+        redis.start()
+        redis.command("CONFIG", "SET", "requirepass", "the-right-one")
+        rc, text, _ = self.run_to_exit("redis://:%s@127.0.0.1:%d" % (PASSWORD, redis.port))
+        self.assertExit2(rc, text, "redis://127.0.0.1:%d/0" % redis.port, "AUTH")
+        self.assertNotIn("the-right-one", text)
+
+
+if __name__ == "__main__":
+    main()
