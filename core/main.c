@@ -14,6 +14,7 @@
 #include "http/http.h"
 #include "log.h"
 #include "scheduler.h"
+#include "store_closed.h"
 
 #define ERRLEN 512
 
@@ -123,7 +124,11 @@ int main(int argc, char **argv)
     log_set_level(cfg.log_level);
 
     struct cp_core core = {.cfg = &cfg};
-    core.base = event_base_new();
+    /* The changelist batches the epoll_ctl calls evhttp makes around every request. */
+    struct event_config *ecfg = event_config_new();
+    event_config_set_flag(ecfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    core.base = event_base_new_with_config(ecfg);
+    event_config_free(ecfg);
     host_set_event_base(core.base);
     char *dir = cfg.plugin_dir ? strdup(cfg.plugin_dir) : plugin_default_dir();
     int status = 2;
@@ -159,9 +164,19 @@ int main(int argc, char **argv)
     event_free(sigterm);
     log_info("cpd stopped");
 out:
-    sched_free(core.sched);
-    http_server_free(core.http);
+    /* Shutdown order: answer held requests, then destroy the store while every request and
+     * module is still alive (it fails its in-flight operations through their callbacks), then
+     * free the rest; anything that still asks the store gets "unavailable". */
+    if (core.sched) sched_drain(core.sched);
+    if (core.storage_plugin) {
+        plugin_unload(&core.plugins, core.storage_plugin);
+        core.storage_plugin = NULL;
+        core.store = &store_closed_ops;
+        core.st = NULL;
+    }
     health_free(core.health);
+    http_server_free(core.http);
+    sched_free(core.sched);
     plugin_set_unload(&core.plugins);
     event_base_free(core.base);
     free(core.storage_fallback_reason);

@@ -292,18 +292,34 @@ struct plugin *plugin_find(const struct plugin_set *set, int kind, const char *n
     return NULL;
 }
 
+static void unload(struct plugin *p)
+{
+    const struct ops_header *h = p->ops;
+    if (h->destroy) h->destroy(p->state);
+    host_release(p);
+    dlclose(p->dl);
+    free(p->path);
+    free(p);
+}
+
+void plugin_unload(struct plugin_set *set, struct plugin *p)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        if (set->items[i] != p) continue;
+        memmove(&set->items[i], &set->items[i + 1], (set->n - i - 1) * sizeof set->items[0]);
+        set->items[--set->n] = NULL;
+        unload(p);
+        return;
+    }
+}
+
 void plugin_set_unload(struct plugin_set *set)
 {
     if (!set) return;
     while (set->n > 0) {
         struct plugin *p = set->items[--set->n];
         set->items[set->n] = NULL;
-        const struct ops_header *h = p->ops;
-        if (h->destroy) h->destroy(p->state);
-        host_release(p);
-        dlclose(p->dl);
-        free(p->path);
-        free(p);
+        unload(p);
     }
 }
 

@@ -44,6 +44,9 @@ struct plugin *plugin_load(struct plugin_set *set, const char *path, int kind,
 /* The plugin of `kind` named `name`, or NULL. */
 struct plugin *plugin_find(const struct plugin_set *set, int kind, const char *name);
 
+/* destroy() one instance, dlclose it and drop it from the set. */
+void plugin_unload(struct plugin_set *set, struct plugin *p);
+
 /* destroy() every instance and dlclose, in reverse load order. */
 void plugin_set_unload(struct plugin_set *set);
 

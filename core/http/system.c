@@ -13,7 +13,7 @@ static void render_storage(struct evbuffer *b, struct cp_core *core)
 {
     int up = !core->store->is_available || core->store->is_available(core->st);
     evbuffer_add_printf(b, "\"storage\":{\"backend\":");
-    render_string(b, core->storage_plugin->desc->name);
+    render_string(b, core->storage_plugin ? core->storage_plugin->desc->name : "closed");
     evbuffer_add_printf(b, ",\"available\":%s,\"fallback\":%s,\"fallback_reason\":",
                         up ? "true" : "false", core->storage_fallback ? "true" : "false");
     render_string(b, core->storage_fallback_reason);
