@@ -48,22 +48,51 @@ void render_time(struct evbuffer *b, int64_t ms)
     }
     char iso[32];
     clock_format_iso(ms, iso, sizeof iso);
-    evbuffer_add_printf(b, "\"%s\"", iso);
+    size_t n = strlen(iso);
+    memmove(iso + 1, iso, n);
+    iso[0] = '"';
+    iso[n + 1] = '"';
+    evbuffer_add(b, iso, n + 2);
+}
+
+static void render_u64(struct evbuffer *b, uint64_t v)
+{
+    char tmp[24];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    evbuffer_add(b, tmp + i, sizeof tmp - i);
 }
 
 void render_number(struct evbuffer *b, double v)
 {
     if (!isfinite(v)) v = 0;
-    if (v == floor(v) && fabs(v) < 1e15)
+    if (v == floor(v) && v >= 0 && v < 1e15)
+        render_u64(b, (uint64_t)v);
+    else if (v == floor(v) && fabs(v) < 1e15)
         evbuffer_add_printf(b, "%.0f", v);
     else
         evbuffer_add_printf(b, "%.3f", v);
 }
 
+/* The hot path (GET /agents/:id, claims) renders many keys and integers: plain appends and a
+ * small integer formatter instead of printf. */
 static void key(struct evbuffer *b, const char *k, int first)
 {
-    evbuffer_add_printf(b, first ? "\"%s\":" : ",\"%s\":", k);
+    char tmp[64];
+    size_t n = strlen(k), off = 0;
+    if (n + 4 > sizeof tmp) n = sizeof tmp - 4;
+    if (!first) tmp[off++] = ',';
+    tmp[off++] = '"';
+    memcpy(tmp + off, k, n);
+    off += n;
+    tmp[off++] = '"';
+    tmp[off++] = ':';
+    evbuffer_add(b, tmp, off);
 }
+
 
 static void render_list(struct evbuffer *b, const char *const *items, uint32_t n)
 {
@@ -92,12 +121,11 @@ void render_agent(struct evbuffer *b, const struct cp_agent_view *a)
     key(b, "metadata", 0), raw_or(b, a->metadata_json, "{}");
     key(b, "registered_at", 0), render_time(b, a->registered_at_ms);
     key(b, "last_heartbeat", 0), render_time(b, a->last_heartbeat_ms);
-    key(b, "max_concurrent_tasks", 0), evbuffer_add_printf(b, "%u", a->max_concurrent_tasks);
-    key(b, "tasks_in_flight", 0), evbuffer_add_printf(b, "%u", a->tasks_in_flight);
+    key(b, "max_concurrent_tasks", 0), render_u64(b, a->max_concurrent_tasks);
+    key(b, "tasks_in_flight", 0), render_u64(b, a->tasks_in_flight);
     key(b, "current_task_id", 0), render_string(b, a->current_task_id);
-    key(b, "tasks_completed", 0), evbuffer_add_printf(b, "%llu",
-                                                      (unsigned long long)a->tasks_completed);
-    key(b, "tasks_failed", 0), evbuffer_add_printf(b, "%llu", (unsigned long long)a->tasks_failed);
+    key(b, "tasks_completed", 0), render_u64(b, a->tasks_completed);
+    key(b, "tasks_failed", 0), render_u64(b, a->tasks_failed);
     key(b, "avg_latency_ms", 0);
     render_number(b, a->latency_count ? a->latency_sum_ms / (double)a->latency_count : 0);
     key(b, "health", 0), render_string(b, cp_health_name(a->health.status));
@@ -121,9 +149,9 @@ void render_task(struct evbuffer *b, const struct cp_task_view *t)
     key(b, "completed_at", 0), render_time(b, t->completed_at_ms);
     key(b, "assigned_agent", 0), render_string(b, t->assigned_agent);
     key(b, "timeout_seconds", 0), render_number(b, (double)t->timeout_ms / 1000.0);
-    key(b, "max_retries", 0), evbuffer_add_printf(b, "%u", t->max_retries);
-    key(b, "retries", 0), evbuffer_add_printf(b, "%u", t->retries);
-    key(b, "attempt", 0), evbuffer_add_printf(b, "%u", t->attempt);
+    key(b, "max_retries", 0), render_u64(b, t->max_retries);
+    key(b, "retries", 0), render_u64(b, t->retries);
+    key(b, "attempt", 0), render_u64(b, t->attempt);
     key(b, "result", 0), raw_or(b, t->result_json, "null");
     key(b, "error", 0), render_string(b, t->error);
     key(b, "metadata", 0), raw_or(b, t->metadata_json, "{}");
@@ -145,8 +173,8 @@ void render_health(struct evbuffer *b, const struct cp_agent_view *a)
     evbuffer_add(b, "{", 1);
     key(b, "status", 1), render_string(b, cp_health_name(h->status));
     key(b, "last_check", 0), render_time(b, h->last_check_ms);
-    key(b, "consecutive_failures", 0), evbuffer_add_printf(b, "%u", h->consecutive_failures);
-    key(b, "consecutive_successes", 0), evbuffer_add_printf(b, "%u", h->consecutive_successes);
+    key(b, "consecutive_failures", 0), render_u64(b, h->consecutive_failures);
+    key(b, "consecutive_successes", 0), render_u64(b, h->consecutive_successes);
     key(b, "latency_ms", 0);
     if (h->latency_ms < 0 || h->last_check_ms <= 0)
         evbuffer_add(b, "null", 4);
@@ -157,7 +185,7 @@ void render_health(struct evbuffer *b, const struct cp_agent_view *a)
     key(b, "circuit", 0);
     evbuffer_add(b, "{", 1);
     key(b, "state", 1), render_string(b, cp_circuit_name(h->circuit));
-    key(b, "failures", 0), evbuffer_add_printf(b, "%u", h->circuit_failures);
+    key(b, "failures", 0), render_u64(b, h->circuit_failures);
     key(b, "opened_at", 0), render_time(b, h->opened_at_ms);
     key(b, "retry_at", 0), render_time(b, h->retry_at_ms);
     evbuffer_add(b, "}}", 2);

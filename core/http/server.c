@@ -43,6 +43,7 @@ const struct route http_routes[] = {
     {EVHTTP_REQ_POST, API "/tasks/:id/cancel", tasks_cancel, ROLE_ADMIN},
 };
 const size_t http_n_routes = sizeof(http_routes) / sizeof(http_routes[0]);
+_Static_assert(sizeof(http_routes) / sizeof(http_routes[0]) <= 32, "grow patterns[] below");
 
 #define MAX_SEGMENTS 8
 
@@ -94,23 +95,42 @@ static int split_path(const char *path, char **seg, int max)
     return n;
 }
 
-/* Match segments against a pattern; fills params (borrowed pointers into seg). */
-static int match(const char *pattern, char **seg, int nseg, char **params)
-{
+/* Route patterns split into segments once (http_server_new), so matching a request is a few
+ * strcmp per route, without copying. */
+struct route_pattern {
     char buf[128];
-    snprintf(buf, sizeof buf, "%s", pattern);
-    int i = 0, np = 0;
-    for (char *save, *tok = strtok_r(buf, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
-        if (i >= nseg) return 0;
-        if (tok[0] == ':') {
-            if (seg[i][0] == '\0') return 0;
-            params[np++] = seg[i];
-        } else if (strcmp(tok, seg[i]) != 0) {
+    const char *seg[MAX_SEGMENTS];
+    int n;
+};
+static struct route_pattern patterns[32];
+
+static void split_patterns(void)
+{
+    for (size_t i = 0; i < http_n_routes; i++) {
+        struct route_pattern *p = &patterns[i];
+        snprintf(p->buf, sizeof p->buf, "%s", http_routes[i].pattern);
+        p->n = 0;
+        for (char *save, *tok = strtok_r(p->buf, "/", &save); tok && p->n < MAX_SEGMENTS;
+             tok = strtok_r(NULL, "/", &save))
+            p->seg[p->n++] = tok;
+    }
+}
+
+/* Match segments against route i; fills params (borrowed pointers into seg). */
+static int match(size_t i, char **seg, int nseg, char **params)
+{
+    const struct route_pattern *p = &patterns[i];
+    if (p->n != nseg) return 0;
+    int np = 0;
+    for (int k = 0; k < nseg; k++) {
+        if (p->seg[k][0] == ':') {
+            if (seg[k][0] == '\0') return 0;
+            params[np++] = seg[k];
+        } else if (strcmp(p->seg[k], seg[k]) != 0) {
             return 0;
         }
-        i++;
     }
-    return i == nseg;
+    return 1;
 }
 
 static void req_free(struct req *r)
@@ -398,7 +418,7 @@ static void dispatch(struct evhttp_request *ev, void *arg)
     char *params[2] = {0};
     for (size_t i = 0; nseg >= 0 && i < http_n_routes; i++) {
         char *p[2] = {0};
-        if (!match(http_routes[i].pattern, seg, nseg, p)) continue;
+        if (!match(i, seg, nseg, p)) continue;
         if (http_routes[i].method == method) {
             found = &http_routes[i];
             params[0] = p[0], params[1] = p[1];
@@ -464,6 +484,7 @@ struct http_server *http_server_new(struct cp_core *core, char *err, size_t errl
     }
     struct http_server *srv = calloc(1, sizeof *srv);
     srv->core = core;
+    split_patterns();
     srv->http = evhttp_new(core->base);
     /* Bodies between the limit and twice it get our JSON 413; larger ones are cut off by
      * evhttp itself (413 without a JSON body) so that no request can make us buffer more. */
