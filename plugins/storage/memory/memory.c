@@ -82,6 +82,7 @@ static void flush(struct mem *m)
             mem_free_json_object(m, a->metadata);
             free(a->probe);
             free(a->health_error);
+            free(a->nodes); /* unlinked by mem_agent_delete(), or the store is going away */
             free(a);
         }
         while (m->n_deferred)
@@ -142,6 +143,7 @@ static int mem_create(const struct cp_host *host, void **state, struct cp_err *e
     }
     m->host = host;
     m->seed = make_seed(m);
+    m->rng = (m->seed * 0x9e3779b97f4a7c15ULL) | 1; /* xorshift state must be non-zero */
     *state = m;
     return 0;
 }

@@ -1,6 +1,11 @@
 /* memory_agents.c — agent records of the in-memory backend: register, get, list, heartbeat,
  * unregister, set_health, and the status rules they share (busy at max, health follows
- * liveness for agents without a probe, counters kept on every change). */
+ * liveness for agents without a probe, counters kept on every change).
+ *
+ * agent_list never sorts: register/unregister keep every agent in mem.order and in the ordered
+ * set of each of its capabilities (memory_order.c), and the list walks the smallest set the
+ * filter allows (all agents, or those of the rarest required capability), already in agent_id
+ * order. Cost: O(size of that set), not O(n log n) over every agent. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +107,15 @@ struct mem_agent *mem_agent_find(struct mem *m, const char *id)
     return mem_hash_get(&m->agents, agent_hash(m, id), agent_eq, id);
 }
 
+/* Out of mem.order and the per-capability sets (the nodes stay with the agent until freed). */
+static void agent_unorder(struct mem *m, struct mem_agent *a)
+{
+    if (!a->nodes) return;
+    mem_order_remove(&m->order, a);
+    for (uint32_t i = 0; i < a->n_caps; i++)
+        mem_order_remove(a->cap_names[i]->agents, a);
+}
+
 void mem_events_add(struct mem_events *ev, const struct cp_event *e)
 {
     if (ev->n == ev->cap) {
@@ -127,6 +141,7 @@ void mem_agent_delete(struct mem *m, struct mem_agent *a, int64_t now, struct me
     mem_agent_stats(m, a, -1);
     agent_name_stats(a, -1);
     mem_agent_unlink(m, a);
+    agent_unorder(m, a);
     mem_hash_del(&m->agents, agent_hash(m, a->id->s), a);
     a->prev = NULL;
     a->next = m->grave_agents;
@@ -142,6 +157,7 @@ struct agent_fields {
     struct mem_name *provider;
     const char *metadata;
     char *probe;
+    struct mem_onode *nodes; /* 1 + n_caps: mem.order, then each capability's set */
 };
 
 static void fields_drop(struct mem *m, struct agent_fields *f, uint32_t n_caps)
@@ -154,6 +170,7 @@ static void fields_drop(struct mem *m, struct agent_fields *f, uint32_t n_caps)
     mem_name_put(m, &m->providers, f->provider);
     mem_free_json_object(m, f->metadata);
     mem_free_later(m, f->probe);
+    free(f->nodes); /* unlinked (or never linked); only the store ever sees nodes */
 }
 
 static int fields_make(struct mem *m, const struct cp_agent_view *in, struct agent_fields *f)
@@ -165,8 +182,11 @@ static int fields_make(struct mem *m, const struct cp_agent_view *in, struct age
     if (!f->cap_names) return -1;
     for (uint32_t i = 0; i < n; i++)
         f->cap_names[i] = NULL;
-    for (uint32_t i = 0; i < n; i++)
-        if (!(f->cap_names[i] = mem_name_get(m, &m->caps, in->capabilities[i]))) goto fail;
+    for (uint32_t i = 0; i < n; i++) {
+        struct mem_name *c = f->cap_names[i] = mem_name_get(m, &m->caps, in->capabilities[i]);
+        if (!c || (!c->agents && !(c->agents = calloc(1, sizeof *c->agents)))) goto fail;
+    }
+    if (!(f->nodes = mem_order_nodes(m, n + 1))) goto fail;
     f->model = mem_strdup(in->model ? in->model : "unknown");
     f->provider = mem_name_get(m, &m->providers, in->provider ? in->provider : "unknown");
     if (!f->model || !f->provider || mem_dup_json_object(in->metadata_json, &f->metadata) != 0)
@@ -178,7 +198,9 @@ fail:
     return -1;
 }
 
-static void fields_install(struct mem_agent *a, struct agent_fields *f, uint32_t n_caps)
+/* Also links the agent into mem.order and its capabilities' sets: a->id must be set. */
+static void fields_install(struct mem *m, struct mem_agent *a, struct agent_fields *f,
+                           uint32_t n_caps)
 {
     a->cap_names = f->cap_names;
     a->caps = (const char **)(f->cap_names + n_caps);
@@ -189,6 +211,15 @@ static void fields_install(struct mem_agent *a, struct agent_fields *f, uint32_t
     a->provider = f->provider;
     a->metadata = f->metadata;
     a->probe = f->probe;
+    a->nodes = f->nodes;
+    struct mem_onode *nd = a->nodes;
+    nd->agent = a;
+    mem_order_insert(&m->order, nd);
+    for (uint32_t i = 0; i < n_caps; i++) {
+        nd = mem_order_next_node(nd);
+        nd->agent = a;
+        mem_order_insert(a->cap_names[i]->agents, nd);
+    }
 }
 
 static void reply_agent(cp_storage_cb cb, void *cookie, const struct mem_agent *a, int created)
@@ -218,10 +249,12 @@ void mem_op_agent_register(void *st, const struct cp_agent_view *in, int64_t now
         struct mem_agent *a = mem_agent_find(m, in->agent_id);
         int created = !a;
         if (a) {
-            struct agent_fields old = {a->cap_names, a->model, a->provider, a->metadata, a->probe};
+            struct agent_fields old = {a->cap_names, a->model, a->provider,
+                                       a->metadata,  a->probe, a->nodes};
             mem_agent_stats(m, a, -1);
             agent_name_stats(a, -1);
             mem_agent_unlink(m, a);
+            agent_unorder(m, a); /* before fields_drop() may free a capability's set */
             fields_drop(m, &old, a->n_caps);
         } else {
             a = calloc(1, sizeof *a);
@@ -240,7 +273,7 @@ void mem_op_agent_register(void *st, const struct cp_agent_view *in, int64_t now
             a->health.circuit = CP_CIRCUIT_CLOSED;
             a->health.latency_ms = -1;
         }
-        fields_install(a, &f, in->n_capabilities);
+        fields_install(m, a, &f, in->n_capabilities);
         a->max_concurrent = in->max_concurrent_tasks;
         a->status = CP_AGENT_READY;
         a->last_heartbeat = now_ms;
@@ -267,11 +300,17 @@ void mem_op_agent_get(void *st, const char *agent_id, cp_storage_cb cb, void *co
     mem_leave(m);
 }
 
-static int agent_ptr_cmp(const void *x, const void *y)
+/* The smallest ordered set holding every agent that can match: mem.order, or the set of the
+ * rarest required capability. NULL when a required capability has no agent at all. */
+static const struct mem_order *list_source(struct mem *m, const char *const *need, uint32_t n_need)
 {
-    const struct mem_agent *a = *(const struct mem_agent *const *)x;
-    const struct mem_agent *b = *(const struct mem_agent *const *)y;
-    return strcmp(a->id->s, b->id->s);
+    const struct mem_order *from = &m->order;
+    for (uint32_t i = 0; i < n_need; i++) {
+        const struct mem_name *c = mem_name_find(m, &m->caps, need[i]);
+        if (!c || !c->agents || c->agents->n == 0) return NULL;
+        if (c->agents->n < from->n) from = c->agents;
+    }
+    return from;
 }
 
 void mem_op_agent_list(void *st, const struct cp_agent_filter *filter, cp_storage_cb cb,
@@ -287,24 +326,24 @@ void mem_op_agent_list(void *st, const struct cp_agent_filter *filter, cp_storag
         mem_leave(m);
         return;
     }
-    size_t n = m->agents.n;
-    struct mem_agent **sel = malloc((n ? n : 1) * sizeof *sel);
+    /* The source set is already ordered by agent_id, so the matches come out sorted. */
+    const struct mem_order *from = list_source(m, need, n_need);
+    size_t n = from ? from->n : 0;
     struct cp_agent_view *views = malloc((n ? n : 1) * sizeof *views);
     const struct cp_agent_view **ptrs = malloc((n ? n : 1) * sizeof *ptrs);
-    if (!sel || !views || !ptrs) {
+    if (!views || !ptrs) {
         mem_reply_err(cb, cookie, CP_ERR_NOMEM, "out of memory");
     } else {
         size_t k = 0;
-        for (size_t i = 0; i < m->agents.cap; i++) {
-            struct mem_agent *a = m->agents.items[i];
-            if (!a || (status >= 0 && a->status != status)) continue;
-            if (!cp_caps_subset(need, n_need, a->caps, a->n_caps)) continue;
-            sel[k++] = a;
-        }
-        qsort(sel, k, sizeof *sel, agent_ptr_cmp);
-        for (size_t i = 0; i < k; i++) {
-            mem_agent_view(sel[i], &views[i]);
-            ptrs[i] = &views[i];
+        /* From a capability's set with one requirement, every member matches the capability. */
+        int check_caps = n_need > 1 || (n_need == 1 && from == &m->order);
+        for (const struct mem_onode *nd = from ? from->head[0] : NULL; nd; nd = nd->next[0]) {
+            const struct mem_agent *a = nd->agent;
+            if (status >= 0 && a->status != status) continue;
+            if (check_caps && !cp_caps_subset(need, n_need, a->caps, a->n_caps)) continue;
+            mem_agent_view(a, &views[k]);
+            ptrs[k] = &views[k];
+            k++;
         }
         struct cp_result res;
         memset(&res, 0, sizeof res);
@@ -313,7 +352,6 @@ void mem_op_agent_list(void *st, const struct cp_agent_filter *filter, cp_storag
         res.total = k;
         cb(cookie, &res);
     }
-    free(sel);
     free(views);
     free(ptrs);
     mem_leave(m);

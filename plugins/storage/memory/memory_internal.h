@@ -1,5 +1,7 @@
 /* memory_internal.h — private types of the in-memory storage backend: the records, the indexes
- * that keep every operation off a full scan, and the helpers the memory_*.c files share.
+ * that keep every operation off a full scan (pending queues per capability set, deadline heaps
+ * and lists, agents ordered by agent_id overall and per capability), and the helpers the
+ * memory_*.c files share.
  *
  * Single-threaded: the host calls every op from its one loop thread. Every op calls its callback
  * before returning; the callback may call further ops (nesting). Anything a result still points
@@ -37,6 +39,36 @@ int mem_hash_put(struct mem_hash *h, uint32_t hash, void *item);
 void mem_hash_del(struct mem_hash *h, uint32_t hash, const void *item);
 void mem_hash_free(struct mem_hash *h);
 
+/* ---- memory_order.c: agents ordered by agent_id (skip lists) ----------------------------- */
+
+struct mem_agent;
+#define MEM_ORDER_LEVELS 16 /* p = 1/4: enough for 4^16 agents */
+
+/* One agent's place in one ordered set. Owned by the agent (mem_agent.nodes), never by the set. */
+struct mem_onode {
+    struct mem_agent *agent;
+    uint32_t level; /* 1..MEM_ORDER_LEVELS links in next[] */
+    struct mem_onode *next[];
+};
+
+/* Agents ordered by agent_id: mem.order (all) and mem_name.agents (per capability). agent_list
+ * walks the smallest one that its filter allows, in order: no sort per call. */
+struct mem_order {
+    size_t n;
+    uint32_t level; /* levels in use */
+    struct mem_onode *head[MEM_ORDER_LEVELS];
+};
+
+struct mem;
+/* One block of `count` unlinked nodes with random levels (their .agent NULL), or NULL on NOMEM;
+ * freed with free(). mem_order_next_node() steps to the following node of the block. */
+struct mem_onode *mem_order_nodes(struct mem *m, uint32_t count);
+struct mem_onode *mem_order_next_node(struct mem_onode *nd);
+/* Link nd (nd->agent set, its id not yet in o). Cannot fail. */
+void mem_order_insert(struct mem_order *o, struct mem_onode *nd);
+/* Unlink a's node from o; no-op when a is not a member. */
+void mem_order_remove(struct mem_order *o, const struct mem_agent *a);
+
 /* ---- records ------------------------------------------------------------------------------ */
 
 struct mem;
@@ -50,6 +82,7 @@ struct mem_name {
     uint32_t refs;
     uint32_t hash;
     uint64_t count;
+    struct mem_order *agents; /* capabilities: the agents having it (freed with the name) */
     uint64_t by_status[CP_TASK_STATUS_COUNT]; /* task types: tasks of this type per status */
     char s[];
 };
@@ -121,6 +154,9 @@ struct mem_agent {
     double latency_sum;
     struct cp_health_view health; /* .error == health_error */
     char *health_error;
+    /* One block: its node in mem.order, then one node per capability (in cap_names order), each
+     * linked into cap_names[i]->agents. */
+    struct mem_onode *nodes;
 };
 
 /* An ordered doubly linked list of agents. */
@@ -135,6 +171,8 @@ struct mem {
     struct mem_hash tasks;  /* by id */
     struct mem_hash capsets;
     struct mem_names ids, caps, providers, types;
+    struct mem_order order;                 /* every agent by agent_id */
+    uint64_t rng;                           /* skip list levels (xorshift64*) */
     struct mem_agent_list live;             /* not offline, by last_heartbeat */
     struct mem_agent_list offline;          /* offline, by last_heartbeat */
     struct mem_capset *active;              /* capsets with pending tasks */

@@ -49,6 +49,10 @@ void mem_name_put(struct mem *m, struct mem_names *t, struct mem_name *n)
 {
     if (!n || --n->refs > 0) return;
     mem_hash_del(&t->h, n->hash, n);
+    /* No agent has this capability any more, so its ordered set is empty (the nodes belong to
+     * the agents) and nothing outside the store ever points at it. */
+    free(n->agents);
+    n->agents = NULL;
     mem_free_later(m, n);
 }
 
@@ -84,8 +88,11 @@ struct cp_count *mem_names_counts(const struct mem_names *t, size_t *n)
 void mem_names_free(struct mem *m, struct mem_names *t)
 {
     (void)m;
-    for (size_t i = 0; i < t->h.cap; i++)
-        free(t->h.items[i]);
+    for (size_t i = 0; i < t->h.cap; i++) {
+        struct mem_name *nm = t->h.items[i];
+        if (nm) free(nm->agents);
+        free(nm);
+    }
     mem_hash_free(&t->h);
 }
 

@@ -233,7 +233,12 @@ void rs_conn_start(struct rs_conn *c)
         redisAsyncCommandArgv(ac, on_message, NULL, 2, argv, NULL);
         return;
     }
-    for (int i = 0; i < RS_SCRIPT_COUNT; i++) {
+    if (rs->functions) {
+        const char *argv[4] = {"FUNCTION", "LOAD", "REPLACE", rs_library};
+        size_t lens[4] = {8, 4, 7, rs_library_len};
+        redisAsyncCommandArgv(ac, on_setup_reply, "FUNCTION LOAD", 4, argv, lens);
+    }
+    for (int i = 0; !rs->functions && i < RS_SCRIPT_COUNT; i++) {
         const char *argv[3] = {"SCRIPT", "LOAD", rs_scripts[i].text};
         size_t lens[3] = {6, 4, rs_scripts[i].len};
         redisAsyncCommandArgv(ac, on_setup_reply, "SCRIPT LOAD", 3, argv, lens);

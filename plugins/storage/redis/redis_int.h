@@ -33,9 +33,12 @@ struct rs_url {
 int rs_url_parse(const char *text, struct rs_url *u, struct cp_err *err);
 void rs_url_free(struct rs_url *u);
 
-/* Blocking start-up check: connect, AUTH, SELECT, PING, SCRIPT LOAD every script (their SHA1s
- * into shas). Fills err (naming the url, never the password) on failure. */
-int rs_sync_check(const struct rs_url *u, int timeout_ms, char shas[][41], struct cp_err *err);
+/* Blocking start-up check: connect, AUTH, SELECT, PING, then FUNCTION LOAD REPLACE of the
+ * library when *functions is 1 (left 1 when Redis took it, set to 0 when it refused: too old,
+ * or an ACL), else SCRIPT LOAD of every script (their SHA1s into shas). Fills err (naming the
+ * url, never the password) on failure. */
+int rs_sync_check(const struct rs_url *u, int timeout_ms, char shas[][41], int *functions,
+                  struct cp_err *err);
 
 /* One asynchronous connection that reconnects by itself (100 ms doubling to 5 s). */
 struct rs_conn {
@@ -59,6 +62,9 @@ struct rs {
     char *channel; /* "{prefix}events" */
     char inst[17]; /* this process's instance id (hex) */
     char shas[RS_SCRIPT_COUNT][41];
+    /* 1: each op is an FCALL of the library loaded at every connect (FUNCTION LOAD, Redis 7+:
+     * the shared prelude runs once per load, not per call); 0: EVALSHA of its script. */
+    int functions;
     int timeout_ms; /* connect timeout, and the longest wait for a reply before reconnecting */
     struct rs_conn cmd, sub;
     uint64_t inflight;     /* operations awaiting a reply on cmd */

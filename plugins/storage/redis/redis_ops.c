@@ -1,5 +1,6 @@
-/* redis_ops.c — each storage operation as ONE EVALSHA of its Lua script (lua/<op>.lua), sent
- * pipelined on the command connection; the reply becomes the cp_result given to the callback.
+/* redis_ops.c — each storage operation as ONE call of its Lua code (lua/<op>.lua): FCALL of its
+ * function in the cpd library, or EVALSHA of its script (rs->functions), sent pipelined on the
+ * command connection; the reply becomes the cp_result given to the callback.
  *
  * Arguments are borrowed from the caller only until the operation function returns: they are
  * formatted into one RESP command right away (kept by the op for a NOSCRIPT retry).
@@ -136,12 +137,18 @@ static void args_free(struct rs_args *a)
     free(a->lens);
 }
 
-/* Starts the argument vector of an EVALSHA of `script`: sha, 1 key (the tag), instance id. */
+/* Starts the argument vector of an FCALL (or EVALSHA) of `script`: function name (or sha),
+ * 1 key (the tag), instance id. */
 static void args_begin(struct rs_args *a, struct rs *rs, int script)
 {
     memset(a, 0, sizeof(*a));
-    args_add(a, "EVALSHA", 7);
-    args_add(a, rs->shas[script], 40);
+    if (rs->functions) {
+        args_add(a, "FCALL", 5);
+        args_str(a, rs_scripts[script].function);
+    } else {
+        args_add(a, "EVALSHA", 7);
+        args_add(a, rs->shas[script], 40);
+    }
     args_add(a, "1", 1);
     args_str(a, rs->tag);
     args_str(a, rs->inst);
@@ -198,7 +205,7 @@ static void on_script_reload(redisAsyncContext *ac, void *r, void *priv)
     struct rs_conn *c = ac->data;
     (void)priv;
     if (reply && c && reply->type == REDIS_REPLY_ERROR)
-        c->rs->host->log(c->rs->host, CP_LOG_ERROR, "redis: SCRIPT LOAD failed: %.200s",
+        c->rs->host->log(c->rs->host, CP_LOG_ERROR, "redis: reloading the scripts failed: %.200s",
                          reply->str);
 }
 
@@ -214,15 +221,23 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
         fail(op->cb, op->cookie, CP_ERR_UNAVAILABLE, "redis: connection to %s lost",
              rs->url.display);
     } else if (reply->type == REDIS_REPLY_ERROR) {
-        /* The script cache was flushed (SCRIPT FLUSH, failover to a fresh replica): load it
-         * again and retry once; both go out back to back on this connection. */
-        if (!op->retried && strncmp(reply->str, "NOSCRIPT", 8) == 0 && ac == rs->cmd.ac &&
-            rs->cmd.up && !rs->destroying) {
+        /* The script cache or the functions were flushed (SCRIPT FLUSH, FUNCTION FLUSH, a
+         * failover to a fresh replica): load again and retry once; both go out back to back on
+         * this connection. */
+        int gone = rs->functions ? strstr(reply->str, "Function not found") != NULL
+                                 : strncmp(reply->str, "NOSCRIPT", 8) == 0;
+        if (!op->retried && gone && ac == rs->cmd.ac && rs->cmd.up && !rs->destroying) {
             op->retried = 1;
-            const struct rs_script *s = &rs_scripts[op->script];
-            const char *argv[3] = {"SCRIPT", "LOAD", s->text};
-            size_t lens[3] = {6, 4, s->len};
-            redisAsyncCommandArgv(ac, on_script_reload, NULL, 3, argv, lens);
+            if (rs->functions) {
+                const char *argv[4] = {"FUNCTION", "LOAD", "REPLACE", rs_library};
+                size_t lens[4] = {8, 4, 7, rs_library_len};
+                redisAsyncCommandArgv(ac, on_script_reload, NULL, 4, argv, lens);
+            } else {
+                const struct rs_script *s = &rs_scripts[op->script];
+                const char *argv[3] = {"SCRIPT", "LOAD", s->text};
+                size_t lens[3] = {6, 4, s->len};
+                redisAsyncCommandArgv(ac, on_script_reload, NULL, 3, argv, lens);
+            }
             if (op_send(op) == 0) {
                 rs_leave(rs);
                 return;

@@ -3,7 +3,8 @@
  * Options: url (redis://[[user]:password@]host[:port][/db], default redis://localhost:6379),
  * prefix (default "aragora:cp:"; every key is "{<prefix>}..."), timeout_ms (default 5000: the
  * start-up connect, and how long a reply may be late before the connection is dropped and
- * re-made). Key layout, scripts and operations: docs/redis.md.
+ * re-made), lua ("auto", the default: FUNCTION LOAD when the server allows it, else EVALSHA;
+ * "eval": always EVALSHA). Key layout, scripts and operations: docs/redis.md.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -52,6 +53,7 @@ static int rs_create(const struct cp_host *host, void **state, struct cp_err *er
     const char *url = host->option(host, "url");
     const char *prefix = host->option(host, "prefix");
     const char *timeout = host->option(host, "timeout_ms");
+    const char *lua = host->option(host, "lua");
     if (!url || !*url) url = DEFAULT_URL;
     if (!prefix) prefix = DEFAULT_PREFIX;
     if (strpbrk(prefix, "{}")) {
@@ -70,6 +72,13 @@ static int rs_create(const struct cp_host *host, void **state, struct cp_err *er
                      timeout);
             return CP_ERR_INVALID;
         }
+    }
+    int functions = 1;
+    if (lua && strcmp(lua, "eval") == 0) {
+        functions = 0;
+    } else if (lua && strcmp(lua, "auto") != 0) {
+        snprintf(err->msg, sizeof(err->msg), "redis: lua \"%.40s\" must be auto or eval", lua);
+        return CP_ERR_INVALID;
     }
     struct event_base *base = host->event_base ? host->event_base(host) : NULL;
     if (!base || !host->timer_add || !host->timer_cancel) {
@@ -98,7 +107,8 @@ static int rs_create(const struct cp_host *host, void **state, struct cp_err *er
         return CP_ERR_NOMEM;
     }
     /* Reachable now? Blocking, at start-up only: the core decides fallback or exit on it. */
-    rc = rs_sync_check(&rs->url, rs->timeout_ms, rs->shas, err);
+    rs->functions = functions;
+    rc = rs_sync_check(&rs->url, rs->timeout_ms, rs->shas, &rs->functions, err);
     if (rc) {
         rs_free(rs);
         return rc;
@@ -112,8 +122,9 @@ static int rs_create(const struct cp_host *host, void **state, struct cp_err *er
      * fails they are answered CP_ERR_UNAVAILABLE and the backoff takes over). */
     if (rs->cmd.ac) rs->cmd.up = 1;
     rs_watchdog_start(rs);
-    host->log(host, CP_LOG_INFO, "redis: connected to %s, keys {%s}*, instance %s", rs->url.display,
-              prefix, rs->inst);
+    host->log(host, CP_LOG_INFO, "redis: connected to %s, keys {%s}*, instance %s, %s",
+              rs->url.display, prefix, rs->inst,
+              rs->functions ? "functions (FCALL)" : "scripts (EVALSHA)");
     *state = rs;
     return 0;
 }

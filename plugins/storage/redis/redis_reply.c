@@ -67,13 +67,21 @@ static const char *str_nn(struct rd *d, const redisReply *r)
     return s ? s : "";
 }
 
+/* Integers come as RESP integers (from Lua numbers) or as the strings Redis stores (a record
+ * replied as stored, e.g. "1700000000000" or "9.2233720368547758e+18"): doubles beyond int64
+ * are clamped, never converted with overflow. */
 static int64_t i64(struct rd *d, const redisReply *r)
 {
     if (r->type == REDIS_REPLY_INTEGER) return r->integer;
     if (r->type == REDIS_REPLY_STRING) {
         char *end;
         double v = strtod(r->str, &end);
-        if (end != r->str && !*end) return (int64_t)v;
+        if (end != r->str && !*end) {
+            if (v >= 9223372036854775807.0) return INT64_MAX;
+            if (v <= -9223372036854775808.0) return INT64_MIN;
+            if (v != v) return 0; /* NaN */
+            return (int64_t)v;
+        }
     }
     if (r->type == REDIS_REPLY_NIL) return 0;
     d->bad = "expected a number";
@@ -118,9 +126,32 @@ static int is_array(struct rd *d, const redisReply *r, size_t n)
     return 0;
 }
 
+/* A set of names: an array, or encoded as the scripts store it ("a\nb\n", each name followed by
+ * a newline; "" = empty), split here into a copy in the arena. */
 static const char *const *names(struct rd *d, const redisReply *r, uint32_t *n)
 {
     *n = 0;
+    if (r->type == REDIS_REPLY_STRING) {
+        size_t k = 0;
+        for (size_t i = 0; i < r->len; i++)
+            k += r->str[i] == '\n';
+        if (r->len && r->str[r->len - 1] != '\n') {
+            d->bad = "bad name set";
+            return NULL;
+        }
+        const char **v = alloc(d, k * sizeof(*v));
+        char *s = alloc(d, r->len + 1);
+        if (!v || !s) return NULL;
+        memcpy(s, r->str, r->len);
+        for (size_t i = 0, start = 0, j = 0; i < r->len; i++) {
+            if (s[i] != '\n') continue;
+            s[i] = '\0';
+            v[j++] = s + start;
+            start = i + 1;
+        }
+        *n = (uint32_t)k;
+        return v;
+    }
     if (!is_array(d, r, 0)) return NULL;
     const char **v = alloc(d, r->elements * sizeof(*v));
     if (!v) return NULL;
@@ -203,6 +234,26 @@ static const struct cp_task_view *task(struct rd *d, const redisReply *r)
     t->passed_over_agent = str(d, e[20]);
     t->passed_over_until_ms = i64(d, e[21]);
     return t;
+}
+
+static int cmp_agent(const void *x, const void *y)
+{
+    const struct cp_agent_view *a = *(const struct cp_agent_view *const *)x;
+    const struct cp_agent_view *b = *(const struct cp_agent_view *const *)y;
+    return strcmp(a->agent_id, b->agent_id);
+}
+
+/* agent_list replies in set order when it read a capability's set: sort by agent_id (byte
+ * order, as storage.h requires) unless already sorted. */
+static void sort_agents(const struct cp_agent_view **v, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        if (!v[i - 1] || !v[i]) return; /* malformed; reported by the caller */
+        if (strcmp(v[i - 1]->agent_id, v[i]->agent_id) > 0) {
+            qsort(v, n, sizeof(*v), cmp_agent);
+            return;
+        }
+    }
 }
 
 static int cmp_count(const void *x, const void *y)
@@ -296,6 +347,7 @@ int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_re
         const struct cp_agent_view **v = alloc(&d, e[5]->elements * sizeof(*v));
         for (size_t i = 0; v && i < e[5]->elements; i++)
             v[i] = agent(&d, e[5]->element[i]);
+        if (v && !d.bad) sort_agents(v, e[5]->elements);
         res->agents = v;
         res->n_agents = v ? e[5]->elements : 0;
     }

@@ -121,9 +121,32 @@ int rs_url_parse(const char *text, struct rs_url *u, struct cp_err *err)
     return 0;
 }
 
-/* Runs one command; returns the reply (caller frees) or NULL with err filled. A reply that
- * does not come within the socket timeout shows up as EAGAIN ("Resource temporarily
- * unavailable" in hiredis 0.14): say "no reply within N ms" instead, which is what happened. */
+/* Why a command got no reply, into err. A reply that does not come within the socket timeout
+ * shows up as EAGAIN ("Resource temporarily unavailable" in hiredis 0.14): say "no reply
+ * within N ms" instead, which is what happened. Reads errno: call right after the command. */
+static void sync_failed_msg(redisContext *c, const struct rs_url *u, int timeout_ms,
+                            struct cp_err *err, const char *what)
+{
+    int e = errno;
+    if (c->err == REDIS_ERR_IO && (e == EAGAIN || e == EWOULDBLOCK || e == ETIMEDOUT))
+        snprintf(err->msg, sizeof(err->msg),
+                 "redis: cannot reach Redis at %.100s: no reply to %.40s within %d ms", u->display,
+                 what, timeout_ms);
+    else
+        snprintf(err->msg, sizeof(err->msg),
+                 "redis: cannot reach Redis at %.100s: %.40s failed: %.60s", u->display, what,
+                 c->errstr[0] ? c->errstr : "connection lost");
+}
+
+static int sync_cmd_failed(redisContext *c, const struct rs_url *u, int timeout_ms,
+                           struct cp_err *err, const char *what)
+{
+    sync_failed_msg(c, u, timeout_ms, err, what);
+    redisFree(c);
+    return CP_ERR_UNAVAILABLE;
+}
+
+/* Runs one command; returns the reply (caller frees) or NULL with err filled. */
 static redisReply *sync_cmd(redisContext *c, const struct rs_url *u, int timeout_ms,
                             struct cp_err *err, const char *what, int argc, const char **argv,
                             const size_t *lens)
@@ -131,15 +154,7 @@ static redisReply *sync_cmd(redisContext *c, const struct rs_url *u, int timeout
     errno = 0;
     redisReply *r = redisCommandArgv(c, argc, argv, lens);
     if (!r) {
-        int e = errno;
-        if (c->err == REDIS_ERR_IO && (e == EAGAIN || e == EWOULDBLOCK || e == ETIMEDOUT))
-            snprintf(err->msg, sizeof(err->msg),
-                     "redis: cannot reach Redis at %.100s: no reply to %.40s within %d ms",
-                     u->display, what, timeout_ms);
-        else
-            snprintf(err->msg, sizeof(err->msg),
-                     "redis: cannot reach Redis at %.100s: %.40s failed: %.60s", u->display, what,
-                     c->errstr[0] ? c->errstr : "connection lost");
+        sync_failed_msg(c, u, timeout_ms, err, what);
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
@@ -151,7 +166,8 @@ static redisReply *sync_cmd(redisContext *c, const struct rs_url *u, int timeout
     return r;
 }
 
-int rs_sync_check(const struct rs_url *u, int timeout_ms, char shas[][41], struct cp_err *err)
+int rs_sync_check(const struct rs_url *u, int timeout_ms, char shas[][41], int *functions,
+                  struct cp_err *err)
 {
     struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     redisContext *c = redisConnectWithTimeout(u->host, u->port, tv);
@@ -179,6 +195,20 @@ int rs_sync_check(const struct rs_url *u, int timeout_ms, char shas[][41], struc
     const char *ping[1] = {"PING"};
     if (!(r = sync_cmd(c, u, timeout_ms, err, "PING", 1, ping, NULL))) goto fail;
     freeReplyObject(r);
+    if (*functions) {
+        /* An error reply (unknown command before Redis 7, NOPERM) means: use the scripts. */
+        const char *argv[4] = {"FUNCTION", "LOAD", "REPLACE", rs_library};
+        size_t lens[4] = {8, 4, 7, rs_library_len};
+        errno = 0;
+        if (!(r = redisCommandArgv(c, 4, argv, lens)))
+            return sync_cmd_failed(c, u, timeout_ms, err, "FUNCTION LOAD");
+        *functions = r->type != REDIS_REPLY_ERROR;
+        freeReplyObject(r);
+        if (*functions) {
+            redisFree(c);
+            return 0;
+        }
+    }
     for (int i = 0; i < RS_SCRIPT_COUNT; i++) {
         const char *argv[3] = {"SCRIPT", "LOAD", rs_scripts[i].text};
         size_t lens[3] = {6, 4, rs_scripts[i].len};

@@ -1,4 +1,4 @@
--- agent_get.lua — one agent. ARGV: inst id
-local a = aget(ARGV[2])
-if not a then return reply(NOT_FOUND, 'agent not found') end
-return reply(OK, nil, {agent = a})
+-- agent_get.lua — one agent, replied as stored (one HMGET, no table built). ARGV: inst id
+local r = agent_raw(ARGV[2])
+if not r then return reply(NOT_FOUND, 'agent not found') end
+return reply(OK, nil, {agent_raw = r})

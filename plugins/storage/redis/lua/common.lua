@@ -1,4 +1,9 @@
--- common.lua — the prelude of every cpd Redis script (prepended to each op script at build time).
+-- common.lua — the prelude of every cpd Redis operation (see embed_lua.cmake). It runs in one
+-- of two forms: as the top of the library `cpd_<hash>` loaded once with FUNCTION LOAD (Redis 7+),
+-- each op a function registered by it and called with FCALL, so this code runs once per load,
+-- not once per call; or prepended to each op script for EVALSHA (older servers, or a user not
+-- allowed FUNCTION). Either way an op starts with begin(KEYS, ARGV), which resets the per-call
+-- state below, so nothing survives from one call to the next.
 --
 -- KEYS[1] is the deployment's hash tag "{<prefix>}"; every key below starts with it, so one
 -- deployment lives in one Cluster slot. ARGV[1] is the calling process's instance id (put into
@@ -8,8 +13,7 @@
 -- tables, and calls commit() once at the end: commit() writes every changed record, keeps every
 -- index and counter in step and publishes wake-ups. Nothing is written before commit(), so a
 -- script that returns early (NOT_FOUND, CONFLICT) changes nothing.
-local P = KEYS[1]
-local INST = ARGV[1]
+local P, INST, ARGS -- set by begin(): the tag, the instance id, the op's arguments
 
 -- Result codes understood by the C side (mapped to CP_ERR_*).
 local OK, NOT_FOUND, CONFLICT, INVALID = 0, 1, 2, 3
@@ -25,7 +29,7 @@ local C_CLOSED, C_OPEN = 0, 1
 -- the member, which starts with a 16-digit arrival number (INCR of P.."seq").
 local BAND = 17592186044416
 
-local call = redis.call
+local call -- redis.call, set by begin() (a library may not touch it while loading)
 
 -- Optional string argument: "" = NULL, "=" .. value = value.
 local function opt(s)
@@ -47,7 +51,7 @@ local function caps_dec(s)
 end
 local function argv_list(from)
     local t = {}
-    for i = from, #ARGV do t[#t + 1] = ARGV[i] end
+    for i = from, #ARGS do t[#t + 1] = ARGS[i] end
     return t
 end
 
@@ -107,7 +111,7 @@ local function tkey(id) return P .. 't:' .. id end
 
 -- Per-script caches: id -> {old = snapshot or false, cur = table or false}; DIRTY_* keep the
 -- order in which records were first changed (events and queue arrival follow it).
-local AC, TC, DIRTY_A, DIRTY_T = {}, {}, {}, {}
+local AC, TC, DIRTY_A, DIRTY_T
 
 local function aget(id)
     local e = AC[id]
@@ -180,7 +184,7 @@ end
 
 ---------------------------------------------------------------------------------------------
 -- Counters for stats(): deltas gathered during commit() and applied once.
-local DELTA, DELTA_ORDER = {}, {}
+local DELTA, DELTA_ORDER
 local function delta(hash, field, d)
     local k = hash .. '\0' .. field
     if DELTA[k] == nil then
@@ -197,13 +201,16 @@ local function agent_available(a)
     return a.st == A_BUSY and a.inf < a.mc
 end
 
-local function agent_account(a, d)
+-- `names`: also the per-capability and per-provider counts (they change only when an agent
+-- is added, deleted, or re-registered with other capabilities or provider).
+local function agent_account(a, d, names)
     local S = P .. 'stats'
     delta(S, 'agents_total', d)
     if agent_available(a) then delta(S, 'agents_available', d) end
     delta(S, 'as:' .. a.st, d)
     delta(S, 'ah:' .. a.hs, d)
     if a.hci == C_OPEN then delta(S, 'circuits_open', d) end
+    if not names then return end
     for _, c in ipairs(caps_dec(a.caps)) do delta(P .. 'sc:cap', c, d) end
     if a.prov then delta(P .. 'sc:prov', a.prov, d) end
 end
@@ -239,8 +246,8 @@ end
 
 local function agent_store(old, a)
     local id = (a or old).id
-    if old then agent_account(old, -1) end
     if not a then
+        agent_account(old, -1, true)
         call('DEL', akey(id), P .. 'af:' .. id)
         call('ZREM', P .. 'agents', id)
         call('ZREM', P .. (old.st == A_OFFLINE and 'off' or 'alive'), id)
@@ -248,7 +255,13 @@ local function agent_store(old, a)
         return
     end
     agent_norm(a)
-    agent_account(a, 1)
+    -- Most changes (a heartbeat, a claim) leave every counted field as it was: no deltas.
+    local names = not old or old.caps ~= a.caps or old.prov ~= a.prov
+    if names or old.st ~= a.st or old.hs ~= a.hs or old.hci ~= a.hci or old.inf ~= a.inf or
+        old.mc ~= a.mc then
+        if old then agent_account(old, -1, names) end
+        agent_account(a, 1, names)
+    end
     hput(akey(id), a, old, A_OPT)
     if not old then call('ZADD', P .. 'agents', 0, id) end
     -- Liveness indexes by last_heartbeat: P.."alive" (not offline), P.."off" (offline).
@@ -276,7 +289,7 @@ end
 local function active(st) return st == T_CLAIMED or st == T_RUNNING end
 local function terminal(st) return st >= T_COMPLETED end
 
-local PUBS = {}
+local PUBS
 
 local function seq_member(id)
     return string.format('%016.0f', call('INCR', P .. 'seq')) .. ':' .. id
@@ -405,9 +418,10 @@ local function i64(v)
     return v
 end
 
+-- Capability sets travel encoded ("a\nb\n"); redis_reply.c splits them.
 local function agent_reply(a)
     if not a then return false end
-    return {a.id, caps_dec(a.caps), a.st, nz(a.model), nz(a.prov), a.md, nz(a.probe), i64(a.reg),
+    return {a.id, a.caps, a.st, nz(a.model), nz(a.prov), a.md, nz(a.probe), i64(a.reg),
             i64(a.hb), i64(a.la), a.mc, a.inf, nz(a.cur), a.tc, a.tf, a.ls, a.lc, a.hs,
             i64(a.hlc), a.hcf, a.hcs, a.hlat, nz(a.herr), a.hci, a.hcif, a.hco, i64(a.hoa),
             i64(a.hra)}
@@ -415,14 +429,26 @@ end
 
 local function task_reply(t)
     if not t then return false end
-    return {t.id, t.type, t.pl, caps_dec(t.req), t.st, t.pr, i64(t.cat), i64(t.clat),
+    return {t.id, t.type, t.pl, t.req, t.st, t.pr, i64(t.cat), i64(t.clat),
             i64(t.stat), i64(t.coat), i64(t.ps), nz(t.ag), i64(t.to), t.mr, t.re, t.att,
             nz(t.res), nz(t.err), t.md, nz(t.strat), nz(t.poa), t.poa and i64(t.pou) or 0}
 end
 
+-- A_FIELDS in agent_reply() order: HMGET of them is an agent reply as it is stored (numbers as
+-- strings; redis_reply.c reads both). Read-only ops reply that way, without building a table.
+local A_FIELDS = {'id', 'caps', 'st', 'model', 'prov', 'md', 'probe', 'reg', 'hb', 'la', 'mc', 'inf',
+                  'cur', 'tc', 'tf', 'ls', 'lc', 'hs', 'hlc', 'hcf', 'hcs', 'hlat', 'herr', 'hci',
+                  'hcif', 'hco', 'hoa', 'hra'}
+local function agent_raw(id)
+    local r = call('HMGET', akey(id), unpack(A_FIELDS))
+    if not r[1] then return nil end
+    return r
+end
+
 local function reply(rc, msg, r)
     r = r or {}
-    return {rc, nz(msg), r.created or 0, agent_reply(r.agent), task_reply(r.task), r.agents or {},
+    return {rc, nz(msg), r.created or 0, r.agent_raw or agent_reply(r.agent),
+            task_reply(r.task), r.agents or {},
             r.tasks or {}, r.total or 0, r.stats or false, r.events or {}}
 end
 
@@ -430,5 +456,15 @@ end
 local E_REQUEUED, E_TIMEOUT, E_OFFLINE, E_REMOVED, E_DELETED = 1, 2, 3, 4, 5
 local function event(kind, agent_id, t, status)
     if not t then return {kind, agent_id, false, false, -1, {}} end
-    return {kind, nz(agent_id), t.id, t.type, status or t.st, caps_dec(t.req)}
+    return {kind, nz(agent_id), t.id, t.type, status or t.st, t.req}
+end
+
+---------------------------------------------------------------------------------------------
+-- The start of every op: this call's tag, instance, arguments, and empty per-call state.
+local function begin(keys, argv)
+    call = redis.call
+    P, INST, ARGS = keys[1], argv[1], argv
+    AC, TC, DIRTY_A, DIRTY_T = {}, {}, {}, {}
+    DELTA, DELTA_ORDER = {}, {}
+    PUBS = {}
 end

@@ -152,10 +152,13 @@ int teardown(void **state)
         srv_cleanup(&servers[i]);
         servers[i].port = 0;
     }
+    harness_lua = NULL;
     return 0;
 }
 
 /* ---- plugin instances ---------------------------------------------------------------------- */
+
+const char *harness_lua;
 
 struct plugin *load(struct inst *in, const char *url, const char *prefix, const char *timeout_ms,
                     char *err, size_t errlen)
@@ -166,6 +169,7 @@ struct plugin *load(struct inst *in, const char *url, const char *prefix, const 
     in->opts[n++] = (struct cfg_option){"url", in->url};
     in->opts[n++] = (struct cfg_option){"prefix", (char *)(prefix ? prefix : "faults:")};
     if (timeout_ms) in->opts[n++] = (struct cfg_option){"timeout_ms", (char *)timeout_ms};
+    if (harness_lua) in->opts[n++] = (struct cfg_option){"lua", (char *)harness_lua};
     in->p = plugin_load(&in->set, REDIS_PLUGIN, CP_PLUGIN_STORAGE, in->opts, n, err, errlen);
     if (in->p) {
         in->ops = in->p->ops;

@@ -38,6 +38,8 @@ struct inst {
     struct cfg_option opts[4];
     char url[128];
 };
+/* harness_lua: the "lua" option of the next load()s (NULL: not given, i.e. "auto"). */
+extern const char *harness_lua;
 struct plugin *load(struct inst *in, const char *url, const char *prefix, const char *timeout_ms,
                     char *err, size_t errlen);
 void load_ok(struct inst *in, const struct srv *s, const char *prefix, const char *timeout_ms);

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -48,6 +49,24 @@ static void bad_options_are_refused(void **state)
     assert_non_null(strstr(err, "prefix"));
     assert_null(load(&in, "redis://127.0.0.1:6379", NULL, "soon", err, sizeof err));
     assert_non_null(strstr(err, "timeout_ms"));
+    harness_lua = "fast";
+    assert_null(load(&in, "redis://127.0.0.1:6379", NULL, NULL, err, sizeof err));
+    assert_non_null(strstr(err, "lua"));
+    harness_lua = NULL;
+}
+
+/* How often Redis ran `cmd` ("fcall", "evalsha") since its start. */
+static long long calls_of(const struct srv *s, const char *cmd)
+{
+    redisContext *c = srv_client(s, NULL);
+    redisReply *r = redisCommand(c, "INFO commandstats");
+    char key[64];
+    snprintf(key, sizeof key, "cmdstat_%s:calls=", cmd);
+    const char *p = r && r->type == REDIS_REPLY_STRING ? strstr(r->str, key) : NULL;
+    long long n = p ? atoll(p + strlen(key)) : 0;
+    freeReplyObject(r);
+    redisFree(c);
+    return n;
 }
 
 static void auth_and_database(void **state)
@@ -164,12 +183,14 @@ static void watch_sees_other_processes_only(void **state)
     srv_cleanup(s);
 }
 
+/* lua=eval: every op an EVALSHA of its script; a flushed script cache is reloaded. */
 static void script_flush_is_retried(void **state)
 {
     (void)state;
     struct srv *s = srv_new();
     srv_start(s, NULL);
     struct inst a;
+    harness_lua = "eval";
     load_ok(&a, s, "flush:", NULL);
     redisContext *c = srv_client(s, NULL);
     redisReply *r = redisCommand(c, "SCRIPT FLUSH");
@@ -180,6 +201,36 @@ static void script_flush_is_retried(void **state)
     assert_int_equal(wait_res(&x, 5000), 0);
     do_register(&a, "agent-1", &x); /* loaded again by the retry */
     assert_int_equal(wait_res(&x, 5000), 0);
+    assert_true(calls_of(s, "evalsha") >= 2);
+    assert_int_equal(calls_of(s, "fcall"), 0);
+    unload(&a);
+    srv_cleanup(s);
+}
+
+/* The default on Redis 7: the library of functions (FCALL); FUNCTION FLUSH is survived the
+ * same way (FUNCTION LOAD REPLACE, then the call again). */
+static void function_flush_is_retried(void **state)
+{
+    (void)state;
+    struct srv *s = srv_new();
+    srv_start(s, NULL);
+    struct inst a;
+    load_ok(&a, s, "fflush:", NULL);
+    struct res x;
+    do_register(&a, "agent-1", &x);
+    assert_int_equal(wait_res(&x, 5000), 0);
+    redisContext *c = srv_client(s, NULL);
+    redisReply *r = redisCommand(c, "FUNCTION FLUSH");
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    redisFree(c);
+    do_register(&a, "agent-1", &x); /* loaded again by the retry */
+    assert_int_equal(wait_res(&x, 5000), 0);
+    do_register(&a, "agent-2", &x);
+    assert_int_equal(wait_res(&x, 5000), 0);
+    assert_true(calls_of(s, "fcall") >= 3);
+    assert_int_equal(calls_of(s, "evalsha"), 0);
     unload(&a);
     srv_cleanup(s);
 }
@@ -446,6 +497,7 @@ int main(void)
         cmocka_unit_test_teardown(outage_then_recovery, teardown),
         cmocka_unit_test_teardown(watch_sees_other_processes_only, teardown),
         cmocka_unit_test_teardown(script_flush_is_retried, teardown),
+        cmocka_unit_test_teardown(function_flush_is_retried, teardown),
         cmocka_unit_test_teardown(hung_server_is_dropped, teardown),
         cmocka_unit_test_teardown(replica_after_failover_reconnects, teardown),
         cmocka_unit_test_teardown(destroy_answers_in_flight, teardown),
