@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bodies.h"
+#include "claims.h"
 #include "scenarios.h"
 
 struct cl {
@@ -24,10 +24,7 @@ static void on_completed(struct conn *c, int status, const char *body, size_t le
     struct cl *l = c->user;
     struct run *r = l->run;
     if (r->stopping) return;
-    if (status == 200)
-        run_record(r, l->h_complete, lat);
-    else
-        run_error(r, "complete", status, body, len, status == 0);
+    complete_answer(r, l->h_complete, status, body, len, lat);
     if (!r->stopping) claim(l, c);
 }
 
@@ -38,9 +35,8 @@ static void on_claimed(struct conn *c, int status, const char *body, size_t len,
     if (r->stopping) return;
     int64_t sent;
     char *id = l->task_ids[c->index];
-    int got = status == 200 ? claim_reply(body, len, id, 64, &sent) : -1;
+    int got = claim_answer(r, status, body, len, id, sizeof l->task_ids[0], &sent);
     if (got < 0) {
-        run_error(r, "claim", status, body, len, status == 0 || status == 404);
         if (!r->stopping) claim(l, c);
         return;
     }
@@ -53,19 +49,12 @@ static void on_claimed(struct conn *c, int status, const char *body, size_t len,
         claim(l, c);
         return;
     }
-    char path[160], b[256];
-    snprintf(path, sizeof path, API "/tasks/%s/complete", id);
-    size_t blen = complete_body(r->a, c->seq, b, sizeof b);
-    if (conn_request(c, EVHTTP_REQ_POST, path, b, blen, on_completed) != 0)
-        run_error(r, "complete", 0, "", 0, 1);
+    complete_send(r, c, id, on_completed);
 }
 
 static void claim(struct cl *l, struct conn *c)
 {
-    char b[256];
-    size_t blen = claim_body(l->run->a, c->seq, 0, b, sizeof b);
-    if (conn_request(c, EVHTTP_REQ_POST, API "/tasks/claim", b, blen, on_claimed) != 0)
-        run_error(l->run, "claim", 0, "", 0, 1);
+    claim_send(l->run, c, 0, on_claimed);
 }
 
 int scenario_claim(struct run *r)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bodies.h"
+#include "claims.h"
 #include "scenarios.h"
 
 struct agent {
@@ -73,12 +74,10 @@ static void on_completed(struct conn *c, int status, const char *body, size_t le
     if (r->stopping) return;
     struct agent *ag = &l->ag[c->index];
     l->outstanding--;
+    complete_answer(r, l->h_complete, status, body, len, lat);
     if (status == 200) {
-        run_record(r, l->h_complete, lat);
         if (ag->sent_us > 0) run_record(r, l->h_e2e, now_us() - ag->sent_us);
         run_op(r);
-    } else {
-        run_error(r, "complete", status, body, len, status == 0);
     }
     if (r->stopping) return;
     unpark_one(l);
@@ -91,10 +90,8 @@ static void on_claimed(struct conn *c, int status, const char *body, size_t len,
     struct run *r = l->run;
     if (r->stopping) return;
     struct agent *ag = &l->ag[c->index];
-    int got =
-        status == 200 ? claim_reply(body, len, ag->task_id, sizeof ag->task_id, &ag->sent_us) : -1;
+    int got = claim_answer(r, status, body, len, ag->task_id, sizeof ag->task_id, &ag->sent_us);
     if (got < 0) {
-        run_error(r, "claim", status, body, len, status == 0 || status == 404);
         if (!r->stopping) agent_claim(l, c);
         return;
     }
@@ -104,19 +101,12 @@ static void on_claimed(struct conn *c, int status, const char *body, size_t len,
         return;
     }
     run_record(r, l->h_claim, lat);
-    char path[160], b[256];
-    snprintf(path, sizeof path, API "/tasks/%s/complete", ag->task_id);
-    size_t blen = complete_body(r->a, c->seq, b, sizeof b);
-    if (conn_request(c, EVHTTP_REQ_POST, path, b, blen, on_completed) != 0)
-        run_error(r, "complete", 0, "", 0, 1);
+    complete_send(r, c, ag->task_id, on_completed);
 }
 
 static void agent_claim(struct lc *l, struct conn *c)
 {
-    char b[256];
-    size_t blen = claim_body(l->run->a, c->seq, l->run->a->block_ms, b, sizeof b);
-    if (conn_request(c, EVHTTP_REQ_POST, API "/tasks/claim", b, blen, on_claimed) != 0)
-        run_error(l->run, "claim", 0, "", 0, 1);
+    claim_send(l->run, c, l->run->a->block_ms, on_claimed);
 }
 
 int scenario_lifecycle(struct run *r)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bodies.h"
+#include "claims.h"
 #include "scenarios.h"
 
 struct wk {
@@ -30,10 +31,7 @@ static void on_completed(struct conn *c, int status, const char *body, size_t le
     struct wk *w = c->user;
     struct run *r = w->run;
     if (r->stopping) return;
-    if (status == 200)
-        run_record(r, w->h_complete, lat);
-    else
-        run_error(r, "complete", status, body, len, status == 0);
+    complete_answer(r, w->h_complete, status, body, len, lat);
     if (!r->stopping) claim(w, c);
 }
 
@@ -45,9 +43,8 @@ static void on_claimed(struct conn *c, int status, const char *body, size_t len,
     if (r->stopping) return;
     int64_t got_at = now_us(), sent_us;
     char *id = w->task_ids[c->index];
-    int got = status == 200 ? claim_reply(body, len, id, 64, &sent_us) : -1;
+    int got = claim_answer(r, status, body, len, id, sizeof w->task_ids[0], &sent_us);
     if (got < 0) {
-        run_error(r, "claim", status, body, len, status == 0 || status == 404);
         if (!r->stopping) claim(w, c);
         return;
     }
@@ -59,19 +56,12 @@ static void on_claimed(struct conn *c, int status, const char *body, size_t len,
     if (sent_us > 0) run_record(r, w->h_wake, got_at - sent_us);
     run_op(r);
     if (r->stopping) return;
-    char path[160], b[256];
-    snprintf(path, sizeof path, API "/tasks/%s/complete", id);
-    size_t blen = complete_body(r->a, c->seq, b, sizeof b);
-    if (conn_request(c, EVHTTP_REQ_POST, path, b, blen, on_completed) != 0)
-        run_error(r, "complete", 0, "", 0, 1);
+    complete_send(r, c, id, on_completed);
 }
 
 static void claim(struct wk *w, struct conn *c)
 {
-    char b[256];
-    size_t blen = claim_body(w->run->a, c->seq, w->run->a->block_ms, b, sizeof b);
-    if (conn_request(c, EVHTTP_REQ_POST, API "/tasks/claim", b, blen, on_claimed) != 0)
-        run_error(w->run, "claim", 0, "", 0, 1);
+    claim_send(w->run, c, w->run->a->block_ms, on_claimed);
 }
 
 static void on_submitted(struct conn *c, int status, const char *body, size_t len, int64_t lat)

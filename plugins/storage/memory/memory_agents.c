@@ -128,6 +128,18 @@ void mem_events_add(struct mem_events *ev, const struct cp_event *e)
     ev->v[ev->n++] = *e;
 }
 
+void mem_reply_events(cp_storage_cb cb, void *cookie, struct mem_events *ev)
+{
+    struct cp_result res;
+    memset(&res, 0, sizeof res);
+    res.events = ev->v;
+    res.n_events = ev->n;
+    cb(cookie, &res);
+    free(ev->v);
+    ev->v = NULL;
+    ev->n = ev->cap = 0;
+}
+
 void mem_agent_delete(struct mem *m, struct mem_agent *a, int64_t now, struct mem_events *ev)
 {
     while (a->held_head) {
@@ -394,12 +406,7 @@ void mem_op_agent_unregister(void *st, const char *agent_id, int64_t now_ms, cp_
     } else {
         struct mem_events ev = {0};
         mem_agent_delete(m, a, now_ms, &ev);
-        struct cp_result res;
-        memset(&res, 0, sizeof res);
-        res.events = ev.v;
-        res.n_events = ev.n;
-        cb(cookie, &res);
-        free(ev.v);
+        mem_reply_events(cb, cookie, &ev);
     }
     mem_leave(m);
 }

@@ -270,24 +270,34 @@ struct mem_events {
     size_t n, cap;
 };
 void mem_events_add(struct mem_events *ev, const struct cp_event *e);
+/* Call back with the events (rc 0), then free them and leave *ev empty. */
+void mem_reply_events(cp_storage_cb cb, void *cookie, struct mem_events *ev);
 void mem_agent_delete(struct mem *m, struct mem_agent *a, int64_t now, struct mem_events *ev);
 
 /* ---- memory_tasks.c ------------------------------------------------------------------------ */
 
 void mem_task_view(const struct mem_task *t, struct cp_task_view *v);
 void mem_task_stats(struct mem *m, const struct mem_task *t, int sign);
+/* Status change with the counters around it. */
+void mem_task_set_status(struct mem *m, struct mem_task *t, int status);
 struct mem_task *mem_task_find(struct mem *m, const char *id);
 /* The task leaves claimed/running: off the heap and its holder's list; holder in flight - 1,
  * current cleared, busy -> ready below max. Returns the former holder. */
 struct mem_agent *mem_task_unhold(struct mem *m, struct mem_task *t);
 /* Back to pending (assignment cleared, pending_since = now, new arrival at its band's tail). */
 void mem_task_requeue(struct mem *m, struct mem_task *t, int64_t now);
+/* Undo a claim that never reached the agent: assignment cleared, attempt - 1, back to its old
+ * place in its band (normally the front). The holder must already be detached. */
+void mem_task_release(struct mem *m, struct mem_task *t);
 /* Terminal status with completed_at = now (joins the retention list). */
 void mem_task_finish(struct mem *m, struct mem_task *t, int status, int64_t now);
 /* Replace the error text (the old one freed later). 0 or CP_ERR_NOMEM. */
 int mem_task_set_error(struct mem *m, struct mem_task *t, const char *error);
 void mem_task_delete(struct mem *m, struct mem_task *t);
 void mem_task_free(struct mem *m, struct mem_task *t);
+/* Call back with rc and message, plus the views of t and a when not NULL. */
+void mem_reply_task(cp_storage_cb cb, void *cookie, int rc, const char *msg,
+                    const struct mem_task *t, const struct mem_agent *a);
 
 /* ---- ops (memory_agents.c, memory_tasks.c, memory_transition.c, memory_reap.c) ----------- */
 

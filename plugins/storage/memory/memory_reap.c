@@ -87,12 +87,7 @@ void mem_op_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cook
         work++;
     }
 
-    struct cp_result res;
-    memset(&res, 0, sizeof res);
-    res.events = ev.v;
-    res.n_events = ev.n;
-    cb(cookie, &res);
-    free(ev.v);
+    mem_reply_events(cb, cookie, &ev);
     mem_leave(m);
 }
 

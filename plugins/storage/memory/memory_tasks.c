@@ -88,29 +88,42 @@ struct mem_agent *mem_task_unhold(struct mem *m, struct mem_task *t)
     return a;
 }
 
-/* Status change with the counters around it. */
-static void task_set_status(struct mem *m, struct mem_task *t, int status)
+void mem_task_set_status(struct mem *m, struct mem_task *t, int status)
 {
     mem_task_stats(m, t, -1);
     t->status = (uint8_t)status;
     mem_task_stats(m, t, 1);
 }
 
-void mem_task_requeue(struct mem *m, struct mem_task *t, int64_t now)
+/* Drop the claim's assignment (the holder is already detached by mem_task_unhold()). */
+static void task_unassign(struct mem *m, struct mem_task *t)
 {
     mem_name_put(m, &m->ids, t->assigned);
     t->assigned = NULL;
     t->claimed_at = 0;
     t->started_at = 0;
+}
+
+void mem_task_requeue(struct mem *m, struct mem_task *t, int64_t now)
+{
+    task_unassign(m, t);
     t->pending_since = now;
-    task_set_status(m, t, CP_TASK_PENDING);
+    mem_task_set_status(m, t, CP_TASK_PENDING);
     mem_pending_insert(m, t, 0);
+}
+
+void mem_task_release(struct mem *m, struct mem_task *t)
+{
+    task_unassign(m, t);
+    t->attempt--;
+    mem_task_set_status(m, t, CP_TASK_PENDING);
+    mem_pending_insert(m, t, 1);
 }
 
 void mem_task_finish(struct mem *m, struct mem_task *t, int status, int64_t now)
 {
     t->completed_at = now;
-    task_set_status(m, t, status);
+    mem_task_set_status(m, t, status);
     mem_done_insert(m, t);
 }
 
@@ -149,8 +162,8 @@ void mem_task_free(struct mem *m, struct mem_task *t)
 
 /* ---- submit, get, list --------------------------------------------------------------------- */
 
-static void reply_task(cp_storage_cb cb, void *cookie, int rc, const char *msg,
-                       const struct mem_task *t, const struct mem_agent *a)
+void mem_reply_task(cp_storage_cb cb, void *cookie, int rc, const char *msg,
+                    const struct mem_task *t, const struct mem_agent *a)
 {
     struct cp_task_view tv;
     struct cp_agent_view av;
@@ -210,7 +223,7 @@ void mem_op_task_submit(void *st, const struct cp_task_view *in, cp_storage_cb c
     if (bad) {
         mem_reply_err(cb, cookie, CP_ERR_INVALID, bad);
     } else if ((t = mem_task_find(m, in->id))) {
-        reply_task(cb, cookie, CP_ERR_CONFLICT, "a task with this id exists", t, NULL);
+        mem_reply_task(cb, cookie, CP_ERR_CONFLICT, "a task with this id exists", t, NULL);
     } else if (!(t = task_alloc(m, in))) {
         mem_reply_err(cb, cookie, CP_ERR_NOMEM, "out of memory");
     } else if (mem_hash_put(&m->tasks, task_hash(m, in->id), t) != 0) {
@@ -228,7 +241,7 @@ void mem_op_task_submit(void *st, const struct cp_task_view *in, cp_storage_cb c
         mem_all_insert(m, t);
         mem_pending_insert(m, t, 0);
         mem_task_stats(m, t, 1);
-        reply_task(cb, cookie, 0, NULL, t, NULL);
+        mem_reply_task(cb, cookie, 0, NULL, t, NULL);
     }
     mem_leave(m);
 }
@@ -241,7 +254,7 @@ void mem_op_task_get(void *st, const char *task_id, cp_storage_cb cb, void *cook
     if (!t)
         mem_reply_err(cb, cookie, CP_ERR_NOT_FOUND, "task not found");
     else
-        reply_task(cb, cookie, 0, NULL, t, NULL);
+        mem_reply_task(cb, cookie, 0, NULL, t, NULL);
     mem_leave(m);
 }
 
@@ -325,15 +338,13 @@ void mem_op_task_claim(void *st, const struct cp_claim *claim, cp_storage_cb cb,
         }
         if (t) {
             mem_pending_remove(m, t);
-            mem_task_stats(m, t, -1);
-            t->status = CP_TASK_CLAIMED;
             t->assigned = a->id;
             a->id->refs++;
             t->holder = a;
             t->claimed_at = now;
             t->started_at = 0;
             t->attempt++;
-            mem_task_stats(m, t, 1);
+            mem_task_set_status(m, t, CP_TASK_CLAIMED);
             t->prev = a->held_tail;
             t->next = NULL;
             if (a->held_tail)
@@ -349,7 +360,7 @@ void mem_op_task_claim(void *st, const struct cp_claim *claim, cp_storage_cb cb,
             if (a->in_flight >= a->max_concurrent) a->status = CP_AGENT_BUSY;
             mem_agent_stats(m, a, 1);
         }
-        reply_task(cb, cookie, 0, NULL, t, a);
+        mem_reply_task(cb, cookie, 0, NULL, t, a);
     }
     mem_leave(m);
 }

@@ -51,26 +51,6 @@ static void account_finish(struct mem_agent *a, const struct mem_task *t,
     a->latency_count++;
 }
 
-static void reply(cp_storage_cb cb, void *cookie, int rc, const char *msg, const struct mem_task *t,
-                  const struct mem_agent *a)
-{
-    struct cp_task_view tv;
-    struct cp_agent_view av;
-    struct cp_result res;
-    memset(&res, 0, sizeof res);
-    res.rc = rc;
-    res.message = msg;
-    if (t) {
-        mem_task_view(t, &tv);
-        res.task = &tv;
-    }
-    if (a) {
-        mem_agent_view(a, &av);
-        res.agent = &av;
-    }
-    cb(cookie, &res);
-}
-
 /* Apply tr to t (already checked). Returns 0 or CP_ERR_NOMEM (nothing changed). */
 static int apply(struct mem *m, struct mem_task *t, const struct cp_transition *tr,
                  struct mem_agent **agent_out)
@@ -85,10 +65,8 @@ static int apply(struct mem *m, struct mem_task *t, const struct cp_transition *
     struct mem_agent *a = NULL;
     if (tr->kind == CP_TR_START) {
         a = t->holder;
-        mem_task_stats(m, t, -1);
-        t->status = CP_TASK_RUNNING;
         t->started_at = now;
-        mem_task_stats(m, t, 1);
+        mem_task_set_status(m, t, CP_TASK_RUNNING);
         *agent_out = a;
         return 0;
     }
@@ -129,15 +107,7 @@ static int apply(struct mem *m, struct mem_task *t, const struct cp_transition *
         break;
     case CP_TR_RELEASE:
         /* The claim never reached the agent: undo it, back to its old place in the queue. */
-        mem_name_put(m, &m->ids, t->assigned);
-        t->assigned = NULL;
-        t->claimed_at = 0;
-        t->started_at = 0;
-        t->attempt--;
-        mem_task_stats(m, t, -1);
-        t->status = CP_TASK_PENDING;
-        mem_task_stats(m, t, 1);
-        mem_pending_insert(m, t, 1);
+        mem_task_release(m, t);
         break;
     }
     *agent_out = a;
@@ -159,7 +129,7 @@ void mem_op_task_transition(void *st, const struct cp_transition *tr, cp_storage
         mem_reply_err(cb, cookie, CP_ERR_NOT_FOUND, "task not found");
     } else if (!(allowed & CP_TASK_MASK(t->status))) {
         snprintf(msg, sizeof msg, "task is %s", cp_task_status_name(t->status));
-        reply(cb, cookie, CP_ERR_CONFLICT, msg, t, NULL);
+        mem_reply_task(cb, cookie, CP_ERR_CONFLICT, msg, t, NULL);
     } else if (tr->agent_id && (!t->assigned || strcmp(t->assigned->s, tr->agent_id) != 0)) {
         if (t->assigned)
             snprintf(msg, sizeof msg, "task is %s and assigned to %.128s, not %.128s",
@@ -167,16 +137,16 @@ void mem_op_task_transition(void *st, const struct cp_transition *tr, cp_storage
         else
             snprintf(msg, sizeof msg, "task is %s and assigned to no agent",
                      cp_task_status_name(t->status));
-        reply(cb, cookie, CP_ERR_CONFLICT, msg, t, NULL);
+        mem_reply_task(cb, cookie, CP_ERR_CONFLICT, msg, t, NULL);
     } else if (tr->kind == CP_TR_RELEASE && t->attempt != tr->expect_attempt) {
         snprintf(msg, sizeof msg, "task is %s at attempt %u, not %u",
                  cp_task_status_name(t->status), (unsigned)t->attempt,
                  (unsigned)tr->expect_attempt);
-        reply(cb, cookie, CP_ERR_CONFLICT, msg, t, NULL);
+        mem_reply_task(cb, cookie, CP_ERR_CONFLICT, msg, t, NULL);
     } else if (apply(m, t, tr, &a) != 0) {
         mem_reply_err(cb, cookie, CP_ERR_NOMEM, "out of memory");
     } else {
-        reply(cb, cookie, 0, NULL, t, a);
+        mem_reply_task(cb, cookie, 0, NULL, t, a);
     }
     mem_leave(m);
 }
