@@ -73,24 +73,40 @@ static const char *method_name(int m)
     }
 }
 
-/* Split a raw path into percent-decoded segments. Returns the count, or -1 when malformed. */
-static int split_path(const char *path, char **seg, int max)
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Split a raw path into percent-decoded segments written into buf (no allocation: this runs
+ * for every request). Returns the count, or -1 when malformed, too long or too deep. A decoded
+ * NUL makes the path malformed. */
+static int split_path(const char *path, char **seg, int max, char *buf, size_t buflen)
 {
     int n = 0;
     const char *p = path;
+    char *out = buf, *end = buf + buflen;
     if (*p != '/') return -1;
     while (*p == '/') {
         p++;
-        const char *end = strchr(p, '/');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == 0 && !end) break; /* trailing slash */
+        if (*p == '\0') break; /* trailing slash */
         if (n == max) return -1;
-        char *raw = strndup(p, len);
-        seg[n] = evhttp_uridecode(raw, 0, NULL);
-        free(raw);
-        if (!seg[n]) return -1;
-        n++;
-        p += len;
+        seg[n++] = out;
+        for (; *p && *p != '/'; p++) {
+            char c = *p;
+            if (c == '%') {
+                int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+                if (lo < 0 || (hi == 0 && lo == 0)) return -1;
+                c = (char)(hi * 16 + lo);
+                p += 2;
+            }
+            if (out + 1 >= end) return -1;
+            *out++ = c;
+        }
+        *out++ = '\0';
     }
     return n;
 }
@@ -409,7 +425,8 @@ static void dispatch(struct evhttp_request *ev, void *arg)
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     const char *qs = uri ? evhttp_uri_get_query(uri) : NULL;
     char *seg[MAX_SEGMENTS] = {0};
-    int nseg = path ? split_path(path, seg, MAX_SEGMENTS) : -1;
+    char pathbuf[2048];
+    int nseg = path ? split_path(path, seg, MAX_SEGMENTS, pathbuf, sizeof pathbuf) : -1;
     if (qs && evhttp_parse_query_str(qs, &r->query) != 0) nseg = -1;
 
     int method = evhttp_request_get_command(ev);
@@ -435,7 +452,6 @@ static void dispatch(struct evhttp_request *ev, void *arg)
         r->route = found;
         for (int i = 0; i < 2; i++) r->params[i] = params[i] ? strdup(params[i]) : NULL;
     }
-    for (int i = 0; i < nseg; i++) free(seg[i]);
 
     if (nseg < 0) {
         http_reply_error(r, 400, "invalid_field", "malformed request URI");
@@ -454,7 +470,7 @@ static void dispatch(struct evhttp_request *ev, void *arg)
     }
     if (auth_check(r) < 0) return;
     if (method != EVHTTP_REQ_GET && parse_body(r) < 0) return;
-    if (method == EVHTTP_REQ_GET) r->body = json_object_new_object();
+    /* GET handlers read the query only; r->body stays NULL for them. */
     found->handler(r);
 }
 
