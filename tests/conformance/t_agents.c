@@ -228,11 +228,20 @@ static void heartbeat_keeps_unhealthy_failed_agent_failed(void **state)
     assert_int_equal(a->status, CP_AGENT_FAILED);
     assert_int_equal(a->last_heartbeat_ms, T0 + 100); /* still alive */
 
+    /* Gone offline while its probe fails: a heartbeat brings it back failed, not ready. */
+    reap(T0 + 100 + 30000, 30000, 0, NEVER);
+    assert_int_equal(agent("a1")->status, CP_AGENT_OFFLINE);
+    assert_rc(op_heartbeat("a1", -1, T0 + 30150), 0);
+    assert_int_equal(agent("a1")->status, CP_AGENT_FAILED);
+    reap(T0 + 30150 + 30000, 30000, 0, NEVER);
+    assert_rc(op_heartbeat("a1", CP_AGENT_READY, T0 + 60200), 0);
+    assert_int_equal(agent("a1")->status, CP_AGENT_FAILED);
+
     /* Once the probe recovers, the heartbeat decides again. */
     h.status = CP_HEALTH_HEALTHY;
     h.error = NULL;
     assert_rc(op_set_health("a1", &h, -1, -1), 0);
-    assert_rc(op_heartbeat("a1", CP_AGENT_READY, T0 + 200), 0);
+    assert_rc(op_heartbeat("a1", CP_AGENT_READY, T0 + 60300), 0);
     assert_int_equal(agent("a1")->status, CP_AGENT_READY);
 }
 

@@ -384,11 +384,15 @@ void mem_op_agent_heartbeat(void *st, const char *agent_id, int32_t status, int6
     } else {
         mem_agent_touch(m, a, now_ms);
         int32_t next = a->status;
-        if (status < 0) {
-            if (a->status == CP_AGENT_OFFLINE) next = CP_AGENT_READY;
-        } else if (!(a->status == CP_AGENT_FAILED && a->health.status == CP_HEALTH_UNHEALTHY)) {
-            next = status; /* a failing probe, not a heartbeat, keeps a failed agent failed */
-        }
+        /* While its probe fails, a heartbeat keeps the agent alive but cannot make it usable:
+         * a failed or offline agent with a failing probe is (back to) failed. */
+        int probe_failing = a->probe && a->health.status == CP_HEALTH_UNHEALTHY;
+        if (probe_failing && (a->status == CP_AGENT_FAILED || a->status == CP_AGENT_OFFLINE))
+            next = CP_AGENT_FAILED;
+        else if (status < 0 && a->status == CP_AGENT_OFFLINE)
+            next = CP_AGENT_READY;
+        else if (status >= 0)
+            next = status;
         mem_agent_set_status(m, a, next);
         reply_agent(cb, cookie, a, 0);
     }

@@ -154,8 +154,9 @@ struct cp_reap {
  * agent_list(filter): every agent matching, sorted by agent_id; .total = n_agents.
  * agent_heartbeat(id, status, now): NOT_FOUND if unknown. last_heartbeat = now. status -1: an
  *   offline agent returns to ready. status >= 0 (never offline; the host refuses it): the agent
- *   takes it — except that a failed agent whose health.status is unhealthy stays failed (its
- *   probe decides, not its heartbeat). Either way, ready with tasks_in_flight >=
+ *   takes it. Except: an agent with a health_probe_json whose health.status is unhealthy and
+ *   that is failed or offline becomes (stays) failed, whatever status it sends (its probe
+ *   decides, not its heartbeat). Either way, ready with tasks_in_flight >=
  *   max_concurrent_tasks becomes busy.
  * agent_unregister(id, now): NOT_FOUND if unknown. Deletes it; each of its claimed/running tasks
  *   returns to pending with assignment cleared, retries unchanged, pending_since = now; one

@@ -8,10 +8,13 @@ if status < -1 or status > A_FAILED or status == A_OFFLINE then
     return reply(INVALID, 'an agent cannot report this status')
 end
 a.hb = now
-if status < 0 then
+-- While its probe fails, a heartbeat keeps the agent alive but cannot make it usable: a failed
+-- or offline agent with a failing probe is (back to) failed.
+if a.probe and a.hs == H_UNHEALTHY and (a.st == A_FAILED or a.st == A_OFFLINE) then
+    a.st = A_FAILED
+elseif status < 0 then
     if a.st == A_OFFLINE then a.st = A_READY end
-elseif not (a.st == A_FAILED and a.hs == H_UNHEALTHY) then
-    -- A failed agent whose probe says unhealthy stays failed: its probe decides.
+else
     a.st = status
 end
 aput(a)
