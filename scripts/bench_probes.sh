@@ -73,20 +73,8 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 WRK=$(command -v wrk)
 [[ -x $NGINX && -x $WRK ]] || { echo "bench_probes.sh: nginx or wrk not found" >&2; exit 1; }
 
-SRV_CPU=() GEN_CPU=()
-if [[ $PIN == 1 && $(nproc) -ge 2 ]] && command -v taskset >/dev/null; then
-    SRV_CPU=(taskset -c 0) GEN_CPU=(taskset -c 1)
-fi
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-wait_port() { # until something accepts on 127.0.0.1:$1, at most 10 s
-    for _ in $(seq 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    return 1
-}
+# shellcheck source=lib/bench_common.sh
+. "$ROOT/scripts/lib/bench_common.sh"
 
 # ---- build ----------------------------------------------------------------------------------
 if [[ -z ${BENCH_NO_BUILD:-} ]]; then
