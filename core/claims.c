@@ -57,6 +57,7 @@ struct claimer {
     uint32_t n_caps;
     struct cp_agent_view snap; /* the agent as last seen, for strategies */
     struct event *timer;
+    struct event *recheck; /* one-shot, shared stores only (see sched_hold_claim) */
     claim_deliver_cb cb;
     void *cookie;
     int64_t arrived_ms;
@@ -160,6 +161,7 @@ static void claimer_snapshot(struct claimer *c, const struct cp_agent_view *a)
 static void claimer_free(struct claimer *c)
 {
     if (c->timer) event_free(c->timer);
+    if (c->recheck) event_free(c->recheck);
     free_strs(c->caps, c->n_caps);
     free(c->agent_id);
     free(c);
@@ -221,7 +223,7 @@ static void on_wake_claim(void *cookie, const struct cp_result *res)
         int placed = w->task_id && strcmp(res->task->id, w->task_id) == 0;
         metrics_claim_wait((double)(clock_now_ms() - c->arrived_ms) / 1000.0);
         deliver(c, res);
-        if (!placed) wake_run(s, w); /* it got another task: the trigger may still wait */
+        if (!placed && w->task_id) wake_run(s, w); /* it got another: the trigger may wait */
         wake_unref(w);
         return;
     }
@@ -298,6 +300,27 @@ void claims_wake(struct scheduler *s, const char *task_id, const char *const *re
 
 /* ---- held claims ---- */
 
+/* Claim again for one held claimer, outside any wake-up (no task to place, no continuation).
+ * Runs from the loop, never inside sched_hold_claim, so the caller is never answered early. */
+static void on_recheck(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct claimer *c = arg;
+    struct scheduler *s = c->s;
+    if (c->state != CLAIMER_HELD) return;
+    struct wake *w = calloc(1, sizeof *w);
+    w->s = s;
+    w->refs = 1;
+    w->gen = ++s->next_gen;
+    w->req = calloc(1, sizeof *w->req);
+    held_remove(s, c);
+    c->state = CLAIMER_CLAIMING;
+    c->wake = w;
+    struct cp_claim claim = {c->agent_id, (const char *const *)c->caps, c->n_caps,
+                             clock_now_ms()};
+    CORE_STORE(s->core, task_claim, &claim, on_wake_claim, c);
+}
+
 static void on_claim_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
@@ -327,6 +350,14 @@ struct claimer *sched_hold_claim(struct scheduler *s, const char *agent_id,
     struct timeval tv = {(time_t)(block_ms / 1000), (suseconds_t)(block_ms % 1000) * 1000};
     evtimer_add(c->timer, &tv);
     held_add(s, c);
+    /* With a shared store, another process's "pending" notification may have been read before
+     * the empty claim's reply (two connections): claim once more now that the claim is held,
+     * so a task submitted in between is not left waiting for the next one. */
+    if (s->core->store->watch) {
+        static const struct timeval now = {0, 0};
+        c->recheck = evtimer_new(s->core->base, on_recheck, c);
+        evtimer_add(c->recheck, &now);
+    }
     return c;
 }
 

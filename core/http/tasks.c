@@ -298,9 +298,10 @@ static void on_claimed(void *cookie, const struct cp_result *res)
     const char *const *caps = h->has_caps ? (const char *const *)h->caps.items
                                           : res->agent->capabilities;
     uint32_t n = h->has_caps ? h->caps.n : res->agent->n_capabilities;
+    /* Watch the connection first: a store may answer the held claim before this returns. */
+    http_hold(r, on_claim_gone);
     h->claimer = sched_hold_claim(r->core->sched, h->agent_id, caps, n, res->agent, h->block_ms,
                                   h->arrived_ms, on_held_delivered, r);
-    http_hold(r, on_claim_gone);
 }
 
 void tasks_claim(struct req *r)
