@@ -62,7 +62,8 @@ struct claimer {
     void *cookie;
     int64_t arrived_ms;
     uint64_t tried_gen;
-    struct wake *wake; /* while CLAIMING */
+    uint64_t claim_seq; /* s->pending_seq when its claim was sent */
+    struct wake *wake;  /* while CLAIMING */
 };
 
 static char **copy_strs(const char *const *src, uint32_t n)
@@ -206,6 +207,20 @@ static void wake_continue_if_pending(struct scheduler *s, struct wake *w)
     CORE_STORE(s->core, task_get, w->task_id, on_trigger_checked, w);
 }
 
+static void on_wake_claim(void *cookie, const struct cp_result *res);
+
+/* Send the store claim for claimer c on behalf of wake w (c is out of the held set). */
+static void claim_for(struct scheduler *s, struct claimer *c, struct wake *w)
+{
+    c->state = CLAIMER_CLAIMING;
+    c->wake = w;
+    w->refs++;
+    c->claim_seq = s->pending_seq;
+    struct cp_claim claim = {c->agent_id, (const char *const *)c->caps, c->n_caps,
+                             clock_now_ms()};
+    CORE_STORE(s->core, task_claim, &claim, on_wake_claim, c);
+}
+
 static void on_wake_claim(void *cookie, const struct cp_result *res)
 {
     struct claimer *c = cookie;
@@ -233,6 +248,12 @@ static void on_wake_claim(void *cookie, const struct cp_result *res)
     if (c->expired || res->rc < 0 ||
         (res->agent && !sched_agent_may_claim(res->agent, clock_now_ms()))) {
         deliver(c, NULL);
+    } else if (c->claim_seq != s->pending_seq) {
+        /* A task became pending while this claim was in flight; its wake-up could not offer
+         * it to this claimer (not held then): claim again rather than miss it. */
+        claim_for(s, c, w);
+        wake_unref(w);
+        return;
     } else {
         held_add(s, c);
     }
@@ -274,17 +295,13 @@ full:
                                 (const char *const *)w->req, w->n_req, w->task_id);
     struct claimer *c = cands[idx];
     held_remove(s, c);
-    c->state = CLAIMER_CLAIMING;
-    c->wake = w;
-    w->refs++;
-    struct cp_claim claim = {c->agent_id, (const char *const *)c->caps, c->n_caps,
-                             clock_now_ms()};
-    CORE_STORE(s->core, task_claim, &claim, on_wake_claim, c);
+    claim_for(s, c, w);
 }
 
 void claims_wake(struct scheduler *s, const char *task_id, const char *const *req,
                  uint32_t n_req, const char *strategy)
 {
+    s->pending_seq++;
     if (s->n_held == 0) return;
     struct wake *w = calloc(1, sizeof *w);
     w->s = s;
@@ -314,11 +331,8 @@ static void on_recheck(evutil_socket_t fd, short what, void *arg)
     w->gen = ++s->next_gen;
     w->req = calloc(1, sizeof *w->req);
     held_remove(s, c);
-    c->state = CLAIMER_CLAIMING;
-    c->wake = w;
-    struct cp_claim claim = {c->agent_id, (const char *const *)c->caps, c->n_caps,
-                             clock_now_ms()};
-    CORE_STORE(s->core, task_claim, &claim, on_wake_claim, c);
+    claim_for(s, c, w);
+    wake_unref(w);
 }
 
 static void on_claim_timer(evutil_socket_t fd, short what, void *arg)

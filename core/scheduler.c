@@ -128,7 +128,7 @@ void sched_store_changed(void *sched, const char *kind, const char *id)
     struct scheduler *s = sched;
     if (strcmp(kind, "done") == 0)
         task_done(s, id);
-    else if (strcmp(kind, "pending") == 0 && s->n_held > 0)
+    else if (strcmp(kind, "pending") == 0 && (++s->pending_seq, s->n_held > 0))
         CORE_STORE(s->core, task_get, id, on_remote_task, s);
 }
 

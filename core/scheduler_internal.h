@@ -19,6 +19,7 @@ struct scheduler {
     TAILQ_HEAD(, waiter) waiters;
     size_t n_held;
     uint64_t next_gen;
+    uint64_t pending_seq; /* bumped whenever any task becomes pending (here or elsewhere) */
     struct event *reap_timer;
     int reaping;
     int64_t last_cleanup_ms;

@@ -66,6 +66,9 @@ void http_reply_error(struct req *r, int status, const char *code, const char *f
 void http_reply_storage_error(struct req *r, const struct cp_result *res, const char *what);
 /* Watch the connection while the req waits (long poll). */
 void http_hold(struct req *r, void (*on_gone)(struct req *r));
+/* The wait is over and an answer is being prepared (possibly asynchronously): stop watching.
+ * A client that leaves now is noticed by evhttp when the answer is written. */
+void http_unhold(struct req *r);
 
 /* Query parameter (first occurrence) or NULL. */
 const char *http_query(struct req *r, const char *key);

@@ -187,6 +187,10 @@ static void on_peer_closed(evutil_socket_t fd, short what, void *arg)
 {
     struct req *r = arg;
     char c;
+    if (!r->held) { /* an answer is being prepared: evhttp notices a failed write itself */
+        unwatch(r);
+        return;
+    }
     if (!(what & EV_CLOSED)) {
         ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
         if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) {
@@ -200,6 +204,12 @@ static void on_peer_closed(evutil_socket_t fd, short what, void *arg)
     r->held = 0;
     if (r->on_gone) r->on_gone(r); /* ends (frees) r, never touching r->ev */
     if (evcon) evhttp_connection_free(evcon); /* frees the request with it */
+}
+
+void http_unhold(struct req *r)
+{
+    unwatch(r);
+    r->held = 0;
 }
 
 void http_hold(struct req *r, void (*on_gone)(struct req *r))

@@ -177,7 +177,7 @@ static void on_wait_over(void *cookie)
 {
     struct req *r = cookie;
     r->ctx = NULL;
-    r->held = 0;
+    http_unhold(r);
     CORE_STORE(r->core, task_get, r->params[0], on_got_final, r);
 }
 
@@ -262,7 +262,7 @@ static void reply_claim(struct req *r, const struct cp_task_view *t)
 static void on_held_delivered(void *cookie, const struct cp_result *res)
 {
     struct req *r = cookie;
-    r->held = 0;
+    http_unhold(r);
     if (res->rc < 0) {
         handoff_free(r);
         http_reply_storage_error(r, res, "claim");
