@@ -47,7 +47,7 @@ struct held_group {
 };
 
 struct claimer {
-    TAILQ_ENTRY(claimer) link; /* in group->claimers while HELD */
+    TAILQ_ENTRY(claimer) link; /* in group->claimers while HELD, s->claiming while CLAIMING */
     struct scheduler *s;
     struct held_group *group; /* while HELD */
     int state;
@@ -62,8 +62,8 @@ struct claimer {
     void *cookie;
     int64_t arrived_ms;
     uint64_t tried_gen;
-    uint64_t claim_seq; /* s->pending_seq when its claim was sent */
-    struct wake *wake;  /* while CLAIMING */
+    int missed;        /* a matching task became pending while its claim was in flight */
+    struct wake *wake; /* while CLAIMING */
 };
 
 static char **copy_strs(const char *const *src, uint32_t n)
@@ -131,6 +131,16 @@ static void held_remove(struct scheduler *s, struct claimer *c)
         free(g->key);
         free(g);
     }
+}
+
+int claims_idle(const struct scheduler *s)
+{
+    return s->n_held == 0 && TAILQ_EMPTY(&s->claiming);
+}
+
+uint64_t sched_pending_seq(const struct scheduler *s)
+{
+    return s->pending_seq;
 }
 
 size_t sched_held_count(const struct scheduler *s)
@@ -215,7 +225,8 @@ static void claim_for(struct scheduler *s, struct claimer *c, struct wake *w)
     c->state = CLAIMER_CLAIMING;
     c->wake = w;
     w->refs++;
-    c->claim_seq = s->pending_seq;
+    c->missed = 0;
+    TAILQ_INSERT_TAIL(&s->claiming, c, link);
     struct cp_claim claim = {c->agent_id, (const char *const *)c->caps, c->n_caps,
                              clock_now_ms()};
     CORE_STORE(s->core, task_claim, &claim, on_wake_claim, c);
@@ -227,6 +238,7 @@ static void on_wake_claim(void *cookie, const struct cp_result *res)
     struct scheduler *s = c->s;
     struct wake *w = c->wake;
     c->wake = NULL;
+    TAILQ_REMOVE(&s->claiming, c, link);
     if (c->gone) {
         if (res->rc == 0 && res->task)
             sched_release(s, res->task->id, c->agent_id, res->task->attempt);
@@ -248,7 +260,7 @@ static void on_wake_claim(void *cookie, const struct cp_result *res)
     if (c->expired || res->rc < 0 ||
         (res->agent && !sched_agent_may_claim(res->agent, clock_now_ms()))) {
         deliver(c, NULL);
-    } else if (c->claim_seq != s->pending_seq) {
+    } else if (c->missed) {
         /* A task became pending while this claim was in flight; its wake-up could not offer
          * it to this claimer (not held then): claim again rather than miss it. */
         claim_for(s, c, w);
@@ -302,6 +314,10 @@ void claims_wake(struct scheduler *s, const char *task_id, const char *const *re
                  uint32_t n_req, const char *strategy)
 {
     s->pending_seq++;
+    struct claimer *c;
+    TAILQ_FOREACH(c, &s->claiming, link)
+    if (!c->missed && cp_caps_subset(req, n_req, (const char *const *)c->caps, c->n_caps))
+        c->missed = 1;
     if (s->n_held == 0) return;
     struct wake *w = calloc(1, sizeof *w);
     w->s = s;
@@ -349,7 +365,8 @@ static void on_claim_timer(evutil_socket_t fd, short what, void *arg)
 struct claimer *sched_hold_claim(struct scheduler *s, const char *agent_id,
                                  const char *const *caps, uint32_t n_caps,
                                  const struct cp_agent_view *agent, uint64_t block_ms,
-                                 int64_t arrived_ms, claim_deliver_cb cb, void *cookie)
+                                 int64_t arrived_ms, uint64_t seen_seq, claim_deliver_cb cb,
+                                 void *cookie)
 {
     struct claimer *c = calloc(1, sizeof *c);
     c->s = s;
@@ -364,10 +381,10 @@ struct claimer *sched_hold_claim(struct scheduler *s, const char *agent_id,
     struct timeval tv = {(time_t)(block_ms / 1000), (suseconds_t)(block_ms % 1000) * 1000};
     evtimer_add(c->timer, &tv);
     held_add(s, c);
-    /* With a shared store, another process's "pending" notification may have been read before
-     * the empty claim's reply (two connections): claim once more now that the claim is held,
-     * so a task submitted in between is not left waiting for the next one. */
-    if (s->core->store->watch) {
+    /* A task became pending between the empty claim and now (with a shared store, another
+     * process's notification can even be read before the claim's reply: two connections):
+     * claim once more from the loop, so that task is not left waiting for the next one. */
+    if (seen_seq != s->pending_seq) {
         static const struct timeval now = {0, 0};
         c->recheck = evtimer_new(s->core->base, on_recheck, c);
         evtimer_add(c->recheck, &now);

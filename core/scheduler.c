@@ -128,7 +128,7 @@ void sched_store_changed(void *sched, const char *kind, const char *id)
     struct scheduler *s = sched;
     if (strcmp(kind, "done") == 0)
         task_done(s, id);
-    else if (strcmp(kind, "pending") == 0 && (++s->pending_seq, s->n_held > 0))
+    else if (strcmp(kind, "pending") == 0 && (++s->pending_seq, !claims_idle(s)))
         CORE_STORE(s->core, task_get, id, on_remote_task, s);
 }
 
@@ -178,6 +178,7 @@ struct scheduler *sched_new(struct cp_core *core)
     struct scheduler *s = calloc(1, sizeof *s);
     s->core = core;
     TAILQ_INIT(&s->groups);
+    TAILQ_INIT(&s->claiming);
     TAILQ_INIT(&s->waiters);
     s->reap_timer = evtimer_new(core->base, on_reap_timer, s);
     s->last_cleanup_ms = clock_now_ms();

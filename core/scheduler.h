@@ -30,7 +30,11 @@ typedef void (*claim_deliver_cb)(void *cookie, const struct cp_result *res);
 struct claimer *sched_hold_claim(struct scheduler *s, const char *agent_id,
                                  const char *const *caps, uint32_t n_caps,
                                  const struct cp_agent_view *agent, uint64_t block_ms,
-                                 int64_t arrived_ms, claim_deliver_cb cb, void *cookie);
+                                 int64_t arrived_ms, uint64_t seen_seq, claim_deliver_cb cb,
+                                 void *cookie);
+/* A counter that moves whenever a task becomes pending. Read it before sending the claim that
+ * came back empty and pass it as seen_seq: if it moved meanwhile, the held claim claims again. */
+uint64_t sched_pending_seq(const struct scheduler *s);
 /* The client went away. A claim in flight for it is released back to pending when it lands. */
 void sched_cancel_claim(struct scheduler *s, struct claimer *c);
 

@@ -224,6 +224,7 @@ struct handoff {
     struct claimer *claimer;
     struct strlist caps; /* the claim's own capabilities, when it gave them */
     int has_caps;
+    uint64_t seen_seq; /* sched_pending_seq() when the claim was sent */
 };
 
 static void handoff_free(struct req *r)
@@ -301,7 +302,7 @@ static void on_claimed(void *cookie, const struct cp_result *res)
     /* Watch the connection first: a store may answer the held claim before this returns. */
     http_hold(r, on_claim_gone);
     h->claimer = sched_hold_claim(r->core->sched, h->agent_id, caps, n, res->agent, h->block_ms,
-                                  h->arrived_ms, on_held_delivered, r);
+                                  h->arrived_ms, h->seen_seq, on_held_delivered, r);
 }
 
 void tasks_claim(struct req *r)
@@ -322,6 +323,7 @@ void tasks_claim(struct req *r)
     h->arrived_ms = clock_now_ms();
     h->caps = caps;
     h->has_caps = has_caps;
+    h->seen_seq = sched_pending_seq(r->core->sched);
     r->ctx = h;
     struct cp_claim c = {agent_id, has_caps ? (const char *const *)caps.items : NULL, caps.n,
                          h->arrived_ms};
