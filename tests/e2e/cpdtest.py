@@ -163,6 +163,9 @@ def deep_merge(base, extra):
 class RedisServer:
     """A private redis-server on a loopback port: no persistence, stopped with the test."""
 
+    PERSISTENCE = ["--appendonly", "no"]
+    WAIT_FOR_FREE_PORT = True  # subclasses restarting on the same port after a kill skip this
+
     def __init__(self, port=None):
         if not REDIS_SERVER:
             raise unittest.SkipTest("redis-server not found (set REDIS_SERVER)")
@@ -176,11 +179,13 @@ class RedisServer:
         return "redis://127.0.0.1:%d" % self.port
 
     def start(self, timeout=10.0):
-        wait_until(lambda: port_is_free(self.port), 10.0, what="port %d to be free" % self.port)
+        if self.WAIT_FOR_FREE_PORT:
+            wait_until(lambda: port_is_free(self.port), 10.0,
+                       what="port %d to be free" % self.port)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir],
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+            + self.PERSISTENCE + ["--dir", self.dir],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             preexec_fn=_die_with_parent)
         log.close()
@@ -190,9 +195,9 @@ class RedisServer:
                 raise AssertionError("redis-server exited with %s:\n%s"
                                      % (self.proc.returncode, self.log()))
             try:
-                if self.command("PING") == "PONG":
+                if self.command("PING") == "PONG":  # -LOADING while replaying an AOF
                     return self
-            except OSError:
+            except (OSError, RuntimeError):
                 pass
             time.sleep(0.02)
         raise AssertionError("redis-server did not answer PING:\n" + self.log())

@@ -6,11 +6,10 @@ and the exactly-once verification of the outcome. Standard library only; imports
 Not a test module itself (the name does not match redis_*.py)."""
 
 import http.client
-import subprocess
 import threading
 import time
 
-from cpdtest import REDIS_SERVER, Client, RedisServer, _die_with_parent, q
+from cpdtest import Client, RedisServer, q
 
 # Anything the transport can throw when a cpd process is gone or a reply never comes.
 NET_ERRORS = (OSError, http.client.HTTPException)
@@ -21,28 +20,10 @@ class DurableRedis(RedisServer):
     acknowledged write is on disk before the reply leaves, so kill() + start() on the same port
     brings back everything a client was told about (see docs/operations.md)."""
 
-    def start(self, timeout=10.0):
-        # No port_is_free() wait (unlike RedisServer.start): after a kill the port keeps
-        # TIME_WAIT sockets, which redis-server's SO_REUSEADDR bind ignores but a plain bind not.
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--dir", self.dir],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent)
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError("redis-server exited with %s:\n%s"
-                                     % (self.proc.returncode, self.log()))
-            try:
-                if self.command("PING") == "PONG":  # -LOADING while replaying the AOF
-                    return self
-            except (OSError, RuntimeError):
-                pass
-            time.sleep(0.02)
-        raise AssertionError("redis-server did not answer PING:\n" + self.log())
+    PERSISTENCE = ["--appendonly", "yes", "--appendfsync", "always"]
+    # After a kill the port keeps TIME_WAIT sockets, which redis-server's SO_REUSEADDR bind
+    # ignores but the harness's plain-bind check does not: restart without waiting for it.
+    WAIT_FOR_FREE_PORT = False
 
 
 def shared_prefix_config(prefix, **options):
