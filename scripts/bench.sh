@@ -201,19 +201,9 @@ if [[ $CEILINGS != 1 ]]; then
 elif [[ -n $NGINX && -n $WRK ]]; then
     NGINX_PORT=$(free_port)
     mkdir -p "$T/nginx"
-    cat >"$T/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $T/nginx/body;
-    proxy_temp_path $T/nginx/proxy;
-    fastcgi_temp_path $T/nginx/fastcgi;
-    uwsgi_temp_path $T/nginx/uwsgi;
-    scgi_temp_path $T/nginx/scgi;
+    {
+        nginx_conf_head "$T/nginx" 4096
+        cat <<EOF
     keepalive_requests 1000000;
     server {
         listen 127.0.0.1:$NGINX_PORT;
@@ -223,6 +213,7 @@ http {
     }
 }
 EOF
+    } >"$T/nginx/nginx.conf"
     "${SRV_CPU[@]}" "$NGINX" -p "$T/nginx" -c "$T/nginx/nginx.conf" -e "$T/nginx/error.log" &
     NGINX_PID=$!
     wait_port "$NGINX_PORT" || { say "nginx did not start"; cat "$T/nginx/error.log" >&2; NGINX_PID=; }

@@ -91,19 +91,9 @@ CPD=$BUILD/cpd
 # ---- nginx: the agents' /health, one worker ---------------------------------------------------
 NGX_PORT=$(free_port)
 mkdir -p "$T/nginx"
-cat >"$T/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/error.log warn;
-events { worker_connections 8192; }
-http {
-    access_log off;
-    client_body_temp_path $T/nginx/body;
-    proxy_temp_path $T/nginx/proxy;
-    fastcgi_temp_path $T/nginx/fastcgi;
-    uwsgi_temp_path $T/nginx/uwsgi;
-    scgi_temp_path $T/nginx/scgi;
+{
+    nginx_conf_head "$T/nginx" 8192
+    cat <<EOF
     server {
         listen 127.0.0.1:$NGX_PORT;
         location = /health { return 200 "ok\n"; }
@@ -111,6 +101,7 @@ http {
     }
 }
 EOF
+} >"$T/nginx.conf"
 "${GEN_CPU[@]}" "$NGINX" -p "$T/nginx" -c "$T/nginx.conf" -e "$T/nginx/error.log" 2>"$T/nginx/stderr" &
 NGINX_PID=$!
 wait_port "$NGX_PORT" || { say "nginx did not start:"; cat "$T/nginx/stderr" "$T/nginx/error.log" >&2; exit 1; }

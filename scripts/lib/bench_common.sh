@@ -17,3 +17,23 @@ wait_port() { # until something accepts on 127.0.0.1:$1, at most 10 s
     done
     return 1
 }
+
+# The start of an nginx.conf for a throw-away nginx in DIR (one worker, in the foreground, no
+# access log, every temp path under DIR), up to and including "http {": the caller writes the
+# rest of the http block and closes it.
+nginx_conf_head() { # DIR WORKER_CONNECTIONS
+    cat <<EOF
+worker_processes 1;
+daemon off;
+pid $1/nginx.pid;
+error_log $1/error.log warn;
+events { worker_connections $2; }
+http {
+    access_log off;
+    client_body_temp_path $1/body;
+    proxy_temp_path $1/proxy;
+    fastcgi_temp_path $1/fastcgi;
+    uwsgi_temp_path $1/uwsgi;
+    scgi_temp_path $1/scgi;
+EOF
+}
