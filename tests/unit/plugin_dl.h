@@ -1,6 +1,6 @@
 /* plugin_dl.h — test harness: open a built plugin .so with dlopen() and lend it a host table.
  *
- * Deliberately independent of core's plugin loader: test_strategies.c and test_probes.c check the
+ * Deliberately independent of core's plugin loader: test_strategies.c and test_probes_*.c check the
  * plugins against the SDK contract alone. The host's event_base is whatever the test stores in
  * dl_base (NULL = no loop); timers are one-shot libevent timers on it.
  */

@@ -1,0 +1,309 @@
+/* test_config_yaml.c — core/config*.c: the defaults, the duration and role parsers, and the YAML
+ * layer (every key, empty and null values, every bad-value path, a missing file). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <cp/plugin.h>
+
+#include "config.h"
+#include "config_helpers.h"
+
+/* ---- defaults and value parsers ---- */
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    struct cp_config c;
+    char err[512];
+    config_defaults(&c);
+    assert_string_equal(c.listen, "127.0.0.1:8080");
+    assert_null(c.plugin_dir);
+    assert_null(c.config_path);
+    assert_string_equal(c.storage, "memory");
+    assert_null(c.storage_fallback);
+    assert_int_equal(c.n_storage_options, 0);
+    assert_string_equal(c.selection_default, "least_loaded");
+    assert_int_equal(c.n_selection_plugins, 3);
+    assert_string_equal(c.selection_plugins[0].spec, "least_loaded");
+    assert_string_equal(c.selection_plugins[1].spec, "round_robin");
+    assert_string_equal(c.selection_plugins[2].spec, "random");
+    assert_int_equal(c.n_probe_plugins, 2);
+    assert_string_equal(c.probe_plugins[0].spec, "http");
+    assert_string_equal(c.probe_plugins[1].spec, "tcp");
+    assert_false(c.exec_probe_enabled);
+    assert_int_equal(c.n_tokens, 0);
+    assert_false(c.allow_anonymous);
+    assert_int_equal(c.heartbeat_interval_ms, 10000);
+    assert_int_equal(c.heartbeat_timeout_ms, 30000);
+    assert_int_equal(c.probe_interval_ms, 30000);
+    assert_int_equal(c.probe_timeout_ms, 10000);
+    assert_int_equal(c.task_timeout_ms, 300000);
+    assert_int_equal(c.cleanup_interval_ms, 60000);
+    assert_int_equal(c.retention_ms, 86400000);
+    assert_int_equal(c.pass_over_ms, 30000);
+    assert_int_equal(c.max_task_retries, 3);
+    assert_int_equal(c.unhealthy_threshold, 3);
+    assert_int_equal(c.recovery_threshold, 2);
+    assert_int_equal(c.slow_probe_ms, 5000);
+    assert_int_equal(c.failure_threshold, 5);
+    assert_int_equal(c.cooldown_ms, 30000);
+    assert_int_equal(c.max_cooldown_ms, 300000);
+    assert_int_equal(c.max_body_bytes, 1048576);
+    assert_int_equal(c.max_capabilities, 64);
+    assert_int_equal(c.max_required_caps, 32);
+    assert_int_equal(c.log_level, CP_LOG_INFO);
+    assert_int_equal(config_validate(&c, err, sizeof err), 0);
+    config_free(&c);
+    config_free(&c); /* idempotent */
+}
+
+static void test_parse_seconds(void **state)
+{
+    (void)state;
+    assert_int_equal(config_parse_seconds("30"), 30000);
+    assert_int_equal(config_parse_seconds("0.5"), 500);
+    assert_int_equal(config_parse_seconds(".25"), 250);
+    assert_int_equal(config_parse_seconds("2."), 2000);
+    assert_int_equal(config_parse_seconds("1.2345"), 1235);
+    assert_int_equal(config_parse_seconds("0.0004"), 0);
+    assert_int_equal(config_parse_seconds("0"), 0);
+    assert_int_equal(config_parse_seconds("315360000"), 315360000000LL);
+    const char *bad[] = {"",    "abc", "-1",    "+1",        "1e3",
+                         " 1",  "1 ",  "1s",    "0x10",      "inf",
+                         "nan", ".",   "1.2.3", "315360001", "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(config_parse_seconds(bad[i]), -1);
+    assert_int_equal(config_parse_seconds(NULL), -1);
+}
+
+static void test_role_parse(void **state)
+{
+    (void)state;
+    assert_int_equal(config_role_parse("admin"), ROLE_ADMIN);
+    assert_int_equal(config_role_parse("agent"), ROLE_AGENT);
+    assert_int_equal(config_role_parse("reader"), ROLE_READER);
+    assert_int_equal(config_role_parse("Admin"), ROLE_ADMIN);
+    assert_int_equal(config_role_parse("root"), -1);
+    assert_int_equal(config_role_parse(""), -1);
+    assert_int_equal(config_role_parse(NULL), -1);
+}
+
+/* ---- YAML ---- */
+
+static const char full_yaml[] =
+    "# every key\n"
+    "listen: 0.0.0.0:9000\n"
+    "plugin_dir: /opt/cp/plugins\n"
+    "storage:\n"
+    "  plugin: redis\n"
+    "  fallback: memory\n"
+    "  options: {url: \"redis://10.0.0.1:6380\", prefix: \"x:\", db: 2}\n"
+    "selection:\n"
+    "  default: round_robin\n"
+    "  plugins: [round_robin, ./examples/strategies/libfastest.so]\n"
+    "probes:\n"
+    "  plugins: [http]\n"
+    "  interval_seconds: 12.5\n"
+    "  timeout_seconds: 0.25\n"
+    "  exec: {enabled: true}\n"
+    "agents: {heartbeat_interval_seconds: 2, heartbeat_timeout_seconds: 6,\n"
+    "         cleanup_interval_seconds: 7}\n"
+    "tasks: {timeout_seconds: 100, max_retries: 0, retention_seconds: 3600,\n"
+    "        pass_over_seconds: 1.5}\n"
+    "health: {unhealthy_threshold: 4, recovery_threshold: 1, slow_probe_seconds: 2}\n"
+    "circuit: {failure_threshold: 9, cooldown_seconds: 10, max_cooldown_seconds: 20}\n"
+    "auth:\n"
+    "  tokens:\n"
+    "    - {token: \"adm-secret\", role: admin}\n"
+    "    - \"agt-secret:agent\"\n"
+    "    - token: rd-secret\n"
+    "      role: reader\n"
+    "  allow_anonymous: false\n"
+    "limits: {max_body_bytes: 2048, max_capabilities: 8, max_required_capabilities: 4}\n"
+    "log: {level: debug}\n";
+
+static void test_yaml_every_key(void **state)
+{
+    (void)state;
+    struct cp_config c;
+    char err[512];
+    assert_int_equal(load_text(&c, full_yaml, err, sizeof err), 0);
+    assert_string_equal(c.config_path, tmp_path);
+    assert_string_equal(c.listen, "0.0.0.0:9000");
+    assert_string_equal(c.plugin_dir, "/opt/cp/plugins");
+    assert_string_equal(c.storage, "redis");
+    assert_string_equal(c.storage_fallback, "memory");
+    assert_int_equal(c.n_storage_options, 3);
+    assert_string_equal(c.storage_options[0].key, "url");
+    assert_string_equal(c.storage_options[0].value, "redis://10.0.0.1:6380");
+    assert_string_equal(c.storage_options[1].value, "x:");
+    assert_string_equal(c.storage_options[2].key, "db");
+    assert_string_equal(c.storage_options[2].value, "2");
+    assert_string_equal(c.selection_default, "round_robin");
+    assert_int_equal(c.n_selection_plugins, 2);
+    assert_string_equal(c.selection_plugins[1].spec, "./examples/strategies/libfastest.so");
+    assert_int_equal(c.n_probe_plugins, 2); /* http + exec added by exec.enabled */
+    assert_string_equal(c.probe_plugins[0].spec, "http");
+    assert_string_equal(c.probe_plugins[1].spec, "exec");
+    assert_true(c.exec_probe_enabled);
+    assert_int_equal(c.probe_interval_ms, 12500);
+    assert_int_equal(c.probe_timeout_ms, 250);
+    assert_int_equal(c.heartbeat_interval_ms, 2000);
+    assert_int_equal(c.heartbeat_timeout_ms, 6000);
+    assert_int_equal(c.cleanup_interval_ms, 7000);
+    assert_int_equal(c.task_timeout_ms, 100000);
+    assert_int_equal(c.max_task_retries, 0);
+    assert_int_equal(c.retention_ms, 3600000);
+    assert_int_equal(c.pass_over_ms, 1500);
+    assert_int_equal(c.unhealthy_threshold, 4);
+    assert_int_equal(c.recovery_threshold, 1);
+    assert_int_equal(c.slow_probe_ms, 2000);
+    assert_int_equal(c.failure_threshold, 9);
+    assert_int_equal(c.cooldown_ms, 10000);
+    assert_int_equal(c.max_cooldown_ms, 20000);
+    assert_int_equal(c.n_tokens, 3);
+    assert_string_equal(c.tokens[0].token, "adm-secret");
+    assert_int_equal(c.tokens[0].role, ROLE_ADMIN);
+    assert_string_equal(c.tokens[1].token, "agt-secret");
+    assert_int_equal(c.tokens[1].role, ROLE_AGENT);
+    assert_string_equal(c.tokens[2].token, "rd-secret");
+    assert_int_equal(c.tokens[2].role, ROLE_READER);
+    assert_false(c.allow_anonymous);
+    assert_int_equal(c.max_body_bytes, 2048);
+    assert_int_equal(c.max_capabilities, 8);
+    assert_int_equal(c.max_required_caps, 4);
+    assert_int_equal(c.log_level, CP_LOG_DEBUG);
+    /* Non-loopback, but tokens are configured. */
+    assert_int_equal(config_validate(&c, err, sizeof err), 0);
+    config_free(&c);
+}
+
+static void test_yaml_empty_and_nulls(void **state)
+{
+    (void)state;
+    struct cp_config c;
+    char err[512];
+    assert_int_equal(load_text(&c, "", err, sizeof err), 0);
+    assert_string_equal(c.listen, "127.0.0.1:8080");
+    config_free(&c);
+    assert_int_equal(load_text(&c, "# only a comment\n", err, sizeof err), 0);
+    config_free(&c);
+    assert_int_equal(load_text(&c,
+                               "plugin_dir: ~\ntasks:\nstorage: {fallback: none, options: ~}\n"
+                               "auth: {tokens: ~}\n",
+                               err, sizeof err),
+                     0);
+    assert_null(c.plugin_dir);
+    assert_null(c.storage_fallback);
+    assert_int_equal(c.task_timeout_ms, 300000);
+    config_free(&c);
+}
+
+static void test_yaml_bad_values(void **state)
+{
+    (void)state;
+    static const struct bad_case cases[] = {
+        {"tasks:\n  timeot: 3\n",
+         {"config: unknown key 'tasks.timeot' in ", "(line 2)", "timeout_seconds"}},
+        {"listn: 1\n", {"unknown key 'listn'", "(line 1)", "at the top level"}},
+        {"probes: {exec: {enabled: true, command: x}}\n", {"unknown key 'probes.exec.command'"}},
+        {"storage: {plugin: memory, options: {url: x}, fallbak: memory}\n",
+         {"unknown key 'storage.fallbak'"}},
+        {"tasks: {timeout_seconds: abc}\n",
+         {"config: tasks.timeout_seconds='abc' in ", "(line 1) is not a duration; expected "
+                                                     "seconds > 0, e.g. 30 or 0.5"}},
+        {"tasks: {timeout_seconds: 0}\n", {"tasks.timeout_seconds='0'", "not a duration"}},
+        {"tasks: {retention_seconds: -5}\n", {"tasks.retention_seconds='-5'"}},
+        {"agents: {heartbeat_timeout_seconds: 0.0001}\n", {"heartbeat_timeout_seconds='0.0001'"}},
+        {"tasks: {timeout_seconds: [1, 2]}\n",
+         {"'tasks.timeout_seconds'", "is a list", "expected a single value"}},
+        {"tasks: {max_retries: 1001}\n", {"tasks.max_retries='1001'", "from 0 to 1000"}},
+        {"tasks: {max_retries: 2.5}\n", {"tasks.max_retries='2.5'"}},
+        {"tasks: {max_retries: -1}\n", {"tasks.max_retries='-1'"}},
+        {"health: {unhealthy_threshold: 0}\n",
+         {"health.unhealthy_threshold='0'", "from 1 to 1000"}},
+        {"circuit: {failure_threshold: x}\n", {"circuit.failure_threshold='x'"}},
+        {"limits: {max_body_bytes: 10}\n", {"limits.max_body_bytes='10'", "1024"}},
+        {"limits: {max_capabilities: 99999}\n", {"limits.max_capabilities='99999'"}},
+        {"auth: {allow_anonymous: maybe}\n", {"auth.allow_anonymous='maybe'", "true or false"}},
+        {"log: {level: loud}\n", {"log.level='loud'", "debug, info, warn or error"}},
+        {"listen: localhost\n", {"listen='localhost'", "host:port"}},
+        {"listen: 127.0.0.1:0\n", {"listen='127.0.0.1:0'"}},
+        {"listen: 127.0.0.1:65536\n", {"listen='127.0.0.1:65536'"}},
+        {"listen: \":8080\"\n", {"listen=':8080'"}},
+        {"listen: \"::1:8080\"\n", {"listen='::1:8080'"}},
+        {"plugin_dir: \"\"\n", {"plugin_dir=''", "is empty"}},
+        {"storage: {plugin: \"bad name\"}\n", {"storage.plugin='bad name'", "path to a .so"}},
+        {"storage: {fallback: redis}\n", {"storage.fallback='redis'", "memory or none"}},
+        {"storage: {options: [a, b]}\n", {"'storage.options'", "is a list"}},
+        {"storage: {options: {url: {a: 1}}}\n", {"'storage.options.url'", "is a mapping"}},
+        {"storage: memory\n", {"'storage'", "is a value", "expected a mapping"}},
+        {"selection: {default: \"a b\"}\n", {"selection.default='a b'", "plugin name"}},
+        {"selection: {plugins: random}\n", {"'selection.plugins'", "is a value"}},
+        {"selection: {plugins: [random, random]}\n",
+         {"selection.plugins[1]='random'", "listed twice"}},
+        {"selection: {plugins: [random, [x]]}\n", {"'selection.plugins[1]'", "is a list"}},
+        {"probes: {plugins: [\"\"]}\n", {"probes.plugins[0]=''"}},
+        {"probes: {exec: true}\n", {"'probes.exec'", "expected a mapping"}},
+        {"tasks: {timeout_seconds: 1}\ntasks: {max_retries: 1}\n",
+         {"key 'tasks' appears twice", "(line 2)"}},
+        {"- listen\n- x\n", {"'(top level)'", "is a list"}},
+        {"listen: [\n", {"is not valid YAML", "line"}},
+        {"a: b: c\n", {"is not valid YAML"}},
+        {"auth: {tokens: {x: y}}\n", {"'auth.tokens'", "is a mapping"}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct cp_config c;
+        char err[512];
+        if (load_text(&c, cases[i].yaml, err, sizeof err) == 0)
+            fail_msg("case %zu accepted: %s", i, cases[i].yaml);
+        assert_contains(err, tmp_path); /* every YAML error names the file */
+        for (size_t j = 0; j < 3 && cases[i].expect[j]; j++)
+            assert_contains(err, cases[i].expect[j]);
+        assert_null(strchr(err, '\n'));
+        /* Nothing half-applied: still the defaults. */
+        assert_string_equal(c.listen, "127.0.0.1:8080");
+        assert_null(c.config_path);
+        assert_int_equal(c.task_timeout_ms, 300000);
+        config_free(&c);
+    }
+}
+
+static void test_yaml_missing_file(void **state)
+{
+    (void)state;
+    struct cp_config c;
+    char err[512];
+    config_defaults(&c);
+    assert_int_equal(config_load_yaml(&c, "/nonexistent/cpd.yaml", err, sizeof err), -1);
+    assert_string_equal(err,
+                        "config: cannot read /nonexistent/cpd.yaml: No such file or directory");
+    config_free(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_defaults, config_test_setup, config_test_teardown),
+        cmocka_unit_test_setup_teardown(test_parse_seconds, config_test_setup,
+                                        config_test_teardown),
+        cmocka_unit_test_setup_teardown(test_role_parse, config_test_setup, config_test_teardown),
+        cmocka_unit_test_setup_teardown(test_yaml_every_key, config_test_setup,
+                                        config_test_teardown),
+        cmocka_unit_test_setup_teardown(test_yaml_empty_and_nulls, config_test_setup,
+                                        config_test_teardown),
+        cmocka_unit_test_setup_teardown(test_yaml_bad_values, config_test_setup,
+                                        config_test_teardown),
+        cmocka_unit_test_setup_teardown(test_yaml_missing_file, config_test_setup,
+                                        config_test_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
