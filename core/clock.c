@@ -2,6 +2,7 @@
 #include "clock.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 /* 0 = real time. Single-threaded like the rest of the core, so a plain static suffices. */
@@ -27,8 +28,20 @@ void clock_advance_fake(int64_t ms)
     fake_ms += ms;
 }
 
+static void put_digits(char *p, int v, int n)
+{
+    while (n-- > 0) {
+        p[n] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
+/* Called for every timestamp of every rendered task and agent: digits are written by hand and
+ * the calendar fields of the last second are kept, since most timestamps share a second. */
 void clock_format_iso(int64_t ms, char *buf, size_t len)
 {
+    static time_t cached_secs = -1;
+    static char cached[20]; /* "YYYY-MM-DDTHH:MM:SS" */
     if (len == 0) return;
     /* Floor division so times before the epoch still get a 0..999 millisecond part. */
     int64_t secs = ms / 1000, rem = ms % 1000;
@@ -37,11 +50,32 @@ void clock_format_iso(int64_t ms, char *buf, size_t len)
         secs -= 1;
     }
     time_t t = (time_t)secs;
-    struct tm tm;
-    if (gmtime_r(&t, &tm) == NULL) {
-        snprintf(buf, len, "1970-01-01T00:00:00.000Z");
-        return;
+    if (t != cached_secs) {
+        struct tm tm;
+        if (gmtime_r(&t, &tm) == NULL || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0) {
+            snprintf(buf, len, "1970-01-01T00:00:00.000Z");
+            return;
+        }
+        put_digits(cached, tm.tm_year + 1900, 4);
+        cached[4] = '-';
+        put_digits(cached + 5, tm.tm_mon + 1, 2);
+        cached[7] = '-';
+        put_digits(cached + 8, tm.tm_mday, 2);
+        cached[10] = 'T';
+        put_digits(cached + 11, tm.tm_hour, 2);
+        cached[13] = ':';
+        put_digits(cached + 14, tm.tm_min, 2);
+        cached[16] = ':';
+        put_digits(cached + 17, tm.tm_sec, 2);
+        cached[19] = '\0';
+        cached_secs = t;
     }
-    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)rem);
+    char out[25];
+    memcpy(out, cached, 19);
+    out[19] = '.';
+    put_digits(out + 20, (int)rem, 3);
+    out[23] = 'Z';
+    size_t n = len - 1 < 24 ? len - 1 : 24; /* truncated, still terminated */
+    memcpy(buf, out, n);
+    buf[n] = '\0';
 }

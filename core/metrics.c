@@ -170,15 +170,35 @@ void metrics_claim_wait(double seconds)
     hist_observe(&claim_wait, seconds);
 }
 
+/* Every request records one observation: a small direct-mapped memo from (route pointer,
+ * status) to its entry spares the key formatting and hashing. Route names are static strings
+ * (the route table's patterns); metrics_reset() empties the memo with the tables. */
+#define HTTP_MEMO 64
+static struct {
+    const char *route;
+    int status;
+    struct http_entry *e;
+} http_memo[HTTP_MEMO];
+
 void metrics_http_request(const char *route, int status, double seconds)
 {
     char key[MAX_KEY + 16];
     if (!route || !*route) route = "unmatched";
-    int n = snprintf(key, sizeof key, "%d %s", status, route);
-    if (n < 0) return;
-    size_t len = (size_t)n < sizeof key ? (size_t)n : sizeof key - 1;
-    struct http_entry *e = lmap_get(&http_map, key, len);
-    if (e) hist_observe(&e->h, seconds);
+    size_t slot = (((uintptr_t)route >> 3) ^ (unsigned)status * 31u) % HTTP_MEMO;
+    struct http_entry *e = NULL;
+    if (http_memo[slot].route == route && http_memo[slot].status == status) {
+        e = http_memo[slot].e;
+    } else {
+        int n = snprintf(key, sizeof key, "%d %s", status, route);
+        if (n < 0) return;
+        size_t len = (size_t)n < sizeof key ? (size_t)n : sizeof key - 1;
+        e = lmap_get(&http_map, key, len);
+        if (!e) return;
+        http_memo[slot].route = route;
+        http_memo[slot].status = status;
+        http_memo[slot].e = e;
+    }
+    hist_observe(&e->h, seconds);
 }
 
 void metrics_probe_result(const char *probe_type, int ok, double latency_seconds)
@@ -197,6 +217,7 @@ void metrics_reset(void)
 {
     lmap_clear(&task_map);
     lmap_clear(&http_map);
+    memset(http_memo, 0, sizeof http_memo);
     lmap_clear(&probe_map);
     memset(&claim_wait, 0, sizeof claim_wait);
 }

@@ -18,6 +18,8 @@ enum metrics_task_event {
 
 void metrics_task_event(const char *task_type, int event); /* enum metrics_task_event */
 void metrics_claim_wait(double seconds); /* from claim request arrival to task handed out */
+/* `route` must be a string that lives as long as the process and never changes (a route
+ * pattern or a literal): its address is memoised. */
 void metrics_http_request(const char *route, int status, double seconds);
 void metrics_probe_result(const char *probe_type, int ok, double latency_seconds);
 /* Render everything, with agents/tasks by status and circuit states from `stats`. */

@@ -65,7 +65,8 @@ void agents_register(struct req *r)
                              r->core->health ? err : "health probes are not available");
             return;
         }
-        probe = strdup(json_object_to_json_string_ext(hp, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        probe = strdup(json_object_to_json_string_ext(hp, JSON_C_TO_STRING_PLAIN |
+                                                              JSON_C_TO_STRING_NOSLASHESCAPE));
     }
     if (get_id_list(r, "capabilities", cfg->max_capabilities, NULL, &caps) < 0) {
         free(probe);
@@ -107,7 +108,8 @@ static int usable(const struct cp_agent_view *a, int64_t now)
     if (a->status == CP_AGENT_OFFLINE) return 0;
     if (a->status == CP_AGENT_READY || a->status == CP_AGENT_BUSY) {
         int open = a->health.circuit == CP_CIRCUIT_OPEN && a->health.retry_at_ms > now;
-        return !open && (a->status == CP_AGENT_READY || a->tasks_in_flight < a->max_concurrent_tasks);
+        return !open &&
+               (a->status == CP_AGENT_READY || a->tasks_in_flight < a->max_concurrent_tasks);
     }
     return 0;
 }
@@ -133,7 +135,7 @@ static void on_listed(void *cookie, const struct cp_result *res)
     int64_t now = clock_now_ms();
     size_t total = 0;
     struct evbuffer *b = evbuffer_new();
-    evbuffer_add_printf(b, "{\"agents\":[");
+    render_literal(b, "{\"agents\":[");
     for (size_t i = 0; i < res->n_agents; i++) {
         if (c->available && !usable(res->agents[i], now)) continue;
         if (total++) evbuffer_add(b, ",", 1);
@@ -164,9 +166,10 @@ void agents_list(struct req *r)
     struct strlist caps;
     const char *status = http_query(r, "status");
     if (parse_available(r, &available) < 0) return;
-    if (status && (f.status = cp_enum_parse(cp_agent_status_names, CP_AGENT_STATUS_COUNT,
-                                            status)) < 0) {
-        http_reply_error(r, 400, "invalid_field", "status must be one of starting, ready, busy, "
+    if (status &&
+        (f.status = cp_enum_parse(cp_agent_status_names, CP_AGENT_STATUS_COUNT, status)) < 0) {
+        http_reply_error(r, 400, "invalid_field",
+                         "status must be one of starting, ready, busy, "
                          "draining, offline, failed");
         return;
     }
@@ -206,9 +209,9 @@ static void on_unregistered(void *cookie, const struct cp_result *res)
     }
     if (r->core->health) health_untrack(r->core->health, r->params[0]);
     sched_handle_events(r->core->sched, res->events, res->n_events);
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "unregistered", json_object_new_boolean(1));
-    http_reply_json(r, 200, o);
+    struct evbuffer *b = evbuffer_new();
+    render_literal(b, "{\"unregistered\":true}");
+    http_reply_buffer(r, 200, b);
 }
 
 void agents_delete(struct req *r)
@@ -224,11 +227,11 @@ static void on_heartbeat(void *cookie, const struct cp_result *res)
         http_reply_storage_error(r, res, "agent");
         return;
     }
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "acknowledged", json_object_new_boolean(1));
-    json_object_object_add(o, "status",
-                           json_object_new_string(cp_agent_status_name(res->agent->status)));
-    http_reply_json(r, 200, o);
+    struct evbuffer *b = evbuffer_new();
+    render_literal(b, "{\"acknowledged\":true,\"status\":");
+    render_string(b, cp_agent_status_name(res->agent->status));
+    evbuffer_add(b, "}", 1);
+    http_reply_buffer(r, 200, b);
 }
 
 void agents_heartbeat(struct req *r)

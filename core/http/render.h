@@ -7,6 +7,9 @@
 
 #include <cp/storage.h>
 
+/* A string literal's bytes, without the cost of a printf. */
+#define render_literal(b, lit) evbuffer_add((b), "" lit, sizeof(lit) - 1)
+
 void render_string(struct evbuffer *b, const char *s); /* JSON string or null */
 void render_time(struct evbuffer *b, int64_t ms);      /* ISO string or null */
 void render_number(struct evbuffer *b, double v);

@@ -16,14 +16,28 @@
 
 #define MAX_WAIT_MS 60000
 
+/* 96 random bits per id. The bytes come from getrandom() in blocks of 4 KiB: one system call
+ * per 341 tasks instead of one per task. */
 static void new_task_id(char out[30])
 {
-    unsigned char rnd[12];
-    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
-        for (size_t i = 0; i < sizeof rnd; i++) rnd[i] = (unsigned char)random();
+    static unsigned char pool[4096];
+    static size_t left;
+    static const char hex[] = "0123456789abcdef";
+    if (left < 12) {
+        if (getrandom(pool, sizeof pool, 0) != (ssize_t)sizeof pool) {
+            for (size_t i = 0; i < sizeof pool; i++)
+                pool[i] = (unsigned char)random();
+        }
+        left = sizeof pool;
     }
+    const unsigned char *rnd = pool + sizeof pool - left;
+    left -= 12;
     memcpy(out, "task_", 5);
-    for (int i = 0; i < 12; i++) snprintf(out + 5 + 2 * i, 3, "%02x", rnd[i]);
+    for (int i = 0; i < 12; i++) {
+        out[5 + 2 * i] = hex[rnd[i] >> 4];
+        out[6 + 2 * i] = hex[rnd[i] & 15];
+    }
+    out[29] = '\0';
 }
 
 static int parse_priority(struct req *r, int32_t *out)
@@ -60,12 +74,13 @@ static void on_submitted(void *cookie, const struct cp_result *res)
         return;
     }
     metrics_task_event(res->task->task_type, MET_TASK_SUBMITTED);
-    char id[64];
-    snprintf(id, sizeof id, "%s", res->task->id);
-    sched_task_changed(r->core->sched, res->task); /* may hand it to a held claim at once */
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "task_id", json_object_new_string(id));
-    http_reply_json(r, 201, o);
+    /* Rendered before the task is handed on: a held claim may take (and change) it at once. */
+    struct evbuffer *b = evbuffer_new();
+    render_literal(b, "{\"task_id\":");
+    render_string(b, res->task->id);
+    evbuffer_add(b, "}", 1);
+    sched_task_changed(r->core->sched, res->task);
+    http_reply_buffer(r, 201, b);
 }
 
 void tasks_submit(struct req *r)
@@ -83,8 +98,10 @@ void tasks_submit(struct req *r)
         get_uint(r, "max_retries", 0, 1000, &max_retries) < 0)
         return;
     if (strategy && !core_strategy(r->core, strategy)) {
-        http_reply_error(r, 400, "invalid_field", "strategy '%.128s' is not a loaded selection "
-                         "plugin", strategy);
+        http_reply_error(r, 400, "invalid_field",
+                         "strategy '%.128s' is not a loaded selection "
+                         "plugin",
+                         strategy);
         return;
     }
     if (get_id_list(r, "required_capabilities", cfg->max_required_caps, NULL, &caps) < 0) return;
@@ -129,7 +146,7 @@ static void on_listed(void *cookie, const struct cp_result *res)
         return;
     }
     struct evbuffer *b = evbuffer_new();
-    evbuffer_add_printf(b, "{\"tasks\":[");
+    render_literal(b, "{\"tasks\":[");
     for (size_t i = 0; i < res->n_tasks; i++) {
         if (i) evbuffer_add(b, ",", 1);
         render_task(b, res->tasks[i]);
@@ -144,9 +161,10 @@ void tasks_list(struct req *r)
     const char *status = http_query(r, "status");
     const char *type = http_query(r, "task_type");
     uint64_t limit;
-    if (status && (f.status = cp_enum_parse(cp_task_status_names, CP_TASK_STATUS_COUNT,
-                                            status)) < 0) {
-        http_reply_error(r, 400, "invalid_field", "status must be one of pending, claimed, "
+    if (status &&
+        (f.status = cp_enum_parse(cp_task_status_names, CP_TASK_STATUS_COUNT, status)) < 0) {
+        http_reply_error(r, 400, "invalid_field",
+                         "status must be one of pending, claimed, "
                          "running, completed, failed, cancelled, timeout");
         return;
     }
@@ -246,7 +264,7 @@ static void reply_claim(struct req *r, const struct cp_task_view *t)
 {
     struct handoff *h = r->ctx;
     struct evbuffer *b = evbuffer_new();
-    evbuffer_add_printf(b, "{\"task\":");
+    render_literal(b, "{\"task\":");
     if (t) {
         render_task(b, t);
         snprintf(h->task_id, sizeof h->task_id, "%s", t->id);
@@ -296,8 +314,8 @@ static void on_claimed(void *cookie, const struct cp_result *res)
         return;
     }
     /* Nothing now: hold the claim with its capabilities (default: the agent's own). */
-    const char *const *caps = h->has_caps ? (const char *const *)h->caps.items
-                                          : res->agent->capabilities;
+    const char *const *caps =
+        h->has_caps ? (const char *const *)h->caps.items : res->agent->capabilities;
     uint32_t n = h->has_caps ? h->caps.n : res->agent->n_capabilities;
     /* Watch the connection first: a store may answer the held claim before this returns. */
     http_hold(r, on_claim_gone);
@@ -360,24 +378,28 @@ static void on_transitioned(void *cookie, const struct cp_result *res)
     const struct cp_task_view *t = res->task;
     struct health_monitor *hm = r->core->health;
     if (kind == CP_TR_COMPLETE || kind == CP_TR_FAIL) {
-        metrics_task_event(t->task_type, kind == CP_TR_COMPLETE ? MET_TASK_COMPLETED
-                                                                : MET_TASK_FAILED);
+        metrics_task_event(t->task_type,
+                           kind == CP_TR_COMPLETE ? MET_TASK_COMPLETED : MET_TASK_FAILED);
         if (hm && res->agent) health_task_outcome(hm, res->agent->agent_id, kind == CP_TR_COMPLETE);
     }
-    json_object *o = json_object_new_object();
+    struct evbuffer *b = evbuffer_new();
     switch (kind) {
-    case CP_TR_START: json_object_object_add(o, "started", json_object_new_boolean(1)); break;
-    case CP_TR_COMPLETE: json_object_object_add(o, "completed", json_object_new_boolean(1)); break;
-    case CP_TR_CANCEL: json_object_object_add(o, "cancelled", json_object_new_boolean(1)); break;
+    case CP_TR_START:
+        render_literal(b, "{\"started\":true}");
+        break;
+    case CP_TR_COMPLETE:
+        render_literal(b, "{\"completed\":true}");
+        break;
+    case CP_TR_CANCEL:
+        render_literal(b, "{\"cancelled\":true}");
+        break;
     case CP_TR_FAIL:
-        json_object_object_add(o, "failed", json_object_new_boolean(1));
-        json_object_object_add(o, "status",
-                               json_object_new_string(cp_task_status_name(t->status)));
-        json_object_object_add(o, "retries", json_object_new_int64(t->retries));
+        evbuffer_add_printf(b, "{\"failed\":true,\"status\":\"%s\",\"retries\":%u}",
+                            cp_task_status_name(t->status), (unsigned)t->retries);
         break;
     }
     sched_task_changed(r->core->sched, t);
-    http_reply_json(r, 200, o);
+    http_reply_buffer(r, 200, b);
 }
 
 static void transition(struct req *r, int kind)
@@ -387,15 +409,14 @@ static void transition(struct req *r, int kind)
     double latency = -1;
     int requeue = 1;
     if (check_identifier(r, "task id", r->params[0]) < 0) return;
-    if (kind != CP_TR_CANCEL &&
-        (get_string(r, "agent_id", 0, &agent_id) < 0 ||
-         (agent_id && check_identifier(r, "agent_id", agent_id) < 0)))
+    if (kind != CP_TR_CANCEL && (get_string(r, "agent_id", 0, &agent_id) < 0 ||
+                                 (agent_id && check_identifier(r, "agent_id", agent_id) < 0)))
         return;
     if ((kind == CP_TR_COMPLETE || kind == CP_TR_FAIL) &&
         get_number(r, "latency_ms", 0, 1e12, &latency) < 0)
         return;
-    if (kind == CP_TR_FAIL && (get_string(r, "error", 0, &error) < 0 ||
-                               get_bool(r, "requeue", &requeue) < 0))
+    if (kind == CP_TR_FAIL &&
+        (get_string(r, "error", 0, &error) < 0 || get_bool(r, "requeue", &requeue) < 0))
         return;
     if (kind == CP_TR_COMPLETE && get_json_text(r, "result", 0, NULL, &result) < 0) return;
     struct cp_transition tr = {.kind = kind,
