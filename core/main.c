@@ -89,8 +89,7 @@ static void on_agents_listed(void *cookie, const struct cp_result *res)
 {
     struct cp_core *core = cookie;
     if (res->rc < 0) {
-        log_warn("start-up: cannot list agents to resume their probes (storage error %d)",
-                 res->rc);
+        log_warn("start-up: cannot list agents to resume their probes (storage error %d)", res->rc);
         return;
     }
     for (size_t i = 0; i < res->n_agents; i++)
@@ -155,10 +154,9 @@ int main(int argc, char **argv)
     sched_start(core.sched);
     struct cp_agent_filter all = {NULL, 0, -1};
     CORE_STORE(&core, agent_list, &all, on_agents_listed, &core);
-    log_info("cpd %s listening on http://%s (storage: %s%s, plugins from %s, auth: %s)",
-             CP_VERSION, cfg.listen, core.storage_plugin->desc->name,
-             core.storage_fallback ? " FALLBACK" : "", dir,
-             cfg.n_tokens ? "on" : "off");
+    log_info("cpd %s listening on http://%s (storage: %s%s, plugins from %s, auth: %s)", CP_VERSION,
+             cfg.listen, core.storage_plugin->desc->name, core.storage_fallback ? " FALLBACK" : "",
+             dir, cfg.n_tokens ? "on" : "off");
     status = event_base_dispatch(core.base) < 0 ? 1 : 0;
     event_free(sigint);
     event_free(sigterm);

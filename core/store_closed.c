@@ -12,8 +12,8 @@ static void closed(cp_storage_cb cb, void *cookie)
     cb(cookie, &res);
 }
 
-#define CLOSED_OP(name, ...)                                                                      \
-    static void name(void *st, __VA_ARGS__, cp_storage_cb cb, void *cookie)                      \
+#define CLOSED_OP(name, ...)                                                                       \
+    static void name(void *st, __VA_ARGS__, cp_storage_cb cb, void *cookie)                        \
     {                                                                                              \
         (void)st;                                                                                  \
         closed(cb, cookie);                                                                        \

@@ -28,10 +28,10 @@ int auth_check(struct req *r)
         r->role = ROLE_ADMIN;
         return 0;
     }
-    const char *h =
-        evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Authorization");
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Authorization");
     if (!h || strncasecmp(h, "Bearer ", 7) != 0 || h[7] == '\0') {
-        http_reply_error(r, 401, "unauthorized", "a bearer token is required "
+        http_reply_error(r, 401, "unauthorized",
+                         "a bearer token is required "
                          "(Authorization: Bearer <token>)");
         return -1;
     }

@@ -100,7 +100,8 @@ static void on_stats(void *cookie, const struct cp_result *res)
     }
     const struct cp_stats_view *s = res->stats;
     struct evbuffer *b = evbuffer_new();
-    evbuffer_add_printf(b, "{\"registry\":{\"total_agents\":%llu,\"available_agents\":%llu,"
+    evbuffer_add_printf(b,
+                        "{\"registry\":{\"total_agents\":%llu,\"available_agents\":%llu,"
                         "\"by_status\":",
                         (unsigned long long)s->agents_total,
                         (unsigned long long)s->agents_available);
@@ -110,7 +111,8 @@ static void on_stats(void *cookie, const struct cp_result *res)
     evbuffer_add_printf(b, ",\"by_provider\":");
     render_counts(b, s->agents_by_provider, s->n_agents_by_provider);
     const uint64_t *ts = s->tasks_by_status;
-    evbuffer_add_printf(b, "},\"scheduler\":{\"pending_tasks\":%llu,\"running_tasks\":%llu,"
+    evbuffer_add_printf(b,
+                        "},\"scheduler\":{\"pending_tasks\":%llu,\"running_tasks\":%llu,"
                         "\"total\":%llu,\"held_claims\":%zu,\"by_status\":",
                         (unsigned long long)ts[CP_TASK_PENDING],
                         (unsigned long long)(ts[CP_TASK_CLAIMED] + ts[CP_TASK_RUNNING]),
@@ -121,16 +123,15 @@ static void on_stats(void *cookie, const struct cp_result *res)
     evbuffer_add_printf(b, ",\"by_type\":");
     render_counts(b, s->tasks_by_type, s->n_tasks_by_type);
     const uint64_t *h = s->agents_by_health;
-    int sys = health_system_status(s->agents_total, h[CP_HEALTH_DEGRADED],
-                                   h[CP_HEALTH_UNHEALTHY]);
-    evbuffer_add_printf(b, "},\"health\":{\"system_health\":\"%s\",\"healthy_count\":%llu,"
-                        "\"degraded_count\":%llu,\"unhealthy_count\":%llu,"
-                        "\"unknown_count\":%llu,\"circuits_open\":%llu},",
-                        cp_health_name(sys), (unsigned long long)h[CP_HEALTH_HEALTHY],
-                        (unsigned long long)h[CP_HEALTH_DEGRADED],
-                        (unsigned long long)h[CP_HEALTH_UNHEALTHY],
-                        (unsigned long long)h[CP_HEALTH_UNKNOWN],
-                        (unsigned long long)s->circuits_open);
+    int sys = health_system_status(s->agents_total, h[CP_HEALTH_DEGRADED], h[CP_HEALTH_UNHEALTHY]);
+    evbuffer_add_printf(
+        b,
+        "},\"health\":{\"system_health\":\"%s\",\"healthy_count\":%llu,"
+        "\"degraded_count\":%llu,\"unhealthy_count\":%llu,"
+        "\"unknown_count\":%llu,\"circuits_open\":%llu},",
+        cp_health_name(sys), (unsigned long long)h[CP_HEALTH_HEALTHY],
+        (unsigned long long)h[CP_HEALTH_DEGRADED], (unsigned long long)h[CP_HEALTH_UNHEALTHY],
+        (unsigned long long)h[CP_HEALTH_UNKNOWN], (unsigned long long)s->circuits_open);
     render_storage(b, r->core);
     evbuffer_add(b, "}", 1);
     http_reply_buffer(r, 200, b);

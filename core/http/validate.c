@@ -77,7 +77,9 @@ int get_json_text(struct req *r, const char *key, int object_only, const char *d
         http_reply_error(r, 400, "invalid_field", "%s must be a JSON object", key);
         return -1;
     }
-    const char *s = v ? json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : "null";
+    const char *s = v ? json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+                                                              JSON_C_TO_STRING_NOSLASHESCAPE)
+                      : "null";
     *out = strdup(s);
     return 0;
 }
@@ -150,7 +152,8 @@ void strlist_normalize(struct strlist *l)
 
 void strlist_free(struct strlist *l)
 {
-    for (uint32_t i = 0; i < l->n; i++) free(l->items[i]);
+    for (uint32_t i = 0; i < l->n; i++)
+        free(l->items[i]);
     free(l->items);
     l->items = NULL;
     l->n = 0;
@@ -159,7 +162,8 @@ void strlist_free(struct strlist *l)
 char *strlist_join(const struct strlist *l)
 {
     size_t len = 1;
-    for (uint32_t i = 0; i < l->n; i++) len += strlen(l->items[i]) + 1;
+    for (uint32_t i = 0; i < l->n; i++)
+        len += strlen(l->items[i]) + 1;
     char *s = malloc(len), *p = s;
     *p = '\0';
     for (uint32_t i = 0; i < l->n; i++) {
@@ -191,8 +195,7 @@ static int list_add(struct req *r, const char *key, uint32_t max, struct strlist
     return 0;
 }
 
-int get_id_list(struct req *r, const char *key, uint32_t max, int *present_out,
-                struct strlist *out)
+int get_id_list(struct req *r, const char *key, uint32_t max, int *present_out, struct strlist *out)
 {
     json_object *v = present(r, key);
     out->items = NULL;
