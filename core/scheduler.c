@@ -83,7 +83,7 @@ static void task_done(struct scheduler *s, const char *task_id)
 void sched_task_changed(struct scheduler *s, const struct cp_task_view *t)
 {
     if (t->status == CP_TASK_PENDING)
-        claims_wake(s, t->id, t->required_capabilities, t->n_required, t->strategy);
+        claims_wake(s, t->id, t->required_capabilities, t->n_required, t->strategy, t);
     else if (cp_task_status_is_terminal(t->status))
         task_done(s, t->id);
 }
@@ -95,13 +95,15 @@ void sched_handle_events(struct scheduler *s, const struct cp_event *ev, size_t 
         switch (e->kind) {
         case CP_EVENT_TASK_TIMEOUT:
             metrics_task_event(e->task_type ? e->task_type : "unknown", MET_TASK_TIMEOUT);
-            if (e->agent_id && s->core->health) health_task_outcome(s->core->health, e->agent_id, 0);
+            if (e->agent_id && s->core->health)
+                health_task_outcome(s->core->health, e->agent_id, 0);
             /* pending again or terminal, as a requeue */
             __attribute__((fallthrough));
         case CP_EVENT_TASK_REQUEUED:
             if (e->task_status == CP_TASK_PENDING)
-                claims_wake(s, e->task_id, e->required_capabilities, e->n_required, NULL);
-            else if (e->task_id && e->task_status >= 0 && cp_task_status_is_terminal(e->task_status))
+                claims_wake(s, e->task_id, e->required_capabilities, e->n_required, NULL, NULL);
+            else if (e->task_id && e->task_status >= 0 &&
+                     cp_task_status_is_terminal(e->task_status))
                 task_done(s, e->task_id);
             break;
         case CP_EVENT_AGENT_OFFLINE:
@@ -120,15 +122,24 @@ void sched_handle_events(struct scheduler *s, const struct cp_event *ev, size_t 
 
 static void on_remote_task(void *cookie, const struct cp_result *res)
 {
-    if (res->rc == 0 && res->task) sched_task_changed(cookie, res->task);
+    if (res->rc == 0 && res->task)
+        sched_task_changed(cookie, res->task);
+    else if (res->rc < 0)
+        claims_missed(cookie, NULL, 0); /* unknown: every claim in flight re-checks */
 }
 
+/* Another process made task `id` pending. Nothing held or in flight here: only the HTTP layer's
+ * claims in flight may have missed it (claims_missed moves pending_seq for them). Else the
+ * task is read first; a claim in flight that missed it is held by the time that read answers
+ * (same connection, in order) or is covered by the wake-up ending unplaced (claims.c). */
 void sched_store_changed(void *sched, const char *kind, const char *id)
 {
     struct scheduler *s = sched;
     if (strcmp(kind, "done") == 0)
         task_done(s, id);
-    else if (strcmp(kind, "pending") == 0 && (++s->pending_seq, !claims_idle(s)))
+    else if (strcmp(kind, "pending") == 0 && claims_idle(s))
+        claims_missed(s, NULL, 0);
+    else if (strcmp(kind, "pending") == 0)
         CORE_STORE(s->core, task_get, id, on_remote_task, s);
 }
 
@@ -195,7 +206,8 @@ void sched_drain(struct scheduler *s)
 {
     claims_drain(s);
     struct waiter *w;
-    while ((w = TAILQ_FIRST(&s->waiters))) waiter_fire(w);
+    while ((w = TAILQ_FIRST(&s->waiters)))
+        waiter_fire(w);
     evtimer_del(s->reap_timer);
 }
 

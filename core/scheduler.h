@@ -32,8 +32,9 @@ struct claimer *sched_hold_claim(struct scheduler *s, const char *agent_id,
                                  const struct cp_agent_view *agent, uint64_t block_ms,
                                  int64_t arrived_ms, uint64_t seen_seq, claim_deliver_cb cb,
                                  void *cookie);
-/* A counter that moves whenever a task becomes pending. Read it before sending the claim that
- * came back empty and pass it as seen_seq: if it moved meanwhile, the held claim claims again. */
+/* A counter that moves when a task became pending that claims in flight may have missed (its
+ * wake-up ended without placing it). Read it before sending the claim that came back empty and
+ * pass it as seen_seq: if it moved meanwhile, the held claim claims again. */
 uint64_t sched_pending_seq(const struct scheduler *s);
 /* The client went away. A claim in flight for it is released back to pending when it lands. */
 void sched_cancel_claim(struct scheduler *s, struct claimer *c);

@@ -73,6 +73,14 @@ static const char *str_nn(struct rd *d, const redisReply *r)
 static int64_t i64(struct rd *d, const redisReply *r)
 {
     if (r->type == REDIS_REPLY_INTEGER) return r->integer;
+    if (r->type == REDIS_REPLY_STRING && r->len > 0 && r->len <= 18) {
+        /* The usual stored number: a plain decimal integer (at most 18 digits: no overflow). */
+        size_t i = r->str[0] == '-';
+        int64_t v = 0;
+        for (; i < r->len && r->str[i] >= '0' && r->str[i] <= '9'; i++)
+            v = v * 10 + (r->str[i] - '0');
+        if (i == r->len && r->len > (size_t)(r->str[0] == '-')) return r->str[0] == '-' ? -v : v;
+    }
     if (r->type == REDIS_REPLY_STRING) {
         char *end;
         double v = strtod(r->str, &end);

@@ -445,10 +445,59 @@ local function agent_raw(id)
     return r
 end
 
+-- T_READ: the fields of task_reply() in its order, then cm and qs. HMGET of them is a task
+-- reply as stored once raw_task() has cut it to size (the hot ops read and reply this way).
+local T_READ = {'id', 'type', 'pl', 'req', 'st', 'pr', 'cat', 'clat', 'stat', 'coat', 'ps', 'ag',
+                'to', 'mr', 're', 'att', 'res', 'err', 'md', 'strat', 'poa', 'pou', 'cm', 'qs'}
+local TR_ST, TR_CAT, TR_CLAT, TR_STAT, TR_COAT, TR_AG, TR_TO, TR_ATT, TR_RES, TR_CM, TR_QS =
+    5, 7, 8, 9, 10, 12, 13, 16, 17, 23, 24
+local function task_read(id)
+    local r = call('HMGET', tkey(id), unpack(T_READ))
+    if not r[1] then return nil end
+    return r
+end
+-- The task_reply() part of a task_read() array (changed in place).
+local function raw_task(r)
+    r[24], r[23] = nil, nil
+    if not r[21] then r[22] = 0 end -- pass-over time only with its agent, as task_reply()
+    return r
+end
+-- Numbers given to redis.call() are formatted with printf("%.17g") by Redis, a cost the hot ops
+-- avoid: they pass strings (ARGV as given, these constants, istr() of integers — the same text
+-- "%.17g" gives for integers below 2^53).
+local ST_S = {[0] = '0', '1', '2', '3', '4', '5', '6'}
+local function istr(n) return string.format('%d', n) end
+-- Agent fields by position in A_FIELDS (agent_raw()).
+local AR_CAPS, AR_ST, AR_HB, AR_LA, AR_MC, AR_INF, AR_CUR, AR_TC, AR_LS, AR_LC, AR_HCI, AR_HRA =
+    2, 3, 9, 10, 11, 12, 13, 14, 16, 17, 24, 28
+
+-- The counters of an agent whose status or tasks in flight changed and nothing else counted
+-- (health, circuit, maximum, names): what agent_account(old, -1) + agent_account(new, 1) net.
+local function agent_recount(hci, mc, st0, inf0, st1, inf1)
+    local S = P .. 'stats'
+    local function avail(st, inf)
+        return hci ~= C_OPEN and (st == A_READY or (st == A_BUSY and inf < mc))
+    end
+    local v0, v1 = avail(st0, inf0), avail(st1, inf1)
+    if v0 ~= v1 then call('HINCRBY', S, 'agents_available', v1 and '1' or '-1') end
+    if st0 ~= st1 then
+        call('HINCRBY', S, 'as:' .. ST_S[st0], '-1')
+        call('HINCRBY', S, 'as:' .. ST_S[st1], '1')
+    end
+end
+
+-- A task's status index and counter, from status st0 to st1 (created_at cat, member cm).
+local function task_restatus(cm, cat, st0, st1)
+    call('ZREM', P .. 'ts:' .. ST_S[st0], cm)
+    call('ZADD', P .. 'ts:' .. ST_S[st1], cat, cm)
+    call('HINCRBY', P .. 'stats', 'ts:' .. ST_S[st0], '-1')
+    call('HINCRBY', P .. 'stats', 'ts:' .. ST_S[st1], '1')
+end
+
 local function reply(rc, msg, r)
     r = r or {}
     return {rc, nz(msg), r.created or 0, r.agent_raw or agent_reply(r.agent),
-            task_reply(r.task), r.agents or {},
+            r.task_raw or task_reply(r.task), r.agents or {},
             r.tasks or {}, r.total or 0, r.stats or false, r.events or {}}
 end
 

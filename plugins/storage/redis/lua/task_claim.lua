@@ -4,77 +4,124 @@
 -- i.e. priority, then pending_since, then arrival. ARGV: inst now agent caps_mode caps...
 -- (caps_mode: 0 = the agent's registered capabilities, 1 = these, 2 = these but not sorted and
 -- unique: INVALID once the agent is known to exist).
-local now = tonumber(ARGV[2])
+-- The hot path of every claim, so it works on the records as stored (one HMGET each, replied
+-- as read) and writes exactly what a claim changes, instead of going through aget()/commit():
+-- the writes below are what commit() would make of the same change (agent_store/task_store).
+local now, now_s = tonumber(ARGV[2]), ARGV[2]
 local aid = ARGV[3]
-local a = aget(aid)
+local a = agent_raw(aid)
 if not a then return reply(NOT_FOUND, 'agent not found') end
 if ARGV[4] == '2' then return reply(INVALID, 'capabilities must be sorted and unique') end
-a.hb = now
-aput(a)
--- Open with retry_at <= now counts as half_open, which may claim.
-local circuit_ok = a.hci ~= C_OPEN or a.hra <= now
-if a.st ~= A_READY or a.inf >= a.mc or not circuit_ok then
-    commit()
-    return reply(OK, nil, {agent = a})
-end
-local have = {}
-local caps = (ARGV[4] == '1') and argv_list(5) or caps_dec(a.caps)
-for _, c in ipairs(caps) do have[c] = true end
-
-local function subset(enc)
-    for c in string.gmatch(enc, '([^\n]*)\n') do
-        if not have[c] then return false end
+local ak = akey(aid)
+local st, mc, inf, hci = tonumber(a[AR_ST]), tonumber(a[AR_MC]), tonumber(a[AR_INF]),
+                         tonumber(a[AR_HCI])
+-- last_heartbeat = now, always (and its liveness index, as agent_store()).
+local function heartbeat(fields)
+    if tonumber(a[AR_HB]) ~= now then
+        fields[#fields + 1] = 'hb'
+        fields[#fields + 1] = now_s
+        call('ZADD', P .. (st == A_OFFLINE and 'off' or 'alive'), now_s, aid)
+        a[AR_HB] = now
     end
-    return true
+    if #fields > 0 then call('HSET', ak, unpack(fields)) end
+end
+-- Open with retry_at <= now counts as half_open, which may claim.
+local circuit_ok = hci ~= C_OPEN or tonumber(a[AR_HRA]) <= now
+if st ~= A_READY or inf >= mc or not circuit_ok then
+    heartbeat({})
+    return reply(OK, nil, {agent_raw = a})
 end
 
 local best
 local sets = call('HGETALL', P .. 'capsets')
-for i = 1, #sets, 2 do
-    if subset(sets[i + 1]) then
-        local q = P .. 'q:' .. sets[i]
-        -- The head first (the usual answer), then wider steps past passed-over tasks.
-        local off, step, done = 0, 1, false
-        while not done do
-            local r = call('ZRANGE', q, off, off + step - 1, 'WITHSCORES')
-            if #r == 0 then
-                if off == 0 then call('HDEL', P .. 'capsets', sets[i]) end -- empty queue
-                break
-            end
-            for j = 1, #r, 2 do
-                local m, s = r[j], tonumber(r[j + 1])
-                if best and (s > best.s or (s == best.s and m > best.m)) then
-                    done = true -- nothing further in this queue can beat the best
+if #sets > 0 then
+    local have = {}
+    for _, c in ipairs((ARGV[4] == '1') and argv_list(5) or caps_dec(a[AR_CAPS])) do
+        have[c] = true
+    end
+    local function subset(enc)
+        for c in string.gmatch(enc, '([^\n]*)\n') do
+            if not have[c] then return false end
+        end
+        return true
+    end
+    -- One set (the usual case): its head is read whole at once, it is most likely the one.
+    local single = #sets == 2
+    for i = 1, #sets, 2 do
+        if subset(sets[i + 1]) then
+            local q = P .. 'q:' .. sets[i]
+            -- The head (and the next: is the head alone?) first, then wider steps past
+            -- passed-over tasks.
+            local off, step, done = 0, 2, false
+            while not done do
+                local r = call('ZRANGE', q, off, off + step - 1, 'WITHSCORES')
+                if #r == 0 then
+                    if off == 0 then call('HDEL', P .. 'capsets', sets[i]) end -- empty queue
                     break
                 end
-                local tid = string.sub(m, 18)
-                local po = call('HMGET', tkey(tid), 'poa', 'pou')
-                -- Passed over: the agent that failed it waits until passed_over_until.
-                if not (po[1] == aid and now < (tonumber(po[2]) or 0)) then
-                    best = {s = s, m = m, id = tid}
-                    done = true
-                    break
+                for j = 1, #r, 2 do
+                    local m, s = r[j], tonumber(r[j + 1])
+                    if best and (s > best.s or (s == best.s and m > best.m)) then
+                        done = true -- nothing further in this queue can beat the best
+                        break
+                    end
+                    local tid = string.sub(m, 18)
+                    local rec, poa, pou
+                    if single and off == 0 and j == 1 then
+                        rec = task_read(tid) or {}
+                        poa, pou = rec[21], rec[22]
+                    else
+                        local po = call('HMGET', tkey(tid), 'poa', 'pou')
+                        poa, pou = po[1], po[2]
+                    end
+                    -- Passed over: the agent that failed it waits until passed_over_until.
+                    if not (poa == aid and now < (tonumber(pou) or 0)) then
+                        -- alone: the queue's only task, so claiming it empties the queue
+                        best = {s = s, m = m, id = tid, qk = sets[i], t = rec and rec[1] and rec,
+                                alone = off == 0 and #r == 2}
+                        done = true
+                        break
+                    end
                 end
+                off = off + step
+                step = 16
             end
-            off = off + step
-            step = 16
         end
     end
 end
 if not best then
-    commit()
-    return reply(OK, nil, {agent = a})
+    heartbeat({})
+    return reply(OK, nil, {agent_raw = a})
 end
-local t = tget(best.id)
-t.st = T_CLAIMED
-t.ag = aid
-t.clat = now
-t.stat = 0
-t.att = t.att + 1
-t.cseq = call('INCR', P .. 'seq')
-tput(t)
-a.inf = a.inf + 1
-a.cur = t.id
-a.la = now
-commit() -- busy at the maximum: agent_norm()
-return reply(OK, nil, {agent = a, task = t})
+
+-- The task: pending -> claimed. It leaves its queue (the place is kept for RELEASE), enters
+-- the claimed indexes (inflight when it has a timeout, the agent's af: set by claim order).
+local tid = best.id
+local t = best.t or task_read(tid)
+local cseq = istr(call('INCR', P .. 'seq'))
+local att = tonumber(t[TR_ATT]) + 1
+local to = tonumber(t[TR_TO])
+local tk = tkey(tid)
+call('HSET', tk, 'st', ST_S[T_CLAIMED], 'ag', aid, 'clat', now_s, 'stat', '0', 'att', istr(att),
+     'cseq', cseq, 'pqm', best.m, 'pqs', t[TR_QS])
+call('HDEL', tk, 'qm', 'qs')
+local q = P .. 'q:' .. best.qk
+call('ZREM', q, best.m)
+if best.alone then call('HDEL', P .. 'capsets', best.qk) end
+if to > 0 then call('ZADD', P .. 'inflight', now + to, tid) end
+call('ZADD', P .. 'af:' .. aid, cseq, tid)
+task_restatus(t[TR_CM], t[TR_CAT], T_PENDING, T_CLAIMED)
+t[TR_ST], t[TR_AG], t[TR_CLAT], t[TR_STAT], t[TR_ATT] = T_CLAIMED, aid, now, 0, att
+
+-- The agent: one more in flight, busy at the maximum (agent_norm()).
+local inf1 = inf + 1
+local st1 = inf1 >= mc and A_BUSY or A_READY
+local fields = {'inf', istr(inf1), 'cur', tid, 'la', now_s}
+if st1 ~= st then
+    fields[#fields + 1] = 'st'
+    fields[#fields + 1] = ST_S[st1]
+end
+heartbeat(fields)
+agent_recount(hci, mc, st, inf, st1, inf1)
+a[AR_ST], a[AR_INF], a[AR_CUR], a[AR_LA] = st1, inf1, tid, now
+return reply(OK, nil, {agent_raw = a, task_raw = raw_task(t)})

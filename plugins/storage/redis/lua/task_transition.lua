@@ -8,6 +8,77 @@ local now = tonumber(ARGV[2])
 local kind = tonumber(ARGV[3])
 local id = ARGV[4]
 local by = opt(ARGV[5])
+
+-- START and COMPLETE, the hot path of every task: on the records as stored (one HMGET each,
+-- replied as read), writing exactly what commit() would make of the same change.
+if kind == TR_START or kind == TR_COMPLETE then
+    local t = task_read(id)
+    if not t then return reply(NOT_FOUND, 'task not found') end
+    local st0 = tonumber(t[TR_ST])
+    local ag = t[TR_AG] -- false: none
+    local allowed
+    if kind == TR_START then allowed = st0 == T_CLAIMED else allowed = active(st0) end
+    local state = 'task is ' .. (NAMES[st0] or 'unknown')
+    if not allowed then return reply(CONFLICT, state, {task_raw = raw_task(t)}) end
+    if by and by ~= ag then
+        return reply(CONFLICT, state .. ' and assigned to ' ..
+                         (ag and (ag .. ', not ' .. by) or 'no agent'), {task_raw = raw_task(t)})
+    end
+    local tk = tkey(id)
+    if kind == TR_START then
+        call('HSET', tk, 'st', ST_S[T_RUNNING], 'stat', ARGV[2])
+        task_restatus(t[TR_CM], t[TR_CAT], T_CLAIMED, T_RUNNING)
+        t[TR_ST], t[TR_STAT] = T_RUNNING, now
+        return reply(OK, nil, {task_raw = raw_task(t), agent_raw = ag and agent_raw(ag) or false})
+    end
+    -- COMPLETE. The agent (if still registered) gets its slot back (agent_leave()), one more
+    -- completed and the latency.
+    local a = ag and agent_raw(ag)
+    if a then
+        local ast, ainf, amc = tonumber(a[AR_ST]), tonumber(a[AR_INF]), tonumber(a[AR_MC])
+        local inf1 = ainf > 0 and ainf - 1 or ainf
+        local st1 = (ast == A_BUSY and inf1 < amc) and A_READY or ast
+        local lat = tonumber(ARGV[8]) or -1
+        if lat < 0 then lat = now - tonumber(t[TR_CLAT]) end
+        local ls = string.format('%.17g', (tonumber(a[AR_LS]) or 0) + lat)
+        local tc, lc = tonumber(a[AR_TC]) + 1, tonumber(a[AR_LC]) + 1
+        local ak = akey(ag)
+        local f = {'inf', istr(inf1), 'tc', istr(tc), 'ls', ls, 'lc', istr(lc)}
+        if st1 ~= ast then
+            f[#f + 1] = 'st'
+            f[#f + 1] = ST_S[st1]
+        end
+        if by == ag and tonumber(a[AR_HB]) ~= now then
+            f[#f + 1] = 'hb'
+            f[#f + 1] = ARGV[2]
+            call('ZADD', P .. (ast == A_OFFLINE and 'off' or 'alive'), ARGV[2], ag)
+            a[AR_HB] = now
+        end
+        call('HSET', ak, unpack(f))
+        if a[AR_CUR] == id then
+            call('HDEL', ak, 'cur')
+            a[AR_CUR] = false
+        end
+        agent_recount(tonumber(a[AR_HCI]), amc, ast, ainf, st1, inf1)
+        a[AR_ST], a[AR_INF], a[AR_TC], a[AR_LS], a[AR_LC] = st1, inf1, tc, ls, lc
+    end
+    local res = opt(ARGV[6])
+    local f = {'st', ST_S[T_COMPLETED], 'coat', ARGV[2]}
+    if res then
+        f[5], f[6] = 'res', res
+    elseif t[TR_RES] then
+        call('HDEL', tk, 'res')
+    end
+    call('HSET', tk, unpack(f))
+    call('ZREM', P .. 'inflight', id)
+    if ag then call('ZREM', P .. 'af:' .. ag, id) end
+    call('ZADD', P .. 'done', ARGV[2], id)
+    task_restatus(t[TR_CM], t[TR_CAT], st0, T_COMPLETED)
+    call('PUBLISH', P .. 'events', 'done ' .. id .. ' ' .. INST)
+    t[TR_ST], t[TR_COAT], t[TR_RES] = T_COMPLETED, now, res or false
+    return reply(OK, nil, {task_raw = raw_task(t), agent_raw = a or false})
+end
+
 local t = tget(id)
 if not t then return reply(NOT_FOUND, 'task not found') end
 local allowed
