@@ -29,6 +29,9 @@ void health_track(struct health_monitor *hm, const struct cp_agent_view *a);
 void health_untrack(struct health_monitor *hm, const char *agent_id);
 /* A task of this agent completed (ok = 1), failed or timed out (ok = 0): feeds its breaker. */
 void health_task_outcome(struct health_monitor *hm, const char *agent_id, int ok);
+/* The same, given the agent as the store returned it with the outcome (a task transition's
+ * res->agent): spares reading it again when nothing else of this agent is queued. */
+void health_task_outcome_seen(struct health_monitor *hm, const struct cp_agent_view *agent, int ok);
 
 /* Pure rules, unit-tested with an injectable clock (now_ms). Each updates `h` in place and
  * returns the agent status the agent should take (-1 = unchanged):

@@ -380,7 +380,7 @@ static void on_transitioned(void *cookie, const struct cp_result *res)
     if (kind == CP_TR_COMPLETE || kind == CP_TR_FAIL) {
         metrics_task_event(t->task_type,
                            kind == CP_TR_COMPLETE ? MET_TASK_COMPLETED : MET_TASK_FAILED);
-        if (hm && res->agent) health_task_outcome(hm, res->agent->agent_id, kind == CP_TR_COMPLETE);
+        if (hm && res->agent) health_task_outcome_seen(hm, res->agent, kind == CP_TR_COMPLETE);
     }
     struct evbuffer *b = evbuffer_new();
     switch (kind) {

@@ -1,7 +1,8 @@
 /* test_health_circuit.c — the health monitor's task outcomes (core/health.c) with an in-test
  * store on a real event loop: outcomes opening a circuit and the tick turning it half_open (also
  * for an open circuit read back from storage), per-agent serialisation with an asynchronous
- * store, an unavailable store, and orphaned ops at health_free(). */
+ * store, an unavailable store, orphaned ops at health_free(), and outcomes applied to the agent
+ * the store returned with them (no read). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -104,6 +105,46 @@ static void test_free_with_ops_in_flight(void **s)
     assert_int_equal(store.sets, 0);
 }
 
+/* The agent as a transition returned it. */
+static struct cp_agent_view seen(const struct fake_agent *a)
+{
+    struct cp_agent_view v = {.agent_id = a->id, .status = a->status, .health = a->health};
+    return v;
+}
+
+static void test_outcome_on_the_returned_agent_skips_the_read(void **s)
+{
+    (void)s;
+    struct fake_agent *a = add_agent("seen");
+    struct cp_agent_view v = seen(a);
+    health_task_outcome_seen(hm, &v, 1); /* success, closed circuit: no storage call at all */
+    assert_int_equal(store.gets, 0);
+    assert_int_equal(store.sets, 0);
+    v = seen(a);
+    health_task_outcome_seen(hm, &v, 0); /* a failure is written, still without a read */
+    assert_int_equal(store.gets, 0);
+    assert_int_equal(store.sets, 1);
+    assert_int_equal(a->health.circuit_failures, 1);
+    for (int i = 0; i < 4; i++) {
+        v = seen(a);
+        health_task_outcome_seen(hm, &v, 0);
+    }
+    assert_int_equal(a->health.circuit, CP_CIRCUIT_OPEN);
+    assert_int_equal(store.gets, 0);
+
+    /* While another update of the agent is in storage the view may be stale: queue and read. */
+    struct fake_agent *b = add_agent("busy");
+    store.async = 1;
+    health_task_outcome(hm, "busy", 0);
+    v = seen(b);
+    health_task_outcome_seen(hm, &v, 0);
+    assert_int_equal(store.gets, 1); /* the second waits for the first */
+    while (flush_one()) {
+    }
+    assert_int_equal(store.gets, 2);
+    assert_int_equal(b->health.circuit_failures, 2); /* no lost update */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -117,6 +158,8 @@ int main(void)
                                         health_test_setup, health_test_teardown),
         cmocka_unit_test_setup_teardown(test_free_with_ops_in_flight, health_test_setup,
                                         health_test_teardown),
+        cmocka_unit_test_setup_teardown(test_outcome_on_the_returned_agent_skips_the_read,
+                                        health_test_setup, health_test_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
