@@ -16,8 +16,8 @@ import os
 import socket
 import sys
 
-OPS = ("agent_register agent_get agent_list agent_heartbeat agent_unregister agent_set_health "
-       "task_submit task_get task_list task_claim task_transition reap stats").split()
+OPS = ("agent_register agent_list agent_heartbeat agent_unregister agent_set_health "
+       "task_submit task_list task_claim task_transition reap stats").split()
 
 
 def main():

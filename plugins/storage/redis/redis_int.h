@@ -98,6 +98,13 @@ void *rs_arena_alloc(struct rs_arena *a, size_t size);
 void rs_arena_free(struct rs_arena *a);
 /* 0, or CP_ERR_NOMEM / CP_ERR_UNAVAILABLE (malformed reply) with res->message set. */
 int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_result *res);
+/* The reply of an HMGET of rs_agent_fields / rs_task_fields (redis_ops.c): the record, or
+ * CP_ERR_NOT_FOUND when it does not exist. */
+enum { RS_AGENT_FIELDS = 28, RS_TASK_FIELDS = 22 };
+extern const char *const rs_agent_fields[RS_AGENT_FIELDS];
+extern const char *const rs_task_fields[RS_TASK_FIELDS];
+int rs_reply_parse_agent(const redisReply *reply, struct rs_arena *arena, struct cp_result *res);
+int rs_reply_parse_task(const redisReply *reply, struct rs_arena *arena, struct cp_result *res);
 
 /* Operations (redis_ops.c): the cp_storage_ops members. */
 void rs_agent_register(void *st, const struct cp_agent_view *in, int64_t now_ms, cp_storage_cb cb,

@@ -1,6 +1,7 @@
 /* redis_ops.c — each storage operation as ONE call of its Lua code (lua/<op>.lua): FCALL of its
  * function in the cpd library, or EVALSHA of its script (rs->functions), sent pipelined on the
- * command connection; the reply becomes the cp_result given to the callback.
+ * command connection; the reply becomes the cp_result given to the callback. The two reads of
+ * one record (agent_get, task_get) are a single HMGET instead: atomic without a script.
  *
  * Arguments are borrowed from the caller only until the operation function returns: they are
  * formatted into one RESP command right away (kept by the op for a NOSCRIPT retry).
@@ -156,6 +157,17 @@ static void args_begin(struct rs_args *a, struct rs *rs, int script)
 
 /* ---- sending and replies ---------------------------------------------------------------- */
 
+/* What an op's reply is: the reply of script `script`, or (script < 0) one record read with
+ * HMGET, RS_READ_AGENT or RS_READ_TASK. */
+enum { RS_READ_AGENT = -1, RS_READ_TASK = -2 };
+
+static const char *op_name(int script)
+{
+    return script == RS_READ_AGENT  ? "agent read"
+           : script == RS_READ_TASK ? "task read"
+                                    : rs_scripts[script].name;
+}
+
 struct rs_op {
     struct rs *rs;
     int script;
@@ -224,8 +236,9 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
         /* The script cache or the functions were flushed (SCRIPT FLUSH, FUNCTION FLUSH, a
          * failover to a fresh replica): load again and retry once; both go out back to back on
          * this connection. */
-        int gone = rs->functions ? strstr(reply->str, "Function not found") != NULL
-                                 : strncmp(reply->str, "NOSCRIPT", 8) == 0;
+        int gone = op->script < 0  ? 0
+                   : rs->functions ? strstr(reply->str, "Function not found") != NULL
+                                   : strncmp(reply->str, "NOSCRIPT", 8) == 0;
         if (!op->retried && gone && ac == rs->cmd.ac && rs->cmd.up && !rs->destroying) {
             op->retried = 1;
             if (rs->functions) {
@@ -243,8 +256,7 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
                 return;
             }
         }
-        rs->host->log(rs->host, CP_LOG_WARN, "redis: %s.lua: %.200s", rs_scripts[op->script].name,
-                      reply->str);
+        rs->host->log(rs->host, CP_LOG_WARN, "redis: %s: %.200s", op_name(op->script), reply->str);
         /* A failover turned our server into a replica: reconnect (the url's name may now
          * resolve to the new master) instead of failing every write on this connection. */
         if (strncmp(reply->str, "READONLY", 8) == 0 && ac == rs->cmd.ac) {
@@ -255,9 +267,11 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
     } else {
         struct rs_arena arena = {NULL};
         struct cp_result res;
-        int rc = rs_reply_parse(reply, &arena, &res);
+        int rc = op->script == RS_READ_AGENT  ? rs_reply_parse_agent(reply, &arena, &res)
+                 : op->script == RS_READ_TASK ? rs_reply_parse_task(reply, &arena, &res)
+                                              : rs_reply_parse(reply, &arena, &res);
         if (rc == CP_ERR_UNAVAILABLE)
-            rs->host->log(rs->host, CP_LOG_ERROR, "redis: %s.lua: %s", rs_scripts[op->script].name,
+            rs->host->log(rs->host, CP_LOG_ERROR, "redis: %s: %s", op_name(op->script),
                           res.message);
         op->cb(op->cookie, &res);
         rs_arena_free(&arena);
@@ -266,7 +280,7 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
     rs_leave(rs);
 }
 
-/* Sends the EVALSHA built in `a` (and frees `a`); the callback runs exactly once. */
+/* Sends the command built in `a` (and frees `a`); the callback runs exactly once. */
 static void op_start(struct rs *rs, int script, struct rs_args *a, cp_storage_cb cb, void *cookie)
 {
     if (a->oom) {
@@ -327,17 +341,37 @@ void rs_agent_register(void *st, const struct cp_agent_view *in, int64_t now_ms,
     op_start(rs, RS_AGENT_REGISTER, &a, cb, cookie);
 }
 
+/* One record is read without a script: a single HMGET is atomic, and its reply is the record
+ * exactly as the scripts reply it (the field lists are in redis_fields.c). It spares Redis the
+ * script call and moving every field through Lua (GET /agents/:id: 17 -> 5.4 us of Redis). */
+static void read_record(struct rs *rs, int kind, const char *id, cp_storage_cb cb, void *cookie)
+{
+    const char *prefix = kind == RS_READ_AGENT ? "a:" : "t:";
+    const char *const *fields = kind == RS_READ_AGENT ? rs_agent_fields : rs_task_fields;
+    int n = kind == RS_READ_AGENT ? RS_AGENT_FIELDS : RS_TASK_FIELDS;
+    struct rs_args a;
+    memset(&a, 0, sizeof(a));
+    args_add(&a, "HMGET", 5);
+    size_t tl = strlen(rs->tag), il = strlen(id);
+    char *key = args_own(&a, tl + 2 + il + 1);
+    if (key) {
+        memcpy(key, rs->tag, tl);
+        memcpy(key + tl, prefix, 2);
+        memcpy(key + tl + 2, id, il + 1);
+        args_add(&a, key, tl + 2 + il);
+    }
+    for (int i = 0; i < n; i++)
+        args_str(&a, fields[i]);
+    op_start(rs, kind, &a, cb, cookie);
+}
+
 void rs_agent_get(void *st, const char *agent_id, cp_storage_cb cb, void *cookie)
 {
-    struct rs *rs = st;
     if (!agent_id) {
         fail(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
         return;
     }
-    struct rs_args a;
-    args_begin(&a, rs, RS_AGENT_GET);
-    args_str(&a, agent_id);
-    op_start(rs, RS_AGENT_GET, &a, cb, cookie);
+    read_record(st, RS_READ_AGENT, agent_id, cb, cookie);
 }
 
 void rs_agent_list(void *st, const struct cp_agent_filter *filter, cp_storage_cb cb, void *cookie)
@@ -452,15 +486,11 @@ void rs_task_submit(void *st, const struct cp_task_view *t, cp_storage_cb cb, vo
 
 void rs_task_get(void *st, const char *task_id, cp_storage_cb cb, void *cookie)
 {
-    struct rs *rs = st;
     if (!task_id) {
         fail(cb, cookie, CP_ERR_NOT_FOUND, "task not found");
         return;
     }
-    struct rs_args a;
-    args_begin(&a, rs, RS_TASK_GET);
-    args_str(&a, task_id);
-    op_start(rs, RS_TASK_GET, &a, cb, cookie);
+    read_record(st, RS_READ_TASK, task_id, cb, cookie);
 }
 
 void rs_task_list(void *st, const struct cp_task_filter *f, cp_storage_cb cb, void *cookie)

@@ -171,7 +171,12 @@ static const char *const *names(struct rd *d, const redisReply *r, uint32_t *n)
 
 /* ---- views (field order: agent_reply() / task_reply() in lua/common.lua) ---------------- */
 
-enum { AGENT_FIELDS = 28, TASK_FIELDS = 22, EVENT_FIELDS = 6, STAT_SCALARS = 26 };
+enum {
+    AGENT_FIELDS = RS_AGENT_FIELDS,
+    TASK_FIELDS = RS_TASK_FIELDS,
+    EVENT_FIELDS = 6,
+    STAT_SCALARS = 26
+};
 
 static const struct cp_agent_view *agent(struct rd *d, const redisReply *r)
 {
@@ -212,7 +217,7 @@ static const struct cp_agent_view *agent(struct rd *d, const redisReply *r)
     return a;
 }
 
-static const struct cp_task_view *task(struct rd *d, const redisReply *r)
+static struct cp_task_view *task(struct rd *d, const redisReply *r)
 {
     if (r->type == REDIS_REPLY_NIL) return NULL;
     if (!is_array(d, r, TASK_FIELDS)) return NULL;
@@ -376,4 +381,47 @@ int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_re
         return res->rc;
     }
     return 0;
+}
+
+/* One record read by HMGET: all fields nil (or the id nil) = no such record. */
+static int parse_record(const redisReply *reply, int is_agent, struct rs_arena *arena,
+                        struct cp_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    struct rd d = {arena, NULL, 0};
+    if (!is_array(&d, reply, is_agent ? AGENT_FIELDS : TASK_FIELDS)) {
+        res->rc = CP_ERR_UNAVAILABLE;
+        res->message = "redis: malformed HMGET reply";
+        return res->rc;
+    }
+    if (reply->element[0]->type == REDIS_REPLY_NIL) {
+        res->rc = CP_ERR_NOT_FOUND;
+        res->message = is_agent ? "agent not found" : "task not found";
+        return res->rc;
+    }
+    if (is_agent) {
+        res->agent = agent(&d, reply);
+    } else {
+        struct cp_task_view *t = task(&d, reply);
+        /* as task_reply(): a pass-over time only with its agent */
+        if (t && !t->passed_over_agent) t->passed_over_until_ms = 0;
+        res->task = t;
+    }
+    if (d.oom || d.bad) {
+        memset(res, 0, sizeof(*res));
+        res->rc = d.oom ? CP_ERR_NOMEM : CP_ERR_UNAVAILABLE;
+        res->message = d.oom ? "redis: out of memory" : "redis: malformed HMGET reply";
+        return res->rc;
+    }
+    return 0;
+}
+
+int rs_reply_parse_agent(const redisReply *reply, struct rs_arena *arena, struct cp_result *res)
+{
+    return parse_record(reply, 1, arena, res);
+}
+
+int rs_reply_parse_task(const redisReply *reply, struct rs_arena *arena, struct cp_result *res)
+{
+    return parse_record(reply, 0, arena, res);
 }
