@@ -1,22 +1,44 @@
 -- agent_heartbeat.lua — liveness and self-reported status. ARGV: inst now id status
-local now = tonumber(ARGV[2])
+-- Every agent sends one every few seconds, and almost every one leaves the status as it was:
+-- then it is written directly — one HMGET of the reply's fields, HSET of last_heartbeat and the
+-- liveness index, exactly the writes commit() would derive — and replied as read. A heartbeat
+-- that changes the status takes the generic path (counters and indexes follow the status).
+local now = ARGV[2]
 local id = ARGV[3]
 local status = tonumber(ARGV[4])
-local a = aget(id)
-if not a then return reply(NOT_FOUND, 'agent not found') end
+local r = agent_raw(id)
+if not r then return reply(NOT_FOUND, 'agent not found') end
 if status < -1 or status > A_FAILED or status == A_OFFLINE then
     return reply(INVALID, 'an agent cannot report this status')
 end
-a.hb = now
--- While its probe fails, a heartbeat keeps the agent alive but cannot make it usable: a failed
--- or offline agent with a failing probe is (back to) failed.
-if a.probe and a.hs == H_UNHEALTHY and (a.st == A_FAILED or a.st == A_OFFLINE) then
-    a.st = A_FAILED
-elseif status < 0 then
-    if a.st == A_OFFLINE then a.st = A_READY end
-else
-    a.st = status
+
+-- The status rules. While its probe fails, a heartbeat keeps the agent alive but cannot make it
+-- usable: a failed or offline agent with a failing probe is (back to) failed.
+local function next_status(st, probe, hs, inf, mc)
+    local s
+    if probe and hs == H_UNHEALTHY and (st == A_FAILED or st == A_OFFLINE) then
+        s = A_FAILED
+    elseif status < 0 then
+        s = (st == A_OFFLINE) and A_READY or st
+    else
+        s = status
+    end
+    if s == A_READY and inf >= mc then s = A_BUSY end -- agent_norm()
+    return s
 end
+
+local st = tonumber(r[AR_ST])
+if next_status(st, r[AR_PROBE], tonumber(r[AR_HS]), tonumber(r[AR_INF]),
+               tonumber(r[AR_MC])) == st then
+    call('HSET', akey(id), 'hb', now)
+    call('ZADD', P .. 'alive', now, id) -- st is not offline: an offline agent comes back
+    r[AR_HB] = now
+    return reply(OK, nil, {agent_raw = r})
+end
+
+local a = aget(id)
+a.hb = tonumber(now)
+a.st = next_status(a.st, a.probe, a.hs, a.inf, a.mc)
 aput(a)
 commit()
 return reply(OK, nil, {agent = a})

@@ -470,6 +470,7 @@ local function istr(n) return string.format('%d', n) end
 -- Agent fields by position in A_FIELDS (agent_raw()).
 local AR_CAPS, AR_ST, AR_HB, AR_LA, AR_MC, AR_INF, AR_CUR, AR_TC, AR_LS, AR_LC, AR_HCI, AR_HRA =
     2, 3, 9, 10, 11, 12, 13, 14, 16, 17, 24, 28
+local AR_PROBE, AR_HS = 7, 18
 
 -- The counters of an agent whose status or tasks in flight changed and nothing else counted
 -- (health, circuit, maximum, names): what agent_account(old, -1) + agent_account(new, 1) net.
