@@ -1,6 +1,7 @@
 /* main.c — cpd: configuration, plugins, storage (with fallback), HTTP server, event loop,
  * graceful shutdown on SIGINT/SIGTERM. Exit status: 0 clean stop, 2 bad configuration or
  * plugin, 1 runtime failure. */
+#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +113,12 @@ int main(int argc, char **argv)
     struct config_cli cli = {0};
     char err[ERRLEN];
     signal(SIGPIPE, SIG_IGN);
+    /* json-c parses every request body under a private "C" numeric locale, which it derives
+     * from the thread's locale (duplocale + newlocale + freelocale: ~3 % of a request's CPU).
+     * With the thread on glibc's built-in C locale object those calls return it as it is. cpd
+     * never needs another locale: its text is ASCII and its numbers are C-formatted anyway. */
+    locale_t c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+    if (c_locale) uselocale(c_locale);
     config_defaults(&cfg);
     int rc = config_from_args(&cfg, &cli, argc, argv, env, err, sizeof err);
     if (rc == 0 && config_validate(&cfg, err, sizeof err) < 0) rc = -1;
