@@ -117,14 +117,9 @@ static void out_number(struct out *o, double v)
     if (n > 0) out_add(o, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
-/* ,"key": (or "key": for the first) */
-static void key(struct out *o, const char *k, int first)
-{
-    if (!first) out_lit(o, ",");
-    out_lit(o, "\"");
-    out_add(o, k, strlen(k));
-    out_lit(o, "\":");
-}
+/* ,"key": (or "key": for the first) — keys are literals, so their text and length are
+ * compile-time constants. */
+#define key(o, k, first) ((first) ? out_lit((o), "\"" k "\":") : out_lit((o), ",\"" k "\":"))
 
 static void out_list(struct out *o, const char *const *items, uint32_t n)
 {
