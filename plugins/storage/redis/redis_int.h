@@ -98,6 +98,10 @@ void *rs_arena_alloc(struct rs_arena *a, size_t size);
 void rs_arena_free(struct rs_arena *a);
 /* 0, or CP_ERR_NOMEM / CP_ERR_UNAVAILABLE (malformed reply) with res->message set. */
 int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_result *res);
+/* RESP for one command (redis_resp.c): its length with *out malloc'ed (free with free() or
+ * redisFreeCommand()), or -1 when out of memory. Byte-for-byte what redisFormatCommandArgv()
+ * makes. */
+int rs_format_command(char **out, int argc, const char **argv, const size_t *lens);
 /* The reply of an HMGET of rs_agent_fields / rs_task_fields (redis_ops.c): the record, or
  * CP_ERR_NOT_FOUND when it does not exist. */
 enum { RS_AGENT_FIELDS = 28, RS_TASK_FIELDS = 22 };

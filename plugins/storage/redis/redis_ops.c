@@ -301,7 +301,7 @@ static void op_start(struct rs *rs, int script, struct rs_args *a, cp_storage_cb
     }
     struct rs_op *op = calloc(1, sizeof(*op));
     char *cmd = NULL;
-    int len = op ? redisFormatCommandArgv(&cmd, a->argc, a->argv, a->lens) : -1;
+    int len = op ? rs_format_command(&cmd, a->argc, a->argv, a->lens) : -1;
     args_free(a);
     if (len < 0) {
         free(op);
