@@ -339,6 +339,17 @@ static const struct cp_event *events(struct rd *d, const redisReply *r, size_t *
     return v;
 }
 
+/* The end of a parse: a reply that was malformed or ran out of memory anywhere gives nothing
+ * but the error (the views may point at half-read data). */
+static int finish(const struct rd *d, struct cp_result *res, const char *malformed)
+{
+    if (!d->oom && !d->bad) return 0;
+    memset(res, 0, sizeof(*res));
+    res->rc = d->oom ? CP_ERR_NOMEM : CP_ERR_UNAVAILABLE;
+    res->message = d->oom ? "redis: out of memory" : malformed;
+    return res->rc;
+}
+
 int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_result *res)
 {
     memset(res, 0, sizeof(*res));
@@ -374,13 +385,7 @@ int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_re
     res->total = u64(&d, e[7]);
     res->stats = stats(&d, e[8]);
     res->events = events(&d, e[9], &res->n_events);
-    if (d.oom || d.bad) {
-        memset(res, 0, sizeof(*res));
-        res->rc = d.oom ? CP_ERR_NOMEM : CP_ERR_UNAVAILABLE;
-        res->message = d.oom ? "redis: out of memory" : "redis: malformed script reply";
-        return res->rc;
-    }
-    return 0;
+    return finish(&d, res, "redis: malformed script reply");
 }
 
 /* One record read by HMGET: all fields nil (or the id nil) = no such record. */
@@ -407,13 +412,7 @@ static int parse_record(const redisReply *reply, int is_agent, struct rs_arena *
         if (t && !t->passed_over_agent) t->passed_over_until_ms = 0;
         res->task = t;
     }
-    if (d.oom || d.bad) {
-        memset(res, 0, sizeof(*res));
-        res->rc = d.oom ? CP_ERR_NOMEM : CP_ERR_UNAVAILABLE;
-        res->message = d.oom ? "redis: out of memory" : "redis: malformed HMGET reply";
-        return res->rc;
-    }
-    return 0;
+    return finish(&d, res, "redis: malformed HMGET reply");
 }
 
 int rs_reply_parse_agent(const redisReply *reply, struct rs_arena *arena, struct cp_result *res)
