@@ -538,8 +538,14 @@ struct http_server *http_server_new(struct cp_core *core, char *err, size_t errl
         return NULL;
     }
     struct http_server *srv = calloc(1, sizeof *srv);
+    json_tokener *tok = srv ? json_tokener_new() : NULL;
+    if (!tok) {
+        snprintf(err, errlen, "out of memory");
+        free(srv);
+        return NULL;
+    }
     srv->core = core;
-    srv->tok = json_tokener_new();
+    srv->tok = tok;
     json_tokener_set_flags(srv->tok, JSON_TOKENER_STRICT); /* no single quotes, trailing commas */
     split_patterns();
     srv->http = evhttp_new(core->base);
