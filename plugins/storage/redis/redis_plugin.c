@@ -113,6 +113,12 @@ static int rs_create(const struct cp_host *host, void **state, struct cp_err *er
         rs_free(rs);
         return rc;
     }
+    /* Redis 7+ refusing the library is worth a warning: an ACL without FUNCTION is fine, but a
+     * library that fails to load (a Lua error) would otherwise go unnoticed as slower scripts. */
+    if (functions && !rs->functions && err->msg[0])
+        host->log(host, CP_LOG_WARN, "redis: FUNCTION LOAD refused (%s); using EVALSHA scripts",
+                  err->msg);
+    err->msg[0] = '\0';
     make_instance_id(rs->inst);
     rs_conn_init(rs, &rs->cmd, "command", 0);
     rs_conn_init(rs, &rs->sub, "pubsub", 1);

@@ -203,6 +203,8 @@ int rs_sync_check(const struct rs_url *u, int timeout_ms, char shas[][41], int *
         if (!(r = redisCommandArgv(c, 4, argv, lens)))
             return sync_cmd_failed(c, u, timeout_ms, err, "FUNCTION LOAD");
         *functions = r->type != REDIS_REPLY_ERROR;
+        if (!*functions) /* why, for the caller's warning (not a failure: scripts follow) */
+            snprintf(err->msg, sizeof(err->msg), "%.200s", r->str ? r->str : "");
         freeReplyObject(r);
         if (*functions) {
             redisFree(c);

@@ -231,6 +231,15 @@ static void random_mix(const char *lua)
     harness_lua = lua;
     struct inst in;
     load_ok(&in, s, "lay:", NULL);
+    if (!lua) { /* functions mode: the library really loaded (no silent fall back to scripts) */
+        redisContext *c = srv_client(s, NULL);
+        redisReply *r = redisCommand(c, "FUNCTION LIST");
+        assert_non_null(r);
+        assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+        assert_int_equal(r->elements, 1);
+        freeReplyObject(r);
+        redisFree(c);
+    }
     static struct work w;
     memset(&w, 0, sizeof w);
     w.in = &in;
