@@ -16,7 +16,7 @@ import os
 import socket
 import sys
 
-OPS = ("agent_register agent_list agent_heartbeat agent_unregister agent_set_health "
+OPS = ("agent_register agent_heartbeat agent_unregister agent_set_health "
        "task_submit task_list task_claim task_transition reap stats").split()
 
 

@@ -109,6 +109,40 @@ extern const char *const rs_agent_fields[RS_AGENT_FIELDS];
 extern const char *const rs_task_fields[RS_TASK_FIELDS];
 int rs_reply_parse_agent(const redisReply *reply, struct rs_arena *arena, struct cp_result *res);
 int rs_reply_parse_task(const redisReply *reply, struct rs_arena *arena, struct cp_result *res);
+/* The EXEC reply of HGETALLs of agents (redis_list.c): the agents that still exist and have
+ * `status` (-1: any), sorted by agent_id. */
+int rs_reply_parse_agent_list(const redisReply *reply, int32_t status, struct rs_arena *arena,
+                              struct cp_result *res);
+
+/* An argument vector for one command (redis_args.c). */
+struct rs_args {
+    const char **argv;
+    size_t *lens;
+    int argc, cap;
+    char **owned;
+    int n_owned, cap_owned;
+    int oom;
+    const char *invalid; /* why the arguments cannot be sent, or NULL */
+};
+void args_add(struct rs_args *a, const char *s, size_t len);
+char *args_own(struct rs_args *a, size_t size);  /* owned by the vector */
+void args_str(struct rs_args *a, const char *s); /* NULL marks the vector invalid */
+void args_opt(struct rs_args *a, const char *s); /* "" for NULL, else "=" + s */
+void args_i64(struct rs_args *a, int64_t v);
+void args_f64(struct rs_args *a, double v);
+void args_names(struct rs_args *a, const char *const *names, uint32_t n); /* rs_caps_valid */
+void args_free(struct rs_args *a);
+int rs_caps_valid(const char *const *names, uint32_t n); /* sorted, unique, non-empty, no \n */
+
+/* redis_ops.c, for the operations that are not one script call (redis_list.c). */
+void rs_fail(cp_storage_cb cb, void *cookie, int rc, const char *fmt, ...) CP_PRINTF(4, 5);
+/* A raw command's reply as Redis sent it: NULL when the connection was lost, an error reply as
+ * it came (already logged). */
+typedef void (*rs_raw_cb)(struct rs *rs, const redisReply *reply, void *cookie);
+/* Send one command on the command connection (pipelined after what is already queued); raw()
+ * then runs exactly once. -1, and raw() never runs, when it cannot be sent. */
+int rs_send_raw(struct rs *rs, const char *what, int argc, const char **argv, const size_t *lens,
+                rs_raw_cb raw, void *cookie);
 
 /* Operations (redis_ops.c): the cp_storage_ops members. */
 void rs_agent_register(void *st, const struct cp_agent_view *in, int64_t now_ms, cp_storage_cb cb,

@@ -17,127 +17,6 @@
 
 #include "redis_int.h"
 
-/* ---- argument vectors ------------------------------------------------------------------- */
-
-struct rs_args {
-    const char **argv;
-    size_t *lens;
-    int argc, cap;
-    char **owned;
-    int n_owned, cap_owned;
-    int oom;
-    const char *invalid; /* why the arguments cannot be sent, or NULL */
-};
-
-static void args_add(struct rs_args *a, const char *s, size_t len)
-{
-    if (a->oom) return;
-    if (a->argc == a->cap) {
-        int cap = a->cap ? a->cap * 2 : 32;
-        const char **argv = realloc(a->argv, (size_t)cap * sizeof(*argv));
-        if (argv) a->argv = argv;
-        size_t *lens = realloc(a->lens, (size_t)cap * sizeof(*lens));
-        if (lens) a->lens = lens;
-        if (!argv || !lens) {
-            a->oom = 1;
-            return;
-        }
-        a->cap = cap;
-    }
-    a->argv[a->argc] = s;
-    a->lens[a->argc++] = len;
-}
-
-static char *args_own(struct rs_args *a, size_t size)
-{
-    if (a->oom) return NULL;
-    if (a->n_owned == a->cap_owned) {
-        int cap = a->cap_owned ? a->cap_owned * 2 : 16;
-        char **owned = realloc(a->owned, (size_t)cap * sizeof(*owned));
-        if (!owned) {
-            a->oom = 1;
-            return NULL;
-        }
-        a->owned = owned;
-        a->cap_owned = cap;
-    }
-    char *p = malloc(size);
-    if (!p) {
-        a->oom = 1;
-        return NULL;
-    }
-    a->owned[a->n_owned++] = p;
-    return p;
-}
-
-static void args_str(struct rs_args *a, const char *s)
-{
-    if (!s) {
-        a->invalid = "a required string is NULL";
-        s = "";
-    }
-    args_add(a, s, strlen(s));
-}
-
-static void args_opt(struct rs_args *a, const char *s)
-{
-    if (!s) {
-        args_add(a, "", 0);
-        return;
-    }
-    size_t n = strlen(s);
-    char *p = args_own(a, n + 2);
-    if (!p) return;
-    p[0] = '=';
-    memcpy(p + 1, s, n + 1);
-    args_add(a, p, n + 1);
-}
-
-static void args_i64(struct rs_args *a, int64_t v)
-{
-    char *p = args_own(a, 24);
-    if (!p) return;
-    args_add(a, p, (size_t)snprintf(p, 24, "%lld", (long long)v));
-}
-
-static void args_f64(struct rs_args *a, double v)
-{
-    char *p = args_own(a, 32);
-    if (!p) return;
-    args_add(a, p, (size_t)snprintf(p, 32, "%.17g", v));
-}
-
-/* 1 when the names are non-empty, sorted ascending (strcmp) and unique, as storage.h requires,
- * and free of "\n" (Redis stores a set as each name followed by "\n"). */
-static int caps_valid(const char *const *names, uint32_t n)
-{
-    if (n && !names) return 0;
-    for (uint32_t i = 0; i < n; i++) {
-        if (!names[i] || !names[i][0] || strchr(names[i], '\n')) return 0;
-        if (i > 0 && strcmp(names[i - 1], names[i]) >= 0) return 0;
-    }
-    return 1;
-}
-
-static void args_names(struct rs_args *a, const char *const *names, uint32_t n)
-{
-    if (!caps_valid(names, n)) {
-        a->invalid = "capabilities must be sorted and unique";
-        return;
-    }
-    for (uint32_t i = 0; i < n; i++)
-        args_str(a, names[i]);
-}
-
-static void args_free(struct rs_args *a)
-{
-    for (int i = 0; i < a->n_owned; i++)
-        free(a->owned[i]);
-    free(a->owned);
-    free(a->argv);
-    free(a->lens);
-}
-
 /* Starts the argument vector of an FCALL (or EVALSHA) of `script`: function name (or sha),
  * 1 key (the tag), instance id. */
 static void args_begin(struct rs_args *a, struct rs *rs, int script)
@@ -158,8 +37,8 @@ static void args_begin(struct rs_args *a, struct rs *rs, int script)
 /* ---- sending and replies ---------------------------------------------------------------- */
 
 /* What an op's reply is: the reply of script `script`, or (script < 0) one record read with
- * HMGET, RS_READ_AGENT or RS_READ_TASK. */
-enum { RS_READ_AGENT = -1, RS_READ_TASK = -2 };
+ * HMGET, RS_READ_AGENT or RS_READ_TASK, or a raw command's (rs_send_raw). */
+enum { RS_READ_AGENT = -1, RS_READ_TASK = -2, RS_RAW = -3 };
 
 static const char *op_name(int script)
 {
@@ -176,10 +55,11 @@ struct rs_op {
     int retried;
     cp_storage_cb cb;
     void *cookie;
+    rs_raw_cb raw;    /* set: the reply goes to raw() as it is (rs_send_raw); cb is unused */
+    const char *what; /* raw: the command, for the log */
 };
 
-static void fail(cp_storage_cb cb, void *cookie, int rc, const char *fmt, ...) CP_PRINTF(4, 5);
-static void fail(cp_storage_cb cb, void *cookie, int rc, const char *fmt, ...)
+void rs_fail(cp_storage_cb cb, void *cookie, int rc, const char *fmt, ...)
 {
     char msg[256];
     va_list ap;
@@ -230,8 +110,11 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
     rs->inflight--;
     rs->last_progress = rs_mono_ms();
     if (!reply) {
-        fail(op->cb, op->cookie, CP_ERR_UNAVAILABLE, "redis: connection to %s lost",
-             rs->url.display);
+        if (op->raw)
+            op->raw(rs, NULL, op->cookie);
+        else
+            rs_fail(op->cb, op->cookie, CP_ERR_UNAVAILABLE, "redis: connection to %s lost",
+                    rs->url.display);
     } else if (reply->type == REDIS_REPLY_ERROR) {
         /* The script cache or the functions were flushed (SCRIPT FLUSH, FUNCTION FLUSH, a
          * failover to a fresh replica): load again and retry once; both go out back to back on
@@ -256,14 +139,20 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
                 return;
             }
         }
-        rs->host->log(rs->host, CP_LOG_WARN, "redis: %s: %.200s", op_name(op->script), reply->str);
+        rs->host->log(rs->host, CP_LOG_WARN, "redis: %s: %.200s",
+                      op->raw ? op->what : op_name(op->script), reply->str);
         /* A failover turned our server into a replica: reconnect (the url's name may now
          * resolve to the new master) instead of failing every write on this connection. */
         if (strncmp(reply->str, "READONLY", 8) == 0 && ac == rs->cmd.ac) {
             rs->cmd.up = 0;
             rs->cmd.broken = "server is a read-only replica"; /* closed by the watchdog */
         }
-        fail(op->cb, op->cookie, CP_ERR_UNAVAILABLE, "redis: %.200s", reply->str);
+        if (op->raw)
+            op->raw(rs, reply, op->cookie);
+        else
+            rs_fail(op->cb, op->cookie, CP_ERR_UNAVAILABLE, "redis: %.200s", reply->str);
+    } else if (op->raw) {
+        op->raw(rs, reply, op->cookie);
     } else {
         struct rs_arena arena = {NULL};
         struct cp_result res;
@@ -285,18 +174,18 @@ static void op_start(struct rs *rs, int script, struct rs_args *a, cp_storage_cb
 {
     if (a->oom) {
         args_free(a);
-        fail(cb, cookie, CP_ERR_NOMEM, "redis: out of memory");
+        rs_fail(cb, cookie, CP_ERR_NOMEM, "redis: out of memory");
         return;
     }
     if (a->invalid) {
         const char *why = a->invalid;
         args_free(a);
-        fail(cb, cookie, CP_ERR_INVALID, "%s", why);
+        rs_fail(cb, cookie, CP_ERR_INVALID, "%s", why);
         return;
     }
     if (rs->destroying || !rs->cmd.up) {
         args_free(a);
-        fail(cb, cookie, CP_ERR_UNAVAILABLE, "redis: %s is unreachable", rs->url.display);
+        rs_fail(cb, cookie, CP_ERR_UNAVAILABLE, "redis: %s is unreachable", rs->url.display);
         return;
     }
     struct rs_op *op = calloc(1, sizeof(*op));
@@ -305,14 +194,33 @@ static void op_start(struct rs *rs, int script, struct rs_args *a, cp_storage_cb
     args_free(a);
     if (len < 0) {
         free(op);
-        fail(cb, cookie, CP_ERR_NOMEM, "redis: out of memory");
+        rs_fail(cb, cookie, CP_ERR_NOMEM, "redis: out of memory");
         return;
     }
-    *op = (struct rs_op){rs, script, cmd, len, 0, cb, cookie};
+    *op = (struct rs_op){rs, script, cmd, len, 0, cb, cookie, NULL, NULL};
     if (op_send(op) != 0) {
         op_free(op);
-        fail(cb, cookie, CP_ERR_UNAVAILABLE, "redis: %s is unreachable", rs->url.display);
+        rs_fail(cb, cookie, CP_ERR_UNAVAILABLE, "redis: %s is unreachable", rs->url.display);
     }
+}
+
+int rs_send_raw(struct rs *rs, const char *what, int argc, const char **argv, const size_t *lens,
+                rs_raw_cb raw, void *cookie)
+{
+    if (rs->destroying || !rs->cmd.up) return -1;
+    struct rs_op *op = calloc(1, sizeof(*op));
+    char *cmd = NULL;
+    int len = op ? rs_format_command(&cmd, argc, argv, lens) : -1;
+    if (len < 0) {
+        free(op);
+        return -1;
+    }
+    *op = (struct rs_op){rs, RS_RAW, cmd, len, 0, NULL, cookie, raw, what};
+    if (op_send(op) != 0) {
+        op_free(op);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- the operations --------------------------------------------------------------------- */
@@ -325,7 +233,7 @@ void rs_agent_register(void *st, const struct cp_agent_view *in, int64_t now_ms,
 {
     struct rs *rs = st;
     if (!in || !in->agent_id || !in->agent_id[0]) {
-        fail(cb, cookie, CP_ERR_INVALID, "agent_id is required");
+        rs_fail(cb, cookie, CP_ERR_INVALID, "agent_id is required");
         return;
     }
     struct rs_args a;
@@ -368,20 +276,10 @@ static void read_record(struct rs *rs, int kind, const char *id, cp_storage_cb c
 void rs_agent_get(void *st, const char *agent_id, cp_storage_cb cb, void *cookie)
 {
     if (!agent_id) {
-        fail(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
+        rs_fail(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
         return;
     }
     read_record(st, RS_READ_AGENT, agent_id, cb, cookie);
-}
-
-void rs_agent_list(void *st, const struct cp_agent_filter *filter, cp_storage_cb cb, void *cookie)
-{
-    struct rs *rs = st;
-    struct rs_args a;
-    args_begin(&a, rs, RS_AGENT_LIST);
-    args_i64(&a, filter ? filter->status : -1);
-    if (filter) args_names(&a, filter->capabilities, filter->n_capabilities);
-    op_start(rs, RS_AGENT_LIST, &a, cb, cookie);
 }
 
 void rs_agent_heartbeat(void *st, const char *agent_id, int32_t status, int64_t now_ms,
@@ -389,7 +287,7 @@ void rs_agent_heartbeat(void *st, const char *agent_id, int32_t status, int64_t 
 {
     struct rs *rs = st;
     if (!agent_id) {
-        fail(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
+        rs_fail(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
         return;
     }
     struct rs_args a;
@@ -405,7 +303,7 @@ void rs_agent_unregister(void *st, const char *agent_id, int64_t now_ms, cp_stor
 {
     struct rs *rs = st;
     if (!agent_id) {
-        fail(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
+        rs_fail(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
         return;
     }
     struct rs_args a;
@@ -420,11 +318,11 @@ void rs_agent_set_health(void *st, const char *agent_id, const struct cp_health_
 {
     struct rs *rs = st;
     if (!agent_id) {
-        fail(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
+        rs_fail(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
         return;
     }
     if (!h) {
-        fail(cb, cookie, CP_ERR_INVALID, "invalid health or status");
+        rs_fail(cb, cookie, CP_ERR_INVALID, "invalid health or status");
         return;
     }
     struct rs_args a;
@@ -453,7 +351,7 @@ static const char *submit_invalid(const struct cp_task_view *t)
     if (!t->task_type || !t->task_type[0]) return "task_type is required";
     if (!t->payload_json) return "payload is required";
     if (t->priority < 0 || t->priority >= CP_PRIORITY_COUNT) return "priority out of range";
-    if (!caps_valid(t->required_capabilities, t->n_required))
+    if (!rs_caps_valid(t->required_capabilities, t->n_required))
         return "required_capabilities must be sorted and unique";
     return NULL;
 }
@@ -463,7 +361,7 @@ void rs_task_submit(void *st, const struct cp_task_view *t, cp_storage_cb cb, vo
     struct rs *rs = st;
     const char *bad = submit_invalid(t);
     if (bad) {
-        fail(cb, cookie, CP_ERR_INVALID, "%s", bad);
+        rs_fail(cb, cookie, CP_ERR_INVALID, "%s", bad);
         return;
     }
     /* Only what a new task keeps: it starts pending, pending_since = created_at, unassigned. */
@@ -487,7 +385,7 @@ void rs_task_submit(void *st, const struct cp_task_view *t, cp_storage_cb cb, vo
 void rs_task_get(void *st, const char *task_id, cp_storage_cb cb, void *cookie)
 {
     if (!task_id) {
-        fail(cb, cookie, CP_ERR_NOT_FOUND, "task not found");
+        rs_fail(cb, cookie, CP_ERR_NOT_FOUND, "task not found");
         return;
     }
     read_record(st, RS_READ_TASK, task_id, cb, cookie);
@@ -497,7 +395,7 @@ void rs_task_list(void *st, const struct cp_task_filter *f, cp_storage_cb cb, vo
 {
     struct rs *rs = st;
     if (f && f->status >= CP_TASK_STATUS_COUNT) {
-        fail(cb, cookie, CP_ERR_INVALID, "unknown task status");
+        rs_fail(cb, cookie, CP_ERR_INVALID, "unknown task status");
         return;
     }
     struct rs_args a;
@@ -512,11 +410,11 @@ void rs_task_claim(void *st, const struct cp_claim *c, cp_storage_cb cb, void *c
 {
     struct rs *rs = st;
     if (!c) {
-        fail(cb, cookie, CP_ERR_INVALID, "claim is required");
+        rs_fail(cb, cookie, CP_ERR_INVALID, "claim is required");
         return;
     }
     if (!c->agent_id) {
-        fail(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
+        rs_fail(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
         return;
     }
     struct rs_args a;
@@ -525,7 +423,7 @@ void rs_task_claim(void *st, const struct cp_claim *c, cp_storage_cb cb, void *c
     args_str(&a, c->agent_id);
     if (!c->capabilities) {
         args_str(&a, "0");
-    } else if (!caps_valid(c->capabilities, c->n_capabilities)) {
+    } else if (!rs_caps_valid(c->capabilities, c->n_capabilities)) {
         args_str(&a, "2"); /* INVALID, but only once the agent is known to exist */
     } else {
         args_str(&a, "1");
@@ -538,11 +436,11 @@ void rs_task_transition(void *st, const struct cp_transition *tr, cp_storage_cb 
 {
     struct rs *rs = st;
     if (!tr || tr->kind < CP_TR_START || tr->kind > CP_TR_RELEASE) {
-        fail(cb, cookie, CP_ERR_INVALID, "unknown transition");
+        rs_fail(cb, cookie, CP_ERR_INVALID, "unknown transition");
         return;
     }
     if (!tr->task_id) {
-        fail(cb, cookie, CP_ERR_NOT_FOUND, "task not found");
+        rs_fail(cb, cookie, CP_ERR_NOT_FOUND, "task not found");
         return;
     }
     struct rs_args a;
@@ -564,7 +462,7 @@ void rs_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cookie)
 {
     struct rs *rs = st;
     if (!r) {
-        fail(cb, cookie, CP_ERR_INVALID, "reap parameters are required");
+        rs_fail(cb, cookie, CP_ERR_INVALID, "reap parameters are required");
         return;
     }
     struct rs_args a;

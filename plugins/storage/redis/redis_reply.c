@@ -424,3 +424,62 @@ int rs_reply_parse_task(const redisReply *reply, struct rs_arena *arena, struct 
 {
     return parse_record(reply, 0, arena, res);
 }
+
+/* An agent record from HGETALL (name, value, name, value...): its values put in reply order
+ * (rs_agent_fields) by name; a field the record lacks reads as nil, unknown names are skipped. */
+struct field_pos {
+    const char *name;
+    int pos;
+};
+static struct field_pos agent_by_name[AGENT_FIELDS];
+
+static int cmp_field(const void *x, const void *y)
+{
+    return strcmp(((const struct field_pos *)x)->name, ((const struct field_pos *)y)->name);
+}
+
+static const struct cp_agent_view *agent_from_pairs(struct rd *d, const redisReply *r)
+{
+    static const redisReply nil = {.type = REDIS_REPLY_NIL};
+    if (!agent_by_name[0].name) {
+        for (int i = 0; i < AGENT_FIELDS; i++)
+            agent_by_name[i] = (struct field_pos){rs_agent_fields[i], i};
+        qsort(agent_by_name, AGENT_FIELDS, sizeof agent_by_name[0], cmp_field);
+    }
+    redisReply *fields[AGENT_FIELDS];
+    for (int i = 0; i < AGENT_FIELDS; i++)
+        fields[i] = (redisReply *)&nil;
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const redisReply *k = r->element[i];
+        if (k->type != REDIS_REPLY_STRING) continue;
+        struct field_pos key = {k->str, 0};
+        const struct field_pos *f =
+            bsearch(&key, agent_by_name, AGENT_FIELDS, sizeof agent_by_name[0], cmp_field);
+        if (f) fields[f->pos] = r->element[i + 1];
+    }
+    redisReply row = {.type = REDIS_REPLY_ARRAY, .elements = AGENT_FIELDS, .element = fields};
+    return agent(d, &row);
+}
+
+int rs_reply_parse_agent_list(const redisReply *reply, int32_t status, struct rs_arena *arena,
+                              struct cp_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    struct rd d = {arena, NULL, 0};
+    if (!is_array(&d, reply, 0)) return finish(&d, res, "redis: malformed agent list reply");
+    const struct cp_agent_view **v =
+        reply->elements ? alloc(&d, reply->elements * sizeof(*v)) : NULL;
+    size_t n = 0;
+    for (size_t i = 0; v && i < reply->elements && !d.bad; i++) {
+        const redisReply *e = reply->element[i];
+        if (!is_array(&d, e, 0)) break;
+        if (e->elements == 0) continue; /* deleted since its id was read */
+        const struct cp_agent_view *a = agent_from_pairs(&d, e);
+        if (a && (status < 0 || a->status == status)) v[n++] = a;
+    }
+    if (!d.bad && !d.oom) sort_agents(v, n);
+    res->agents = v;
+    res->n_agents = n;
+    res->total = n;
+    return finish(&d, res, "redis: malformed agent list reply");
+}
