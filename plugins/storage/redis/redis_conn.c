@@ -210,6 +210,7 @@ void rs_conn_start(struct rs_conn *c)
         return;
     }
     ac->data = c;
+    ac->c.reader->fn = &rs_reply_objects;
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     redisEnableKeepAlive(&ac->c);

@@ -134,6 +134,9 @@ void args_names(struct rs_args *a, const char *const *names, uint32_t n); /* rs_
 void args_free(struct rs_args *a);
 int rs_caps_valid(const char *const *names, uint32_t n); /* sorted, unique, non-empty, no \n */
 
+/* Reply objects in one allocation each (redis_objects.c), for reader->fn of async contexts. */
+extern redisReplyObjectFunctions rs_reply_objects;
+
 /* redis_ops.c, for the operations that are not one script call (redis_list.c). */
 void rs_fail(cp_storage_cb cb, void *cookie, int rc, const char *fmt, ...) CP_PRINTF(4, 5);
 /* A raw command's reply as Redis sent it: NULL when the connection was lost, an error reply as
