@@ -16,6 +16,10 @@ import os
 import socket
 import sys
 
+# The RESP client of the end-to-end tests (tests/e2e/cpdtest.py; importing it starts nothing).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
+from cpdtest import resp_encode, resp_read  # noqa: E402
+
 OPS = ("agent_register agent_heartbeat agent_unregister agent_set_health "
        "task_submit task_list task_claim task_transition reap stats").split()
 
@@ -31,33 +35,9 @@ def main():
     sock = socket.create_connection(("127.0.0.1", port))
     rd = sock.makefile("rb")
 
-    def enc(args):
-        out = [b"*%d\r\n" % len(args)]
-        for x in args:
-            x = x if isinstance(x, bytes) else str(x).encode()
-            out.append(b"$%d\r\n%s\r\n" % (len(x), x))
-        return b"".join(out)
-
-    def read():
-        line = rd.readline()
-        kind, rest = line[:1], line[1:-2]
-        if kind == b"+":
-            return rest.decode()
-        if kind == b"-":
-            raise RuntimeError(rest.decode())
-        if kind == b":":
-            return int(rest)
-        if kind == b"$":
-            n = int(rest)
-            return None if n < 0 else rd.read(n + 2)[:-2].decode()
-        if kind == b"*":
-            n = int(rest)
-            return None if n < 0 else [read() for _ in range(n)]
-        raise RuntimeError("unexpected reply %r" % line)
-
     def pipe(cmds):
-        sock.sendall(b"".join(enc(c) for c in cmds))
-        return [read() for _ in cmds]
+        sock.sendall(b"".join(resp_encode(c) for c in cmds))
+        return [resp_read(rd) for _ in cmds]
 
     def cmd(*args):
         return pipe([args])[0]

@@ -212,12 +212,8 @@ class RedisServer:
     def command(self, *args, timeout=5.0):
         """Send one command (RESP) and return the decoded reply; errors raise RuntimeError."""
         with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
-            parts = [b"*%d\r\n" % len(args)]
-            for a in args:
-                b = a if isinstance(a, bytes) else str(a).encode()
-                parts.append(b"$%d\r\n%s\r\n" % (len(b), b))
-            s.sendall(b"".join(parts))
-            return _resp_read(s.makefile("rb"))
+            s.sendall(resp_encode(args))
+            return resp_read(s.makefile("rb"))
 
     def stop(self, timeout=5.0):
         """SIGTERM and wait."""
@@ -247,7 +243,17 @@ class RedisServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def _resp_read(f):
+def resp_encode(args):
+    """One command as RESP bytes (also used by bench/redis_op_cost.py)."""
+    parts = [b"*%d\r\n" % len(args)]
+    for a in args:
+        b = a if isinstance(a, bytes) else str(a).encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(b), b))
+    return b"".join(parts)
+
+
+def resp_read(f):
+    """One decoded reply from the binary file f; error replies raise RuntimeError."""
     line = f.readline()
     if not line:
         raise OSError("redis closed the connection")
@@ -266,7 +272,7 @@ def _resp_read(f):
         return data.decode(errors="replace")
     if kind == b"*":
         n = int(rest)
-        return None if n < 0 else [_resp_read(f) for _ in range(n)]
+        return None if n < 0 else [resp_read(f) for _ in range(n)]
     raise OSError("bad RESP reply: %r" % line)
 
 

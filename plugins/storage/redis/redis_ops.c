@@ -169,6 +169,27 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
     rs_leave(rs);
 }
 
+/* A new op like `tmpl` carrying argv as RESP, sent: 0, or CP_ERR_NOMEM / CP_ERR_UNAVAILABLE
+ * when it was not sent (then nothing is left to free and no callback will run). */
+static int op_create_send(const struct rs_op *tmpl, int argc, const char **argv, const size_t *lens)
+{
+    struct rs_op *op = malloc(sizeof(*op));
+    char *cmd = NULL;
+    int len = op ? rs_format_command(&cmd, argc, argv, lens) : -1;
+    if (len < 0) {
+        free(op);
+        return CP_ERR_NOMEM;
+    }
+    *op = *tmpl;
+    op->cmd = cmd;
+    op->len = len;
+    if (op_send(op) != 0) {
+        op_free(op);
+        return CP_ERR_UNAVAILABLE;
+    }
+    return 0;
+}
+
 /* Sends the command built in `a` (and frees `a`); the callback runs exactly once. */
 static void op_start(struct rs *rs, int script, struct rs_args *a, cp_storage_cb cb, void *cookie)
 {
@@ -188,39 +209,21 @@ static void op_start(struct rs *rs, int script, struct rs_args *a, cp_storage_cb
         rs_fail(cb, cookie, CP_ERR_UNAVAILABLE, "redis: %s is unreachable", rs->url.display);
         return;
     }
-    struct rs_op *op = calloc(1, sizeof(*op));
-    char *cmd = NULL;
-    int len = op ? rs_format_command(&cmd, a->argc, a->argv, a->lens) : -1;
+    struct rs_op tmpl = {rs, script, NULL, 0, 0, cb, cookie, NULL, NULL};
+    int rc = op_create_send(&tmpl, a->argc, a->argv, a->lens);
     args_free(a);
-    if (len < 0) {
-        free(op);
+    if (rc == CP_ERR_NOMEM)
         rs_fail(cb, cookie, CP_ERR_NOMEM, "redis: out of memory");
-        return;
-    }
-    *op = (struct rs_op){rs, script, cmd, len, 0, cb, cookie, NULL, NULL};
-    if (op_send(op) != 0) {
-        op_free(op);
+    else if (rc)
         rs_fail(cb, cookie, CP_ERR_UNAVAILABLE, "redis: %s is unreachable", rs->url.display);
-    }
 }
 
 int rs_send_raw(struct rs *rs, const char *what, int argc, const char **argv, const size_t *lens,
                 rs_raw_cb raw, void *cookie)
 {
     if (rs->destroying || !rs->cmd.up) return -1;
-    struct rs_op *op = calloc(1, sizeof(*op));
-    char *cmd = NULL;
-    int len = op ? rs_format_command(&cmd, argc, argv, lens) : -1;
-    if (len < 0) {
-        free(op);
-        return -1;
-    }
-    *op = (struct rs_op){rs, RS_RAW, cmd, len, 0, NULL, cookie, raw, what};
-    if (op_send(op) != 0) {
-        op_free(op);
-        return -1;
-    }
-    return 0;
+    struct rs_op tmpl = {rs, RS_RAW, NULL, 0, 0, NULL, cookie, raw, what};
+    return op_create_send(&tmpl, argc, argv, lens) ? -1 : 0;
 }
 
 /* ---- the operations --------------------------------------------------------------------- */
