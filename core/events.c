@@ -64,7 +64,7 @@ void events_subscribe(struct events *ev, events_cb cb, void *arg)
 int events_unsubscribe(struct events *ev, events_cb cb, void *arg)
 {
     for (size_t i = 0; i < ev->cap; i++) {
-        if (ev->subs[i].cb == cb && ev->subs[i].arg == arg) {
+        if (ev->subs[i].cb && ev->subs[i].cb == cb && ev->subs[i].arg == arg) {
             ev->subs[i] = (struct events_sub){0};
             ev->n--;
             if (!ev->emitting) compact(ev);

@@ -164,15 +164,15 @@ static void on_transitioned(void *cookie, const struct cp_result *res)
         return;
     }
     const struct cp_task_view *t = res->task;
+    if (ops_events_on(core)) /* first: the breaker's write below is told as its consequence */
+        ops_emit_task_event(core, transition_event[kind], t, status_before(kind, t),
+                            res->agent ? res->agent->agent_id : NULL);
     if (kind == CP_TR_COMPLETE || kind == CP_TR_FAIL) {
         metrics_task_event(t->task_type,
                            kind == CP_TR_COMPLETE ? MET_TASK_COMPLETED : MET_TASK_FAILED);
         if (core->health && res->agent)
             health_task_outcome_seen(core->health, res->agent, kind == CP_TR_COMPLETE);
     }
-    if (ops_events_on(core))
-        ops_emit_task_event(core, transition_event[kind], t, status_before(kind, t),
-                            res->agent ? res->agent->agent_id : NULL);
     call->cb(call->cookie, res);
     sched_task_changed(core->sched, t);
 }

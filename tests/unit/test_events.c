@@ -80,6 +80,7 @@ static void test_order_and_duplicates(void **state)
     assert_string_equal(log_buf, "b3 a3 ");
     assert_int_equal(events_unsubscribe(ev, on_event, &a), 0);
     assert_int_equal(events_unsubscribe(ev, on_event, &a), -1);
+    assert_int_equal(events_unsubscribe(ev, NULL, NULL), -1); /* an empty slot is no one */
     assert_int_equal(events_unsubscribe(ev, on_event, &b), 0);
     assert_false(events_active(ev));
     assert_null(events_active(NULL) ? ev : NULL);

@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "metrics.h"
+#include "ops_internal.h"
 #include "scheduler_helpers.h"
 
 static struct claim_slot a, b;
@@ -230,6 +231,45 @@ static void test_lifecycle_events(void **s)
     assert_int_equal(recorded[i].new_status, CP_HEALTH_HEALTHY); /* no probe: healthy */
 }
 
+/* Agent events: a heartbeat (the status it leaves the agent in), and what the health monitor
+ * reports writing (through its hook: health, and the agent's status when that changed). */
+static void test_agent_events(void **s)
+{
+    (void)s;
+    reg_agent("a", "x", 1);
+    struct ops_call call;
+    int rc = 1;
+    ops_agent_heartbeat(&core, &call, "a", CP_AGENT_DRAINING, on_reaped, &rc);
+    assert_int_equal(rc, 0);
+    int i = event_index(EVT_AGENT_HEARTBEAT, NULL, "a");
+    assert_true(i >= 0);
+    assert_int_equal(recorded[i].old_status, -1);
+    assert_int_equal(recorded[i].new_status, CP_AGENT_DRAINING);
+
+    struct cp_agent_view v = {.agent_id = "a", .status = CP_AGENT_FAILED};
+    v.health.status = CP_HEALTH_UNHEALTHY;
+    ops_health_changed(&core, &v, CP_HEALTH_DEGRADED, CP_AGENT_READY);
+    i = event_index(EVT_AGENT_HEALTH, NULL, "a");
+    assert_int_equal(recorded[i].old_status, CP_HEALTH_DEGRADED);
+    assert_int_equal(recorded[i].new_status, CP_HEALTH_UNHEALTHY);
+    i = event_index(EVT_AGENT_STATUS, NULL, "a");
+    assert_int_equal(recorded[i].old_status, CP_AGENT_READY);
+    assert_int_equal(recorded[i].new_status, CP_AGENT_FAILED);
+    v.status = CP_AGENT_READY; /* health alone: no status event */
+    ops_health_changed(&core, &v, CP_HEALTH_UNHEALTHY, CP_AGENT_READY);
+    assert_int_equal(count_events(EVT_AGENT_HEALTH, NULL, "a"), 2);
+    assert_int_equal(count_events(EVT_AGENT_STATUS, NULL, "a"), 1);
+
+    /* without subscribers nothing is delivered (and nothing is built) */
+    size_t before = n_recorded;
+    assert_int_equal(events_unsubscribe(core.events, NULL, NULL), -1);
+    events_free(core.events);
+    core.events = events_new();
+    ops_agent_heartbeat(&core, &call, "a", -1, on_reaped, &rc);
+    ops_health_changed(&core, &v, CP_HEALTH_UNHEALTHY, CP_AGENT_FAILED);
+    assert_int_equal(n_recorded, before);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, sched_test_setup, sched_test_teardown)
 
 int main(void)
@@ -242,6 +282,7 @@ int main(void)
         T(test_waiter_answered_on_completion),
         T(test_waiter_times_out_or_is_cancelled),
         T(test_lifecycle_events),
+        T(test_agent_events),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
