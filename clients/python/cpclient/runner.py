@@ -19,6 +19,8 @@ A handler is `def handler(task) -> result` (run in a worker thread, so it may bl
 `async def handler(task) -> result`; the result is any JSON value."""
 
 import asyncio
+import inspect
+import json
 import logging
 import os
 import signal
@@ -183,6 +185,8 @@ class _Runner:
             else:
                 result = await asyncio.get_running_loop().run_in_executor(
                     None, self.handler, task)
+                if inspect.isawaitable(result):  # e.g. a functools.partial of an async def
+                    result = await result
         except asyncio.CancelledError:
             raise
         except TaskError as e:
@@ -192,6 +196,11 @@ class _Runner:
             log.warning("task %s failed: %s: %s", task.id, type(e).__name__, e)
             await self.report(task, began, error="%s: %s" % (type(e).__name__, e),
                               requeue=True)
+            return
+        try:
+            json.dumps(result)
+        except (TypeError, ValueError) as e:  # the handler's bug: fail the task, keep running
+            await self.report(task, began, error="result is not JSON: %s" % e, requeue=False)
             return
         await self.report(task, began, result=result)
 

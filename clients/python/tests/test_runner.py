@@ -47,7 +47,11 @@ class RunnerTest(RunnerCase):
             await asyncio.sleep(0.01)
             return {"double": task.payload["n"] * 2}
 
-        for handler in (sync_handler, async_handler):
+        async def scaled(factor, task):
+            return {"double": task.payload["n"] * factor}
+
+        # A plain callable returning an awaitable (not itself an async def) is awaited too.
+        for handler in (sync_handler, async_handler, lambda task: scaled(2, task)):
             async def scenario():
                 co = AsyncClient(self.url)
                 runner, stop = self.start_runner(handler)
@@ -72,6 +76,8 @@ class RunnerTest(RunnerCase):
         def handler(task):
             if task.payload.get("final"):
                 raise TaskError("not retryable", requeue=False)
+            if task.payload.get("bad_result"):
+                return {"a set": {1, 2}}
             raise ValueError("flaky")
 
         async def scenario():
@@ -86,9 +92,15 @@ class RunnerTest(RunnerCase):
             self.assertEqual(t1.error, "ValueError: flaky")
             self.assertEqual((t2.status, t2.retries, t2.error),
                              (TaskStatus.FAILED, 1, "not retryable"))
+            # A result that is not JSON fails its task for good; the runner goes on.
+            bad = await co.submit_task("w", {"bad_result": True}, ["work"])
+            t3 = await co.wait_for_result(bad, timeout=20)
+            self.assertEqual((t3.status, t3.retries), (TaskStatus.FAILED, 1))
+            self.assertIn("not JSON", t3.error)
+            self.assertFalse(runner.done())
             stop.set()
             stats = await runner
-            self.assertEqual(stats.failed, 3)
+            self.assertEqual(stats.failed, 4)
             await co.close()
         run_async(scenario())
 
