@@ -97,9 +97,6 @@ out:
 static void on_listed(void *cookie, const struct cp_result *res)
 {
     struct req *r = cookie;
-    strlist_free(r->ctx);
-    free(r->ctx);
-    r->ctx = NULL;
     if (res->rc < 0) {
         http_reply_storage_error(r, res, "agents");
         return;
@@ -140,15 +137,12 @@ void agents_list(struct req *r)
                          "draining, offline, failed");
         return;
     }
-    struct strlist *caps = xcalloc(1, sizeof *caps); /* the filter's, until the reply */
-    if (query_id_list(r, "capability", r->core->cfg->max_capabilities, caps) < 0) {
-        free(caps);
-        return;
-    }
-    r->ctx = caps;
-    f.capabilities = (const char *const *)caps->items;
-    f.n_capabilities = caps->n;
+    struct strlist caps;
+    if (query_id_list(r, "capability", r->core->cfg->max_capabilities, &caps) < 0) return;
+    f.capabilities = (const char *const *)caps.items;
+    f.n_capabilities = caps.n;
     ops_agent_list(r->core, &r->call, &f, available, on_listed, r);
+    strlist_free(&caps); /* the filter is the store's to copy */
 }
 
 static void on_got(void *cookie, const struct cp_result *res)
