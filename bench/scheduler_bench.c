@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cp/storage.h>
+#include <cp/time.h>
 
 #include "plugin_loader.h"
 
@@ -35,9 +36,7 @@ static uint32_t rnd(uint32_t n)
 
 static double now_us(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+    return (double)cp_monotonic_us();
 }
 
 /* Resident set size in bytes, from /proc/self/statm. */

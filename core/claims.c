@@ -544,7 +544,7 @@ struct claimer *sched_hold_claim(struct scheduler *s, const char *agent_id, cons
     c->arrived_ms = arrived_ms;
     claimer_snapshot(c, agent);
     c->timer = evtimer_new(s->core->base, on_claim_timer, c);
-    struct timeval tv = {(time_t)(block_ms / 1000), (suseconds_t)(block_ms % 1000) * 1000};
+    struct timeval tv = cp_ms_to_timeval(block_ms);
     evtimer_add(c->timer, &tv);
     held_add(s, c);
     /* A wake-up ended without placing its task between the claim being sent and now (the claim

@@ -45,7 +45,7 @@ struct health_probe {
 
 static void probe_schedule(struct health_probe *p, int64_t ms)
 {
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    struct timeval tv = cp_ms_to_timeval(ms);
     evtimer_add(p->ev, &tv);
 }
 

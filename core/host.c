@@ -107,9 +107,7 @@ static struct cp_timer *host_timer_add(const struct cp_host *host, uint64_t ms,
         free(t);
         return NULL;
     }
-    /* Clamp so the seconds part fits even a 32-bit time_t; 68 years is "never" enough. */
-    if (ms > (uint64_t)INT32_MAX * 1000) ms = (uint64_t)INT32_MAX * 1000;
-    struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+    struct timeval tv = cp_ms_to_timeval(ms > INT64_MAX ? INT64_MAX : (int64_t)ms);
     if (evtimer_add(t->ev, &tv) != 0) {
         event_free(t->ev);
         free(t);

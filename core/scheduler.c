@@ -54,7 +54,7 @@ struct waiter *sched_wait_task(struct scheduler *s, const char *task_id, uint64_
     w->cb = cb;
     w->cookie = cookie;
     w->timer = evtimer_new(s->core->base, on_wait_timer, w);
-    struct timeval tv = {(time_t)(wait_ms / 1000), (suseconds_t)(wait_ms % 1000) * 1000};
+    struct timeval tv = cp_ms_to_timeval(wait_ms);
     evtimer_add(w->timer, &tv);
     TAILQ_INSERT_TAIL(&s->waiters, w, link);
     return w;
@@ -147,7 +147,7 @@ void sched_store_changed(void *sched, const char *kind, const char *id)
 
 static void reap_schedule(struct scheduler *s, uint64_t ms)
 {
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    struct timeval tv = cp_ms_to_timeval((int64_t)ms);
     evtimer_add(s->reap_timer, &tv);
 }
 

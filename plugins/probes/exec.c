@@ -27,6 +27,7 @@
 #include <json-c/json.h>
 
 #include <cp/probe.h>
+#include <cp/time.h>
 
 #define EXEC_DEFAULT_TIMEOUT_MS 10000
 #define EXEC_MAX_ARGS 256
@@ -62,9 +63,7 @@ struct exec_check {
 
 static double exec_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+    return (double)cp_monotonic_us() / 1e3;
 }
 
 static void exec_argv_free(char **argv)
@@ -339,8 +338,7 @@ static int exec_start(void *state, const struct cp_probe_spec *spec, cp_probe_do
     if (st->checks) st->checks->prev = c;
     st->checks = c;
     c->timer = evtimer_new(base, exec_on_timer, c);
-    struct timeval tv = {(time_t)(c->timeout_ms / 1000),
-                         (suseconds_t)(c->timeout_ms % 1000) * 1000};
+    struct timeval tv = cp_ms_to_timeval((int64_t)c->timeout_ms);
     int rc = c->timer ? exec_spawn(c, argv) : ENOMEM;
     if (rc == 0) {
         c->pidfd = pidfd_open(c->pid, 0);

@@ -21,6 +21,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include <cp/probe.h>
+#include <cp/time.h>
 
 #define HTTP_DEFAULT_TIMEOUT_MS 10000
 #define HTTP_MAX_HEADERS_SIZE (64 * 1024)
@@ -55,9 +56,7 @@ struct http_check {
 
 static double http_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+    return (double)cp_monotonic_us() / 1e3;
 }
 
 /* 0, or -1 with msg naming the member. */
@@ -258,8 +257,7 @@ static int http_start(void *state, const struct cp_probe_spec *spec, cp_probe_do
     c->conn = evhttp_connection_base_new(base, st->dns, t.host, (unsigned short)t.port);
     c->timer = evtimer_new(base, http_on_timer, c);
     if (!c->conn || !c->timer) goto nomem_check;
-    struct timeval tv = {(time_t)(c->timeout_ms / 1000),
-                         (suseconds_t)(c->timeout_ms % 1000) * 1000};
+    struct timeval tv = cp_ms_to_timeval((int64_t)c->timeout_ms);
     evhttp_connection_set_timeout_tv(c->conn, &tv);
     evhttp_connection_set_retries(c->conn, 0);
     evhttp_connection_set_max_headers_size(c->conn, HTTP_MAX_HEADERS_SIZE);

@@ -19,6 +19,7 @@
 #include <event2/util.h>
 
 #include <cp/probe.h>
+#include <cp/time.h>
 
 #define TCP_DEFAULT_TIMEOUT_MS 10000
 
@@ -50,9 +51,7 @@ struct tcp_check {
 
 static double tcp_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+    return (double)cp_monotonic_us() / 1e3;
 }
 
 /* "host:port" or "[v6]:port". 0, or -1 with msg naming the member. */
@@ -227,8 +226,7 @@ static int tcp_start(void *state, const struct cp_probe_spec *spec, cp_probe_don
     c->timer = evtimer_new(base, tcp_on_timer, c);
     c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
     if (!c->timer || !c->bev) goto nomem_check;
-    struct timeval tv = {(time_t)(c->timeout_ms / 1000),
-                         (suseconds_t)(c->timeout_ms % 1000) * 1000};
+    struct timeval tv = cp_ms_to_timeval((int64_t)c->timeout_ms);
     if (evtimer_add(c->timer, &tv) != 0) goto nomem_check;
     bufferevent_setcb(c->bev, NULL, NULL, tcp_on_event, c);
     int rc = t.sa_len

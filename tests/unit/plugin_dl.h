@@ -16,6 +16,7 @@
 #include <event2/event.h>
 
 #include <cp/plugin.h>
+#include <cp/time.h>
 
 static struct event_base *dl_base;
 
@@ -76,7 +77,7 @@ static struct cp_timer *dl_timer_add(const struct cp_host *host, uint64_t ms, vo
     t->cb = cb;
     t->arg = arg;
     t->ev = evtimer_new(dl_base, dl_timer_fire, t);
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    struct timeval tv = cp_ms_to_timeval(ms > INT64_MAX ? INT64_MAX : (int64_t)ms);
     evtimer_add(t->ev, &tv);
     return t;
 }

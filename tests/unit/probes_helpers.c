@@ -16,6 +16,7 @@
 #include <event2/event.h>
 
 #include <cp/probe.h>
+#include <cp/time.h>
 
 #include "plugin_dl.h"
 #include "probes_helpers.h"
@@ -78,7 +79,7 @@ static void on_guard(evutil_socket_t fd, short what, void *arg)
 int run_until(const int *flag, int max_ms)
 {
     struct event *guard = evtimer_new(dl_base, on_guard, NULL);
-    struct timeval tv = {max_ms / 1000, (max_ms % 1000) * 1000};
+    struct timeval tv = cp_ms_to_timeval(max_ms);
     guard_fired = 0;
     evtimer_add(guard, &tv);
     while (!*flag && !guard_fired)

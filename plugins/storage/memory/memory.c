@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
+#include <cp/time.h>
 
 #include "memory_internal.h"
 
@@ -127,9 +127,7 @@ static uint64_t make_seed(void *salt)
 {
     uint64_t seed = 0;
     if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)(uintptr_t)salt;
+        seed = (uint64_t)cp_monotonic_us() * 0x9e3779b97f4a7c15u ^ (uint64_t)(uintptr_t)salt;
     }
     return seed | 1;
 }
