@@ -114,12 +114,6 @@ static char *join(char *const *v, uint32_t n)
     return s;
 }
 
-int sched_agent_may_claim(const struct cp_agent_view *a, int64_t now_ms)
-{
-    if (a->status != CP_AGENT_READY || a->tasks_in_flight >= a->max_concurrent_tasks) return 0;
-    return a->health.circuit != CP_CIRCUIT_OPEN || a->health.retry_at_ms <= now_ms;
-}
-
 /* ---- the held set ---- */
 
 static int claimer_cmp(const struct claimer *x, const struct claimer *y)
@@ -337,7 +331,7 @@ static int wake_step_after(const struct wake *w, const struct claimer *c,
     if (res->rc < 0) return STEP_CHECK;
     if (res->task) return strcmp(res->task->id, w->task_id) == 0 ? STEP_DONE : STEP_RUN;
     if (!res->agent) return STEP_CHECK;
-    if (!sched_agent_may_claim(res->agent, c->claim_ms)) return STEP_RUN; /* it did not look */
+    if (!cp_agent_may_claim(res->agent, c->claim_ms)) return STEP_RUN; /* it did not look */
     if (!w->po_known) return STEP_CHECK;
     if (w->po_agent && strcmp(w->po_agent, c->agent_id) == 0 && c->claim_ms < w->po_until)
         return STEP_CHECK; /* passed over: the task may well be pending still */
@@ -387,7 +381,7 @@ static void on_wake_claim(void *cookie, const struct cp_result *res)
         if (res->rc < 0) log_warn("held claim of %s: storage error %d", c->agent_id, res->rc);
         if (res->agent) claimer_snapshot(c, res->agent);
         if (c->expired || res->rc < 0 ||
-            (res->agent && !sched_agent_may_claim(res->agent, clock_now_ms()))) {
+            (res->agent && !cp_agent_may_claim(res->agent, clock_now_ms()))) {
             deliver(c, NULL);
         } else if (c->missed) {
             /* A wake-up ended unplaced while this claim was in flight: its task may be pending

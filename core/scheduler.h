@@ -60,8 +60,4 @@ void sched_store_changed(void *sched, const char *kind, const char *id);
 /* Number of held claims (for tests and stats). */
 size_t sched_held_count(const struct scheduler *s);
 
-/* 1 when the agent may claim now (CONTRACT §4): ready, below max in flight, circuit not open
- * (an open circuit past retry_at counts as half_open). */
-int sched_agent_may_claim(const struct cp_agent_view *a, int64_t now_ms);
-
 #endif

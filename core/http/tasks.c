@@ -309,7 +309,7 @@ static void on_claimed(void *cookie, const struct cp_result *res)
     }
     if (res->task) metrics_claim_wait(0);
     if (res->task || h->block_ms == 0 || !res->agent ||
-        !sched_agent_may_claim(res->agent, clock_now_ms())) {
+        !cp_agent_may_claim(res->agent, clock_now_ms())) {
         reply_claim(r, res->task);
         return;
     }

@@ -307,13 +307,6 @@ void mem_op_task_list(void *st, const struct cp_task_filter *filter, cp_storage_
 
 /* ---- claim --------------------------------------------------------------------------------- */
 
-static int may_claim(const struct mem_agent *a, int64_t now)
-{
-    if (a->status != CP_AGENT_READY || a->in_flight >= a->max_concurrent) return 0;
-    /* An open circuit past its retry time counts as half_open, which may claim. */
-    return a->health.circuit != CP_CIRCUIT_OPEN || a->health.retry_at_ms <= now;
-}
-
 void mem_op_task_claim(void *st, const struct cp_claim *claim, cp_storage_cb cb, void *cookie)
 {
     struct mem *m = st;
@@ -331,7 +324,7 @@ void mem_op_task_claim(void *st, const struct cp_claim *claim, cp_storage_cb cb,
         int64_t now = claim->now_ms;
         mem_agent_touch(m, a, now);
         struct mem_task *t = NULL;
-        if (may_claim(a, now)) {
+        if (cp_claim_allowed(a->status, a->in_flight, a->max_concurrent, &a->health, now)) {
             const char *const *have = claim->capabilities ? claim->capabilities : a->caps;
             uint32_t n_have = claim->capabilities ? claim->n_capabilities : a->n_caps;
             t = mem_pending_best(m, have, n_have, a->id, now);
