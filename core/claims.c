@@ -217,7 +217,7 @@ size_t sched_held_count(const struct scheduler *s)
 
 static void claimer_snapshot(struct claimer *c, const struct cp_agent_view *a)
 {
-    struct cp_agent_view v = {0};
+    struct cp_agent_view v = {.size = sizeof v};
     if (a) {
         v = *a;
         v.health.error = NULL;
@@ -226,6 +226,7 @@ static void claimer_snapshot(struct claimer *c, const struct cp_agent_view *a)
         v.max_concurrent_tasks = 1;
     }
     /* Strings point at our own copies or constants; the source is borrowed. */
+    v.size = sizeof v;
     v.agent_id = c->agent_id;
     v.capabilities = (const char *const *)c->caps;
     v.n_capabilities = c->n_caps;
@@ -248,7 +249,7 @@ static void claimer_free(struct claimer *c)
 /* Answer the claim (res NULL: no task) and forget it. */
 static void deliver(struct claimer *c, const struct cp_result *res)
 {
-    struct cp_result none = {0};
+    struct cp_result none = {.size = sizeof none};
     claim_deliver_cb cb = c->cb;
     void *cookie = c->cookie;
     if (c->state == CLAIMER_HELD) held_remove(c->s, c);

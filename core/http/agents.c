@@ -78,6 +78,7 @@ void agents_register(struct req *r)
         return;
     }
     struct cp_agent_view in = {
+        .size = sizeof(struct cp_agent_view),
         .agent_id = id,
         .capabilities = (const char *const *)caps.items,
         .n_capabilities = caps.n,

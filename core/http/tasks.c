@@ -115,6 +115,7 @@ void tasks_submit(struct req *r)
     new_task_id(id);
     int64_t now = clock_now_ms();
     struct cp_task_view t = {
+        .size = sizeof(struct cp_task_view),
         .id = id,
         .task_type = type,
         .payload_json = payload,

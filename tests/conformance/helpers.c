@@ -9,6 +9,7 @@ struct cp_agent_view agent_in(const char *id, const char *caps_csv, uint32_t max
 {
     struct cp_agent_view a;
     memset(&a, 0, sizeof a);
+    a.size = sizeof a;
     a.agent_id = id;
     a.capabilities = cx_caps(caps_csv, &a.n_capabilities);
     a.model = "m1";
@@ -39,6 +40,7 @@ struct cp_task_view task_in(const char *id, const char *caps_csv, int priority, 
 {
     struct cp_task_view t;
     memset(&t, 0, sizeof t);
+    t.size = sizeof t;
     t.id = id;
     t.task_type = "debate";
     t.payload_json = "{\"n\":1}";

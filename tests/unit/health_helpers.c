@@ -31,8 +31,8 @@ static int find_agent(const char *id)
 
 static void answer(cp_storage_cb cb, void *cookie, int is_get, int idx)
 {
-    struct cp_result res = {0};
-    struct cp_agent_view v = {0};
+    struct cp_result res = {.size = sizeof res};
+    struct cp_agent_view v = {.size = sizeof v};
     if (is_get) store.gets_in_flight--;
     if (store.down) {
         res.rc = CP_ERR_UNAVAILABLE;
@@ -218,7 +218,7 @@ int health_test_teardown(void **s)
 
 void track(const char *id, const char *probe_json)
 {
-    struct cp_agent_view v = {0};
+    struct cp_agent_view v = {.size = sizeof v};
     int idx = find_agent(id);
     v.agent_id = id;
     v.metadata_json = "{}";

@@ -44,12 +44,6 @@ static const char *dl_option(const struct cp_host *host, const char *key)
     return NULL;
 }
 
-static int64_t dl_now(const struct cp_host *host)
-{
-    (void)host;
-    return (int64_t)time(NULL) * 1000;
-}
-
 static struct event_base *dl_event_base(const struct cp_host *host)
 {
     (void)host;
@@ -93,10 +87,7 @@ static void dl_timer_cancel(const struct cp_host *host, struct cp_timer *t)
 static const struct cp_host dl_host = {
     .version = CP_HOST_VERSION,
     .log = dl_log,
-    .alloc = malloc,
-    .free = free,
     .option = dl_option,
-    .now_ms = dl_now,
     .event_base = dl_event_base,
     .timer_add = dl_timer_add,
     .timer_cancel = dl_timer_cancel,

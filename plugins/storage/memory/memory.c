@@ -49,6 +49,7 @@ void mem_reply_err(cp_storage_cb cb, void *cookie, int rc, const char *message)
 {
     struct cp_result res;
     memset(&res, 0, sizeof res);
+    res.size = sizeof res;
     res.rc = rc;
     res.message = message;
     cb(cookie, &res);

@@ -14,6 +14,7 @@
 
 void mem_task_view(const struct mem_task *t, struct cp_task_view *v)
 {
+    v->size = sizeof *v;
     v->id = TASK_ID(t);
     v->task_type = t->type->s;
     v->payload_json = TASK_PAYLOAD(t);
@@ -169,6 +170,7 @@ void mem_reply_task(cp_storage_cb cb, void *cookie, int rc, const char *msg,
     struct cp_agent_view av;
     struct cp_result res;
     memset(&res, 0, sizeof res);
+    res.size = sizeof res;
     res.rc = rc;
     res.message = msg;
     if (t) {
@@ -295,6 +297,7 @@ void mem_op_task_list(void *st, const struct cp_task_filter *filter, cp_storage_
         }
         struct cp_result res;
         memset(&res, 0, sizeof res);
+        res.size = sizeof res;
         res.tasks = ptrs;
         res.n_tasks = k;
         res.total = total;

@@ -13,6 +13,11 @@
  * returns. Everything the host passes in is borrowed until the operation function returns
  * (the backend copies what it keeps).
  *
+ * Sizes: every struct a backend fills and hands back (cp_result and what it points to) carries
+ * `size` first: set it to sizeof(struct ...) as built. The host reads nothing past it, which is
+ * how a backend built for an older minor keeps working in a newer host (see abi.h). Arrays of
+ * structs (cp_result.events) have one size for all their elements.
+ *
  * Errors in cp_result.rc: 0, CP_ERR_NOT_FOUND, CP_ERR_CONFLICT (with .task or .agent holding the
  * current state and .message naming it), CP_ERR_INVALID, CP_ERR_NOMEM, CP_ERR_UNAVAILABLE (the
  * backend is unreachable and nothing was changed).
@@ -30,32 +35,41 @@
 extern "C" {
 #endif
 
-/* A counter keyed by name (capability, provider, task type). */
+/* A counter keyed by name (capability, provider, task type). Frozen for the major (arrays of it
+ * cross the ABI). */
 struct cp_count {
     const char *name;
     uint64_t count;
 };
 
-/* Counters for /stats, kept up to date by every operation (never computed by a scan). */
+/* Counters for /stats, kept up to date by every operation (never computed by a scan).
+ * The by-enum arrays have room for every value the major may ever have (CP_*_CAP); n_* says how
+ * many leading entries the backend filled — its CP_*_COUNT — and the host reads entries at or
+ * past n_* as 0. */
 struct cp_stats_view {
+    uint32_t size; /* sizeof(struct cp_stats_view) of the backend's build */
+    uint32_t n_agents_by_status;
+    uint32_t n_agents_by_health;
+    uint32_t n_tasks_by_status;
+    uint32_t n_tasks_by_priority;
     uint64_t agents_total;
     uint64_t agents_available; /* see cp_agent_is_available() */
-    uint64_t agents_by_status[CP_AGENT_STATUS_COUNT];
-    uint64_t agents_by_health[CP_HEALTH_COUNT];
+    uint64_t agents_by_status[CP_AGENT_STATUS_CAP];
+    uint64_t agents_by_health[CP_HEALTH_CAP];
     uint64_t circuits_open; /* agents whose health.circuit is CP_CIRCUIT_OPEN */
     const struct cp_count *agents_by_capability;
     size_t n_agents_by_capability;
     const struct cp_count *agents_by_provider;
     size_t n_agents_by_provider;
     uint64_t tasks_total; /* every stored task, terminal ones until retention deletes them */
-    uint64_t tasks_by_status[CP_TASK_STATUS_COUNT];
-    uint64_t tasks_by_priority[CP_PRIORITY_COUNT];
+    uint64_t tasks_by_status[CP_TASK_STATUS_CAP];
+    uint64_t tasks_by_priority[CP_PRIORITY_CAP];
     const struct cp_count *tasks_by_type;
     size_t n_tasks_by_type;
 };
 
 /* What an operation did besides its main effect, for the host to react to (wake held claimers,
- * feed circuit breakers, stop probes, count metrics). */
+ * feed circuit breakers, stop probes, count metrics). The host ignores kinds it does not know. */
 enum cp_event_kind {
     CP_EVENT_TASK_REQUEUED = 1, /* task back to pending (offline/unregistered agent, timeout) */
     CP_EVENT_TASK_TIMEOUT,      /* claimed/running past its timeout; task_status: pending|timeout */
@@ -64,6 +78,8 @@ enum cp_event_kind {
     CP_EVENT_TASK_DELETED,      /* terminal task older than retention: deleted */
 };
 struct cp_event {
+    uint32_t size;         /* sizeof(struct cp_event) of the backend's build; the same for every
+                              event of one result (the array's stride) */
     int32_t kind;          /* enum cp_event_kind */
     const char *agent_id;  /* the agent concerned (for task events: the agent that held it) */
     const char *task_id;   /* or NULL */
@@ -74,6 +90,7 @@ struct cp_event {
 };
 
 struct cp_result {
+    uint32_t size; /* sizeof(struct cp_result) of the backend's build */
     int rc;
     const char *message;               /* detail when rc != 0, or NULL */
     int created;                       /* agent_register: 1 new agent, 0 re-registered */
@@ -245,6 +262,11 @@ struct cp_storage_ops {
                   void *arg);
     /* Optional (may be NULL = always reachable): 1 when the backend is reachable now. */
     int (*is_available)(void *st);
+
+    /* Ops appended by later minors go here, at the end, each inside
+     * `#if CP_ABI_TARGET_MINOR >= <minor>` with CP_STORAGE_OPS_VERSION bumped under the same
+     * condition. Each is optional to the host: a table of an older version lacks it (cpd reads
+     * it as NULL), and NULL means "not supported". */
 };
 #define CP_STORAGE_OPS_VERSION 1
 
