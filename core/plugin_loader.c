@@ -123,7 +123,7 @@ static const char *missing_op(uint32_t kind, const void *ops)
     case CP_PLUGIN_PROBE:
         REQUIRE(struct cp_probe_ops, validate);
         REQUIRE(struct cp_probe_ops, start);
-        REQUIRE(struct cp_probe_ops, cancel);
+        REQUIRE(struct cp_probe_ops, release);
         break;
     }
     return NULL;

@@ -152,11 +152,12 @@ static int fp_start(void *state, const struct cp_probe_spec *spec, cp_probe_done
     return 0;
 }
 
-static void fp_cancel(void *state, void *handle)
+static void fp_release(void *state, void *handle)
 {
     (void)state;
     assert_ptr_equal(handle, &fp);
-    fp.cancels++;
+    fp.releases++;
+    if (fp.in_flight) fp.cancels++;
     fp.in_flight = 0;
 }
 
@@ -164,7 +165,7 @@ static const struct cp_probe_ops fake_probe_ops = {
     .version = CP_PROBE_OPS_VERSION,
     .validate = fp_validate,
     .start = fp_start,
-    .cancel = fp_cancel,
+    .release = fp_release,
 };
 static const struct cp_plugin_descriptor fake_desc = {
     CP_ABI_MAJOR, CP_ABI_MINOR, CP_BUILD_SIGNATURE, CP_PLUGIN_PROBE, "fake", "1", &fake_probe_ops};
@@ -234,5 +235,8 @@ void finish(int ok, double latency_ms, const char *error)
 {
     assert_true(fp.in_flight);
     fp.in_flight = 0;
+    int releases = fp.releases;
     fp.done(fp.cookie, ok, latency_ms, error);
+    RUN_UNTIL(fp.releases > releases, 2000);
+    assert_int_equal(fp.releases, releases + 1);
 }

@@ -48,7 +48,10 @@
  *   2.0  (cpd 0.1.0) structs that plugins fill carry their size first (cp_result,
  *        cp_agent_view, cp_task_view, cp_stats_view, cp_event); cp_stats_view's by-enum arrays
  *        have fixed capacities (CP_*_CAP) and explicit counts; cp_health_view has reserved
- *        members; host services alloc, free and now_ms retired (no plugin used them).
+ *        members; probes: the host enforces the deadline, delivers done() from its own loop
+ *        callback (also when a probe calls it inside start()), measures the latency when the
+ *        probe passes a negative one, and ends every check with release() (was cancel());
+ *        host services alloc, free and now_ms retired (no plugin used them).
  */
 #ifndef CP_ABI_H
 #define CP_ABI_H
