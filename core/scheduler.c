@@ -101,7 +101,8 @@ void sched_handle_events(struct scheduler *s, const struct cp_event *ev, size_t 
             __attribute__((fallthrough));
         case CP_EVENT_TASK_REQUEUED:
             if (e->task_status == CP_TASK_PENDING)
-                claims_wake(s, e->task_id, e->required_capabilities, e->n_required, NULL, NULL);
+                claims_wake(s, e->task_id, e->required_capabilities, e->n_required, e->strategy,
+                            NULL);
             else if (e->task_id && e->task_status >= 0 &&
                      cp_task_status_is_terminal(e->task_status))
                 task_done(s, e->task_id);

@@ -196,6 +196,7 @@ static struct cp_result *copy_result(const struct cp_result *r)
         ev[i].task_type = cx_strdup(r->events[i].task_type);
         ev[i].required_capabilities =
             copy_caps(r->events[i].required_capabilities, r->events[i].n_required);
+        ev[i].strategy = cx_strdup(r->events[i].strategy);
     }
     c->events = ev;
     return c;
@@ -226,6 +227,11 @@ static struct {
     size_t n_options;
     struct waiter *waiters;
 } cx;
+
+uint32_t cx_backend_minor(void)
+{
+    return cx.p ? cx.p->desc->abi_minor : CP_ABI_MINOR;
+}
 
 void cx_finish(void)
 {

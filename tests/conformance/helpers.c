@@ -149,6 +149,14 @@ size_t events_of(const struct cp_result *r, int kind, const struct cp_event **fi
     return n;
 }
 
+void assert_event_strategy(const struct cp_event *e, const char *want)
+{
+    if (cx_backend_minor() < 1 || !want)
+        assert_null(e->strategy);
+    else
+        assert_str(e->strategy, want);
+}
+
 const struct cp_event *event_for_task(const struct cp_result *r, int kind, const char *task_id)
 {
     for (size_t i = 0; i < r->n_events; i++)

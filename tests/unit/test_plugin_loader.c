@@ -114,6 +114,10 @@ static void test_bad_name_and_ops(void **state)
     expect_refused(FIXTURE("empty_name"), CP_PLUGIN_SELECTION, "plugin name is empty");
     expect_refused(FIXTURE("null_ops"), CP_PLUGIN_SELECTION, "'fixture_null_ops' has no ops table");
     expect_refused(FIXTURE("ops_version_0"), CP_PLUGIN_SELECTION, "has ops version 0");
+    char want[128];
+    snprintf(want, sizeof want, "has selection ops version %d, newer than this cpd's %d",
+             CP_SELECTION_OPS_VERSION + 1, CP_SELECTION_OPS_VERSION);
+    expect_refused(FIXTURE("ops_version_new"), CP_PLUGIN_SELECTION, want);
     expect_refused(FIXTURE("no_create"), CP_PLUGIN_SELECTION, "has no create()");
     expect_refused(FIXTURE("missing_op"), CP_PLUGIN_SELECTION,
                    "lacks the required selection op 'select'");

@@ -119,14 +119,19 @@ static void agent_unorder(struct mem *m, struct mem_agent *a)
 
 void mem_task_event(struct mem_events *ev, int kind, const char *agent_id, const struct mem_task *t)
 {
-    struct cp_event e = {.size = sizeof e,
-                         .kind = kind,
-                         .agent_id = agent_id,
-                         .task_id = TASK_ID(t),
-                         .task_type = t->type->s,
-                         .task_status = t->status,
-                         .required_capabilities = t->caps->caps,
-                         .n_required = t->caps->n};
+    struct cp_event e = {
+        .size = sizeof e,
+        .kind = kind,
+        .agent_id = agent_id,
+        .task_id = TASK_ID(t),
+        .task_type = t->type->s,
+        .task_status = t->status,
+        .required_capabilities = t->caps->caps,
+        .n_required = t->caps->n,
+#if CP_ABI_TARGET_MINOR >= 1 /* this file also builds the ABI 2.0 test fixture memory_minor0.so */
+        .strategy = t->strategy
+#endif
+    };
     mem_events_add(ev, &e);
 }
 

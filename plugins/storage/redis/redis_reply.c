@@ -174,7 +174,7 @@ static const char *const *names(struct rd *d, const redisReply *r, uint32_t *n)
 enum {
     AGENT_FIELDS = RS_AGENT_FIELDS,
     TASK_FIELDS = RS_TASK_FIELDS,
-    EVENT_FIELDS = 6,
+    EVENT_FIELDS = 7,
     STAT_SCALARS = 26
 };
 
@@ -342,6 +342,7 @@ static const struct cp_event *events(struct rd *d, const redisReply *r, size_t *
         v[i].task_type = str(d, e->element[3]);
         v[i].task_status = (int32_t)i64(d, e->element[4]);
         v[i].required_capabilities = names(d, e->element[5], &v[i].n_required);
+        v[i].strategy = str(d, e->element[6]);
     }
     *n = r->elements;
     return v;

@@ -52,12 +52,15 @@
  *        callback (also when a probe calls it inside start()), measures the latency when the
  *        probe passes a negative one, and ends every check with release() (was cancel());
  *        host services alloc, free and now_ms retired (no plugin used them).
+ *   2.1  struct cp_event gains `strategy` (the task's selection strategy), so a task that the
+ *        reaper or an unregistration put back to pending wakes held claims with its own
+ *        strategy; from a 2.0 backend it reads as NULL (the default strategy, as in 2.0).
  */
 #ifndef CP_ABI_H
 #define CP_ABI_H
 
 #define CP_ABI_MAJOR 2
-#define CP_ABI_MINOR 0
+#define CP_ABI_MINOR 1
 
 #ifndef CP_ABI_TARGET_MINOR
 #define CP_ABI_TARGET_MINOR CP_ABI_MINOR

@@ -87,6 +87,9 @@ struct cp_event {
     int32_t task_status;   /* status after the event, or -1 */
     const char *const *required_capabilities; /* of the task, for waking claimers */
     uint32_t n_required;
+#if CP_ABI_TARGET_MINOR >= 1
+    const char *strategy; /* since 2.1: the task's selection strategy, or NULL */
+#endif
 };
 
 struct cp_result {
