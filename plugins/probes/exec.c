@@ -27,6 +27,7 @@
 #include <json-c/json.h>
 
 #include <cp/probe.h>
+#include <cp/time.h>
 
 #define EXEC_MAX_ARGS 256
 #define EXEC_POLL_MAX_MS 50
@@ -132,7 +133,7 @@ static void exec_on_reap(evutil_socket_t fd, short what, void *arg)
         *pp = o->next; /* reaped, or not ours any more (ECHILD) */
         free(o);
     }
-    struct timeval tv = {0, EXEC_REAP_MS * 1000};
+    struct timeval tv = cp_ms_to_timeval(EXEC_REAP_MS);
     if (st->orphans) evtimer_add(st->reaper, &tv);
 }
 
@@ -149,7 +150,7 @@ static void exec_kill(struct exec_check *c)
             o->pid = c->pid;
             o->next = st->orphans;
             st->orphans = o;
-            struct timeval tv = {0, EXEC_REAP_MS * 1000};
+            struct timeval tv = cp_ms_to_timeval(EXEC_REAP_MS);
             evtimer_add(st->reaper, &tv);
         } else {
             waitpid(c->pid, NULL, 0); /* out of memory: SIGKILLed, so this wait is short */
@@ -180,7 +181,7 @@ static void exec_on_exit(evutil_socket_t fd, short what, void *arg)
     pid_t r = waitpid(c->pid, &status, WNOHANG);
     if (r == 0) { /* still running: poll again (never the case with a pidfd, but harmless) */
         c->poll_ms = c->poll_ms < EXEC_POLL_MAX_MS / 2 ? c->poll_ms * 2 : EXEC_POLL_MAX_MS;
-        struct timeval tv = {0, c->poll_ms * 1000};
+        struct timeval tv = cp_ms_to_timeval(c->poll_ms);
         event_add(c->exit_ev, c->pidfd >= 0 ? NULL : &tv);
         return;
     }
@@ -295,7 +296,7 @@ static int exec_start(void *state, const struct cp_probe_spec *spec, cp_probe_do
     if (rc == 0) {
         c->pidfd = pidfd_open(c->pid, 0);
         c->poll_ms = 1;
-        struct timeval poll = {0, 1000};
+        struct timeval poll = cp_ms_to_timeval(1);
         c->exit_ev = c->pidfd >= 0 ? event_new(base, c->pidfd, EV_READ, exec_on_exit, c)
                                    : evtimer_new(base, exec_on_exit, c);
         if (!c->exit_ev || event_add(c->exit_ev, c->pidfd >= 0 ? NULL : &poll) != 0) rc = ENOMEM;
