@@ -217,7 +217,7 @@ size_t sched_held_count(const struct scheduler *s)
 
 static void claimer_snapshot(struct claimer *c, const struct cp_agent_view *a)
 {
-    struct cp_agent_view v = {.size = sizeof v};
+    struct cp_agent_view v = {0};
     if (a) {
         v = *a;
         v.health.error = NULL;
