@@ -163,16 +163,16 @@ static void test_deadline_ends_a_silent_probe(void **s)
     (void)s;
     pr.mode = SILENT;
     int64_t t0 = cp_monotonic_us();
-    start(150);
-    run_ms(100);
+    start(400);
+    run_ms(100); /* well before the deadline, even on a loaded machine */
     assert_int_equal(out.calls, 0);
     assert_int_equal(pr.releases, 0);
-    run_ms(1500);
+    run_ms(2000);
     assert_int_equal(out.calls, 1);
     assert_int_equal(out.ok, 0);
-    assert_string_equal(out.error, "timed out after 150 ms");
-    assert_true(out.latency >= 140 && out.latency < 1500);
-    assert_true(out.at_us - t0 >= 140000);
+    assert_string_equal(out.error, "timed out after 400 ms");
+    assert_true(out.latency >= 390 && out.latency < 2000);
+    assert_true(out.at_us - t0 >= 390000);
     assert_int_equal(pr.releases, 1);
 }
 
@@ -218,11 +218,11 @@ static void test_release_never_inside_the_probes_callback(void **s)
     pr.error = NULL; /* no reason given: none is invented */
     pr.after_ms = 30;
     start(5000);
-    run_ms(300);
+    run_ms(500);
     assert_int_equal(out.calls, 1);
     assert_int_equal(out.ok, 0);
     assert_string_equal(out.error, "(null)");
-    assert_true(out.latency >= 25 && out.latency < 300);
+    assert_true(out.latency >= 25 && out.latency < 2000);
     assert_int_equal(pr.releases, 1);
     assert_int_equal(pr.released_in_callback, 0);
 }
