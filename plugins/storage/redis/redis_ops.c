@@ -68,6 +68,7 @@ void rs_fail(cp_storage_cb cb, void *cookie, int rc, const char *fmt, ...)
     va_end(ap);
     struct cp_result res;
     memset(&res, 0, sizeof(res));
+    res.size = sizeof(res);
     res.rc = rc;
     res.message = msg;
     cb(cookie, &res);

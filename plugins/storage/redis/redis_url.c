@@ -8,7 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
+
+#include <cp/time.h>
 
 #include "redis_int.h"
 
@@ -169,7 +170,7 @@ static redisReply *sync_cmd(redisContext *c, const struct rs_url *u, int timeout
 int rs_sync_check(const struct rs_url *u, int timeout_ms, char shas[][41], int *functions,
                   struct cp_err *err)
 {
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    struct timeval tv = cp_ms_to_timeval(timeout_ms);
     redisContext *c = redisConnectWithTimeout(u->host, u->port, tv);
     if (!c || c->err) {
         snprintf(err->msg, sizeof(err->msg), "redis: cannot reach Redis at %.100s: %.100s",
