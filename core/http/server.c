@@ -46,6 +46,10 @@ const size_t http_n_routes = sizeof(http_routes) / sizeof(http_routes[0]);
 _Static_assert(sizeof(http_routes) / sizeof(http_routes[0]) <= 32, "grow patterns[] below");
 
 #define MAX_SEGMENTS 8
+/* The raw request path (before '?'), in bytes; longer paths get 414. Decoding never lengthens a
+ * path and each segment's NUL replaces the '/' before it, so PATH_MAX_BYTES + 1 bytes always
+ * hold the split segments. */
+#define PATH_MAX_BYTES 2048
 
 struct http_server {
     struct cp_core *core;
@@ -92,7 +96,8 @@ static int hexval(char c)
 
 /* Split a raw path into percent-decoded segments written into buf (no allocation: this runs
  * for every request). Returns the count, or -1 when malformed, too long or too deep. A decoded
- * NUL makes the path malformed. */
+ * NUL makes the path malformed. Every write into buf, the NUL after each segment included, is
+ * checked against its end. */
 static int split_path(const char *path, char **seg, int max, char *buf, size_t buflen)
 {
     int n = 0;
@@ -112,9 +117,10 @@ static int split_path(const char *path, char **seg, int max, char *buf, size_t b
                 c = (char)(hi * 16 + lo);
                 p += 2;
             }
-            if (out + 1 >= end) return -1;
+            if (out + 1 >= end) return -1; /* room for c and the segment's NUL */
             *out++ = c;
         }
+        if (out >= end) return -1;
         *out++ = '\0';
     }
     return n;
@@ -149,7 +155,7 @@ static int match(size_t i, char **seg, int nseg, char **params)
     int np = 0;
     for (int k = 0; k < nseg; k++) {
         if (p->seg[k][0] == ':') {
-            if (seg[k][0] == '\0') return 0;
+            if (seg[k][0] == '\0' || np == 2) return 0; /* struct req holds two params */
             params[np++] = seg[k];
         } else if (strcmp(p->seg[k], seg[k]) != 0) {
             return 0;
@@ -463,12 +469,19 @@ static void dispatch(struct evhttp_request *ev, void *arg)
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     const char *qs = uri ? evhttp_uri_get_query(uri) : NULL;
     char *seg[MAX_SEGMENTS] = {0};
-    char pathbuf[2048];
+    char pathbuf[PATH_MAX_BYTES + 1];
+    size_t path_len = path ? strlen(path) : 0;
+    if (path_len > PATH_MAX_BYTES) {
+        http_reply_error(r, 414, "uri_too_long", "the request path is %zu bytes; the limit is %d",
+                         path_len, PATH_MAX_BYTES);
+        return;
+    }
     int nseg = path ? split_path(path, seg, MAX_SEGMENTS, pathbuf, sizeof pathbuf) : -1;
     if (qs && evhttp_parse_query_str(qs, &r->query) != 0) nseg = -1;
 
     int method = evhttp_request_get_command(ev);
     const struct route *found = NULL;
+    int allowed = 0; /* methods of the routes matching the path (for 405's Allow) */
     char allow[64] = "";
     char *params[2] = {0};
     for (size_t i = 0; nseg >= 0 && i < http_n_routes; i++) {
@@ -480,16 +493,24 @@ static void dispatch(struct evhttp_request *ev, void *arg)
             break;
         }
         /* A literal route (/agents/select) shadows the :id route for its other methods. */
-        const char *m = method_name(http_routes[i].method);
-        if (!strstr(allow, m)) {
-            if (*allow) strcat(allow, ", ");
-            strcat(allow, m);
-        }
+        allowed |= http_routes[i].method;
     }
+    for (int bit = 1, len = 0; bit <= EVHTTP_REQ_PATCH && allowed; bit <<= 1)
+        if (allowed & bit) {
+            int n = snprintf(allow + len, sizeof allow - (size_t)len, "%s%s", len ? ", " : "",
+                             method_name(bit));
+            if (n < 0 || (size_t)n >= sizeof allow - (size_t)len) break;
+            len += n;
+        }
     if (found) {
         r->route = found;
-        for (int i = 0; i < 2; i++)
+        for (int i = 0; i < 2; i++) {
             r->params[i] = params[i] ? strdup(params[i]) : NULL;
+            if (params[i] && !r->params[i]) {
+                http_reply_error(r, 500, "internal", "out of memory");
+                return;
+            }
+        }
     }
 
     if (nseg < 0) {
