@@ -19,6 +19,7 @@
 #include "auth.h"
 #include "http.h"
 #include "routes.h"
+#include "utf8.h"
 
 #define API "/api/control-plane"
 
@@ -331,6 +332,7 @@ void http_reply_error(struct req *r, int status, const char *code, const char *f
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    utf8_sanitize(msg); /* echoed request bytes, or a multi-byte character cut at the end */
     json_object *o = json_object_new_object();
     json_object_object_add(o, "error", json_object_new_string(msg));
     json_object_object_add(o, "code", json_object_new_string(code));
@@ -381,24 +383,25 @@ static int content_type_is_json(const char *ct)
     return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
 }
 
-/* json-c's strict mode still takes 'single-quoted' keys; JSON has no quote but '"'. */
-static int has_stray_quote(const char *text, size_t len)
+/* The body's text problems that json-c lets through, as the contract's invalid_json. */
+static void reply_text_issue(struct req *r, const struct json_text_issue *is)
 {
-    int in_string = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = text[i];
-        if (in_string) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_string = 0;
-        } else if (c == '"') {
-            in_string = 1;
-        } else if (c == '\'') {
-            return 1;
-        }
+    if (is->problem == JSON_TEXT_SINGLE_QUOTE) {
+        http_reply_error(r, 400, "invalid_json",
+                         "request body is not valid JSON: unexpected character ' at byte %zu",
+                         is->offset);
+        return;
     }
-    return 0;
+    const char *what = is->problem == JSON_TEXT_BAD_UTF8
+                           ? "is not valid UTF-8"
+                           : "holds a lone UTF-16 surrogate escape (JSON text must be Unicode)";
+    if (is->member)
+        http_reply_error(r, 400, "invalid_json", "request body member '%.*s' %s (byte %zu)",
+                         (int)(is->member_len > 64 ? 64 : is->member_len), is->member, what,
+                         is->offset);
+    else
+        http_reply_error(r, 400, "invalid_json", "a request body member name %s (byte %zu)", what,
+                         is->offset);
 }
 
 /* Parse the body into r->body (an object). Replies and returns -1 on a bad body. */
@@ -432,9 +435,18 @@ static int parse_body(struct req *r, json_tokener *tok)
     json_object *obj = json_tokener_parse_ex(tok, text, (int)len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t used = json_tokener_get_parse_end(tok);
+    if (jerr == json_tokener_continue) {
+        /* A top-level number or literal ends with the input: a NUL tells json-c so. */
+        obj = json_tokener_parse_ex(tok, "", 1);
+        jerr = json_tokener_get_error(tok);
+        used = len;
+    }
+    if (!obj && jerr == json_tokener_success) {
+        http_reply_error(r, 400, "invalid_json", "request body must be a JSON object, not null");
+        return -1;
+    }
     while (obj && used < len && isspace((unsigned char)text[used]))
         used++;
-    if (obj && has_stray_quote(text, len)) jerr = json_tokener_error_parse_unexpected;
     if (!obj || jerr != json_tokener_success || used != len) {
         if (obj) json_object_put(obj);
         const char *why = jerr == json_tokener_continue  ? "unexpected end of input"
@@ -448,7 +460,39 @@ static int parse_body(struct req *r, json_tokener *tok)
         http_reply_error(r, 400, "invalid_json", "request body must be a JSON object");
         return -1;
     }
+    struct json_text_issue issue;
+    if (json_text_check(text, len, &issue) != JSON_TEXT_OK) {
+        json_object_put(obj);
+        reply_text_issue(r, &issue);
+        return -1;
+    }
     r->body = obj;
+    return 0;
+}
+
+/* Ids in the path and query values are text too: invalid UTF-8 there is refused like in a
+ * body (400 invalid_json naming it), before any handler can store or echo it. */
+static int check_text_params(struct req *r)
+{
+    for (int i = 0; i < 2; i++)
+        if (r->params[i] && !utf8_valid(r->params[i])) {
+            http_reply_error(r, 400, "invalid_json",
+                             "the id in the request path is not valid UTF-8");
+            return -1;
+        }
+    struct evkeyval *kv;
+    TAILQ_FOREACH(kv, &r->query, next)
+    {
+        if (!utf8_valid(kv->key)) {
+            http_reply_error(r, 400, "invalid_json", "a query parameter name is not valid UTF-8");
+            return -1;
+        }
+        if (!utf8_valid(kv->value)) {
+            http_reply_error(r, 400, "invalid_json", "query parameter '%.64s' is not valid UTF-8",
+                             kv->key);
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -529,6 +573,7 @@ static void dispatch(struct evhttp_request *ev, void *arg)
         return;
     }
     if (auth_check(r) < 0) return;
+    if (check_text_params(r) < 0) return;
     if (method != EVHTTP_REQ_GET && parse_body(r, srv->tok) < 0) return;
     /* GET handlers read the query only; r->body stays NULL for them. */
     found->handler(r);
