@@ -25,10 +25,10 @@ struct req;
 typedef void (*route_handler)(struct req *r);
 
 struct route {
-    int method; /* EVHTTP_REQ_GET ... */
+    int method;          /* EVHTTP_REQ_GET ... */
     const char *pattern; /* "/api/control-plane/agents/:id/heartbeat" */
     route_handler handler;
-    int min_role;  /* enum cfg_role, or -1 = public */
+    int min_role; /* enum cfg_role, or -1 = public */
 };
 
 struct req {
@@ -43,22 +43,26 @@ struct req {
 
     /* long poll */
     int held;
-    int gone;         /* the client disconnected; reply only frees */
-    int ev_detached;  /* evhttp detached ev from its connection: we must free it */
+    int gone;            /* the client disconnected; reply only frees */
+    int ev_detached;     /* evhttp detached ev from its connection: we must free it */
     struct event *watch; /* peer-close watch on the connection's socket while held */
     void (*on_gone)(struct req *r);
     void (*on_written)(struct req *r, int written); /* after a reply: written fully or not */
-    void *ctx; /* the handler's own state */
+    void *ctx;                                      /* the handler's own state */
 };
 
 /* Create the evhttp server bound to cfg->listen. NULL with err on failure. */
 struct http_server *http_server_new(struct cp_core *core, char *err, size_t errlen);
+/* The same on a listener the caller made (a UNIX socket in tests and the fuzzer); the server
+ * takes it (freed on failure too). */
+struct evconnlistener;
+struct http_server *http_server_new_listener(struct cp_core *core, struct evconnlistener *lev,
+                                             char *err, size_t errlen);
 void http_server_free(struct http_server *srv);
 
 /* Replies (each ends the req). `body` is JSON text in an evbuffer the call takes. */
 void http_reply_buffer(struct req *r, int status, struct evbuffer *body);
-void http_reply_typed(struct req *r, int status, const char *content_type,
-                      struct evbuffer *body);
+void http_reply_typed(struct req *r, int status, const char *content_type, struct evbuffer *body);
 void http_reply_json(struct req *r, int status, json_object *obj); /* takes obj */
 void http_reply_error(struct req *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

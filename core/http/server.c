@@ -13,10 +13,14 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
+#include <strings.h>
 
 #include "../log.h"
 #include "../metrics.h"
 #include "auth.h"
+#include "conns.h"
+#include "request.h"
 #include "http.h"
 #include "routes.h"
 #include "utf8.h"
@@ -55,8 +59,14 @@ _Static_assert(sizeof(http_routes) / sizeof(http_routes[0]) <= 32, "grow pattern
 struct http_server {
     struct cp_core *core;
     struct evhttp *http;
-    json_tokener *tok; /* reused for every body: a fresh one costs ~4 % of a request */
+    json_tokener *tok;        /* reused for every body: a fresh one costs ~4 % of a request */
+    struct http_conns *conns; /* accepting, deadlines, close callbacks (conns.c) */
 };
+
+static struct http_conns *conns_of(const struct req *r)
+{
+    return r->core->http ? r->core->http->conns : NULL;
+}
 
 static int64_t mono_us(void)
 {
@@ -215,7 +225,7 @@ static void on_peer_closed(evutil_socket_t fd, short what, void *arg)
     }
     struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
     unwatch(r);
-    if (evcon) evhttp_connection_set_closecb(evcon, NULL, NULL);
+    if (evcon) conns_set_closecb(conns_of(r), evcon, NULL, NULL);
     r->gone = 1;
     r->held = 0;
     if (r->on_gone) r->on_gone(r);            /* ends (frees) r, never touching r->ev */
@@ -234,7 +244,7 @@ void http_hold(struct req *r, void (*on_gone)(struct req *r))
     r->held = 1;
     r->on_gone = on_gone;
     if (!evcon) return;
-    evhttp_connection_set_closecb(evcon, on_conn_close, r);
+    conns_set_closecb(conns_of(r), evcon, on_conn_close, r);
     struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
     evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
     if (fd < 0) return;
@@ -249,7 +259,7 @@ static void on_reply_complete(struct evhttp_request *ev, void *arg)
     (void)ev;
     struct req *r = arg;
     struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
-    if (evcon) evhttp_connection_set_closecb(evcon, NULL, NULL);
+    if (evcon) conns_set_closecb(conns_of(r), evcon, NULL, NULL);
     if (r->on_written) r->on_written(r, 1);
     req_free(r);
 }
@@ -304,13 +314,17 @@ void http_reply_typed(struct req *r, int status, const char *content_type, struc
     evhttp_add_header(out, "Date", date_header());
     if (r->on_written) {
         evhttp_request_set_on_complete_cb(r->ev, on_reply_complete, r);
-        evhttp_connection_set_closecb(evcon, on_reply_conn_close, r);
+        conns_set_closecb(conns_of(r), evcon, on_reply_conn_close, r);
+        conns_reply_begin(conns_of(r), evcon);
         evhttp_send_reply(r->ev, status, NULL, body);
+        conns_reply_end(conns_of(r), evcon);
         if (body) evbuffer_free(body);
         return; /* freed by on_reply_complete or on_reply_conn_close */
     }
-    if (evcon) evhttp_connection_set_closecb(evcon, NULL, NULL); /* set if it was ever held */
+    if (evcon) conns_set_closecb(conns_of(r), evcon, NULL, NULL); /* set if it was ever held */
+    conns_reply_begin(conns_of(r), evcon);
     evhttp_send_reply(r->ev, status, NULL, body);
+    conns_reply_end(conns_of(r), evcon);
     if (body) evbuffer_free(body);
     req_free(r);
 }
@@ -374,128 +388,6 @@ const char *http_query(struct req *r, const char *key)
     return evhttp_find_header(&r->query, key);
 }
 
-static int content_type_is_json(const char *ct)
-{
-    while (*ct == ' ')
-        ct++;
-    size_t n = strlen("application/json");
-    if (strncasecmp(ct, "application/json", n) != 0) return 0;
-    return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
-}
-
-/* The body's text problems that json-c lets through, as the contract's invalid_json. */
-static void reply_text_issue(struct req *r, const struct json_text_issue *is)
-{
-    if (is->problem == JSON_TEXT_SINGLE_QUOTE) {
-        http_reply_error(r, 400, "invalid_json",
-                         "request body is not valid JSON: unexpected character ' at byte %zu",
-                         is->offset);
-        return;
-    }
-    const char *what = is->problem == JSON_TEXT_BAD_UTF8
-                           ? "is not valid UTF-8"
-                           : "holds a lone UTF-16 surrogate escape (JSON text must be Unicode)";
-    if (is->member)
-        http_reply_error(r, 400, "invalid_json", "request body member '%.*s' %s (byte %zu)",
-                         (int)(is->member_len > 64 ? 64 : is->member_len), is->member, what,
-                         is->offset);
-    else
-        http_reply_error(r, 400, "invalid_json", "a request body member name %s (byte %zu)", what,
-                         is->offset);
-}
-
-/* Parse the body into r->body (an object). Replies and returns -1 on a bad body. */
-static int parse_body(struct req *r, json_tokener *tok)
-{
-    struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
-    size_t len = evbuffer_get_length(in);
-    if (len > r->core->cfg->max_body_bytes) {
-        http_reply_error(r, 413, "payload_too_large",
-                         "request body of %zu bytes is over the %zu "
-                         "byte limit (limits.max_body_bytes)",
-                         len, r->core->cfg->max_body_bytes);
-        return -1;
-    }
-    if (len == 0) {
-        r->body = json_object_new_object();
-        return 0;
-    }
-    const char *ct = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Content-Type");
-    if (ct && !content_type_is_json(ct)) {
-        http_reply_error(r, 415, "unsupported_media_type",
-                         "Content-Type must be application/json, not '%.64s'", ct);
-        return -1;
-    }
-    const char *text = (const char *)evbuffer_pullup(in, -1);
-    if (memchr(text, '\0', len)) {
-        http_reply_error(r, 400, "invalid_json", "request body is not valid JSON: a NUL byte");
-        return -1;
-    }
-    json_tokener_reset(tok);
-    json_object *obj = json_tokener_parse_ex(tok, text, (int)len);
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    size_t used = json_tokener_get_parse_end(tok);
-    if (jerr == json_tokener_continue) {
-        /* A top-level number or literal ends with the input: a NUL tells json-c so. */
-        obj = json_tokener_parse_ex(tok, "", 1);
-        jerr = json_tokener_get_error(tok);
-        used = len;
-    }
-    if (!obj && jerr == json_tokener_success) {
-        http_reply_error(r, 400, "invalid_json", "request body must be a JSON object, not null");
-        return -1;
-    }
-    while (obj && used < len && isspace((unsigned char)text[used]))
-        used++;
-    if (!obj || jerr != json_tokener_success || used != len) {
-        if (obj) json_object_put(obj);
-        const char *why = jerr == json_tokener_continue  ? "unexpected end of input"
-                          : jerr != json_tokener_success ? json_tokener_error_desc(jerr)
-                                                         : "trailing characters after the value";
-        http_reply_error(r, 400, "invalid_json", "request body is not valid JSON: %s", why);
-        return -1;
-    }
-    if (!json_object_is_type(obj, json_type_object)) {
-        json_object_put(obj);
-        http_reply_error(r, 400, "invalid_json", "request body must be a JSON object");
-        return -1;
-    }
-    struct json_text_issue issue;
-    if (json_text_check(text, len, &issue) != JSON_TEXT_OK) {
-        json_object_put(obj);
-        reply_text_issue(r, &issue);
-        return -1;
-    }
-    r->body = obj;
-    return 0;
-}
-
-/* Ids in the path and query values are text too: invalid UTF-8 there is refused like in a
- * body (400 invalid_json naming it), before any handler can store or echo it. */
-static int check_text_params(struct req *r)
-{
-    for (int i = 0; i < 2; i++)
-        if (r->params[i] && !utf8_valid(r->params[i])) {
-            http_reply_error(r, 400, "invalid_json",
-                             "the id in the request path is not valid UTF-8");
-            return -1;
-        }
-    struct evkeyval *kv;
-    TAILQ_FOREACH(kv, &r->query, next)
-    {
-        if (!utf8_valid(kv->key)) {
-            http_reply_error(r, 400, "invalid_json", "a query parameter name is not valid UTF-8");
-            return -1;
-        }
-        if (!utf8_valid(kv->value)) {
-            http_reply_error(r, 400, "invalid_json", "query parameter '%.64s' is not valid UTF-8",
-                             kv->key);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 static void dispatch(struct evhttp_request *ev, void *arg)
 {
     struct http_server *srv = arg;
@@ -508,6 +400,9 @@ static void dispatch(struct evhttp_request *ev, void *arg)
     r->core = srv->core;
     r->started_us = mono_us();
     TAILQ_INIT(&r->query);
+    conns_request_read(srv->conns, evhttp_request_get_connection(ev));
+    int method = evhttp_request_get_command(ev);
+    if (request_check_message(r, method) < 0) return;
 
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
@@ -523,7 +418,6 @@ static void dispatch(struct evhttp_request *ev, void *arg)
     int nseg = path ? split_path(path, seg, MAX_SEGMENTS, pathbuf, sizeof pathbuf) : -1;
     if (qs && evhttp_parse_query_str(qs, &r->query) != 0) nseg = -1;
 
-    int method = evhttp_request_get_command(ev);
     const struct route *found = NULL;
     int allowed = 0; /* methods of the routes matching the path (for 405's Allow) */
     char allow[64] = "";
@@ -573,8 +467,8 @@ static void dispatch(struct evhttp_request *ev, void *arg)
         return;
     }
     if (auth_check(r) < 0) return;
-    if (check_text_params(r) < 0) return;
-    if (method != EVHTTP_REQ_GET && parse_body(r, srv->tok) < 0) return;
+    if (request_check_text(r) < 0) return;
+    if (method != EVHTTP_REQ_GET && request_parse_body(r, srv->tok) < 0) return;
     /* GET handlers read the query only; r->body stays NULL for them. */
     found->handler(r);
 }
@@ -595,6 +489,46 @@ static int split_listen(const char *listen, char *host, size_t hostlen, int *por
     return *port > 0 && *port < 65536 ? 0 : -1;
 }
 
+static void server_free(struct http_server *srv)
+{
+    if (!srv) return;
+    conns_stop(srv->conns); /* before evhttp_free: its close callbacks still find their state */
+    if (srv->http) evhttp_free(srv->http);
+    conns_free(srv->conns);
+    if (srv->tok) json_tokener_free(srv->tok);
+    free(srv);
+}
+
+/* The server without a listening socket yet. */
+static struct http_server *server_create(struct cp_core *core, char *err, size_t errlen)
+{
+    struct http_server *srv = calloc(1, sizeof *srv);
+    if (srv) srv->core = core;
+    if (srv) srv->tok = json_tokener_new();
+    if (srv && srv->tok) srv->http = evhttp_new(core->base);
+    if (srv && srv->http) srv->conns = conns_new(core, srv->http);
+    if (!srv || !srv->conns) {
+        snprintf(err, errlen, "out of memory");
+        server_free(srv);
+        return NULL;
+    }
+    json_tokener_set_flags(srv->tok, JSON_TOKENER_STRICT); /* no single quotes, trailing commas */
+    split_patterns();
+    /* Bodies between the limit and twice it get our JSON 413; larger ones are cut off by
+     * evhttp itself (its page is rewritten into JSON by conns.c) so that no request can make
+     * us buffer more. */
+    evhttp_set_max_body_size(srv->http, (ev_ssize_t)core->cfg->max_body_bytes * 2 + 4096);
+    evhttp_set_max_headers_size(srv->http, 64 * 1024);
+    /* Every method reaches dispatch(), which answers those cpd does not serve with JSON
+     * (evhttp would answer them 501 with a page of its own). */
+    evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE |
+                                              EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD |
+                                              EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+                                              EVHTTP_REQ_CONNECT);
+    evhttp_set_gencb(srv->http, dispatch, srv);
+    return srv;
+}
+
 struct http_server *http_server_new(struct cp_core *core, char *err, size_t errlen)
 {
     char host[256];
@@ -603,32 +537,36 @@ struct http_server *http_server_new(struct cp_core *core, char *err, size_t errl
         snprintf(err, errlen, "listen: '%s' is not host:port", core->cfg->listen);
         return NULL;
     }
-    struct http_server *srv = calloc(1, sizeof *srv);
-    json_tokener *tok = srv ? json_tokener_new() : NULL;
-    if (!tok) {
-        snprintf(err, errlen, "out of memory");
-        free(srv);
+    struct http_server *srv = server_create(core, err, errlen);
+    if (!srv) return NULL;
+    struct evhttp_bound_socket *bound =
+        evhttp_bind_socket_with_handle(srv->http, host, (ev_uint16_t)port);
+    if (!bound) {
+        snprintf(err, errlen, "listen: cannot bind %s: %s", core->cfg->listen, strerror(errno));
+        server_free(srv);
         return NULL;
     }
-    srv->core = core;
-    srv->tok = tok;
-    json_tokener_set_flags(srv->tok, JSON_TOKENER_STRICT); /* no single quotes, trailing commas */
-    split_patterns();
-    srv->http = evhttp_new(core->base);
-    /* Bodies between the limit and twice it get our JSON 413; larger ones are cut off by
-     * evhttp itself (413 without a JSON body) so that no request can make us buffer more. */
-    evhttp_set_max_body_size(srv->http, (ev_ssize_t)core->cfg->max_body_bytes * 2 + 4096);
-    evhttp_set_max_headers_size(srv->http, 64 * 1024);
-    evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE |
-                                              EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD |
-                                              EVHTTP_REQ_OPTIONS);
-    evhttp_set_timeout(srv->http, 120);
-    evhttp_set_gencb(srv->http, dispatch, srv);
-    if (!evhttp_bind_socket_with_handle(srv->http, host, (ev_uint16_t)port)) {
-        snprintf(err, errlen, "listen: cannot bind %s: %s", core->cfg->listen, strerror(errno));
-        evhttp_free(srv->http);
-        json_tokener_free(srv->tok);
-        free(srv);
+    if (conns_attach_listener(srv->conns, evhttp_bound_socket_get_listener(bound)) < 0) {
+        snprintf(err, errlen, "listen: out of memory");
+        server_free(srv);
+        return NULL;
+    }
+    return srv;
+}
+
+struct http_server *http_server_new_listener(struct cp_core *core, struct evconnlistener *lev,
+                                             char *err, size_t errlen)
+{
+    struct http_server *srv = server_create(core, err, errlen);
+    if (!srv) {
+        evconnlistener_free(lev);
+        return NULL;
+    }
+    struct evhttp_bound_socket *bound = evhttp_bind_listener(srv->http, lev);
+    if (!bound || conns_attach_listener(srv->conns, lev) < 0) {
+        if (!bound) evconnlistener_free(lev);
+        snprintf(err, errlen, "listen: out of memory");
+        server_free(srv);
         return NULL;
     }
     return srv;
@@ -636,8 +574,5 @@ struct http_server *http_server_new(struct cp_core *core, char *err, size_t errl
 
 void http_server_free(struct http_server *srv)
 {
-    if (!srv) return;
-    evhttp_free(srv->http);
-    json_tokener_free(srv->tok);
-    free(srv);
+    server_free(srv);
 }
