@@ -54,6 +54,8 @@ struct http_conns {
     unsigned long long fails, fails_unlogged, refused_unlogged;
     char reply_503[512], reply_408[512]; /* canned: sent with one send(), no allocation */
     size_t reply_503_len, reply_408_len;
+    uint32_t reply_503_max;  /* the max_connections reply_503 names */
+    int64_t idle_timeout_ms; /* what evhttp was given */
     struct http_conns *next_registered;
 };
 
@@ -285,6 +287,39 @@ static void on_output(struct evbuffer *buf, const struct evbuffer_cb_info *info,
     }
 }
 
+/* A complete response that closes the connection; its length (0 if it did not fit). */
+static size_t canned(char *buf, size_t size, const char *status, const char *body)
+{
+    int n = snprintf(buf, size,
+                     "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n%s",
+                     status, strlen(body), body);
+    return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
+/* The 503 names the limit; a reload (SIGHUP) may have changed it. */
+static void make_reply_503(struct http_conns *c)
+{
+    char body[256];
+    c->reply_503_max = c->core->cfg->max_connections;
+    snprintf(body, sizeof body,
+             "{\"error\":\"cpd has limits.max_connections (%u) open; retry later\","
+             "\"code\":\"too_many_connections\"}",
+             c->reply_503_max);
+    c->reply_503_len = canned(c->reply_503, sizeof c->reply_503,
+                              "503 Service Unavailable\r\nRetry-After: 1", body);
+}
+
+/* evhttp gives each new connection its server-wide timeout: keep it at the configured idle
+ * timeout (which a reload may change; open connections keep theirs). */
+static void sync_idle_timeout(struct http_conns *c)
+{
+    if (c->idle_timeout_ms == c->core->cfg->idle_timeout_ms) return;
+    c->idle_timeout_ms = c->core->cfg->idle_timeout_ms;
+    struct timeval idle = ms_tv(c->idle_timeout_ms);
+    evhttp_set_timeout_tv(c->http, &idle);
+}
+
 /* ---- accepting ---- */
 
 static struct bufferevent *on_new_bufferevent(struct event_base *base, void *arg)
@@ -293,6 +328,7 @@ static struct bufferevent *on_new_bufferevent(struct event_base *base, void *arg
     struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
     if (!bev) return NULL; /* evhttp makes one itself; that connection goes uncounted */
     accept_succeeded(c);
+    sync_idle_timeout(c); /* evhttp applies it to this connection after this returns */
     struct conn *k = calloc(1, sizeof *k);
     if (!k) return bev;
     k->owner = c;
@@ -355,6 +391,7 @@ static void on_refuse(struct evconnlistener *lev, evutil_socket_t fd, struct soc
     struct http_conns *c = arg;
     char scratch[1024];
     accept_succeeded(c);
+    if (c->reply_503_max != c->core->cfg->max_connections) make_reply_503(c);
     (void)send(fd, c->reply_503, c->reply_503_len, MSG_DONTWAIT | MSG_NOSIGNAL);
     shutdown(fd, SHUT_WR);
     /* Reading what already arrived lets the close be a FIN, not a reset that could discard
@@ -432,16 +469,6 @@ static void fit_fd_limit(const struct cp_config *cfg)
                  cfg->max_connections, (unsigned long long)rl.rlim_cur);
 }
 
-/* A complete response that closes the connection; its length (0 if it did not fit). */
-static size_t canned(char *buf, size_t size, const char *status, const char *body)
-{
-    int n = snprintf(buf, size,
-                     "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                     "Connection: close\r\n\r\n%s",
-                     status, strlen(body), body);
-    return n > 0 && (size_t)n < size ? (size_t)n : 0;
-}
-
 struct http_conns *conns_new(struct cp_core *core, struct evhttp *http)
 {
     struct http_conns *c = calloc(1, sizeof *c);
@@ -454,19 +481,12 @@ struct http_conns *conns_new(struct cp_core *core, struct evhttp *http)
         conns_free(c);
         return NULL;
     }
-    char body[256];
-    snprintf(body, sizeof body,
-             "{\"error\":\"cpd has limits.max_connections (%u) open; retry later\","
-             "\"code\":\"too_many_connections\"}",
-             core->cfg->max_connections);
-    c->reply_503_len = canned(c->reply_503, sizeof c->reply_503,
-                              "503 Service Unavailable\r\nRetry-After: 1", body);
+    make_reply_503(c);
     c->reply_408_len = canned(c->reply_408, sizeof c->reply_408, "408 Request Timeout",
                               "{\"error\":\"the request did not arrive in time "
                               "(limits.header_timeout_seconds)\",\"code\":\"request_timeout\"}");
     evhttp_set_bevcb(http, on_new_bufferevent, c);
-    struct timeval idle = ms_tv(core->cfg->idle_timeout_ms);
-    evhttp_set_timeout_tv(http, &idle);
+    sync_idle_timeout(c);
     c->next_registered = registered;
     registered = c;
     return c;
