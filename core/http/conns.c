@@ -28,13 +28,14 @@ struct conn {
     struct evhttp_connection *evcon; /* NULL until adopted */
     evutil_socket_t fd;
     struct conn *next_pending;
-    struct event *deadline; /* the current request must be read before it fires */
-    struct event *rewrite;  /* made when evhttp first writes a page of its own */
+    struct event *deadline;   /* checks reading_since; re-armed lazily (see on_deadline) */
+    int64_t reading_since_ms; /* first byte of the request being read; 0 between requests */
+    struct event *rewrite;    /* made when evhttp first writes a page of its own */
     struct evbuffer_cb_entry *in_cb, *out_cb;
     void (*user_cb)(struct evhttp_connection *, void *);
     void *user_arg;
     size_t lib_bytes; /* bytes evhttp wrote by itself since the last rewrite */
-    unsigned armed : 1, replying : 1, rewriting : 1, rewrite_queued : 1;
+    unsigned timer_pending : 1, rewriting : 1, rewrite_queued : 1;
 };
 
 struct http_conns {
@@ -46,6 +47,7 @@ struct http_conns {
     struct conn *pending; /* created, not adopted yet */
     struct conn **by_fd;  /* adopted connections by socket */
     size_t by_fd_cap;
+    struct conn *last; /* the last lookup's answer: a request and its reply ask in a row */
     size_t open;
     int lev_on, refuser_on, paused;
     int64_t delay_ms;
@@ -118,11 +120,14 @@ static void accept_succeeded(struct http_conns *c)
 static struct conn *lookup(struct http_conns *c, struct evhttp_connection *evcon)
 {
     if (!c || !evcon) return NULL;
+    if (c->last && c->last->evcon == evcon) return c->last;
     struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
     evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
     if (fd < 0 || (size_t)fd >= c->by_fd_cap) return NULL;
     struct conn *k = c->by_fd[fd];
-    return k && k->evcon == evcon ? k : NULL;
+    if (!k || k->evcon != evcon) return NULL;
+    c->last = k;
+    return k;
 }
 
 static int table_put(struct http_conns *c, struct conn *k)
@@ -144,6 +149,7 @@ static int table_put(struct http_conns *c, struct conn *k)
 /* Drop k's bookkeeping (the connection itself is evhttp's to free). */
 static void forget(struct http_conns *c, struct conn *k)
 {
+    if (c->last == k) c->last = NULL;
     if (k->fd >= 0 && (size_t)k->fd < c->by_fd_cap && c->by_fd[k->fd] == k) c->by_fd[k->fd] = NULL;
     if (k->in_cb) evbuffer_remove_cb_entry(bufferevent_get_input(k->bev), k->in_cb);
     if (k->out_cb) evbuffer_remove_cb_entry(bufferevent_get_output(k->bev), k->out_cb);
@@ -161,19 +167,42 @@ static void conn_closed(struct evhttp_connection *evcon, void *arg)
     forget(k->owner, k);
 }
 
-static void deadline_arm(struct conn *k)
+/* A cheap clock for the per-request bookkeeping (a vDSO read, no system call). */
+static int64_t coarse_ms(void)
 {
-    struct timeval tv = ms_tv(k->owner->core->cfg->header_timeout_ms);
-    if (k->deadline && event_add(k->deadline, &tv) == 0) k->armed = 1;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The request was not read in time: a 408 if nothing else is being written, then close. */
+/* A request starts being read. The timer is not added and deleted per request (a heap
+ * operation each): it stays pending and on_deadline checks the request it finds. */
+static void reading_started(struct conn *k)
+{
+    k->reading_since_ms = coarse_ms();
+    /* Until this request is read, its bytes are none of on_input's business (evhttp drains
+     * the input line by line, and each drain would call it). */
+    if (k->in_cb)
+        evbuffer_cb_clear_flags(bufferevent_get_input(k->bev), k->in_cb, EVBUFFER_CB_ENABLED);
+    if (k->timer_pending || !k->deadline) return;
+    struct timeval tv = ms_tv(k->owner->core->cfg->header_timeout_ms);
+    if (event_add(k->deadline, &tv) == 0) k->timer_pending = 1;
+}
+
+/* The request being read (if any) is overdue: a 408 if nothing else is being written, then
+ * close. Otherwise wait for the current request's own deadline. */
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     struct conn *k = arg;
-    k->armed = 0;
-    if (!k->evcon) return;
+    k->timer_pending = 0;
+    if (!k->evcon || !k->reading_since_ms) return; /* between requests: idle_timeout's job */
+    int64_t left = k->reading_since_ms + k->owner->core->cfg->header_timeout_ms - coarse_ms();
+    if (left > 0) {
+        struct timeval tv = ms_tv(left);
+        if (event_add(k->deadline, &tv) == 0) k->timer_pending = 1;
+        return;
+    }
     if (evbuffer_get_length(bufferevent_get_output(k->bev)) == 0)
         (void)send(k->fd, k->owner->reply_408, k->owner->reply_408_len,
                    MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -185,7 +214,7 @@ static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, 
 {
     (void)buf;
     struct conn *k = arg;
-    if (info->n_added && !k->armed) deadline_arm(k);
+    if (info->n_added && !k->reading_since_ms) reading_started(k);
 }
 
 /* ---- evhttp's own error pages, as the contract's JSON ---- */
@@ -271,12 +300,13 @@ out:
     if (reply) evbuffer_free(reply);
 }
 
-/* Anything written outside conns_reply_begin/end is evhttp's own page (or a 100 Continue). */
+/* Anything written outside conns_reply_begin/end is evhttp's own page (or a 100 Continue):
+ * this callback is disabled while cpd writes its reply (an evbuffer add runs its callbacks). */
 static void on_output(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
 {
     (void)buf;
     struct conn *k = arg;
-    if (!info->n_added || k->replying || k->rewriting) return;
+    if (!info->n_added || k->rewriting) return;
     if (!k->rewrite) k->rewrite = event_new(k->owner->core->base, -1, 0, on_rewrite, k);
     if (!k->rewrite) return;
     k->lib_bytes += info->n_added;
@@ -366,9 +396,9 @@ static void adopt(struct http_conns *c, struct conn *k)
         evhttp_connection_free(k->evcon); /* out of memory: better closed than untracked */
         return;
     }
-    k->in_cb = evbuffer_add_cb(bufferevent_get_input(bev), on_input, k);
     k->out_cb = evbuffer_add_cb(bufferevent_get_output(bev), on_output, k);
-    deadline_arm(k);
+    k->in_cb = evbuffer_add_cb(bufferevent_get_input(bev), on_input, k);
+    reading_started(k);      /* the first request must come within header_timeout too */
     bufferevent_decref(bev); /* evhttp keeps its own */
 }
 
@@ -548,20 +578,22 @@ void conns_set_closecb(struct http_conns *c, struct evhttp_connection *evcon,
 void conns_request_read(struct http_conns *c, struct evhttp_connection *evcon)
 {
     struct conn *k = lookup(c, evcon);
-    if (k && k->armed) {
-        event_del(k->deadline);
-        k->armed = 0;
-    }
+    if (!k) return;
+    k->reading_since_ms = 0;
+    if (k->in_cb)
+        evbuffer_cb_set_flags(bufferevent_get_input(k->bev), k->in_cb, EVBUFFER_CB_ENABLED);
 }
 
 void conns_reply_begin(struct http_conns *c, struct evhttp_connection *evcon)
 {
     struct conn *k = lookup(c, evcon);
-    if (k) k->replying = 1;
+    if (k && k->out_cb)
+        evbuffer_cb_clear_flags(bufferevent_get_output(k->bev), k->out_cb, EVBUFFER_CB_ENABLED);
 }
 
 void conns_reply_end(struct http_conns *c, struct evhttp_connection *evcon)
 {
     struct conn *k = lookup(c, evcon);
-    if (k) k->replying = 0;
+    if (k && k->out_cb)
+        evbuffer_cb_set_flags(bufferevent_get_output(k->bev), k->out_cb, EVBUFFER_CB_ENABLED);
 }

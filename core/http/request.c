@@ -145,6 +145,8 @@ int request_check_message(struct req *r, int method)
     TAILQ_FOREACH(h, in, next)
     {
         n++;
+        char first = (char)(h->key[0] | 0x20); /* most headers are neither: skip strcasecmp */
+        if (first != 'c' && first != 't') continue;
         if (strcasecmp(h->key, "Content-Length") == 0) {
             if (length && strcmp(length, h->value) != 0) conflict = 1;
             length = h->value;
