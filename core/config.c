@@ -46,6 +46,9 @@ const struct cfg_key cfg_keys[] = {
     {"limits.max_body_bytes", NULL, CT_SIZE, OFF(max_body_bytes), 1024, 1073741824},
     {"limits.max_capabilities", NULL, CT_COUNT, OFF(max_capabilities), 1, 4096},
     {"limits.max_required_capabilities", NULL, CT_COUNT, OFF(max_required_caps), 1, 4096},
+    {"limits.max_connections", NULL, CT_COUNT, OFF(max_connections), 1, 1000000},
+    {"limits.header_timeout_seconds", NULL, CT_SECONDS, OFF(header_timeout_ms), 0, 0},
+    {"limits.idle_timeout_seconds", NULL, CT_SECONDS, OFF(idle_timeout_ms), 0, 0},
     {"log.level", "CONTROL_PLANE_LOG_LEVEL", CT_LOGLEVEL, OFF(log_level), 0, 0},
 };
 const size_t cfg_n_keys = sizeof cfg_keys / sizeof cfg_keys[0];
@@ -87,6 +90,9 @@ void config_defaults(struct cp_config *cfg)
     cfg->max_body_bytes = 1048576;
     cfg->max_capabilities = 64;
     cfg->max_required_caps = 32;
+    cfg->max_connections = 10000;
+    cfg->header_timeout_ms = 10000;
+    cfg->idle_timeout_ms = 60000;
     cfg->log_level = CP_LOG_INFO;
 }
 
@@ -478,7 +484,9 @@ int config_validate(const struct cp_config *cfg, char *err, size_t errlen)
                      {"tasks.pass_over_seconds", cfg->pass_over_ms},
                      {"health.slow_probe_seconds", cfg->slow_probe_ms},
                      {"circuit.cooldown_seconds", cfg->cooldown_ms},
-                     {"circuit.max_cooldown_seconds", cfg->max_cooldown_ms}};
+                     {"circuit.max_cooldown_seconds", cfg->max_cooldown_ms},
+                     {"limits.header_timeout_seconds", cfg->header_timeout_ms},
+                     {"limits.idle_timeout_seconds", cfg->idle_timeout_ms}};
     for (size_t i = 0; i < sizeof durations / sizeof durations[0]; i++) {
         if (durations[i].ms <= 0) {
             snprintf(err, errlen, "config: %s must be > 0 seconds", durations[i].name);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/test.sh — installs what is missing, builds cpd with ASan+UBSan into build/test and runs
-# every test (unit, conformance, end-to-end against real cpd and redis-server processes).
+# every test (unit, conformance, end-to-end against real cpd and redis-server processes), then
+# each libFuzzer target for CP_FUZZ_SECONDS (30; 0 skips) through scripts/fuzz.sh.
 # Exits with ctest's status. Extra arguments are passed to ctest (e.g. -R e2e_test_tasks).
 set -uo pipefail
 
@@ -23,11 +24,27 @@ cd "$BUILD" || exit 1
 ctest --output-on-failure -j2 --timeout 300 "$@" 2>&1 | tee "$LOG"
 status=${PIPESTATUS[0]}
 
+# The fuzz targets, CP_FUZZ_SECONDS each (default 30; 0 skips): one more test, failed by a crash,
+# a leak or a sanitizer report. Installs clang when it is missing. Skipped when ctest arguments
+# select a subset.
+fuzz_total=0
+fuzz_failed=0
+if [ "${CP_FUZZ_SECONDS:-30}" != 0 ] && [ $# -eq 0 ]; then
+    fuzz_total=1
+    "$ROOT/scripts/fuzz.sh" "${CP_FUZZ_SECONDS:-30}" 2>&1 | tee -a "$LOG"
+    if [ "${PIPESTATUS[0]}" -ne 0 ]; then
+        fuzz_failed=1
+        status=1
+    fi
+fi
+
 # ctest prints "N% tests passed, F tests failed out of T"; turn it into the plain summary line.
 summary="$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$LOG" | tail -n 1)"
 if [ -n "$summary" ]; then
     failed="$(sed -E 's/.*passed, ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$summary")"
     total="$(sed -E 's/.*passed, ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$summary")"
+    failed=$((failed + fuzz_failed))
+    total=$((total + fuzz_total))
     echo "$((total - failed)) passed, $failed failed"
 elif grep -q 'No tests were found' "$LOG"; then
     echo "0 passed, 1 failed"

@@ -58,6 +58,11 @@ struct req {
 
 /* Create the evhttp server bound to cfg->listen. NULL with err on failure. */
 struct http_server *http_server_new(struct cp_core *core, char *err, size_t errlen);
+/* The same on a listener the caller made (a UNIX socket in tests and the fuzzer); the server
+ * takes it (freed on failure too). */
+struct evconnlistener;
+struct http_server *http_server_new_listener(struct cp_core *core, struct evconnlistener *lev,
+                                             char *err, size_t errlen);
 void http_server_free(struct http_server *srv);
 
 /* Replies (each ends the req). `body` is JSON text in an evbuffer the call takes. */

@@ -11,6 +11,7 @@
 
 #include "../clock.h"
 #include "render.h"
+#include "utf8.h"
 
 struct out {
     struct evbuffer *b;
@@ -70,6 +71,16 @@ static void out_string(struct out *o, const char *s)
             if (*p < 0x20) {
                 snprintf(tmp, sizeof tmp, "\\u%04x", *p);
                 esc = tmp;
+            } else if (*p >= 0x80) {
+                /* Requests are checked, but a store (Redis) is not trusted to hand back UTF-8:
+                 * a bad byte becomes U+FFFD so that the reply stays JSON. The sequence check
+                 * stops at the NUL, which is never a continuation byte. */
+                size_t n = utf8_sequence_len(p, 4);
+                if (n) {
+                    p += n - 1;
+                    continue;
+                }
+                esc = "\\ufffd";
             }
         }
         if (!esc) continue;

@@ -13,6 +13,8 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
+#include <strings.h>
 
 #include <cp/time.h>
 
@@ -20,8 +22,11 @@
 #include "../metrics.h"
 #include "../xalloc.h"
 #include "auth.h"
+#include "conns.h"
+#include "request.h"
 #include "http.h"
 #include "routes.h"
+#include "utf8.h"
 
 #define API "/api/control-plane"
 
@@ -49,12 +54,22 @@ const size_t http_n_routes = sizeof(http_routes) / sizeof(http_routes[0]);
 _Static_assert(sizeof(http_routes) / sizeof(http_routes[0]) <= 32, "grow patterns[] below");
 
 #define MAX_SEGMENTS 8
+/* The raw request path (before '?'), in bytes; longer paths get 414. Decoding never lengthens a
+ * path and each segment's NUL replaces the '/' before it, so PATH_MAX_BYTES + 1 bytes always
+ * hold the split segments. */
+#define PATH_MAX_BYTES 2048
 
 struct http_server {
     struct cp_core *core;
     struct evhttp *http;
-    json_tokener *tok; /* reused for every body: a fresh one costs ~4 % of a request */
+    json_tokener *tok;        /* reused for every body: a fresh one costs ~4 % of a request */
+    struct http_conns *conns; /* accepting, deadlines, close callbacks (conns.c) */
 };
+
+static struct http_conns *conns_of(const struct req *r)
+{
+    return r->core->http ? r->core->http->conns : NULL;
+}
 
 static const char *method_name(int m)
 {
@@ -88,7 +103,8 @@ static int hexval(char c)
 
 /* Split a raw path into percent-decoded segments written into buf (no allocation: this runs
  * for every request). Returns the count, or -1 when malformed, too long or too deep. A decoded
- * NUL makes the path malformed. */
+ * NUL makes the path malformed. Every write into buf, the NUL after each segment included, is
+ * checked against its end. */
 static int split_path(const char *path, char **seg, int max, char *buf, size_t buflen)
 {
     int n = 0;
@@ -108,9 +124,10 @@ static int split_path(const char *path, char **seg, int max, char *buf, size_t b
                 c = (char)(hi * 16 + lo);
                 p += 2;
             }
-            if (out + 1 >= end) return -1;
+            if (out + 1 >= end) return -1; /* room for c and the segment's NUL */
             *out++ = c;
         }
+        if (out >= end) return -1;
         *out++ = '\0';
     }
     return n;
@@ -145,7 +162,7 @@ static int match(size_t i, char **seg, int nseg, char **params)
     int np = 0;
     for (int k = 0; k < nseg; k++) {
         if (p->seg[k][0] == ':') {
-            if (seg[k][0] == '\0') return 0;
+            if (seg[k][0] == '\0' || np == 2) return 0; /* struct req holds two params */
             params[np++] = seg[k];
         } else if (strcmp(p->seg[k], seg[k]) != 0) {
             return 0;
@@ -204,7 +221,7 @@ static void on_peer_closed(evutil_socket_t fd, short what, void *arg)
     }
     struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
     unwatch(r);
-    if (evcon) evhttp_connection_set_closecb(evcon, NULL, NULL);
+    if (evcon) conns_set_closecb(conns_of(r), evcon, NULL, NULL);
     r->gone = 1;
     r->held = 0;
     if (r->on_gone) r->on_gone(r);            /* ends (frees) r, never touching r->ev */
@@ -223,7 +240,7 @@ void http_hold(struct req *r, void (*on_gone)(struct req *r))
     r->held = 1;
     r->on_gone = on_gone;
     if (!evcon) return;
-    evhttp_connection_set_closecb(evcon, on_conn_close, r);
+    conns_set_closecb(conns_of(r), evcon, on_conn_close, r);
     struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
     evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
     if (fd < 0) return;
@@ -238,7 +255,7 @@ static void on_reply_complete(struct evhttp_request *ev, void *arg)
     (void)ev;
     struct req *r = arg;
     struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
-    if (evcon) evhttp_connection_set_closecb(evcon, NULL, NULL);
+    if (evcon) conns_set_closecb(conns_of(r), evcon, NULL, NULL);
     if (r->on_written) r->on_written(r, 1);
     req_free(r);
 }
@@ -293,13 +310,17 @@ void http_reply_typed(struct req *r, int status, const char *content_type, struc
     evhttp_add_header(out, "Date", date_header());
     if (r->on_written) {
         evhttp_request_set_on_complete_cb(r->ev, on_reply_complete, r);
-        evhttp_connection_set_closecb(evcon, on_reply_conn_close, r);
+        conns_set_closecb(conns_of(r), evcon, on_reply_conn_close, r);
+        conns_reply_begin(conns_of(r), evcon);
         evhttp_send_reply(r->ev, status, NULL, body);
+        conns_reply_end(conns_of(r), evcon);
         if (body) evbuffer_free(body);
         return; /* freed by on_reply_complete or on_reply_conn_close */
     }
-    if (evcon) evhttp_connection_set_closecb(evcon, NULL, NULL); /* set if it was ever held */
+    if (evcon) conns_set_closecb(conns_of(r), evcon, NULL, NULL); /* set if it was ever held */
+    conns_reply_begin(conns_of(r), evcon);
     evhttp_send_reply(r->ev, status, NULL, body);
+    conns_reply_end(conns_of(r), evcon);
     if (body) evbuffer_free(body);
     req_free(r);
 }
@@ -321,6 +342,7 @@ void http_reply_error(struct req *r, int status, const char *code, const char *f
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    utf8_sanitize(msg); /* echoed request bytes, or a multi-byte character cut at the end */
     json_object *o = xjson_object();
     json_object_object_add(o, "error", xjson_string(msg));
     json_object_object_add(o, "code", xjson_string(code));
@@ -362,86 +384,6 @@ const char *http_query(struct req *r, const char *key)
     return evhttp_find_header(&r->query, key);
 }
 
-static int content_type_is_json(const char *ct)
-{
-    while (*ct == ' ')
-        ct++;
-    size_t n = strlen("application/json");
-    if (strncasecmp(ct, "application/json", n) != 0) return 0;
-    return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
-}
-
-/* json-c's strict mode still takes 'single-quoted' keys; JSON has no quote but '"'. */
-static int has_stray_quote(const char *text, size_t len)
-{
-    int in_string = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = text[i];
-        if (in_string) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_string = 0;
-        } else if (c == '"') {
-            in_string = 1;
-        } else if (c == '\'') {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* Parse the body into r->body (an object). Replies and returns -1 on a bad body. */
-static int parse_body(struct req *r, json_tokener *tok)
-{
-    struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
-    size_t len = evbuffer_get_length(in);
-    if (len > r->core->cfg->max_body_bytes) {
-        http_reply_error(r, 413, "payload_too_large",
-                         "request body of %zu bytes is over the %zu "
-                         "byte limit (limits.max_body_bytes)",
-                         len, r->core->cfg->max_body_bytes);
-        return -1;
-    }
-    if (len == 0) {
-        r->body = xjson_object();
-        return 0;
-    }
-    const char *ct = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Content-Type");
-    if (ct && !content_type_is_json(ct)) {
-        http_reply_error(r, 415, "unsupported_media_type",
-                         "Content-Type must be application/json, not '%.64s'", ct);
-        return -1;
-    }
-    const char *text = (const char *)evbuffer_pullup(in, -1);
-    if (memchr(text, '\0', len)) {
-        http_reply_error(r, 400, "invalid_json", "request body is not valid JSON: a NUL byte");
-        return -1;
-    }
-    json_tokener_reset(tok);
-    json_object *obj = json_tokener_parse_ex(tok, text, (int)len);
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    size_t used = json_tokener_get_parse_end(tok);
-    while (obj && used < len && isspace((unsigned char)text[used]))
-        used++;
-    if (obj && has_stray_quote(text, len)) jerr = json_tokener_error_parse_unexpected;
-    if (!obj || jerr != json_tokener_success || used != len) {
-        if (obj) json_object_put(obj);
-        const char *why = jerr == json_tokener_continue  ? "unexpected end of input"
-                          : jerr != json_tokener_success ? json_tokener_error_desc(jerr)
-                                                         : "trailing characters after the value";
-        http_reply_error(r, 400, "invalid_json", "request body is not valid JSON: %s", why);
-        return -1;
-    }
-    if (!json_object_is_type(obj, json_type_object)) {
-        json_object_put(obj);
-        http_reply_error(r, 400, "invalid_json", "request body must be a JSON object");
-        return -1;
-    }
-    r->body = obj;
-    return 0;
-}
-
 static void dispatch(struct evhttp_request *ev, void *arg)
 {
     struct http_server *srv = arg;
@@ -450,17 +392,26 @@ static void dispatch(struct evhttp_request *ev, void *arg)
     r->core = srv->core;
     r->started_us = cp_monotonic_us();
     TAILQ_INIT(&r->query);
+    conns_request_read(srv->conns, evhttp_request_get_connection(ev));
+    int method = evhttp_request_get_command(ev);
+    if (request_check_message(r, method) < 0) return;
 
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     const char *qs = uri ? evhttp_uri_get_query(uri) : NULL;
     char *seg[MAX_SEGMENTS] = {0};
-    char pathbuf[2048];
+    char pathbuf[PATH_MAX_BYTES + 1];
+    size_t path_len = path ? strlen(path) : 0;
+    if (path_len > PATH_MAX_BYTES) {
+        http_reply_error(r, 414, "uri_too_long", "the request path is %zu bytes; the limit is %d",
+                         path_len, PATH_MAX_BYTES);
+        return;
+    }
     int nseg = path ? split_path(path, seg, MAX_SEGMENTS, pathbuf, sizeof pathbuf) : -1;
     if (qs && evhttp_parse_query_str(qs, &r->query) != 0) nseg = -1;
 
-    int method = evhttp_request_get_command(ev);
     const struct route *found = NULL;
+    int allowed = 0; /* methods of the routes matching the path (for 405's Allow) */
     char allow[64] = "";
     char *params[2] = {0};
     for (size_t i = 0; nseg >= 0 && i < http_n_routes; i++) {
@@ -472,12 +423,15 @@ static void dispatch(struct evhttp_request *ev, void *arg)
             break;
         }
         /* A literal route (/agents/select) shadows the :id route for its other methods. */
-        const char *m = method_name(http_routes[i].method);
-        if (!strstr(allow, m)) {
-            if (*allow) strcat(allow, ", ");
-            strcat(allow, m);
-        }
+        allowed |= http_routes[i].method;
     }
+    for (int bit = 1, len = 0; bit <= EVHTTP_REQ_PATCH && allowed; bit <<= 1)
+        if (allowed & bit) {
+            int n = snprintf(allow + len, sizeof allow - (size_t)len, "%s%s", len ? ", " : "",
+                             method_name(bit));
+            if (n < 0 || (size_t)n >= sizeof allow - (size_t)len) break;
+            len += n;
+        }
     if (found) {
         r->route = found;
         for (int i = 0; i < 2; i++)
@@ -506,7 +460,8 @@ static void dispatch(struct evhttp_request *ev, void *arg)
         return;
     }
     r->role = auth.role;
-    if (method != EVHTTP_REQ_GET && parse_body(r, srv->tok) < 0) return;
+    if (request_check_text(r) < 0) return;
+    if (method != EVHTTP_REQ_GET && request_parse_body(r, srv->tok) < 0) return;
     /* GET handlers read the query only; r->body stays NULL for them. */
     found->handler(r);
 }
@@ -527,6 +482,42 @@ static int split_listen(const char *listen, char *host, size_t hostlen, int *por
     return *port > 0 && *port < 65536 ? 0 : -1;
 }
 
+static void server_free(struct http_server *srv)
+{
+    if (!srv) return;
+    conns_stop(srv->conns); /* before evhttp_free: its close callbacks still find their state */
+    if (srv->http) evhttp_free(srv->http);
+    conns_free(srv->conns);
+    if (srv->tok) json_tokener_free(srv->tok);
+    free(srv);
+}
+
+/* The server without a listening socket yet. */
+static struct http_server *server_create(struct cp_core *core, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    struct http_server *srv = xcalloc(1, sizeof *srv);
+    srv->core = core;
+    if (!(srv->tok = json_tokener_new())) xalloc_die("json_tokener_new", sizeof(json_tokener));
+    if (!(srv->http = evhttp_new(core->base))) xalloc_die("evhttp_new", sizeof(void *));
+    srv->conns = conns_new(core, srv->http);
+    json_tokener_set_flags(srv->tok, JSON_TOKENER_STRICT); /* no single quotes, trailing commas */
+    split_patterns();
+    /* Bodies between the limit and twice it get our JSON 413; larger ones are cut off by
+     * evhttp itself (its page is rewritten into JSON by conns.c) so that no request can make
+     * us buffer more. */
+    evhttp_set_max_body_size(srv->http, (ev_ssize_t)core->cfg->max_body_bytes * 2 + 4096);
+    evhttp_set_max_headers_size(srv->http, 64 * 1024);
+    /* Every method reaches dispatch(), which answers those cpd does not serve with JSON
+     * (evhttp would answer them 501 with a page of its own). */
+    evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE |
+                                              EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD |
+                                              EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+                                              EVHTTP_REQ_CONNECT);
+    evhttp_set_gencb(srv->http, dispatch, srv);
+    return srv;
+}
+
 struct http_server *http_server_new(struct cp_core *core, char *err, size_t errlen)
 {
     char host[256];
@@ -535,26 +526,36 @@ struct http_server *http_server_new(struct cp_core *core, char *err, size_t errl
         snprintf(err, errlen, "listen: '%s' is not host:port", core->cfg->listen);
         return NULL;
     }
-    struct http_server *srv = xcalloc(1, sizeof *srv);
-    srv->core = core;
-    if (!(srv->tok = json_tokener_new())) xalloc_die("json_tokener_new", sizeof(json_tokener));
-    json_tokener_set_flags(srv->tok, JSON_TOKENER_STRICT); /* no single quotes, trailing commas */
-    split_patterns();
-    if (!(srv->http = evhttp_new(core->base))) xalloc_die("evhttp_new", sizeof(void *));
-    /* Bodies between the limit and twice it get our JSON 413; larger ones are cut off by
-     * evhttp itself (413 without a JSON body) so that no request can make us buffer more. */
-    evhttp_set_max_body_size(srv->http, (ev_ssize_t)core->cfg->max_body_bytes * 2 + 4096);
-    evhttp_set_max_headers_size(srv->http, 64 * 1024);
-    evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE |
-                                              EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD |
-                                              EVHTTP_REQ_OPTIONS);
-    evhttp_set_timeout(srv->http, 120);
-    evhttp_set_gencb(srv->http, dispatch, srv);
-    if (!evhttp_bind_socket_with_handle(srv->http, host, (ev_uint16_t)port)) {
+    struct http_server *srv = server_create(core, err, errlen);
+    if (!srv) return NULL;
+    struct evhttp_bound_socket *bound =
+        evhttp_bind_socket_with_handle(srv->http, host, (ev_uint16_t)port);
+    if (!bound) {
         snprintf(err, errlen, "listen: cannot bind %s: %s", core->cfg->listen, strerror(errno));
-        evhttp_free(srv->http);
-        json_tokener_free(srv->tok);
-        free(srv);
+        server_free(srv);
+        return NULL;
+    }
+    if (conns_attach_listener(srv->conns, evhttp_bound_socket_get_listener(bound)) < 0) {
+        snprintf(err, errlen, "listen: out of memory");
+        server_free(srv);
+        return NULL;
+    }
+    return srv;
+}
+
+struct http_server *http_server_new_listener(struct cp_core *core, struct evconnlistener *lev,
+                                             char *err, size_t errlen)
+{
+    struct http_server *srv = server_create(core, err, errlen);
+    if (!srv) {
+        evconnlistener_free(lev);
+        return NULL;
+    }
+    struct evhttp_bound_socket *bound = evhttp_bind_listener(srv->http, lev);
+    if (!bound || conns_attach_listener(srv->conns, lev) < 0) {
+        if (!bound) evconnlistener_free(lev);
+        snprintf(err, errlen, "listen: out of memory");
+        server_free(srv);
         return NULL;
     }
     return srv;
@@ -562,8 +563,5 @@ struct http_server *http_server_new(struct cp_core *core, char *err, size_t errl
 
 void http_server_free(struct http_server *srv)
 {
-    if (!srv) return;
-    evhttp_free(srv->http);
-    json_tokener_free(srv->tok);
-    free(srv);
+    server_free(srv);
 }

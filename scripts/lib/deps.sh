@@ -11,6 +11,8 @@ python3-setuptools-whl python3-wheel-whl dpkg-dev"
 # Nice to have: prometheus brings promtool, which the metrics test uses to lint /metrics;
 # systemd brings systemd-analyze, which the install test uses to verify packaging/cpd.service.
 CP_DEPS_OPTIONAL="prometheus systemd"
+# The libFuzzer targets (scripts/fuzz.sh, run by scripts/test.sh): clang and its runtimes.
+CP_DEPS_FUZZ="clang-14 libclang-rt-14-dev"
 
 # cp_pkg_installed PKG: true when dpkg has PKG fully installed (not just "config-files" left).
 cp_pkg_installed() {
@@ -74,4 +76,21 @@ cp_install_deps() {
             echo "deps: optional package $p could not be installed; continuing without it" >&2
     done
     return 0
+}
+
+# cp_install_fuzz_deps: install clang for the fuzz targets when missing (fatal when it cannot).
+cp_install_fuzz_deps() {
+    local missing="" p
+    command -v dpkg-query >/dev/null 2>&1 || return 0
+    for p in $CP_DEPS_FUZZ; do
+        cp_pkg_installed "$p" || missing="$missing $p"
+    done
+    [ -z "$missing" ] && return 0
+    echo "deps: installing:$missing" >&2
+    cp_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q || return 1
+    # shellcheck disable=SC2086
+    cp_apt_install $missing || {
+        echo "deps: could not install:$missing" >&2
+        return 1
+    }
 }
