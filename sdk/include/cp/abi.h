@@ -12,12 +12,14 @@
  *
  * Changelog:
  *   1.0  first release: storage, selection and probe plugin kinds.
+ *   1.1  storage ops version 2: status() and struct cp_storage_status; cp_result.outcome
+ *        (enum cp_outcome: was a CP_ERR_UNAVAILABLE operation applied?).
  */
 #ifndef CP_ABI_H
 #define CP_ABI_H
 
 #define CP_ABI_MAJOR 1
-#define CP_ABI_MINOR 0
+#define CP_ABI_MINOR 1
 
 #define CP_STRINGIFY_(x) #x
 #define CP_STRINGIFY(x) CP_STRINGIFY_(x)
