@@ -8,7 +8,21 @@
 #include "routes.h"
 #include "validate.h"
 
-/* "storage": which backend serves, and whether cpd fell back to memory at start-up. */
+/* The store's connection state (ops version 2 status()); 0 when it has none. Strings are made
+ * safe to render whatever the plugin left in them. */
+static int storage_status(struct cp_core *core, struct cp_storage_status *st)
+{
+    memset(st, 0, sizeof *st);
+    if (core->store->version < 2 || !core->store->status) return 0;
+    st->size = sizeof *st;
+    core->store->status(core->st, st);
+    st->mode[sizeof st->mode - 1] = '\0';
+    st->address[sizeof st->address - 1] = '\0';
+    return 1;
+}
+
+/* "storage": which backend serves, whether cpd fell back to memory at start-up, and (when the
+ * store tells) its mode and the server it uses now. */
 static void render_storage(struct evbuffer *b, struct cp_core *core)
 {
     int up = !core->store->is_available || core->store->is_available(core->st);
@@ -17,6 +31,13 @@ static void render_storage(struct evbuffer *b, struct cp_core *core)
     evbuffer_add_printf(b, ",\"available\":%s,\"fallback\":%s,\"fallback_reason\":",
                         up ? "true" : "false", core->storage_fallback ? "true" : "false");
     render_string(b, core->storage_fallback_reason);
+    struct cp_storage_status st;
+    if (storage_status(core, &st)) {
+        evbuffer_add_printf(b, ",\"mode\":");
+        render_string(b, st.mode[0] ? st.mode : NULL);
+        evbuffer_add_printf(b, ",\"address\":");
+        render_string(b, st.address[0] ? st.address : NULL);
+    }
     evbuffer_add(b, "}", 1);
 }
 
@@ -147,6 +168,11 @@ static void on_metrics_stats(void *cookie, const struct cp_result *res)
     struct req *r = cookie;
     struct evbuffer *b = evbuffer_new();
     metrics_render(b, res->rc == 0 ? res->stats : NULL);
+    struct cp_core *core = r->core;
+    struct cp_storage_status st;
+    int have = storage_status(core, &st);
+    int up = !core->store->is_available || core->store->is_available(core->st);
+    metrics_render_storage(b, up, have ? &st : NULL);
     http_reply_typed(r, 200, "text/plain; version=0.0.4; charset=utf-8", b);
 }
 
