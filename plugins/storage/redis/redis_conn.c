@@ -113,8 +113,6 @@ void rs_conn_lost(struct rs_conn *c, int kind, const char *why)
         if (kind != RS_DOWN_MOVE) rs_queue_fail(rs, why ? why : "connection lost");
         cmd_next_target(rs, kind);
     }
-    if (c->kind == RS_CONN_WATCH && kind != RS_DOWN_MOVE)
-        c->target = (c->target + 1) % rs->url.n_addrs; /* skip the sentinel that failed */
     char where[RS_HOST_MAX + 16];
     addr_str(&c->addr, where, sizeof where);
     if (!c->down_since) {
@@ -123,7 +121,7 @@ void rs_conn_lost(struct rs_conn *c, int kind, const char *why)
             rs->host->log(rs->host, CP_LOG_INFO, "redis %s connection leaves %s (%s)", c->name,
                           where, why ? why : "moved");
         else
-            rs_warn_limited(rs, RS_LIM_RECONNECT,
+            rs_warn_limited(rs, RS_LIM_LOST + c->kind,
                             "redis %s connection to %s lost (%s); reconnecting", c->name, where,
                             why ? why : "unknown error");
     } else {
@@ -194,6 +192,7 @@ static void conn_ready(struct rs_conn *c)
 
 void rs_cmd_ready(struct rs *rs)
 {
+    rs->paused_until = 0;
     struct rs_conn *c = &rs->cmd;
     char now_at[RS_HOST_MAX + 16], was[RS_HOST_MAX + 16];
     addr_str(&rs->master, now_at, sizeof now_at);
@@ -278,7 +277,7 @@ static void on_setup_reply(redisAsyncContext *ac, void *r, void *what)
     snprintf(why, sizeof why, "%s refused: %.120s", (const char *)what, reply->str);
     char where[RS_HOST_MAX + 16];
     addr_str(&c->addr, where, sizeof where);
-    rs_warn_limited(rs, RS_LIM_RECONNECT, "redis %s connection to %s: %s", c->name, where, why);
+    rs_warn_limited(rs, RS_LIM_SETUP, "redis %s connection to %s: %s", c->name, where, why);
     rs_conn_break(c, RS_DOWN_ROLE, why);
 }
 
@@ -369,7 +368,8 @@ static void on_message(redisAsyncContext *ac, void *r, void *priv)
     rs_leave(rs);
 }
 
-/* Sentinel's +switch-master "<name> <old ip> <old port> <new ip> <new port>": move at once. */
+/* Sentinel's events: +selected-slave (a failover of our master begins: pause), +switch-master
+ * "<name> <old ip> <old port> <new ip> <new port>" (it is done: move at once). */
 static void on_switch(redisAsyncContext *ac, void *r, void *priv)
 {
     (void)priv;
@@ -381,24 +381,29 @@ static void on_switch(redisAsyncContext *ac, void *r, void *priv)
         return;
     }
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) return;
-    const redisReply *type = reply->element[0], *payload = reply->element[2];
+    const redisReply *type = reply->element[0], *chan = reply->element[1],
+                     *payload = reply->element[2];
     if (type->type == REDIS_REPLY_STRING && strcmp(type->str, "subscribe") == 0) {
-        conn_ready(c);
+        if (payload->type == REDIS_REPLY_INTEGER && payload->integer == 2) conn_ready(c);
         return;
     }
     if (type->type != REDIS_REPLY_STRING || strcmp(type->str, "message") != 0 ||
-        payload->type != REDIS_REPLY_STRING)
+        chan->type != REDIS_REPLY_STRING || payload->type != REDIS_REPLY_STRING)
         return;
     struct rs *rs = c->rs;
     struct rs_addr to;
-    int rc = rs_parse_switch_master(payload->str, payload->len, rs->url.master_name, &to);
+    int selected = strcmp(chan->str, "+selected-slave") == 0;
+    int rc = selected
+                 ? rs_parse_selected(payload->str, payload->len, rs->url.master_name, &to)
+                 : rs_parse_switch_master(payload->str, payload->len, rs->url.master_name, &to);
     if (rc < 0) {
-        rs_warn_limited(rs, RS_LIM_REDIRECT, "redis: malformed +switch-master message ignored");
+        rs_warn_limited(rs, RS_LIM_REDIRECT, "redis: malformed %.40s message ignored", chan->str);
         return;
     }
     if (rc == 0) return; /* another master */
     rs_enter(rs);
-    if (!rs->destroying) rs_switch_to(rs, &to);
+    if (!rs->destroying && !selected) rs_switch_to(rs, &to);
+    if (!rs->destroying && selected && rs_addr_eq(&to, &rs->master)) rs_pause(rs);
     rs_leave(rs);
 }
 
@@ -459,8 +464,8 @@ void rs_conn_start(struct rs_conn *c)
     /* Queued now, sent first once connected: nothing can overtake them on this connection. */
     if (c->kind == RS_CONN_WATCH) {
         setup_auth(ac, NULL, rs->url.sentinel_password);
-        const char *argv[2] = {"SUBSCRIBE", "+switch-master"};
-        redisAsyncCommandArgv(ac, on_switch, NULL, 2, argv, NULL);
+        const char *argv[3] = {"SUBSCRIBE", "+switch-master", "+selected-slave"};
+        redisAsyncCommandArgv(ac, on_switch, NULL, 3, argv, NULL);
         return;
     }
     setup_auth(ac, rs->url.user, rs->url.password);
@@ -544,6 +549,7 @@ void rs_switch_to(struct rs *rs, const struct rs_addr *to)
     rs->host->log(rs->host, CP_LOG_WARN, "redis: Sentinel switched master '%s' to %s",
                   rs->url.master_name, dest);
     rs_sentinel_cancel(rs);
+    rs->paused_until = 0;
     rs->master = *to;
     rs->master_known = 1;
     rs->switching = 1;
@@ -558,6 +564,35 @@ void rs_switch_to(struct rs *rs, const struct rs_addr *to)
     }
 }
 
+void rs_pause(struct rs *rs)
+{
+    if (rs->paused_until) return;
+    char at[RS_HOST_MAX + 16];
+    rs_addr_format(&rs->master, at, sizeof at);
+    rs->host->log(rs->host, CP_LOG_WARN,
+                  "redis: Sentinel is failing master '%s' (%s) over; holding operations until "
+                  "+switch-master (at most %d ms)",
+                  rs->url.master_name, at, rs->timeout_ms);
+    rs->paused_until = rs_mono_ms() + rs->timeout_ms;
+    /* Writes sent to the old master from now on could be confirmed by a replica that is not
+     * the one promoted, and then lost: nothing more goes out, operations queue. */
+    rs->switching = 1;
+    rs->cmd.up = 0;
+}
+
+void rs_resume(struct rs *rs, const char *why)
+{
+    if (!rs->paused_until) return;
+    rs->paused_until = 0;
+    rs->host->log(rs->host, CP_LOG_WARN, "redis: resuming operations on %s (%s)",
+                  rs->url.master_name, why);
+    if (rs->cmd.ac && !rs->cmd.broken && !rs->cmd.moving && !rs->cmd.connecting_since) {
+        rs->cmd.up = 1;
+        rs->switching = 0;
+        rs_queue_flush(rs);
+    }
+}
+
 /* Drops a connection whose connect, or whose oldest reply, takes longer than timeout_ms (a
  * hung or partitioned server would otherwise hold requests until TCP gives up). Monotonic
  * time: the host's clock may be a test's fake. */
@@ -568,9 +603,9 @@ static void watchdog_tick(void *arg)
     if (rs->destroying) return;
     rs_enter(rs); /* dropping a connection runs callbacks, which may destroy() */
     int64_t now = rs_mono_ms();
-    struct rs_conn *conns[3] = {&rs->cmd, &rs->sub, &rs->watch};
-    for (int i = 0; i < 3; i++) {
-        struct rs_conn *c = conns[i];
+    if (rs->paused_until && now > rs->paused_until) rs_resume(rs, "no +switch-master in time");
+    for (int i = 0; i < 2 + RS_MAX_ADDRS; i++) {
+        struct rs_conn *c = i == 0 ? &rs->cmd : i == 1 ? &rs->sub : &rs->watch[i - 2];
         if (c->ac && c->broken)
             rs_conn_drop(c, c->broken_kind, c->broken_why);
         else if (c->ac && c->connecting_since && now - c->connecting_since > rs->timeout_ms)

@@ -75,6 +75,10 @@ int rs_parse_master_addr(const redisReply *r, struct rs_addr *out);
 /* A +switch-master message: 1 with *to (the new master) when it is about `name`, 0 when it is
  * about another master, -1 when malformed. */
 int rs_parse_switch_master(const char *msg, size_t len, const char *name, struct rs_addr *to);
+/* A +selected-slave message ("slave <ip>:<port> <ip> <port> @ <name> <master ip> <master
+ * port>"): 1 with *master (the master being failed over) when it is about `name`, 0 when it is
+ * about another master, -1 when malformed. */
+int rs_parse_selected(const char *msg, size_t len, const char *name, struct rs_addr *master);
 int rs_key_slot(const char *key, size_t len); /* Redis Cluster's hash slot (hash tags honoured) */
 
 /* ---- start-up (redis_startup.c) ---------------------------------------------------------- */
@@ -113,7 +117,7 @@ struct rs_conn {
     struct rs_addr addr;         /* where ac connects (or last connected) */
     int moving;                  /* cmd: redirected; closes once the replies in flight are in */
     int role;                    /* cmd setup: what ROLE said */
-    int target;                  /* watch: the sentinel it uses (index in url.addrs) */
+    int target;                  /* watch: its sentinel (index in url.addrs) */
 };
 enum { RS_CONN_CMD = 0, RS_CONN_SUB, RS_CONN_WATCH };
 
@@ -128,7 +132,15 @@ struct rs_limit {
     int64_t last_ms;
     uint64_t suppressed;
 };
-enum { RS_LIM_OP_ERROR = 0, RS_LIM_RECONNECT, RS_LIM_REDIRECT, RS_LIM_WAIT, RS_LIM_COUNT };
+/* RS_LIM_LOST + a connection's kind: one slot per connection. */
+enum {
+    RS_LIM_OP_ERROR = 0,
+    RS_LIM_REDIRECT,
+    RS_LIM_WAIT,
+    RS_LIM_SETUP,
+    RS_LIM_LOST,
+    RS_LIM_COUNT = RS_LIM_LOST + 3
+};
 
 struct rs {
     const struct cp_host *host;
@@ -156,7 +168,9 @@ struct rs {
     int sentinel_first;              /* the sentinel to ask first (the last one that answered) */
     struct rs_sentinel_query *query; /* a running get-master-addr-by-name round, or NULL */
 
-    struct rs_conn cmd, sub, watch;
+    struct rs_conn cmd, sub;
+    struct rs_conn watch[RS_MAX_ADDRS]; /* Sentinel: one subscription per sentinel */
+    int64_t paused_until;      /* a Sentinel failover began: writes wait (monotonic ms), or 0 */
     struct rs_opq queue;       /* ops waiting for cmd (it is moving to a named node) */
     struct rs_wait *wait_open; /* the WAIT batch that writes sent now join */
     struct cp_timer *wait_flush;
@@ -197,10 +211,15 @@ void rs_cmd_ready(struct rs *rs);
 void rs_move_to(struct rs *rs, const struct rs_addr *to, const char *why);
 /* +switch-master named the master: move there now. */
 void rs_switch_to(struct rs *rs, const struct rs_addr *to);
+/* +selected-slave: Sentinel is about to promote a replica of our master. Nothing more is sent
+ * to it (operations queue) until +switch-master, or until timeout_ms pass (then resume). */
+void rs_pause(struct rs *rs);
+void rs_resume(struct rs *rs, const char *why);
 
 /* Sentinel (redis_sentinel.c): asks the sentinels in turn for url.master_name, then connects
  * the command connection there (rs_conn_start with the address known), or reports the
- * failure through conn_lost; the watch connection subscribes to +switch-master. */
+ * failure through conn_lost; each watch connection subscribes to +selected-slave (a failover
+ * begins: rs_pause) and +switch-master (it is done: rs_switch_to). */
 void rs_sentinel_resolve(struct rs *rs);
 void rs_sentinel_cancel(struct rs *rs);
 void rs_sentinel_tick(struct rs *rs, int64_t now); /* the watchdog: query deadlines */

@@ -129,6 +129,29 @@ int rs_parse_switch_master(const char *msg, size_t len, const char *name, struct
     return 1;
 }
 
+int rs_parse_selected(const char *msg, size_t len, const char *name, struct rs_addr *master)
+{
+    /* The part after " @ " is "<master name> <master ip> <master port>", as +switch-master's
+     * first three fields: reuse that parser with the same address twice. */
+    const char *at = NULL;
+    for (size_t i = 0; i + 3 <= len; i++)
+        if (memcmp(msg + i, " @ ", 3) == 0) {
+            at = msg + i + 3;
+            break;
+        }
+    if (!at) return -1;
+    size_t rest = len - (size_t)(at - msg);
+    char buf[600];
+    if (rest == 0 || 2 * rest + 2 > sizeof(buf)) return -1;
+    const char *sp = memchr(at, ' ', rest);
+    if (!sp) return -1;
+    /* "<name> <ip> <port>" -> "<name> <ip> <port> <ip> <port>" */
+    size_t tail = rest - (size_t)(sp - at); /* " <ip> <port>" */
+    memcpy(buf, at, rest);
+    memcpy(buf + rest, sp, tail);
+    return rs_parse_switch_master(buf, rest + tail, name, master);
+}
+
 /* CRC16-CCITT (XModem), as Redis Cluster's keyHashSlot uses it. */
 static unsigned crc16(const char *buf, size_t len)
 {

@@ -225,13 +225,14 @@ static int rs_create(const struct cp_host *host, void **state, struct cp_err *er
     make_instance_id(rs->inst);
     rs_conn_init(rs, &rs->cmd, "command", RS_CONN_CMD);
     rs_conn_init(rs, &rs->sub, "pubsub", RS_CONN_SUB);
-    rs_conn_init(rs, &rs->watch, "sentinel", RS_CONN_WATCH);
+    for (int i = 0; i < RS_MAX_ADDRS; i++) {
+        rs_conn_init(rs, &rs->watch[i], "sentinel", RS_CONN_WATCH);
+        rs->watch[i].target = i;
+    }
     rs_conn_start(&rs->cmd);
     rs_conn_start(&rs->sub);
-    if (rs->url.sentinel) {
-        rs->watch.target = rs->sentinel_first;
-        rs_conn_start(&rs->watch);
-    }
+    for (int i = 0; rs->url.sentinel && i < rs->url.n_addrs; i++)
+        rs_conn_start(&rs->watch[i]);
     /* Redis answered a moment ago: commands may queue while the async connect completes (if it
      * fails they are answered CP_ERR_UNAVAILABLE and the backoff takes over). */
     if (rs->cmd.ac) rs->cmd.up = 1;
@@ -274,7 +275,8 @@ static void rs_destroy(void *state)
     rs_wait_cancel(rs);
     rs_conn_stop(&rs->cmd);
     rs_conn_stop(&rs->sub);
-    rs_conn_stop(&rs->watch);
+    for (int i = 0; i < RS_MAX_ADDRS; i++)
+        rs_conn_stop(&rs->watch[i]);
     rs_leave(rs);
 }
 

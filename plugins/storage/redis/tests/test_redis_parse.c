@@ -212,6 +212,36 @@ static void switch_master(void **state)
     assert_int_equal(rs_parse_switch_master(big, (size_t)n, "mymaster", &a), -1);
 }
 
+#define SELECTED(lit, name, m) rs_parse_selected(lit, sizeof(lit) - 1, name, m)
+
+static void selected_slave(void **state)
+{
+    (void)state;
+    struct rs_addr m;
+    assert_int_equal(
+        SELECTED("slave 127.0.0.1:6380 127.0.0.1 6380 @ mymaster 127.0.0.1 6379", "mymaster", &m),
+        1);
+    assert_string_equal(m.host, "127.0.0.1");
+    assert_int_equal(m.port, 6379);
+    assert_int_equal(SELECTED("slave h:1 h 1 @ other 10.0.0.1 6379", "mymaster", &m), 0);
+    static const char *const bad[] = {
+        "",
+        "slave h:1 h 1",
+        "slave h:1 h 1 @ ",
+        "slave h:1 h 1 @ mymaster",
+        "slave h:1 h 1 @ mymaster 127.0.0.1",
+        "slave h:1 h 1 @ mymaster 127.0.0.1 0",
+        "slave h:1 h 1 @ mymaster 127.0.0.1 6379 x",
+        "slave h:1 h 1 @ mymaster h/x 6379",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (rs_parse_selected(bad[i], strlen(bad[i]), "mymaster", &m) != -1)
+            fail_msg("accepted \"%s\"", bad[i]);
+    char big[1200];
+    int n = snprintf(big, sizeof big, "slave h:1 h 1 @ mymaster %0400d 6379", 0);
+    assert_int_equal(rs_parse_selected(big, (size_t)n, "mymaster", &m), -1);
+}
+
 static void key_slots(void **state)
 {
     (void)state;
@@ -233,9 +263,9 @@ static void key_slots(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(redirects),    cmocka_unit_test(roles),
-        cmocka_unit_test(master_addrs), cmocka_unit_test(switch_master),
-        cmocka_unit_test(key_slots),
+        cmocka_unit_test(redirects),      cmocka_unit_test(roles),
+        cmocka_unit_test(master_addrs),   cmocka_unit_test(switch_master),
+        cmocka_unit_test(selected_slave), cmocka_unit_test(key_slots),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
