@@ -188,9 +188,10 @@ class Cluster:
         self.nodes = []
         for _ in range(2 * n_masters):
             port = free_port()
+            # the bus port explicitly: port + 10000 may be taken or beyond 65535
             self.nodes.append(Node(["--cluster-enabled", "yes", "--cluster-config-file",
-                                    "nodes-%d.conf" % port, "--cluster-node-timeout", "2000"],
-                                   port=port))
+                                    "nodes-%d.conf" % port, "--cluster-node-timeout", "2000",
+                                    "--cluster-port", str(free_port())], port=port))
 
     def start(self):
         for n in self.nodes:
@@ -208,8 +209,9 @@ class Cluster:
             for n in self.nodes:
                 if "cluster_state:ok" not in (try_command(n.port, "CLUSTER", "INFO") or ""):
                     return False
-                # every node sees every other one and agrees on who serves every slot
-                if len(self.slot_map(n.port)) != 3:
+                # every node knows the three masters, each with its replica
+                m = self.slot_map(n.port)
+                if len(m) != 3 or any(len(reps) != 1 for _, _, _, reps in m):
                     return False
             return True
         wait_until(ok, 30, interval=0.1, what="the cluster to be ready")
