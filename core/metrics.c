@@ -399,7 +399,7 @@ void metrics_render_storage(struct evbuffer *out, int up, const struct cp_storag
         {"cp_storage_failovers_total",
          "Moves to a different primary (Sentinel switch, Cluster failover) followed.",
          offsetof(struct cp_storage_status, failovers)},
-        {"cp_storage_redirects_total", "Cluster MOVED/ASK redirections followed.",
+        {"cp_storage_redirects_total", "Cluster MOVED redirections followed.",
          offsetof(struct cp_storage_status, redirects)},
         {"cp_storage_unconfirmed_writes_total",
          "Writes answered 503 because too few replicas confirmed them in time (wait_replicas).",

@@ -111,7 +111,7 @@ struct cp_storage_status {
     char address[272];   /* the server being used now ("host:port"), "" when none */
     uint64_t reconnects; /* connections re-made after a loss */
     uint64_t failovers;  /* moves to a different primary (Sentinel switch, Cluster failover) */
-    uint64_t redirects;  /* MOVED/ASK redirections followed */
+    uint64_t redirects;  /* MOVED redirections followed */
     uint64_t unconfirmed_writes; /* writes answered CP_OUTCOME_UNCONFIRMED */
 };
 
