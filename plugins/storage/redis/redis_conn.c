@@ -545,7 +545,8 @@ void rs_switch_to(struct rs *rs, const struct rs_addr *to)
 {
     char dest[RS_HOST_MAX + 16];
     rs_addr_format(to, dest, sizeof dest);
-    if (rs_addr_eq(to, &rs->master) && (rs->cmd.up || rs->switching)) return;
+    if (rs_addr_eq(to, &rs->master) && !rs->paused_until && (rs->cmd.ac || rs->switching))
+        return; /* there already, or on the way */
     rs->host->log(rs->host, CP_LOG_WARN, "redis: Sentinel switched master '%s' to %s",
                   rs->url.master_name, dest);
     rs_sentinel_cancel(rs);
@@ -566,7 +567,7 @@ void rs_switch_to(struct rs *rs, const struct rs_addr *to)
 
 void rs_pause(struct rs *rs)
 {
-    if (rs->paused_until) return;
+    if (rs->paused_until || !rs->cmd.up) return; /* down already: nothing goes out anyway */
     char at[RS_HOST_MAX + 16];
     rs_addr_format(&rs->master, at, sizeof at);
     rs->host->log(rs->host, CP_LOG_WARN,

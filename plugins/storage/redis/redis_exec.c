@@ -313,7 +313,10 @@ static int op_dispatch(struct rs_op *op)
 {
     struct rs *rs = op->rs;
     if (rs->destroying) return -1;
-    if (rs->cmd.up && !rs->queue.head) return op_send(op);
+    if (rs->cmd.up) {
+        if (rs->queue.head) rs_queue_flush(rs); /* in order: what waited goes first */
+        return op_send(op);
+    }
     if ((rs->switching || rs->cmd.moving) && rs->queue.n < MAX_QUEUED) {
         queue_push(rs, op);
         return 0;
