@@ -541,59 +541,6 @@ void rs_move_to(struct rs *rs, const struct rs_addr *to, const char *why)
     if (rs->inflight == 0) rs_conn_break(c, RS_DOWN_MOVE, why);
 }
 
-void rs_switch_to(struct rs *rs, const struct rs_addr *to)
-{
-    char dest[RS_HOST_MAX + 16];
-    rs_addr_format(to, dest, sizeof dest);
-    if (rs_addr_eq(to, &rs->master) && !rs->paused_until && (rs->cmd.ac || rs->switching))
-        return; /* there already, or on the way */
-    rs->host->log(rs->host, CP_LOG_WARN, "redis: Sentinel switched master '%s' to %s",
-                  rs->url.master_name, dest);
-    rs_sentinel_cancel(rs);
-    rs->paused_until = 0;
-    rs->master = *to;
-    rs->master_known = 1;
-    rs->switching = 1;
-    /* At once: the old master may still take writes that the switch will discard. Operations
-     * in flight there are answered CP_OUTCOME_UNKNOWN. */
-    if (rs->cmd.ac) {
-        rs_conn_drop(&rs->cmd, RS_DOWN_MOVE, "+switch-master");
-    } else if (!rs->cmd.retry || rs->cmd.backoff_ms) {
-        if (rs->cmd.retry) rs->host->timer_cancel(rs->host, rs->cmd.retry);
-        rs->cmd.retry = NULL;
-        rs_conn_start(&rs->cmd);
-    }
-}
-
-void rs_pause(struct rs *rs)
-{
-    if (rs->paused_until || !rs->cmd.up) return; /* down already: nothing goes out anyway */
-    char at[RS_HOST_MAX + 16];
-    rs_addr_format(&rs->master, at, sizeof at);
-    rs->host->log(rs->host, CP_LOG_WARN,
-                  "redis: Sentinel is failing master '%s' (%s) over; holding operations until "
-                  "+switch-master (at most %d ms)",
-                  rs->url.master_name, at, rs->timeout_ms);
-    rs->paused_until = rs_mono_ms() + rs->timeout_ms;
-    /* Writes sent to the old master from now on could be confirmed by a replica that is not
-     * the one promoted, and then lost: nothing more goes out, operations queue. */
-    rs->switching = 1;
-    rs->cmd.up = 0;
-}
-
-void rs_resume(struct rs *rs, const char *why)
-{
-    if (!rs->paused_until) return;
-    rs->paused_until = 0;
-    rs->host->log(rs->host, CP_LOG_WARN, "redis: resuming operations on %s (%s)",
-                  rs->url.master_name, why);
-    if (rs->cmd.ac && !rs->cmd.broken && !rs->cmd.moving && !rs->cmd.connecting_since) {
-        rs->cmd.up = 1;
-        rs->switching = 0;
-        rs_queue_flush(rs);
-    }
-}
-
 /* Drops a connection whose connect, or whose oldest reply, takes longer than timeout_ms (a
  * hung or partitioned server would otherwise hold requests until TCP gives up). Monotonic
  * time: the host's clock may be a test's fake. */

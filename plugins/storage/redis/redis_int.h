@@ -1,8 +1,11 @@
 /* redis_int.h — internal interface of the Redis storage plugin (not installed, not public).
  *
- * Shape: redis_plugin.c owns the state and the ops table; redis_url.c parses the url and does
- * the blocking start-up check; redis_conn.c keeps the two asynchronous connections (commands,
- * pub/sub) alive with backoff; redis_ops.c turns each storage operation into one EVALSHA;
+ * Shape: redis_plugin.c owns the state, the options and the ops table; redis_url.c and
+ * redis_parse.c read addresses and what Redis says about the master (pure, bounded);
+ * redis_startup.c finds and checks the master at start-up (blocking); redis_conn.c keeps the
+ * asynchronous connections (commands, pub/sub, Sentinel events) alive and on the master;
+ * redis_sentinel.c asks the sentinels and follows their events; redis_exec.c runs one
+ * operation (redirects, WAIT, outcomes); redis_ops.c builds each storage operation's call;
  * redis_reply.c turns a script's reply into the borrowed views of struct cp_result.
  * Everything runs on the host's event loop thread: no locking.
  */
