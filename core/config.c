@@ -12,6 +12,7 @@
 #include <cp/plugin.h>
 
 #include "config_internal.h"
+#include "xalloc.h"
 
 #define OFF(member) offsetof(struct cp_config, member)
 #define MAX_TOKEN_LEN 4096
@@ -48,18 +49,6 @@ const struct cfg_key cfg_keys[] = {
     {"log.level", "CONTROL_PLANE_LOG_LEVEL", CT_LOGLEVEL, OFF(log_level), 0, 0},
 };
 const size_t cfg_n_keys = sizeof cfg_keys / sizeof cfg_keys[0];
-
-/* Configuration is read once at start-up; running out of memory there is fatal. */
-static char *xstrdup(const char *s)
-{
-    if (!s) return NULL;
-    char *d = strdup(s);
-    if (!d) {
-        fputs("cpd: out of memory reading the configuration\n", stderr);
-        abort();
-    }
-    return d;
-}
 
 static void set_str(char **dst, const char *value)
 {
@@ -356,11 +345,7 @@ int cfg_add_token_pair(struct cp_config *cfg, const char *pair, const char *pos,
         return -1;
     }
     size_t n = (size_t)(colon - pair);
-    char *token = malloc(n + 1);
-    if (!token) {
-        snprintf(err, errlen, "config: out of memory");
-        return -1;
-    }
+    char *token = xmalloc(n + 1);
     memcpy(token, pair, n);
     token[n] = '\0';
     int rc = cfg_add_token(cfg, token, colon + 1, 0, pos, err, errlen);

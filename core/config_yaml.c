@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "config_internal.h"
+#include "xalloc.h"
 
 struct walk {
     yaml_document_t *doc;
@@ -304,7 +305,7 @@ int config_load_yaml(struct cp_config *cfg, const char *path, char *err, size_t 
         return -1;
     }
     free(next.config_path);
-    next.config_path = strdup(path);
+    next.config_path = xstrdup(path);
     config_free(cfg);
     *cfg = next;
     return 0;

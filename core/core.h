@@ -1,5 +1,6 @@
 /* core.h — the control plane's shared state: configuration, event loop, plugins, storage, and
- * the modules that decide (scheduler, health). One per cpd process; single-threaded. */
+ * the modules that decide (claims, scheduler, health, the reaper, event subscribers; ops.h
+ * creates and wires them). One per cpd process; single-threaded. */
 #ifndef CORE_CORE_H
 #define CORE_CORE_H
 
@@ -9,8 +10,11 @@
 #include "plugin_loader.h"
 
 struct event_base;
+struct claims;
 struct scheduler;
 struct health_monitor;
+struct reaper;
+struct events;
 struct http_server;
 
 struct cp_core {
@@ -24,12 +28,16 @@ struct cp_core {
     int storage_fallback;               /* 1: the configured store was unreachable; on memory */
     char *storage_fallback_reason;
 
+    struct claims *claims;
     struct scheduler *sched;
     struct health_monitor *health;
+    struct reaper *reaper;
+    struct events *events; /* domain event subscribers */
     struct http_server *http;
 };
 
-/* Convenience: call a storage op on the core's store. */
+/* Call a storage op on the core's store. Front ends use ops.h instead; this is for ops and for
+ * the store's own mechanics below it (held claims, the health monitor's reads and writes). */
 #define CORE_STORE(core, op, ...) ((core)->store->op((core)->st, __VA_ARGS__))
 
 /* The selection plugin named `name` (NULL = the configured default), or NULL. */

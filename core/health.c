@@ -1,6 +1,6 @@
 /* health.c — the health monitor: feeds probe results (from health_probe.c) and task outcomes
- * through the pure rules (health_rules.c) into each agent's record in storage, and turns lapsed
- * open circuits half_open.
+ * through the pure rules (health_rules.c) into each agent's record in storage, turns lapsed
+ * open circuits half_open, and reports every health it wrote through its hooks (ops).
  *
  * Per agent the monitor keeps one slot (a hash table keyed by agent_id): its probe, if any, and a
  * queue of outcomes waiting to be written. Each outcome is a read-modify-write of the agent's
@@ -20,9 +20,10 @@
 
 #include "clock.h"
 #include "core.h"
-#include "health_internal.h"
+#include "health_probe.h"
 #include "log.h"
 #include "metrics.h"
+#include "xalloc.h"
 
 #define TICK_MS 1000           /* how often lapsed open circuits are looked at */
 #define MAX_QUEUE 64           /* outcomes waiting per agent; more are dropped with a warning */
@@ -40,7 +41,8 @@ struct op {
     int kind;
     int ok;
     double latency_ms;
-    char *error; /* OP_PROBE failures; owned */
+    char *error;                          /* OP_PROBE failures; owned */
+    int32_t health_before, status_before; /* as read, for the hooks once written */
     char agent_id[];
 };
 
@@ -58,6 +60,8 @@ struct health_slot {
 
 struct health_monitor {
     struct cp_core *core;
+    struct health_hooks hooks;
+    probe_decode_fn decode;
     struct health_rules rules;
     struct health_slot **buckets;
     size_t nbuckets, n;
@@ -92,8 +96,7 @@ static struct health_slot *slot_find(struct health_monitor *hm, const char *id)
 static void slots_grow(struct health_monitor *hm)
 {
     size_t nb = hm->nbuckets * 2;
-    struct health_slot **b = calloc(nb, sizeof *b);
-    if (!b) return; /* longer chains, still correct */
+    struct health_slot **b = xcalloc(nb, sizeof *b);
     for (size_t i = 0; i < hm->nbuckets; i++) {
         struct health_slot *s = hm->buckets[i], *next;
         for (; s; s = next) {
@@ -112,11 +115,7 @@ static struct health_slot *slot_get(struct health_monitor *hm, const char *id)
     struct health_slot *s = slot_find(hm, id);
     if (s) return s;
     size_t len = strlen(id);
-    s = calloc(1, sizeof *s + len + 1);
-    if (!s) {
-        log_error("health: out of memory tracking agent %s", id);
-        return NULL;
-    }
+    s = xcalloc(1, sizeof *s + len + 1);
     memcpy(s->id, id, len + 1);
     s->hash = hash_str(id);
     s->hm = hm;
@@ -184,18 +183,14 @@ static struct op *op_new(struct health_slot *s, int kind, int ok, double latency
                          const char *error)
 {
     size_t len = strlen(s->id);
-    struct op *op = calloc(1, sizeof *op + len + 1);
-    if (!op) return NULL;
+    struct op *op = xcalloc(1, sizeof *op + len + 1);
     memcpy(op->agent_id, s->id, len + 1);
     op->hm = s->hm;
     op->slot = s;
     op->kind = kind;
     op->ok = ok;
     op->latency_ms = latency_ms;
-    if (error && !(op->error = strndup(error, 512))) {
-        free(op);
-        return NULL;
-    }
+    if (error) op->error = xstrndup(error, 512);
     return op;
 }
 
@@ -208,11 +203,6 @@ static void op_free(struct op *op)
 /* Queue an outcome (takes ownership of op). May run it, and everything after, at once. */
 static void slot_enqueue(struct health_slot *s, struct op *op)
 {
-    if (!op) {
-        log_error("health: out of memory recording an outcome of agent %s", s->id);
-        slot_maybe_free(s);
-        return;
-    }
     if (s->qlen >= MAX_QUEUE) {
         log_warn("health: agent %s has %zu health updates waiting for storage; dropping one", s->id,
                  s->qlen);
@@ -273,8 +263,11 @@ static void on_set(void *cookie, const struct cp_result *res)
         op_free(op);
         return;
     }
+    struct health_monitor *hm = op->hm;
     if (res->rc < 0 && res->rc != CP_ERR_NOT_FOUND)
-        log_storage_error(op->hm, "writing health", op->agent_id, res->rc, res->message);
+        log_storage_error(hm, "writing health", op->agent_id, res->rc, res->message);
+    if (res->rc == 0 && res->agent && hm->hooks.changed)
+        hm->hooks.changed(hm->hooks.arg, res->agent, op->health_before, op->status_before);
     op_done(op, res->rc);
 }
 
@@ -338,6 +331,8 @@ static void op_apply(struct op *op, const struct cp_agent_view *agent)
         return;
     }
     log_transition(op->agent_id, &before, &h, status);
+    op->health_before = before.status;
+    op->status_before = cur;
     CORE_STORE(hm->core, agent_set_health, op->agent_id, &h, status, expect, on_set, op);
 }
 
@@ -374,7 +369,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     struct health_monitor *hm = arg;
     int64_t now = clock_now_ms();
     size_t n_due = 0;
-    struct health_slot **due = hm->n_open ? malloc(hm->n_open * sizeof *due) : NULL;
+    struct health_slot **due = hm->n_open ? xmalloc(hm->n_open * sizeof *due) : NULL;
 
     /* Collect first: running an op may free its slot and unlink it from the table. */
     for (size_t i = 0; due && i < hm->nbuckets; i++)
@@ -390,16 +385,19 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     if (hm->n_open) tick_arm(hm);
 }
 
-int health_validate_probe(struct health_monitor *hm, struct json_object *probe, char *err,
-                          size_t errlen)
+int health_check_probe(struct health_monitor *hm, const struct probe_def *def, char *err,
+                       size_t errlen)
 {
-    if (!hm || !err || errlen == 0) return -1;
-    return health_probe_validate(hm->core, probe, err, errlen);
+    if (!hm || !def || !err || errlen == 0) return -1;
+    return health_probe_check(hm->core, def, err, errlen);
 }
 
-void health_slot_probe_result(struct health_slot *s, const char *type, int ok, double latency_ms,
-                              const char *error)
+/* One result of a slot's probe (probe_result_cb). May free the probe and the slot (when the
+ * agent turns out to be gone), so it is the last thing the probe does. */
+static void on_probe_result(void *arg, const char *type, int ok, double latency_ms,
+                            const char *error)
 {
+    struct health_slot *s = arg;
     metrics_probe_result(type, ok, latency_ms / 1000.0);
     if (!ok && (!error || !*error)) error = "probe failed";
     slot_enqueue(s, op_new(s, OP_PROBE, ok, latency_ms, ok ? NULL : error));
@@ -407,17 +405,15 @@ void health_slot_probe_result(struct health_slot *s, const char *type, int ok, d
 
 /* ---- the module's interface ------------------------------------------------------------ */
 
-struct health_monitor *health_new(struct cp_core *core)
+struct health_monitor *health_new(struct cp_core *core, const struct health_hooks *hooks,
+                                  probe_decode_fn decode)
 {
-    struct health_monitor *hm = calloc(1, sizeof *hm);
-    if (!hm) return NULL;
+    struct health_monitor *hm = xcalloc(1, sizeof *hm);
     hm->core = core;
+    if (hooks) hm->hooks = *hooks;
+    hm->decode = decode;
     hm->nbuckets = 64;
-    hm->buckets = calloc(hm->nbuckets, sizeof *hm->buckets);
-    if (!hm->buckets) {
-        free(hm);
-        return NULL;
-    }
+    hm->buckets = xcalloc(hm->nbuckets, sizeof *hm->buckets);
     const struct cp_config *cfg = core->cfg;
     hm->rules.unhealthy_threshold = cfg->unhealthy_threshold;
     hm->rules.recovery_threshold = cfg->recovery_threshold;
@@ -425,11 +421,7 @@ struct health_monitor *health_new(struct cp_core *core)
     hm->rules.slow_probe_ms = cfg->slow_probe_ms;
     hm->rules.cooldown_ms = cfg->cooldown_ms;
     hm->rules.max_cooldown_ms = cfg->max_cooldown_ms;
-    if (core->base && !(hm->tick = evtimer_new(core->base, tick_cb, hm))) {
-        free(hm->buckets);
-        free(hm);
-        return NULL;
-    }
+    if (core->base) hm->tick = xevtimer_new(core->base, tick_cb, hm);
     return hm;
 }
 
@@ -458,16 +450,29 @@ void health_free(struct health_monitor *hm)
     free(hm);
 }
 
+/* The stored probe object's text, decoded by the front end that wrote it, then started. */
+static struct health_probe *probe_start(struct health_monitor *hm, struct health_slot *s,
+                                        const char *text)
+{
+    struct probe_def def = {0};
+    char err[256] = "no probe decoder";
+    if (!hm->decode || hm->decode(text, &def, err, sizeof err) < 0) {
+        log_warn("health: agent %s: not probing: %s", s->id, err);
+        probe_def_clear(&def);
+        return NULL;
+    }
+    return health_probe_new(hm->core, s->id, &def, on_probe_result, s); /* takes def */
+}
+
 void health_track(struct health_monitor *hm, const struct cp_agent_view *a)
 {
     if (!hm || !a || !a->agent_id) return;
     struct health_slot *s = slot_get(hm, a->agent_id);
-    if (!s) return;
     if (s->probe) {
         health_probe_free(s->probe);
         s->probe = NULL;
     }
-    if (a->health_probe_json) s->probe = health_probe_new(hm->core, s, s->id, a->health_probe_json);
+    if (a->health_probe_json) s->probe = probe_start(hm, s, a->health_probe_json);
     slot_note_circuit(s, &a->health);
     slot_maybe_free(s);
 }
@@ -489,7 +494,7 @@ void health_task_outcome(struct health_monitor *hm, const char *agent_id, int ok
 {
     if (!hm || !agent_id) return;
     struct health_slot *s = slot_get(hm, agent_id);
-    if (s) slot_enqueue(s, op_new(s, OP_TASK, ok ? 1 : 0, 0, NULL));
+    slot_enqueue(s, op_new(s, OP_TASK, ok ? 1 : 0, 0, NULL));
 }
 
 /* The store just returned the agent with the task's outcome (one atomic operation), so when no
@@ -500,9 +505,8 @@ void health_task_outcome_seen(struct health_monitor *hm, const struct cp_agent_v
 {
     if (!hm || !agent || !agent->agent_id) return;
     struct health_slot *s = slot_get(hm, agent->agent_id);
-    if (!s) return;
     struct op *op = op_new(s, OP_TASK, ok ? 1 : 0, 0, NULL);
-    if (!op || s->running || s->head) {
+    if (s->running || s->head) {
         slot_enqueue(s, op);
         return;
     }

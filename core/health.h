@@ -10,18 +10,30 @@
 
 #include <cp/types.h>
 
+#include "probe_def.h"
+
 struct cp_core;
 struct health_monitor;
-struct json_object;
 
-struct health_monitor *health_new(struct cp_core *core);
+/* What the owner (ops) does about the health the monitor writes. */
+struct health_hooks {
+    void *arg;
+    /* The monitor wrote an agent's health: `agent` as the store returned it after the write,
+     * with its health status and agent status from before. */
+    void (*changed)(void *arg, const struct cp_agent_view *agent, int32_t health_before,
+                    int32_t status_before);
+};
+
+/* hooks: may be NULL. decode: turns an agent's stored probe text into a definition (the front
+ * end that wrote it provides it; NULL: agents with a probe are not probed, logged). */
+struct health_monitor *health_new(struct cp_core *core, const struct health_hooks *hooks,
+                                  probe_decode_fn decode);
 void health_free(struct health_monitor *hm);
 
-/* At registration: check a "health_probe" object (type is a loaded probe plugin, exec only when
- * enabled, interval/timeout positive numbers, the plugin's own validate()). 0, or -1 with a
- * message naming the member in err (the client gets 400 invalid_field). */
-int health_validate_probe(struct health_monitor *hm, struct json_object *probe, char *err,
-                          size_t errlen);
+/* At registration: check a probe definition (type is a loaded probe plugin, exec only when
+ * enabled, the plugin's own validate()). 0, or -1 with a message naming the member in err. */
+int health_check_probe(struct health_monitor *hm, const struct probe_def *def, char *err,
+                       size_t errlen);
 
 /* After (re-)registration: (re)start probing per a->health_probe_json (nothing when NULL). */
 void health_track(struct health_monitor *hm, const struct cp_agent_view *a);

@@ -54,6 +54,8 @@ static void host_log(const struct cp_host *host, int level, const char *fmt, ...
     va_end(ap);
 }
 
+/* The services a plugin calls report running out of memory as the ABI promises (NULL), so the
+ * plugin can answer CP_ERR_NOMEM: the one exception to the core's rule (xalloc.h). */
 static void *host_alloc(size_t size)
 {
     return malloc(size);

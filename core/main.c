@@ -9,13 +9,12 @@
 
 #include <event2/event.h>
 
-#include "clock.h"
 #include "core.h"
-#include "health.h"
 #include "http/http.h"
 #include "log.h"
-#include "scheduler.h"
+#include "ops.h"
 #include "store_closed.h"
+#include "xalloc.h"
 
 #define ERRLEN 512
 
@@ -49,7 +48,7 @@ static int load_storage(struct cp_core *core, const char *dir)
                   "state is not shared and is lost on exit !!!",
                   cfg->storage, err);
         core->storage_fallback = 1;
-        core->storage_fallback_reason = strdup(err);
+        core->storage_fallback_reason = xstrdup(err);
         core->storage_plugin = load_one(core, dir, "memory", CP_PLUGIN_STORAGE, NULL, 0, err);
         if (!core->storage_plugin) {
             log_error("storage fallback: %s", err);
@@ -84,25 +83,12 @@ static int load_plugins(struct cp_core *core, const char *dir, int with_storage)
     return with_storage ? load_storage(core, dir) : 0;
 }
 
-/* Agents already in a shared store (Redis) at start-up get their probes scheduled here too:
- * every cpd process probes the agents it knows (see docs/redis.md). */
-static void on_agents_listed(void *cookie, const struct cp_result *res)
-{
-    struct cp_core *core = cookie;
-    if (res->rc < 0) {
-        log_warn("start-up: cannot list agents to resume their probes (storage error %d)", res->rc);
-        return;
-    }
-    for (size_t i = 0; i < res->n_agents; i++)
-        if (res->agents[i]->health_probe_json) health_track(core->health, res->agents[i]);
-}
-
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
     struct cp_core *core = arg;
     log_info("signal %d: shutting down (answering held requests)", (int)sig);
-    sched_drain(core->sched);
+    ops_drain(core);
     struct timeval flush = {0, 200 * 1000}; /* let the answers reach their clients */
     event_base_loopexit(core->base, &flush);
 }
@@ -136,7 +122,7 @@ int main(int argc, char **argv)
     core.base = event_base_new_with_config(ecfg);
     event_config_free(ecfg);
     host_set_event_base(core.base);
-    char *dir = cfg.plugin_dir ? strdup(cfg.plugin_dir) : plugin_default_dir();
+    char *dir = cfg.plugin_dir ? xstrdup(cfg.plugin_dir) : plugin_default_dir();
     int status = 2;
     if (load_plugins(&core, dir, !cli.check_only) < 0) goto out;
     if (cli.check_only) {
@@ -147,8 +133,7 @@ int main(int argc, char **argv)
         status = 0;
         goto out;
     }
-    core.sched = sched_new(&core);
-    core.health = health_new(&core);
+    ops_open(&core, http_probe_decode);
     core.http = http_server_new(&core, err, sizeof err);
     if (!core.http) {
         log_error("%s", err);
@@ -158,9 +143,7 @@ int main(int argc, char **argv)
     struct event *sigterm = evsignal_new(core.base, SIGTERM, on_signal, &core);
     evsignal_add(sigint, NULL);
     evsignal_add(sigterm, NULL);
-    sched_start(core.sched);
-    struct cp_agent_filter all = {NULL, 0, -1};
-    CORE_STORE(&core, agent_list, &all, on_agents_listed, &core);
+    ops_start(&core);
     log_info("cpd %s listening on http://%s (storage: %s%s, plugins from %s, auth: %s)", CP_VERSION,
              cfg.listen, core.storage_plugin->desc->name, core.storage_fallback ? " FALLBACK" : "",
              dir, cfg.n_tokens ? "on" : "off");
@@ -172,16 +155,15 @@ out:
     /* Shutdown order: answer held requests, then destroy the store while every request and
      * module is still alive (it fails its in-flight operations through their callbacks), then
      * free the rest; anything that still asks the store gets "unavailable". */
-    if (core.sched) sched_drain(core.sched);
+    ops_drain(&core);
     if (core.storage_plugin) {
         plugin_unload(&core.plugins, core.storage_plugin);
         core.storage_plugin = NULL;
         core.store = &store_closed_ops;
         core.st = NULL;
     }
-    health_free(core.health);
     http_server_free(core.http);
-    sched_free(core.sched);
+    ops_close(&core);
     plugin_set_unload(&core.plugins);
     event_base_free(core.base);
     free(core.storage_fallback_reason);

@@ -13,6 +13,8 @@
 
 #include <event2/buffer.h>
 
+#include "xalloc.h"
+
 /* Fixed buckets (seconds) shared by every histogram: sub-millisecond claims up to one-minute
  * long polls and probe timeouts. */
 #define N_BUCKETS 16
@@ -71,22 +73,14 @@ static uint64_t hash_bytes(const char *s, size_t n)
     return h;
 }
 
-static int lmap_init(struct lmap *m)
+static void lmap_init(struct lmap *m)
 {
     size_t ns = 16;
     while (ns < 2 * m->cap)
         ns *= 2;
-    m->order = calloc(m->cap, sizeof *m->order);
-    m->slots = calloc(ns, sizeof *m->slots);
-    if (!m->order || !m->slots) {
-        free(m->order);
-        free(m->slots);
-        m->order = NULL;
-        m->slots = NULL;
-        return -1;
-    }
+    m->order = xcalloc(m->cap, sizeof *m->order);
+    m->slots = xcalloc(ns, sizeof *m->slots);
     m->nslots = ns;
-    return 0;
 }
 
 static void lmap_clear(struct lmap *m)
@@ -101,12 +95,12 @@ static void lmap_clear(struct lmap *m)
     m->n = 0;
 }
 
-/* The entry for `key` (created zeroed on first sight), the overflow entry when the table is
- * full, or NULL when memory is short (the observation is dropped). */
+/* The entry for `key` (created zeroed on first sight), or the overflow entry when the table is
+ * full. */
 static void *lmap_get(struct lmap *m, const char *key, size_t len)
 {
     if (len > MAX_KEY) len = MAX_KEY;
-    if (!m->slots && lmap_init(m) < 0) return NULL;
+    if (!m->slots) lmap_init(m);
     uint64_t h = hash_bytes(key, len);
     size_t i = (size_t)h & (m->nslots - 1);
     for (; m->slots[i]; i = (i + 1) & (m->nslots - 1)) {
@@ -117,8 +111,7 @@ static void *lmap_get(struct lmap *m, const char *key, size_t len)
     int is_overflow = strlen(m->overflow_key) == len && memcmp(m->overflow_key, key, len) == 0;
     if (m->n >= m->cap || (m->n + 1 >= m->cap && !is_overflow))
         return is_overflow ? NULL : lmap_get(m, m->overflow_key, strlen(m->overflow_key));
-    struct lentry *e = calloc(1, m->esize + len + 1);
-    if (!e) return NULL;
+    struct lentry *e = xcalloc(1, m->esize + len + 1);
     e->hash = h;
     e->keylen = len;
     e->key = (char *)e + m->esize;
@@ -343,8 +336,7 @@ static void render_task_counters(struct evbuffer *out)
 
 void metrics_render(struct evbuffer *out, const struct cp_stats_view *stats)
 {
-    struct evbuffer *scratch = evbuffer_new();
-    if (!scratch) return;
+    struct evbuffer *scratch = xevbuffer_new();
     if (stats) render_stats(out, stats);
     render_task_counters(out);
 

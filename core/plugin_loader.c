@@ -16,6 +16,8 @@
 #include <cp/selection.h>
 #include <cp/storage.h>
 
+#include "xalloc.h"
+
 /* The members every ops table starts with (a common initial sequence of all of them). */
 struct ops_header {
     CP_OPS_HEADER;
@@ -58,17 +60,16 @@ char *plugin_resolve(const char *spec, const char *dir, char *err, size_t errlen
     size_t len = strlen(spec);
     char *out;
     if (strchr(spec, '/') || (len > 3 && strcmp(spec + len - 3, ".so") == 0)) {
-        out = strdup(spec);
+        out = xstrdup(spec);
     } else {
         if (!dir || !*dir) {
             snprintf(err, errlen, "plugin %s: no plugin directory to look it up in", spec);
             return NULL;
         }
         size_t n = strlen(dir) + 1 + len + 4;
-        out = malloc(n);
-        if (out) snprintf(out, n, "%s/%s.so", dir, spec);
+        out = xmalloc(n);
+        snprintf(out, n, "%s/%s.so", dir, spec);
     }
-    if (!out) snprintf(err, errlen, "plugin %s: out of memory", spec);
     return out;
 }
 
@@ -245,16 +246,8 @@ struct plugin *plugin_load(struct plugin_set *set, const char *path, int kind,
         return NULL;
     }
 
-    struct plugin *p = calloc(1, sizeof *p);
-    char *owned_path = strdup(path);
-    if (!p || !owned_path) {
-        free(p);
-        free(owned_path);
-        fail(err, errlen, path, "out of memory");
-        dlclose(dl);
-        return NULL;
-    }
-    p->path = owned_path;
+    struct plugin *p = xcalloc(1, sizeof *p);
+    p->path = xstrdup(path);
     p->dl = dl;
     p->desc = d;
     p->ops = d->ops;
@@ -353,5 +346,5 @@ char *plugin_default_dir(void)
         if (!dir) dir = existing_dir(bin, CP_PLUGIN_DIR_FROM_BINDIR); /* installed */
         if (dir) return dir;
     }
-    return strdup(CP_INSTALL_PLUGIN_DIR);
+    return xstrdup(CP_INSTALL_PLUGIN_DIR);
 }

@@ -1,6 +1,9 @@
 /* auth.c — bearer tokens with roles. Tokens are compared in constant time and never logged. */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
+
+#include <event2/http.h>
 
 #include "auth.h"
 
@@ -21,34 +24,37 @@ static const char *role_name(int role)
     return role == ROLE_ADMIN ? "admin" : role == ROLE_AGENT ? "agent" : "reader";
 }
 
-int auth_check(struct req *r)
+static int refuse(struct auth_result *out, int status, const char *code, const char *msg)
 {
-    const struct cp_config *cfg = r->core->cfg;
-    if (r->route->min_role < 0 || cfg->n_tokens == 0) {
-        r->role = ROLE_ADMIN;
+    out->status = status;
+    out->code = code;
+    snprintf(out->message, sizeof out->message, "%s", msg);
+    return -1;
+}
+
+int auth_check(const struct cp_config *cfg, int min_role, const struct evkeyvalq *headers,
+               struct auth_result *out)
+{
+    if (min_role < 0 || cfg->n_tokens == 0) {
+        out->role = ROLE_ADMIN;
         return 0;
     }
-    const char *h = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Authorization");
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0 || h[7] == '\0') {
-        http_reply_error(r, 401, "unauthorized",
-                         "a bearer token is required "
-                         "(Authorization: Bearer <token>)");
-        return -1;
-    }
+    const char *h = evhttp_find_header(headers, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0 || h[7] == '\0')
+        return refuse(out, 401, "unauthorized",
+                      "a bearer token is required (Authorization: Bearer <token>)");
     const char *tok = h + 7;
     int role = -1;
     for (size_t i = 0; i < cfg->n_tokens; i++)
         if (auth_token_equal(tok, cfg->tokens[i].token) && cfg->tokens[i].role > role)
             role = cfg->tokens[i].role;
-    if (role < 0) {
-        http_reply_error(r, 401, "unauthorized", "unknown bearer token");
-        return -1;
+    if (role < 0) return refuse(out, 401, "unauthorized", "unknown bearer token");
+    if (role < min_role) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "the %s role may not do this; it needs %s", role_name(role),
+                 role_name(min_role));
+        return refuse(out, 403, "forbidden", msg);
     }
-    if (role < r->route->min_role) {
-        http_reply_error(r, 403, "forbidden", "the %s role may not do this; it needs %s",
-                         role_name(role), role_name(r->route->min_role));
-        return -1;
-    }
-    r->role = role;
+    out->role = role;
     return 0;
 }

@@ -1,12 +1,24 @@
-/* auth.h — bearer-token authentication and role checks (CONTRACT §2). */
+/* auth.h — bearer-token authentication and role checks (CONTRACT §2). Decides only; the server
+ * replies. */
 #ifndef CORE_HTTP_AUTH_H
 #define CORE_HTTP_AUTH_H
 
-#include "http.h"
+#include <event2/keyvalq_struct.h>
 
-/* Sets r->role. Public routes pass; with no tokens configured auth is off (role admin).
- * Otherwise replies 401 (missing/unknown token) or 403 (role too low) and returns -1. */
-int auth_check(struct req *r);
+#include "config.h"
+
+/* The verdict on one request. */
+struct auth_result {
+    int role;          /* allowed: the caller's role (enum cfg_role) */
+    int status;        /* refused: 401 (missing / unknown token) or 403 (role too low) */
+    const char *code;  /* refused: the error code ("unauthorized", "forbidden") */
+    char message[160]; /* refused: what the client is told */
+};
+
+/* May a request with these headers use a route that needs min_role (-1: public)? With no tokens
+ * configured auth is off (role admin). 0 with out->role set, or -1 with status, code, message. */
+int auth_check(const struct cp_config *cfg, int min_role, const struct evkeyvalq *headers,
+               struct auth_result *out);
 
 /* Constant-time comparison of a presented token with a configured one. */
 int auth_token_equal(const char *presented, const char *configured);

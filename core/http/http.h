@@ -11,6 +11,7 @@
 #define CORE_HTTP_H
 
 #include <stdint.h>
+#include <string.h>
 #include <sys/queue.h>
 
 #include <event2/buffer.h>
@@ -20,15 +21,18 @@
 #include <json-c/json.h>
 
 #include "core.h"
+#include "ops.h"
+#include "probe_def.h"
+#include "xalloc.h"
 
 struct req;
 typedef void (*route_handler)(struct req *r);
 
 struct route {
-    int method; /* EVHTTP_REQ_GET ... */
+    int method;          /* EVHTTP_REQ_GET ... */
     const char *pattern; /* "/api/control-plane/agents/:id/heartbeat" */
     route_handler handler;
-    int min_role;  /* enum cfg_role, or -1 = public */
+    int min_role; /* enum cfg_role, or -1 = public */
 };
 
 struct req {
@@ -43,12 +47,13 @@ struct req {
 
     /* long poll */
     int held;
-    int gone;         /* the client disconnected; reply only frees */
-    int ev_detached;  /* evhttp detached ev from its connection: we must free it */
+    int gone;            /* the client disconnected; reply only frees */
+    int ev_detached;     /* evhttp detached ev from its connection: we must free it */
     struct event *watch; /* peer-close watch on the connection's socket while held */
     void (*on_gone)(struct req *r);
     void (*on_written)(struct req *r, int written); /* after a reply: written fully or not */
-    void *ctx; /* the handler's own state */
+    void *ctx;                                      /* the handler's own state */
+    struct ops_call call;                           /* the handler's operation in flight */
 };
 
 /* Create the evhttp server bound to cfg->listen. NULL with err on failure. */
@@ -57,8 +62,7 @@ void http_server_free(struct http_server *srv);
 
 /* Replies (each ends the req). `body` is JSON text in an evbuffer the call takes. */
 void http_reply_buffer(struct req *r, int status, struct evbuffer *body);
-void http_reply_typed(struct req *r, int status, const char *content_type,
-                      struct evbuffer *body);
+void http_reply_typed(struct req *r, int status, const char *content_type, struct evbuffer *body);
 void http_reply_json(struct req *r, int status, json_object *obj); /* takes obj */
 void http_reply_error(struct req *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -70,7 +74,27 @@ void http_hold(struct req *r, void (*on_gone)(struct req *r));
  * A client that leaves now is noticed by evhttp when the answer is written. */
 void http_unhold(struct req *r);
 
+/* json-c objects under the core's allocation rule (xalloc.h): never NULL. */
+static inline json_object *xjson_object(void)
+{
+    json_object *o = json_object_new_object();
+    if (!o) xalloc_die("json_object_new_object", sizeof(void *));
+    return o;
+}
+static inline json_object *xjson_string(const char *s)
+{
+    json_object *o = json_object_new_string(s);
+    if (!o) xalloc_die("json_object_new_string", strlen(s) + 1);
+    return o;
+}
+
 /* Query parameter (first occurrence) or NULL. */
 const char *http_query(struct req *r, const char *key);
+
+/* The "health_probe" object (probe_json.c): taken apart into out (probe_def_clear() it, also
+ * after a failure), or -1 with a message naming the member. The text form decodes what the
+ * store keeps (probe_decode_fn, for the health monitor). */
+int http_probe_from_json(json_object *obj, struct probe_def *out, char *err, size_t errlen);
+int http_probe_decode(const char *text, struct probe_def *out, char *err, size_t errlen);
 
 #endif

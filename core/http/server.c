@@ -16,6 +16,7 @@
 
 #include "../log.h"
 #include "../metrics.h"
+#include "../xalloc.h"
 #include "auth.h"
 #include "http.h"
 #include "routes.h"
@@ -233,7 +234,7 @@ void http_hold(struct req *r, void (*on_gone)(struct req *r))
     if (fd < 0) return;
     struct event_base *base = r->core->base;
     short ev = (event_base_get_features(base) & EV_FEATURE_EARLY_CLOSE) ? EV_CLOSED : EV_READ;
-    r->watch = event_new(base, fd, ev | EV_PERSIST, on_peer_closed, r);
+    r->watch = xevent_new(base, fd, ev | EV_PERSIST, on_peer_closed, r);
     event_add(r->watch, NULL);
 }
 
@@ -310,7 +311,7 @@ void http_reply_typed(struct req *r, int status, const char *content_type, struc
 
 void http_reply_json(struct req *r, int status, json_object *obj)
 {
-    struct evbuffer *b = evbuffer_new();
+    struct evbuffer *b = xevbuffer_new();
     evbuffer_add_printf(b, "%s",
                         json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
                                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -325,9 +326,9 @@ void http_reply_error(struct req *r, int status, const char *code, const char *f
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "error", json_object_new_string(msg));
-    json_object_object_add(o, "code", json_object_new_string(code));
+    json_object *o = xjson_object();
+    json_object_object_add(o, "error", xjson_string(msg));
+    json_object_object_add(o, "code", xjson_string(code));
     http_reply_json(r, status, o);
 }
 
@@ -352,8 +353,7 @@ void http_reply_storage_error(struct req *r, const struct cp_result *res, const 
         http_reply_error(r, 400, "invalid_field", "%s", *msg ? msg : "invalid request");
         return;
     case CP_ERR_UNAVAILABLE: {
-        /* outcome exists from storage ops version 2 (see cp/storage.h) */
-        int outcome = r->core->store->version >= 2 ? res->outcome : CP_OUTCOME_NOT_APPLIED;
+        int outcome = ops_outcome(r->core, res);
         if (outcome == CP_OUTCOME_UNCONFIRMED)
             http_reply_error(r, 503, "storage_unavailable",
                              "the write was not confirmed by the storage backend's replicas in "
@@ -420,7 +420,7 @@ static int parse_body(struct req *r, json_tokener *tok)
         return -1;
     }
     if (len == 0) {
-        r->body = json_object_new_object();
+        r->body = xjson_object();
         return 0;
     }
     const char *ct = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Content-Type");
@@ -461,11 +461,7 @@ static int parse_body(struct req *r, json_tokener *tok)
 static void dispatch(struct evhttp_request *ev, void *arg)
 {
     struct http_server *srv = arg;
-    struct req *r = calloc(1, sizeof *r);
-    if (!r) {
-        evhttp_send_error(ev, 500, NULL);
-        return;
-    }
+    struct req *r = xcalloc(1, sizeof *r);
     r->ev = ev;
     r->core = srv->core;
     r->started_us = mono_us();
@@ -501,7 +497,7 @@ static void dispatch(struct evhttp_request *ev, void *arg)
     if (found) {
         r->route = found;
         for (int i = 0; i < 2; i++)
-            r->params[i] = params[i] ? strdup(params[i]) : NULL;
+            r->params[i] = params[i] ? xstrdup(params[i]) : NULL;
     }
 
     if (nseg < 0) {
@@ -519,7 +515,13 @@ static void dispatch(struct evhttp_request *ev, void *arg)
         }
         return;
     }
-    if (auth_check(r) < 0) return;
+    struct auth_result auth;
+    if (auth_check(r->core->cfg, found->min_role, evhttp_request_get_input_headers(ev), &auth) <
+        0) {
+        http_reply_error(r, auth.status, auth.code, "%s", auth.message);
+        return;
+    }
+    r->role = auth.role;
     if (method != EVHTTP_REQ_GET && parse_body(r, srv->tok) < 0) return;
     /* GET handlers read the query only; r->body stays NULL for them. */
     found->handler(r);
@@ -549,18 +551,12 @@ struct http_server *http_server_new(struct cp_core *core, char *err, size_t errl
         snprintf(err, errlen, "listen: '%s' is not host:port", core->cfg->listen);
         return NULL;
     }
-    struct http_server *srv = calloc(1, sizeof *srv);
-    json_tokener *tok = srv ? json_tokener_new() : NULL;
-    if (!tok) {
-        snprintf(err, errlen, "out of memory");
-        free(srv);
-        return NULL;
-    }
+    struct http_server *srv = xcalloc(1, sizeof *srv);
     srv->core = core;
-    srv->tok = tok;
+    if (!(srv->tok = json_tokener_new())) xalloc_die("json_tokener_new", sizeof(json_tokener));
     json_tokener_set_flags(srv->tok, JSON_TOKENER_STRICT); /* no single quotes, trailing commas */
     split_patterns();
-    srv->http = evhttp_new(core->base);
+    if (!(srv->http = evhttp_new(core->base))) xalloc_die("evhttp_new", sizeof(void *));
     /* Bodies between the limit and twice it get our JSON 413; larger ones are cut off by
      * evhttp itself (413 without a JSON body) so that no request can make us buffer more. */
     evhttp_set_max_body_size(srv->http, (ev_ssize_t)core->cfg->max_body_bytes * 2 + 4096);

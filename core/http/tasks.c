@@ -1,44 +1,16 @@
-/* tasks.c — the task endpoints (CONTRACT §4): parse and validate, one store operation, reply
- * from its callback; long polls are held through the scheduler. */
+/* tasks.c — the task endpoints (CONTRACT §4): parse and validate, one operation (ops.h), render
+ * from its callback. Long polls (claim block_ms, get wait_ms) are held by ops; this file only
+ * watches the connection while they are. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
-#include "../clock.h"
-#include "../health.h"
-#include "../metrics.h"
-#include "../scheduler.h"
-#include "../selection.h"
+#include "../xalloc.h"
 #include "render.h"
 #include "routes.h"
 #include "validate.h"
 
 #define MAX_WAIT_MS 60000
-
-/* 96 random bits per id. The bytes come from getrandom() in blocks of 4 KiB: one system call
- * per 341 tasks instead of one per task. */
-static void new_task_id(char out[30])
-{
-    static unsigned char pool[4096];
-    static size_t left;
-    static const char hex[] = "0123456789abcdef";
-    if (left < 12) {
-        if (getrandom(pool, sizeof pool, 0) != (ssize_t)sizeof pool) {
-            for (size_t i = 0; i < sizeof pool; i++)
-                pool[i] = (unsigned char)random();
-        }
-        left = sizeof pool;
-    }
-    const unsigned char *rnd = pool + sizeof pool - left;
-    left -= 12;
-    memcpy(out, "task_", 5);
-    for (int i = 0; i < 12; i++) {
-        out[5 + 2 * i] = hex[rnd[i] >> 4];
-        out[6 + 2 * i] = hex[rnd[i] & 15];
-    }
-    out[29] = '\0';
-}
 
 static int parse_priority(struct req *r, int32_t *out)
 {
@@ -64,6 +36,41 @@ static int parse_priority(struct req *r, int32_t *out)
     return -1;
 }
 
+/* A claim's own state until its reply: its capabilities and the ops argument (agent_id points
+ * into r->body, which lives as long as the request); then, until the reply is written, what
+ * releases its task if the reply never arrives. */
+struct claim_ctx {
+    struct strlist caps;
+    struct ops_claim in;
+    char task_id[64];
+    uint32_t attempt;
+};
+
+static void claim_ctx_free(struct claim_ctx *c)
+{
+    strlist_free(&c->caps);
+    free(c);
+}
+
+/* The client of a held long poll went away: ops forgets it, the request is only freed. */
+static void on_gone(struct req *r)
+{
+    ops_call_cancel(&r->call);
+    if (r->ctx) claim_ctx_free(r->ctx); /* a claim (a wait has no context) */
+    r->ctx = NULL;
+    http_reply_buffer(r, 200, NULL);
+}
+
+/* ops holds the request (long poll) or stops holding it: watch the connection meanwhile. */
+static void on_hold(void *cookie, int held)
+{
+    struct req *r = cookie;
+    if (held)
+        http_hold(r, on_gone);
+    else
+        http_unhold(r);
+}
+
 /* ---- submit ---- */
 
 static void on_submitted(void *cookie, const struct cp_result *res)
@@ -73,13 +80,10 @@ static void on_submitted(void *cookie, const struct cp_result *res)
         http_reply_storage_error(r, res, "task");
         return;
     }
-    metrics_task_event(res->task->task_type, MET_TASK_SUBMITTED);
-    /* Rendered before the task is handed on: a held claim may take (and change) it at once. */
-    struct evbuffer *b = evbuffer_new();
+    struct evbuffer *b = xevbuffer_new();
     render_literal(b, "{\"task_id\":");
     render_string(b, res->task->id);
     evbuffer_add(b, "}", 1);
-    sched_task_changed(r->core->sched, res->task);
     http_reply_buffer(r, 201, b);
 }
 
@@ -95,42 +99,24 @@ void tasks_submit(struct req *r)
     if (get_string(r, "task_type", 1, &type) < 0 || check_identifier(r, "task_type", type) < 0 ||
         get_string(r, "strategy", 0, &strategy) < 0 || parse_priority(r, &priority) < 0 ||
         get_number(r, "timeout_seconds", 0.001, 31536000, &timeout_s) < 0 ||
-        get_uint(r, "max_retries", 0, 1000, &max_retries) < 0)
-        return;
-    if (strategy && !core_strategy(r->core, strategy)) {
-        http_reply_error(r, 400, "invalid_field",
-                         "strategy '%.128s' is not a loaded selection "
-                         "plugin",
-                         strategy);
-        return;
-    }
-    if (get_id_list(r, "required_capabilities", cfg->max_required_caps, NULL, &caps) < 0) return;
-    if (get_json_text(r, "payload", 0, "{}", &payload) < 0 ||
-        get_json_text(r, "metadata", 1, "{}", &metadata) < 0) {
-        free(payload);
-        strlist_free(&caps);
-        return;
-    }
-    char id[32];
-    new_task_id(id);
-    int64_t now = clock_now_ms();
+        get_uint(r, "max_retries", 0, 1000, &max_retries) < 0 ||
+        get_id_list(r, "required_capabilities", cfg->max_required_caps, NULL, &caps) < 0 ||
+        get_json_text(r, "payload", 0, "{}", &payload) < 0 ||
+        get_json_text(r, "metadata", 1, "{}", &metadata) < 0)
+        goto out;
     struct cp_task_view t = {
-        .id = id,
         .task_type = type,
         .payload_json = payload,
         .required_capabilities = (const char *const *)caps.items,
         .n_required = caps.n,
-        .status = CP_TASK_PENDING,
         .priority = priority,
-        .created_at_ms = now,
-        .pending_since_ms = now,
         .timeout_ms = (int64_t)(timeout_s * 1000.0 + 0.5),
         .max_retries = max_retries,
         .metadata_json = metadata,
         .strategy = strategy,
     };
-    if (t.timeout_ms < 1) t.timeout_ms = 1;
-    CORE_STORE(r->core, task_submit, &t, on_submitted, r);
+    ops_task_submit(r->core, &r->call, &t, on_submitted, r);
+out:
     free(payload);
     free(metadata);
     strlist_free(&caps);
@@ -145,7 +131,7 @@ static void on_listed(void *cookie, const struct cp_result *res)
         http_reply_storage_error(r, res, "tasks");
         return;
     }
-    struct evbuffer *b = evbuffer_new();
+    struct evbuffer *b = xevbuffer_new();
     render_literal(b, "{\"tasks\":[");
     for (size_t i = 0; i < res->n_tasks; i++) {
         if (i) evbuffer_add(b, ",", 1);
@@ -172,155 +158,62 @@ void tasks_list(struct req *r)
     if (query_uint(r, "limit", 1, 1000, 50, &limit) < 0) return;
     f.task_type = type;
     f.limit = (uint32_t)limit;
-    CORE_STORE(r->core, task_list, &f, on_listed, r);
-}
-
-static void reply_task(struct req *r, const struct cp_task_view *t)
-{
-    struct evbuffer *b = evbuffer_new();
-    render_task(b, t);
-    http_reply_buffer(r, 200, b);
-}
-
-static void on_got_final(void *cookie, const struct cp_result *res)
-{
-    struct req *r = cookie;
-    if (res->rc < 0)
-        http_reply_storage_error(r, res, "task");
-    else
-        reply_task(r, res->task);
-}
-
-static void on_wait_over(void *cookie)
-{
-    struct req *r = cookie;
-    r->ctx = NULL;
-    http_unhold(r);
-    CORE_STORE(r->core, task_get, r->params[0], on_got_final, r);
-}
-
-static void on_wait_gone(struct req *r)
-{
-    sched_cancel_wait(r->core->sched, r->ctx);
-    r->ctx = NULL;
-    http_reply_buffer(r, 200, NULL); /* frees only: the client is gone */
+    ops_task_list(r->core, &f, on_listed, r);
 }
 
 static void on_got(void *cookie, const struct cp_result *res)
 {
     struct req *r = cookie;
-    uint64_t wait_ms = (uint64_t)(uintptr_t)r->ctx;
-    r->ctx = NULL;
     if (res->rc < 0) {
         http_reply_storage_error(r, res, "task");
         return;
     }
-    if (wait_ms == 0 || cp_task_status_is_terminal(res->task->status)) {
-        reply_task(r, res->task);
-        return;
-    }
-    r->ctx = sched_wait_task(r->core->sched, res->task->id, wait_ms, on_wait_over, r);
-    http_hold(r, on_wait_gone);
+    struct evbuffer *b = xevbuffer_new();
+    render_task(b, res->task);
+    http_reply_buffer(r, 200, b);
 }
 
 void tasks_get(struct req *r)
 {
     uint64_t wait_ms;
     if (query_uint(r, "wait_ms", 0, MAX_WAIT_MS, 0, &wait_ms) < 0) return;
-    r->ctx = (void *)(uintptr_t)wait_ms;
-    CORE_STORE(r->core, task_get, r->params[0], on_got, r);
+    ops_task_get(r->core, &r->call, r->params[0], wait_ms, on_hold, on_got, r);
 }
 
 /* ---- claim ---- */
 
-struct handoff {
-    char task_id[64];
-    char agent_id[ID_MAX + 1];
-    uint32_t attempt;
-    uint64_t block_ms;
-    int64_t arrived_ms;
-    struct claimer *claimer;
-    struct strlist caps; /* the claim's own capabilities, when it gave them */
-    int has_caps;
-    uint64_t seen_seq; /* sched_pending_seq() when the claim was sent */
-};
-
-static void handoff_free(struct req *r)
-{
-    struct handoff *h = r->ctx;
-    if (h) strlist_free(&h->caps);
-    free(h);
-    r->ctx = NULL;
-}
-
 static void on_claim_written(struct req *r, int written)
 {
-    struct handoff *h = r->ctx;
-    if (!written) sched_release(r->core->sched, h->task_id, h->agent_id, h->attempt);
-    handoff_free(r);
-}
-
-static void reply_claim(struct req *r, const struct cp_task_view *t)
-{
-    struct handoff *h = r->ctx;
-    struct evbuffer *b = evbuffer_new();
-    render_literal(b, "{\"task\":");
-    if (t) {
-        render_task(b, t);
-        snprintf(h->task_id, sizeof h->task_id, "%s", t->id);
-        h->attempt = t->attempt;
-        r->on_written = on_claim_written; /* a reply that never arrives releases the task */
-    } else {
-        evbuffer_add(b, "null", 4);
-        handoff_free(r);
-    }
-    evbuffer_add(b, "}", 1);
-    http_reply_buffer(r, 200, b);
-}
-
-static void on_held_delivered(void *cookie, const struct cp_result *res)
-{
-    struct req *r = cookie;
-    http_unhold(r);
-    if (res->rc < 0) {
-        handoff_free(r);
-        http_reply_storage_error(r, res, "claim");
-        return;
-    }
-    reply_claim(r, res->task);
-}
-
-static void on_claim_gone(struct req *r)
-{
-    struct handoff *h = r->ctx;
-    sched_cancel_claim(r->core->sched, h->claimer);
-    handoff_free(r);
-    http_reply_buffer(r, 200, NULL); /* frees only */
+    struct claim_ctx *c = r->ctx;
+    if (!written) ops_task_release(r->core, c->task_id, c->in.agent_id, c->attempt);
+    claim_ctx_free(c);
+    r->ctx = NULL;
 }
 
 static void on_claimed(void *cookie, const struct cp_result *res)
 {
     struct req *r = cookie;
-    struct handoff *h = r->ctx;
+    struct claim_ctx *c = r->ctx;
+    if (res->rc < 0 || !res->task) {
+        claim_ctx_free(c);
+        r->ctx = NULL;
+    }
     if (res->rc < 0) {
-        handoff_free(r);
         http_reply_storage_error(r, res, res->rc == CP_ERR_NOT_FOUND ? "agent" : "claim");
         return;
     }
-    if (res->task) metrics_claim_wait(0);
-    if (res->task || h->block_ms == 0 || !res->agent ||
-        !sched_agent_may_claim(res->agent, clock_now_ms())) {
-        reply_claim(r, res->task);
-        return;
+    struct evbuffer *b = xevbuffer_new();
+    render_literal(b, "{\"task\":");
+    if (res->task) {
+        render_task(b, res->task);
+        snprintf(c->task_id, sizeof c->task_id, "%s", res->task->id);
+        c->attempt = res->task->attempt;
+        r->on_written = on_claim_written; /* a reply that never arrives releases the task */
+    } else {
+        evbuffer_add(b, "null", 4);
     }
-    /* Nothing now: hold the claim with its capabilities (default: the agent's own). */
-    const char *const *caps =
-        h->has_caps ? (const char *const *)h->caps.items : res->agent->capabilities;
-    uint32_t n = h->has_caps ? h->caps.n : res->agent->n_capabilities;
-    /* Watch the connection first: a store may answer the held claim before this returns. */
-    http_hold(r, on_claim_gone);
-    h->claimer = sched_hold_claim(r->core->sched, h->agent_id, caps, n, res->agent, h->block_ms,
-                                  h->arrived_ms, h->seen_seq, on_held_delivered, r);
+    evbuffer_add(b, "}", 1);
+    http_reply_buffer(r, 200, b);
 }
 
 void tasks_claim(struct req *r)
@@ -334,41 +227,38 @@ void tasks_claim(struct req *r)
         get_number(r, "block_ms", 0, MAX_WAIT_MS, &block) < 0 ||
         get_id_list(r, "capabilities", r->core->cfg->max_capabilities, &has_caps, &caps) < 0)
         return;
-    /* The handoff lives in r->ctx until the claim is answered (handoff_free). */
-    struct handoff *h = calloc(1, sizeof *h);
-    snprintf(h->agent_id, sizeof h->agent_id, "%s", agent_id);
-    h->block_ms = (uint64_t)block;
-    h->arrived_ms = clock_now_ms();
-    h->caps = caps;
-    h->has_caps = has_caps;
-    h->seen_seq = sched_pending_seq(r->core->sched);
-    r->ctx = h;
-    struct cp_claim c = {agent_id, has_caps ? (const char *const *)caps.items : NULL, caps.n,
-                         h->arrived_ms};
-    CORE_STORE(r->core, task_claim, &c, on_claimed, r);
+    struct claim_ctx *c = xcalloc(1, sizeof *c);
+    c->caps = caps;
+    c->in = (struct ops_claim){agent_id, has_caps ? (const char *const *)c->caps.items : NULL,
+                               c->caps.n, (uint64_t)block};
+    r->ctx = c;
+    ops_task_claim(r->core, &r->call, &c->in, on_hold, on_claimed, r);
 }
 
 /* ---- transitions ---- */
+
+static void reply_conflict(struct req *r, const struct cp_task_view *t)
+{
+    const char *who = NULL;
+    json_object *v = NULL;
+    if (json_object_object_get_ex(r->body, "agent_id", &v) && v) who = json_object_get_string(v);
+    if (who && (t->status == CP_TASK_CLAIMED || t->status == CP_TASK_RUNNING) &&
+        (!t->assigned_agent || strcmp(t->assigned_agent, who) != 0))
+        http_reply_error(r, 409, "conflict", "task %s is %s by agent %s, not %s", t->id,
+                         cp_task_status_name(t->status),
+                         t->assigned_agent ? t->assigned_agent : "(none)", who);
+    else
+        http_reply_error(r, 409, "conflict", "task %s is %s", t->id,
+                         cp_task_status_name(t->status));
+}
 
 static void on_transitioned(void *cookie, const struct cp_result *res)
 {
     struct req *r = cookie;
     int kind = (int)(intptr_t)r->ctx;
     r->ctx = NULL;
-    const char *who = NULL;
     if (res->rc == CP_ERR_CONFLICT && res->task) {
-        const struct cp_task_view *t = res->task;
-        json_object *v = NULL;
-        if (json_object_object_get_ex(r->body, "agent_id", &v) && v)
-            who = json_object_get_string(v);
-        if (who && (t->status == CP_TASK_CLAIMED || t->status == CP_TASK_RUNNING) &&
-            (!t->assigned_agent || strcmp(t->assigned_agent, who) != 0))
-            http_reply_error(r, 409, "conflict", "task %s is %s by agent %s, not %s", t->id,
-                             cp_task_status_name(t->status),
-                             t->assigned_agent ? t->assigned_agent : "(none)", who);
-        else
-            http_reply_error(r, 409, "conflict", "task %s is %s", t->id,
-                             cp_task_status_name(t->status));
+        reply_conflict(r, res->task);
         return;
     }
     if (res->rc < 0) {
@@ -376,13 +266,7 @@ static void on_transitioned(void *cookie, const struct cp_result *res)
         return;
     }
     const struct cp_task_view *t = res->task;
-    struct health_monitor *hm = r->core->health;
-    if (kind == CP_TR_COMPLETE || kind == CP_TR_FAIL) {
-        metrics_task_event(t->task_type,
-                           kind == CP_TR_COMPLETE ? MET_TASK_COMPLETED : MET_TASK_FAILED);
-        if (hm && res->agent) health_task_outcome_seen(hm, res->agent, kind == CP_TR_COMPLETE);
-    }
-    struct evbuffer *b = evbuffer_new();
+    struct evbuffer *b = xevbuffer_new();
     switch (kind) {
     case CP_TR_START:
         render_literal(b, "{\"started\":true}");
@@ -398,7 +282,6 @@ static void on_transitioned(void *cookie, const struct cp_result *res)
                             cp_task_status_name(t->status), (unsigned)t->retries);
         break;
     }
-    sched_task_changed(r->core->sched, t);
     http_reply_buffer(r, 200, b);
 }
 
@@ -425,11 +308,9 @@ static void transition(struct req *r, int kind)
                                .result_json = result,
                                .error = error ? error : "Unknown error",
                                .latency_ms = latency,
-                               .requeue = requeue,
-                               .pass_over_ms = r->core->cfg->pass_over_ms,
-                               .now_ms = clock_now_ms()};
+                               .requeue = requeue};
     r->ctx = (void *)(intptr_t)kind;
-    CORE_STORE(r->core, task_transition, &tr, on_transitioned, r);
+    ops_task_transition(r->core, &r->call, &tr, on_transitioned, r);
     free(result);
 }
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../xalloc.h"
 #include "validate.h"
 
 int valid_identifier(const char *s)
@@ -70,7 +71,7 @@ int get_json_text(struct req *r, const char *key, int object_only, const char *d
     int has = json_object_object_get_ex(r->body, key, &v); /* v is NULL for a JSON null */
     *out = NULL;
     if (!has || (object_only && !v)) {
-        if (dflt) *out = strdup(dflt);
+        if (dflt) *out = xstrdup(dflt);
         return 0;
     }
     if (object_only && !json_object_is_type(v, json_type_object)) {
@@ -80,7 +81,7 @@ int get_json_text(struct req *r, const char *key, int object_only, const char *d
     const char *s = v ? json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
                                                               JSON_C_TO_STRING_NOSLASHESCAPE)
                       : "null";
-    *out = strdup(s);
+    *out = xstrdup(s);
     return 0;
 }
 
@@ -164,7 +165,7 @@ char *strlist_join(const struct strlist *l)
     size_t len = 1;
     for (uint32_t i = 0; i < l->n; i++)
         len += strlen(l->items[i]) + 1;
-    char *s = malloc(len), *p = s;
+    char *s = xmalloc(len), *p = s;
     *p = '\0';
     for (uint32_t i = 0; i < l->n; i++) {
         if (i) *p++ = ',';
@@ -190,8 +191,8 @@ static int list_add(struct req *r, const char *key, uint32_t max, struct strlist
         http_reply_error(r, 400, "invalid_field", "%s has more than %u entries", key, max);
         return -1;
     }
-    out->items = realloc(out->items, (out->n + 1) * sizeof *out->items);
-    out->items[out->n++] = strdup(s);
+    out->items = xrealloc(out->items, (out->n + 1) * sizeof *out->items);
+    out->items[out->n++] = xstrdup(s);
     return 0;
 }
 
@@ -229,7 +230,7 @@ int query_id_list(struct req *r, const char *key, uint32_t max, struct strlist *
     TAILQ_FOREACH(kv, &r->query, next)
     {
         if (strcmp(kv->key, key) != 0) continue;
-        char *copy = strdup(kv->value);
+        char *copy = xstrdup(kv->value);
         for (char *save, *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
             if (list_add(r, key, max, out, t) < 0) {
                 free(copy);

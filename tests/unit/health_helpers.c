@@ -17,10 +17,24 @@
 #include "core.h"
 #include "health.h"
 #include "health_helpers.h"
+#include "http/http.h"
 #include "metrics.h"
 
 struct fake_store store;
 struct fake_probe fp;
+struct hook_log hooks_seen;
+
+static void on_changed(void *arg, const struct cp_agent_view *agent, int32_t health_before,
+                       int32_t status_before)
+{
+    assert_ptr_equal(arg, &hooks_seen);
+    hooks_seen.calls++;
+    snprintf(hooks_seen.last_agent, sizeof hooks_seen.last_agent, "%s", agent->agent_id);
+    hooks_seen.health_before = health_before;
+    hooks_seen.status_before = status_before;
+    hooks_seen.health_after = agent->health.status;
+    hooks_seen.status_after = agent->status;
+}
 
 static int find_agent(const char *id)
 {
@@ -179,6 +193,7 @@ int health_test_setup(void **s)
     (void)s;
     memset(&store, 0, sizeof store);
     memset(&fp, 0, sizeof fp);
+    memset(&hooks_seen, 0, sizeof hooks_seen);
     memset(&cfg, 0, sizeof cfg);
     memset(&core, 0, sizeof core);
     cfg.probe_interval_ms = 30000;
@@ -198,7 +213,8 @@ int health_test_setup(void **s)
     core.store = &fake_store_ops;
     clock_set_fake(T0);
     metrics_reset();
-    hm = health_new(&core);
+    const struct health_hooks hooks = {&hooks_seen, on_changed};
+    hm = health_new(&core, &hooks, http_probe_decode);
     assert_non_null(hm);
     core.health = hm;
     return 0;

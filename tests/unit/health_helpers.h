@@ -67,6 +67,16 @@ struct fake_probe {
 };
 extern struct fake_probe fp;
 
+/* ---- the monitor's hooks: what it reported writing ------------------------------------- */
+
+struct hook_log {
+    int calls;
+    char last_agent[32];
+    int32_t health_before, status_before; /* as reported for the last write */
+    int32_t health_after, status_after;   /* the agent's as returned by the write */
+};
+extern struct hook_log hooks_seen;
+
 /* ---- fixture --------------------------------------------------------------------------- */
 
 /* The fake clock's start (ms). */

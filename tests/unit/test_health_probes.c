@@ -19,13 +19,19 @@
 #include "clock.h"
 #include "health.h"
 #include "health_helpers.h"
+#include "http/http.h"
 #include "metrics.h"
 
+/* What registration does with a "health_probe" object: the HTTP layer takes the JSON apart
+ * (its shape), the monitor checks the definition (what this server can run). */
 static int validate(const char *json, char *err, size_t len)
 {
     struct json_object *o = json_tokener_parse(json);
+    struct probe_def def;
     err[0] = '\0';
-    int rc = health_validate_probe(hm, o, err, len);
+    int rc = http_probe_from_json(o, &def, err, len);
+    if (rc == 0) rc = health_check_probe(hm, &def, err, len);
+    probe_def_clear(&def);
     json_object_put(o);
     return rc;
 }
@@ -97,6 +103,13 @@ static void test_probe_thresholds_failed_and_ready(void **s)
     assert_int_equal(a->health.consecutive_failures, 3);
     assert_string_equal(a->error, "probe failed");
     assert_int_equal(a->status, CP_AGENT_FAILED);
+    /* every write was reported to the owner, the last one with the state it changed from */
+    assert_int_equal(hooks_seen.calls, 3);
+    assert_string_equal(hooks_seen.last_agent, "a1");
+    assert_int_equal(hooks_seen.health_before, CP_HEALTH_DEGRADED);
+    assert_int_equal(hooks_seen.health_after, CP_HEALTH_UNHEALTHY);
+    assert_int_equal(hooks_seen.status_before, CP_AGENT_READY);
+    assert_int_equal(hooks_seen.status_after, CP_AGENT_FAILED);
 
     RUN_UNTIL(fp.starts == 4, 2000);
     finish(1, 3, NULL);

@@ -1,8 +1,8 @@
-/* scheduler_bench.c — in-process micro-benchmark of the in-memory store: fill it with pending
+/* memory_store_bench.c — in-process micro-benchmark of the in-memory store: fill it with pending
  * tasks over a number of distinct capability sets, then time individual claims by agents with
  * varied capability sets, and report the resident memory each pending task costs.
  *
- *   scheduler_bench [--tasks N] [--sets S] [--claims C] [--agents A] [--payload BYTES]
+ *   memory_store_bench [--tasks N] [--sets S] [--claims C] [--agents A] [--payload BYTES]
  *                   [--plugin PATH]
  *
  * Prints figures; it is not a test. Build it in Release without sanitizers for real numbers. */
@@ -115,7 +115,7 @@ int main(int argc, char **argv)
 {
     struct opts o = {1000000, 50, 100000, 200, 100, CP_PLUGIN_DIR "/memory.so"};
     if (parse_args(argc, argv, &o) != 0) {
-        fprintf(stderr, "usage: scheduler_bench [--tasks N] [--sets S (<= 4095)] [--claims C] "
+        fprintf(stderr, "usage: memory_store_bench [--tasks N] [--sets S (<= 4095)] [--claims C] "
                         "[--agents A] [--payload BYTES (>= 16)] [--plugin PATH]\n");
         return 2;
     }
@@ -123,7 +123,7 @@ int main(int argc, char **argv)
     char err[512];
     struct plugin *p = plugin_load(&set, o.plugin, CP_PLUGIN_STORAGE, NULL, 0, err, sizeof err);
     if (!p) {
-        fprintf(stderr, "scheduler_bench: %s\n", err);
+        fprintf(stderr, "memory_store_bench: %s\n", err);
         return 1;
     }
     const struct cp_storage_ops *ops = p->ops;
@@ -169,7 +169,7 @@ int main(int argc, char **argv)
         t.metadata_json = "{}";
         ops->task_submit(st, &t, on_result, &l);
         if (l.rc != 0) {
-            fprintf(stderr, "scheduler_bench: submit %lu failed: %d\n", i, l.rc);
+            fprintf(stderr, "memory_store_bench: submit %lu failed: %d\n", i, l.rc);
             return 1;
         }
     }
@@ -219,7 +219,7 @@ int main(int argc, char **argv)
         slow += lat[c] > 100;
     }
 
-    printf("scheduler_bench (memory store)\n");
+    printf("memory_store_bench\n");
     printf("  pending tasks      %lu (payload %lu bytes, %lu capability sets)\n", o.tasks,
            o.payload, o.sets);
     printf("  submit             %.2f s (%.0f tasks/s)\n", submit_s, (double)o.tasks / submit_s);

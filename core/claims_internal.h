@@ -1,0 +1,76 @@
+/* claims_internal.h — the state of the held claims, shared by claims.c (holding, wake-ups) and
+ * claims_held.c (the held set and the choice of candidates). Not for other modules. */
+#ifndef CORE_CLAIMS_INTERNAL_H
+#define CORE_CLAIMS_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "claims.h"
+
+#define MAX_CANDIDATES 64 /* held claimers offered one task at a time, at most */
+
+enum { CLAIMER_HELD = 1, CLAIMER_CLAIMING };
+
+struct held_group;
+struct wake;
+
+struct claims {
+    struct cp_core *core;
+    struct claims_hooks hooks;
+    TAILQ_HEAD(, held_group) groups; /* held claims, one group per capability set */
+    TAILQ_HEAD(, claimer) claiming;  /* claimers whose store claim is in flight */
+    size_t n_held;
+    uint64_t next_gen;
+    uint64_t next_hold; /* arrival order of held claimers (ties of equal agent_id) */
+    /* Bumped when a task became pending and its wake-up may have ended without placing it (no
+     * held claimer left to try): a claim in flight then may have missed it. */
+    uint64_t pending_seq;
+};
+
+/* The held claimers with one capability set. */
+struct held_group {
+    TAILQ_ENTRY(held_group) link;
+    char *key; /* the set as "a,b" */
+    char **caps;
+    uint32_t n_caps;
+    TAILQ_HEAD(, claimer) claimers; /* oldest first */
+    struct claimer **by_id;         /* the same, by (agent_id, hold order) */
+    size_t n, cap;
+};
+
+struct claimer {
+    TAILQ_ENTRY(claimer) link; /* in group->claimers while HELD, s->claiming while CLAIMING */
+    struct claims *s;
+    struct held_group *group; /* while HELD */
+    int state;
+    int expired, gone;
+    char *agent_id;
+    char **caps;
+    uint32_t n_caps;
+    struct cp_agent_view snap; /* the agent as last seen, for strategies */
+    struct event *timer;
+    struct event *recheck; /* one-shot (see claims_hold) */
+    claims_deliver_cb cb;
+    void *cookie;
+    int64_t arrived_ms;
+    int64_t claim_ms;  /* now_ms of its last store claim (the pass-over test) */
+    uint64_t hold_seq; /* order of its last hold: ties in by_id */
+    uint64_t tried_gen;
+    int missed;        /* a wake-up ended unplaced while its claim was in flight */
+    struct wake *wake; /* while CLAIMING */
+};
+
+char **claims_strs_copy(const char *const *src, uint32_t n);
+void claims_strs_free(char **v, uint32_t n);
+
+/* Into / out of the held set (c->state HELD while in it). */
+void claims_held_add(struct claims *s, struct claimer *c);
+void claims_held_remove(struct claims *s, struct claimer *c);
+/* The held claimers whose capabilities cover req and that were not tried by wake-up `gen`: at
+ * most MAX_CANDIDATES, sorted by agent_id (strategies expect that order). */
+size_t claims_held_candidates(struct claims *s, const char *const *req, uint32_t n_req,
+                              uint64_t gen, struct claimer **out);
+
+#endif

@@ -1,0 +1,77 @@
+/* events.h — domain events: one per change the operations layer (ops) makes or learns of, handed
+ * to whoever subscribed (a stream endpoint, a test). Synchronous, on the event loop, in the order
+ * the changes happened. With no subscriber, ops builds no event at all (events_active()). */
+#ifndef CORE_EVENTS_H
+#define CORE_EVENTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cp/types.h>
+
+enum domain_event_kind {
+    EVT_AGENT_REGISTERED = 1, /* new_status: its status (ready); old_status -1 */
+    EVT_AGENT_UNREGISTERED,   /* by request; its tasks follow as EVT_TASK_REQUEUED */
+    EVT_AGENT_HEARTBEAT,      /* alive; new_status: its status after (old -1: not reported) */
+    EVT_AGENT_STATUS,         /* offline (reaper; old -1), failed / back to ready (health) */
+    EVT_AGENT_REMOVED,        /* silent for 3 x heartbeat timeout: deleted by the reaper */
+    EVT_AGENT_HEALTH,         /* health written: old/new_status are enum cp_health */
+    EVT_TASK_SUBMITTED,
+    EVT_TASK_CLAIMED,   /* agent: the claimer */
+    EVT_TASK_STARTED,   /* claimed -> running */
+    EVT_TASK_COMPLETED, /* -> completed */
+    EVT_TASK_FAILED,    /* a failure report: new_status pending (retried) or failed */
+    EVT_TASK_REQUEUED,  /* back to pending: its agent went offline, was unregistered or removed */
+    EVT_TASK_RELEASED,  /* back to pending: the claim's reply never reached its agent */
+    EVT_TASK_TIMEOUT,   /* past its timeout: new_status pending (retried) or timeout */
+    EVT_TASK_CANCELLED,
+    EVT_KIND_COUNT
+};
+
+/* Everything is borrowed for the duration of the callback. Statuses are enum cp_agent_status
+ * for agent events, enum cp_task_status for task events, enum cp_health for EVT_AGENT_HEALTH;
+ * -1 where not known (the store reports the state after an operation, not always the one
+ * before: a heartbeat's old status, a cancel's). */
+struct domain_event {
+    int kind; /* enum domain_event_kind */
+    int64_t at_ms;
+    const char *agent_id;  /* the agent concerned (task events: the agent that held it), or NULL */
+    const char *task_id;   /* task events, else NULL */
+    const char *task_type; /* task events when known, else NULL */
+    int32_t old_status, new_status;
+    uint32_t attempt;                  /* task events: the task's attempt after the change */
+    const struct cp_agent_view *agent; /* the agent after the change, when at hand, or NULL */
+    const struct cp_task_view *task;   /* the task after the change, when at hand, or NULL */
+};
+
+typedef void (*events_cb)(void *arg, const struct domain_event *e);
+
+struct events {
+    size_t n;   /* live subscribers */
+    size_t cap; /* slots in subs (some may be empty while emitting) */
+    struct events_sub {
+        events_cb cb;
+        void *arg;
+    } * subs;
+    int emitting;
+};
+
+struct events *events_new(void);
+void events_free(struct events *ev);
+/* Add a subscriber (the same cb/arg pair twice gets every event twice). */
+void events_subscribe(struct events *ev, events_cb cb, void *arg);
+/* Remove one cb/arg subscription; safe from inside a callback (that subscriber gets no further
+ * event, the others still get the current one). 0, or -1 when it was not subscribed. */
+int events_unsubscribe(struct events *ev, events_cb cb, void *arg);
+/* Hand e to every subscriber, in subscription order. */
+void events_emit(struct events *ev, const struct domain_event *e);
+
+/* 1 when someone listens: the only cost ops pays per change when nobody does. */
+static inline int events_active(const struct events *ev)
+{
+    return ev && ev->n != 0;
+}
+
+const char *events_kind_name(int kind);
+
+#endif

@@ -1,0 +1,177 @@
+/* ops.h — the operations layer: one entry point per domain operation. Front ends (core/http
+ * today; an event stream, a test) and the core's own timers go through here. Each op calls the
+ * store once, runs every reaction to its outcome in one place — metrics, circuit breakers,
+ * health tracking, wake-ups of held claims and result waiters, domain events (events.h) — then
+ * calls its caller back. Nothing here knows HTTP or JSON.
+ *
+ * Calls. An op that reacts to its outcome takes a struct ops_call that the caller owns (no
+ * allocation per op) and leaves alone until the callback has run or ops_call_cancel() returned.
+ * The callback is called exactly once (unless cancelled), possibly before the op returns (the
+ * memory store answers at once). Its result is borrowed: valid until the callback returns; the
+ * caller may free the call's storage inside the callback. Arguments are borrowed until the op
+ * function returns, except where an op says "until the callback".
+ *
+ * Errors (res->rc): those of the store (cp/storage.h), plus CP_ERR_INVALID with a message for
+ * what only the core can check (an unknown strategy, a probe this server cannot run).
+ */
+#ifndef CORE_OPS_H
+#define CORE_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cp/storage.h>
+
+#include "core.h"
+#include "probe_def.h"
+
+struct claimer;
+struct waiter;
+
+/* A held op (long-poll claim, wait_ms) tells its caller when it starts waiting (held = 1) and
+ * when the wait is over and the answer is being prepared (held = 0, before the callback). */
+typedef void (*ops_hold_cb)(void *cookie, int held);
+
+struct ops_claim {
+    const char *agent_id;
+    const char *const *capabilities; /* sorted, unique; NULL: the agent's registered ones */
+    uint32_t n_capabilities;
+    uint64_t block_ms; /* 0: answer at once */
+};
+
+struct ops_select {
+    const char *const *capabilities; /* sorted, unique */
+    uint32_t n_capabilities;
+    const char *const *exclude; /* agent ids never chosen */
+    uint32_t n_exclude;
+    const char *strategy; /* a selection plugin's name; NULL: the configured default */
+};
+
+struct ops_call {
+    /* Private to ops. */
+    struct cp_core *core;
+    cp_storage_cb cb;
+    void *cookie;
+    ops_hold_cb hold;
+    int32_t kind;
+    union {
+        struct {
+            const struct ops_claim *in;
+            int64_t arrived_ms;
+            uint64_t seen_seq;
+            struct claimer *held;
+        } claim;
+        struct {
+            const char *task_id;
+            uint64_t wait_ms;
+            struct waiter *waiter;
+        } get;
+        const char *agent_id;
+        const struct ops_select *select;
+    } u;
+};
+
+/* ---- lifecycle (main) ---- */
+
+/* Create and wire claims, scheduler, health monitor, event subscribers and reaper on `core`
+ * (cfg, base, plugins and store set). decode: turns stored probe text into a definition (the
+ * front end that wrote it provides it; see health_new). */
+void ops_open(struct cp_core *core, probe_decode_fn decode);
+/* Start the reaper, follow the store's notifications, resume the probes of agents already in
+ * the store (a shared store at start-up). */
+void ops_start(struct cp_core *core);
+/* Shutdown, first step: answer every held claim and waiter, stop the reaper. */
+void ops_drain(struct cp_core *core);
+/* Free what ops_open made; after the store is closed and the front ends are gone. */
+void ops_close(struct cp_core *core);
+
+/* ---- agents (ops_agents.c) ---- */
+
+/* Register (or re-register) `in`; with a probe, `probe` is its definition (checked first:
+ * CP_ERR_INVALID naming the member) and in->health_probe_json its text as stored. Then its
+ * probe (re)starts. res->created, res->agent. */
+void ops_agent_register(struct cp_core *core, struct ops_call *call, const struct cp_agent_view *in,
+                        const struct probe_def *probe, cp_storage_cb cb, void *cookie);
+void ops_agent_get(struct cp_core *core, const char *agent_id, cp_storage_cb cb, void *cookie);
+/* usable_only: only the agents that could take work now (ops_agent_usable). */
+void ops_agent_list(struct cp_core *core, struct ops_call *call, const struct cp_agent_filter *f,
+                    int usable_only, cp_storage_cb cb, void *cookie);
+/* status: what the agent reports, or -1 (CP_ERR_INVALID for offline: the server sets it). */
+void ops_agent_heartbeat(struct cp_core *core, struct ops_call *call, const char *agent_id,
+                         int32_t status, cp_storage_cb cb, void *cookie);
+/* Its tasks go back to pending; its probe stops. agent_id: borrowed until the callback. */
+void ops_agent_unregister(struct cp_core *core, struct ops_call *call, const char *agent_id,
+                          cp_storage_cb cb, void *cookie);
+/* One usable agent with every capability, not excluded, chosen by the strategy: res->agent, or
+ * rc 0 with res->agent NULL when there is none. sel: borrowed until the callback. */
+void ops_agent_select(struct cp_core *core, struct ops_call *call, const struct ops_select *sel,
+                      cp_storage_cb cb, void *cookie);
+/* Could take work now: ready, or busy below its maximum; never offline; circuit not open (an
+ * open circuit past retry_at counts as half-open). */
+int ops_agent_usable(const struct cp_agent_view *a, int64_t now_ms);
+
+/* ---- tasks (ops_tasks.c) ---- */
+
+/* Submit `in` (task_type, payload_json, required_capabilities, priority, timeout_ms,
+ * max_retries, metadata_json, strategy; the rest is ignored): ops gives it its id, status
+ * pending and creation time. res->task. */
+void ops_task_submit(struct cp_core *core, struct ops_call *call, const struct cp_task_view *in,
+                     cp_storage_cb cb, void *cookie);
+void ops_task_list(struct cp_core *core, const struct cp_task_filter *f, cp_storage_cb cb,
+                   void *cookie);
+/* The task now or, with wait_ms, once it is terminal or wait_ms passed (then `hold` says when
+ * the wait starts and ends). task_id: borrowed until the callback. */
+void ops_task_get(struct cp_core *core, struct ops_call *call, const char *task_id,
+                  uint64_t wait_ms, ops_hold_cb hold, cp_storage_cb cb, void *cookie);
+/* START, COMPLETE, FAIL or CANCEL (tr->now_ms and pass_over_ms are set here). res->task after;
+ * CP_ERR_CONFLICT with res->task as it is. */
+void ops_task_transition(struct cp_core *core, struct ops_call *call,
+                         const struct cp_transition *tr, cp_storage_cb cb, void *cookie);
+/* A claimed task whose reply never reached its agent: back to pending at the front of its band,
+ * if it is still that attempt. Nothing to call back. */
+void ops_task_release(struct cp_core *core, const char *task_id, const char *agent_id,
+                      uint32_t attempt);
+
+/* ---- claims (ops_claims.c) ---- */
+
+/* Claim the best pending task the agent may take. Found nothing and block_ms > 0 (and the agent
+ * may claim): held until a task arrives for it or block_ms pass (`hold` says when). res->task
+ * (NULL: nothing), res->agent; CP_ERR_NOT_FOUND for an unknown agent. `in`: borrowed until the
+ * callback. */
+void ops_task_claim(struct cp_core *core, struct ops_call *call, const struct ops_claim *in,
+                    ops_hold_cb hold, cp_storage_cb cb, void *cookie);
+/* The caller of a held op (claim, get with wait_ms) has gone: its callback never comes. A claim
+ * whose task is being handed out meanwhile is released. Only while held (after hold(1)). */
+void ops_call_cancel(struct ops_call *call);
+
+/* ---- the reaper and the store's events (ops_reap.c) ---- */
+
+/* One reaper pass: timeouts (requeue or time out, breaker fed), offline and stale agents,
+ * retention. res->events as the store reported them. */
+void ops_reap(struct cp_core *core, struct ops_call *call, const struct cp_reap *r,
+              cp_storage_cb cb, void *cookie);
+
+/* ---- the system (ops_system.c) ---- */
+
+void ops_stats(struct cp_core *core, cp_storage_cb cb, void *cookie);
+size_t ops_held_claims(struct cp_core *core);
+
+struct ops_storage {
+    const char *backend; /* the storage plugin's name ("closed" at shutdown) */
+    int available;       /* reachable now */
+    int fallback;        /* the configured store was unreachable at start-up: on memory */
+    const char *fallback_reason;
+    /* The store's connection state (storage ops version 2 status(), e.g. Redis' master and
+     * failover counters); has_conn 0 when the store does not report one. Strings are
+     * NUL-terminated whatever the plugin left in them. */
+    int has_conn;
+    struct cp_storage_status conn;
+};
+void ops_storage_status(struct cp_core *core, struct ops_storage *out);
+/* What a failed (CP_ERR_UNAVAILABLE) operation may have done: enum cp_outcome, read only from a
+ * store whose ops version has cp_result.outcome (2+); NOT_APPLIED otherwise. */
+int ops_outcome(const struct cp_core *core, const struct cp_result *res);
+/* The system's health from its agents' (CONTRACT §5): enum cp_health. */
+int ops_system_health(uint64_t total, uint64_t degraded, uint64_t unhealthy);
+
+#endif

@@ -1,0 +1,191 @@
+/* ops_agents.c — the agent operations: register (its probe checked, then tracked), get, list
+ * (optionally only the usable ones), heartbeat, unregister (its probe stopped, its tasks
+ * requeued and offered), select (the strategy's choice among the usable ones), and the hook
+ * through which the health monitor reports what it wrote. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "health.h"
+#include "ops_internal.h"
+#include "selection.h"
+#include "xalloc.h"
+
+int ops_agent_usable(const struct cp_agent_view *a, int64_t now_ms)
+{
+    if (a->status != CP_AGENT_READY && a->status != CP_AGENT_BUSY) return 0;
+    if (a->health.circuit == CP_CIRCUIT_OPEN && a->health.retry_at_ms > now_ms) return 0;
+    return a->status == CP_AGENT_READY || a->tasks_in_flight < a->max_concurrent_tasks;
+}
+
+/* ---- register ---- */
+
+static void on_registered(void *cookie, const struct cp_result *res)
+{
+    struct ops_call *call = cookie;
+    struct cp_core *core = call->core;
+    if (res->rc == 0) {
+        if (core->health) health_track(core->health, res->agent);
+        ops_emit_agent(core, EVT_AGENT_REGISTERED, NULL, res->agent, -1, res->agent->status);
+    }
+    call->cb(call->cookie, res);
+}
+
+void ops_agent_register(struct cp_core *core, struct ops_call *call, const struct cp_agent_view *in,
+                        const struct probe_def *probe, cp_storage_cb cb, void *cookie)
+{
+    if (probe) {
+        char err[256];
+        if (!core->health) {
+            ops_fail(cb, cookie, CP_ERR_INVALID, "health probes are not available");
+            return;
+        }
+        if (health_check_probe(core->health, probe, err, sizeof err) < 0) {
+            ops_fail(cb, cookie, CP_ERR_INVALID, "%s", err);
+            return;
+        }
+    }
+    ops_call_init(call, core, cb, cookie);
+    CORE_STORE(core, agent_register, in, clock_now_ms(), on_registered, call);
+}
+
+/* ---- get / list ---- */
+
+void ops_agent_get(struct cp_core *core, const char *agent_id, cp_storage_cb cb, void *cookie)
+{
+    CORE_STORE(core, agent_get, agent_id, cb, cookie);
+}
+
+static void on_listed_usable(void *cookie, const struct cp_result *res)
+{
+    struct ops_call *call = cookie;
+    if (res->rc < 0) {
+        call->cb(call->cookie, res);
+        return;
+    }
+    int64_t now = clock_now_ms();
+    const struct cp_agent_view **keep = xmalloc(res->n_agents * sizeof *keep);
+    size_t n = 0;
+    for (size_t i = 0; i < res->n_agents; i++)
+        if (ops_agent_usable(res->agents[i], now)) keep[n++] = res->agents[i];
+    struct cp_result out = *res;
+    out.agents = keep;
+    out.n_agents = n;
+    out.total = n;
+    call->cb(call->cookie, &out);
+    free(keep);
+}
+
+void ops_agent_list(struct cp_core *core, struct ops_call *call, const struct cp_agent_filter *f,
+                    int usable_only, cp_storage_cb cb, void *cookie)
+{
+    if (!usable_only) {
+        CORE_STORE(core, agent_list, f, cb, cookie);
+        return;
+    }
+    ops_call_init(call, core, cb, cookie);
+    CORE_STORE(core, agent_list, f, on_listed_usable, call);
+}
+
+/* ---- heartbeat ---- */
+
+static void on_heartbeat(void *cookie, const struct cp_result *res)
+{
+    struct ops_call *call = cookie;
+    if (res->rc == 0)
+        ops_emit_agent(call->core, EVT_AGENT_HEARTBEAT, NULL, res->agent, -1, res->agent->status);
+    call->cb(call->cookie, res);
+}
+
+void ops_agent_heartbeat(struct cp_core *core, struct ops_call *call, const char *agent_id,
+                         int32_t status, cp_storage_cb cb, void *cookie)
+{
+    if (!ops_events_on(core)) { /* no reaction: straight to the caller */
+        CORE_STORE(core, agent_heartbeat, agent_id, status, clock_now_ms(), cb, cookie);
+        return;
+    }
+    ops_call_init(call, core, cb, cookie);
+    CORE_STORE(core, agent_heartbeat, agent_id, status, clock_now_ms(), on_heartbeat, call);
+}
+
+/* ---- unregister ---- */
+
+static void on_unregistered(void *cookie, const struct cp_result *res)
+{
+    struct ops_call *call = cookie;
+    struct cp_core *core = call->core;
+    if (res->rc == 0) {
+        if (core->health) health_untrack(core->health, call->u.agent_id);
+        ops_emit_agent(core, EVT_AGENT_UNREGISTERED, call->u.agent_id, NULL, -1, -1);
+        ops_react_store_events(core, res->events, res->n_events);
+    }
+    call->cb(call->cookie, res);
+}
+
+void ops_agent_unregister(struct cp_core *core, struct ops_call *call, const char *agent_id,
+                          cp_storage_cb cb, void *cookie)
+{
+    ops_call_init(call, core, cb, cookie);
+    call->u.agent_id = agent_id;
+    CORE_STORE(core, agent_unregister, agent_id, clock_now_ms(), on_unregistered, call);
+}
+
+/* ---- select ---- */
+
+static int excluded(const struct ops_select *sel, const char *id)
+{
+    for (uint32_t i = 0; i < sel->n_exclude; i++)
+        if (strcmp(sel->exclude[i], id) == 0) return 1;
+    return 0;
+}
+
+static void on_select_listed(void *cookie, const struct cp_result *res)
+{
+    struct ops_call *call = cookie;
+    const struct ops_select *sel = call->u.select;
+    if (res->rc < 0) {
+        call->cb(call->cookie, res);
+        return;
+    }
+    int64_t now = clock_now_ms();
+    const struct cp_agent_view **cands = xmalloc((res->n_agents + 1) * sizeof *cands);
+    size_t n = 0;
+    for (size_t i = 0; i < res->n_agents; i++)
+        if (ops_agent_usable(res->agents[i], now) && !excluded(sel, res->agents[i]->agent_id))
+            cands[n++] = res->agents[i];
+    struct cp_result out = {0};
+    if (n > 0) {
+        struct cp_core *core = call->core;
+        size_t idx = selection_pick(core, core_strategy(core, sel->strategy), cands, n,
+                                    sel->capabilities, sel->n_capabilities, NULL);
+        out.agent = cands[idx];
+    }
+    call->cb(call->cookie, &out);
+    free(cands);
+}
+
+void ops_agent_select(struct cp_core *core, struct ops_call *call, const struct ops_select *sel,
+                      cp_storage_cb cb, void *cookie)
+{
+    if (!core_strategy(core, sel->strategy)) {
+        ops_fail(cb, cookie, CP_ERR_INVALID, "unknown strategy '%.128s'",
+                 sel->strategy ? sel->strategy : "");
+        return;
+    }
+    ops_call_init(call, core, cb, cookie);
+    call->u.select = sel;
+    struct cp_agent_filter f = {sel->capabilities, sel->n_capabilities, -1};
+    CORE_STORE(core, agent_list, &f, on_select_listed, call);
+}
+
+/* ---- the health monitor's writes ---- */
+
+void ops_health_changed(void *arg, const struct cp_agent_view *agent, int32_t health_before,
+                        int32_t status_before)
+{
+    struct cp_core *core = arg;
+    if (!ops_events_on(core)) return;
+    ops_emit_agent_event(core, EVT_AGENT_HEALTH, NULL, agent, health_before, agent->health.status);
+    if (agent->status != status_before)
+        ops_emit_agent_event(core, EVT_AGENT_STATUS, NULL, agent, status_before, agent->status);
+}

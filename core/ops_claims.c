@@ -1,0 +1,79 @@
+/* ops_claims.c — claiming: one store claim; when it finds nothing and the claim may wait, the
+ * claimer is held (claims.c) until a task arrives for it or its time is up. Claims sent later
+ * for held claimers report back through the hooks below, so a task handed out either way is
+ * counted and announced the same. */
+#include "claims.h"
+#include "clock.h"
+#include "metrics.h"
+#include "ops_internal.h"
+#include "scheduler.h"
+
+static void call_hold(struct ops_call *call, int held)
+{
+    if (call->hold) call->hold(call->cookie, held);
+}
+
+static void on_held_delivered(void *cookie, const struct cp_result *res)
+{
+    struct ops_call *call = cookie;
+    call->u.claim.held = NULL;
+    call_hold(call, 0);
+    call->cb(call->cookie, res);
+}
+
+static void on_claimed(void *cookie, const struct cp_result *res)
+{
+    struct ops_call *call = cookie;
+    struct cp_core *core = call->core;
+    const struct ops_claim *in = call->u.claim.in;
+    if (res->rc == 0 && res->task) {
+        metrics_claim_wait(0);
+        ops_emit_task(core, EVT_TASK_CLAIMED, res->task, CP_TASK_PENDING, NULL);
+    }
+    if (res->rc < 0 || res->task || in->block_ms == 0 || !res->agent ||
+        !claims_agent_may_claim(res->agent, clock_now_ms())) {
+        call->cb(call->cookie, res);
+        return;
+    }
+    /* Nothing now: hold the claim with its capabilities (default: the agent's own). */
+    const char *const *caps = in->capabilities ? in->capabilities : res->agent->capabilities;
+    uint32_t n = in->capabilities ? in->n_capabilities : res->agent->n_capabilities;
+    call_hold(call, 1);
+    call->u.claim.held =
+        claims_hold(core->claims, in->agent_id, caps, n, res->agent, in->block_ms,
+                    call->u.claim.arrived_ms, call->u.claim.seen_seq, on_held_delivered, call);
+}
+
+void ops_task_claim(struct cp_core *core, struct ops_call *call, const struct ops_claim *in,
+                    ops_hold_cb hold, cp_storage_cb cb, void *cookie)
+{
+    ops_call_init(call, core, cb, cookie);
+    call->hold = hold;
+    call->kind = OPS_CALL_CLAIM;
+    call->u.claim.in = in;
+    call->u.claim.arrived_ms = clock_now_ms();
+    call->u.claim.seen_seq = claims_pending_seq(core->claims);
+    call->u.claim.held = NULL;
+    struct cp_claim c = {in->agent_id, in->capabilities, in->n_capabilities,
+                         call->u.claim.arrived_ms};
+    CORE_STORE(core, task_claim, &c, on_claimed, call);
+}
+
+void ops_call_cancel(struct ops_call *call)
+{
+    if (call->kind == OPS_CALL_CLAIM && call->u.claim.held) {
+        claims_cancel(call->core->claims, call->u.claim.held);
+        call->u.claim.held = NULL;
+    } else if (call->kind == OPS_CALL_WAIT && call->u.get.waiter) {
+        sched_cancel_wait(call->core->sched, call->u.get.waiter);
+        call->u.get.waiter = NULL;
+    }
+}
+
+/* claims' hook: a held claimer's claim got a task. */
+void ops_claims_claimed(void *arg, const struct cp_result *res, int64_t waited_ms)
+{
+    struct cp_core *core = arg;
+    if (waited_ms >= 0) metrics_claim_wait((double)waited_ms / 1000.0);
+    ops_emit_task(core, EVT_TASK_CLAIMED, res->task, CP_TASK_PENDING, NULL);
+}

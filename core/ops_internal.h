@@ -1,0 +1,65 @@
+/* ops_internal.h — shared by the ops_*.c files: domain event builders, the reactions to a
+ * store's events, and the hooks through which claims and the health monitor report. Not for
+ * other modules. */
+#ifndef CORE_OPS_INTERNAL_H
+#define CORE_OPS_INTERNAL_H
+
+#include "events.h"
+#include "ops.h"
+
+/* call->kind of the ops that may hold (ops_call_cancel tells them apart). */
+enum { OPS_CALL_CLAIM = 1000, OPS_CALL_WAIT };
+
+static inline void ops_call_init(struct ops_call *call, struct cp_core *core, cp_storage_cb cb,
+                                 void *cookie)
+{
+    call->core = core;
+    call->cb = cb;
+    call->cookie = cookie;
+    call->hold = NULL;
+}
+
+/* Answer an op that fails before reaching the store: rc with a message (ops_internal.c). */
+void ops_fail(cp_storage_cb cb, void *cookie, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Domain events (ops_internal.c). Each returns at once when nobody subscribed: callers may call
+ * them unconditionally. old_status -1: not known. */
+static inline int ops_events_on(const struct cp_core *core)
+{
+    return events_active(core->events);
+}
+void ops_emit_task_event(struct cp_core *core, int kind, const struct cp_task_view *t,
+                         int32_t old_status, const char *agent_id);
+static inline void ops_emit_task(struct cp_core *core, int kind, const struct cp_task_view *t,
+                                 int32_t old_status, const char *agent_id)
+{
+    if (ops_events_on(core)) ops_emit_task_event(core, kind, t, old_status, agent_id);
+}
+void ops_emit_agent_event(struct cp_core *core, int kind, const char *agent_id,
+                          const struct cp_agent_view *a, int32_t old_status, int32_t new_status);
+static inline void ops_emit_agent(struct cp_core *core, int kind, const char *agent_id,
+                                  const struct cp_agent_view *a, int32_t old_status,
+                                  int32_t new_status)
+{
+    if (ops_events_on(core)) ops_emit_agent_event(core, kind, agent_id, a, old_status, new_status);
+}
+
+/* What the store's events (reap, unregister) call for: metrics and breaker feed for timeouts,
+ * probes stopped for removed agents, wake-ups and waiters for requeued and finished tasks, one
+ * domain event each (ops_reap.c). */
+void ops_react_store_events(struct cp_core *core, const struct cp_event *ev, size_t n);
+
+/* The hooks of claims (ops_claims.c) and of the health monitor (ops_agents.c). */
+void ops_claims_claimed(void *core, const struct cp_result *res, int64_t waited_ms);
+void ops_claims_release(void *core, const char *task_id, const char *agent_id, uint32_t attempt);
+void ops_health_changed(void *core, const struct cp_agent_view *agent, int32_t health_before,
+                        int32_t status_before);
+
+/* The reaper's timer (ops_reap.c). */
+struct reaper *reaper_new(struct cp_core *core);
+void reaper_start(struct reaper *rp);
+void reaper_stop(struct reaper *rp);
+void reaper_free(struct reaper *rp);
+
+#endif

@@ -1,0 +1,161 @@
+/* ops_reap.c — the reaper (a timer that runs one store reap at a time: timeouts, offline and
+ * stale agents, retention) and the reactions to the events a store reports, for the reaper's
+ * passes and for unregistration alike. */
+#include <stdlib.h>
+
+#include <event2/event.h>
+
+#include "clock.h"
+#include "health.h"
+#include "log.h"
+#include "metrics.h"
+#include "ops_internal.h"
+#include "scheduler.h"
+#include "xalloc.h"
+
+#define REAP_PERIOD_MS 250
+#define REAP_BATCH 1000
+
+/* ---- the store's events ---- */
+
+static void emit_store_event(struct cp_core *core, int kind, const struct cp_event *e)
+{
+    struct domain_event d = {
+        .kind = kind,
+        .at_ms = clock_now_ms(),
+        .agent_id = e->agent_id,
+        .task_id = e->task_id,
+        .task_type = e->task_type,
+        .old_status = -1,
+        .new_status = e->task_status,
+    };
+    if (kind == EVT_AGENT_STATUS) d.new_status = CP_AGENT_OFFLINE;
+    if (kind == EVT_AGENT_REMOVED) d.new_status = -1;
+    events_emit(core->events, &d);
+}
+
+void ops_react_store_events(struct cp_core *core, const struct cp_event *ev, size_t n)
+{
+    int emit = ops_events_on(core);
+    for (size_t i = 0; i < n; i++) {
+        const struct cp_event *e = &ev[i];
+        switch (e->kind) {
+        case CP_EVENT_TASK_TIMEOUT:
+            metrics_task_event(e->task_type ? e->task_type : "unknown", MET_TASK_TIMEOUT);
+            if (e->agent_id && core->health) health_task_outcome(core->health, e->agent_id, 0);
+            if (emit) emit_store_event(core, EVT_TASK_TIMEOUT, e);
+            sched_task_event(core->sched, e->task_id, e->required_capabilities, e->n_required,
+                             e->task_status);
+            break;
+        case CP_EVENT_TASK_REQUEUED:
+            if (emit) emit_store_event(core, EVT_TASK_REQUEUED, e);
+            sched_task_event(core->sched, e->task_id, e->required_capabilities, e->n_required,
+                             e->task_status);
+            break;
+        case CP_EVENT_AGENT_OFFLINE:
+            log_info("agent %s is offline: no heartbeat for %.3g s", e->agent_id,
+                     (double)core->cfg->heartbeat_timeout_ms / 1000.0);
+            if (emit) emit_store_event(core, EVT_AGENT_STATUS, e);
+            break;
+        case CP_EVENT_AGENT_REMOVED:
+            log_info("agent %s removed: silent for 3 x HEARTBEAT_TIMEOUT", e->agent_id);
+            if (core->health) health_untrack(core->health, e->agent_id);
+            if (emit) emit_store_event(core, EVT_AGENT_REMOVED, e);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* ---- one pass ---- */
+
+static void on_reaped(void *cookie, const struct cp_result *res)
+{
+    struct ops_call *call = cookie;
+    if (res->rc == 0) ops_react_store_events(call->core, res->events, res->n_events);
+    call->cb(call->cookie, res);
+}
+
+void ops_reap(struct cp_core *core, struct ops_call *call, const struct cp_reap *r,
+              cp_storage_cb cb, void *cookie)
+{
+    ops_call_init(call, core, cb, cookie);
+    CORE_STORE(core, reap, r, on_reaped, call);
+}
+
+/* ---- the timer ---- */
+
+struct reaper {
+    struct cp_core *core;
+    struct event *timer;
+    struct ops_call call;
+    int reaping;
+    int64_t last_cleanup_ms;
+    int error_logged;
+};
+
+static void reap_schedule(struct reaper *rp, uint64_t ms)
+{
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    evtimer_add(rp->timer, &tv);
+}
+
+static void on_pass_done(void *cookie, const struct cp_result *res)
+{
+    struct reaper *rp = cookie;
+    rp->reaping = 0;
+    if (res->rc < 0) {
+        if (!rp->error_logged)
+            log_warn("reaper: storage error %d (%s); retrying", res->rc,
+                     res->message ? res->message : "");
+        rp->error_logged = 1;
+        return;
+    }
+    rp->error_logged = 0;
+    if (res->n_events >= REAP_BATCH) reap_schedule(rp, 0); /* more to do */
+}
+
+static void on_reap_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct reaper *rp = arg;
+    reap_schedule(rp, REAP_PERIOD_MS);
+    if (rp->reaping) return;
+    const struct cp_config *cfg = rp->core->cfg;
+    int64_t now = clock_now_ms();
+    struct cp_reap r = {now, cfg->heartbeat_timeout_ms, 0, cfg->retention_ms, REAP_BATCH};
+    if (now - rp->last_cleanup_ms >= cfg->cleanup_interval_ms) {
+        r.remove_stale = 1;
+        rp->last_cleanup_ms = now;
+    }
+    rp->reaping = 1;
+    ops_reap(rp->core, &rp->call, &r, on_pass_done, rp);
+}
+
+struct reaper *reaper_new(struct cp_core *core)
+{
+    struct reaper *rp = xcalloc(1, sizeof *rp);
+    rp->core = core;
+    rp->timer = xevtimer_new(core->base, on_reap_timer, rp);
+    rp->last_cleanup_ms = clock_now_ms();
+    return rp;
+}
+
+void reaper_start(struct reaper *rp)
+{
+    reap_schedule(rp, REAP_PERIOD_MS);
+}
+
+void reaper_stop(struct reaper *rp)
+{
+    evtimer_del(rp->timer);
+}
+
+/* A pass still in the store has been answered by then: the store is destroyed first. */
+void reaper_free(struct reaper *rp)
+{
+    if (!rp) return;
+    event_free(rp->timer);
+    free(rp);
+}
