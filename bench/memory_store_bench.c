@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cp/storage.h>
+#include <cp/time.h>
 
 #include "plugin_loader.h"
 
@@ -35,9 +36,7 @@ static uint32_t rnd(uint32_t n)
 
 static double now_us(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+    return (double)cp_monotonic_us();
 }
 
 /* Resident set size in bytes, from /proc/self/statm. */
@@ -156,6 +155,7 @@ int main(int argc, char **argv)
     for (unsigned long i = 0; i < o.tasks; i++) {
         struct cp_task_view t;
         memset(&t, 0, sizeof t);
+        t.size = sizeof t;
         snprintf(id, sizeof id, "task_%024lx", i * 2654435761UL);
         t.id = id;
         t.task_type = "bench";
@@ -189,6 +189,7 @@ int main(int argc, char **argv)
         snprintf(names[a], sizeof names[a], "agent-%04lu", a);
         struct cp_agent_view in;
         memset(&in, 0, sizeof in);
+        in.size = sizeof in;
         in.agent_id = names[a];
         in.capabilities = caps;
         in.n_capabilities = mask_to_caps(mask, caps);

@@ -50,12 +50,6 @@ struct wake {
     int64_t po_until;
 };
 
-int claims_agent_may_claim(const struct cp_agent_view *a, int64_t now_ms)
-{
-    if (a->status != CP_AGENT_READY || a->tasks_in_flight >= a->max_concurrent_tasks) return 0;
-    return a->health.circuit != CP_CIRCUIT_OPEN || a->health.retry_at_ms <= now_ms;
-}
-
 int claims_idle(const struct claims *s)
 {
     return s->n_held == 0 && TAILQ_EMPTY(&s->claiming);
@@ -82,6 +76,7 @@ static void claimer_snapshot(struct claimer *c, const struct cp_agent_view *a)
         v.max_concurrent_tasks = 1;
     }
     /* Strings point at our own copies or constants; the source is borrowed. */
+    v.size = sizeof v;
     v.agent_id = c->agent_id;
     v.capabilities = (const char *const *)c->caps;
     v.n_capabilities = c->n_caps;
@@ -104,7 +99,7 @@ static void claimer_free(struct claimer *c)
 /* Answer the claim (res NULL: no task) and forget it. */
 static void deliver(struct claimer *c, const struct cp_result *res)
 {
-    struct cp_result none = {0};
+    struct cp_result none = {.size = sizeof none};
     claims_deliver_cb cb = c->cb;
     void *cookie = c->cookie;
     if (c->state == CLAIMER_HELD) claims_held_remove(c->s, c);
@@ -187,7 +182,7 @@ static int wake_step_after(const struct wake *w, const struct claimer *c,
     if (res->rc < 0) return STEP_CHECK;
     if (res->task) return strcmp(res->task->id, w->task_id) == 0 ? STEP_DONE : STEP_RUN;
     if (!res->agent) return STEP_CHECK;
-    if (!claims_agent_may_claim(res->agent, c->claim_ms)) return STEP_RUN; /* it did not look */
+    if (!cp_agent_may_claim(res->agent, c->claim_ms)) return STEP_RUN; /* it did not look */
     if (!w->po_known) return STEP_CHECK;
     if (w->po_agent && strcmp(w->po_agent, c->agent_id) == 0 && c->claim_ms < w->po_until)
         return STEP_CHECK; /* passed over: the task may well be pending still */
@@ -240,7 +235,7 @@ static void on_wake_claim(void *cookie, const struct cp_result *res)
         if (res->rc < 0) log_warn("held claim of %s: storage error %d", c->agent_id, res->rc);
         if (res->agent) claimer_snapshot(c, res->agent);
         if (c->expired || res->rc < 0 ||
-            (res->agent && !claims_agent_may_claim(res->agent, clock_now_ms()))) {
+            (res->agent && !cp_agent_may_claim(res->agent, clock_now_ms()))) {
             deliver(c, NULL);
         } else if (c->missed) {
             /* A wake-up ended unplaced while this claim was in flight: its task may be pending
@@ -329,7 +324,7 @@ struct claimer *claims_hold(struct claims *s, const char *agent_id, const char *
     c->arrived_ms = arrived_ms;
     claimer_snapshot(c, agent);
     c->timer = xevtimer_new(s->core->base, on_claim_timer, c);
-    struct timeval tv = {(time_t)(block_ms / 1000), (suseconds_t)(block_ms % 1000) * 1000};
+    struct timeval tv = cp_ms_to_timeval(block_ms);
     evtimer_add(c->timer, &tv);
     claims_held_add(s, c);
     /* A wake-up ended without placing its task between the claim being sent and now (the claim

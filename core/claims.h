@@ -64,8 +64,4 @@ int claims_idle(const struct claims *cl);
 /* Answer every held claim with no task (shutdown). */
 void claims_drain(struct claims *cl);
 
-/* 1 when the agent may claim now (CONTRACT §4): ready, below max in flight, circuit not open
- * (an open circuit past retry_at counts as half_open). */
-int claims_agent_may_claim(const struct cp_agent_view *a, int64_t now_ms);
-
 #endif

@@ -141,7 +141,7 @@ static void slot_maybe_free(struct health_slot *s)
 
 static void tick_arm(struct health_monitor *hm)
 {
-    struct timeval tv = {TICK_MS / 1000, (TICK_MS % 1000) * 1000};
+    struct timeval tv = cp_ms_to_timeval(TICK_MS);
     if (hm->tick && !evtimer_pending(hm->tick, NULL)) evtimer_add(hm->tick, &tv);
 }
 

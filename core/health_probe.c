@@ -1,7 +1,8 @@
 /* health_probe.c — one agent's health probe: checks a probe definition (probe_def.h) against
- * the loaded probe plugins, runs the plugin's start() on a repeating timer (never two checks at
- * once for one agent), cancels a check that overruns its timeout, and hands every result to its
- * owner's callback. The probe owns its definition; the spec's items point into it. */
+ * the loaded probe plugins, runs one check at a time on a repeating timer through probe_host.c
+ * (which enforces the check's deadline and delivers its outcome from the loop), and hands every
+ * result to its owner's callback. The probe owns its definition; the spec's items point into
+ * it. */
 #include "health_probe.h"
 
 #include <stdio.h>
@@ -16,14 +17,14 @@
 #include "core.h"
 #include "log.h"
 #include "plugin_loader.h"
+#include "probe_host.h"
 #include "xalloc.h"
 
 #define FIRST_PROBE_DELAY_MS 100 /* after (re-)registration */
 #define MIN_INTERVAL_MS 100      /* shorter intervals run at this pace */
-#define PROBE_GRACE_MS 1000      /* a check this far past its timeout is cancelled as failed */
 
 struct health_probe {
-    probe_result_cb cb; /* NULL when orphaned: stopped in flight, no cancel() */
+    probe_result_cb cb;
     void *arg;
     struct plugin *plugin;
     const struct cp_probe_ops *ops;
@@ -32,19 +33,12 @@ struct health_probe {
     const char *type;
     int64_t interval_ms;
     struct event *ev;
-    void *handle;
-    int in_flight, starting;
-    int64_t started_ms;
-    /* A done() that arrives from inside start() (against the probe contract) is kept here and
-     * handled once start() has returned. */
-    int early, early_ok;
-    double early_latency;
-    char early_error[256];
+    struct probe_run *run; /* the check in flight, or NULL */
 };
 
 static void probe_schedule(struct health_probe *p, int64_t ms)
 {
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    struct timeval tv = cp_ms_to_timeval(ms);
     evtimer_add(p->ev, &tv);
 }
 
@@ -57,41 +51,8 @@ static void probe_record(struct health_probe *p, int ok, double latency_ms, cons
 static void probe_done(void *cookie, int ok, double latency_ms, const char *error)
 {
     struct health_probe *p = cookie;
-    if (!p->cb) { /* stopped while in flight by a plugin without cancel() */
-        health_probe_free(p);
-        return;
-    }
-    if (p->starting) {
-        p->early = 1;
-        p->early_ok = ok;
-        p->early_latency = latency_ms;
-        snprintf(p->early_error, sizeof p->early_error, "%s", error ? error : "");
-        return;
-    }
-    p->in_flight = 0;
-    p->handle = NULL;
+    p->run = NULL;
     probe_record(p, ok, latency_ms, error);
-}
-
-static void probe_start(struct health_probe *p)
-{
-    struct cp_err err = {{0}};
-    void *handle = NULL;
-    p->in_flight = 1;
-    p->starting = 1;
-    p->early = 0;
-    p->started_ms = clock_now_ms();
-    int rc = p->ops->start(p->plugin->state, &p->spec, probe_done, p, &handle, &err);
-    p->starting = 0;
-    if (p->early) {
-        p->in_flight = 0;
-        probe_record(p, p->early_ok, p->early_latency, p->early_error);
-    } else if (rc != 0) {
-        p->in_flight = 0;
-        probe_record(p, 0, 0, err.msg[0] ? err.msg : "the probe could not start");
-    } else {
-        p->handle = handle;
-    }
 }
 
 static void probe_fire(evutil_socket_t fd, short what, void *arg)
@@ -99,34 +60,19 @@ static void probe_fire(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct health_probe *p = arg;
-    int64_t now = clock_now_ms();
     probe_schedule(p, p->interval_ms); /* first: the result below may free p */
-    if (!p->in_flight) {
-        probe_start(p);
-        return;
-    }
-    /* Never overlap one agent's probes. A plugin that broke its promise to report by the
-     * timeout is cancelled and the attempt counted as a failure. */
-    if (!p->ops->cancel || now - p->started_ms <= (int64_t)p->spec.timeout_ms + PROBE_GRACE_MS)
-        return;
-    p->ops->cancel(p->plugin->state, p->handle);
-    p->in_flight = 0;
-    p->handle = NULL;
-    probe_record(p, 0, (double)(now - p->started_ms),
-                 "the probe did not report within its timeout");
+    if (p->run) return; /* never overlap one agent's checks; the run's deadline ends it */
+    char err[256];
+    p->run = probe_run_start(event_get_base(p->ev), p->ops, p->plugin->state, &p->spec, probe_done,
+                             p, err, sizeof err);
+    if (!p->run) probe_record(p, 0, 0, err);
 }
 
 void health_probe_free(struct health_probe *p)
 {
     if (p->ev) event_free(p->ev);
     p->ev = NULL;
-    if (p->in_flight && !p->starting) {
-        if (!p->ops->cancel) {
-            p->cb = NULL; /* orphan: probe_done() frees it */
-            return;
-        }
-        p->ops->cancel(p->plugin->state, p->handle);
-    }
+    probe_run_cancel(p->run);
     probe_def_clear(&p->def);
     free(p);
 }

@@ -1,5 +1,5 @@
 /* host.c — the services table (struct cp_host) lent to each plugin instance: prefixed logging,
- * allocation, its config options, the clock, the event loop and one-shot timers. */
+ * its config options, the event loop and one-shot timers. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,18 +54,6 @@ static void host_log(const struct cp_host *host, int level, const char *fmt, ...
     va_end(ap);
 }
 
-/* The services a plugin calls report running out of memory as the ABI promises (NULL), so the
- * plugin can answer CP_ERR_NOMEM: the one exception to the core's rule (xalloc.h). */
-static void *host_alloc(size_t size)
-{
-    return malloc(size);
-}
-
-static void host_free(void *ptr)
-{
-    free(ptr);
-}
-
 static const char *host_option(const struct cp_host *host, const char *key)
 {
     const struct plugin *p = owner_of(host);
@@ -73,12 +61,6 @@ static const char *host_option(const struct cp_host *host, const char *key)
     for (size_t i = 0; i < p->n_options; i++)
         if (p->options[i].key && strcmp(p->options[i].key, key) == 0) return p->options[i].value;
     return NULL;
-}
-
-static int64_t host_now_ms(const struct cp_host *host)
-{
-    (void)host;
-    return clock_now_ms();
 }
 
 static struct event_base *host_event_base(const struct cp_host *host)
@@ -109,9 +91,7 @@ static struct cp_timer *host_timer_add(const struct cp_host *host, uint64_t ms,
         free(t);
         return NULL;
     }
-    /* Clamp so the seconds part fits even a 32-bit time_t; 68 years is "never" enough. */
-    if (ms > (uint64_t)INT32_MAX * 1000) ms = (uint64_t)INT32_MAX * 1000;
-    struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+    struct timeval tv = cp_ms_to_timeval(ms > INT64_MAX ? INT64_MAX : (int64_t)ms);
     if (evtimer_add(t->ev, &tv) != 0) {
         event_free(t->ev);
         free(t);
@@ -138,10 +118,7 @@ void host_init(struct cp_host *host, struct plugin *owner)
     host->version = CP_HOST_VERSION;
     host->host_private = owner;
     host->log = host_log;
-    host->alloc = host_alloc;
-    host->free = host_free;
     host->option = host_option;
-    host->now_ms = host_now_ms;
     host->event_base = host_event_base;
     host->timer_add = host_timer_add;
     host->timer_cancel = host_timer_cancel;

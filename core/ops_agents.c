@@ -153,7 +153,7 @@ static void on_select_listed(void *cookie, const struct cp_result *res)
     for (size_t i = 0; i < res->n_agents; i++)
         if (ops_agent_usable(res->agents[i], now) && !excluded(sel, res->agents[i]->agent_id))
             cands[n++] = res->agents[i];
-    struct cp_result out = {0};
+    struct cp_result out = {.size = sizeof out};
     if (n > 0) {
         struct cp_core *core = call->core;
         size_t idx = selection_pick(core, core_strategy(core, sel->strategy), cands, n,

@@ -31,7 +31,7 @@ static void on_claimed(void *cookie, const struct cp_result *res)
         ops_emit_task(core, EVT_TASK_CLAIMED, res->task, CP_TASK_PENDING, NULL);
     }
     if (res->rc < 0 || res->task || in->block_ms == 0 || !res->agent ||
-        !claims_agent_may_claim(res->agent, clock_now_ms())) {
+        !cp_agent_may_claim(res->agent, clock_now_ms())) {
         call->cb(call->cookie, res);
         return;
     }

@@ -14,7 +14,7 @@ void ops_fail(cp_storage_cb cb, void *cookie, int rc, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    struct cp_result res = {.rc = rc, .message = msg};
+    struct cp_result res = {.size = sizeof res, .rc = rc, .message = msg};
     cb(cookie, &res);
 }
 

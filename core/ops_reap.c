@@ -45,12 +45,12 @@ void ops_react_store_events(struct cp_core *core, const struct cp_event *ev, siz
             if (e->agent_id && core->health) health_task_outcome(core->health, e->agent_id, 0);
             if (emit) emit_store_event(core, EVT_TASK_TIMEOUT, e);
             sched_task_event(core->sched, e->task_id, e->required_capabilities, e->n_required,
-                             e->task_status);
+                             e->strategy, e->task_status);
             break;
         case CP_EVENT_TASK_REQUEUED:
             if (emit) emit_store_event(core, EVT_TASK_REQUEUED, e);
             sched_task_event(core->sched, e->task_id, e->required_capabilities, e->n_required,
-                             e->task_status);
+                             e->strategy, e->task_status);
             break;
         case CP_EVENT_AGENT_OFFLINE:
             log_info("agent %s is offline: no heartbeat for %.3g s", e->agent_id,
@@ -97,7 +97,7 @@ struct reaper {
 
 static void reap_schedule(struct reaper *rp, uint64_t ms)
 {
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    struct timeval tv = cp_ms_to_timeval((int64_t)ms);
     evtimer_add(rp->timer, &tv);
 }
 

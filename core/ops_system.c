@@ -1,6 +1,7 @@
 /* ops_system.c — the operations layer's life (creating and wiring claims, scheduler, health
  * monitor, event subscribers and reaper; start-up, drain, shutdown) and the system reads:
  * stats, held claims, the store's status, the system's health. */
+#include <stddef.h>
 #include <string.h>
 
 #include "claims.h"
@@ -91,7 +92,11 @@ void ops_storage_status(struct cp_core *core, struct ops_storage *out)
 
 int ops_outcome(const struct cp_core *core, const struct cp_result *res)
 {
-    return core->store->version >= 2 ? res->outcome : CP_OUTCOME_NOT_APPLIED;
+    (void)core; /* a store of an older minor reaches the core through storage_compat.c, which
+                   hands over full-size results (outcome 0 = not applied) */
+    return res->size >= offsetof(struct cp_result, outcome) + sizeof res->outcome
+               ? res->outcome
+               : CP_OUTCOME_NOT_APPLIED;
 }
 
 int ops_system_health(uint64_t total, uint64_t degraded, uint64_t unhealthy)

@@ -69,6 +69,7 @@ void ops_task_submit(struct cp_core *core, struct ops_call *call, const struct c
     new_task_id(id);
     int64_t now = clock_now_ms();
     struct cp_task_view t = {
+        .size = sizeof(struct cp_task_view),
         .id = id,
         .task_type = in->task_type,
         .payload_json = in->payload_json,

@@ -16,6 +16,7 @@
 #include <cp/selection.h>
 #include <cp/storage.h>
 
+#include "storage_compat.h"
 #include "xalloc.h"
 
 /* The members every ops table starts with (a common initial sequence of all of them). */
@@ -24,6 +25,14 @@ struct ops_header {
 };
 
 #define NAME_MAX_LEN 64
+
+/* The ops version this host knows for `kind`: a table claiming a newer one is from a newer SDK. */
+static uint32_t ops_version_of(uint32_t kind)
+{
+    return kind == CP_PLUGIN_STORAGE     ? CP_STORAGE_OPS_VERSION
+           : kind == CP_PLUGIN_SELECTION ? CP_SELECTION_OPS_VERSION
+                                         : CP_PROBE_OPS_VERSION;
+}
 
 static const char *kind_name(uint32_t kind)
 {
@@ -124,7 +133,7 @@ static const char *missing_op(uint32_t kind, const void *ops)
     case CP_PLUGIN_PROBE:
         REQUIRE(struct cp_probe_ops, validate);
         REQUIRE(struct cp_probe_ops, start);
-        REQUIRE(struct cp_probe_ops, cancel);
+        REQUIRE(struct cp_probe_ops, release);
         break;
     }
     return NULL;
@@ -183,6 +192,12 @@ static int check_descriptor(const struct plugin_set *set, const char *path,
     if (h->version < 1) {
         fail(err, errlen, path, "'%s' has ops version %u; at least 1 is required", d->name,
              (unsigned)h->version);
+        return -1;
+    }
+    if (h->version > ops_version_of(d->kind)) {
+        fail(err, errlen, path,
+             "'%s' has %s ops version %u, newer than this cpd's %u (upgrade cpd)", d->name, have,
+             (unsigned)h->version, (unsigned)ops_version_of(d->kind));
         return -1;
     }
     if (!h->create) {
@@ -271,6 +286,15 @@ struct plugin *plugin_load(struct plugin_set *set, const char *path, int kind,
         return NULL;
     }
     p->state = state;
+    /* A storage plugin of an older minor runs through a wrapper (storage_compat.h). */
+    if (kind == CP_PLUGIN_STORAGE && storage_compat_wrap(p, err, errlen) != 0) {
+        if (h->destroy) h->destroy(state);
+        host_release(p);
+        free(p->path);
+        free(p);
+        dlclose(dl);
+        return NULL;
+    }
     set->items[set->n++] = p;
     return p;
 }

@@ -10,6 +10,7 @@
 #include <event2/event.h>
 
 #include "claims.h"
+#include "clock.h"
 #include "core.h"
 #include "xalloc.h"
 
@@ -56,7 +57,7 @@ struct waiter *sched_wait_task(struct scheduler *s, const char *task_id, uint64_
     w->cb = cb;
     w->cookie = cookie;
     w->timer = xevtimer_new(s->core->base, on_wait_timer, w);
-    struct timeval tv = {(time_t)(wait_ms / 1000), (suseconds_t)(wait_ms % 1000) * 1000};
+    struct timeval tv = cp_ms_to_timeval((int64_t)wait_ms);
     evtimer_add(w->timer, &tv);
     TAILQ_INSERT_TAIL(&s->waiters, w, link);
     return w;
@@ -91,10 +92,10 @@ void sched_task_changed(struct scheduler *s, const struct cp_task_view *t)
 }
 
 void sched_task_event(struct scheduler *s, const char *task_id, const char *const *req,
-                      uint32_t n_req, int32_t status)
+                      uint32_t n_req, const char *strategy, int32_t status)
 {
     if (status == CP_TASK_PENDING)
-        claims_wake(s->claims, task_id, req, n_req, NULL, NULL);
+        claims_wake(s->claims, task_id, req, n_req, strategy, NULL);
     else if (task_id && status >= 0 && cp_task_status_is_terminal(status))
         task_done(s, task_id);
 }

@@ -29,10 +29,10 @@ void sched_cancel_wait(struct scheduler *s, struct waiter *w);
 
 /* Task t changed here: pending wakes held claims, terminal answers its waiters. */
 void sched_task_changed(struct scheduler *s, const struct cp_task_view *t);
-/* The same from a store event (reap, unregister): the task's id, requirements and status after
- * (status -1: unknown, nothing to do). */
+/* The same from a store event (reap, unregister): the task's id, requirements, strategy (NULL =
+ * the default) and status after (status -1: unknown, nothing to do). */
 void sched_task_event(struct scheduler *s, const char *task_id, const char *const *req,
-                      uint32_t n_req, int32_t status);
+                      uint32_t n_req, const char *strategy, int32_t status);
 
 /* The store's watch() callback: another process made task `id` pending ("pending") or terminal
  * ("done"). Wakes local held claims / waiters as if it had happened here. */

@@ -8,7 +8,8 @@
 
 static void closed(cp_storage_cb cb, void *cookie)
 {
-    struct cp_result res = {.rc = CP_ERR_UNAVAILABLE, .message = "cpd is shutting down"};
+    struct cp_result res = {
+        .size = sizeof res, .rc = CP_ERR_UNAVAILABLE, .message = "cpd is shutting down"};
     cb(cookie, &res);
 }
 

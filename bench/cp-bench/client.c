@@ -8,13 +8,13 @@
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
 
+#include <cp/time.h>
+
 #include "client.h"
 
 int64_t now_us(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return cp_monotonic_us();
 }
 
 struct pool *pool_new(struct event_base *base, const char *host, int port, int n, int timeout_s,

@@ -75,6 +75,7 @@ void agents_register(struct req *r)
         get_json_text(r, "metadata", 1, "{}", &metadata) < 0)
         goto out;
     struct cp_agent_view in = {
+        .size = sizeof(struct cp_agent_view),
         .agent_id = id,
         .capabilities = (const char *const *)caps.items,
         .n_capabilities = caps.n,

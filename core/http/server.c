@@ -14,6 +14,8 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include <cp/time.h>
+
 #include "../log.h"
 #include "../metrics.h"
 #include "../xalloc.h"
@@ -53,13 +55,6 @@ struct http_server {
     struct evhttp *http;
     json_tokener *tok; /* reused for every body: a fresh one costs ~4 % of a request */
 };
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static const char *method_name(int m)
 {
@@ -280,7 +275,7 @@ void http_reply_buffer(struct req *r, int status, struct evbuffer *body)
 
 void http_reply_typed(struct req *r, int status, const char *content_type, struct evbuffer *body)
 {
-    double secs = (double)(mono_us() - r->started_us) / 1e6;
+    double secs = (double)(cp_monotonic_us() - r->started_us) / 1e6;
     metrics_http_request(r->route ? r->route->pattern : "unmatched", status, secs);
     unwatch(r);
     if (r->gone) {
@@ -464,7 +459,7 @@ static void dispatch(struct evhttp_request *ev, void *arg)
     struct req *r = xcalloc(1, sizeof *r);
     r->ev = ev;
     r->core = srv->core;
-    r->started_us = mono_us();
+    r->started_us = cp_monotonic_us();
     TAILQ_INIT(&r->query);
 
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);

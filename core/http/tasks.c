@@ -105,6 +105,7 @@ void tasks_submit(struct req *r)
         get_json_text(r, "metadata", 1, "{}", &metadata) < 0)
         goto out;
     struct cp_task_view t = {
+        .size = sizeof(struct cp_task_view),
         .task_type = type,
         .payload_json = payload,
         .required_capabilities = (const char *const *)caps.items,

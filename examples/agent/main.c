@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cp/time.h>
+
 #include "agent.h"
 
 static struct agent *the_agent; /* for the signal handler */
@@ -78,8 +80,7 @@ static void work_on(struct agent *a, struct cpc_task *t)
     pthread_mutex_lock(&a->lock);
     a->status = CP_AGENT_BUSY;
     pthread_mutex_unlock(&a->lock);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int64_t t0_us = cp_monotonic_us();
     agent_log(a, "claimed %s (%s), attempt %u", t->id, t->task_type, t->attempt);
     int err = cp_client_task_start(a->work, t->id, a->id);
     if (err == CPC_ERR_CONFLICT || err == CPC_ERR_NOT_FOUND) {
@@ -92,9 +93,7 @@ static void work_on(struct agent *a, struct cpc_task *t)
     }
     char *result = NULL, *error = NULL;
     int ok = handle_task(t->task_type, t->payload_json, &result, &error) == 0;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double latency =
-        (double)(t1.tv_sec - t0.tv_sec) * 1000.0 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    double latency = (double)(cp_monotonic_us() - t0_us) / 1000.0;
 
     pthread_mutex_lock(&a->lock);
     if (ok) {

@@ -43,7 +43,7 @@ static int ll_compare(const struct ll_state *st, const struct cp_agent_view *a,
 
 static int ll_create(const struct cp_host *host, void **state, struct cp_err *err)
 {
-    struct ll_state *st = host->alloc(sizeof *st);
+    struct ll_state *st = malloc(sizeof *st);
     if (!st) return CP_ERR_NOMEM;
     st->host = host;
     st->unknown_latency_ms = 0;
@@ -53,7 +53,7 @@ static int ll_create(const struct cp_host *host, void **state, struct cp_err *er
         double v = strtod(opt, &end);
         if (end == opt || *end || !(v >= 0)) {
             strcpy(err->msg, "unknown_latency_ms must be a number >= 0");
-            host->free(st);
+            free(st);
             return CP_ERR_INVALID;
         }
         st->unknown_latency_ms = v;
@@ -67,7 +67,7 @@ static int ll_create(const struct cp_host *host, void **state, struct cp_err *er
 static void ll_destroy(void *state)
 {
     struct ll_state *st = state;
-    if (st) st->host->free(st);
+    free(st);
 }
 
 static int ll_select(void *state, const struct cp_agent_view *const *candidates, size_t n,

@@ -8,9 +8,10 @@
  * descriptors beyond those, signal mask and dispositions reset, an environment of PATH only (the
  * host's environment may hold tokens), and its own process group so that a timeout kills the
  * whole group. No SIGCHLD handler: the exit is watched through a pidfd on the loop (Linux 5.3+),
- * or, where pidfd_open() is unavailable, by polling waitpid(WNOHANG) with a backoff. A child that
- * is killed (timeout, cancel) is handed to a reaper timer, so no zombie is ever left behind;
- * destroy() kills and waits for the stragglers.
+ * or, where pidfd_open() is unavailable, by polling waitpid(WNOHANG) with a backoff. The deadline
+ * is the host's (cp/probe.h): a child still running when the host releases the check (deadline,
+ * probe stopped) is killed with its group and handed to a reaper timer, so no zombie is ever
+ * left behind; destroy() kills and waits for the stragglers.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -20,15 +21,14 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <json-c/json.h>
 
 #include <cp/probe.h>
+#include <cp/time.h>
 
-#define EXEC_DEFAULT_TIMEOUT_MS 10000
 #define EXEC_MAX_ARGS 256
 #define EXEC_POLL_MAX_MS 50
 #define EXEC_REAP_MS 10
@@ -40,32 +40,20 @@ struct exec_orphan {
 
 struct exec_state {
     const struct cp_host *host;
-    struct exec_check *checks;   /* in flight, so destroy() can free them */
     struct exec_orphan *orphans; /* killed children not reaped yet */
     struct event *reaper;        /* polls the orphans while there are any */
 };
 
+/* One check: its child and where to report. Freed by exec_release() only. */
 struct exec_check {
     struct exec_state *st;
-    struct exec_check *prev, *next;
     pid_t pid;             /* 0 once reaped (or never started) */
     int pidfd;             /* -1 when polling */
     struct event *exit_ev; /* pidfd readable, or the poll timer */
-    struct event *timer;   /* deadline, then (at 0 ms) delivery of a spawn failure */
     int poll_ms;
     cp_probe_done_cb done;
     void *cookie;
-    uint64_t timeout_ms;
-    double t0_ms;
-    char error[256]; /* set when the spawn failed */
 };
-
-static double exec_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static void exec_argv_free(char **argv)
 {
@@ -145,7 +133,7 @@ static void exec_on_reap(evutil_socket_t fd, short what, void *arg)
         *pp = o->next; /* reaped, or not ours any more (ECHILD) */
         free(o);
     }
-    struct timeval tv = {0, EXEC_REAP_MS * 1000};
+    struct timeval tv = cp_ms_to_timeval(EXEC_REAP_MS);
     if (st->orphans) evtimer_add(st->reaper, &tv);
 }
 
@@ -162,7 +150,7 @@ static void exec_kill(struct exec_check *c)
             o->pid = c->pid;
             o->next = st->orphans;
             st->orphans = o;
-            struct timeval tv = {0, EXEC_REAP_MS * 1000};
+            struct timeval tv = cp_ms_to_timeval(EXEC_REAP_MS);
             evtimer_add(st->reaper, &tv);
         } else {
             waitpid(c->pid, NULL, 0); /* out of memory: SIGKILLed, so this wait is short */
@@ -171,30 +159,16 @@ static void exec_kill(struct exec_check *c)
     c->pid = 0;
 }
 
-/* Frees the check (killing a running child); done() is not called. */
-static void exec_check_free(struct exec_check *c)
+/* Ends a check: kills a child still running (the deadline passed, or the probe was stopped)
+ * and frees the rest. Never called inside exec_on_exit (the host's promise). */
+static void exec_release(void *state, void *handle)
 {
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        c->st->checks = c->next;
-    if (c->next) c->next->prev = c->prev;
+    (void)state;
+    struct exec_check *c = handle;
     exec_kill(c);
     if (c->exit_ev) event_free(c->exit_ev);
-    if (c->timer) event_free(c->timer);
     if (c->pidfd >= 0) close(c->pidfd);
     free(c);
-}
-
-static void exec_finish(struct exec_check *c, int ok, const char *error)
-{
-    cp_probe_done_cb done = c->done;
-    void *cookie = c->cookie;
-    double latency = exec_now_ms() - c->t0_ms;
-    char copy[256];
-    snprintf(copy, sizeof(copy), "%s", error ? error : "");
-    exec_check_free(c);
-    done(cookie, ok, latency, ok ? NULL : copy);
 }
 
 /* The pidfd turned readable, or the poll timer fired. */
@@ -207,7 +181,7 @@ static void exec_on_exit(evutil_socket_t fd, short what, void *arg)
     pid_t r = waitpid(c->pid, &status, WNOHANG);
     if (r == 0) { /* still running: poll again (never the case with a pidfd, but harmless) */
         c->poll_ms = c->poll_ms < EXEC_POLL_MAX_MS / 2 ? c->poll_ms * 2 : EXEC_POLL_MAX_MS;
-        struct timeval tv = {0, c->poll_ms * 1000};
+        struct timeval tv = cp_ms_to_timeval(c->poll_ms);
         event_add(c->exit_ev, c->pidfd >= 0 ? NULL : &tv);
         return;
     }
@@ -222,20 +196,7 @@ static void exec_on_exit(evutil_socket_t fd, short what, void *arg)
     else
         snprintf(msg, sizeof(msg), "killed by signal %d",
                  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-    exec_finish(c, msg[0] == '\0', msg);
-}
-
-static void exec_on_timer(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    struct exec_check *c = arg;
-    char msg[sizeof(c->error)];
-    if (c->error[0]) /* the spawn failed in start() */
-        snprintf(msg, sizeof(msg), "%s", c->error);
-    else
-        snprintf(msg, sizeof(msg), "timed out after %llu ms", (unsigned long long)c->timeout_ms);
-    exec_finish(c, 0, msg); /* kills the group, see exec_kill() */
+    c->done(c->cookie, msg[0] == '\0', -1, msg);
 }
 
 static int exec_spawn(struct exec_check *c, char **argv)
@@ -289,8 +250,6 @@ static void exec_destroy(void *state)
 {
     struct exec_state *st = state;
     if (!st) return;
-    while (st->checks)
-        exec_check_free(st->checks);
     while (st->orphans) {
         struct exec_orphan *o = st->orphans;
         st->orphans = o->next;
@@ -333,41 +292,28 @@ static int exec_start(void *state, const struct cp_probe_spec *spec, cp_probe_do
     c->pidfd = -1;
     c->done = done;
     c->cookie = cookie;
-    c->timeout_ms = spec->timeout_ms ? spec->timeout_ms : EXEC_DEFAULT_TIMEOUT_MS;
-    c->t0_ms = exec_now_ms();
-    c->next = st->checks;
-    if (st->checks) st->checks->prev = c;
-    st->checks = c;
-    c->timer = evtimer_new(base, exec_on_timer, c);
-    struct timeval tv = {(time_t)(c->timeout_ms / 1000),
-                         (suseconds_t)(c->timeout_ms % 1000) * 1000};
-    int rc = c->timer ? exec_spawn(c, argv) : ENOMEM;
+    int rc = exec_spawn(c, argv);
     if (rc == 0) {
         c->pidfd = pidfd_open(c->pid, 0);
         c->poll_ms = 1;
-        struct timeval poll = {0, 1000};
+        struct timeval poll = cp_ms_to_timeval(1);
         c->exit_ev = c->pidfd >= 0 ? event_new(base, c->pidfd, EV_READ, exec_on_exit, c)
                                    : evtimer_new(base, exec_on_exit, c);
         if (!c->exit_ev || event_add(c->exit_ev, c->pidfd >= 0 ? NULL : &poll) != 0) rc = ENOMEM;
     } else if (rc != ENOMEM) {
-        /* A command that cannot run is a failed check, reported later like any other. */
-        snprintf(c->error, sizeof(c->error), "cannot run '%s': %s", argv[0], strerror(rc));
-        tv.tv_sec = tv.tv_usec = 0;
+        /* A command that cannot run is a failed check (the host delivers it after start()). */
+        char msg[300];
+        snprintf(msg, sizeof(msg), "cannot run '%s': %s", argv[0], strerror(rc));
+        done(cookie, 0, -1, msg);
     }
     exec_argv_free(argv);
-    if (rc == ENOMEM || evtimer_add(c->timer, &tv) != 0) {
-        exec_check_free(c);
+    if (rc == ENOMEM) {
+        exec_release(st, c);
         snprintf(err->msg, sizeof(err->msg), "exec probe: out of memory");
         return CP_ERR_NOMEM;
     }
     *handle = c;
     return 0;
-}
-
-static void exec_cancel(void *state, void *handle)
-{
-    (void)state;
-    if (handle) exec_check_free(handle);
 }
 
 static const struct cp_probe_ops exec_ops = {
@@ -376,7 +322,7 @@ static const struct cp_probe_ops exec_ops = {
     .destroy = exec_destroy,
     .validate = exec_validate,
     .start = exec_start,
-    .cancel = exec_cancel,
+    .release = exec_release,
 };
 
 CP_PLUGIN_DEFINE(CP_PLUGIN_PROBE, "exec", "1.0", &exec_ops);

@@ -2,18 +2,16 @@
  *
  * Spec members: "url" (required): http://host[:port][/path][?query]. https is not supported.
  *
- * Each check owns one evhttp connection (sent with "Connection: close") and one timer. The timer
- * first serves as the deadline (spec->timeout_ms); when evhttp reports the outcome, the result is
- * only recorded and the timer is re-armed at 0 ms, so done() runs from our own timer callback:
- * never inside start() (evhttp may fail a request synchronously in evhttp_make_request), and the
- * connection is never freed from inside evhttp's own callbacks. Host names are resolved with
- * evdns (one resolver per instance, made on first use), so a probe never blocks the loop.
+ * Each check owns one evhttp connection (sent with "Connection: close"), whose I/O timeout is
+ * the spec's timeout_ms. evhttp's callbacks only call done(); the host delivers it, enforces the
+ * deadline and calls http_release() — never from inside evhttp's callbacks — which frees the
+ * connection (cp/probe.h). Host names are resolved with evdns (one resolver per instance, made
+ * on first use), so a probe never blocks the loop.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <event2/dns.h>
 #include <event2/event.h>
@@ -21,8 +19,8 @@
 #include <event2/keyvalq_struct.h>
 
 #include <cp/probe.h>
+#include <cp/time.h>
 
-#define HTTP_DEFAULT_TIMEOUT_MS 10000
 #define HTTP_MAX_HEADERS_SIZE (64 * 1024)
 #define HTTP_MAX_BODY_SIZE (1024 * 1024)
 
@@ -35,30 +33,17 @@ struct http_target {
 
 struct http_state {
     const struct cp_host *host;
-    struct evdns_base *dns;    /* lazily created on the host's loop */
-    struct http_check *checks; /* in flight, so destroy() can free them */
+    struct evdns_base *dns; /* lazily created on the host's loop */
 };
 
+/* One check: its connection and where to report. Freed by http_release() only. */
 struct http_check {
-    struct http_state *st;
-    struct http_check *prev, *next;
     struct evhttp_connection *conn;
-    struct event *timer; /* the deadline, then (re-armed at 0 ms) the delivery of the result */
     cp_probe_done_cb done;
     void *cookie;
     uint64_t timeout_ms;
-    double t0_ms, latency_ms;
-    int have_result, ok;
     int req_error; /* enum evhttp_request_error + 1, 0 when none was reported */
-    char error[256];
 };
-
-static double http_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* 0, or -1 with msg naming the member. */
 static int http_parse(const char *url, struct http_target *t, char *msg, size_t len)
@@ -106,51 +91,6 @@ static int http_parse(const char *url, struct http_target *t, char *msg, size_t 
     return rc;
 }
 
-/* Frees everything the check owns; done() is not called. */
-static void http_check_free(struct http_check *c)
-{
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        c->st->checks = c->next;
-    if (c->next) c->next->prev = c->prev;
-    if (c->conn) evhttp_connection_free(c->conn); /* also frees a pending request, silently */
-    if (c->timer) event_free(c->timer);
-    free(c);
-}
-
-static void http_record(struct http_check *c, int ok, const char *error)
-{
-    if (c->have_result) return;
-    c->have_result = 1;
-    c->ok = ok;
-    c->latency_ms = http_now_ms() - c->t0_ms;
-    snprintf(c->error, sizeof(c->error), "%s", error ? error : "");
-    static const struct timeval zero = {0, 0};
-    event_add(c->timer, &zero); /* reschedules the pending deadline */
-}
-
-static void http_on_timer(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    struct http_check *c = arg;
-    if (!c->have_result) {
-        c->ok = 0;
-        c->latency_ms = http_now_ms() - c->t0_ms;
-        snprintf(c->error, sizeof(c->error), "timed out after %llu ms",
-                 (unsigned long long)c->timeout_ms);
-    }
-    char error[sizeof(c->error)];
-    memcpy(error, c->error, sizeof(error));
-    cp_probe_done_cb done = c->done;
-    void *cookie = c->cookie;
-    int ok = c->ok;
-    double latency = c->latency_ms;
-    http_check_free(c); /* first: done() may start the next check */
-    done(cookie, ok, latency, ok ? NULL : error);
-}
-
 static void http_on_request_error(enum evhttp_request_error e, void *arg)
 {
     struct http_check *c = arg;
@@ -158,14 +98,14 @@ static void http_on_request_error(enum evhttp_request_error e, void *arg)
 }
 
 /* Called with req == NULL after http_on_request_error, or with a request whose response code is
- * 0 when the connection could not be made. Only records: see the file comment. */
+ * 0 when the connection could not be made. */
 static void http_on_response(struct evhttp_request *req, void *arg)
 {
     struct http_check *c = arg;
     int code = req ? evhttp_request_get_response_code(req) : 0;
     char msg[128];
     if (code >= 200 && code < 300) {
-        http_record(c, 1, NULL);
+        c->done(c->cookie, 1, -1, NULL);
         return;
     }
     if (code > 0) {
@@ -189,7 +129,7 @@ static void http_on_response(struct evhttp_request *req, void *arg)
             snprintf(msg, sizeof(msg), "connection failed (refused, unreachable or unresolvable)");
         }
     }
-    http_record(c, 0, msg);
+    c->done(c->cookie, 0, -1, msg);
 }
 
 static int http_create(const struct cp_host *host, void **state, struct cp_err *err)
@@ -208,8 +148,6 @@ static void http_destroy(void *state)
 {
     struct http_state *st = state;
     if (!st) return;
-    while (st->checks)
-        http_check_free(st->checks);
     if (st->dns) evdns_base_free(st->dns, 0);
     free(st);
 }
@@ -238,59 +176,51 @@ static int http_start(void *state, const struct cp_probe_spec *spec, cp_probe_do
     if (!st->dns)
         st->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
                                            EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-    struct http_check *c = calloc(1, sizeof(*c));
-    if (!c) goto nomem;
-    c->st = st;
-    c->done = done;
-    c->cookie = cookie;
-    c->timeout_ms = spec->timeout_ms ? spec->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
-    c->t0_ms = http_now_ms();
-    c->next = st->checks;
-    if (st->checks) st->checks->prev = c;
-    st->checks = c;
-
     /* Without a resolver evhttp would resolve with blocking getaddrinfo(): refuse instead. */
     if (!st->dns) {
-        http_check_free(c);
         snprintf(err->msg, sizeof(err->msg), "http probe: cannot create a DNS resolver");
         return CP_ERR_UNAVAILABLE;
     }
-    c->conn = evhttp_connection_base_new(base, st->dns, t.host, (unsigned short)t.port);
-    c->timer = evtimer_new(base, http_on_timer, c);
-    if (!c->conn || !c->timer) goto nomem_check;
-    struct timeval tv = {(time_t)(c->timeout_ms / 1000),
-                         (suseconds_t)(c->timeout_ms % 1000) * 1000};
-    evhttp_connection_set_timeout_tv(c->conn, &tv);
+    struct http_check *c = calloc(1, sizeof(*c));
+    if (c) c->conn = evhttp_connection_base_new(base, st->dns, t.host, (unsigned short)t.port);
+    struct evhttp_request *req = c && c->conn ? evhttp_request_new(http_on_response, c) : NULL;
+    if (!req) {
+        if (c && c->conn) evhttp_connection_free(c->conn);
+        free(c);
+        snprintf(err->msg, sizeof(err->msg), "http probe: out of memory");
+        return CP_ERR_NOMEM;
+    }
+    c->done = done;
+    c->cookie = cookie;
+    c->timeout_ms = spec->timeout_ms;
+    if (spec->timeout_ms) {
+        struct timeval tv = cp_ms_to_timeval((int64_t)spec->timeout_ms);
+        evhttp_connection_set_timeout_tv(c->conn, &tv);
+    }
     evhttp_connection_set_retries(c->conn, 0);
     evhttp_connection_set_max_headers_size(c->conn, HTTP_MAX_HEADERS_SIZE);
     evhttp_connection_set_max_body_size(c->conn, HTTP_MAX_BODY_SIZE);
-    if (evtimer_add(c->timer, &tv) != 0) goto nomem_check;
-
-    struct evhttp_request *req = evhttp_request_new(http_on_response, c);
-    if (!req) goto nomem_check;
     evhttp_request_set_error_cb(req, http_on_request_error);
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     evhttp_add_header(h, "Host", t.host_header);
     evhttp_add_header(h, "User-Agent", "cpd-probe/1.0");
     evhttp_add_header(h, "Accept", "*/*");
     evhttp_add_header(h, "Connection", "close");
-    /* On failure the request is already freed or failed through http_on_response. */
+    /* On failure the request is already freed, or failed through http_on_response; either way
+     * the check has (or now gets) its outcome, which the host delivers after start(). */
     if (evhttp_make_request(c->conn, req, EVHTTP_REQ_GET, t.path) != 0)
-        http_record(c, 0, "cannot start the HTTP request");
+        done(cookie, 0, -1, "cannot start the HTTP request");
     *handle = c;
     return 0;
-
-nomem_check:
-    http_check_free(c);
-nomem:
-    snprintf(err->msg, sizeof(err->msg), "http probe: out of memory");
-    return CP_ERR_NOMEM;
 }
 
-static void http_cancel(void *state, void *handle)
+/* Never inside evhttp's callbacks (the host's promise), so the connection may go here. */
+static void http_release(void *state, void *handle)
 {
     (void)state;
-    if (handle) http_check_free(handle);
+    struct http_check *c = handle;
+    evhttp_connection_free(c->conn); /* also frees a pending request, silently */
+    free(c);
 }
 
 static const struct cp_probe_ops http_ops = {
@@ -299,7 +229,7 @@ static const struct cp_probe_ops http_ops = {
     .destroy = http_destroy,
     .validate = http_validate,
     .start = http_start,
-    .cancel = http_cancel,
+    .release = http_release,
 };
 
 CP_PLUGIN_DEFINE(CP_PLUGIN_PROBE, "http", "1.0", &http_ops);

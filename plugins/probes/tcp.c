@@ -4,14 +4,12 @@
  *
  * The connect is a non-blocking bufferevent; host names are resolved with evdns (one resolver
  * per instance, made on first use), numeric addresses directly. The connection is closed as
- * soon as it is made; nothing is sent. As in http.c, each check has one timer that is first the
- * deadline and then, re-armed at 0 ms, the delivery of the recorded result: done() is never
- * called inside start(), and the bufferevent is never freed inside its own callback.
+ * soon as it is made; nothing is sent. The deadline, the delivery of done() and the latency
+ * are the host's (cp/probe.h): this file only connects and says how it went.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/bufferevent.h>
 #include <event2/dns.h>
@@ -19,8 +17,6 @@
 #include <event2/util.h>
 
 #include <cp/probe.h>
-
-#define TCP_DEFAULT_TIMEOUT_MS 10000
 
 struct tcp_target {
     char host[256];
@@ -32,28 +28,14 @@ struct tcp_target {
 struct tcp_state {
     const struct cp_host *host;
     struct evdns_base *dns;
-    struct tcp_check *checks; /* in flight, so destroy() can free them */
 };
 
+/* One check: its connection and where to report. Freed by tcp_release() only. */
 struct tcp_check {
-    struct tcp_state *st;
-    struct tcp_check *prev, *next;
     struct bufferevent *bev;
-    struct event *timer;
     cp_probe_done_cb done;
     void *cookie;
-    uint64_t timeout_ms;
-    double t0_ms, latency_ms;
-    int have_result, ok;
-    char error[256];
 };
-
-static double tcp_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* "host:port" or "[v6]:port". 0, or -1 with msg naming the member. */
 static int tcp_parse(const char *addr, struct tcp_target *t, char *msg, size_t len)
@@ -102,56 +84,12 @@ bad:
     return -1;
 }
 
-static void tcp_check_free(struct tcp_check *c)
-{
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        c->st->checks = c->next;
-    if (c->next) c->next->prev = c->prev;
-    if (c->bev) bufferevent_free(c->bev); /* closes the socket, cancels a pending lookup */
-    if (c->timer) event_free(c->timer);
-    free(c);
-}
-
-static void tcp_record(struct tcp_check *c, int ok, const char *error)
-{
-    if (c->have_result) return;
-    c->have_result = 1;
-    c->ok = ok;
-    c->latency_ms = tcp_now_ms() - c->t0_ms;
-    snprintf(c->error, sizeof(c->error), "%s", error ? error : "");
-    static const struct timeval zero = {0, 0};
-    event_add(c->timer, &zero);
-}
-
-static void tcp_on_timer(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    struct tcp_check *c = arg;
-    if (!c->have_result) {
-        c->ok = 0;
-        c->latency_ms = tcp_now_ms() - c->t0_ms;
-        snprintf(c->error, sizeof(c->error), "timed out after %llu ms",
-                 (unsigned long long)c->timeout_ms);
-    }
-    char error[sizeof(c->error)];
-    memcpy(error, c->error, sizeof(error));
-    cp_probe_done_cb done = c->done;
-    void *cookie = c->cookie;
-    int ok = c->ok;
-    double latency = c->latency_ms;
-    tcp_check_free(c);
-    done(cookie, ok, latency, ok ? NULL : error);
-}
-
 static void tcp_on_event(struct bufferevent *bev, short what, void *arg)
 {
     struct tcp_check *c = arg;
     char msg[200];
     if (what & BEV_EVENT_CONNECTED) {
-        tcp_record(c, 1, NULL);
+        c->done(c->cookie, 1, -1, NULL);
         return;
     }
     if (!(what & (BEV_EVENT_ERROR | BEV_EVENT_EOF | BEV_EVENT_TIMEOUT))) return;
@@ -161,7 +99,7 @@ static void tcp_on_event(struct bufferevent *bev, short what, void *arg)
     else
         snprintf(msg, sizeof(msg), "connect failed: %s",
                  evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-    tcp_record(c, 0, msg);
+    c->done(c->cookie, 0, -1, msg);
 }
 
 static int tcp_create(const struct cp_host *host, void **state, struct cp_err *err)
@@ -180,8 +118,6 @@ static void tcp_destroy(void *state)
 {
     struct tcp_state *st = state;
     if (!st) return;
-    while (st->checks)
-        tcp_check_free(st->checks);
     if (st->dns) evdns_base_free(st->dns, 0);
     free(st);
 }
@@ -215,45 +151,36 @@ static int tcp_start(void *state, const struct cp_probe_spec *spec, cp_probe_don
         return CP_ERR_UNAVAILABLE;
     }
     struct tcp_check *c = calloc(1, sizeof(*c));
-    if (!c) goto nomem;
-    c->st = st;
+    if (c)
+        c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (!c || !c->bev) {
+        free(c);
+        snprintf(err->msg, sizeof(err->msg), "tcp probe: out of memory");
+        return CP_ERR_NOMEM;
+    }
     c->done = done;
     c->cookie = cookie;
-    c->timeout_ms = spec->timeout_ms ? spec->timeout_ms : TCP_DEFAULT_TIMEOUT_MS;
-    c->t0_ms = tcp_now_ms();
-    c->next = st->checks;
-    if (st->checks) st->checks->prev = c;
-    st->checks = c;
-    c->timer = evtimer_new(base, tcp_on_timer, c);
-    c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-    if (!c->timer || !c->bev) goto nomem_check;
-    struct timeval tv = {(time_t)(c->timeout_ms / 1000),
-                         (suseconds_t)(c->timeout_ms % 1000) * 1000};
-    if (evtimer_add(c->timer, &tv) != 0) goto nomem_check;
     bufferevent_setcb(c->bev, NULL, NULL, tcp_on_event, c);
     int rc = t.sa_len
                  ? bufferevent_socket_connect(c->bev, (struct sockaddr *)&t.sa, t.sa_len)
                  : bufferevent_socket_connect_hostname(c->bev, st->dns, AF_UNSPEC, t.host, t.port);
-    if (rc != 0) {
+    if (rc != 0) { /* the host delivers it later: done() may be called inside start() */
         char msg[200];
         snprintf(msg, sizeof(msg), "connect failed: %s",
                  evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-        tcp_record(c, 0, msg);
+        done(cookie, 0, -1, msg);
     }
     *handle = c;
     return 0;
-
-nomem_check:
-    tcp_check_free(c);
-nomem:
-    snprintf(err->msg, sizeof(err->msg), "tcp probe: out of memory");
-    return CP_ERR_NOMEM;
 }
 
-static void tcp_cancel(void *state, void *handle)
+/* Never inside our own callbacks (the host's promise), so the bufferevent may go here. */
+static void tcp_release(void *state, void *handle)
 {
     (void)state;
-    if (handle) tcp_check_free(handle);
+    struct tcp_check *c = handle;
+    bufferevent_free(c->bev); /* closes the socket, cancels a pending lookup */
+    free(c);
 }
 
 static const struct cp_probe_ops tcp_ops = {
@@ -262,7 +189,7 @@ static const struct cp_probe_ops tcp_ops = {
     .destroy = tcp_destroy,
     .validate = tcp_validate,
     .start = tcp_start,
-    .cancel = tcp_cancel,
+    .release = tcp_release,
 };
 
 CP_PLUGIN_DEFINE(CP_PLUGIN_PROBE, "tcp", "1.0", &tcp_ops);

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <cp/time.h>
+
 #include "internal.h"
 
 static int nomem(cp_client *c)
@@ -14,9 +16,7 @@ static int nomem(cp_client *c)
 
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return cp_monotonic_us() / 1000;
 }
 
 static void sleep_ms(long ms)

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cp/time.h>
+
 #include "client_test.h"
 
 const char *url, *dead_port;
@@ -21,9 +23,7 @@ static const char *admin_token, *reader_token;
 
 int64_t mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return cp_monotonic_us() / 1000;
 }
 
 int64_t wall_ms(void)

@@ -86,6 +86,11 @@ uint64_t count_of(const struct cp_count *v, size_t n, const char *name);
 size_t events_of(const struct cp_result *r, int kind, const struct cp_event **first);
 /* The event of `kind` about task `task_id`, or NULL. */
 const struct cp_event *event_for_task(const struct cp_result *r, int kind, const char *task_id);
+/* The ABI minor the backend was built for (its descriptor's abi_minor). */
+uint32_t cx_backend_minor(void);
+/* e->strategy is `want` (NULL: none) — from a backend of ABI minor 1 on, where events carry it;
+ * from an older backend the host reads it as NULL. */
+void assert_event_strategy(const struct cp_event *e, const char *want);
 
 #define assert_str(a, b) assert_string_equal((a), (b))
 #define assert_null_str(a) assert_null((a))

@@ -130,6 +130,39 @@ static const struct cp_count *copy_counts(const struct cp_count *v, size_t n)
     return c;
 }
 
+/* The sizes the host relies on (cp/storage.h "Sizes"): every struct the backend fills says how
+ * big it is, and the stats say how many entries of each by-enum array they filled. NULL when
+ * all is well, else what is wrong (checked after the callback, never inside it). */
+static const char *bad_sizes(const struct cp_result *r)
+{
+    static char msg[200];
+#define SIZE_IS(what, have, want)                                                                  \
+    if ((have) != (want)) {                                                                        \
+        snprintf(msg, sizeof msg, "%s is %u, expected %zu", what, (unsigned)(have),                \
+                 (size_t)(want));                                                                  \
+        return msg;                                                                                \
+    }
+    SIZE_IS("cp_result.size", r->size, sizeof *r);
+    if (r->agent) SIZE_IS("cp_result.agent->size", r->agent->size, sizeof *r->agent);
+    if (r->task) SIZE_IS("cp_result.task->size", r->task->size, sizeof *r->task);
+    for (size_t i = 0; i < r->n_agents; i++)
+        SIZE_IS("cp_result.agents[i]->size", r->agents[i]->size, sizeof *r->agents[i]);
+    for (size_t i = 0; i < r->n_tasks; i++)
+        SIZE_IS("cp_result.tasks[i]->size", r->tasks[i]->size, sizeof *r->tasks[i]);
+    for (size_t i = 0; i < r->n_events; i++)
+        SIZE_IS("cp_result.events[i].size", r->events[i].size, sizeof r->events[i]);
+    if (r->stats) {
+        const struct cp_stats_view *s = r->stats;
+        SIZE_IS("cp_stats_view.size", s->size, sizeof *s);
+        SIZE_IS("cp_stats_view.n_agents_by_status", s->n_agents_by_status, CP_AGENT_STATUS_COUNT);
+        SIZE_IS("cp_stats_view.n_agents_by_health", s->n_agents_by_health, CP_HEALTH_COUNT);
+        SIZE_IS("cp_stats_view.n_tasks_by_status", s->n_tasks_by_status, CP_TASK_STATUS_COUNT);
+        SIZE_IS("cp_stats_view.n_tasks_by_priority", s->n_tasks_by_priority, CP_PRIORITY_COUNT);
+    }
+#undef SIZE_IS
+    return NULL;
+}
+
 static struct cp_result *copy_result(const struct cp_result *r)
 {
     struct cp_result *c = cx_alloc(sizeof *c);
@@ -163,6 +196,7 @@ static struct cp_result *copy_result(const struct cp_result *r)
         ev[i].task_type = cx_strdup(r->events[i].task_type);
         ev[i].required_capabilities =
             copy_caps(r->events[i].required_capabilities, r->events[i].n_required);
+        ev[i].strategy = cx_strdup(r->events[i].strategy);
     }
     c->events = ev;
     return c;
@@ -181,6 +215,7 @@ struct waiter {
     const char *op;
     int calls;
     struct cp_result *copy;
+    const char *bad_sizes;
 };
 
 static struct {
@@ -192,6 +227,11 @@ static struct {
     size_t n_options;
     struct waiter *waiters;
 } cx;
+
+uint32_t cx_backend_minor(void)
+{
+    return cx.p ? cx.p->desc->abi_minor : CP_ABI_MINOR;
+}
 
 void cx_finish(void)
 {
@@ -239,7 +279,11 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 static void on_result(void *cookie, const struct cp_result *res)
 {
     struct waiter *w = cookie;
-    if (w->calls++ == 0) w->copy = copy_result(res);
+    if (w->calls++ == 0) {
+        w->bad_sizes = bad_sizes(res);
+        if (w->bad_sizes) w->bad_sizes = cx_strdup(w->bad_sizes);
+        w->copy = copy_result(res);
+    }
 }
 
 static struct waiter *waiter_new(const char *op)
@@ -265,6 +309,7 @@ static const struct cp_result *wait_for(struct waiter *w)
         if (w->calls == 0) fail_msg("%s: no callback within %d s", w->op, OP_TIMEOUT_S);
     }
     if (w->calls != 1) fail_msg("%s: callback called %d times", w->op, w->calls);
+    if (w->bad_sizes) fail_msg("%s: %s", w->op, w->bad_sizes);
     return w->copy;
 }
 

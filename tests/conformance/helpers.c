@@ -9,6 +9,7 @@ struct cp_agent_view agent_in(const char *id, const char *caps_csv, uint32_t max
 {
     struct cp_agent_view a;
     memset(&a, 0, sizeof a);
+    a.size = sizeof a;
     a.agent_id = id;
     a.capabilities = cx_caps(caps_csv, &a.n_capabilities);
     a.model = "m1";
@@ -39,6 +40,7 @@ struct cp_task_view task_in(const char *id, const char *caps_csv, int priority, 
 {
     struct cp_task_view t;
     memset(&t, 0, sizeof t);
+    t.size = sizeof t;
     t.id = id;
     t.task_type = "debate";
     t.payload_json = "{\"n\":1}";
@@ -145,6 +147,14 @@ size_t events_of(const struct cp_result *r, int kind, const struct cp_event **fi
         if (n++ == 0 && first) *first = &r->events[i];
     }
     return n;
+}
+
+void assert_event_strategy(const struct cp_event *e, const char *want)
+{
+    if (cx_backend_minor() < 1 || !want)
+        assert_null(e->strategy);
+    else
+        assert_str(e->strategy, want);
 }
 
 const struct cp_event *event_for_task(const struct cp_result *r, int kind, const char *task_id)

@@ -274,7 +274,9 @@ static void unregister_requeues(void **state)
     assert_int_equal(op_unregister("nobody", T0)->rc, CP_ERR_NOT_FOUND);
     reg("a1", "x", 3, T0);
     reg("a2", "x", 1, T0);
-    submit(tid(1), "x", CP_PRIORITY_NORMAL, T0);
+    struct cp_task_view with_strategy = task_in(tid(1), "x", CP_PRIORITY_NORMAL, T0);
+    with_strategy.strategy = "random";
+    assert_rc(op_submit(&with_strategy), 0);
     submit(tid(2), "x", CP_PRIORITY_NORMAL, T0 + 1);
     submit(tid(3), "x", CP_PRIORITY_NORMAL, T0 + 2);
     assert_str(claim_id("a1", T0 + 10), tid(1));
@@ -291,6 +293,7 @@ static void unregister_requeues(void **state)
         assert_int_equal(e->task_status, CP_TASK_PENDING);
         assert_int_equal(e->n_required, 1);
         assert_str(e->required_capabilities[0], "x");
+        assert_event_strategy(e, i == 1 ? "random" : NULL);
         const struct cp_task_view *t = task(tid(i));
         assert_int_equal(t->status, CP_TASK_PENDING);
         assert_null(t->assigned_agent);

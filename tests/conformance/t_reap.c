@@ -15,6 +15,7 @@ static void timeout_requeues_then_times_out(void **state)
     struct cp_task_view in = task_in(tid(1), "x", CP_PRIORITY_NORMAL, T0);
     in.timeout_ms = 1000;
     in.max_retries = 2;
+    in.strategy = "round_robin";
     assert_rc(op_submit(&in), 0);
     assert_non_null(claim("a1", T0 + 100));
     tr_ok(CP_TR_START, tid(1), "a1", T0 + 200);
@@ -31,6 +32,7 @@ static void timeout_requeues_then_times_out(void **state)
     assert_str(e->task_type, "debate");
     assert_int_equal(e->n_required, 1);
     assert_str(e->required_capabilities[0], "x");
+    assert_event_strategy(e, "round_robin");
     const struct cp_task_view *t = task(tid(1));
     assert_int_equal(t->status, CP_TASK_PENDING);
     assert_int_equal(t->retries, 1);

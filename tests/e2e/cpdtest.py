@@ -439,6 +439,8 @@ class Cpd:
     def config(self):
         cfg = {}
         if self.store == "redis":
+            if not os.path.exists(os.path.join(PLUGIN_DIR, "redis.so")):
+                raise unittest.SkipTest("redis.so is not built (CP_WITH_REDIS=OFF or no hiredis)")
             if self.redis is None:
                 self.redis = shared_redis()
             cfg["storage"] = {"plugin": "redis",

@@ -8,6 +8,7 @@ then agent_id.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -106,7 +107,7 @@ class SdkInstallTest(unittest.TestCase):
     def test_installed_layout(self):
         for rel in ("include/cp/abi.h", "include/cp/plugin.h", "include/cp/types.h",
                     "include/cp/storage.h", "include/cp/selection.h", "include/cp/probe.h",
-                    "include/cp/client.h", "bin/cpctl"):
+                    "include/cp/client.h", "include/cp/time.h", "bin/cpctl"):
             self.assertTrue(os.path.exists(os.path.join(self.prefix, rel)), rel)
         for rel in ("libcpclient.so", "libcpclient.a", "pkgconfig/cp.pc",
                     "cmake/cp/cpConfig.cmake", "cmake/cp/cpConfigVersion.cmake",
@@ -116,7 +117,10 @@ class SdkInstallTest(unittest.TestCase):
         includes = [os.path.normpath(f[2:]) for f in pc("--cflags").split() if f.startswith("-I")]
         self.assertIn(os.path.join(self.prefix, "include"), includes)  # relocated prefix
         self.assertIn("-lcpclient", pc("--libs"))
-        self.assertEqual(pc("--variable=abi_major"), "1")
+        with open(os.path.join(SRC, "sdk", "include", "cp", "abi.h")) as f:
+            abi = dict(re.findall(r"^#define CP_ABI_(MAJOR|MINOR) (\d+)$", f.read(), re.M))
+        self.assertEqual(pc("--variable=abi_major"), abi["MAJOR"])
+        self.assertEqual(pc("--variable=abi_minor"), abi["MINOR"])
         self.assertEqual(pc("--modversion"), "0.1.0")
 
     def test_plugins_export_only_the_descriptor(self):

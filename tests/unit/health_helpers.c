@@ -45,8 +45,8 @@ static int find_agent(const char *id)
 
 static void answer(cp_storage_cb cb, void *cookie, int is_get, int idx)
 {
-    struct cp_result res = {0};
-    struct cp_agent_view v = {0};
+    struct cp_result res = {.size = sizeof res};
+    struct cp_agent_view v = {.size = sizeof v};
     if (is_get) store.gets_in_flight--;
     if (store.down) {
         res.rc = CP_ERR_UNAVAILABLE;
@@ -166,11 +166,12 @@ static int fp_start(void *state, const struct cp_probe_spec *spec, cp_probe_done
     return 0;
 }
 
-static void fp_cancel(void *state, void *handle)
+static void fp_release(void *state, void *handle)
 {
     (void)state;
     assert_ptr_equal(handle, &fp);
-    fp.cancels++;
+    fp.releases++;
+    if (fp.in_flight) fp.cancels++;
     fp.in_flight = 0;
 }
 
@@ -178,7 +179,7 @@ static const struct cp_probe_ops fake_probe_ops = {
     .version = CP_PROBE_OPS_VERSION,
     .validate = fp_validate,
     .start = fp_start,
-    .cancel = fp_cancel,
+    .release = fp_release,
 };
 static const struct cp_plugin_descriptor fake_desc = {
     CP_ABI_MAJOR, CP_ABI_MINOR, CP_BUILD_SIGNATURE, CP_PLUGIN_PROBE, "fake", "1", &fake_probe_ops};
@@ -234,7 +235,7 @@ int health_test_teardown(void **s)
 
 void track(const char *id, const char *probe_json)
 {
-    struct cp_agent_view v = {0};
+    struct cp_agent_view v = {.size = sizeof v};
     int idx = find_agent(id);
     v.agent_id = id;
     v.metadata_json = "{}";
@@ -250,5 +251,8 @@ void finish(int ok, double latency_ms, const char *error)
 {
     assert_true(fp.in_flight);
     fp.in_flight = 0;
+    int releases = fp.releases;
     fp.done(fp.cookie, ok, latency_ms, error);
+    RUN_UNTIL(fp.releases > releases, 2000);
+    assert_int_equal(fp.releases, releases + 1);
 }

@@ -56,7 +56,9 @@ struct fake_agent *add_agent(const char *id);
 /* ---- an in-test probe plugin ("fake"): the test decides when and how each check ends ---- */
 
 struct fake_probe {
-    int starts, cancels, validates;
+    int starts, validates;
+    int releases; /* every check the host ended */
+    int cancels;  /* those ended before the probe reported */
     cp_probe_done_cb done;
     void *cookie;
     int in_flight;
@@ -102,7 +104,7 @@ int health_test_teardown(void **s);
 /* Tracks agent `id` with this probe JSON (a literal: it must outlive the test), or none. */
 void track(const char *id, const char *probe_json);
 
-/* Finish the in-flight check. */
+/* Finish the in-flight check (done()), then run the loop until the host delivered it. */
 void finish(int ok, double latency_ms, const char *error);
 
 #endif

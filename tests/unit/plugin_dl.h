@@ -16,6 +16,7 @@
 #include <event2/event.h>
 
 #include <cp/plugin.h>
+#include <cp/time.h>
 
 static struct event_base *dl_base;
 
@@ -41,12 +42,6 @@ static const char *dl_option(const struct cp_host *host, const char *key)
     (void)host;
     (void)key;
     return NULL;
-}
-
-static int64_t dl_now(const struct cp_host *host)
-{
-    (void)host;
-    return (int64_t)time(NULL) * 1000;
 }
 
 static struct event_base *dl_event_base(const struct cp_host *host)
@@ -76,7 +71,7 @@ static struct cp_timer *dl_timer_add(const struct cp_host *host, uint64_t ms, vo
     t->cb = cb;
     t->arg = arg;
     t->ev = evtimer_new(dl_base, dl_timer_fire, t);
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    struct timeval tv = cp_ms_to_timeval(ms > INT64_MAX ? INT64_MAX : (int64_t)ms);
     evtimer_add(t->ev, &tv);
     return t;
 }
@@ -92,10 +87,7 @@ static void dl_timer_cancel(const struct cp_host *host, struct cp_timer *t)
 static const struct cp_host dl_host = {
     .version = CP_HOST_VERSION,
     .log = dl_log,
-    .alloc = malloc,
-    .free = free,
     .option = dl_option,
-    .now_ms = dl_now,
     .event_base = dl_event_base,
     .timer_add = dl_timer_add,
     .timer_cancel = dl_timer_cancel,

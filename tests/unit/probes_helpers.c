@@ -16,6 +16,7 @@
 #include <event2/event.h>
 
 #include <cp/probe.h>
+#include <cp/time.h>
 
 #include "plugin_dl.h"
 #include "probes_helpers.h"
@@ -57,7 +58,7 @@ void probe_unload(struct probe *p)
     dlclose(p->dl);
 }
 
-static void on_done(void *cookie, int ok, double latency_ms, const char *error)
+static void on_result(void *cookie, int ok, double latency_ms, const char *error)
 {
     struct result *r = cookie;
     r->calls++;
@@ -78,7 +79,7 @@ static void on_guard(evutil_socket_t fd, short what, void *arg)
 int run_until(const int *flag, int max_ms)
 {
     struct event *guard = evtimer_new(dl_base, on_guard, NULL);
-    struct timeval tv = {max_ms / 1000, (max_ms % 1000) * 1000};
+    struct timeval tv = cp_ms_to_timeval(max_ms);
     guard_fired = 0;
     evtimer_add(guard, &tv);
     while (!*flag && !guard_fired)
@@ -93,19 +94,18 @@ void run_for(int ms)
     run_until(&never, ms);
 }
 
-void *check_start(struct probe *p, struct result *r, uint64_t timeout_ms, const char *key,
-                  const char *value, const char *type)
+struct probe_run *check_start(struct probe *p, struct result *r, uint64_t timeout_ms,
+                              const char *key, const char *value, const char *type)
 {
     struct cp_kv items[] = {{"type", type}, {key, value}};
     struct cp_probe_spec spec = {"agent-1", items, 2, timeout_ms};
-    struct cp_err err = {{0}};
-    void *handle = NULL;
+    char err[256];
     memset(r, 0, sizeof(*r));
-    int rc = p->ops->start(p->state, &spec, on_done, r, &handle, &err);
-    if (rc != 0) fail_msg("start(%s=%s): %d %s", key, value, rc, err.msg);
-    assert_non_null(handle);
+    struct probe_run *run =
+        probe_run_start(dl_base, p->ops, p->state, &spec, on_result, r, err, sizeof err);
+    if (!run) fail_msg("start(%s=%s): %s", key, value, err);
     assert_int_equal(r->calls, 0); /* never from within start() */
-    return handle;
+    return run;
 }
 
 void check_run(struct probe *p, struct result *r, uint64_t timeout_ms, const char *key,
@@ -129,7 +129,8 @@ void expect_invalid(struct probe *p, const char *type, const char *key, const ch
     /* start() refuses the same spec without side effects */
     void *handle = NULL;
     memset(&err, 0, sizeof(err));
-    assert_int_equal(p->ops->start(p->state, &spec, on_done, NULL, &handle, &err), CP_ERR_INVALID);
+    assert_int_equal(p->ops->start(p->state, &spec, on_result, NULL, &handle, &err),
+                     CP_ERR_INVALID);
     assert_non_null(strstr(err.msg, msg_part));
 }
 

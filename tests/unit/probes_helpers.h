@@ -1,5 +1,6 @@
 /* probes_helpers.h — shared by the test_probes_*.c files: open a built probe plugin .so (through
- * plugin_dl.h, not core's loader), run checks on one event loop, and loopback ports. Linked in as
+ * plugin_dl.h, not core's loader), run checks on one event loop the way cpd does (through
+ * core/probe_host.c: the host's deadline and delivery), and loopback ports. Linked in as
  * probes_helpers.c, which alone includes plugin_dl.h so that there is one dl_base per test. */
 #ifndef TEST_PROBES_HELPERS_H
 #define TEST_PROBES_HELPERS_H
@@ -10,13 +11,15 @@
 
 #include <cp/probe.h>
 
+#include "probe_host.h"
+
 struct probe {
     void *dl;
     const struct cp_probe_ops *ops;
     void *state;
 };
 
-/* What done() reported; calls counts them (a check must report exactly once). */
+/* The outcome the host delivered; calls counts them (exactly once per check). */
 struct result {
     int calls, ok;
     double latency_ms;
@@ -29,7 +32,8 @@ int probes_setup(void **unused);
 int probes_teardown(void **unused);
 struct event_base *probes_base(void);
 
-/* Opens CP_PLUGIN_DIR/<name>.so and creates an instance; probe_unload() destroys it. */
+/* Opens CP_PLUGIN_DIR/<name>.so and creates an instance; probe_unload() destroys it (once every
+ * check was released: run to its outcome or cancelled). */
 struct probe probe_load(const char *name);
 void probe_unload(struct probe *p);
 
@@ -37,12 +41,12 @@ void probe_unload(struct probe *p);
 int run_until(const int *flag, int max_ms);
 void run_for(int ms);
 
-/* Starts one check of {type, key=value}; fails the test unless start() succeeds without calling
- * done() from within. Returns the handle. */
-void *check_start(struct probe *p, struct result *r, uint64_t timeout_ms, const char *key,
-                  const char *value, const char *type);
+/* Starts one check of {type, key=value} through probe_run_start(); fails the test unless it
+ * starts, with no outcome delivered inside. Returns the run (probe_run_cancel() to stop it). */
+struct probe_run *check_start(struct probe *p, struct result *r, uint64_t timeout_ms,
+                              const char *key, const char *value, const char *type);
 
-/* Runs one check to completion; done() must be called exactly once. */
+/* Runs one check to completion; its outcome must be delivered exactly once. */
 void check_run(struct probe *p, struct result *r, uint64_t timeout_ms, const char *key,
                const char *value, const char *type);
 

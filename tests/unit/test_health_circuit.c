@@ -108,7 +108,8 @@ static void test_free_with_ops_in_flight(void **s)
 /* The agent as a transition returned it. */
 static struct cp_agent_view seen(const struct fake_agent *a)
 {
-    struct cp_agent_view v = {.agent_id = a->id, .status = a->status, .health = a->health};
+    struct cp_agent_view v = {
+        .size = sizeof v, .agent_id = a->id, .status = a->status, .health = a->health};
     return v;
 }
 

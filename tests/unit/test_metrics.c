@@ -55,7 +55,7 @@ static int reset(void **s)
 static void test_gauges_from_stats(void **s)
 {
     (void)s;
-    struct cp_stats_view st = {0};
+    struct cp_stats_view st = {.size = sizeof st};
     st.agents_total = 9;
     st.agents_available = 4;
     for (int i = 0; i < CP_AGENT_STATUS_COUNT; i++)

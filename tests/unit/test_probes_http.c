@@ -1,7 +1,8 @@
 /* test_probes_http.c — the built-in http probe, loaded from its real .so, against an evhttp
  * server in this process on 127.0.0.1 (port 0: the kernel picks): 200/500/404, several checks at
  * once, a timeout, a refused connection, names through evdns and an IPv6 literal, URL
- * validation, and cancel()/destroy() silencing done() and freeing everything (ASan/LSan). */
+ * validation, and a cancelled check staying silent and freeing everything (ASan/LSan). Checks
+ * run as cpd runs them, through core/probe_host.c. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -237,22 +238,22 @@ static void test_http_cancel(void **unused)
     char u[128];
     url(u, sizeof(u), "/ok");
     /* cancelled before the loop ever ran */
-    void *h1 = check_start(&p, &r1, 2000, "url", u, "http");
-    p.ops->cancel(p.state, h1);
+    probe_run_cancel(check_start(&p, &r1, 2000, "url", u, "http"));
     /* cancelled while the server holds the request */
     url(u, sizeof(u), "/slow");
     int before = hits_slow;
-    void *h2 = check_start(&p, &r2, 300, "url", u, "http");
+    struct probe_run *run2 = check_start(&p, &r2, 300, "url", u, "http");
     for (int i = 0; i < 100 && hits_slow == before; i++)
         run_for(5);
     assert_int_equal(hits_slow, before + 1);
-    p.ops->cancel(p.state, h2);
+    probe_run_cancel(run2);
     run_for(400); /* past the deadline: still silent */
     assert_int_equal(r1.calls, 0);
     assert_int_equal(r2.calls, 0);
-    /* destroy() with a check in flight: silent and leak-free */
-    check_start(&p, &r3, 2000, "url", u, "http");
+    /* cancelled with the request in flight, then destroy(): silent and leak-free */
+    struct probe_run *run3 = check_start(&p, &r3, 2000, "url", u, "http");
     run_for(20);
+    probe_run_cancel(run3);
     probe_unload(&p);
     run_for(20);
     assert_int_equal(r3.calls, 0);

@@ -56,7 +56,8 @@ static int pick(struct loaded *l, struct cp_agent_view *agents, size_t n, const 
 static struct cp_agent_view agent(const char *id, uint32_t in_flight, uint64_t completed,
                                   int64_t last_assigned)
 {
-    return (struct cp_agent_view){.agent_id = id,
+    return (struct cp_agent_view){.size = sizeof(struct cp_agent_view),
+                                  .agent_id = id,
                                   .status = CP_AGENT_READY,
                                   .metadata_json = "{}",
                                   .max_concurrent_tasks = 4,

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
+#include <cp/time.h>
 
 #include "memory_internal.h"
 
@@ -49,6 +49,7 @@ void mem_reply_err(cp_storage_cb cb, void *cookie, int rc, const char *message)
 {
     struct cp_result res;
     memset(&res, 0, sizeof res);
+    res.size = sizeof res;
     res.rc = rc;
     res.message = message;
     cb(cookie, &res);
@@ -127,9 +128,7 @@ static uint64_t make_seed(void *salt)
 {
     uint64_t seed = 0;
     if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)(uintptr_t)salt;
+        seed = (uint64_t)cp_monotonic_us() * 0x9e3779b97f4a7c15u ^ (uint64_t)(uintptr_t)salt;
     }
     return seed | 1;
 }

@@ -17,6 +17,7 @@
 void mem_agent_view(const struct mem_agent *a, struct cp_agent_view *v)
 {
     memset(v, 0, sizeof *v);
+    v->size = sizeof *v;
     v->agent_id = a->id->s;
     v->capabilities = a->caps;
     v->n_capabilities = a->n_caps;
@@ -116,6 +117,24 @@ static void agent_unorder(struct mem *m, struct mem_agent *a)
         mem_order_remove(a->cap_names[i]->agents, a);
 }
 
+void mem_task_event(struct mem_events *ev, int kind, const char *agent_id, const struct mem_task *t)
+{
+    struct cp_event e = {
+        .size = sizeof e,
+        .kind = kind,
+        .agent_id = agent_id,
+        .task_id = TASK_ID(t),
+        .task_type = t->type->s,
+        .task_status = t->status,
+        .required_capabilities = t->caps->caps,
+        .n_required = t->caps->n,
+#if CP_ABI_TARGET_MINOR >= 1 /* this file also builds the ABI 2.0 test fixture memory_minor0.so */
+        .strategy = t->strategy
+#endif
+    };
+    mem_events_add(ev, &e);
+}
+
 void mem_events_add(struct mem_events *ev, const struct cp_event *e)
 {
     if (ev->n == ev->cap) {
@@ -132,6 +151,7 @@ void mem_reply_events(cp_storage_cb cb, void *cookie, struct mem_events *ev)
 {
     struct cp_result res;
     memset(&res, 0, sizeof res);
+    res.size = sizeof res;
     res.events = ev->v;
     res.n_events = ev->n;
     cb(cookie, &res);
@@ -146,9 +166,7 @@ void mem_agent_delete(struct mem *m, struct mem_agent *a, int64_t now, struct me
         struct mem_task *t = a->held_head;
         mem_task_unhold(m, t);
         mem_task_requeue(m, t, now);
-        struct cp_event e = {CP_EVENT_TASK_REQUEUED, a->id->s,      TASK_ID(t), t->type->s,
-                             CP_TASK_PENDING,        t->caps->caps, t->caps->n};
-        mem_events_add(ev, &e);
+        mem_task_event(ev, CP_EVENT_TASK_REQUEUED, a->id->s, t);
     }
     mem_agent_stats(m, a, -1);
     agent_name_stats(a, -1);
@@ -239,6 +257,7 @@ static void reply_agent(cp_storage_cb cb, void *cookie, const struct mem_agent *
     struct cp_agent_view v;
     struct cp_result res;
     memset(&res, 0, sizeof res);
+    res.size = sizeof res;
     mem_agent_view(a, &v);
     res.agent = &v;
     res.created = created;
@@ -359,6 +378,7 @@ void mem_op_agent_list(void *st, const struct cp_agent_filter *filter, cp_storag
         }
         struct cp_result res;
         memset(&res, 0, sizeof res);
+        res.size = sizeof res;
         res.agents = ptrs;
         res.n_agents = k;
         res.total = k;

@@ -270,6 +270,9 @@ struct mem_events {
     size_t n, cap;
 };
 void mem_events_add(struct mem_events *ev, const struct cp_event *e);
+/* Adds an event about task t (its id, type, status and capabilities). */
+void mem_task_event(struct mem_events *ev, int kind, const char *agent_id,
+                    const struct mem_task *t);
 /* Call back with the events (rc 0), then free them and leave *ev empty. */
 void mem_reply_events(cp_storage_cb cb, void *cookie, struct mem_events *ev);
 void mem_agent_delete(struct mem *m, struct mem_agent *a, int64_t now, struct mem_events *ev);

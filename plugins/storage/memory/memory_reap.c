@@ -7,14 +7,6 @@
 
 #include "memory_internal.h"
 
-static void task_event(struct mem_events *ev, int kind, const char *agent_id,
-                       const struct mem_task *t)
-{
-    struct cp_event e = {kind,      agent_id,      TASK_ID(t), t->type->s,
-                         t->status, t->caps->caps, t->caps->n};
-    mem_events_add(ev, &e);
-}
-
 /* A held task whose holder failed it by silence (timeout, offline): counted as a failure of
  * the holder; pending again while retries remain, else `final`. */
 static void requeue_failed(struct mem *m, struct mem_task *t, const char *error, int final,
@@ -49,7 +41,7 @@ void mem_op_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cook
     while (work < budget && (t = mem_heap_top(m)) && mem_task_deadline(t) <= now) {
         a = t->holder;
         requeue_failed(m, t, "timeout", CP_TASK_TIMEOUT, now);
-        task_event(&ev, CP_EVENT_TASK_TIMEOUT, a ? a->id->s : NULL, t);
+        mem_task_event(&ev, CP_EVENT_TASK_TIMEOUT, a ? a->id->s : NULL, t);
         work++;
     }
 
@@ -57,12 +49,16 @@ void mem_op_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cook
     while (hbt > 0 && work < budget && (a = m->live.head) &&
            mem_deadline_passed(a->last_heartbeat, hbt, now)) {
         mem_agent_set_status(m, a, CP_AGENT_OFFLINE);
-        struct cp_event e = {CP_EVENT_AGENT_OFFLINE, a->id->s, NULL, NULL, -1, NULL, 0};
+        struct cp_event e = {.size = sizeof e,
+                             .kind = CP_EVENT_AGENT_OFFLINE,
+                             .agent_id = a->id->s,
+                             .task_status = -1};
         mem_events_add(&ev, &e);
         work++;
         while ((t = a->held_head)) {
             requeue_failed(m, t, "agent offline", CP_TASK_FAILED, now);
-            if (t->status == CP_TASK_PENDING) task_event(&ev, CP_EVENT_TASK_REQUEUED, a->id->s, t);
+            if (t->status == CP_TASK_PENDING)
+                mem_task_event(&ev, CP_EVENT_TASK_REQUEUED, a->id->s, t);
             work++;
         }
     }
@@ -71,7 +67,10 @@ void mem_op_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cook
     if (r->remove_stale && hbt > 0 && !__builtin_mul_overflow(hbt, 3, &stale)) {
         while (work < budget && (a = m->offline.head) &&
                mem_deadline_passed(a->last_heartbeat, stale, now)) {
-            struct cp_event e = {CP_EVENT_AGENT_REMOVED, a->id->s, NULL, NULL, -1, NULL, 0};
+            struct cp_event e = {.size = sizeof e,
+                                 .kind = CP_EVENT_AGENT_REMOVED,
+                                 .agent_id = a->id->s,
+                                 .task_status = -1};
             mem_events_add(&ev, &e);
             work++;
             size_t before = ev.n;
@@ -82,7 +81,7 @@ void mem_op_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cook
 
     while (r->retention_ms >= 0 && work < budget && (t = m->done_head) &&
            mem_deadline_passed(t->completed_at, r->retention_ms, now)) {
-        task_event(&ev, CP_EVENT_TASK_DELETED, t->assigned ? t->assigned->s : NULL, t);
+        mem_task_event(&ev, CP_EVENT_TASK_DELETED, t->assigned ? t->assigned->s : NULL, t);
         mem_task_delete(m, t);
         work++;
     }
@@ -96,6 +95,11 @@ void mem_op_stats(void *st, cp_storage_cb cb, void *cookie)
     struct mem *m = st;
     mem_enter(m);
     struct cp_stats_view s = m->stats;
+    s.size = sizeof s;
+    s.n_agents_by_status = CP_AGENT_STATUS_COUNT;
+    s.n_agents_by_health = CP_HEALTH_COUNT;
+    s.n_tasks_by_status = CP_TASK_STATUS_COUNT;
+    s.n_tasks_by_priority = CP_PRIORITY_COUNT;
     struct cp_count *caps = mem_names_counts(&m->caps, &s.n_agents_by_capability);
     struct cp_count *prov = mem_names_counts(&m->providers, &s.n_agents_by_provider);
     struct cp_count *types = mem_names_counts(&m->types, &s.n_tasks_by_type);
@@ -108,6 +112,7 @@ void mem_op_stats(void *st, cp_storage_cb cb, void *cookie)
         s.tasks_by_type = types;
         struct cp_result res;
         memset(&res, 0, sizeof res);
+        res.size = sizeof res;
         res.stats = &s;
         cb(cookie, &res);
     }

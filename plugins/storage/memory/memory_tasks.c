@@ -14,6 +14,7 @@
 
 void mem_task_view(const struct mem_task *t, struct cp_task_view *v)
 {
+    v->size = sizeof *v;
     v->id = TASK_ID(t);
     v->task_type = t->type->s;
     v->payload_json = TASK_PAYLOAD(t);
@@ -169,6 +170,7 @@ void mem_reply_task(cp_storage_cb cb, void *cookie, int rc, const char *msg,
     struct cp_agent_view av;
     struct cp_result res;
     memset(&res, 0, sizeof res);
+    res.size = sizeof res;
     res.rc = rc;
     res.message = msg;
     if (t) {
@@ -295,6 +297,7 @@ void mem_op_task_list(void *st, const struct cp_task_filter *filter, cp_storage_
         }
         struct cp_result res;
         memset(&res, 0, sizeof res);
+        res.size = sizeof res;
         res.tasks = ptrs;
         res.n_tasks = k;
         res.total = total;
@@ -306,13 +309,6 @@ void mem_op_task_list(void *st, const struct cp_task_filter *filter, cp_storage_
 }
 
 /* ---- claim --------------------------------------------------------------------------------- */
-
-static int may_claim(const struct mem_agent *a, int64_t now)
-{
-    if (a->status != CP_AGENT_READY || a->in_flight >= a->max_concurrent) return 0;
-    /* An open circuit past its retry time counts as half_open, which may claim. */
-    return a->health.circuit != CP_CIRCUIT_OPEN || a->health.retry_at_ms <= now;
-}
 
 void mem_op_task_claim(void *st, const struct cp_claim *claim, cp_storage_cb cb, void *cookie)
 {
@@ -331,7 +327,7 @@ void mem_op_task_claim(void *st, const struct cp_claim *claim, cp_storage_cb cb,
         int64_t now = claim->now_ms;
         mem_agent_touch(m, a, now);
         struct mem_task *t = NULL;
-        if (may_claim(a, now)) {
+        if (cp_claim_allowed(a->status, a->in_flight, a->max_concurrent, &a->health, now)) {
             const char *const *have = claim->capabilities ? claim->capabilities : a->caps;
             uint32_t n_have = claim->capabilities ? claim->n_capabilities : a->n_caps;
             t = mem_pending_best(m, have, n_have, a->id, now);

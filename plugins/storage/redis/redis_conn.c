@@ -19,7 +19,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
+#include <cp/time.h>
 
 #include <hiredis/adapters/libevent.h>
 
@@ -32,9 +32,7 @@
 
 int64_t rs_mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return cp_monotonic_us() / 1000;
 }
 
 void rs_enter(struct rs *rs)

@@ -65,6 +65,7 @@ static void fail_v(cp_storage_cb cb, void *cookie, int rc, int outcome, const ch
     vsnprintf(msg, sizeof(msg), fmt, ap);
     struct cp_result res;
     memset(&res, 0, sizeof(res));
+    res.size = sizeof(res);
     res.rc = rc;
     res.message = msg;
     res.outcome = outcome;

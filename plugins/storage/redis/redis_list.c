@@ -77,6 +77,7 @@ static void on_ids(struct rs *rs, const redisReply *reply, void *cookie)
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) {
         struct cp_result res;
         memset(&res, 0, sizeof(res));
+        res.size = sizeof(res);
         if (reply->type != REDIS_REPLY_ARRAY) {
             res.rc = CP_ERR_UNAVAILABLE;
             res.message = "redis: malformed agent list reply";

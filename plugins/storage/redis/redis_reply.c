@@ -174,7 +174,7 @@ static const char *const *names(struct rd *d, const redisReply *r, uint32_t *n)
 enum {
     AGENT_FIELDS = RS_AGENT_FIELDS,
     TASK_FIELDS = RS_TASK_FIELDS,
-    EVENT_FIELDS = 6,
+    EVENT_FIELDS = 7,
     STAT_SCALARS = 26
 };
 
@@ -184,6 +184,7 @@ static const struct cp_agent_view *agent(struct rd *d, const redisReply *r)
     if (!is_array(d, r, AGENT_FIELDS)) return NULL;
     struct cp_agent_view *a = alloc(d, sizeof(*a));
     if (!a) return NULL;
+    a->size = sizeof(*a);
     redisReply **e = r->element;
     a->agent_id = str_nn(d, e[0]);
     a->capabilities = names(d, e[1], &a->n_capabilities);
@@ -223,6 +224,7 @@ static struct cp_task_view *task(struct rd *d, const redisReply *r)
     if (!is_array(d, r, TASK_FIELDS)) return NULL;
     struct cp_task_view *t = alloc(d, sizeof(*t));
     if (!t) return NULL;
+    t->size = sizeof(*t);
     redisReply **e = r->element;
     t->id = str_nn(d, e[0]);
     t->task_type = str_nn(d, e[1]);
@@ -299,6 +301,11 @@ static const struct cp_stats_view *stats(struct rd *d, const redisReply *r)
     if (!is_array(d, r, 4) || !is_array(d, r->element[0], STAT_SCALARS)) return NULL;
     struct cp_stats_view *s = alloc(d, sizeof(*s));
     if (!s) return NULL;
+    s->size = sizeof(*s);
+    s->n_agents_by_status = CP_AGENT_STATUS_COUNT;
+    s->n_agents_by_health = CP_HEALTH_COUNT;
+    s->n_tasks_by_status = CP_TASK_STATUS_COUNT;
+    s->n_tasks_by_priority = CP_PRIORITY_COUNT;
     redisReply **v = r->element[0]->element;
     size_t k = 0;
     s->agents_total = u64(d, v[k++]);
@@ -328,12 +335,14 @@ static const struct cp_event *events(struct rd *d, const redisReply *r, size_t *
     for (size_t i = 0; i < r->elements; i++) {
         const redisReply *e = r->element[i];
         if (!is_array(d, e, EVENT_FIELDS)) return NULL;
+        v[i].size = sizeof(v[i]);
         v[i].kind = (int32_t)i64(d, e->element[0]);
         v[i].agent_id = str(d, e->element[1]);
         v[i].task_id = str(d, e->element[2]);
         v[i].task_type = str(d, e->element[3]);
         v[i].task_status = (int32_t)i64(d, e->element[4]);
         v[i].required_capabilities = names(d, e->element[5], &v[i].n_required);
+        v[i].strategy = str(d, e->element[6]);
     }
     *n = r->elements;
     return v;
@@ -345,6 +354,7 @@ static int finish(const struct rd *d, struct cp_result *res, const char *malform
 {
     if (!d->oom && !d->bad) return 0;
     memset(res, 0, sizeof(*res));
+    res->size = sizeof(*res);
     res->rc = d->oom ? CP_ERR_NOMEM : CP_ERR_UNAVAILABLE;
     res->message = d->oom ? "redis: out of memory" : malformed;
     return res->rc;
@@ -353,6 +363,7 @@ static int finish(const struct rd *d, struct cp_result *res, const char *malform
 int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_result *res)
 {
     memset(res, 0, sizeof(*res));
+    res->size = sizeof(*res);
     struct rd d = {arena, NULL, 0};
     if (!is_array(&d, reply, 10)) {
         res->rc = CP_ERR_UNAVAILABLE;
@@ -393,6 +404,7 @@ static int parse_record(const redisReply *reply, int is_agent, struct rs_arena *
                         struct cp_result *res)
 {
     memset(res, 0, sizeof(*res));
+    res->size = sizeof(*res);
     struct rd d = {arena, NULL, 0};
     if (!is_array(&d, reply, is_agent ? AGENT_FIELDS : TASK_FIELDS)) {
         res->rc = CP_ERR_UNAVAILABLE;
@@ -465,6 +477,7 @@ int rs_reply_parse_agent_list(const redisReply *reply, int32_t status, struct rs
                               struct cp_result *res)
 {
     memset(res, 0, sizeof(*res));
+    res->size = sizeof(*res);
     struct rd d = {arena, NULL, 0};
     if (!is_array(&d, reply, 0)) return finish(&d, res, "redis: malformed agent list reply");
     const struct cp_agent_view **v =

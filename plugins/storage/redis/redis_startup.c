@@ -14,7 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
+
+#include <cp/time.h>
 
 #include "redis_int.h"
 
@@ -51,7 +52,7 @@ static redisReply *cmd(redisContext *c, int timeout_ms, const char *what, int ar
 
 static redisContext *connect_to(const struct rs_addr *a, int timeout_ms, char *why, size_t n)
 {
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    struct timeval tv = cp_ms_to_timeval(timeout_ms);
     redisContext *c = redisConnectWithTimeout(a->host, a->port, tv);
     if (!c || c->err) {
         snprintf(why, n, "%.100s", c ? c->errstr : "out of memory");

@@ -1,25 +1,77 @@
-/* cp/abi.h — the plugin ABI version and build signature.
+/* cp/abi.h — the plugin ABI version, the build signature, and the rules for growing the ABI.
  *
  * A plugin is accepted only when its descriptor says
  *   abi_major == CP_ABI_MAJOR && abi_minor <= CP_ABI_MINOR
  * and its build signature equals the host's (same pointer model, same libevent major.minor,
  * since probe and storage plugins share the host's event_base).
  *
- * Versioning policy:
- *   - a MINOR bump may only append members to the end of an ops table or of struct cp_host,
- *     append enum values, or add new inline helpers. Older plugins keep working.
- *   - anything else (reordering, removing, changing a type or a meaning) is a MAJOR bump.
+ * Three version numbers, each guarding one thing:
+ *   - CP_ABI_MAJOR / CP_ABI_MINOR (in the descriptor) guard the *data*: the layout of every
+ *     struct and the values of every enum. The major must match exactly. The minor says which
+ *     appended struct members and enum values the plugin knows: the host never reads a member
+ *     past the `size` a plugin-filled struct carries, and never hands a plugin an enum value
+ *     appended after the plugin's minor.
+ *   - CP_STORAGE_OPS_VERSION / CP_SELECTION_OPS_VERSION / CP_PROBE_OPS_VERSION (the `version`
+ *     at the head of each ops table) guard the *operations*: which members the table has. The
+ *     host calls an op only when the table's version is at least the one that appended it.
+ *   - CP_HOST_VERSION (struct cp_host.version) guards the *host services*: a plugin checks it
+ *     before calling a service appended after the version it was built with.
+ *
+ * What a MINOR release may do (old plugins keep loading and working, unchanged):
+ *   - append a member at the end of a struct that the plugin fills and that carries a `size`
+ *     first (struct cp_result, cp_agent_view, cp_task_view, cp_stats_view, cp_event), inside
+ *     `#if CP_ABI_TARGET_MINOR >= <minor>`. The host reads a member only when the struct's size
+ *     covers it; a shorter struct reads as if the member were zero/NULL, which must mean "as
+ *     before". (cpd does this in core/storage_compat.c for storage plugins of older minors.)
+ *   - append a member at the end of a struct that the host fills (filters, struct cp_claim,
+ *     cp_transition, cp_reap, cp_selection_ctx, cp_probe_spec, cp_host), inside the same #if.
+ *     Its zero value must mean "as before": an older plugin ignores it.
+ *   - give meaning to a reserved member (cp_health_view.reserved): the struct keeps its size.
+ *   - append an op at the end of an ops table (inside the #if) and bump that kind's
+ *     CP_*_OPS_VERSION. An appended op is optional to the host: a table of an older version,
+ *     or a NULL member, means "not supported". This is how storage grows new features.
+ *   - append an enum value below its capacity (CP_*_CAP in types.h). Arrays that cross the ABI
+ *     are sized by the capacity and come with a count of the entries filled.
+ *   - add inline helpers.
+ *   Then CP_ABI_MINOR goes up by one, and the changelog below says what was appended.
+ * Anything else is a MAJOR release (reordering, removing or retyping a member, changing a
+ * meaning, changing the descriptor, a new libevent major.minor): every plugin is rebuilt.
+ * The descriptor (cp/plugin.h) starts with abi_major and abi_minor in every major, forever.
+ *
+ * Targeting an older minor: define CP_ABI_TARGET_MINOR (0 .. CP_ABI_MINOR) before including any
+ * cp/ header, e.g. -DCP_ABI_TARGET_MINOR=0, and the headers present that minor's layouts, ops
+ * versions and descriptor: the plugin then loads into every host of this major from that minor
+ * on. Without it a plugin targets the minor of the headers it was built with.
  *
  * Changelog:
  *   1.0  first release: storage, selection and probe plugin kinds.
- *   1.1  storage ops version 2: status() and struct cp_storage_status; cp_result.outcome
- *        (enum cp_outcome: was a CP_ERR_UNAVAILABLE operation applied?).
+ *   2.0  (cpd 0.1.0) structs that plugins fill carry their size first (cp_result,
+ *        cp_agent_view, cp_task_view, cp_stats_view, cp_event); cp_stats_view's by-enum arrays
+ *        have fixed capacities (CP_*_CAP) and explicit counts; cp_health_view has reserved
+ *        members; probes: the host enforces the deadline, delivers done() from its own loop
+ *        callback (also when a probe calls it inside start()), measures the latency when the
+ *        probe passes a negative one, and ends every check with release() (was cancel());
+ *        host services alloc, free and now_ms retired (no plugin used them).
+ *   2.1  struct cp_event gains `strategy` (the task's selection strategy), so a task that the
+ *        reaper or an unregistration put back to pending wakes held claims with its own
+ *        strategy; from a 2.0 backend it reads as NULL (the default strategy, as in 2.0).
+ *   2.2  storage ops version 2: status() and struct cp_storage_status (the backend's connection:
+ *        mode, server in use, reconnects, failovers, redirects, unconfirmed writes);
+ *        cp_result.outcome (enum cp_outcome: whether a CP_ERR_UNAVAILABLE operation may have
+ *        been applied); from an older backend it reads as CP_OUTCOME_NOT_APPLIED, as before.
  */
 #ifndef CP_ABI_H
 #define CP_ABI_H
 
-#define CP_ABI_MAJOR 1
-#define CP_ABI_MINOR 1
+#define CP_ABI_MAJOR 2
+#define CP_ABI_MINOR 2
+
+#ifndef CP_ABI_TARGET_MINOR
+#define CP_ABI_TARGET_MINOR CP_ABI_MINOR
+#endif
+#if CP_ABI_TARGET_MINOR < 0 || CP_ABI_TARGET_MINOR > CP_ABI_MINOR
+#error "CP_ABI_TARGET_MINOR must be between 0 and CP_ABI_MINOR"
+#endif
 
 #define CP_STRINGIFY_(x) #x
 #define CP_STRINGIFY(x) CP_STRINGIFY_(x)

@@ -1,8 +1,9 @@
 /* cp/plugin.h — what every plugin .so exports, and the services the host lends it.
  *
  * A plugin exports exactly one data symbol, `cp_plugin_descriptor`, made with CP_PLUGIN_DEFINE.
- * The host reads the version fields before it runs any plugin code. The descriptor layout is
- * frozen forever: new information goes into the ops tables (append-only, see abi.h).
+ * The host reads the version fields before it runs any plugin code. The descriptor starts with
+ * abi_major and abi_minor in every major; within a major its layout is frozen: new information
+ * goes into the ops tables (append-only, see abi.h).
  *
  * Ownership: whoever allocates frees. Strings the host passes in are borrowed for the duration
  * of the call; copy them to keep them. Plugin state is an opaque pointer created by create().
@@ -44,19 +45,19 @@ enum cp_log_level { CP_LOG_DEBUG = 0, CP_LOG_INFO = 1, CP_LOG_WARN = 2, CP_LOG_E
 struct event_base; /* libevent */
 struct cp_timer;   /* opaque, owned by the host */
 
-/* Services the host lends to a plugin instance; valid until the instance's destroy() returns. */
+/* Services the host lends to a plugin instance; valid until the instance's destroy() returns.
+ * A minor may append services (bumping CP_HOST_VERSION): check host->version before calling a
+ * member appended after the version you built with. Plugins allocate with malloc()/free() and
+ * take wall-clock time from the operations' now_ms arguments (ABI 1's alloc, free and now_ms
+ * services had no user and were retired in 2.0). */
 struct cp_host {
     uint32_t version; /* CP_HOST_VERSION of the host; members appended only */
     void *host_private;
 
     /* Log one line, prefixed with the plugin's name. Never log secrets. */
     void (*log)(const struct cp_host *host, int level, const char *fmt, ...) CP_PRINTF(3, 4);
-    void *(*alloc)(size_t size);
-    void (*free)(void *ptr);
     /* This plugin's `options` from the config, as strings; NULL when absent. */
     const char *(*option)(const struct cp_host *host, const char *key);
-    /* Wall-clock time in milliseconds since the epoch (injectable by tests). */
-    int64_t (*now_ms)(const struct cp_host *host);
     /* The host's event loop, for plugins with a libevent-aware client. NULL in unit tests that
      * run without a loop. */
     struct event_base *(*event_base)(const struct cp_host *host);
@@ -68,7 +69,9 @@ struct cp_host {
 };
 #define CP_HOST_VERSION 1
 
-/* Every ops table begins with these three members. */
+/* Every ops table begins with these three members. `version` is the kind's CP_*_OPS_VERSION the
+ * plugin was built with: the host calls an op only when version is at least the one that
+ * appended it (see abi.h). */
 #define CP_OPS_HEADER                                                                              \
     uint32_t version;                                                                              \
     int (*create)(const struct cp_host *host, void **state, struct cp_err *err);                  \
@@ -76,7 +79,7 @@ struct cp_host {
 
 struct cp_plugin_descriptor {
     uint32_t abi_major;
-    uint32_t abi_minor;
+    uint32_t abi_minor; /* the minor the plugin targets: CP_ABI_TARGET_MINOR */
     const char *build_signature;
     uint32_t kind;       /* enum cp_plugin_kind */
     const char *name;    /* unique per kind: what configs and requests call it */
@@ -86,7 +89,7 @@ struct cp_plugin_descriptor {
 
 #define CP_PLUGIN_DEFINE(kind_, name_, version_, ops_)                                             \
     CP_PLUGIN_EXPORT const struct cp_plugin_descriptor cp_plugin_descriptor = {                   \
-        CP_ABI_MAJOR, CP_ABI_MINOR, CP_BUILD_SIGNATURE, (kind_), (name_), (version_), (ops_)}
+        CP_ABI_MAJOR, CP_ABI_TARGET_MINOR, CP_BUILD_SIGNATURE, (kind_), (name_), (version_), (ops_)}
 
 #ifdef __cplusplus
 }

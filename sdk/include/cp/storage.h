@@ -13,6 +13,11 @@
  * returns. Everything the host passes in is borrowed until the operation function returns
  * (the backend copies what it keeps).
  *
+ * Sizes: every struct a backend fills and hands back (cp_result and what it points to) carries
+ * `size` first: set it to sizeof(struct ...) as built. The host reads nothing past it, which is
+ * how a backend built for an older minor keeps working in a newer host (see abi.h). Arrays of
+ * structs (cp_result.events) have one size for all their elements.
+ *
  * Errors in cp_result.rc: 0, CP_ERR_NOT_FOUND, CP_ERR_CONFLICT (with .task or .agent holding the
  * current state and .message naming it), CP_ERR_INVALID, CP_ERR_NOMEM, CP_ERR_UNAVAILABLE (the
  * backend is unreachable and nothing was changed).
@@ -30,32 +35,41 @@
 extern "C" {
 #endif
 
-/* A counter keyed by name (capability, provider, task type). */
+/* A counter keyed by name (capability, provider, task type). Frozen for the major (arrays of it
+ * cross the ABI). */
 struct cp_count {
     const char *name;
     uint64_t count;
 };
 
-/* Counters for /stats, kept up to date by every operation (never computed by a scan). */
+/* Counters for /stats, kept up to date by every operation (never computed by a scan).
+ * The by-enum arrays have room for every value the major may ever have (CP_*_CAP); n_* says how
+ * many leading entries the backend filled — its CP_*_COUNT — and the host reads entries at or
+ * past n_* as 0. */
 struct cp_stats_view {
+    uint32_t size; /* sizeof(struct cp_stats_view) of the backend's build */
+    uint32_t n_agents_by_status;
+    uint32_t n_agents_by_health;
+    uint32_t n_tasks_by_status;
+    uint32_t n_tasks_by_priority;
     uint64_t agents_total;
     uint64_t agents_available; /* see cp_agent_is_available() */
-    uint64_t agents_by_status[CP_AGENT_STATUS_COUNT];
-    uint64_t agents_by_health[CP_HEALTH_COUNT];
+    uint64_t agents_by_status[CP_AGENT_STATUS_CAP];
+    uint64_t agents_by_health[CP_HEALTH_CAP];
     uint64_t circuits_open; /* agents whose health.circuit is CP_CIRCUIT_OPEN */
     const struct cp_count *agents_by_capability;
     size_t n_agents_by_capability;
     const struct cp_count *agents_by_provider;
     size_t n_agents_by_provider;
     uint64_t tasks_total; /* every stored task, terminal ones until retention deletes them */
-    uint64_t tasks_by_status[CP_TASK_STATUS_COUNT];
-    uint64_t tasks_by_priority[CP_PRIORITY_COUNT];
+    uint64_t tasks_by_status[CP_TASK_STATUS_CAP];
+    uint64_t tasks_by_priority[CP_PRIORITY_CAP];
     const struct cp_count *tasks_by_type;
     size_t n_tasks_by_type;
 };
 
 /* What an operation did besides its main effect, for the host to react to (wake held claimers,
- * feed circuit breakers, stop probes, count metrics). */
+ * feed circuit breakers, stop probes, count metrics). The host ignores kinds it does not know. */
 enum cp_event_kind {
     CP_EVENT_TASK_REQUEUED = 1, /* task back to pending (offline/unregistered agent, timeout) */
     CP_EVENT_TASK_TIMEOUT,      /* claimed/running past its timeout; task_status: pending|timeout */
@@ -64,19 +78,25 @@ enum cp_event_kind {
     CP_EVENT_TASK_DELETED,      /* terminal task older than retention: deleted */
 };
 struct cp_event {
-    int32_t kind;         /* enum cp_event_kind */
-    const char *agent_id; /* the agent concerned (for task events: the agent that held it) */
-    const char *task_id;  /* or NULL */
-    const char *task_type;   /* or NULL */
-    int32_t task_status;     /* status after the event, or -1 */
+    uint32_t size;         /* sizeof(struct cp_event) of the backend's build; the same for every
+                              event of one result (the array's stride) */
+    int32_t kind;          /* enum cp_event_kind */
+    const char *agent_id;  /* the agent concerned (for task events: the agent that held it) */
+    const char *task_id;   /* or NULL */
+    const char *task_type; /* or NULL */
+    int32_t task_status;   /* status after the event, or -1 */
     const char *const *required_capabilities; /* of the task, for waking claimers */
     uint32_t n_required;
+#if CP_ABI_TARGET_MINOR >= 1
+    const char *strategy; /* since 2.1: the task's selection strategy, or NULL */
+#endif
 };
 
 struct cp_result {
+    uint32_t size; /* sizeof(struct cp_result) of the backend's build */
     int rc;
-    const char *message; /* detail when rc != 0, or NULL */
-    int created;         /* agent_register: 1 new agent, 0 re-registered */
+    const char *message;               /* detail when rc != 0, or NULL */
+    int created;                       /* agent_register: 1 new agent, 0 re-registered */
     const struct cp_agent_view *agent; /* the agent after the operation, or NULL */
     const struct cp_task_view *task;   /* the task after the operation (current one on conflict) */
     const struct cp_agent_view *const *agents; /* agent_list */
@@ -87,9 +107,11 @@ struct cp_result {
     const struct cp_stats_view *stats; /* stats */
     const struct cp_event *events;     /* reap, agent_unregister */
     size_t n_events;
-    /* Appended in ops version 2 (read it only from a store whose ops->version >= 2): when rc is
-     * CP_ERR_UNAVAILABLE, whether the operation may have taken effect (enum cp_outcome). */
+#if CP_ABI_TARGET_MINOR >= 2
+    /* Since 2.2: when rc is CP_ERR_UNAVAILABLE, whether the operation may have taken effect
+     * (enum cp_outcome; 0 = not applied, as before). */
     int32_t outcome;
+#endif
 };
 
 /* What a failed (CP_ERR_UNAVAILABLE) operation may have done, for a caller that reconciles. */
@@ -102,8 +124,8 @@ enum cp_outcome {
 
 typedef void (*cp_storage_cb)(void *cookie, const struct cp_result *res);
 
-/* A backend's connection state (ops version 2, status()). Starts with its size so it can grow:
- * members are only appended, and a reader uses only those within `size`. */
+/* A backend's connection state (since 2.2: ops version 2, status()). Starts with its size so it
+ * can grow: members are only appended, and a reader uses only those within `size`. */
 struct cp_storage_status {
     uint32_t size;
     int32_t up;          /* 1: operations can reach the backend now */
@@ -249,11 +271,9 @@ struct cp_storage_ops {
     void (*agent_unregister)(void *st, const char *agent_id, int64_t now_ms, cp_storage_cb cb,
                              void *cookie);
     void (*agent_set_health)(void *st, const char *agent_id, const struct cp_health_view *health,
-                             int32_t status, int32_t expect_status, cp_storage_cb cb,
-                             void *cookie);
+                             int32_t status, int32_t expect_status, cp_storage_cb cb, void *cookie);
 
-    void (*task_submit)(void *st, const struct cp_task_view *task, cp_storage_cb cb,
-                        void *cookie);
+    void (*task_submit)(void *st, const struct cp_task_view *task, cp_storage_cb cb, void *cookie);
     void (*task_get)(void *st, const char *task_id, cp_storage_cb cb, void *cookie);
     void (*task_list)(void *st, const struct cp_task_filter *filter, cp_storage_cb cb,
                       void *cookie);
@@ -272,13 +292,23 @@ struct cp_storage_ops {
     /* Optional (may be NULL = always reachable): 1 when the backend is reachable now. */
     int (*is_available)(void *st);
 
-    /* ---- appended in ops version 2 ---- */
-    /* Optional (may be NULL): the backend's connection state for /health, /stats, /metrics.
-     * Synchronous and cheap (no I/O). The caller sets out->size to sizeof(*out) as it knows it;
-     * the backend fills at most that many bytes and sets out->size to what it filled. */
+#if CP_ABI_TARGET_MINOR >= 2
+    /* Since 2.2 (ops version 2). Optional (may be NULL): the backend's connection state for
+     * /health, /stats, /metrics. Synchronous and cheap (no I/O). The caller sets out->size to
+     * sizeof(*out) as it knows it; the backend fills at most that many bytes and sets
+     * out->size to what it filled. */
     void (*status)(void *st, struct cp_storage_status *out);
+#endif
+    /* Ops appended by later minors go here, at the end, each inside
+     * `#if CP_ABI_TARGET_MINOR >= <minor>` with CP_STORAGE_OPS_VERSION bumped under the same
+     * condition. Each is optional to the host: a table of an older version lacks it (cpd reads
+     * it as NULL), and NULL means "not supported". */
 };
+#if CP_ABI_TARGET_MINOR >= 2
 #define CP_STORAGE_OPS_VERSION 2
+#else
+#define CP_STORAGE_OPS_VERSION 1
+#endif
 
 /* The availability rule of CONTRACT §3 (a pure function of the agent's record):
  * ready, or busy below max_concurrent_tasks; and circuit not open. Offline agents never are. */
@@ -289,13 +319,35 @@ static inline int cp_agent_is_available(const struct cp_agent_view *a)
     return a->status == CP_AGENT_BUSY && a->tasks_in_flight < a->max_concurrent_tasks;
 }
 
+/* The claim rule of task_claim (above), written once: an agent may claim when it is ready,
+ * below max_concurrent_tasks, and its circuit is not open — an open circuit whose retry_at has
+ * come counts as half_open, which may claim. Any other status (also one a later minor appends)
+ * may not. A backend applies it inside its atomic claim (memory calls cp_claim_allowed() on its
+ * record; Redis' task_claim.lua is a line-by-line mirror); the host calls cp_agent_may_claim()
+ * on the agent a claim returned, to tell "may not claim" from "nothing matched". The
+ * conformance case claim_rule_grid checks a backend against this function over every status,
+ * load and circuit state. */
+static inline int cp_claim_allowed(int32_t status, uint32_t tasks_in_flight,
+                                   uint32_t max_concurrent_tasks,
+                                   const struct cp_health_view *health, int64_t now_ms)
+{
+    if (status != CP_AGENT_READY || tasks_in_flight >= max_concurrent_tasks) return 0;
+    return health->circuit != CP_CIRCUIT_OPEN || health->retry_at_ms <= now_ms;
+}
+static inline int cp_agent_may_claim(const struct cp_agent_view *a, int64_t now_ms)
+{
+    return cp_claim_allowed(a->status, a->tasks_in_flight, a->max_concurrent_tasks, &a->health,
+                            now_ms);
+}
+
 /* 1 when every one of `need` (sorted, unique) is in `have` (sorted, unique). */
-static inline int cp_caps_subset(const char *const *need, uint32_t n_need,
-                                 const char *const *have, uint32_t n_have)
+static inline int cp_caps_subset(const char *const *need, uint32_t n_need, const char *const *have,
+                                 uint32_t n_have)
 {
     uint32_t j = 0;
     for (uint32_t i = 0; i < n_need; i++) {
-        while (j < n_have && strcmp(have[j], need[i]) < 0) j++;
+        while (j < n_have && strcmp(have[j], need[i]) < 0)
+            j++;
         if (j == n_have || strcmp(have[j], need[i]) != 0) return 0;
         j++;
     }

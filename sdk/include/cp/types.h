@@ -1,6 +1,12 @@
 /* cp/types.h — enums, their names, and the read-only views of agents and tasks that the host
  * and plugins exchange. Views borrow their strings: valid only during the call they are passed
- * to. Times are milliseconds since the epoch; 0 means "unset" (rendered as JSON null). */
+ * to. Times are milliseconds since the epoch; 0 means "unset" (rendered as JSON null).
+ *
+ * Growth (see abi.h): a minor may append enum values below their capacity (CP_*_CAP), and
+ * members at the end of the views. Whoever fills a view sets `size` to sizeof(struct ...) as it
+ * was built; the reader reads no member past it. A plugin treats an enum value it does not know
+ * as matching no rule (cp_agent_is_available() and cp_claim_allowed() say no); the host never
+ * hands a plugin a value appended after the plugin's minor. */
 #ifndef CP_TYPES_H
 #define CP_TYPES_H
 
@@ -53,6 +59,22 @@ enum cp_health {
 
 enum cp_circuit { CP_CIRCUIT_CLOSED = 0, CP_CIRCUIT_OPEN, CP_CIRCUIT_HALF_OPEN, CP_CIRCUIT_COUNT };
 
+/* The capacities: within ABI major 2 no enum ever has more values than these, so arrays indexed
+ * by an enum that cross the ABI (struct cp_stats_view) are sized by them. *_COUNT is how many
+ * values these headers know; it grows with appended values, the capacity never does. */
+#define CP_AGENT_STATUS_CAP 16
+#define CP_TASK_STATUS_CAP 16
+#define CP_PRIORITY_CAP 8
+#define CP_HEALTH_CAP 8
+#define CP_CIRCUIT_CAP 8
+#if !defined(__cplusplus)
+_Static_assert(CP_AGENT_STATUS_COUNT <= CP_AGENT_STATUS_CAP, "agent statuses exceed capacity");
+_Static_assert(CP_TASK_STATUS_COUNT <= CP_TASK_STATUS_CAP, "task statuses exceed capacity");
+_Static_assert(CP_PRIORITY_COUNT <= CP_PRIORITY_CAP, "priorities exceed capacity");
+_Static_assert(CP_HEALTH_COUNT <= CP_HEALTH_CAP, "health values exceed capacity");
+_Static_assert(CP_CIRCUIT_COUNT <= CP_CIRCUIT_CAP, "circuit states exceed capacity");
+#endif
+
 static const char *const cp_agent_status_names[CP_AGENT_STATUS_COUNT] = {
     "starting", "ready", "busy", "draining", "offline", "failed"};
 static const char *const cp_task_status_names[CP_TASK_STATUS_COUNT] = {
@@ -97,7 +119,9 @@ static inline int cp_task_status_is_terminal(int s)
 }
 
 /* Health and circuit-breaker state of one agent. Decided by the host (core/health.c); a storage
- * backend only stores it and uses `circuit`/`retry_at_ms` to refuse claims while open. */
+ * backend only stores it and uses `circuit`/`retry_at_ms` to refuse claims while open.
+ * Embedded in struct cp_agent_view, so its size is fixed for the whole major: it grows into
+ * `reserved`, which writers zero and backends store and return as they got it. */
 struct cp_health_view {
     int32_t status; /* enum cp_health */
     int64_t last_check_ms;
@@ -110,9 +134,12 @@ struct cp_health_view {
     uint32_t circuit_opens;    /* consecutive re-openings, for the doubling cooldown */
     int64_t opened_at_ms;
     int64_t retry_at_ms; /* when an open circuit turns half_open */
+    int64_t reserved[4]; /* zero; a minor may give them a meaning (documented here) */
 };
 
 struct cp_agent_view {
+    uint32_t size; /* sizeof(struct cp_agent_view) of the writer's build: members beyond it are
+                      absent (read as 0/NULL) */
     const char *agent_id;
     const char *const *capabilities; /* sorted ascending (strcmp), unique */
     uint32_t n_capabilities;
@@ -135,6 +162,7 @@ struct cp_agent_view {
 };
 
 struct cp_task_view {
+    uint32_t size;  /* sizeof(struct cp_task_view) of the writer's build (as in cp_agent_view) */
     const char *id; /* "task_" + 24 lowercase hex digits */
     const char *task_type;
     const char *payload_json; /* JSON text; never NULL */

@@ -505,8 +505,8 @@ end
 -- CP_EVENT_* kinds
 local E_REQUEUED, E_TIMEOUT, E_OFFLINE, E_REMOVED, E_DELETED = 1, 2, 3, 4, 5
 local function event(kind, agent_id, t, status)
-    if not t then return {kind, agent_id, false, false, -1, {}} end
-    return {kind, nz(agent_id), t.id, t.type, status or t.st, t.req}
+    if not t then return {kind, agent_id, false, false, -1, {}, false} end
+    return {kind, nz(agent_id), t.id, t.type, status or t.st, t.req, nz(t.strat)}
 end
 
 ---------------------------------------------------------------------------------------------

@@ -25,7 +25,9 @@ local function heartbeat(fields)
     end
     if #fields > 0 then call('HSET', ak, unpack(fields)) end
 end
--- Open with retry_at <= now counts as half_open, which may claim.
+-- The claim rule: a mirror of cp_claim_allowed() in sdk/include/cp/storage.h (ready, below
+-- max_concurrent_tasks, circuit not open; open with retry_at <= now counts as half_open, which
+-- may claim). Change both together: the conformance case claim_rule_grid compares them.
 local circuit_ok = hci ~= C_OPEN or tonumber(a[AR_HRA]) <= now
 if st ~= A_READY or inf >= mc or not circuit_ok then
     heartbeat({})

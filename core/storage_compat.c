@@ -1,0 +1,475 @@
+/* storage_compat.c — the wrapper that runs a storage plugin built for an older minor of this ABI
+ * major (storage_compat.h). Only such plugins pay for it: one small allocation per operation,
+ * and a copy of what its results hold only when a struct is shorter than this host's.
+ *
+ * Growing the ABI (cp/abi.h) touches this file in three ways, each enforced below:
+ *   - a member appended to a struct a plugin fills: nothing to do, the copy by `size` covers
+ *     it; the *_MIN sizes stay the x.0 sizes (a plugin shorter than those is malformed);
+ *   - an op appended to struct cp_storage_ops: give it a wrapper and list it in wrap_table()
+ *     behind the ops version that appended it (the assertion after the table fails until then);
+ *   - an enum value appended: add this minor's count to its table (one entry per minor, asserted).
+ */
+#include "storage_compat.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cp/storage.h>
+
+#include "log.h"
+#include "plugin_loader.h"
+
+#if CP_ABI_TARGET_MINOR != CP_ABI_MINOR
+#error "cpd itself is always built for the minor of its own headers"
+#endif
+
+/* Sizes at minor 0 of this major: the least a plugin of this major may return. */
+#define RESULT_MIN offsetof(struct cp_result, outcome) /* 2.2 appended outcome */
+#define AGENT_MIN sizeof(struct cp_agent_view)
+#define TASK_MIN sizeof(struct cp_task_view)
+#define STATS_MIN sizeof(struct cp_stats_view)
+#define EVENT_MIN offsetof(struct cp_event, strategy) /* 2.1 appended strategy */
+
+/* How many values each guarded enum had at each minor of this major (index: the minor). */
+static const int agent_statuses_at[] = {6, 6, 6};
+static const int task_statuses_at[] = {7, 7, 7};
+static const int priorities_at[] = {4, 4, 4};
+static const int healths_at[] = {5, 5, 5};
+static const int circuits_at[] = {3, 3, 3};
+static const int transitions_at[] = {5, 5, 5}; /* CP_TR_START (1) .. CP_TR_RELEASE (5) */
+#define ONE_PER_MINOR(t)                                                                           \
+    _Static_assert(sizeof t / sizeof *t == CP_ABI_MINOR + 1, #t ": one entry per minor")
+ONE_PER_MINOR(agent_statuses_at);
+ONE_PER_MINOR(task_statuses_at);
+ONE_PER_MINOR(priorities_at);
+ONE_PER_MINOR(healths_at);
+ONE_PER_MINOR(circuits_at);
+ONE_PER_MINOR(transitions_at);
+
+struct compat {
+    struct cp_storage_ops table;      /* what the core calls (p->ops) */
+    const struct cp_storage_ops *ops; /* the plugin's own */
+    void *st;                         /* the plugin's own state */
+    uint32_t minor;                   /* its abi_minor */
+    const char *name;                 /* its descriptor's name, for messages */
+    int warned;                       /* a malformed result was logged */
+};
+
+/* One operation in flight through the wrapper. */
+struct call {
+    struct compat *c;
+    cp_storage_cb cb;
+    void *cookie;
+};
+
+int storage_compat_enum_count(enum compat_enum which, uint32_t minor)
+{
+    static const int *const tables[] = {agent_statuses_at, task_statuses_at, priorities_at,
+                                        healths_at,        circuits_at,      transitions_at};
+    if ((unsigned)which >= sizeof tables / sizeof *tables || minor > CP_ABI_MINOR) return 0;
+    return tables[which][minor];
+}
+
+/* ---- results: read as far as `size` says ------------------------------------------------ */
+
+/* What one result turned into: copies of the structs that were shorter than the host's. */
+struct norm {
+    struct cp_result res;
+    struct cp_agent_view agent;
+    struct cp_task_view task;
+    struct cp_stats_view stats;
+    struct cp_agent_view *agents;
+    const struct cp_agent_view **agent_ptrs;
+    struct cp_task_view *tasks;
+    const struct cp_task_view **task_ptrs;
+    struct cp_event *events;
+    char message[256];
+};
+
+/* dst (host size) = the first src_size bytes of src, the rest zero, size = the host's. */
+static void copy_sized(void *dst, size_t dst_size, const void *src, size_t src_size)
+{
+    memset(dst, 0, dst_size);
+    memcpy(dst, src, src_size < dst_size ? src_size : dst_size);
+    *(uint32_t *)dst = (uint32_t)dst_size; /* every sized struct starts with its size */
+}
+
+static void norm_free(struct norm *n)
+{
+    free(n->agents);
+    free(n->agent_ptrs);
+    free(n->tasks);
+    free(n->task_ptrs);
+    free(n->events);
+    memset(n, 0, offsetof(struct norm, message));
+}
+
+/* Replaces the result with an error of its own (rc, n->message). */
+static const struct cp_result *replaced(struct norm *n, int rc)
+{
+    norm_free(n);
+    n->res.size = sizeof n->res;
+    n->res.rc = rc;
+    n->res.message = n->message;
+    return &n->res;
+}
+
+/* The plugin broke the size contract: CP_ERR_UNAVAILABLE, logged once per instance. */
+static const struct cp_result *malformed(struct compat *c, struct norm *n, const char *fmt, ...)
+    CP_PRINTF(3, 4);
+static const struct cp_result *malformed(struct compat *c, struct norm *n, const char *fmt, ...)
+{
+    int len = snprintf(n->message, sizeof n->message, "storage plugin '%s' (ABI %d.%u) returned ",
+                       c->name, CP_ABI_MAJOR, c->minor);
+    va_list ap;
+    va_start(ap, fmt);
+    if (len > 0 && (size_t)len < sizeof n->message)
+        vsnprintf(n->message + len, sizeof n->message - (size_t)len, fmt, ap);
+    va_end(ap);
+    if (!c->warned) log_error("%s", n->message);
+    c->warned = 1;
+    return replaced(n, CP_ERR_UNAVAILABLE);
+}
+
+#define TOO_SHORT(c, n, what, have, least)                                                         \
+    malformed(c, n, "%s of %u bytes; at least %zu expected", what, (unsigned)(have),               \
+              (size_t)(least))
+
+static const struct cp_result *out_of_memory(struct norm *n)
+{
+    snprintf(n->message, sizeof n->message, "out of memory");
+    return replaced(n, CP_ERR_NOMEM);
+}
+
+#define VIEW_LIST(type, min, list, count, copies, ptrs, what)                                      \
+    do {                                                                                           \
+        size_t k_, short_ = 0;                                                                     \
+        for (k_ = 0; k_ < (count); k_++) {                                                         \
+            if ((list)[k_]->size < (min)) return TOO_SHORT(c, n, what, (list)[k_]->size, (min));   \
+            short_ += (list)[k_]->size != sizeof(type);                                            \
+        }                                                                                          \
+        if (short_ == 0) break;                                                                    \
+        (copies) = calloc((count), sizeof(type));                                                  \
+        (ptrs) = calloc((count), sizeof *(ptrs));                                                  \
+        if (!(copies) || !(ptrs)) return out_of_memory(n);                                         \
+        for (k_ = 0; k_ < (count); k_++) {                                                         \
+            copy_sized(&(copies)[k_], sizeof(type), (list)[k_], (list)[k_]->size);                 \
+            (ptrs)[k_] = &(copies)[k_];                                                            \
+        }                                                                                          \
+        (list) = (ptrs);                                                                           \
+    } while (0)
+
+/* The stats with every by-enum entry at or past the plugin's count read as 0, and the counts
+ * the host's own. */
+static const struct cp_result *norm_stats(struct compat *c, struct norm *n)
+{
+    const struct cp_stats_view *s = n->res.stats;
+    if (s->size < STATS_MIN) return TOO_SHORT(c, n, "a stats view", s->size, STATS_MIN);
+    if (s->n_agents_by_status > CP_AGENT_STATUS_CAP || s->n_agents_by_health > CP_HEALTH_CAP ||
+        s->n_tasks_by_status > CP_TASK_STATUS_CAP || s->n_tasks_by_priority > CP_PRIORITY_CAP)
+        return malformed(c, n, "a stats view whose counts exceed the capacities");
+    copy_sized(&n->stats, sizeof n->stats, s, s->size);
+    struct cp_stats_view *o = &n->stats;
+    memset(o->agents_by_status + o->n_agents_by_status, 0,
+           (CP_AGENT_STATUS_CAP - o->n_agents_by_status) * sizeof(uint64_t));
+    memset(o->agents_by_health + o->n_agents_by_health, 0,
+           (CP_HEALTH_CAP - o->n_agents_by_health) * sizeof(uint64_t));
+    memset(o->tasks_by_status + o->n_tasks_by_status, 0,
+           (CP_TASK_STATUS_CAP - o->n_tasks_by_status) * sizeof(uint64_t));
+    memset(o->tasks_by_priority + o->n_tasks_by_priority, 0,
+           (CP_PRIORITY_CAP - o->n_tasks_by_priority) * sizeof(uint64_t));
+    o->n_agents_by_status = CP_AGENT_STATUS_COUNT;
+    o->n_agents_by_health = CP_HEALTH_COUNT;
+    o->n_tasks_by_status = CP_TASK_STATUS_COUNT;
+    o->n_tasks_by_priority = CP_PRIORITY_COUNT;
+    n->res.stats = o;
+    return NULL;
+}
+
+/* Events are one array whose stride is the plugin's sizeof(struct cp_event). */
+static const struct cp_result *norm_events(struct compat *c, struct norm *n)
+{
+    size_t stride = n->res.events[0].size;
+    if (stride < EVENT_MIN) return TOO_SHORT(c, n, "an event", stride, EVENT_MIN);
+    if (stride == sizeof(struct cp_event)) return NULL;
+    n->events = calloc(n->res.n_events, sizeof *n->events);
+    if (!n->events) return out_of_memory(n);
+    const char *src = (const char *)n->res.events;
+    for (size_t i = 0; i < n->res.n_events; i++) {
+        const struct cp_event *e = (const struct cp_event *)(const void *)(src + i * stride);
+        if (e->size != stride)
+            return malformed(c, n, "events of different sizes (%u and %zu bytes)",
+                             (unsigned)e->size, stride);
+        copy_sized(&n->events[i], sizeof n->events[i], e, stride);
+    }
+    n->res.events = n->events;
+    return NULL;
+}
+
+/* The result the core may read whole: `in` copied where the plugin's structs are shorter. */
+static const struct cp_result *normalize(struct compat *c, const struct cp_result *in,
+                                         struct norm *n)
+{
+    const struct cp_result *bad;
+    if (in->size < RESULT_MIN) return TOO_SHORT(c, n, "a result", in->size, RESULT_MIN);
+    copy_sized(&n->res, sizeof n->res, in, in->size);
+    if (n->res.agent && n->res.agent->size != sizeof n->agent) {
+        if (n->res.agent->size < AGENT_MIN)
+            return TOO_SHORT(c, n, "an agent view", n->res.agent->size, AGENT_MIN);
+        copy_sized(&n->agent, sizeof n->agent, n->res.agent, n->res.agent->size);
+        n->res.agent = &n->agent;
+    }
+    if (n->res.task && n->res.task->size != sizeof n->task) {
+        if (n->res.task->size < TASK_MIN)
+            return TOO_SHORT(c, n, "a task view", n->res.task->size, TASK_MIN);
+        copy_sized(&n->task, sizeof n->task, n->res.task, n->res.task->size);
+        n->res.task = &n->task;
+    }
+    VIEW_LIST(struct cp_agent_view, AGENT_MIN, n->res.agents, n->res.n_agents, n->agents,
+              n->agent_ptrs, "an agent view");
+    VIEW_LIST(struct cp_task_view, TASK_MIN, n->res.tasks, n->res.n_tasks, n->tasks, n->task_ptrs,
+              "a task view");
+    if (n->res.stats && (bad = norm_stats(c, n))) return bad;
+    if (n->res.n_events > 0 && n->res.events && (bad = norm_events(c, n))) return bad;
+    return &n->res;
+}
+
+static void on_result(void *cookie, const struct cp_result *res)
+{
+    struct call *k = cookie;
+    struct norm *n = calloc(1, sizeof *n);
+    struct cp_result oom = {.size = sizeof oom, .rc = CP_ERR_NOMEM, .message = "out of memory"};
+    k->cb(k->cookie, n ? normalize(k->c, res, n) : &oom);
+    if (n) norm_free(n);
+    free(n);
+    free(k);
+}
+
+/* ---- operations ------------------------------------------------------------------------- */
+
+static void reply_error(cp_storage_cb cb, void *cookie, int rc, const char *fmt, ...)
+    CP_PRINTF(4, 5);
+static void reply_error(cp_storage_cb cb, void *cookie, int rc, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    struct cp_result res = {.size = sizeof res, .rc = rc, .message = msg};
+    cb(cookie, &res);
+}
+
+static struct call *call_new(struct compat *c, cp_storage_cb cb, void *cookie)
+{
+    struct call *k = malloc(sizeof *k);
+    if (!k) {
+        reply_error(cb, cookie, CP_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    *k = (struct call){c, cb, cookie};
+    return k;
+}
+
+/* 1 when `value` of `which` existed at the plugin's minor; else answers CP_ERR_INVALID. -1 is
+ * let through where it means "any" / "unchanged" (allow_none). */
+static int known(struct compat *c, enum compat_enum which, int32_t value, int allow_none,
+                 const char *what, cp_storage_cb cb, void *cookie)
+{
+    int count = storage_compat_enum_count(which, c->minor);
+    int lo = which == COMPAT_TRANSITION ? 1 : 0,
+        hi = which == COMPAT_TRANSITION ? count + 1 : count;
+    if ((allow_none && value == -1) || (value >= lo && value < hi)) return 1;
+    reply_error(cb, cookie, CP_ERR_INVALID, "storage plugin '%s' (ABI %d.%u) does not know %s %d",
+                c->name, CP_ABI_MAJOR, c->minor, what, (int)value);
+    return 0;
+}
+
+#define FORWARD(op, ...)                                                                           \
+    do {                                                                                           \
+        struct call *k = call_new(c, cb, cookie);                                                  \
+        if (k) c->ops->op(c->st, __VA_ARGS__, on_result, k);                                       \
+    } while (0)
+
+static void w_agent_register(void *st, const struct cp_agent_view *in, int64_t now_ms,
+                             cp_storage_cb cb, void *cookie)
+{
+    struct compat *c = st;
+    FORWARD(agent_register, in, now_ms);
+}
+
+static void w_agent_get(void *st, const char *id, cp_storage_cb cb, void *cookie)
+{
+    struct compat *c = st;
+    FORWARD(agent_get, id);
+}
+
+static void w_agent_list(void *st, const struct cp_agent_filter *f, cp_storage_cb cb, void *cookie)
+{
+    struct compat *c = st;
+    if (f && !known(c, COMPAT_AGENT_STATUS, f->status, 1, "agent status", cb, cookie)) return;
+    FORWARD(agent_list, f);
+}
+
+static void w_agent_heartbeat(void *st, const char *id, int32_t status, int64_t now_ms,
+                              cp_storage_cb cb, void *cookie)
+{
+    struct compat *c = st;
+    if (!known(c, COMPAT_AGENT_STATUS, status, 1, "agent status", cb, cookie)) return;
+    FORWARD(agent_heartbeat, id, status, now_ms);
+}
+
+static void w_agent_unregister(void *st, const char *id, int64_t now_ms, cp_storage_cb cb,
+                               void *cookie)
+{
+    struct compat *c = st;
+    FORWARD(agent_unregister, id, now_ms);
+}
+
+static void w_agent_set_health(void *st, const char *id, const struct cp_health_view *h,
+                               int32_t status, int32_t expect, cp_storage_cb cb, void *cookie)
+{
+    struct compat *c = st;
+    if (!known(c, COMPAT_AGENT_STATUS, status, 1, "agent status", cb, cookie) ||
+        !known(c, COMPAT_AGENT_STATUS, expect, 1, "agent status", cb, cookie) ||
+        (h && !known(c, COMPAT_HEALTH, h->status, 0, "health", cb, cookie)) ||
+        (h && !known(c, COMPAT_CIRCUIT, h->circuit, 0, "circuit state", cb, cookie)))
+        return;
+    FORWARD(agent_set_health, id, h, status, expect);
+}
+
+static void w_task_submit(void *st, const struct cp_task_view *t, cp_storage_cb cb, void *cookie)
+{
+    struct compat *c = st;
+    if (t && (!known(c, COMPAT_TASK_STATUS, t->status, 0, "task status", cb, cookie) ||
+              !known(c, COMPAT_PRIORITY, t->priority, 0, "priority", cb, cookie)))
+        return;
+    FORWARD(task_submit, t);
+}
+
+static void w_task_get(void *st, const char *id, cp_storage_cb cb, void *cookie)
+{
+    struct compat *c = st;
+    FORWARD(task_get, id);
+}
+
+static void w_task_list(void *st, const struct cp_task_filter *f, cp_storage_cb cb, void *cookie)
+{
+    struct compat *c = st;
+    if (f && !known(c, COMPAT_TASK_STATUS, f->status, 1, "task status", cb, cookie)) return;
+    FORWARD(task_list, f);
+}
+
+static void w_task_claim(void *st, const struct cp_claim *cl, cp_storage_cb cb, void *cookie)
+{
+    struct compat *c = st;
+    FORWARD(task_claim, cl);
+}
+
+static void w_task_transition(void *st, const struct cp_transition *tr, cp_storage_cb cb,
+                              void *cookie)
+{
+    struct compat *c = st;
+    if (tr && !known(c, COMPAT_TRANSITION, tr->kind, 0, "transition kind", cb, cookie)) return;
+    FORWARD(task_transition, tr);
+}
+
+static void w_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cookie)
+{
+    struct compat *c = st;
+    FORWARD(reap, r);
+}
+
+static void w_stats(void *st, cp_storage_cb cb, void *cookie)
+{
+    struct compat *c = st;
+    struct call *k = call_new(c, cb, cookie);
+    if (k) c->ops->stats(c->st, on_result, k);
+}
+
+static void w_watch(void *st, void (*on_change)(void *arg, const char *kind, const char *id),
+                    void *arg)
+{
+    struct compat *c = st;
+    c->ops->watch(c->st, on_change, arg);
+}
+
+static int w_is_available(void *st)
+{
+    struct compat *c = st;
+    return c->ops->is_available(c->st);
+}
+
+static void w_status(void *st, struct cp_storage_status *out)
+{
+    struct compat *c = st;
+    c->ops->status(c->st, out);
+}
+
+static void w_destroy(void *st)
+{
+    struct compat *c = st;
+    if (c->ops->destroy) c->ops->destroy(c->st); /* fails its operations in flight through us */
+    free(c);
+}
+
+/* The wrapper table: every op the plugin's table has, by its version. */
+static void wrap_table(struct compat *c)
+{
+    struct cp_storage_ops *t = &c->table;
+    const struct cp_storage_ops *o = c->ops;
+    t->version = CP_STORAGE_OPS_VERSION;
+    t->destroy = w_destroy;
+    /* ops version 1 */
+    t->agent_register = w_agent_register;
+    t->agent_get = w_agent_get;
+    t->agent_list = w_agent_list;
+    t->agent_heartbeat = w_agent_heartbeat;
+    t->agent_unregister = w_agent_unregister;
+    t->agent_set_health = w_agent_set_health;
+    t->task_submit = w_task_submit;
+    t->task_get = w_task_get;
+    t->task_list = w_task_list;
+    t->task_claim = w_task_claim;
+    t->task_transition = w_task_transition;
+    t->reap = w_reap;
+    t->stats = w_stats;
+    t->watch = o->watch ? w_watch : NULL;
+    t->is_available = o->is_available ? w_is_available : NULL;
+    /* An op appended later: `if (o->version >= <its version> && o-><op>) t-><op> = w_<op>;` */
+    if (o->version >= 2 && o->status) t->status = w_status; /* 2.2 */
+}
+_Static_assert(sizeof(struct cp_storage_ops) ==
+                   offsetof(struct cp_storage_ops, status) +
+                       sizeof(void (*)(void *, struct cp_storage_status *)),
+               "an op was appended to struct cp_storage_ops: wrap it in wrap_table()");
+
+int storage_compat_wrap(struct plugin *p, char *err, size_t errlen)
+{
+    const struct cp_storage_ops *ops = p->ops;
+    if (p->desc->abi_minor == CP_ABI_MINOR && ops->version == CP_STORAGE_OPS_VERSION) return 0;
+    struct compat *c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, errlen, "plugin %s: out of memory", p->path);
+        return -1;
+    }
+    c->ops = ops;
+    c->st = p->state;
+    c->minor = p->desc->abi_minor;
+    c->name = p->desc->name;
+    wrap_table(c);
+    p->ops = &c->table;
+    p->state = c;
+    log_info("storage plugin '%s' (%s) is built for ABI %u.%u, storage ops version %u; this cpd "
+             "speaks %d.%d, ops version %d: running it through the compatibility layer",
+             p->desc->name, p->path, (unsigned)p->desc->abi_major, (unsigned)c->minor,
+             (unsigned)ops->version, CP_ABI_MAJOR, CP_ABI_MINOR, CP_STORAGE_OPS_VERSION);
+    return 0;
+}
+
+int storage_compat_active(const struct plugin *p)
+{
+    return p && p->ops && ((const struct cp_storage_ops *)p->ops)->destroy == w_destroy;
+}

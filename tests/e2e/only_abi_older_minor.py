@@ -1,0 +1,113 @@
+"""only_abi_older_minor.py — a storage plugin built for an older minor of the plugin ABI, in this
+cpd.
+
+<build>/abi_fixtures/memory_minor0.so is the memory store compiled with -DCP_ABI_TARGET_MINOR=0
+(cp/abi.h): its descriptor says 2.0 and its structs have the 2.0 layouts, so struct cp_event
+lacks 2.1's `strategy` and the events of a reap are strided by the shorter size. cpd runs it
+through core/storage_compat.c. Checked over HTTP:
+  - cpd starts on it, says so in its log, and serves a task's whole life cycle, /stats and
+    /metrics;
+  - a task that the reaper times out goes back to a held claim. The task names a strategy that
+    picks the last candidate (the selection fixture good.so); the default, least_loaded, picks
+    the first. With the 2.1 memory store the reap event carries the task's strategy and the
+    second claimer wins; with the 2.0 store the event has no strategy, cpd reads it as NULL and
+    the default strategy places the task, as every cpd did before 2.1.
+"""
+
+import os
+import unittest
+
+from cpdtest import BUILD_DIR, FIXTURE_DIR, CpdTestCase, in_thread, wait_until
+
+OLD_STORE = os.path.join(BUILD_DIR, "abi_fixtures", "memory_minor0.so")
+LAST_PICKER = os.path.join(FIXTURE_DIR, "good.so")  # selection plugin "fixture_good"
+SELECTION = {"default": "least_loaded",
+             "plugins": ["least_loaded", "round_robin", "random", LAST_PICKER]}
+
+
+class RequeueStrategy:
+    """The held claim that gets a timed-out task, for the store under test."""
+
+    def requeue_winner(self):
+        for agent in ("a", "b", "c"):
+            self.register(agent, capabilities=["w"])
+        tid = self.submit(required_capabilities=["w"], timeout_seconds=1,
+                          strategy="fixture_good")
+        self.assertEqual(self.claim("a")["id"], tid)
+        held = {agent: in_thread(self.claim, agent, client=self.cpd.client(), block_ms=10000)
+                for agent in ("b", "c")}
+        wait_until(lambda: self.c.get("stats").body["scheduler"]["held_claims"] == 2, 5.0,
+                   what="two held claims")
+        # a never starts it: the reaper times it out (1 s) and a held claim gets it.
+        wait_until(lambda: self.task(tid)["assigned_agent"] in ("b", "c"), 6.0,
+                   what="timed-out task handed to a held claim")
+        winner = self.task(tid)["assigned_agent"]
+        task, _ = held[winner].join()
+        self.assertEqual(task["id"], tid)
+        self.assertEqual(task["attempt"], 2)
+        return winner
+
+
+class OlderMinorStore(CpdTestCase, RequeueStrategy):
+    cpd_config = {"storage": {"plugin": OLD_STORE}, "selection": SELECTION}
+
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.exists(OLD_STORE):
+            raise unittest.SkipTest("%s is not built" % OLD_STORE)
+        super().setUpClass()
+
+    def test_runs_through_the_compatibility_layer(self):
+        log = self.cpd.stderr()
+        self.assertIn("storage plugin 'memory' (%s) is built for ABI 2.0" % OLD_STORE, log)
+        self.assertIn("running it through the compatibility layer", log)
+
+    def test_life_cycle_stats_and_metrics(self):
+        self.register("w1", capabilities=["x"])
+        tid = self.submit(required_capabilities=["x"], priority="high")
+        self.assertEqual(self.claim("w1")["id"], tid)
+        self.assertStatus(self.c.post("tasks/%s/start" % tid, {"agent_id": "w1"}), 200)
+        r = self.c.post("tasks/%s/complete" % tid, {"agent_id": "w1", "result": {"n": 2}})
+        self.assertStatus(r, 200)
+        t = self.task(tid)
+        self.assertEqual((t["status"], t["result"]), ("completed", {"n": 2}))
+        self.assertEqual(self.agent("w1")["tasks_completed"], 1)
+        stats = self.c.get("stats").body
+        self.assertEqual(stats["storage"]["backend"], "memory")
+        self.assertEqual(stats["registry"]["total_agents"], 1)
+        self.assertEqual(stats["registry"]["by_status"]["ready"], 1)
+        self.assertEqual(stats["scheduler"]["by_status"]["completed"], 1)
+        self.assertEqual(stats["scheduler"]["by_priority"]["high"], 1)
+        self.assertEqual(sum(stats["scheduler"]["by_status"].values()), 1)
+        metrics = self.c.get("/metrics")
+        self.assertStatus(metrics, 200)
+        self.assertIn('cp_tasks{status="completed"} 1\n', metrics.body)
+
+    def test_unregister_requeues_through_short_events(self):
+        self.register("holder", capabilities=["u"], max_concurrent_tasks=3)
+        self.register("waiter", capabilities=["u"])
+        tids = [self.submit(required_capabilities=["u"]) for _ in range(3)]
+        for _ in tids:
+            self.claim("holder")
+        h = in_thread(self.claim, "waiter", client=self.cpd.client(), block_ms=5000)
+        wait_until(lambda: self.c.get("stats").body["scheduler"]["held_claims"] == 1, 5.0,
+                   what="the waiter held")
+        self.assertStatus(self.c.delete("agents/holder"), 200)
+        task, _ = h.join()
+        self.assertIn(task["id"], tids)  # woken by one of the three requeue events
+        pending = [t for t in tids if self.task(t)["status"] == "pending"]
+        self.assertEqual(len(pending), 2)
+
+    def test_requeued_task_placed_by_the_default_strategy(self):
+        self.assertEqual(self.requeue_winner(), "b")  # no strategy in a 2.0 event
+
+
+class CurrentMinorStore(CpdTestCase, RequeueStrategy):
+    cpd_config = {"selection": SELECTION}
+
+    def test_requeued_task_placed_by_its_own_strategy(self):
+        self.assertEqual(self.requeue_winner(), "c")  # the event's strategy: last candidate
+
+
+if __name__ == "__main__":
+    unittest.main()
