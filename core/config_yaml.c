@@ -117,6 +117,24 @@ static int walk_plugins(struct walk *w, const char *path, yaml_node_t *seq,
     return 0;
 }
 
+/* A list option (e.g. redis' sentinels: [a, b]) as "a,b"; items may not contain ','. */
+static int join_scalars(struct walk *w, const char *name, yaml_node_t *seq, char *out, size_t n)
+{
+    size_t off = 0;
+    out[0] = '\0';
+    for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top;
+         it++) {
+        yaml_node_t *item = yaml_document_get_node(w->doc, *it);
+        if (!item || item->type != YAML_SCALAR_NODE || strchr(scalar(item), ','))
+            return wrong_shape(w, name, item ? item : seq, "a list of strings without ','");
+        int wr = snprintf(out + off, n - off, "%s%s", off ? "," : "", scalar(item));
+        if (wr < 0 || (size_t)wr >= n - off)
+            return wrong_shape(w, name, seq, "a list shorter than 4096 bytes in all");
+        off += (size_t)wr;
+    }
+    return 0;
+}
+
 static int walk_options(struct walk *w, const char *path, yaml_node_t *map)
 {
     if (is_null(map)) return 0;
@@ -130,8 +148,16 @@ static int walk_options(struct walk *w, const char *path, yaml_node_t *map)
         if (!k || !v || k->type != YAML_SCALAR_NODE)
             return wrong_shape(w, path, k ? k : map, "option names that are plain words");
         snprintf(name, sizeof name, "%s.%.100s", path, scalar(k));
-        if (v->type != YAML_SCALAR_NODE) return wrong_shape(w, name, v, "a string or number");
         where_of(w, v, where, sizeof where);
+        if (v->type == YAML_SEQUENCE_NODE) { /* a list of scalars reaches the plugin as "a,b" */
+            char joined[4096];
+            if (join_scalars(w, name, v, joined, sizeof joined) != 0) return -1;
+            if (cfg_set_option(w->cfg, scalar(k), joined, name, where, w->err, w->errlen) != 0)
+                return -1;
+            continue;
+        }
+        if (v->type != YAML_SCALAR_NODE)
+            return wrong_shape(w, name, v, "a string, a number or a list of them");
         if (cfg_set_option(w->cfg, scalar(k), scalar(v), name, where, w->err, w->errlen) != 0)
             return -1;
     }

@@ -6,6 +6,7 @@
 #include "metrics.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -373,4 +374,34 @@ void metrics_render(struct evbuffer *out, const struct cp_stats_view *stats)
         put_labelled_hist(out, scratch, "cp_probe_duration_seconds", &e->h);
     }
     evbuffer_free(scratch);
+}
+
+void metrics_render_storage(struct evbuffer *out, int up, const struct cp_storage_status *st)
+{
+    put_head(out, "cp_storage_up", "gauge",
+             "1 when the storage backend can be reached now, else 0 (requests answer 503).");
+    evbuffer_add_printf(out, "cp_storage_up %d\n", up ? 1 : 0);
+    if (!st) return;
+    static const struct {
+        const char *name, *help;
+        size_t offset;
+    } counters[] = {
+        {"cp_storage_reconnects_total", "Storage connections re-made after a loss.",
+         offsetof(struct cp_storage_status, reconnects)},
+        {"cp_storage_failovers_total",
+         "Moves to a different primary (Sentinel switch, Cluster failover) followed.",
+         offsetof(struct cp_storage_status, failovers)},
+        {"cp_storage_redirects_total", "Cluster MOVED redirections followed.",
+         offsetof(struct cp_storage_status, redirects)},
+        {"cp_storage_unconfirmed_writes_total",
+         "Writes answered 503 because too few replicas confirmed them in time (wait_replicas).",
+         offsetof(struct cp_storage_status, unconfirmed_writes)},
+    };
+    for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
+        if (counters[i].offset + sizeof(uint64_t) > st->size) continue; /* an older store */
+        uint64_t v;
+        memcpy(&v, (const char *)st + counters[i].offset, sizeof v);
+        put_head(out, counters[i].name, "counter", counters[i].help);
+        evbuffer_add_printf(out, "%s %" PRIu64 "\n", counters[i].name, v);
+    }
 }

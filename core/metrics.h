@@ -24,6 +24,8 @@ void metrics_http_request(const char *route, int status, double seconds);
 void metrics_probe_result(const char *probe_type, int ok, double latency_seconds);
 /* Render everything, with agents/tasks by status and circuit states from `stats`. */
 void metrics_render(struct evbuffer *out, const struct cp_stats_view *stats);
+/* cp_storage_up and, when the store reports them (st != NULL), its connection counters. */
+void metrics_render_storage(struct evbuffer *out, int up, const struct cp_storage_status *st);
 void metrics_reset(void); /* tests */
 
 #endif

@@ -161,8 +161,16 @@ struct ops_storage {
     int available;       /* reachable now */
     int fallback;        /* the configured store was unreachable at start-up: on memory */
     const char *fallback_reason;
+    /* The store's connection state (storage ops version 2 status(), e.g. Redis' master and
+     * failover counters); has_conn 0 when the store does not report one. Strings are
+     * NUL-terminated whatever the plugin left in them. */
+    int has_conn;
+    struct cp_storage_status conn;
 };
 void ops_storage_status(struct cp_core *core, struct ops_storage *out);
+/* What a failed (CP_ERR_UNAVAILABLE) operation may have done: enum cp_outcome, read only from a
+ * store whose ops version has cp_result.outcome (2+); NOT_APPLIED otherwise. */
+int ops_outcome(const struct cp_core *core, const struct cp_result *res);
 /* The system's health from its agents' (CONTRACT §5): enum cp_health. */
 int ops_system_health(uint64_t total, uint64_t degraded, uint64_t unhealthy);
 

@@ -1,6 +1,9 @@
 /* ops_system.c — the operations layer's life (creating and wiring claims, scheduler, health
  * monitor, event subscribers and reaper; start-up, drain, shutdown) and the system reads:
  * stats, held claims, the store's status, the system's health. */
+#include <stddef.h>
+#include <string.h>
+
 #include "claims.h"
 #include "health.h"
 #include "log.h"
@@ -77,6 +80,23 @@ void ops_storage_status(struct cp_core *core, struct ops_storage *out)
     out->available = !core->store->is_available || core->store->is_available(core->st);
     out->fallback = core->storage_fallback;
     out->fallback_reason = core->storage_fallback_reason;
+    memset(&out->conn, 0, sizeof out->conn);
+    out->has_conn = core->store->version >= 2 && core->store->status;
+    if (out->has_conn) {
+        out->conn.size = sizeof out->conn;
+        core->store->status(core->st, &out->conn);
+        out->conn.mode[sizeof out->conn.mode - 1] = '\0';
+        out->conn.address[sizeof out->conn.address - 1] = '\0';
+    }
+}
+
+int ops_outcome(const struct cp_core *core, const struct cp_result *res)
+{
+    (void)core; /* a store of an older minor reaches the core through storage_compat.c, which
+                   hands over full-size results (outcome 0 = not applied) */
+    return res->size >= offsetof(struct cp_result, outcome) + sizeof res->outcome
+               ? res->outcome
+               : CP_OUTCOME_NOT_APPLIED;
 }
 
 int ops_system_health(uint64_t total, uint64_t degraded, uint64_t unhealthy)

@@ -26,19 +26,19 @@
 #endif
 
 /* Sizes at minor 0 of this major: the least a plugin of this major may return. */
-#define RESULT_MIN sizeof(struct cp_result)
+#define RESULT_MIN offsetof(struct cp_result, outcome) /* 2.2 appended outcome */
 #define AGENT_MIN sizeof(struct cp_agent_view)
 #define TASK_MIN sizeof(struct cp_task_view)
 #define STATS_MIN sizeof(struct cp_stats_view)
 #define EVENT_MIN offsetof(struct cp_event, strategy) /* 2.1 appended strategy */
 
 /* How many values each guarded enum had at each minor of this major (index: the minor). */
-static const int agent_statuses_at[] = {6, 6};
-static const int task_statuses_at[] = {7, 7};
-static const int priorities_at[] = {4, 4};
-static const int healths_at[] = {5, 5};
-static const int circuits_at[] = {3, 3};
-static const int transitions_at[] = {5, 5}; /* CP_TR_START (1) .. CP_TR_RELEASE (5) */
+static const int agent_statuses_at[] = {6, 6, 6};
+static const int task_statuses_at[] = {7, 7, 7};
+static const int priorities_at[] = {4, 4, 4};
+static const int healths_at[] = {5, 5, 5};
+static const int circuits_at[] = {3, 3, 3};
+static const int transitions_at[] = {5, 5, 5}; /* CP_TR_START (1) .. CP_TR_RELEASE (5) */
 #define ONE_PER_MINOR(t)                                                                           \
     _Static_assert(sizeof t / sizeof *t == CP_ABI_MINOR + 1, #t ": one entry per minor")
 ONE_PER_MINOR(agent_statuses_at);
@@ -402,6 +402,12 @@ static int w_is_available(void *st)
     return c->ops->is_available(c->st);
 }
 
+static void w_status(void *st, struct cp_storage_status *out)
+{
+    struct compat *c = st;
+    c->ops->status(c->st, out);
+}
+
 static void w_destroy(void *st)
 {
     struct compat *c = st;
@@ -433,9 +439,11 @@ static void wrap_table(struct compat *c)
     t->watch = o->watch ? w_watch : NULL;
     t->is_available = o->is_available ? w_is_available : NULL;
     /* An op appended later: `if (o->version >= <its version> && o-><op>) t-><op> = w_<op>;` */
+    if (o->version >= 2 && o->status) t->status = w_status; /* 2.2 */
 }
 _Static_assert(sizeof(struct cp_storage_ops) ==
-                   offsetof(struct cp_storage_ops, is_available) + sizeof(int (*)(void *)),
+                   offsetof(struct cp_storage_ops, status) +
+                       sizeof(void (*)(void *, struct cp_storage_status *)),
                "an op was appended to struct cp_storage_ops: wrap it in wrap_table()");
 
 int storage_compat_wrap(struct plugin *p, char *err, size_t errlen)

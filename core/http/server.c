@@ -369,10 +369,21 @@ void http_reply_storage_error(struct req *r, const struct cp_result *res, const 
     case CP_ERR_INVALID:
         http_reply_error(r, 400, "invalid_field", "%s", *msg ? msg : "invalid request");
         return;
-    case CP_ERR_UNAVAILABLE:
-        http_reply_error(r, 503, "storage_unavailable",
-                         "the storage backend cannot be reached; retry later");
+    case CP_ERR_UNAVAILABLE: {
+        int outcome = ops_outcome(r->core, res);
+        if (outcome == CP_OUTCOME_UNCONFIRMED)
+            http_reply_error(r, 503, "storage_unavailable",
+                             "the write was not confirmed by the storage backend's replicas in "
+                             "time; it may or may not have been applied; retry later");
+        else if (outcome == CP_OUTCOME_UNKNOWN)
+            http_reply_error(r, 503, "storage_unavailable",
+                             "the storage backend's reply was lost; the operation may or may not "
+                             "have been applied; retry later");
+        else
+            http_reply_error(r, 503, "storage_unavailable",
+                             "the storage backend cannot be reached; retry later");
         return;
+    }
     default:
         log_error("storage error %d on %s: %s", res->rc, what, msg);
         http_reply_error(r, 500, "internal", "internal error");

@@ -8,7 +8,8 @@
 #include "routes.h"
 #include "validate.h"
 
-/* "storage": which backend serves, and whether cpd fell back to memory at start-up. */
+/* "storage": which backend serves, whether cpd fell back to memory at start-up, and (when the
+ * store tells) its mode and the server it uses now. */
 static void render_storage(struct evbuffer *b, struct cp_core *core)
 {
     struct ops_storage st;
@@ -18,6 +19,12 @@ static void render_storage(struct evbuffer *b, struct cp_core *core)
     evbuffer_add_printf(b, ",\"available\":%s,\"fallback\":%s,\"fallback_reason\":",
                         st.available ? "true" : "false", st.fallback ? "true" : "false");
     render_string(b, st.fallback_reason);
+    if (st.has_conn) {
+        evbuffer_add_printf(b, ",\"mode\":");
+        render_string(b, st.conn.mode[0] ? st.conn.mode : NULL);
+        evbuffer_add_printf(b, ",\"address\":");
+        render_string(b, st.conn.address[0] ? st.conn.address : NULL);
+    }
     evbuffer_add(b, "}", 1);
 }
 
@@ -148,6 +155,10 @@ static void on_metrics_stats(void *cookie, const struct cp_result *res)
     struct req *r = cookie;
     struct evbuffer *b = xevbuffer_new();
     metrics_render(b, res->rc == 0 ? res->stats : NULL);
+    struct cp_core *core = r->core;
+    struct ops_storage st;
+    ops_storage_status(core, &st);
+    metrics_render_storage(b, st.available, st.has_conn ? &st.conn : NULL);
     http_reply_typed(r, 200, "text/plain; version=0.0.4; charset=utf-8", b);
 }
 

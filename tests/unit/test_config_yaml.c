@@ -105,7 +105,8 @@ static const char full_yaml[] =
     "storage:\n"
     "  plugin: redis\n"
     "  fallback: memory\n"
-    "  options: {url: \"redis://10.0.0.1:6380\", prefix: \"x:\", db: 2}\n"
+    "  options: {url: \"redis://10.0.0.1:6380\", prefix: \"x:\", db: 2,\n"
+    "            sentinels: [\"10.0.0.1:26379\", 10.0.0.2]}\n"
     "selection:\n"
     "  default: round_robin\n"
     "  plugins: [round_robin, ./examples/strategies/libfastest.so]\n"
@@ -141,7 +142,9 @@ static void test_yaml_every_key(void **state)
     assert_string_equal(c.plugin_dir, "/opt/cp/plugins");
     assert_string_equal(c.storage, "redis");
     assert_string_equal(c.storage_fallback, "memory");
-    assert_int_equal(c.n_storage_options, 3);
+    assert_int_equal(c.n_storage_options, 4);
+    assert_string_equal(c.storage_options[3].key, "sentinels"); /* a list, joined with ',' */
+    assert_string_equal(c.storage_options[3].value, "10.0.0.1:26379,10.0.0.2");
     assert_string_equal(c.storage_options[0].key, "url");
     assert_string_equal(c.storage_options[0].value, "redis://10.0.0.1:6380");
     assert_string_equal(c.storage_options[1].value, "x:");
@@ -245,6 +248,9 @@ static void test_yaml_bad_values(void **state)
         {"storage: {fallback: redis}\n", {"storage.fallback='redis'", "memory or none"}},
         {"storage: {options: [a, b]}\n", {"'storage.options'", "is a list"}},
         {"storage: {options: {url: {a: 1}}}\n", {"'storage.options.url'", "is a mapping"}},
+        {"storage: {options: {nodes: [a, [b]]}}\n",
+         {"'storage.options.nodes'", "is a list", "strings without ','"}},
+        {"storage: {options: {nodes: [\"a,b\"]}}\n", {"'storage.options.nodes'", "without ','"}},
         {"storage: memory\n", {"'storage'", "is a value", "expected a mapping"}},
         {"selection: {default: \"a b\"}\n", {"selection.default='a b'", "plugin name"}},
         {"selection: {plugins: random}\n", {"'selection.plugins'", "is a value"}},

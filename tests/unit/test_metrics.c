@@ -238,6 +238,51 @@ static void test_reset_clears_everything(void **s)
     free(t);
 }
 
+static char *render_storage(int up, const struct cp_storage_status *st)
+{
+    struct evbuffer *b = evbuffer_new();
+    assert_non_null(b);
+    metrics_render_storage(b, up, st);
+    size_t n = evbuffer_get_length(b);
+    char *s = malloc(n + 1);
+    assert_non_null(s);
+    evbuffer_remove(b, s, n);
+    s[n] = '\0';
+    evbuffer_free(b);
+    return s;
+}
+
+/* cp_storage_up always; the counters only as far as the store's status struct reaches. */
+static void test_storage_state(void **s)
+{
+    (void)s;
+    char *t = render_storage(0, NULL);
+    assert_true(has_line(t, "# TYPE cp_storage_up gauge"));
+    assert_true(has_line(t, "cp_storage_up 0"));
+    assert_null(strstr(t, "cp_storage_reconnects_total"));
+    free(t);
+    struct cp_storage_status st = {.size = sizeof st,
+                                   .reconnects = 3,
+                                   .failovers = 2,
+                                   .redirects = 7,
+                                   .unconfirmed_writes = 11};
+    t = render_storage(1, &st);
+    assert_true(has_line(t, "cp_storage_up 1"));
+    assert_true(has_line(t, "# TYPE cp_storage_reconnects_total counter"));
+    assert_true(has_line(t, "cp_storage_reconnects_total 3"));
+    assert_true(has_line(t, "cp_storage_failovers_total 2"));
+    assert_true(has_line(t, "cp_storage_redirects_total 7"));
+    assert_true(has_line(t, "cp_storage_unconfirmed_writes_total 11"));
+    free(t);
+    /* A store that filled less (an older, shorter struct): the missing counters are left out. */
+    st.size = offsetof(struct cp_storage_status, redirects);
+    t = render_storage(1, &st);
+    assert_true(has_line(t, "cp_storage_failovers_total 2"));
+    assert_null(strstr(t, "cp_storage_redirects_total"));
+    assert_null(strstr(t, "cp_storage_unconfirmed_writes_total"));
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -249,6 +294,7 @@ int main(void)
         cmocka_unit_test_setup(test_http_and_probe_histograms, reset),
         cmocka_unit_test_setup(test_task_type_cap_folds_into_other, reset),
         cmocka_unit_test_setup(test_reset_clears_everything, reset),
+        cmocka_unit_test_setup(test_storage_state, reset),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     metrics_reset();

@@ -332,6 +332,44 @@ static void test_optional_ops(void **s)
     assert_null(ops->is_available); /* the plugin lacks it: absent */
 }
 
+static int fk_status_calls;
+static void fk_status(void *st, struct cp_storage_status *out)
+{
+    (void)st;
+    fk_status_calls++;
+    out->up = 1;
+}
+
+/* 2.2 appended cp_result.outcome and the status op: a 2.1 result reads as "not applied" (never
+ * the bytes past its size), and status() is called only when the plugin's table has it. */
+static void test_outcome_and_status_of_older_minors(void **s)
+{
+    (void)s;
+    struct cp_result r = {.rc = CP_ERR_UNAVAILABLE, .outcome = CP_OUTCOME_UNCONFIRMED};
+    r.size = (uint32_t)offsetof(struct cp_result, outcome); /* a 2.1 result */
+    fk.next = &r;
+    ops->agent_get(fk_plugin.state, "a1", on_result, NULL);
+    assert_int_equal(seen.rc, CP_ERR_UNAVAILABLE);
+    assert_int_equal(seen.res.outcome, CP_OUTCOME_NOT_APPLIED);
+    assert_null(ops->status); /* fk has none */
+
+    ops->destroy(fk_plugin.state);
+    fk_ops.status = fk_status; /* a 2.2 table with status, wrapped for its older result size */
+    assert_int_equal(setup_minor(1), 0);
+    assert_non_null(ops->status);
+    struct cp_storage_status st = {.size = sizeof st};
+    ops->status(fk_plugin.state, &st);
+    assert_int_equal(fk_status_calls, 1);
+    assert_int_equal(st.up, 1);
+
+    ops->destroy(fk_plugin.state);
+    fk_ops.version = 1; /* a table of ops version 1 has no status member to read */
+    assert_int_equal(setup_minor(1), 0);
+    assert_null(ops->status);
+    fk_ops.version = CP_STORAGE_OPS_VERSION;
+    fk_ops.status = NULL;
+}
+
 static void test_this_minor_is_not_wrapped(void **s)
 {
     (void)s;
@@ -351,6 +389,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stats_counts_below_the_hosts, setup_old, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_enum_values_refused, setup_old, teardown),
         cmocka_unit_test_setup_teardown(test_optional_ops, setup_old, teardown),
+        cmocka_unit_test_setup_teardown(test_outcome_and_status_of_older_minors, setup_old,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_this_minor_is_not_wrapped, NULL, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,8 +1,11 @@
 /* redis_int.h — internal interface of the Redis storage plugin (not installed, not public).
  *
- * Shape: redis_plugin.c owns the state and the ops table; redis_url.c parses the url and does
- * the blocking start-up check; redis_conn.c keeps the two asynchronous connections (commands,
- * pub/sub) alive with backoff; redis_ops.c turns each storage operation into one EVALSHA;
+ * Shape: redis_plugin.c owns the state, the options and the ops table; redis_url.c and
+ * redis_parse.c read addresses and what Redis says about the master (pure, bounded);
+ * redis_startup.c finds and checks the master at start-up (blocking); redis_conn.c keeps the
+ * asynchronous connections (commands, pub/sub, Sentinel events) alive and on the master;
+ * redis_sentinel.c asks the sentinels and follows their events; redis_exec.c runs one
+ * operation (redirects, WAIT, outcomes); redis_ops.c builds each storage operation's call;
  * redis_reply.c turns a script's reply into the borrowed views of struct cp_result.
  * Everything runs on the host's event loop thread: no locking.
  */
@@ -11,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -19,55 +23,161 @@
 #include "redis_scripts.h" /* generated: enum rs_script_id, rs_scripts[] */
 
 struct rs;
+struct rs_op;
 
-/* A parsed redis:// url. Strings are owned (freed by rs_url_free). */
-struct rs_url {
-    char *host;
+/* ---- addresses and the url (redis_url.c, redis_parse.c: pure, bounded) ----------------- */
+
+#define RS_HOST_MAX 256 /* longest host name + 1 */
+#define RS_MAX_ADDRS 16 /* sentinels, or the node and its seeds */
+#define RS_CLUSTER_SLOTS 16384
+#define RS_MAX_REDIRECTS 5 /* MOVED/ASK hops for one operation, and moves in a row per connect */
+
+struct rs_addr {
+    char host[RS_HOST_MAX]; /* name or address; IPv6 without brackets */
     int port;
-    char *user;     /* ACL user, or NULL */
-    char *password; /* or NULL; never logged */
+};
+
+/* The parsed url and address options. Strings are owned (freed by rs_url_free). */
+struct rs_url {
+    int sentinel;                       /* 1: addrs are Sentinels to ask for master_name */
+    struct rs_addr addrs[RS_MAX_ADDRS]; /* the node then the `nodes` seeds, or the sentinels */
+    int n_addrs;
+    char *master_name;       /* Sentinel's name of the master */
+    char *user;              /* ACL user of the data nodes, or NULL */
+    char *password;          /* of the data nodes, or NULL; never logged */
+    char *sentinel_password; /* AUTH on the sentinels, or NULL; never logged */
     int db;
-    char display[300]; /* "redis://host:port/db" — safe to log (no password) */
+    char display[300]; /* "redis://host:port/db" or "redis+sentinel://h:p,h:p/name/db": no password
+                        */
 };
 
 int rs_url_parse(const char *text, struct rs_url *u, struct cp_err *err);
+/* Appends "host:port,host:port" (the `sentinels` or `nodes` option) to u->addrs. */
+int rs_url_add_option_addrs(struct rs_url *u, const char *what, const char *list,
+                            struct cp_err *err);
+void rs_url_update_display(struct rs_url *u);
 void rs_url_free(struct rs_url *u);
+/* "host[:port]" or "[v6][:port]" in [s, s+n); default_port <= 0 makes the port required. */
+int rs_addr_parse(const char *s, size_t n, int default_port, struct rs_addr *out);
+/* Comma-separated addresses appended to out[*count..max): 0, or -1 (bad entry or too many). */
+int rs_addr_list_parse(const char *s, size_t n, int default_port, struct rs_addr *out, int max,
+                       int *count);
+void rs_addr_format(const struct rs_addr *a, char *buf, size_t size); /* "h:p", "[v6]:p" */
+static inline int rs_addr_eq(const struct rs_addr *a, const struct rs_addr *b)
+{
+    return a->port == b->port && strcmp(a->host, b->host) == 0;
+}
 
-/* Blocking start-up check: connect, AUTH, SELECT, PING, then FUNCTION LOAD REPLACE of the
- * library when *functions is 1 (left 1 when Redis took it, set to 0 when it refused: too old,
- * or an ACL), else SCRIPT LOAD of every script (their SHA1s into shas). Fills err (naming the
- * url, never the password) on failure. */
-int rs_sync_check(const struct rs_url *u, int timeout_ms, char shas[][41], int *functions,
-                  struct cp_err *err);
+/* "MOVED <slot> <host>:<port>" / "ASK ...": 0 with *ask, *slot, *to filled (to->host may be ""
+ * = the current node's host), -1 when msg is not a well-formed redirection. */
+int rs_parse_redirect(const char *msg, size_t len, int *ask, int *slot, struct rs_addr *to);
+enum { RS_ROLE_UNKNOWN = 0, RS_ROLE_MASTER, RS_ROLE_REPLICA, RS_ROLE_SENTINEL };
+int rs_parse_role(const redisReply *r); /* the reply of ROLE */
+/* The reply of SENTINEL get-master-addr-by-name: 1 with *out, 0 for nil (unknown name), -1. */
+int rs_parse_master_addr(const redisReply *r, struct rs_addr *out);
+/* A +switch-master message: 1 with *to (the new master) when it is about `name`, 0 when it is
+ * about another master, -1 when malformed. */
+int rs_parse_switch_master(const char *msg, size_t len, const char *name, struct rs_addr *to);
+/* A +selected-slave message ("slave <ip>:<port> <ip> <port> @ <name> <master ip> <master
+ * port>"): 1 with *master (the master being failed over) when it is about `name`, 0 when it is
+ * about another master, -1 when malformed. */
+int rs_parse_selected(const char *msg, size_t len, const char *name, struct rs_addr *master);
+int rs_key_slot(const char *key, size_t len); /* Redis Cluster's hash slot (hash tags honoured) */
+
+/* ---- start-up (redis_startup.c) ---------------------------------------------------------- */
+
+/* Blocking, at create() only: finds the master (asking the sentinels in turn, or trying the
+ * node and its seeds, following MOVED), checks it (AUTH, SELECT, ROLE master, owner of the
+ * tag's slot in a cluster) and loads the library (functions) or the scripts (shas). Sets
+ * rs->master, rs->cluster, rs->functions (0 when Redis refused FUNCTION LOAD: the reason is
+ * then in *warn). Fills err (naming the url, never a password) on failure. */
+int rs_startup_locate(struct rs *rs, char *warn, size_t warn_size, struct cp_err *err);
+
+/* ---- connections (redis_conn.c, redis_sentinel.c) ---------------------------------------- */
+
+/* Why a connection went down, which decides what the next attempt does. */
+enum rs_down {
+    RS_DOWN_IO = 0, /* refused, closed, timed out: back off; ask the sentinels / next seed */
+    RS_DOWN_ROLE,   /* not the master (READONLY, ROLE, refused setup): back off, ask again */
+    RS_DOWN_MOVE,   /* rs->master was just named (MOVED, +switch-master): go there now */
+};
 
 /* One asynchronous connection that reconnects by itself (100 ms doubling to 5 s). */
 struct rs_conn {
     struct rs *rs;
-    const char *name; /* "command" / "pubsub", for logs */
-    int is_sub;
-    redisAsyncContext *ac;    /* NULL while down */
-    int up;                   /* usable: commands may be sent */
-    const char *broken;       /* why the watchdog must close it (AUTH refused, READONLY) */
+    const char *name;      /* "command" / "pubsub" / "sentinel", for logs */
+    int kind;              /* RS_CONN_CMD, RS_CONN_SUB, RS_CONN_WATCH */
+    redisAsyncContext *ac; /* NULL while down */
+    int up;                /* usable: commands may be sent */
+    const char *broken;    /* why the watchdog must close it (setup refused, READONLY...) */
+    int broken_kind;       /* enum rs_down of `broken` */
+    char broken_why[160];
     int64_t connecting_since; /* monotonic ms of the pending connect, 0 when none */
     uint64_t backoff_ms;
     struct cp_timer *retry;
-    int64_t down_since; /* monotonic ms, for the "back after" log line */
+    struct cp_timer *drop_timer; /* closes a broken connection outside hiredis' callbacks */
+    int64_t down_since;          /* monotonic ms, for the "back after" log line */
+    struct rs_addr addr;         /* where ac connects (or last connected) */
+    int moving;                  /* cmd: redirected; closes once the replies in flight are in */
+    int role;                    /* cmd setup: what ROLE said */
+    int target;                  /* watch: its sentinel (index in url.addrs) */
+};
+enum { RS_CONN_CMD = 0, RS_CONN_SUB, RS_CONN_WATCH };
+
+/* A FIFO of operations waiting for the command connection (redirected, or sent while it moves). */
+struct rs_opq {
+    struct rs_op *head, *tail;
+    size_t n;
+};
+
+/* Rate-limited warning: at most one line per interval per slot, with the count of the others. */
+struct rs_limit {
+    int64_t last_ms;
+    uint64_t suppressed;
+};
+/* RS_LIM_LOST + a connection's kind: one slot per connection. */
+enum {
+    RS_LIM_OP_ERROR = 0,
+    RS_LIM_REDIRECT,
+    RS_LIM_WAIT,
+    RS_LIM_SETUP,
+    RS_LIM_LOST,
+    RS_LIM_COUNT = RS_LIM_LOST + 3
 };
 
 struct rs {
     const struct cp_host *host;
     struct event_base *base;
     struct rs_url url;
-    char *tag;     /* "{prefix}": KEYS[1] of every script */
-    char *channel; /* "{prefix}events" */
-    char inst[17]; /* this process's instance id (hex) */
+    char *tag;       /* "{prefix}": KEYS[1] of every script */
+    char *channel;   /* "{prefix}events" */
+    char *probe_key; /* "{prefix}seq": a key of the tag's slot, for the ownership check */
+    char inst[17];   /* this process's instance id (hex) */
     char shas[RS_SCRIPT_COUNT][41];
     /* 1: each op is an FCALL of the library loaded at every connect (FUNCTION LOAD, Redis 7+:
      * the shared prelude runs once per load, not per call); 0: EVALSHA of its script. */
     int functions;
     int timeout_ms; /* connect timeout, and the longest wait for a reply before reconnecting */
+    int cluster;    /* the nodes run Redis Cluster: check slot ownership, follow MOVED */
+    int slot;       /* the tag's hash slot */
+    int wait_replicas, wait_timeout_ms; /* WAIT after writes; 0: no WAIT */
+
+    struct rs_addr master;           /* where the command and pub/sub connections go */
+    struct rs_addr last_up;          /* where the command connection last came up ("" before) */
+    int master_known;                /* Sentinel: rs->master was named since the last failure */
+    int switching;                   /* cmd is moving to a node Redis named: operations queue */
+    int next_seed;                   /* standalone/cluster: the next of url.addrs to try */
+    int moves_in_row;                /* RS_DOWN_MOVE reconnects since the last working connection */
+    int sentinel_first;              /* the sentinel to ask first (the last one that answered) */
+    struct rs_sentinel_query *query; /* a running get-master-addr-by-name round, or NULL */
+
     struct rs_conn cmd, sub;
-    uint64_t inflight;     /* operations awaiting a reply on cmd */
+    struct rs_conn watch[RS_MAX_ADDRS]; /* Sentinel: one subscription per sentinel */
+    int64_t paused_until;      /* a Sentinel failover began: writes wait (monotonic ms), or 0 */
+    struct rs_opq queue;       /* ops waiting for cmd (it is moving to a named node) */
+    struct rs_wait *wait_open; /* the WAIT batch that writes sent now join */
+    struct cp_timer *wait_flush;
+    uint64_t inflight;     /* replies owed on cmd (operations and WAITs) */
     int64_t last_progress; /* monotonic ms of the last reply (or of the first send) */
     struct cp_timer *watchdog;
     int destroying;
@@ -76,7 +186,13 @@ struct rs {
     int depth;
     void (*on_change)(void *arg, const char *kind, const char *id);
     void *on_change_arg;
+
+    uint64_t n_reconnects, n_failovers, n_redirects, n_unconfirmed;
+    struct rs_limit limits[RS_LIM_COUNT];
 };
+
+/* Logs a warning unless one of this slot was logged less than 10 s ago (then counts it). */
+void rs_warn_limited(struct rs *rs, int slot, const char *fmt, ...) CP_PRINTF(3, 4);
 
 int64_t rs_mono_ms(void);
 void rs_enter(struct rs *rs);
@@ -84,11 +200,38 @@ void rs_leave(struct rs *rs); /* frees rs once destroyed, idle and unwound */
 void rs_free(struct rs *rs);
 
 /* Connections (redis_conn.c). */
-void rs_conn_init(struct rs *rs, struct rs_conn *c, const char *name, int is_sub);
-void rs_conn_start(struct rs_conn *c);                 /* begin connecting now */
-void rs_conn_drop(struct rs_conn *c, const char *why); /* close now; pending ops fail */
-void rs_conn_stop(struct rs_conn *c);                  /* destroy(): no reconnect */
+void rs_conn_init(struct rs *rs, struct rs_conn *c, const char *name, int kind);
+void rs_conn_start(struct rs_conn *c); /* begin connecting now */
+/* Close now (pending ops fail); `kind` (enum rs_down) decides what the next attempt does. */
+void rs_conn_drop(struct rs_conn *c, int kind, const char *why);
+/* Mark it for the watchdog to close (from inside hiredis callbacks); the first reason wins. */
+void rs_conn_break(struct rs_conn *c, int kind, const char *why);
+void rs_conn_stop(struct rs_conn *c); /* destroy(): no reconnect */
 void rs_watchdog_start(struct rs *rs);
+/* The command connection works on rs->master (called once its setup is answered). */
+void rs_cmd_ready(struct rs *rs);
+/* MOVED named the master: move the command connection there once its replies are in. */
+void rs_move_to(struct rs *rs, const struct rs_addr *to, const char *why);
+/* +switch-master named the master: move there now. */
+void rs_switch_to(struct rs *rs, const struct rs_addr *to);
+/* +selected-slave: Sentinel is about to promote a replica of our master. Nothing more is sent
+ * to it (operations queue) until +switch-master, or until timeout_ms pass (then resume). */
+void rs_pause(struct rs *rs);
+void rs_resume(struct rs *rs, const char *why);
+
+/* Sentinel (redis_sentinel.c): asks the sentinels in turn for url.master_name, then connects
+ * the command connection there (rs_conn_start with the address known), or reports the
+ * failure through conn_lost; each watch connection subscribes to +selected-slave (a failover
+ * begins: rs_pause) and +switch-master (it is done: rs_switch_to). */
+void rs_sentinel_resolve(struct rs *rs);
+void rs_sentinel_cancel(struct rs *rs);
+void rs_sentinel_tick(struct rs *rs, int64_t now); /* the watchdog: query deadlines */
+void rs_conn_lost(struct rs_conn *c, int kind, const char *why);
+
+/* Operations waiting for the command connection (redis_exec.c). */
+void rs_queue_flush(struct rs *rs);                 /* send them: cmd is up */
+void rs_queue_fail(struct rs *rs, const char *why); /* answer them CP_ERR_UNAVAILABLE */
+void rs_wait_cancel(struct rs *rs);                 /* destroy(): no more WAIT batches */
 
 /* Parsed script reply (redis_reply.c): res points into `reply` and into the arena. */
 struct rs_arena {
@@ -137,8 +280,18 @@ int rs_caps_valid(const char *const *names, uint32_t n); /* sorted, unique, non-
 /* Reply objects in one allocation each (redis_objects.c), for reader->fn of async contexts. */
 extern redisReplyObjectFunctions rs_reply_objects;
 
-/* redis_ops.c, for the operations that are not one script call (redis_list.c). */
+/* Running operations (redis_exec.c). What an op's reply is: the reply of script `script`, or
+ * (script < 0) one record read with HMGET, RS_READ_AGENT or RS_READ_TASK, or a raw command's
+ * (rs_send_raw). */
+enum { RS_READ_AGENT = -1, RS_READ_TASK = -2, RS_RAW = -3 };
+/* Sends the command built in `a` (and frees `a`); the callback runs exactly once. */
+void rs_op_start(struct rs *rs, int script, struct rs_args *a, cp_storage_cb cb, void *cookie);
+/* Answers cb at once: rc with a formatted message, outcome CP_OUTCOME_NOT_APPLIED. */
 void rs_fail(cp_storage_cb cb, void *cookie, int rc, const char *fmt, ...) CP_PRINTF(4, 5);
+/* Keeps a reply of the command connection past its callback (hiredis frees it on return);
+ * rs_reply_release frees it later. Only with rs_reply_objects, for the reply being handled. */
+void rs_reply_keep(redisReply *reply);
+void rs_reply_release(redisReply *reply);
 /* A raw command's reply as Redis sent it: NULL when the connection was lost, an error reply as
  * it came (already logged). */
 typedef void (*rs_raw_cb)(struct rs *rs, const redisReply *reply, void *cookie);

@@ -60,10 +60,23 @@ static void *create_nil(const redisReadTask *task)
     return attach(task, r);
 }
 
+/* The reply a callback asked to keep: hiredis' freeObject right after that callback skips it
+ * (hiredis 0.14 frees every reply when its callback returns; 1.x has REDIS_NO_AUTO_FREE). */
+static const redisReply *kept;
+
+void rs_reply_keep(redisReply *reply)
+{
+    kept = reply;
+}
+
 static void free_object(void *obj)
 {
     redisReply *r = obj;
     if (!r) return;
+    if (r == kept) {
+        kept = NULL;
+        return;
+    }
     if (r->type == REDIS_REPLY_ARRAY)
         for (size_t i = 0; i < r->elements; i++)
             free_object(r->element[i]); /* NULL where a failed parse stopped */
@@ -72,3 +85,8 @@ static void free_object(void *obj)
 
 redisReplyObjectFunctions rs_reply_objects = {create_string, create_array, create_integer,
                                               create_nil, free_object};
+
+void rs_reply_release(redisReply *reply)
+{
+    free_object(reply);
+}

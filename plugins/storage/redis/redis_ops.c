@@ -1,7 +1,7 @@
 /* redis_ops.c — each storage operation as ONE call of its Lua code (lua/<op>.lua): FCALL of its
- * function in the cpd library, or EVALSHA of its script (rs->functions), sent pipelined on the
- * command connection; the reply becomes the cp_result given to the callback. The two reads of
- * one record (agent_get, task_get) are a single HMGET instead: atomic without a script.
+ * function in the cpd library, or EVALSHA of its script (rs->functions), run by redis_exec.c on
+ * the command connection; the reply becomes the cp_result given to the callback. The two reads
+ * of one record (agent_get, task_get) are a single HMGET instead: atomic without a script.
  *
  * Arguments are borrowed from the caller only until the operation function returns: they are
  * formatted into one RESP command right away (kept by the op for a NOSCRIPT retry).
@@ -10,7 +10,6 @@
  * or when Redis answers with an error (a script that errs has changed nothing: each validates
  * before it writes).
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,199 +31,6 @@ static void args_begin(struct rs_args *a, struct rs *rs, int script)
     args_add(a, "1", 1);
     args_str(a, rs->tag);
     args_str(a, rs->inst);
-}
-
-/* ---- sending and replies ---------------------------------------------------------------- */
-
-/* What an op's reply is: the reply of script `script`, or (script < 0) one record read with
- * HMGET, RS_READ_AGENT or RS_READ_TASK, or a raw command's (rs_send_raw). */
-enum { RS_READ_AGENT = -1, RS_READ_TASK = -2, RS_RAW = -3 };
-
-static const char *op_name(int script)
-{
-    return script == RS_READ_AGENT  ? "agent read"
-           : script == RS_READ_TASK ? "task read"
-                                    : rs_scripts[script].name;
-}
-
-struct rs_op {
-    struct rs *rs;
-    int script;
-    char *cmd; /* formatted RESP, freed with redisFreeCommand */
-    int len;
-    int retried;
-    cp_storage_cb cb;
-    void *cookie;
-    rs_raw_cb raw;    /* set: the reply goes to raw() as it is (rs_send_raw); cb is unused */
-    const char *what; /* raw: the command, for the log */
-};
-
-void rs_fail(cp_storage_cb cb, void *cookie, int rc, const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    struct cp_result res;
-    memset(&res, 0, sizeof(res));
-    res.size = sizeof(res);
-    res.rc = rc;
-    res.message = msg;
-    cb(cookie, &res);
-}
-
-static void op_free(struct rs_op *op)
-{
-    redisFreeCommand(op->cmd);
-    free(op);
-}
-
-static void on_reply(redisAsyncContext *ac, void *r, void *priv);
-
-static int op_send(struct rs_op *op)
-{
-    struct rs *rs = op->rs;
-    if (rs->destroying || !rs->cmd.up || !rs->cmd.ac) return -1;
-    if (redisAsyncFormattedCommand(rs->cmd.ac, on_reply, op, op->cmd, (size_t)op->len) != REDIS_OK)
-        return -1;
-    if (rs->inflight++ == 0) rs->last_progress = rs_mono_ms();
-    return 0;
-}
-
-static void on_script_reload(redisAsyncContext *ac, void *r, void *priv)
-{
-    redisReply *reply = r;
-    struct rs_conn *c = ac->data;
-    (void)priv;
-    if (reply && c && reply->type == REDIS_REPLY_ERROR)
-        c->rs->host->log(c->rs->host, CP_LOG_ERROR, "redis: reloading the scripts failed: %.200s",
-                         reply->str);
-}
-
-static void on_reply(redisAsyncContext *ac, void *r, void *priv)
-{
-    redisReply *reply = r;
-    struct rs_op *op = priv;
-    struct rs *rs = op->rs;
-    rs_enter(rs);
-    rs->inflight--;
-    rs->last_progress = rs_mono_ms();
-    if (!reply) {
-        if (op->raw)
-            op->raw(rs, NULL, op->cookie);
-        else
-            rs_fail(op->cb, op->cookie, CP_ERR_UNAVAILABLE, "redis: connection to %s lost",
-                    rs->url.display);
-    } else if (reply->type == REDIS_REPLY_ERROR) {
-        /* The script cache or the functions were flushed (SCRIPT FLUSH, FUNCTION FLUSH, a
-         * failover to a fresh replica): load again and retry once; both go out back to back on
-         * this connection. */
-        int gone = op->script < 0  ? 0
-                   : rs->functions ? strstr(reply->str, "Function not found") != NULL
-                                   : strncmp(reply->str, "NOSCRIPT", 8) == 0;
-        if (!op->retried && gone && ac == rs->cmd.ac && rs->cmd.up && !rs->destroying) {
-            op->retried = 1;
-            if (rs->functions) {
-                const char *argv[4] = {"FUNCTION", "LOAD", "REPLACE", rs_library};
-                size_t lens[4] = {8, 4, 7, rs_library_len};
-                redisAsyncCommandArgv(ac, on_script_reload, NULL, 4, argv, lens);
-            } else {
-                const struct rs_script *s = &rs_scripts[op->script];
-                const char *argv[3] = {"SCRIPT", "LOAD", s->text};
-                size_t lens[3] = {6, 4, s->len};
-                redisAsyncCommandArgv(ac, on_script_reload, NULL, 3, argv, lens);
-            }
-            if (op_send(op) == 0) {
-                rs_leave(rs);
-                return;
-            }
-        }
-        rs->host->log(rs->host, CP_LOG_WARN, "redis: %s: %.200s",
-                      op->raw ? op->what : op_name(op->script), reply->str);
-        /* A failover turned our server into a replica: reconnect (the url's name may now
-         * resolve to the new master) instead of failing every write on this connection. */
-        if (strncmp(reply->str, "READONLY", 8) == 0 && ac == rs->cmd.ac) {
-            rs->cmd.up = 0;
-            rs->cmd.broken = "server is a read-only replica"; /* closed by the watchdog */
-        }
-        if (op->raw)
-            op->raw(rs, reply, op->cookie);
-        else
-            rs_fail(op->cb, op->cookie, CP_ERR_UNAVAILABLE, "redis: %.200s", reply->str);
-    } else if (op->raw) {
-        op->raw(rs, reply, op->cookie);
-    } else {
-        struct rs_arena arena = {NULL};
-        struct cp_result res;
-        int rc = op->script == RS_READ_AGENT  ? rs_reply_parse_agent(reply, &arena, &res)
-                 : op->script == RS_READ_TASK ? rs_reply_parse_task(reply, &arena, &res)
-                                              : rs_reply_parse(reply, &arena, &res);
-        if (rc == CP_ERR_UNAVAILABLE)
-            rs->host->log(rs->host, CP_LOG_ERROR, "redis: %s: %s", op_name(op->script),
-                          res.message);
-        op->cb(op->cookie, &res);
-        rs_arena_free(&arena);
-    }
-    op_free(op);
-    rs_leave(rs);
-}
-
-/* A new op like `tmpl` carrying argv as RESP, sent: 0, or CP_ERR_NOMEM / CP_ERR_UNAVAILABLE
- * when it was not sent (then nothing is left to free and no callback will run). */
-static int op_create_send(const struct rs_op *tmpl, int argc, const char **argv, const size_t *lens)
-{
-    struct rs_op *op = malloc(sizeof(*op));
-    char *cmd = NULL;
-    int len = op ? rs_format_command(&cmd, argc, argv, lens) : -1;
-    if (len < 0) {
-        free(op);
-        return CP_ERR_NOMEM;
-    }
-    *op = *tmpl;
-    op->cmd = cmd;
-    op->len = len;
-    if (op_send(op) != 0) {
-        op_free(op);
-        return CP_ERR_UNAVAILABLE;
-    }
-    return 0;
-}
-
-/* Sends the command built in `a` (and frees `a`); the callback runs exactly once. */
-static void op_start(struct rs *rs, int script, struct rs_args *a, cp_storage_cb cb, void *cookie)
-{
-    if (a->oom) {
-        args_free(a);
-        rs_fail(cb, cookie, CP_ERR_NOMEM, "redis: out of memory");
-        return;
-    }
-    if (a->invalid) {
-        const char *why = a->invalid;
-        args_free(a);
-        rs_fail(cb, cookie, CP_ERR_INVALID, "%s", why);
-        return;
-    }
-    if (rs->destroying || !rs->cmd.up) {
-        args_free(a);
-        rs_fail(cb, cookie, CP_ERR_UNAVAILABLE, "redis: %s is unreachable", rs->url.display);
-        return;
-    }
-    struct rs_op tmpl = {rs, script, NULL, 0, 0, cb, cookie, NULL, NULL};
-    int rc = op_create_send(&tmpl, a->argc, a->argv, a->lens);
-    args_free(a);
-    if (rc == CP_ERR_NOMEM)
-        rs_fail(cb, cookie, CP_ERR_NOMEM, "redis: out of memory");
-    else if (rc)
-        rs_fail(cb, cookie, CP_ERR_UNAVAILABLE, "redis: %s is unreachable", rs->url.display);
-}
-
-int rs_send_raw(struct rs *rs, const char *what, int argc, const char **argv, const size_t *lens,
-                rs_raw_cb raw, void *cookie)
-{
-    if (rs->destroying || !rs->cmd.up) return -1;
-    struct rs_op tmpl = {rs, RS_RAW, NULL, 0, 0, NULL, cookie, raw, what};
-    return op_create_send(&tmpl, argc, argv, lens) ? -1 : 0;
 }
 
 /* ---- the operations --------------------------------------------------------------------- */
@@ -250,7 +56,7 @@ void rs_agent_register(void *st, const struct cp_agent_view *in, int64_t now_ms,
     args_opt(&a, in->health_probe_json);
     args_i64(&a, in->max_concurrent_tasks);
     args_names(&a, in->capabilities, in->n_capabilities);
-    op_start(rs, RS_AGENT_REGISTER, &a, cb, cookie);
+    rs_op_start(rs, RS_AGENT_REGISTER, &a, cb, cookie);
 }
 
 /* One record is read without a script: a single HMGET is atomic, and its reply is the record
@@ -274,7 +80,7 @@ static void read_record(struct rs *rs, int kind, const char *id, cp_storage_cb c
     }
     for (int i = 0; i < n; i++)
         args_str(&a, fields[i]);
-    op_start(rs, kind, &a, cb, cookie);
+    rs_op_start(rs, kind, &a, cb, cookie);
 }
 
 void rs_agent_get(void *st, const char *agent_id, cp_storage_cb cb, void *cookie)
@@ -299,7 +105,7 @@ void rs_agent_heartbeat(void *st, const char *agent_id, int32_t status, int64_t 
     args_i64(&a, now_ms);
     args_str(&a, agent_id);
     args_i64(&a, status); /* checked by the script, after "not found" */
-    op_start(rs, RS_AGENT_HEARTBEAT, &a, cb, cookie);
+    rs_op_start(rs, RS_AGENT_HEARTBEAT, &a, cb, cookie);
 }
 
 void rs_agent_unregister(void *st, const char *agent_id, int64_t now_ms, cp_storage_cb cb,
@@ -314,7 +120,7 @@ void rs_agent_unregister(void *st, const char *agent_id, int64_t now_ms, cp_stor
     args_begin(&a, rs, RS_AGENT_UNREGISTER);
     args_i64(&a, now_ms);
     args_str(&a, agent_id);
-    op_start(rs, RS_AGENT_UNREGISTER, &a, cb, cookie);
+    rs_op_start(rs, RS_AGENT_UNREGISTER, &a, cb, cookie);
 }
 
 void rs_agent_set_health(void *st, const char *agent_id, const struct cp_health_view *h,
@@ -345,7 +151,7 @@ void rs_agent_set_health(void *st, const char *agent_id, const struct cp_health_
     args_i64(&a, h->circuit_opens);
     args_i64(&a, h->opened_at_ms);
     args_i64(&a, h->retry_at_ms);
-    op_start(rs, RS_AGENT_SET_HEALTH, &a, cb, cookie);
+    rs_op_start(rs, RS_AGENT_SET_HEALTH, &a, cb, cookie);
 }
 
 static const char *submit_invalid(const struct cp_task_view *t)
@@ -383,7 +189,7 @@ void rs_task_submit(void *st, const struct cp_task_view *t, cp_storage_cb cb, vo
     args_opt(&a, t->metadata_json);
     args_opt(&a, t->strategy);
     args_names(&a, t->required_capabilities, t->n_required);
-    op_start(rs, RS_TASK_SUBMIT, &a, cb, cookie);
+    rs_op_start(rs, RS_TASK_SUBMIT, &a, cb, cookie);
 }
 
 void rs_task_get(void *st, const char *task_id, cp_storage_cb cb, void *cookie)
@@ -407,7 +213,7 @@ void rs_task_list(void *st, const struct cp_task_filter *f, cp_storage_cb cb, vo
     args_i64(&a, f && f->status >= 0 ? f->status : -1);
     args_opt(&a, f ? f->task_type : NULL);
     args_i64(&a, f ? f->limit : 0);
-    op_start(rs, RS_TASK_LIST, &a, cb, cookie);
+    rs_op_start(rs, RS_TASK_LIST, &a, cb, cookie);
 }
 
 void rs_task_claim(void *st, const struct cp_claim *c, cp_storage_cb cb, void *cookie)
@@ -433,7 +239,7 @@ void rs_task_claim(void *st, const struct cp_claim *c, cp_storage_cb cb, void *c
         args_str(&a, "1");
         args_names(&a, c->capabilities, c->n_capabilities);
     }
-    op_start(rs, RS_TASK_CLAIM, &a, cb, cookie);
+    rs_op_start(rs, RS_TASK_CLAIM, &a, cb, cookie);
 }
 
 void rs_task_transition(void *st, const struct cp_transition *tr, cp_storage_cb cb, void *cookie)
@@ -459,7 +265,7 @@ void rs_task_transition(void *st, const struct cp_transition *tr, cp_storage_cb 
     args_str(&a, tr->requeue ? "1" : "0");
     args_i64(&a, tr->pass_over_ms);
     args_i64(&a, tr->expect_attempt);
-    op_start(rs, RS_TASK_TRANSITION, &a, cb, cookie);
+    rs_op_start(rs, RS_TASK_TRANSITION, &a, cb, cookie);
 }
 
 void rs_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cookie)
@@ -476,7 +282,7 @@ void rs_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cookie)
     args_str(&a, r->remove_stale ? "1" : "0");
     args_i64(&a, r->retention_ms);
     args_i64(&a, r->max_events);
-    op_start(rs, RS_REAP, &a, cb, cookie);
+    rs_op_start(rs, RS_REAP, &a, cb, cookie);
 }
 
 void rs_stats(void *st, cp_storage_cb cb, void *cookie)
@@ -484,5 +290,5 @@ void rs_stats(void *st, cp_storage_cb cb, void *cookie)
     struct rs *rs = st;
     struct rs_args a;
     args_begin(&a, rs, RS_STATS);
-    op_start(rs, RS_STATS, &a, cb, cookie);
+    rs_op_start(rs, RS_STATS, &a, cb, cookie);
 }

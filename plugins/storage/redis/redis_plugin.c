@@ -1,11 +1,17 @@
-/* redis_plugin.c — the Redis storage plugin: descriptor, create/destroy, availability, watch.
+/* redis_plugin.c — the Redis storage plugin: descriptor, options, create/destroy,
+ * availability, watch, status.
  *
- * Options: url (redis://[[user]:password@]host[:port][/db], default redis://localhost:6379),
- * prefix (default "aragora:cp:"; every key is "{<prefix>}..."), timeout_ms (default 5000: the
+ * Options: url (redis://[[user]:password@]host[:port][/db], default redis://localhost:6379, or
+ * redis+sentinel://[[user]:password@]host:port[,host:port...]/master_name[/db]), sentinels +
+ * master_name + sentinel_password (Sentinel in options instead of the url), nodes (more
+ * host:port of the same deployment: Cluster seeds, or nodes that may become master), prefix
+ * (default "aragora:cp:"; every key is "{<prefix>}..."), timeout_ms (default 5000: the
  * start-up connect, and how long a reply may be late before the connection is dropped and
  * re-made), lua ("auto", the default: FUNCTION LOAD when the server allows it, else EVALSHA;
- * "eval": always EVALSHA). Key layout, scripts and operations: docs/redis.md.
+ * "eval": always EVALSHA), wait_replicas + wait_timeout_ms (WAIT after writes). Key layout,
+ * scripts, operations and high availability: docs/redis.md.
  */
+#include <ctype.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +51,84 @@ void rs_free(struct rs *rs)
     rs_url_free(&rs->url);
     free(rs->tag);
     free(rs->channel);
+    free(rs->probe_key);
     free(rs);
+}
+
+/* A whole number within [lo, hi] from an option, or -1 (absent: def). */
+static long int_option(const char *v, long lo, long hi, long def)
+{
+    if (!v) return def;
+    char *end;
+    long n = strtol(v, &end, 10);
+    return end == v || *end || n < lo || n > hi ? -1 : n;
+}
+
+/* The address options beyond `url`: sentinels / master_name / sentinel_password / nodes. */
+static int address_options(const struct cp_host *host, struct rs_url *u, struct cp_err *err)
+{
+    const char *sentinels = host->option(host, "sentinels");
+    const char *name = host->option(host, "master_name");
+    const char *spass = host->option(host, "sentinel_password");
+    const char *nodes = host->option(host, "nodes");
+    if (sentinels && *sentinels) {
+        if (!u->sentinel) { /* the url then gives the user, password and database only */
+            u->sentinel = 1;
+            u->n_addrs = 0;
+        }
+        int rc = rs_url_add_option_addrs(u, "sentinels", sentinels, err);
+        if (rc) return rc;
+    }
+    if (name && *name) {
+        if (!u->sentinel) {
+            snprintf(err->msg, sizeof(err->msg),
+                     "redis: master_name needs sentinels (or a redis+sentinel:// url)");
+            return CP_ERR_INVALID;
+        }
+        if (u->master_name && strcmp(u->master_name, name) != 0) {
+            snprintf(err->msg, sizeof(err->msg),
+                     "redis: master_name \"%.60s\" differs from the url's \"%.60s\"", name,
+                     u->master_name);
+            return CP_ERR_INVALID;
+        }
+        size_t n = strlen(name);
+        for (size_t i = 0; i < n; i++)
+            if (n > 128 || !(isalnum((unsigned char)name[i]) || strchr("._-:", name[i]))) {
+                snprintf(err->msg, sizeof(err->msg),
+                         "redis: master_name \"%.60s\" must be 1-128 of [A-Za-z0-9._:-]", name);
+                return CP_ERR_INVALID;
+            }
+        if (!u->master_name && !(u->master_name = strdup(name))) {
+            snprintf(err->msg, sizeof(err->msg), "redis: out of memory");
+            return CP_ERR_NOMEM;
+        }
+    }
+    if (u->sentinel && !u->master_name) {
+        snprintf(err->msg, sizeof(err->msg),
+                 "redis: Sentinel needs master_name (or redis+sentinel://host:port/master_name)");
+        return CP_ERR_INVALID;
+    }
+    if (spass && *spass) {
+        if (!u->sentinel) {
+            snprintf(err->msg, sizeof(err->msg), "redis: sentinel_password needs sentinels");
+            return CP_ERR_INVALID;
+        }
+        if (!(u->sentinel_password = strdup(spass))) {
+            snprintf(err->msg, sizeof(err->msg), "redis: out of memory");
+            return CP_ERR_NOMEM;
+        }
+    }
+    if (nodes && *nodes) {
+        if (u->sentinel) {
+            snprintf(err->msg, sizeof(err->msg),
+                     "redis: nodes cannot be used with Sentinel (the sentinels name the master)");
+            return CP_ERR_INVALID;
+        }
+        int rc = rs_url_add_option_addrs(u, "nodes", nodes, err);
+        if (rc) return rc;
+    }
+    rs_url_update_display(u);
+    return 0;
 }
 
 static int rs_create(const struct cp_host *host, void **state, struct cp_err *err)
@@ -54,6 +137,8 @@ static int rs_create(const struct cp_host *host, void **state, struct cp_err *er
     const char *prefix = host->option(host, "prefix");
     const char *timeout = host->option(host, "timeout_ms");
     const char *lua = host->option(host, "lua");
+    const char *wait_n = host->option(host, "wait_replicas");
+    const char *wait_ms = host->option(host, "wait_timeout_ms");
     if (!url || !*url) url = DEFAULT_URL;
     if (!prefix) prefix = DEFAULT_PREFIX;
     if (strpbrk(prefix, "{}")) {
@@ -62,16 +147,26 @@ static int rs_create(const struct cp_host *host, void **state, struct cp_err *er
                  prefix);
         return CP_ERR_INVALID;
     }
-    long timeout_ms = DEFAULT_TIMEOUT_MS;
-    if (timeout) {
-        char *end;
-        timeout_ms = strtol(timeout, &end, 10);
-        if (end == timeout || *end || timeout_ms < 10 || timeout_ms > 600000) {
-            snprintf(err->msg, sizeof(err->msg),
-                     "redis: timeout_ms \"%.40s\" must be a number of milliseconds 10-600000",
-                     timeout);
-            return CP_ERR_INVALID;
-        }
+    long timeout_ms = int_option(timeout, 10, 600000, DEFAULT_TIMEOUT_MS);
+    if (timeout_ms < 0) {
+        snprintf(err->msg, sizeof(err->msg),
+                 "redis: timeout_ms \"%.40s\" must be a number of milliseconds 10-600000", timeout);
+        return CP_ERR_INVALID;
+    }
+    long replicas = int_option(wait_n, 0, 100, 0);
+    if (replicas < 0) {
+        snprintf(err->msg, sizeof(err->msg),
+                 "redis: wait_replicas \"%.40s\" must be a number of replicas 0-100", wait_n);
+        return CP_ERR_INVALID;
+    }
+    /* WAIT holds the connection: it must end well before the watchdog gives the reply up. */
+    long wait_max = timeout_ms / 2 > 1 ? timeout_ms / 2 : 1;
+    long wait_timeout = int_option(wait_ms, 1, wait_max, wait_max < 1000 ? wait_max : 1000);
+    if (wait_timeout < 0) {
+        snprintf(err->msg, sizeof(err->msg),
+                 "redis: wait_timeout_ms \"%.40s\" must be 1-%ld (at most half of timeout_ms)",
+                 wait_ms, wait_max);
+        return CP_ERR_INVALID;
     }
     int functions = 1;
     if (lua && strcmp(lua, "eval") == 0) {
@@ -94,43 +189,68 @@ static int rs_create(const struct cp_host *host, void **state, struct cp_err *er
     rs->host = host;
     rs->base = base;
     rs->timeout_ms = (int)timeout_ms;
+    rs->wait_replicas = (int)replicas;
+    rs->wait_timeout_ms = (int)wait_timeout;
     int rc = rs_url_parse(url, &rs->url, err);
+    if (!rc) rc = address_options(host, &rs->url, err);
     if (rc) {
-        free(rs);
+        rs_free(rs);
         return rc;
     }
     rs->tag = concat3("{", prefix, "}");
     rs->channel = concat3("{", prefix, "}events");
-    if (!rs->tag || !rs->channel) {
+    rs->probe_key = concat3("{", prefix, "}seq");
+    if (!rs->tag || !rs->channel || !rs->probe_key) {
         rs_free(rs);
         snprintf(err->msg, sizeof(err->msg), "redis: out of memory");
         return CP_ERR_NOMEM;
     }
+    rs->slot = rs_key_slot(rs->tag, strlen(rs->tag));
     /* Reachable now? Blocking, at start-up only: the core decides fallback or exit on it. */
     rs->functions = functions;
-    rc = rs_sync_check(&rs->url, rs->timeout_ms, rs->shas, &rs->functions, err);
+    char warn[256] = "";
+    rc = rs_startup_locate(rs, warn, sizeof warn, err);
     if (rc) {
         rs_free(rs);
         return rc;
     }
     /* Redis 7+ refusing the library is worth a warning: an ACL without FUNCTION is fine, but a
      * library that fails to load (a Lua error) would otherwise go unnoticed as slower scripts. */
-    if (functions && !rs->functions && err->msg[0])
+    if (functions && !rs->functions && warn[0])
         host->log(host, CP_LOG_WARN, "redis: FUNCTION LOAD refused (%s); using EVALSHA scripts",
-                  err->msg);
+                  warn);
     err->msg[0] = '\0';
+    rs->master_known = 1;
+    rs->last_up = rs->master;
     make_instance_id(rs->inst);
-    rs_conn_init(rs, &rs->cmd, "command", 0);
-    rs_conn_init(rs, &rs->sub, "pubsub", 1);
+    rs_conn_init(rs, &rs->cmd, "command", RS_CONN_CMD);
+    rs_conn_init(rs, &rs->sub, "pubsub", RS_CONN_SUB);
+    for (int i = 0; i < RS_MAX_ADDRS; i++) {
+        rs_conn_init(rs, &rs->watch[i], "sentinel", RS_CONN_WATCH);
+        rs->watch[i].target = i;
+    }
     rs_conn_start(&rs->cmd);
     rs_conn_start(&rs->sub);
+    for (int i = 0; rs->url.sentinel && i < rs->url.n_addrs; i++)
+        rs_conn_start(&rs->watch[i]);
     /* Redis answered a moment ago: commands may queue while the async connect completes (if it
      * fails they are answered CP_ERR_UNAVAILABLE and the backoff takes over). */
     if (rs->cmd.ac) rs->cmd.up = 1;
     rs_watchdog_start(rs);
-    host->log(host, CP_LOG_INFO, "redis: connected to %s, keys {%s}*, instance %s, %s",
-              rs->url.display, prefix, rs->inst,
-              rs->functions ? "functions (FCALL)" : "scripts (EVALSHA)");
+    char master[RS_HOST_MAX + 16], mode[64] = "";
+    rs_addr_format(&rs->master, master, sizeof master);
+    if (rs->cluster)
+        snprintf(mode, sizeof mode, ", cluster slot %d", rs->slot);
+    else if (rs->url.sentinel)
+        snprintf(mode, sizeof mode, ", Sentinel master '%.40s'", rs->url.master_name);
+    char waits[64] = "";
+    if (rs->wait_replicas)
+        snprintf(waits, sizeof waits, ", WAIT %d replica(s) %d ms", rs->wait_replicas,
+                 rs->wait_timeout_ms);
+    host->log(host, CP_LOG_INFO,
+              "redis: connected to %s (master %s%s), keys {%s}*, instance %s, %s%s",
+              rs->url.display, master, mode, prefix, rs->inst,
+              rs->functions ? "functions (FCALL)" : "scripts (EVALSHA)", waits);
     *state = rs;
     return 0;
 }
@@ -150,8 +270,13 @@ static void rs_destroy(void *state)
         rs->host->timer_cancel(rs->host, rs->watchdog);
         rs->watchdog = NULL;
     }
+    rs_sentinel_cancel(rs);
+    rs_queue_fail(rs, "shutting down");
+    rs_wait_cancel(rs);
     rs_conn_stop(&rs->cmd);
     rs_conn_stop(&rs->sub);
+    for (int i = 0; i < RS_MAX_ADDRS; i++)
+        rs_conn_stop(&rs->watch[i]);
     rs_leave(rs);
 }
 
@@ -167,6 +292,26 @@ static int rs_is_available(void *st)
 {
     struct rs *rs = st;
     return rs->cmd.up && !rs->destroying;
+}
+
+static void rs_status(void *st, struct cp_storage_status *out)
+{
+    struct rs *rs = st;
+    struct cp_storage_status s;
+    memset(&s, 0, sizeof(s));
+    s.up = rs->cmd.up && !rs->destroying;
+    snprintf(s.mode, sizeof s.mode, "%s",
+             rs->cluster        ? "cluster"
+             : rs->url.sentinel ? "sentinel"
+                                : "standalone");
+    if (rs->master.port) rs_addr_format(&rs->master, s.address, sizeof s.address);
+    s.reconnects = rs->n_reconnects;
+    s.failovers = rs->n_failovers;
+    s.redirects = rs->n_redirects;
+    s.unconfirmed_writes = rs->n_unconfirmed;
+    size_t n = out->size < sizeof(s) ? out->size : sizeof(s);
+    s.size = (uint32_t)n;
+    memcpy(out, &s, n);
 }
 
 static const struct cp_storage_ops rs_ops = {
@@ -188,6 +333,7 @@ static const struct cp_storage_ops rs_ops = {
     .stats = rs_stats,
     .watch = rs_watch,
     .is_available = rs_is_available,
+    .status = rs_status,
 };
 
 CP_PLUGIN_DEFINE(CP_PLUGIN_STORAGE, "redis", "0.1.0", &rs_ops);

@@ -55,12 +55,16 @@
  *   2.1  struct cp_event gains `strategy` (the task's selection strategy), so a task that the
  *        reaper or an unregistration put back to pending wakes held claims with its own
  *        strategy; from a 2.0 backend it reads as NULL (the default strategy, as in 2.0).
+ *   2.2  storage ops version 2: status() and struct cp_storage_status (the backend's connection:
+ *        mode, server in use, reconnects, failovers, redirects, unconfirmed writes);
+ *        cp_result.outcome (enum cp_outcome: whether a CP_ERR_UNAVAILABLE operation may have
+ *        been applied); from an older backend it reads as CP_OUTCOME_NOT_APPLIED, as before.
  */
 #ifndef CP_ABI_H
 #define CP_ABI_H
 
 #define CP_ABI_MAJOR 2
-#define CP_ABI_MINOR 1
+#define CP_ABI_MINOR 2
 
 #ifndef CP_ABI_TARGET_MINOR
 #define CP_ABI_TARGET_MINOR CP_ABI_MINOR

@@ -107,9 +107,35 @@ struct cp_result {
     const struct cp_stats_view *stats; /* stats */
     const struct cp_event *events;     /* reap, agent_unregister */
     size_t n_events;
+#if CP_ABI_TARGET_MINOR >= 2
+    /* Since 2.2: when rc is CP_ERR_UNAVAILABLE, whether the operation may have taken effect
+     * (enum cp_outcome; 0 = not applied, as before). */
+    int32_t outcome;
+#endif
+};
+
+/* What a failed (CP_ERR_UNAVAILABLE) operation may have done, for a caller that reconciles. */
+enum cp_outcome {
+    CP_OUTCOME_NOT_APPLIED = 0, /* never reached the backend, or refused there: nothing changed */
+    CP_OUTCOME_UNKNOWN = 1,     /* sent, but the reply was lost (connection dropped, hung) */
+    CP_OUTCOME_UNCONFIRMED = 2, /* applied on the primary, not confirmed by replicas in time:
+                                   a failover may still undo it */
 };
 
 typedef void (*cp_storage_cb)(void *cookie, const struct cp_result *res);
+
+/* A backend's connection state (since 2.2: ops version 2, status()). Starts with its size so it
+ * can grow: members are only appended, and a reader uses only those within `size`. */
+struct cp_storage_status {
+    uint32_t size;
+    int32_t up;          /* 1: operations can reach the backend now */
+    char mode[16];       /* e.g. "standalone", "sentinel", "cluster"; "" when not applicable */
+    char address[272];   /* the server being used now ("host:port"), "" when none */
+    uint64_t reconnects; /* connections re-made after a loss */
+    uint64_t failovers;  /* moves to a different primary (Sentinel switch, Cluster failover) */
+    uint64_t redirects;  /* MOVED redirections followed */
+    uint64_t unconfirmed_writes; /* writes answered CP_OUTCOME_UNCONFIRMED */
+};
 
 struct cp_agent_filter {
     const char *const *capabilities; /* the agent must have every one; sorted, unique */
@@ -266,12 +292,23 @@ struct cp_storage_ops {
     /* Optional (may be NULL = always reachable): 1 when the backend is reachable now. */
     int (*is_available)(void *st);
 
+#if CP_ABI_TARGET_MINOR >= 2
+    /* Since 2.2 (ops version 2). Optional (may be NULL): the backend's connection state for
+     * /health, /stats, /metrics. Synchronous and cheap (no I/O). The caller sets out->size to
+     * sizeof(*out) as it knows it; the backend fills at most that many bytes and sets
+     * out->size to what it filled. */
+    void (*status)(void *st, struct cp_storage_status *out);
+#endif
     /* Ops appended by later minors go here, at the end, each inside
      * `#if CP_ABI_TARGET_MINOR >= <minor>` with CP_STORAGE_OPS_VERSION bumped under the same
      * condition. Each is optional to the host: a table of an older version lacks it (cpd reads
      * it as NULL), and NULL means "not supported". */
 };
+#if CP_ABI_TARGET_MINOR >= 2
+#define CP_STORAGE_OPS_VERSION 2
+#else
 #define CP_STORAGE_OPS_VERSION 1
+#endif
 
 /* The availability rule of CONTRACT §3 (a pure function of the agent's record):
  * ready, or busy below max_concurrent_tasks; and circuit not open. Offline agents never are. */

@@ -153,12 +153,14 @@ int teardown(void **state)
         servers[i].port = 0;
     }
     harness_lua = NULL;
+    memset(harness_extra, 0, sizeof harness_extra);
     return 0;
 }
 
 /* ---- plugin instances ---------------------------------------------------------------------- */
 
 const char *harness_lua;
+struct cfg_option harness_extra[3];
 
 struct plugin *load(struct inst *in, const char *url, const char *prefix, const char *timeout_ms,
                     char *err, size_t errlen)
@@ -170,6 +172,8 @@ struct plugin *load(struct inst *in, const char *url, const char *prefix, const 
     in->opts[n++] = (struct cfg_option){"prefix", (char *)(prefix ? prefix : "faults:")};
     if (timeout_ms) in->opts[n++] = (struct cfg_option){"timeout_ms", (char *)timeout_ms};
     if (harness_lua) in->opts[n++] = (struct cfg_option){"lua", (char *)harness_lua};
+    for (int i = 0; i < 3 && harness_extra[i].key; i++)
+        in->opts[n++] = harness_extra[i];
     in->p = plugin_load(&in->set, REDIS_PLUGIN, CP_PLUGIN_STORAGE, in->opts, n, err, errlen);
     if (in->p) {
         in->ops = in->p->ops;
@@ -232,6 +236,7 @@ void on_res(void *cookie, const struct cp_result *r)
     x->rc = r->rc;
     snprintf(x->msg, sizeof x->msg, "%s", r->message ? r->message : "");
     if (r->task) snprintf(x->task_id, sizeof x->task_id, "%s", r->task->id);
+    x->outcome = r->outcome;
 }
 
 int wait_res(struct res *x, int ms)

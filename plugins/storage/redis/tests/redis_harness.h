@@ -35,11 +35,13 @@ struct inst {
     struct plugin *p;
     const struct cp_storage_ops *ops;
     void *st;
-    struct cfg_option opts[4];
+    struct cfg_option opts[8];
     char url[128];
 };
-/* harness_lua: the "lua" option of the next load()s (NULL: not given, i.e. "auto"). */
+/* harness_lua: the "lua" option of the next load()s (NULL: not given, i.e. "auto");
+ * harness_extra: up to 3 more options (key NULL: none). Reset by teardown(). */
 extern const char *harness_lua;
+extern struct cfg_option harness_extra[3];
 struct plugin *load(struct inst *in, const char *url, const char *prefix, const char *timeout_ms,
                     char *err, size_t errlen);
 void load_ok(struct inst *in, const struct srv *s, const char *prefix, const char *timeout_ms);
@@ -57,6 +59,7 @@ struct res {
     int rc;
     char msg[256];
     char task_id[64];
+    int outcome; /* cp_result.outcome */
 };
 void on_res(void *cookie, const struct cp_result *r);
 int wait_res(struct res *x, int ms); /* asserts exactly one callback */
