@@ -35,6 +35,7 @@ const struct cfg_key cfg_keys[] = {
     {"tasks.max_retries", "MAX_TASK_RETRIES", CT_COUNT, OFF(max_task_retries), 0, 1000},
     {"tasks.retention_seconds", NULL, CT_SECONDS, OFF(retention_ms), 0, 0},
     {"tasks.pass_over_seconds", NULL, CT_SECONDS, OFF(pass_over_ms), 0, 0},
+    {"tasks.max_terminal", NULL, CT_COUNT, OFF(max_terminal), 0, 1000000000},
     {"health.unhealthy_threshold", NULL, CT_COUNT, OFF(unhealthy_threshold), 1, 1000},
     {"health.recovery_threshold", NULL, CT_COUNT, OFF(recovery_threshold), 1, 1000},
     {"health.slow_probe_seconds", NULL, CT_SECONDS, OFF(slow_probe_ms), 0, 0},
@@ -89,6 +90,7 @@ void config_defaults(struct cp_config *cfg)
     cfg->retention_ms = 86400000;
     cfg->pass_over_ms = 30000;
     cfg->max_task_retries = 3;
+    cfg->max_terminal = 100000;
     cfg->unhealthy_threshold = 3;
     cfg->recovery_threshold = 2;
     cfg->slow_probe_ms = 5000;

@@ -175,7 +175,8 @@ static void on_reap_timer(evutil_socket_t fd, short what, void *arg)
     if (s->reaping) return;
     const struct cp_config *cfg = s->core->cfg;
     int64_t now = clock_now_ms();
-    struct cp_reap r = {now, cfg->heartbeat_timeout_ms, 0, cfg->retention_ms, REAP_BATCH};
+    struct cp_reap r = {now,        cfg->heartbeat_timeout_ms, 0, cfg->retention_ms,
+                        REAP_BATCH, cfg->max_terminal};
     if (now - s->last_cleanup_ms >= cfg->cleanup_interval_ms) {
         r.remove_stale = 1;
         s->last_cleanup_ms = now;

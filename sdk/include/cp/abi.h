@@ -12,12 +12,13 @@
  *
  * Changelog:
  *   1.0  first release: storage, selection and probe plugin kinds.
+ *   1.1  struct cp_reap gains max_terminal (a cap on stored terminal tasks).
  */
 #ifndef CP_ABI_H
 #define CP_ABI_H
 
 #define CP_ABI_MAJOR 1
-#define CP_ABI_MINOR 0
+#define CP_ABI_MINOR 1
 
 #define CP_STRINGIFY_(x) #x
 #define CP_STRINGIFY(x) CP_STRINGIFY_(x)
