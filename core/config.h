@@ -66,17 +66,17 @@ struct cp_config {
     uint32_t max_terminal;         /* tasks.max_terminal 100000 (0 = no cap) */
 
     /* health */
-    uint32_t unhealthy_threshold; /* health.unhealthy_threshold 3 */
-    uint32_t recovery_threshold;  /* health.recovery_threshold 2 */
-    int64_t slow_probe_ms;        /* health.slow_probe_ms 5000 */
-    uint32_t failure_threshold;   /* circuit.failure_threshold 5 */
-    int64_t cooldown_ms;          /* circuit.cooldown_seconds 30 */
-    int64_t max_cooldown_ms;      /* circuit.max_cooldown_seconds 300 */
+    uint32_t unhealthy_threshold;  /* health.unhealthy_threshold 3 */
+    uint32_t recovery_threshold;   /* health.recovery_threshold 2 */
+    int64_t slow_probe_ms;         /* health.slow_probe_ms 5000 */
+    uint32_t failure_threshold;    /* circuit.failure_threshold 5 */
+    int64_t cooldown_ms;           /* circuit.cooldown_seconds 30 */
+    int64_t max_cooldown_ms;       /* circuit.max_cooldown_seconds 300 */
 
     /* limits */
-    size_t max_body_bytes;      /* limits.max_body_bytes 1 MiB */
-    uint32_t max_capabilities;  /* limits.max_capabilities 64 */
-    uint32_t max_required_caps; /* limits.max_required_capabilities 32 */
+    size_t max_body_bytes;       /* limits.max_body_bytes 1 MiB */
+    uint32_t max_capabilities;   /* limits.max_capabilities 64 */
+    uint32_t max_required_caps;  /* limits.max_required_capabilities 32 */
 
     int log_level; /* log.level: debug|info|warn|error (info) */
 };

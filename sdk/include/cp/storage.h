@@ -64,19 +64,19 @@ enum cp_event_kind {
     CP_EVENT_TASK_DELETED,      /* terminal task older than retention: deleted */
 };
 struct cp_event {
-    int32_t kind;          /* enum cp_event_kind */
-    const char *agent_id;  /* the agent concerned (for task events: the agent that held it) */
-    const char *task_id;   /* or NULL */
-    const char *task_type; /* or NULL */
-    int32_t task_status;   /* status after the event, or -1 */
+    int32_t kind;         /* enum cp_event_kind */
+    const char *agent_id; /* the agent concerned (for task events: the agent that held it) */
+    const char *task_id;  /* or NULL */
+    const char *task_type;   /* or NULL */
+    int32_t task_status;     /* status after the event, or -1 */
     const char *const *required_capabilities; /* of the task, for waking claimers */
     uint32_t n_required;
 };
 
 struct cp_result {
     int rc;
-    const char *message;               /* detail when rc != 0, or NULL */
-    int created;                       /* agent_register: 1 new agent, 0 re-registered */
+    const char *message; /* detail when rc != 0, or NULL */
+    int created;         /* agent_register: 1 new agent, 0 re-registered */
     const struct cp_agent_view *agent; /* the agent after the operation, or NULL */
     const struct cp_task_view *task;   /* the task after the operation (current one on conflict) */
     const struct cp_agent_view *const *agents; /* agent_list */
@@ -230,9 +230,11 @@ struct cp_storage_ops {
     void (*agent_unregister)(void *st, const char *agent_id, int64_t now_ms, cp_storage_cb cb,
                              void *cookie);
     void (*agent_set_health)(void *st, const char *agent_id, const struct cp_health_view *health,
-                             int32_t status, int32_t expect_status, cp_storage_cb cb, void *cookie);
+                             int32_t status, int32_t expect_status, cp_storage_cb cb,
+                             void *cookie);
 
-    void (*task_submit)(void *st, const struct cp_task_view *task, cp_storage_cb cb, void *cookie);
+    void (*task_submit)(void *st, const struct cp_task_view *task, cp_storage_cb cb,
+                        void *cookie);
     void (*task_get)(void *st, const char *task_id, cp_storage_cb cb, void *cookie);
     void (*task_list)(void *st, const struct cp_task_filter *filter, cp_storage_cb cb,
                       void *cookie);
@@ -263,13 +265,12 @@ static inline int cp_agent_is_available(const struct cp_agent_view *a)
 }
 
 /* 1 when every one of `need` (sorted, unique) is in `have` (sorted, unique). */
-static inline int cp_caps_subset(const char *const *need, uint32_t n_need, const char *const *have,
-                                 uint32_t n_have)
+static inline int cp_caps_subset(const char *const *need, uint32_t n_need,
+                                 const char *const *have, uint32_t n_have)
 {
     uint32_t j = 0;
     for (uint32_t i = 0; i < n_need; i++) {
-        while (j < n_have && strcmp(have[j], need[i]) < 0)
-            j++;
+        while (j < n_have && strcmp(have[j], need[i]) < 0) j++;
         if (j == n_have || strcmp(have[j], need[i]) != 0) return 0;
         j++;
     }
