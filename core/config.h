@@ -87,6 +87,9 @@ void config_defaults(struct cp_config *cfg);
 /* Apply a YAML file. Unknown keys and bad values are errors. Returns 0, or -1 with a message
  * in err (key, value, what is allowed). */
 int config_load_yaml(struct cp_config *cfg, const char *path, char *err, size_t errlen);
+/* The same, with ${VAR} in values looked up through `getenv_fn` (config_load_yaml: getenv). */
+int config_load_yaml_env(struct cp_config *cfg, const char *path,
+                         const char *(*getenv_fn)(const char *), char *err, size_t errlen);
 
 /* Apply the environment variables of CONTRACT §7 (read through `getenv_fn`, normally getenv). */
 int config_load_env(struct cp_config *cfg, const char *(*getenv_fn)(const char *), char *err,
