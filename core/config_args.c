@@ -101,7 +101,8 @@ int config_from_args(struct cp_config *cfg, struct config_cli *cli, int argc, ch
         return -1;
     }
     if (!config_file && access(DEFAULT_CONFIG_FILE, F_OK) == 0) config_file = DEFAULT_CONFIG_FILE;
-    if (config_file && config_load_yaml_env(cfg, config_file, getenv_fn, err, errlen) != 0) return -1;
+    if (config_file && config_load_yaml_env(cfg, config_file, getenv_fn, err, errlen) != 0)
+        return -1;
     if (config_load_env(cfg, getenv_fn, err, errlen) != 0) return -1;
     if (listen && cfg_set(cfg, cfg_key_by_path("listen"), "--listen", listen, "", err, errlen))
         return -1;

@@ -166,7 +166,7 @@ static int walk_tokens(struct walk *w, const char *path, yaml_node_t *seq)
             yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
             yaml_node_t *v = yaml_document_get_node(w->doc, p->value);
             const char *ks = k ? scalar(k) : NULL;
-            const char **slot = !ks                           ? NULL
+            const char **slot = !ks                             ? NULL
                                 : strcmp(ks, "token") == 0      ? &token
                                 : strcmp(ks, "token_file") == 0 ? &file
                                 : strcmp(ks, "role") == 0       ? &role
@@ -190,8 +190,8 @@ static int walk_tokens(struct walk *w, const char *path, yaml_node_t *seq)
         }
         char *from_file = NULL;
         if (file && cfg_read_token_file(file, pos, &from_file, w->err, w->errlen) != 0) return -1;
-        int rc = cfg_add_token(w->cfg, from_file ? from_file : token, role, 1, pos, w->err,
-                               w->errlen);
+        int rc =
+            cfg_add_token(w->cfg, from_file ? from_file : token, role, 1, pos, w->err, w->errlen);
         if (from_file) {
             memset(from_file, 0, strlen(from_file));
             free(from_file);
@@ -215,8 +215,7 @@ static int expand_document(struct walk *w)
     }
     for (yaml_node_t *n = w->doc->nodes.start; n < w->doc->nodes.top; n++) {
         /* Keys were marked above (libyaml never reports YAML_ANY_SCALAR_STYLE itself). */
-        if (n->type != YAML_SCALAR_NODE || n->data.scalar.style == YAML_ANY_SCALAR_STYLE)
-            continue;
+        if (n->type != YAML_SCALAR_NODE || n->data.scalar.style == YAML_ANY_SCALAR_STYLE) continue;
         char where[300], *out;
         where_of(w, n, where, sizeof where);
         if (cfg_expand((const char *)n->data.scalar.value, w->getenv_fn, where, &out, w->err,

@@ -153,8 +153,8 @@ static void test_token_file(void **state)
     assert_contains(err, "space");
     assert_null(strstr(err, "two words"));
     config_free(&c);
-    snprintf(yaml, sizeof yaml,
-             "auth: {tokens: [{token_file: \"%s\", token: x, role: agent}]}\n", path);
+    snprintf(yaml, sizeof yaml, "auth: {tokens: [{token_file: \"%s\", token: x, role: agent}]}\n",
+             path);
     assert_int_equal(load_env(&c, yaml, err, sizeof err), -1);
     assert_contains(err, "both token and token_file");
     config_free(&c);
