@@ -61,6 +61,21 @@ static int load_storage(struct cp_core *core, const char *dir)
     return 0;
 }
 
+/* --check-config: the storage plugin is opened and its options checked, but not started (its
+ * create() would connect). A fallback does not excuse a plugin that cannot be loaded at all. */
+static int check_storage(struct cp_core *core, const char *dir)
+{
+    const struct cp_config *cfg = core->cfg;
+    char err[ERRLEN];
+    char *path = plugin_resolve(cfg->storage, dir, err, ERRLEN);
+    int rc = path ? plugin_check(&core->plugins, path, CP_PLUGIN_STORAGE, cfg->storage_options,
+                                 cfg->n_storage_options, err, ERRLEN)
+                  : -1;
+    if (rc < 0) log_error("storage: %s", err);
+    free(path);
+    return rc;
+}
+
 static int load_plugins(struct cp_core *core, const char *dir, int with_storage)
 {
     const struct cp_config *cfg = core->cfg;
@@ -139,6 +154,7 @@ int main(int argc, char **argv)
     char *dir = cfg.plugin_dir ? strdup(cfg.plugin_dir) : plugin_default_dir();
     int status = 2;
     if (load_plugins(&core, dir, !cli.check_only) < 0) goto out;
+    if (cli.check_only && check_storage(&core, dir) < 0) goto out;
     if (cli.check_only) {
         if (cfg.config_path)
             printf("cpd: configuration OK (%s)\n", cfg.config_path);

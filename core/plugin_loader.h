@@ -41,6 +41,12 @@ struct plugin *plugin_load(struct plugin_set *set, const char *path, int kind,
                            const struct cfg_option *options, size_t n_options, char *err,
                            size_t errlen);
 
+/* What --check-config does instead of plugin_load(): every check of plugin_load() that needs
+ * no plugin code, then (storage plugins that have it) the plugin's validate_options() with
+ * `options` — no create(), nothing connects, nothing is kept. 0, or -1 with err set. */
+int plugin_check(const struct plugin_set *set, const char *path, int kind,
+                 const struct cfg_option *options, size_t n_options, char *err, size_t errlen);
+
 /* The plugin of `kind` named `name`, or NULL. */
 struct plugin *plugin_find(const struct plugin_set *set, int kind, const char *name);
 

@@ -78,6 +78,15 @@ struct rs {
     void *on_change_arg;
 };
 
+/* Options (redis_options.c): the strings are borrowed from the host. */
+struct rs_options {
+    const char *url, *prefix;
+    int timeout_ms;
+    int functions; /* lua: auto (1) or eval (0) */
+};
+int rs_options_parse(const struct cp_host *host, struct rs_options *o, struct cp_err *err);
+int rs_validate_options(const struct cp_host *host, struct cp_err *err);
+
 int64_t rs_mono_ms(void);
 void rs_enter(struct rs *rs);
 void rs_leave(struct rs *rs); /* frees rs once destroyed, idle and unwound */

@@ -16,10 +16,6 @@
 
 #include "redis_int.h"
 
-#define DEFAULT_URL "redis://localhost:6379"
-#define DEFAULT_PREFIX "aragora:cp:"
-#define DEFAULT_TIMEOUT_MS 5000
-
 static void make_instance_id(char out[17])
 {
     unsigned char b[8];
@@ -50,36 +46,12 @@ void rs_free(struct rs *rs)
 
 static int rs_create(const struct cp_host *host, void **state, struct cp_err *err)
 {
-    const char *url = host->option(host, "url");
-    const char *prefix = host->option(host, "prefix");
-    const char *timeout = host->option(host, "timeout_ms");
-    const char *lua = host->option(host, "lua");
-    if (!url || !*url) url = DEFAULT_URL;
-    if (!prefix) prefix = DEFAULT_PREFIX;
-    if (strpbrk(prefix, "{}")) {
-        snprintf(err->msg, sizeof(err->msg),
-                 "redis: prefix \"%.100s\" may not contain '{' or '}' (it becomes a hash tag)",
-                 prefix);
-        return CP_ERR_INVALID;
-    }
-    long timeout_ms = DEFAULT_TIMEOUT_MS;
-    if (timeout) {
-        char *end;
-        timeout_ms = strtol(timeout, &end, 10);
-        if (end == timeout || *end || timeout_ms < 10 || timeout_ms > 600000) {
-            snprintf(err->msg, sizeof(err->msg),
-                     "redis: timeout_ms \"%.40s\" must be a number of milliseconds 10-600000",
-                     timeout);
-            return CP_ERR_INVALID;
-        }
-    }
-    int functions = 1;
-    if (lua && strcmp(lua, "eval") == 0) {
-        functions = 0;
-    } else if (lua && strcmp(lua, "auto") != 0) {
-        snprintf(err->msg, sizeof(err->msg), "redis: lua \"%.40s\" must be auto or eval", lua);
-        return CP_ERR_INVALID;
-    }
+    struct rs_options opt;
+    int rc = rs_options_parse(host, &opt, err);
+    if (rc) return rc;
+    const char *url = opt.url, *prefix = opt.prefix;
+    long timeout_ms = opt.timeout_ms;
+    int functions = opt.functions;
     struct event_base *base = host->event_base ? host->event_base(host) : NULL;
     if (!base || !host->timer_add || !host->timer_cancel) {
         snprintf(err->msg, sizeof(err->msg),
@@ -94,7 +66,7 @@ static int rs_create(const struct cp_host *host, void **state, struct cp_err *er
     rs->host = host;
     rs->base = base;
     rs->timeout_ms = (int)timeout_ms;
-    int rc = rs_url_parse(url, &rs->url, err);
+    rc = rs_url_parse(url, &rs->url, err);
     if (rc) {
         free(rs);
         return rc;
@@ -188,6 +160,7 @@ static const struct cp_storage_ops rs_ops = {
     .stats = rs_stats,
     .watch = rs_watch,
     .is_available = rs_is_available,
+    .validate_options = rs_validate_options,
 };
 
 CP_PLUGIN_DEFINE(CP_PLUGIN_STORAGE, "redis", "0.1.0", &rs_ops);

@@ -12,7 +12,8 @@
  *
  * Changelog:
  *   1.0  first release: storage, selection and probe plugin kinds.
- *   1.1  struct cp_reap gains max_terminal (a cap on stored terminal tasks).
+ *   1.1  struct cp_reap gains max_terminal (a cap on stored terminal tasks); cp_storage_ops
+ *        version 2 appends validate_options (checked by --check-config without connecting).
  */
 #ifndef CP_ABI_H
 #define CP_ABI_H

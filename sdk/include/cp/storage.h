@@ -252,8 +252,13 @@ struct cp_storage_ops {
                   void *arg);
     /* Optional (may be NULL = always reachable): 1 when the backend is reachable now. */
     int (*is_available)(void *st);
+
+    /* Version 2 (ABI 1.1). Optional (may be NULL): check this plugin's options (host->option)
+     * as create() would, without connecting anywhere or keeping anything; `cpd --check-config`
+     * calls it instead of create(). 0, or CP_ERR_INVALID with err->msg naming the option. */
+    int (*validate_options)(const struct cp_host *host, struct cp_err *err);
 };
-#define CP_STORAGE_OPS_VERSION 1
+#define CP_STORAGE_OPS_VERSION 2
 
 /* The availability rule of CONTRACT §3 (a pure function of the agent's record):
  * ready, or busy below max_concurrent_tasks; and circuit not open. Offline agents never are. */
