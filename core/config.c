@@ -19,6 +19,8 @@
 const struct cfg_key cfg_keys[] = {
     {"listen", "CONTROL_PLANE_LISTEN", CT_LISTEN, OFF(listen), 0, 0},
     {"plugin_dir", "CONTROL_PLANE_PLUGIN_DIR", CT_DIR, OFF(plugin_dir), 0, 0},
+    {"plugins_strict_permissions", "CONTROL_PLANE_PLUGINS_STRICT_PERMISSIONS", CT_BOOL,
+     OFF(plugins_strict_permissions), 0, 0},
     {"storage.plugin", "CONTROL_PLANE_STORAGE", CT_PLUGIN, OFF(storage), 0, 0},
     {"storage.fallback", NULL, CT_FALLBACK, OFF(storage_fallback), 0, 0},
     {"selection.default", NULL, CT_NAME, OFF(selection_default), 0, 0},
@@ -74,6 +76,7 @@ void config_defaults(struct cp_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->listen = xstrdup("127.0.0.1:8080");
     cfg->storage = xstrdup("memory");
+    cfg->plugins_strict_permissions = 1;
     cfg->selection_default = xstrdup("least_loaded");
     static const char *const selection[] = {"least_loaded", "round_robin", "random"};
     for (size_t i = 0; i < 3; i++)

@@ -31,6 +31,7 @@ struct cp_config {
     char *config_path; /* the YAML file read, or NULL */
     char *listen;      /* "host:port" */
     char *plugin_dir;  /* where bare plugin names are found; NULL = next to the binary */
+    int plugins_strict_permissions; /* refuse plugins others could have written (1) */
 
     /* storage */
     char *storage;          /* memory | redis | path to .so */

@@ -153,6 +153,9 @@ int main(int argc, char **argv)
     host_set_event_base(core.base);
     char *dir = cfg.plugin_dir ? strdup(cfg.plugin_dir) : plugin_default_dir();
     int status = 2;
+    core.plugins.trust_any = !cfg.plugins_strict_permissions;
+    if (core.plugins.trust_any)
+        log_warn("plugins_strict_permissions is off: plugins are loaded whoever could write them");
     if (load_plugins(&core, dir, !cli.check_only) < 0) goto out;
     if (cli.check_only && check_storage(&core, dir) < 0) goto out;
     if (cli.check_only) {

@@ -226,6 +226,7 @@ static void *open_checked(const struct plugin_set *set, const char *path, int ki
         fail(err, errlen, path, "not a regular file");
         return NULL;
     }
+    if (!set->trust_any && plugin_path_trusted(path, err, errlen) != 0) return NULL;
     dlerror();
     void *dl = dlopen(open_path, RTLD_NOW | RTLD_LOCAL);
     if (!dl) {

@@ -26,7 +26,13 @@ struct plugin {
 struct plugin_set {
     struct plugin *items[3 * CFG_MAX_PLUGINS + 1];
     size_t n;
+    int trust_any; /* 1: skip plugin_path_trusted() (plugins_strict_permissions: false) */
 };
+
+/* sshd StrictModes for plugins (plugin_trust.c): the file and every directory above it belong
+ * to root or to cpd's user and are not writable by others (a sticky directory and the owner's
+ * private group excepted). 0, or -1 with one line naming the path and the fix. */
+int plugin_path_trusted(const char *path, char *err, size_t errlen);
 
 /* Resolve `spec` to a file path: a bare name -> <dir>/<name>.so; a spec containing '/' or
  * ending in ".so" is a path used as is. Returns a malloc'd path or NULL with err set. */

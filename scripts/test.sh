@@ -3,6 +3,9 @@
 # every test (unit, conformance, end-to-end against real cpd and redis-server processes).
 # Exits with ctest's status. Extra arguments are passed to ctest (e.g. -R e2e_test_tasks).
 set -uo pipefail
+# cpd refuses plugins others could have written (plugins_strict_permissions): build them
+# private to their owner whatever the shell's umask.
+umask 022
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="$ROOT/build/test"
