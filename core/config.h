@@ -113,6 +113,19 @@ int config_from_args(struct cp_config *cfg, struct config_cli *cli, int argc, ch
 
 void config_free(struct cp_config *cfg);
 
+/* Reloading (SIGHUP, config_reload.c), in two steps on a freshly built `next`:
+ * config_reload_plan() gives every key that only a restart can change (listen, plugin_dir,
+ * plugins_strict_permissions, storage.*, selection.plugins, probes.plugins, probes.exec.enabled)
+ * its running value in `next`, naming the ones that differed in `restart` ("" when none); then
+ * check `next` (config_validate) and only if it passes, config_reload_apply() moves every other
+ * changed value into `cur` in place and lists them ("key old -> new", tokens by count only).
+ * Pointers into `cur` (plugin options, strings of restart keys) stay valid. config_free(next)
+ * afterwards. plan: 0, or -1 out of memory. */
+int config_reload_plan(const struct cp_config *cur, struct cp_config *next, char *restart,
+                       size_t restart_len);
+void config_reload_apply(struct cp_config *cur, struct cp_config *next, char *changed,
+                         size_t changed_len);
+
 /* "role" name <-> enum cfg_role; -1 when unknown. */
 int config_role_parse(const char *s);
 

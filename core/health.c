@@ -418,19 +418,28 @@ struct health_monitor *health_new(struct cp_core *core)
         free(hm);
         return NULL;
     }
-    const struct cp_config *cfg = core->cfg;
-    hm->rules.unhealthy_threshold = cfg->unhealthy_threshold;
-    hm->rules.recovery_threshold = cfg->recovery_threshold;
-    hm->rules.failure_threshold = cfg->failure_threshold;
-    hm->rules.slow_probe_ms = cfg->slow_probe_ms;
-    hm->rules.cooldown_ms = cfg->cooldown_ms;
-    hm->rules.max_cooldown_ms = cfg->max_cooldown_ms;
+    health_apply_config(hm);
     if (core->base && !(hm->tick = evtimer_new(core->base, tick_cb, hm))) {
         free(hm->buckets);
         free(hm);
         return NULL;
     }
     return hm;
+}
+
+void health_apply_config(struct health_monitor *hm)
+{
+    if (!hm) return;
+    const struct cp_config *cfg = hm->core->cfg;
+    hm->rules.unhealthy_threshold = cfg->unhealthy_threshold;
+    hm->rules.recovery_threshold = cfg->recovery_threshold;
+    hm->rules.failure_threshold = cfg->failure_threshold;
+    hm->rules.slow_probe_ms = cfg->slow_probe_ms;
+    hm->rules.cooldown_ms = cfg->cooldown_ms;
+    hm->rules.max_cooldown_ms = cfg->max_cooldown_ms;
+    for (size_t i = 0; hm->buckets && i < hm->nbuckets; i++)
+        for (struct health_slot *s = hm->buckets[i]; s; s = s->next)
+            if (s->probe) health_probe_apply_config(s->probe, hm->core);
 }
 
 void health_free(struct health_monitor *hm)

@@ -15,6 +15,9 @@ struct health_monitor;
 struct json_object;
 
 struct health_monitor *health_new(struct cp_core *core);
+/* Take the thresholds and the default probe interval/timeout from core->cfg again (SIGHUP):
+ * probes that did not set their own interval_seconds/timeout_seconds follow the new default. */
+void health_apply_config(struct health_monitor *hm);
 void health_free(struct health_monitor *hm);
 
 /* At registration: check a "health_probe" object (type is a loaded probe plugin, exec only when

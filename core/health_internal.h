@@ -22,6 +22,9 @@ int health_probe_validate(struct cp_core *core, struct json_object *probe, char 
  * unusable or there is no event loop (logged). */
 struct health_probe *health_probe_new(struct cp_core *core, struct health_slot *slot,
                                       const char *agent_id, const char *json);
+/* The configured defaults changed: a probe without its own interval/timeout takes the new ones
+ * (from its next check on). */
+void health_probe_apply_config(struct health_probe *p, struct cp_core *core);
 /* Stop: cancel an in-flight check (its done() never comes) and free. */
 void health_probe_free(struct health_probe *p);
 

@@ -32,6 +32,7 @@ struct health_probe {
     struct cp_probe_spec spec;
     const char *type;
     int64_t interval_ms;
+    int default_interval, default_timeout; /* not set in the object: follow the config */
     struct event *ev;
     void *handle;
     int in_flight, starting;
@@ -115,6 +116,15 @@ static void probe_fire(evutil_socket_t fd, short what, void *arg)
     p->handle = NULL;
     probe_record(p, 0, (double)(now - p->started_ms),
                  "the probe did not report within its timeout");
+}
+
+void health_probe_apply_config(struct health_probe *p, struct cp_core *core)
+{
+    const struct cp_config *cfg = core->cfg;
+    if (p->default_interval)
+        p->interval_ms =
+            cfg->probe_interval_ms < MIN_INTERVAL_MS ? MIN_INTERVAL_MS : cfg->probe_interval_ms;
+    if (p->default_timeout) p->spec.timeout_ms = (uint64_t)cfg->probe_timeout_ms;
 }
 
 void health_probe_free(struct health_probe *p)
@@ -272,6 +282,8 @@ struct health_probe *health_probe_new(struct cp_core *core, struct health_slot *
     p->ops = pc.plugin->ops;
     p->type = pc.type;
     p->interval_ms = pc.interval_ms < MIN_INTERVAL_MS ? MIN_INTERVAL_MS : pc.interval_ms;
+    p->default_interval = !json_object_object_get_ex(p->obj, "interval_seconds", NULL);
+    p->default_timeout = !json_object_object_get_ex(p->obj, "timeout_seconds", NULL);
     p->spec.agent_id = agent_id;
     p->spec.items = pc.items;
     p->spec.n_items = pc.n_items;

@@ -14,6 +14,7 @@
 #include "health.h"
 #include "http/http.h"
 #include "log.h"
+#include "reload.h"
 #include "scheduler.h"
 #include "store_closed.h"
 
@@ -122,12 +123,26 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopexit(core->base, &flush);
 }
 
+struct reload_args {
+    struct cp_core *core;
+    int argc;
+    char **argv;
+};
+
+static void on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig, (void)what;
+    struct reload_args *ra = arg;
+    core_reload(ra->core, ra->argc, ra->argv);
+}
+
 int main(int argc, char **argv)
 {
     struct cp_config cfg;
     struct config_cli cli = {0};
     char err[ERRLEN];
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGHUP, SIG_IGN); /* a reload before the loop runs must not kill us */
     /* json-c parses every request body under a private "C" numeric locale, which it derives
      * from the thread's locale (duplocale + newlocale + freelocale: ~3 % of a request's CPU).
      * With the thread on glibc's built-in C locale object those calls return it as it is. cpd
@@ -175,8 +190,11 @@ int main(int argc, char **argv)
     }
     struct event *sigint = evsignal_new(core.base, SIGINT, on_signal, &core);
     struct event *sigterm = evsignal_new(core.base, SIGTERM, on_signal, &core);
+    struct reload_args reload = {&core, argc, argv};
+    struct event *sighup = evsignal_new(core.base, SIGHUP, on_sighup, &reload);
     evsignal_add(sigint, NULL);
     evsignal_add(sigterm, NULL);
+    evsignal_add(sighup, NULL);
     sched_start(core.sched);
     struct cp_agent_filter all = {NULL, 0, -1};
     CORE_STORE(&core, agent_list, &all, on_agents_listed, &core);
@@ -186,6 +204,7 @@ int main(int argc, char **argv)
     status = event_base_dispatch(core.base) < 0 ? 1 : 0;
     event_free(sigint);
     event_free(sigterm);
+    event_free(sighup);
     log_info("cpd stopped");
 out:
     /* Shutdown order: answer held requests, then destroy the store while every request and

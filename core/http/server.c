@@ -568,6 +568,12 @@ struct http_server *http_server_new(struct cp_core *core, char *err, size_t errl
     return srv;
 }
 
+void http_server_apply_config(struct http_server *srv)
+{
+    if (srv)
+        evhttp_set_max_body_size(srv->http, (ev_ssize_t)srv->core->cfg->max_body_bytes * 2 + 4096);
+}
+
 void http_server_free(struct http_server *srv)
 {
     if (!srv) return;
