@@ -11,9 +11,9 @@
 #include "config_internal.h"
 
 /* Keys of cfg_keys that a running cpd cannot change: they decide what was bound or loaded. */
-static const char *const restart_keys[] = {"listen",          "plugin_dir",
-                                           "plugins_strict_permissions", "storage.plugin",
-                                           "storage.fallback", "probes.exec.enabled"};
+static const char *const restart_keys[] = {
+    "listen",         "plugin_dir",       "plugins_strict_permissions",
+    "storage.plugin", "storage.fallback", "probes.exec.enabled"};
 
 static int needs_restart(const char *path)
 {

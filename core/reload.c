@@ -44,8 +44,7 @@ void core_reload(struct cp_core *core, int argc, char **argv)
     log_set_level(core->cfg->log_level);
     health_apply_config(core->health);
     http_server_apply_config(core->http);
-    if (restart[0])
-        log_warn("reload: changed but needs a restart (kept as running): %s", restart);
+    if (restart[0]) log_warn("reload: changed but needs a restart (kept as running): %s", restart);
     log_info("reload: %s%s", changed[0] ? "applied " : "no run-time changes",
              changed[0] ? changed : "");
 }
