@@ -13,9 +13,15 @@
 
 enum cfg_role { ROLE_READER = 0, ROLE_AGENT = 1, ROLE_ADMIN = 2 };
 
+#define CFG_MAX_BINDINGS 64
+
 struct cfg_token {
     char *token;
     int role; /* enum cfg_role */
+    /* ROLE_AGENT only: the agent ids this token may act as (exact ids, or patterns with '*');
+     * none = any agent. */
+    char **agents;
+    uint32_t n_agents;
 };
 
 struct cfg_option {

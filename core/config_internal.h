@@ -58,6 +58,10 @@ int cfg_add_token(struct cp_config *cfg, const char *token, const char *role, in
 int cfg_add_token_pair(struct cp_config *cfg, const char *pair, const char *pos, char *err,
                        size_t errlen);
 void cfg_clear_tokens(struct cp_config *cfg);
+/* Bind token i to one more agent id or '*' pattern ("gpu-*"). Errors: not an agent token, a
+ * bad pattern, too many. `pos` names the entry. */
+int cfg_bind_token(struct cp_config *cfg, size_t i, const char *pattern, const char *pos,
+                   char *err, size_t errlen);
 
 /* Set (or replace) one storage option. */
 int cfg_set_option(struct cp_config *cfg, const char *key, const char *value, const char *name,

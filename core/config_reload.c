@@ -150,10 +150,13 @@ static int plugins_equal(const struct cfg_plugin_ref *a, size_t na, const struct
 static int tokens_equal(const struct cp_config *a, const struct cp_config *b)
 {
     if (a->n_tokens != b->n_tokens) return 0;
-    for (size_t i = 0; i < a->n_tokens; i++)
-        if (a->tokens[i].role != b->tokens[i].role ||
-            strcmp(a->tokens[i].token, b->tokens[i].token) != 0)
+    for (size_t i = 0; i < a->n_tokens; i++) {
+        const struct cfg_token *x = &a->tokens[i], *y = &b->tokens[i];
+        if (x->role != y->role || strcmp(x->token, y->token) != 0 || x->n_agents != y->n_agents)
             return 0;
+        for (uint32_t j = 0; j < x->n_agents; j++)
+            if (strcmp(x->agents[j], y->agents[j]) != 0) return 0;
+    }
     return 1;
 }
 

@@ -138,7 +138,33 @@ static int walk_options(struct walk *w, const char *path, yaml_node_t *map)
     return 0;
 }
 
-/* auth.tokens: [{token: ..., role: ...}, "token:role", ...] */
+/* agents: [worker-7, "gpu-*"] (or one name) of the token just added. */
+static int walk_bindings(struct walk *w, const char *pos, yaml_node_t *v)
+{
+    size_t i = w->cfg->n_tokens - 1;
+    if (v->type == YAML_SCALAR_NODE && !is_null(v))
+        return cfg_bind_token(w->cfg, i, scalar(v), pos, w->err, w->errlen);
+    if (v->type != YAML_SEQUENCE_NODE ||
+        v->data.sequence.items.start == v->data.sequence.items.top) {
+        snprintf(w->err, w->errlen,
+                 "config: %s: agents must be a non-empty list of agent ids or patterns, e.g. "
+                 "[worker-7, \"gpu-*\"]",
+                 pos);
+        return -1;
+    }
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+         it++) {
+        yaml_node_t *item = yaml_document_get_node(w->doc, *it);
+        if (!item || item->type != YAML_SCALAR_NODE) {
+            snprintf(w->err, w->errlen, "config: %s: agents must list agent ids or patterns", pos);
+            return -1;
+        }
+        if (cfg_bind_token(w->cfg, i, scalar(item), pos, w->err, w->errlen) != 0) return -1;
+    }
+    return 0;
+}
+
+/* auth.tokens: [{token: ..., role: ..., agents: [...]}, "token:role", ...] */
 static int walk_tokens(struct walk *w, const char *path, yaml_node_t *seq)
 {
     if (seq->type != YAML_SEQUENCE_NODE)
@@ -161,6 +187,7 @@ static int walk_tokens(struct walk *w, const char *path, yaml_node_t *seq)
             return -1;
         }
         const char *token = NULL, *role = NULL, *file = NULL;
+        yaml_node_t *agents = NULL;
         for (yaml_node_pair_t *p = item->data.mapping.pairs.start; p < item->data.mapping.pairs.top;
              p++) {
             yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
@@ -171,10 +198,14 @@ static int walk_tokens(struct walk *w, const char *path, yaml_node_t *seq)
                                 : strcmp(ks, "token_file") == 0 ? &file
                                 : strcmp(ks, "role") == 0       ? &role
                                                                 : NULL;
+            if (ks && v && strcmp(ks, "agents") == 0) {
+                agents = v;
+                continue;
+            }
             if (!slot || !v) {
                 snprintf(w->err, w->errlen,
-                         "config: %s has an unknown key '%.60s'; expected token (or token_file) "
-                         "and role",
+                         "config: %s has an unknown key '%.60s'; expected token (or token_file), "
+                         "role and agents",
                          pos, ks ? ks : "?");
                 return -1;
             }
@@ -197,6 +228,7 @@ static int walk_tokens(struct walk *w, const char *path, yaml_node_t *seq)
             free(from_file);
         }
         if (rc != 0) return -1;
+        if (agents && walk_bindings(w, pos, agents) != 0) return -1;
     }
     return 0;
 }

@@ -6,6 +6,7 @@
 #include "../health.h"
 #include "../scheduler.h"
 #include "../selection.h"
+#include "auth.h"
 #include "render.h"
 #include "routes.h"
 #include "validate.h"
@@ -50,7 +51,8 @@ void agents_register(struct req *r)
     struct strlist caps;
     char *metadata = NULL, *probe = NULL;
     if (get_string(r, "agent_id", 1, &id) < 0 || check_identifier(r, "agent_id", id) < 0 ||
-        get_text(r, "model", &model) < 0 || get_text(r, "provider", &provider) < 0 ||
+        auth_agent(r, id) < 0 || get_text(r, "model", &model) < 0 ||
+        get_text(r, "provider", &provider) < 0 ||
         get_uint(r, "max_concurrent_tasks", 1, 100000, &max_conc) < 0)
         return;
     json_object *hp = NULL;
@@ -216,7 +218,8 @@ static void on_unregistered(void *cookie, const struct cp_result *res)
 
 void agents_delete(struct req *r)
 {
-    if (check_identifier(r, "agent id", r->params[0]) < 0) return;
+    if (check_identifier(r, "agent id", r->params[0]) < 0 || auth_agent(r, r->params[0]) < 0)
+        return;
     CORE_STORE(r->core, agent_unregister, r->params[0], clock_now_ms(), on_unregistered, r);
 }
 
@@ -238,7 +241,7 @@ void agents_heartbeat(struct req *r)
 {
     const char *status;
     int32_t st = -1;
-    if (check_identifier(r, "agent id", r->params[0]) < 0 ||
+    if (check_identifier(r, "agent id", r->params[0]) < 0 || auth_agent(r, r->params[0]) < 0 ||
         get_string(r, "status", 0, &status) < 0)
         return;
     if (status) {
