@@ -32,7 +32,10 @@ static const char usage[] =
     "Environment: CONTROL_PLANE_LISTEN, CONTROL_PLANE_STORAGE, CONTROL_PLANE_PLUGIN_DIR,\n"
     "  CONTROL_PLANE_TOKENS (token:role,...), CONTROL_PLANE_LOG_LEVEL, REDIS_URL,\n"
     "  CONTROL_PLANE_PREFIX, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT, PROBE_INTERVAL,\n"
-    "  PROBE_TIMEOUT, TASK_TIMEOUT, MAX_TASK_RETRIES, CLEANUP_INTERVAL.\n"
+    "  PROBE_TIMEOUT, TASK_TIMEOUT, MAX_TASK_RETRIES, CLEANUP_INTERVAL,\n"
+    "  CONTROL_PLANE_PLUGINS_STRICT_PERMISSIONS.\n"
+    "${VAR} in the YAML file is replaced by the environment variable VAR.\n"
+    "SIGHUP reloads the configuration; see docs/operations.md.\n"
     "See docs/configuration.md for every key.\n";
 
 static const char *real_getenv(const char *name)
