@@ -121,9 +121,12 @@ static void probe_fire(evutil_socket_t fd, short what, void *arg)
 void health_probe_apply_config(struct health_probe *p, struct cp_core *core)
 {
     const struct cp_config *cfg = core->cfg;
-    if (p->default_interval)
-        p->interval_ms =
-            cfg->probe_interval_ms < MIN_INTERVAL_MS ? MIN_INTERVAL_MS : cfg->probe_interval_ms;
+    int64_t interval =
+        cfg->probe_interval_ms < MIN_INTERVAL_MS ? MIN_INTERVAL_MS : cfg->probe_interval_ms;
+    if (p->default_interval && interval != p->interval_ms) {
+        p->interval_ms = interval;
+        if (p->ev) probe_schedule(p, interval); /* not the old interval's wait first */
+    }
     if (p->default_timeout) p->spec.timeout_ms = (uint64_t)cfg->probe_timeout_ms;
 }
 

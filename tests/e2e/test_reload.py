@@ -123,6 +123,30 @@ class Reload(CpdTestCase):
         big = {"task_type": "big", "payload": {"blob": "x" * 20000}}
         self.assertStatus(self.cpd.client(token=ADMIN).post("tasks", big), 201)
 
+    def test_probe_defaults_and_thresholds_follow_the_reload(self):
+        from cpdtest import free_port
+        # A tcp probe on a port nothing listens on, with the configured default interval (30 s
+        # here): after its first check it would not fail again for half a minute.
+        self.rewrite({"probes": {"interval_seconds": 30},
+                      "health": {"unhealthy_threshold": 1000}})
+        self.hup("reload: applied")
+        probe = {"type": "tcp", "address": "127.0.0.1:%d" % free_port()}
+        aid = self.register(health_probe=probe)["agent_id"]
+
+        def health():
+            return self.c.get("health/" + aid).body
+
+        wait_until(lambda: health()["consecutive_failures"] >= 1, 10.0, what="first check")
+        self.rewrite({"probes": {"interval_seconds": 0.2},
+                      "health": {"unhealthy_threshold": 3}})
+        log = self.hup("reload: applied")
+        self.assertIn("probes.interval_seconds 30 -> 0.2", log)
+        self.assertIn("health.unhealthy_threshold 1000 -> 3", log)
+        # The running probe now checks every 0.2 s and the new threshold applies.
+        h = wait_until(lambda: (lambda x: x if x["status"] == "unhealthy" else None)(health()),
+                       15.0, what="unhealthy after the reload")
+        self.assertGreaterEqual(h["consecutive_failures"], 3)
+
     def register(self, token=None, **fields):
         fields.setdefault("agent_id", self.uid("agent"))
         r = self.c.post("agents", fields, token=AGENT)
