@@ -370,20 +370,35 @@ void plugin_set_unload(struct plugin_set *set)
     }
 }
 
+/* realpath of <dir>/<rel> when that is a directory, else NULL. malloc'd. */
+static char *existing_dir(const char *dir, const char *rel)
+{
+    char joined[PATH_MAX];
+    int n = snprintf(joined, sizeof joined, "%s/%s", dir, rel);
+    if (n < 0 || (size_t)n >= sizeof joined) return NULL;
+    char *real = realpath(joined, NULL);
+    struct stat st;
+    if (real && stat(real, &st) == 0 && S_ISDIR(st.st_mode)) return real;
+    free(real);
+    return NULL;
+}
+
+/* Found from cpd's own location so that an installed tree works wherever it was installed
+ * (cmake --install --prefix P, an unpacked .deb); the configure-time prefix is the last
+ * resort. */
 char *plugin_default_dir(void)
 {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = '\0';
-            char dir[PATH_MAX + 16];
-            snprintf(dir, sizeof dir, "%s/plugins", exe[0] ? exe : "");
-            struct stat st;
-            if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) return strdup(dir);
-        }
+    if (n < 0) n = 0;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash) {
+        *slash = '\0';
+        const char *bin = exe[0] ? exe : "/";
+        char *dir = existing_dir(bin, "plugins");                     /* a build tree */
+        if (!dir) dir = existing_dir(bin, CP_PLUGIN_DIR_FROM_BINDIR); /* installed */
+        if (dir) return dir;
     }
     return strdup(CP_INSTALL_PLUGIN_DIR);
 }

@@ -63,7 +63,8 @@ void plugin_unload(struct plugin_set *set, struct plugin *p);
 void plugin_set_unload(struct plugin_set *set);
 
 /* The directory plugins are found in by default: <dir of /proc/self/exe>/plugins when it
- * exists (build tree), else the install prefix's lib/cp/plugins. malloc'd. */
+ * exists (build tree), else <dir of /proc/self/exe>/../lib/cp/plugins (an installed tree,
+ * wherever it was installed), else the configure-time prefix's lib/cp/plugins. malloc'd. */
 char *plugin_default_dir(void);
 
 /* Fill a host-services table (implemented in host.c; the loader calls it for each instance).

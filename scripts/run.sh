@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# scripts/run.sh — installs what is missing, builds a Release cpd into build/release and runs it on
-# 127.0.0.1:8080 with the in-memory store (examples/cpd.yaml when present). Extra arguments go to
-# cpd, e.g. `scripts/run.sh --listen 127.0.0.1:9090`.
+# scripts/run.sh — installs what is missing, builds a Release cpd (with cpctl and the example agent)
+# into build/release and runs it on 127.0.0.1:8080 with the in-memory store (examples/cpd.yaml when
+# present). Extra arguments go to cpd, e.g. `scripts/run.sh --listen 127.0.0.1:9090`.
 set -euo pipefail
 # cpd refuses plugins others could have written (plugins_strict_permissions): build them
 # private to their owner whatever the shell's umask.
@@ -14,9 +14,9 @@ BUILD="$ROOT/build/release"
 
 cp_install_deps
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCP_BUILD_TESTS=OFF
-# Only what running needs: cpd and the bundled plugins (the tools, benchmarks and examples are
-# built by scripts/test.sh).
-targets=(cpd)
+# What running and trying it needs: cpd, the bundled plugins, cpctl and the example agent
+# (examples/agent/README.md); the benchmarks and tests are built by scripts/test.sh.
+targets=(cpd cpctl example-agent)
 while read -r t; do targets+=("$t"); done < <(cmake --build "$BUILD" --target help |
     sed -n 's/^\.\.\. \(plugin_[A-Za-z0-9_]*\).*/\1/p' | sort -u)
 cmake --build "$BUILD" -j"$(nproc 2>/dev/null || echo 2)" --target "${targets[@]}"

@@ -2,10 +2,15 @@
 # Sourced by scripts/run.sh and scripts/test.sh; needs root or sudo only when something is missing.
 
 # Packages every build needs.
+# python3-venv and the setuptools/wheel wheels let the tests pip-install clients/python into a
+# virtual environment offline (pip --no-index --find-links /usr/share/python-wheels); dpkg-dev
+# (dpkg-shlibdeps) lets cpack compute the .deb's dependencies.
 CP_DEPS_BUILD="build-essential cmake pkg-config libevent-dev libhiredis-dev libjson-c-dev
-libyaml-dev libcmocka-dev libcurl4-openssl-dev redis-server python3"
-# Nice to have: prometheus brings promtool, which the metrics test uses to lint /metrics.
-CP_DEPS_OPTIONAL="prometheus"
+libyaml-dev libcmocka-dev libcurl4-openssl-dev redis-server python3 python3-venv
+python3-setuptools-whl python3-wheel-whl dpkg-dev"
+# Nice to have: prometheus brings promtool, which the metrics test uses to lint /metrics;
+# systemd brings systemd-analyze, which the install test uses to verify packaging/cpd.service.
+CP_DEPS_OPTIONAL="prometheus systemd"
 
 # cp_pkg_installed PKG: true when dpkg has PKG fully installed (not just "config-files" left).
 cp_pkg_installed() {

@@ -1,0 +1,299 @@
+"""cpclient.types — the guide's enums and the typed results built from the API's JSON
+(AgentJSON, TaskJSON, HealthJSON in docs/api.md). Every result keeps the object as received in
+`raw`, for members added to the API later. A status the client does not know yet stays a plain
+string instead of failing the call."""
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Dict, List, Optional, Type, TypeVar, Union
+
+__all__ = [
+    "AgentStatus", "TaskStatus", "TaskPriority", "AgentCapability", "HealthStatus",
+    "CircuitState", "AgentInfo", "Task", "HealthCheck", "CircuitInfo", "SystemHealth",
+    "FailResult", "parse_time",
+]
+
+
+class AgentStatus(str, enum.Enum):
+    STARTING = "starting"
+    READY = "ready"
+    BUSY = "busy"
+    DRAINING = "draining"
+    OFFLINE = "offline"  # set by the server only
+    FAILED = "failed"
+
+
+class TaskStatus(str, enum.Enum):
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMEOUT = "timeout"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED,
+                        TaskStatus.TIMEOUT)
+
+
+class TaskPriority(enum.IntEnum):
+    """The guide's values (0 = most urgent); sent and received by name."""
+    CRITICAL = 0
+    HIGH = 1
+    NORMAL = 2
+    LOW = 3
+
+    @property
+    def api_name(self) -> str:
+        return self.name.lower()
+
+
+class AgentCapability(str, enum.Enum):
+    """The guide's standard capabilities; any other string is a capability too."""
+    DEBATE = "debate"
+    CODE = "code"
+    ANALYSIS = "analysis"
+    CRITIQUE = "critique"
+    JUDGE = "judge"
+    IMPLEMENT = "implement"
+    DESIGN = "design"
+    RESEARCH = "research"
+    AUDIT = "audit"
+    SUMMARIZE = "summarize"
+
+
+class HealthStatus(str, enum.Enum):
+    """An agent's health; CRITICAL only ever describes the whole system."""
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    UNHEALTHY = "unhealthy"
+    UNKNOWN = "unknown"
+    CRITICAL = "critical"
+
+
+class CircuitState(str, enum.Enum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def _enum(cls: Type[E], value: Any) -> Union[E, Any]:
+    try:
+        return cls(value)
+    except ValueError:
+        return value
+
+
+def _priority(value: Any) -> Union[TaskPriority, Any]:
+    if isinstance(value, str):
+        try:
+            return TaskPriority[value.upper()]
+        except KeyError:
+            return value
+    return _enum(TaskPriority, value)
+
+
+def parse_time(value: Optional[str]) -> Optional[datetime]:
+    """An API timestamp ("2026-11-28T18:06:34.123Z") as an aware UTC datetime; None for null."""
+    if value is None:
+        return None
+    text = value[:-1] + "+00:00" if value.endswith("Z") else value
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _obj(d: Any) -> Dict[str, Any]:
+    return d if isinstance(d, dict) else {}
+
+
+@dataclass
+class AgentInfo:
+    """One agent (AgentJSON)."""
+    agent_id: str
+    capabilities: List[str] = field(default_factory=list)
+    status: Union[AgentStatus, str] = AgentStatus.READY
+    model: str = "unknown"
+    provider: str = "unknown"
+    metadata: Dict[str, Any] = field(default_factory=dict)
+    registered_at: Optional[datetime] = None
+    last_heartbeat: Optional[datetime] = None
+    max_concurrent_tasks: int = 1
+    tasks_in_flight: int = 0
+    current_task_id: Optional[str] = None
+    tasks_completed: int = 0
+    tasks_failed: int = 0
+    avg_latency_ms: float = 0.0
+    health: Union[HealthStatus, str] = HealthStatus.UNKNOWN
+    circuit: Union[CircuitState, str] = CircuitState.CLOSED
+    health_probe: Optional[Dict[str, Any]] = None
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, d: Dict[str, Any]) -> "AgentInfo":
+        d = _obj(d)
+        return cls(
+            agent_id=d.get("agent_id", ""),
+            capabilities=list(d.get("capabilities") or []),
+            status=_enum(AgentStatus, d.get("status")),
+            model=d.get("model", "unknown"),
+            provider=d.get("provider", "unknown"),
+            metadata=_obj(d.get("metadata")),
+            registered_at=parse_time(d.get("registered_at")),
+            last_heartbeat=parse_time(d.get("last_heartbeat")),
+            max_concurrent_tasks=d.get("max_concurrent_tasks", 1),
+            tasks_in_flight=d.get("tasks_in_flight", 0),
+            current_task_id=d.get("current_task_id"),
+            tasks_completed=d.get("tasks_completed", 0),
+            tasks_failed=d.get("tasks_failed", 0),
+            avg_latency_ms=d.get("avg_latency_ms", 0.0),
+            health=_enum(HealthStatus, d.get("health", "unknown")),
+            circuit=_enum(CircuitState, d.get("circuit", "closed")),
+            health_probe=d.get("health_probe"),
+            raw=d,
+        )
+
+    def is_available(self) -> bool:
+        """Could take work now (docs/api.md, available=true): ready, or busy below
+        max_concurrent_tasks; not offline; circuit not open."""
+        if self.circuit == CircuitState.OPEN:
+            return False
+        if self.status == AgentStatus.READY:
+            return True
+        return self.status == AgentStatus.BUSY and \
+            self.tasks_in_flight < self.max_concurrent_tasks
+
+
+@dataclass
+class Task:
+    """One task (TaskJSON)."""
+    id: str
+    task_type: str
+    payload: Any = None
+    required_capabilities: List[str] = field(default_factory=list)
+    status: Union[TaskStatus, str] = TaskStatus.PENDING
+    priority: Union[TaskPriority, str] = TaskPriority.NORMAL
+    created_at: Optional[datetime] = None
+    claimed_at: Optional[datetime] = None
+    started_at: Optional[datetime] = None
+    completed_at: Optional[datetime] = None
+    assigned_agent: Optional[str] = None
+    timeout_seconds: float = 0.0
+    max_retries: int = 0
+    retries: int = 0
+    attempt: int = 0
+    result: Any = None
+    error: Optional[str] = None
+    metadata: Dict[str, Any] = field(default_factory=dict)
+    strategy: Optional[str] = None
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, d: Dict[str, Any]) -> "Task":
+        d = _obj(d)
+        return cls(
+            id=d.get("id", ""),
+            task_type=d.get("task_type", ""),
+            payload=d.get("payload"),
+            required_capabilities=list(d.get("required_capabilities") or []),
+            status=_enum(TaskStatus, d.get("status")),
+            priority=_priority(d.get("priority", "normal")),
+            created_at=parse_time(d.get("created_at")),
+            claimed_at=parse_time(d.get("claimed_at")),
+            started_at=parse_time(d.get("started_at")),
+            completed_at=parse_time(d.get("completed_at")),
+            assigned_agent=d.get("assigned_agent"),
+            timeout_seconds=d.get("timeout_seconds", 0.0),
+            max_retries=d.get("max_retries", 0),
+            retries=d.get("retries", 0),
+            attempt=d.get("attempt", 0),
+            result=d.get("result"),
+            error=d.get("error"),
+            metadata=_obj(d.get("metadata")),
+            strategy=d.get("strategy"),
+            raw=d,
+        )
+
+    @property
+    def is_terminal(self) -> bool:
+        return isinstance(self.status, TaskStatus) and self.status.is_terminal
+
+
+@dataclass
+class CircuitInfo:
+    state: Union[CircuitState, str] = CircuitState.CLOSED
+    failures: int = 0
+    opened_at: Optional[datetime] = None
+    retry_at: Optional[datetime] = None
+
+    @classmethod
+    def from_json(cls, d: Any) -> "CircuitInfo":
+        d = _obj(d)
+        return cls(state=_enum(CircuitState, d.get("state", "closed")),
+                   failures=d.get("failures", 0), opened_at=parse_time(d.get("opened_at")),
+                   retry_at=parse_time(d.get("retry_at")))
+
+
+@dataclass
+class HealthCheck:
+    """One agent's health (HealthJSON): the guide's health.status, .last_check,
+    .consecutive_failures, and the circuit breaker."""
+    agent_id: str
+    status: Union[HealthStatus, str] = HealthStatus.UNKNOWN
+    last_check: Optional[datetime] = None
+    consecutive_failures: int = 0
+    consecutive_successes: int = 0
+    latency_ms: Optional[float] = None
+    error: Optional[str] = None
+    probe: Optional[str] = None
+    circuit: CircuitInfo = field(default_factory=CircuitInfo)
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, agent_id: str, d: Any) -> "HealthCheck":
+        d = _obj(d)
+        return cls(agent_id=agent_id, status=_enum(HealthStatus, d.get("status", "unknown")),
+                   last_check=parse_time(d.get("last_check")),
+                   consecutive_failures=d.get("consecutive_failures", 0),
+                   consecutive_successes=d.get("consecutive_successes", 0),
+                   latency_ms=d.get("latency_ms"), error=d.get("error"), probe=d.get("probe"),
+                   circuit=CircuitInfo.from_json(d.get("circuit")), raw=d)
+
+
+@dataclass
+class SystemHealth:
+    """GET /health: the system status, the storage state and every agent's HealthCheck."""
+    status: Union[HealthStatus, str]
+    storage: Dict[str, Any] = field(default_factory=dict)
+    agents: Dict[str, HealthCheck] = field(default_factory=dict)
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, d: Any) -> "SystemHealth":
+        d = _obj(d)
+        agents = {k: HealthCheck.from_json(k, v) for k, v in _obj(d.get("agents")).items()}
+        return cls(status=_enum(HealthStatus, d.get("status")), storage=_obj(d.get("storage")),
+                   agents=agents, raw=d)
+
+
+@dataclass
+class FailResult:
+    """fail_task's answer; true like the guide's bool. status is PENDING when the task was
+    requeued, FAILED when it ended; retries counts the failures so far."""
+    failed: bool
+    status: Union[TaskStatus, str]
+    retries: int
+
+    def __bool__(self) -> bool:
+        return self.failed
+
+    @property
+    def requeued(self) -> bool:
+        return self.status == TaskStatus.PENDING
