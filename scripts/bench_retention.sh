@@ -9,6 +9,8 @@
 #   RETENTION_TASKS=300000          lifecycles
 #   RETENTION_SECONDS=20            tasks.retention_seconds of the run
 #   RETENTION_MAX_TERMINAL=         tasks.max_terminal (unset: cpd's default)
+#   RETENTION_WAIT=1                0: stop after the lifecycles (e.g. with the default 86400 s
+#                                   retention, to see what the max_terminal cap keeps)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -49,13 +51,19 @@ s = json.load(urllib.request.urlopen("http://127.0.0.1:%s/api/control-plane/stat
 print(s["scheduler"]["total"])
 PY
 }
-report() { printf '%-34s RSS %7s MB   tasks stored %s\n' "$1" "$(rss_mb)" "$(stored)"; }
+# cpd's CPU time so far (user + system): comparable on a busy machine, unlike wall time.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / hz}' "/proc/$CPD_PID/stat"; }
+report() {
+    printf '%-34s RSS %7s MB   tasks stored %-7s cpd CPU %s s\n' "$1" "$(rss_mb)" "$(stored)" \
+        "$(cpu_s)"
+}
 
 report "empty"
 t0=$(date +%s)
 "${GEN_CPU[@]}" "$CPB" -u "http://127.0.0.1:$PORT" -s lifecycle -n "$N" -d 3600 -w 0 \
     -c 50 >"$T/cpb.txt" 2>&1 || { cat "$T/cpb.txt" >&2; exit 1; }
 report "after $N lifecycles ($(( $(date +%s) - t0 )) s)"
+[[ ${RETENTION_WAIT:-1} == 0 ]] && exit 0
 # Retention deletes in batches of 1000 every 250 ms once completed_at + retention has passed.
 sleep $((KEEP + 5))
 for _ in $(seq 60); do
