@@ -20,6 +20,8 @@
 const struct cfg_key cfg_keys[] = {
     {"listen", "CONTROL_PLANE_LISTEN", CT_LISTEN, OFF(listen), 0, 0},
     {"plugin_dir", "CONTROL_PLANE_PLUGIN_DIR", CT_DIR, OFF(plugin_dir), 0, 0},
+    {"plugins_strict_permissions", "CONTROL_PLANE_PLUGINS_STRICT_PERMISSIONS", CT_BOOL,
+     OFF(plugins_strict_permissions), 0, 0},
     {"storage.plugin", "CONTROL_PLANE_STORAGE", CT_PLUGIN, OFF(storage), 0, 0},
     {"storage.fallback", NULL, CT_FALLBACK, OFF(storage_fallback), 0, 0},
     {"selection.default", NULL, CT_NAME, OFF(selection_default), 0, 0},
@@ -36,6 +38,7 @@ const struct cfg_key cfg_keys[] = {
     {"tasks.max_retries", "MAX_TASK_RETRIES", CT_COUNT, OFF(max_task_retries), 0, 1000},
     {"tasks.retention_seconds", NULL, CT_SECONDS, OFF(retention_ms), 0, 0},
     {"tasks.pass_over_seconds", NULL, CT_SECONDS, OFF(pass_over_ms), 0, 0},
+    {"tasks.max_terminal", NULL, CT_COUNT, OFF(max_terminal), 0, 1000000000},
     {"health.unhealthy_threshold", NULL, CT_COUNT, OFF(unhealthy_threshold), 1, 1000},
     {"health.recovery_threshold", NULL, CT_COUNT, OFF(recovery_threshold), 1, 1000},
     {"health.slow_probe_seconds", NULL, CT_SECONDS, OFF(slow_probe_ms), 0, 0},
@@ -65,6 +68,7 @@ void config_defaults(struct cp_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->listen = xstrdup("127.0.0.1:8080");
     cfg->storage = xstrdup("memory");
+    cfg->plugins_strict_permissions = 1;
     cfg->selection_default = xstrdup("least_loaded");
     static const char *const selection[] = {"least_loaded", "round_robin", "random"};
     for (size_t i = 0; i < 3; i++)
@@ -81,6 +85,7 @@ void config_defaults(struct cp_config *cfg)
     cfg->retention_ms = 86400000;
     cfg->pass_over_ms = 30000;
     cfg->max_task_retries = 3;
+    cfg->max_terminal = 100000;
     cfg->unhealthy_threshold = 3;
     cfg->recovery_threshold = 2;
     cfg->slow_probe_ms = 5000;
@@ -105,9 +110,19 @@ void cfg_clear_plugins(struct cfg_plugin_ref *list, size_t *n)
     *n = 0;
 }
 
+static void free_bindings(struct cfg_token *t)
+{
+    for (uint32_t j = 0; j < t->n_agents; j++)
+        free(t->agents[j]);
+    free(t->agents);
+    t->agents = NULL;
+    t->n_agents = 0;
+}
+
 void cfg_clear_tokens(struct cp_config *cfg)
 {
     for (size_t i = 0; i < cfg->n_tokens; i++) {
+        free_bindings(&cfg->tokens[i]);
         /* Tokens are secrets: do not leave them in freed heap memory. */
         if (cfg->tokens[i].token) memset(cfg->tokens[i].token, 0, strlen(cfg->tokens[i].token));
         free(cfg->tokens[i].token);
@@ -152,8 +167,17 @@ int cfg_clone(struct cp_config *dst, const struct cp_config *src)
         dst->selection_plugins[i].spec = xstrdup(src->selection_plugins[i].spec);
     for (size_t i = 0; i < src->n_probe_plugins; i++)
         dst->probe_plugins[i].spec = xstrdup(src->probe_plugins[i].spec);
-    for (size_t i = 0; i < src->n_tokens; i++)
+    for (size_t i = 0; i < src->n_tokens; i++) {
         dst->tokens[i].token = xstrdup(src->tokens[i].token);
+        uint32_t n = src->tokens[i].n_agents;
+        dst->tokens[i].agents = n ? calloc(n, sizeof(char *)) : NULL;
+        if (n && !dst->tokens[i].agents) {
+            fputs("cpd: out of memory reading the configuration\n", stderr);
+            abort();
+        }
+        for (uint32_t j = 0; j < n; j++)
+            dst->tokens[i].agents[j] = xstrdup(src->tokens[i].agents[j]);
+    }
     return 0;
 }
 
@@ -339,8 +363,84 @@ int cfg_add_token(struct cp_config *cfg, const char *token, const char *role, in
     return 0;
 }
 
+int cfg_bind_token(struct cp_config *cfg, size_t i, const char *pattern, const char *pos, char *err,
+                   size_t errlen)
+{
+    struct cfg_token *t = &cfg->tokens[i];
+    if (t->role != ROLE_AGENT) {
+        snprintf(err, errlen,
+                 "config: %s: only agent tokens can be bound to agents (this one is %s)", pos,
+                 t->role == ROLE_ADMIN ? "admin" : "reader");
+        return -1;
+    }
+    size_t n = pattern ? strnlen(pattern, 130) : 0;
+    int ok = n >= 1 && n <= 128;
+    for (size_t k = 0; ok && k < n; k++) {
+        char c = pattern[k];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             strchr("._:@/-*", c) != NULL;
+    }
+    if (!ok) {
+        char q[80];
+        cfg_quote(pattern ? pattern : "", q, sizeof q);
+        snprintf(err, errlen,
+                 "config: %s: agent '%s' is not an agent id or pattern; expected 1-128 characters "
+                 "of A-Z a-z 0-9 . _ : @ / - and '*' (any characters), e.g. worker-7 or gpu-*",
+                 pos, q);
+        return -1;
+    }
+    if (t->n_agents >= CFG_MAX_BINDINGS) {
+        snprintf(err, errlen, "config: %s: too many agents for one token; at most %d", pos,
+                 CFG_MAX_BINDINGS);
+        return -1;
+    }
+    char **v = realloc(t->agents, (t->n_agents + 1) * sizeof *v);
+    if (!v) {
+        snprintf(err, errlen, "config: out of memory");
+        return -1;
+    }
+    t->agents = v;
+    t->agents[t->n_agents++] = xstrdup(pattern);
+    return 0;
+}
+
+static int add_pair_plain(struct cp_config *cfg, const char *pair, const char *pos, char *err,
+                          size_t errlen);
+
+/* "token:role" or "token:agent=id|pattern|..." ('=' never occurs in an id, '|' neither). */
 int cfg_add_token_pair(struct cp_config *cfg, const char *pair, const char *pos, char *err,
                        size_t errlen)
+{
+    const char *eq = strrchr(pair, '=');
+    if (eq && eq - pair >= 6 && strncmp(eq - 6, ":agent", 6) == 0) {
+        size_t n = (size_t)(eq - pair);
+        char *head = malloc(n + 1);
+        if (!head) {
+            snprintf(err, errlen, "config: out of memory");
+            return -1;
+        }
+        memcpy(head, pair, n);
+        head[n] = '\0';
+        int rc = add_pair_plain(cfg, head, pos, err, errlen);
+        memset(head, 0, n);
+        free(head);
+        for (const char *p = eq + 1; rc == 0;) {
+            const char *bar = strchr(p, '|');
+            size_t len = bar ? (size_t)(bar - p) : strlen(p);
+            char one[160];
+            snprintf(one, sizeof one, "%.*s", (int)(len < sizeof one ? len : sizeof one - 1), p);
+            if (len >= sizeof one) one[0] = '\0'; /* too long: refused as empty */
+            rc = cfg_bind_token(cfg, cfg->n_tokens - 1, one, pos, err, errlen);
+            if (!bar) break;
+            p = bar + 1;
+        }
+        return rc;
+    }
+    return add_pair_plain(cfg, pair, pos, err, errlen);
+}
+
+static int add_pair_plain(struct cp_config *cfg, const char *pair, const char *pos, char *err,
+                          size_t errlen)
 {
     const char *colon = strrchr(pair, ':');
     if (!colon) {

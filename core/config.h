@@ -13,9 +13,15 @@
 
 enum cfg_role { ROLE_READER = 0, ROLE_AGENT = 1, ROLE_ADMIN = 2 };
 
+#define CFG_MAX_BINDINGS 64
+
 struct cfg_token {
     char *token;
     int role; /* enum cfg_role */
+    /* ROLE_AGENT only: the agent ids this token may act as (exact ids, or patterns with '*');
+     * none = any agent. */
+    char **agents;
+    uint32_t n_agents;
 };
 
 struct cfg_option {
@@ -31,6 +37,7 @@ struct cp_config {
     char *config_path; /* the YAML file read, or NULL */
     char *listen;      /* "host:port" */
     char *plugin_dir;  /* where bare plugin names are found; NULL = next to the binary */
+    int plugins_strict_permissions; /* refuse plugins others could have written (1) */
 
     /* storage */
     char *storage;          /* memory | redis | path to .so */
@@ -63,6 +70,7 @@ struct cp_config {
     int64_t retention_ms;          /* tasks.retention_seconds 86400 */
     int64_t pass_over_ms;          /* tasks.pass_over_seconds 30 */
     uint32_t max_task_retries;     /* MAX_TASK_RETRIES 3 */
+    uint32_t max_terminal;         /* tasks.max_terminal 100000 (0 = no cap) */
 
     /* health */
     uint32_t unhealthy_threshold; /* health.unhealthy_threshold 3 */
@@ -89,6 +97,9 @@ void config_defaults(struct cp_config *cfg);
 /* Apply a YAML file. Unknown keys and bad values are errors. Returns 0, or -1 with a message
  * in err (key, value, what is allowed). */
 int config_load_yaml(struct cp_config *cfg, const char *path, char *err, size_t errlen);
+/* The same, with ${VAR} in values looked up through `getenv_fn` (config_load_yaml: getenv). */
+int config_load_yaml_env(struct cp_config *cfg, const char *path,
+                         const char *(*getenv_fn)(const char *), char *err, size_t errlen);
 
 /* Apply the environment variables of CONTRACT §7 (read through `getenv_fn`, normally getenv). */
 int config_load_env(struct cp_config *cfg, const char *(*getenv_fn)(const char *), char *err,
@@ -110,6 +121,19 @@ int config_from_args(struct cp_config *cfg, struct config_cli *cli, int argc, ch
                      const char *(*getenv_fn)(const char *), char *err, size_t errlen);
 
 void config_free(struct cp_config *cfg);
+
+/* Reloading (SIGHUP, config_reload.c), in two steps on a freshly built `next`:
+ * config_reload_plan() gives every key that only a restart can change (listen, plugin_dir,
+ * plugins_strict_permissions, storage.*, selection.plugins, probes.plugins, probes.exec.enabled)
+ * its running value in `next`, naming the ones that differed in `restart` ("" when none); then
+ * check `next` (config_validate) and only if it passes, config_reload_apply() moves every other
+ * changed value into `cur` in place and lists them ("key old -> new", tokens by count only).
+ * Pointers into `cur` (plugin options, strings of restart keys) stay valid. config_free(next)
+ * afterwards. plan: 0, or -1 out of memory. */
+int config_reload_plan(const struct cp_config *cur, struct cp_config *next, char *restart,
+                       size_t restart_len);
+void config_reload_apply(struct cp_config *cur, struct cp_config *next, char *changed,
+                         size_t changed_len);
 
 /* "role" name <-> enum cfg_role; -1 when unknown. */
 int config_role_parse(const char *s);

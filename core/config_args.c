@@ -32,7 +32,10 @@ static const char usage[] =
     "Environment: CONTROL_PLANE_LISTEN, CONTROL_PLANE_STORAGE, CONTROL_PLANE_PLUGIN_DIR,\n"
     "  CONTROL_PLANE_TOKENS (token:role,...), CONTROL_PLANE_LOG_LEVEL, REDIS_URL,\n"
     "  CONTROL_PLANE_PREFIX, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT, PROBE_INTERVAL,\n"
-    "  PROBE_TIMEOUT, TASK_TIMEOUT, MAX_TASK_RETRIES, CLEANUP_INTERVAL.\n"
+    "  PROBE_TIMEOUT, TASK_TIMEOUT, MAX_TASK_RETRIES, CLEANUP_INTERVAL,\n"
+    "  CONTROL_PLANE_PLUGINS_STRICT_PERMISSIONS.\n"
+    "${VAR} in the YAML file is replaced by the environment variable VAR.\n"
+    "SIGHUP reloads the configuration; see docs/operations.md.\n"
     "See docs/configuration.md for every key.\n";
 
 static const char *real_getenv(const char *name)
@@ -101,7 +104,8 @@ int config_from_args(struct cp_config *cfg, struct config_cli *cli, int argc, ch
         return -1;
     }
     if (!config_file && access(DEFAULT_CONFIG_FILE, F_OK) == 0) config_file = DEFAULT_CONFIG_FILE;
-    if (config_file && config_load_yaml(cfg, config_file, err, errlen) != 0) return -1;
+    if (config_file && config_load_yaml_env(cfg, config_file, getenv_fn, err, errlen) != 0)
+        return -1;
     if (config_load_env(cfg, getenv_fn, err, errlen) != 0) return -1;
     if (listen && cfg_set(cfg, cfg_key_by_path("listen"), "--listen", listen, "", err, errlen))
         return -1;

@@ -58,6 +58,10 @@ int cfg_add_token(struct cp_config *cfg, const char *token, const char *role, in
 int cfg_add_token_pair(struct cp_config *cfg, const char *pair, const char *pos, char *err,
                        size_t errlen);
 void cfg_clear_tokens(struct cp_config *cfg);
+/* Bind token i to one more agent id or '*' pattern ("gpu-*"). Errors: not an agent token, a
+ * bad pattern, too many. `pos` names the entry. */
+int cfg_bind_token(struct cp_config *cfg, size_t i, const char *pattern, const char *pos,
+                   char *err, size_t errlen);
 
 /* Set (or replace) one storage option. */
 int cfg_set_option(struct cp_config *cfg, const char *key, const char *value, const char *name,
@@ -80,6 +84,18 @@ int cfg_host_is_loopback(const char *host); /* 127.x.y.z, localhost, ::1 */
 
 /* A value as it may appear in an error message: at most ~60 chars, control chars as '?'. */
 void cfg_quote(const char *value, char *out, size_t outlen);
+
+/* ${VAR} expansion of one YAML value (config_expand.c): *out is a malloc'd copy with every
+ * ${NAME} replaced by the environment variable NAME and "$$" by "$", or NULL when `in` has no
+ * '$' (use it as is). A variable that is unset or empty is an error naming it; `where` (" in
+ * FILE (line N)") goes into the message. 0, or -1 with err set. */
+int cfg_expand(const char *in, const char *(*getenv_fn)(const char *), const char *where,
+               char **out, char *err, size_t errlen);
+
+/* Read a token from `path`: one line (a trailing newline is dropped), a regular file that
+ * neither group nor others may access. *out is malloc'd (wipe it before freeing). `pos` names
+ * the entry in errors. 0, or -1 with err set. */
+int cfg_read_token_file(const char *path, const char *pos, char **out, char *err, size_t errlen);
 
 /* Add "exec" to the probe plugins when exec probes are enabled and it is not listed yet. */
 int cfg_add_exec_probe(struct cp_config *cfg, char *err, size_t errlen);

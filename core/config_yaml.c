@@ -18,6 +18,7 @@ struct walk {
     const char *file;
     char *err;
     size_t errlen;
+    const char *(*getenv_fn)(const char *);
 };
 
 /* Mappings that only hold other keys. */
@@ -164,7 +165,33 @@ static int walk_options(struct walk *w, const char *path, yaml_node_t *map)
     return 0;
 }
 
-/* auth.tokens: [{token: ..., role: ...}, "token:role", ...] */
+/* agents: [worker-7, "gpu-*"] (or one name) of the token just added. */
+static int walk_bindings(struct walk *w, const char *pos, yaml_node_t *v)
+{
+    size_t i = w->cfg->n_tokens - 1;
+    if (v->type == YAML_SCALAR_NODE && !is_null(v))
+        return cfg_bind_token(w->cfg, i, scalar(v), pos, w->err, w->errlen);
+    if (v->type != YAML_SEQUENCE_NODE ||
+        v->data.sequence.items.start == v->data.sequence.items.top) {
+        snprintf(w->err, w->errlen,
+                 "config: %s: agents must be a non-empty list of agent ids or patterns, e.g. "
+                 "[worker-7, \"gpu-*\"]",
+                 pos);
+        return -1;
+    }
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+         it++) {
+        yaml_node_t *item = yaml_document_get_node(w->doc, *it);
+        if (!item || item->type != YAML_SCALAR_NODE) {
+            snprintf(w->err, w->errlen, "config: %s: agents must list agent ids or patterns", pos);
+            return -1;
+        }
+        if (cfg_bind_token(w->cfg, i, scalar(item), pos, w->err, w->errlen) != 0) return -1;
+    }
+    return 0;
+}
+
+/* auth.tokens: [{token: ..., role: ..., agents: [...]}, "token:role", ...] */
 static int walk_tokens(struct walk *w, const char *path, yaml_node_t *seq)
 {
     if (seq->type != YAML_SEQUENCE_NODE)
@@ -186,27 +213,86 @@ static int walk_tokens(struct walk *w, const char *path, yaml_node_t *seq)
             snprintf(w->err, w->errlen, "config: %s is a list; expected {token, role}", pos);
             return -1;
         }
-        const char *token = NULL, *role = NULL;
+        const char *token = NULL, *role = NULL, *file = NULL;
+        yaml_node_t *agents = NULL;
         for (yaml_node_pair_t *p = item->data.mapping.pairs.start; p < item->data.mapping.pairs.top;
              p++) {
             yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
             yaml_node_t *v = yaml_document_get_node(w->doc, p->value);
             const char *ks = k ? scalar(k) : NULL;
-            if (!ks || !v || (strcmp(ks, "token") != 0 && strcmp(ks, "role") != 0)) {
+            const char **slot = !ks                             ? NULL
+                                : strcmp(ks, "token") == 0      ? &token
+                                : strcmp(ks, "token_file") == 0 ? &file
+                                : strcmp(ks, "role") == 0       ? &role
+                                                                : NULL;
+            if (ks && v && strcmp(ks, "agents") == 0) {
+                agents = v;
+                continue;
+            }
+            if (!slot || !v) {
                 snprintf(w->err, w->errlen,
-                         "config: %s has an unknown key '%.60s'; expected token and role", pos,
-                         ks ? ks : "?");
+                         "config: %s has an unknown key '%.60s'; expected token (or token_file), "
+                         "role and agents",
+                         pos, ks ? ks : "?");
                 return -1;
             }
             if (v->type != YAML_SCALAR_NODE) {
                 snprintf(w->err, w->errlen, "config: %s: %s must be a string", pos, ks);
                 return -1;
             }
-            *(strcmp(ks, "token") == 0 ? &token : &role) = scalar(v);
+            *slot = scalar(v);
         }
-        if (cfg_add_token(w->cfg, token, role, 1, pos, w->err, w->errlen) != 0) return -1;
+        if (token && file) {
+            snprintf(w->err, w->errlen, "config: %s has both token and token_file; give one", pos);
+            return -1;
+        }
+        char *from_file = NULL;
+        if (file && cfg_read_token_file(file, pos, &from_file, w->err, w->errlen) != 0) return -1;
+        int rc =
+            cfg_add_token(w->cfg, from_file ? from_file : token, role, 1, pos, w->err, w->errlen);
+        if (from_file) {
+            memset(from_file, 0, strlen(from_file));
+            free(from_file);
+        }
+        if (rc != 0) return -1;
+        if (agents && walk_bindings(w, pos, agents) != 0) return -1;
     }
     return 0;
+}
+
+/* ${VAR} in every value (not in keys), before any value is checked. A replaced value may be a
+ * secret: the old text is freed, the new one is wiped by wipe_document(). */
+static int expand_document(struct walk *w)
+{
+    for (yaml_node_t *n = w->doc->nodes.start; n < w->doc->nodes.top; n++) {
+        if (n->type != YAML_MAPPING_NODE) continue;
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+             p++) {
+            yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
+            if (k && k->type == YAML_SCALAR_NODE) k->data.scalar.style = YAML_ANY_SCALAR_STYLE;
+        }
+    }
+    for (yaml_node_t *n = w->doc->nodes.start; n < w->doc->nodes.top; n++) {
+        /* Keys were marked above (libyaml never reports YAML_ANY_SCALAR_STYLE itself). */
+        if (n->type != YAML_SCALAR_NODE || n->data.scalar.style == YAML_ANY_SCALAR_STYLE) continue;
+        char where[300], *out;
+        where_of(w, n, where, sizeof where);
+        if (cfg_expand((const char *)n->data.scalar.value, w->getenv_fn, where, &out, w->err,
+                       w->errlen) != 0)
+            return -1;
+        if (!out) continue;
+        free(n->data.scalar.value);
+        n->data.scalar.value = (yaml_char_t *)out;
+        n->data.scalar.length = strlen(out);
+    }
+    return 0;
+}
+
+static void wipe_document(yaml_document_t *doc)
+{
+    for (yaml_node_t *n = doc->nodes.start; n < doc->nodes.top; n++)
+        if (n->type == YAML_SCALAR_NODE && n->data.scalar.value)
+            memset(n->data.scalar.value, 0, n->data.scalar.length);
 }
 
 static int walk_mapping(struct walk *w, const char *prefix, yaml_node_t *map)
@@ -259,7 +345,18 @@ static int walk_mapping(struct walk *w, const char *prefix, yaml_node_t *map)
     return 0;
 }
 
+static const char *real_getenv(const char *name)
+{
+    return getenv(name);
+}
+
 int config_load_yaml(struct cp_config *cfg, const char *path, char *err, size_t errlen)
+{
+    return config_load_yaml_env(cfg, path, real_getenv, err, errlen);
+}
+
+int config_load_yaml_env(struct cp_config *cfg, const char *path,
+                         const char *(*getenv_fn)(const char *), char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -289,16 +386,17 @@ int config_load_yaml(struct cp_config *cfg, const char *path, char *err, size_t 
     /* Apply to a copy; commit only when the whole file is valid. */
     struct cp_config next;
     cfg_clone(&next, cfg);
-    struct walk w = {&doc, &next, path, err, errlen};
-    int rc = 0;
+    struct walk w = {&doc, &next, path, err, errlen, getenv_fn ? getenv_fn : real_getenv};
+    int rc = expand_document(&w);
     yaml_node_t *root = yaml_document_get_root_node(&doc);
-    if (root && !is_null(root)) {
+    if (rc == 0 && root && !is_null(root)) {
         if (root->type != YAML_MAPPING_NODE)
             rc = wrong_shape(&w, "(top level)", root, "a mapping of keys, e.g. 'listen: ...'");
         else
             rc = walk_mapping(&w, NULL, root);
     }
     if (rc == 0) rc = cfg_add_exec_probe(&next, err, errlen);
+    wipe_document(&doc);
     yaml_document_delete(&doc);
     if (rc != 0) {
         config_free(&next);

@@ -414,15 +414,24 @@ struct health_monitor *health_new(struct cp_core *core, const struct health_hook
     hm->decode = decode;
     hm->nbuckets = 64;
     hm->buckets = xcalloc(hm->nbuckets, sizeof *hm->buckets);
-    const struct cp_config *cfg = core->cfg;
+    health_apply_config(hm);
+    if (core->base) hm->tick = xevtimer_new(core->base, tick_cb, hm);
+    return hm;
+}
+
+void health_apply_config(struct health_monitor *hm)
+{
+    if (!hm) return;
+    const struct cp_config *cfg = hm->core->cfg;
     hm->rules.unhealthy_threshold = cfg->unhealthy_threshold;
     hm->rules.recovery_threshold = cfg->recovery_threshold;
     hm->rules.failure_threshold = cfg->failure_threshold;
     hm->rules.slow_probe_ms = cfg->slow_probe_ms;
     hm->rules.cooldown_ms = cfg->cooldown_ms;
     hm->rules.max_cooldown_ms = cfg->max_cooldown_ms;
-    if (core->base) hm->tick = xevtimer_new(core->base, tick_cb, hm);
-    return hm;
+    for (size_t i = 0; hm->buckets && i < hm->nbuckets; i++)
+        for (struct health_slot *s = hm->buckets[i]; s; s = s->next)
+            if (s->probe) health_probe_apply_config(s->probe, hm->core);
 }
 
 void health_free(struct health_monitor *hm)

@@ -28,6 +28,9 @@ struct health_hooks {
  * end that wrote it provides it; NULL: agents with a probe are not probed, logged). */
 struct health_monitor *health_new(struct cp_core *core, const struct health_hooks *hooks,
                                   probe_decode_fn decode);
+/* Take the thresholds and the default probe interval/timeout from core->cfg again (SIGHUP):
+ * probes that did not set their own interval_seconds/timeout_seconds follow the new default. */
+void health_apply_config(struct health_monitor *hm);
 void health_free(struct health_monitor *hm);
 
 /* At registration: check a probe definition (type is a loaded probe plugin, exec only when

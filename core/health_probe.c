@@ -32,6 +32,7 @@ struct health_probe {
     struct cp_probe_spec spec;
     const char *type;
     int64_t interval_ms;
+    int default_interval, default_timeout; /* not set in the object: follow the config */
     struct event *ev;
     struct probe_run *run; /* the check in flight, or NULL */
 };
@@ -66,6 +67,18 @@ static void probe_fire(evutil_socket_t fd, short what, void *arg)
     p->run = probe_run_start(event_get_base(p->ev), p->ops, p->plugin->state, &p->spec, probe_done,
                              p, err, sizeof err);
     if (!p->run) probe_record(p, 0, 0, err);
+}
+
+void health_probe_apply_config(struct health_probe *p, struct cp_core *core)
+{
+    const struct cp_config *cfg = core->cfg;
+    int64_t interval =
+        cfg->probe_interval_ms < MIN_INTERVAL_MS ? MIN_INTERVAL_MS : cfg->probe_interval_ms;
+    if (p->default_interval && interval != p->interval_ms) {
+        p->interval_ms = interval;
+        if (p->ev) probe_schedule(p, interval); /* not the old interval's wait first */
+    }
+    if (p->default_timeout) p->spec.timeout_ms = (uint64_t)cfg->probe_timeout_ms;
 }
 
 void health_probe_free(struct health_probe *p)
@@ -157,6 +170,8 @@ struct health_probe *health_probe_new(struct cp_core *core, const char *agent_id
     p->type = p->def.type;
     int64_t interval = p->def.interval_ms > 0 ? p->def.interval_ms : core->cfg->probe_interval_ms;
     p->interval_ms = interval < MIN_INTERVAL_MS ? MIN_INTERVAL_MS : interval;
+    p->default_interval = p->def.interval_ms <= 0;
+    p->default_timeout = p->def.timeout_ms <= 0;
     p->spec.agent_id = agent_id;
     p->spec.items = p->def.items;
     p->spec.n_items = p->def.n_items;

@@ -25,6 +25,9 @@ int health_probe_check(struct cp_core *core, const struct probe_def *def, char *
  * cannot run or there is no event loop (logged). */
 struct health_probe *health_probe_new(struct cp_core *core, const char *agent_id,
                                       struct probe_def *def, probe_result_cb cb, void *arg);
+/* The configured defaults changed: a probe without its own interval/timeout takes the new ones
+ * (from its next check on). */
+void health_probe_apply_config(struct health_probe *p, struct cp_core *core);
 /* Stop: cancel an in-flight check (its result never comes) and free. */
 void health_probe_free(struct health_probe *p);
 

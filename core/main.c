@@ -13,6 +13,7 @@
 #include "http/http.h"
 #include "log.h"
 #include "ops.h"
+#include "reload.h"
 #include "store_closed.h"
 #include "xalloc.h"
 
@@ -60,6 +61,21 @@ static int load_storage(struct cp_core *core, const char *dir)
     return 0;
 }
 
+/* --check-config: the storage plugin is opened and its options checked, but not started (its
+ * create() would connect). A fallback does not excuse a plugin that cannot be loaded at all. */
+static int check_storage(struct cp_core *core, const char *dir)
+{
+    const struct cp_config *cfg = core->cfg;
+    char err[ERRLEN];
+    char *path = plugin_resolve(cfg->storage, dir, err, ERRLEN);
+    int rc = path ? plugin_check(&core->plugins, path, CP_PLUGIN_STORAGE, cfg->storage_options,
+                                 cfg->n_storage_options, err, ERRLEN)
+                  : -1;
+    if (rc < 0) log_error("storage: %s", err);
+    free(path);
+    return rc;
+}
+
 static int load_plugins(struct cp_core *core, const char *dir, int with_storage)
 {
     const struct cp_config *cfg = core->cfg;
@@ -93,12 +109,26 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopexit(core->base, &flush);
 }
 
+struct reload_args {
+    struct cp_core *core;
+    int argc;
+    char **argv;
+};
+
+static void on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig, (void)what;
+    struct reload_args *ra = arg;
+    core_reload(ra->core, ra->argc, ra->argv);
+}
+
 int main(int argc, char **argv)
 {
     struct cp_config cfg;
     struct config_cli cli = {0};
     char err[ERRLEN];
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGHUP, SIG_IGN); /* a reload before the loop runs must not kill us */
     /* json-c parses every request body under a private "C" numeric locale, which it derives
      * from the thread's locale (duplocale + newlocale + freelocale: ~3 % of a request's CPU).
      * With the thread on glibc's built-in C locale object those calls return it as it is. cpd
@@ -124,7 +154,11 @@ int main(int argc, char **argv)
     host_set_event_base(core.base);
     char *dir = cfg.plugin_dir ? xstrdup(cfg.plugin_dir) : plugin_default_dir();
     int status = 2;
+    core.plugins.trust_any = !cfg.plugins_strict_permissions;
+    if (core.plugins.trust_any)
+        log_warn("plugins_strict_permissions is off: plugins are loaded whoever could write them");
     if (load_plugins(&core, dir, !cli.check_only) < 0) goto out;
+    if (cli.check_only && check_storage(&core, dir) < 0) goto out;
     if (cli.check_only) {
         if (cfg.config_path)
             printf("cpd: configuration OK (%s)\n", cfg.config_path);
@@ -141,8 +175,11 @@ int main(int argc, char **argv)
     }
     struct event *sigint = evsignal_new(core.base, SIGINT, on_signal, &core);
     struct event *sigterm = evsignal_new(core.base, SIGTERM, on_signal, &core);
+    struct reload_args reload = {&core, argc, argv};
+    struct event *sighup = evsignal_new(core.base, SIGHUP, on_sighup, &reload);
     evsignal_add(sigint, NULL);
     evsignal_add(sigterm, NULL);
+    evsignal_add(sighup, NULL);
     ops_start(&core);
     log_info("cpd %s listening on http://%s (storage: %s%s, plugins from %s, auth: %s)", CP_VERSION,
              cfg.listen, core.storage_plugin->desc->name, core.storage_fallback ? " FALLBACK" : "",
@@ -150,6 +187,7 @@ int main(int argc, char **argv)
     status = event_base_dispatch(core.base) < 0 ? 1 : 0;
     event_free(sigint);
     event_free(sigterm);
+    event_free(sighup);
     log_info("cpd stopped");
 out:
     /* Shutdown order: answer held requests, then destroy the store while every request and

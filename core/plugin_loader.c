@@ -212,9 +212,10 @@ static int check_descriptor(const struct plugin_set *set, const char *path,
     return 0;
 }
 
-struct plugin *plugin_load(struct plugin_set *set, const char *path, int kind,
-                           const struct cfg_option *options, size_t n_options, char *err,
-                           size_t errlen)
+/* Open `path` and check its descriptor: everything short of running plugin code. Returns the
+ * dlopen handle (descriptor in *out), or NULL with err set. */
+static void *open_checked(const struct plugin_set *set, const char *path, int kind,
+                          const struct cp_plugin_descriptor **out, char *err, size_t errlen)
 {
     if (!path || !*path) {
         snprintf(err, errlen, "plugin: empty path");
@@ -241,6 +242,7 @@ struct plugin *plugin_load(struct plugin_set *set, const char *path, int kind,
         fail(err, errlen, path, "not a regular file");
         return NULL;
     }
+    if (!set->trust_any && plugin_path_trusted(path, err, errlen) != 0) return NULL;
     dlerror();
     void *dl = dlopen(open_path, RTLD_NOW | RTLD_LOCAL);
     if (!dl) {
@@ -260,6 +262,51 @@ struct plugin *plugin_load(struct plugin_set *set, const char *path, int kind,
         dlclose(dl);
         return NULL;
     }
+    *out = d;
+    return dl;
+}
+
+int plugin_check(const struct plugin_set *set, const char *path, int kind,
+                 const struct cfg_option *options, size_t n_options, char *err, size_t errlen)
+{
+    const struct cp_plugin_descriptor *d = NULL;
+    void *dl = open_checked(set, path, kind, &d, err, errlen);
+    if (!dl) return -1;
+    int rc = 0;
+    const struct cp_storage_ops *so = d->ops;
+    if (kind == CP_PLUGIN_STORAGE && so->version >= 3 && so->validate_options) {
+        /* A host table like create() gets, owned by a plugin record that never enters a set. */
+        struct plugin p;
+        memset(&p, 0, sizeof p);
+        p.path = (char *)path;
+        p.dl = dl;
+        p.desc = d;
+        p.ops = d->ops;
+        p.options = options;
+        p.n_options = options ? n_options : 0;
+        host_init(&p.host, &p);
+        struct cp_err cerr;
+        memset(&cerr, 0, sizeof cerr);
+        int vrc = so->validate_options(&p.host, &cerr);
+        if (vrc != 0) {
+            cerr.msg[sizeof cerr.msg - 1] = '\0';
+            fail(err, errlen, path, "'%s' options are not valid: %s", d->name,
+                 cerr.msg[0] ? cerr.msg : (vrc < 0 ? strerror(-vrc) : "rejected"));
+            rc = -1;
+        }
+        host_release(&p);
+    }
+    dlclose(dl);
+    return rc;
+}
+
+struct plugin *plugin_load(struct plugin_set *set, const char *path, int kind,
+                           const struct cfg_option *options, size_t n_options, char *err,
+                           size_t errlen)
+{
+    const struct cp_plugin_descriptor *d = NULL;
+    void *dl = open_checked(set, path, kind, &d, err, errlen);
+    if (!dl) return NULL;
 
     struct plugin *p = xcalloc(1, sizeof *p);
     p->path = xstrdup(path);

@@ -26,7 +26,13 @@ struct plugin {
 struct plugin_set {
     struct plugin *items[3 * CFG_MAX_PLUGINS + 1];
     size_t n;
+    int trust_any; /* 1: skip plugin_path_trusted() (plugins_strict_permissions: false) */
 };
+
+/* sshd StrictModes for plugins (plugin_trust.c): the file and every directory above it belong
+ * to root or to cpd's user and are not writable by others (a sticky directory and the owner's
+ * private group excepted). 0, or -1 with one line naming the path and the fix. */
+int plugin_path_trusted(const char *path, char *err, size_t errlen);
 
 /* Resolve `spec` to a file path: a bare name -> <dir>/<name>.so; a spec containing '/' or
  * ending in ".so" is a path used as is. Returns a malloc'd path or NULL with err set. */
@@ -40,6 +46,12 @@ char *plugin_resolve(const char *spec, const char *dir, char *err, size_t errlen
 struct plugin *plugin_load(struct plugin_set *set, const char *path, int kind,
                            const struct cfg_option *options, size_t n_options, char *err,
                            size_t errlen);
+
+/* What --check-config does instead of plugin_load(): every check of plugin_load() that needs
+ * no plugin code, then (storage plugins that have it) the plugin's validate_options() with
+ * `options` — no create(), nothing connects, nothing is kept. 0, or -1 with err set. */
+int plugin_check(const struct plugin_set *set, const char *path, int kind,
+                 const struct cfg_option *options, size_t n_options, char *err, size_t errlen);
 
 /* The plugin of `kind` named `name`, or NULL. */
 struct plugin *plugin_find(const struct plugin_set *set, int kind, const char *name);

@@ -33,12 +33,12 @@
 #define EVENT_MIN offsetof(struct cp_event, strategy) /* 2.1 appended strategy */
 
 /* How many values each guarded enum had at each minor of this major (index: the minor). */
-static const int agent_statuses_at[] = {6, 6, 6};
-static const int task_statuses_at[] = {7, 7, 7};
-static const int priorities_at[] = {4, 4, 4};
-static const int healths_at[] = {5, 5, 5};
-static const int circuits_at[] = {3, 3, 3};
-static const int transitions_at[] = {5, 5, 5}; /* CP_TR_START (1) .. CP_TR_RELEASE (5) */
+static const int agent_statuses_at[] = {6, 6, 6, 6};
+static const int task_statuses_at[] = {7, 7, 7, 7};
+static const int priorities_at[] = {4, 4, 4, 4};
+static const int healths_at[] = {5, 5, 5, 5};
+static const int circuits_at[] = {3, 3, 3, 3};
+static const int transitions_at[] = {5, 5, 5, 5}; /* CP_TR_START (1) .. CP_TR_RELEASE (5) */
 #define ONE_PER_MINOR(t)                                                                           \
     _Static_assert(sizeof t / sizeof *t == CP_ABI_MINOR + 1, #t ": one entry per minor")
 ONE_PER_MINOR(agent_statuses_at);
@@ -440,10 +440,12 @@ static void wrap_table(struct compat *c)
     t->is_available = o->is_available ? w_is_available : NULL;
     /* An op appended later: `if (o->version >= <its version> && o-><op>) t-><op> = w_<op>;` */
     if (o->version >= 2 && o->status) t->status = w_status; /* 2.2 */
+    /* 2.3; called without a state (before create()), so the plugin's own function serves */
+    if (o->version >= 3) t->validate_options = o->validate_options;
 }
 _Static_assert(sizeof(struct cp_storage_ops) ==
-                   offsetof(struct cp_storage_ops, status) +
-                       sizeof(void (*)(void *, struct cp_storage_status *)),
+                   offsetof(struct cp_storage_ops, validate_options) +
+                       sizeof(int (*)(const struct cp_host *, struct cp_err *)),
                "an op was appended to struct cp_storage_ops: wrap it in wrap_table()");
 
 int storage_compat_wrap(struct plugin *p, char *err, size_t errlen)

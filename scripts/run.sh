@@ -3,6 +3,9 @@
 # into build/release and runs it on 127.0.0.1:8080 with the in-memory store (examples/cpd.yaml when
 # present). Extra arguments go to cpd, e.g. `scripts/run.sh --listen 127.0.0.1:9090`.
 set -euo pipefail
+# cpd refuses plugins others could have written (plugins_strict_permissions): build them
+# private to their owner whatever the shell's umask.
+umask 022
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="$ROOT/build/release"

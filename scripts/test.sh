@@ -4,6 +4,9 @@
 # each libFuzzer target for CP_FUZZ_SECONDS (30; 0 skips) through scripts/fuzz.sh.
 # Exits with ctest's status. Extra arguments are passed to ctest (e.g. -R e2e_test_tasks).
 set -uo pipefail
+# cpd refuses plugins others could have written (plugins_strict_permissions): build them
+# private to their owner whatever the shell's umask.
+umask 022
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="$ROOT/build/test"

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../xalloc.h"
+#include "identity.h"
 #include "render.h"
 #include "routes.h"
 #include "validate.h"
@@ -68,7 +69,8 @@ void agents_register(struct req *r)
     struct probe_def probe = {0};
     char *metadata = NULL, *probe_text = NULL;
     if (get_string(r, "agent_id", 1, &id) < 0 || check_identifier(r, "agent_id", id) < 0 ||
-        get_text(r, "model", &model) < 0 || get_text(r, "provider", &provider) < 0 ||
+        auth_agent(r, id) < 0 || get_text(r, "model", &model) < 0 ||
+        get_text(r, "provider", &provider) < 0 ||
         get_uint(r, "max_concurrent_tasks", 1, 100000, &max_conc) < 0 ||
         get_probe(r, &probe, &probe_text) < 0 ||
         get_id_list(r, "capabilities", cfg->max_capabilities, NULL, &caps) < 0 ||
@@ -177,7 +179,8 @@ static void on_unregistered(void *cookie, const struct cp_result *res)
 
 void agents_delete(struct req *r)
 {
-    if (check_identifier(r, "agent id", r->params[0]) < 0) return;
+    if (check_identifier(r, "agent id", r->params[0]) < 0 || auth_agent(r, r->params[0]) < 0)
+        return;
     ops_agent_unregister(r->core, &r->call, r->params[0], on_unregistered, r);
 }
 
@@ -199,7 +202,7 @@ void agents_heartbeat(struct req *r)
 {
     const char *status;
     int32_t st = -1;
-    if (check_identifier(r, "agent id", r->params[0]) < 0 ||
+    if (check_identifier(r, "agent id", r->params[0]) < 0 || auth_agent(r, r->params[0]) < 0 ||
         get_string(r, "status", 0, &status) < 0)
         return;
     if (status) {

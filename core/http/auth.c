@@ -1,4 +1,6 @@
-/* auth.c — bearer tokens with roles. Tokens are compared in constant time and never logged. */
+/* auth.c — bearer tokens with roles, and agent tokens bound to agent ids. Tokens are compared
+ * in constant time and never logged. Decides only: the callers reply. */
+#include <fnmatch.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -56,5 +58,13 @@ int auth_check(const struct cp_config *cfg, int min_role, const struct evkeyvalq
         return refuse(out, 403, "forbidden", msg);
     }
     out->role = role;
+    return 0;
+}
+
+int auth_token_may_act_as(const struct cfg_token *t, const char *agent_id)
+{
+    if (!t || t->role != ROLE_AGENT || t->n_agents == 0) return 1;
+    for (uint32_t i = 0; i < t->n_agents; i++)
+        if (fnmatch(t->agents[i], agent_id, 0) == 0) return 1;
     return 0;
 }

@@ -20,6 +20,9 @@ struct auth_result {
 int auth_check(const struct cp_config *cfg, int min_role, const struct evkeyvalq *headers,
                struct auth_result *out);
 
+/* 1 when token t (NULL: auth off) may act as agent_id. */
+int auth_token_may_act_as(const struct cfg_token *t, const char *agent_id);
+
 /* Constant-time comparison of a presented token with a configured one. */
 int auth_token_equal(const char *presented, const char *configured);
 

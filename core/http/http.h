@@ -64,6 +64,8 @@ struct evconnlistener;
 struct http_server *http_server_new_listener(struct cp_core *core, struct evconnlistener *lev,
                                              char *err, size_t errlen);
 void http_server_free(struct http_server *srv);
+/* Take the limits from core->cfg again (SIGHUP); open connections are kept. */
+void http_server_apply_config(struct http_server *srv);
 
 /* Replies (each ends the req). `body` is JSON text in an evbuffer the call takes. */
 void http_reply_buffer(struct req *r, int status, struct evbuffer *body);

@@ -572,6 +572,12 @@ struct http_server *http_server_new_listener(struct cp_core *core, struct evconn
     return srv;
 }
 
+void http_server_apply_config(struct http_server *srv)
+{
+    if (srv)
+        evhttp_set_max_body_size(srv->http, (ev_ssize_t)srv->core->cfg->max_body_bytes * 2 + 4096);
+}
+
 void http_server_free(struct http_server *srv)
 {
     server_free(srv);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../xalloc.h"
+#include "identity.h"
 #include "render.h"
 #include "routes.h"
 #include "validate.h"
@@ -224,7 +225,7 @@ void tasks_claim(struct req *r)
     struct strlist caps;
     int has_caps = 0;
     if (get_string(r, "agent_id", 1, &agent_id) < 0 ||
-        check_identifier(r, "agent_id", agent_id) < 0 ||
+        check_identifier(r, "agent_id", agent_id) < 0 || auth_agent(r, agent_id) < 0 ||
         get_number(r, "block_ms", 0, MAX_WAIT_MS, &block) < 0 ||
         get_id_list(r, "capabilities", r->core->cfg->max_capabilities, &has_caps, &caps) < 0)
         return;
@@ -296,6 +297,7 @@ static void transition(struct req *r, int kind)
     if (kind != CP_TR_CANCEL && (get_string(r, "agent_id", 0, &agent_id) < 0 ||
                                  (agent_id && check_identifier(r, "agent_id", agent_id) < 0)))
         return;
+    if (kind != CP_TR_CANCEL && auth_agent_fence(r, &agent_id) < 0) return;
     if ((kind == CP_TR_COMPLETE || kind == CP_TR_FAIL) &&
         get_number(r, "latency_ms", 0, 1e12, &latency) < 0)
         return;

@@ -196,6 +196,68 @@ static void retention_deletes_terminal_tasks(void **state)
     assert_int_equal(stats()->tasks_total, 2);
 }
 
+/* tasks.max_terminal: beyond the cap the oldest terminal tasks go, whatever their age; tasks
+ * that are not terminal are never touched. */
+static void max_terminal_deletes_oldest(void **state)
+{
+    (void)state;
+    reg("a1", "", 10, T0);
+    /* Completed in the order 2, 1, 4, 3, 5 (completed_at decides, not creation). */
+    static const unsigned done_order[] = {2, 1, 4, 3, 5};
+    for (unsigned i = 1; i <= 5; i++)
+        submit(tid(i), "", CP_PRIORITY_NORMAL, T0 + i);
+    for (unsigned i = 1; i <= 5; i++)
+        assert_str(claim_id("a1", T0 + 10), tid(i));
+    for (unsigned i = 0; i < 5; i++)
+        tr_ok(i == 3 ? CP_TR_CANCEL : CP_TR_COMPLETE, tid(done_order[i]), i == 3 ? NULL : "a1",
+              T0 + 100 + 10 * i);
+    submit(tid(6), "", CP_PRIORITY_NORMAL, T0 + 200); /* pending */
+    submit(tid(7), "", CP_PRIORITY_NORMAL, T0 + 201);
+    assert_str(claim_id("a1", T0 + 300), tid(6)); /* claimed */
+
+    struct cp_reap rp = {.now_ms = T0 + 1000,
+                         .heartbeat_timeout_ms = NEVER,
+                         .retention_ms = NEVER,
+                         .max_terminal = 0};
+    assert_int_equal(events_of(op_reap(&rp), CP_EVENT_TASK_DELETED, NULL), 0); /* 0: no cap */
+    rp.max_terminal = 5;
+    assert_int_equal(events_of(op_reap(&rp), CP_EVENT_TASK_DELETED, NULL), 0); /* at the cap */
+
+    rp.max_terminal = 3;
+    const struct cp_result *r = op_reap(&rp);
+    assert_rc(r, 0);
+    assert_int_equal(events_of(r, CP_EVENT_TASK_DELETED, NULL), 2);
+    assert_non_null(event_for_task(r, CP_EVENT_TASK_DELETED, tid(2)));
+    assert_non_null(event_for_task(r, CP_EVENT_TASK_DELETED, tid(1)));
+    assert_int_equal(op_task_get(tid(2))->rc, CP_ERR_NOT_FOUND);
+    assert_int_equal(op_task_get(tid(1))->rc, CP_ERR_NOT_FOUND);
+    for (unsigned i = 3; i <= 7; i++)
+        assert_rc(op_task_get(tid(i)), 0);
+    assert_int_equal(stats()->tasks_total, 5);
+    assert_int_equal(events_of(op_reap(&rp), CP_EVENT_TASK_DELETED, NULL), 0);
+
+    /* With a work limit the cap is reached over several calls, oldest first. */
+    rp.max_terminal = 1;
+    rp.max_events = 1;
+    static const unsigned next[] = {4, 3};
+    unsigned seen = 0;
+    for (unsigned round = 0; round < 10 && seen < 2; round++) {
+        r = op_reap(&rp);
+        assert_rc(r, 0);
+        assert_true(r->n_events <= 2);
+        for (size_t i = 0; i < r->n_events; i++) {
+            assert_int_equal(r->events[i].kind, CP_EVENT_TASK_DELETED);
+            assert_str(r->events[i].task_id, tid(next[seen]));
+            seen++;
+        }
+    }
+    assert_int_equal(seen, 2);
+    assert_rc(op_task_get(tid(5)), 0);
+    assert_int_equal(task(tid(6))->status, CP_TASK_CLAIMED);
+    assert_int_equal(task(tid(7))->status, CP_TASK_PENDING);
+    assert_int_equal(stats()->tasks_total, 3);
+}
+
 static void max_events_oldest_first(void **state)
 {
     (void)state;
@@ -239,6 +301,7 @@ const struct CMUnitTest conformance_reap_tests[] = {
     CX_TEST(stale_agent_tasks_requeued),
     CX_TEST(retention_deletes_terminal_tasks),
     CX_TEST(max_events_oldest_first),
+    CX_TEST(max_terminal_deletes_oldest),
 };
 const size_t conformance_reap_count =
     sizeof conformance_reap_tests / sizeof conformance_reap_tests[0];

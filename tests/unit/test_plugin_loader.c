@@ -84,7 +84,7 @@ static void test_abi_major(void **state)
 static void test_abi_minor(void **state)
 {
     (void)state;
-    char want[64];
+    char want[80];
     snprintf(want, sizeof want, "ABI %d.%d is newer than this cpd's %d.%d", CP_ABI_MAJOR,
              CP_ABI_MINOR + 1, CP_ABI_MAJOR, CP_ABI_MINOR);
     expect_refused(FIXTURE("abi_minor"), CP_PLUGIN_SELECTION, want);

@@ -30,7 +30,7 @@ static void reap_now(void)
 {
     struct ops_call call;
     int rc = 1;
-    struct cp_reap r = {clock_now_ms(), cfg.heartbeat_timeout_ms, 0, cfg.retention_ms, 1000};
+    struct cp_reap r = {clock_now_ms(), cfg.heartbeat_timeout_ms, 0, cfg.retention_ms, 1000, 0};
     ops_reap(&core, &call, &r, on_reaped, &rc);
     assert_int_equal(rc, 0);
 }

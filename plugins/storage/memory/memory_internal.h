@@ -181,7 +181,8 @@ struct mem {
     struct mem_task **heap; /* claimed/running tasks, min-heap by claimed_at + timeout_ms */
     size_t heap_n, heap_cap;
     uint64_t seq;
-    struct cp_stats_view stats; /* scalar counters; the name maps live in the name tables */
+    uint64_t deleted_since_trim; /* tasks deleted since the last malloc_trim() */
+    struct cp_stats_view stats;  /* scalar counters; the name maps live in the name tables */
 
     int depth;                    /* ops running (nesting through callbacks) */
     struct mem_task *grave_tasks; /* deleted, chained through ->next */

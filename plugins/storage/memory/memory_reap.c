@@ -4,6 +4,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "memory_internal.h"
 
@@ -20,6 +23,26 @@ static void requeue_failed(struct mem *m, struct mem_task *t, const char *error,
         mem_task_requeue(m, t, now);
     else
         mem_task_finish(m, t, final, now);
+}
+
+static uint64_t mem_terminal_count(const struct mem *m)
+{
+    return m->stats.tasks_by_status[CP_TASK_COMPLETED] + m->stats.tasks_by_status[CP_TASK_FAILED] +
+           m->stats.tasks_by_status[CP_TASK_CANCELLED] + m->stats.tasks_by_status[CP_TASK_TIMEOUT];
+}
+
+/* malloc keeps freed memory for reuse; after a large deletion (a retention wave, a lowered
+ * cap) most of it would stay in the process for good. Give it back once the reaper has caught
+ * up, at most once per TRIM_AFTER deleted tasks (a trim walks the heap: ~ms per 100 MB). */
+#define TRIM_AFTER 10000
+static void mem_maybe_trim(struct mem *m, size_t deleted, int caught_up)
+{
+    m->deleted_since_trim += deleted;
+    if (!caught_up || m->deleted_since_trim < TRIM_AFTER) return;
+    m->deleted_since_trim = 0;
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
 }
 
 void mem_op_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cookie)
@@ -86,8 +109,20 @@ void mem_op_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cook
         work++;
     }
 
+    /* The count cap: oldest terminal tasks first, whatever their age. */
+    while (r->max_terminal > 0 && work < budget && (t = m->done_head) &&
+           mem_terminal_count(m) > r->max_terminal) {
+        mem_task_event(&ev, CP_EVENT_TASK_DELETED, t->assigned ? t->assigned->s : NULL, t);
+        mem_task_delete(m, t);
+        work++;
+    }
+
+    size_t deleted = 0;
+    for (size_t i = 0; i < ev.n; i++)
+        deleted += ev.v[i].kind == CP_EVENT_TASK_DELETED;
     mem_reply_events(cb, cookie, &ev);
-    mem_leave(m);
+    mem_leave(m); /* the deleted records are freed here */
+    mem_maybe_trim(m, deleted, work < budget);
 }
 
 void mem_op_stats(void *st, cp_storage_cb cb, void *cookie)

@@ -193,6 +193,18 @@ struct rs {
 
 /* Logs a warning unless one of this slot was logged less than 10 s ago (then counts it). */
 void rs_warn_limited(struct rs *rs, int slot, const char *fmt, ...) CP_PRINTF(3, 4);
+/* Options (redis_options.c): the strings are borrowed from the host. */
+struct rs_options {
+    const char *url, *prefix;
+    int timeout_ms;
+    int wait_replicas, wait_timeout_ms;
+    int functions; /* lua: auto (1) or eval (0) */
+};
+int rs_options_parse(const struct cp_host *host, struct rs_options *o, struct cp_err *err);
+/* The url option with the address options applied (u is filled; rs_url_free() it either way). */
+int rs_options_url(const struct cp_host *host, const struct rs_options *o, struct rs_url *u,
+                   struct cp_err *err);
+int rs_validate_options(const struct cp_host *host, struct cp_err *err);
 
 int64_t rs_mono_ms(void);
 void rs_enter(struct rs *rs);

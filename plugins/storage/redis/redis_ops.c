@@ -282,6 +282,7 @@ void rs_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cookie)
     args_str(&a, r->remove_stale ? "1" : "0");
     args_i64(&a, r->retention_ms);
     args_i64(&a, r->max_events);
+    args_i64(&a, (int64_t)(r->max_terminal > INT64_MAX ? INT64_MAX : r->max_terminal));
     rs_op_start(rs, RS_REAP, &a, cb, cookie);
 }
 

@@ -59,12 +59,15 @@
  *        mode, server in use, reconnects, failovers, redirects, unconfirmed writes);
  *        cp_result.outcome (enum cp_outcome: whether a CP_ERR_UNAVAILABLE operation may have
  *        been applied); from an older backend it reads as CP_OUTCOME_NOT_APPLIED, as before.
+ *   2.3  storage ops version 3: validate_options() (checks a storage plugin's options as
+ *        create() would, without connecting: `cpd --check-config`); struct cp_reap gains
+ *        max_terminal (a cap on stored terminal tasks; a backend older than 2.3 ignores it).
  */
 #ifndef CP_ABI_H
 #define CP_ABI_H
 
 #define CP_ABI_MAJOR 2
-#define CP_ABI_MINOR 2
+#define CP_ABI_MINOR 3
 
 #ifndef CP_ABI_TARGET_MINOR
 #define CP_ABI_TARGET_MINOR CP_ABI_MINOR

@@ -183,6 +183,9 @@ struct cp_reap {
     int remove_stale;             /* also delete agents silent 3 x heartbeat_timeout_ms */
     int64_t retention_ms;         /* delete terminal tasks completed this long ago */
     uint32_t max_events;          /* do at most about this much work; the host calls again */
+    /* Appended in ABI 2.3 (older plugins ignore it): keep at most this many terminal tasks;
+     * the oldest (by completed_at) beyond it are deleted whatever their age. 0 = no cap. */
+    uint64_t max_terminal;
 };
 
 /*
@@ -255,6 +258,8 @@ struct cp_reap {
  *   - remove_stale: agents with last_heartbeat + 3 x heartbeat_timeout_ms <= now are deleted
  *     (their tasks requeued as unregister does): CP_EVENT_AGENT_REMOVED.
  *   - terminal tasks with completed_at + retention_ms <= now are deleted: CP_EVENT_TASK_DELETED.
+ *   - max_terminal > 0: while more than max_terminal terminal tasks are stored, the oldest
+ *     (earliest completed_at) is deleted as retention does: CP_EVENT_TASK_DELETED.
  *   Found through indexes ordered by deadline — never a scan of every task or agent.
  * stats(): .stats.
  */
@@ -299,12 +304,21 @@ struct cp_storage_ops {
      * out->size to what it filled. */
     void (*status)(void *st, struct cp_storage_status *out);
 #endif
+#if CP_ABI_TARGET_MINOR >= 3
+    /* Since 2.3 (ops version 3). Optional (may be NULL): check this plugin's options
+     * (host->option) as create() would, without connecting anywhere or keeping anything;
+     * `cpd --check-config` calls it instead of create(). 0, or CP_ERR_INVALID with err->msg
+     * naming the option. */
+    int (*validate_options)(const struct cp_host *host, struct cp_err *err);
+#endif
     /* Ops appended by later minors go here, at the end, each inside
      * `#if CP_ABI_TARGET_MINOR >= <minor>` with CP_STORAGE_OPS_VERSION bumped under the same
      * condition. Each is optional to the host: a table of an older version lacks it (cpd reads
      * it as NULL), and NULL means "not supported". */
 };
-#if CP_ABI_TARGET_MINOR >= 2
+#if CP_ABI_TARGET_MINOR >= 3
+#define CP_STORAGE_OPS_VERSION 3
+#elif CP_ABI_TARGET_MINOR >= 2
 #define CP_STORAGE_OPS_VERSION 2
 #else
 #define CP_STORAGE_OPS_VERSION 1

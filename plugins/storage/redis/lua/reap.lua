@@ -1,12 +1,13 @@
 -- reap.lua — timeouts, offline agents, stale agents, retention; oldest first through the
 -- deadline indexes, at most about max_events units of work (0 = no limit). Idempotent: every
 -- process sharing the deployment may run it; the second finds nothing left to do.
--- ARGV: inst now heartbeat_timeout_ms remove_stale retention_ms max_events
+-- ARGV: inst now heartbeat_timeout_ms remove_stale retention_ms max_events [max_terminal]
 local now = tonumber(ARGV[2])
 local hbt = tonumber(ARGV[3])
 local remove_stale = ARGV[4] == '1'
 local retention = tonumber(ARGV[5])
 local budget = tonumber(ARGV[6])
+local max_terminal = tonumber(ARGV[7] or '0') or 0
 if budget <= 0 then budget = math.huge end
 local events, work = {}, 0
 local function left()
@@ -101,6 +102,7 @@ if remove_stale and hbt > 0 and work < budget then
 end
 
 -- Terminal tasks completed retention_ms ago are deleted, oldest first.
+local deleted = 0
 if retention >= 0 and work < budget then
     local ids = call('ZRANGEBYSCORE', P .. 'done', '-inf', now - retention, 'LIMIT', 0, left())
     for _, id in ipairs(ids) do
@@ -110,6 +112,27 @@ if retention >= 0 and work < budget then
             events[#events + 1] = event(E_DELETED, t.ag, t)
             tdel(id)
             work = work + 1
+            deleted = deleted + 1
+        end
+    end
+end
+
+-- The count cap: beyond max_terminal terminal tasks, the oldest go whatever their age. The
+-- index is written at commit, so it still lists the tasks deleted above (skipped here); tasks
+-- that turned terminal in this run join it at commit and count from the next run.
+if max_terminal > 0 and work < budget then
+    local over = call('ZCARD', P .. 'done') - deleted - max_terminal
+    if over > 0 then
+        local n = math.min(over, budget - work) + deleted
+        for _, id in ipairs(call('ZRANGE', P .. 'done', 0, n - 1)) do
+            if over <= 0 or work >= budget then break end
+            local t = tget(id)
+            if t and terminal(t.st) then
+                events[#events + 1] = event(E_DELETED, t.ag, t)
+                tdel(id)
+                work = work + 1
+                over = over - 1
+            end
         end
     end
 end

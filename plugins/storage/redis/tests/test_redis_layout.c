@@ -190,7 +190,7 @@ static void op_unregister(struct work *w)
 
 static void op_reap(struct work *w)
 {
-    struct cp_reap r = {w->now, 2000, (int)pick(2), 5000, 50};
+    struct cp_reap r = {w->now, 2000, (int)pick(2), 5000, 50, 0};
     w->in->ops->reap(w->in->st, &r, on_res, &w->last);
 }
 
