@@ -495,18 +495,62 @@ local function task_restatus(cm, cat, st0, st1)
     call('HINCRBY', P .. 'stats', 'ts:' .. ST_S[st1], '1')
 end
 
+---------------------------------------------------------------------------------------------
+-- The change feed (docs/redis.md, "The event feed"). While the key P.."feed" exists (a cpd
+-- process streams events to a client; the key is also the counter that numbers the changes),
+-- a script that changes something publishes its changes on the channel P.."feed" as one
+-- message: the number of the first change, then one line per change
+--   "<kind> <at> <agent> <task> <type> <old> <new> <old circuit> <new circuit> <attempt> <pr>"
+-- ("~" for no id; ids cannot contain spaces or "~": the host validates them). Kinds are enum
+-- cp_change_kind. Without the key a changing call costs one EXISTS; a reading call nothing.
+local C_REGISTERED, C_UNREGISTERED, C_STATUS, C_REMOVED, C_HEALTH, C_SUBMITTED, C_CLAIMED,
+      C_STARTED, C_COMPLETED, C_FAILED, C_REQUEUED, C_RELEASED, C_TIMEOUT, C_CANCELLED =
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14
+local FEED -- this call's changes: nil = not looked yet, false = nobody streams
+
+local function num(v)
+    if v == nil or v == false then return '-1' end
+    return string.format('%d', v)
+end
+local function change(kind, at, aid, tid, ttype, old, new, oc, nc, att, pr)
+    if FEED == nil then FEED = call('EXISTS', P .. 'feed') == 1 and {} or false end
+    if not FEED then return end
+    FEED[#FEED + 1] = table.concat({kind, num(at), aid or '~', tid or '~', ttype or '~', num(old),
+                                    num(new), num(oc), num(nc), num(att or 0), num(pr)}, ' ')
+end
+-- A task change (t a record table after the change; aid: the agent concerned).
+local function task_change(kind, at, t, old, aid)
+    change(kind, at, aid, t.id, t.type, old, t.st, nil, nil, t.att)
+end
+-- An agent's status change, when there is one.
+local function status_change(at, aid, old, new)
+    if old ~= new then change(C_STATUS, at, aid, nil, nil, old, new) end
+end
+local function feed_flush()
+    if not FEED or #FEED == 0 then return end
+    local last = call('INCRBY', P .. 'feed', #FEED)
+    call('PUBLISH', P .. 'feed', num(last - #FEED + 1) .. '\n' .. table.concat(FEED, '\n'))
+    FEED = {}
+end
+
+-- r.abefore / r.tbefore: the statuses of the agent and the task before the call (cp_result
+-- .before), or nil. Publishes the call's changes.
 local function reply(rc, msg, r)
     r = r or {}
+    feed_flush()
     return {rc, nz(msg), r.created or 0, r.agent_raw or agent_reply(r.agent),
             r.task_raw or task_reply(r.task), r.agents or {},
-            r.tasks or {}, r.total or 0, r.stats or false, r.events or {}}
+            r.tasks or {}, r.total or 0, r.stats or false, r.events or {}, nz(r.abefore),
+            nz(r.tbefore)}
 end
 
 -- CP_EVENT_* kinds
 local E_REQUEUED, E_TIMEOUT, E_OFFLINE, E_REMOVED, E_DELETED = 1, 2, 3, 4, 5
-local function event(kind, agent_id, t, status)
-    if not t then return {kind, agent_id, false, false, -1, {}, false} end
-    return {kind, nz(agent_id), t.id, t.type, status or t.st, t.req, nz(t.strat)}
+-- before: the status of the task (task events) or the agent (agent events) before.
+local function event(kind, agent_id, t, status, before)
+    if not t then return {kind, agent_id, false, false, -1, {}, false, nz(before), 0} end
+    return {kind, nz(agent_id), t.id, t.type, status or t.st, t.req, nz(t.strat), nz(before),
+            t.att}
 end
 
 ---------------------------------------------------------------------------------------------
@@ -517,4 +561,5 @@ local function begin(keys, argv)
     AC, TC, DIRTY_A, DIRTY_T = {}, {}, {}, {}
     DELTA, DELTA_ORDER = {}, {}
     PUBS = {}
+    FEED = nil
 end
