@@ -76,6 +76,12 @@ void ops_claims_release(void *core, const char *task_id, const char *agent_id, u
 void ops_health_changed(void *core, const struct cp_agent_view *agent, int32_t health_before,
                         int32_t circuit_before, int32_t status_before);
 
+/* The event stream's source (ops_feed.c). ops_feed_stop: the store is about to go; nothing
+ * more is delivered and the store's feed is off. */
+struct ops_feed *ops_feed_new(struct cp_core *core);
+void ops_feed_stop(struct ops_feed *f);
+void ops_feed_free(struct ops_feed *f);
+
 /* The reaper's timer (ops_reap.c). */
 struct reaper *reaper_new(struct cp_core *core);
 void reaper_start(struct reaper *rp);

@@ -54,6 +54,7 @@ struct req {
     void (*on_written)(struct req *r, int written); /* after a reply: written fully or not */
     void *ctx;                                      /* the handler's own state */
     struct ops_call call;                           /* the handler's operation in flight */
+    struct stream *stream;                          /* a streamed reply (stream.c), or NULL */
 };
 
 /* Create the evhttp server bound to cfg->listen. NULL with err on failure. */
@@ -80,6 +81,28 @@ void http_hold(struct req *r, void (*on_gone)(struct req *r));
 /* The wait is over and an answer is being prepared (possibly asynchronously): stop watching.
  * A client that leaves now is noticed by evhttp when the answer is written. */
 void http_unhold(struct req *r);
+
+/* A streamed reply (stream.c): the head now (chunked on HTTP/1.1, Connection: close), the body
+ * in pieces for as long as the client stays. No reading and no read timeouts meanwhile (the
+ * write timeout, limits.idle_timeout_seconds, stays). The req lives until the connection closes
+ * — the client left, a write failed, after http_stream_end(), or at shutdown — when on_closed
+ * runs once and the req is freed. -1 (nothing sent, the req untouched) when the client is gone
+ * already. */
+int http_stream_start(struct req *r, int status, const char *content_type,
+                      void (*on_closed)(struct req *r));
+/* Queue a piece (buf is drained). Returns the bytes queued and not yet taken by the client. */
+size_t http_stream_write(struct req *r, struct evbuffer *buf);
+size_t http_stream_queued(struct req *r);
+/* Nothing more: the connection closes once the rest is written. on_closed may run before this
+ * returns (then r is gone). */
+void http_stream_end(struct req *r);
+int http_stream_ended(const struct req *r);
+
+/* server.c's parts that stream.c and events.c share. */
+struct http_conns *http_req_conns(const struct req *r);
+struct sse_hub *http_sse_hub(const struct req *r);
+void http_req_free(struct req *r);
+const char *http_date_header(void);
 
 /* json-c objects under the core's allocation rule (xalloc.h): never NULL. */
 static inline json_object *xjson_object(void)

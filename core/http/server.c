@@ -26,6 +26,7 @@
 #include "request.h"
 #include "http.h"
 #include "routes.h"
+#include "sse.h"
 #include "utf8.h"
 
 #define API "/api/control-plane"
@@ -35,6 +36,7 @@ const struct route http_routes[] = {
     {EVHTTP_REQ_GET, "/metrics", system_metrics, -1},
     {EVHTTP_REQ_GET, API "/health/:id", system_agent_health, ROLE_READER},
     {EVHTTP_REQ_GET, API "/stats", system_stats, ROLE_READER},
+    {EVHTTP_REQ_GET, API "/events", events_stream, ROLE_READER},
     {EVHTTP_REQ_POST, API "/agents", agents_register, ROLE_AGENT},
     {EVHTTP_REQ_GET, API "/agents", agents_list, ROLE_READER},
     {EVHTTP_REQ_GET, API "/agents/select", agents_select, ROLE_READER},
@@ -64,11 +66,22 @@ struct http_server {
     struct evhttp *http;
     json_tokener *tok;        /* reused for every body: a fresh one costs ~4 % of a request */
     struct http_conns *conns; /* accepting, deadlines, close callbacks (conns.c) */
+    struct sse_hub *sse;      /* the event stream (sse.c) */
 };
 
 static struct http_conns *conns_of(const struct req *r)
 {
     return r->core->http ? r->core->http->conns : NULL;
+}
+
+struct http_conns *http_req_conns(const struct req *r)
+{
+    return conns_of(r);
+}
+
+struct sse_hub *http_sse_hub(const struct req *r)
+{
+    return r->core->http ? r->core->http->sse : NULL;
 }
 
 static const char *method_name(int m)
@@ -171,7 +184,7 @@ static int match(size_t i, char **seg, int nseg, char **params)
     return 1;
 }
 
-static void req_free(struct req *r)
+void http_req_free(struct req *r)
 {
     free(r->params[0]);
     free(r->params[1]);
@@ -257,7 +270,7 @@ static void on_reply_complete(struct evhttp_request *ev, void *arg)
     struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
     if (evcon) conns_set_closecb(conns_of(r), evcon, NULL, NULL);
     if (r->on_written) r->on_written(r, 1);
-    req_free(r);
+    http_req_free(r);
 }
 
 /* When the reply was handed to a connection that then failed before the write completed,
@@ -267,11 +280,11 @@ static void on_reply_conn_close(struct evhttp_connection *evcon, void *arg)
     (void)evcon;
     struct req *r = arg;
     if (r->on_written) r->on_written(r, 0);
-    req_free(r);
+    http_req_free(r);
 }
 
 /* The Date header, formatted once a second: evhttp would format it for every reply. */
-static const char *date_header(void)
+const char *http_date_header(void)
 {
     static time_t cached = -1;
     static char text[40];
@@ -301,13 +314,13 @@ void http_reply_typed(struct req *r, int status, const char *content_type, struc
         if (r->on_written) r->on_written(r, 0);
         if (r->ev_detached) evhttp_request_free(r->ev);
         if (body) evbuffer_free(body);
-        req_free(r);
+        http_req_free(r);
         return;
     }
     struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
     struct evkeyvalq *out = evhttp_request_get_output_headers(r->ev);
     evhttp_add_header(out, "Content-Type", content_type);
-    evhttp_add_header(out, "Date", date_header());
+    evhttp_add_header(out, "Date", http_date_header());
     if (r->on_written) {
         evhttp_request_set_on_complete_cb(r->ev, on_reply_complete, r);
         conns_set_closecb(conns_of(r), evcon, on_reply_conn_close, r);
@@ -322,7 +335,7 @@ void http_reply_typed(struct req *r, int status, const char *content_type, struc
     evhttp_send_reply(r->ev, status, NULL, body);
     conns_reply_end(conns_of(r), evcon);
     if (body) evbuffer_free(body);
-    req_free(r);
+    http_req_free(r);
 }
 
 void http_reply_json(struct req *r, int status, json_object *obj)
@@ -465,8 +478,13 @@ static void dispatch(struct evhttp_request *ev, void *arg)
         return;
     }
     struct auth_result auth;
-    if (auth_check(r->core->cfg, found->min_role, evhttp_request_get_input_headers(ev), &auth) <
-        0) {
+    const struct evkeyvalq *hdrs = evhttp_request_get_input_headers(ev);
+    struct evkeyvalq cookie_auth;
+    TAILQ_INIT(&cookie_auth);
+    if (found->handler == events_stream) hdrs = events_auth_headers(hdrs, &cookie_auth);
+    int denied = auth_check(r->core->cfg, found->min_role, hdrs, &auth) < 0;
+    evhttp_clear_headers(&cookie_auth);
+    if (denied) {
         http_reply_error(r, auth.status, auth.code, "%s", auth.message);
         return;
     }
@@ -498,6 +516,7 @@ static void server_free(struct http_server *srv)
     if (!srv) return;
     conns_stop(srv->conns); /* before evhttp_free: its close callbacks still find their state */
     if (srv->http) evhttp_free(srv->http);
+    sse_hub_free(srv->sse); /* its readers' connections closed with evhttp */
     conns_free(srv->conns);
     if (srv->tok) json_tokener_free(srv->tok);
     free(srv);
@@ -512,6 +531,7 @@ static struct http_server *server_create(struct cp_core *core, char *err, size_t
     if (!(srv->tok = json_tokener_new())) xalloc_die("json_tokener_new", sizeof(json_tokener));
     if (!(srv->http = evhttp_new(core->base))) xalloc_die("evhttp_new", sizeof(void *));
     srv->conns = conns_new(core, srv->http);
+    srv->sse = sse_hub_new(core);
     json_tokener_set_flags(srv->tok, JSON_TOKENER_STRICT); /* no single quotes, trailing commas */
     split_patterns();
     /* Bodies between the limit and twice it get our JSON 413; larger ones are cut off by

@@ -21,5 +21,5 @@ a.st = A_READY
 a.hb = now
 aput(a)
 commit() -- agent_norm() there: ready with tasks in flight at the maximum is busy
-change(C_REGISTERED, now, id, nil, nil, before, a.st)
+F.change(F.REGISTERED, now, id, nil, nil, before, a.st)
 return reply(OK, nil, {created = created, agent = a, abefore = before})

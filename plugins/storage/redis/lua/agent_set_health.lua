@@ -25,7 +25,7 @@ if status >= 0 and (expect < 0 or a.st == expect) then a.st = status end
 aput(a)
 commit() -- agent_norm() there
 if a.hs ~= hs0 or a.hci ~= hci0 then
-    change(C_HEALTH, a.hlc, id, nil, nil, hs0, a.hs, hci0, a.hci)
+    F.change(F.HEALTH, a.hlc, id, nil, nil, hs0, a.hs, hci0, a.hci)
 end
-status_change(a.hlc, id, st0, a.st)
+F.status(a.hlc, id, st0, a.st)
 return reply(OK, nil, {agent = a, abefore = st0})

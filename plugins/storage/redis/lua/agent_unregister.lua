@@ -6,7 +6,7 @@ local a = aget(id)
 if not a then return reply(NOT_FOUND, 'agent not found') end
 local events = {}
 local before = a.st
-change(C_UNREGISTERED, now, id, nil, nil, before, nil)
+F.change(F.UNREGISTERED, now, id, nil, nil, before, nil)
 for _, tid in ipairs(call('ZRANGE', P .. 'af:' .. id, 0, -1)) do
     local t = tget(tid)
     if t and active(t.st) and t.ag == id then
@@ -14,7 +14,7 @@ for _, tid in ipairs(call('ZRANGE', P .. 'af:' .. id, 0, -1)) do
         requeue(t, now)
         tput(t)
         events[#events + 1] = event(E_REQUEUED, id, t, nil, was)
-        task_change(C_REQUEUED, now, t, was, id)
+        F.task(F.REQUEUED, now, t, was, id)
     end
 end
 adel(id)

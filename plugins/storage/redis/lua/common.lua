@@ -503,41 +503,45 @@ end
 --   "<kind> <at> <agent> <task> <type> <old> <new> <old circuit> <new circuit> <attempt> <pr>"
 -- ("~" for no id; ids cannot contain spaces or "~": the host validates them). Kinds are enum
 -- cp_change_kind. Without the key a changing call costs one EXISTS; a reading call nothing.
-local C_REGISTERED, C_UNREGISTERED, C_STATUS, C_REMOVED, C_HEALTH, C_SUBMITTED, C_CLAIMED,
-      C_STARTED, C_COMPLETED, C_FAILED, C_REQUEUED, C_RELEASED, C_TIMEOUT, C_CANCELLED =
-    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14
-local FEED -- this call's changes: nil = not looked yet, false = nobody streams
+-- One table (F) so that the functions of the library stay under Lua's 60 upvalues.
+local F = {REGISTERED = 1, UNREGISTERED = 2, STATUS = 3, REMOVED = 4, HEALTH = 5, SUBMITTED = 6,
+           CLAIMED = 7, STARTED = 8, COMPLETED = 9, FAILED = 10, REQUEUED = 11, RELEASED = 12,
+           TIMEOUT = 13, CANCELLED = 14}
+-- F.buf: this call's changes (nil = not looked yet, false = nobody streams); reset by begin().
 
-local function num(v)
+function F.num(v)
     if v == nil or v == false then return '-1' end
     return string.format('%d', v)
 end
-local function change(kind, at, aid, tid, ttype, old, new, oc, nc, att, pr)
-    if FEED == nil then FEED = call('EXISTS', P .. 'feed') == 1 and {} or false end
-    if not FEED then return end
-    FEED[#FEED + 1] = table.concat({kind, num(at), aid or '~', tid or '~', ttype or '~', num(old),
-                                    num(new), num(oc), num(nc), num(att or 0), num(pr)}, ' ')
+function F.change(kind, at, aid, tid, ttype, old, new, oc, nc, att, pr)
+    if F.buf == nil then F.buf = call('EXISTS', P .. 'feed') == 1 and {} or false end
+    if not F.buf then return end
+    local num = F.num
+    F.buf[#F.buf + 1] = table.concat({kind, num(at), aid or '~', tid or '~', ttype or '~',
+                                      num(old), num(new), num(oc), num(nc), num(att or 0),
+                                      num(pr)}, ' ')
 end
 -- A task change (t a record table after the change; aid: the agent concerned).
-local function task_change(kind, at, t, old, aid)
-    change(kind, at, aid, t.id, t.type, old, t.st, nil, nil, t.att)
+function F.task(kind, at, t, old, aid)
+    F.change(kind, at, aid, t.id, t.type, old, t.st, nil, nil, t.att)
 end
 -- An agent's status change, when there is one.
-local function status_change(at, aid, old, new)
-    if old ~= new then change(C_STATUS, at, aid, nil, nil, old, new) end
+function F.status(at, aid, old, new)
+    if old ~= new then F.change(F.STATUS, at, aid, nil, nil, old, new) end
 end
-local function feed_flush()
-    if not FEED or #FEED == 0 then return end
-    local last = call('INCRBY', P .. 'feed', #FEED)
-    call('PUBLISH', P .. 'feed', num(last - #FEED + 1) .. '\n' .. table.concat(FEED, '\n'))
-    FEED = {}
+function F.flush()
+    local buf = F.buf
+    if not buf or #buf == 0 then return end
+    local last = call('INCRBY', P .. 'feed', #buf)
+    call('PUBLISH', P .. 'feed', F.num(last - #buf + 1) .. '\n' .. table.concat(buf, '\n'))
+    F.buf = {}
 end
 
 -- r.abefore / r.tbefore: the statuses of the agent and the task before the call (cp_result
 -- .before), or nil. Publishes the call's changes.
 local function reply(rc, msg, r)
     r = r or {}
-    feed_flush()
+    F.flush()
     return {rc, nz(msg), r.created or 0, r.agent_raw or agent_reply(r.agent),
             r.task_raw or task_reply(r.task), r.agents or {},
             r.tasks or {}, r.total or 0, r.stats or false, r.events or {}, nz(r.abefore),
@@ -561,5 +565,5 @@ local function begin(keys, argv)
     AC, TC, DIRTY_A, DIRTY_T = {}, {}, {}, {}
     DELTA, DELTA_ORDER = {}, {}
     PUBS = {}
-    FEED = nil
+    F.buf = nil
 end

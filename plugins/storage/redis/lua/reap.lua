@@ -43,7 +43,7 @@ if left() > 0 then
             local holder, was = t.ag, t.st
             requeue_failed(t, 'timeout', T_TIMEOUT)
             events[#events + 1] = event(E_TIMEOUT, holder, t, nil, was)
-            task_change(C_TIMEOUT, now, t, was, holder)
+            F.task(F.TIMEOUT, now, t, was, holder)
             work = work + 1
         end
     end
@@ -61,7 +61,7 @@ if hbt > 0 and work < budget then
             a.st = A_OFFLINE
             aput(a)
             events[#events + 1] = event(E_OFFLINE, aid, nil, nil, was)
-            status_change(now, aid, was, A_OFFLINE)
+            F.status(now, aid, was, A_OFFLINE)
             work = work + 1
             for _, tid in ipairs(call('ZRANGE', P .. 'af:' .. aid, 0, -1)) do
                 local t = tget(tid)
@@ -70,7 +70,7 @@ if hbt > 0 and work < budget then
                     requeue_failed(t, 'agent offline', T_FAILED)
                     if t.st == T_PENDING then
                         events[#events + 1] = event(E_REQUEUED, aid, t, nil, was)
-                        task_change(C_REQUEUED, now, t, was, aid)
+                        F.task(F.REQUEUED, now, t, was, aid)
                     end
                     work = work + 1
                 end
@@ -95,7 +95,7 @@ if remove_stale and hbt > 0 and work < budget then
         if a and not seen[aid] and a.st == A_OFFLINE and a.hb + stale <= now then
             seen[aid] = true
             events[#events + 1] = event(E_REMOVED, aid, nil, nil, A_OFFLINE)
-            change(C_REMOVED, now, aid, nil, nil, A_OFFLINE, nil)
+            F.change(F.REMOVED, now, aid, nil, nil, A_OFFLINE, nil)
             work = work + 1
             for _, tid in ipairs(call('ZRANGE', P .. 'af:' .. aid, 0, -1)) do
                 local t = tget(tid)
@@ -104,7 +104,7 @@ if remove_stale and hbt > 0 and work < budget then
                     requeue(t, now)
                     tput(t)
                     events[#events + 1] = event(E_REQUEUED, aid, t, nil, was)
-                    task_change(C_REQUEUED, now, t, was, aid)
+                    F.task(F.REQUEUED, now, t, was, aid)
                     work = work + 1
                 end
             end

@@ -126,6 +126,6 @@ end
 heartbeat(fields)
 agent_recount(hci, mc, st, inf, st1, inf1)
 a[AR_ST], a[AR_INF], a[AR_CUR], a[AR_LA] = st1, inf1, tid, now
-change(C_CLAIMED, now, aid, tid, t[2], T_PENDING, T_CLAIMED, nil, nil, att)
-status_change(now, aid, st, st1)
+F.change(F.CLAIMED, now, aid, tid, t[2], T_PENDING, T_CLAIMED, nil, nil, att)
+F.status(now, aid, st, st1)
 return reply(OK, nil, {agent_raw = a, task_raw = raw_task(t), abefore = st, tbefore = T_PENDING})

@@ -29,7 +29,7 @@ if kind == TR_START or kind == TR_COMPLETE then
         call('HSET', tk, 'st', ST_S[T_RUNNING], 'stat', ARGV[2])
         task_restatus(t[TR_CM], t[TR_CAT], T_CLAIMED, T_RUNNING)
         t[TR_ST], t[TR_STAT] = T_RUNNING, now
-        change(C_STARTED, now, ag, id, t[2], T_CLAIMED, T_RUNNING, nil, nil, tonumber(t[TR_ATT]))
+        F.change(F.STARTED, now, ag, id, t[2], T_CLAIMED, T_RUNNING, nil, nil, tonumber(t[TR_ATT]))
         local ar = ag and agent_raw(ag)
         return reply(OK, nil, {task_raw = raw_task(t), agent_raw = ar or false,
                                abefore = ar and tonumber(ar[AR_ST]), tbefore = T_CLAIMED})
@@ -81,8 +81,8 @@ if kind == TR_START or kind == TR_COMPLETE then
     task_restatus(t[TR_CM], t[TR_CAT], st0, T_COMPLETED)
     call('PUBLISH', P .. 'events', 'done ' .. id .. ' ' .. INST)
     t[TR_ST], t[TR_COAT], t[TR_RES] = T_COMPLETED, now, res or false
-    change(C_COMPLETED, now, ag, id, t[2], st0, T_COMPLETED, nil, nil, tonumber(t[TR_ATT]))
-    if a then status_change(now, ag, ast0, a[AR_ST]) end
+    F.change(F.COMPLETED, now, ag, id, t[2], st0, T_COMPLETED, nil, nil, tonumber(t[TR_ATT]))
+    if a then F.status(now, ag, ast0, a[AR_ST]) end
     return reply(OK, nil, {task_raw = raw_task(t), agent_raw = a or false, abefore = ast0,
                            tbefore = st0})
 end
@@ -192,8 +192,8 @@ else
 end
 tput(t)
 commit()
-local CHANGE_OF = {[TR_START] = C_STARTED, [TR_COMPLETE] = C_COMPLETED, [TR_FAIL] = C_FAILED,
-                   [TR_CANCEL] = C_CANCELLED, [TR_RELEASE] = C_RELEASED}
-task_change(CHANGE_OF[kind], now, t, t0, holder)
-if a then status_change(now, holder, ast0, a.st) end
+local CHANGE_OF = {[TR_START] = F.STARTED, [TR_COMPLETE] = F.COMPLETED, [TR_FAIL] = F.FAILED,
+                   [TR_CANCEL] = F.CANCELLED, [TR_RELEASE] = F.RELEASED}
+F.task(CHANGE_OF[kind], now, t, t0, holder)
+if a then F.status(now, holder, ast0, a.st) end
 return reply(OK, nil, {task = t, agent = a, abefore = a and ast0, tbefore = t0})
