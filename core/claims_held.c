@@ -120,6 +120,19 @@ void claims_held_remove(struct claims *s, struct claimer *c)
     }
 }
 
+void claims_held_each_of(struct claims *s, const char *agent_id, void (*fn)(struct claimer *c))
+{
+    struct claimer key = {.agent_id = (char *)agent_id, .hold_seq = 0}; /* below every hold */
+    struct held_group *g;
+    TAILQ_FOREACH(g, &s->groups, link)
+    {
+        for (size_t i = group_lower(g, &key); i < g->n; i++) {
+            if (strcmp(g->by_id[i]->agent_id, agent_id) != 0) break;
+            fn(g->by_id[i]);
+        }
+    }
+}
+
 static int by_agent_id(const void *a, const void *b)
 {
     return claimer_cmp(*(struct claimer *const *)a, *(struct claimer *const *)b);
@@ -135,7 +148,8 @@ static size_t merge_sorted(struct held_group *const *gs, size_t ng, uint64_t gen
         size_t bj = 0;
         for (size_t j = 0; j < ng; j++) {
             const struct held_group *g = gs[j];
-            while (pos[j] < g->n && g->by_id[pos[j]]->tried_gen == gen)
+            while (pos[j] < g->n &&
+                   (g->by_id[pos[j]]->tried_gen == gen || g->by_id[pos[j]]->blocked))
                 pos[j]++;
             if (pos[j] == g->n) continue;
             if (!best || claimer_cmp(g->by_id[pos[j]], best) < 0) {
@@ -161,7 +175,7 @@ static size_t oldest_sorted(struct claims *s, const char *const *req, uint32_t n
         struct claimer *c;
         TAILQ_FOREACH(c, &g->claimers, link)
         {
-            if (c->tried_gen == gen) continue;
+            if (c->tried_gen == gen || c->blocked) continue;
             out[n++] = c;
             if (n == MAX_CANDIDATES) goto full; /* enough choice; the rest keep waiting */
         }
