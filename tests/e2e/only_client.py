@@ -56,7 +56,10 @@ class FakeHandler(http.server.BaseHTTPRequestHandler):
             self.reply(500, "<html>boom</html>", "text/html")
         elif name == "e503":
             self.reply(503, json.dumps({"error": "storage backend unreachable",
-                                        "code": "storage_unavailable"}))
+                                        "code": "storage_unavailable", "applied": False}))
+        elif name == "e503u":
+            self.reply(503, json.dumps({"error": "the reply was lost",
+                                        "code": "storage_unavailable", "applied": "unknown"}))
         elif name == "slow":
             time.sleep(1.0)
             self.reply(200, json.dumps({"agent_id": "slow"}))
