@@ -372,7 +372,7 @@ void claims_room(struct claims *s, const char *agent_id, const struct cp_agent_v
     s->room_ring[s->room_seq % ROOM_RING] = agent_hash(agent_id);
     int64_t now = clock_now_ms();
     if (after && !cp_agent_may_claim(after, now) && claims_agent_may_wait(after, now)) return;
-    if (s->n_held) claims_held_each_of(s, agent_id, recheck_blocked);
+    if (s->n_blocked) claims_held_each_of(s, agent_id, recheck_blocked);
 }
 
 static void on_claim_timer(evutil_socket_t fd, short what, void *arg)

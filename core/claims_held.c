@@ -92,6 +92,7 @@ void claims_held_add(struct claims *s, struct claimer *c)
     g->n++;
     TAILQ_INSERT_TAIL(&g->claimers, c, link);
     s->n_held++;
+    if (c->blocked) s->n_blocked++;
 }
 
 void claims_held_remove(struct claims *s, struct claimer *c)
@@ -111,6 +112,7 @@ void claims_held_remove(struct claims *s, struct claimer *c)
     TAILQ_REMOVE(&g->claimers, c, link);
     c->group = NULL;
     s->n_held--;
+    if (c->blocked) s->n_blocked--;
     if (TAILQ_EMPTY(&g->claimers)) {
         TAILQ_REMOVE(&s->groups, g, link);
         claims_strs_free(g->caps, g->n_caps);

@@ -23,6 +23,7 @@ struct claims {
     TAILQ_HEAD(, held_group) groups; /* held claims, one group per capability set */
     TAILQ_HEAD(, claimer) claiming;  /* claimers whose store claim is in flight */
     size_t n_held;
+    size_t n_blocked; /* of them, held for room (claimer.blocked) */
     uint64_t next_gen;
     uint64_t next_hold; /* arrival order of held claimers (ties of equal agent_id) */
     /* Bumped when a task became pending and its wake-up may have ended without placing it (no
@@ -65,7 +66,8 @@ struct claimer {
     uint64_t tried_gen;
     int missed;         /* a wake-up ended unplaced while its claim was in flight */
     int blocked;        /* its agent may not claim now, only wait (claims_agent_may_wait): held
-                           for claims_room(), never offered tasks */
+                           for claims_room(), never offered tasks; changed only while not
+                           held */
     uint64_t room_seen; /* claims_room_seq() when its last claim was sent */
     struct wake *wake;  /* while CLAIMING */
 };
