@@ -21,7 +21,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from cpdtest import resp_encode, resp_read  # noqa: E402
 
 OPS = ("agent_register agent_heartbeat agent_unregister agent_set_health "
-       "task_submit task_list task_claim task_transition reap stats claim_release").split()
+       "task_submit task_list task_claim task_transition reap stats claim_release "
+       "conn_epoch").split()
 
 
 def main():

@@ -499,7 +499,7 @@ void rs_conn_start(struct rs_conn *c)
     }
     /* Before any operation: from now on, what an older connection left in Redis' buffers is
      * refused when it runs (a refused raise closes this connection like any setup error). */
-    rs_fence_connect(rs, ac, on_setup_reply);
+    rs_fence_connect(rs, ac);
     const char *ping[1] = {"PING"};
     redisAsyncCommandArgv(ac, on_ready, NULL, 1, ping, NULL);
 }

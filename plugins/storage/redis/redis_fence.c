@@ -5,7 +5,8 @@
  * Redis' socket buffer, to run later (a stopped server runs them once it continues). Two
  * mechanisms close that window:
  *  - connection epochs: each connect of the command connection takes the next epoch of this
- *    instance and raises {prefix}conn:<instance> to it before anything else is sent on it; every
+ *    instance and raises {prefix}conn:<instance> to it (conn_epoch.lua, which begin() refuses
+ *    if the stored epoch is newer: it never goes down) before any operation is sent; every
  *    script call carries the epoch of the connection it was sent on (stamped into its RESP at
  *    send time, so an operation re-sent after MOVED carries the new one), and begin() in
  *    common.lua refuses, without effect, a call whose epoch is older than the stored one. So an
@@ -35,20 +36,38 @@ struct rs_lost {
     char *claim;
 };
 
-/* Raises the instance's epoch key to ARGV[1], never lowers it (a late raise by an older
- * connection of the same instance must not undo a newer one). */
-static const char bump_lua[] =
-    "local v = tonumber(redis.call('GET', KEYS[1])) or 0\n"
-    "if v < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end\n"
-    "return v\n";
+/* The reply of conn_epoch: anything but OK (an error, or STALE: a newer connection of ours
+ * raised it, which cannot be) means this connection must not carry operations. */
+static void on_raised(redisAsyncContext *ac, void *r, void *priv)
+{
+    (void)priv;
+    redisReply *reply = r;
+    struct rs_conn *c = ac->data;
+    if (!reply || !c || c->ac != ac || c->broken) return;
+    int ok = reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+             reply->element[0]->type == REDIS_REPLY_INTEGER && reply->element[0]->integer == 0;
+    if (ok) return;
+    char why[200];
+    snprintf(why, sizeof why, "raising the connection epoch refused: %.120s",
+             reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+    rs_warn_limited(c->rs, RS_LIM_SETUP, "redis %s connection: %s", c->name, why);
+    rs_conn_break(c, RS_DOWN_ROLE, why);
+}
 
-void rs_fence_connect(struct rs *rs, redisAsyncContext *ac, redisCallbackFn *on_reply)
+void rs_fence_connect(struct rs *rs, redisAsyncContext *ac)
 {
     rs->epoch++;
-    char epoch[24];
-    snprintf(epoch, sizeof epoch, "%llu", (unsigned long long)rs->epoch);
-    const char *argv[6] = {"EVAL", bump_lua, "1", rs->conn_key, epoch, EPOCH_TTL_S};
-    redisAsyncCommandArgv(ac, on_reply, "raising the connection epoch", 6, argv, NULL);
+    char argv1[sizeof rs->inst_epoch];
+    snprintf(argv1, sizeof argv1, "%s:%0*llu", rs->inst, RS_EPOCH_DIGITS,
+             (unsigned long long)(rs->epoch % 1000000000000ULL));
+    const struct rs_script *sc = &rs_scripts[RS_CONN_EPOCH];
+    const char *argv[6] = {rs->functions ? "FCALL" : "EVALSHA",
+                           rs->functions ? sc->function : rs->shas[RS_CONN_EPOCH],
+                           "1",
+                           rs->tag,
+                           argv1,
+                           EPOCH_TTL_S};
+    redisAsyncCommandArgv(ac, on_raised, NULL, 6, argv, NULL);
 }
 
 int rs_fence_arg_offset(const char *cmd, int len, int index)

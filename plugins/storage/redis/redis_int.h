@@ -334,9 +334,9 @@ int rs_send_raw(struct rs *rs, const char *what, int argc, const char **argv, co
                 rs_raw_cb raw, void *cookie);
 
 /* Lost replies (redis_fence.c). */
-/* Queues, on a new command connection before anything else, the raise of its epoch (the next
- * of this instance) with on_reply as its reply's callback (an error must close it). */
-void rs_fence_connect(struct rs *rs, redisAsyncContext *ac, redisCallbackFn *on_reply);
+/* Queues, on a new command connection after the scripts are loaded and before any operation,
+ * the raise of its epoch (the next of this instance); a refusal closes the connection. */
+void rs_fence_connect(struct rs *rs, redisAsyncContext *ac);
 /* Where argument `index` of a formatted command starts, or -1. */
 int rs_fence_arg_offset(const char *cmd, int len, int index);
 /* Writes the current epoch (RS_EPOCH_DIGITS digits) at `digits` in a formatted command. */

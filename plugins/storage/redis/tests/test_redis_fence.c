@@ -144,6 +144,15 @@ static void epoch_refusal(const char *lua)
     freeReplyObject(r);
     assert_string_equal(hget(c, TAG "t:" T1, "st"), "1");
 
+    /* A raise from an older connection never lowers the epoch. */
+    const char *ttl[] = {"86400"};
+    r = call_op(c, !lua, RS_CONN_EPOCH, inst, epoch - 1, ttl, 1);
+    assert_int_equal(r->element[0]->integer, 4);
+    freeReplyObject(r);
+    long long still;
+    instance_of(c, inst, &still);
+    assert_int_equal(still, epoch);
+
     /* A reconnect raises the epoch: what the dropped connection sent is refused from then on. */
     r = cmd(c, "CLIENT KILL TYPE normal SKIPME yes");
     freeReplyObject(r);
