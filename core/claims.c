@@ -368,10 +368,11 @@ static void recheck_blocked(struct claimer *c)
 
 void claims_room(struct claims *s, const char *agent_id, const struct cp_agent_view *after)
 {
+    int64_t now = clock_now_ms();
+    /* Still only waiting (a busy agent's heartbeat): nothing for its claims to try. */
+    if (after && !cp_agent_may_claim(after, now) && claims_agent_may_wait(after, now)) return;
     s->room_seq++;
     s->room_ring[s->room_seq % ROOM_RING] = agent_hash(agent_id);
-    int64_t now = clock_now_ms();
-    if (after && !cp_agent_may_claim(after, now) && claims_agent_may_wait(after, now)) return;
     if (s->n_blocked) claims_held_each_of(s, agent_id, recheck_blocked);
 }
 
