@@ -23,6 +23,9 @@ static inline void ops_call_init(struct ops_call *call, struct cp_core *core, cp
 void ops_fail(cp_storage_cb cb, void *cookie, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* A random 32-bit number (the jitter of retry backoffs). */
+uint32_t ops_random32(void);
+
 /* Domain events (ops_internal.c). Each returns at once when nobody subscribed: callers may call
  * them unconditionally. old_status -1: not known. */
 static inline int ops_events_on(const struct cp_core *core)

@@ -124,8 +124,12 @@ static void on_reap_timer(evutil_socket_t fd, short what, void *arg)
     if (rp->reaping) return;
     const struct cp_config *cfg = rp->core->cfg;
     int64_t now = clock_now_ms();
-    struct cp_reap r = {now,        cfg->heartbeat_timeout_ms, 0, cfg->retention_ms,
-                        REAP_BATCH, cfg->max_terminal};
+    struct cp_reap r = {.now_ms = now,
+                        .heartbeat_timeout_ms = cfg->heartbeat_timeout_ms,
+                        .retention_ms = cfg->retention_ms,
+                        .max_events = REAP_BATCH,
+                        .max_terminal = cfg->max_terminal,
+                        .jitter = ops_random32()};
     if (now - rp->last_cleanup_ms >= cfg->cleanup_interval_ms) {
         r.remove_stale = 1;
         rp->last_cleanup_ms = now;

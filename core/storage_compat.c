@@ -28,17 +28,17 @@
 /* Sizes at minor 0 of this major: the least a plugin of this major may return. */
 #define RESULT_MIN offsetof(struct cp_result, outcome) /* 2.2 appended outcome */
 #define AGENT_MIN sizeof(struct cp_agent_view)
-#define TASK_MIN sizeof(struct cp_task_view)
+#define TASK_MIN offsetof(struct cp_task_view, deadline_at_ms) /* 2.4 appended */
 #define STATS_MIN sizeof(struct cp_stats_view)
 #define EVENT_MIN offsetof(struct cp_event, strategy) /* 2.1 appended strategy */
 
 /* How many values each guarded enum had at each minor of this major (index: the minor). */
-static const int agent_statuses_at[] = {6, 6, 6, 6};
-static const int task_statuses_at[] = {7, 7, 7, 7};
-static const int priorities_at[] = {4, 4, 4, 4};
-static const int healths_at[] = {5, 5, 5, 5};
-static const int circuits_at[] = {3, 3, 3, 3};
-static const int transitions_at[] = {5, 5, 5, 5}; /* CP_TR_START (1) .. CP_TR_RELEASE (5) */
+static const int agent_statuses_at[] = {6, 6, 6, 6, 6};
+static const int task_statuses_at[] = {7, 7, 7, 7, 7};
+static const int priorities_at[] = {4, 4, 4, 4, 4};
+static const int healths_at[] = {5, 5, 5, 5, 5};
+static const int circuits_at[] = {3, 3, 3, 3, 3};
+static const int transitions_at[] = {5, 5, 5, 5, 5}; /* CP_TR_START (1) .. CP_TR_RELEASE (5) */
 #define ONE_PER_MINOR(t)                                                                           \
     _Static_assert(sizeof t / sizeof *t == CP_ABI_MINOR + 1, #t ": one entry per minor")
 ONE_PER_MINOR(agent_statuses_at);
@@ -382,6 +382,36 @@ static void w_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *co
     FORWARD(reap, r);
 }
 
+static void w_task_extend(void *st, const struct cp_extend *x, cp_storage_cb cb, void *cookie)
+{
+    struct compat *c = st;
+    FORWARD(task_extend, x);
+}
+
+static void w_task_retry(void *st, const struct cp_retry *r, cp_storage_cb cb, void *cookie)
+{
+    struct compat *c = st;
+    FORWARD(task_retry, r);
+}
+
+static void w_task_purge(void *st, const struct cp_purge *p, cp_storage_cb cb, void *cookie)
+{
+    struct compat *c = st;
+    FORWARD(task_purge, p);
+}
+
+static void w_task_submit_batch(void *st, const struct cp_task_view *const *tasks, size_t n,
+                                cp_storage_cb cb, void *cookie)
+{
+    struct compat *c = st;
+    for (size_t i = 0; i < n; i++)
+        if (tasks[i] &&
+            (!known(c, COMPAT_TASK_STATUS, tasks[i]->status, 0, "task status", cb, cookie) ||
+             !known(c, COMPAT_PRIORITY, tasks[i]->priority, 0, "priority", cb, cookie)))
+            return;
+    FORWARD(task_submit_batch, tasks, n);
+}
+
 static void w_stats(void *st, cp_storage_cb cb, void *cookie)
 {
     struct compat *c = st;
@@ -442,10 +472,17 @@ static void wrap_table(struct compat *c)
     if (o->version >= 2 && o->status) t->status = w_status; /* 2.2 */
     /* 2.3; called without a state (before create()), so the plugin's own function serves */
     if (o->version >= 3) t->validate_options = o->validate_options;
+    if (o->version >= 4) { /* 2.4 */
+        t->task_extend = o->task_extend ? w_task_extend : NULL;
+        t->task_retry = o->task_retry ? w_task_retry : NULL;
+        t->task_purge = o->task_purge ? w_task_purge : NULL;
+        t->task_submit_batch = o->task_submit_batch ? w_task_submit_batch : NULL;
+    }
 }
 _Static_assert(sizeof(struct cp_storage_ops) ==
-                   offsetof(struct cp_storage_ops, validate_options) +
-                       sizeof(int (*)(const struct cp_host *, struct cp_err *)),
+                   offsetof(struct cp_storage_ops, task_submit_batch) +
+                       sizeof(void (*)(void *, const struct cp_task_view *const *, size_t,
+                                       cp_storage_cb, void *)),
                "an op was appended to struct cp_storage_ops: wrap it in wrap_table()");
 
 int storage_compat_wrap(struct plugin *p, char *err, size_t errlen)

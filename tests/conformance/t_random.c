@@ -218,7 +218,11 @@ static void random_step(int64_t now, unsigned *n_tasks)
     }
     case 7: {
         int full = rnd(2);
-        struct cp_reap rp = {now, 30000, (int)rnd(2), 20000, full ? 100000 : 1 + rnd(5), 0};
+        struct cp_reap rp = {.now_ms = now,
+                             .heartbeat_timeout_ms = 30000,
+                             .remove_stale = (int)rnd(2),
+                             .retention_ms = 20000,
+                             .max_events = full ? 100000 : 1 + rnd(5)};
         assert_rc(op_reap(&rp), 0);
         if (full) check_reaped(&rp);
         break;
@@ -258,7 +262,10 @@ static void random_walk(void **state)
         if (step % 50 == 49) check_invariants();
     }
     /* Drain: everything eventually ends or is deleted; the indexes must agree. */
-    struct cp_reap rp = {now + 10000000, 30000, 1, 20000, 0, 0};
+    struct cp_reap rp = {.now_ms = now + 10000000,
+                         .heartbeat_timeout_ms = 30000,
+                         .remove_stale = 1,
+                         .retention_ms = 20000};
     rp.max_events = 1000000;
     assert_rc(op_reap(&rp), 0);
     check_invariants();

@@ -149,11 +149,23 @@ void mem_events_add(struct mem_events *ev, const struct cp_event *e)
 
 void mem_reply_events(cp_storage_cb cb, void *cookie, struct mem_events *ev)
 {
+    mem_reply_events_ex(cb, cookie, ev, 0, 0);
+}
+
+void mem_reply_events_ex(cp_storage_cb cb, void *cookie, struct mem_events *ev, int64_t next_due_ms,
+                         int more)
+{
     struct cp_result res;
     memset(&res, 0, sizeof res);
     res.size = sizeof res;
     res.events = ev->v;
     res.n_events = ev->n;
+#if CP_ABI_TARGET_MINOR >= 4
+    res.next_due_ms = next_due_ms;
+    res.more = more;
+#else
+    (void)next_due_ms, (void)more;
+#endif
     cb(cookie, &res);
     free(ev->v);
     ev->v = NULL;
@@ -165,7 +177,8 @@ void mem_agent_delete(struct mem *m, struct mem_agent *a, int64_t now, struct me
     while (a->held_head) {
         struct mem_task *t = a->held_head;
         mem_task_unhold(m, t);
-        mem_task_requeue(m, t, now);
+        mem_task_end_attempt(m, t, CP_ATTEMPT_REMOVED, now);
+        mem_task_requeue(m, t, now, 0);
         mem_task_event(ev, CP_EVENT_TASK_REQUEUED, a->id->s, t);
     }
     mem_agent_stats(m, a, -1);

@@ -62,12 +62,19 @@
  *   2.3  storage ops version 3: validate_options() (checks a storage plugin's options as
  *        create() would, without connecting: `cpd --check-config`); struct cp_reap gains
  *        max_terminal (a cap on stored terminal tasks; a backend older than 2.3 ignores it).
+ *   2.4  storage ops version 4: task_extend(), task_retry(), task_purge(), task_submit_batch();
+ *        struct cp_task_view gains deadline_at_ms, not_before_ms, progress_json, attempts
+ *        (struct cp_attempt), idempotency_key and the retry backoff; struct cp_result gains
+ *        next_due_ms and more; cp_transition and cp_reap gain jitter; event kind
+ *        CP_EVENT_TASK_DUE. A backend older than 2.4 has none of these: cpd reports leases,
+ *        delays, backoff, retries by hand, purges, batches and idempotency keys as not
+ *        supported with it.
  */
 #ifndef CP_ABI_H
 #define CP_ABI_H
 
 #define CP_ABI_MAJOR 2
-#define CP_ABI_MINOR 3
+#define CP_ABI_MINOR 4
 
 #ifndef CP_ABI_TARGET_MINOR
 #define CP_ABI_TARGET_MINOR CP_ABI_MINOR

@@ -190,7 +190,11 @@ static void op_unregister(struct work *w)
 
 static void op_reap(struct work *w)
 {
-    struct cp_reap r = {w->now, 2000, (int)pick(2), 5000, 50, 0};
+    struct cp_reap r = {.now_ms = w->now,
+                        .heartbeat_timeout_ms = 2000,
+                        .remove_stale = (int)pick(2),
+                        .retention_ms = 5000,
+                        .max_events = 50};
     w->in->ops->reap(w->in->st, &r, on_res, &w->last);
 }
 
