@@ -97,14 +97,19 @@ end
 -- Records. Agent hash fields: id caps st model prov md probe reg hb la mc inf cur tc tf ls lc
 -- and health hs hlc hcf hcs hlat herr hci hcif hco hoa hra. ls and hlat stay strings (doubles
 -- round-trip exactly that way). Task hash fields: id type pl req st pr cat clat stat coat ps ag
--- to mr re att res err md strat poa pou, the index members cm (created_at indexes) and cseq
--- (claim order), and the queue place qk (sha1 of req), qm/qs (member and score while pending),
--- pqm/pqs (the last place, for RELEASE).
+-- to mr re att res err md strat poa pou dl nb prog hist ik bo, the index members cm (created_at
+-- indexes) and cseq (claim order), the queue place qk (sha1 of req), qm/qs (member and score
+-- while pending), pqm/pqs (the last place, for RELEASE), and dw (1 while waiting for nb in
+-- P.."delayed" instead of a queue). dl: the deadline while claimed/running (replies show 0
+-- otherwise); nb: not_before; prog: progress (JSON); hist: ended attempts (hist_add()); ik: the
+-- idempotency key (P.."idem" maps it to the id); bo: the backoff "type base_ms max_ms jitter".
 local A_NUM = {'st', 'reg', 'hb', 'la', 'mc', 'inf', 'tc', 'tf', 'lc', 'hs', 'hlc', 'hcf', 'hcs',
                'hci', 'hcif', 'hco', 'hoa', 'hra'}
 local A_OPT = {'model', 'prov', 'probe', 'cur', 'herr'}
-local T_NUM = {'st', 'pr', 'cat', 'clat', 'stat', 'coat', 'ps', 'to', 'mr', 're', 'att', 'pou'}
-local T_OPT = {'ag', 'res', 'err', 'strat', 'poa', 'qm', 'qs', 'pqm', 'pqs', 'cseq'}
+local T_NUM = {'st', 'pr', 'cat', 'clat', 'stat', 'coat', 'ps', 'to', 'mr', 're', 'att', 'pou',
+               'dl', 'nb'}
+local T_OPT = {'ag', 'res', 'err', 'strat', 'poa', 'qm', 'qs', 'pqm', 'pqs', 'cseq', 'dw', 'prog',
+               'hist', 'ik', 'bo'}
 
 local function akey(id) return P .. 'a:' .. id end
 local function tkey(id) return P .. 't:' .. id end
@@ -308,7 +313,9 @@ local function task_store(old, t)
         if t.st ~= T_PENDING and t.qm then
             t.pqm, t.pqs, t.qm, t.qs = t.qm, t.qs, nil, nil
         end
-        if t.st == T_PENDING and not t.qm then
+        if t.st ~= T_PENDING then t.dw = nil end
+        if t.st == T_PENDING and t.dw then t.qm, t.qs = nil, nil end
+        if t.st == T_PENDING and not t.dw and not t.qm then
             local ps = t.ps
             if ps < 0 then ps = 0 elseif ps >= BAND then ps = BAND - 1 end
             t.qm = seq_member(id)
@@ -328,15 +335,19 @@ local function task_store(old, t)
         call('HSET', P .. 'capsets', t.qk, t.req)
         PUBS[#PUBS + 1] = 'pending ' .. id
     end
+    -- P.."delayed" by not_before: pending tasks waiting for it (dw), until reap makes them due.
+    local was_w, is_w = old and old.st == T_PENDING and old.dw, t and t.st == T_PENDING and t.dw
+    if was_w and (not is_w or old.nb ~= t.nb) then call('ZREM', P .. 'delayed', id) end
+    if is_w and (not was_w or old.nb ~= t.nb) then call('ZADD', P .. 'delayed', t.nb, id) end
     local was_active, is_active = old and active(old.st), t and active(t.st)
-    local moved = not was_active or not is_active or old.clat ~= t.clat or old.ag ~= t.ag or
-                      old.to ~= t.to or old.cseq ~= t.cseq
+    local moved = not was_active or not is_active or old.dl ~= t.dl or old.ag ~= t.ag or
+                      old.cseq ~= t.cseq
     if was_active and moved then
         call('ZREM', P .. 'inflight', id)
         if old.ag then call('ZREM', P .. 'af:' .. old.ag, id) end
     end
     if is_active and moved then
-        if t.to > 0 then call('ZADD', P .. 'inflight', t.clat + t.to, id) end
+        if t.dl > 0 then call('ZADD', P .. 'inflight', t.dl, id) end
         if t.ag then call('ZADD', P .. 'af:' .. t.ag, t.cseq or 0, id) end
     end
     local was_done, is_done = old and terminal(old.st), t and terminal(t.st)
@@ -346,6 +357,9 @@ local function task_store(old, t)
     end
     if is_done and not was_done then PUBS[#PUBS + 1] = 'done ' .. id end
     if not t then
+        if old.ik and call('HGET', P .. 'idem', old.ik) == id then
+            call('HDEL', P .. 'idem', old.ik)
+        end
         call('DEL', tkey(id))
         call('ZREM', P .. 'tasks', old.cm)
         call('ZREM', P .. 'ts:' .. old.st, old.cm)
@@ -394,12 +408,70 @@ local function agent_leave(t, by, now)
     return a
 end
 
--- Back to pending with the assignment cleared; a fresh place at the back of its band.
-local function requeue(t, now)
+-- Back to pending with the assignment (and what belonged to the attempt) cleared; a fresh
+-- place at the back of its band — or, with delay > 0, waiting until now + delay.
+local function requeue(t, now, delay)
     t.st = T_PENDING
-    t.ag, t.clat, t.stat, t.cseq = nil, 0, 0, nil
+    t.ag, t.clat, t.stat, t.cseq, t.dl, t.prog = nil, 0, 0, nil, 0, nil
     t.ps = now
     t.qm, t.qs = nil, nil
+    t.nb, t.dw = 0, nil
+    if delay and delay > 0 then
+        t.nb = now + delay
+        t.ps = t.nb
+        t.dw = '1'
+    end
+end
+
+-- The delay of t's backoff after its `retries` (a mirror of cp_backoff_delay_ms() in
+-- sdk/include/cp/storage.h); rnd: a uniform 32-bit number.
+local B_FIXED, B_EXPONENTIAL = 1, 2
+local function backoff_ms(t, rnd)
+    if not t.bo then return 0 end
+    local ty, base, mx, jit = string.match(t.bo, '^(%d+) (%d+) (%d+) (%d+)$')
+    ty, base, mx = tonumber(ty), tonumber(base), tonumber(mx)
+    if not ty or base <= 0 or t.re <= 0 then return 0 end
+    local d = base
+    if ty == B_EXPONENTIAL then
+        local i = 1
+        while i < t.re and (mx <= 0 or d < mx) and d < 2305843009213693952 do
+            d = d * 2
+            i = i + 1
+        end
+        if mx > 0 and d > mx then d = mx end
+    elseif ty ~= B_FIXED then
+        return 0
+    end
+    if jit == '1' then
+        local half = math.floor(d / 2)
+        d = d - half + math.floor(half * (rnd / 4294967296))
+    end
+    return d
+end
+-- cp_jitter_mix(): the random number of the k-th requeue of one operation.
+local function jitter_mix(seed, k) return (seed + k * 2654435761) % 4294967296 end
+
+-- Ended attempts (hist): each entry is a length-prefixed string ("<len>:<bytes>") of five
+-- length-prefixed fields (agent, started, ended, outcome, error); the last ATTEMPTS_MAX kept.
+-- redis_reply.c reads it (parse_attempts()).
+local ATTEMPTS_MAX = 32
+local O_FAILED, O_TIMEOUT, O_OFFLINE, O_REMOVED, O_CANCELLED = 0, 1, 2, 3, 4
+local function lp(s) return #s .. ':' .. s end
+local function hist_add(t, outcome, now)
+    if not t.ag then return end
+    local err = ''
+    if outcome <= O_OFFLINE then err = t.err or '' end
+    local h = (t.hist or '') ..
+                  lp(lp(t.ag) .. lp(string.format('%d', t.clat)) .. lp(string.format('%d', now)) ..
+                         lp(string.format('%d', outcome)) .. lp(err))
+    local starts, pos = {}, 1
+    while pos <= #h do
+        local c = string.find(h, ':', pos, true)
+        starts[#starts + 1] = pos
+        pos = c + 1 + tonumber(string.sub(h, pos, c - 1))
+    end
+    if #starts > ATTEMPTS_MAX then h = string.sub(h, starts[#starts - ATTEMPTS_MAX + 1]) end
+    t.hist = h
 end
 
 ---------------------------------------------------------------------------------------------
@@ -431,7 +503,9 @@ local function task_reply(t)
     if not t then return false end
     return {t.id, t.type, t.pl, t.req, t.st, t.pr, i64(t.cat), i64(t.clat),
             i64(t.stat), i64(t.coat), i64(t.ps), nz(t.ag), i64(t.to), t.mr, t.re, t.att,
-            nz(t.res), nz(t.err), t.md, nz(t.strat), nz(t.poa), t.poa and i64(t.pou) or 0}
+            nz(t.res), nz(t.err), t.md, nz(t.strat), nz(t.poa), t.poa and i64(t.pou) or 0,
+            active(t.st) and i64(t.dl) or 0, i64(t.nb), nz(t.prog), nz(t.hist), nz(t.ik),
+            nz(t.bo)}
 end
 
 -- A_FIELDS in agent_reply() order: HMGET of them is an agent reply as it is stored (numbers as
@@ -448,9 +522,10 @@ end
 -- T_READ: the fields of task_reply() in its order, then cm and qs. HMGET of them is a task
 -- reply as stored once raw_task() has cut it to size (the hot ops read and reply this way).
 local T_READ = {'id', 'type', 'pl', 'req', 'st', 'pr', 'cat', 'clat', 'stat', 'coat', 'ps', 'ag',
-                'to', 'mr', 're', 'att', 'res', 'err', 'md', 'strat', 'poa', 'pou', 'cm', 'qs'}
-local TR_ST, TR_CAT, TR_CLAT, TR_STAT, TR_COAT, TR_AG, TR_TO, TR_ATT, TR_RES, TR_CM, TR_QS =
-    5, 7, 8, 9, 10, 12, 13, 16, 17, 23, 24
+                'to', 'mr', 're', 'att', 'res', 'err', 'md', 'strat', 'poa', 'pou', 'dl', 'nb',
+                'prog', 'hist', 'ik', 'bo', 'cm', 'qs'}
+local TR_ST, TR_CAT, TR_CLAT, TR_STAT, TR_COAT, TR_AG, TR_TO, TR_ATT, TR_RES, TR_DL, TR_CM, TR_QS =
+    5, 7, 8, 9, 10, 12, 13, 16, 17, 23, 29, 30
 local function task_read(id)
     local r = call('HMGET', tkey(id), unpack(T_READ))
     if not r[1] then return nil end
@@ -458,8 +533,9 @@ local function task_read(id)
 end
 -- The task_reply() part of a task_read() array (changed in place).
 local function raw_task(r)
-    r[24], r[23] = nil, nil
+    r[30], r[29] = nil, nil
     if not r[21] then r[22] = 0 end -- pass-over time only with its agent, as task_reply()
+    if not active(tonumber(r[TR_ST])) then r[TR_DL] = 0 end -- a deadline only while held
     return r
 end
 -- Numbers given to redis.call() are formatted with printf("%.17g") by Redis, a cost the hot ops
@@ -499,14 +575,96 @@ local function reply(rc, msg, r)
     r = r or {}
     return {rc, nz(msg), r.created or 0, r.agent_raw or agent_reply(r.agent),
             r.task_raw or task_reply(r.task), r.agents or {},
-            r.tasks or {}, r.total or 0, r.stats or false, r.events or {}}
+            r.tasks or {}, r.total or 0, r.stats or false, r.events or {}, r.next_due or 0,
+            r.more or 0}
 end
 
 -- CP_EVENT_* kinds
-local E_REQUEUED, E_TIMEOUT, E_OFFLINE, E_REMOVED, E_DELETED = 1, 2, 3, 4, 5
+local E_REQUEUED, E_TIMEOUT, E_OFFLINE, E_REMOVED, E_DELETED, E_DUE = 1, 2, 3, 4, 5, 6
 local function event(kind, agent_id, t, status)
     if not t then return {kind, agent_id, false, false, -1, {}, false} end
     return {kind, nz(agent_id), t.id, t.type, status or t.st, t.req, nz(t.strat)}
+end
+
+---------------------------------------------------------------------------------------------
+-- Submitting one task (task_submit, task_submit_batch). The item at ARGS[o]: id type payload
+-- priority created_at timeout_ms max_retries retries attempt metadata? strategy? not_before
+-- idempotency_key? backoff? n_caps caps... (ITEM_FIXED members before the capabilities).
+-- The hot path of every task, so it writes straight what task_store() writes for a new
+-- pending task (record, queue, capsets, created_at indexes, counters, wake-up), without its
+-- tables. One arrival number serves as both members (queue and created_at indexes): each index
+-- only needs arrival order among its own members.
+local ITEM_FIXED = 15
+local function item_end(o) return o + ITEM_FIXED + tonumber(ARGS[o + 14]) end
+
+-- The task holding key ik (nil: none), as task_read() gives it.
+local function keyed_task(ik)
+    local ex = call('HGET', P .. 'idem', ik)
+    return ex and task_read(ex) or nil
+end
+
+-- Returns the reply of the task and 1 (stored now) or 0 (found by its idempotency key); nil
+-- when its id is taken (nothing written).
+local function submit_one(o)
+    local id, ik = ARGS[o], opt(ARGS[o + 12])
+    if ik then
+        local r = keyed_task(ik)
+        if r then return raw_task(r), 0 end
+    end
+    local tk = tkey(id)
+    -- Creates the record with its id, or finds it taken (then nothing was written).
+    if call('HSETNX', tk, 'id', id) == 0 then return nil end
+    local ttype, pl, pr_s, cat_s = ARGS[o + 1], ARGS[o + 2], ARGS[o + 3], ARGS[o + 4]
+    local pr, cat = tonumber(pr_s), tonumber(cat_s)
+    local md, strat, bo = opt(ARGS[o + 9]) or '{}', opt(ARGS[o + 10]), opt(ARGS[o + 13])
+    local nb_s = ARGS[o + 11]
+    local nb = tonumber(nb_s)
+    local caps = {}
+    for i = o + ITEM_FIXED, item_end(o) - 1 do caps[#caps + 1] = ARGS[i] end
+    local req = caps_enc(caps)
+    local qk = redis.sha1hex(req)
+    local m = seq_member(id)
+    local waits = nb > cat
+    local ps_s = waits and nb_s or cat_s
+    local ps = tonumber(ps_s)
+    if ps < 0 then ps = 0 elseif ps >= BAND then ps = BAND - 1 end
+    local qs = istr(pr * BAND + ps)
+    -- A waiting task has no queue place yet: dw and nb instead of qm and qs.
+    local f1, v1, f2, v2 = 'qm', m, 'qs', qs
+    if waits then f1, v1, f2, v2 = 'dw', '1', 'nb', nb_s end
+    -- Numbers go as the strings given (see istr()).
+    call('HSET', tk, 'type', ttype, 'pl', pl, 'req', req, 'st', '0', 'pr', pr_s, 'cat', cat_s,
+         'clat', '0', 'stat', '0', 'coat', '0', 'ps', ps_s, 'to', ARGS[o + 5], 'mr', ARGS[o + 6],
+         're', ARGS[o + 7], 'att', ARGS[o + 8], 'md', md, 'pou', '0', 'qk', qk, 'cm', m, f1, v1,
+         f2, v2)
+    if strat or ik or bo or (nb ~= 0 and not waits) then
+        local extra = {}
+        if strat then extra[#extra + 1], extra[#extra + 2] = 'strat', strat end
+        if nb ~= 0 and not waits then extra[#extra + 1], extra[#extra + 2] = 'nb', nb_s end
+        if ik then extra[#extra + 1], extra[#extra + 2] = 'ik', ik end
+        if bo then extra[#extra + 1], extra[#extra + 2] = 'bo', bo end
+        call('HSET', tk, unpack(extra))
+    end
+    if ik then call('HSET', P .. 'idem', ik, id) end
+    if waits then
+        call('ZADD', P .. 'delayed', nb_s, id)
+    else
+        call('ZADD', P .. 'q:' .. qk, qs, m)
+        call('HSET', P .. 'capsets', qk, req)
+    end
+    call('ZADD', P .. 'tasks', cat_s, m)
+    call('ZADD', P .. 'tt:' .. ttype, cat_s, m)
+    call('ZADD', P .. 'ts:0', cat_s, m)
+    local S = P .. 'stats'
+    call('HINCRBY', S, 'tasks_total', '1')
+    call('HINCRBY', S, 'ts:0', '1')
+    call('HINCRBY', S, 'tp:' .. pr_s, '1')
+    call('HINCRBY', P .. 'sc:type', ttype, '1')
+    if not waits then call('PUBLISH', P .. 'events', 'pending ' .. id .. ' ' .. INST) end
+    return {id, ttype, pl, req, T_PENDING, pr, i64(cat), 0, 0, 0, i64(ps), false,
+            i64(tonumber(ARGS[o + 5])), tonumber(ARGS[o + 6]), tonumber(ARGS[o + 7]),
+            tonumber(ARGS[o + 8]), false, false, md, nz(strat), false, 0, 0, i64(nb), false,
+            false, nz(ik), nz(bo)}, 1
 end
 
 ---------------------------------------------------------------------------------------------
