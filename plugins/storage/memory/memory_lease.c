@@ -81,6 +81,9 @@ void mem_op_task_extend(void *st, const struct cp_extend *x, cp_storage_cb cb, v
     } else {
         int64_t old = t->deadline;
         t->deadline = x->deadline_ms;
+        if (t->deadline == 0 && t->timeout_ms > 0 &&
+            __builtin_add_overflow(x->now_ms, t->timeout_ms, &t->deadline))
+            t->deadline = INT64_MAX;
         if (old <= 0)
             mem_theap_push(&m->timeouts, t); /* it had none: it may now time out */
         else if (t->deadline <= 0)

@@ -207,7 +207,7 @@ struct cp_reap {
 struct cp_extend {
     const char *task_id;
     const char *agent_id;      /* NULL = any; else must be the assigned agent (CONFLICT if not) */
-    int64_t deadline_ms;       /* the new deadline (absolute) */
+    int64_t deadline_ms;       /* the new deadline (absolute); 0: now_ms + the task's timeout_ms */
     const char *progress_json; /* a JSON object to store as the progress, or NULL: unchanged */
     int64_t now_ms;
 };
@@ -346,8 +346,9 @@ static inline uint32_t cp_jitter_mix(uint32_t seed, uint32_t k)
  * Since 2.4 (ops version 4; each may be NULL: the host then reports the feature as not
  * supported):
  * task_extend(x): NOT_FOUND, or CONFLICT (with .task) unless the task is claimed/running and
- *   (x.agent_id NULL or) assigned to x.agent_id. deadline_at = x.deadline_ms (the timeout rule
- *   of reap uses it); progress_json = x.progress_json unless NULL. The assigned agent's
+ *   (x.agent_id NULL or) assigned to x.agent_id. deadline_at = x.deadline_ms, or now +
+ *   timeout_ms when it is 0 (the timeout rule of reap uses it; timeout_ms <= 0: no deadline);
+ *   progress_json = x.progress_json unless NULL. The assigned agent's
  *   last_heartbeat = now when x.agent_id is that agent. .task after, .agent the holder.
  * task_retry(r): NOT_FOUND, or CONFLICT (with .task) unless the task is failed, timeout or
  *   cancelled. It returns to pending as a new arrival: retries 0, assignment, claimed_at,

@@ -121,6 +121,8 @@ if work < budget then
             tput(t)
             events[#events + 1] = event(E_DUE, nil, t)
             work = work + 1
+        elseif not (t and t.st == T_PENDING and t.dw) then
+            call('ZREM', P .. 'delayed', id) -- no such waiting task: never due, drop it
         end
     end
 end

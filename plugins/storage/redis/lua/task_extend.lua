@@ -17,6 +17,11 @@ if by and by ~= ag then
                      (ag and (ag .. ', not ' .. by) or 'no agent'), {task_raw = raw_task(t)})
 end
 local dl = tonumber(dl_s)
+if dl == 0 then -- the task's own timeout from now
+    local to = tonumber(t[TR_TO])
+    dl = to > 0 and tonumber(now_s) + to or 0
+    dl_s = istr(dl)
+end
 if prog then
     call('HSET', tkey(id), 'dl', dl_s, 'prog', prog)
     t[TR_DL + 2] = prog
