@@ -11,7 +11,9 @@ through core/storage_compat.c. Checked over HTTP:
     picks the last candidate (the selection fixture good.so); the default, least_loaded, picks
     the first. With the 2.1 memory store the reap event carries the task's strategy and the
     second claimer wins; with the 2.0 store the event has no strategy, cpd reads it as NULL and
-    the default strategy places the task, as every cpd did before 2.1.
+    the default strategy places the task, as every cpd did before 2.1;
+  - what ABI 2.4 added (leases, delays, backoff, idempotency keys, batches, retries by hand,
+    purges) is answered 501 not_supported, and plain tasks keep working.
 """
 
 import os
@@ -100,6 +102,35 @@ class OlderMinorStore(CpdTestCase, RequeueStrategy):
 
     def test_requeued_task_placed_by_the_default_strategy(self):
         self.assertEqual(self.requeue_winner(), "b")  # no strategy in a 2.0 event
+
+    def test_features_of_2_4_are_not_supported(self):
+        # What a 2.0 store cannot keep is refused with 501 not_supported, naming the store and
+        # its ABI; nothing is stored. Plain tasks keep working, with the 2.4 members empty.
+        self.register("n1", capabilities=["n"])
+        before = self.c.get("stats").body["scheduler"]["total"]
+        for body in ({"task_type": "t", "delay_seconds": 5},
+                     {"task_type": "t", "idempotency_key": "k1"},
+                     {"task_type": "t", "retry_backoff": {"type": "fixed", "seconds": 1}}):
+            r = self.c.post("tasks", body)
+            self.assertError(r, 501, "not_supported", "ABI 2.0")
+        r = self.c.post("tasks", {"task_type": "t"}, headers={"Idempotency-Key": "k2"})
+        self.assertError(r, 501, "not_supported")
+        self.assertError(self.c.post("tasks/batch", {"tasks": [{"task_type": "t"}]}), 501,
+                         "not_supported", "batches")
+        self.assertEqual(self.c.get("stats").body["scheduler"]["total"], before)
+        tid = self.submit(required_capabilities=["n"])
+        t = self.claim("n1")
+        self.assertEqual(t["id"], tid)
+        self.assertIsNone(t["deadline_at"])  # a 2.0 store keeps no deadline
+        self.assertEqual(t["attempts"][0]["agent_id"], "n1")  # the held attempt, from the task
+        r = self.c.post("tasks/%s/extend" % tid, {"agent_id": "n1"})
+        self.assertError(r, 501, "not_supported", "lease")
+        self.assertStatus(self.c.post("tasks/%s/fail" % tid,
+                                      {"agent_id": "n1", "requeue": False}), 200)
+        self.assertError(self.c.post("tasks/%s/retry" % tid), 501, "not_supported")
+        self.assertError(self.c.delete("tasks?status=failed"), 501, "not_supported")
+        t = self.task(tid)
+        self.assertEqual((t["status"], t["attempts"], t["not_before"]), ("failed", [], None))
 
 
 class CurrentMinorStore(CpdTestCase, RequeueStrategy):
