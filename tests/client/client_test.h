@@ -54,5 +54,9 @@ void test_claim_long_poll(void **state);
 void test_interrupt(void **state);
 void test_wait(void **state);
 void test_task_list(void **state);
+void test_submit_options(void **state);
+void test_batch(void **state);
+void test_lease_attempts_retry_purge(void **state);
+void test_lossy_submit(void **state);
 
 #endif
