@@ -8,8 +8,9 @@ for the Lua in lua/ (docs/redis.md, "Performance").
   python3 bench/redis_op_cost.py plugins/storage/redis/lua 36379
 
 Loads lua/ as a function library of its own (cpdcost), registers 50 agents, then 40 rounds of:
-50 submits, 50 claims (each gets a task), 50 completes, 50 claims (none gets one), each batch
-pipelined. It flushes the server first, so it refuses a server that holds any key. Loopback
+50 submits, 50 claims (each gets a task), 50 completes, 50 claims (none gets one), 50 submits
+with an idempotency key (what the clients send), and 50 submits as one batch; each round's
+calls pipelined. Prints Redis microseconds per task. It flushes the server first, so it refuses a server that holds any key. Loopback
 only; Python standard library only.
 """
 import os
@@ -21,7 +22,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from cpdtest import resp_encode, resp_read  # noqa: E402
 
 OPS = ("agent_register agent_heartbeat agent_unregister agent_set_health "
-       "task_submit task_list task_claim task_transition reap stats").split()
+       "task_submit task_list task_claim task_transition reap stats "
+       "task_extend task_retry task_purge task_submit_batch").split()
 
 
 def main():
@@ -59,20 +61,33 @@ def main():
                 return int(d["calls"]), int(d["usec"])
         return 0, 0
 
-    total = {k: [0, 0] for k in ("submit", "claim (gets one)", "complete", "claim (empty)")}
+    names = ("submit", "claim (gets one)", "complete", "claim (empty)", "submit with a key",
+             "submit, batch of 50")
+    total = {k: [0, 0, 0] for k in names}  # calls, usec, tasks
     n = 0
     for _ in range(40):
         ids = ["task_%024x" % (n + i) for i in range(agents)]
         n += agents
+        # A submit item (common.lua submit_one()): id type payload priority created_at
+        # timeout_ms max_retries retries attempt metadata? strategy? not_before key? backoff?
+        # n_caps caps...
+        def item(t, key=""):
+            return (t, "bench", '{"x":1}', 2, now, 300000, 3, 0, 0, "", "", 0, key, "", 0)
+        keyed = ["task_%024x" % (n + 10**6 + i) for i in range(agents)]
+        batched = ["task_%024x" % (n + 2 * 10**6 + i) for i in range(agents)]
         batches = (
-            ("submit", [fc("task_submit", t, "bench", '{"x":1}', 2, now, 300000, 3, 0, 0, "", "")
-                        for t in ids], lambda r: True),
+            ("submit", [fc("task_submit", *item(t)) for t in ids], lambda r: True),
             ("claim (gets one)", [fc("task_claim", now, "agent-%d" % i, "0")
                                   for i in range(agents)], lambda r: bool(r[4])),
             ("complete", [fc("task_transition", now, 2, t, "=agent-%d" % i, '={"ok":true}', "",
                              -1, "1", 30000, 0) for i, t in enumerate(ids)], lambda r: True),
             ("claim (empty)", [fc("task_claim", now, "agent-%d" % i, "0")
                                for i in range(agents)], lambda r: not r[4]),
+            ("submit with a key", [fc("task_submit", *item(t, "=k" + t)) for t in keyed],
+             lambda r: True),
+            ("submit, batch of 50", [fc("task_submit_batch", len(batched),
+                                        *[x for t in batched for x in item(t)])],
+             lambda r: len(r[6]) == len(batched)),
         )
         for name, cmds, ok in batches:
             cmd("CONFIG", "RESETSTAT")
@@ -82,8 +97,9 @@ def main():
             calls, usec = fcall_usec()
             total[name][0] += calls
             total[name][1] += usec
-    for name, (calls, usec) in total.items():
-        print("%-18s %6.1f us/call (%d calls)" % (name, usec / calls, calls))
+            total[name][2] += len(batched) if name.startswith("submit, batch") else len(cmds)
+    for name, (calls, usec, tasks) in total.items():
+        print("%-20s %6.1f us/task (%d calls, %d tasks)" % (name, usec / tasks, calls, tasks))
     cmd("FLUSHALL")
     cmd("FUNCTION", "DELETE", "cpdcost")
 
