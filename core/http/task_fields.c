@@ -30,18 +30,25 @@ static int fail(struct field_error *e, const char *code, const char *fmt, ...)
     return -1;
 }
 
-/* The member, or NULL when absent or JSON null (optional members treat null as absent). */
+/* A member's value, or NULL when absent or JSON null (optional members treat null as absent). */
+static json_object *value(json_object *v)
+{
+    return v && !json_object_is_type(v, json_type_null) ? v : NULL;
+}
+
+/* The member, looked up (for the members of retry_backoff; the task's own are collected in one
+ * pass, see collect()). */
 static json_object *member(json_object *obj, const char *key)
 {
     json_object *v = NULL;
     if (!json_object_object_get_ex(obj, key, &v)) return NULL;
-    return v && !json_object_is_type(v, json_type_null) ? v : NULL;
+    return value(v);
 }
 
-static int f_string(json_object *obj, const char *key, int required, const char **out,
+static int f_string(json_object *v, const char *key, int required, const char **out,
                     struct field_error *e)
 {
-    json_object *v = member(obj, key);
+    v = value(v);
     *out = NULL;
     if (!v) return required ? fail(e, "missing_field", "%s is required", key) : 0;
     if (!json_object_is_type(v, json_type_string))
@@ -53,10 +60,10 @@ static int f_string(json_object *obj, const char *key, int required, const char 
     return 0;
 }
 
-static int f_number(json_object *obj, const char *key, double min, double max, double *out,
+static int f_number(json_object *v, const char *key, double min, double max, double *out,
                     struct field_error *e)
 {
-    json_object *v = member(obj, key);
+    v = value(v);
     if (!v) return 0;
     if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double))
         return fail(e, "invalid_field", "%s must be a number", key);
@@ -67,10 +74,10 @@ static int f_number(json_object *obj, const char *key, double min, double max, d
     return 0;
 }
 
-static int f_uint(json_object *obj, const char *key, uint64_t min, uint64_t max, uint32_t *out,
+static int f_uint(json_object *v, const char *key, uint64_t min, uint64_t max, uint32_t *out,
                   struct field_error *e)
 {
-    json_object *v = member(obj, key);
+    v = value(v);
     if (!v) return 0;
     if (!json_object_is_type(v, json_type_int))
         return fail(e, "invalid_field", "%s must be an integer", key);
@@ -82,9 +89,9 @@ static int f_uint(json_object *obj, const char *key, uint64_t min, uint64_t max,
     return 0;
 }
 
-static int f_bool(json_object *obj, const char *key, int *out, struct field_error *e)
+static int f_bool(json_object *v, const char *key, int *out, struct field_error *e)
 {
-    json_object *v = member(obj, key);
+    v = value(v);
     if (!v) return 0;
     if (!json_object_is_type(v, json_type_boolean))
         return fail(e, "invalid_field", "%s must be true or false", key);
@@ -93,12 +100,10 @@ static int f_bool(json_object *obj, const char *key, int *out, struct field_erro
 }
 
 /* Any JSON value (or an object when object_only) as compact text, malloc'd; dflt when absent
- * (JSON null is the value "null" unless object_only). */
-static int f_json(json_object *obj, const char *key, int object_only, const char *dflt, char **out,
-                  struct field_error *e)
+ * (has 0; JSON null is the value "null" unless object_only). */
+static int f_json(json_object *v, int has, const char *key, int object_only, const char *dflt,
+                  char **out, struct field_error *e)
 {
-    json_object *v = NULL;
-    int has = json_object_object_get_ex(obj, key, &v);
     *out = NULL;
     if (!has || (object_only && !v)) {
         if (dflt) *out = xstrdup(dflt);
@@ -113,10 +118,10 @@ static int f_json(json_object *obj, const char *key, int object_only, const char
     return 0;
 }
 
-static int f_id_list(json_object *obj, const char *key, uint32_t max, struct strlist *out,
+static int f_id_list(json_object *v, const char *key, uint32_t max, struct strlist *out,
                      struct field_error *e)
 {
-    json_object *v = member(obj, key);
+    v = value(v);
     out->items = NULL;
     out->n = 0;
     if (!v) return 0;
@@ -139,9 +144,9 @@ static int f_id_list(json_object *obj, const char *key, uint32_t max, struct str
     return 0;
 }
 
-static int f_priority(json_object *obj, int32_t *out, struct field_error *e)
+static int f_priority(json_object *v, int32_t *out, struct field_error *e)
 {
-    json_object *v = member(obj, "priority");
+    v = value(v);
     if (!v) return 0;
     if (json_object_is_type(v, json_type_int)) {
         int64_t p = json_object_get_int64(v);
@@ -218,9 +223,9 @@ static int key_ok(const char *k)
 }
 
 /* retry_backoff: {"type", "seconds", "max_seconds", "jitter"}; absent keeps the config's. */
-static int f_backoff(json_object *obj, struct cp_task_view *t, struct field_error *e)
+static int f_backoff(json_object *v, struct cp_task_view *t, struct field_error *e)
 {
-    json_object *v = member(obj, "retry_backoff");
+    v = value(v);
     if (!v) return 0;
     if (!json_object_is_type(v, json_type_object))
         return fail(e, "invalid_field",
@@ -239,10 +244,11 @@ static int f_backoff(json_object *obj, struct cp_task_view *t, struct field_erro
     const char *type = NULL;
     double secs = -1, max_secs = -1;
     int jitter = 0;
-    if (f_string(v, "type", 0, &type, e) < 0 ||
-        f_number(v, "seconds", 0, MAX_BACKOFF_S, &secs, e) < 0 ||
-        f_number(v, "max_seconds", 0.001, MAX_BACKOFF_MAX_S, &max_secs, e) < 0 ||
-        f_bool(v, "jitter", &jitter, e) < 0) {
+    if (f_string(member(v, "type"), "type", 0, &type, e) < 0 ||
+        f_number(member(v, "seconds"), "seconds", 0, MAX_BACKOFF_S, &secs, e) < 0 ||
+        f_number(member(v, "max_seconds"), "max_seconds", 0.001, MAX_BACKOFF_MAX_S, &max_secs, e) <
+            0 ||
+        f_bool(member(v, "jitter"), "jitter", &jitter, e) < 0) {
         char inner[sizeof e->msg];
         snprintf(inner, sizeof inner, "%s", e->msg);
         snprintf(e->msg, sizeof e->msg, "retry_backoff.%.280s", inner); /* name the member */
@@ -266,6 +272,49 @@ static int f_backoff(json_object *obj, struct cp_task_view *t, struct field_erro
     return 0;
 }
 
+/* The members a task body may have, collected in one pass over the object (a lookup per
+ * member would hash every name; most bodies hold three or four members). */
+enum {
+    M_TASK_TYPE,
+    M_STRATEGY,
+    M_PRIORITY,
+    M_TIMEOUT,
+    M_MAX_RETRIES,
+    M_CAPS,
+    M_PAYLOAD,
+    M_METADATA,
+    M_DELAY,
+    M_RUN_AT,
+    M_KEY,
+    M_BACKOFF,
+    M_COUNT
+};
+static const char *const member_names[M_COUNT] = {
+    "task_type",       "strategy",        "priority",
+    "timeout_seconds", "max_retries",     "required_capabilities",
+    "payload",         "metadata",        "delay_seconds",
+    "run_at",          "idempotency_key", "retry_backoff"};
+
+struct members {
+    json_object *v[M_COUNT];
+    unsigned char has[M_COUNT];
+};
+
+static void collect(json_object *obj, struct members *m)
+{
+    memset(m, 0, sizeof *m);
+    json_object_object_foreach(obj, k, val)
+    {
+        for (int i = 0; i < M_COUNT; i++) {
+            if (k[0] == member_names[i][0] && strcmp(k, member_names[i]) == 0) {
+                m->v[i] = val;
+                m->has[i] = 1;
+                break;
+            }
+        }
+    }
+}
+
 int task_body_parse(const struct cp_config *cfg, json_object *obj, const char *header_key,
                     struct task_body *b, struct field_error *e)
 {
@@ -281,23 +330,27 @@ int task_body_parse(const struct cp_config *cfg, json_object *obj, const char *h
     t->backoff_jitter = cfg->backoff_jitter;
     if (!json_object_is_type(obj, json_type_object))
         return fail(e, "invalid_field", "a task must be a JSON object");
-    if (f_string(obj, "task_type", 1, &type, e) < 0) return -1;
+    struct members m;
+    collect(obj, &m);
+    if (f_string(m.v[M_TASK_TYPE], "task_type", 1, &type, e) < 0) return -1;
     if (!valid_identifier(type))
         return fail(e, "invalid_field",
                     "task_type must be 1-128 characters of A-Z a-z 0-9 . _ : @ / -");
-    if (f_string(obj, "strategy", 0, &strategy, e) < 0 || f_priority(obj, &t->priority, e) < 0 ||
-        f_number(obj, "timeout_seconds", 0.001, 31536000, &timeout_s, e) < 0 ||
-        f_uint(obj, "max_retries", 0, 1000, &t->max_retries, e) < 0 ||
-        f_id_list(obj, "required_capabilities", cfg->max_required_caps, &b->caps, e) < 0 ||
-        f_json(obj, "payload", 0, "{}", &b->payload, e) < 0 ||
-        f_json(obj, "metadata", 1, "{}", &b->metadata, e) < 0 ||
-        f_number(obj, "delay_seconds", 0, MAX_AHEAD_S, &delay, e) < 0 ||
-        f_string(obj, "run_at", 0, &run_at, e) < 0 ||
-        f_string(obj, "idempotency_key", 0, &key, e) < 0 || f_backoff(obj, t, e) < 0) {
+    if (f_string(m.v[M_STRATEGY], "strategy", 0, &strategy, e) < 0 ||
+        f_priority(m.v[M_PRIORITY], &t->priority, e) < 0 ||
+        f_number(m.v[M_TIMEOUT], "timeout_seconds", 0.001, 31536000, &timeout_s, e) < 0 ||
+        f_uint(m.v[M_MAX_RETRIES], "max_retries", 0, 1000, &t->max_retries, e) < 0 ||
+        f_id_list(m.v[M_CAPS], "required_capabilities", cfg->max_required_caps, &b->caps, e) < 0 ||
+        f_json(m.v[M_PAYLOAD], m.has[M_PAYLOAD], "payload", 0, "{}", &b->payload, e) < 0 ||
+        f_json(m.v[M_METADATA], m.has[M_METADATA], "metadata", 1, "{}", &b->metadata, e) < 0 ||
+        f_number(m.v[M_DELAY], "delay_seconds", 0, MAX_AHEAD_S, &delay, e) < 0 ||
+        f_string(m.v[M_RUN_AT], "run_at", 0, &run_at, e) < 0 ||
+        f_string(m.v[M_KEY], "idempotency_key", 0, &key, e) < 0 ||
+        f_backoff(m.v[M_BACKOFF], t, e) < 0) {
         task_body_free(b);
         return -1;
     }
-    int64_t now = clock_now_ms();
+    int64_t now = delay > 0 || run_at ? clock_now_ms() : 0;
     if (delay >= 0 && run_at) {
         task_body_free(b);
         return fail(e, "invalid_field", "give delay_seconds or run_at, not both");

@@ -259,7 +259,7 @@ int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_re
 int rs_format_command(char **out, int argc, const char **argv, const size_t *lens);
 /* The reply of an HMGET of rs_agent_fields / rs_task_fields (redis_ops.c): the record, or
  * CP_ERR_NOT_FOUND when it does not exist. */
-enum { RS_AGENT_FIELDS = 28, RS_TASK_FIELDS = 28 };
+enum { RS_AGENT_FIELDS = 28, RS_TASK_FIELDS = 24 };
 extern const char *const rs_agent_fields[RS_AGENT_FIELDS];
 extern const char *const rs_task_fields[RS_TASK_FIELDS];
 int rs_reply_parse_agent(const redisReply *reply, struct rs_arena *arena, struct cp_result *res);

@@ -186,19 +186,23 @@ static const char *lp_next(const char **p, const char *end, size_t *len)
     return s + 1;
 }
 
+/* A NUL-terminated copy of [s, s + n) in the arena ("" stays ""). */
+static char *dup_n(struct rd *d, const char *s, size_t n)
+{
+    char *p = alloc(d, n + 1); /* alloc zeroes */
+    if (p) memcpy(p, s, n);
+    return p;
+}
+
 /* The ended attempts of a task as stored (hist_add() in lua/common.lua): at most
  * CP_ATTEMPTS_MAX, copied into the arena. A malformed history marks the reply bad. */
-static const struct cp_attempt *attempts(struct rd *d, const redisReply *r, uint32_t *n)
+static const struct cp_attempt *attempts(struct rd *d, const char *s, size_t len, uint32_t *n)
 {
     *n = 0;
-    if (r->type == REDIS_REPLY_NIL) return NULL;
-    if (r->type != REDIS_REPLY_STRING) {
-        d->bad = "bad attempts";
-        return NULL;
-    }
+    if (len == 0) return NULL;
     struct cp_attempt *v = alloc(d, CP_ATTEMPTS_MAX * sizeof *v);
     if (!v) return NULL;
-    const char *p = r->str, *end = r->str + r->len;
+    const char *p = s, *end = s + len;
     while (p < end && *n < CP_ATTEMPTS_MAX) {
         size_t elen, flen[5];
         const char *e = lp_next(&p, end, &elen), *f[5];
@@ -209,13 +213,9 @@ static const struct cp_attempt *attempts(struct rd *d, const redisReply *r, uint
             d->bad = "bad attempts";
             return NULL;
         }
-        /* Each field ends where the next length begins: NUL-terminated copies (alloc zeroes). */
         char *fields[5];
-        for (int i = 0; i < 5; i++) {
-            fields[i] = alloc(d, flen[i] + 1);
-            if (!fields[i]) return NULL;
-            memcpy(fields[i], f[i], flen[i]);
-        }
+        for (int i = 0; i < 5; i++)
+            if (!(fields[i] = dup_n(d, f[i], flen[i]))) return NULL;
         struct cp_attempt *a = &v[(*n)++];
         a->agent_id = fields[0];
         a->started_ms = strtoll(fields[1], NULL, 10);
@@ -227,9 +227,8 @@ static const struct cp_attempt *attempts(struct rd *d, const redisReply *r, uint
 }
 
 /* The backoff as stored ("type base_ms max_ms jitter"), or none. */
-static void backoff(struct rd *d, const redisReply *r, struct cp_task_view *t)
+static void backoff(const char *s, struct cp_task_view *t)
 {
-    const char *s = str(d, r);
     long long type, base, max;
     int jitter;
     if (s && sscanf(s, "%lld %lld %lld %d", &type, &base, &max, &jitter) == 4 && type >= 0 &&
@@ -239,6 +238,31 @@ static void backoff(struct rd *d, const redisReply *r, struct cp_task_view *t)
         t->backoff_max_ms = max;
         t->backoff_jitter = jitter != 0;
     }
+}
+
+/* The packed rare members of a task (x_enc() in lua/common.lua): not_before, progress, ended
+ * attempts, idempotency key, backoff, each length-prefixed ("" = none); nil = all none. */
+static void rare_members(struct rd *d, const redisReply *r, struct cp_task_view *t)
+{
+    if (r->type == REDIS_REPLY_NIL) return;
+    if (r->type != REDIS_REPLY_STRING) {
+        d->bad = "bad packed task members";
+        return;
+    }
+    const char *p = r->str, *end = r->str + r->len, *f[5];
+    size_t n[5];
+    for (int i = 0; i < 5; i++) {
+        if (!(f[i] = lp_next(&p, end, &n[i]))) {
+            d->bad = "bad packed task members";
+            return;
+        }
+    }
+    char *nb = n[0] ? dup_n(d, f[0], n[0]) : NULL;
+    t->not_before_ms = nb ? strtoll(nb, NULL, 10) : 0;
+    t->progress_json = n[1] ? dup_n(d, f[1], n[1]) : NULL;
+    t->attempts = attempts(d, f[2], n[2], &t->n_attempts);
+    t->idempotency_key = n[3] ? dup_n(d, f[3], n[3]) : NULL;
+    if (n[4]) backoff(dup_n(d, f[4], n[4]), t);
 }
 
 /* ---- views (field order: agent_reply() / task_reply() in lua/common.lua) ---------------- */
@@ -321,11 +345,7 @@ static struct cp_task_view *task(struct rd *d, const redisReply *r)
     t->passed_over_agent = str(d, e[20]);
     t->passed_over_until_ms = i64(d, e[21]);
     t->deadline_at_ms = i64(d, e[22]);
-    t->not_before_ms = i64(d, e[23]);
-    t->progress_json = str(d, e[24]);
-    t->attempts = attempts(d, e[25], &t->n_attempts);
-    t->idempotency_key = str(d, e[26]);
-    backoff(d, e[27], t);
+    rare_members(d, e[23], t);
     return t;
 }
 

@@ -97,19 +97,48 @@ end
 -- Records. Agent hash fields: id caps st model prov md probe reg hb la mc inf cur tc tf ls lc
 -- and health hs hlc hcf hcs hlat herr hci hcif hco hoa hra. ls and hlat stay strings (doubles
 -- round-trip exactly that way). Task hash fields: id type pl req st pr cat clat stat coat ps ag
--- to mr re att res err md strat poa pou dl nb prog hist ik bo, the index members cm (created_at
--- indexes) and cseq (claim order), the queue place qk (sha1 of req), qm/qs (member and score
--- while pending), pqm/pqs (the last place, for RELEASE), and dw (1 while waiting for nb in
+-- to mr re att res err md strat poa pou dl x, the index members cm (created_at indexes) and
+-- cseq (claim order), the queue place qk (sha1 of req), qm/qs (member and score while pending),
+-- pqm/pqs (the last place, for RELEASE), and dw (1 while waiting for not_before in
 -- P.."delayed" instead of a queue). dl: the deadline while claimed/running (replies show 0
--- otherwise); nb: not_before; prog: progress (JSON); hist: ended attempts (hist_add()); ik: the
--- idempotency key (P.."idem" maps it to the id); bo: the backoff "type base_ms max_ms jitter".
+-- otherwise). x: the members most tasks lack, packed (x_enc()): not_before, progress, ended
+-- attempts, idempotency key, backoff — in tables t.nb, t.prog, t.hist, t.ik, t.bo. (A field a
+-- small hash lacks costs an HMGET a scan of the whole record: one packed field instead of five
+-- keeps the hot reads as they were.)
 local A_NUM = {'st', 'reg', 'hb', 'la', 'mc', 'inf', 'tc', 'tf', 'lc', 'hs', 'hlc', 'hcf', 'hcs',
                'hci', 'hcif', 'hco', 'hoa', 'hra'}
 local A_OPT = {'model', 'prov', 'probe', 'cur', 'herr'}
 local T_NUM = {'st', 'pr', 'cat', 'clat', 'stat', 'coat', 'ps', 'to', 'mr', 're', 'att', 'pou',
-               'dl', 'nb'}
-local T_OPT = {'ag', 'res', 'err', 'strat', 'poa', 'qm', 'qs', 'pqm', 'pqs', 'cseq', 'dw', 'prog',
-               'hist', 'ik', 'bo'}
+               'dl'}
+local T_OPT = {'ag', 'res', 'err', 'strat', 'poa', 'qm', 'qs', 'pqm', 'pqs', 'cseq', 'dw', 'x'}
+
+-- Length-prefixed strings ("<len>:<bytes>"), as redis_reply.c reads them (lp_next()).
+local function lp(s) return #s .. ':' .. s end
+-- The next length-prefixed string of s at pos: it and the position after it (nil: none).
+local function lp_next(s, pos)
+    local c = s and string.find(s, ':', pos, true)
+    if not c then return nil end
+    local n = tonumber(string.sub(s, pos, c - 1))
+    if not n then return nil end
+    return string.sub(s, c + 1, c + n), c + 1 + n
+end
+
+-- x: lp(not_before) lp(progress) lp(hist) lp(key) lp(backoff), "" for none; nil when all none.
+local function x_enc(t)
+    if (t.nb or 0) == 0 and not t.prog and not t.hist and not t.ik and not t.bo then return nil end
+    return lp((t.nb or 0) ~= 0 and string.format('%d', t.nb) or '') .. lp(t.prog or '') ..
+               lp(t.hist or '') .. lp(t.ik or '') .. lp(t.bo or '')
+end
+local function x_dec(t, x)
+    local v, pos = {}, 1
+    for i = 1, 5 do
+        v[i], pos = lp_next(x, pos)
+        if not v[i] then break end
+        if v[i] == '' then v[i] = nil end
+    end
+    t.nb = tonumber(v[1]) or 0
+    t.prog, t.hist, t.ik, t.bo = v[2], v[3], v[4], v[5]
+end
 
 local function akey(id) return P .. 'a:' .. id end
 local function tkey(id) return P .. 't:' .. id end
@@ -156,6 +185,8 @@ local function tget(id)
         local t = hgetall(tkey(id))
         if t then
             tonum(t, T_NUM)
+            x_dec(t, t.x)
+            t.x = nil
             if t.qs then t.qs = tonumber(t.qs) end
             if t.pqs then t.pqs = tonumber(t.pqs) end
             if t.cseq then t.cseq = tonumber(t.cseq) end
@@ -292,6 +323,14 @@ local function agent_store(old, a)
 end
 
 local function active(st) return st == T_CLAIMED or st == T_RUNNING end
+
+-- The hash fields of task table t: the rare members packed into x.
+local function t_rec(t)
+    local r = copy(t)
+    r.nb, r.prog, r.hist, r.ik, r.bo = nil, nil, nil, nil, nil
+    r.x = x_enc(t)
+    return r
+end
 local function terminal(st) return st >= T_COMPLETED end
 
 local PUBS
@@ -371,7 +410,7 @@ local function task_store(old, t)
         call('ZADD', P .. 'tasks', t.cat, t.cm)
         call('ZADD', P .. 'tt:' .. t.type, t.cat, t.cm)
     end
-    hput(tkey(id), t, old, T_OPT)
+    hput(tkey(id), t_rec(t), old and t_rec(old), T_OPT)
     if not old or old.st ~= t.st then
         if old then call('ZREM', P .. 'ts:' .. old.st, old.cm) end
         call('ZADD', P .. 'ts:' .. t.st, t.cat, t.cm)
@@ -456,7 +495,6 @@ local function jitter_mix(seed, k) return (seed + k * 2654435761) % 4294967296 e
 -- redis_reply.c reads it (parse_attempts()).
 local ATTEMPTS_MAX = 32
 local O_FAILED, O_TIMEOUT, O_OFFLINE, O_REMOVED, O_CANCELLED = 0, 1, 2, 3, 4
-local function lp(s) return #s .. ':' .. s end
 local function hist_add(t, outcome, now)
     if not t.ag then return end
     local err = ''
@@ -504,8 +542,7 @@ local function task_reply(t)
     return {t.id, t.type, t.pl, t.req, t.st, t.pr, i64(t.cat), i64(t.clat),
             i64(t.stat), i64(t.coat), i64(t.ps), nz(t.ag), i64(t.to), t.mr, t.re, t.att,
             nz(t.res), nz(t.err), t.md, nz(t.strat), nz(t.poa), t.poa and i64(t.pou) or 0,
-            active(t.st) and i64(t.dl) or 0, i64(t.nb), nz(t.prog), nz(t.hist), nz(t.ik),
-            nz(t.bo)}
+            active(t.st) and i64(t.dl) or 0, nz(x_enc(t))}
 end
 
 -- A_FIELDS in agent_reply() order: HMGET of them is an agent reply as it is stored (numbers as
@@ -522,10 +559,10 @@ end
 -- T_READ: the fields of task_reply() in its order, then cm and qs. HMGET of them is a task
 -- reply as stored once raw_task() has cut it to size (the hot ops read and reply this way).
 local T_READ = {'id', 'type', 'pl', 'req', 'st', 'pr', 'cat', 'clat', 'stat', 'coat', 'ps', 'ag',
-                'to', 'mr', 're', 'att', 'res', 'err', 'md', 'strat', 'poa', 'pou', 'dl', 'nb',
-                'prog', 'hist', 'ik', 'bo', 'cm', 'qs'}
-local TR_ST, TR_CAT, TR_CLAT, TR_STAT, TR_COAT, TR_AG, TR_TO, TR_ATT, TR_RES, TR_DL, TR_CM, TR_QS =
-    5, 7, 8, 9, 10, 12, 13, 16, 17, 23, 29, 30
+                'to', 'mr', 're', 'att', 'res', 'err', 'md', 'strat', 'poa', 'pou', 'dl', 'x',
+                'cm', 'qs'}
+local TR_ST, TR_CAT, TR_CLAT, TR_STAT, TR_COAT, TR_AG, TR_TO, TR_ATT, TR_RES, TR_DL, TR_X, TR_CM,
+      TR_QS = 5, 7, 8, 9, 10, 12, 13, 16, 17, 23, 24, 25, 26
 local function task_read(id)
     local r = call('HMGET', tkey(id), unpack(T_READ))
     if not r[1] then return nil end
@@ -533,7 +570,7 @@ local function task_read(id)
 end
 -- The task_reply() part of a task_read() array (changed in place).
 local function raw_task(r)
-    r[30], r[29] = nil, nil
+    r[26], r[25] = nil, nil
     if not r[21] then r[22] = 0 end -- pass-over time only with its agent, as task_reply()
     if not active(tonumber(r[TR_ST])) then r[TR_DL] = 0 end -- a deadline only while held
     return r
@@ -607,13 +644,19 @@ end
 -- when its id is taken (nothing written).
 local function submit_one(o)
     local id, ik = ARGS[o], opt(ARGS[o + 12])
-    if ik then
+    -- The key: taken for this id at once (one command when it is new), else its task answers
+    -- (an entry whose task is gone is taken over).
+    if ik and call('HSETNX', P .. 'idem', ik, id) == 0 then
         local r = keyed_task(ik)
         if r then return raw_task(r), 0 end
+        call('HSET', P .. 'idem', ik, id)
     end
     local tk = tkey(id)
-    -- Creates the record with its id, or finds it taken (then nothing was written).
-    if call('HSETNX', tk, 'id', id) == 0 then return nil end
+    -- Creates the record with its id, or finds it taken (then nothing is left written).
+    if call('HSETNX', tk, 'id', id) == 0 then
+        if ik then call('HDEL', P .. 'idem', ik) end
+        return nil
+    end
     local ttype, pl, pr_s, cat_s = ARGS[o + 1], ARGS[o + 2], ARGS[o + 3], ARGS[o + 4]
     local pr, cat = tonumber(pr_s), tonumber(cat_s)
     local md, strat, bo = opt(ARGS[o + 9]) or '{}', opt(ARGS[o + 10]), opt(ARGS[o + 13])
@@ -629,23 +672,22 @@ local function submit_one(o)
     local ps = tonumber(ps_s)
     if ps < 0 then ps = 0 elseif ps >= BAND then ps = BAND - 1 end
     local qs = istr(pr * BAND + ps)
-    -- A waiting task has no queue place yet: dw and nb instead of qm and qs.
-    local f1, v1, f2, v2 = 'qm', m, 'qs', qs
-    if waits then f1, v1, f2, v2 = 'dw', '1', 'nb', nb_s end
+    -- The rare members, packed as x_enc() does (progress and attempts: none yet).
+    local x
+    if nb ~= 0 or ik or bo then
+        x = lp(nb ~= 0 and nb_s or '') .. '0:0:' .. lp(ik or '') .. lp(bo or '')
+    end
+    -- A waiting task has no queue place yet: dw instead of qm and qs. x (when any) and strat
+    -- (when given) take the places of the fields a task does not have.
+    local f1, v1, f2, v2, f3, v3, f4, v4 = 'qm', m, 'qs', qs, 'strat', strat, 'x', x
+    if waits then f1, v1, f2, v2 = 'dw', '1', 'dw', '1' end
+    if not strat then f3, v3 = f1, v1 end
+    if not x then f4, v4 = f1, v1 end
     -- Numbers go as the strings given (see istr()).
     call('HSET', tk, 'type', ttype, 'pl', pl, 'req', req, 'st', '0', 'pr', pr_s, 'cat', cat_s,
          'clat', '0', 'stat', '0', 'coat', '0', 'ps', ps_s, 'to', ARGS[o + 5], 'mr', ARGS[o + 6],
          're', ARGS[o + 7], 'att', ARGS[o + 8], 'md', md, 'pou', '0', 'qk', qk, 'cm', m, f1, v1,
-         f2, v2)
-    if strat or ik or bo or (nb ~= 0 and not waits) then
-        local extra = {}
-        if strat then extra[#extra + 1], extra[#extra + 2] = 'strat', strat end
-        if nb ~= 0 and not waits then extra[#extra + 1], extra[#extra + 2] = 'nb', nb_s end
-        if ik then extra[#extra + 1], extra[#extra + 2] = 'ik', ik end
-        if bo then extra[#extra + 1], extra[#extra + 2] = 'bo', bo end
-        call('HSET', tk, unpack(extra))
-    end
-    if ik then call('HSET', P .. 'idem', ik, id) end
+         f2, v2, f3, v3, f4, v4)
     if waits then
         call('ZADD', P .. 'delayed', nb_s, id)
     else
@@ -663,8 +705,7 @@ local function submit_one(o)
     if not waits then call('PUBLISH', P .. 'events', 'pending ' .. id .. ' ' .. INST) end
     return {id, ttype, pl, req, T_PENDING, pr, i64(cat), 0, 0, 0, i64(ps), false,
             i64(tonumber(ARGS[o + 5])), tonumber(ARGS[o + 6]), tonumber(ARGS[o + 7]),
-            tonumber(ARGS[o + 8]), false, false, md, nz(strat), false, 0, 0, i64(nb), false,
-            false, nz(ik), nz(bo)}, 1
+            tonumber(ARGS[o + 8]), false, false, md, nz(strat), false, 0, 0, nz(x)}, 1
 end
 
 ---------------------------------------------------------------------------------------------

@@ -22,9 +22,13 @@ if dl == 0 then -- the task's own timeout from now
     dl = to > 0 and tonumber(now_s) + to or 0
     dl_s = istr(dl)
 end
-if prog then
-    call('HSET', tkey(id), 'dl', dl_s, 'prog', prog)
-    t[TR_DL + 2] = prog
+if prog then -- in the packed members (x_enc())
+    local rare = {}
+    x_dec(rare, t[TR_X] or nil)
+    rare.prog = prog
+    local x = x_enc(rare)
+    call('HSET', tkey(id), 'dl', dl_s, 'x', x)
+    t[TR_X] = x
 else
     call('HSET', tkey(id), 'dl', dl_s)
 end

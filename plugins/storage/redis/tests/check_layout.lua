@@ -11,13 +11,30 @@ for i = 1, #st_raw, 2 do S[st_raw[i]] = tonumber(st_raw[i + 1]) end
 local by_st, by_pr, by_type, n = {}, {}, {}, 0
 local inflight_n, done_n, delayed_n, keyed = 0, 0, 0, 0
 local function bump(t, k) t[k] = (t[k] or 0) + 1 end
+-- The packed rare members (x_enc() in common.lua): {not_before, progress, hist, key, backoff}.
+local function x_fields(x)
+    local v, pos = {}, 1
+    for i = 1, 5 do
+        local c = x and string.find(x, ':', pos, true)
+        if not c then
+            if x then e('bad x ' .. x) end
+            return {}
+        end
+        local n = tonumber(string.sub(x, pos, c - 1))
+        v[i] = string.sub(x, c + 1, c + n)
+        if v[i] == '' then v[i] = nil end
+        pos = c + 1 + n
+    end
+    return v
+end
 local af = {} -- agent -> active tasks assigned
 for _, cm in ipairs(redis.call('ZRANGE', P .. 'tasks', 0, -1)) do
     n = n + 1
     local id = string.sub(cm, 18)
     local h = redis.call('HMGET', P .. 't:' .. id, 'st', 'cm', 'type', 'qm', 'qs', 'qk', 'ag',
-                         'to', 'coat', 'clat', 'cseq', 'req', 'pr', 'id', 'pqm', 'dl', 'dw', 'nb',
-                         'ik')
+                         'to', 'coat', 'clat', 'cseq', 'req', 'pr', 'id', 'pqm', 'dl', 'dw', 'x')
+    local x = x_fields(h[18])
+    h[18], h[19] = x[1], x[4] -- not_before, key
     local st = tonumber(h[1])
     if not st then
         e('task without record ' .. id)
