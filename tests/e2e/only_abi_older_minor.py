@@ -17,9 +17,11 @@ through core/storage_compat.c. Checked over HTTP:
 """
 
 import os
+import subprocess
+import sys
 import unittest
 
-from cpdtest import BUILD_DIR, FIXTURE_DIR, CpdTestCase, in_thread, wait_until
+from cpdtest import BUILD_DIR, FIXTURE_DIR, SOURCE_DIR, CpdTestCase, in_thread, wait_until
 
 OLD_STORE = os.path.join(BUILD_DIR, "abi_fixtures", "memory_minor0.so")
 LAST_PICKER = os.path.join(FIXTURE_DIR, "good.so")  # selection plugin "fixture_good"
@@ -131,6 +133,27 @@ class OlderMinorStore(CpdTestCase, RequeueStrategy):
         self.assertError(self.c.delete("tasks?status=failed"), 501, "not_supported")
         t = self.task(tid)
         self.assertEqual((t["status"], t["attempts"], t["not_before"]), ("failed", [], None))
+
+    def test_clients_submit_without_their_key(self):
+        # cpctl (libcpclient) and cpclient send a generated idempotency key; this store answers
+        # 501 for it, so each submits once more without it (the 501 stored nothing).
+        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1")
+        p = subprocess.run([os.path.join(BUILD_DIR, "cpctl"), "--url",
+                            "http://127.0.0.1:%d" % self.cpd.port, "--json", "tasks", "submit",
+                            "old-store"], capture_output=True, env=env, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        self.assertIn('"created": true', p.stdout.decode())
+        p = subprocess.run([os.path.join(BUILD_DIR, "cpctl"), "--url",
+                            "http://127.0.0.1:%d" % self.cpd.port, "tasks", "submit", "old-store",
+                            "--idempotency-key", "mine"], capture_output=True, env=env,
+                           timeout=60)
+        self.assertEqual(p.returncode, 3)  # a key the caller chose: not dropped
+        self.assertIn("not_supported", p.stderr.decode())
+        sys.path.insert(0, os.path.join(SOURCE_DIR, "clients", "python"))
+        import cpclient
+        with cpclient.Client("http://127.0.0.1:%d" % self.cpd.port) as c:
+            c.submit_task("old-store")
+        self.assertEqual(self.c.get("tasks?task_type=old-store").body["total"], 2)
 
 
 class CurrentMinorStore(CpdTestCase, RequeueStrategy):
