@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include <cp/plugin.h>
+#include <cp/types.h>
 
 #include "config_internal.h"
 #include "xalloc.h"
@@ -39,6 +40,10 @@ const struct cfg_key cfg_keys[] = {
     {"tasks.retention_seconds", NULL, CT_SECONDS, OFF(retention_ms), 0, 0},
     {"tasks.pass_over_seconds", NULL, CT_SECONDS, OFF(pass_over_ms), 0, 0},
     {"tasks.max_terminal", NULL, CT_COUNT, OFF(max_terminal), 0, 1000000000},
+    {"tasks.retry_backoff.type", NULL, CT_BACKOFF, OFF(backoff_type), 0, 0},
+    {"tasks.retry_backoff.seconds", NULL, CT_SECONDS, OFF(backoff_ms), 0, 0},
+    {"tasks.retry_backoff.max_seconds", NULL, CT_SECONDS, OFF(backoff_max_ms), 0, 0},
+    {"tasks.retry_backoff.jitter", NULL, CT_BOOL, OFF(backoff_jitter), 0, 0},
     {"health.unhealthy_threshold", NULL, CT_COUNT, OFF(unhealthy_threshold), 1, 1000},
     {"health.recovery_threshold", NULL, CT_COUNT, OFF(recovery_threshold), 1, 1000},
     {"health.slow_probe_seconds", NULL, CT_SECONDS, OFF(slow_probe_ms), 0, 0},
@@ -89,6 +94,9 @@ void config_defaults(struct cp_config *cfg)
     cfg->pass_over_ms = 30000;
     cfg->max_task_retries = 3;
     cfg->max_terminal = 100000;
+    cfg->backoff_type = CP_BACKOFF_NONE;
+    cfg->backoff_ms = 1000;
+    cfg->backoff_max_ms = 300000;
     cfg->unhealthy_threshold = 3;
     cfg->recovery_threshold = 2;
     cfg->slow_probe_ms = 5000;
@@ -281,6 +289,12 @@ int cfg_set(struct cp_config *cfg, const struct cfg_key *k, const char *name, co
         if (!value || (v = cfg_parse_log_level(value)) < 0)
             return bad_value(err, errlen, name, value, where,
                              "is not a log level; expected debug, info, warn or error");
+        *(int *)base = v;
+        return 0;
+    case CT_BACKOFF:
+        if (!value || (v = cp_enum_parse(cp_backoff_type_names, CP_BACKOFF_TYPE_COUNT, value)) < 0)
+            return bad_value(err, errlen, name, value, where,
+                             "is not a backoff type; expected none, fixed or exponential");
         *(int *)base = v;
         return 0;
     }
@@ -588,6 +602,8 @@ int config_validate(const struct cp_config *cfg, char *err, size_t errlen)
                      {"tasks.timeout_seconds", cfg->task_timeout_ms},
                      {"tasks.retention_seconds", cfg->retention_ms},
                      {"tasks.pass_over_seconds", cfg->pass_over_ms},
+                     {"tasks.retry_backoff.seconds", cfg->backoff_ms},
+                     {"tasks.retry_backoff.max_seconds", cfg->backoff_max_ms},
                      {"health.slow_probe_seconds", cfg->slow_probe_ms},
                      {"circuit.cooldown_seconds", cfg->cooldown_ms},
                      {"circuit.max_cooldown_seconds", cfg->max_cooldown_ms},
@@ -605,6 +621,13 @@ int config_validate(const struct cp_config *cfg, char *err, size_t errlen)
                  "config: circuit.cooldown_seconds (%.3g) is longer than "
                  "circuit.max_cooldown_seconds (%.3g); the cooldown only grows up to the maximum",
                  cfg->cooldown_ms / 1000.0, cfg->max_cooldown_ms / 1000.0);
+        return -1;
+    }
+    if (cfg->backoff_type == CP_BACKOFF_EXPONENTIAL && cfg->backoff_max_ms < cfg->backoff_ms) {
+        snprintf(err, errlen,
+                 "config: tasks.retry_backoff.max_seconds (%.3g) is shorter than "
+                 "tasks.retry_backoff.seconds (%.3g); the delay only grows up to the maximum",
+                 cfg->backoff_max_ms / 1000.0, cfg->backoff_ms / 1000.0);
         return -1;
     }
     if (cfg->unhealthy_threshold < 1 || cfg->recovery_threshold < 1 || cfg->failure_threshold < 1) {

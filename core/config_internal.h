@@ -20,6 +20,7 @@ enum cfg_type {
     CT_SIZE,     /* size_t in [min, max] */
     CT_BOOL,     /* int 0/1 */
     CT_LOGLEVEL, /* int enum cp_log_level */
+    CT_BACKOFF,  /* int enum cp_backoff_type: none | fixed | exponential */
 };
 
 struct cfg_key {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <cp/plugin.h>
+#include <cp/types.h>
 
 #include "config_internal.h"
 
@@ -45,6 +46,7 @@ static int key_equal(const struct cfg_key *k, const struct cp_config *a, const s
         return *(const size_t *)pa == *(const size_t *)pb;
     case CT_BOOL:
     case CT_LOGLEVEL:
+    case CT_BACKOFF:
         return *(const int *)pa == *(const int *)pb;
     }
     return 1;
@@ -79,6 +81,12 @@ static void key_format(const struct cfg_key *k, const struct cp_config *c, char 
     case CT_LOGLEVEL: {
         int v = *(const int *)p;
         snprintf(buf, len, "%s", v >= 0 && v < 4 ? levels[v] : "?");
+        return;
+    }
+    case CT_BACKOFF: {
+        int v = *(const int *)p;
+        snprintf(buf, len, "%s",
+                 v >= 0 && v < CP_BACKOFF_TYPE_COUNT ? cp_backoff_type_names[v] : "?");
         return;
     }
     }

@@ -12,11 +12,14 @@
  * function returns, except where an op says "until the callback".
  *
  * Errors (res->rc): those of the store (cp/storage.h), plus CP_ERR_INVALID with a message for
- * what only the core can check (an unknown strategy, a probe this server cannot run).
+ * what only the core can check (an unknown strategy, a probe this server cannot run), and
+ * OPS_ERR_UNSUPPORTED when the storage plugin lacks what the op needs (built for an older ABI
+ * minor, or the op left NULL): nothing was changed.
  */
 #ifndef CORE_OPS_H
 #define CORE_OPS_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +31,8 @@
 
 struct claimer;
 struct waiter;
+
+#define OPS_ERR_UNSUPPORTED (-ENOTSUP) /* the store cannot do this (see above) */
 
 /* A held op (long-poll claim, wait_ms) tells its caller when it starts waiting (held = 1) and
  * when the wait is over and the answer is being prepared (held = 0, before the callback). */
@@ -56,6 +61,11 @@ struct ops_call {
     ops_hold_cb hold;
     int32_t kind;
     union {
+        char submit_id[32]; /* the id ops gave, to tell created from found */
+        struct {
+            char (*ids)[32]; /* batch: the ids ops gave, to tell created from found */
+            size_t n;
+        } batch;
         struct {
             const struct ops_claim *in;
             int64_t arrived_ms;
@@ -114,10 +124,20 @@ int ops_agent_usable(const struct cp_agent_view *a, int64_t now_ms);
 /* ---- tasks (ops_tasks.c) ---- */
 
 /* Submit `in` (task_type, payload_json, required_capabilities, priority, timeout_ms,
- * max_retries, metadata_json, strategy; the rest is ignored): ops gives it its id, status
- * pending and creation time. res->task. */
+ * max_retries, metadata_json, strategy; since 2.4 not_before_ms, idempotency_key and the
+ * backoff; the rest is ignored): ops gives it its id, status pending and creation time.
+ * res->task; res->created 1 when stored now, 0 when the task holding its idempotency key was
+ * found. OPS_ERR_UNSUPPORTED when in uses 2.4 members the store does not know. */
 void ops_task_submit(struct cp_core *core, struct ops_call *call, const struct cp_task_view *in,
                      cp_storage_cb cb, void *cookie);
+/* Submit n tasks as one store operation (ops_tasks_batch.c): each as ops_task_submit() takes
+ * it. res->tasks[i] is item i's task; the created ones are those whose id is res->tasks[i]->id
+ * of the id ops gave (ops_batch_created() tells). in: borrowed until the callback. */
+void ops_task_submit_batch(struct cp_core *core, struct ops_call *call,
+                           const struct cp_task_view *const *in, size_t n, cp_storage_cb cb,
+                           void *cookie);
+/* 1 when item i of the batch answered in res was stored by it (not found by its key). */
+int ops_batch_created(const struct ops_call *call, const struct cp_result *res, size_t i);
 void ops_task_list(struct cp_core *core, const struct cp_task_filter *f, cp_storage_cb cb,
                    void *cookie);
 /* The task now or, with wait_ms, once it is terminal or wait_ms passed (then `hold` says when
@@ -132,6 +152,20 @@ void ops_task_transition(struct cp_core *core, struct ops_call *call,
  * if it is still that attempt. Nothing to call back. */
 void ops_task_release(struct cp_core *core, const char *task_id, const char *agent_id,
                       uint32_t attempt);
+
+/* ---- the task's lease and the operator's task ops (ops_tasks_admin.c, 2.4 stores) ---- */
+
+/* The holder's lease: x->deadline_ms (0: now + the task's timeout) and progress (NULL: kept);
+ * now_ms is set here. res->task after; CP_ERR_CONFLICT with res->task as for complete. */
+void ops_task_extend(struct cp_core *core, struct ops_call *call, const struct cp_extend *x,
+                     cp_storage_cb cb, void *cookie);
+/* A failed, timed-out or cancelled task back to pending (retries 0, attempts kept). */
+void ops_task_retry(struct cp_core *core, struct ops_call *call, const char *task_id,
+                    cp_storage_cb cb, void *cookie);
+/* Delete terminal tasks (one bounded store call: res->events, res->more). */
+void ops_task_purge(struct cp_core *core, const struct cp_purge *p, cp_storage_cb cb, void *cookie);
+/* The ABI minor of the storage plugin (what it knows of the task view and ops). */
+uint32_t ops_store_minor(const struct cp_core *core);
 
 /* ---- claims (ops_claims.c) ---- */
 

@@ -85,6 +85,9 @@ static void task_done(struct scheduler *s, const char *task_id)
 
 void sched_task_changed(struct scheduler *s, const struct cp_task_view *t)
 {
+    /* A task waiting for its not_before wakes nobody yet: the reap that makes it due does. */
+    if (t->status == CP_TASK_PENDING && t->not_before_ms > 0 && t->not_before_ms > clock_now_ms())
+        return;
     if (t->status == CP_TASK_PENDING)
         claims_wake(s->claims, t->id, t->required_capabilities, t->n_required, t->strategy, t);
     else if (cp_task_status_is_terminal(t->status))

@@ -20,6 +20,12 @@ void tasks_start(struct req *r);
 void tasks_complete(struct req *r);
 void tasks_fail(struct req *r);
 void tasks_cancel(struct req *r);
+void tasks_extend(struct req *r);
+/* tasks_submit.c */
+void tasks_submit_batch(struct req *r);
+/* tasks_admin.c */
+void tasks_retry(struct req *r);
+void tasks_purge(struct req *r);
 /* system.c */
 void system_health(struct req *r);
 void system_agent_health(struct req *r);

@@ -2,6 +2,7 @@
  *
  *   test_client api  URL              every call of cp/client.h, auth off
  *   test_client auth URL ADMIN READER tokens: 401/403, bearer token, 413
+ *   test_client lossy URL             a cpd behind lossyproxy.py: retried submits
  *   test_client fake URL DEADPORT     a fake server (non-JSON, 500, slow) and a closed port
  *
  * Each test builds on a fresh server's state only through ids it made itself (unique per
@@ -206,7 +207,7 @@ static void test_fake(void **state)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s api|auth|fake URL [ADMIN READER | DEADPORT]\n", argv[0]);
+        fprintf(stderr, "usage: %s api|auth|fake|lossy URL [ADMIN READER | DEADPORT]\n", argv[0]);
         return 2;
     }
     url = argv[2];
@@ -229,6 +230,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_interrupt),
         cmocka_unit_test(test_wait),
         cmocka_unit_test(test_task_list),
+        cmocka_unit_test(test_submit_options),
+        cmocka_unit_test(test_batch),
+        cmocka_unit_test(test_lease_attempts_retry_purge),
         cmocka_unit_test(test_health),
         cmocka_unit_test(test_stats),
         cmocka_unit_test(test_raw_request),
@@ -238,6 +242,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest auth[] = {cmocka_unit_test(test_auth)};
     const struct CMUnitTest fake[] = {cmocka_unit_test(test_fake),
                                       cmocka_unit_test(test_events_fake)};
+    const struct CMUnitTest lossy[] = {cmocka_unit_test(test_lossy_submit)};
     if (strcmp(argv[1], "api") == 0) {
         dead_port = argc > 3 ? argv[3] : NULL;
         return cmocka_run_group_tests_name("client_api", api, open_client, close_client);
@@ -246,6 +251,9 @@ int main(int argc, char **argv)
         admin_token = argv[3];
         reader_token = argv[4];
         return cmocka_run_group_tests_name("client_auth", auth, open_client, close_client);
+    }
+    if (strcmp(argv[1], "lossy") == 0) {
+        return cmocka_run_group_tests_name("client_lossy", lossy, open_client, close_client);
     }
     if (strcmp(argv[1], "fake") == 0 && argc == 4) {
         dead_port = argv[3];

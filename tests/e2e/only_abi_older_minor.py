@@ -11,13 +11,17 @@ through core/storage_compat.c. Checked over HTTP:
     picks the last candidate (the selection fixture good.so); the default, least_loaded, picks
     the first. With the 2.1 memory store the reap event carries the task's strategy and the
     second claimer wins; with the 2.0 store the event has no strategy, cpd reads it as NULL and
-    the default strategy places the task, as every cpd did before 2.1.
+    the default strategy places the task, as every cpd did before 2.1;
+  - what ABI 2.4 added (leases, delays, backoff, idempotency keys, batches, retries by hand,
+    purges) is answered 501 not_supported, and plain tasks keep working.
 """
 
 import os
+import subprocess
+import sys
 import unittest
 
-from cpdtest import BUILD_DIR, FIXTURE_DIR, CpdTestCase, in_thread, wait_until
+from cpdtest import BUILD_DIR, FIXTURE_DIR, SOURCE_DIR, CpdTestCase, in_thread, wait_until
 
 OLD_STORE = os.path.join(BUILD_DIR, "abi_fixtures", "memory_minor0.so")
 LAST_PICKER = os.path.join(FIXTURE_DIR, "good.so")  # selection plugin "fixture_good"
@@ -100,6 +104,56 @@ class OlderMinorStore(CpdTestCase, RequeueStrategy):
 
     def test_requeued_task_placed_by_the_default_strategy(self):
         self.assertEqual(self.requeue_winner(), "b")  # no strategy in a 2.0 event
+
+    def test_features_of_2_4_are_not_supported(self):
+        # What a 2.0 store cannot keep is refused with 501 not_supported, naming the store and
+        # its ABI; nothing is stored. Plain tasks keep working, with the 2.4 members empty.
+        self.register("n1", capabilities=["n"])
+        before = self.c.get("stats").body["scheduler"]["total"]
+        for body in ({"task_type": "t", "delay_seconds": 5},
+                     {"task_type": "t", "idempotency_key": "k1"},
+                     {"task_type": "t", "retry_backoff": {"type": "fixed", "seconds": 1}}):
+            r = self.c.post("tasks", body)
+            self.assertError(r, 501, "not_supported", "ABI 2.0")
+        r = self.c.post("tasks", {"task_type": "t"}, headers={"Idempotency-Key": "k2"})
+        self.assertError(r, 501, "not_supported")
+        self.assertError(self.c.post("tasks/batch", {"tasks": [{"task_type": "t"}]}), 501,
+                         "not_supported", "batches")
+        self.assertEqual(self.c.get("stats").body["scheduler"]["total"], before)
+        tid = self.submit(required_capabilities=["n"])
+        t = self.claim("n1")
+        self.assertEqual(t["id"], tid)
+        self.assertIsNone(t["deadline_at"])  # a 2.0 store keeps no deadline
+        self.assertEqual(t["attempts"][0]["agent_id"], "n1")  # the held attempt, from the task
+        r = self.c.post("tasks/%s/extend" % tid, {"agent_id": "n1"})
+        self.assertError(r, 501, "not_supported", "lease")
+        self.assertStatus(self.c.post("tasks/%s/fail" % tid,
+                                      {"agent_id": "n1", "requeue": False}), 200)
+        self.assertError(self.c.post("tasks/%s/retry" % tid), 501, "not_supported")
+        self.assertError(self.c.delete("tasks?status=failed"), 501, "not_supported")
+        t = self.task(tid)
+        self.assertEqual((t["status"], t["attempts"], t["not_before"]), ("failed", [], None))
+
+    def test_clients_submit_without_their_key(self):
+        # cpctl (libcpclient) and cpclient send a generated idempotency key; this store answers
+        # 501 for it, so each submits once more without it (the 501 stored nothing).
+        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1")
+        p = subprocess.run([os.path.join(BUILD_DIR, "cpctl"), "--url",
+                            "http://127.0.0.1:%d" % self.cpd.port, "--json", "tasks", "submit",
+                            "old-store"], capture_output=True, env=env, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        self.assertIn('"created": true', p.stdout.decode())
+        p = subprocess.run([os.path.join(BUILD_DIR, "cpctl"), "--url",
+                            "http://127.0.0.1:%d" % self.cpd.port, "tasks", "submit", "old-store",
+                            "--idempotency-key", "mine"], capture_output=True, env=env,
+                           timeout=60)
+        self.assertEqual(p.returncode, 3)  # a key the caller chose: not dropped
+        self.assertIn("not_supported", p.stderr.decode())
+        sys.path.insert(0, os.path.join(SOURCE_DIR, "clients", "python"))
+        import cpclient
+        with cpclient.Client("http://127.0.0.1:%d" % self.cpd.port) as c:
+            c.submit_task("old-store")
+        self.assertEqual(self.c.get("tasks?task_type=old-store").body["total"], 2)
 
 
 class CurrentMinorStore(CpdTestCase, RequeueStrategy):

@@ -13,6 +13,8 @@
 
 #include <cp/plugin.h>
 
+#include <cp/types.h>
+
 #include "config.h"
 #include "config_helpers.h"
 
@@ -118,7 +120,8 @@ static const char full_yaml[] =
     "agents: {heartbeat_interval_seconds: 2, heartbeat_timeout_seconds: 6,\n"
     "         cleanup_interval_seconds: 7}\n"
     "tasks: {timeout_seconds: 100, max_retries: 0, retention_seconds: 3600,\n"
-    "        pass_over_seconds: 1.5}\n"
+    "        pass_over_seconds: 1.5,\n"
+    "        retry_backoff: {type: exponential, seconds: 0.5, max_seconds: 60, jitter: true}}\n"
     "health: {unhealthy_threshold: 4, recovery_threshold: 1, slow_probe_seconds: 2}\n"
     "circuit: {failure_threshold: 9, cooldown_seconds: 10, max_cooldown_seconds: 20}\n"
     "auth:\n"
@@ -166,6 +169,10 @@ static void test_yaml_every_key(void **state)
     assert_int_equal(c.max_task_retries, 0);
     assert_int_equal(c.retention_ms, 3600000);
     assert_int_equal(c.pass_over_ms, 1500);
+    assert_int_equal(c.backoff_type, CP_BACKOFF_EXPONENTIAL);
+    assert_int_equal(c.backoff_ms, 500);
+    assert_int_equal(c.backoff_max_ms, 60000);
+    assert_true(c.backoff_jitter);
     assert_int_equal(c.unhealthy_threshold, 4);
     assert_int_equal(c.recovery_threshold, 1);
     assert_int_equal(c.slow_probe_ms, 2000);
@@ -265,6 +272,11 @@ static void test_yaml_bad_values(void **state)
         {"listen: [\n", {"is not valid YAML", "line"}},
         {"a: b: c\n", {"is not valid YAML"}},
         {"auth: {tokens: {x: y}}\n", {"'auth.tokens'", "is a mapping"}},
+        {"tasks: {retry_backoff: {type: linear}}\n",
+         {"tasks.retry_backoff.type='linear'", "none, fixed or exponential"}},
+        {"tasks: {retry_backoff: {seconds: 0}}\n", {"tasks.retry_backoff.seconds='0'"}},
+        {"tasks: {retry_backoff: {factor: 2}}\n", {"unknown key 'tasks.retry_backoff.factor'"}},
+        {"tasks: {retry_backoff: fast}\n", {"'tasks.retry_backoff'", "expected a mapping"}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         struct cp_config c;

@@ -17,7 +17,7 @@ static const char usage_text[] =
     "\n"
     "Commands:\n"
     "  agents list|get|rm|select   the agent registry\n"
-    "  tasks submit|get|wait|cancel|list\n"
+    "  tasks submit|get|wait|cancel|list|extend|retry|purge\n"
     "                              the task queue\n"
     "  health [AGENT]              system health, or one agent's health and circuit\n"
     "  stats                       registry, scheduler and health counters\n"

@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional, Type, TypeVar, Union
 __all__ = [
     "AgentStatus", "TaskStatus", "TaskPriority", "AgentCapability", "HealthStatus",
     "CircuitState", "AgentInfo", "Task", "HealthCheck", "CircuitInfo", "SystemHealth",
-    "FailResult", "parse_time",
+    "FailResult", "Attempt", "BatchItem", "parse_time",
 ]
 
 
@@ -172,6 +172,43 @@ class AgentInfo:
 
 
 @dataclass
+class Attempt:
+    """One attempt at a task (TaskJSON "attempts"): outcome None while in progress, else
+    failed, timeout, agent_offline, agent_removed, cancelled or completed."""
+    agent_id: Optional[str] = None
+    started_at: Optional[datetime] = None
+    ended_at: Optional[datetime] = None
+    outcome: Optional[str] = None
+    error: Optional[str] = None
+
+    @classmethod
+    def from_json(cls, d: Any) -> "Attempt":
+        d = _obj(d)
+        return cls(agent_id=d.get("agent_id"), started_at=parse_time(d.get("started_at")),
+                   ended_at=parse_time(d.get("ended_at")), outcome=d.get("outcome"),
+                   error=d.get("error"))
+
+
+@dataclass
+class BatchItem:
+    """One task of submit_tasks: its task_id (created: stored by this call, else found by
+    its idempotency key), or the error and code that refused it."""
+    task_id: Optional[str] = None
+    created: bool = False
+    error: Optional[str] = None
+    code: Optional[str] = None
+
+    @classmethod
+    def from_json(cls, d: Any) -> "BatchItem":
+        d = _obj(d)
+        return cls(task_id=d.get("task_id"), created=bool(d.get("created")),
+                   error=d.get("error"), code=d.get("code"))
+
+    def __bool__(self) -> bool:
+        return self.task_id is not None
+
+
+@dataclass
 class Task:
     """One task (TaskJSON)."""
     id: str
@@ -193,6 +230,12 @@ class Task:
     error: Optional[str] = None
     metadata: Dict[str, Any] = field(default_factory=dict)
     strategy: Optional[str] = None
+    deadline_at: Optional[datetime] = None
+    not_before: Optional[datetime] = None
+    progress: Optional[Dict[str, Any]] = None
+    attempts: List[Attempt] = field(default_factory=list)
+    idempotency_key: Optional[str] = None
+    retry_backoff: Optional[Dict[str, Any]] = None
     raw: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -218,6 +261,12 @@ class Task:
             error=d.get("error"),
             metadata=_obj(d.get("metadata")),
             strategy=d.get("strategy"),
+            deadline_at=parse_time(d.get("deadline_at")),
+            not_before=parse_time(d.get("not_before")),
+            progress=d.get("progress"),
+            attempts=[Attempt.from_json(a) for a in (d.get("attempts") or [])],
+            idempotency_key=d.get("idempotency_key"),
+            retry_backoff=d.get("retry_backoff"),
             raw=d,
         )
 

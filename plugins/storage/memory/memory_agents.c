@@ -169,7 +169,8 @@ void mem_result_before(struct cp_result *res, struct mem_before b)
 #endif
 }
 
-void mem_reply_events(cp_storage_cb cb, void *cookie, struct mem_events *ev, int32_t agent_before)
+static void reply_events(cp_storage_cb cb, void *cookie, struct mem_events *ev,
+                         int32_t agent_before, int64_t next_due_ms, int more)
 {
     struct cp_result res;
     memset(&res, 0, sizeof res);
@@ -177,10 +178,27 @@ void mem_reply_events(cp_storage_cb cb, void *cookie, struct mem_events *ev, int
     mem_result_before(&res, (struct mem_before){agent_before, -1});
     res.events = ev->v;
     res.n_events = ev->n;
+#if CP_ABI_TARGET_MINOR >= 4
+    res.next_due_ms = next_due_ms;
+    res.more = more;
+#else
+    (void)next_due_ms, (void)more;
+#endif
     cb(cookie, &res);
     free(ev->v);
     ev->v = NULL;
     ev->n = ev->cap = 0;
+}
+
+void mem_reply_events(cp_storage_cb cb, void *cookie, struct mem_events *ev, int32_t agent_before)
+{
+    reply_events(cb, cookie, ev, agent_before, 0, 0);
+}
+
+void mem_reply_events_ex(cp_storage_cb cb, void *cookie, struct mem_events *ev, int64_t next_due_ms,
+                         int more)
+{
+    reply_events(cb, cookie, ev, -1, next_due_ms, more);
 }
 
 void mem_agent_delete(struct mem *m, struct mem_agent *a, int64_t now, struct mem_events *ev)
@@ -189,7 +207,8 @@ void mem_agent_delete(struct mem *m, struct mem_agent *a, int64_t now, struct me
         struct mem_task *t = a->held_head;
         int32_t was = t->status;
         mem_task_unhold(m, t);
-        mem_task_requeue(m, t, now);
+        mem_task_end_attempt(m, t, CP_ATTEMPT_REMOVED, now);
+        mem_task_requeue(m, t, now, 0);
         mem_task_event(ev, CP_EVENT_TASK_REQUEUED, a->id->s, t, was);
     }
     mem_agent_stats(m, a, -1);

@@ -9,5 +9,5 @@ const char *const rs_agent_fields[RS_AGENT_FIELDS] = {
     "hcs", "hlat", "herr", "hci",   "hcif", "hco", "hoa",   "hra"};
 
 const char *const rs_task_fields[RS_TASK_FIELDS] = {
-    "id", "type", "pl", "req", "st",  "pr",  "cat", "clat", "stat",  "coat", "ps",
-    "ag", "to",   "mr", "re",  "att", "res", "err", "md",   "strat", "poa",  "pou"};
+    "id", "type", "pl", "req", "st",  "pr",  "cat", "clat",  "stat", "coat", "ps", "ag",
+    "to", "mr",   "re", "att", "res", "err", "md",  "strat", "poa",  "pou",  "dl", "x"};

@@ -67,6 +67,13 @@
  *        `before` with agent_status_before and task_status_before (the statuses before the
  *        operation), cp_event gains status_before; from an older backend they read as not
  *        reported.
+ *   2.4  storage ops version 4: task_extend(), task_retry(), task_purge(), task_submit_batch();
+ *        struct cp_task_view gains deadline_at_ms, not_before_ms, progress_json, attempts
+ *        (struct cp_attempt), idempotency_key and the retry backoff; struct cp_result gains
+ *        next_due_ms and more; cp_transition and cp_reap gain jitter; event kind
+ *        CP_EVENT_TASK_DUE. A backend older than 2.4 has none of these: cpd reports leases,
+ *        delays, backoff, retries by hand, purges, batches and idempotency keys as not
+ *        supported with it.
  */
 #ifndef CP_ABI_H
 #define CP_ABI_H

@@ -1,6 +1,6 @@
 -- task_transition.lua — start, complete, fail, cancel, release: compare-and-set on the task's
 -- status (and assigned agent), then the agent's counters. ARGV: inst now kind id agent? result?
--- error? latency requeue pass_over_ms expect_attempt
+-- error? latency requeue pass_over_ms expect_attempt jitter
 local TR_START, TR_COMPLETE, TR_FAIL, TR_CANCEL, TR_RELEASE = 1, 2, 3, 4, 5
 local NAMES = {[0] = 'pending', 'claimed', 'running', 'completed', 'failed', 'cancelled',
                'timeout'}
@@ -174,8 +174,9 @@ else
             a.tf = a.tf + 1
             add_latency(a)
         end
+        hist_add(t, O_FAILED, now)
         if ARGV[9] == '1' and t.re < t.mr then
-            requeue(t, now)
+            requeue(t, now, backoff_ms(t, jitter_mix(tonumber(ARGV[12]) or 0, 0)))
             t.poa, t.pou = nil, 0
             if a and someone_else_can(a.id) then
                 t.poa = a.id
@@ -186,12 +187,13 @@ else
             t.coat = now
         end
     elseif kind == TR_CANCEL then
+        hist_add(t, O_CANCELLED, now) -- a held task's attempt (a pending one has no agent)
         t.st = T_CANCELLED
         t.coat = now
     else -- TR_RELEASE: back to its old place, as if never handed out
         t.st = T_PENDING
         t.att = t.att - 1
-        t.ag, t.clat, t.stat = nil, 0, 0
+        t.ag, t.clat, t.stat, t.dl, t.prog = nil, 0, 0, 0, nil
         t.qm, t.qs = t.pqm, t.pqs
     end
 end
