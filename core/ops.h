@@ -44,7 +44,9 @@ struct ops_select {
     uint32_t n_capabilities;
     const char *const *exclude; /* agent ids never chosen */
     uint32_t n_exclude;
-    const char *strategy; /* a selection plugin's name; NULL: the configured default */
+    const char *strategy;   /* a selection plugin's name; NULL: the configured default */
+    const char *hints_json; /* the request's hints for the strategy: a JSON object of strings,
+                               or NULL for none */
 };
 
 struct ops_call {
@@ -168,6 +170,19 @@ struct ops_storage {
     struct cp_storage_status conn;
 };
 void ops_storage_status(struct cp_core *core, struct ops_storage *out);
+/* One loaded plugin, as GET /plugins shows it. Strings borrowed from the plugin set. */
+struct ops_plugin {
+    int kind; /* enum cp_plugin_kind */
+    const char *name, *version, *path;
+    uint32_t abi_major, abi_minor;    /* what the plugin was built for */
+    const struct cfg_option *options; /* its config options (callers show the keys only) */
+    size_t n_options;
+    int is_default; /* the configured default strategy */
+};
+/* The loaded plugins, storage first, then selection, then probes (each in load order): fills
+ * at most `max` and returns how many there are. */
+size_t ops_plugins(struct cp_core *core, struct ops_plugin *out, size_t max);
+
 /* What a failed (CP_ERR_UNAVAILABLE) operation may have done: enum cp_outcome, read only from a
  * store whose ops version has cp_result.outcome (2+); NOT_APPLIED otherwise. */
 int ops_outcome(const struct cp_core *core, const struct cp_result *res);

@@ -157,7 +157,7 @@ static void on_select_listed(void *cookie, const struct cp_result *res)
     if (n > 0) {
         struct cp_core *core = call->core;
         size_t idx = selection_pick(core, core_strategy(core, sel->strategy), cands, n,
-                                    sel->capabilities, sel->n_capabilities, NULL);
+                                    sel->capabilities, sel->n_capabilities, NULL, sel->hints_json);
         out.agent = cands[idx];
     }
     call->cb(call->cookie, &out);
@@ -168,8 +168,10 @@ void ops_agent_select(struct cp_core *core, struct ops_call *call, const struct 
                       cp_storage_cb cb, void *cookie)
 {
     if (!core_strategy(core, sel->strategy)) {
-        ops_fail(cb, cookie, CP_ERR_INVALID, "unknown strategy '%.128s'",
-                 sel->strategy ? sel->strategy : "");
+        char names[320];
+        selection_names(core, names, sizeof names);
+        ops_fail(cb, cookie, CP_ERR_INVALID, "unknown strategy '%.128s'; loaded strategies: %s",
+                 sel->strategy ? sel->strategy : "", names);
         return;
     }
     ops_call_init(call, core, cb, cookie);

@@ -61,8 +61,11 @@ void ops_task_submit(struct cp_core *core, struct ops_call *call, const struct c
                      cp_storage_cb cb, void *cookie)
 {
     if (in->strategy && !core_strategy(core, in->strategy)) {
-        ops_fail(cb, cookie, CP_ERR_INVALID, "strategy '%.128s' is not a loaded selection plugin",
-                 in->strategy);
+        char names[320];
+        selection_names(core, names, sizeof names);
+        ops_fail(cb, cookie, CP_ERR_INVALID,
+                 "strategy '%.128s' is not a loaded selection plugin; loaded strategies: %s",
+                 in->strategy, names);
         return;
     }
     char id[32];

@@ -33,12 +33,12 @@
 #define EVENT_MIN offsetof(struct cp_event, strategy) /* 2.1 appended strategy */
 
 /* How many values each guarded enum had at each minor of this major (index: the minor). */
-static const int agent_statuses_at[] = {6, 6, 6, 6};
-static const int task_statuses_at[] = {7, 7, 7, 7};
-static const int priorities_at[] = {4, 4, 4, 4};
-static const int healths_at[] = {5, 5, 5, 5};
-static const int circuits_at[] = {3, 3, 3, 3};
-static const int transitions_at[] = {5, 5, 5, 5}; /* CP_TR_START (1) .. CP_TR_RELEASE (5) */
+static const int agent_statuses_at[] = {6, 6, 6, 6, 6};
+static const int task_statuses_at[] = {7, 7, 7, 7, 7};
+static const int priorities_at[] = {4, 4, 4, 4, 4};
+static const int healths_at[] = {5, 5, 5, 5, 5};
+static const int circuits_at[] = {3, 3, 3, 3, 3};
+static const int transitions_at[] = {5, 5, 5, 5, 5}; /* CP_TR_START (1) .. CP_TR_RELEASE (5) */
 #define ONE_PER_MINOR(t)                                                                           \
     _Static_assert(sizeof t / sizeof *t == CP_ABI_MINOR + 1, #t ": one entry per minor")
 ONE_PER_MINOR(agent_statuses_at);

@@ -25,6 +25,7 @@ void system_health(struct req *r);
 void system_agent_health(struct req *r);
 void system_stats(struct req *r);
 void system_metrics(struct req *r);
+void system_plugins(struct req *r);
 
 extern const struct route http_routes[];
 extern const size_t http_n_routes;

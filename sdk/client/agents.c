@@ -208,6 +208,8 @@ int cp_client_agent_select(cp_client *c, const struct cpc_select_query *q, struc
     if (!q) q = &none;
     int err = cpc_check_strings(c, "capabilities", q->capabilities, q->n_capabilities);
     if (!err) err = cpc_check_strings(c, "exclude", q->exclude, q->n_exclude);
+    if (!err) err = cpc_check_strings(c, "hint_keys", q->hint_keys, q->n_hints);
+    if (!err) err = cpc_check_strings(c, "hint_values", q->hint_values, q->n_hints);
     if (err) return err;
     struct cpc_buf path = {0}, ex = {0};
     cpc_buf_add(&path, "/agents/select");
@@ -218,6 +220,12 @@ int cp_client_agent_select(cp_client *c, const struct cpc_select_query *q, struc
         cpc_buf_add(&ex, q->exclude[i]);
     }
     if (q->n_exclude) cpc_buf_add_param(&path, "exclude", ex.failed ? "" : ex.s);
+    for (size_t i = 0; i < q->n_hints; i++) { /* hint.<key>=<value>, both escaped */
+        cpc_buf_add(&path, strchr(path.s ? path.s : "", '?') ? "&hint." : "?hint.");
+        cpc_buf_add_escaped(&path, q->hint_keys[i]);
+        cpc_buf_add(&path, "=");
+        cpc_buf_add_escaped(&path, q->hint_values[i]);
+    }
     int failed = path.failed || ex.failed;
     cpc_buf_free(&ex);
     if (failed) {

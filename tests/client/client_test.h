@@ -54,5 +54,7 @@ void test_claim_long_poll(void **state);
 void test_interrupt(void **state);
 void test_wait(void **state);
 void test_task_list(void **state);
+void test_plugins(void **state);
+void test_select_hints(void **state);
 
 #endif

@@ -226,6 +226,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_health),
         cmocka_unit_test(test_stats),
         cmocka_unit_test(test_raw_request),
+        cmocka_unit_test(test_plugins),
+        cmocka_unit_test(test_select_hints),
     };
     const struct CMUnitTest auth[] = {cmocka_unit_test(test_auth)};
     const struct CMUnitTest fake[] = {cmocka_unit_test(test_fake)};

@@ -10,6 +10,7 @@ static const char agents_usage[] =
     "       cpctl agents get AGENT_ID\n"
     "       cpctl agents rm AGENT_ID\n"
     "       cpctl agents select [--capability CAP]... [--strategy NAME] [--exclude ID,...]\n"
+    "                           [--hint KEY=VALUE]...\n"
     "\n"
     "  list     agents that could take work now; --all: every agent, offline ones too;\n"
     "           --capability (repeat or comma-separate): agents having all of them;\n"
@@ -17,7 +18,8 @@ static const char agents_usage[] =
     "  get      one agent in full\n"
     "  rm       unregister an agent (its in-flight tasks return to pending)\n"
     "  select   the agent a strategy would pick (least_loaded, round_robin, random or a\n"
-    "           plugin's name); exit 1 when none qualifies\n";
+    "           plugin's name); --hint passes hint.KEY=VALUE to it (e.g. --hint region=eu\n"
+    "           for a strategy that matches agents' metadata); exit 1 when none qualifies\n";
 
 static const char *const list_headers[] = {"AGENT_ID",  "STATUS",      "HEALTH", "CIRCUIT",
                                            "IN_FLIGHT", "DONE",        "FAILED", "AVG_MS",
@@ -168,22 +170,42 @@ static int cmd_rm(struct cpctl *ctl, int argc, char **argv)
     return EXIT_OK;
 }
 
+#define MAX_HINTS 16
+
+/* --hint KEY=VALUE: split in place (argv is ours). */
+static int add_hint(struct cpc_select_query *q, const char **keys, const char **values, char *arg)
+{
+    char *eq = strchr(arg, '=');
+    if (!eq || eq == arg || !eq[1])
+        return cpctl_usage_error("agents ", "agents select: --hint wants KEY=VALUE, not '%s'", arg);
+    if (q->n_hints >= MAX_HINTS)
+        return cpctl_usage_error("agents ", "agents select: at most %d --hint", MAX_HINTS);
+    *eq = '\0';
+    keys[q->n_hints] = arg;
+    values[q->n_hints++] = eq + 1;
+    return EXIT_OK;
+}
+
 static int cmd_select(struct cpctl *ctl, int argc, char **argv)
 {
     static const struct option opts[] = {{"capability", required_argument, NULL, 'c'},
                                          {"strategy", required_argument, NULL, 's'},
                                          {"exclude", required_argument, NULL, 'x'},
+                                         {"hint", required_argument, NULL, 'H'},
                                          {NULL, 0, NULL, 0}};
     struct cpctl_list caps = {0}, ex = {0};
-    struct cpc_select_query q = {0};
+    const char *hint_keys[MAX_HINTS], *hint_values[MAX_HINTS];
+    struct cpc_select_query q = {.hint_keys = hint_keys, .hint_values = hint_values};
     int c, rc = EXIT_OK;
     optind = 0;
     opterr = 0;
-    while (rc == EXIT_OK && (c = getopt_long(argc, argv, "c:s:x:", opts, NULL)) != -1) {
+    while (rc == EXIT_OK && (c = getopt_long(argc, argv, "c:s:x:H:", opts, NULL)) != -1) {
         if (c == 'c')
             rc = cpctl_list_add(&caps, "--capability", optarg) < 0 ? EXIT_USAGE : rc;
         else if (c == 'x')
             rc = cpctl_list_add(&ex, "--exclude", optarg) < 0 ? EXIT_USAGE : rc;
+        else if (c == 'H')
+            rc = add_hint(&q, hint_keys, hint_values, optarg);
         else if (c == 's')
             q.strategy = optarg;
         else

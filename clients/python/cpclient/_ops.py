@@ -18,7 +18,8 @@ from urllib.parse import quote, urlencode
 
 from .errors import ControlPlaneError, NotFoundError
 from .types import (AgentCapability, AgentInfo, AgentStatus, FailResult, HealthCheck,
-                    HealthStatus, SystemHealth, Task, TaskPriority, TaskStatus, _enum)
+                    HealthStatus, PluginInfo, SystemHealth, Task, TaskPriority, TaskStatus,
+                    _enum)
 
 MAX_WAIT_MS = 60000  # the server's cap on block_ms and wait_ms
 
@@ -167,9 +168,12 @@ class Operations:
 
     @operation
     def select_agent(self, capabilities: Optional[Sequence[Union[str, AgentCapability]]] = None,
-                     strategy: Optional[str] = None, exclude: Optional[Sequence[str]] = None):
+                     strategy: Optional[str] = None, exclude: Optional[Sequence[str]] = None,
+                     hints: Optional[Dict[str, str]] = None):
         """The agent the strategy (default: the server's) picks among available agents with
-        every capability, not excluded; None when no agent qualifies."""
+        every capability, not excluded; None when no agent qualifies. hints are passed to the
+        strategy as hint.<key>=<value> ({"region": "eu"}; strategies that do not use them
+        ignore them)."""
         query = []
         caps = _names(capabilities)
         if caps:
@@ -178,6 +182,8 @@ class Operations:
             query.append(("strategy", strategy))
         if exclude:
             query.append(("exclude", ",".join(exclude)))
+        for key, value in (hints or {}).items():
+            query.append(("hint." + str(key), str(value)))
         status, data = yield Call("GET", "/agents/select", query=query, ok_404=True)
         if status == 404:
             if isinstance(data, dict) and data.get("code") == "no_agent":
@@ -347,6 +353,13 @@ class Operations:
         unknown."""
         status, data = yield Call("GET", "/agents/" + _seg(agent_id), ok_404=True)
         return status != 404 and AgentInfo.from_json(data).is_available()
+
+    @operation
+    def list_plugins(self):
+        """The plugins the server loaded (storage, then selection strategies, then probe
+        types) as PluginInfo, with the names of their options, never the values."""
+        _, data = yield Call("GET", "/plugins")
+        return [PluginInfo.from_json(p) for p in data.get("plugins", [])]
 
     @operation
     def get_stats(self):

@@ -172,6 +172,27 @@ class AgentInfo:
 
 
 @dataclass
+class PluginInfo:
+    """One plugin the server loaded (GET /plugins): options lists the names of its config
+    options, never their values."""
+    kind: str
+    name: str
+    version: Optional[str] = None
+    abi_version: Optional[str] = None
+    path: Optional[str] = None
+    options: List[str] = field(default_factory=list)
+    default: bool = False
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, d: Dict[str, Any]) -> "PluginInfo":
+        d = _obj(d)
+        return cls(kind=d.get("kind", ""), name=d.get("name", ""), version=d.get("version"),
+                   abi_version=d.get("abi_version"), path=d.get("path"),
+                   options=list(d.get("options") or []), default=bool(d.get("default")), raw=d)
+
+
+@dataclass
 class Task:
     """One task (TaskJSON)."""
     id: str

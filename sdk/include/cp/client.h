@@ -294,11 +294,17 @@ struct cpc_select_query {
     const char *strategy; /* NULL = the server's default */
     const char *const *exclude;
     size_t n_exclude;
+    /* Hints for the strategy, sent as hint.<key>=<value> (at most 16; keys of letters, digits,
+     * '_', '-', '.'; values 1-256 bytes): hint_keys[i] = hint_values[i]. */
+    const char *const *hint_keys;
+    const char *const *hint_values;
+    size_t n_hints;
 };
 
 /* GET /agents/select. q may be NULL.
  * Errors: CPC_ERR_NOT_FOUND (no agent qualifies: cp_client_last_code() is "no_agent"),
- * CPC_ERR_INVALID (unknown strategy, bad capability). */
+ * CPC_ERR_INVALID (unknown strategy — the message lists the loaded ones —, bad capability,
+ * bad hint). */
 CPC_API int cp_client_agent_select(cp_client *c, const struct cpc_select_query *q,
                                    struct cpc_agent **out);
 
@@ -385,6 +391,30 @@ CPC_API int cp_client_health(cp_client *c, struct cpc_system_health **out);
 CPC_API int cp_client_agent_health(cp_client *c, const char *agent_id, struct cpc_health **out);
 /* GET /stats. */
 CPC_API int cp_client_stats(cp_client *c, struct cpc_stats **out);
+
+/* ---- Plugins ------------------------------------------------------------------------------ */
+
+/* One loaded plugin (GET /plugins). Option values are never sent, only their names. */
+struct cpc_plugin {
+    char *kind;        /* "storage", "selection" or "probe" */
+    char *name;        /* what configs and requests call it (a strategy's name, a probe type) */
+    char *version;     /* the plugin's own version */
+    char *abi_version; /* the ABI it was built for, "2.4" */
+    char *path;        /* the file it was loaded from */
+    char **options;    /* the names of its config options */
+    size_t n_options;
+    int is_default; /* the default selection strategy */
+};
+
+struct cpc_plugin_list {
+    struct cpc_plugin *plugins; /* storage first, then selection, then probes */
+    size_t n;
+    char *json;
+};
+
+/* GET /plugins. */
+CPC_API int cp_client_plugins(cp_client *c, struct cpc_plugin_list **out);
+CPC_API void cp_client_plugin_list_free(struct cpc_plugin_list *l);
 
 /* ---- Anything else ------------------------------------------------------------------------ */
 
