@@ -26,8 +26,8 @@
 #endif
 
 /* Sizes at minor 0 of this major: the least a plugin of this major may return. */
-#define RESULT_MIN offsetof(struct cp_result, outcome) /* 2.2 appended outcome */
-#define AGENT_MIN sizeof(struct cp_agent_view)
+#define RESULT_MIN offsetof(struct cp_result, outcome)          /* 2.2 appended outcome */
+#define AGENT_MIN offsetof(struct cp_agent_view, drained_at_ms) /* 2.4 appended drained_at */
 #define TASK_MIN sizeof(struct cp_task_view)
 #define STATS_MIN sizeof(struct cp_stats_view)
 #define EVENT_MIN offsetof(struct cp_event, strategy) /* 2.1 appended strategy */
@@ -408,6 +408,13 @@ static void w_status(void *st, struct cp_storage_status *out)
     c->ops->status(c->st, out);
 }
 
+static void w_agent_drain(void *st, const char *id, int drain, int64_t now_ms, cp_storage_cb cb,
+                          void *cookie)
+{
+    struct compat *c = st;
+    FORWARD(agent_drain, id, drain, now_ms);
+}
+
 static void w_destroy(void *st)
 {
     struct compat *c = st;
@@ -442,10 +449,11 @@ static void wrap_table(struct compat *c)
     if (o->version >= 2 && o->status) t->status = w_status; /* 2.2 */
     /* 2.3; called without a state (before create()), so the plugin's own function serves */
     if (o->version >= 3) t->validate_options = o->validate_options;
+    if (o->version >= 4 && o->agent_drain) t->agent_drain = w_agent_drain; /* 2.4 */
 }
 _Static_assert(sizeof(struct cp_storage_ops) ==
-                   offsetof(struct cp_storage_ops, validate_options) +
-                       sizeof(int (*)(const struct cp_host *, struct cp_err *)),
+                   offsetof(struct cp_storage_ops, agent_drain) +
+                       sizeof(void (*)(void *, const char *, int, int64_t, cp_storage_cb, void *)),
                "an op was appended to struct cp_storage_ops: wrap it in wrap_table()");
 
 int storage_compat_wrap(struct plugin *p, char *err, size_t errlen)

@@ -224,6 +224,33 @@ void agents_heartbeat(struct req *r)
     ops_agent_heartbeat(r->core, &r->call, r->params[0], st, on_heartbeat, r);
 }
 
+/* ---- drain / undrain (operators) ---- */
+
+static void on_drained(void *cookie, const struct cp_result *res)
+{
+    struct req *r = cookie;
+    if (res->rc < 0)
+        http_reply_storage_error(r, res, "agent");
+    else
+        reply_agent(r, 200, res->agent);
+}
+
+static void drain(struct req *r, int on)
+{
+    if (check_identifier(r, "agent id", r->params[0]) < 0) return;
+    ops_agent_drain(r->core, &r->call, r->params[0], on, on_drained, r);
+}
+
+void agents_drain(struct req *r)
+{
+    drain(r, 1);
+}
+
+void agents_undrain(struct req *r)
+{
+    drain(r, 0);
+}
+
 /* ---- select ---- */
 
 struct select_ctx {

@@ -11,6 +11,8 @@ void agents_get(struct req *r);
 void agents_delete(struct req *r);
 void agents_heartbeat(struct req *r);
 void agents_select(struct req *r);
+void agents_drain(struct req *r);
+void agents_undrain(struct req *r);
 /* tasks.c */
 void tasks_submit(struct req *r);
 void tasks_list(struct req *r);

@@ -42,6 +42,8 @@ const struct route http_routes[] = {
     {EVHTTP_REQ_GET, API "/agents/:id", agents_get, ROLE_READER},
     {EVHTTP_REQ_DELETE, API "/agents/:id", agents_delete, ROLE_AGENT},
     {EVHTTP_REQ_POST, API "/agents/:id/heartbeat", agents_heartbeat, ROLE_AGENT},
+    {EVHTTP_REQ_POST, API "/agents/:id/drain", agents_drain, ROLE_ADMIN},
+    {EVHTTP_REQ_POST, API "/agents/:id/undrain", agents_undrain, ROLE_ADMIN},
     {EVHTTP_REQ_POST, API "/tasks", tasks_submit, ROLE_ADMIN},
     {EVHTTP_REQ_GET, API "/tasks", tasks_list, ROLE_READER},
     {EVHTTP_REQ_POST, API "/tasks/claim", tasks_claim, ROLE_AGENT},
@@ -369,6 +371,9 @@ void http_reply_storage_error(struct req *r, const struct cp_result *res, const 
         return;
     case CP_ERR_INVALID:
         http_reply_error(r, 400, "invalid_field", "%s", *msg ? msg : "invalid request");
+        return;
+    case OPS_ERR_UNSUPPORTED:
+        http_reply_error(r, 501, "not_implemented", "%s", *msg ? msg : "not supported");
         return;
     case CP_ERR_UNAVAILABLE: {
         int outcome = ops_outcome(r->core, res);

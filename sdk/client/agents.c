@@ -128,6 +128,30 @@ int cp_client_agent_unregister(cp_client *c, const char *agent_id)
     return err;
 }
 
+/* POST /agents/:id/drain or /undrain. */
+static int drain(cp_client *c, const char *agent_id, const char *suffix, struct cpc_agent **out)
+{
+    cpc_reset_error(c);
+    if (out) *out = NULL;
+    struct cpc_buf path = {0};
+    int err = agent_path(c, &path, agent_id, suffix);
+    if (err) return err;
+    struct json_object *resp;
+    err = cpc_http(c, "POST", path.s, "{}", c->timeout_ms, 0, &resp, NULL);
+    cpc_buf_free(&path);
+    return err ? err : give_agent(c, resp, out);
+}
+
+int cp_client_agent_drain(cp_client *c, const char *agent_id, struct cpc_agent **out)
+{
+    return drain(c, agent_id, "/drain", out);
+}
+
+int cp_client_agent_undrain(cp_client *c, const char *agent_id, struct cpc_agent **out)
+{
+    return drain(c, agent_id, "/undrain", out);
+}
+
 int cp_client_agent_get(cp_client *c, const char *agent_id, struct cpc_agent **out)
 {
     cpc_reset_error(c);

@@ -56,5 +56,6 @@ void test_wait(void **state);
 void test_task_list(void **state);
 void test_plugins(void **state);
 void test_select_hints(void **state);
+void test_drain(void **state);
 
 #endif

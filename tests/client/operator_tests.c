@@ -66,3 +66,46 @@ void test_select_hints(void **state)
     expect_error(cp_client_agent_select(C, &q, &a), CPC_ERR_INVALID, 400, "invalid_field");
     assert_non_null(strstr(cp_client_last_message(C), "least_loaded"));
 }
+
+void test_drain(void **state)
+{
+    (void)state;
+    char id[64], cap[64];
+    snprintf(id, sizeof id, "%s", uid("dr"));
+    snprintf(cap, sizeof cap, "%s", uid("dcap"));
+    const char *caps[] = {cap};
+    register_agent(id, caps, 1);
+    struct cpc_agent *a = NULL;
+    int64_t before = wall_ms();
+    ASSERT_OK(cp_client_agent_drain(C, id, &a));
+    assert_int_equal(a->status, CP_AGENT_DRAINING);
+    assert_true(a->drained_at_ms >= before - 5000 && a->drained_at_ms <= wall_ms() + 5000);
+    cp_client_agent_free(a);
+    /* Its heartbeat does not end the drain. */
+    int status = -1;
+    ASSERT_OK(cp_client_agent_heartbeat(C, id, CP_AGENT_READY, &status));
+    assert_int_equal(status, CP_AGENT_DRAINING);
+    ASSERT_OK(cp_client_agent_get(C, id, &a));
+    assert_true(a->drained_at_ms > 0);
+    cp_client_agent_free(a);
+    /* Not selectable; no task for it. */
+    struct cpc_select_query q = {.capabilities = caps, .n_capabilities = 1};
+    expect_error(cp_client_agent_select(C, &q, &a), CPC_ERR_NOT_FOUND, 404, "no_agent");
+    char *t = submit("drained-work", caps, 1, NULL);
+    struct cpc_task *task = NULL;
+    ASSERT_OK(cp_client_task_claim(C, id, NULL, 0, 0, &task));
+    assert_null(task);
+    ASSERT_OK(cp_client_agent_undrain(C, id, NULL));
+    ASSERT_OK(cp_client_agent_get(C, id, &a));
+    assert_int_equal(a->status, CP_AGENT_READY);
+    assert_int_equal(a->drained_at_ms, 0);
+    cp_client_agent_free(a);
+    ASSERT_OK(cp_client_task_claim(C, id, NULL, 0, 0, &task));
+    assert_non_null(task);
+    assert_string_equal(task->id, t);
+    cp_client_task_free(task);
+    free(t);
+    expect_error(cp_client_agent_drain(C, "nobody-here", &a), CPC_ERR_NOT_FOUND, 404, "not_found");
+    assert_null(a);
+    assert_int_equal(cp_client_agent_undrain(C, NULL, NULL), CPC_ERR_INVALID);
+}

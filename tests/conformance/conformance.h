@@ -54,6 +54,10 @@ const struct cp_result *op_claim(const char *agent, const char *caps_csv, int64_
 const struct cp_result *op_transition(const struct cp_transition *tr);
 const struct cp_result *op_reap(const struct cp_reap *r);
 const struct cp_result *op_stats(void);
+/* agent_drain (since ABI 2.4); only when cx_has_drain(). */
+const struct cp_result *op_drain(const char *id, int drain, int64_t now);
+/* 1 when the backend has agent_drain (ops version 4 or later and the op set). */
+int cx_has_drain(void);
 
 /* ---- asserting shorthands ------------------------------------------------------------------ */
 
@@ -120,6 +124,8 @@ extern const struct CMUnitTest conformance_stats_tests[];
 extern const size_t conformance_stats_count;
 extern const struct CMUnitTest conformance_random_tests[];
 extern const size_t conformance_random_count;
+extern const struct CMUnitTest conformance_status_tests[];
+extern const size_t conformance_status_count;
 
 #define CX_TEST(fn) cmocka_unit_test_setup_teardown(fn, cx_setup, cx_teardown)
 

@@ -153,6 +153,24 @@ class CpctlTest(cpdtest.CpdTestCase):
         self.rc(2, "agents", "select", "--hint", "novalue")
         self.rc(2, "agents", "select", "--hint", "=v")
 
+    def test_drain(self):
+        a, cap = self.uid("agent"), self.uid("cap")
+        self.register(a, capabilities=[cap])
+        out = self.ok("agents", "drain", a)
+        self.assertRegex(out, r"(?m)^status +draining$")
+        self.assertRegex(out, r"(?m)^drained_at +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
+        self.heartbeat(a, "ready")  # the agent's word does not end an operator's drain
+        self.assertEqual(self.agent(a)["status"], "draining")
+        self.assertEqual(self.column(self.ok("agents", "list", "--capability", cap,
+                                             "--all"), "STATUS"), ["draining"])
+        body = json.loads(self.ok("--json", "agents", "undrain", a))
+        self.assertEqual((body["status"], body["drained_at"]), ("ready", None))
+        _, err = self.rc(1, "agents", "drain", "nobody-here")
+        self.assertIn("not_found", err)
+        self.rc(2, "agents", "drain")
+        self.rc(2, "agents", "undrain", a, "extra")
+        self.assertIn("usage: cpctl agents", self.ok("agents", "drain", "--help", url=False))
+
     def test_plugins(self):
         out = self.ok("plugins")
         self.assertTrue(out.startswith("KIND"), out)

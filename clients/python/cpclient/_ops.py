@@ -141,6 +141,21 @@ class Operations:
         return code != 404
 
     @operation
+    def drain_agent(self, agent_id: str):
+        """An operator's drain (admin token): the agent gets no new tasks, finishes those it
+        holds, and reads draining until undrain_agent — whatever its heartbeats say. Returns the
+        AgentInfo after (drained_at set), or None for an unknown agent."""
+        status, data = yield Call("POST", "/agents/%s/drain" % _seg(agent_id), ok_404=True)
+        return None if status == 404 else AgentInfo.from_json(data)
+
+    @operation
+    def undrain_agent(self, agent_id: str):
+        """End an operator's drain: the agent returns to the status it reported last. The
+        AgentInfo after, or None for an unknown agent."""
+        status, data = yield Call("POST", "/agents/%s/undrain" % _seg(agent_id), ok_404=True)
+        return None if status == 404 else AgentInfo.from_json(data)
+
+    @operation
     def get_agent(self, agent_id: str):
         """AgentInfo, or None for an unknown agent."""
         status, data = yield Call("GET", "/agents/" + _seg(agent_id), ok_404=True)

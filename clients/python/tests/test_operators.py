@@ -58,3 +58,49 @@ class PluginsTest(CpdCase):
         with self.assertRaises(BadRequestError) as cm:
             c.select_agent(["x"], strategy="nope")
         self.assertIn("least_loaded, round_robin, region_affinity", str(cm.exception))
+
+
+class DrainTest(CpdCase):
+    def test_drain_and_undrain(self):
+        c = self.client()
+        c.register_agent("w", ["x"], max_concurrent_tasks=2)
+        c.register_agent("y", ["x"])
+        a = c.drain_agent("w")
+        self.assertIs(a.status, cpclient.AgentStatus.DRAINING)
+        self.assertTrue(a.drained)
+        self.assertIsNotNone(a.drained_at)
+        self.assertFalse(a.is_available())
+        self.assertTrue(c.heartbeat("w", "ready"))
+        self.assertIs(c.get_agent("w").status, cpclient.AgentStatus.DRAINING)  # sticks
+        self.assertEqual([x.agent_id for x in c.list_agents("x")], ["y"])
+        self.assertEqual(c.select_agent(["x"]).agent_id, "y")
+        c.submit_task("t", {}, ["x"])
+        self.assertIsNone(c.claim_task("w"))
+        self.assertIsNone(c.drain_agent("nobody"))
+        a = c.undrain_agent("w")
+        self.assertIs(a.status, cpclient.AgentStatus.READY)
+        self.assertFalse(a.drained)
+        self.assertIsNone(a.drained_at)
+        self.assertIsNotNone(c.claim_task("w"))
+        self.assertIsNone(c.undrain_agent("nobody"))
+        run_async(self._async_drain())
+
+    async def _async_drain(self):
+        async with cpclient.AsyncClient(self.url) as c:
+            self.assertTrue((await c.drain_agent("y")).drained)
+            self.assertFalse((await c.undrain_agent("y")).drained)
+
+    def test_self_reported_busy_is_not_available(self):
+        c = self.client()
+        c.register_agent("b", ["x"], max_concurrent_tasks=3)
+        self.assertTrue(c.is_agent_available("b"))
+        c.heartbeat("b", "busy")
+        info = c.get_agent("b")
+        self.assertIs(info.status, cpclient.AgentStatus.BUSY)
+        self.assertEqual(info.tasks_in_flight, 0)
+        self.assertFalse(info.is_available())
+        self.assertFalse(c.is_agent_available("b"))
+        self.assertEqual(c.list_agents("x"), [])
+        self.assertIsNone(c.select_agent(["x"]))
+        c.heartbeat("b", "ready")
+        self.assertTrue(c.is_agent_available("b"))

@@ -202,6 +202,9 @@ static const struct cp_storage_ops memory_ops = {
     .stats = mem_op_stats,
     .watch = NULL,
     .is_available = NULL,
+#if CP_ABI_TARGET_MINOR >= 4 /* this file also builds the ABI 2.0 test fixture memory_minor0.so */
+    .agent_drain = mem_op_agent_drain,
+#endif
 };
 
 CP_PLUGIN_DEFINE(CP_PLUGIN_STORAGE, "memory", "1.0.0", &memory_ops);

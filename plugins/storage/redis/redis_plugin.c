@@ -218,6 +218,7 @@ static const struct cp_storage_ops rs_ops = {
     .is_available = rs_is_available,
     .status = rs_status,
     .validate_options = rs_validate_options,
+    .agent_drain = rs_agent_drain,
 };
 
 CP_PLUGIN_DEFINE(CP_PLUGIN_STORAGE, "redis", "0.1.0", &rs_ops);

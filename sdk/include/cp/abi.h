@@ -64,7 +64,10 @@
  *        max_terminal (a cap on stored terminal tasks; a backend older than 2.3 ignores it).
  *   2.4  struct cp_selection_ctx gains `task` (struct cp_selection_task: the task being placed)
  *        and `hints_json` (GET /agents/select's hint.<key> parameters), which older strategies
- *        do not read.
+ *        do not read. Storage ops version 4: agent_drain() (an operator's drain, kept until
+ *        undrained; a backend without it answers "not supported"); struct cp_agent_view gains
+ *        drained_at_ms (0 from an older backend: not drained). cp_agent_is_available() counts
+ *        only agents that may claim (a busy agent below its maximum no longer counts).
  */
 #ifndef CP_ABI_H
 #define CP_ABI_H

@@ -134,6 +134,7 @@ struct cpc_agent {
     int health;  /* enum cp_health */
     int circuit; /* enum cp_circuit */
     char *json;
+    int64_t drained_at_ms; /* when an operator drained it (cp_client_agent_drain), 0 = not */
 };
 
 struct cpc_agent_list {
@@ -272,6 +273,15 @@ CPC_API int cp_client_agent_heartbeat(cp_client *c, const char *agent_id, int st
 /* DELETE /agents/:id. Its in-flight tasks return to pending.
  * Errors: CPC_ERR_NOT_FOUND. */
 CPC_API int cp_client_agent_unregister(cp_client *c, const char *agent_id);
+
+/* POST /agents/:id/drain (admin): the agent gets no new tasks, finishes those it holds, and
+ * reads draining until undrained — whatever its heartbeats say (offline and failed still show).
+ * Idempotent. *out (may be NULL) gets the agent after.
+ * POST /agents/:id/undrain: back to the status it reported last.
+ * Errors: CPC_ERR_NOT_FOUND, CPC_ERR_FORBIDDEN (not an admin token), CPC_ERR_SERVER (501
+ * not_implemented: the server's storage plugin predates draining). */
+CPC_API int cp_client_agent_drain(cp_client *c, const char *agent_id, struct cpc_agent **out);
+CPC_API int cp_client_agent_undrain(cp_client *c, const char *agent_id, struct cpc_agent **out);
 
 /* GET /agents/:id. Errors: CPC_ERR_NOT_FOUND. */
 CPC_API int cp_client_agent_get(cp_client *c, const char *agent_id, struct cpc_agent **out);

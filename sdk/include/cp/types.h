@@ -127,9 +127,9 @@ struct cp_health_view {
     int64_t last_check_ms;
     uint32_t consecutive_failures;
     uint32_t consecutive_successes;
-    double latency_ms; /* of the last probe; < 0 when none */
-    const char *error; /* last probe error, or NULL */
-    int32_t circuit;   /* enum cp_circuit */
+    double latency_ms;         /* of the last probe; < 0 when none */
+    const char *error;         /* last probe error, or NULL */
+    int32_t circuit;           /* enum cp_circuit */
     uint32_t circuit_failures; /* consecutive failures seen by the breaker */
     uint32_t circuit_opens;    /* consecutive re-openings, for the doubling cooldown */
     int64_t opened_at_ms;
@@ -159,13 +159,18 @@ struct cp_agent_view {
     double latency_sum_ms; /* over finished tasks: avg = sum / count (0 when count is 0) */
     uint64_t latency_count;
     struct cp_health_view health;
+#if CP_ABI_TARGET_MINOR >= 4
+    /* Since 2.4: when an operator drained the agent (storage agent_drain()), 0 when not
+     * drained. While drained its status reads draining unless it is offline or failed. */
+    int64_t drained_at_ms;
+#endif
 };
 
 struct cp_task_view {
     uint32_t size;  /* sizeof(struct cp_task_view) of the writer's build (as in cp_agent_view) */
     const char *id; /* "task_" + 24 lowercase hex digits */
     const char *task_type;
-    const char *payload_json; /* JSON text; never NULL */
+    const char *payload_json;                 /* JSON text; never NULL */
     const char *const *required_capabilities; /* sorted ascending, unique */
     uint32_t n_required;
     int32_t status;   /* enum cp_task_status */
@@ -174,16 +179,16 @@ struct cp_task_view {
     int64_t claimed_at_ms;
     int64_t started_at_ms;
     int64_t completed_at_ms;
-    int64_t pending_since_ms; /* when it (re)entered pending: the FIFO key within a priority */
+    int64_t pending_since_ms;   /* when it (re)entered pending: the FIFO key within a priority */
     const char *assigned_agent; /* or NULL */
     int64_t timeout_ms;
     uint32_t max_retries;
     uint32_t retries;
     uint32_t attempt;
-    const char *result_json; /* or NULL */
-    const char *error;       /* or NULL */
-    const char *metadata_json; /* never NULL */
-    const char *strategy;      /* selection strategy for this task, or NULL */
+    const char *result_json;       /* or NULL */
+    const char *error;             /* or NULL */
+    const char *metadata_json;     /* never NULL */
+    const char *strategy;          /* selection strategy for this task, or NULL */
     const char *passed_over_agent; /* agent that failed it last, or NULL */
     int64_t passed_over_until_ms;
 };
