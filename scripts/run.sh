@@ -2,11 +2,18 @@
 # scripts/run.sh — installs what is missing, builds a Release cpd (with cpctl and the example agent)
 # into build/release and runs it on 127.0.0.1:8080 with the in-memory store (examples/cpd.yaml when
 # present). Extra arguments go to cpd, e.g. `scripts/run.sh --listen 127.0.0.1:9090`.
+# `scripts/run.sh --build-only` builds and checks the configuration (cpd --check-config) without
+# starting cpd: scripts/test.sh uses it so that CI proves this command's build too.
 set -euo pipefail
 # cpd refuses plugins others could have written (plugins_strict_permissions): build them
 # private to their owner whatever the shell's umask.
 umask 022
 
+BUILD_ONLY=0
+if [ "${1:-}" = "--build-only" ]; then
+    BUILD_ONLY=1
+    shift
+fi
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="$ROOT/build/release"
 # shellcheck source=lib/deps.sh
@@ -29,4 +36,7 @@ fi
 export CONTROL_PLANE_STORAGE=memory
 export CONTROL_PLANE_PLUGIN_DIR="$BUILD/plugins"
 cd "$ROOT"
+if [ "$BUILD_ONLY" = 1 ]; then
+    exec "$BUILD/cpd" --check-config "${args[@]}" "$@"
+fi
 exec "$BUILD/cpd" "${args[@]}" "$@"

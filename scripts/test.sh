@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/test.sh — installs what is missing, builds cpd with ASan+UBSan into build/test and runs
 # every test (unit, conformance, end-to-end against real cpd and redis-server processes), then
-# each libFuzzer target for CP_FUZZ_SECONDS (30; 0 skips) through scripts/fuzz.sh.
+# the Release build of scripts/run.sh, then each libFuzzer target for CP_FUZZ_SECONDS (30; 0 skips) through scripts/fuzz.sh.
 # Exits with ctest's status. Extra arguments are passed to ctest (e.g. -R e2e_test_tasks).
 set -uo pipefail
 # cpd refuses plugins others could have written (plugins_strict_permissions): build them
@@ -27,6 +27,24 @@ cd "$BUILD" || exit 1
 ctest --output-on-failure -j2 --timeout 300 "$@" 2>&1 | tee "$LOG"
 status=${PIPESTATUS[0]}
 
+# The Release build of scripts/run.sh (-O2 finds warnings the Debug build cannot, e.g. format
+# truncation) and its configuration check: one more test. Skipped when ctest arguments select a
+# subset.
+release_total=0
+release_failed=0
+if [ $# -eq 0 ]; then
+    release_total=1
+    echo "release build (scripts/run.sh --build-only):" | tee -a "$LOG"
+    if ! "$ROOT/scripts/run.sh" --build-only >"$BUILD/release-build.log" 2>&1; then
+        tail -n 40 "$BUILD/release-build.log" | tee -a "$LOG"
+        echo "release build: FAILED (log: $BUILD/release-build.log)" | tee -a "$LOG"
+        release_failed=1
+        status=1
+    else
+        tail -n 1 "$BUILD/release-build.log" | tee -a "$LOG"
+    fi
+fi
+
 # The fuzz targets, CP_FUZZ_SECONDS each (default 30; 0 skips): one more test, failed by a crash,
 # a leak or a sanitizer report. Installs clang when it is missing. Skipped when ctest arguments
 # select a subset.
@@ -46,8 +64,8 @@ summary="$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$LOG" | t
 if [ -n "$summary" ]; then
     failed="$(sed -E 's/.*passed, ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$summary")"
     total="$(sed -E 's/.*passed, ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$summary")"
-    failed=$((failed + fuzz_failed))
-    total=$((total + fuzz_total))
+    failed=$((failed + fuzz_failed + release_failed))
+    total=$((total + fuzz_total + release_total))
     echo "$((total - failed)) passed, $failed failed"
 elif grep -q 'No tests were found' "$LOG"; then
     echo "0 passed, 1 failed"

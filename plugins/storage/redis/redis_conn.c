@@ -257,7 +257,8 @@ void rs_conn_break(struct rs_conn *c, int kind, const char *why)
     if (c->broken || !c->ac) return;
     c->broken = "broken";
     c->broken_kind = kind;
-    snprintf(c->broken_why, sizeof(c->broken_why), "%s", why);
+    /* Cut to fit (a long server message is only for the log). */
+    snprintf(c->broken_why, sizeof(c->broken_why), "%.*s", (int)sizeof(c->broken_why) - 1, why);
     /* Closed outside hiredis' callback (a subscribed context cannot be closed gracefully);
      * the watchdog does it too if the timer cannot be had. */
     if (!c->drop_timer) c->drop_timer = rs->host->timer_add(rs->host, 0, drop_broken, c);
