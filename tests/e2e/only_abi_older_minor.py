@@ -106,6 +106,19 @@ class OlderMinorStore(CpdTestCase, RequeueStrategy):
     def test_requeued_task_placed_by_its_own_strategy(self):
         self.assertEqual(self.requeue_winner(), "c")  # read back: the task's own strategy
 
+    def test_drain_is_not_supported(self):
+        # agent_drain came with 2.4: the 2.0 store has none, and cpd says so (nothing changes).
+        self.register("d", capabilities=["x"])
+        r = self.c.post("agents/d/drain")
+        self.assertError(r, 501, "not_implemented", "does not support draining")
+        self.assertIn("ABI 2.0", r.body["error"])
+        a = self.agent("d")
+        self.assertEqual((a["status"], a["drained_at"]), ("ready", None))
+        # The availability rule holds all the same (a busy agent is not listed).
+        self.heartbeat("d", "busy")
+        self.assertEqual(self.c.get("agents?capability=x").body["agents"], [])
+        self.assertEqual(self.c.get("stats").body["registry"]["available_agents"], 0)
+
 
 class CurrentMinorStore(CpdTestCase, RequeueStrategy):
     cpd_config = {"selection": SELECTION}
