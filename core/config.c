@@ -115,11 +115,21 @@ void config_defaults(struct cp_config *cfg)
     cfg->log_level = CP_LOG_INFO;
 }
 
+static void options_free(struct cfg_option *opts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(opts[i].key);
+        free(opts[i].value);
+    }
+}
+
 void cfg_clear_plugins(struct cfg_plugin_ref *list, size_t *n)
 {
     for (size_t i = 0; i < *n; i++) {
         free(list[i].spec);
-        list[i].spec = NULL;
+        options_free(list[i].options, list[i].n_options);
+        free(list[i].options);
+        list[i] = (struct cfg_plugin_ref){0};
     }
     *n = 0;
 }
@@ -153,15 +163,25 @@ void config_free(struct cp_config *cfg)
     free(cfg->plugin_dir);
     free(cfg->storage);
     free(cfg->storage_fallback);
-    for (size_t i = 0; i < cfg->n_storage_options; i++) {
-        free(cfg->storage_options[i].key);
-        free(cfg->storage_options[i].value);
-    }
+    options_free(cfg->storage_options, cfg->n_storage_options);
     free(cfg->selection_default);
     cfg_clear_plugins(cfg->selection_plugins, &cfg->n_selection_plugins);
     cfg_clear_plugins(cfg->probe_plugins, &cfg->n_probe_plugins);
     cfg_clear_tokens(cfg);
     memset(cfg, 0, sizeof *cfg);
+}
+
+static void plugin_ref_clone(struct cfg_plugin_ref *dst, const struct cfg_plugin_ref *src)
+{
+    dst->spec = xstrdup(src->spec);
+    dst->options = NULL;
+    dst->n_options = src->n_options;
+    if (!src->options) return;
+    dst->options = xcalloc(CFG_MAX_OPTIONS, sizeof *dst->options);
+    for (size_t i = 0; i < src->n_options; i++) {
+        dst->options[i].key = xstrdup(src->options[i].key);
+        dst->options[i].value = xstrdup(src->options[i].value);
+    }
 }
 
 int cfg_clone(struct cp_config *dst, const struct cp_config *src)
@@ -178,9 +198,9 @@ int cfg_clone(struct cp_config *dst, const struct cp_config *src)
         dst->storage_options[i].value = xstrdup(src->storage_options[i].value);
     }
     for (size_t i = 0; i < src->n_selection_plugins; i++)
-        dst->selection_plugins[i].spec = xstrdup(src->selection_plugins[i].spec);
+        plugin_ref_clone(&dst->selection_plugins[i], &src->selection_plugins[i]);
     for (size_t i = 0; i < src->n_probe_plugins; i++)
-        dst->probe_plugins[i].spec = xstrdup(src->probe_plugins[i].spec);
+        plugin_ref_clone(&dst->probe_plugins[i], &src->probe_plugins[i]);
     for (size_t i = 0; i < src->n_tokens; i++) {
         dst->tokens[i].token = xstrdup(src->tokens[i].token);
         uint32_t n = src->tokens[i].n_agents;
@@ -480,28 +500,43 @@ static int add_pair_plain(struct cp_config *cfg, const char *pair, const char *p
     return rc;
 }
 
-int cfg_set_option(struct cp_config *cfg, const char *key, const char *value, const char *name,
-                   const char *where, char *err, size_t errlen)
+/* One option into a list of at most CFG_MAX_OPTIONS (replacing one of the same key). */
+static int option_put(struct cfg_option *list, size_t *n, const char *key, const char *value,
+                      const char *name, const char *where, char *err, size_t errlen)
 {
     if (!key || !cfg_bare_name_ok(key))
         return bad_value(err, errlen, name, key, where,
                          "is not an option name; expected letters, digits, '_', '-' or '.'");
     if (!value) return bad_value(err, errlen, name, value, where, "is empty; expected a value");
-    for (size_t i = 0; i < cfg->n_storage_options; i++) {
-        if (strcmp(cfg->storage_options[i].key, key) == 0) {
-            set_str(&cfg->storage_options[i].value, value);
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp(list[i].key, key) == 0) {
+            set_str(&list[i].value, value);
             return 0;
         }
     }
-    if (cfg->n_storage_options >= CFG_MAX_OPTIONS) {
+    if (*n >= CFG_MAX_OPTIONS) {
         char buf[64];
         snprintf(buf, sizeof buf, "is one option too many; at most %d", CFG_MAX_OPTIONS);
         return bad_value(err, errlen, name, key, where, buf);
     }
-    struct cfg_option *o = &cfg->storage_options[cfg->n_storage_options++];
+    struct cfg_option *o = &list[(*n)++];
     o->key = xstrdup(key);
     o->value = xstrdup(value);
     return 0;
+}
+
+int cfg_set_option(struct cp_config *cfg, const char *key, const char *value, const char *name,
+                   const char *where, char *err, size_t errlen)
+{
+    return option_put(cfg->storage_options, &cfg->n_storage_options, key, value, name, where, err,
+                      errlen);
+}
+
+int cfg_set_plugin_option(struct cfg_plugin_ref *ref, const char *key, const char *value,
+                          const char *name, const char *where, char *err, size_t errlen)
+{
+    if (!ref->options) ref->options = xcalloc(CFG_MAX_OPTIONS, sizeof *ref->options);
+    return option_put(ref->options, &ref->n_options, key, value, name, where, err, errlen);
 }
 
 /* CONTROL_PLANE_TOKENS=token:role,token:role — replaces the file's tokens. */

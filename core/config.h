@@ -31,6 +31,10 @@ struct cfg_option {
 
 struct cfg_plugin_ref {
     char *spec; /* a bare name (looked up in plugin_dir) or a path containing '/' */
+    /* The entry's `options` ({plugin: ..., options: {...}}), handed to the plugin through
+     * host->option(); NULL when it has none. At most CFG_MAX_OPTIONS. */
+    struct cfg_option *options;
+    size_t n_options;
 };
 
 struct cp_config {

@@ -50,7 +50,9 @@ struct ops_select {
     uint32_t n_capabilities;
     const char *const *exclude; /* agent ids never chosen */
     uint32_t n_exclude;
-    const char *strategy; /* a selection plugin's name; NULL: the configured default */
+    const char *strategy;   /* a selection plugin's name; NULL: the configured default */
+    const char *hints_json; /* the request's hints for the strategy: a JSON object of strings,
+                               or NULL for none */
 };
 
 struct ops_call {
@@ -79,6 +81,7 @@ struct ops_call {
         } get;
         const char *agent_id;
         const struct ops_select *select;
+        int drain;
     } u;
 };
 
@@ -104,7 +107,7 @@ void ops_close(struct cp_core *core);
 void ops_agent_register(struct cp_core *core, struct ops_call *call, const struct cp_agent_view *in,
                         const struct probe_def *probe, cp_storage_cb cb, void *cookie);
 void ops_agent_get(struct cp_core *core, const char *agent_id, cp_storage_cb cb, void *cookie);
-/* usable_only: only the agents that could take work now (ops_agent_usable). */
+/* usable_only: only the agents that could take work now (cp_agent_may_claim()). */
 void ops_agent_list(struct cp_core *core, struct ops_call *call, const struct cp_agent_filter *f,
                     int usable_only, cp_storage_cb cb, void *cookie);
 /* status: what the agent reports, or -1 (CP_ERR_INVALID for offline: the server sets it). */
@@ -113,13 +116,20 @@ void ops_agent_heartbeat(struct cp_core *core, struct ops_call *call, const char
 /* Its tasks go back to pending; its probe stops. agent_id: borrowed until the callback. */
 void ops_agent_unregister(struct cp_core *core, struct ops_call *call, const char *agent_id,
                           cp_storage_cb cb, void *cookie);
-/* One usable agent with every capability, not excluded, chosen by the strategy: res->agent, or
- * rc 0 with res->agent NULL when there is none. sel: borrowed until the callback. */
+/* One usable agent (cp_agent_may_claim()) with every capability, not excluded, chosen by the
+ * strategy: res->agent, or rc 0 with res->agent NULL when there is none. sel: borrowed until
+ * the callback. */
 void ops_agent_select(struct cp_core *core, struct ops_call *call, const struct ops_select *sel,
                       cp_storage_cb cb, void *cookie);
-/* Could take work now: ready, or busy below its maximum; never offline; circuit not open (an
- * open circuit past retry_at counts as half-open). */
-int ops_agent_usable(const struct cp_agent_view *a, int64_t now_ms);
+/* An operator's drain (drain 1: no new tasks, it finishes what it holds; shown draining until
+ * undrained, whatever it heartbeats) or undrain (0: back to the status it reported). res->agent
+ * after, res->created 1 when the drain state changed. OPS_ERR_UNSUPPORTED when the store
+ * predates it (storage ops version < 4). */
+void ops_agent_drain(struct cp_core *core, struct ops_call *call, const char *agent_id, int drain,
+                     cp_storage_cb cb, void *cookie);
+
+/* What ops answers for a feature the storage plugin does not have (built for an older minor). */
+#define OPS_ERR_UNSUPPORTED (-ENOTSUP)
 
 /* ---- tasks (ops_tasks.c) ---- */
 
@@ -216,6 +226,19 @@ struct ops_storage {
     struct cp_storage_status conn;
 };
 void ops_storage_status(struct cp_core *core, struct ops_storage *out);
+/* One loaded plugin, as GET /plugins shows it. Strings borrowed from the plugin set. */
+struct ops_plugin {
+    int kind; /* enum cp_plugin_kind */
+    const char *name, *version, *path;
+    uint32_t abi_major, abi_minor;    /* what the plugin was built for */
+    const struct cfg_option *options; /* its config options (callers show the keys only) */
+    size_t n_options;
+    int is_default; /* the configured default strategy */
+};
+/* The loaded plugins, storage first, then selection, then probes (each in load order): fills
+ * at most `max` and returns how many there are. */
+size_t ops_plugins(struct cp_core *core, struct ops_plugin *out, size_t max);
+
 /* What a failed (CP_ERR_UNAVAILABLE) operation may have done: enum cp_outcome, read only from a
  * store whose ops version has cp_result.outcome (2+); NOT_APPLIED otherwise. */
 int ops_outcome(const struct cp_core *core, const struct cp_result *res);

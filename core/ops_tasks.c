@@ -53,8 +53,11 @@ int ops_submit_check(struct cp_core *core, const struct cp_task_view *in, cp_sto
                      void *cookie)
 {
     if (in->strategy && !core_strategy(core, in->strategy)) {
-        ops_fail(cb, cookie, CP_ERR_INVALID, "strategy '%.128s' is not a loaded selection plugin",
-                 in->strategy);
+        char names[320];
+        selection_names(core, names, sizeof names);
+        ops_fail(cb, cookie, CP_ERR_INVALID,
+                 "strategy '%.128s' is not a loaded selection plugin; loaded strategies: %s",
+                 in->strategy, names);
         return -1;
     }
     const char *feature = in->not_before_ms > 0                 ? "delayed tasks"

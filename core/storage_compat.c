@@ -26,9 +26,9 @@
 #endif
 
 /* Sizes at minor 0 of this major: the least a plugin of this major may return. */
-#define RESULT_MIN offsetof(struct cp_result, outcome) /* 2.2 appended outcome */
-#define AGENT_MIN sizeof(struct cp_agent_view)
-#define TASK_MIN offsetof(struct cp_task_view, deadline_at_ms) /* 2.4 appended */
+#define RESULT_MIN offsetof(struct cp_result, outcome)          /* 2.2 appended outcome */
+#define AGENT_MIN offsetof(struct cp_agent_view, drained_at_ms) /* 2.4 appended drained_at */
+#define TASK_MIN offsetof(struct cp_task_view, deadline_at_ms)  /* 2.4 appended */
 #define STATS_MIN sizeof(struct cp_stats_view)
 #define EVENT_MIN offsetof(struct cp_event, strategy) /* 2.1 appended strategy */
 
@@ -462,6 +462,13 @@ static int w_feed(void *st, int on, void (*on_change)(void *, const struct cp_ch
     return c->ops->feed(c->st, on, on ? on_feed_change : NULL, on ? c : NULL);
 }
 
+static void w_agent_drain(void *st, const char *id, int drain, int64_t now_ms, cp_storage_cb cb,
+                          void *cookie)
+{
+    struct compat *c = st;
+    FORWARD(agent_drain, id, drain, now_ms);
+}
+
 static void w_destroy(void *st)
 {
     struct compat *c = st;
@@ -502,12 +509,12 @@ static void wrap_table(struct compat *c)
         t->task_retry = o->task_retry ? w_task_retry : NULL;
         t->task_purge = o->task_purge ? w_task_purge : NULL;
         t->task_submit_batch = o->task_submit_batch ? w_task_submit_batch : NULL;
+        t->agent_drain = o->agent_drain ? w_agent_drain : NULL;
     }
 }
 _Static_assert(sizeof(struct cp_storage_ops) ==
-                   offsetof(struct cp_storage_ops, task_submit_batch) +
-                       sizeof(void (*)(void *, const struct cp_task_view *const *, size_t,
-                                       cp_storage_cb, void *)),
+                   offsetof(struct cp_storage_ops, agent_drain) +
+                       sizeof(void (*)(void *, const char *, int, int64_t, cp_storage_cb, void *)),
                "an op was appended to struct cp_storage_ops: wrap it in wrap_table()");
 
 int storage_compat_wrap(struct plugin *p, char *err, size_t errlen)

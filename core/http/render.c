@@ -191,6 +191,7 @@ void render_agent(struct evbuffer *b, const struct cp_agent_view *a)
     key(o, "health", 0), out_string(o, cp_health_name(a->health.status));
     key(o, "circuit", 0), out_string(o, cp_circuit_name(a->health.circuit));
     key(o, "health_probe", 0), raw_or(o, a->health_probe_json, "null");
+    key(o, "drained_at", 0), out_time(o, a->drained_at_ms);
     out_lit(o, "}");
     out_flush(o);
 }

@@ -11,6 +11,8 @@ void agents_get(struct req *r);
 void agents_delete(struct req *r);
 void agents_heartbeat(struct req *r);
 void agents_select(struct req *r);
+void agents_drain(struct req *r);
+void agents_undrain(struct req *r);
 /* tasks.c */
 void tasks_submit(struct req *r);
 void tasks_list(struct req *r);
@@ -31,6 +33,7 @@ void system_health(struct req *r);
 void system_agent_health(struct req *r);
 void system_stats(struct req *r);
 void system_metrics(struct req *r);
+void system_plugins(struct req *r);
 /* events.c */
 void events_stream(struct req *r);
 /* The headers to authenticate a request to the event stream with: `in`, or (no Authorization

@@ -174,6 +174,7 @@ int cpc_decode_agent(cp_client *c, struct json_object *o, struct cpc_agent *out)
     out->avg_latency_ms = cpc_get_double(o, "avg_latency_ms", 0);
     out->health = parse_enum(cp_health_names, CP_HEALTH_COUNT, cpc_get_str(o, "health"));
     out->circuit = parse_enum(cp_circuit_names, CP_CIRCUIT_COUNT, cpc_get_str(o, "circuit"));
+    out->drained_at_ms = cpc_parse_time(cpc_get_str(o, "drained_at"));
     out->json = cpc_strdup(cpc_json_text(o), &nomem);
     if (nomem || !out->json) {
         cpc_agent_clear(out);

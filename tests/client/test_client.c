@@ -135,6 +135,11 @@ static void test_auth(void **state)
 
     ASSERT_OK(cp_client_set_token(C, admin_token));
     ASSERT_OK(cp_client_agent_register(C, &s, NULL, NULL));
+    /* Draining is the admin's: a reader may not. */
+    ASSERT_OK(cp_client_set_token(C, reader_token));
+    expect_error(cp_client_agent_drain(C, s.agent_id, NULL), CPC_ERR_FORBIDDEN, 403, "forbidden");
+    ASSERT_OK(cp_client_set_token(C, admin_token));
+    ASSERT_OK(cp_client_agent_drain(C, s.agent_id, NULL));
 
     /* 413: a payload over limits.max_body_bytes. */
     size_t n = 100 * 1024;
@@ -238,6 +243,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_raw_request),
         cmocka_unit_test(test_events),
         cmocka_unit_test(test_events_interrupt),
+        cmocka_unit_test(test_plugins),
+        cmocka_unit_test(test_select_hints),
+        cmocka_unit_test(test_drain),
     };
     const struct CMUnitTest auth[] = {cmocka_unit_test(test_auth)};
     const struct CMUnitTest fake[] = {cmocka_unit_test(test_fake),

@@ -69,6 +69,10 @@ const struct cp_result *op_submit_batch(const struct cp_task_view *const *tasks,
             skip();                                                                                \
         }                                                                                          \
     } while (0)
+/* agent_drain (since ABI 2.4); only when cx_has_drain(). */
+const struct cp_result *op_drain(const char *id, int drain, int64_t now);
+/* 1 when the backend has agent_drain (ops version 4 or later and the op set). */
+int cx_has_drain(void);
 
 /* ---- asserting shorthands ------------------------------------------------------------------ */
 
@@ -141,6 +145,8 @@ extern const struct CMUnitTest conformance_lease_tests[];
 extern const size_t conformance_lease_count;
 extern const struct CMUnitTest conformance_admin_tests[];
 extern const size_t conformance_admin_count;
+extern const struct CMUnitTest conformance_status_tests[];
+extern const size_t conformance_status_count;
 
 #define CX_TEST(fn) cmocka_unit_test_setup_teardown(fn, cx_setup, cx_teardown)
 

@@ -478,6 +478,17 @@ const struct cp_result *op_heartbeat(const char *id, int32_t status, int64_t now
     RUN("agent_heartbeat", agent_heartbeat(cx.st, id, status, now, on_result, w));
 }
 
+int cx_has_drain(void)
+{
+    return cx.ops->version >= 4 && cx.ops->agent_drain;
+}
+
+const struct cp_result *op_drain(const char *id, int drain, int64_t now)
+{
+    assert_true(cx_has_drain());
+    RUN("agent_drain", agent_drain(cx.st, id, drain, now, on_result, w));
+}
+
 const struct cp_result *op_unregister(const char *id, int64_t now)
 {
     RUN("agent_unregister", agent_unregister(cx.st, id, now, on_result, w));

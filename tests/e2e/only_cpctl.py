@@ -56,7 +56,8 @@ class CpctlTest(cpdtest.CpdTestCase):
 
     def test_help(self):
         out = self.ok("--help")
-        for cmd in ("agents", "tasks", "health", "stats", "events", "--json", "--url", "--token"):
+        for cmd in ("agents", "tasks", "health", "stats", "events", "plugins", "--json", "--url",
+                    "--token"):
             self.assertIn(cmd, out)
         for args in (["agents", "--help"], ["agents", "list", "--help"], ["agents", "get", "-h"],
                      ["agents", "rm", "--help"], ["agents", "select", "--help"],
@@ -64,7 +65,8 @@ class CpctlTest(cpdtest.CpdTestCase):
                      ["tasks", "wait", "--help"], ["tasks", "cancel", "--help"],
                      ["tasks", "list", "--help"], ["tasks", "extend", "--help"],
                      ["tasks", "retry", "--help"], ["tasks", "purge", "--help"],
-                     ["health", "--help"], ["stats", "--help"], ["events", "--help"]):
+                     ["health", "--help"], ["stats", "--help"], ["events", "--help"],
+                     ["plugins", "--help"]):
             out = self.ok(*args, url=False)
             self.assertIn("usage: cpctl " + args[0], out)
         self.assertRegex(self.ok("--version", url=False), r"^cpctl \d+\.\d+\.\d+")
@@ -147,7 +149,47 @@ class CpctlTest(cpdtest.CpdTestCase):
         _, err = self.rc(1, "agents", "select", "--capability", cap, "--exclude",
                          "%s,%s" % (a1, a2))
         self.assertIn("no_agent", err)
-        self.rc(2, "agents", "select", "--strategy", "no_such_strategy")
+        _, err = self.rc(2, "agents", "select", "--strategy", "no_such_strategy")
+        self.assertIn("loaded strategies: least_loaded", err)
+        # Hints reach the server (the default strategy ignores them; a bad one is refused).
+        out = self.ok("agents", "select", "--capability", cap, "--exclude", a1,
+                      "--hint", "region=eu", "--hint", "zone=a=b")
+        self.assertEqual(self.column(out, "AGENT_ID"), [a2])
+        _, err = self.rc(2, "agents", "select", "--hint", "bad key=1")
+        self.assertIn("hint.bad", err)
+        self.rc(2, "agents", "select", "--hint", "novalue")
+        self.rc(2, "agents", "select", "--hint", "=v")
+
+    def test_drain(self):
+        a, cap = self.uid("agent"), self.uid("cap")
+        self.register(a, capabilities=[cap])
+        out = self.ok("agents", "drain", a)
+        self.assertRegex(out, r"(?m)^status +draining$")
+        self.assertRegex(out, r"(?m)^drained_at +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
+        self.heartbeat(a, "ready")  # the agent's word does not end an operator's drain
+        self.assertEqual(self.agent(a)["status"], "draining")
+        self.assertEqual(self.column(self.ok("agents", "list", "--capability", cap,
+                                             "--all"), "STATUS"), ["draining"])
+        body = json.loads(self.ok("--json", "agents", "undrain", a))
+        self.assertEqual((body["status"], body["drained_at"]), ("ready", None))
+        _, err = self.rc(1, "agents", "drain", "nobody-here")
+        self.assertIn("not_found", err)
+        self.rc(2, "agents", "drain")
+        self.rc(2, "agents", "undrain", a, "extra")
+        self.assertIn("usage: cpctl agents", self.ok("agents", "drain", "--help", url=False))
+
+    def test_plugins(self):
+        out = self.ok("plugins")
+        self.assertTrue(out.startswith("KIND"), out)
+        kinds = self.column(out, "KIND")
+        self.assertEqual(kinds[0], "storage")
+        self.assertIn("least_loaded *", self.column(out, "NAME"))
+        self.assertTrue(all(re.match(r"^2\.\d+$", v) for v in self.column(out, "ABI")))
+        body = json.loads(self.ok("--json", "plugins"))
+        self.assertEqual(body["total"], len(body["plugins"]))
+        self.assertEqual(len(body["plugins"]), len(kinds))
+        self.assertEqual([p["kind"] for p in body["plugins"]], kinds)
+        self.rc(2, "plugins", "extra")
 
     # -- tasks
 

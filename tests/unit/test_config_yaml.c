@@ -265,6 +265,17 @@ static void test_yaml_bad_values(void **state)
          {"selection.plugins[1]='random'", "listed twice"}},
         {"selection: {plugins: [random, [x]]}\n", {"'selection.plugins[1]'", "is a list"}},
         {"probes: {plugins: [\"\"]}\n", {"probes.plugins[0]=''"}},
+        {"selection: {plugins: [{options: {a: 1}}]}\n",
+         {"'selection.plugins[0]'", "needs 'plugin'"}},
+        {"selection: {plugins: [{plugin: [x]}]}\n", {"'selection.plugins[0]'", "needs 'plugin'"}},
+        {"selection: {plugins: [{plugin: x, optoins: {a: 1}}]}\n",
+         {"'selection.plugins[0]'", "unknown or repeated key 'optoins'", "plugin and options"}},
+        {"selection: {plugins: [{plugin: x, plugin: y}]}\n", {"repeated key 'plugin'"}},
+        {"selection: {plugins: [{plugin: x, options: [a]}]}\n",
+         {"'selection.plugins[0].options'", "is a list"}},
+        {"probes: {plugins: [{plugin: x, options: {\"a b\": 1}}]}\n",
+         {"probes.plugins[0].options.a b='a b'", "not an option name"}},
+        {"selection: {plugins: [x, {plugin: x}]}\n", {"selection.plugins[1]='x'", "listed twice"}},
         {"probes: {exec: true}\n", {"'probes.exec'", "expected a mapping"}},
         {"tasks: {timeout_seconds: 1}\ntasks: {max_retries: 1}\n",
          {"key 'tasks' appears twice", "(line 2)"}},
@@ -295,6 +306,52 @@ static void test_yaml_bad_values(void **state)
     }
 }
 
+/* selection.plugins / probes.plugins entries may carry their plugin's options. */
+static void test_yaml_plugin_options(void **state)
+{
+    (void)state;
+    struct cp_config c;
+    char err[512];
+    assert_int_equal(load_text(&c,
+                               "selection:\n"
+                               "  plugins:\n"
+                               "    - least_loaded\n"
+                               "    - plugin: /opt/x/lowest_latency.so\n"
+                               "      options: {unknown_latency_ms: 500, tags: [a, b]}\n"
+                               "    - {plugin: round_robin}\n"
+                               "probes:\n"
+                               "  plugins: [http, {plugin: grpc, options: {tls: \"on\"}}]\n",
+                               err, sizeof err),
+                     0);
+    assert_int_equal(c.n_selection_plugins, 3);
+    assert_string_equal(c.selection_plugins[0].spec, "least_loaded");
+    assert_int_equal(c.selection_plugins[0].n_options, 0);
+    assert_string_equal(c.selection_plugins[1].spec, "/opt/x/lowest_latency.so");
+    assert_int_equal(c.selection_plugins[1].n_options, 2);
+    assert_string_equal(c.selection_plugins[1].options[0].key, "unknown_latency_ms");
+    assert_string_equal(c.selection_plugins[1].options[0].value, "500");
+    assert_string_equal(c.selection_plugins[1].options[1].key, "tags");
+    assert_string_equal(c.selection_plugins[1].options[1].value, "a,b");
+    assert_string_equal(c.selection_plugins[2].spec, "round_robin");
+    assert_int_equal(c.selection_plugins[2].n_options, 0);
+    assert_int_equal(c.n_probe_plugins, 2);
+    assert_string_equal(c.probe_plugins[1].spec, "grpc");
+    assert_string_equal(c.probe_plugins[1].options[0].value, "on");
+    assert_int_equal(c.n_storage_options, 0); /* not mixed with storage's */
+    config_free(&c);
+
+    /* At most CFG_MAX_OPTIONS per entry. */
+    char doc[2048] = "selection: {plugins: [{plugin: x, options: {";
+    for (int i = 0; i <= CFG_MAX_OPTIONS; i++) {
+        size_t len = strlen(doc);
+        snprintf(doc + len, sizeof doc - len, "%so%d: 1", i ? ", " : "", i);
+    }
+    strcat(doc, "}}]}\n");
+    assert_int_equal(load_text(&c, doc, err, sizeof err), -1);
+    assert_contains(err, "one option too many");
+    config_free(&c);
+}
+
 static void test_yaml_missing_file(void **state)
 {
     (void)state;
@@ -319,6 +376,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_yaml_empty_and_nulls, config_test_setup,
                                         config_test_teardown),
         cmocka_unit_test_setup_teardown(test_yaml_bad_values, config_test_setup,
+                                        config_test_teardown),
+        cmocka_unit_test_setup_teardown(test_yaml_plugin_options, config_test_setup,
                                         config_test_teardown),
         cmocka_unit_test_setup_teardown(test_yaml_missing_file, config_test_setup,
                                         config_test_teardown),

@@ -22,7 +22,8 @@ from .errors import (BadRequestError, ConflictError, ControlPlaneError, Forbidde
 from .runner import RunnerStats, TaskError, run_agent
 from .sync import Client
 from .types import (AgentCapability, AgentInfo, AgentStatus, Attempt, BatchItem, CircuitInfo,
-                    CircuitState, FailResult, HealthCheck, HealthStatus, SystemHealth, Task,
+                    CircuitState, FailResult, HealthCheck, HealthStatus, PluginInfo, SystemHealth,
+                    Task,
                     TaskPriority, TaskStatus)
 
 ControlPlaneCoordinator = AsyncClient  # the guide's name
@@ -42,7 +43,8 @@ __all__ = [
     "create_control_plane", "run_agent", "TaskError", "RunnerStats",
     "AgentCapability", "AgentInfo", "AgentStatus", "Attempt", "BatchItem", "CircuitInfo",
     "CircuitState", "FailResult",
-    "HealthCheck", "HealthStatus", "SystemHealth", "Task", "TaskPriority", "TaskStatus",
+    "HealthCheck", "HealthStatus", "PluginInfo", "SystemHealth", "Task", "TaskPriority",
+    "TaskStatus",
     "ControlPlaneError", "TransportError", "RequestTimeout", "ProtocolError",
     "BadRequestError", "UnauthorizedError", "ForbiddenError", "NotFoundError",
     "ConflictError", "PayloadTooLargeError", "UnavailableError", "ServerError",

@@ -22,7 +22,7 @@ from urllib.parse import quote, urlencode
 
 from .errors import ControlPlaneError, NotFoundError, ServerError, TransportError, UnavailableError
 from .types import (AgentCapability, AgentInfo, AgentStatus, BatchItem, FailResult, HealthCheck,
-                    HealthStatus, SystemHealth, Task, TaskPriority, TaskStatus, _enum,
+                    HealthStatus, PluginInfo, SystemHealth, Task, TaskPriority, TaskStatus, _enum,
                     parse_time)
 
 MAX_WAIT_MS = 60000  # the server's cap on block_ms and wait_ms
@@ -189,6 +189,21 @@ class Operations:
         return code != 404
 
     @operation
+    def drain_agent(self, agent_id: str):
+        """An operator's drain (admin token): the agent gets no new tasks, finishes those it
+        holds, and reads draining until undrain_agent — whatever its heartbeats say. Returns the
+        AgentInfo after (drained_at set), or None for an unknown agent."""
+        status, data = yield Call("POST", "/agents/%s/drain" % _seg(agent_id), ok_404=True)
+        return None if status == 404 else AgentInfo.from_json(data)
+
+    @operation
+    def undrain_agent(self, agent_id: str):
+        """End an operator's drain: the agent returns to the status it reported last. The
+        AgentInfo after, or None for an unknown agent."""
+        status, data = yield Call("POST", "/agents/%s/undrain" % _seg(agent_id), ok_404=True)
+        return None if status == 404 else AgentInfo.from_json(data)
+
+    @operation
     def get_agent(self, agent_id: str):
         """AgentInfo, or None for an unknown agent."""
         status, data = yield Call("GET", "/agents/" + _seg(agent_id), ok_404=True)
@@ -216,9 +231,12 @@ class Operations:
 
     @operation
     def select_agent(self, capabilities: Optional[Sequence[Union[str, AgentCapability]]] = None,
-                     strategy: Optional[str] = None, exclude: Optional[Sequence[str]] = None):
+                     strategy: Optional[str] = None, exclude: Optional[Sequence[str]] = None,
+                     hints: Optional[Dict[str, str]] = None):
         """The agent the strategy (default: the server's) picks among available agents with
-        every capability, not excluded; None when no agent qualifies."""
+        every capability, not excluded; None when no agent qualifies. hints are passed to the
+        strategy as hint.<key>=<value> ({"region": "eu"}; strategies that do not use them
+        ignore them)."""
         query = []
         caps = _names(capabilities)
         if caps:
@@ -227,6 +245,8 @@ class Operations:
             query.append(("strategy", strategy))
         if exclude:
             query.append(("exclude", ",".join(exclude)))
+        for key, value in (hints or {}).items():
+            query.append(("hint." + str(key), str(value)))
         status, data = yield Call("GET", "/agents/select", query=query, ok_404=True)
         if status == 404:
             if isinstance(data, dict) and data.get("code") == "no_agent":
@@ -495,6 +515,13 @@ class Operations:
         unknown."""
         status, data = yield Call("GET", "/agents/" + _seg(agent_id), ok_404=True)
         return status != 404 and AgentInfo.from_json(data).is_available()
+
+    @operation
+    def list_plugins(self):
+        """The plugins the server loaded (storage, then selection strategies, then probe
+        types) as PluginInfo, with the names of their options, never the values."""
+        _, data = yield Call("GET", "/plugins")
+        return [PluginInfo.from_json(p) for p in data.get("plugins", [])]
 
     @operation
     def get_stats(self):

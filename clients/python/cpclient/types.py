@@ -134,6 +134,7 @@ class AgentInfo:
     health: Union[HealthStatus, str] = HealthStatus.UNKNOWN
     circuit: Union[CircuitState, str] = CircuitState.CLOSED
     health_probe: Optional[Dict[str, Any]] = None
+    drained_at: Optional[datetime] = None
     raw: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -157,17 +158,20 @@ class AgentInfo:
             health=_enum(HealthStatus, d.get("health", "unknown")),
             circuit=_enum(CircuitState, d.get("circuit", "closed")),
             health_probe=d.get("health_probe"),
+            drained_at=parse_time(d.get("drained_at")),
             raw=d,
         )
 
+    @property
+    def drained(self) -> bool:
+        """An operator drained it (drain_agent): no new tasks until undrain_agent."""
+        return self.drained_at is not None
+
     def is_available(self) -> bool:
-        """Could take work now (docs/api.md, available=true): ready, or busy below
-        max_concurrent_tasks; not offline; circuit not open."""
-        if self.circuit == CircuitState.OPEN:
-            return False
-        if self.status == AgentStatus.READY:
-            return True
-        return self.status == AgentStatus.BUSY and \
+        """Could take work now (docs/api.md, available=true; the claim rule): ready, below
+        max_concurrent_tasks, circuit not open. A busy agent — at its maximum or by its own
+        report —, a draining, starting, failed or offline one is not."""
+        return self.status == AgentStatus.READY and self.circuit != CircuitState.OPEN and \
             self.tasks_in_flight < self.max_concurrent_tasks
 
 
@@ -206,6 +210,27 @@ class BatchItem:
 
     def __bool__(self) -> bool:
         return self.task_id is not None
+
+
+@dataclass
+class PluginInfo:
+    """One plugin the server loaded (GET /plugins): options lists the names of its config
+    options, never their values."""
+    kind: str
+    name: str
+    version: Optional[str] = None
+    abi_version: Optional[str] = None
+    path: Optional[str] = None
+    options: List[str] = field(default_factory=list)
+    default: bool = False
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, d: Dict[str, Any]) -> "PluginInfo":
+        d = _obj(d)
+        return cls(kind=d.get("kind", ""), name=d.get("name", ""), version=d.get("version"),
+                   abi_version=d.get("abi_version"), path=d.get("path"),
+                   options=list(d.get("options") or []), default=bool(d.get("default")), raw=d)
 
 
 @dataclass

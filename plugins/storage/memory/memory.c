@@ -210,6 +210,7 @@ static const struct cp_storage_ops memory_ops = {
     .task_retry = mem_op_task_retry,
     .task_purge = mem_op_task_purge,
     .task_submit_batch = mem_op_task_submit_batch,
+    .agent_drain = mem_op_agent_drain,
 #endif
 };
 

@@ -160,6 +160,8 @@ struct mem_agent {
     const char **caps;           /* cap_names[i]->s, for views */
     uint32_t n_caps;
     int32_t status;
+    int32_t reported;   /* the status the agent reported last (ready at registration) */
+    int64_t drained_at; /* an operator's drain (agent_drain), 0 = not drained */
     char *model;
     struct mem_name *provider;
     const char *metadata; /* owned, or mem_empty_object */
@@ -369,6 +371,8 @@ void mem_op_agent_heartbeat(void *st, const char *agent_id, int32_t status, int6
                             cp_storage_cb cb, void *cookie);
 void mem_op_agent_unregister(void *st, const char *agent_id, int64_t now_ms, cp_storage_cb cb,
                              void *cookie);
+void mem_op_agent_drain(void *st, const char *agent_id, int drain, int64_t now_ms, cp_storage_cb cb,
+                        void *cookie);
 void mem_op_agent_set_health(void *st, const char *agent_id, const struct cp_health_view *health,
                              int32_t status, int32_t expect_status, cp_storage_cb cb, void *cookie);
 void mem_op_task_submit(void *st, const struct cp_task_view *task, cp_storage_cb cb, void *cookie);

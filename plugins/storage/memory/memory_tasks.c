@@ -99,7 +99,10 @@ struct mem_agent *mem_task_unhold(struct mem *m, struct mem_task *t)
     mem_agent_stats(m, a, -1);
     a->in_flight--;
     if (a->current == t) a->current = NULL;
-    if (a->status == CP_AGENT_BUSY && a->in_flight < a->max_concurrent) a->status = CP_AGENT_READY;
+    /* Back below its maximum: ready again, unless busy is what the agent itself reported. */
+    if (a->status == CP_AGENT_BUSY && a->in_flight < a->max_concurrent &&
+        a->reported != CP_AGENT_BUSY)
+        a->status = CP_AGENT_READY;
     mem_agent_stats(m, a, 1);
     return a;
 }

@@ -113,6 +113,22 @@ void rs_agent_heartbeat(void *st, const char *agent_id, int32_t status, int64_t 
     rs_op_start(rs, RS_AGENT_HEARTBEAT, &a, cb, cookie);
 }
 
+void rs_agent_drain(void *st, const char *agent_id, int drain, int64_t now_ms, cp_storage_cb cb,
+                    void *cookie)
+{
+    struct rs *rs = st;
+    if (!agent_id) {
+        rs_fail(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
+        return;
+    }
+    struct rs_args a;
+    args_begin(&a, rs, RS_AGENT_DRAIN);
+    args_i64(&a, now_ms);
+    args_str(&a, agent_id);
+    args_i64(&a, drain ? 1 : 0);
+    rs_op_start(rs, RS_AGENT_DRAIN, &a, cb, cookie);
+}
+
 void rs_agent_unregister(void *st, const char *agent_id, int64_t now_ms, cp_storage_cb cb,
                          void *cookie)
 {

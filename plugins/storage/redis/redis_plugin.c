@@ -236,6 +236,7 @@ static const struct cp_storage_ops rs_ops = {
     .task_retry = rs_task_retry,
     .task_purge = rs_task_purge,
     .task_submit_batch = rs_task_submit_batch,
+    .agent_drain = rs_agent_drain,
 };
 
 CP_PLUGIN_DEFINE(CP_PLUGIN_STORAGE, "redis", "0.1.0", &rs_ops);

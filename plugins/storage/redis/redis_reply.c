@@ -311,6 +311,8 @@ static const struct cp_agent_view *agent(struct rd *d, const redisReply *r)
     h->circuit_opens = u32(d, e[25]);
     h->opened_at_ms = i64(d, e[26]);
     h->retry_at_ms = i64(d, e[27]);
+    a->drained_at_ms = i64(d, e[28]); /* nil (a record from before 2.4): 0, not drained */
+    /* e[29], the status the agent reported, is the scripts' own. */
     return a;
 }
 

@@ -154,6 +154,7 @@ struct cpc_agent {
     int health;  /* enum cp_health */
     int circuit; /* enum cp_circuit */
     char *json;
+    int64_t drained_at_ms; /* when an operator drained it (cp_client_agent_drain), 0 = not */
 };
 
 struct cpc_agent_list {
@@ -310,6 +311,15 @@ CPC_API int cp_client_agent_heartbeat(cp_client *c, const char *agent_id, int st
  * Errors: CPC_ERR_NOT_FOUND. */
 CPC_API int cp_client_agent_unregister(cp_client *c, const char *agent_id);
 
+/* POST /agents/:id/drain (admin): the agent gets no new tasks, finishes those it holds, and
+ * reads draining until undrained — whatever its heartbeats say (offline and failed still show).
+ * Idempotent. *out (may be NULL) gets the agent after.
+ * POST /agents/:id/undrain: back to the status it reported last.
+ * Errors: CPC_ERR_NOT_FOUND, CPC_ERR_FORBIDDEN (not an admin token), CPC_ERR_SERVER (501
+ * not_implemented: the server's storage plugin predates draining). */
+CPC_API int cp_client_agent_drain(cp_client *c, const char *agent_id, struct cpc_agent **out);
+CPC_API int cp_client_agent_undrain(cp_client *c, const char *agent_id, struct cpc_agent **out);
+
 /* GET /agents/:id. Errors: CPC_ERR_NOT_FOUND. */
 CPC_API int cp_client_agent_get(cp_client *c, const char *agent_id, struct cpc_agent **out);
 
@@ -331,11 +341,17 @@ struct cpc_select_query {
     const char *strategy; /* NULL = the server's default */
     const char *const *exclude;
     size_t n_exclude;
+    /* Hints for the strategy, sent as hint.<key>=<value> (at most 16; keys of letters, digits,
+     * '_', '-', '.'; values 1-256 bytes): hint_keys[i] = hint_values[i]. */
+    const char *const *hint_keys;
+    const char *const *hint_values;
+    size_t n_hints;
 };
 
 /* GET /agents/select. q may be NULL.
  * Errors: CPC_ERR_NOT_FOUND (no agent qualifies: cp_client_last_code() is "no_agent"),
- * CPC_ERR_INVALID (unknown strategy, bad capability). */
+ * CPC_ERR_INVALID (unknown strategy — the message lists the loaded ones —, bad capability,
+ * bad hint). */
 CPC_API int cp_client_agent_select(cp_client *c, const struct cpc_select_query *q,
                                    struct cpc_agent **out);
 
@@ -540,6 +556,30 @@ typedef int (*cpc_event_fn)(void *arg, const struct cpc_event *ev);
  * reconnect, only the refusals (4xx), CPC_ERR_PROTOCOL and CPC_ERR_NOMEM end the call. */
 CPC_API int cp_client_events(cp_client *c, const struct cpc_events_options *opt, cpc_event_fn fn,
                              void *arg);
+
+/* ---- Plugins ------------------------------------------------------------------------------ */
+
+/* One loaded plugin (GET /plugins). Option values are never sent, only their names. */
+struct cpc_plugin {
+    char *kind;        /* "storage", "selection" or "probe" */
+    char *name;        /* what configs and requests call it (a strategy's name, a probe type) */
+    char *version;     /* the plugin's own version */
+    char *abi_version; /* the ABI it was built for, "2.4" */
+    char *path;        /* the file it was loaded from */
+    char **options;    /* the names of its config options */
+    size_t n_options;
+    int is_default; /* the default selection strategy */
+};
+
+struct cpc_plugin_list {
+    struct cpc_plugin *plugins; /* storage first, then selection, then probes */
+    size_t n;
+    char *json;
+};
+
+/* GET /plugins. */
+CPC_API int cp_client_plugins(cp_client *c, struct cpc_plugin_list **out);
+CPC_API void cp_client_plugin_list_free(struct cpc_plugin_list *l);
 
 /* ---- Anything else ------------------------------------------------------------------------ */
 

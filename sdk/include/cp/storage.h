@@ -312,28 +312,48 @@ static inline uint32_t cp_jitter_mix(uint32_t seed, uint32_t k)
 /*
  * The rules every backend implements (the conformance suite checks each one):
  *
+ * Status. An agent's status is set by the agent (register: ready; heartbeat), by the host
+ * (health: failed and back), by the reaper (offline), by claims (busy at the maximum) and, since
+ * 2.4, by an operator's drain. Besides its status a backend keeps two things (each backend in
+ * its own way; only drained_at is in the view):
+ *   - reported: the status the agent itself reported last (register and an offline agent's
+ *     plain heartbeat: ready);
+ *   - drained_at: when an operator drained it (agent_drain), 0 when not drained.
+ * Wherever the rules below say "resolved", a status `s` becomes: offline or failed as it is;
+ * else draining while drained_at != 0; else s, and ready with tasks_in_flight >=
+ * max_concurrent_tasks becomes busy. So an operator's drain outlasts heartbeats (until
+ * agent_drain(.., 0, ..)), while liveness and a failing probe still show through it.
+ * An agent that is busy — at its maximum, or because it reported busy — may not claim (see
+ * cp_claim_allowed()); a self-reported busy stays busy until it reports otherwise.
+ *
  * agent_register(in): in carries agent_id, capabilities, model, provider, metadata_json,
  *   health_probe_json, max_concurrent_tasks (other members ignored). New id: stored with status
- *   ready, registered_at = last_heartbeat = now, counters 0, health {unknown, circuit closed};
- *   .created = 1. Existing id: those fields replaced, counters, registered_at and health kept,
- *   status ready, last_heartbeat = now; .created = 0. .agent = the stored agent.
+ *   ready, registered_at = last_heartbeat = now, counters 0, health {unknown, circuit closed},
+ *   not drained; .created = 1. Existing id: those fields replaced, counters, registered_at,
+ *   health and drained_at kept, status ready resolved, last_heartbeat = now; .created = 0.
+ *   Either way reported = ready. .agent = the stored agent.
  *   Health without a probe: an agent whose health_probe_json is NULL has health.status healthy
  *   while not offline and unhealthy while offline; the backend keeps it so on every status
  *   change (and in the counters). An agent with a probe starts unknown; the host sets it.
  * agent_get(id): .agent, or NOT_FOUND.
  * agent_list(filter): every agent matching, sorted by agent_id; .total = n_agents.
  * agent_heartbeat(id, status, now): NOT_FOUND if unknown. last_heartbeat = now. status -1: an
- *   offline agent returns to ready. status >= 0 (never offline; the host refuses it): the agent
- *   takes it. Except: an agent with a health_probe_json whose health.status is unhealthy and
- *   that is failed or offline becomes (stays) failed, whatever status it sends (its probe
- *   decides, not its heartbeat). Either way, ready with tasks_in_flight >=
- *   max_concurrent_tasks becomes busy.
+ *   offline agent returns to ready (reported = ready). status >= 0 (never offline; the host
+ *   refuses it): reported = status, and the agent takes it. Except: an agent with a
+ *   health_probe_json whose health.status is unhealthy and that is failed or offline becomes
+ *   (stays) failed, whatever status it sends (its probe decides, not its heartbeat). The new
+ *   status is resolved (drained: draining).
  * agent_unregister(id, now): NOT_FOUND if unknown. Deletes it; each of its claimed/running tasks
  *   returns to pending with assignment cleared, retries unchanged, pending_since = now (no
  *   backoff), its attempt added as REMOVED (2.4); one CP_EVENT_TASK_REQUEUED event each.
  * agent_set_health(id, health, status, expect_status): NOT_FOUND if unknown. Stores health
  *   (whole). When status >= 0 and (expect_status < 0 or the current status == expect_status)
- *   the agent's status becomes `status` (ready with in flight at max becomes busy).
+ *   the agent's status becomes `status`, resolved.
+ * agent_drain(id, drain, now) (since 2.4, ops version 4): NOT_FOUND if unknown. drain 1:
+ *   drained_at = now unless already drained (the first drain's time is kept); the status is
+ *   resolved (draining unless offline or failed). drain 0: drained_at = 0; a draining status
+ *   becomes the reported status, resolved. Tasks the agent holds are not touched.
+ *   .created = 1 when drained_at changed (0 for a repeated drain or undrain). .agent = after.
  *
  * task_submit(task): stores the task as given (the host fills every member; status pending,
  *   pending_since = created_at). CONFLICT if the id exists. Since 2.4:
@@ -363,7 +383,8 @@ static inline uint32_t cp_jitter_mix(uint32_t seed, uint32_t k)
  *   allows, or tr.agent_id is set and is not the assigned agent (or the task has none).
  *   When the task leaves claimed/running, its assigned agent (if still registered):
  *   tasks_in_flight - 1; current_task_id cleared if it was this task; busy -> ready when below
- *   max_concurrent_tasks; last_heartbeat = now when tr.agent_id is that agent.
+ *   max_concurrent_tasks, unless busy is what it reported; last_heartbeat = now when tr.agent_id
+ *   is that agent.
  *   START: claimed -> running, started_at = now.
  *   COMPLETE: -> completed, result, completed_at = now. Agent: tasks_completed + 1, latency
  *     sum/count += latency (measured from claimed_at when tr.latency_ms < 0).
@@ -500,6 +521,10 @@ struct cp_storage_ops {
     void (*task_purge)(void *st, const struct cp_purge *p, cp_storage_cb cb, void *cookie);
     void (*task_submit_batch)(void *st, const struct cp_task_view *const *tasks, size_t n,
                               cp_storage_cb cb, void *cookie);
+    /* Since 2.4 (ops version 4). Optional (may be NULL: the host answers "not supported"): an
+     * operator's drain (drain 1) or undrain (drain 0); rules above. */
+    void (*agent_drain)(void *st, const char *agent_id, int drain, int64_t now_ms, cp_storage_cb cb,
+                        void *cookie);
 #endif
     /* Ops appended by later minors go here, at the end, each inside
      * `#if CP_ABI_TARGET_MINOR >= <minor>` with CP_STORAGE_OPS_VERSION bumped under the same
@@ -516,13 +541,16 @@ struct cp_storage_ops {
 #define CP_STORAGE_OPS_VERSION 1
 #endif
 
-/* The availability rule of CONTRACT §3 (a pure function of the agent's record):
- * ready, or busy below max_concurrent_tasks; and circuit not open. Offline agents never are. */
+/* The availability rule, for stats.agents_available (a pure function of the agent's record):
+ * the claim rule below without its clock — ready, below max_concurrent_tasks, circuit not open.
+ * A busy agent (at its maximum, or busy by its own report), a draining, starting, failed or
+ * offline one is not available. Listing available agents and GET /agents/select use
+ * cp_agent_may_claim() itself (an open circuit past retry_at counts there), so what is listed
+ * and selected is exactly what may claim. (Before 2.4 a busy agent below its maximum counted.) */
 static inline int cp_agent_is_available(const struct cp_agent_view *a)
 {
-    if (a->health.circuit == CP_CIRCUIT_OPEN) return 0;
-    if (a->status == CP_AGENT_READY) return 1;
-    return a->status == CP_AGENT_BUSY && a->tasks_in_flight < a->max_concurrent_tasks;
+    return a->status == CP_AGENT_READY && a->tasks_in_flight < a->max_concurrent_tasks &&
+           a->health.circuit != CP_CIRCUIT_OPEN;
 }
 
 /* The claim rule of task_claim (above), written once: an agent may claim when it is ready,

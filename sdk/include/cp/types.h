@@ -161,6 +161,11 @@ struct cp_agent_view {
     double latency_sum_ms; /* over finished tasks: avg = sum / count (0 when count is 0) */
     uint64_t latency_count;
     struct cp_health_view health;
+#if CP_ABI_TARGET_MINOR >= 4
+    /* Since 2.4: when an operator drained the agent (storage agent_drain()), 0 when not
+     * drained. While drained its status reads draining unless it is offline or failed. */
+    int64_t drained_at_ms;
+#endif
 };
 
 /* How one attempt at a task ended (struct cp_attempt.outcome). Since 2.4. */

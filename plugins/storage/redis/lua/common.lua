@@ -97,7 +97,9 @@ end
 
 ---------------------------------------------------------------------------------------------
 -- Records. Agent hash fields: id caps st model prov md probe reg hb la mc inf cur tc tf ls lc
--- and health hs hlc hcf hcs hlat herr hci hcif hco hoa hra. ls and hlat stay strings (doubles
+-- and health hs hlc hcf hcs hlat herr hci hcif hco hoa hra, then dra (drained_at, 0 = not
+-- drained) and rep (the status the agent reported last; absent in records from before 2.4:
+-- read as ready). ls and hlat stay strings (doubles
 -- round-trip exactly that way). Task hash fields: id type pl req st pr cat clat stat coat ps ag
 -- to mr re att res err md strat poa pou dl x, the index members cm (created_at indexes) and
 -- cseq (claim order), the queue place qk (sha1 of req), qm/qs (member and score while pending),
@@ -108,7 +110,7 @@ end
 -- small hash lacks costs an HMGET a scan of the whole record: one packed field instead of five
 -- keeps the hot reads as they were.)
 local A_NUM = {'st', 'reg', 'hb', 'la', 'mc', 'inf', 'tc', 'tf', 'lc', 'hs', 'hlc', 'hcf', 'hcs',
-               'hci', 'hcif', 'hco', 'hoa', 'hra'}
+               'hci', 'hcif', 'hco', 'hoa', 'hra', 'dra'}
 local A_OPT = {'model', 'prov', 'probe', 'cur', 'herr', 'wr'}
 local T_NUM = {'st', 'pr', 'cat', 'clat', 'stat', 'coat', 'ps', 'to', 'mr', 're', 'att', 'pou',
                'dl'}
@@ -153,7 +155,10 @@ local function aget(id)
     local e = AC[id]
     if not e then
         local a = hgetall(akey(id))
-        if a then tonum(a, A_NUM) end
+        if a then
+            tonum(a, A_NUM)
+            a.rep = tonumber(a.rep) or A_READY
+        end
         e = {old = a and copy(a) or false, cur = a or false, dirty = false}
         AC[id] = e
     end
@@ -232,11 +237,9 @@ local function delta(hash, field, d)
     DELTA[k] = DELTA[k] + d
 end
 
--- The availability rule of cp_agent_is_available().
+-- The availability rule of cp_agent_is_available(): ready, below the maximum, circuit not open.
 local function agent_available(a)
-    if a.hci == C_OPEN then return false end
-    if a.st == A_READY then return true end
-    return a.st == A_BUSY and a.inf < a.mc
+    return a.hci ~= C_OPEN and a.st == A_READY and a.inf < a.mc
 end
 
 -- `names`: also the per-capability and per-provider counts (they change only when an agent
@@ -275,9 +278,11 @@ end
 ---------------------------------------------------------------------------------------------
 -- Writing records and their indexes.
 
--- The invariants every change keeps: ready with tasks in flight at the maximum is busy; an
+-- The invariants every change keeps (a status "resolved", cp/storage.h): a drained agent is
+-- draining unless offline or failed; ready with tasks in flight at the maximum is busy; an
 -- agent without a probe is healthy unless offline.
 local function agent_norm(a)
+    if a.dra ~= 0 and a.st ~= A_OFFLINE and a.st ~= A_FAILED then a.st = A_DRAINING end
     if a.st == A_READY and a.inf >= a.mc then a.st = A_BUSY end
     if not a.probe then a.hs = (a.st == A_OFFLINE) and H_UNHEALTHY or H_HEALTHY end
 end
@@ -449,7 +454,8 @@ local function agent_leave(t, by, now)
     if not a then return nil end
     if a.inf > 0 then a.inf = a.inf - 1 end
     if a.cur == t.id then a.cur = nil end
-    if a.st == A_BUSY and a.inf < a.mc then a.st = A_READY end
+    -- Below its maximum: ready again, unless busy is what the agent itself reported.
+    if a.st == A_BUSY and a.inf < a.mc and a.rep ~= A_BUSY then a.st = A_READY end
     if by and by == a.id then a.hb = now end
     aput(a)
     return a
@@ -542,7 +548,7 @@ local function agent_reply(a)
     return {a.id, a.caps, a.st, nz(a.model), nz(a.prov), a.md, nz(a.probe), i64(a.reg),
             i64(a.hb), i64(a.la), a.mc, a.inf, nz(a.cur), a.tc, a.tf, a.ls, a.lc, a.hs,
             i64(a.hlc), a.hcf, a.hcs, a.hlat, nz(a.herr), a.hci, a.hcif, a.hco, i64(a.hoa),
-            i64(a.hra)}
+            i64(a.hra), i64(a.dra), a.rep}
 end
 
 local function task_reply(t)
@@ -557,7 +563,7 @@ end
 -- strings; redis_reply.c reads both). Read-only ops reply that way, without building a table.
 local A_FIELDS = {'id', 'caps', 'st', 'model', 'prov', 'md', 'probe', 'reg', 'hb', 'la', 'mc', 'inf',
                   'cur', 'tc', 'tf', 'ls', 'lc', 'hs', 'hlc', 'hcf', 'hcs', 'hlat', 'herr', 'hci',
-                  'hcif', 'hco', 'hoa', 'hra'}
+                  'hcif', 'hco', 'hoa', 'hra', 'dra', 'rep'}
 local function agent_raw(id)
     local r = call('HMGET', akey(id), unpack(A_FIELDS))
     if not r[1] then return nil end
@@ -602,14 +608,14 @@ local function istr(n) return string.format('%d', n) end
 -- Agent fields by position in A_FIELDS (agent_raw()).
 local AR_CAPS, AR_ST, AR_HB, AR_LA, AR_MC, AR_INF, AR_CUR, AR_TC, AR_LS, AR_LC, AR_HCI, AR_HRA =
     2, 3, 9, 10, 11, 12, 13, 14, 16, 17, 24, 28
-local AR_PROBE, AR_HS = 7, 18
+local AR_PROBE, AR_HS, AR_DRA, AR_REP = 7, 18, 29, 30
 
 -- The counters of an agent whose status or tasks in flight changed and nothing else counted
 -- (health, circuit, maximum, names): what agent_account(old, -1) + agent_account(new, 1) net.
 local function agent_recount(hci, mc, st0, inf0, st1, inf1)
     local S = P .. 'stats'
     local function avail(st, inf)
-        return hci ~= C_OPEN and (st == A_READY or (st == A_BUSY and inf < mc))
+        return hci ~= C_OPEN and st == A_READY and inf < mc
     end
     local v0, v1 = avail(st0, inf0), avail(st1, inf1)
     if v0 ~= v1 then call('HINCRBY', S, 'agents_available', v1 and '1' or '-1') end

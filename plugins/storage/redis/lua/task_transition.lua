@@ -43,7 +43,8 @@ if kind == TR_START or kind == TR_COMPLETE then
         local ast, ainf, amc = tonumber(a[AR_ST]), tonumber(a[AR_INF]), tonumber(a[AR_MC])
         ast0 = ast
         local inf1 = ainf > 0 and ainf - 1 or ainf
-        local st1 = (ast == A_BUSY and inf1 < amc) and A_READY or ast
+        local self_busy = (tonumber(a[AR_REP]) or A_READY) == A_BUSY
+        local st1 = (ast == A_BUSY and inf1 < amc and not self_busy) and A_READY or ast
         local lat = tonumber(ARGV[8]) or -1
         if lat < 0 then lat = now - tonumber(t[TR_CLAT]) end
         local ls = string.format('%.17g', (tonumber(a[AR_LS]) or 0) + lat)

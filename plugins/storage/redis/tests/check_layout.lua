@@ -126,13 +126,16 @@ local avail, by_ast, by_hs, open = 0, {}, {}, 0
 local ids = redis.call('ZRANGE', P .. 'agents', 0, -1)
 for _, aid in ipairs(ids) do
     local a = redis.call('HMGET', P .. 'a:' .. aid, 'st', 'inf', 'mc', 'hci', 'hb', 'hs', 'probe',
-                         'caps', 'id')
+                         'caps', 'id', 'dra')
     local st, inf, mc, hci = num(a[1]), num(a[2]), num(a[3]), num(a[4])
     if a[9] ~= aid then e('agent record ' .. aid) end
     bump(by_ast, st)
     bump(by_hs, num(a[6]))
     if hci == 1 then open = open + 1 end
-    if hci ~= 1 and (st == 1 or (st == 2 and inf < mc)) then avail = avail + 1 end
+    if hci ~= 1 and st == 1 and inf < mc then avail = avail + 1 end
+    if num(a[10]) ~= 0 and st ~= 3 and st ~= 4 and st ~= 5 then
+        e('drained but ' .. st .. ' ' .. aid)
+    end
     if inf ~= (af[aid] or 0) then e('in flight ' .. aid .. ': ' .. inf .. ' vs ' .. (af[aid] or 0)) end
     af[aid] = nil
     if redis.call('ZCARD', P .. 'af:' .. aid) ~= inf then e('af: size ' .. aid) end
