@@ -633,6 +633,44 @@ local function task_restatus(cm, cat, st0, st1)
     call('HINCRBY', P .. 'stats', 'ts:' .. ST_S[st1], '1')
 end
 
+-- COMPLETE's side of the agent (task_transition.lua's hot path), on its record `a` as
+-- agent_raw_wr() read it (wr: a claim waits for its slot): its slot back as agent_leave()
+-- gives it, one more completed, the latency `lat`, last_heartbeat = now when `touch`; written
+-- as commit() would, and `a` updated in place. Returns its status before. (Here rather than in
+-- task_transition.lua to keep that script's closure under Lua's 60 upvalues.)
+local function complete_agent(a, wr, ag, id, now, now_s, lat, touch)
+    local ast, ainf, amc = tonumber(a[AR_ST]), tonumber(a[AR_INF]), tonumber(a[AR_MC])
+    local inf1 = ainf > 0 and ainf - 1 or ainf
+    local self_busy = (tonumber(a[AR_REP]) or A_READY) == A_BUSY
+    local st1 = (ast == A_BUSY and inf1 < amc and not self_busy) and A_READY or ast
+    local ls = string.format('%.17g', (tonumber(a[AR_LS]) or 0) + lat)
+    local tc, lc = tonumber(a[AR_TC]) + 1, tonumber(a[AR_LC]) + 1
+    local ak = akey(ag)
+    local f = {'inf', istr(inf1), 'tc', istr(tc), 'ls', ls, 'lc', istr(lc)}
+    if st1 ~= ast then
+        f[#f + 1] = 'st'
+        f[#f + 1] = ST_S[st1]
+    end
+    if touch and tonumber(a[AR_HB]) ~= now then
+        f[#f + 1] = 'hb'
+        f[#f + 1] = now_s
+        call('ZADD', P .. (ast == A_OFFLINE and 'off' or 'alive'), now_s, ag)
+        a[AR_HB] = now
+    end
+    call('HSET', ak, unpack(f))
+    if a[AR_CUR] == id then
+        call('HDEL', ak, 'cur')
+        a[AR_CUR] = false
+    end
+    if wr then -- a claim waits for this slot (agent_store())
+        call('HDEL', ak, 'wr')
+        call('PUBLISH', P .. 'events', 'room ' .. ag .. ' ' .. INST)
+    end
+    agent_recount(tonumber(a[AR_HCI]), amc, ast, ainf, st1, inf1)
+    a[AR_ST], a[AR_INF], a[AR_TC], a[AR_LS], a[AR_LC] = st1, inf1, tc, ls, lc
+    return ast
+end
+
 ---------------------------------------------------------------------------------------------
 -- The change feed (docs/redis.md, "The event feed"). While the key P.."feed" exists (a cpd
 -- process streams events to a client; the key is also the counter that numbers the changes),
