@@ -75,7 +75,7 @@ static inline int32_t ops_agent_before(const struct cp_result *res)
 }
 static inline int32_t ops_task_before(const struct cp_result *res)
 {
-    return res->size >= sizeof(struct cp_result) && (res->before & CP_BEFORE_TASK)
+    return res->size >= offsetof(struct cp_result, next_due_ms) && (res->before & CP_BEFORE_TASK)
                ? res->task_status_before
                : -1;
 }

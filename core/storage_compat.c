@@ -510,11 +510,15 @@ static void wrap_table(struct compat *c)
         t->task_purge = o->task_purge ? w_task_purge : NULL;
         t->task_submit_batch = o->task_submit_batch ? w_task_submit_batch : NULL;
         t->agent_drain = o->agent_drain ? w_agent_drain : NULL;
+        /* A plugin that has it is built for 2.4 and never runs through this layer (whose
+         * results would not normalize .next): cpd makes the two calls instead. */
+        t->task_complete_next = NULL;
     }
 }
 _Static_assert(sizeof(struct cp_storage_ops) ==
-                   offsetof(struct cp_storage_ops, agent_drain) +
-                       sizeof(void (*)(void *, const char *, int, int64_t, cp_storage_cb, void *)),
+                   offsetof(struct cp_storage_ops, task_complete_next) +
+                       sizeof(void (*)(void *, const struct cp_transition *,
+                                       const struct cp_claim *, cp_storage_cb, void *)),
                "an op was appended to struct cp_storage_ops: wrap it in wrap_table()");
 
 int storage_compat_wrap(struct plugin *p, char *err, size_t errlen)

@@ -211,6 +211,7 @@ static const struct cp_storage_ops memory_ops = {
     .task_purge = mem_op_task_purge,
     .task_submit_batch = mem_op_task_submit_batch,
     .agent_drain = mem_op_agent_drain,
+    .task_complete_next = mem_op_task_complete_next,
 #endif
 };
 

@@ -390,5 +390,7 @@ void mem_op_task_retry(void *st, const struct cp_retry *r, cp_storage_cb cb, voi
 void mem_op_task_purge(void *st, const struct cp_purge *p, cp_storage_cb cb, void *cookie);
 void mem_op_task_submit_batch(void *st, const struct cp_task_view *const *tasks, size_t n,
                               cp_storage_cb cb, void *cookie);
+void mem_op_task_complete_next(void *st, const struct cp_transition *tr,
+                               const struct cp_claim *next, cp_storage_cb cb, void *cookie);
 
 #endif

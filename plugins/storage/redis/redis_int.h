@@ -379,6 +379,8 @@ void rs_task_get(void *st, const char *task_id, cp_storage_cb cb, void *cookie);
 void rs_task_list(void *st, const struct cp_task_filter *filter, cp_storage_cb cb, void *cookie);
 void rs_task_claim(void *st, const struct cp_claim *claim, cp_storage_cb cb, void *cookie);
 void rs_task_transition(void *st, const struct cp_transition *tr, cp_storage_cb cb, void *cookie);
+void rs_task_complete_next(void *st, const struct cp_transition *tr, const struct cp_claim *next,
+                           cp_storage_cb cb, void *cookie);
 void rs_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cookie);
 void rs_stats(void *st, cp_storage_cb cb, void *cookie);
 void rs_task_extend(void *st, const struct cp_extend *x, cp_storage_cb cb, void *cookie);

@@ -281,6 +281,29 @@ void rs_task_list(void *st, const struct cp_task_filter *f, cp_storage_cb cb, vo
     rs_op_start(rs, RS_TASK_LIST, &a, cb, cookie);
 }
 
+/* task_claim's arguments after inst and now: agent caps_mode token caps... (the token also
+ * kept in `a`, so that a lost reply releases the claim: redis_fence.c). */
+static void args_claim(struct rs *rs, struct rs_args *a, const struct cp_claim *c)
+{
+    args_str(a, c->agent_id);
+    /* "2": INVALID, but only once the agent is known to exist. */
+    const char *mode = !c->capabilities                                    ? "0"
+                       : rs_caps_valid(c->capabilities, c->n_capabilities) ? "1"
+                                                                           : "2";
+    args_str(a, mode);
+    /* The claim token, kept in the task: the claim is undone if its reply is lost
+     * (redis_fence.c). */
+    char *token = args_own(a, sizeof rs->inst + 24);
+    if (token) {
+        snprintf(token, sizeof rs->inst + 24, "%s:%llu", rs->inst,
+                 (unsigned long long)++rs->claim_seq);
+        args_str(a, token);
+        a->claim_agent = c->agent_id;
+        a->claim_token = token;
+    }
+    if (mode[0] == '1') args_names(a, c->capabilities, c->n_capabilities);
+}
+
 void rs_task_claim(void *st, const struct cp_claim *c, cp_storage_cb cb, void *cookie)
 {
     struct rs *rs = st;
@@ -295,24 +318,24 @@ void rs_task_claim(void *st, const struct cp_claim *c, cp_storage_cb cb, void *c
     struct rs_args a;
     args_begin(&a, rs, RS_TASK_CLAIM);
     args_i64(&a, c->now_ms);
-    args_str(&a, c->agent_id);
-    /* "2": INVALID, but only once the agent is known to exist. */
-    const char *mode = !c->capabilities                                    ? "0"
-                       : rs_caps_valid(c->capabilities, c->n_capabilities) ? "1"
-                                                                           : "2";
-    args_str(&a, mode);
-    /* The claim token, kept in the task: the claim is undone if its reply is lost
-     * (redis_fence.c). */
-    char *token = args_own(&a, sizeof rs->inst + 24);
-    if (token) {
-        snprintf(token, sizeof rs->inst + 24, "%s:%llu", rs->inst,
-                 (unsigned long long)++rs->claim_seq);
-        args_str(&a, token);
-        a.claim_agent = c->agent_id;
-        a.claim_token = token;
-    }
-    if (mode[0] == '1') args_names(&a, c->capabilities, c->n_capabilities);
+    args_claim(rs, &a, c);
     rs_op_start(rs, RS_TASK_CLAIM, &a, cb, cookie);
+}
+
+/* task_transition's 12 arguments (inst included, by args_begin). */
+static void args_transition(struct rs_args *a, const struct cp_transition *tr)
+{
+    args_i64(a, tr->now_ms);
+    args_i64(a, tr->kind);
+    args_str(a, tr->task_id);
+    args_opt(a, tr->agent_id);
+    args_opt(a, tr->result_json);
+    args_opt(a, tr->error);
+    args_f64(a, tr->latency_ms);
+    args_str(a, tr->requeue ? "1" : "0");
+    args_i64(a, tr->pass_over_ms);
+    args_i64(a, tr->expect_attempt);
+    args_i64(a, tr->jitter);
 }
 
 void rs_task_transition(void *st, const struct cp_transition *tr, cp_storage_cb cb, void *cookie)
@@ -328,18 +351,33 @@ void rs_task_transition(void *st, const struct cp_transition *tr, cp_storage_cb 
     }
     struct rs_args a;
     args_begin(&a, rs, RS_TASK_TRANSITION);
-    args_i64(&a, tr->now_ms);
-    args_i64(&a, tr->kind);
-    args_str(&a, tr->task_id);
-    args_opt(&a, tr->agent_id);
-    args_opt(&a, tr->result_json);
-    args_opt(&a, tr->error);
-    args_f64(&a, tr->latency_ms);
-    args_str(&a, tr->requeue ? "1" : "0");
-    args_i64(&a, tr->pass_over_ms);
-    args_i64(&a, tr->expect_attempt);
-    args_i64(&a, tr->jitter);
+    args_transition(&a, tr);
     rs_op_start(rs, RS_TASK_TRANSITION, &a, cb, cookie);
+}
+
+/* One script call (task_complete_next.lua): the transition, then the claim; the claim's token
+ * travels with it, so a lost reply releases the claim as it would a plain claim's. */
+void rs_task_complete_next(void *st, const struct cp_transition *tr, const struct cp_claim *next,
+                           cp_storage_cb cb, void *cookie)
+{
+    struct rs *rs = st;
+    if (!tr || !next || (tr->kind != CP_TR_COMPLETE && tr->kind != CP_TR_FAIL)) {
+        rs_fail(cb, cookie, CP_ERR_INVALID, "complete_next takes COMPLETE or FAIL and a claim");
+        return;
+    }
+    if (!tr->task_id) {
+        rs_fail(cb, cookie, CP_ERR_NOT_FOUND, "task not found");
+        return;
+    }
+    if (!next->agent_id) {
+        rs_fail(cb, cookie, CP_ERR_INVALID, "the next claim needs its agent");
+        return;
+    }
+    struct rs_args a;
+    args_begin(&a, rs, RS_TASK_COMPLETE_NEXT);
+    args_transition(&a, tr);
+    args_claim(rs, &a, next);
+    rs_op_start(rs, RS_TASK_COMPLETE_NEXT, &a, cb, cookie);
 }
 
 void rs_task_extend(void *st, const struct cp_extend *x, cp_storage_cb cb, void *cookie)

@@ -237,6 +237,7 @@ static const struct cp_storage_ops rs_ops = {
     .task_purge = rs_task_purge,
     .task_submit_batch = rs_task_submit_batch,
     .agent_drain = rs_agent_drain,
+    .task_complete_next = rs_task_complete_next,
 };
 
 CP_PLUGIN_DEFINE(CP_PLUGIN_STORAGE, "redis", "0.1.0", &rs_ops);

@@ -468,7 +468,9 @@ int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_re
     memset(res, 0, sizeof(*res));
     res->size = sizeof(*res);
     struct rd d = {arena, NULL, 0};
-    if (!is_array(&d, reply, 14)) {
+    /* 14 members; task_complete_next.lua adds the claim's whole reply as a 15th. */
+    if (!reply || reply->type != REDIS_REPLY_ARRAY ||
+        (reply->elements != 14 && reply->elements != 15)) {
         res->rc = CP_ERR_UNAVAILABLE;
         res->message = "redis: malformed script reply";
         return res->rc;
@@ -513,6 +515,20 @@ int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_re
     }
     res->next_due_ms = i64(&d, e[12]);
     res->more = (int32_t)i64(&d, e[13]);
+    if (reply->elements == 15 && res->rc == 0) {
+        /* The claim's reply: one level only (its own 15th member would be malformed). */
+        struct cp_result *next = alloc(&d, sizeof *next);
+        if (next) {
+            if (e[14]->type != REDIS_REPLY_ARRAY || e[14]->elements != 14)
+                d.bad = "redis: malformed claim in a complete_next reply";
+            else {
+                int nrc = rs_reply_parse(e[14], arena, next);
+                if (nrc == CP_ERR_NOMEM) d.oom = 1;
+                if (nrc == CP_ERR_UNAVAILABLE) d.bad = next->message; /* malformed */
+            }
+            res->next = next;
+        }
+    }
     return finish(&d, res, "redis: malformed script reply");
 }
 

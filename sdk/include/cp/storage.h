@@ -133,6 +133,9 @@ struct cp_result {
      * remain (the call stopped at its limit or its scan budget); 0 when none do. */
     int64_t next_due_ms;
     int32_t more;
+    /* Since 2.4. task_complete_next: the claim's result (as task_claim answers it) when the
+     * transition succeeded, else NULL. Borrowed like the rest. */
+    const struct cp_result *next;
 #endif
 };
 #define CP_BEFORE_AGENT 1u
@@ -452,6 +455,12 @@ static inline uint32_t cp_jitter_mix(uint32_t seed, uint32_t k)
  *   found by its idempotency key (an earlier item of the same batch included); .n_tasks = n.
  *   rc < 0: nothing stored (validation fails every item before anything is stored), except
  *   CP_ERR_NOMEM in memory, where the first .n_tasks items may have been stored.
+ * task_complete_next(tr, next): task_transition(tr) (tr.kind COMPLETE or FAIL, else INVALID)
+ *   and, only when it succeeded, task_claim(next) in the same atomic step (one script on
+ *   Redis): nothing can happen between the two that could not happen between two calls, and
+ *   each part follows its own rules exactly. The result is the transition's (rc, .task, .agent
+ *   after the transition, before) with .next = the claim's result (its own rc, .task, .agent,
+ *   before), or .next NULL when the transition failed (then no claim was made).
  */
 struct cp_storage_ops {
     CP_OPS_HEADER;
@@ -525,6 +534,10 @@ struct cp_storage_ops {
      * operator's drain (drain 1) or undrain (drain 0); rules above. */
     void (*agent_drain)(void *st, const char *agent_id, int drain, int64_t now_ms, cp_storage_cb cb,
                         void *cookie);
+    /* Since 2.4 (ops version 4). Optional (may be NULL: the host makes the two calls itself):
+     * a COMPLETE or FAIL and the claim of the agent's next task, as one operation. Rules above. */
+    void (*task_complete_next)(void *st, const struct cp_transition *tr,
+                               const struct cp_claim *next, cp_storage_cb cb, void *cookie);
 #endif
     /* Ops appended by later minors go here, at the end, each inside
      * `#if CP_ABI_TARGET_MINOR >= <minor>` with CP_STORAGE_OPS_VERSION bumped under the same
