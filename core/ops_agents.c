@@ -182,15 +182,22 @@ void ops_agent_select(struct cp_core *core, struct ops_call *call, const struct 
 static void on_drained(void *cookie, const struct cp_result *res)
 {
     struct ops_call *call = cookie;
-    const struct cp_agent_view *a = res->agent;
-    /* A status change to announce: drained and now draining, or undrained and no longer (an
-     * offline or failed agent's status does not move either way). The store does not say what
-     * it was before: old -1. */
-    if (res->rc == 0 && res->created && a &&
-        (call->u.drain ? a->status == CP_AGENT_DRAINING : a->status != CP_AGENT_DRAINING) &&
-        a->status != CP_AGENT_OFFLINE && a->status != CP_AGENT_FAILED)
-        ops_emit_agent(call->core, EVT_AGENT_STATUS, NULL, a, -1, a->status);
+    struct cp_core *core = call->core; /* the callback may free call */
+    const struct cp_agent_view *a = res->rc == 0 ? res->agent : NULL;
+    if (a) {
+        /* A status change to announce: drained and now draining, or undrained and no longer
+         * (an offline or failed agent's status does not move either way). */
+        int32_t before = ops_agent_before(res);
+        if (before >= 0 ? before != a->status
+                        : res->created && a->status != CP_AGENT_OFFLINE &&
+                              a->status != CP_AGENT_FAILED &&
+                              (call->u.drain ? a->status == CP_AGENT_DRAINING
+                                             : a->status != CP_AGENT_DRAINING))
+            ops_emit_agent(core, EVT_AGENT_STATUS, NULL, a, before, a->status);
+    }
     call->cb(call->cookie, res);
+    /* Its held claims: answered null when drained, may claim when undrained. */
+    if (a) claims_room(core->claims, a->agent_id, a);
 }
 
 void ops_agent_drain(struct cp_core *core, struct ops_call *call, const char *agent_id, int drain,

@@ -91,7 +91,13 @@ void test_drain(void **state)
     /* Not selectable; no task for it. */
     struct cpc_select_query q = {.capabilities = caps, .n_capabilities = 1};
     expect_error(cp_client_agent_select(C, &q, &a), CPC_ERR_NOT_FOUND, 404, "no_agent");
-    char *t = submit("drained-work", caps, 1, NULL);
+    /* Critical, so that the claim below takes it before tasks other tests left pending. */
+    struct cpc_task_spec ts = {.task_type = "drained-work",
+                               .required_capabilities = caps,
+                               .n_required = 1,
+                               .priority = "critical"};
+    char *t = NULL;
+    ASSERT_OK(cp_client_task_submit(C, &ts, &t));
     struct cpc_task *task = NULL;
     ASSERT_OK(cp_client_task_claim(C, id, NULL, 0, 0, &task));
     assert_null(task);

@@ -506,14 +506,14 @@ void mem_op_agent_drain(void *st, const char *agent_id, int drain, int64_t now_m
         mem_reply_err(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
     } else {
         int changed = drain ? !a->drained_at : a->drained_at != 0;
-        int32_t next = a->status;
+        int32_t was = a->status, next = a->status;
         if (drain && !a->drained_at) a->drained_at = now_ms ? now_ms : 1;
         if (!drain && a->drained_at) {
             a->drained_at = 0;
             if (next == CP_AGENT_DRAINING) next = a->reported;
         }
         mem_agent_set_status(m, a, next); /* resolved: draining while drained */
-        reply_agent(cb, cookie, a, changed);
+        reply_agent(cb, cookie, a, changed, was);
     }
     mem_leave(m);
 }

@@ -7,7 +7,7 @@ local id = ARGV[3]
 local drain = ARGV[4] == '1'
 local a = aget(id)
 if not a then return reply(NOT_FOUND, 'agent not found') end
-local changed = 0
+local changed, before = 0, a.st
 if drain and a.dra == 0 then
     a.dra = now > 0 and now or 1
     changed = 1
@@ -18,4 +18,5 @@ elseif not drain and a.dra ~= 0 then
 end
 aput(a)
 commit()
-return reply(OK, nil, {created = changed, agent = a})
+F.status(now, id, before, a.st)
+return reply(OK, nil, {created = changed, agent = a, abefore = before})
