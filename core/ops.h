@@ -73,6 +73,8 @@ struct ops_call {
             int64_t arrived_ms;
             uint64_t seen_pending, seen_room; /* struct claims_seen */
             struct claimer *held;
+            cp_storage_cb done; /* complete_next: the transition's answer */
+            int32_t tr_kind;    /* complete_next: COMPLETE or FAIL */
         } claim;
         struct {
             const char *task_id;
@@ -185,6 +187,17 @@ uint32_t ops_store_minor(const struct cp_core *core);
  * callback. */
 void ops_task_claim(struct cp_core *core, struct ops_call *call, const struct ops_claim *in,
                     ops_hold_cb hold, cp_storage_cb cb, void *cookie);
+/* Complete or fail (tr->kind COMPLETE or FAIL, as ops_task_transition takes it) and then claim
+ * the agent's next task (as ops_task_claim, `next` borrowed until cb, held with next->block_ms
+ * like any claim): the two-request task lifecycle (ops_next.c). One store operation when the
+ * store has task_complete_next (one script on Redis), else the two calls; either way each part
+ * gets exactly the reactions of its own op, the transition's first. `done` gets the
+ * transition's result; when that failed (rc < 0) nothing was claimed and `cb` never comes (the
+ * caller may free the call in `done` then, not otherwise). Else `cb` follows once with the
+ * claim's result, and ops_call_cancel() applies while it is held. */
+void ops_task_complete_next(struct cp_core *core, struct ops_call *call,
+                            const struct cp_transition *tr, const struct ops_claim *next,
+                            cp_storage_cb done, ops_hold_cb hold, cp_storage_cb cb, void *cookie);
 /* The caller of a held op (claim, get with wait_ms) has gone: its callback never comes. A claim
  * whose task is being handed out meanwhile is released. Only while held (after hold(1)). */
 void ops_call_cancel(struct ops_call *call);

@@ -22,9 +22,8 @@ static void on_held_delivered(void *cookie, const struct cp_result *res)
     call->cb(call->cookie, res);
 }
 
-static void on_claimed(void *cookie, const struct cp_result *res)
+void ops_claim_answered(struct ops_call *call, const struct cp_result *res)
 {
-    struct ops_call *call = cookie;
     struct cp_core *core = call->core;
     const struct ops_claim *in = call->u.claim.in;
     if (res->rc == 0 && res->task) {
@@ -47,7 +46,12 @@ static void on_claimed(void *cookie, const struct cp_result *res)
                                      call->u.claim.arrived_ms, seen, on_held_delivered, call);
 }
 
-void ops_task_claim(struct cp_core *core, struct ops_call *call, const struct ops_claim *in,
+static void on_claimed(void *cookie, const struct cp_result *res)
+{
+    ops_claim_answered(cookie, res);
+}
+
+void ops_claim_init(struct cp_core *core, struct ops_call *call, const struct ops_claim *in,
                     ops_hold_cb hold, cp_storage_cb cb, void *cookie)
 {
     ops_call_init(call, core, cb, cookie);
@@ -59,6 +63,12 @@ void ops_task_claim(struct cp_core *core, struct ops_call *call, const struct op
     call->u.claim.seen_pending = seen.pending;
     call->u.claim.seen_room = seen.room;
     call->u.claim.held = NULL;
+}
+
+void ops_task_claim(struct cp_core *core, struct ops_call *call, const struct ops_claim *in,
+                    ops_hold_cb hold, cp_storage_cb cb, void *cookie)
+{
+    ops_claim_init(core, call, in, hold, cb, cookie);
     struct cp_claim c = {in->agent_id, in->capabilities, in->n_capabilities,
                          call->u.claim.arrived_ms};
     CORE_STORE(core, task_claim, &c, on_claimed, call);

@@ -85,6 +85,18 @@ static inline int32_t ops_task_before(const struct cp_result *res)
  * domain event each (ops_reap.c). */
 void ops_react_store_events(struct cp_core *core, const struct cp_event *ev, size_t n);
 
+/* A transition's reactions (ops_tasks.c), split around its caller's answer: `reacted` before
+ * (events, metrics, breaker), `woken` after (waiters and held claims, which may change the
+ * store's records). Only for res->rc == 0. */
+void ops_transition_reacted(struct cp_core *core, int32_t kind, const struct cp_result *res);
+void ops_transition_woken(struct cp_core *core, int32_t kind, const struct cp_result *res);
+/* A claim (ops_claims.c): ops_claim_init sets `call` up as ops_task_claim does (before the
+ * store is asked); ops_claim_answered takes the store's claim result: events, metrics, and
+ * the answer or the hold. */
+void ops_claim_init(struct cp_core *core, struct ops_call *call, const struct ops_claim *in,
+                    ops_hold_cb hold, cp_storage_cb cb, void *cookie);
+void ops_claim_answered(struct ops_call *call, const struct cp_result *res);
+
 /* The hooks of claims (ops_claims.c) and of the health monitor (ops_agents.c). */
 void ops_claims_claimed(void *core, const struct cp_result *res, int64_t waited_ms);
 void ops_claims_release(void *core, const char *task_id, const char *agent_id, uint32_t attempt);

@@ -211,15 +211,9 @@ static const int transition_event[] = {
     [CP_TR_RELEASE] = EVT_TASK_RELEASED,
 };
 
-static void on_transitioned(void *cookie, const struct cp_result *res)
+/* The reactions to a transition, before its caller is answered: events, metrics, breaker. */
+void ops_transition_reacted(struct cp_core *core, int32_t kind, const struct cp_result *res)
 {
-    struct ops_call *call = cookie;
-    struct cp_core *core = call->core; /* the callback may free call */
-    int32_t kind = call->kind;
-    if (res->rc < 0) {
-        call->cb(call->cookie, res);
-        return;
-    }
     const struct cp_task_view *t = res->task;
     if (t->status == CP_TASK_PENDING && t->not_before_ms > 0 && core->reaper)
         reaper_due(core->reaper, t->not_before_ms); /* a requeue that waits for its backoff */
@@ -233,11 +227,29 @@ static void on_transitioned(void *cookie, const struct cp_result *res)
         if (core->health && res->agent)
             health_task_outcome_seen(core->health, res->agent, kind == CP_TR_COMPLETE);
     }
-    call->cb(call->cookie, res);
-    sched_task_changed(core->sched, t);
+}
+
+/* ... and after it: waiters and held claims woken (they may change the store's records). */
+void ops_transition_woken(struct cp_core *core, int32_t kind, const struct cp_result *res)
+{
+    sched_task_changed(core->sched, res->task);
     /* A task leaving claimed/running gives its agent a slot: its claims held for room retry. */
     if (kind != CP_TR_START && res->agent)
         claims_room(core->claims, res->agent->agent_id, res->agent);
+}
+
+static void on_transitioned(void *cookie, const struct cp_result *res)
+{
+    struct ops_call *call = cookie;
+    struct cp_core *core = call->core; /* the callback may free call */
+    int32_t kind = call->kind;
+    if (res->rc < 0) {
+        call->cb(call->cookie, res);
+        return;
+    }
+    ops_transition_reacted(core, kind, res);
+    call->cb(call->cookie, res);
+    ops_transition_woken(core, kind, res);
 }
 
 void ops_task_transition(struct cp_core *core, struct ops_call *call,

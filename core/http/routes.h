@@ -23,6 +23,16 @@ void tasks_complete(struct req *r);
 void tasks_fail(struct req *r);
 void tasks_cancel(struct req *r);
 void tasks_extend(struct req *r);
+/* The answer of a transition (tasks.c): its body (without the closing brace), or the whole
+ * reply, errors included. */
+void tasks_render_transition(struct evbuffer *b, int kind, const struct cp_task_view *t);
+void tasks_reply_transition(struct req *r, int kind, const struct cp_result *res);
+/* tasks_next.c: "next" of complete and fail. parse: 0 absent, 1 present (*out made), -1 after
+ * replying 400; run: takes n, answers r. */
+struct next_ctx;
+int tasks_next_parse(struct req *r, const char *agent_id, struct next_ctx **out);
+void tasks_next_run(struct req *r, struct next_ctx *n, const struct cp_transition *tr);
+void tasks_next_free(struct next_ctx *n);
 /* tasks_submit.c */
 void tasks_submit_batch(struct req *r);
 /* tasks_admin.c */

@@ -180,11 +180,28 @@ static void reply_conflict(struct req *r, const struct cp_task_view *t)
                          cp_task_status_name(t->status));
 }
 
-static void on_transitioned(void *cookie, const struct cp_result *res)
+/* The body of a transition's answer, without its closing brace (tasks_next.c appends). */
+void tasks_render_transition(struct evbuffer *b, int kind, const struct cp_task_view *t)
 {
-    struct req *r = cookie;
-    int kind = (int)(intptr_t)r->ctx;
-    r->ctx = NULL;
+    switch (kind) {
+    case CP_TR_START:
+        render_literal(b, "{\"started\":true");
+        break;
+    case CP_TR_COMPLETE:
+        render_literal(b, "{\"completed\":true");
+        break;
+    case CP_TR_CANCEL:
+        render_literal(b, "{\"cancelled\":true");
+        break;
+    case CP_TR_FAIL:
+        evbuffer_add_printf(b, "{\"failed\":true,\"status\":\"%s\",\"retries\":%u",
+                            cp_task_status_name(t->status), (unsigned)t->retries);
+        break;
+    }
+}
+
+void tasks_reply_transition(struct req *r, int kind, const struct cp_result *res)
+{
     if (res->rc == CP_ERR_CONFLICT && res->task) {
         reply_conflict(r, res->task);
         return;
@@ -193,24 +210,18 @@ static void on_transitioned(void *cookie, const struct cp_result *res)
         http_reply_storage_error(r, res, "task");
         return;
     }
-    const struct cp_task_view *t = res->task;
     struct evbuffer *b = xevbuffer_new();
-    switch (kind) {
-    case CP_TR_START:
-        render_literal(b, "{\"started\":true}");
-        break;
-    case CP_TR_COMPLETE:
-        render_literal(b, "{\"completed\":true}");
-        break;
-    case CP_TR_CANCEL:
-        render_literal(b, "{\"cancelled\":true}");
-        break;
-    case CP_TR_FAIL:
-        evbuffer_add_printf(b, "{\"failed\":true,\"status\":\"%s\",\"retries\":%u}",
-                            cp_task_status_name(t->status), (unsigned)t->retries);
-        break;
-    }
+    tasks_render_transition(b, kind, res->task);
+    evbuffer_add(b, "}", 1);
     http_reply_buffer(r, 200, b);
+}
+
+static void on_transitioned(void *cookie, const struct cp_result *res)
+{
+    struct req *r = cookie;
+    int kind = (int)(intptr_t)r->ctx;
+    r->ctx = NULL;
+    tasks_reply_transition(r, kind, res);
 }
 
 static void transition(struct req *r, int kind)
@@ -230,7 +241,13 @@ static void transition(struct req *r, int kind)
     if (kind == CP_TR_FAIL &&
         (get_string(r, "error", 0, &error) < 0 || get_bool(r, "requeue", &requeue) < 0))
         return;
-    if (kind == CP_TR_COMPLETE && get_json_text(r, "result", 0, NULL, &result) < 0) return;
+    struct next_ctx *next = NULL; /* "next": claim the agent's next task too (tasks_next.c) */
+    if ((kind == CP_TR_COMPLETE || kind == CP_TR_FAIL) && tasks_next_parse(r, agent_id, &next) < 0)
+        return;
+    if (kind == CP_TR_COMPLETE && get_json_text(r, "result", 0, NULL, &result) < 0) {
+        if (next) tasks_next_free(next);
+        return;
+    }
     struct cp_transition tr = {.kind = kind,
                                .task_id = r->params[0],
                                .agent_id = agent_id,
@@ -238,8 +255,12 @@ static void transition(struct req *r, int kind)
                                .error = error ? error : "Unknown error",
                                .latency_ms = latency,
                                .requeue = requeue};
-    r->ctx = (void *)(intptr_t)kind;
-    ops_task_transition(r->core, &r->call, &tr, on_transitioned, r);
+    if (next) {
+        tasks_next_run(r, next, &tr);
+    } else {
+        r->ctx = (void *)(intptr_t)kind;
+        ops_task_transition(r->core, &r->call, &tr, on_transitioned, r);
+    }
     free(result);
 }
 

@@ -40,7 +40,8 @@ void mem_op_task_complete_next(void *st, const struct cp_transition *tr,
 {
     struct mem *m = st;
     if (!tr || !next || (tr->kind != CP_TR_COMPLETE && tr->kind != CP_TR_FAIL)) {
-        mem_reply_err(cb, cookie, CP_ERR_INVALID, "complete_next takes COMPLETE or FAIL and a claim");
+        mem_reply_err(cb, cookie, CP_ERR_INVALID,
+                      "complete_next takes COMPLETE or FAIL and a claim");
         return;
     }
     mem_enter(m); /* records freed by either step wait until both are answered */
