@@ -74,6 +74,12 @@ const struct cp_result *op_drain(const char *id, int drain, int64_t now);
 /* 1 when the backend has agent_drain (ops version 4 or later and the op set). */
 int cx_has_drain(void);
 
+/* task_complete_next (since ABI 2.4, optional: NULL means the host makes the two calls); only
+ * when cx_has_complete_next(). */
+const struct cp_result *op_complete_next(const struct cp_transition *tr,
+                                         const struct cp_claim *next);
+int cx_has_complete_next(void);
+
 /* ---- asserting shorthands ------------------------------------------------------------------ */
 
 /* An agent input with defaults (model "m1", provider "p1", metadata {}, no probe). */
@@ -147,6 +153,8 @@ extern const struct CMUnitTest conformance_admin_tests[];
 extern const size_t conformance_admin_count;
 extern const struct CMUnitTest conformance_status_tests[];
 extern const size_t conformance_status_count;
+extern const struct CMUnitTest conformance_next_tests[];
+extern const size_t conformance_next_count;
 
 #define CX_TEST(fn) cmocka_unit_test_setup_teardown(fn, cx_setup, cx_teardown)
 

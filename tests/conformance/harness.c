@@ -217,6 +217,10 @@ static struct cp_result *copy_result(const struct cp_result *r)
         ev[i].strategy = cx_strdup(r->events[i].strategy);
     }
     c->events = ev;
+    /* task_complete_next (2.4): the claim's result, one level deep. */
+    c->next = r->size >= offsetof(struct cp_result, next) + sizeof r->next && r->next
+                  ? copy_result(r->next)
+                  : NULL;
     return c;
 }
 
@@ -487,6 +491,18 @@ const struct cp_result *op_drain(const char *id, int drain, int64_t now)
 {
     assert_true(cx_has_drain());
     RUN("agent_drain", agent_drain(cx.st, id, drain, now, on_result, w));
+}
+
+int cx_has_complete_next(void)
+{
+    return cx.ops->version >= 4 && cx.ops->task_complete_next;
+}
+
+const struct cp_result *op_complete_next(const struct cp_transition *tr,
+                                         const struct cp_claim *next)
+{
+    assert_true(cx_has_complete_next());
+    RUN("task_complete_next", task_complete_next(cx.st, tr, next, on_result, w));
 }
 
 const struct cp_result *op_unregister(const char *id, int64_t now)
