@@ -12,6 +12,7 @@ through core/storage_compat.c. Checked over HTTP:
     the first. The 2.0 store's reap event has no strategy (2.1 appended it), but cpd reads a
     requeued task back from the store before offering it (strategies see the whole task since
     2.4), so the task's own strategy places it on either store;
+  - complete and fail with "next" work: cpd makes the two store calls the 2.0 store knows;
   - what ABI 2.4 added (leases, delays, backoff, idempotency keys, batches, retries by hand,
     purges, operator drains) is answered 501 not_supported, and plain tasks keep working.
 
@@ -109,6 +110,31 @@ class OlderMinorStore(CpdTestCase, RequeueStrategy):
 
     def test_requeued_task_placed_by_its_own_strategy(self):
         self.assertEqual(self.requeue_winner(), "c")  # read back: the task's own strategy
+
+    def test_complete_with_next_as_two_calls(self):
+        # task_complete_next came with 2.4: cpd completes, then claims, as two store calls.
+        self.register("n1", capabilities=["nx"], max_concurrent_tasks=1)
+        t1 = self.submit(required_capabilities=["nx"])
+        self.assertEqual(self.claim("n1")["id"], t1)
+        r = self.c.post("tasks/%s/complete" % t1, {"agent_id": "n1", "next": {}})
+        self.assertStatus(r, 200)
+        self.assertEqual(r.body, {"completed": True, "next": None})
+        t2 = self.submit(required_capabilities=["nx"])
+        self.assertEqual(self.claim("n1")["id"], t2)
+        # Held, and woken by a submit, as on a 2.4 store.
+        c2 = self.cpd.client()
+        self.addCleanup(c2.close)
+        h = in_thread(c2.post, "tasks/%s/fail" % t2,
+                      {"agent_id": "n1", "error": "x", "requeue": False,
+                       "next": {"block_ms": 10000}})
+        wait_until(lambda: self.task(t2)["status"] == "failed", 5.0, what="t2 failed")
+        t3 = self.submit(required_capabilities=["nx"])
+        r, elapsed = h.join()
+        self.assertStatus(r, 200)
+        self.assertEqual((r.body["failed"], r.body["status"]), (True, "failed"))
+        self.assertEqual(r.body["next"]["id"], t3)
+        self.assertLess(elapsed, 8)
+        self.assertEqual(self.agent("n1")["current_task_id"], t3)
 
     def test_drain_is_not_supported(self):
         # agent_drain came with 2.4: the 2.0 store has none, and cpd says so (nothing changes).
