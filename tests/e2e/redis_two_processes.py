@@ -1,6 +1,7 @@
 """redis_two_processes.py — two cpd processes on one Redis behave as one control plane: 10 agents
 (registered through either process) claim, start and complete 2,000 tasks submitted through both
-processes; every task is completed exactly once, none lost, none handed to two agents; a task
+processes (also with complete-and-claim-next: each completion claims the agent's next task in
+the same call); every task is completed exactly once, none lost, none handed to two agents; a task
 submitted on one process wakes a claim held on the other at once."""
 
 import threading
@@ -90,6 +91,14 @@ class TwoProcesses(CpdTestCase):
         self.stop_both()
 
     def test_2000_tasks_10_agents_two_processes_exactly_once(self):
+        self.fleet_exactly_once(N_TASKS, use_next=False)
+
+    def test_complete_with_next_two_processes_exactly_once(self):
+        # The two-request lifecycle: each completion claims the agent's next task in the same
+        # script call (held up to block_ms on the even agents), across both processes.
+        self.fleet_exactly_once(N_TASKS // 2, use_next=True)
+
+    def fleet_exactly_once(self, n_tasks, use_next):
         t0 = time.monotonic()
         ports = [self.a.port, self.b.port]
         ids = ["agent-%02d" % i for i in range(N_AGENTS)]
@@ -97,25 +106,27 @@ class TwoProcesses(CpdTestCase):
             self.register(aid, client=(self.ca, self.cb)[i % 2])
         ledger, stop = Ledger(), threading.Event()
         # Even agents long-poll (block_ms), odd ones claim immediately and retry.
-        agents = start_fleet(ledger, stop, ports, ids, lambda i: 0 if i % 2 else 2000)
-        subs = start_submitters(ledger, ports, N_TASKS)
+        agents = start_fleet(ledger, stop, ports, ids, lambda i: 0 if i % 2 else 2000,
+                             use_next=use_next)
+        subs = start_submitters(ledger, ports, n_tasks)
         try:
             wait_all_done(self.cb, subs, time.monotonic() + 50)
         finally:
             stop.set()
             join_all(self, subs + agents, 10)
         run_s = time.monotonic() - t0
-        self.assertEqual(len(ledger.submitted), N_TASKS)
+        self.assertEqual(len(ledger.submitted), n_tasks)
         # Nothing failed in this run, so no retry of any kind happened.
         self.assertEqual((ledger.n503, ledger.n_net, ledger.ambiguous, ledger.retry_409),
                          (0, 0, set(), []))
         verify_exactly_once(self, [self.ca, self.cb], ledger, agents,
-                            ["s%d" % i for i in range(4)], N_TASKS)
+                            ["s%d" % i for i in range(4)], n_tasks)
         # Both processes did real work for the fleet: every agent completed some tasks.
         for a in agents:
             self.assertGreater(len(a.completed), 0, a.agent_id)
-        print("2000 tasks through 2 processes in %.1fs (%s)"
-              % (run_s, ", ".join(str(len(a.completed)) for a in agents)))
+        print("%d tasks through 2 processes%s in %.1fs (%s)"
+              % (n_tasks, " with next" if use_next else "", run_s,
+                 ", ".join(str(len(a.completed)) for a in agents)))
         self.stop_both()
 
 

@@ -99,8 +99,12 @@ class AgentWorker(threading.Thread):
       process that sent it once that process reaches Redis again (docs/redis.md, "Lost
       replies"), and the agent's next claim is held until it has room again."""
 
-    def __init__(self, agent_id, ports, ledger, stop, block_ms=0, idle_sleep=0.02):
+    def __init__(self, agent_id, ports, ledger, stop, block_ms=0, idle_sleep=0.02,
+                 use_next=False):
         super().__init__(daemon=True, name=agent_id)
+        # use_next: each complete also claims the next task ("next": {"block_ms": block_ms}),
+        # the two-request lifecycle; a claim is sent only when a completion brought none.
+        self.use_next = use_next
         self.agent_id = agent_id
         self.clients = [Client(p, timeout=10.0) for p in ports]
         self.ledger = ledger
@@ -126,7 +130,12 @@ class AgentWorker(threading.Thread):
                 c.close()
 
     def _loop(self):
+        task = None
         while not self.stop_event.is_set():
+            if task is not None:  # brought by the last completion
+                self.ledger.note_claim(self.agent_id, task["id"])
+                task = self._work(task["id"], self._client(), started=False)
+                continue
             c = self._client()
             body = {"agent_id": self.agent_id}
             if self.block_ms:
@@ -148,7 +157,7 @@ class AgentWorker(threading.Thread):
             if task["status"] != "claimed" or task["assigned_agent"] != self.agent_id:
                 self.ledger.error(self.agent_id, "claim reply", r)
             self.ledger.note_claim(self.agent_id, task["id"])
-            self._work(task["id"], c, started=False)
+            task = self._work(task["id"], c, started=False)
 
     def _transition(self, c, tid, op, body):
         failed_before = False
@@ -160,7 +169,7 @@ class AgentWorker(threading.Thread):
                 c = self._client()
                 continue
             if r.status == 200:
-                return True
+                return r
             if r.status == 409 and failed_before:
                 with self.ledger.lock:
                     self.ledger.retry_409.append((self.agent_id, tid, op))
@@ -169,14 +178,27 @@ class AgentWorker(threading.Thread):
             return False
 
     def _work(self, tid, c, started):
+        """Start and complete tid; returns the next task a completion with next brought, or
+        None."""
         if not started and not self._transition(c, tid, "start", {"agent_id": self.agent_id}):
-            return
+            return None
         body = {"agent_id": self.agent_id, "result": {"by": self.agent_id}}
+        if self.use_next:
+            body["next"] = {"block_ms": self.block_ms}
         other = self.clients[self._turn % len(self.clients)]  # the next claim's process
-        if self._transition(other, tid, "complete", body):
-            self.completed.append(tid)
-            with self.ledger.lock:
-                self.ledger.completed += 1
+        r = self._transition(other, tid, "complete", body)
+        if not r:
+            return None
+        self.completed.append(tid)
+        with self.ledger.lock:
+            self.ledger.completed += 1
+        if r is True or not self.use_next:
+            return None  # a retried completion answered 409: its first try's claim is released
+        task = r.body.get("next")
+        if task is not None and (task["status"] != "claimed"
+                                 or task["assigned_agent"] != self.agent_id):
+            self.ledger.error(self.agent_id, "next in the complete reply", r)
+        return task
 
 
 class Submitter(threading.Thread):
@@ -311,9 +333,9 @@ def verify_exactly_once(tc, clients, ledger, agents, task_types, n_tasks):
     return tasks
 
 
-def start_fleet(ledger, stop, ports, agent_ids, block_ms_of):
+def start_fleet(ledger, stop, ports, agent_ids, block_ms_of, use_next=False):
     agents = [AgentWorker(aid, ports[i % len(ports):] + ports[:i % len(ports)], ledger, stop,
-                          block_ms=block_ms_of(i))
+                          block_ms=block_ms_of(i), use_next=use_next)
               for i, aid in enumerate(agent_ids)]
     for a in agents:
         a.start()
