@@ -7,7 +7,8 @@
  *    front of its band, attempt restored, no retry, the agent's slot back; it publishes
  *    "pending" and "room" as a release does; it is idempotent; the layout stays consistent;
  *  - through the plugin: a claim whose reply was lost (server stopped past the watchdog) and one
- *    not confirmed by WAIT are released by the plugin itself, and the host is told. */
+ *    not confirmed by WAIT are released by the plugin itself, and the host is told; so is the
+ *    claim of a complete-and-claim-next call whose reply was lost (its completion stands). */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -361,6 +362,66 @@ static void lost_claim_is_released_eval(void **state)
     lost_claim_is_released("eval");
 }
 
+/* The same for complete-and-claim-next (one script: the completion, then a claim carrying its
+ * token): Redis runs the buffered call after the watchdog answered it "unknown"; the completion
+ * stands (it may have been applied: the caller was told so), and the claim it made is released
+ * like a lost claim's. */
+static void lost_complete_next_releases_its_claim(const char *lua)
+{
+    struct srv *s;
+    struct inst a;
+    setup(&s, &a, lua, "300");
+    struct res x;
+    do_submit(&a, 2, &x);
+    assert_int_equal(wait_res(&x, 5000), 0);
+    plugin_claim(&a, &x);
+    assert_int_equal(wait_res(&x, 5000), 0);
+    assert_string_equal(x.task_id, T1);
+    struct notes na = {0};
+    a.ops->watch(a.st, collect, &na);
+    kill(s->pid, SIGSTOP);
+    struct cp_transition tr = {.kind = CP_TR_COMPLETE,
+                               .task_id = T1,
+                               .agent_id = "agent-1",
+                               .latency_ms = -1,
+                               .now_ms = 1700000002000};
+    struct cp_claim cl = {"agent-1", NULL, 0, 1700000002000};
+    memset(&x, 0, sizeof x);
+    a.ops->task_complete_next(a.st, &tr, &cl, on_res, &x);
+    assert_int_equal(wait_res(&x, 5000), CP_ERR_UNAVAILABLE);
+    assert_int_equal(x.outcome, CP_OUTCOME_UNKNOWN);
+    kill(s->pid, SIGCONT);
+    assert_true(wait_available(&a));
+    for (int i = 0; i < 300 && !noted(&na, "pending " T2); i++)
+        run_for(10);
+    assert_true(noted(&na, "pending " T2));
+    redisContext *c = srv_client(s, NULL);
+    assert_string_equal(hget(c, TAG "t:" T1, "st"), "3"); /* completed: it ran */
+    assert_string_equal(hget(c, TAG "t:" T2, "st"), "0"); /* its claim undone */
+    assert_string_equal(hget(c, TAG "t:" T2, "att"), "0");
+    assert_string_equal(hget(c, TAG "a:agent-1", "inf"), "0");
+    assert_string_equal(hget(c, TAG "a:agent-1", "tc"), "1");
+    check_layout(c);
+    redisFree(c);
+    plugin_claim(&a, &x);
+    assert_int_equal(wait_res(&x, 5000), 0);
+    assert_string_equal(x.task_id, T2);
+    unload(&a);
+    srv_cleanup(s);
+}
+
+static void lost_complete_next_functions(void **state)
+{
+    (void)state;
+    lost_complete_next_releases_its_claim(NULL);
+}
+
+static void lost_complete_next_eval(void **state)
+{
+    (void)state;
+    lost_complete_next_releases_its_claim("eval");
+}
+
 /* wait_replicas without a replica: the claim ran on the master, WAIT did not confirm it — the
  * caller is told "unconfirmed", and the plugin releases the task at once. */
 static void unconfirmed_claim_is_released(void **state)
@@ -400,6 +461,8 @@ int main(void)
         cmocka_unit_test_teardown(lost_claim_is_released_functions, teardown),
         cmocka_unit_test_teardown(lost_claim_is_released_eval, teardown),
         cmocka_unit_test_teardown(unconfirmed_claim_is_released, teardown),
+        cmocka_unit_test_teardown(lost_complete_next_functions, teardown),
+        cmocka_unit_test_teardown(lost_complete_next_eval, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     event_base_free(base);
