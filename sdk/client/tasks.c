@@ -237,6 +237,109 @@ int cp_client_task_fail(cp_client *c, const char *task_id, const char *agent_id,
     return CPC_OK;
 }
 
+/* The body's "next" member and the request for complete/fail with next: *out gets the claimed
+ * task (NULL: none), *resp (may be NULL) the answer. Takes body. */
+static int with_next(cp_client *c, const char *task_id, const char *action, const char *agent_id,
+                     struct json_object *body, const struct cpc_next *next,
+                     struct json_object **resp, struct cpc_task **out)
+{
+    static const struct cpc_next dflt = {0};
+    if (!next) next = &dflt;
+    int err = cpc_require(c, "agent_id", agent_id);
+    if (!err && next->capabilities)
+        err = cpc_check_strings(c, "next.capabilities", next->capabilities, next->n_capabilities);
+    if (!err && (next->block_ms < 0 || next->block_ms > CPC_MAX_BLOCK_MS))
+        err = cpc_set_error(c, CPC_ERR_INVALID, "next.block_ms must be 0..%d", CPC_MAX_BLOCK_MS);
+    if (err) {
+        json_object_put(body);
+        return err;
+    }
+    int failed = 0;
+    struct json_object *n = json_object_new_object();
+    if (next->capabilities)
+        cpc_add(n, "capabilities", cpc_string_array(next->capabilities, next->n_capabilities),
+                &failed);
+    cpc_add(n, "block_ms", json_object_new_int64(next->block_ms), &failed);
+    cpc_add(body, "next", n, &failed);
+    cpc_add(body, "agent_id", json_object_new_string(agent_id), &failed);
+    if (failed) {
+        json_object_put(body);
+        return nomem(c);
+    }
+    struct cpc_buf path = {0};
+    if ((err = task_path(c, &path, task_id, action))) {
+        json_object_put(body);
+        return err;
+    }
+    struct json_object *r = NULL, *task;
+    long timeout = next->block_ms > 0 ? next->block_ms + c->margin_ms : c->timeout_ms;
+    err = cpc_post(c, path.s, body, timeout, next->block_ms > 0, &r);
+    cpc_buf_free(&path);
+    if (err) return err;
+    /* No "next" at all: a server older than next completed and claimed nothing. */
+    if (json_object_object_get_ex(r, "next", &task) && task) err = new_task(c, task, out);
+    if (resp && !err)
+        *resp = r;
+    else
+        json_object_put(r);
+    return err;
+}
+
+int cp_client_task_complete_next(cp_client *c, const char *task_id, const char *agent_id,
+                                 const char *result_json, double latency_ms,
+                                 const struct cpc_next *next, struct cpc_task **out)
+{
+    cpc_reset_error(c);
+    if (!out) return cpc_set_error(c, CPC_ERR_INVALID, "out is NULL");
+    *out = NULL;
+    struct json_object *result = NULL;
+    int err = result_json ? cpc_parse_arg(c, "result_json", result_json, &result) : CPC_OK;
+    if (err) return err;
+    int failed = 0;
+    struct json_object *body = json_object_new_object();
+    cpc_add_json(body, "result", result, &failed);
+    if (latency_ms >= 0) cpc_add(body, "latency_ms", json_object_new_double(latency_ms), &failed);
+    if (failed) {
+        json_object_put(body);
+        return nomem(c);
+    }
+    return with_next(c, task_id, "/complete", agent_id, body, next, NULL, out);
+}
+
+int cp_client_task_fail_next(cp_client *c, const char *task_id, const char *agent_id,
+                             const char *error, double latency_ms, int requeue,
+                             const struct cpc_next *next, struct cpc_fail_result *fail_out,
+                             struct cpc_task **out)
+{
+    cpc_reset_error(c);
+    if (fail_out) {
+        fail_out->status = -1;
+        fail_out->retries = 0;
+    }
+    if (!out) return cpc_set_error(c, CPC_ERR_INVALID, "out is NULL");
+    *out = NULL;
+    int failed = 0;
+    struct json_object *body = json_object_new_object();
+    if (error) cpc_add(body, "error", json_object_new_string(error), &failed);
+    if (latency_ms >= 0) cpc_add(body, "latency_ms", json_object_new_double(latency_ms), &failed);
+    cpc_add(body, "requeue", json_object_new_boolean(requeue != 0), &failed);
+    if (failed) {
+        json_object_put(body);
+        return nomem(c);
+    }
+    struct json_object *resp = NULL;
+    int err = with_next(c, task_id, "/fail", agent_id, body, next, &resp, out);
+    if (err) return err;
+    if (fail_out) {
+        fail_out->status =
+            cp_enum_parse(cp_task_status_names, CP_TASK_STATUS_COUNT, cpc_get_str(resp, "status"));
+        int64_t r = cpc_get_i64(resp, "retries", 0);
+        fail_out->retries = r > 0 ? (uint32_t)r : 0;
+    }
+    json_object_put(resp);
+    return CPC_OK;
+}
+
 int cp_client_task_cancel(cp_client *c, const char *task_id)
 {
     cpc_reset_error(c);

@@ -48,6 +48,7 @@ void test_submit_get(void **state);
 void test_submit_errors(void **state);
 void test_lifecycle(void **state);
 void test_fail(void **state);
+void test_complete_next(void **state);
 void test_cancel(void **state);
 void test_claim_errors(void **state);
 void test_claim_long_poll(void **state);

@@ -442,3 +442,73 @@ void test_task_list(void **state)
         free(ids[i]);
     }
 }
+
+/* Complete and fail with next: the next task comes with the answer, a held next claim is
+ * woken by a submit, null when nothing comes, errors change nothing. */
+void test_complete_next(void **state)
+{
+    (void)state;
+    char agent[64], cap[64];
+    snprintf(agent, sizeof agent, "%s", uid("cn"));
+    snprintf(cap, sizeof cap, "%s", uid("cnc"));
+    const char *caps[] = {cap};
+    register_agent(agent, caps, 1);
+    char *id1 = submit("cn", caps, 1, NULL), *id2 = submit("cn", caps, 1, NULL);
+    struct cpc_task *t = NULL, *next = NULL;
+    ASSERT_OK(cp_client_task_claim(C, agent, caps, 1, 0, &t));
+    assert_string_equal(t->id, id1);
+    cp_client_task_free(t);
+    /* The next task with the completion (registered capabilities, no wait). */
+    ASSERT_OK(cp_client_task_complete_next(C, id1, agent, "{\"n\":1}", -1, NULL, &next));
+    assert_non_null(next);
+    assert_string_equal(next->id, id2);
+    assert_int_equal(next->status, CP_TASK_CLAIMED);
+    assert_string_equal(next->assigned_agent, agent);
+    cp_client_task_free(next);
+    ASSERT_OK(cp_client_task_get(C, id1, &t));
+    assert_int_equal(t->status, CP_TASK_COMPLETED);
+    cp_client_task_free(t);
+    /* fail with next, held until a submit arrives. */
+    struct submit_arg arg = {.cap = cap};
+    struct later l = {.delay_ms = 300, .fn = later_submit, .arg = &arg};
+    run_later(&l);
+    struct cpc_next n = {caps, 1, 20000};
+    struct cpc_fail_result fr = {-2, 99};
+    int64_t t0 = mono_ms();
+    ASSERT_OK(cp_client_task_fail_next(C, id2, agent, "nope", -1, 0, &n, &fr, &next));
+    int64_t took = mono_ms() - t0;
+    pthread_join(l.th, NULL);
+    assert_int_equal(fr.status, CP_TASK_FAILED);
+    assert_int_equal(fr.retries, 1);
+    assert_non_null(next);
+    assert_string_equal(next->id, arg.id);
+    assert_true(took >= 250 && took < 10000);
+    /* Nothing more: null after block_ms. */
+    n.block_ms = 300;
+    char *id3 = strdup(next->id);
+    cp_client_task_free(next);
+    t0 = mono_ms();
+    ASSERT_OK(cp_client_task_complete_next(C, id3, agent, NULL, -1, &n, &next));
+    assert_null(next);
+    assert_true(mono_ms() - t0 >= 250);
+    /* Refused: completed already (nothing claimed); bad next and no agent: refused locally. */
+    char *id4 = submit("cn", caps, 1, NULL);
+    next = (struct cpc_task *)1;
+    expect_error(cp_client_task_complete_next(C, id3, agent, NULL, -1, NULL, &next),
+                 CPC_ERR_CONFLICT, 409, "conflict");
+    assert_null(next);
+    ASSERT_OK(cp_client_task_get(C, id4, &t));
+    assert_int_equal(t->status, CP_TASK_PENDING);
+    cp_client_task_free(t);
+    n.block_ms = -1;
+    assert_int_equal(cp_client_task_complete_next(C, id4, agent, NULL, -1, &n, &next),
+                     CPC_ERR_INVALID);
+    assert_int_equal(cp_client_task_complete_next(C, id4, NULL, NULL, -1, NULL, &next),
+                     CPC_ERR_INVALID);
+    /* Leave nothing claimed for the other tests. */
+    ASSERT_OK(cp_client_task_cancel(C, id4));
+    free(id1);
+    free(id2);
+    free(id3);
+    free(id4);
+}

@@ -229,6 +229,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_submit_errors),
         cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_fail),
+        cmocka_unit_test(test_complete_next),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_claim_errors),
         cmocka_unit_test(test_claim_long_poll),

@@ -472,6 +472,33 @@ CPC_API int cp_client_task_fail(cp_client *c, const char *task_id, const char *a
                                 const char *error, double latency_ms, int requeue,
                                 struct cpc_fail_result *out);
 
+/* The claim that complete/fail with next make for the agent (as cp_client_task_claim takes it):
+ * capabilities NULL = the agent's registered ones; block_ms 0..60000 (> 0: held until a task
+ * arrives or the time is up). A NULL struct cpc_next: registered capabilities, no wait. */
+struct cpc_next {
+    const char *const *capabilities;
+    size_t n_capabilities;
+    long block_ms;
+};
+
+/* POST /tasks/:id/complete with "next": the completion and the claim of the agent's next task
+ * in one request (the two-request task lifecycle: submit, then complete-with-next). agent_id is
+ * required (the claimer). On CPC_OK the task is completed and *out is the next task, or NULL
+ * when none was handed out (nothing within next->block_ms, the agent may not claim now, or the
+ * claim itself failed: the completion stands either way; claim again on your own). Errors: as
+ * cp_client_task_complete() — nothing was completed and nothing claimed — plus CPC_ERR_INVALID
+ * (bad next) and CPC_ERR_INTERRUPTED (only when block_ms > 0: the completion was sent and may
+ * have been made; a claimed task whose reply never arrives is released by the server). */
+CPC_API int cp_client_task_complete_next(cp_client *c, const char *task_id, const char *agent_id,
+                                         const char *result_json, double latency_ms,
+                                         const struct cpc_next *next, struct cpc_task **out);
+/* POST /tasks/:id/fail with "next": as cp_client_task_fail() (fail_out may be NULL), and *out as
+ * cp_client_task_complete_next(). */
+CPC_API int cp_client_task_fail_next(cp_client *c, const char *task_id, const char *agent_id,
+                                     const char *error, double latency_ms, int requeue,
+                                     const struct cpc_next *next,
+                                     struct cpc_fail_result *fail_out, struct cpc_task **out);
+
 /* POST /tasks/:id/cancel. Errors: CPC_ERR_NOT_FOUND, CPC_ERR_CONFLICT (already terminal). */
 CPC_API int cp_client_task_cancel(cp_client *c, const char *task_id);
 
