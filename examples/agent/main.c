@@ -1,7 +1,8 @@
 /* main.c — a complete cpd agent over libcpclient, following the guide's best practices:
  * register; heartbeat from a thread at less than HEARTBEAT_TIMEOUT / 2; long-poll claim; start;
- * work; complete, or fail with requeue; on SIGTERM report draining, finish
- * the task in hand, stop heartbeating and unregister.
+ * work; complete, or fail with requeue — each also claiming the next task (complete/fail with
+ * next: two requests per task, not three); on SIGTERM report draining, finish the task in hand,
+ * stop heartbeating and unregister.
  *
  *   example-agent [--url URL] [--token TOKEN] [--id ID] [--capability CAP]...
  *                 [--block-ms MS] [--heartbeat-seconds S]
@@ -73,9 +74,10 @@ static long default_heartbeat_ms(void)
     return ms < 100 ? 100 : ms;
 }
 
-/* Runs one claimed task to its end. The server keeps the agent busy while it holds its
- * maximum and makes it ready when the task ends: nothing to report here (see agent.h). */
-static void work_on(struct agent *a, struct cpc_task *t)
+/* Runs one claimed task to its end and returns the next one the completion brought (NULL:
+ * none; claim on your own). The server keeps the agent busy while it holds its maximum and
+ * makes it ready when the task ends: nothing to report here (see agent.h). */
+static struct cpc_task *work_on(struct agent *a, struct cpc_task *t)
 {
     int64_t t0_us = cp_monotonic_us();
     agent_log(a, "claimed %s (%s), attempt %u", t->id, t->task_type, t->attempt);
@@ -83,17 +85,26 @@ static void work_on(struct agent *a, struct cpc_task *t)
     if (err == CPC_ERR_CONFLICT || err == CPC_ERR_NOT_FOUND) {
         /* Cancelled (or timed out and handed on) between claim and start: not ours any more. */
         agent_log(a, "start %s: %s; skipping it", t->id, cp_client_last_message(a->work));
-        return;
+        return NULL;
     }
     char *result = NULL, *error = NULL;
     int ok = handle_task(t->task_type, t->payload_json, &result, &error) == 0;
     double latency = (double)(cp_monotonic_us() - t0_us) / 1000.0;
 
-    if (ok) {
+    /* The report also claims the next task (held up to block_ms like a claim) — unless the
+     * agent is stopping: then it only reports. */
+    int want_next = !atomic_load(&a->stop);
+    struct cpc_next next = {NULL, 0, a->block_ms};
+    struct cpc_task *n = NULL;
+    if (ok && want_next) {
+        err = cp_client_task_complete_next(a->work, t->id, a->id, result, latency, &next, &n);
+    } else if (ok) {
         err = cp_client_task_complete(a->work, t->id, a->id, result, latency);
     } else {
         struct cpc_fail_result fr;
-        err = cp_client_task_fail(a->work, t->id, a->id, error, latency, 1, &fr);
+        err = want_next ? cp_client_task_fail_next(a->work, t->id, a->id, error, latency, 1, &next,
+                                                   &fr, &n)
+                        : cp_client_task_fail(a->work, t->id, a->id, error, latency, 1, &fr);
         if (!err)
             agent_log(a, "failed %s: %s -> %s (retries %u)", t->id, error,
                       cp_task_status_name(fr.status), fr.retries);
@@ -101,37 +112,43 @@ static void work_on(struct agent *a, struct cpc_task *t)
     if (err == CPC_ERR_CONFLICT)
         agent_log(a, "%s: %s (cancelled or timed out meanwhile)", t->id,
                   cp_client_last_message(a->work));
+    else if (err == CPC_ERR_INTERRUPTED)
+        agent_log(a, "%s: reported; the wait for the next task was interrupted", t->id);
     else if (err)
         agent_log(a, "reporting %s: %s", t->id, cp_client_last_message(a->work));
     else if (ok)
         agent_log(a, "completed %s in %.1f ms", t->id, latency);
     free(result);
     free(error);
+    return n;
 }
 
 static void work_loop(struct agent *a)
 {
     long backoff_ms = 250;
-    while (!atomic_load(&a->stop)) {
-        struct cpc_task *t = NULL;
-        int err = cp_client_task_claim(a->work, a->id, NULL, 0, a->block_ms, &t);
-        if (err == CPC_ERR_INTERRUPTED) continue; /* SIGTERM: the loop condition ends it */
-        if (err == CPC_ERR_NOT_FOUND) {
-            agent_log(a, "claim: the control plane forgot this agent; re-registering");
-            err = agent_register(a, a->work);
+    struct cpc_task *t = NULL; /* the task in hand: claimed, or brought by the last report */
+    while (t || !atomic_load(&a->stop)) {
+        if (!t) {
+            int err = cp_client_task_claim(a->work, a->id, NULL, 0, a->block_ms, &t);
+            if (err == CPC_ERR_INTERRUPTED) continue; /* SIGTERM: the loop condition ends it */
+            if (err == CPC_ERR_NOT_FOUND) {
+                agent_log(a, "claim: the control plane forgot this agent; re-registering");
+                err = agent_register(a, a->work);
+            }
+            if (err) {
+                agent_log(a, "claim: %s; retrying in %ld ms", cp_client_last_message(a->work),
+                          backoff_ms);
+                struct timespec ts = {backoff_ms / 1000, (backoff_ms % 1000) * 1000000L};
+                nanosleep(&ts, NULL); /* a signal cuts it short */
+                backoff_ms = backoff_ms * 2 > 10000 ? 10000 : backoff_ms * 2;
+                continue;
+            }
+            backoff_ms = 250;
+            if (!t) continue; /* nothing within block_ms (or draining): ask again */
         }
-        if (err) {
-            agent_log(a, "claim: %s; retrying in %ld ms", cp_client_last_message(a->work),
-                      backoff_ms);
-            struct timespec ts = {backoff_ms / 1000, (backoff_ms % 1000) * 1000000L};
-            nanosleep(&ts, NULL); /* a signal cuts it short */
-            backoff_ms = backoff_ms * 2 > 10000 ? 10000 : backoff_ms * 2;
-            continue;
-        }
-        backoff_ms = 250;
-        if (!t) continue; /* nothing within block_ms (or draining): ask again */
-        work_on(a, t);
+        struct cpc_task *next = work_on(a, t); /* in hand even when stopping: finished first */
         cp_client_task_free(t);
+        t = next;
     }
 }
 

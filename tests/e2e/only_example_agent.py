@@ -1,5 +1,6 @@
 """only_example_agent.py — examples/agent (`example-agent`) against a real cpd: it registers,
-keeps itself alive with heartbeats, long-polls, reverses text, fails (and requeues) on request,
+keeps itself alive with heartbeats, long-polls, reverses text (each completion claiming the next
+task), fails (and requeues) on request,
 reports draining on SIGTERM, finishes the task in hand and unregisters."""
 
 import os
@@ -93,6 +94,38 @@ class ExampleAgentTest(cpdtest.CpdTestCase):
                         HEARTBEAT_TIMEOUT)
         self.stop_agent(proc)
         self.assertEqual(self.c.get("agents/ex-1").status, 404)
+
+    def requests(self, route_end, status="200"):
+        """How many requests to a route (its template ending in route_end) were answered."""
+        body = self.c.get("/metrics").body
+        n = 0
+        for line in body.splitlines():
+            if (line.startswith("cp_http_request_duration_seconds_count{")
+                    and ('route="' in line) and line.split('route="')[1].split('"')[0]
+                    .endswith(route_end) and 'status="%s"' % status in line):
+                n += int(float(line.rsplit(" ", 1)[1]))
+        return n
+
+    def test_completions_claim_the_next_task(self):
+        # Two requests per task: each completion brings the next task, so a queue of tasks is
+        # worked through without claims of their own.
+        proc = self.start_agent("ex-next", "--block-ms", "5000")
+        cpdtest.wait_until(lambda: self.c.get("stats").body["scheduler"]["held_claims"] == 1, 10,
+                           what="the agent's first claim held")
+        claims0 = self.requests("/tasks/claim")
+        r = self.c.post("tasks/batch", {"tasks": [
+            {"task_type": "reverse", "payload": {"text": "t%d" % i},
+             "required_capabilities": ["reverse"]} for i in range(6)]})
+        self.assertStatus(r, 200)
+        tids = [t["task_id"] for t in r.body["results"]]
+        for tid in tids:
+            self.assertEqual(self.wait_task(tid)["status"], "completed")
+        # The held first claim took one task; the other five came with completions (a claim
+        # of its own only if a completion found the queue momentarily empty).
+        self.assertLessEqual(self.requests("/tasks/claim") - claims0, 2)
+        # (the sixth completion is still held, waiting for a seventh task)
+        self.assertGreaterEqual(self.requests("/tasks/:id/complete"), 5)
+        self.stop_agent(proc)
 
     def test_sigterm_drains_and_finishes_the_task(self):
         proc = self.start_agent("ex-2")
