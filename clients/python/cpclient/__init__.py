@@ -22,7 +22,7 @@ from .errors import (BadRequestError, ConflictError, ControlPlaneError, Forbidde
 from .runner import RunnerStats, TaskError, run_agent
 from .sync import Client
 from .types import (AgentCapability, AgentInfo, AgentStatus, Attempt, BatchItem, CircuitInfo,
-                    CircuitState, FailResult, HealthCheck, HealthStatus, PluginInfo, SystemHealth,
+                    CircuitState, Completion, FailResult, HealthCheck, HealthStatus, PluginInfo, SystemHealth,
                     Task,
                     TaskPriority, TaskStatus)
 
@@ -42,7 +42,7 @@ __all__ = [
     "EVENT_TYPES",
     "create_control_plane", "run_agent", "TaskError", "RunnerStats",
     "AgentCapability", "AgentInfo", "AgentStatus", "Attempt", "BatchItem", "CircuitInfo",
-    "CircuitState", "FailResult",
+    "CircuitState", "Completion", "FailResult",
     "HealthCheck", "HealthStatus", "PluginInfo", "SystemHealth", "Task", "TaskPriority",
     "TaskStatus",
     "ControlPlaneError", "TransportError", "RequestTimeout", "ProtocolError",

@@ -21,7 +21,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 from urllib.parse import quote, urlencode
 
 from .errors import ControlPlaneError, NotFoundError, ServerError, TransportError, UnavailableError
-from .types import (AgentCapability, AgentInfo, AgentStatus, BatchItem, FailResult, HealthCheck,
+from .types import (AgentCapability, AgentInfo, AgentStatus, BatchItem, Completion, FailResult,
+                    HealthCheck,
                     HealthStatus, PluginInfo, SystemHealth, Task, TaskPriority, TaskStatus, _enum,
                     parse_time)
 
@@ -132,6 +133,35 @@ def _priority_name(p: Any) -> Any:
 
 def _clamp_ms(ms: Any) -> int:
     return max(0, min(MAX_WAIT_MS, int(ms)))
+
+
+def _add_next(body: Dict[str, Any], next: Any, agent_id: Optional[str]) -> int:
+    """Puts complete/fail's "next" into body; returns how long the server may hold the answer."""
+    if next is None or next is False:
+        return 0
+    if not agent_id:
+        raise ValueError("next needs agent_id: the agent that claims the next task")
+    spec = {} if next is True else dict(next)
+    unknown = set(spec) - {"block_ms", "capabilities"}
+    if unknown:
+        raise ValueError("next takes block_ms and capabilities, not %s" % ", ".join(sorted(unknown)))
+    out: Dict[str, Any] = {}
+    if "block_ms" in spec:
+        out["block_ms"] = _clamp_ms(spec["block_ms"])
+    caps = _names(spec.get("capabilities"))
+    if caps is not None:
+        out["capabilities"] = caps
+    body["next"] = out
+    return out.get("block_ms", 0)
+
+
+def _next_of(data: Any) -> Tuple[Optional[Task], Optional[str]]:
+    """The next task and the claim's error message of a complete/fail answer with next."""
+    data = data if isinstance(data, dict) else {}
+    task = data.get("next")
+    err = data.get("next_error")
+    msg = err.get("error") if isinstance(err, dict) else None
+    return (Task.from_json(task) if task else None), msg
 
 
 def operation(gen_fn):
@@ -427,36 +457,48 @@ class Operations:
 
     @operation
     def complete_task(self, task_id: str, result: Any = None, agent_id: Optional[str] = None,
-                      latency_ms: Optional[float] = None):
+                      latency_ms: Optional[float] = None, next: Any = None):
         """Complete a claimed/running task with its result. True, or False for an unknown task;
         ConflictError when it is no longer this agent's to complete (cancelled, timed out and
-        handed to another agent)."""
+        handed to another agent).
+
+        next: also claim the agent's next task in the same request (agent_id required) — True,
+        or a mapping {"block_ms": ms, "capabilities": [...]} as claim_task takes them (block_ms
+        holds the answer until a task arrives). Then the answer is a Completion (true when
+        completed) whose .next is the claimed Task or None."""
         body: Dict[str, Any] = {"result": result}
         if agent_id:
             body["agent_id"] = agent_id
         if latency_ms is not None:
             body["latency_ms"] = latency_ms
-        status, _ = yield Call("POST", "/tasks/%s/complete" % _seg(task_id), body=body,
-                               ok_404=True)
-        return status != 404
+        wait_ms = _add_next(body, next, agent_id)
+        status, data = yield Call("POST", "/tasks/%s/complete" % _seg(task_id), body=body,
+                                  ok_404=True, long_poll_ms=wait_ms)
+        if next is None or next is False:
+            return status != 404
+        if status == 404:
+            return Completion(False)
+        return Completion(True, *_next_of(data))
 
     @operation
     def fail_task(self, task_id: str, error: str, agent_id: Optional[str] = None,
-                  latency_ms: Optional[float] = None, requeue: bool = True):
+                  latency_ms: Optional[float] = None, requeue: bool = True, next: Any = None):
         """Fail a claimed/running task. With requeue (the default) it returns to pending while
         retries remain. A FailResult (true; .requeued tells which), or False for an unknown
-        task; ConflictError as for complete_task."""
+        task; ConflictError as for complete_task. next: as complete_task's; the FailResult's
+        .next is then the claimed Task or None."""
         body: Dict[str, Any] = {"error": error, "requeue": bool(requeue)}
         if agent_id:
             body["agent_id"] = agent_id
         if latency_ms is not None:
             body["latency_ms"] = latency_ms
+        wait_ms = _add_next(body, next, agent_id)
         status, data = yield Call("POST", "/tasks/%s/fail" % _seg(task_id), body=body,
-                                  ok_404=True)
+                                  ok_404=True, long_poll_ms=wait_ms)
         if status == 404:
             return False
         return FailResult(bool(data.get("failed")), _enum(TaskStatus, data.get("status")),
-                          data.get("retries", 0))
+                          data.get("retries", 0), *_next_of(data))
 
     @operation
     def cancel_task(self, task_id: str):

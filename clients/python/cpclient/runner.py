@@ -53,11 +53,13 @@ class TaskError(Exception):
 @dataclass
 class RunnerStats:
     """What run_agent did: tasks completed, failed (by the handler), and abandoned (the
-    server refused the outcome: cancelled or reassigned meanwhile)."""
+    server refused the outcome: cancelled or reassigned meanwhile); next_claimed: tasks that
+    came with a completion or failure (complete with next) instead of a claim of their own."""
     completed: int = 0
     failed: int = 0
     abandoned: int = 0
     registrations: int = 0
+    next_claimed: int = 0
 
 
 class _Backoff:
@@ -156,11 +158,11 @@ class _Runner:
             finally:
                 self.claims.discard(claim)
             backoff.reset()
-            if task is not None:
+            while task is not None:  # each report may bring the next task (complete with next)
                 work = asyncio.ensure_future(self.work_on(task))
                 self.working.add(work)
                 try:
-                    await asyncio.shield(work)  # a drain timeout cancels `work` itself
+                    task = await asyncio.shield(work)  # a drain timeout cancels `work` itself
                 except asyncio.CancelledError:
                     if not work.cancelled():
                         raise
@@ -168,14 +170,15 @@ class _Runner:
                 finally:
                     self.working.discard(work)
 
-    async def work_on(self, task: Task) -> None:
+    async def work_on(self, task: Task) -> Optional[Task]:
+        """Runs one task to its report; returns the next task the report claimed, or None."""
         try:
             if not await self.client.start_task(task.id, self.agent_id):
-                return
+                return None
         except ConflictError as e:
             log.info("task %s not ours any more: %s", task.id, e)
             self.stats.abandoned += 1
-            return
+            return None
         except ControlPlaneError as e:
             log.warning("start %s failed (working on it anyway): %s", task.id, e)
         began = time.monotonic()
@@ -190,42 +193,52 @@ class _Runner:
         except asyncio.CancelledError:
             raise
         except TaskError as e:
-            await self.report(task, began, error=str(e), requeue=e.requeue)
-            return
+            return await self.report(task, began, error=str(e), requeue=e.requeue)
         except Exception as e:  # the handler's failure is the task's, never the runner's
             log.warning("task %s failed: %s: %s", task.id, type(e).__name__, e)
-            await self.report(task, began, error="%s: %s" % (type(e).__name__, e),
-                              requeue=True)
-            return
+            return await self.report(task, began, error="%s: %s" % (type(e).__name__, e),
+                                     requeue=True)
         try:
             json.dumps(result)
         except (TypeError, ValueError) as e:  # the handler's bug: fail the task, keep running
-            await self.report(task, began, error="result is not JSON: %s" % e, requeue=False)
-            return
-        await self.report(task, began, result=result)
+            return await self.report(task, began, error="result is not JSON: %s" % e,
+                                     requeue=False)
+        return await self.report(task, began, result=result)
 
     async def report(self, task: Task, began: float, result: Any = None,
-                     error: Optional[str] = None, requeue: bool = True) -> None:
+                     error: Optional[str] = None, requeue: bool = True) -> Optional[Task]:
+        """Completes or fails the task; unless stopping, the same request claims the agent's
+        next task when one is waiting (next with block_ms 0: the held wait stays with the
+        claim loop, which drain can end). Returns that task, or None."""
         latency_ms = (time.monotonic() - began) * 1000.0
         backoff = _Backoff()
         for attempt in range(6):  # the outcome matters: retry through short outages
+            # A retried report asks for no next task: its first try may have claimed one
+            # (released by the server when that reply was lost).
+            nxt = {"block_ms": 0, "capabilities": self.capabilities} \
+                if attempt == 0 and not self.stopping.is_set() else None
             try:
                 if error is None:
-                    await self.client.complete_task(task.id, result, self.agent_id, latency_ms)
+                    done = await self.client.complete_task(task.id, result, self.agent_id,
+                                                           latency_ms, next=nxt)
                     self.stats.completed += 1
                 else:
-                    await self.client.fail_task(task.id, error, self.agent_id, latency_ms,
-                                                requeue=requeue)
+                    done = await self.client.fail_task(task.id, error, self.agent_id,
+                                                       latency_ms, requeue=requeue, next=nxt)
                     self.stats.failed += 1
-                return
+                nxt_task = getattr(done, "next", None) if nxt is not None else None
+                if nxt_task is not None:
+                    self.stats.next_claimed += 1
+                return nxt_task
             except ConflictError as e:
                 log.info("task %s: outcome refused (%s)", task.id, e)
                 self.stats.abandoned += 1
-                return
+                return None
             except ControlPlaneError as e:
                 log.warning("reporting task %s failed (attempt %d): %s", task.id, attempt + 1, e)
                 await backoff.wait(asyncio.Event())
         self.stats.abandoned += 1
+        return None
 
     async def drain(self, loops: List[asyncio.Task]) -> None:
         """Stop taking work, finish what is in hand, leave."""

@@ -360,10 +360,14 @@ class SystemHealth:
 @dataclass
 class FailResult:
     """fail_task's answer; true like the guide's bool. status is PENDING when the task was
-    requeued, FAILED when it ended; retries counts the failures so far."""
+    requeued, FAILED when it ended; retries counts the failures so far. With fail_task(...,
+    next=...): next is the agent's next task (None: none was handed out) and next_error the
+    claim's error message when the claim itself failed (the failure stands)."""
     failed: bool
     status: Union[TaskStatus, str]
     retries: int
+    next: Optional["Task"] = None
+    next_error: Optional[str] = None
 
     def __bool__(self) -> bool:
         return self.failed
@@ -371,3 +375,17 @@ class FailResult:
     @property
     def requeued(self) -> bool:
         return self.status == TaskStatus.PENDING
+
+
+@dataclass
+class Completion:
+    """complete_task(..., next=...)'s answer; true when the task was completed (False: unknown
+    task). next is the agent's next task, claimed in the same request (None: nothing within
+    next's block_ms, or the agent may not claim now); next_error is the claim's error message
+    when the claim itself failed (the completion stands)."""
+    completed: bool
+    next: Optional["Task"] = None
+    next_error: Optional[str] = None
+
+    def __bool__(self) -> bool:
+        return self.completed

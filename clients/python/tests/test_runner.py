@@ -72,6 +72,25 @@ class RunnerTest(RunnerCase):
                 await co.close()
             run_async(scenario())
 
+    def test_reports_bring_the_next_task(self):
+        # Tasks queued ahead: each completion claims the next one in the same request.
+        def handler(task):
+            return task.payload["n"]
+
+        async def scenario():
+            co = AsyncClient(self.url)
+            ids = [await co.submit_task("w", {"n": i}, ["work"]) for i in range(6)]
+            runner, stop = self.start_runner(handler)
+            done = await asyncio.gather(*[co.wait_for_result(t, timeout=20) for t in ids])
+            self.assertTrue(all(d.status is TaskStatus.COMPLETED for d in done))
+            stop.set()
+            stats = await runner
+            await co.close()
+            return stats
+        stats = run_async(scenario())
+        self.assertEqual(stats.completed, 6)
+        self.assertGreaterEqual(stats.next_claimed, 4)  # at most the first (and one raced) claimed
+
     def test_failures_requeue_or_end(self):
         def handler(task):
             if task.payload.get("final"):

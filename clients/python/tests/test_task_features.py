@@ -1,7 +1,9 @@
 """test_task_features.py — submits that are safe to repeat (idempotency keys, retries after a 503
 or a lost answer, through lossyproxy.py), delayed and backed-off tasks, batches, the lease
-(extend_task with progress), attempts, retry_task and purge_tasks; sync and async."""
+(extend_task with progress), attempts, retry_task and purge_tasks, complete/fail with next;
+sync and async."""
 
+import asyncio
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -85,6 +87,59 @@ class TaskFeatures(CpdCase):
                 self.assertTrue(all(items))
                 return await c.purge_tasks()
         self.assertEqual(run_async(go()), 0)  # nothing finished yet
+
+
+    def test_complete_and_fail_with_next(self):
+        c = self.client()
+        c.register_agent("nx", ["nc"], max_concurrent_tasks=1)
+        t1, t2 = c.submit_task("t", {}, ["nc"]), c.submit_task("t", {}, ["nc"])
+        self.assertEqual(c.claim_task("nx").id, t1)
+        done = c.complete_task(t1, {"ok": 1}, "nx", next=True)
+        self.assertIsInstance(done, cpclient.Completion)
+        self.assertTrue(done)
+        self.assertEqual((done.next.id, done.next.status, done.next.assigned_agent),
+                         (t2, TaskStatus.CLAIMED, "nx"))
+        self.assertIsNone(done.next_error)
+        self.assertIs(c.get_task(t1).status, TaskStatus.COMPLETED)
+        # fail with next: held (block_ms) until nothing comes: null.
+        began = time.monotonic()
+        fr = c.fail_task(t2, "x", "nx", requeue=False,
+                         next={"block_ms": 300, "capabilities": ["nc"]})
+        self.assertTrue(fr)
+        self.assertIs(fr.status, TaskStatus.FAILED)
+        self.assertIsNone(fr.next)
+        self.assertGreaterEqual(time.monotonic() - began, 0.25)
+        # Without next: the plain answers, as before.
+        t3 = c.submit_task("t", {}, ["nc"])
+        c.claim_task("nx")
+        self.assertIs(c.complete_task(t3, None, "nx"), True)
+        # Refused: nothing completed, nothing claimed; an unknown task is a false Completion.
+        t4 = c.submit_task("t", {}, ["nc"])
+        with self.assertRaises(ConflictError):
+            c.complete_task(t3, None, "nx", next=True)
+        self.assertIs(c.get_task(t4).status, TaskStatus.PENDING)
+        self.assertFalse(c.complete_task("task_" + "0" * 24, None, "nx", next=True))
+        with self.assertRaises(ValueError):
+            c.complete_task(t4, None, None, next=True)  # who claims?
+        with self.assertRaises(ValueError):
+            c.complete_task(t4, None, "nx", next={"block": 5})
+
+    def test_complete_with_next_async_held_until_submit(self):
+        async def go():
+            async with cpclient.AsyncClient(self.url) as c:
+                await c.register_agent("an", ["ac"])
+                t1 = await c.submit_task("t", {}, ["ac"])
+                await c.claim_task("an")
+                held = asyncio.ensure_future(
+                    c.complete_task(t1, 1, "an", next={"block_ms": 20000}))
+                await asyncio.sleep(0.3)
+                self.assertFalse(held.done())
+                async with cpclient.AsyncClient(self.url) as c2:
+                    t2 = await c2.submit_task("t", {}, ["ac"])
+                done = await asyncio.wait_for(held, 10)
+                return t2, done
+        t2, done = run_async(go())
+        self.assertEqual(done.next.id, t2)
 
 
 class LossyAnswers(CpdCase):
