@@ -10,7 +10,12 @@ for the Lua in lua/ (docs/redis.md, "Performance").
 Loads lua/ as a function library of its own (cpdcost), registers 50 agents, then 40 rounds of:
 50 submits, 50 claims (each gets a task), 50 completes, 50 claims (none gets one); then 40 of
 50 submits with an idempotency key (what the clients send) and 50 submits as one batch; each
-round's calls pipelined. Prints Redis microseconds per task. It runs the rounds twice: with the change feed off (no cpd process streams events:
+round's calls pipelined. Prints Redis microseconds per task. Then the two-request lifecycle
+(task_complete_next.lua: complete and claim the next task in one call): 40 rounds of 50 submits
+and 50 completes-with-next (each completes the task its agent holds and claims one just
+submitted), and one round of completes-with-next that find nothing; and the lifecycle totals side
+by side: three requests per task (submit, claim, complete: 3 FCALLs) against two (submit,
+complete with next: 2 FCALLs). It runs the rounds twice: with the change feed off (no cpd process streams events:
 the key {tag}feed is absent) and on (the key is there: every changing call numbers and
 publishes its changes). It flushes the server first, so it refuses a server that holds any
 key. Loopback only; Python standard library only.
@@ -26,6 +31,9 @@ from cpdtest import resp_encode, resp_read  # noqa: E402
 OPS = ("agent_register agent_heartbeat agent_unregister agent_set_health "
        "task_submit task_list task_claim task_transition reap stats claim_release "
        "conn_epoch task_extend task_retry task_purge task_submit_batch").split()
+# Composed ops, as embed_lua.cmake builds them: the parts defined once after common.
+PARTS = ("task_transition", "task_claim")
+COMPOSED = ("task_complete_next",)
 
 
 def main():
@@ -33,7 +41,10 @@ def main():
         sys.exit("usage: redis_op_cost.py LUA_DIR PORT")
     lua, port = sys.argv[1], int(sys.argv[2])
     lib = "#!lua name=cpdcost\n" + open(os.path.join(lua, "common.lua")).read()
-    for o in OPS:
+    for part in PARTS:
+        lib += ("\nlocal function op_%s(ARGV)\n" % part
+                + open(os.path.join(lua, part + ".lua")).read() + "\nend\n")
+    for o in OPS + list(COMPOSED):
         lib += ("\nredis.register_function('cost_%s', function(KEYS, ARGV)\n"
                 "local refused = begin(KEYS, ARGV)\nif refused then return refused end\n"
                 % o) + open(os.path.join(lua, o + ".lua")).read() + "\nend)\n"
@@ -72,25 +83,47 @@ def main():
                 return int(d["calls"]), int(d["usec"])
         return 0, 0
 
+    def cpu_usec():
+        d = dict(line.split(":", 1) for line in cmd("INFO", "cpu").split("\r\n")
+                 if ":" in line)
+        return int((float(d["used_cpu_user"]) + float(d["used_cpu_sys"])) * 1e6)
+
     n = 0
     results = {}
     for feed in ("off", "on"):
         if feed == "on":
             cmd("SET", tags[feed] + "feed", "1000")
-        results[feed], n = rounds(pipe, cmd, fc_of(tags[feed]), fcall_usec, now, agents, n)
-    print("%-20s %24s %24s" % ("", "feed off", "feed on"))
+        results[feed], n = rounds(pipe, cmd, fc_of(tags[feed]), fcall_usec, cpu_usec, now,
+                                  agents, n)
+    print("%-24s %24s %24s" % ("", "feed off", "feed on"))
     for name in results["off"]:
         off, on = results["off"][name], results["on"][name]
-        print("%-20s %8.1f us/task %8.1f us/task   (%d calls, %d tasks each)"
+        print("%-24s %8.1f us/task %8.1f us/task   (%d calls, %d tasks each)"
               % (name, off[1] / off[2], on[1] / on[2], off[0], off[2]))
+    # Per task lifecycle: FCALL time and FCALLs, three requests against two.
+    lifecycles = (("3 requests (submit, claim, complete)",
+                   ("submit", "claim (gets one)", "complete")),
+                  ("2 requests (submit, complete+next)", ("submit", "complete+next (gets one)")))
+    print()
+    print("per task lifecycle (FCALL time, FCALLs, Redis CPU of the whole server)")
+    print("%-38s %34s %34s" % ("", "feed off", "feed on"))
+    for label, parts in lifecycles:
+        row = []
+        for feed in ("off", "on"):
+            r = results[feed]
+            us = sum(r[p][1] / r[p][2] for p in parts)
+            calls = sum(r[p][0] / r[p][2] for p in parts)
+            cpu = sum(r[p][3] / r[p][2] for p in parts)
+            row.append("%6.1f us %4.2f FCALLs %6.1f us CPU" % (us, calls, cpu))
+        print("%-38s %34s %34s" % (label, row[0], row[1]))
     cmd("FLUSHALL")
     cmd("FUNCTION", "DELETE", "cpdcost")
 
 
-def rounds(pipe, cmd, fc, fcall_usec, now, agents, n):
+def rounds(pipe, cmd, fc, fcall_usec, cpu_usec, now, agents, n):
     names = ("submit", "claim (gets one)", "complete", "claim (empty)", "submit with a key",
-             "submit, batch of 50")
-    total = {k: [0, 0, 0] for k in names}  # calls, usec, tasks
+             "submit, batch of 50", "complete+next (gets one)", "complete+next (empty)")
+    total = {k: [0, 0, 0, 0] for k in names}  # calls, usec, tasks, Redis CPU usec
 
     # A submit item (common.lua submit_one()): id type payload priority created_at timeout_ms
     # max_retries retries attempt metadata? strategy? not_before key? backoff? n_caps caps...
@@ -100,7 +133,10 @@ def rounds(pipe, cmd, fc, fcall_usec, now, agents, n):
     def measure(batches):
         for name, cmds, ok in batches:
             cmd("CONFIG", "RESETSTAT")
-            for r in pipe(cmds):
+            cpu0 = cpu_usec()
+            replies = pipe(cmds)
+            total[name][3] += cpu_usec() - cpu0  # the whole server: parsing, I/O, scripts
+            for r in replies:
                 if r[0] != 0 or not ok(r):
                     sys.exit("redis_op_cost.py: %s: unexpected reply %r" % (name, r[:2]))
             calls, usec = fcall_usec()
@@ -120,6 +156,37 @@ def rounds(pipe, cmd, fc, fcall_usec, now, agents, n):
             ("claim (empty)", [fc("task_claim", now, "agent-%d" % i, "0", "x:%d" % i)
                                for i in range(agents)], lambda r: not r[4]),
         ))
+    # The two-request lifecycle: each agent holds one task; a round submits 50 and completes the
+    # held ones with next, which claims the new ones (ARGV: task_transition's 12, then the
+    # claim's agent caps_mode token).
+    def complete_next(i, t):
+        return fc("task_complete_next", now, 2, t, "=agent-%d" % i, '={"ok":true}', "", -1, "1",
+                  30000, 0, 0, "agent-%d" % i, "0", "x:%d" % i)
+
+    held = ["task_%024x" % (n + i) for i in range(agents)]
+    n += agents
+    pipe([fc("task_submit", *item(t)) for t in held])
+    for i, r in enumerate(pipe([fc("task_claim", now, "agent-%d" % i, "0", "x:%d" % i)
+                                for i in range(agents)])):
+        held[i] = r[4][0]
+    for _ in range(40):
+        ids = ["task_%024x" % (n + i) for i in range(agents)]
+        n += agents
+        got = {}
+
+        def took(r):
+            nxt = r[14] if len(r) > 14 else None
+            if not nxt or not nxt[4]:
+                return False
+            got[len(got)] = nxt[4][0]
+            return True
+        measure((
+            ("submit", [fc("task_submit", *item(t)) for t in ids], lambda r: True),
+            ("complete+next (gets one)", [complete_next(i, t) for i, t in enumerate(held)], took),
+        ))
+        held = [got[i] for i in range(agents)]
+    measure((("complete+next (empty)", [complete_next(i, t) for i, t in enumerate(held)],
+              lambda r: len(r) > 14 and not r[14][4]),))
     # Then the submits the clients send (with an idempotency key) and batches: after the
     # lifecycle rounds, so the claims above saw one queue as before.
     for _ in range(40):

@@ -195,6 +195,50 @@ cpbench() {
     stop_cpd
 }
 
+# redis_cost — after a run on the redis store: Redis' own cost per completed task, from INFO
+# commandstats (reset when the run's cpd started): FCALLs (and EVALSHAs), their time, every
+# command's time, and the server's CPU, each divided by the tasks completed in the store (warm-up
+# included, as the counters are). Prints JSON, or nothing.
+redis_cost() {
+    "$REDIS_CLI" -p "$REDIS_PORT" INFO commandstats >"$T/cs.txt" 2>/dev/null || return 0
+    "$REDIS_CLI" -p "$REDIS_PORT" INFO cpu >"$T/cpu.txt" 2>/dev/null || return 0
+    local done
+    done=$("$REDIS_CLI" -p "$REDIS_PORT" HGET "{bench:}stats" "ts:3" 2>/dev/null | tr -d '\r')
+    python3 - "$T/cs.txt" "$T/cpu.txt" "${done:-0}" "${REDIS_CPU0:-0}" <<'PYEOF'
+import re, sys
+cs, cpu, done, cpu0 = open(sys.argv[1]).read(), open(sys.argv[2]).read(), int(sys.argv[3] or 0), float(sys.argv[4])
+if done <= 0:
+    sys.exit(0)
+calls = usec = all_usec = 0
+for name, c, u in re.findall(r"cmdstat_(\w+):calls=(\d+),usec=(\d+)", cs):
+    if name in ("info", "config", "hget", "flushall"):
+        continue  # this script's own commands
+    all_usec += int(u)
+    if name in ("fcall", "evalsha"):
+        calls += int(c)
+        usec += int(u)
+m = dict(re.findall(r"(used_cpu_(?:user|sys)):([\d.]+)", cpu))
+cpu_us = (float(m.get("used_cpu_user", 0)) + float(m.get("used_cpu_sys", 0)) - cpu0) * 1e6
+print('{"tasks":%d,"fcalls_per_task":%.3f,"fcall_us_per_task":%.1f,"redis_us_per_task":%.1f,'
+      '"redis_cpu_us_per_task":%.1f}' % (done, calls / done, usec / done, all_usec / done,
+                                         cpu_us / done))
+PYEOF
+}
+
+# cpbench_cost KIND LABEL STORE SCENARIO ARGS... — cpbench, and on redis also KIND_cost.
+cpbench_cost() {
+    local kind=$1 label=$2 store=$3 sc=$4; shift 4
+    start_cpd "$store" || { stop_cpd; return 0; }
+    if [[ $store == redis ]]; then
+        "$REDIS_CLI" -p "$REDIS_PORT" CONFIG RESETSTAT >/dev/null
+        REDIS_CPU0=$("$REDIS_CLI" -p "$REDIS_PORT" INFO cpu | tr -d '\r' |
+            awk -F: '/^used_cpu_(user|sys):/ {s += $2} END {print s + 0}')
+    fi
+    record "$kind" "$label" "$(cpb -s "$sc" -d "$SECS" -w "$WARM" "$@")"
+    if [[ $store == redis ]]; then record "${kind}_cost" "$label" "$(redis_cost)"; fi
+    stop_cpd
+}
+
 # ---- ceilings -------------------------------------------------------------------------------
 NGINX_PID='' NGINX_PORT=''
 if [[ $CEILINGS != 1 ]]; then
@@ -298,7 +342,10 @@ for store in $STORES; do
         cpbench read "$store" "$store" read -c "$CONNS" --agents 1000
         cpbench heartbeat "$store" "$store" heartbeat -c "$CONNS" --agents 1000
         cpbench select "$store" "$store" select -c "$CONNS" --agents 1000
-        cpbench lifecycle "$store" "$store" lifecycle -c "$CONNS" -m 4
+        # The three-request lifecycle (claim, complete) and the two-request one (complete
+        # with next), alternating in the same run.
+        cpbench_cost lifecycle "$store" "$store" lifecycle -c "$CONNS" -m 4
+        cpbench_cost lifecycle_next "$store" "$store" lifecycle -c "$CONNS" -m 4 --next
         cpbench wakeup "$store" "$store" wakeup -c 100 -m 16 --rate 1000
     done
     if [[ -n $WRK && -n $NGINX_PID ]]; then

@@ -149,6 +149,8 @@ def main():
             None, note=note)
         row("lifecycle submit→claim→complete", st, by.get(("lifecycle", st)), "tasks/s",
             "end_to_end", "nginx_get", 0.15 if st == "memory" else 0.08, note=note)
+        row("lifecycle submit→complete+next (2 requests)", st, by.get(("lifecycle_next", st)),
+            "tasks/s", "end_to_end", "nginx_get", None, note=note)
         row("wakeup, 100 held claimers, 1,000/s", st, by.get(("wakeup", st)), "tasks/s",
             "wakeup", None, 2 if st == "memory" else 5, "p99", note=note, rate=1000)
         stops = by.get(("cpd_stop", st))
@@ -160,6 +162,25 @@ def main():
         print(f"Redis ceiling for the redis store: {fmt_n(redis1)} claim-like EVALSHA/s unpipelined; "
               f"a lifecycle costs at least 3 calls, so ≤ {fmt_n(redis1 / 3)} lifecycles/s "
               "if cpd did not pipeline.")
+
+    costs = [(k, by.get((k + "_cost", "redis"))) for k in ("lifecycle", "lifecycle_next")]
+    if any(runs_ for _, runs_ in costs):
+        print()
+        print("## Redis cost per task lifecycle (INFO commandstats over the run, empty claims "
+              "included)")
+        print()
+        print("| lifecycle | FCALLs / task | FCALL µs / task | all commands µs / task | "
+              "Redis CPU µs / task |")
+        print("|---|---|---|---|---|")
+        names = {"lifecycle": "3 requests: submit, claim, complete",
+                 "lifecycle_next": "2 requests: submit, complete with next"}
+        for k, runs_ in costs:
+            if not runs_:
+                continue
+            cells = [spread([d.get(f) for d in runs_]) for f in
+                     ("fcalls_per_task", "fcall_us_per_task", "redis_us_per_task",
+                      "redis_cpu_us_per_task")]
+            print(f"| {names[k]} | " + " | ".join(cells) + " |")
 
     submits = [(st, by.get(("submit_b1", st)), by.get(("submit_b100", st))) for st in
                sorted({lbl for (k, lbl) in by if k in ("submit_b1", "submit_b100")},

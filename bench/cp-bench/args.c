@@ -39,6 +39,8 @@ static const char usage[] =
     "      --block-ms MS      long-poll hold of a claim (default 1000; wakeup 30000)\n"
     "      --rate R           wakeup: submits per second (default 1000)\n"
     "      --backlog N        lifecycle: max submitted-not-completed tasks (default 2 x -c)\n"
+    "      --next             lifecycle: complete with next (claims the next task in the same\n"
+    "                         request: two requests per task instead of three)\n"
     "      --payload-bytes N  approximate task payload size (default 100)\n"
     "      --capability CAP   the agents' capability and the tasks' requirement (default bench)\n"
     "      --prefix P         agent id prefix (default bench)\n"
@@ -174,7 +176,8 @@ int args_parse(struct args *a, int argc, char **argv)
         O_PATH,
         O_BODY,
         O_JSON,
-        O_BATCH
+        O_BATCH,
+        O_NEXT
     };
     static const struct option opts[] = {
         {"url", required_argument, 0, 'u'},
@@ -199,6 +202,7 @@ int args_parse(struct args *a, int argc, char **argv)
         {"body", required_argument, 0, O_BODY},
         {"json", no_argument, 0, O_JSON},
         {"batch", required_argument, 0, O_BATCH},
+        {"next", no_argument, 0, O_NEXT},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -258,6 +262,9 @@ int args_parse(struct args *a, int argc, char **argv)
             a->batch = (uint32_t)v;
             break;
         }
+        case O_NEXT:
+            a->next = 1;
+            break;
         case O_TASKS:
             if (parse_u64("--tasks", optarg, 0, 1000000000, &a->tasks)) return -1;
             break;

@@ -31,6 +31,7 @@ struct args {
     uint32_t block_ms; /* long-poll hold of claims */
     double rate;       /* wakeup: submits per second */
     uint64_t backlog;  /* lifecycle: at most this many submitted but not completed */
+    int next;          /* lifecycle: complete with next (the two-request lifecycle) */
     uint32_t payload_bytes;
     const char *capability;
     const char *prefix; /* agent id prefix */

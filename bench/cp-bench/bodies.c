@@ -51,6 +51,12 @@ size_t claim_body(const struct args *a, uint64_t agent, uint32_t block_ms, char 
 
 size_t complete_body(const struct args *a, uint64_t agent, char *out, size_t cap)
 {
+    if (a->next) /* and claim the next task, held like the claims */
+        return clamp(snprintf(out, cap,
+                              "{\"agent_id\":\"%s-%llu\",\"result\":{\"ok\":true},"
+                              "\"next\":{\"block_ms\":%u}}",
+                              a->prefix, (unsigned long long)agent, a->block_ms),
+                     cap);
     return clamp(snprintf(out, cap, "{\"agent_id\":\"%s-%llu\",\"result\":{\"ok\":true}}",
                           a->prefix, (unsigned long long)agent),
                  cap);
@@ -58,8 +64,14 @@ size_t complete_body(const struct args *a, uint64_t agent, char *out, size_t cap
 
 int claim_reply(const char *body, size_t len, char *out, size_t cap, int64_t *sent_us)
 {
+    return task_reply(body, len, "task", out, cap, sent_us);
+}
+
+int task_reply(const char *body, size_t len, const char *key, char *out, size_t cap,
+               int64_t *sent_us)
+{
     *sent_us = -1;
-    const char *t = json_find(body, len, "task");
+    const char *t = json_find(body, len, key);
     if (!t) return -1;
     const char *end = body + len;
     if (end - t >= 4 && memcmp(t, "null", 4) == 0) return 0;

@@ -26,5 +26,8 @@ size_t complete_body(const struct args *a, uint64_t agent, char *out, size_t cap
 /* From a claim reply: copy the task id into out (NUL-terminated) and return 1; 0 when the reply
  * holds {"task": null}; -1 when it holds neither. *sent_us gets the payload stamp or -1. */
 int claim_reply(const char *body, size_t len, char *out, size_t cap, int64_t *sent_us);
+/* The same for the task under `key` ("next" of a complete with next). */
+int task_reply(const char *body, size_t len, const char *key, char *out, size_t cap,
+               int64_t *sent_us);
 
 #endif

@@ -1,7 +1,10 @@
 /* scen_lifecycle.c — the full task lifecycle under load: -m submitters POST /tasks (at most
  * --backlog tasks submitted but not yet completed), -c agents each loop long-poll claim ->
- * complete. Throughput is completed lifecycles per second; latencies are per request kind plus
- * end to end (submit sent -> complete acknowledged, from the stamp in the payload). */
+ * complete. With --next each complete also claims the agent's next task (held like a claim):
+ * an agent claims on its own only when a completion brought none — two requests per task
+ * instead of three. Throughput is completed lifecycles per second; latencies are per request
+ * kind plus end to end (submit sent -> complete acknowledged, from the stamp in the payload);
+ * counters: claims that came back empty, and (--next) tasks that came with a completion. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +28,7 @@ struct lc {
     int *parked;          /* submitter conn indexes waiting for room in the backlog */
     int n_parked;
     int h_submit, h_claim, h_complete, h_e2e;
-    int c_empty, c_submitted;
+    int c_empty, c_submitted, c_next;
 };
 
 static void agent_claim(struct lc *l, struct conn *c);
@@ -81,6 +84,15 @@ static void on_completed(struct conn *c, int status, const char *body, size_t le
     }
     if (r->stopping) return;
     unpark_one(l);
+    if (status == 200 && r->a->next) {
+        int got = task_reply(body, len, "next", ag->task_id, sizeof ag->task_id, &ag->sent_us);
+        if (got > 0) { /* the next task came with the completion */
+            if (run_measuring(r, now_us())) r->counters[l->c_next]++;
+            complete_send(r, c, ag->task_id, on_completed);
+            return;
+        }
+        if (got == 0 && run_measuring(r, now_us())) r->counters[l->c_empty]++;
+    }
     agent_claim(l, c);
 }
 
@@ -119,6 +131,7 @@ int scenario_lifecycle(struct run *r)
     l.h_e2e = run_hist(r, "end_to_end");
     l.c_empty = run_counter(r, "empty_claims");
     l.c_submitted = run_counter(r, "submitted");
+    if (a->next) l.c_next = run_counter(r, "next_with_complete");
     int timeout = (int)(a->block_ms / 1000) + 10;
     l.agents = pool_new(r->base, a->host, a->port, a->connections, timeout, a->token);
     l.subs = pool_new(r->base, a->host, a->port, a->submitters, 30, a->token);
