@@ -33,8 +33,11 @@ static void on_both(void *cookie, const struct cp_result *res)
         ops_claim_answered(call, next);
     else
         claim_failed(call, CP_ERR_UNAVAILABLE, "the storage backend answered no claim");
-    /* After both answers: a woken claim may change the records they borrow (memory). */
-    ops_transition_woken(core, kind, res);
+    /* After both answers: a woken claim may change the records they borrow (memory). The
+     * agent as the claim left it: a slot the claim took again wakes nobody. */
+    struct cp_result after = *res;
+    if (next && next->rc == 0 && next->agent) after.agent = next->agent;
+    ops_transition_woken(core, kind, &after);
 }
 
 static void on_claimed(void *cookie, const struct cp_result *res)
