@@ -80,6 +80,24 @@ class BoundTokens(CpdTestCase):
         self.assertStatus(self.c.post("tasks/%s/complete" % tid2, {"result": 1}, token=W7), 200)
         self.assertEqual(self.task(tid2)["status"], "completed")
 
+    def test_complete_with_next_claims_as_the_tokens_agent(self):
+        self.reg("worker-8", ANY)
+        self.reg("worker-7", W7)
+        tid = self.submit()
+        self.assertEqual(self.c.post("tasks/claim", {"agent_id": "worker-7"},
+                                     token=W7).body["task"]["id"], tid)
+        # Naming another agent with next: 403, nothing completed, nothing claimed.
+        tid2 = self.submit()
+        r = self.c.post("tasks/%s/complete" % tid, {"agent_id": "worker-8", "next": {}}, token=W7)
+        self.assertError(r, 403, "forbidden")
+        self.assertEqual((self.task(tid)["status"], self.task(tid2)["status"]),
+                         ("claimed", "pending"))
+        # Without agent_id the token's one agent completes and claims.
+        r = self.c.post("tasks/%s/complete" % tid, {"next": {}}, token=W7)
+        self.assertStatus(r, 200)
+        self.assertEqual((r.body["next"]["id"], r.body["next"]["assigned_agent"]),
+                         (tid2, "worker-7"))
+
     def test_several_agents_must_name_one(self):
         self.reg("a-1", MULTI)
         self.reg("gpu-9", GPU)
