@@ -5,9 +5,11 @@ a submit) or answers null at block_ms; fencing refusals and a bad "next" change 
 event stream tells the completion before the claim. Runs on both stores.
 """
 
+import json
+import socket
 import time
 
-from cpdtest import CpdTestCase, SseReader, in_thread, main
+from cpdtest import CpdTestCase, SseReader, in_thread, main, wait_until
 
 
 class CompleteNext(CpdTestCase):
@@ -88,6 +90,26 @@ class CompleteNext(CpdTestCase):
         self.assertEqual(r.body["next"]["id"], t2)
         self.assertLess(elapsed, 10, "the held claim was not woken by the submit")
         self.assertEqual(self.task(t2)["assigned_agent"], agent)
+
+    def test_client_gone_while_held_loses_no_task(self):
+        agent, cap = self.agent_with_cap()
+        t1 = self.submit(required_capabilities=[cap])
+        self.claim(agent)
+        body = json.dumps({"agent_id": agent, "next": {"block_ms": 20000}}).encode()
+        s = socket.create_connection(("127.0.0.1", self.cpd.port))
+        s.sendall(b"POST /api/control-plane/tasks/%s/complete HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                  % (t1.encode(), len(body)) + body)
+        wait_until(lambda: self.c.get("stats").body["scheduler"]["held_claims"] == 1, 5.0,
+                   what="the next claim held")
+        self.assertEqual(self.task(t1)["status"], "completed")  # done before the wait
+        s.close()
+        wait_until(lambda: self.c.get("stats").body["scheduler"]["held_claims"] == 0, 5.0,
+                   what="the held claim dropped")
+        t2 = self.submit(required_capabilities=[cap])
+        time.sleep(0.2)
+        self.assertEqual(self.task(t2)["status"], "pending")  # nobody took it for the gone client
+        self.assertEqual(self.claim(agent)["id"], t2)
 
     def test_null_at_block_ms(self):
         agent, cap = self.agent_with_cap()
