@@ -25,6 +25,9 @@ void system_health(struct req *r);
 void system_agent_health(struct req *r);
 void system_stats(struct req *r);
 void system_metrics(struct req *r);
+/* compat.c */
+void compat_queue(struct req *r);
+void compat_metrics(struct req *r);
 /* events.c */
 void events_stream(struct req *r);
 /* The headers to authenticate a request to the event stream with: `in`, or (no Authorization

@@ -37,6 +37,8 @@ const struct route http_routes[] = {
     {EVHTTP_REQ_GET, API "/health/:id", system_agent_health, ROLE_READER},
     {EVHTTP_REQ_GET, API "/stats", system_stats, ROLE_READER},
     {EVHTTP_REQ_GET, API "/events", events_stream, ROLE_READER},
+    {EVHTTP_REQ_GET, API "/queue", compat_queue, ROLE_READER},
+    {EVHTTP_REQ_GET, API "/metrics", compat_metrics, ROLE_READER},
     {EVHTTP_REQ_POST, API "/agents", agents_register, ROLE_AGENT},
     {EVHTTP_REQ_GET, API "/agents", agents_list, ROLE_READER},
     {EVHTTP_REQ_GET, API "/agents/select", agents_select, ROLE_READER},
