@@ -28,6 +28,9 @@ void system_metrics(struct req *r);
 /* compat.c */
 void compat_queue(struct req *r);
 void compat_metrics(struct req *r);
+/* ui.c: the dashboard's files under /ui/ (outside the route table: any depth, GET/HEAD) */
+int ui_path(const char *path); /* 1 for "/ui" and "/ui/..." */
+void ui_serve(struct req *r, int method, const char *path);
 /* events.c */
 void events_stream(struct req *r);
 /* The headers to authenticate a request to the event stream with: `in`, or (no Authorization

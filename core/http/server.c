@@ -433,6 +433,10 @@ static void dispatch(struct evhttp_request *ev, void *arg)
                          path_len, PATH_MAX_BYTES);
         return;
     }
+    if (ui_path(path)) {
+        ui_serve(r, method, path);
+        return;
+    }
     int nseg = path ? split_path(path, seg, MAX_SEGMENTS, pathbuf, sizeof pathbuf) : -1;
     if (qs && evhttp_parse_query_str(qs, &r->query) != 0) nseg = -1;
 
