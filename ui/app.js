@@ -17,7 +17,14 @@ const EVENT_TYPES = ["agent_registered", "agent_unregistered", "agent_status_cha
   "task_requeued", "task_timeout", "task_cancelled", "health_update"];
 const FEED_MAX = 300;
 const REFRESH_DEBOUNCE_MS = 250;
-const POLL_MS = 5000; /* heartbeat ages and anything an event does not announce */
+/* Re-reading the page on screen besides the events (heartbeat ages): every 5 s, or every
+ * ?refresh=N seconds; ?refresh=0 re-reads on events only. */
+const POLL_MS = (() => {
+  const v = new URLSearchParams(location.search).get("refresh");
+  const n = v === null ? 5 : Number(v);
+  if (!Number.isFinite(n) || n < 0) return 5000;
+  return n === 0 ? 0 : Math.max(n, 1) * 1000;
+})();
 
 const state = {
   token: sessionStorage.getItem("cp_token"),
@@ -448,7 +455,8 @@ async function boot() {
   });
   $("#logout").addEventListener("click", forget);
   window.addEventListener("hashchange", render);
-  setInterval(() => { if (!$("#view").hidden && route().name !== "events") render(); }, POLL_MS);
+  if (POLL_MS > 0)
+    setInterval(() => { if (!$("#view").hidden && route().name !== "events") render(); }, POLL_MS);
   try {
     await api("stats"); /* with the kept token, or none when auth is off */
   } catch (e) {

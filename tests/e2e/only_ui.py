@@ -110,7 +110,9 @@ class UiBrowserTest(CpdTestCase):
 
     def test_dashboard_live(self):
         b = self.b
-        b.call("Page.navigate", {"url": self.base + "/ui/"})
+        # refresh=0: the page re-reads only when an event arrives, so every update below proves
+        # the event stream drives it
+        b.call("Page.navigate", {"url": self.base + "/ui/?refresh=0"})
         # auth is on: the page asks for a token before anything else
         b.wait_for("!document.querySelector('#login').hidden", what="the token form")
         b.evaluate("document.querySelector('#token').value = %r;"
