@@ -23,7 +23,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from cpdtest import resp_encode, resp_read  # noqa: E402
 
 OPS = ("agent_register agent_heartbeat agent_unregister agent_set_health "
-       "task_submit task_list task_claim task_transition reap stats").split()
+       "task_submit task_list task_claim task_transition reap stats claim_release "
+       "conn_epoch").split()
 
 
 def main():
@@ -32,7 +33,8 @@ def main():
     lua, port = sys.argv[1], int(sys.argv[2])
     lib = "#!lua name=cpdcost\n" + open(os.path.join(lua, "common.lua")).read()
     for o in OPS:
-        lib += ("\nredis.register_function('cost_%s', function(KEYS, ARGV)\nbegin(KEYS, ARGV)\n"
+        lib += ("\nredis.register_function('cost_%s', function(KEYS, ARGV)\n"
+                "local refused = begin(KEYS, ARGV)\nif refused then return refused end\n"
                 % o) + open(os.path.join(lua, o + ".lua")).read() + "\nend)\n"
     sock = socket.create_connection(("127.0.0.1", port))
     rd = sock.makefile("rb")
@@ -47,7 +49,10 @@ def main():
     if cmd("DBSIZE") != 0:
         sys.exit("redis_op_cost.py: the server on port %d holds keys; use an empty one" % port)
     cmd("FUNCTION", "LOAD", "REPLACE", lib)
-    tag, inst, now, agents = "{cost:}", "0123456789abcdef", 1795900227000, 50
+    # ARGV[1] as cpd sends it: instance and connection epoch, whose key exists (every call
+    # reads it: lua/common.lua begin()).
+    tag, inst, now, agents = "{cost:}", "0123456789abcdef:000000000001", 1795900227000, 50
+    cmd("SET", tag + "conn:0123456789abcdef", "1")
 
     def fc(op, *args):
         return ("FCALL", "cost_" + op, 1, tag, inst) + args
@@ -84,11 +89,11 @@ def rounds(pipe, cmd, fc, fcall_usec, now, agents, n):
         batches = (
             ("submit", [fc("task_submit", t, "bench", '{"x":1}', 2, now, 300000, 3, 0, 0, "", "")
                         for t in ids], lambda r: True),
-            ("claim (gets one)", [fc("task_claim", now, "agent-%d" % i, "0")
+            ("claim (gets one)", [fc("task_claim", now, "agent-%d" % i, "0", "x:%d" % i)
                                   for i in range(agents)], lambda r: bool(r[4])),
             ("complete", [fc("task_transition", now, 2, t, "=agent-%d" % i, '={"ok":true}', "",
                              -1, "1", 30000, 0) for i, t in enumerate(ids)], lambda r: True),
-            ("claim (empty)", [fc("task_claim", now, "agent-%d" % i, "0")
+            ("claim (empty)", [fc("task_claim", now, "agent-%d" % i, "0", "x:%d" % i)
                                for i in range(agents)], lambda r: not r[4]),
         )
         for name, cmds, ok in batches:

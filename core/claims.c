@@ -20,6 +20,14 @@
  * has in flight (claims_hold re-checks). A wake-up that placed its task, or saw it gone, leaves
  * them alone.
  *
+ * An agent that may not claim now but only lacks room (at its limit, busy, starting:
+ * claims_agent_may_wait) is held "blocked": never offered a task, it claims again when
+ * claims_room() says its agent may have room (a task of it ended, its status changed), or is
+ * answered at block_ms. A claim in flight when that happened sees it through room_seq and a
+ * small ring of the last agents that got room, and claims once more. A wake-up or re-check
+ * claim that fails in the store leaves its claimer held for the rest of its block_ms: the store
+ * may be back in a moment, and answering null at once would make the agent poll in a loop.
+ *
  * What follows a claim — metrics, events, releasing a task whose claimer has gone — is the
  * owner's (ops): claims reports it through its hooks.
  */
@@ -58,6 +66,37 @@ int claims_idle(const struct claims *s)
 uint64_t claims_pending_seq(const struct claims *s)
 {
     return s->pending_seq;
+}
+
+uint64_t claims_room_seq(const struct claims *s)
+{
+    return s->room_seq;
+}
+
+int claims_agent_may_wait(const struct cp_agent_view *a, int64_t now_ms)
+{
+    if (a->status != CP_AGENT_STARTING && a->status != CP_AGENT_READY && a->status != CP_AGENT_BUSY)
+        return 0;
+    return a->health.circuit != CP_CIRCUIT_OPEN || a->health.retry_at_ms <= now_ms;
+}
+
+static uint64_t agent_hash(const char *id) /* FNV-1a; 0 is kept for "no entry" */
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h ? h : 1;
+}
+
+/* Did agent_id get room since room_seq was `seen`? (When the ring has been overrun, maybe.) */
+static int room_since(const struct claims *s, const char *agent_id, uint64_t seen)
+{
+    if (s->room_seq == seen) return 0;
+    if (s->room_seq - seen >= ROOM_RING) return 1;
+    uint64_t h = agent_hash(agent_id);
+    for (uint64_t i = seen + 1; i <= s->room_seq; i++)
+        if (s->room_ring[i % ROOM_RING] == h) return 1;
+    return 0;
 }
 
 size_t claims_held_count(const struct claims *s)
@@ -198,6 +237,7 @@ static void wake_step(struct claims *s, struct wake *w, int step)
 }
 
 static void on_wake_claim(void *cookie, const struct cp_result *res);
+static void recheck_soon(struct claimer *c);
 
 /* Send the store claim for claimer c on behalf of wake w (c is out of the held set). */
 static void claim_for(struct claims *s, struct claimer *c, struct wake *w)
@@ -206,6 +246,7 @@ static void claim_for(struct claims *s, struct claimer *c, struct wake *w)
     c->wake = w;
     w->refs++;
     c->missed = 0;
+    c->room_seen = s->room_seq;
     c->claim_ms = clock_now_ms();
     TAILQ_INSERT_TAIL(&s->claiming, c, link);
     struct cp_claim claim = {c->agent_id, (const char *const *)c->caps, c->n_caps, c->claim_ms};
@@ -232,11 +273,24 @@ static void on_wake_claim(void *cookie, const struct cp_result *res)
         deliver(c, res);
     } else {
         c->tried_gen = w->gen;
-        if (res->rc < 0) log_warn("held claim of %s: storage error %d", c->agent_id, res->rc);
+        int64_t now = clock_now_ms();
+        /* The store could not say: keep waiting (its answer may come back in a moment; a
+         * claim it may have made is released by the store itself, see storage.h). */
+        int store_error = res->rc == CP_ERR_UNAVAILABLE || res->rc == CP_ERR_NOMEM;
+        if (store_error)
+            log_debug("held claim of %s: storage error %d; still held", c->agent_id, res->rc);
         if (res->agent) claimer_snapshot(c, res->agent);
-        if (c->expired || res->rc < 0 ||
-            (res->agent && !cp_agent_may_claim(res->agent, clock_now_ms()))) {
+        int may_claim = res->agent && cp_agent_may_claim(res->agent, now);
+        if (c->expired || (res->rc < 0 && !store_error) ||
+            (res->rc == 0 && !may_claim &&
+             !(res->agent && claims_agent_may_wait(res->agent, now)))) {
             deliver(c, NULL);
+        } else if (store_error) {
+            claims_held_add(s, c);
+        } else if (!may_claim) { /* held for room */
+            c->blocked = 1;
+            claims_held_add(s, c);
+            if (room_since(s, c->agent_id, c->room_seen)) recheck_soon(c);
         } else if (c->missed) {
             /* A wake-up ended unplaced while this claim was in flight: its task may be pending
              * unseen by this claim. Claim again (this claim carries w's next step). */
@@ -244,6 +298,7 @@ static void on_wake_claim(void *cookie, const struct cp_result *res)
             wake_unref(w);
             return;
         } else {
+            c->blocked = 0;
             claims_held_add(s, c);
         }
     }
@@ -298,6 +353,29 @@ static void on_recheck(evutil_socket_t fd, short what, void *arg)
     wake_unref(w);
 }
 
+/* Claim again for held claimer c from the loop (never inside the caller's call). */
+static void recheck_soon(struct claimer *c)
+{
+    static const struct timeval now = {0, 0};
+    if (!c->recheck) c->recheck = xevtimer_new(c->s->core->base, on_recheck, c);
+    evtimer_add(c->recheck, &now);
+}
+
+static void recheck_blocked(struct claimer *c)
+{
+    if (c->blocked) recheck_soon(c);
+}
+
+void claims_room(struct claims *s, const char *agent_id, const struct cp_agent_view *after)
+{
+    int64_t now = clock_now_ms();
+    /* Still only waiting (a busy agent's heartbeat): nothing for its claims to try. */
+    if (after && !cp_agent_may_claim(after, now) && claims_agent_may_wait(after, now)) return;
+    s->room_seq++;
+    s->room_ring[s->room_seq % ROOM_RING] = agent_hash(agent_id);
+    if (s->n_blocked) claims_held_each_of(s, agent_id, recheck_blocked);
+}
+
 static void on_claim_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
@@ -311,7 +389,7 @@ static void on_claim_timer(evutil_socket_t fd, short what, void *arg)
 
 struct claimer *claims_hold(struct claims *s, const char *agent_id, const char *const *caps,
                             uint32_t n_caps, const struct cp_agent_view *agent, uint64_t block_ms,
-                            int64_t arrived_ms, uint64_t seen_seq, claims_deliver_cb cb,
+                            int64_t arrived_ms, struct claims_seen seen, claims_deliver_cb cb,
                             void *cookie)
 {
     struct claimer *c = xcalloc(1, sizeof *c);
@@ -326,17 +404,15 @@ struct claimer *claims_hold(struct claims *s, const char *agent_id, const char *
     c->timer = xevtimer_new(s->core->base, on_claim_timer, c);
     struct timeval tv = cp_ms_to_timeval(block_ms);
     evtimer_add(c->timer, &tv);
+    c->blocked = agent && !cp_agent_may_claim(agent, clock_now_ms());
     claims_held_add(s, c);
     /* A wake-up ended without placing its task between the claim being sent and now (the claim
      * may have been evaluated before that task was pending, and it was not held to be offered
      * it; with a shared store another process's notification can even be read before the
-     * claim's reply: two connections): claim once more from the loop, so that task is not left
-     * waiting for the next one. */
-    if (seen_seq != s->pending_seq) {
-        static const struct timeval now = {0, 0};
-        c->recheck = xevtimer_new(s->core->base, on_recheck, c);
-        evtimer_add(c->recheck, &now);
-    }
+     * claim's reply: two connections), or — held for room — its agent got room meanwhile:
+     * claim once more from the loop, so that task (or room) is not left waiting. */
+    if (c->blocked ? room_since(s, agent_id, seen.room) : seen.pending != s->pending_seq)
+        recheck_soon(c);
     return c;
 }
 

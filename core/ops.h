@@ -59,7 +59,7 @@ struct ops_call {
         struct {
             const struct ops_claim *in;
             int64_t arrived_ms;
-            uint64_t seen_seq;
+            uint64_t seen_pending, seen_room; /* struct claims_seen */
             struct claimer *held;
         } claim;
         struct {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "claims.h"
 #include "clock.h"
 #include "health.h"
 #include "ops_internal.h"
@@ -93,19 +94,18 @@ void ops_agent_list(struct cp_core *core, struct ops_call *call, const struct cp
 static void on_heartbeat(void *cookie, const struct cp_result *res)
 {
     struct ops_call *call = cookie;
+    struct cp_core *core = call->core; /* the callback may free call */
     if (res->rc == 0)
-        ops_emit_agent(call->core, EVT_AGENT_HEARTBEAT, NULL, res->agent, ops_agent_before(res),
+        ops_emit_agent(core, EVT_AGENT_HEARTBEAT, NULL, res->agent, ops_agent_before(res),
                        res->agent->status);
     call->cb(call->cookie, res);
+    /* A status change (busy -> ready...) may let its claims held for room claim. */
+    if (res->rc == 0) claims_room(core->claims, res->agent->agent_id, res->agent);
 }
 
 void ops_agent_heartbeat(struct cp_core *core, struct ops_call *call, const char *agent_id,
                          int32_t status, cp_storage_cb cb, void *cookie)
 {
-    if (!ops_events_on(core)) { /* no reaction: straight to the caller */
-        CORE_STORE(core, agent_heartbeat, agent_id, status, clock_now_ms(), cb, cookie);
-        return;
-    }
     ops_call_init(call, core, cb, cookie);
     CORE_STORE(core, agent_heartbeat, agent_id, status, clock_now_ms(), on_heartbeat, call);
 }
@@ -121,6 +121,7 @@ static void on_unregistered(void *cookie, const struct cp_result *res)
         ops_emit_agent(core, EVT_AGENT_UNREGISTERED, call->u.agent_id, NULL, ops_agent_before(res),
                        -1);
         ops_react_store_events(core, res->events, res->n_events);
+        claims_room(core->claims, call->u.agent_id, NULL); /* its held claims: answered */
     }
     call->cb(call->cookie, res);
 }
@@ -187,6 +188,7 @@ void ops_health_changed(void *arg, const struct cp_agent_view *agent, int32_t he
                         int32_t circuit_before, int32_t status_before)
 {
     struct cp_core *core = arg;
+    if (agent->status != status_before) claims_room(core->claims, agent->agent_id, agent);
     if (!ops_events_on(core)) return;
     struct domain_event e = {
         .kind = EVT_AGENT_HEALTH,

@@ -5,6 +5,7 @@
 
 #include <event2/event.h>
 
+#include "claims.h"
 #include "clock.h"
 #include "health.h"
 #include "log.h"
@@ -44,6 +45,8 @@ void ops_react_store_events(struct cp_core *core, const struct cp_event *ev, siz
     int emit = ops_events_on(core);
     for (size_t i = 0; i < n; i++) {
         const struct cp_event *e = &ev[i];
+        if (e->agent_id && e->kind != CP_EVENT_TASK_DELETED) /* its tasks or status changed */
+            claims_room(core->claims, e->agent_id, NULL);
         switch (e->kind) {
         case CP_EVENT_TASK_TIMEOUT:
             metrics_task_event(e->task_type ? e->task_type : "unknown", MET_TASK_TIMEOUT);

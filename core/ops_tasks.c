@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "claims.h"
 #include "clock.h"
 #include "health.h"
 #include "log.h"
@@ -180,6 +181,9 @@ static void on_transitioned(void *cookie, const struct cp_result *res)
     }
     call->cb(call->cookie, res);
     sched_task_changed(core->sched, t);
+    /* A task leaving claimed/running gives its agent a slot: its claims held for room retry. */
+    if (kind != CP_TR_START && res->agent)
+        claims_room(core->claims, res->agent->agent_id, res->agent);
 }
 
 void ops_task_transition(struct cp_core *core, struct ops_call *call,
@@ -212,8 +216,9 @@ static void on_released(void *cookie, const struct cp_result *res)
         log_info("task %s released: its claimer disconnected before the reply", res->task->id);
         ops_emit_task(core, EVT_TASK_RELEASED, res->task, CP_TASK_CLAIMED, rl->agent_id);
         ops_emit_agent_moved(core, res);
-        free(rl);
         sched_task_changed(core->sched, res->task);
+        claims_room(core->claims, rl->agent_id, res->agent);
+        free(rl);
         return;
     }
     free(rl);

@@ -112,12 +112,15 @@ static void on_remote_task(void *cookie, const struct cp_result *res)
 /* Another process made task `id` pending. Nothing held or in flight here: only ops' claims in
  * flight may have missed it (claims_missed moves pending_seq for them). Else the task is read
  * first; a claim in flight that missed it is held by the time that read answers (same
- * connection, in order) or is covered by the wake-up ending unplaced (claims.c). */
+ * connection, in order) or is covered by the wake-up ending unplaced (claims.c).
+ * "room": agent `id` may be able to claim again (claims_room). */
 void sched_store_changed(void *sched, const char *kind, const char *id)
 {
     struct scheduler *s = sched;
     if (strcmp(kind, "done") == 0)
         task_done(s, id);
+    else if (strcmp(kind, "room") == 0)
+        claims_room(s->claims, id, NULL);
     else if (strcmp(kind, "pending") == 0 && claims_idle(s->claims))
         claims_missed(s->claims, NULL, 0);
     else if (strcmp(kind, "pending") == 0)

@@ -117,6 +117,12 @@ static inline json_object *xjson_string(const char *s)
     if (!o) xalloc_die("json_object_new_string", strlen(s) + 1);
     return o;
 }
+static inline json_object *xjson_bool(int v)
+{
+    json_object *o = json_object_new_boolean(v);
+    if (!o) xalloc_die("json_object_new_boolean", sizeof(int));
+    return o;
+}
 
 /* Query parameter (first occurrence) or NULL. */
 const char *http_query(struct req *r, const char *key);

@@ -385,18 +385,25 @@ void http_reply_storage_error(struct req *r, const struct cp_result *res, const 
         http_reply_error(r, 400, "invalid_field", "%s", *msg ? msg : "invalid request");
         return;
     case CP_ERR_UNAVAILABLE: {
+        /* "applied": false — certain, nothing changed (never sent, or the store said it did not
+         * run); "unknown" — sent and the reply lost, or not confirmed by replicas: it may have
+         * taken effect (docs/api.md "Errors"). */
         int outcome = ops_outcome(r->core, res);
-        if (outcome == CP_OUTCOME_UNCONFIRMED)
-            http_reply_error(r, 503, "storage_unavailable",
-                             "the write was not confirmed by the storage backend's replicas in "
-                             "time; it may or may not have been applied; retry later");
-        else if (outcome == CP_OUTCOME_UNKNOWN)
-            http_reply_error(r, 503, "storage_unavailable",
-                             "the storage backend's reply was lost; the operation may or may not "
-                             "have been applied; retry later");
-        else
-            http_reply_error(r, 503, "storage_unavailable",
-                             "the storage backend cannot be reached; retry later");
+        const char *msg =
+            outcome == CP_OUTCOME_UNCONFIRMED
+                ? "the write was not confirmed by the storage backend's replicas in time; it may "
+                  "or may not have been applied; retry later"
+            : outcome == CP_OUTCOME_UNKNOWN
+                ? "the storage backend's reply was lost; the operation may or may not have been "
+                  "applied; retry later"
+                : "the storage backend cannot be reached; nothing was applied; retry later";
+        json_object *o = xjson_object();
+        json_object_object_add(o, "error", xjson_string(msg));
+        json_object_object_add(o, "code", xjson_string("storage_unavailable"));
+        json_object_object_add(o, "applied",
+                               outcome == CP_OUTCOME_NOT_APPLIED ? xjson_bool(0)
+                                                                 : xjson_string("unknown"));
+        http_reply_json(r, 503, o);
         return;
     }
     default:

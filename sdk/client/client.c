@@ -73,6 +73,7 @@ int cp_client_open(cp_client **out, const struct cpc_options *opt)
     cp_client *c = calloc(1, sizeof *c);
     if (!c) return CPC_ERR_NOMEM;
     atomic_init(&c->interrupt_requested, 0);
+    c->last_applied = CPC_APPLIED_NOT_SAID;
     c->timeout_ms = opt->timeout_ms ? opt->timeout_ms : 30000;
     c->connect_timeout_ms = opt->connect_timeout_ms ? opt->connect_timeout_ms : 5000;
     c->margin_ms = opt->long_poll_margin_ms ? opt->long_poll_margin_ms : 5000;
@@ -150,6 +151,11 @@ const char *cp_client_last_code(const cp_client *c)
     return c->code;
 }
 
+int cp_client_last_applied(const cp_client *c)
+{
+    return c->last_applied;
+}
+
 const char *cp_client_strerror(int err)
 {
     switch (err) {
@@ -197,12 +203,14 @@ int cpc_set_error(cp_client *c, int err, const char *fmt, ...)
     vsnprintf(c->message, sizeof c->message, fmt, ap);
     va_end(ap);
     c->code[0] = '\0';
+    c->last_applied = CPC_APPLIED_NOT_SAID;
     return err;
 }
 
 void cpc_reset_error(cp_client *c)
 {
     c->last_status = 0;
+    c->last_applied = CPC_APPLIED_NOT_SAID;
     c->message[0] = '\0';
     c->code[0] = '\0';
 }

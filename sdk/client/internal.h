@@ -24,6 +24,7 @@ struct cp_client {
     atomic_int interrupt_requested; /* set by cp_client_interrupt(), consumed by long polls */
     int interruptible;              /* a long poll is in progress */
     int last_status;
+    int last_applied; /* enum cpc_applied */
     char message[512];
     char code[64];
     char curl_err[CURL_ERROR_SIZE];

@@ -165,9 +165,15 @@ static void test_fake(void **state)
     /* 500 with a text body: the message carries the status. */
     expect_error(cp_client_agent_get(C, "e500", &a), CPC_ERR_SERVER, 500, "");
     assert_non_null(strstr(cp_client_last_message(C), "HTTP 500"));
-    /* 503 with the contract's error body. */
+    /* 503 with the contract's error body, and whether the request took effect. */
     expect_error(cp_client_agent_get(C, "e503", &a), CPC_ERR_UNAVAILABLE, 503,
                  "storage_unavailable");
+    assert_int_equal(cp_client_last_applied(C), CPC_APPLIED_NO);
+    expect_error(cp_client_agent_get(C, "e503u", &a), CPC_ERR_UNAVAILABLE, 503,
+                 "storage_unavailable");
+    assert_int_equal(cp_client_last_applied(C), CPC_APPLIED_UNKNOWN);
+    expect_error(cp_client_agent_get(C, "e500", &a), CPC_ERR_SERVER, 500, "");
+    assert_int_equal(cp_client_last_applied(C), CPC_APPLIED_NOT_SAID);
     /* An answer slower than the call's timeout. */
     cp_client_set_timeout(C, 300);
     int64_t t0 = mono_ms();

@@ -57,7 +57,10 @@ class FakeHandler(http.server.BaseHTTPRequestHandler):
             self.reply(500, "<html>boom</html>", "text/html")
         elif name == "e503":
             self.reply(503, json.dumps({"error": "storage backend unreachable",
-                                        "code": "storage_unavailable"}))
+                                        "code": "storage_unavailable", "applied": False}))
+        elif name == "e503u":
+            self.reply(503, json.dumps({"error": "the reply was lost",
+                                        "code": "storage_unavailable", "applied": "unknown"}))
         elif name.startswith("events"):  # an event stream that ends after one event
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")

@@ -2,12 +2,14 @@
 global options and environment variables, and the exit codes (0 ok, 1 not found, 2 usage,
 3 server/connection error, 4 `tasks wait` without success)."""
 
+import http.server
 import json
 import os
 import re
 import signal
 import subprocess
 import time
+import threading
 
 import cpdtest
 
@@ -307,6 +309,40 @@ class CpctlTest(cpdtest.CpdTestCase):
         self.ok("stats", url=False, env={"CONTROL_PLANE_URL": mine})
         self.ok("--url", mine, "stats", url=False, env={"CONTROL_PLANE_URL": dead})
         self.ok("stats", "--url=" + mine, url=False)  # global options anywhere, --opt=value
+
+    def test_unavailable_says_applied(self):
+        """A 503 storage_unavailable: cpctl shows whether the request took effect."""
+        bodies = {"/api/control-plane/tasks": {"error": "the reply was lost",
+                                               "code": "storage_unavailable",
+                                               "applied": "unknown"},
+                  "/api/control-plane/stats": {"error": "cannot be reached",
+                                               "code": "storage_unavailable",
+                                               "applied": False}}
+
+        class Fake(http.server.BaseHTTPRequestHandler):
+            def answer(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(n)
+                data = json.dumps(bodies[self.path.split("?")[0]]).encode()
+                self.send_response(503)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            do_GET = do_POST = answer
+
+            def log_message(self, *a):
+                pass
+
+        srv = http.server.HTTPServer(("127.0.0.1", 0), Fake)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        self.addCleanup(srv.server_close)
+        self.addCleanup(srv.shutdown)
+        url = "http://127.0.0.1:%d" % srv.server_address[1]
+        _, err = self.rc(3, "--url", url, "tasks", "submit", "t", url=False)
+        self.assertIn("(storage_unavailable, applied: unknown)", err)
+        _, err = self.rc(3, "--url", url, "stats", url=False)
+        self.assertIn("(storage_unavailable, applied: false)", err)
 
     def test_tokens(self):
         cpd = self.start_cpd(config={"auth": {"tokens": [

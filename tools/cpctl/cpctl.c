@@ -62,7 +62,14 @@ int cpctl_fail(struct cpctl *ctl, int err, const char *what)
     const char *msg = cp_client_last_message(ctl->client);
     const char *code = cp_client_last_code(ctl->client);
     fprintf(stderr, "cpctl: %s: %s", what, *msg ? msg : cp_client_strerror(err));
-    if (*code) fprintf(stderr, " (%s)", code);
+    /* A 503 says whether the request took effect: "applied: false" (nothing changed, retry as
+     * is) or "applied: unknown" (it may have). */
+    int applied = cp_client_last_applied(ctl->client);
+    if (*code && applied != CPC_APPLIED_NOT_SAID)
+        fprintf(stderr, " (%s, applied: %s)", code,
+                applied == CPC_APPLIED_NO ? "false" : "unknown");
+    else if (*code)
+        fprintf(stderr, " (%s)", code);
     fputc('\n', stderr);
     switch (err) {
     case CPC_ERR_NOT_FOUND:

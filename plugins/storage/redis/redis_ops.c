@@ -17,7 +17,7 @@
 #include "redis_int.h"
 
 /* Starts the argument vector of an FCALL (or EVALSHA) of `script`: function name (or sha),
- * 1 key (the tag), instance id. */
+ * 1 key (the tag), "<instance id>:<epoch>" (the epoch is stamped in when it is sent). */
 static void args_begin(struct rs_args *a, struct rs *rs, int script)
 {
     memset(a, 0, sizeof(*a));
@@ -30,7 +30,12 @@ static void args_begin(struct rs_args *a, struct rs *rs, int script)
     }
     args_add(a, "1", 1);
     args_str(a, rs->tag);
-    args_str(a, rs->inst);
+    args_str(a, rs->inst_epoch);
+}
+
+void rs_args_begin(struct rs_args *a, struct rs *rs, int script)
+{
+    args_begin(a, rs, script);
 }
 
 /* ---- the operations --------------------------------------------------------------------- */
@@ -231,14 +236,22 @@ void rs_task_claim(void *st, const struct cp_claim *c, cp_storage_cb cb, void *c
     args_begin(&a, rs, RS_TASK_CLAIM);
     args_i64(&a, c->now_ms);
     args_str(&a, c->agent_id);
-    if (!c->capabilities) {
-        args_str(&a, "0");
-    } else if (!rs_caps_valid(c->capabilities, c->n_capabilities)) {
-        args_str(&a, "2"); /* INVALID, but only once the agent is known to exist */
-    } else {
-        args_str(&a, "1");
-        args_names(&a, c->capabilities, c->n_capabilities);
+    /* "2": INVALID, but only once the agent is known to exist. */
+    const char *mode = !c->capabilities                                    ? "0"
+                       : rs_caps_valid(c->capabilities, c->n_capabilities) ? "1"
+                                                                           : "2";
+    args_str(&a, mode);
+    /* The claim token, kept in the task: the claim is undone if its reply is lost
+     * (redis_fence.c). */
+    char *token = args_own(&a, sizeof rs->inst + 24);
+    if (token) {
+        snprintf(token, sizeof rs->inst + 24, "%s:%llu", rs->inst,
+                 (unsigned long long)++rs->claim_seq);
+        args_str(&a, token);
+        a.claim_agent = c->agent_id;
+        a.claim_token = token;
     }
+    if (mode[0] == '1') args_names(&a, c->capabilities, c->n_capabilities);
     rs_op_start(rs, RS_TASK_CLAIM, &a, cb, cookie);
 }
 

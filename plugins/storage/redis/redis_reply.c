@@ -374,9 +374,12 @@ int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_re
         return res->rc;
     }
     redisReply **e = reply->element;
-    static const int codes[] = {0, CP_ERR_NOT_FOUND, CP_ERR_CONFLICT, CP_ERR_INVALID};
+    /* STALE (4): a call of a dropped connection, refused by begin() without effect. Its reply
+     * is normally read by nobody (that connection is gone); not applied. */
+    static const int codes[] = {0, CP_ERR_NOT_FOUND, CP_ERR_CONFLICT, CP_ERR_INVALID,
+                                CP_ERR_UNAVAILABLE};
     int64_t code = i64(&d, e[0]);
-    res->rc = code >= 0 && code < 4 ? codes[code] : CP_ERR_INVALID;
+    res->rc = code >= 0 && code < 5 ? codes[code] : CP_ERR_INVALID;
     res->message = str(&d, e[1]);
     res->created = (int)i64(&d, e[2]);
     res->agent = agent(&d, e[3]);

@@ -13,8 +13,9 @@
  * HTTP status (0 when no answer arrived). Every call may also return CPC_ERR_TRANSPORT,
  * CPC_ERR_TIMEOUT, CPC_ERR_UNAUTHORIZED (401: missing or unknown token), CPC_ERR_FORBIDDEN
  * (403: the token's role may not do this), CPC_ERR_UNAVAILABLE (503: the storage backend is
- * unreachable, nothing was changed), CPC_ERR_SERVER, CPC_ERR_PROTOCOL and CPC_ERR_NOMEM; the
- * per-function lists below name only the other ones.
+ * unreachable or its answer was lost; cp_client_last_applied() says whether the call may have
+ * taken effect), CPC_ERR_SERVER, CPC_ERR_PROTOCOL and CPC_ERR_NOMEM; the per-function lists
+ * below name only the other ones.
  *
  * Ownership: result structs are allocated by the library and freed with their
  * cp_client_*_free() function (NULL is accepted). Strings returned through `char **` are freed
@@ -105,6 +106,16 @@ CPC_API void cp_client_interrupt(cp_client *c);
 CPC_API int cp_client_last_status(const cp_client *c);
 CPC_API const char *cp_client_last_message(const cp_client *c);
 CPC_API const char *cp_client_last_code(const cp_client *c);
+/* What the last call's error answer says about its effect: the "applied" member of a 503
+ * storage_unavailable body (docs/api.md "What a 503 means"). */
+enum cpc_applied {
+    CPC_APPLIED_NOT_SAID = -1, /* the answer did not say: success, another error, or no answer
+                                  at all (a transport error or timeout: it may have been) */
+    CPC_APPLIED_NO = 0,        /* "applied": false — certain: nothing changed; retry as is */
+    CPC_APPLIED_UNKNOWN = 1,   /* "applied": "unknown" — it may have taken effect (a retried
+                                  submit may create the task twice) */
+};
+CPC_API int cp_client_last_applied(const cp_client *c);
 /* A static description of an enum cp_client_error ("not found", ...). */
 CPC_API const char *cp_client_strerror(int err);
 

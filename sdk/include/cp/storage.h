@@ -356,9 +356,12 @@ struct cp_storage_ops {
     void (*reap)(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cookie);
     void (*stats)(void *st, cp_storage_cb cb, void *cookie);
 
-    /* Optional (may be NULL). Tells the host about changes made by *other* processes sharing
-     * this backend: kind "pending" (a task became claimable; id = task id) or "done" (a task
-     * became terminal; id = task id). Called on the host's loop. */
+    /* Optional (may be NULL). Tells the host about changes it did not make itself — by *other*
+     * processes sharing this backend, or by the backend on its own (e.g. Redis releasing the
+     * claims whose replies were lost): kind "pending" (a task became claimable; id = task id),
+     * "done" (a task became terminal; id = task id) or "room" (an agent's status changed or
+     * its tasks in flight went down, so a claim waiting for it to have room may now claim;
+     * id = agent id). Unknown kinds are ignored. Called on the host's loop. */
     void (*watch)(void *st, void (*on_change)(void *arg, const char *kind, const char *id),
                   void *arg);
     /* Optional (may be NULL = always reachable): 1 when the backend is reachable now. */

@@ -6,8 +6,9 @@
 -- state below, so nothing survives from one call to the next.
 --
 -- KEYS[1] is the deployment's hash tag "{<prefix>}"; every key below starts with it, so one
--- deployment lives in one Cluster slot. ARGV[1] is the calling process's instance id (put into
--- pub/sub messages so a process can ignore its own).
+-- deployment lives in one Cluster slot. ARGV[1] is "<instance>:<epoch>": the calling process's
+-- instance id (put into pub/sub messages so a process can ignore its own) and the epoch of the
+-- connection the call was sent on (begin() refuses calls from an older connection).
 --
 -- A script reads what it needs through aget()/tget() (cached per script), changes the Lua
 -- tables, and calls commit() once at the end: commit() writes every changed record, keeps every
@@ -15,8 +16,9 @@
 -- script that returns early (NOT_FOUND, CONFLICT) changes nothing.
 local P, INST, ARGS -- set by begin(): the tag, the instance id, the op's arguments
 
--- Result codes understood by the C side (mapped to CP_ERR_*).
-local OK, NOT_FOUND, CONFLICT, INVALID = 0, 1, 2, 3
+-- Result codes understood by the C side (mapped to CP_ERR_*). STALE: refused by begin(), nothing
+-- done (an op of a dropped connection; its reply is read by nobody).
+local OK, NOT_FOUND, CONFLICT, INVALID, STALE = 0, 1, 2, 3, 4
 
 -- enum cp_agent_status / cp_task_status / cp_health / cp_circuit (sdk/include/cp/types.h)
 local A_READY, A_BUSY, A_DRAINING, A_OFFLINE, A_FAILED = 1, 2, 3, 4, 5
@@ -102,7 +104,7 @@ end
 -- pqm/pqs (the last place, for RELEASE).
 local A_NUM = {'st', 'reg', 'hb', 'la', 'mc', 'inf', 'tc', 'tf', 'lc', 'hs', 'hlc', 'hcf', 'hcs',
                'hci', 'hcif', 'hco', 'hoa', 'hra'}
-local A_OPT = {'model', 'prov', 'probe', 'cur', 'herr'}
+local A_OPT = {'model', 'prov', 'probe', 'cur', 'herr', 'wr'}
 local T_NUM = {'st', 'pr', 'cat', 'clat', 'stat', 'coat', 'ps', 'to', 'mr', 're', 'att', 'pou'}
 local T_OPT = {'ag', 'res', 'err', 'strat', 'poa', 'qm', 'qs', 'pqm', 'pqs', 'cseq'}
 
@@ -244,8 +246,16 @@ local function agent_norm(a)
     if not a.probe then a.hs = (a.st == A_OFFLINE) and H_UNHEALTHY or H_HEALTHY end
 end
 
+local PUBS
+
 local function agent_store(old, a)
     local id = (a or old).id
+    -- `wr`: a claim of this agent waits until it may claim again (task_claim.lua marks it).
+    -- A change that may allow that — or refuse it for good — tells every process ("room").
+    if old and old.wr and (not a or a.st ~= old.st or a.inf < old.inf) then
+        PUBS[#PUBS + 1] = 'room ' .. id
+        if a then a.wr = nil end
+    end
     if not a then
         agent_account(old, -1, true)
         call('DEL', akey(id), P .. 'af:' .. id)
@@ -288,8 +298,6 @@ end
 
 local function active(st) return st == T_CLAIMED or st == T_RUNNING end
 local function terminal(st) return st >= T_COMPLETED end
-
-local PUBS
 
 local function seq_member(id)
     return string.format('%016.0f', call('INCR', P .. 'seq')) .. ':' .. id
@@ -444,6 +452,17 @@ local function agent_raw(id)
     if not r[1] then return nil end
     return r
 end
+-- agent_raw() and the agent's `wr` mark (agent_store()), for the fast paths that free a slot.
+local A_FIELDS_WR = {}
+for i = 1, #A_FIELDS do A_FIELDS_WR[i] = A_FIELDS[i] end -- (no globals while loading)
+A_FIELDS_WR[#A_FIELDS + 1] = 'wr'
+local function agent_raw_wr(id)
+    local r = call('HMGET', akey(id), unpack(A_FIELDS_WR))
+    if not r[1] then return nil end
+    local wr = r[#A_FIELDS_WR]
+    r[#A_FIELDS_WR] = nil
+    return r, wr
+end
 
 -- T_READ: the fields of task_reply() in its order, then cm and qs. HMGET of them is a task
 -- reply as stored once raw_task() has cut it to size (the hot ops read and reply this way).
@@ -558,10 +577,26 @@ local function event(kind, agent_id, t, status, before)
 end
 
 ---------------------------------------------------------------------------------------------
--- The start of every op: this call's tag, instance, arguments, and empty per-call state.
+-- The start of every op: this call's tag, instance, arguments, and empty per-call state; or,
+-- for a call of a dropped connection, the STALE reply the op returns at once (embed_lua.cmake).
+-- P.."conn:"..instance holds the epoch of that process's newest command connection, raised
+-- before anything else is sent on it (redis_fence.c). A call carrying an older epoch was sent
+-- on a connection cpd has given up — its caller was answered 503 "may or may not have been
+-- applied" — and Redis runs it only now (it was in that socket's buffer): it must not run, or
+-- a claim would hand out a task nobody hears of. One GET per call.
 local function begin(keys, argv)
     call = redis.call
-    P, INST, ARGS = keys[1], argv[1], argv
+    P, ARGS = keys[1], argv
+    local sep = string.find(argv[1], ':', 1, true)
+    INST = sep and string.sub(argv[1], 1, sep - 1) or argv[1]
+    if sep then
+        local cur = tonumber(call('GET', P .. 'conn:' .. INST))
+        local epoch = tonumber(string.sub(argv[1], sep + 1)) or 0
+        if cur and cur > epoch then
+            return reply(STALE, 'sent on a dropped connection (epoch ' .. epoch .. ', now ' ..
+                             cur .. '): not run')
+        end
+    end
     AC, TC, DIRTY_A, DIRTY_T = {}, {}, {}, {}
     DELTA, DELTA_ORDER = {}, {}
     PUBS = {}

@@ -1,9 +1,10 @@
 -- task_claim.lua — hand the best claimable pending task to an agent, atomically.
 -- Candidates come from the queues (one ZSET per distinct required-capability set) whose set is a
 -- subset of the claim's capabilities; the best is the lowest (score, member) over their heads,
--- i.e. priority, then pending_since, then arrival. ARGV: inst now agent caps_mode caps...
+-- i.e. priority, then pending_since, then arrival. ARGV: inst now agent caps_mode token caps...
 -- (caps_mode: 0 = the agent's registered capabilities, 1 = these, 2 = these but not sorted and
--- unique: INVALID once the agent is known to exist).
+-- unique: INVALID once the agent is known to exist; token: the claim's "<instance>:<n>", kept
+-- in the task as `ctk` so that claim_release.lua can undo this claim if its reply is lost).
 -- The hot path of every claim, so it works on the records as stored (one HMGET each, replied
 -- as read) and writes exactly what a claim changes, instead of going through aget()/commit():
 -- the writes below are what commit() would make of the same change (agent_store/task_store).
@@ -30,7 +31,9 @@ end
 -- may claim). Change both together: the conformance case claim_rule_grid compares them.
 local circuit_ok = hci ~= C_OPEN or tonumber(a[AR_HRA]) <= now
 if st ~= A_READY or inf >= mc or not circuit_ok then
-    heartbeat({})
+    -- At its limit, busy or starting: a claim that may wait for the agent to be able to claim
+    -- marks it (`wr`), and the change that allows it publishes "room <agent>" (agent_store()).
+    heartbeat((circuit_ok and st <= A_BUSY) and {'wr', '1'} or {})
     return reply(OK, nil, {agent_raw = a, abefore = st})
 end
 
@@ -38,7 +41,7 @@ local best
 local sets = call('HGETALL', P .. 'capsets')
 if #sets > 0 then
     local have = {}
-    for _, c in ipairs((ARGV[4] == '1') and argv_list(5) or caps_dec(a[AR_CAPS])) do
+    for _, c in ipairs((ARGV[4] == '1') and argv_list(6) or caps_dec(a[AR_CAPS])) do
         have[c] = true
     end
     local function subset(enc)
@@ -105,7 +108,7 @@ local att = tonumber(t[TR_ATT]) + 1
 local to = tonumber(t[TR_TO])
 local tk = tkey(tid)
 call('HSET', tk, 'st', ST_S[T_CLAIMED], 'ag', aid, 'clat', now_s, 'stat', '0', 'att', istr(att),
-     'cseq', cseq, 'pqm', best.m, 'pqs', t[TR_QS])
+     'cseq', cseq, 'pqm', best.m, 'pqs', t[TR_QS], 'ctk', ARGV[5])
 call('HDEL', tk, 'qm', 'qs')
 local q = P .. 'q:' .. best.qk
 call('ZREM', q, best.m)

@@ -36,8 +36,9 @@ if kind == TR_START or kind == TR_COMPLETE then
     end
     -- COMPLETE. The agent (if still registered) gets its slot back (agent_leave()), one more
     -- completed and the latency.
-    local a = ag and agent_raw(ag)
+    local a, wr
     local ast0
+    if ag then a, wr = agent_raw_wr(ag) end
     if a then
         local ast, ainf, amc = tonumber(a[AR_ST]), tonumber(a[AR_INF]), tonumber(a[AR_MC])
         ast0 = ast
@@ -63,6 +64,10 @@ if kind == TR_START or kind == TR_COMPLETE then
         if a[AR_CUR] == id then
             call('HDEL', ak, 'cur')
             a[AR_CUR] = false
+        end
+        if wr then -- a claim waits for this slot (agent_store())
+            call('HDEL', ak, 'wr')
+            call('PUBLISH', P .. 'events', 'room ' .. ag .. ' ' .. INST)
         end
         agent_recount(tonumber(a[AR_HCI]), amc, ast, ainf, st1, inf1)
         a[AR_ST], a[AR_INF], a[AR_TC], a[AR_LS], a[AR_LC] = st1, inf1, tc, ls, lc
