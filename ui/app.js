@@ -35,6 +35,7 @@ const state = {
   rendering: false,
   again: false,
   feedFilter: "",
+  retryMs: 0,        /* the next delay before reopening a refused event stream */
 };
 
 /* ---- small DOM helpers ------------------------------------------------------------------- */
@@ -164,12 +165,17 @@ function startEvents() {
   stopEvents();
   const src = new EventSource(EVENTS_PATH);
   state.source = src;
-  src.onopen = () => setLive(true, "live");
+  src.onopen = () => { state.retryMs = 0; setLive(true, "live"); };
   src.onerror = () => {
     setLive(false, "reconnecting");
-    /* A refused stream (401 after the token changed) closes for good: ask again. */
+    /* EventSource retries a dropped connection by itself; a refused one (401 after the token
+     * changed, 503 when cpd is at its connection limit) closes for good: try again later,
+     * backing off to 30 s, unless the token itself is refused now. */
     if (src.readyState === EventSource.CLOSED && state.source === src) {
-      api("stats").then(() => setTimeout(startEvents, 3000), e => {
+      state.retryMs = Math.min(30000, (state.retryMs || 1500) * 2);
+      api("stats").then(() => setTimeout(() => {
+        if (state.source === src) startEvents();
+      }, state.retryMs), e => {
         if (e instanceof AuthError) showLogin("The token no longer works.");
       });
     }
