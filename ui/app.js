@@ -249,6 +249,8 @@ async function viewFleet() {
       card(body.total, "agents"), card(count("ready"), "ready"), card(count("busy"), "busy"),
       card(count("draining"), "draining"), card(count("offline") + count("failed"), "offline / failed"),
       card(agents.filter(a => a.circuit === "open").length, "circuits open")),
+    agents.length < body.total ? el("p", { class: "empty" }, "Showing " + agents.length +
+      " of " + body.total + " agents.") : null,
     table("fleet", ["Agent", "Status", "Health", "Circuit", "In flight#", "Avg latency#",
       "Done / failed#", "Last heartbeat", "Capabilities", "Model"], rows,
       "No agents registered."),
