@@ -22,6 +22,7 @@ static const char usage_text[] =
     "  health [AGENT]              system health, or one agent's health and circuit\n"
     "  stats                       registry, scheduler and health counters\n"
     "  events                      the events as they happen (agents, tasks, health)\n"
+    "  queue [--limit N], metrics  the original dashboard's job list and counters\n"
     "\n"
     "Global options (anywhere on the line):\n"
     "  --url URL          the control plane (default $CONTROL_PLANE_URL, else " CPC_DEFAULT_URL
@@ -149,8 +150,9 @@ static const struct {
     const char *name;
     cpctl_cmd_fn fn;
 } commands[] = {
-    {"agents", cpctl_agents}, {"tasks", cpctl_tasks},   {"health", cpctl_health},
-    {"stats", cpctl_stats},   {"events", cpctl_events},
+    {"agents", cpctl_agents},   {"tasks", cpctl_tasks},   {"health", cpctl_health},
+    {"stats", cpctl_stats},     {"events", cpctl_events}, {"queue", cpctl_queue},
+    {"metrics", cpctl_metrics},
 };
 
 int main(int argc, char **argv)
