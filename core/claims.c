@@ -53,6 +53,11 @@ struct wake {
     char **req;
     uint32_t n_req;
     char *strategy;
+    /* What strategies see of the task (task_id, req and these), once known: `type` non-NULL. */
+    char *type;
+    char *metadata;
+    int32_t priority;
+    uint64_t payload_bytes;
     int po_known; /* the task's pass-over below is known (else an empty claim proves nothing) */
     char *po_agent;
     int64_t po_until;
@@ -104,6 +109,23 @@ size_t claims_held_count(const struct claims *s)
     return s->n_held;
 }
 
+/* c->snap_strs: model, provider and metadata, each NUL-terminated, in one block. */
+static char *snap_strings(const struct cp_agent_view *a, const char **model, const char **provider,
+                          const char **metadata)
+{
+    const char *m = a && a->model ? a->model : "", *p = a && a->provider ? a->provider : "",
+               *md = a && a->metadata_json ? a->metadata_json : "{}";
+    size_t lm = strlen(m) + 1, lp = strlen(p) + 1, lmd = strlen(md) + 1;
+    char *block = xmalloc(lm + lp + lmd);
+    memcpy(block, m, lm);
+    memcpy(block + lm, p, lp);
+    memcpy(block + lm + lp, md, lmd);
+    *model = block;
+    *provider = block + lm;
+    *metadata = block + lm + lp;
+    return block;
+}
+
 static void claimer_snapshot(struct claimer *c, const struct cp_agent_view *a)
 {
     struct cp_agent_view v = {0};
@@ -114,13 +136,15 @@ static void claimer_snapshot(struct claimer *c, const struct cp_agent_view *a)
         v.status = CP_AGENT_READY;
         v.max_concurrent_tasks = 1;
     }
-    /* Strings point at our own copies or constants; the source is borrowed. */
+    /* Strings point at our own copies or constants; the source is borrowed. Metadata is kept:
+     * strategies match agents to a task by it (e.g. a region). */
     v.size = sizeof v;
     v.agent_id = c->agent_id;
     v.capabilities = (const char *const *)c->caps;
     v.n_capabilities = c->n_caps;
-    v.model = v.provider = "";
-    v.metadata_json = "{}";
+    char *old = c->snap_strs; /* freed after the copy: `a` may be borrowed from anywhere */
+    c->snap_strs = snap_strings(a, &v.model, &v.provider, &v.metadata_json);
+    free(old);
     v.health_probe_json = NULL;
     v.current_task_id = NULL;
     c->snap = v;
@@ -130,6 +154,7 @@ static void claimer_free(struct claimer *c)
 {
     if (c->timer) event_free(c->timer);
     if (c->recheck) event_free(c->recheck);
+    free(c->snap_strs);
     claims_strs_free(c->caps, c->n_caps);
     free(c->agent_id);
     free(c);
@@ -162,12 +187,19 @@ static struct wake *wake_new(struct claims *s, const char *task_id, const char *
     return w;
 }
 
-static void wake_set_pass_over(struct wake *w, const struct cp_task_view *t)
+/* What the store said of the task as it became (or still is) pending: its pass-over, and what
+ * strategies see of it. */
+static void wake_set_task(struct wake *w, const struct cp_task_view *t)
 {
     free(w->po_agent);
     w->po_known = 1;
     w->po_agent = t->passed_over_agent ? xstrdup(t->passed_over_agent) : NULL;
     w->po_until = t->passed_over_until_ms;
+    if (w->type) return; /* the rest does not change while pending */
+    w->type = xstrdup(t->task_type ? t->task_type : "");
+    w->metadata = xstrdup(t->metadata_json ? t->metadata_json : "{}");
+    w->priority = t->priority;
+    w->payload_bytes = t->payload_json ? strlen(t->payload_json) : 0;
 }
 
 static void wake_unref(struct wake *w)
@@ -176,6 +208,8 @@ static void wake_unref(struct wake *w)
     free(w->task_id);
     claims_strs_free(w->req, w->n_req);
     free(w->strategy);
+    free(w->type);
+    free(w->metadata);
     free(w->po_agent);
     free(w);
 }
@@ -197,7 +231,7 @@ static void on_trigger_checked(void *cookie, const struct cp_result *res)
     if (res->rc < 0) {
         claims_missed(w->s, (const char *const *)w->req, w->n_req); /* unknown: re-check */
     } else if (res->task && res->task->status == CP_TASK_PENDING) {
-        wake_set_pass_over(w, res->task);
+        wake_set_task(w, res->task);
         wake_run(w->s, w);
     }
     wake_unref(w);
@@ -317,8 +351,18 @@ static void wake_run(struct claims *s, struct wake *w)
     const struct cp_agent_view *views[MAX_CANDIDATES];
     for (size_t i = 0; i < n; i++)
         views[i] = &cands[i]->snap;
+    struct cp_selection_task task = {
+        .id = w->task_id,
+        .task_type = w->type,
+        .required_capabilities = (const char *const *)w->req,
+        .n_required = w->n_req,
+        .priority = w->priority,
+        .metadata_json = w->metadata,
+        .payload_bytes = w->payload_bytes,
+    };
     size_t idx = selection_pick(s->core, core_strategy(s->core, w->strategy), views, n,
-                                (const char *const *)w->req, w->n_req, w->task_id);
+                                (const char *const *)w->req, w->n_req,
+                                w->task_id && w->type ? &task : NULL, NULL);
     struct claimer *c = cands[idx];
     claims_held_remove(s, c);
     claim_for(s, c, w);
@@ -332,7 +376,7 @@ void claims_wake(struct claims *s, const char *task_id, const char *const *req, 
         return;
     }
     struct wake *w = wake_new(s, task_id, req, n_req, strategy);
-    if (t) wake_set_pass_over(w, t);
+    if (t) wake_set_task(w, t);
     wake_run(s, w);
     wake_unref(w);
 }

@@ -56,6 +56,7 @@ struct claimer {
     char **caps;
     uint32_t n_caps;
     struct cp_agent_view snap; /* the agent as last seen, for strategies */
+    char *snap_strs;           /* owned copies of snap's model, provider and metadata */
     struct event *timer;
     struct event *recheck; /* one-shot (see claims_hold) */
     claims_deliver_cb cb;

@@ -12,13 +12,6 @@
 #include "selection.h"
 #include "xalloc.h"
 
-int ops_agent_usable(const struct cp_agent_view *a, int64_t now_ms)
-{
-    if (a->status != CP_AGENT_READY && a->status != CP_AGENT_BUSY) return 0;
-    if (a->health.circuit == CP_CIRCUIT_OPEN && a->health.retry_at_ms > now_ms) return 0;
-    return a->status == CP_AGENT_READY || a->tasks_in_flight < a->max_concurrent_tasks;
-}
-
 /* ---- register ---- */
 
 static void on_registered(void *cookie, const struct cp_result *res)
@@ -69,7 +62,7 @@ static void on_listed_usable(void *cookie, const struct cp_result *res)
     const struct cp_agent_view **keep = xmalloc(res->n_agents * sizeof *keep);
     size_t n = 0;
     for (size_t i = 0; i < res->n_agents; i++)
-        if (ops_agent_usable(res->agents[i], now)) keep[n++] = res->agents[i];
+        if (cp_agent_may_claim(res->agents[i], now)) keep[n++] = res->agents[i];
     struct cp_result out = *res;
     out.agents = keep;
     out.n_agents = n;
@@ -155,13 +148,13 @@ static void on_select_listed(void *cookie, const struct cp_result *res)
     const struct cp_agent_view **cands = xmalloc((res->n_agents + 1) * sizeof *cands);
     size_t n = 0;
     for (size_t i = 0; i < res->n_agents; i++)
-        if (ops_agent_usable(res->agents[i], now) && !excluded(sel, res->agents[i]->agent_id))
+        if (cp_agent_may_claim(res->agents[i], now) && !excluded(sel, res->agents[i]->agent_id))
             cands[n++] = res->agents[i];
     struct cp_result out = {.size = sizeof out};
     if (n > 0) {
         struct cp_core *core = call->core;
         size_t idx = selection_pick(core, core_strategy(core, sel->strategy), cands, n,
-                                    sel->capabilities, sel->n_capabilities, NULL);
+                                    sel->capabilities, sel->n_capabilities, NULL, sel->hints_json);
         out.agent = cands[idx];
     }
     call->cb(call->cookie, &out);
@@ -172,14 +165,56 @@ void ops_agent_select(struct cp_core *core, struct ops_call *call, const struct 
                       cp_storage_cb cb, void *cookie)
 {
     if (!core_strategy(core, sel->strategy)) {
-        ops_fail(cb, cookie, CP_ERR_INVALID, "unknown strategy '%.128s'",
-                 sel->strategy ? sel->strategy : "");
+        char names[320];
+        selection_names(core, names, sizeof names);
+        ops_fail(cb, cookie, CP_ERR_INVALID, "unknown strategy '%.128s'; loaded strategies: %s",
+                 sel->strategy ? sel->strategy : "", names);
         return;
     }
     ops_call_init(call, core, cb, cookie);
     call->u.select = sel;
     struct cp_agent_filter f = {sel->capabilities, sel->n_capabilities, -1};
     CORE_STORE(core, agent_list, &f, on_select_listed, call);
+}
+
+/* ---- drain ---- */
+
+static void on_drained(void *cookie, const struct cp_result *res)
+{
+    struct ops_call *call = cookie;
+    struct cp_core *core = call->core; /* the callback may free call */
+    const struct cp_agent_view *a = res->rc == 0 ? res->agent : NULL;
+    if (a) {
+        /* A status change to announce: drained and now draining, or undrained and no longer
+         * (an offline or failed agent's status does not move either way). */
+        int32_t before = ops_agent_before(res);
+        if (before >= 0 ? before != a->status
+                        : res->created && a->status != CP_AGENT_OFFLINE &&
+                              a->status != CP_AGENT_FAILED &&
+                              (call->u.drain ? a->status == CP_AGENT_DRAINING
+                                             : a->status != CP_AGENT_DRAINING))
+            ops_emit_agent(core, EVT_AGENT_STATUS, NULL, a, before, a->status);
+    }
+    call->cb(call->cookie, res);
+    /* Its held claims: answered null when drained, may claim when undrained. */
+    if (a) claims_room(core->claims, a->agent_id, a);
+}
+
+void ops_agent_drain(struct cp_core *core, struct ops_call *call, const char *agent_id, int drain,
+                     cp_storage_cb cb, void *cookie)
+{
+    if (core->store->version < 4 || !core->store->agent_drain) {
+        ops_fail(cb, cookie, OPS_ERR_UNSUPPORTED,
+                 "the storage plugin '%s' does not support draining (built for ABI %u.%u; "
+                 "draining needs 2.4)",
+                 core->storage_plugin ? core->storage_plugin->desc->name : "?",
+                 core->storage_plugin ? core->storage_plugin->desc->abi_major : 0,
+                 core->storage_plugin ? core->storage_plugin->desc->abi_minor : 0);
+        return;
+    }
+    ops_call_init(call, core, cb, cookie);
+    call->u.drain = drain;
+    CORE_STORE(core, agent_drain, agent_id, drain, clock_now_ms(), on_drained, call);
 }
 
 /* ---- the health monitor's writes ---- */

@@ -77,6 +77,8 @@ int cp_client_open(cp_client **out, const struct cpc_options *opt)
     c->timeout_ms = opt->timeout_ms ? opt->timeout_ms : 30000;
     c->connect_timeout_ms = opt->connect_timeout_ms ? opt->connect_timeout_ms : 5000;
     c->margin_ms = opt->long_poll_margin_ms ? opt->long_poll_margin_ms : 5000;
+    c->submit_retries = 2;
+    c->submit_backoff_ms = 250;
     c->base = make_base(url);
     c->user_agent = strdup(opt->user_agent ? opt->user_agent : "libcpclient/" CP_VERSION);
     c->curl = curl_easy_init();
@@ -123,6 +125,16 @@ int cp_client_set_timeout(cp_client *c, long timeout_ms)
     cpc_reset_error(c);
     if (timeout_ms < 0) return cpc_set_error(c, CPC_ERR_INVALID, "timeout_ms is negative");
     c->timeout_ms = timeout_ms ? timeout_ms : 30000;
+    return CPC_OK;
+}
+
+int cp_client_set_retries(cp_client *c, int retries, long backoff_ms)
+{
+    cpc_reset_error(c);
+    if (retries < 0 || backoff_ms < 0)
+        return cpc_set_error(c, CPC_ERR_INVALID, "retries and backoff_ms must not be negative");
+    c->submit_retries = retries;
+    c->submit_backoff_ms = backoff_ms ? backoff_ms : 250;
     return CPC_OK;
 }
 

@@ -213,32 +213,38 @@ class Claim(CpdTestCase):
         self.assertEqual(self.snapshot(), before)
         self.assertEqual(self.task(tid)["status"], "pending")
 
-    def assertNullAtOnce(self, agent_id):
+    def assertNullAtOnce(self, agent_id, block_ms=2000):
         t0 = time.monotonic()
-        task = self.claim(agent_id, block_ms=2000)
+        task = self.claim(agent_id, block_ms=block_ms)
         elapsed = time.monotonic() - t0
         self.assertIsNone(task, "%s got a task" % agent_id)
         self.assertLess(elapsed, 1.0, "%s's claim was held instead of answered at once"
                         % agent_id)
 
     def test_unavailable_agents_get_null_at_once(self):
+        # draining and failed agents will not take work: a claim is answered at once, even with
+        # block_ms. A busy one is answered at once without block_ms (with it, it waits for
+        # room: LongPoll.test_claim_at_the_limit_waits_for_room).
         tid = self.submit()
-        for aid, status in (("dr", "draining"), ("fa", "failed"), ("bu", "busy")):
+        for aid, status in (("dr", "draining"), ("fa", "failed")):
             self.register(aid)
             self.heartbeat(aid, status)
             self.assertNullAtOnce(aid)
+        self.register("bu")
+        self.heartbeat("bu", "busy")
+        self.assertNullAtOnce("bu", block_ms=0)
         self.assertEqual(self.task(tid)["status"], "pending")
         # A self-reported busy agent gets work again once it reports ready.
         self.heartbeat("bu", "ready")
         self.assertEqual(self.claim("bu")["id"], tid)
 
-    def test_agent_at_max_concurrency_gets_null_at_once(self):
+    def test_agent_at_max_concurrency_gets_null_without_block_ms(self):
         self.register("one", max_concurrent_tasks=1)
         t1 = self.submit()
         t2 = self.submit()
         self.assertEqual(self.claim("one")["id"], t1)
         self.assertEqual(self.agent("one")["status"], "busy")
-        self.assertNullAtOnce("one")
+        self.assertNullAtOnce("one", block_ms=0)
         self.assertEqual(self.task(t2)["status"], "pending")
 
     def test_capability_matching(self):

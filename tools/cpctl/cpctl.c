@@ -16,13 +16,15 @@ static const char usage_text[] =
     "usage: cpctl [--url URL] [--token TOKEN] [--json] [--request-timeout SECONDS] COMMAND ...\n"
     "\n"
     "Commands:\n"
-    "  agents list|get|rm|select   the agent registry\n"
-    "  tasks submit|get|wait|cancel|list\n"
+    "  agents list|get|rm|select|drain|undrain\n"
+    "                              the agent registry\n"
+    "  tasks submit|get|wait|cancel|list|extend|retry|purge\n"
     "                              the task queue\n"
     "  health [AGENT]              system health, or one agent's health and circuit\n"
     "  stats                       registry, scheduler and health counters\n"
     "  events                      the events as they happen (agents, tasks, health)\n"
     "  queue [--limit N], metrics  the original dashboard's job list and counters\n"
+    "  plugins                     the loaded plugins (storage, strategies, probes)\n"
     "\n"
     "Global options (anywhere on the line):\n"
     "  --url URL          the control plane (default $CONTROL_PLANE_URL, else " CPC_DEFAULT_URL
@@ -150,9 +152,9 @@ static const struct {
     const char *name;
     cpctl_cmd_fn fn;
 } commands[] = {
-    {"agents", cpctl_agents},   {"tasks", cpctl_tasks},   {"health", cpctl_health},
-    {"stats", cpctl_stats},     {"events", cpctl_events}, {"queue", cpctl_queue},
-    {"metrics", cpctl_metrics},
+    {"agents", cpctl_agents}, {"tasks", cpctl_tasks},     {"health", cpctl_health},
+    {"stats", cpctl_stats},   {"events", cpctl_events},   {"plugins", cpctl_plugins},
+    {"queue", cpctl_queue},   {"metrics", cpctl_metrics},
 };
 
 int main(int argc, char **argv)

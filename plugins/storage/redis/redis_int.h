@@ -275,7 +275,7 @@ int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_re
 int rs_format_command(char **out, int argc, const char **argv, const size_t *lens);
 /* The reply of an HMGET of rs_agent_fields / rs_task_fields (redis_ops.c): the record, or
  * CP_ERR_NOT_FOUND when it does not exist. */
-enum { RS_AGENT_FIELDS = 28, RS_TASK_FIELDS = 22 };
+enum { RS_AGENT_FIELDS = 30, RS_TASK_FIELDS = 24 };
 extern const char *const rs_agent_fields[RS_AGENT_FIELDS];
 extern const char *const rs_task_fields[RS_TASK_FIELDS];
 int rs_reply_parse_agent(const redisReply *reply, struct rs_arena *arena, struct cp_result *res);
@@ -366,6 +366,8 @@ void rs_agent_register(void *st, const struct cp_agent_view *in, int64_t now_ms,
                        void *cookie);
 void rs_agent_get(void *st, const char *agent_id, cp_storage_cb cb, void *cookie);
 void rs_agent_list(void *st, const struct cp_agent_filter *filter, cp_storage_cb cb, void *cookie);
+void rs_agent_drain(void *st, const char *agent_id, int drain, int64_t now_ms, cp_storage_cb cb,
+                    void *cookie);
 void rs_agent_heartbeat(void *st, const char *agent_id, int32_t status, int64_t now_ms,
                         cp_storage_cb cb, void *cookie);
 void rs_agent_unregister(void *st, const char *agent_id, int64_t now_ms, cp_storage_cb cb,
@@ -379,5 +381,10 @@ void rs_task_claim(void *st, const struct cp_claim *claim, cp_storage_cb cb, voi
 void rs_task_transition(void *st, const struct cp_transition *tr, cp_storage_cb cb, void *cookie);
 void rs_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cookie);
 void rs_stats(void *st, cp_storage_cb cb, void *cookie);
+void rs_task_extend(void *st, const struct cp_extend *x, cp_storage_cb cb, void *cookie);
+void rs_task_retry(void *st, const struct cp_retry *r, cp_storage_cb cb, void *cookie);
+void rs_task_purge(void *st, const struct cp_purge *p, cp_storage_cb cb, void *cookie);
+void rs_task_submit_batch(void *st, const struct cp_task_view *const *tasks, size_t n,
+                          cp_storage_cb cb, void *cookie);
 
 #endif

@@ -232,6 +232,11 @@ static const struct cp_storage_ops rs_ops = {
     .status = rs_status,
     .validate_options = rs_validate_options,
     .feed = rs_feed,
+    .task_extend = rs_task_extend,
+    .task_retry = rs_task_retry,
+    .task_purge = rs_task_purge,
+    .task_submit_batch = rs_task_submit_batch,
+    .agent_drain = rs_agent_drain,
 };
 
 CP_PLUGIN_DEFINE(CP_PLUGIN_STORAGE, "redis", "0.1.0", &rs_ops);

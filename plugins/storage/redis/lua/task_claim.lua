@@ -100,23 +100,26 @@ if not best then
 end
 
 -- The task: pending -> claimed. It leaves its queue (the place is kept for RELEASE), enters
--- the claimed indexes (inflight when it has a timeout, the agent's af: set by claim order).
+-- the claimed indexes (inflight by its deadline when it has a timeout, the agent's af: set by
+-- claim order).
 local tid = best.id
 local t = best.t or task_read(tid)
 local cseq = istr(call('INCR', P .. 'seq'))
 local att = tonumber(t[TR_ATT]) + 1
 local to = tonumber(t[TR_TO])
+local dl = to > 0 and now + to or 0
+local dl_s = istr(dl)
 local tk = tkey(tid)
 call('HSET', tk, 'st', ST_S[T_CLAIMED], 'ag', aid, 'clat', now_s, 'stat', '0', 'att', istr(att),
-     'cseq', cseq, 'pqm', best.m, 'pqs', t[TR_QS], 'ctk', ARGV[5])
+     'cseq', cseq, 'pqm', best.m, 'pqs', t[TR_QS], 'ctk', ARGV[5], 'dl', dl_s)
 call('HDEL', tk, 'qm', 'qs')
 local q = P .. 'q:' .. best.qk
 call('ZREM', q, best.m)
 if best.alone then call('HDEL', P .. 'capsets', best.qk) end
-if to > 0 then call('ZADD', P .. 'inflight', now + to, tid) end
+if dl > 0 then call('ZADD', P .. 'inflight', dl_s, tid) end
 call('ZADD', P .. 'af:' .. aid, cseq, tid)
 task_restatus(t[TR_CM], t[TR_CAT], T_PENDING, T_CLAIMED)
-t[TR_ST], t[TR_AG], t[TR_CLAT], t[TR_STAT], t[TR_ATT] = T_CLAIMED, aid, now, 0, att
+t[TR_ST], t[TR_AG], t[TR_CLAT], t[TR_STAT], t[TR_ATT], t[TR_DL] = T_CLAIMED, aid, now, 0, att, dl
 
 -- The agent: one more in flight, busy at the maximum (agent_norm()).
 local inf1 = inf + 1
