@@ -4,8 +4,9 @@
  *
  *   task status  pending -> queued; claimed, running -> running; completed -> completed;
  *                failed, timeout, cancelled -> failed (cpd never pauses a task: no "paused")
- *   progress     0 while queued, 100 once terminal; while running, the task's
- *                metadata.progress when it is a number from 0 to 100, else 0
+ *   progress     0 while queued, 100 once terminal; while running, the percent of the progress
+ *                its holder last reported (POST /tasks/:id/extend), else metadata.progress when
+ *                it is a number from 0 to 100, else 0
  *   name         metadata.name when it is a string, else the task type
  *   started_at   started_at, else claimed_at (claimed, not started yet), else null */
 #include <json-c/json.h>
@@ -29,24 +30,39 @@ static const char *job_status(int32_t s)
     }
 }
 
-/* metadata.name / metadata.progress (json-c parses the stored text; NULL when not JSON). */
+/* The stored JSON text as an object (json-c; NULL when absent or not JSON). */
+static json_object *parse_stored(json_tokener *tok, const char *text)
+{
+    if (!text) return NULL;
+    json_tokener_reset(tok);
+    return json_tokener_parse_ex(tok, text, (int)strlen(text) + 1);
+}
+
+/* o.key when it is a number from 0 to 100. */
+static int percent_of(json_object *o, const char *key, double *out)
+{
+    json_object *v = NULL;
+    if (!o || !json_object_object_get_ex(o, key, &v) ||
+        !(json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)))
+        return 0;
+    double p = json_object_get_double(v);
+    if (!(p >= 0 && p <= 100)) return 0;
+    *out = p;
+    return 1;
+}
+
 static void render_job(struct evbuffer *b, const struct cp_task_view *t, json_tokener *tok)
 {
-    json_object *md = NULL;
-    if (t->metadata_json) {
-        json_tokener_reset(tok);
-        md = json_tokener_parse_ex(tok, t->metadata_json, (int)strlen(t->metadata_json) + 1);
-    }
+    json_object *md = parse_stored(tok, t->metadata_json);
     json_object *v = NULL;
     const char *name = t->task_type;
     if (md && json_object_object_get_ex(md, "name", &v) && json_object_is_type(v, json_type_string))
         name = json_object_get_string(v);
     double progress = cp_task_status_is_terminal(t->status) ? 100 : 0;
-    if ((t->status == CP_TASK_CLAIMED || t->status == CP_TASK_RUNNING) && md &&
-        json_object_object_get_ex(md, "progress", &v) &&
-        (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double))) {
-        double p = json_object_get_double(v);
-        if (p >= 0 && p <= 100) progress = p;
+    if (t->status == CP_TASK_CLAIMED || t->status == CP_TASK_RUNNING) {
+        json_object *reported = parse_stored(tok, t->progress_json);
+        if (!percent_of(reported, "percent", &progress)) percent_of(md, "progress", &progress);
+        json_object_put(reported);
     }
     render_literal(b, "{\"id\":");
     render_string(b, t->id);

@@ -207,6 +207,11 @@ class UiBrowserTest(CpdTestCase):
         b.wait_for("document.querySelector('#task-detail[data-status=\"failed\"]')",
                    what="t2's detail")
         self.assertIn("model refused: boom", b.evaluate(self.js_text("#task-error")))
+        attempts = b.evaluate("[...document.querySelectorAll('#task-attempts tbody tr')]"
+                              ".map(r => r.innerText)")
+        self.assertEqual(len(attempts), 1, attempts)
+        for want in ("ui-a1", "failed", "model refused: boom"):
+            self.assertIn(want, attempts[0])
         self.goto("#/task/task_000000000000000000000000")
         b.wait_for("document.querySelector('#task-missing')", what="an unknown task")
 

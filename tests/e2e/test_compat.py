@@ -39,6 +39,9 @@ class CompatTest(CpdTestCase):
         self.claim("a1")
         self.assertStatus(self.c.post("tasks/%s/start" % ids["running"], {"agent_id": "a1"}),
                           200)
+        # progress its holder reports wins over metadata.progress
+        self.assertStatus(self.c.post("tasks/%s/extend" % ids["claimed"], {
+            "agent_id": "a1", "progress": {"percent": 75, "message": "most"}}), 200)
         ids["cancelled"] = self.submit(task_type="x", required_capabilities=["nobody"])
         self.assertStatus(self.c.post("tasks/%s/cancel" % ids["cancelled"]), 200)
         ids["pending"] = self.submit(task_type="x", required_capabilities=["nobody"],
@@ -82,7 +85,7 @@ class CompatTest(CpdTestCase):
         want = {  # key: (type, name, status, progress, agents_assigned, started)
             "done": ("sum", "sum", "completed", 100, ["a2"], True),
             "failed": ("sum", "sum", "failed", 100, ["a2"], True),
-            "claimed": ("render", "Render frame", "running", 40, ["a1"], True),
+            "claimed": ("render", "Render frame", "running", 75, ["a1"], True),
             "running": ("render", "render", "running", 62.5, ["a1"], True),
             "cancelled": ("x", "x", "failed", 100, [], False),
             "pending": ("x", "x", "queued", 0, [], False),
