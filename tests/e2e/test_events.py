@@ -17,12 +17,36 @@ def names(events):
     return [e["event"] for e in events]
 
 
+def feed_on(test, token=None):
+    """On Redis, switches the process's change feed on before a test streams: the first reader
+    of a process turns the store's feed on, and a change made before its pub/sub subscription is
+    confirmed is not sent (a known limitation, docs/api.md *Event stream*). A warm-up stream,
+    kept open for the test, is known to receive once a warm-up agent's registration shows."""
+    if cpdtest.STORE != "redis":
+        return
+    warm = SseReader(test.cpd.port, "events?types=agent_registered", token=token)
+    test.addCleanup(warm.close)
+    for _ in range(10):
+        w = test.uid("warm")
+        test.register(w)
+        try:
+            warm.until(lambda e: e["data"].get("agent_id") == w, timeout=2)
+            return
+        except AssertionError:
+            continue
+    test.fail("the change feed never showed a change")
+
+
 class EventStreamTest(CpdTestCase):
     cpd_config = {
         "circuit": {"failure_threshold": 2},
         "tasks": {"pass_over_seconds": 0.001},
         "events": {"history": 8},
     }
+
+    def setUp(self):
+        super().setUp()
+        feed_on(self)
 
     def stream(self, query="", **kw):
         s = SseReader(self.cpd.port, "events" + query, **kw)
@@ -299,6 +323,10 @@ class AuthTest(CpdTestCase):
     cpd_config = {"auth": {"tokens": [{"token": "reader-tok", "role": "reader"},
                                       {"token": "admin-tok", "role": "admin"}]}}
     token = "admin-tok"
+
+    def setUp(self):
+        super().setUp()
+        feed_on(self, token="reader-tok")
 
     def test_reader_role_header_or_cookie(self):
         r = SseReader(self.cpd.port, "events")
