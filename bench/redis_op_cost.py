@@ -52,13 +52,18 @@ def main():
     cmd("FUNCTION", "LOAD", "REPLACE", lib)
     # ARGV[1] as cpd sends it: instance and connection epoch, whose key exists (every call
     # reads it: lua/common.lua begin()).
-    tag, inst, now, agents = "{cost:}", "0123456789abcdef:000000000001", 1795900227000, 50
-    cmd("SET", tag + "conn:0123456789abcdef", "1")
+    inst, now, agents = "0123456789abcdef:000000000001", 1795900227000, 50
+    tags = {"off": "{cost:}", "on": "{cost-feed:}"}  # one key space per run: nothing left over
 
-    def fc(op, *args):
-        return ("FCALL", "cost_" + op, 1, tag, inst) + args
+    def fc_of(tag):
+        def fc(op, *args):
+            return ("FCALL", "cost_" + op, 1, tag, inst) + args
+        return fc
 
-    pipe([fc("agent_register", now, "agent-%d" % i, "", "", "={}", "", 1) for i in range(agents)])
+    for tag in tags.values():
+        cmd("SET", tag + "conn:0123456789abcdef", "1")
+        pipe([fc_of(tag)("agent_register", now, "agent-%d" % i, "", "", "={}", "", 1)
+              for i in range(agents)])
 
     def fcall_usec():
         for line in cmd("INFO", "commandstats").split("\r\n"):
@@ -71,8 +76,8 @@ def main():
     results = {}
     for feed in ("off", "on"):
         if feed == "on":
-            cmd("SET", tag + "feed", "1000")
-        results[feed], n = rounds(pipe, cmd, fc, fcall_usec, now, agents, n)
+            cmd("SET", tags[feed] + "feed", "1000")
+        results[feed], n = rounds(pipe, cmd, fc_of(tags[feed]), fcall_usec, now, agents, n)
     print("%-20s %24s %24s" % ("", "feed off", "feed on"))
     for name in results["off"]:
         off, on = results["off"][name], results["on"][name]
