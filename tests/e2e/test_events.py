@@ -325,6 +325,9 @@ class AuthTest(CpdTestCase):
                                       {"token": "admin-tok", "role": "admin"}]}}
     token = "admin-tok"
 
+    def setUp(self):
+        super().setUp()
+
     def test_reader_role_header_or_cookie(self):
         r = SseReader(self.cpd.port, "events")
         self.assertEqual(r.status, 401)
