@@ -33,12 +33,12 @@
 #define EVENT_MIN offsetof(struct cp_event, strategy) /* 2.1 appended strategy */
 
 /* How many values each guarded enum had at each minor of this major (index: the minor). */
-static const int agent_statuses_at[] = {6, 6, 6, 6};
-static const int task_statuses_at[] = {7, 7, 7, 7};
-static const int priorities_at[] = {4, 4, 4, 4};
-static const int healths_at[] = {5, 5, 5, 5};
-static const int circuits_at[] = {3, 3, 3, 3};
-static const int transitions_at[] = {5, 5, 5, 5}; /* CP_TR_START (1) .. CP_TR_RELEASE (5) */
+static const int agent_statuses_at[] = {6, 6, 6, 6, 6};
+static const int task_statuses_at[] = {7, 7, 7, 7, 7};
+static const int priorities_at[] = {4, 4, 4, 4, 4};
+static const int healths_at[] = {5, 5, 5, 5, 5};
+static const int circuits_at[] = {3, 3, 3, 3, 3};
+static const int transitions_at[] = {5, 5, 5, 5, 5}; /* CP_TR_START (1) .. CP_TR_RELEASE (5) */
 #define ONE_PER_MINOR(t)                                                                           \
     _Static_assert(sizeof t / sizeof *t == CP_ABI_MINOR + 1, #t ": one entry per minor")
 ONE_PER_MINOR(agent_statuses_at);
@@ -306,11 +306,66 @@ static void w_agent_get(void *st, const char *id, cp_storage_cb cb, void *cookie
     FORWARD(agent_get, id);
 }
 
+/* A page asked of a backend older than 2.4, which ignores after, limit and health_mask: it
+ * answers every match (sorted by agent_id), and the page is cut from that here. */
+struct page_call {
+    struct call k;
+    char *after; /* owned */
+    uint32_t limit, health_mask;
+};
+
+static void on_listed_page(void *cookie, const struct cp_result *res)
+{
+    struct page_call *pc = cookie;
+    struct norm *n = calloc(1, sizeof *n);
+    const struct cp_agent_view **page = NULL;
+    struct cp_result out = {.size = sizeof out, .rc = CP_ERR_NOMEM, .message = "out of memory"};
+    if (n) {
+        out = *normalize(pc->k.c, res, n);
+        if (out.rc == 0 && !(page = malloc((out.n_agents ? out.n_agents : 1) * sizeof *page)))
+            out = *out_of_memory(n);
+    }
+    if (page) {
+        size_t k = 0, i = 0;
+        for (; i < out.n_agents && (!pc->limit || k < pc->limit); i++) {
+            const struct cp_agent_view *a = out.agents[i];
+            if (pc->after && strcmp(a->agent_id, pc->after) <= 0) continue;
+            if (pc->health_mask && (a->health.status < 0 || a->health.status >= 32 ||
+                                    !(pc->health_mask & (1u << a->health.status))))
+                continue;
+            page[k++] = a;
+        }
+        out.next = i < out.n_agents && k > 0 ? page[k - 1]->agent_id : NULL;
+        out.agents = page;
+        out.n_agents = k;
+        out.total = k;
+    }
+    pc->k.cb(pc->k.cookie, &out);
+    free(page);
+    if (n) norm_free(n);
+    free(n);
+    free(pc->after);
+    free(pc);
+}
+
 static void w_agent_list(void *st, const struct cp_agent_filter *f, cp_storage_cb cb, void *cookie)
 {
     struct compat *c = st;
     if (f && !known(c, COMPAT_AGENT_STATUS, f->status, 1, "agent status", cb, cookie)) return;
-    FORWARD(agent_list, f);
+    if (c->minor >= 4 || !f || (!f->after && !f->limit && !f->health_mask)) {
+        FORWARD(agent_list, f);
+        return;
+    }
+    struct page_call *pc = calloc(1, sizeof *pc);
+    char *after = f->after ? strdup(f->after) : NULL;
+    if (!pc || (f->after && !after)) {
+        free(pc);
+        free(after);
+        reply_error(cb, cookie, CP_ERR_NOMEM, "out of memory");
+        return;
+    }
+    *pc = (struct page_call){{c, cb, cookie}, after, f->limit, f->health_mask};
+    c->ops->agent_list(c->st, f, on_listed_page, pc);
 }
 
 static void w_agent_heartbeat(void *st, const char *id, int32_t status, int64_t now_ms,
@@ -442,6 +497,7 @@ static void wrap_table(struct compat *c)
     if (o->version >= 2 && o->status) t->status = w_status; /* 2.2 */
     /* 2.3; called without a state (before create()), so the plugin's own function serves */
     if (o->version >= 3) t->validate_options = o->validate_options;
+    /* 2.4 appended no op: agent_list's pages are in w_agent_list */
 }
 _Static_assert(sizeof(struct cp_storage_ops) ==
                    offsetof(struct cp_storage_ops, validate_options) +

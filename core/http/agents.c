@@ -129,7 +129,7 @@ static int parse_available(struct req *r, int *out)
 
 void agents_list(struct req *r)
 {
-    struct cp_agent_filter f = {NULL, 0, -1};
+    struct cp_agent_filter f = {.status = -1};
     int available;
     const char *status = http_query(r, "status");
     if (parse_available(r, &available) < 0) return;

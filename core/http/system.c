@@ -57,7 +57,7 @@ static void on_health_listed(void *cookie, const struct cp_result *res)
 
 void system_health(struct req *r)
 {
-    struct cp_agent_filter f = {NULL, 0, -1};
+    struct cp_agent_filter f = {.status = -1};
     ops_agent_list(r->core, &r->call, &f, 0, on_health_listed, r);
 }
 

@@ -62,12 +62,15 @@
  *   2.3  storage ops version 3: validate_options() (checks a storage plugin's options as
  *        create() would, without connecting: `cpd --check-config`); struct cp_reap gains
  *        max_terminal (a cap on stored terminal tasks; a backend older than 2.3 ignores it).
+ *   2.4  storage ops version 4. agent_list pages: struct cp_agent_filter gains after, limit and
+ *        health_mask, struct cp_result gains next (where the next page starts); from a backend
+ *        older than 2.4 cpd reads the whole list and pages it itself.
  */
 #ifndef CP_ABI_H
 #define CP_ABI_H
 
 #define CP_ABI_MAJOR 2
-#define CP_ABI_MINOR 3
+#define CP_ABI_MINOR 4
 
 #ifndef CP_ABI_TARGET_MINOR
 #define CP_ABI_TARGET_MINOR CP_ABI_MINOR

@@ -112,6 +112,11 @@ struct cp_result {
      * (enum cp_outcome; 0 = not applied, as before). */
     int32_t outcome;
 #endif
+#if CP_ABI_TARGET_MINOR >= 4
+    /* Since 2.4: agent_list with a limit: the agent_id to pass as `after` for the next page, or
+     * NULL when no agent past this page matches. */
+    const char *next;
+#endif
 };
 
 /* What a failed (CP_ERR_UNAVAILABLE) operation may have done, for a caller that reconciles. */
@@ -141,6 +146,14 @@ struct cp_agent_filter {
     const char *const *capabilities; /* the agent must have every one; sorted, unique */
     uint32_t n_capabilities;
     int32_t status; /* only this enum cp_agent_status, or -1 for any */
+#if CP_ABI_TARGET_MINOR >= 4
+    /* Since 2.4 (a backend older than 2.4 ignores them; cpd pages its answers itself). */
+    const char *after;    /* only agents whose agent_id sorts after this one (strcmp); NULL:
+                             from the first */
+    uint32_t limit;       /* a page: at most this many in .agents, .next says where the next
+                             page starts; 0: every match, in one answer */
+    uint32_t health_mask; /* only agents whose health.status h has bit (1u << h) set; 0: any */
+#endif
 };
 
 struct cp_task_filter {
@@ -201,6 +214,14 @@ struct cp_reap {
  *   change (and in the counters). An agent with a probe starts unknown; the host sets it.
  * agent_get(id): .agent, or NOT_FOUND.
  * agent_list(filter): every agent matching, sorted by agent_id; .total = n_agents.
+ *   Since 2.4: with filter.after, only agents whose agent_id is greater (strcmp) than it — an id
+ *   that need not exist. With filter.health_mask, only agents whose health.status has its bit
+ *   set. With filter.limit > 0 the answer is a page: at most limit agents, and .next = the
+ *   agent_id to continue after (the last one the backend examined), or NULL when nothing past
+ *   the page matches. A page may hold fewer than limit agents (even none) while .next is set:
+ *   a backend bounds its work per call (it may stop after examining limit candidates when the
+ *   filter is applied after reading records); following .next until NULL lists every match
+ *   exactly once, in order. A .next that leads to an empty last page is allowed.
  * agent_heartbeat(id, status, now): NOT_FOUND if unknown. last_heartbeat = now. status -1: an
  *   offline agent returns to ready. status >= 0 (never offline; the host refuses it): the agent
  *   takes it. Except: an agent with a health_probe_json whose health.status is unhealthy and
@@ -316,7 +337,9 @@ struct cp_storage_ops {
      * condition. Each is optional to the host: a table of an older version lacks it (cpd reads
      * it as NULL), and NULL means "not supported". */
 };
-#if CP_ABI_TARGET_MINOR >= 3
+#if CP_ABI_TARGET_MINOR >= 4
+#define CP_STORAGE_OPS_VERSION 4
+#elif CP_ABI_TARGET_MINOR >= 3
 #define CP_STORAGE_OPS_VERSION 3
 #elif CP_ABI_TARGET_MINOR >= 2
 #define CP_STORAGE_OPS_VERSION 2

@@ -16,6 +16,17 @@ local function left()
     return n
 end
 
+-- The index of unwell agents (common.lua) is kept by every change since it exists; a deployment
+-- written by an older cpd gets it built once, here (one read of every agent's health).
+if call('EXISTS', P .. 'unwell:built') == 0 then
+    for _, aid in ipairs(call('ZRANGE', P .. 'agents', 0, -1)) do
+        if unwell(tonumber(call('HGET', akey(aid), 'hs'))) then
+            call('ZADD', P .. 'unwell', 0, aid)
+        end
+    end
+    call('SET', P .. 'unwell:built', '1')
+end
+
 -- A held task whose holder failed it by silence (timeout, offline): a failure of the holder;
 -- pending again while retries remain, else `final`.
 local function requeue_failed(t, err, final)
