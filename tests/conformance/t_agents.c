@@ -189,9 +189,8 @@ static void list_pages(void **state)
     for (int i = 0; i < 4; i++)
         assert_rc(op_heartbeat(ids[i], -1, T0 + 1), 0);
     /* delta keeps unknown (probed, never checked); foxtrot goes offline: unhealthy */
-    assert_rc(op_reap(&(struct cp_reap){.now_ms = T0 + 1000,
-                                        .heartbeat_timeout_ms = 1000,
-                                        .retention_ms = -1}),
+    assert_rc(op_reap(&(struct cp_reap){
+                  .now_ms = T0 + 1000, .heartbeat_timeout_ms = 1000, .retention_ms = -1}),
               0);
 
     const struct cp_result *p = op_agent_page(NULL, -1, NULL, 2, 0);
