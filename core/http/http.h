@@ -53,6 +53,7 @@ struct req {
     void (*on_gone)(struct req *r);
     void (*on_written)(struct req *r, int written); /* after a reply: written fully or not */
     void *ctx;                                      /* the handler's own state */
+    struct http_stream *stream;                     /* a reply written in chunks (stream.c) */
     struct ops_call call;                           /* the handler's operation in flight */
 };
 
@@ -94,6 +95,30 @@ static inline json_object *xjson_string(const char *s)
     if (!o) xalloc_die("json_object_new_string", strlen(s) + 1);
     return o;
 }
+
+/* Replies written in chunks with back-pressure, for bodies that grow with the fleet
+ * (stream.c). The first call takes over the reply: it sends the status, the headers and `body`
+ * (not empty; taken), and once that has drained to the socket calls `more`, which writes the
+ * next chunk with http_stream_write() (then `more` runs again once that drained) or ends the
+ * reply with http_stream_end(). Rendering the next chunk only when the previous one left keeps
+ * cpd's memory and each turn of the loop bounded however long the body. Between `more` and its
+ * write the caller may wait for the store. `release` runs exactly once, when the req is freed
+ * (ended, aborted, or the client gone), for the caller's state in r->ctx. */
+void http_stream_begin(struct req *r, int status, struct evbuffer *body,
+                       void (*more)(struct req *r), void (*release)(struct req *r));
+/* 0, or -1 when the client has gone: r was freed (release ran); the caller stops. */
+int http_stream_write(struct req *r, struct evbuffer *chunk);
+/* The last chunk (may be empty; taken); frees r. */
+void http_stream_end(struct req *r, struct evbuffer *last);
+/* The body cannot be finished (a storage error after the status went out): close the
+ * connection without the final chunk, so the client sees a cut reply, never a complete wrong
+ * one. Frees r. */
+void http_stream_abort(struct req *r, const char *why);
+
+/* For stream.c: the server's connection tracking, freeing a req, the cached Date header. */
+struct http_conns *http_conns_of(const struct req *r);
+void http_req_free(struct req *r);
+const char *http_date_header(void);
 
 /* Query parameter (first occurrence) or NULL. */
 const char *http_query(struct req *r, const char *key);

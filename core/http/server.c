@@ -66,7 +66,7 @@ struct http_server {
     struct http_conns *conns; /* accepting, deadlines, close callbacks (conns.c) */
 };
 
-static struct http_conns *conns_of(const struct req *r)
+struct http_conns *http_conns_of(const struct req *r)
 {
     return r->core->http ? r->core->http->conns : NULL;
 }
@@ -171,7 +171,7 @@ static int match(size_t i, char **seg, int nseg, char **params)
     return 1;
 }
 
-static void req_free(struct req *r)
+void http_req_free(struct req *r)
 {
     free(r->params[0]);
     free(r->params[1]);
@@ -221,7 +221,7 @@ static void on_peer_closed(evutil_socket_t fd, short what, void *arg)
     }
     struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
     unwatch(r);
-    if (evcon) conns_set_closecb(conns_of(r), evcon, NULL, NULL);
+    if (evcon) conns_set_closecb(http_conns_of(r), evcon, NULL, NULL);
     r->gone = 1;
     r->held = 0;
     if (r->on_gone) r->on_gone(r);            /* ends (frees) r, never touching r->ev */
@@ -240,7 +240,7 @@ void http_hold(struct req *r, void (*on_gone)(struct req *r))
     r->held = 1;
     r->on_gone = on_gone;
     if (!evcon) return;
-    conns_set_closecb(conns_of(r), evcon, on_conn_close, r);
+    conns_set_closecb(http_conns_of(r), evcon, on_conn_close, r);
     struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
     evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
     if (fd < 0) return;
@@ -255,9 +255,9 @@ static void on_reply_complete(struct evhttp_request *ev, void *arg)
     (void)ev;
     struct req *r = arg;
     struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
-    if (evcon) conns_set_closecb(conns_of(r), evcon, NULL, NULL);
+    if (evcon) conns_set_closecb(http_conns_of(r), evcon, NULL, NULL);
     if (r->on_written) r->on_written(r, 1);
-    req_free(r);
+    http_req_free(r);
 }
 
 /* When the reply was handed to a connection that then failed before the write completed,
@@ -267,11 +267,11 @@ static void on_reply_conn_close(struct evhttp_connection *evcon, void *arg)
     (void)evcon;
     struct req *r = arg;
     if (r->on_written) r->on_written(r, 0);
-    req_free(r);
+    http_req_free(r);
 }
 
 /* The Date header, formatted once a second: evhttp would format it for every reply. */
-static const char *date_header(void)
+const char *http_date_header(void)
 {
     static time_t cached = -1;
     static char text[40];
@@ -301,28 +301,28 @@ void http_reply_typed(struct req *r, int status, const char *content_type, struc
         if (r->on_written) r->on_written(r, 0);
         if (r->ev_detached) evhttp_request_free(r->ev);
         if (body) evbuffer_free(body);
-        req_free(r);
+        http_req_free(r);
         return;
     }
     struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
     struct evkeyvalq *out = evhttp_request_get_output_headers(r->ev);
     evhttp_add_header(out, "Content-Type", content_type);
-    evhttp_add_header(out, "Date", date_header());
+    evhttp_add_header(out, "Date", http_date_header());
     if (r->on_written) {
         evhttp_request_set_on_complete_cb(r->ev, on_reply_complete, r);
-        conns_set_closecb(conns_of(r), evcon, on_reply_conn_close, r);
-        conns_reply_begin(conns_of(r), evcon);
+        conns_set_closecb(http_conns_of(r), evcon, on_reply_conn_close, r);
+        conns_reply_begin(http_conns_of(r), evcon);
         evhttp_send_reply(r->ev, status, NULL, body);
-        conns_reply_end(conns_of(r), evcon);
+        conns_reply_end(http_conns_of(r), evcon);
         if (body) evbuffer_free(body);
         return; /* freed by on_reply_complete or on_reply_conn_close */
     }
-    if (evcon) conns_set_closecb(conns_of(r), evcon, NULL, NULL); /* set if it was ever held */
-    conns_reply_begin(conns_of(r), evcon);
+    if (evcon) conns_set_closecb(http_conns_of(r), evcon, NULL, NULL); /* set if it was ever held */
+    conns_reply_begin(http_conns_of(r), evcon);
     evhttp_send_reply(r->ev, status, NULL, body);
-    conns_reply_end(conns_of(r), evcon);
+    conns_reply_end(http_conns_of(r), evcon);
     if (body) evbuffer_free(body);
-    req_free(r);
+    http_req_free(r);
 }
 
 void http_reply_json(struct req *r, int status, json_object *obj)

@@ -1,0 +1,188 @@
+/* agent_pages.c — a reply that lists agents (GET /agents, GET /health?agents=...), read from the
+ * store a page at a time and rendered as it goes (agent_pages.h).
+ *
+ * The store is asked for STORE_PAGE agents per call; what they render collects in a buffer.
+ * A body that is complete before the buffer reaches CHUNK_BYTES is one plain reply with its
+ * Content-Length (small fleets see exactly what they always did); a longer one becomes a
+ * chunked reply (stream.c), and the next store page is read only when the previous chunk has
+ * drained to the client. So a 100,000-agent list never sits whole in memory, each turn of the
+ * loop renders at most about one chunk, and other connections are served in between.
+ *
+ * The memory store answers inside the call: the loop below asks again while it has room
+ * instead of recursing from the callback. */
+#include "agent_pages.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../xalloc.h"
+
+#define STORE_PAGE 256          /* agents per store call */
+#define CHUNK_BYTES (64 * 1024) /* rendered bytes per chunk sent */
+
+struct pager {
+    struct req *r;
+    struct agent_pages spec;      /* its filter's strings point into the copies below */
+    const char **caps;            /* owned copy of spec.filter.capabilities */
+    char *cursor;                 /* the store's place: where its next page starts (owned) */
+    char *next;                   /* the reply's own next (owned) */
+    struct evbuffer *out;         /* rendered, not yet sent */
+    size_t count;                 /* agents listed so far */
+    int streaming;                /* the status went out: the rest are chunks */
+    int in_store, sync, finished; /* a store call in flight; inside it; the list is complete */
+    struct ops_call call;
+    struct cp_result error; /* a store error met inside the call, answered after it */
+    char error_message[256];
+};
+
+static void pager_free(struct pager *p)
+{
+    for (uint32_t i = 0; p->caps && i < p->spec.filter.n_capabilities; i++)
+        free((char *)p->caps[i]);
+    free(p->caps);
+    free(p->cursor);
+    free(p->next);
+    if (p->out) evbuffer_free(p->out);
+    free(p);
+}
+
+static void release(struct req *r)
+{
+    pager_free(r->ctx);
+    r->ctx = NULL;
+}
+
+static void set_str(char **dst, const char *s)
+{
+    free(*dst);
+    *dst = s ? xstrdup(s) : NULL;
+}
+
+static void pump(struct pager *p);
+
+static void on_drained(struct req *r)
+{
+    pump(r->ctx);
+}
+
+/* The list is complete (p->finished) or a chunk is full: send what is rendered. */
+static void flush(struct pager *p)
+{
+    struct req *r = p->r;
+    struct evbuffer *b = p->out;
+    p->out = NULL;
+    if (p->finished) {
+        p->spec.tail(b, p->count, p->next, p->spec.arg);
+        if (!p->streaming) {
+            release(r);
+            http_reply_buffer(r, 200, b);
+        } else {
+            http_stream_end(r, b); /* releases p */
+        }
+        return;
+    }
+    p->out = xevbuffer_new();
+    if (!p->streaming) {
+        p->streaming = 1;
+        http_stream_begin(r, 200, b, on_drained, release);
+    } else {
+        http_stream_write(r, b); /* -1: the client left; p is gone with r */
+    }
+}
+
+/* The store failed: an error reply, or a cut one once the status went out. Frees p. */
+static void fail(struct pager *p, const struct cp_result *res)
+{
+    struct req *r = p->r;
+    if (!p->streaming) {
+        struct cp_result e = *res;
+        release(r);
+        http_reply_storage_error(r, &e, "agents");
+    } else {
+        http_stream_abort(r, res->message ? res->message : "storage error"); /* releases p */
+    }
+}
+
+static void on_page(void *cookie, const struct cp_result *res)
+{
+    struct pager *p = cookie;
+    struct req *r = p->r;
+    p->in_store = 0;
+    if (res->rc < 0) {
+        p->finished = -1;
+        if (!p->sync) {
+            fail(p, res);
+            return;
+        }
+        p->error = *res; /* the caller (pump) is still inside the store call */
+        snprintf(p->error_message, sizeof p->error_message, "%s", res->message ? res->message : "");
+        p->error.message = p->error_message;
+        return;
+    }
+    if (r->gone) { /* stop reading: the next write frees r and p */
+        p->finished = 1;
+        if (!p->sync) flush(p);
+        return;
+    }
+    size_t i = 0;
+    for (; i < res->n_agents; i++) {
+        const struct cp_agent_view *a = res->agents[i];
+        if (p->spec.limit && p->count == p->spec.limit) break;
+        p->spec.item(p->out, a, p->count == 0, p->spec.arg);
+        p->count++;
+        set_str(&p->next, a->agent_id);
+    }
+    /* A page of the reply ends at its limit; it has a next when the store had more. */
+    int more = i < res->n_agents || res->next;
+    if (p->spec.limit && p->count == p->spec.limit) {
+        if (!more) set_str(&p->next, NULL);
+        p->finished = 1;
+    } else if (!res->next) {
+        set_str(&p->next, NULL);
+        p->finished = 1;
+    } else {
+        set_str(&p->cursor, res->next);
+    }
+    if (!p->sync) pump(p);
+}
+
+/* Read pages while the chunk has room (the memory store answers inside the call), then send. */
+static void pump(struct pager *p)
+{
+    while (!p->finished && evbuffer_get_length(p->out) < CHUNK_BYTES) {
+        struct cp_agent_filter f = p->spec.filter;
+        f.after = p->cursor;
+        f.limit = STORE_PAGE;
+        if (p->spec.limit && !p->spec.usable_only && p->spec.limit - p->count < STORE_PAGE)
+            f.limit = (uint32_t)(p->spec.limit - p->count);
+        p->in_store = p->sync = 1;
+        ops_agent_list(p->r->core, &p->call, &f, p->spec.usable_only, on_page, p);
+        p->sync = 0;
+        if (p->in_store) return; /* on_page continues */
+        if (p->finished < 0) {
+            fail(p, &p->error);
+            return;
+        }
+    }
+    flush(p);
+}
+
+void agent_pages_reply(struct req *r, struct evbuffer *head, const struct agent_pages *spec)
+{
+    struct pager *p = xcalloc(1, sizeof *p);
+    p->r = r;
+    p->spec = *spec;
+    p->out = head;
+    uint32_t n = spec->filter.n_capabilities;
+    if (n) {
+        p->caps = xcalloc(n, sizeof *p->caps);
+        for (uint32_t i = 0; i < n; i++)
+            p->caps[i] = xstrdup(spec->filter.capabilities[i]);
+    }
+    p->spec.filter.capabilities = p->caps;
+    p->spec.filter.after = NULL;
+    set_str(&p->cursor, spec->filter.after);
+    r->ctx = p;
+    pump(p);
+}
