@@ -9,8 +9,10 @@ for the Lua in lua/ (docs/redis.md, "Performance").
 
 Loads lua/ as a function library of its own (cpdcost), registers 50 agents, then 40 rounds of:
 50 submits, 50 claims (each gets a task), 50 completes, 50 claims (none gets one), each batch
-pipelined. It flushes the server first, so it refuses a server that holds any key. Loopback
-only; Python standard library only.
+pipelined. It runs the rounds twice: with the change feed off (no cpd process streams events:
+the key {tag}feed is absent) and on (the key is there: every changing call numbers and
+publishes its changes). It flushes the server first, so it refuses a server that holds any
+key. Loopback only; Python standard library only.
 """
 import os
 import socket
@@ -59,8 +61,23 @@ def main():
                 return int(d["calls"]), int(d["usec"])
         return 0, 0
 
-    total = {k: [0, 0] for k in ("submit", "claim (gets one)", "complete", "claim (empty)")}
     n = 0
+    results = {}
+    for feed in ("off", "on"):
+        if feed == "on":
+            cmd("SET", tag + "feed", "1000")
+        results[feed], n = rounds(pipe, cmd, fc, fcall_usec, now, agents, n)
+    print("%-18s %14s %14s" % ("", "feed off", "feed on"))
+    for name in results["off"]:
+        off, on = results["off"][name], results["on"][name]
+        print("%-18s %8.1f us/call %8.1f us/call   (%d calls each)"
+              % (name, off[1] / off[0], on[1] / on[0], off[0]))
+    cmd("FLUSHALL")
+    cmd("FUNCTION", "DELETE", "cpdcost")
+
+
+def rounds(pipe, cmd, fc, fcall_usec, now, agents, n):
+    total = {k: [0, 0] for k in ("submit", "claim (gets one)", "complete", "claim (empty)")}
     for _ in range(40):
         ids = ["task_%024x" % (n + i) for i in range(agents)]
         n += agents
@@ -82,10 +99,7 @@ def main():
             calls, usec = fcall_usec()
             total[name][0] += calls
             total[name][1] += usec
-    for name, (calls, usec) in total.items():
-        print("%-18s %6.1f us/call (%d calls)" % (name, usec / calls, calls))
-    cmd("FLUSHALL")
-    cmd("FUNCTION", "DELETE", "cpdcost")
+    return total, n
 
 
 if __name__ == "__main__":

@@ -52,6 +52,9 @@ const struct cfg_key cfg_keys[] = {
     {"limits.max_connections", NULL, CT_COUNT, OFF(max_connections), 1, 1000000},
     {"limits.header_timeout_seconds", NULL, CT_SECONDS, OFF(header_timeout_ms), 0, 0},
     {"limits.idle_timeout_seconds", NULL, CT_SECONDS, OFF(idle_timeout_ms), 0, 0},
+    {"events.history", NULL, CT_COUNT, OFF(events_history), 1, 1000000},
+    {"events.client_buffer_bytes", NULL, CT_SIZE, OFF(events_client_buffer), 4096, 1073741824},
+    {"events.keepalive_seconds", NULL, CT_SECONDS, OFF(events_keepalive_ms), 0, 0},
     {"log.level", "CONTROL_PLANE_LOG_LEVEL", CT_LOGLEVEL, OFF(log_level), 0, 0},
 };
 const size_t cfg_n_keys = sizeof cfg_keys / sizeof cfg_keys[0];
@@ -98,6 +101,9 @@ void config_defaults(struct cp_config *cfg)
     cfg->max_connections = 10000;
     cfg->header_timeout_ms = 10000;
     cfg->idle_timeout_ms = 60000;
+    cfg->events_history = 4096;
+    cfg->events_client_buffer = 1048576;
+    cfg->events_keepalive_ms = 15000;
     cfg->log_level = CP_LOG_INFO;
 }
 
@@ -586,7 +592,8 @@ int config_validate(const struct cp_config *cfg, char *err, size_t errlen)
                      {"circuit.cooldown_seconds", cfg->cooldown_ms},
                      {"circuit.max_cooldown_seconds", cfg->max_cooldown_ms},
                      {"limits.header_timeout_seconds", cfg->header_timeout_ms},
-                     {"limits.idle_timeout_seconds", cfg->idle_timeout_ms}};
+                     {"limits.idle_timeout_seconds", cfg->idle_timeout_ms},
+                     {"events.keepalive_seconds", cfg->events_keepalive_ms}};
     for (size_t i = 0; i < sizeof durations / sizeof durations[0]; i++) {
         if (durations[i].ms <= 0) {
             snprintf(err, errlen, "config: %s must be > 0 seconds", durations[i].name);

@@ -88,6 +88,11 @@ struct cp_config {
     int64_t header_timeout_ms;  /* limits.header_timeout_seconds 10: a request's head + body */
     int64_t idle_timeout_ms;    /* limits.idle_timeout_seconds 60: keep-alive idle, slow I/O */
 
+    /* the event stream (GET /events) */
+    uint32_t events_history;     /* events.history 4096: events kept for Last-Event-ID */
+    size_t events_client_buffer; /* events.client_buffer_bytes 1 MiB: a slow reader's limit */
+    int64_t events_keepalive_ms; /* events.keepalive_seconds 15: comment when quiet */
+
     int log_level; /* log.level: debug|info|warn|error (info) */
 };
 

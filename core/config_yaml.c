@@ -24,7 +24,7 @@ struct walk {
 /* Mappings that only hold other keys. */
 static const char *const sections[] = {"storage", "selection", "probes", "probes.exec",
                                        "agents",  "tasks",     "health", "circuit",
-                                       "auth",    "limits",    "log"};
+                                       "auth",    "limits",    "events", "log"};
 /* Keys that hold a list or map rather than one value. */
 static const char *const compound[] = {"storage.options", "selection.plugins", "probes.plugins",
                                        "auth.tokens"};

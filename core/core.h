@@ -15,6 +15,7 @@ struct scheduler;
 struct health_monitor;
 struct reaper;
 struct events;
+struct ops_feed;
 struct http_server;
 
 struct cp_core {
@@ -33,6 +34,7 @@ struct cp_core {
     struct health_monitor *health;
     struct reaper *reaper;
     struct events *events; /* domain event subscribers */
+    struct ops_feed *feed; /* the event stream's numbered changes (ops_feed.c) */
     struct http_server *http;
 };
 

@@ -14,7 +14,7 @@ static const char *const kind_names[EVT_KIND_COUNT] = {
     [EVT_TASK_STARTED] = "task_started",         [EVT_TASK_COMPLETED] = "task_completed",
     [EVT_TASK_FAILED] = "task_failed",           [EVT_TASK_REQUEUED] = "task_requeued",
     [EVT_TASK_RELEASED] = "task_released",       [EVT_TASK_TIMEOUT] = "task_timeout",
-    [EVT_TASK_CANCELLED] = "task_cancelled",
+    [EVT_TASK_CANCELLED] = "task_cancelled",     [EVT_GAP] = "gap",
 };
 
 const char *events_kind_name(int kind)

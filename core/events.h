@@ -10,12 +10,17 @@
 #include <cp/types.h>
 
 enum domain_event_kind {
-    EVT_AGENT_REGISTERED = 1, /* new_status: its status (ready); old_status -1 */
-    EVT_AGENT_UNREGISTERED,   /* by request; its tasks follow as EVT_TASK_REQUEUED */
-    EVT_AGENT_HEARTBEAT,      /* alive; new_status: its status after (old -1: not reported) */
-    EVT_AGENT_STATUS,         /* offline (reaper; old -1), failed / back to ready (health) */
+    EVT_AGENT_REGISTERED = 1, /* new_status: its status; old_status: before a re-registration,
+                                 -1 for a new agent */
+    EVT_AGENT_UNREGISTERED,   /* by request (old_status: its status); its tasks follow as
+                                 EVT_TASK_REQUEUED */
+    EVT_AGENT_HEARTBEAT,      /* alive; old/new_status: its status before and after */
+    EVT_AGENT_STATUS,         /* a status change that is not a heartbeat's: offline (reaper),
+                                 failed / back to ready (health), busy / ready (a task claimed
+                                 or ended) */
     EVT_AGENT_REMOVED,        /* silent for 3 x heartbeat timeout: deleted by the reaper */
-    EVT_AGENT_HEALTH,         /* health written: old/new_status are enum cp_health */
+    EVT_AGENT_HEALTH,         /* health written: old/new_status are enum cp_health, and
+                                 old/new_circuit enum cp_circuit */
     EVT_TASK_SUBMITTED,
     EVT_TASK_CLAIMED,   /* agent: the claimer */
     EVT_TASK_STARTED,   /* claimed -> running */
@@ -25,21 +30,24 @@ enum domain_event_kind {
     EVT_TASK_RELEASED,  /* back to pending: the claim's reply never reached its agent */
     EVT_TASK_TIMEOUT,   /* past its timeout: new_status pending (retried) or timeout */
     EVT_TASK_CANCELLED,
+    EVT_GAP, /* the event stream only (ops_feed): events may have been missed before this one */
     EVT_KIND_COUNT
 };
 
 /* Everything is borrowed for the duration of the callback. Statuses are enum cp_agent_status
  * for agent events, enum cp_task_status for task events, enum cp_health for EVT_AGENT_HEALTH;
- * -1 where not known (the store reports the state after an operation, not always the one
- * before: a heartbeat's old status, a cancel's). */
+ * -1 where not known (a store of an ABI older than 2.4 does not report the status before). */
 struct domain_event {
-    int kind; /* enum domain_event_kind */
+    int kind;    /* enum domain_event_kind */
+    uint64_t id; /* its number in the event stream (ops_feed); 0 before it is numbered */
     int64_t at_ms;
     const char *agent_id;  /* the agent concerned (task events: the agent that held it), or NULL */
     const char *task_id;   /* task events, else NULL */
     const char *task_type; /* task events when known, else NULL */
     int32_t old_status, new_status;
     uint32_t attempt;                  /* task events: the task's attempt after the change */
+    int32_t old_circuit, new_circuit;  /* EVT_AGENT_HEALTH (enum cp_circuit), else -1 */
+    int32_t priority;                  /* EVT_TASK_SUBMITTED: enum cp_priority, else -1 */
     const struct cp_agent_view *agent; /* the agent after the change, when at hand, or NULL */
     const struct cp_task_view *task;   /* the task after the change, when at hand, or NULL */
 };

@@ -41,8 +41,8 @@ struct op {
     int kind;
     int ok;
     double latency_ms;
-    char *error;                          /* OP_PROBE failures; owned */
-    int32_t health_before, status_before; /* as read, for the hooks once written */
+    char *error;                                          /* OP_PROBE failures; owned */
+    int32_t health_before, circuit_before, status_before; /* as read, for the hooks */
     char agent_id[];
 };
 
@@ -267,7 +267,8 @@ static void on_set(void *cookie, const struct cp_result *res)
     if (res->rc < 0 && res->rc != CP_ERR_NOT_FOUND)
         log_storage_error(hm, "writing health", op->agent_id, res->rc, res->message);
     if (res->rc == 0 && res->agent && hm->hooks.changed)
-        hm->hooks.changed(hm->hooks.arg, res->agent, op->health_before, op->status_before);
+        hm->hooks.changed(hm->hooks.arg, res->agent, op->health_before, op->circuit_before,
+                          op->status_before);
     op_done(op, res->rc);
 }
 
@@ -332,6 +333,7 @@ static void op_apply(struct op *op, const struct cp_agent_view *agent)
     }
     log_transition(op->agent_id, &before, &h, status);
     op->health_before = before.status;
+    op->circuit_before = before.circuit;
     op->status_before = cur;
     CORE_STORE(hm->core, agent_set_health, op->agent_id, &h, status, expect, on_set, op);
 }

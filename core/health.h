@@ -21,7 +21,7 @@ struct health_hooks {
     /* The monitor wrote an agent's health: `agent` as the store returned it after the write,
      * with its health status and agent status from before. */
     void (*changed)(void *arg, const struct cp_agent_view *agent, int32_t health_before,
-                    int32_t status_before);
+                    int32_t circuit_before, int32_t status_before);
 };
 
 /* hooks: may be NULL. decode: turns an agent's stored probe text into a definition (the front

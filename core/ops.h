@@ -23,6 +23,7 @@
 #include <cp/storage.h>
 
 #include "core.h"
+#include "events.h"
 #include "probe_def.h"
 
 struct claimer;
@@ -150,6 +151,19 @@ void ops_call_cancel(struct ops_call *call);
  * retention. res->events as the store reported them. */
 void ops_reap(struct cp_core *core, struct ops_call *call, const struct cp_reap *r,
               cp_storage_cb cb, void *cookie);
+
+/* ---- the event stream's changes (ops_feed.c) ---- */
+
+/* Subscribe cb (events.h) to every change, numbered: e->id increases and names the same change
+ * in every process sharing a store with a change feed (Redis), else in this process only
+ * (numbers start at the wall clock in ms x 1000). Heartbeats come only when they change the
+ * status (as EVT_AGENT_STATUS), health only when health or circuit changes. EVT_GAP (id 0):
+ * changes may have been missed before the next one (the store's feed was interrupted). The
+ * first subscriber turns the source on, the last one off; nothing is built while off. */
+void ops_feed_subscribe(struct cp_core *core, events_cb cb, void *arg);
+void ops_feed_unsubscribe(struct cp_core *core, events_cb cb, void *arg);
+/* 1 while the numbers are the store's (shared by every process on it). */
+int ops_feed_shared(const struct cp_core *core);
 
 /* ---- the system (ops_system.c) ---- */
 

@@ -26,7 +26,8 @@ static void on_registered(void *cookie, const struct cp_result *res)
     struct cp_core *core = call->core;
     if (res->rc == 0) {
         if (core->health) health_track(core->health, res->agent);
-        ops_emit_agent(core, EVT_AGENT_REGISTERED, NULL, res->agent, -1, res->agent->status);
+        ops_emit_agent(core, EVT_AGENT_REGISTERED, NULL, res->agent, ops_agent_before(res),
+                       res->agent->status);
     }
     call->cb(call->cookie, res);
 }
@@ -93,7 +94,8 @@ static void on_heartbeat(void *cookie, const struct cp_result *res)
 {
     struct ops_call *call = cookie;
     if (res->rc == 0)
-        ops_emit_agent(call->core, EVT_AGENT_HEARTBEAT, NULL, res->agent, -1, res->agent->status);
+        ops_emit_agent(call->core, EVT_AGENT_HEARTBEAT, NULL, res->agent, ops_agent_before(res),
+                       res->agent->status);
     call->cb(call->cookie, res);
 }
 
@@ -116,7 +118,8 @@ static void on_unregistered(void *cookie, const struct cp_result *res)
     struct cp_core *core = call->core;
     if (res->rc == 0) {
         if (core->health) health_untrack(core->health, call->u.agent_id);
-        ops_emit_agent(core, EVT_AGENT_UNREGISTERED, call->u.agent_id, NULL, -1, -1);
+        ops_emit_agent(core, EVT_AGENT_UNREGISTERED, call->u.agent_id, NULL, ops_agent_before(res),
+                       -1);
         ops_react_store_events(core, res->events, res->n_events);
     }
     call->cb(call->cookie, res);
@@ -182,11 +185,22 @@ void ops_agent_select(struct cp_core *core, struct ops_call *call, const struct 
 /* ---- the health monitor's writes ---- */
 
 void ops_health_changed(void *arg, const struct cp_agent_view *agent, int32_t health_before,
-                        int32_t status_before)
+                        int32_t circuit_before, int32_t status_before)
 {
     struct cp_core *core = arg;
     if (!ops_events_on(core)) return;
-    ops_emit_agent_event(core, EVT_AGENT_HEALTH, NULL, agent, health_before, agent->health.status);
+    struct domain_event e = {
+        .kind = EVT_AGENT_HEALTH,
+        .at_ms = clock_now_ms(),
+        .agent_id = agent->agent_id,
+        .old_status = health_before,
+        .new_status = agent->health.status,
+        .old_circuit = circuit_before,
+        .new_circuit = agent->health.circuit,
+        .priority = -1,
+        .agent = agent,
+    };
+    events_emit(core->events, &e);
     if (agent->status != status_before)
         ops_emit_agent_event(core, EVT_AGENT_STATUS, NULL, agent, status_before, agent->status);
 }

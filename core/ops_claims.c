@@ -29,6 +29,7 @@ static void on_claimed(void *cookie, const struct cp_result *res)
     if (res->rc == 0 && res->task) {
         metrics_claim_wait(0);
         ops_emit_task(core, EVT_TASK_CLAIMED, res->task, CP_TASK_PENDING, NULL);
+        ops_emit_agent_moved(core, res); /* ready -> busy at its maximum */
     }
     if (res->rc < 0 || res->task || in->block_ms == 0 || !res->agent ||
         !cp_agent_may_claim(res->agent, clock_now_ms())) {
@@ -76,4 +77,5 @@ void ops_claims_claimed(void *arg, const struct cp_result *res, int64_t waited_m
     struct cp_core *core = arg;
     if (waited_ms >= 0) metrics_claim_wait((double)waited_ms / 1000.0);
     ops_emit_task(core, EVT_TASK_CLAIMED, res->task, CP_TASK_PENDING, NULL);
+    ops_emit_agent_moved(core, res);
 }

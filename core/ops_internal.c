@@ -30,9 +30,19 @@ void ops_emit_task_event(struct cp_core *core, int kind, const struct cp_task_vi
         .old_status = old_status,
         .new_status = t->status,
         .attempt = t->attempt,
+        .old_circuit = -1,
+        .new_circuit = -1,
+        .priority = kind == EVT_TASK_SUBMITTED ? t->priority : -1,
         .task = t,
     };
     events_emit(core->events, &e);
+}
+
+void ops_emit_agent_moved(struct cp_core *core, const struct cp_result *res)
+{
+    int32_t before = ops_agent_before(res);
+    if (!ops_events_on(core) || !res->agent || before < 0 || before == res->agent->status) return;
+    ops_emit_agent_event(core, EVT_AGENT_STATUS, NULL, res->agent, before, res->agent->status);
 }
 
 void ops_emit_agent_event(struct cp_core *core, int kind, const char *agent_id,
@@ -46,6 +56,9 @@ void ops_emit_agent_event(struct cp_core *core, int kind, const char *agent_id,
                              : NULL,
         .old_status = old_status,
         .new_status = new_status,
+        .old_circuit = -1,
+        .new_circuit = -1,
+        .priority = -1,
         .agent = a,
     };
     events_emit(core->events, &e);

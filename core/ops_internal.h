@@ -4,6 +4,8 @@
 #ifndef CORE_OPS_INTERNAL_H
 #define CORE_OPS_INTERNAL_H
 
+#include <stddef.h>
+
 #include "events.h"
 #include "ops.h"
 
@@ -44,6 +46,24 @@ static inline void ops_emit_agent(struct cp_core *core, int kind, const char *ag
 {
     if (ops_events_on(core)) ops_emit_agent_event(core, kind, agent_id, a, old_status, new_status);
 }
+/* An agent's status change caused by a task (claimed, ended, released): EVT_AGENT_STATUS when
+ * the store reported a status before that differs from the one after. */
+void ops_emit_agent_moved(struct cp_core *core, const struct cp_result *res);
+
+/* What the store reported as before the operation (cp_result.before, ABI 2.4), or -1. */
+static inline int32_t ops_agent_before(const struct cp_result *res)
+{
+    return res->size >= offsetof(struct cp_result, task_status_before) &&
+                   (res->before & CP_BEFORE_AGENT)
+               ? res->agent_status_before
+               : -1;
+}
+static inline int32_t ops_task_before(const struct cp_result *res)
+{
+    return res->size >= sizeof(struct cp_result) && (res->before & CP_BEFORE_TASK)
+               ? res->task_status_before
+               : -1;
+}
 
 /* What the store's events (reap, unregister) call for: metrics and breaker feed for timeouts,
  * probes stopped for removed agents, wake-ups and waiters for requeued and finished tasks, one
@@ -54,7 +74,13 @@ void ops_react_store_events(struct cp_core *core, const struct cp_event *ev, siz
 void ops_claims_claimed(void *core, const struct cp_result *res, int64_t waited_ms);
 void ops_claims_release(void *core, const char *task_id, const char *agent_id, uint32_t attempt);
 void ops_health_changed(void *core, const struct cp_agent_view *agent, int32_t health_before,
-                        int32_t status_before);
+                        int32_t circuit_before, int32_t status_before);
+
+/* The event stream's source (ops_feed.c). ops_feed_stop: the store is about to go; nothing
+ * more is delivered and the store's feed is off. */
+struct ops_feed *ops_feed_new(struct cp_core *core);
+void ops_feed_stop(struct ops_feed *f);
+void ops_feed_free(struct ops_feed *f);
 
 /* The reaper's timer (ops_reap.c). */
 struct reaper *reaper_new(struct cp_core *core);

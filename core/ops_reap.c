@@ -32,14 +32,19 @@
 
 static void emit_store_event(struct cp_core *core, int kind, const struct cp_event *e)
 {
+    /* status_before and attempt: ABI 2.4 (storage_compat.c hands older events as -1 and 0) */
     struct domain_event d = {
         .kind = kind,
         .at_ms = clock_now_ms(),
         .agent_id = e->agent_id,
         .task_id = e->task_id,
         .task_type = e->task_type,
-        .old_status = -1,
+        .old_status = e->status_before,
         .new_status = e->task_status,
+        .attempt = e->attempt,
+        .old_circuit = -1,
+        .new_circuit = -1,
+        .priority = -1,
     };
     if (kind == EVT_AGENT_STATUS) d.new_status = CP_AGENT_OFFLINE;
     if (kind == EVT_AGENT_REMOVED) d.new_status = -1;

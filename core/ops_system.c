@@ -15,6 +15,7 @@ void ops_open(struct cp_core *core, probe_decode_fn decode)
     const struct claims_hooks ch = {core, ops_claims_claimed, ops_claims_release};
     const struct health_hooks hh = {core, ops_health_changed};
     core->events = events_new();
+    core->feed = ops_feed_new(core);
     core->claims = claims_new(core, &ch);
     core->sched = sched_new(core, core->claims);
     core->health = health_new(core, &hh, decode);
@@ -46,6 +47,7 @@ void ops_drain(struct cp_core *core)
 {
     if (core->sched) sched_drain(core->sched);
     if (core->reaper) reaper_stop(core->reaper);
+    if (core->feed) ops_feed_stop(core->feed);
 }
 
 void ops_close(struct cp_core *core)
@@ -54,12 +56,14 @@ void ops_close(struct cp_core *core)
     reaper_free(core->reaper);
     sched_free(core->sched);
     claims_free(core->claims);
+    ops_feed_free(core->feed);
     events_free(core->events);
     core->health = NULL;
     core->reaper = NULL;
     core->sched = NULL;
     core->claims = NULL;
     core->events = NULL;
+    core->feed = NULL;
 }
 
 /* ---- reads ---- */

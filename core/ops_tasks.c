@@ -134,9 +134,12 @@ void ops_task_get(struct cp_core *core, struct ops_call *call, const char *task_
 
 /* ---- transitions ---- */
 
-/* The status a task left, as far as the status after tells. */
-static int32_t status_before(int32_t kind, const struct cp_task_view *t)
+/* The status a task left: as the store reported it (ABI 2.4), else as far as the status after
+ * tells. */
+static int32_t status_before(int32_t kind, const struct cp_result *res)
 {
+    const struct cp_task_view *t = res->task;
+    if (ops_task_before(res) >= 0) return ops_task_before(res);
     switch (kind) {
     case CP_TR_START:
         return CP_TASK_CLAIMED;
@@ -166,8 +169,9 @@ static void on_transitioned(void *cookie, const struct cp_result *res)
     }
     const struct cp_task_view *t = res->task;
     if (ops_events_on(core)) /* first: the breaker's write below is told as its consequence */
-        ops_emit_task_event(core, transition_event[kind], t, status_before(kind, t),
+        ops_emit_task_event(core, transition_event[kind], t, status_before(kind, res),
                             res->agent ? res->agent->agent_id : NULL);
+    ops_emit_agent_moved(core, res); /* its agent, busy -> ready */
     if (kind == CP_TR_COMPLETE || kind == CP_TR_FAIL) {
         metrics_task_event(t->task_type,
                            kind == CP_TR_COMPLETE ? MET_TASK_COMPLETED : MET_TASK_FAILED);
@@ -207,6 +211,7 @@ static void on_released(void *cookie, const struct cp_result *res)
     if (res->rc == 0 && res->task) { /* else claimed again meanwhile, or gone: nothing to do */
         log_info("task %s released: its claimer disconnected before the reply", res->task->id);
         ops_emit_task(core, EVT_TASK_RELEASED, res->task, CP_TASK_CLAIMED, rl->agent_id);
+        ops_emit_agent_moved(core, res);
         free(rl);
         sched_task_changed(core->sched, res->task);
         return;

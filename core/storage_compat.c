@@ -55,6 +55,9 @@ struct compat {
     uint32_t minor;                   /* its abi_minor */
     const char *name;                 /* its descriptor's name, for messages */
     int warned;                       /* a malformed result was logged */
+    /* feed() (2.4): the host's callback, reached through on_change below */
+    void (*on_change)(void *arg, const struct cp_change *change);
+    void *on_change_arg;
 };
 
 /* One operation in flight through the wrapper. */
@@ -203,6 +206,8 @@ static const struct cp_result *norm_events(struct compat *c, struct norm *n)
             return malformed(c, n, "events of different sizes (%u and %zu bytes)",
                              (unsigned)e->size, stride);
         copy_sized(&n->events[i], sizeof n->events[i], e, stride);
+        if (stride < offsetof(struct cp_event, status_before) + sizeof e->status_before)
+            n->events[i].status_before = -1; /* 2.4 appended it: not known */
     }
     n->res.events = n->events;
     return NULL;
@@ -463,6 +468,25 @@ static void w_status(void *st, struct cp_storage_status *out)
     c->ops->status(c->st, out);
 }
 
+/* A change as the host knows it: members past the plugin's size read as "not applicable". */
+static void on_feed_change(void *arg, const struct cp_change *in)
+{
+    struct compat *c = arg;
+    if (!c->on_change || !in || in->size < offsetof(struct cp_change, priority)) return;
+    struct cp_change ch;
+    copy_sized(&ch, sizeof ch, in, in->size);
+    if (in->size < sizeof ch) ch.priority = -1;
+    c->on_change(c->on_change_arg, &ch);
+}
+
+static int w_feed(void *st, int on, void (*on_change)(void *, const struct cp_change *), void *arg)
+{
+    struct compat *c = st;
+    c->on_change = on ? on_change : NULL;
+    c->on_change_arg = on ? arg : NULL;
+    return c->ops->feed(c->st, on, on ? on_feed_change : NULL, on ? c : NULL);
+}
+
 static void w_destroy(void *st)
 {
     struct compat *c = st;
@@ -497,11 +521,13 @@ static void wrap_table(struct compat *c)
     if (o->version >= 2 && o->status) t->status = w_status; /* 2.2 */
     /* 2.3; called without a state (before create()), so the plugin's own function serves */
     if (o->version >= 3) t->validate_options = o->validate_options;
-    /* 2.4 appended no op: agent_list's pages are in w_agent_list */
+    if (o->version >= 4 && o->feed)
+        t->feed = w_feed; /* 2.4; agent_list's pages are in w_agent_list */
 }
 _Static_assert(sizeof(struct cp_storage_ops) ==
-                   offsetof(struct cp_storage_ops, validate_options) +
-                       sizeof(int (*)(const struct cp_host *, struct cp_err *)),
+                   offsetof(struct cp_storage_ops, feed) +
+                       sizeof(int (*)(void *, int, void (*)(void *, const struct cp_change *),
+                                      void *)),
                "an op was appended to struct cp_storage_ops: wrap it in wrap_table()");
 
 int storage_compat_wrap(struct plugin *p, char *err, size_t errlen)

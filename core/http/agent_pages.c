@@ -1,15 +1,22 @@
-/* agent_pages.c — a reply that lists agents (GET /agents, GET /health?agents=...), read from the
- * store a page at a time and rendered as it goes (agent_pages.h).
+/* agent_pages.c — a reply that lists agents (GET /agents, GET /health's agent maps), read from
+ * the store a page at a time and rendered as it goes (agent_pages.h).
  *
  * The store is asked for STORE_PAGE agents per call; what they render collects in a buffer.
- * A body that is complete before the buffer reaches CHUNK_BYTES is one plain reply with its
- * Content-Length (small fleets see exactly what they always did); a longer one becomes a
- * chunked reply (stream.c), and the next store page is read only when the previous chunk has
- * drained to the client. So a 100,000-agent list never sits whole in memory, each turn of the
- * loop renders at most about one chunk, and other connections are served in between.
+ * A body complete before it reaches PLAIN_MAX is one plain reply with its Content-Length and the
+ * connection kept alive (small fleets and client-sized pages see exactly what they always did).
+ * A longer one becomes a streamed reply (stream.c: chunked, the connection closed after it), in
+ * pieces of about CHUNK_BYTES, and the next store page is read only once the previous piece has
+ * gone to the socket (http_stream_write_then). So a 100,000-agent list never sits whole in
+ * memory, a turn of the loop renders at most one piece, and other connections are served in
+ * between; a client that reads slowly only slows its own reply.
  *
- * The memory store answers inside the call: the loop below asks again while it has room
- * instead of recursing from the callback. */
+ * Ownership. Until the head goes out the pager lives in r->ctx and the req is ours as for any
+ * reply. Once streaming, the connection's close (the client leaving, a failed write, the end)
+ * runs on_closed, which frees the pager — unless a store call is in flight: then the pager is
+ * orphaned (p->r = NULL) and freed by that call's callback (store calls cannot be cancelled).
+ *
+ * The memory store answers inside the call: pump() asks again in a loop while the buffer has
+ * room instead of recursing from the callback. */
 #include "agent_pages.h"
 
 #include <stdio.h>
@@ -19,18 +26,19 @@
 #include "../xalloc.h"
 
 #define STORE_PAGE 256          /* agents per store call */
-#define CHUNK_BYTES (64 * 1024) /* rendered bytes per chunk sent */
+#define CHUNK_BYTES (64 * 1024) /* rendered bytes per streamed piece */
+#define PLAIN_MAX (256 * 1024)  /* a body complete within this is one plain reply */
 
 struct pager {
-    struct req *r;
+    struct req *r;                /* NULL: the client left while the store was asked */
     struct agent_pages spec;      /* its filter's strings point into the copies below */
     const char **caps;            /* owned copy of spec.filter.capabilities */
     char *cursor;                 /* the store's place: where its next page starts (owned) */
     char *next;                   /* the reply's own next (owned) */
     struct evbuffer *out;         /* rendered, not yet sent */
     size_t count;                 /* agents listed so far */
-    int streaming;                /* the status went out: the rest are chunks */
-    int in_store, sync, finished; /* a store call in flight; inside it; the list is complete */
+    int streaming;                /* the head went out: the rest are pieces */
+    int in_store, sync, finished; /* a store call in flight; inside it; 1 done, -1 failed */
     struct ops_call call;
     struct cp_result error; /* a store error met inside the call, answered after it */
     char error_message[256];
@@ -47,16 +55,22 @@ static void pager_free(struct pager *p)
     free(p);
 }
 
-static void release(struct req *r)
-{
-    pager_free(r->ctx);
-    r->ctx = NULL;
-}
-
 static void set_str(char **dst, const char *s)
 {
     free(*dst);
     *dst = s ? xstrdup(s) : NULL;
+}
+
+/* The streamed reply's connection closed: r is about to be freed. */
+static void on_closed(struct req *r)
+{
+    struct pager *p = r->ctx;
+    r->ctx = NULL;
+    if (!p) return;
+    if (p->in_store)
+        p->r = NULL; /* on_page frees it */
+    else
+        pager_free(p);
 }
 
 static void pump(struct pager *p);
@@ -66,7 +80,7 @@ static void on_drained(struct req *r)
     pump(r->ctx);
 }
 
-/* The list is complete (p->finished) or a chunk is full: send what is rendered. */
+/* The list is complete (p->finished) or a piece is full: send what is rendered. */
 static void flush(struct pager *p)
 {
     struct req *r = p->r;
@@ -75,40 +89,55 @@ static void flush(struct pager *p)
     if (p->finished) {
         p->spec.tail(b, p->count, p->next, p->spec.arg);
         if (!p->streaming) {
-            release(r);
+            r->ctx = NULL;
+            pager_free(p);
             http_reply_buffer(r, 200, b);
-        } else {
-            http_stream_end(r, b); /* releases p */
+            return;
         }
+        http_stream_write(r, b);
+        evbuffer_free(b);
+        http_stream_end(r); /* on_closed frees p, now or once written */
         return;
     }
     p->out = xevbuffer_new();
     if (!p->streaming) {
+        if (http_stream_start(r, 200, "application/json", on_closed) < 0) {
+            r->ctx = NULL; /* the client is gone: the reply only frees r */
+            pager_free(p);
+            http_reply_buffer(r, 200, b);
+            return;
+        }
         p->streaming = 1;
-        http_stream_begin(r, 200, b, on_drained, release);
-    } else {
-        http_stream_write(r, b); /* -1: the client left; p is gone with r */
     }
+    http_stream_write_then(r, b, on_drained); /* -1: closing; on_closed frees p */
+    evbuffer_free(b);
 }
 
-/* The store failed: an error reply, or a cut one once the status went out. Frees p. */
+/* The store failed: an error reply, or a cut one once the head went out. Frees p. */
 static void fail(struct pager *p, const struct cp_result *res)
 {
     struct req *r = p->r;
     if (!p->streaming) {
         struct cp_result e = *res;
-        release(r);
+        char message[sizeof p->error_message];
+        snprintf(message, sizeof message, "%s", res->message ? res->message : "");
+        e.message = res->message ? message : NULL;
+        r->ctx = NULL;
+        pager_free(p);
         http_reply_storage_error(r, &e, "agents");
-    } else {
-        http_stream_abort(r, res->message ? res->message : "storage error"); /* releases p */
+        return;
     }
+    http_stream_abort(r); /* on_closed frees p */
 }
 
 static void on_page(void *cookie, const struct cp_result *res)
 {
     struct pager *p = cookie;
-    struct req *r = p->r;
     p->in_store = 0;
+    if (!p->r) { /* the streamed reply's client left meanwhile */
+        pager_free(p);
+        return;
+    }
     if (res->rc < 0) {
         p->finished = -1;
         if (!p->sync) {
@@ -118,11 +147,6 @@ static void on_page(void *cookie, const struct cp_result *res)
         p->error = *res; /* the caller (pump) is still inside the store call */
         snprintf(p->error_message, sizeof p->error_message, "%s", res->message ? res->message : "");
         p->error.message = p->error_message;
-        return;
-    }
-    if (r->gone) { /* stop reading: the next write frees r and p */
-        p->finished = 1;
-        if (!p->sync) flush(p);
         return;
     }
     size_t i = 0;
@@ -147,10 +171,11 @@ static void on_page(void *cookie, const struct cp_result *res)
     if (!p->sync) pump(p);
 }
 
-/* Read pages while the chunk has room (the memory store answers inside the call), then send. */
+/* Read pages while the buffer has room (the memory store answers inside the call), then send. */
 static void pump(struct pager *p)
 {
-    while (!p->finished && evbuffer_get_length(p->out) < CHUNK_BYTES) {
+    size_t room = p->streaming ? CHUNK_BYTES : PLAIN_MAX;
+    while (!p->finished && evbuffer_get_length(p->out) < room) {
         struct cp_agent_filter f = p->spec.filter;
         f.after = p->cursor;
         f.limit = STORE_PAGE;

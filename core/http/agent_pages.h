@@ -21,9 +21,9 @@ struct agent_pages {
 };
 
 /* Reply 200 with `head` (taken), then the agents, then the tail: one plain reply when it all
- * fits in one chunk, else a chunked one (stream.c) rendered as the client reads. A store error
- * before anything was sent is the error reply; after, the reply is cut off. Uses r->ctx and
- * r->call until it ends r. */
+ * fits in 256 KB, else a streamed one (stream.c) rendered as the client reads. A store error
+ * before anything was sent is the error reply; after, the reply is cut off. Uses r->ctx until
+ * it ends r. */
 void agent_pages_reply(struct req *r, struct evbuffer *head, const struct agent_pages *spec);
 
 #endif

@@ -53,8 +53,8 @@ struct req {
     void (*on_gone)(struct req *r);
     void (*on_written)(struct req *r, int written); /* after a reply: written fully or not */
     void *ctx;                                      /* the handler's own state */
-    struct http_stream *stream;                     /* a reply written in chunks (stream.c) */
     struct ops_call call;                           /* the handler's operation in flight */
+    struct stream *stream;                          /* a streamed reply (stream.c), or NULL */
 };
 
 /* Create the evhttp server bound to cfg->listen. NULL with err on failure. */
@@ -82,6 +82,36 @@ void http_hold(struct req *r, void (*on_gone)(struct req *r));
  * A client that leaves now is noticed by evhttp when the answer is written. */
 void http_unhold(struct req *r);
 
+/* A streamed reply (stream.c): the head now (chunked on HTTP/1.1, Connection: close), the body
+ * in pieces for as long as the client stays. No reading and no read timeouts meanwhile (the
+ * write timeout, limits.idle_timeout_seconds, stays). The req lives until the connection closes
+ * — the client left, a write failed, after http_stream_end(), or at shutdown — when on_closed
+ * runs once and the req is freed. -1 (nothing sent, the req untouched) when the client is gone
+ * already. */
+int http_stream_start(struct req *r, int status, const char *content_type,
+                      void (*on_closed)(struct req *r));
+/* Queue a piece (buf is drained). Returns the bytes queued and not yet taken by the client. */
+size_t http_stream_write(struct req *r, struct evbuffer *buf);
+size_t http_stream_queued(struct req *r);
+/* Queue a piece (buf: not empty; drained) and call on_drained once everything queued has gone
+ * to the socket (not if the connection closes first: on_closed runs instead). -1 (nothing
+ * queued, no call) when the stream is over or buf is empty. */
+int http_stream_write_then(struct req *r, struct evbuffer *buf, void (*on_drained)(struct req *r));
+/* Nothing more: the connection closes once the rest is written. on_closed may run before this
+ * returns (then r is gone). */
+void http_stream_end(struct req *r);
+int http_stream_ended(const struct req *r);
+/* The body cannot be finished (a storage error after the head went out): close the connection
+ * now, without the end, so the client sees a cut reply, never a complete wrong one. on_closed
+ * runs before this returns. */
+void http_stream_abort(struct req *r);
+
+/* server.c's parts that stream.c and events.c share. */
+struct http_conns *http_req_conns(const struct req *r);
+struct sse_hub *http_sse_hub(const struct req *r);
+void http_req_free(struct req *r);
+const char *http_date_header(void);
+
 /* json-c objects under the core's allocation rule (xalloc.h): never NULL. */
 static inline json_object *xjson_object(void)
 {
@@ -95,30 +125,12 @@ static inline json_object *xjson_string(const char *s)
     if (!o) xalloc_die("json_object_new_string", strlen(s) + 1);
     return o;
 }
-
-/* Replies written in chunks with back-pressure, for bodies that grow with the fleet
- * (stream.c). The first call takes over the reply: it sends the status, the headers and `body`
- * (not empty; taken), and once that has drained to the socket calls `more`, which writes the
- * next chunk with http_stream_write() (then `more` runs again once that drained) or ends the
- * reply with http_stream_end(). Rendering the next chunk only when the previous one left keeps
- * cpd's memory and each turn of the loop bounded however long the body. Between `more` and its
- * write the caller may wait for the store. `release` runs exactly once, when the req is freed
- * (ended, aborted, or the client gone), for the caller's state in r->ctx. */
-void http_stream_begin(struct req *r, int status, struct evbuffer *body,
-                       void (*more)(struct req *r), void (*release)(struct req *r));
-/* 0, or -1 when the client has gone: r was freed (release ran); the caller stops. */
-int http_stream_write(struct req *r, struct evbuffer *chunk);
-/* The last chunk (may be empty; taken); frees r. */
-void http_stream_end(struct req *r, struct evbuffer *last);
-/* The body cannot be finished (a storage error after the status went out): close the
- * connection without the final chunk, so the client sees a cut reply, never a complete wrong
- * one. Frees r. */
-void http_stream_abort(struct req *r, const char *why);
-
-/* For stream.c: the server's connection tracking, freeing a req, the cached Date header. */
-struct http_conns *http_conns_of(const struct req *r);
-void http_req_free(struct req *r);
-const char *http_date_header(void);
+static inline json_object *xjson_bool(int v)
+{
+    json_object *o = json_object_new_boolean(v);
+    if (!o) xalloc_die("json_object_new_boolean", sizeof(int));
+    return o;
+}
 
 /* Query parameter (first occurrence) or NULL. */
 const char *http_query(struct req *r, const char *key);

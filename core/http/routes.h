@@ -25,6 +25,11 @@ void system_health(struct req *r);
 void system_agent_health(struct req *r);
 void system_stats(struct req *r);
 void system_metrics(struct req *r);
+/* events.c */
+void events_stream(struct req *r);
+/* The headers to authenticate a request to the event stream with: `in`, or (no Authorization
+ * header, a cp_token cookie) scratch holding "Authorization: Bearer <cookie>". */
+const struct evkeyvalq *events_auth_headers(const struct evkeyvalq *in, struct evkeyvalq *scratch);
 
 extern const struct route http_routes[];
 extern const size_t http_n_routes;

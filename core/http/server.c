@@ -26,6 +26,7 @@
 #include "request.h"
 #include "http.h"
 #include "routes.h"
+#include "sse.h"
 #include "utf8.h"
 
 #define API "/api/control-plane"
@@ -35,6 +36,7 @@ const struct route http_routes[] = {
     {EVHTTP_REQ_GET, "/metrics", system_metrics, -1},
     {EVHTTP_REQ_GET, API "/health/:id", system_agent_health, ROLE_READER},
     {EVHTTP_REQ_GET, API "/stats", system_stats, ROLE_READER},
+    {EVHTTP_REQ_GET, API "/events", events_stream, ROLE_READER},
     {EVHTTP_REQ_POST, API "/agents", agents_register, ROLE_AGENT},
     {EVHTTP_REQ_GET, API "/agents", agents_list, ROLE_READER},
     {EVHTTP_REQ_GET, API "/agents/select", agents_select, ROLE_READER},
@@ -64,11 +66,22 @@ struct http_server {
     struct evhttp *http;
     json_tokener *tok;        /* reused for every body: a fresh one costs ~4 % of a request */
     struct http_conns *conns; /* accepting, deadlines, close callbacks (conns.c) */
+    struct sse_hub *sse;      /* the event stream (sse.c) */
 };
 
-struct http_conns *http_conns_of(const struct req *r)
+static struct http_conns *conns_of(const struct req *r)
 {
     return r->core->http ? r->core->http->conns : NULL;
+}
+
+struct http_conns *http_req_conns(const struct req *r)
+{
+    return conns_of(r);
+}
+
+struct sse_hub *http_sse_hub(const struct req *r)
+{
+    return r->core->http ? r->core->http->sse : NULL;
 }
 
 static const char *method_name(int m)
@@ -221,7 +234,7 @@ static void on_peer_closed(evutil_socket_t fd, short what, void *arg)
     }
     struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
     unwatch(r);
-    if (evcon) conns_set_closecb(http_conns_of(r), evcon, NULL, NULL);
+    if (evcon) conns_set_closecb(conns_of(r), evcon, NULL, NULL);
     r->gone = 1;
     r->held = 0;
     if (r->on_gone) r->on_gone(r);            /* ends (frees) r, never touching r->ev */
@@ -240,7 +253,7 @@ void http_hold(struct req *r, void (*on_gone)(struct req *r))
     r->held = 1;
     r->on_gone = on_gone;
     if (!evcon) return;
-    conns_set_closecb(http_conns_of(r), evcon, on_conn_close, r);
+    conns_set_closecb(conns_of(r), evcon, on_conn_close, r);
     struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
     evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
     if (fd < 0) return;
@@ -255,7 +268,7 @@ static void on_reply_complete(struct evhttp_request *ev, void *arg)
     (void)ev;
     struct req *r = arg;
     struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
-    if (evcon) conns_set_closecb(http_conns_of(r), evcon, NULL, NULL);
+    if (evcon) conns_set_closecb(conns_of(r), evcon, NULL, NULL);
     if (r->on_written) r->on_written(r, 1);
     http_req_free(r);
 }
@@ -310,17 +323,17 @@ void http_reply_typed(struct req *r, int status, const char *content_type, struc
     evhttp_add_header(out, "Date", http_date_header());
     if (r->on_written) {
         evhttp_request_set_on_complete_cb(r->ev, on_reply_complete, r);
-        conns_set_closecb(http_conns_of(r), evcon, on_reply_conn_close, r);
-        conns_reply_begin(http_conns_of(r), evcon);
+        conns_set_closecb(conns_of(r), evcon, on_reply_conn_close, r);
+        conns_reply_begin(conns_of(r), evcon);
         evhttp_send_reply(r->ev, status, NULL, body);
-        conns_reply_end(http_conns_of(r), evcon);
+        conns_reply_end(conns_of(r), evcon);
         if (body) evbuffer_free(body);
         return; /* freed by on_reply_complete or on_reply_conn_close */
     }
-    if (evcon) conns_set_closecb(http_conns_of(r), evcon, NULL, NULL); /* set if it was ever held */
-    conns_reply_begin(http_conns_of(r), evcon);
+    if (evcon) conns_set_closecb(conns_of(r), evcon, NULL, NULL); /* set if it was ever held */
+    conns_reply_begin(conns_of(r), evcon);
     evhttp_send_reply(r->ev, status, NULL, body);
-    conns_reply_end(http_conns_of(r), evcon);
+    conns_reply_end(conns_of(r), evcon);
     if (body) evbuffer_free(body);
     http_req_free(r);
 }
@@ -370,18 +383,25 @@ void http_reply_storage_error(struct req *r, const struct cp_result *res, const 
         http_reply_error(r, 400, "invalid_field", "%s", *msg ? msg : "invalid request");
         return;
     case CP_ERR_UNAVAILABLE: {
+        /* "applied": false — certain, nothing changed (never sent, or the store said it did not
+         * run); "unknown" — sent and the reply lost, or not confirmed by replicas: it may have
+         * taken effect (docs/api.md "Errors"). */
         int outcome = ops_outcome(r->core, res);
-        if (outcome == CP_OUTCOME_UNCONFIRMED)
-            http_reply_error(r, 503, "storage_unavailable",
-                             "the write was not confirmed by the storage backend's replicas in "
-                             "time; it may or may not have been applied; retry later");
-        else if (outcome == CP_OUTCOME_UNKNOWN)
-            http_reply_error(r, 503, "storage_unavailable",
-                             "the storage backend's reply was lost; the operation may or may not "
-                             "have been applied; retry later");
-        else
-            http_reply_error(r, 503, "storage_unavailable",
-                             "the storage backend cannot be reached; retry later");
+        const char *msg =
+            outcome == CP_OUTCOME_UNCONFIRMED
+                ? "the write was not confirmed by the storage backend's replicas in time; it may "
+                  "or may not have been applied; retry later"
+            : outcome == CP_OUTCOME_UNKNOWN
+                ? "the storage backend's reply was lost; the operation may or may not have been "
+                  "applied; retry later"
+                : "the storage backend cannot be reached; nothing was applied; retry later";
+        json_object *o = xjson_object();
+        json_object_object_add(o, "error", xjson_string(msg));
+        json_object_object_add(o, "code", xjson_string("storage_unavailable"));
+        json_object_object_add(o, "applied",
+                               outcome == CP_OUTCOME_NOT_APPLIED ? xjson_bool(0)
+                                                                 : xjson_string("unknown"));
+        http_reply_json(r, 503, o);
         return;
     }
     default:
@@ -465,8 +485,13 @@ static void dispatch(struct evhttp_request *ev, void *arg)
         return;
     }
     struct auth_result auth;
-    if (auth_check(r->core->cfg, found->min_role, evhttp_request_get_input_headers(ev), &auth) <
-        0) {
+    const struct evkeyvalq *hdrs = evhttp_request_get_input_headers(ev);
+    struct evkeyvalq cookie_auth;
+    TAILQ_INIT(&cookie_auth);
+    if (found->handler == events_stream) hdrs = events_auth_headers(hdrs, &cookie_auth);
+    int denied = auth_check(r->core->cfg, found->min_role, hdrs, &auth) < 0;
+    evhttp_clear_headers(&cookie_auth);
+    if (denied) {
         http_reply_error(r, auth.status, auth.code, "%s", auth.message);
         return;
     }
@@ -498,6 +523,7 @@ static void server_free(struct http_server *srv)
     if (!srv) return;
     conns_stop(srv->conns); /* before evhttp_free: its close callbacks still find their state */
     if (srv->http) evhttp_free(srv->http);
+    sse_hub_free(srv->sse); /* its readers' connections closed with evhttp */
     conns_free(srv->conns);
     if (srv->tok) json_tokener_free(srv->tok);
     free(srv);
@@ -512,6 +538,7 @@ static struct http_server *server_create(struct cp_core *core, char *err, size_t
     if (!(srv->tok = json_tokener_new())) xalloc_die("json_tokener_new", sizeof(json_tokener));
     if (!(srv->http = evhttp_new(core->base))) xalloc_die("evhttp_new", sizeof(void *));
     srv->conns = conns_new(core, srv->http);
+    srv->sse = sse_hub_new(core);
     json_tokener_set_flags(srv->tok, JSON_TOKENER_STRICT); /* no single quotes, trailing commas */
     split_patterns();
     /* Bodies between the limit and twice it get our JSON 413; larger ones are cut off by

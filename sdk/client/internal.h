@@ -41,6 +41,10 @@ void cpc_reset_error(cp_client *c);
 int cpc_http(cp_client *c, const char *method, const char *path, const char *body, long timeout_ms,
              int interruptible, struct json_object **out, char **raw);
 
+/* A non-2xx answer (status, and its body as received) recorded as the last error; returns the
+ * mapped enum cp_client_error. */
+int cpc_status_error(cp_client *c, long status, const char *body, size_t len);
+
 /* Serialises obj (consumed, may be NULL on allocation failure) and sends it as a POST. */
 int cpc_post(cp_client *c, const char *path, struct json_object *obj, long timeout_ms,
              int interruptible, struct json_object **out);

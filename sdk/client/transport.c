@@ -1,6 +1,7 @@
 /* transport.c — one HTTP exchange over the client's reused libcurl easy handle (so the
  * connection is kept alive between calls), and the mapping of answers to enum
  * cp_client_error with the server's {"error", "code"} kept for the caller. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +120,13 @@ static int record_http_error(cp_client *c, int err, long status, const struct re
     snprintf(c->code, sizeof c->code, "%s", code ? code : "");
     json_object_put(o);
     return err;
+}
+
+int cpc_status_error(cp_client *c, long status, const char *body, size_t len)
+{
+    int err = map_status(status);
+    struct response r = {(char *)(uintptr_t)body, len, len, 0, 0};
+    return record_http_error(c, err == CPC_OK ? CPC_ERR_PROTOCOL : err, status, &r);
 }
 
 static int map_curl_error(cp_client *c, CURLcode rc, const struct response *r, const char *url)

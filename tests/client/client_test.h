@@ -54,5 +54,8 @@ void test_claim_long_poll(void **state);
 void test_interrupt(void **state);
 void test_wait(void **state);
 void test_task_list(void **state);
+void test_events(void **state);
+void test_events_interrupt(void **state);
+void test_events_fake(void **state);
 
 #endif

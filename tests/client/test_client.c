@@ -226,9 +226,12 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_health),
         cmocka_unit_test(test_stats),
         cmocka_unit_test(test_raw_request),
+        cmocka_unit_test(test_events),
+        cmocka_unit_test(test_events_interrupt),
     };
     const struct CMUnitTest auth[] = {cmocka_unit_test(test_auth)};
-    const struct CMUnitTest fake[] = {cmocka_unit_test(test_fake)};
+    const struct CMUnitTest fake[] = {cmocka_unit_test(test_fake),
+                                      cmocka_unit_test(test_events_fake)};
     if (strcmp(argv[1], "api") == 0) {
         dead_port = argc > 3 ? argv[3] : NULL;
         return cmocka_run_group_tests_name("client_api", api, open_client, close_client);

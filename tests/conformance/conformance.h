@@ -126,6 +126,8 @@ extern const struct CMUnitTest conformance_stats_tests[];
 extern const size_t conformance_stats_count;
 extern const struct CMUnitTest conformance_random_tests[];
 extern const size_t conformance_random_count;
+extern const struct CMUnitTest conformance_before_tests[];
+extern const size_t conformance_before_count;
 
 #define CX_TEST(fn) cmocka_unit_test_setup_teardown(fn, cx_setup, cx_teardown)
 

@@ -54,6 +54,7 @@ int main(int argc, char **argv)
         {conformance_reap_tests, conformance_reap_count},
         {conformance_stats_tests, conformance_stats_count},
         {conformance_random_tests, conformance_random_count},
+        {conformance_before_tests, conformance_before_count},
     };
     size_t total = 0;
     for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++)

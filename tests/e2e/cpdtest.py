@@ -776,6 +776,125 @@ class CpdTestCase(unittest.TestCase):
                 "tasks_total": t.body["total"]}
 
 
+class SseReader:
+    """A Server-Sent Events reader on its own connection (a raw socket, so that a read may time
+    out and be tried again): GET <path> (relative to /api/control-plane/ like Client), then
+    next() event by event. An event is a dict {"id": str or None, "event": name, "data": parsed
+    JSON (text when it does not parse)}; comment lines are counted in .comments, "retry:" kept
+    in .retry. status, headers (lower-case names) and, for a refusal, body as Client has them."""
+
+    def __init__(self, port, path="events", token=None, headers=None, timeout=10.0):
+        if not path.startswith("/"):
+            path = BASE + "/" + path
+        hdrs = {"Host": "127.0.0.1:%d" % port, "Accept": "text/event-stream"}
+        if token:
+            hdrs["Authorization"] = "Bearer " + token
+        hdrs.update(headers or {})
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        head = "GET %s HTTP/1.1\r\n" % path + "".join("%s: %s\r\n" % kv for kv in hdrs.items())
+        self.sock.sendall((head + "\r\n").encode())
+        self.raw = b""  # received, not yet de-chunked
+        self.buf = ""  # de-chunked text not yet parsed into events
+        self.comments = 0
+        self.retry = None
+        self.eof = False
+        deadline = time.monotonic() + timeout
+        while b"\r\n\r\n" not in self.raw:
+            if not self._recv(deadline):
+                raise AssertionError("no response head from cpd")
+        head, self.raw = self.raw.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        self.status = int(lines[0].split()[1])
+        self.headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            self.headers[k.strip().lower()] = v.strip()
+        self.chunked = self.headers.get("transfer-encoding", "").lower() == "chunked"
+        self.body = None
+        if self.status != 200:
+            n = int(self.headers.get("content-length", "0"))
+            while len(self.raw) < n and self._recv(deadline):
+                pass
+            self.body = _decode(self.raw[:n])
+
+    def _recv(self, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("no event within the time allowed")
+        self.sock.settimeout(left)
+        try:
+            chunk = self.sock.recv(65536)
+        except socket.timeout:
+            raise AssertionError("no event within the time allowed")
+        except ConnectionError:
+            chunk = b""
+        if not chunk:
+            self.eof = True
+            return False
+        self.raw += chunk
+        return True
+
+    def _dechunk(self):
+        if not self.chunked:
+            self.buf += self.raw.decode("utf-8", errors="replace")
+            self.raw = b""
+            return
+        while b"\r\n" in self.raw:
+            size_line, rest = self.raw.split(b"\r\n", 1)
+            size = int(size_line.split(b";")[0], 16)
+            if size == 0:
+                self.eof = True
+                self.raw = b""
+                return
+            if len(rest) < size + 2:
+                return
+            self.buf += rest[:size].decode("utf-8", errors="replace")
+            self.raw = rest[size + 2:]
+
+    def next(self, timeout=10.0):
+        """The next event, or None when the server ended the stream."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self._dechunk()
+            while "\n\n" in self.buf:
+                block, self.buf = self.buf.split("\n\n", 1)
+                ev = {"id": None, "event": "message", "data": None}
+                data = []
+                for line in block.split("\n"):
+                    if line.startswith(":"):
+                        self.comments += 1
+                        continue
+                    key, _, value = line.partition(":")
+                    value = value[1:] if value.startswith(" ") else value
+                    if key == "data":
+                        data.append(value)
+                    elif key in ("id", "event"):
+                        ev[key] = value
+                    elif key == "retry":
+                        self.retry = int(value)
+                if data:
+                    ev["data"] = _decode("\n".join(data).encode())
+                    return ev
+            if self.eof:
+                return None
+            self._recv(deadline)
+
+    def until(self, predicate, timeout=10.0):
+        """Events up to and including the first one predicate(ev) accepts."""
+        deadline = time.monotonic() + timeout
+        seen = []
+        while True:
+            ev = self.next(max(0.01, deadline - time.monotonic()))
+            if ev is None:
+                raise AssertionError("the stream ended before the event; got %r" % seen)
+            seen.append(ev)
+            if predicate(ev):
+                return seen
+
+    def close(self):
+        self.sock.close()
+
+
 def in_thread(fn, *args, **kwargs):
     """Run fn in a thread; returns a handle with .join() -> (result, elapsed seconds)."""
     box = {}

@@ -3,8 +3,9 @@
 
   api   every call of cp/client.h against a cpd with auth off
   auth  a cpd with an admin and a reader token and a 64 KiB body limit: 401, 403, 413
-  fake  a fake HTTP server in this script (non-JSON 200, 500, 503, slow answers) and a
-        closed port: protocol, server, unavailable, timeout and transport errors
+  fake  a fake HTTP server in this script (non-JSON 200, 500, 503, slow answers, an event
+        stream that ends after each event) and a closed port: protocol, server, unavailable,
+        timeout and transport errors, reconnection with Last-Event-ID
 """
 
 import http.server
@@ -57,6 +58,18 @@ class FakeHandler(http.server.BaseHTTPRequestHandler):
         elif name == "e503":
             self.reply(503, json.dumps({"error": "storage backend unreachable",
                                         "code": "storage_unavailable"}))
+        elif name.startswith("events"):  # an event stream that ends after one event
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            if "types=big" in name:
+                self.wfile.write(b"data: " + b"x" * (2 << 20) + b"\n\n")
+            elif self.headers.get("Last-Event-ID") == "7":
+                self.wfile.write(b'id: 8\nevent: second\ndata: {"x":1}\ndata: {"y":2}\n\n')
+            else:
+                self.wfile.write(b": hello\nretry: 50\n\nid: 7\nevent: first\ndata: {}\n\n")
+            self.close_connection = True
         elif name == "slow":
             time.sleep(1.0)
             self.reply(200, json.dumps({"agent_id": "slow"}))

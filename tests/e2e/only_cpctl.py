@@ -5,7 +5,9 @@ global options and environment variables, and the exit codes (0 ok, 1 not found,
 import json
 import os
 import re
+import signal
 import subprocess
+import time
 
 import cpdtest
 
@@ -51,13 +53,14 @@ class CpctlTest(cpdtest.CpdTestCase):
 
     def test_help(self):
         out = self.ok("--help")
-        for cmd in ("agents", "tasks", "health", "stats", "--json", "--url", "--token"):
+        for cmd in ("agents", "tasks", "health", "stats", "events", "--json", "--url", "--token"):
             self.assertIn(cmd, out)
         for args in (["agents", "--help"], ["agents", "list", "--help"], ["agents", "get", "-h"],
                      ["agents", "rm", "--help"], ["agents", "select", "--help"],
                      ["tasks", "--help"], ["tasks", "submit", "--help"], ["tasks", "get", "-h"],
                      ["tasks", "wait", "--help"], ["tasks", "cancel", "--help"],
-                     ["tasks", "list", "--help"], ["health", "--help"], ["stats", "--help"]):
+                     ["tasks", "list", "--help"], ["health", "--help"], ["stats", "--help"],
+                     ["events", "--help"]):
             out = self.ok(*args, url=False)
             self.assertIn("usage: cpctl " + args[0], out)
         self.assertRegex(self.ok("--version", url=False), r"^cpctl \d+\.\d+\.\d+")
@@ -243,6 +246,55 @@ class CpctlTest(cpdtest.CpdTestCase):
         self.assertEqual(stats["registry"]["total_agents"], server["registry"]["total_agents"])
         m = re.search(r"(?m)^  total_agents +(\d+)$", out)
         self.assertEqual(int(m.group(1)), server["registry"]["total_agents"])
+
+    def test_events(self):
+        def follow(*args):
+            env = {k: v for k, v in os.environ.items()
+                   if k not in ("CONTROL_PLANE_URL", "CONTROL_PLANE_TOKEN")}
+            env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+            return subprocess.Popen([CPCTL, "--url", "http://127.0.0.1:%d" % self.cpd.port,
+                                     "events"] + list(args), stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, env=env)
+
+        ttype = self.uid("evt")
+        lines = follow("--task-type", ttype, "--count", "2")
+        as_json = follow("--task-type", ttype, "--type", "task_submitted,task_cancelled",
+                         "--json", "--count", "2")
+        live = follow("--type", "agent_registered")  # until Ctrl-C
+        time.sleep(1.0)  # connected
+        tid = self.submit(task_type=ttype)
+        self.assertStatus(self.c.post("tasks/%s/cancel" % tid), 200)
+        agent = self.uid("evagent")
+        self.register(agent)
+        out, err = lines.communicate(timeout=30)
+        self.assertEqual(lines.returncode, 0, err)
+        got = out.decode().splitlines()
+        self.assertEqual(len(got), 2, got)
+        self.assertRegex(got[0], r"^\S+Z  task_submitted +\d+  task_id=%s  task_type=%s  "
+                         r"priority=normal  - -> pending$" % (tid, ttype))
+        self.assertRegex(got[1], r"  task_cancelled +\d+ .*pending -> cancelled$")
+        out, err = as_json.communicate(timeout=30)
+        self.assertEqual(as_json.returncode, 0, err)
+        events = [json.loads(line) for line in out.decode().splitlines()]
+        self.assertEqual([e["event"] for e in events], ["task_submitted", "task_cancelled"])
+        self.assertEqual(events[1]["data"]["task_id"], tid)
+        self.assertLess(int(events[0]["id"]), int(events[1]["id"]))
+        # resume from the first one's id: only the second comes again
+        again = self.ok("events", "--task-type", ttype, "--last-event-id", events[0]["id"],
+                        "--count", "1", "--json")
+        self.assertEqual(json.loads(again)["id"], events[1]["id"])
+        # the live one printed the registration and stops cleanly on SIGINT
+        time.sleep(0.5)
+        live.send_signal(signal.SIGINT)
+        out, err = live.communicate(timeout=30)
+        self.assertEqual(live.returncode, 0, err)
+        self.assertIn("agent_id=%s" % agent, out.decode())
+        self.assertNotIn(b"AddressSanitizer", err)
+        # refused arguments
+        self.rc(2, "events", "--count", "0")
+        self.rc(2, "events", "--bogus")
+        _, err = self.rc(2, "events", "--type", "task_done", "--no-reconnect")
+        self.assertIn("task_done", err)
 
     # -- connection, environment, tokens
 

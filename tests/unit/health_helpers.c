@@ -25,13 +25,15 @@ struct fake_probe fp;
 struct hook_log hooks_seen;
 
 static void on_changed(void *arg, const struct cp_agent_view *agent, int32_t health_before,
-                       int32_t status_before)
+                       int32_t circuit_before, int32_t status_before)
 {
     assert_ptr_equal(arg, &hooks_seen);
     hooks_seen.calls++;
     snprintf(hooks_seen.last_agent, sizeof hooks_seen.last_agent, "%s", agent->agent_id);
     hooks_seen.health_before = health_before;
     hooks_seen.status_before = status_before;
+    hooks_seen.circuit_before = circuit_before;
+    hooks_seen.circuit_after = agent->health.circuit;
     hooks_seen.health_after = agent->health.status;
     hooks_seen.status_after = agent->status;
 }

@@ -75,7 +75,8 @@ struct hook_log {
     int calls;
     char last_agent[32];
     int32_t health_before, status_before; /* as reported for the last write */
-    int32_t health_after, status_after;   /* the agent's as returned by the write */
+    int32_t circuit_before, circuit_after;
+    int32_t health_after, status_after; /* the agent's as returned by the write */
 };
 extern struct hook_log hooks_seen;
 

@@ -33,6 +33,9 @@ static void test_task_outcomes_open_circuit_and_tick_half_opens(void **s)
         health_task_outcome(hm, "t1", 0);
     assert_int_equal(a->health.circuit, CP_CIRCUIT_OPEN);
     assert_int_equal(a->health.retry_at_ms, T0 + 30000);
+    /* the hook tells the circuit it left (the event stream's health_update) */
+    assert_int_equal(hooks_seen.circuit_before, CP_CIRCUIT_CLOSED);
+    assert_int_equal(hooks_seen.circuit_after, CP_CIRCUIT_OPEN);
     /* an outcome for an agent that does not exist is dropped quietly */
     health_task_outcome(hm, "nobody", 0);
 
@@ -43,6 +46,8 @@ static void test_task_outcomes_open_circuit_and_tick_half_opens(void **s)
     assert_int_equal(a->health.circuit, CP_CIRCUIT_HALF_OPEN);
     health_task_outcome(hm, "t1", 1);
     assert_int_equal(a->health.circuit, CP_CIRCUIT_CLOSED);
+    assert_int_equal(hooks_seen.circuit_before, CP_CIRCUIT_HALF_OPEN);
+    assert_int_equal(hooks_seen.circuit_after, CP_CIRCUIT_CLOSED);
 }
 
 static void test_tracking_an_open_circuit_from_storage(void **s)

@@ -71,6 +71,8 @@ static void test_timeout_requeues_to_a_held_claimer_then_times_out(void **s)
     assert_string_equal(now.assigned, "b");
     assert_int_equal(count_events(EVT_TASK_TIMEOUT, t, "a"), 1);
     assert_int_equal(recorded[event_index(EVT_TASK_TIMEOUT, t, NULL)].new_status, CP_TASK_PENDING);
+    assert_int_equal(recorded[event_index(EVT_TASK_TIMEOUT, t, NULL)].old_status, CP_TASK_CLAIMED);
+    assert_int_equal(recorded[event_index(EVT_TASK_TIMEOUT, t, NULL)].attempt, 1);
     assert_true(event_index(EVT_TASK_TIMEOUT, t, "a") < event_index(EVT_TASK_CLAIMED, t, "b"));
     /* the breaker of the agent that let it time out was fed */
     assert_int_equal(agent_state("a").circuit_failures, 1);
@@ -150,10 +152,16 @@ static void test_offline_agent_gives_its_task_to_a_held_claimer(void **s)
     clock_advance_fake(1000);
     reap_now();
     assert_int_equal(agent_state("a").status, CP_AGENT_OFFLINE);
-    int i = event_index(EVT_AGENT_STATUS, NULL, NULL);
+    int i = (int)n_recorded - 1; /* a's last status change (its claim made it busy first) */
+    while (i >= 0 && (recorded[i].kind != EVT_AGENT_STATUS || strcmp(recorded[i].agent, "a")))
+        i--;
     assert_true(i >= 0);
     assert_string_equal(recorded[i].agent, "a");
+    assert_int_equal(recorded[i].old_status, CP_AGENT_BUSY);
     assert_int_equal(recorded[i].new_status, CP_AGENT_OFFLINE);
+    int r = event_index(EVT_TASK_REQUEUED, t, "a");
+    assert_true(r > i);
+    assert_int_equal(recorded[r].old_status, CP_TASK_CLAIMED);
     assert_int_equal(count_events(EVT_TASK_REQUEUED, t, "a"), 1);
     assert_string_equal(b.task, t);
 }
@@ -172,6 +180,8 @@ static void test_unregister_requeues_and_wakes(void **s)
     ops_agent_unregister(&core, &call, "a", on_reaped, &rc);
     assert_int_equal(rc, 0);
     assert_int_equal(count_events(EVT_AGENT_UNREGISTERED, NULL, "a"), 1);
+    assert_int_equal(recorded[event_index(EVT_AGENT_UNREGISTERED, NULL, "a")].old_status,
+                     CP_AGENT_BUSY);
     assert_int_equal(count_events(EVT_TASK_REQUEUED, t, "a"), 1);
     assert_true(event_index(EVT_AGENT_UNREGISTERED, NULL, NULL) <
                 event_index(EVT_TASK_REQUEUED, t, NULL));
@@ -241,10 +251,14 @@ static void test_lifecycle_events(void **s)
         {EVT_AGENT_REGISTERED, "a", -1, CP_AGENT_READY, 0},
         {EVT_TASK_SUBMITTED, "", -1, CP_TASK_PENDING, 0},
         {EVT_TASK_CLAIMED, "a", CP_TASK_PENDING, CP_TASK_CLAIMED, 1},
+        {EVT_AGENT_STATUS, "a", CP_AGENT_READY, CP_AGENT_BUSY, 0}, /* at its maximum (1) */
         {EVT_TASK_STARTED, "a", CP_TASK_CLAIMED, CP_TASK_RUNNING, 1},
-        {EVT_TASK_FAILED, "a", -1, CP_TASK_PENDING, 1}, /* a retry clears started_at */
+        {EVT_TASK_FAILED, "a", CP_TASK_RUNNING, CP_TASK_PENDING, 1}, /* retried */
+        {EVT_AGENT_STATUS, "a", CP_AGENT_BUSY, CP_AGENT_READY, 0},
         {EVT_TASK_CLAIMED, "a", CP_TASK_PENDING, CP_TASK_CLAIMED, 2},
+        {EVT_AGENT_STATUS, "a", CP_AGENT_READY, CP_AGENT_BUSY, 0},
         {EVT_TASK_COMPLETED, "a", CP_TASK_CLAIMED, CP_TASK_COMPLETED, 2},
+        {EVT_AGENT_STATUS, "a", CP_AGENT_BUSY, CP_AGENT_READY, 0},
     };
     size_t n = sizeof want / sizeof want[0];
     /* the breaker's writes (the failure, then the success) add health events; look past them */
@@ -277,12 +291,12 @@ static void test_agent_events(void **s)
     assert_int_equal(rc, 0);
     int i = event_index(EVT_AGENT_HEARTBEAT, NULL, "a");
     assert_true(i >= 0);
-    assert_int_equal(recorded[i].old_status, -1);
+    assert_int_equal(recorded[i].old_status, CP_AGENT_READY); /* the store's before (ABI 2.4) */
     assert_int_equal(recorded[i].new_status, CP_AGENT_DRAINING);
 
     struct cp_agent_view v = {.agent_id = "a", .status = CP_AGENT_FAILED};
     v.health.status = CP_HEALTH_UNHEALTHY;
-    ops_health_changed(&core, &v, CP_HEALTH_DEGRADED, CP_AGENT_READY);
+    ops_health_changed(&core, &v, CP_HEALTH_DEGRADED, CP_CIRCUIT_CLOSED, CP_AGENT_READY);
     i = event_index(EVT_AGENT_HEALTH, NULL, "a");
     assert_int_equal(recorded[i].old_status, CP_HEALTH_DEGRADED);
     assert_int_equal(recorded[i].new_status, CP_HEALTH_UNHEALTHY);
@@ -290,7 +304,7 @@ static void test_agent_events(void **s)
     assert_int_equal(recorded[i].old_status, CP_AGENT_READY);
     assert_int_equal(recorded[i].new_status, CP_AGENT_FAILED);
     v.status = CP_AGENT_READY; /* health alone: no status event */
-    ops_health_changed(&core, &v, CP_HEALTH_UNHEALTHY, CP_AGENT_READY);
+    ops_health_changed(&core, &v, CP_HEALTH_UNHEALTHY, CP_CIRCUIT_CLOSED, CP_AGENT_READY);
     assert_int_equal(count_events(EVT_AGENT_HEALTH, NULL, "a"), 2);
     assert_int_equal(count_events(EVT_AGENT_STATUS, NULL, "a"), 1);
 
@@ -300,7 +314,7 @@ static void test_agent_events(void **s)
     events_free(core.events);
     core.events = events_new();
     ops_agent_heartbeat(&core, &call, "a", -1, on_reaped, &rc);
-    ops_health_changed(&core, &v, CP_HEALTH_UNHEALTHY, CP_AGENT_FAILED);
+    ops_health_changed(&core, &v, CP_HEALTH_UNHEALTHY, CP_CIRCUIT_CLOSED, CP_AGENT_FAILED);
     assert_int_equal(n_recorded, before);
 }
 

@@ -21,6 +21,7 @@ static const char usage_text[] =
     "                              the task queue\n"
     "  health [AGENT]              system health, or one agent's health and circuit\n"
     "  stats                       registry, scheduler and health counters\n"
+    "  events                      the events as they happen (agents, tasks, health)\n"
     "\n"
     "Global options (anywhere on the line):\n"
     "  --url URL          the control plane (default $CONTROL_PLANE_URL, else " CPC_DEFAULT_URL
@@ -141,10 +142,8 @@ static const struct {
     const char *name;
     cpctl_cmd_fn fn;
 } commands[] = {
-    {"agents", cpctl_agents},
-    {"tasks", cpctl_tasks},
-    {"health", cpctl_health},
-    {"stats", cpctl_stats},
+    {"agents", cpctl_agents}, {"tasks", cpctl_tasks},   {"health", cpctl_health},
+    {"stats", cpctl_stats},   {"events", cpctl_events},
 };
 
 int main(int argc, char **argv)

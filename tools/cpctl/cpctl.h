@@ -32,6 +32,7 @@ int cpctl_agents(struct cpctl *ctl, int argc, char **argv);
 int cpctl_tasks(struct cpctl *ctl, int argc, char **argv);
 int cpctl_health(struct cpctl *ctl, int argc, char **argv);
 int cpctl_stats(struct cpctl *ctl, int argc, char **argv);
+int cpctl_events(struct cpctl *ctl, int argc, char **argv);
 
 /* Prints "cpctl: <what>: <server message> (<code>)" to stderr and maps err to an exit code. */
 int cpctl_fail(struct cpctl *ctl, int err, const char *what);

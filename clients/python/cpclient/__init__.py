@@ -8,13 +8,14 @@
     result = await coordinator.wait_for_result(task_id, timeout=60.0)
 
 AsyncClient (alias ControlPlaneCoordinator) for asyncio, Client for blocking code, run_agent()
-for an agent's whole loop. Standard library only."""
+for an agent's whole loop, client.events() for the live event stream. Standard library only."""
 
 from typing import Optional
 
 from ._base import ControlPlaneConfig
 from ._version import __version__
 from .aio import AsyncClient
+from .events import EVENT_TYPES, Event
 from .errors import (BadRequestError, ConflictError, ControlPlaneError, ForbiddenError,
                      NotFoundError, PayloadTooLargeError, ProtocolError, RequestTimeout,
                      ServerError, TransportError, UnauthorizedError, UnavailableError)
@@ -36,7 +37,8 @@ async def create_control_plane(config: Optional[ControlPlaneConfig] = None,
 
 
 __all__ = [
-    "AsyncClient", "Client", "ControlPlaneCoordinator", "ControlPlaneConfig",
+    "AsyncClient", "Client", "ControlPlaneCoordinator", "ControlPlaneConfig", "Event",
+    "EVENT_TYPES",
     "create_control_plane", "run_agent", "TaskError", "RunnerStats",
     "AgentCapability", "AgentInfo", "AgentStatus", "CircuitInfo", "CircuitState", "FailResult",
     "HealthCheck", "HealthStatus", "SystemHealth", "Task", "TaskPriority", "TaskStatus",

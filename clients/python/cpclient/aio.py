@@ -12,12 +12,13 @@ the event loop it is first used on; used from another loop it starts a fresh poo
 
 import asyncio
 import time
-from typing import Any, List, Optional, Tuple
+from typing import Any, AsyncIterator, List, Optional, Tuple
 
 from ._base import ClientBase, ControlPlaneConfig
 from ._http import Collector, Response, ResponseParser, build_request
 from ._ops import Call, CallCancelled
 from .errors import RequestTimeout, TransportError
+from .events import Event, SseParser, StreamReader, stream_call, stream_headers
 
 __all__ = ["AsyncClient"]
 
@@ -91,6 +92,61 @@ class AsyncClient(ClientBase):
                 call = gen.send(answer)
         except StopIteration as stop:
             return stop.value
+
+    # -- the event stream
+
+    async def events(self, types=None, task_type: Optional[str] = None,
+                     agent_id: Optional[str] = None, last_event_id: Optional[str] = None,
+                     reconnect: bool = True,
+                     idle_timeout: float = 60.0) -> AsyncIterator[Event]:
+        """The event stream as an async iterator of Events (see cpclient.events): every
+        change from now on (or after last_event_id), filtered by types (names), task_type and
+        agent_id. Reconnects from the last id seen unless reconnect=False; ends when the caller
+        stops iterating (break, or cancelling the task: the connection is aborted at once) or
+        the server refuses the request (the error is raised). Uses a connection of its own."""
+        call = stream_call(types, task_type, agent_id)
+        sse = SseParser()
+        sse.last_id = last_event_id
+        while True:
+            try:
+                async for ev in self._stream_once(call, sse, idle_timeout):
+                    yield ev
+            except TransportError:
+                if not reconnect:
+                    raise
+            else:
+                if not reconnect:
+                    return
+            await asyncio.sleep(sse.retry)
+
+    async def _stream_once(self, call: Call, sse: SseParser, idle_timeout: float):
+        raw = build_request("GET", call.target(self._base), self._host_header,
+                            stream_headers(self._headers, sse.last_id), None)
+        reader, writer = await self._open(self.config.connect_timeout)
+        try:
+            try:
+                writer.write(raw)
+                await writer.drain()
+            except OSError as e:
+                raise TransportError("GET /events: cannot send to %s: %s" % (self.url, e))
+            stream = StreamReader(sse)
+            while not stream.ended:
+                try:
+                    data = await asyncio.wait_for(reader.read(65536), idle_timeout)
+                except asyncio.TimeoutError:
+                    raise RequestTimeout("GET /events: nothing from %s for %.0f s"
+                                         % (self.url, idle_timeout))
+                except OSError as e:
+                    raise TransportError("GET /events: receiving from %s failed: %s"
+                                         % (self.url, e))
+                if not data:
+                    for ev in stream.eof():
+                        yield ev
+                    return
+                for ev in stream.feed(data):
+                    yield ev
+        finally:
+            writer.transport.abort()
 
     def _take(self) -> Optional[Conn]:
         loop = asyncio.get_running_loop()

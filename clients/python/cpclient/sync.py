@@ -10,12 +10,13 @@ import errno
 import socket
 import threading
 import time
-from typing import Any, List, Optional, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
 from ._base import ClientBase, ControlPlaneConfig
 from ._http import Collector, ResponseParser, Response, build_request
 from ._ops import Call, CallCancelled
 from .errors import RequestTimeout, TransportError
+from .events import Event, SseParser, StreamReader, stream_call, stream_headers
 
 __all__ = ["Client"]
 
@@ -102,6 +103,69 @@ class Client(ClientBase):
     def connections_opened(self) -> int:
         """How many TCP connections this client has opened (reuse keeps it low)."""
         return self._pool.opened
+
+    # -- the event stream
+
+    def events(self, types=None, task_type: Optional[str] = None,
+               agent_id: Optional[str] = None, last_event_id: Optional[str] = None,
+               reconnect: bool = True, cancel: Optional[threading.Event] = None,
+               idle_timeout: float = 60.0) -> Iterator[Event]:
+        """The event stream as a generator of Events (see cpclient.events): every change from
+        now on (or after last_event_id), filtered by types (names), task_type and agent_id.
+        Reconnects from the last id seen unless reconnect=False; ends when the caller stops
+        iterating, `cancel` is set (checked every 50 ms), or the server refuses the request
+        (the error is raised). Uses a connection of its own."""
+        call = stream_call(types, task_type, agent_id)
+        sse = SseParser()
+        sse.last_id = last_event_id
+        while not (cancel is not None and cancel.is_set()):
+            try:
+                yield from self._stream_once(call, sse, cancel, idle_timeout)
+            except TransportError:
+                if not reconnect:
+                    raise
+            else:
+                if not reconnect:
+                    return
+            deadline = time.monotonic() + sse.retry
+            while time.monotonic() < deadline:
+                if cancel is not None and cancel.is_set():
+                    return
+                time.sleep(min(CANCEL_POLL, max(0.0, deadline - time.monotonic())))
+
+    def _stream_once(self, call: Call, sse: SseParser, cancel, idle_timeout: float):
+        raw = build_request("GET", call.target(self._base), self._host_header,
+                            stream_headers(self._headers, sse.last_id), None)
+        sock = self._pool.open(self.config.connect_timeout)
+        try:
+            try:
+                sock.settimeout(self.config.timeout)
+                sock.sendall(raw)
+            except OSError as e:
+                raise TransportError("GET /events: cannot send to %s: %s" % (self.url, e))
+            reader = StreamReader(sse)
+            heard = time.monotonic()
+            while not reader.ended:
+                if cancel is not None and cancel.is_set():
+                    return
+                sock.settimeout(CANCEL_POLL if cancel is not None else 1.0)
+                try:
+                    data = sock.recv(65536)
+                except socket.timeout:
+                    if time.monotonic() - heard > idle_timeout:
+                        raise RequestTimeout("GET /events: nothing from %s for %.0f s"
+                                             % (self.url, idle_timeout))
+                    continue
+                except OSError as e:
+                    raise TransportError("GET /events: receiving from %s failed: %s"
+                                         % (self.url, e))
+                heard = time.monotonic()
+                if not data:
+                    yield from reader.eof()
+                    return
+                yield from reader.feed(data)
+        finally:
+            sock.close()
 
     # -- driving the operations
 

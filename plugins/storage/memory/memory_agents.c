@@ -117,7 +117,8 @@ static void agent_unorder(struct mem *m, struct mem_agent *a)
         mem_order_remove(a->cap_names[i]->agents, a);
 }
 
-void mem_task_event(struct mem_events *ev, int kind, const char *agent_id, const struct mem_task *t)
+void mem_task_event(struct mem_events *ev, int kind, const char *agent_id, const struct mem_task *t,
+                    int32_t before)
 {
     struct cp_event e = {
         .size = sizeof e,
@@ -129,9 +130,14 @@ void mem_task_event(struct mem_events *ev, int kind, const char *agent_id, const
         .required_capabilities = t->caps->caps,
         .n_required = t->caps->n,
 #if CP_ABI_TARGET_MINOR >= 1 /* this file also builds the ABI 2.0 test fixture memory_minor0.so */
-        .strategy = t->strategy
+        .strategy = t->strategy,
+#endif
+#if CP_ABI_TARGET_MINOR >= 4
+        .status_before = before,
+        .attempt = t->attempt,
 #endif
     };
+    (void)before;
     mem_events_add(ev, &e);
 }
 
@@ -147,11 +153,28 @@ void mem_events_add(struct mem_events *ev, const struct cp_event *e)
     ev->v[ev->n++] = *e;
 }
 
-void mem_reply_events(cp_storage_cb cb, void *cookie, struct mem_events *ev)
+void mem_result_before(struct cp_result *res, struct mem_before b)
+{
+#if CP_ABI_TARGET_MINOR >= 4
+    if (b.agent >= 0) {
+        res->before |= CP_BEFORE_AGENT;
+        res->agent_status_before = b.agent;
+    }
+    if (b.task >= 0) {
+        res->before |= CP_BEFORE_TASK;
+        res->task_status_before = b.task;
+    }
+#else
+    (void)res, (void)b;
+#endif
+}
+
+void mem_reply_events(cp_storage_cb cb, void *cookie, struct mem_events *ev, int32_t agent_before)
 {
     struct cp_result res;
     memset(&res, 0, sizeof res);
     res.size = sizeof res;
+    mem_result_before(&res, (struct mem_before){agent_before, -1});
     res.events = ev->v;
     res.n_events = ev->n;
     cb(cookie, &res);
@@ -164,9 +187,10 @@ void mem_agent_delete(struct mem *m, struct mem_agent *a, int64_t now, struct me
 {
     while (a->held_head) {
         struct mem_task *t = a->held_head;
+        int32_t was = t->status;
         mem_task_unhold(m, t);
         mem_task_requeue(m, t, now);
-        mem_task_event(ev, CP_EVENT_TASK_REQUEUED, a->id->s, t);
+        mem_task_event(ev, CP_EVENT_TASK_REQUEUED, a->id->s, t, was);
     }
     mem_agent_stats(m, a, -1);
     agent_name_stats(a, -1);
@@ -252,12 +276,15 @@ static void fields_install(struct mem *m, struct mem_agent *a, struct agent_fiel
     }
 }
 
-static void reply_agent(cp_storage_cb cb, void *cookie, const struct mem_agent *a, int created)
+/* before: the agent's status before the operation, or -1 (not reported). */
+static void reply_agent(cp_storage_cb cb, void *cookie, const struct mem_agent *a, int created,
+                        int32_t before)
 {
     struct cp_agent_view v;
     struct cp_result res;
     memset(&res, 0, sizeof res);
     res.size = sizeof res;
+    mem_result_before(&res, (struct mem_before){before, -1});
     mem_agent_view(a, &v);
     res.agent = &v;
     res.created = created;
@@ -279,6 +306,7 @@ void mem_op_agent_register(void *st, const struct cp_agent_view *in, int64_t now
     } else {
         struct mem_agent *a = mem_agent_find(m, in->agent_id);
         int created = !a;
+        int32_t before = a ? a->status : -1;
         if (a) {
             struct agent_fields old = {a->cap_names, a->model, a->provider,
                                        a->metadata,  a->probe, a->nodes};
@@ -312,7 +340,7 @@ void mem_op_agent_register(void *st, const struct cp_agent_view *in, int64_t now
         mem_agent_link(m, a);
         agent_name_stats(a, 1);
         mem_agent_stats(m, a, 1);
-        reply_agent(cb, cookie, a, created);
+        reply_agent(cb, cookie, a, created, before);
     }
     mem_leave(m);
 }
@@ -327,7 +355,7 @@ void mem_op_agent_get(void *st, const char *agent_id, cp_storage_cb cb, void *co
     if (!a)
         mem_reply_err(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
     else
-        reply_agent(cb, cookie, a, 0);
+        reply_agent(cb, cookie, a, 0, -1);
     mem_leave(m);
 }
 
@@ -439,6 +467,7 @@ void mem_op_agent_heartbeat(void *st, const char *agent_id, int32_t status, int6
     } else if (status < -1 || status >= CP_AGENT_STATUS_COUNT || status == CP_AGENT_OFFLINE) {
         mem_reply_err(cb, cookie, CP_ERR_INVALID, "an agent cannot report this status");
     } else {
+        int32_t before = a->status;
         mem_agent_touch(m, a, now_ms);
         int32_t next = a->status;
         /* While its probe fails, a heartbeat keeps the agent alive but cannot make it usable:
@@ -451,7 +480,7 @@ void mem_op_agent_heartbeat(void *st, const char *agent_id, int32_t status, int6
         else if (status >= 0)
             next = status;
         mem_agent_set_status(m, a, next);
-        reply_agent(cb, cookie, a, 0);
+        reply_agent(cb, cookie, a, 0, before);
     }
     mem_leave(m);
 }
@@ -466,8 +495,9 @@ void mem_op_agent_unregister(void *st, const char *agent_id, int64_t now_ms, cp_
         mem_reply_err(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
     } else {
         struct mem_events ev = {0};
+        int32_t before = a->status;
         mem_agent_delete(m, a, now_ms, &ev);
-        mem_reply_events(cb, cookie, &ev);
+        mem_reply_events(cb, cookie, &ev, before);
     }
     mem_leave(m);
 }
@@ -492,6 +522,7 @@ void mem_op_agent_set_health(void *st, const char *agent_id, const struct cp_hea
     } else if (health->error && !(error = mem_strdup(health->error))) {
         mem_reply_err(cb, cookie, CP_ERR_NOMEM, "out of memory");
     } else {
+        int32_t before = a->status;
         mem_agent_stats(m, a, -1);
         mem_free_later(m, a->health_error);
         a->health = *health;
@@ -500,7 +531,7 @@ void mem_op_agent_set_health(void *st, const char *agent_id, const struct cp_hea
         int32_t next = a->status;
         if (status >= 0 && (expect_status < 0 || a->status == expect_status)) next = status;
         mem_agent_set_status(m, a, next); /* also re-applies health-follows-liveness */
-        reply_agent(cb, cookie, a, 0);
+        reply_agent(cb, cookie, a, 0, before);
     }
     mem_leave(m);
 }

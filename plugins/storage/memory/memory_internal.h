@@ -274,11 +274,20 @@ struct mem_events {
     size_t n, cap;
 };
 void mem_events_add(struct mem_events *ev, const struct cp_event *e);
-/* Adds an event about task t (its id, type, status and capabilities). */
-void mem_task_event(struct mem_events *ev, int kind, const char *agent_id,
-                    const struct mem_task *t);
-/* Call back with the events (rc 0), then free them and leave *ev empty. */
-void mem_reply_events(cp_storage_cb cb, void *cookie, struct mem_events *ev);
+/* Adds an event about task t (its id, type, status and capabilities); `before`: the task's
+ * status before the event. */
+void mem_task_event(struct mem_events *ev, int kind, const char *agent_id, const struct mem_task *t,
+                    int32_t before);
+/* Call back with the events (rc 0), then free them and leave *ev empty. agent_before: the
+ * status of the agent the operation deleted (agent_unregister), or -1. */
+void mem_reply_events(cp_storage_cb cb, void *cookie, struct mem_events *ev, int32_t agent_before);
+/* The statuses a result reports as before the operation (cp_result.before, ABI 2.4); -1 in
+ * either member: not reported. */
+struct mem_before {
+    int32_t agent, task;
+};
+#define MEM_NO_BEFORE ((struct mem_before){-1, -1})
+void mem_result_before(struct cp_result *res, struct mem_before b);
 void mem_agent_delete(struct mem *m, struct mem_agent *a, int64_t now, struct mem_events *ev);
 
 /* ---- memory_tasks.c ------------------------------------------------------------------------ */
@@ -302,9 +311,10 @@ void mem_task_finish(struct mem *m, struct mem_task *t, int status, int64_t now)
 int mem_task_set_error(struct mem *m, struct mem_task *t, const char *error);
 void mem_task_delete(struct mem *m, struct mem_task *t);
 void mem_task_free(struct mem *m, struct mem_task *t);
-/* Call back with rc and message, plus the views of t and a when not NULL. */
+/* Call back with rc and message, plus the views of t and a when not NULL, and what they were
+ * before (MEM_NO_BEFORE: not reported). */
 void mem_reply_task(cp_storage_cb cb, void *cookie, int rc, const char *msg,
-                    const struct mem_task *t, const struct mem_agent *a);
+                    const struct mem_task *t, const struct mem_agent *a, struct mem_before b);
 
 /* ---- ops (memory_agents.c, memory_tasks.c, memory_transition.c, memory_reap.c) ----------- */
 

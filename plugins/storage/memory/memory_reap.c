@@ -63,25 +63,32 @@ void mem_op_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cook
      * valid for the event: the agent record lives at least until this op returns. */
     while (work < budget && (t = mem_heap_top(m)) && mem_task_deadline(t) <= now) {
         a = t->holder;
+        int32_t was = t->status;
         requeue_failed(m, t, "timeout", CP_TASK_TIMEOUT, now);
-        mem_task_event(&ev, CP_EVENT_TASK_TIMEOUT, a ? a->id->s : NULL, t);
+        mem_task_event(&ev, CP_EVENT_TASK_TIMEOUT, a ? a->id->s : NULL, t, was);
         work++;
     }
 
     /* Silent agents, least recently heard first; offline ones are on their own list. */
     while (hbt > 0 && work < budget && (a = m->live.head) &&
            mem_deadline_passed(a->last_heartbeat, hbt, now)) {
+        struct cp_event e = {
+            .size = sizeof e,
+            .kind = CP_EVENT_AGENT_OFFLINE,
+            .agent_id = a->id->s,
+            .task_status = -1,
+#if CP_ABI_TARGET_MINOR >= 4
+            .status_before = a->status
+#endif
+        };
         mem_agent_set_status(m, a, CP_AGENT_OFFLINE);
-        struct cp_event e = {.size = sizeof e,
-                             .kind = CP_EVENT_AGENT_OFFLINE,
-                             .agent_id = a->id->s,
-                             .task_status = -1};
         mem_events_add(&ev, &e);
         work++;
         while ((t = a->held_head)) {
+            int32_t was = t->status;
             requeue_failed(m, t, "agent offline", CP_TASK_FAILED, now);
             if (t->status == CP_TASK_PENDING)
-                mem_task_event(&ev, CP_EVENT_TASK_REQUEUED, a->id->s, t);
+                mem_task_event(&ev, CP_EVENT_TASK_REQUEUED, a->id->s, t, was);
             work++;
         }
     }
@@ -90,10 +97,15 @@ void mem_op_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cook
     if (r->remove_stale && hbt > 0 && !__builtin_mul_overflow(hbt, 3, &stale)) {
         while (work < budget && (a = m->offline.head) &&
                mem_deadline_passed(a->last_heartbeat, stale, now)) {
-            struct cp_event e = {.size = sizeof e,
-                                 .kind = CP_EVENT_AGENT_REMOVED,
-                                 .agent_id = a->id->s,
-                                 .task_status = -1};
+            struct cp_event e = {
+                .size = sizeof e,
+                .kind = CP_EVENT_AGENT_REMOVED,
+                .agent_id = a->id->s,
+                .task_status = -1,
+#if CP_ABI_TARGET_MINOR >= 4
+                .status_before = a->status
+#endif
+            };
             mem_events_add(&ev, &e);
             work++;
             size_t before = ev.n;
@@ -104,7 +116,8 @@ void mem_op_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cook
 
     while (r->retention_ms >= 0 && work < budget && (t = m->done_head) &&
            mem_deadline_passed(t->completed_at, r->retention_ms, now)) {
-        mem_task_event(&ev, CP_EVENT_TASK_DELETED, t->assigned ? t->assigned->s : NULL, t);
+        mem_task_event(&ev, CP_EVENT_TASK_DELETED, t->assigned ? t->assigned->s : NULL, t,
+                       t->status);
         mem_task_delete(m, t);
         work++;
     }
@@ -112,7 +125,8 @@ void mem_op_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cook
     /* The count cap: oldest terminal tasks first, whatever their age. */
     while (r->max_terminal > 0 && work < budget && (t = m->done_head) &&
            mem_terminal_count(m) > r->max_terminal) {
-        mem_task_event(&ev, CP_EVENT_TASK_DELETED, t->assigned ? t->assigned->s : NULL, t);
+        mem_task_event(&ev, CP_EVENT_TASK_DELETED, t->assigned ? t->assigned->s : NULL, t,
+                       t->status);
         mem_task_delete(m, t);
         work++;
     }
@@ -120,7 +134,7 @@ void mem_op_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cook
     size_t deleted = 0;
     for (size_t i = 0; i < ev.n; i++)
         deleted += ev.v[i].kind == CP_EVENT_TASK_DELETED;
-    mem_reply_events(cb, cookie, &ev);
+    mem_reply_events(cb, cookie, &ev, -1);
     mem_leave(m); /* the deleted records are freed here */
     mem_maybe_trim(m, deleted, work < budget);
 }

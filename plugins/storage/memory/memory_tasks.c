@@ -164,13 +164,14 @@ void mem_task_free(struct mem *m, struct mem_task *t)
 /* ---- submit, get, list --------------------------------------------------------------------- */
 
 void mem_reply_task(cp_storage_cb cb, void *cookie, int rc, const char *msg,
-                    const struct mem_task *t, const struct mem_agent *a)
+                    const struct mem_task *t, const struct mem_agent *a, struct mem_before b)
 {
     struct cp_task_view tv;
     struct cp_agent_view av;
     struct cp_result res;
     memset(&res, 0, sizeof res);
     res.size = sizeof res;
+    mem_result_before(&res, b);
     res.rc = rc;
     res.message = msg;
     if (t) {
@@ -225,7 +226,8 @@ void mem_op_task_submit(void *st, const struct cp_task_view *in, cp_storage_cb c
     if (bad) {
         mem_reply_err(cb, cookie, CP_ERR_INVALID, bad);
     } else if ((t = mem_task_find(m, in->id))) {
-        mem_reply_task(cb, cookie, CP_ERR_CONFLICT, "a task with this id exists", t, NULL);
+        mem_reply_task(cb, cookie, CP_ERR_CONFLICT, "a task with this id exists", t, NULL,
+                       MEM_NO_BEFORE);
     } else if (!(t = task_alloc(m, in))) {
         mem_reply_err(cb, cookie, CP_ERR_NOMEM, "out of memory");
     } else if (mem_hash_put(&m->tasks, task_hash(m, in->id), t) != 0) {
@@ -243,7 +245,7 @@ void mem_op_task_submit(void *st, const struct cp_task_view *in, cp_storage_cb c
         mem_all_insert(m, t);
         mem_pending_insert(m, t, 0);
         mem_task_stats(m, t, 1);
-        mem_reply_task(cb, cookie, 0, NULL, t, NULL);
+        mem_reply_task(cb, cookie, 0, NULL, t, NULL, MEM_NO_BEFORE);
     }
     mem_leave(m);
 }
@@ -256,7 +258,7 @@ void mem_op_task_get(void *st, const char *task_id, cp_storage_cb cb, void *cook
     if (!t)
         mem_reply_err(cb, cookie, CP_ERR_NOT_FOUND, "task not found");
     else
-        mem_reply_task(cb, cookie, 0, NULL, t, NULL);
+        mem_reply_task(cb, cookie, 0, NULL, t, NULL, MEM_NO_BEFORE);
     mem_leave(m);
 }
 
@@ -325,6 +327,7 @@ void mem_op_task_claim(void *st, const struct cp_claim *claim, cp_storage_cb cb,
         mem_reply_err(cb, cookie, CP_ERR_NOMEM, "out of memory");
     } else {
         int64_t now = claim->now_ms;
+        int32_t before = a->status;
         mem_agent_touch(m, a, now);
         struct mem_task *t = NULL;
         if (cp_claim_allowed(a->status, a->in_flight, a->max_concurrent, &a->health, now)) {
@@ -356,7 +359,8 @@ void mem_op_task_claim(void *st, const struct cp_claim *claim, cp_storage_cb cb,
             if (a->in_flight >= a->max_concurrent) a->status = CP_AGENT_BUSY;
             mem_agent_stats(m, a, 1);
         }
-        mem_reply_task(cb, cookie, 0, NULL, t, a);
+        mem_reply_task(cb, cookie, 0, NULL, t, a,
+                       (struct mem_before){before, t ? CP_TASK_PENDING : -1});
     }
     mem_leave(m);
 }

@@ -129,7 +129,7 @@ void mem_op_task_transition(void *st, const struct cp_transition *tr, cp_storage
         mem_reply_err(cb, cookie, CP_ERR_NOT_FOUND, "task not found");
     } else if (!(allowed & CP_TASK_MASK(t->status))) {
         snprintf(msg, sizeof msg, "task is %s", cp_task_status_name(t->status));
-        mem_reply_task(cb, cookie, CP_ERR_CONFLICT, msg, t, NULL);
+        mem_reply_task(cb, cookie, CP_ERR_CONFLICT, msg, t, NULL, MEM_NO_BEFORE);
     } else if (tr->agent_id && (!t->assigned || strcmp(t->assigned->s, tr->agent_id) != 0)) {
         if (t->assigned)
             snprintf(msg, sizeof msg, "task is %s and assigned to %.128s, not %.128s",
@@ -137,16 +137,20 @@ void mem_op_task_transition(void *st, const struct cp_transition *tr, cp_storage
         else
             snprintf(msg, sizeof msg, "task is %s and assigned to no agent",
                      cp_task_status_name(t->status));
-        mem_reply_task(cb, cookie, CP_ERR_CONFLICT, msg, t, NULL);
+        mem_reply_task(cb, cookie, CP_ERR_CONFLICT, msg, t, NULL, MEM_NO_BEFORE);
     } else if (tr->kind == CP_TR_RELEASE && t->attempt != tr->expect_attempt) {
         snprintf(msg, sizeof msg, "task is %s at attempt %u, not %u",
                  cp_task_status_name(t->status), (unsigned)t->attempt,
                  (unsigned)tr->expect_attempt);
-        mem_reply_task(cb, cookie, CP_ERR_CONFLICT, msg, t, NULL);
-    } else if (apply(m, t, tr, &a) != 0) {
-        mem_reply_err(cb, cookie, CP_ERR_NOMEM, "out of memory");
+        mem_reply_task(cb, cookie, CP_ERR_CONFLICT, msg, t, NULL, MEM_NO_BEFORE);
     } else {
-        mem_reply_task(cb, cookie, 0, NULL, t, a);
+        struct mem_before b = {t->holder ? t->holder->status : -1, t->status};
+        if (apply(m, t, tr, &a) != 0) {
+            mem_reply_err(cb, cookie, CP_ERR_NOMEM, "out of memory");
+        } else {
+            if (!a) b.agent = -1; /* reported only with the agent */
+            mem_reply_task(cb, cookie, 0, NULL, t, a, b);
+        }
     }
     mem_leave(m);
 }

@@ -477,6 +477,7 @@ void rs_conn_start(struct rs_conn *c)
     if (c->kind == RS_CONN_SUB) {
         const char *argv[2] = {"SUBSCRIBE", rs->channel};
         redisAsyncCommandArgv(ac, on_message, NULL, 2, argv, NULL);
+        rs_feed_resubscribe(c);
         return;
     }
     const char *role[1] = {"ROLE"};

@@ -186,6 +186,7 @@ struct rs {
     int depth;
     void (*on_change)(void *arg, const char *kind, const char *id);
     void *on_change_arg;
+    struct rs_feed *feed; /* the change feed (redis_feed.c), or NULL until first turned on */
 
     uint64_t n_reconnects, n_failovers, n_redirects, n_unconfirmed;
     struct rs_limit limits[RS_LIM_COUNT];
@@ -311,6 +312,16 @@ typedef void (*rs_raw_cb)(struct rs *rs, const redisReply *reply, void *cookie);
  * then runs exactly once. -1, and raw() never runs, when it cannot be sent. */
 int rs_send_raw(struct rs *rs, const char *what, int argc, const char **argv, const size_t *lens,
                 rs_raw_cb raw, void *cookie);
+
+/* The change feed (redis_feed.c). */
+typedef void (*rs_feed_cb)(void *arg, const struct cp_change *change);
+/* A published message (common.lua, change()) to its changes, each handed to cb in order:
+ * 0, or -1 when it is malformed (then nothing is handed over). */
+int rs_feed_parse(const char *msg, size_t len, rs_feed_cb cb, void *arg);
+int rs_feed(void *st, int on, rs_feed_cb on_change, void *arg); /* storage op feed() */
+void rs_feed_resubscribe(struct rs_conn *c); /* a new pub/sub connection: subscribe if on */
+void rs_feed_stop(struct rs *rs);            /* destroy(): no more timer, nothing handed over */
+void rs_feed_free(struct rs *rs);
 
 /* Operations (redis_ops.c): the cp_storage_ops members. */
 void rs_agent_register(void *st, const struct cp_agent_view *in, int64_t now_ms, cp_storage_cb cb,

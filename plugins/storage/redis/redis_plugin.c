@@ -45,6 +45,7 @@ static char *concat3(const char *a, const char *b, const char *c)
 void rs_free(struct rs *rs)
 {
     rs_url_free(&rs->url);
+    rs_feed_free(rs);
     free(rs->tag);
     free(rs->channel);
     free(rs->probe_key);
@@ -149,6 +150,7 @@ static void rs_destroy(void *state)
     rs_enter(rs);
     rs->destroying = 1;
     rs->on_change = NULL;
+    rs_feed_stop(rs);
     if (rs->watchdog) {
         rs->host->timer_cancel(rs->host, rs->watchdog);
         rs->watchdog = NULL;
@@ -218,6 +220,7 @@ static const struct cp_storage_ops rs_ops = {
     .is_available = rs_is_available,
     .status = rs_status,
     .validate_options = rs_validate_options,
+    .feed = rs_feed,
 };
 
 CP_PLUGIN_DEFINE(CP_PLUGIN_STORAGE, "redis", "0.1.0", &rs_ops);

@@ -174,7 +174,7 @@ static const char *const *names(struct rd *d, const redisReply *r, uint32_t *n)
 enum {
     AGENT_FIELDS = RS_AGENT_FIELDS,
     TASK_FIELDS = RS_TASK_FIELDS,
-    EVENT_FIELDS = 7,
+    EVENT_FIELDS = 9,
     STAT_SCALARS = 26
 };
 
@@ -343,6 +343,9 @@ static const struct cp_event *events(struct rd *d, const redisReply *r, size_t *
         v[i].task_status = (int32_t)i64(d, e->element[4]);
         v[i].required_capabilities = names(d, e->element[5], &v[i].n_required);
         v[i].strategy = str(d, e->element[6]);
+        v[i].status_before =
+            e->element[7]->type == REDIS_REPLY_NIL ? -1 : (int32_t)i64(d, e->element[7]);
+        v[i].attempt = u32(d, e->element[8]);
     }
     *n = r->elements;
     return v;
@@ -365,7 +368,7 @@ int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_re
     memset(res, 0, sizeof(*res));
     res->size = sizeof(*res);
     struct rd d = {arena, NULL, 0};
-    if (!is_array(&d, reply, 10)) {
+    if (!is_array(&d, reply, 12)) {
         res->rc = CP_ERR_UNAVAILABLE;
         res->message = "redis: malformed script reply";
         return res->rc;
@@ -396,6 +399,15 @@ int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_re
     res->total = u64(&d, e[7]);
     res->stats = stats(&d, e[8]);
     res->events = events(&d, e[9], &res->n_events);
+    /* What the agent and the task were before (nil: not reported). */
+    if (e[10]->type != REDIS_REPLY_NIL) {
+        res->before |= CP_BEFORE_AGENT;
+        res->agent_status_before = (int32_t)i64(&d, e[10]);
+    }
+    if (e[11]->type != REDIS_REPLY_NIL) {
+        res->before |= CP_BEFORE_TASK;
+        res->task_status_before = (int32_t)i64(&d, e[11]);
+    }
     return finish(&d, res, "redis: malformed script reply");
 }
 

@@ -62,7 +62,12 @@
  *   2.3  storage ops version 3: validate_options() (checks a storage plugin's options as
  *        create() would, without connecting: `cpd --check-config`); struct cp_reap gains
  *        max_terminal (a cap on stored terminal tasks; a backend older than 2.3 ignores it).
- *   2.4  storage ops version 4. agent_list pages: struct cp_agent_filter gains after, limit and
+ *   2.4  storage ops version 4: feed() and struct cp_change (every change any process sharing
+ *        the backend makes, in the backend's order, for the event stream); cp_result gains
+ *        `before` with agent_status_before and task_status_before (the statuses before the
+ *        operation), cp_event gains status_before; from an older backend they read as not
+ *        reported.
+ *        Also agent_list pages: struct cp_agent_filter gains after, limit and
  *        health_mask, struct cp_result gains next (where the next page starts); from a backend
  *        older than 2.4 cpd reads the whole list and pages it itself.
  */

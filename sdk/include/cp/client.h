@@ -386,6 +386,42 @@ CPC_API int cp_client_agent_health(cp_client *c, const char *agent_id, struct cp
 /* GET /stats. */
 CPC_API int cp_client_stats(cp_client *c, struct cpc_stats **out);
 
+/* ---- The event stream (GET /events, Server-Sent Events) ------------------------------------ */
+
+/* One event as the server sent it; everything is borrowed for the callback. */
+struct cpc_event {
+    const char *id;   /* its id ("" for resync and overflow, which have none); give the last one
+                         to last_event_id to resume later */
+    const char *type; /* "agent_registered", ..., "health_update"; "resync" (changes may have
+                         been missed: reload what you show) or "overflow" (this reader fell
+                         behind and the server ended the stream) */
+    const char *data; /* the event's JSON object, as text */
+};
+
+struct cpc_events_options {
+    const char *types;         /* comma-separated event names; NULL: every type */
+    const char *task_type;     /* only task events of this type; NULL: any */
+    const char *agent_id;      /* only events about this agent; NULL: any */
+    const char *last_event_id; /* resume after this id; NULL: from now on */
+    int reconnect;             /* 1: when the connection drops or the server ends the stream,
+                                  connect again after the server's retry delay (3 s), resuming
+                                  from the last id seen */
+};
+
+/* Called for each event in order; return 0 to go on, non-zero to stop reading. */
+typedef int (*cpc_event_fn)(void *arg, const struct cpc_event *ev);
+
+/* Reads the event stream, calling fn for each event, until fn returns non-zero (CPC_OK),
+ * cp_client_interrupt() is called (CPC_ERR_INTERRUPTED), or — without opt->reconnect — the
+ * connection ends (CPC_OK when the server ended the stream). A connection on which nothing
+ * arrives for 60 s (the server sends a keep-alive every 15 s) counts as dropped. opt may be
+ * NULL. Blocks the calling thread; c is busy meanwhile.
+ * Errors: CPC_ERR_INVALID (a filter the server refuses), CPC_ERR_PROTOCOL (an answer that is
+ * not an event stream, an event over 1 MiB), CPC_ERR_TIMEOUT (nothing for 60 s). With
+ * reconnect, only the refusals (4xx), CPC_ERR_PROTOCOL and CPC_ERR_NOMEM end the call. */
+CPC_API int cp_client_events(cp_client *c, const struct cpc_events_options *opt, cpc_event_fn fn,
+                             void *arg);
+
 /* ---- Anything else ------------------------------------------------------------------------ */
 
 /* One request to <base>/<path> (path starts with '/', query included, already escaped).

@@ -90,6 +90,13 @@ struct cp_event {
 #if CP_ABI_TARGET_MINOR >= 1
     const char *strategy; /* since 2.1: the task's selection strategy, or NULL */
 #endif
+#if CP_ABI_TARGET_MINOR >= 4
+    /* Since 2.4: the status before the event (of the task for task events, of the agent for
+     * agent events), or -1 when not known; the task's attempt after it (task events). From an
+     * older backend they read as -1 and 0. */
+    int32_t status_before;
+    uint32_t attempt;
+#endif
 };
 
 struct cp_result {
@@ -113,11 +120,20 @@ struct cp_result {
     int32_t outcome;
 #endif
 #if CP_ABI_TARGET_MINOR >= 4
+    /* Since 2.4: what .agent and .task were before the operation, for a host that reports
+     * changes (the event stream). agent_status_before is meaningful when `before` has
+     * CP_BEFORE_AGENT, task_status_before when it has CP_BEFORE_TASK (the rules below say
+     * which operations set them); 0 = neither reported (also from an older backend). */
+    uint32_t before;
+    int32_t agent_status_before; /* enum cp_agent_status */
+    int32_t task_status_before;  /* enum cp_task_status */
     /* Since 2.4: agent_list with a limit: the agent_id to pass as `after` for the next page, or
      * NULL when no agent past this page matches. */
     const char *next;
 #endif
 };
+#define CP_BEFORE_AGENT 1u
+#define CP_BEFORE_TASK 2u
 
 /* What a failed (CP_ERR_UNAVAILABLE) operation may have done, for a caller that reconciles. */
 enum cp_outcome {
@@ -140,6 +156,48 @@ struct cp_storage_status {
     uint64_t failovers;  /* moves to a different primary (Sentinel switch, Cluster failover) */
     uint64_t redirects;  /* MOVED redirections followed */
     uint64_t unconfirmed_writes; /* writes answered CP_OUTCOME_UNCONFIRMED */
+};
+
+/* The change feed (since 2.4, feed()): what an operation of any process sharing the backend
+ * changed, one record per change, for the host's event stream. Statuses are enum
+ * cp_agent_status for agent changes, enum cp_task_status for task changes, enum cp_health for
+ * CP_CHANGE_AGENT_HEALTH; -1 where not applicable. */
+enum cp_change_kind {
+    CP_CHANGE_GAP = 0,            /* changes may have been missed here (the feed's connection
+                                     was lost and is back): a reader reloads what it shows */
+    CP_CHANGE_AGENT_REGISTERED,   /* new_status ready; old_status: before a re-registration,
+                                     -1 for a new agent */
+    CP_CHANGE_AGENT_UNREGISTERED, /* old_status: its status when it was deleted */
+    CP_CHANGE_AGENT_STATUS,       /* old_status -> new_status, whatever the cause (heartbeat,
+                                     claim, end of a task, health, offline) */
+    CP_CHANGE_AGENT_REMOVED,      /* silent for 3 x heartbeat timeout: deleted by a reap */
+    CP_CHANGE_AGENT_HEALTH,       /* health old_status -> new_status and/or circuit
+                                     old_circuit -> new_circuit changed */
+    CP_CHANGE_TASK_SUBMITTED,     /* new_status pending */
+    CP_CHANGE_TASK_CLAIMED,       /* agent_id: the claimer */
+    CP_CHANGE_TASK_STARTED,
+    CP_CHANGE_TASK_COMPLETED,
+    CP_CHANGE_TASK_FAILED,   /* a failure report: new_status pending (retried) or failed */
+    CP_CHANGE_TASK_REQUEUED, /* back to pending: its agent went offline, was unregistered or
+                                removed */
+    CP_CHANGE_TASK_RELEASED, /* back to pending: the claim's reply never reached its agent */
+    CP_CHANGE_TASK_TIMEOUT,  /* past its timeout: new_status pending (retried) or timeout */
+    CP_CHANGE_TASK_CANCELLED,
+    CP_CHANGE_KIND_COUNT
+};
+struct cp_change {
+    uint32_t size; /* sizeof(struct cp_change) of the backend's build */
+    int32_t kind;  /* enum cp_change_kind; the host skips kinds it does not know */
+    uint64_t seq;  /* the change's place in the backend's order: increasing, the same number in
+                      every process (ids of the event stream); see feed() */
+    int64_t at_ms; /* when it was made (the clock of the process that made it) */
+    const char *agent_id;  /* the agent concerned (task changes: the task's agent), or NULL */
+    const char *task_id;   /* task changes, else NULL */
+    const char *task_type; /* task changes, else NULL */
+    int32_t old_status, new_status;
+    int32_t old_circuit, new_circuit; /* CP_CHANGE_AGENT_HEALTH (enum cp_circuit), else -1 */
+    uint32_t attempt;                 /* task changes: the task's attempt after the change */
+    int32_t priority;                 /* CP_CHANGE_TASK_SUBMITTED: enum cp_priority, else -1 */
 };
 
 struct cp_agent_filter {
@@ -283,6 +341,13 @@ struct cp_reap {
  *     (earliest completed_at) is deleted as retention does: CP_EVENT_TASK_DELETED.
  *   Found through indexes ordered by deadline — never a scan of every task or agent.
  * stats(): .stats.
+ *
+ * Since 2.4, a successful operation also says what it changed from (cp_result.before):
+ *   CP_BEFORE_AGENT with agent_status_before: agent_register of an existing agent,
+ *   agent_heartbeat, agent_unregister, agent_set_health, task_claim (the claimer), and
+ *   task_transition when .agent is set (the status of that agent before);
+ *   CP_BEFORE_TASK with task_status_before: task_claim when it claimed a task (pending),
+ *   task_transition. Each cp_event of reap and agent_unregister has status_before.
  */
 struct cp_storage_ops {
     CP_OPS_HEADER;
@@ -331,6 +396,18 @@ struct cp_storage_ops {
      * `cpd --check-config` calls it instead of create(). 0, or CP_ERR_INVALID with err->msg
      * naming the option. */
     int (*validate_options)(const struct cp_host *host, struct cp_err *err);
+#endif
+#if CP_ABI_TARGET_MINOR >= 4
+    /* Since 2.4 (ops version 4). Optional (may be NULL: the backend has no feed of its own, and
+     * the host reports the changes it makes itself — all of them when no other process shares
+     * the backend). on = 1: from now on, call on_change on the host's loop for every change any
+     * process sharing the backend makes (this one's included), in the backend's order, each
+     * with a `seq` greater than the last; CP_CHANGE_GAP when changes may have been missed.
+     * on = 0: stop (on_change is not called after this returns). The change is borrowed for
+     * the call. A backend may cost every process a little while any has its feed on. 0, or
+     * CP_ERR_NOMEM / CP_ERR_UNAVAILABLE (then nothing is called). */
+    int (*feed)(void *st, int on, void (*on_change)(void *arg, const struct cp_change *change),
+                void *arg);
 #endif
     /* Ops appended by later minors go here, at the end, each inside
      * `#if CP_ABI_TARGET_MINOR >= <minor>` with CP_STORAGE_OPS_VERSION bumped under the same

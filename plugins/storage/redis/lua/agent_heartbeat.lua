@@ -33,7 +33,7 @@ if next_status(st, r[AR_PROBE], tonumber(r[AR_HS]), tonumber(r[AR_INF]),
     call('HSET', akey(id), 'hb', now)
     call('ZADD', P .. 'alive', now, id) -- st is not offline: an offline agent comes back
     r[AR_HB] = now
-    return reply(OK, nil, {agent_raw = r})
+    return reply(OK, nil, {agent_raw = r, abefore = st})
 end
 
 local a = aget(id)
@@ -41,4 +41,5 @@ a.hb = tonumber(now)
 a.st = next_status(a.st, a.probe, a.hs, a.inf, a.mc)
 aput(a)
 commit()
-return reply(OK, nil, {agent = a})
+F.status(a.hb, id, st, a.st)
+return reply(OK, nil, {agent = a, abefore = st})

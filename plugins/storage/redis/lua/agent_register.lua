@@ -4,6 +4,7 @@ local now = tonumber(ARGV[2])
 local id = ARGV[3]
 local a = aget(id)
 local created = 0
+local before = a and a.st
 if not a then
     created = 1
     a = {id = id, reg = now, la = 0, inf = 0, tc = 0, tf = 0, ls = '0', lc = 0, hs = H_UNKNOWN,
@@ -19,5 +20,6 @@ a.mc = tonumber(ARGV[8])
 a.st = A_READY
 a.hb = now
 aput(a)
-commit()
-return reply(OK, nil, {created = created, agent = a})
+commit() -- agent_norm() there: ready with tasks in flight at the maximum is busy
+F.change(F.REGISTERED, now, id, nil, nil, before, a.st)
+return reply(OK, nil, {created = created, agent = a, abefore = before})

@@ -9,6 +9,7 @@ local hs, hci = tonumber(ARGV[5]), tonumber(ARGV[11])
 if hs < 0 or hs > 4 or hci < 0 or hci > 2 or status > A_FAILED then
     return reply(INVALID, 'invalid health or status')
 end
+local st0, hs0, hci0 = a.st, a.hs, a.hci
 a.hs = hs
 a.hlc = tonumber(ARGV[6])
 a.hcf = tonumber(ARGV[7])
@@ -22,5 +23,9 @@ a.hoa = tonumber(ARGV[14])
 a.hra = tonumber(ARGV[15])
 if status >= 0 and (expect < 0 or a.st == expect) then a.st = status end
 aput(a)
-commit()
-return reply(OK, nil, {agent = a})
+commit() -- agent_norm() there
+if a.hs ~= hs0 or a.hci ~= hci0 then
+    F.change(F.HEALTH, a.hlc, id, nil, nil, hs0, a.hs, hci0, a.hci)
+end
+F.status(a.hlc, id, st0, a.st)
+return reply(OK, nil, {agent = a, abefore = st0})

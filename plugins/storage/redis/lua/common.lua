@@ -504,18 +504,66 @@ local function task_restatus(cm, cat, st0, st1)
     call('HINCRBY', P .. 'stats', 'ts:' .. ST_S[st1], '1')
 end
 
+---------------------------------------------------------------------------------------------
+-- The change feed (docs/redis.md, "The event feed"). While the key P.."feed" exists (a cpd
+-- process streams events to a client; the key is also the counter that numbers the changes),
+-- a script that changes something publishes its changes on the channel P.."feed" as one
+-- message: the number of the first change, then one line per change
+--   "<kind> <at> <agent> <task> <type> <old> <new> <old circuit> <new circuit> <attempt> <pr>"
+-- ("~" for no id; ids cannot contain spaces or "~": the host validates them). Kinds are enum
+-- cp_change_kind. Without the key a changing call costs one EXISTS; a reading call nothing.
+-- One table (F) so that the functions of the library stay under Lua's 60 upvalues.
+local F = {REGISTERED = 1, UNREGISTERED = 2, STATUS = 3, REMOVED = 4, HEALTH = 5, SUBMITTED = 6,
+           CLAIMED = 7, STARTED = 8, COMPLETED = 9, FAILED = 10, REQUEUED = 11, RELEASED = 12,
+           TIMEOUT = 13, CANCELLED = 14}
+-- F.buf: this call's changes (nil = not looked yet, false = nobody streams); reset by begin().
+
+function F.num(v)
+    if v == nil or v == false then return '-1' end
+    return string.format('%d', v)
+end
+function F.change(kind, at, aid, tid, ttype, old, new, oc, nc, att, pr)
+    if F.buf == nil then F.buf = call('EXISTS', P .. 'feed') == 1 and {} or false end
+    if not F.buf then return end
+    local num = F.num
+    F.buf[#F.buf + 1] = table.concat({kind, num(at), aid or '~', tid or '~', ttype or '~',
+                                      num(old), num(new), num(oc), num(nc), num(att or 0),
+                                      num(pr)}, ' ')
+end
+-- A task change (t a record table after the change; aid: the agent concerned).
+function F.task(kind, at, t, old, aid)
+    F.change(kind, at, aid, t.id, t.type, old, t.st, nil, nil, t.att)
+end
+-- An agent's status change, when there is one.
+function F.status(at, aid, old, new)
+    if old ~= new then F.change(F.STATUS, at, aid, nil, nil, old, new) end
+end
+function F.flush()
+    local buf = F.buf
+    if not buf or #buf == 0 then return end
+    local last = call('INCRBY', P .. 'feed', #buf)
+    call('PUBLISH', P .. 'feed', F.num(last - #buf + 1) .. '\n' .. table.concat(buf, '\n'))
+    F.buf = {}
+end
+
+-- r.abefore / r.tbefore: the statuses of the agent and the task before the call (cp_result
+-- .before), or nil. Publishes the call's changes.
 local function reply(rc, msg, r)
     r = r or {}
+    F.flush()
     return {rc, nz(msg), r.created or 0, r.agent_raw or agent_reply(r.agent),
             r.task_raw or task_reply(r.task), r.agents or {},
-            r.tasks or {}, r.total or 0, r.stats or false, r.events or {}}
+            r.tasks or {}, r.total or 0, r.stats or false, r.events or {}, nz(r.abefore),
+            nz(r.tbefore)}
 end
 
 -- CP_EVENT_* kinds
 local E_REQUEUED, E_TIMEOUT, E_OFFLINE, E_REMOVED, E_DELETED = 1, 2, 3, 4, 5
-local function event(kind, agent_id, t, status)
-    if not t then return {kind, agent_id, false, false, -1, {}, false} end
-    return {kind, nz(agent_id), t.id, t.type, status or t.st, t.req, nz(t.strat)}
+-- before: the status of the task (task events) or the agent (agent events) before.
+local function event(kind, agent_id, t, status, before)
+    if not t then return {kind, agent_id, false, false, -1, {}, false, nz(before), 0} end
+    return {kind, nz(agent_id), t.id, t.type, status or t.st, t.req, nz(t.strat), nz(before),
+            t.att}
 end
 
 ---------------------------------------------------------------------------------------------
@@ -526,4 +574,5 @@ local function begin(keys, argv)
     AC, TC, DIRTY_A, DIRTY_T = {}, {}, {}, {}
     DELTA, DELTA_ORDER = {}, {}
     PUBS = {}
+    F.buf = nil
 end

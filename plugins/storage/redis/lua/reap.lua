@@ -31,6 +31,8 @@ end
 -- pending again while retries remain, else `final`.
 local function requeue_failed(t, err, final)
     local a = agent_leave(t, nil, now)
+    -- (a busy agent that gets its slot back here is not told as a status change: the task's
+    -- own change names it; memory_reap.c does the same)
     if a then a.tf = a.tf + 1 end
     t.re = t.re + 1
     t.err = err
@@ -49,9 +51,10 @@ if left() > 0 then
         if work >= budget then break end
         local t = tget(id)
         if t and active(t.st) and t.to > 0 and t.clat + t.to <= now then
-            local holder = t.ag
+            local holder, was = t.ag, t.st
             requeue_failed(t, 'timeout', T_TIMEOUT)
-            events[#events + 1] = event(E_TIMEOUT, holder, t)
+            events[#events + 1] = event(E_TIMEOUT, holder, t, nil, was)
+            F.task(F.TIMEOUT, now, t, was, holder)
             work = work + 1
         end
     end
@@ -65,15 +68,21 @@ if hbt > 0 and work < budget then
         if work >= budget then break end
         local a = aget(aid)
         if a and a.st ~= A_OFFLINE and a.hb + hbt <= now then
+            local was = a.st
             a.st = A_OFFLINE
             aput(a)
-            events[#events + 1] = event(E_OFFLINE, aid)
+            events[#events + 1] = event(E_OFFLINE, aid, nil, nil, was)
+            F.status(now, aid, was, A_OFFLINE)
             work = work + 1
             for _, tid in ipairs(call('ZRANGE', P .. 'af:' .. aid, 0, -1)) do
                 local t = tget(tid)
                 if t and active(t.st) and t.ag == aid then
+                    local was = t.st
                     requeue_failed(t, 'agent offline', T_FAILED)
-                    if t.st == T_PENDING then events[#events + 1] = event(E_REQUEUED, aid, t) end
+                    if t.st == T_PENDING then
+                        events[#events + 1] = event(E_REQUEUED, aid, t, nil, was)
+                        F.task(F.REQUEUED, now, t, was, aid)
+                    end
                     work = work + 1
                 end
             end
@@ -96,14 +105,17 @@ if remove_stale and hbt > 0 and work < budget then
         local a = aget(aid)
         if a and not seen[aid] and a.st == A_OFFLINE and a.hb + stale <= now then
             seen[aid] = true
-            events[#events + 1] = event(E_REMOVED, aid)
+            events[#events + 1] = event(E_REMOVED, aid, nil, nil, A_OFFLINE)
+            F.change(F.REMOVED, now, aid, nil, nil, A_OFFLINE, nil)
             work = work + 1
             for _, tid in ipairs(call('ZRANGE', P .. 'af:' .. aid, 0, -1)) do
                 local t = tget(tid)
                 if t and active(t.st) and t.ag == aid then
+                    local was = t.st
                     requeue(t, now)
                     tput(t)
-                    events[#events + 1] = event(E_REQUEUED, aid, t)
+                    events[#events + 1] = event(E_REQUEUED, aid, t, nil, was)
+                    F.task(F.REQUEUED, now, t, was, aid)
                     work = work + 1
                 end
             end
@@ -120,7 +132,7 @@ if retention >= 0 and work < budget then
         if work >= budget then break end
         local t = tget(id)
         if t and terminal(t.st) and t.coat + retention <= now then
-            events[#events + 1] = event(E_DELETED, t.ag, t)
+            events[#events + 1] = event(E_DELETED, t.ag, t, nil, t.st)
             tdel(id)
             work = work + 1
             deleted = deleted + 1
@@ -139,7 +151,7 @@ if max_terminal > 0 and work < budget then
             if over <= 0 or work >= budget then break end
             local t = tget(id)
             if t and terminal(t.st) then
-                events[#events + 1] = event(E_DELETED, t.ag, t)
+                events[#events + 1] = event(E_DELETED, t.ag, t, nil, t.st)
                 tdel(id)
                 work = work + 1
                 over = over - 1

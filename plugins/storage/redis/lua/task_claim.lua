@@ -31,7 +31,7 @@ end
 local circuit_ok = hci ~= C_OPEN or tonumber(a[AR_HRA]) <= now
 if st ~= A_READY or inf >= mc or not circuit_ok then
     heartbeat({})
-    return reply(OK, nil, {agent_raw = a})
+    return reply(OK, nil, {agent_raw = a, abefore = st})
 end
 
 local best
@@ -93,7 +93,7 @@ if #sets > 0 then
 end
 if not best then
     heartbeat({})
-    return reply(OK, nil, {agent_raw = a})
+    return reply(OK, nil, {agent_raw = a, abefore = st})
 end
 
 -- The task: pending -> claimed. It leaves its queue (the place is kept for RELEASE), enters
@@ -126,4 +126,6 @@ end
 heartbeat(fields)
 agent_recount(hci, mc, st, inf, st1, inf1)
 a[AR_ST], a[AR_INF], a[AR_CUR], a[AR_LA] = st1, inf1, tid, now
-return reply(OK, nil, {agent_raw = a, task_raw = raw_task(t)})
+F.change(F.CLAIMED, now, aid, tid, t[2], T_PENDING, T_CLAIMED, nil, nil, att)
+F.status(now, aid, st, st1)
+return reply(OK, nil, {agent_raw = a, task_raw = raw_task(t), abefore = st, tbefore = T_PENDING})

@@ -39,6 +39,7 @@ call('HINCRBY', S, 'ts:0', '1')
 call('HINCRBY', S, 'tp:' .. ARGV[5], '1')
 call('HINCRBY', P .. 'sc:type', ttype, '1')
 call('PUBLISH', P .. 'events', 'pending ' .. id .. ' ' .. INST)
+F.change(F.SUBMITTED, cat, nil, id, ttype, nil, T_PENDING, nil, nil, att, pr)
 return reply(OK, nil, {task_raw = {id, ttype, pl, req, T_PENDING, pr, i64(cat), 0, 0, 0, i64(cat),
                                    false, i64(to), mr, re, att, false, false, md, nz(strat),
                                    false, 0}})

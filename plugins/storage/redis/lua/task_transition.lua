@@ -29,13 +29,18 @@ if kind == TR_START or kind == TR_COMPLETE then
         call('HSET', tk, 'st', ST_S[T_RUNNING], 'stat', ARGV[2])
         task_restatus(t[TR_CM], t[TR_CAT], T_CLAIMED, T_RUNNING)
         t[TR_ST], t[TR_STAT] = T_RUNNING, now
-        return reply(OK, nil, {task_raw = raw_task(t), agent_raw = ag and agent_raw(ag) or false})
+        F.change(F.STARTED, now, ag, id, t[2], T_CLAIMED, T_RUNNING, nil, nil, tonumber(t[TR_ATT]))
+        local ar = ag and agent_raw(ag)
+        return reply(OK, nil, {task_raw = raw_task(t), agent_raw = ar or false,
+                               abefore = ar and tonumber(ar[AR_ST]), tbefore = T_CLAIMED})
     end
     -- COMPLETE. The agent (if still registered) gets its slot back (agent_leave()), one more
     -- completed and the latency.
     local a = ag and agent_raw(ag)
+    local ast0
     if a then
         local ast, ainf, amc = tonumber(a[AR_ST]), tonumber(a[AR_INF]), tonumber(a[AR_MC])
+        ast0 = ast
         local inf1 = ainf > 0 and ainf - 1 or ainf
         local st1 = (ast == A_BUSY and inf1 < amc) and A_READY or ast
         local lat = tonumber(ARGV[8]) or -1
@@ -76,7 +81,10 @@ if kind == TR_START or kind == TR_COMPLETE then
     task_restatus(t[TR_CM], t[TR_CAT], st0, T_COMPLETED)
     call('PUBLISH', P .. 'events', 'done ' .. id .. ' ' .. INST)
     t[TR_ST], t[TR_COAT], t[TR_RES] = T_COMPLETED, now, res or false
-    return reply(OK, nil, {task_raw = raw_task(t), agent_raw = a or false})
+    F.change(F.COMPLETED, now, ag, id, t[2], st0, T_COMPLETED, nil, nil, tonumber(t[TR_ATT]))
+    if a then F.status(now, ag, ast0, a[AR_ST]) end
+    return reply(OK, nil, {task_raw = raw_task(t), agent_raw = a or false, abefore = ast0,
+                           tbefore = st0})
 end
 
 local t = tget(id)
@@ -137,6 +145,9 @@ local function add_latency(a)
 end
 
 local a
+local t0, holder = t.st, t.ag
+local a0 = holder and aget(holder)
+local ast0 = a0 and a0.st
 if kind == TR_START then
     t.st = T_RUNNING
     t.stat = now
@@ -181,4 +192,8 @@ else
 end
 tput(t)
 commit()
-return reply(OK, nil, {task = t, agent = a})
+local CHANGE_OF = {[TR_START] = F.STARTED, [TR_COMPLETE] = F.COMPLETED, [TR_FAIL] = F.FAILED,
+                   [TR_CANCEL] = F.CANCELLED, [TR_RELEASE] = F.RELEASED}
+F.task(CHANGE_OF[kind], now, t, t0, holder)
+if a then F.status(now, holder, ast0, a.st) end
+return reply(OK, nil, {task = t, agent = a, abefore = a and ast0, tbefore = t0})
