@@ -224,6 +224,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_wait),
         cmocka_unit_test(test_task_list),
         cmocka_unit_test(test_health),
+        cmocka_unit_test(test_list_pages),
+        cmocka_unit_test(test_health_forms),
         cmocka_unit_test(test_stats),
         cmocka_unit_test(test_raw_request),
         cmocka_unit_test(test_events),
