@@ -3,12 +3,14 @@
  *
  * The store is asked for STORE_PAGE agents per call; what they render collects in a buffer.
  * A body complete before it reaches PLAIN_MAX is one plain reply with its Content-Length and the
- * connection kept alive (small fleets and client-sized pages see exactly what they always did).
- * A longer one becomes a streamed reply (stream.c: chunked, the connection closed after it), in
- * pieces of about CHUNK_BYTES, and the next store page is read only once the previous piece has
- * gone to the socket (http_stream_write_then). So a 100,000-agent list never sits whole in
- * memory, a turn of the loop renders at most one piece, and other connections are served in
- * between; a client that reads slowly only slows its own reply.
+ * connection kept alive (small fleets and client-sized pages see exactly what they always did);
+ * it is rendered CHUNK_BYTES per turn of the loop (`resume`), so even that never holds the loop
+ * for long when many such requests arrive at once. A longer one becomes a streamed reply
+ * (stream.c: chunked, the connection closed after it), in pieces of about CHUNK_BYTES, and the
+ * next store page is read only once the previous piece has gone to the socket
+ * (http_stream_write_then). So a 100,000-agent list never sits whole in memory, a turn of the
+ * loop renders at most one piece per reply, and other connections are served in between; a
+ * client that reads slowly only slows its own reply.
  *
  * Ownership. Until the head goes out the pager lives in r->ctx and the req is ours as for any
  * reply. Once streaming, the connection's close (the client leaving, a failed write, the end)
@@ -22,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <event2/event.h>
 
 #include "../xalloc.h"
 
@@ -39,6 +43,8 @@ struct pager {
     size_t count;                 /* agents listed so far */
     int streaming;                /* the head went out: the rest are pieces */
     int in_store, sync, finished; /* a store call in flight; inside it; 1 done, -1 failed */
+    struct event *resume;         /* the next turn of the loop renders on (before streaming) */
+    size_t turn_start;            /* p->out's length when this turn's piece began */
     struct ops_call call;
     struct cp_result error; /* a store error met inside the call, answered after it */
     char error_message[256];
@@ -52,6 +58,7 @@ static void pager_free(struct pager *p)
     free(p->cursor);
     free(p->next);
     if (p->out) evbuffer_free(p->out);
+    if (p->resume) event_free(p->resume);
     free(p);
 }
 
@@ -77,7 +84,9 @@ static void pump(struct pager *p);
 
 static void on_drained(struct req *r)
 {
-    pump(r->ctx);
+    struct pager *p = r->ctx;
+    p->turn_start = 0; /* a new piece in an empty p->out */
+    pump(p);
 }
 
 /* The list is complete (p->finished) or a piece is full: send what is rendered. */
@@ -171,11 +180,19 @@ static void on_page(void *cookie, const struct cp_result *res)
     if (!p->sync) pump(p);
 }
 
-/* Read pages while the buffer has room (the memory store answers inside the call), then send. */
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct pager *p = arg;
+    p->turn_start = evbuffer_get_length(p->out);
+    pump(p);
+}
+
+/* Read pages while this turn's piece has room (the memory store answers inside the call), then
+ * send it — or, before the reply is known to be long, go on at the next turn of the loop. */
 static void pump(struct pager *p)
 {
-    size_t room = p->streaming ? CHUNK_BYTES : PLAIN_MAX;
-    while (!p->finished && evbuffer_get_length(p->out) < room) {
+    while (!p->finished && evbuffer_get_length(p->out) - p->turn_start < CHUNK_BYTES) {
         struct cp_agent_filter f = p->spec.filter;
         f.after = p->cursor;
         f.limit = STORE_PAGE;
@@ -189,6 +206,11 @@ static void pump(struct pager *p)
             fail(p, &p->error);
             return;
         }
+    }
+    if (!p->finished && !p->streaming && evbuffer_get_length(p->out) < PLAIN_MAX) {
+        if (!p->resume) p->resume = xevtimer_new(p->r->core->base, on_resume, p);
+        event_active(p->resume, EV_TIMEOUT, 0);
+        return;
     }
     flush(p);
 }

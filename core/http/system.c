@@ -113,6 +113,14 @@ static void on_health_stats(void *cookie, const struct cp_result *res)
         render_literal(b, ",\"unhealthy_agents\":{");
         pages.filter.health_mask = (1u << CP_HEALTH_DEGRADED) | (1u << CP_HEALTH_UNHEALTHY);
         if (!pages.limit) pages.limit = HEALTH_UNWELL_DEFAULT;
+        if (by[CP_HEALTH_DEGRADED] + by[CP_HEALTH_UNHEALTHY] == 0) {
+            /* A well fleet: nothing to list, and a store without an index of the unwell
+             * (memory) would walk every agent to find that out. */
+            free(h);
+            health_tail(b, 0, NULL, NULL);
+            http_reply_buffer(r, 200, b);
+            return;
+        }
     }
     free(h);
     agent_pages_reply(r, b, &pages);
