@@ -8,8 +8,9 @@ for the Lua in lua/ (docs/redis.md, "Performance").
   python3 bench/redis_op_cost.py plugins/storage/redis/lua 36379
 
 Loads lua/ as a function library of its own (cpdcost), registers 50 agents, then 40 rounds of:
-50 submits, 50 claims (each gets a task), 50 completes, 50 claims (none gets one), each batch
-pipelined. It runs the rounds twice: with the change feed off (no cpd process streams events:
+50 submits, 50 claims (each gets a task), 50 completes, 50 claims (none gets one); then 40 of
+50 submits with an idempotency key (what the clients send) and 50 submits as one batch; each
+round's calls pipelined. Prints Redis microseconds per task. It runs the rounds twice: with the change feed off (no cpd process streams events:
 the key {tag}feed is absent) and on (the key is there: every changing call numbers and
 publishes its changes). It flushes the server first, so it refuses a server that holds any
 key. Loopback only; Python standard library only.
@@ -23,7 +24,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from cpdtest import resp_encode, resp_read  # noqa: E402
 
 OPS = ("agent_register agent_heartbeat agent_unregister agent_set_health "
-       "task_submit task_list task_claim task_transition reap stats").split()
+       "task_submit task_list task_claim task_transition reap stats claim_release "
+       "conn_epoch task_extend task_retry task_purge task_submit_batch").split()
 
 
 def main():
@@ -32,7 +34,8 @@ def main():
     lua, port = sys.argv[1], int(sys.argv[2])
     lib = "#!lua name=cpdcost\n" + open(os.path.join(lua, "common.lua")).read()
     for o in OPS:
-        lib += ("\nredis.register_function('cost_%s', function(KEYS, ARGV)\nbegin(KEYS, ARGV)\n"
+        lib += ("\nredis.register_function('cost_%s', function(KEYS, ARGV)\n"
+                "local refused = begin(KEYS, ARGV)\nif refused then return refused end\n"
                 % o) + open(os.path.join(lua, o + ".lua")).read() + "\nend)\n"
     sock = socket.create_connection(("127.0.0.1", port))
     rd = sock.makefile("rb")
@@ -47,12 +50,20 @@ def main():
     if cmd("DBSIZE") != 0:
         sys.exit("redis_op_cost.py: the server on port %d holds keys; use an empty one" % port)
     cmd("FUNCTION", "LOAD", "REPLACE", lib)
-    tag, inst, now, agents = "{cost:}", "0123456789abcdef", 1795900227000, 50
+    # ARGV[1] as cpd sends it: instance and connection epoch, whose key exists (every call
+    # reads it: lua/common.lua begin()).
+    inst, now, agents = "0123456789abcdef:000000000001", 1795900227000, 50
+    tags = {"off": "{cost:}", "on": "{cost-feed:}"}  # one key space per run: nothing left over
 
-    def fc(op, *args):
-        return ("FCALL", "cost_" + op, 1, tag, inst) + args
+    def fc_of(tag):
+        def fc(op, *args):
+            return ("FCALL", "cost_" + op, 1, tag, inst) + args
+        return fc
 
-    pipe([fc("agent_register", now, "agent-%d" % i, "", "", "={}", "", 1) for i in range(agents)])
+    for tag in tags.values():
+        cmd("SET", tag + "conn:0123456789abcdef", "1")
+        pipe([fc_of(tag)("agent_register", now, "agent-%d" % i, "", "", "={}", "", 1)
+              for i in range(agents)])
 
     def fcall_usec():
         for line in cmd("INFO", "commandstats").split("\r\n"):
@@ -65,32 +76,28 @@ def main():
     results = {}
     for feed in ("off", "on"):
         if feed == "on":
-            cmd("SET", tag + "feed", "1000")
-        results[feed], n = rounds(pipe, cmd, fc, fcall_usec, now, agents, n)
-    print("%-18s %14s %14s" % ("", "feed off", "feed on"))
+            cmd("SET", tags[feed] + "feed", "1000")
+        results[feed], n = rounds(pipe, cmd, fc_of(tags[feed]), fcall_usec, now, agents, n)
+    print("%-20s %24s %24s" % ("", "feed off", "feed on"))
     for name in results["off"]:
         off, on = results["off"][name], results["on"][name]
-        print("%-18s %8.1f us/call %8.1f us/call   (%d calls each)"
-              % (name, off[1] / off[0], on[1] / on[0], off[0]))
+        print("%-20s %8.1f us/task %8.1f us/task   (%d calls, %d tasks each)"
+              % (name, off[1] / off[2], on[1] / on[2], off[0], off[2]))
     cmd("FLUSHALL")
     cmd("FUNCTION", "DELETE", "cpdcost")
 
 
 def rounds(pipe, cmd, fc, fcall_usec, now, agents, n):
-    total = {k: [0, 0] for k in ("submit", "claim (gets one)", "complete", "claim (empty)")}
-    for _ in range(40):
-        ids = ["task_%024x" % (n + i) for i in range(agents)]
-        n += agents
-        batches = (
-            ("submit", [fc("task_submit", t, "bench", '{"x":1}', 2, now, 300000, 3, 0, 0, "", "")
-                        for t in ids], lambda r: True),
-            ("claim (gets one)", [fc("task_claim", now, "agent-%d" % i, "0")
-                                  for i in range(agents)], lambda r: bool(r[4])),
-            ("complete", [fc("task_transition", now, 2, t, "=agent-%d" % i, '={"ok":true}', "",
-                             -1, "1", 30000, 0) for i, t in enumerate(ids)], lambda r: True),
-            ("claim (empty)", [fc("task_claim", now, "agent-%d" % i, "0")
-                               for i in range(agents)], lambda r: not r[4]),
-        )
+    names = ("submit", "claim (gets one)", "complete", "claim (empty)", "submit with a key",
+             "submit, batch of 50")
+    total = {k: [0, 0, 0] for k in names}  # calls, usec, tasks
+
+    # A submit item (common.lua submit_one()): id type payload priority created_at timeout_ms
+    # max_retries retries attempt metadata? strategy? not_before key? backoff? n_caps caps...
+    def item(t, key=""):
+        return (t, "bench", '{"x":1}', 2, now, 300000, 3, 0, 0, "", "", 0, key, "", 0)
+
+    def measure(batches):
         for name, cmds, ok in batches:
             cmd("CONFIG", "RESETSTAT")
             for r in pipe(cmds):
@@ -99,6 +106,33 @@ def rounds(pipe, cmd, fc, fcall_usec, now, agents, n):
             calls, usec = fcall_usec()
             total[name][0] += calls
             total[name][1] += usec
+            total[name][2] += 50 if name.startswith("submit, batch") else len(cmds)
+
+    for _ in range(40):
+        ids = ["task_%024x" % (n + i) for i in range(agents)]
+        n += agents
+        measure((
+            ("submit", [fc("task_submit", *item(t)) for t in ids], lambda r: True),
+            ("claim (gets one)", [fc("task_claim", now, "agent-%d" % i, "0", "x:%d" % i)
+                                  for i in range(agents)], lambda r: bool(r[4])),
+            ("complete", [fc("task_transition", now, 2, t, "=agent-%d" % i, '={"ok":true}', "",
+                             -1, "1", 30000, 0) for i, t in enumerate(ids)], lambda r: True),
+            ("claim (empty)", [fc("task_claim", now, "agent-%d" % i, "0", "x:%d" % i)
+                               for i in range(agents)], lambda r: not r[4]),
+        ))
+    # Then the submits the clients send (with an idempotency key) and batches: after the
+    # lifecycle rounds, so the claims above saw one queue as before.
+    for _ in range(40):
+        keyed = ["task_%024x" % (n + i) for i in range(agents)]
+        batched = ["task_%024x" % (n + agents + i) for i in range(50)]
+        n += agents + 50
+        measure((
+            ("submit with a key", [fc("task_submit", *item(t, "=k" + t)) for t in keyed],
+             lambda r: True),
+            ("submit, batch of 50", [fc("task_submit_batch", 50,
+                                        *[x for t in batched for x in item(t)])],
+             lambda r: len(r[6]) == 50),
+        ))
     return total, n
 
 

@@ -20,6 +20,14 @@
  * has in flight (claims_hold re-checks). A wake-up that placed its task, or saw it gone, leaves
  * them alone.
  *
+ * An agent that may not claim now but only lacks room (at its limit, busy, starting:
+ * claims_agent_may_wait) is held "blocked": never offered a task, it claims again when
+ * claims_room() says its agent may have room (a task of it ended, its status changed), or is
+ * answered at block_ms. A claim in flight when that happened sees it through room_seq and a
+ * small ring of the last agents that got room, and claims once more. A wake-up or re-check
+ * claim that fails in the store leaves its claimer held for the rest of its block_ms: the store
+ * may be back in a moment, and answering null at once would make the agent poll in a loop.
+ *
  * What follows a claim — metrics, events, releasing a task whose claimer has gone — is the
  * owner's (ops): claims reports it through its hooks.
  */
@@ -45,6 +53,11 @@ struct wake {
     char **req;
     uint32_t n_req;
     char *strategy;
+    /* What strategies see of the task (task_id, req and these), once known: `type` non-NULL. */
+    char *type;
+    char *metadata;
+    int32_t priority;
+    uint64_t payload_bytes;
     int po_known; /* the task's pass-over below is known (else an empty claim proves nothing) */
     char *po_agent;
     int64_t po_until;
@@ -60,9 +73,57 @@ uint64_t claims_pending_seq(const struct claims *s)
     return s->pending_seq;
 }
 
+uint64_t claims_room_seq(const struct claims *s)
+{
+    return s->room_seq;
+}
+
+int claims_agent_may_wait(const struct cp_agent_view *a, int64_t now_ms)
+{
+    if (a->status != CP_AGENT_STARTING && a->status != CP_AGENT_READY && a->status != CP_AGENT_BUSY)
+        return 0;
+    return a->health.circuit != CP_CIRCUIT_OPEN || a->health.retry_at_ms <= now_ms;
+}
+
+static uint64_t agent_hash(const char *id) /* FNV-1a; 0 is kept for "no entry" */
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h ? h : 1;
+}
+
+/* Did agent_id get room since room_seq was `seen`? (When the ring has been overrun, maybe.) */
+static int room_since(const struct claims *s, const char *agent_id, uint64_t seen)
+{
+    if (s->room_seq == seen) return 0;
+    if (s->room_seq - seen >= ROOM_RING) return 1;
+    uint64_t h = agent_hash(agent_id);
+    for (uint64_t i = seen + 1; i <= s->room_seq; i++)
+        if (s->room_ring[i % ROOM_RING] == h) return 1;
+    return 0;
+}
+
 size_t claims_held_count(const struct claims *s)
 {
     return s->n_held;
+}
+
+/* c->snap_strs: model, provider and metadata, each NUL-terminated, in one block. */
+static char *snap_strings(const struct cp_agent_view *a, const char **model, const char **provider,
+                          const char **metadata)
+{
+    const char *m = a && a->model ? a->model : "", *p = a && a->provider ? a->provider : "",
+               *md = a && a->metadata_json ? a->metadata_json : "{}";
+    size_t lm = strlen(m) + 1, lp = strlen(p) + 1, lmd = strlen(md) + 1;
+    char *block = xmalloc(lm + lp + lmd);
+    memcpy(block, m, lm);
+    memcpy(block + lm, p, lp);
+    memcpy(block + lm + lp, md, lmd);
+    *model = block;
+    *provider = block + lm;
+    *metadata = block + lm + lp;
+    return block;
 }
 
 static void claimer_snapshot(struct claimer *c, const struct cp_agent_view *a)
@@ -75,13 +136,15 @@ static void claimer_snapshot(struct claimer *c, const struct cp_agent_view *a)
         v.status = CP_AGENT_READY;
         v.max_concurrent_tasks = 1;
     }
-    /* Strings point at our own copies or constants; the source is borrowed. */
+    /* Strings point at our own copies or constants; the source is borrowed. Metadata is kept:
+     * strategies match agents to a task by it (e.g. a region). */
     v.size = sizeof v;
     v.agent_id = c->agent_id;
     v.capabilities = (const char *const *)c->caps;
     v.n_capabilities = c->n_caps;
-    v.model = v.provider = "";
-    v.metadata_json = "{}";
+    char *old = c->snap_strs; /* freed after the copy: `a` may be borrowed from anywhere */
+    c->snap_strs = snap_strings(a, &v.model, &v.provider, &v.metadata_json);
+    free(old);
     v.health_probe_json = NULL;
     v.current_task_id = NULL;
     c->snap = v;
@@ -91,6 +154,7 @@ static void claimer_free(struct claimer *c)
 {
     if (c->timer) event_free(c->timer);
     if (c->recheck) event_free(c->recheck);
+    free(c->snap_strs);
     claims_strs_free(c->caps, c->n_caps);
     free(c->agent_id);
     free(c);
@@ -123,12 +187,19 @@ static struct wake *wake_new(struct claims *s, const char *task_id, const char *
     return w;
 }
 
-static void wake_set_pass_over(struct wake *w, const struct cp_task_view *t)
+/* What the store said of the task as it became (or still is) pending: its pass-over, and what
+ * strategies see of it. */
+static void wake_set_task(struct wake *w, const struct cp_task_view *t)
 {
     free(w->po_agent);
     w->po_known = 1;
     w->po_agent = t->passed_over_agent ? xstrdup(t->passed_over_agent) : NULL;
     w->po_until = t->passed_over_until_ms;
+    if (w->type) return; /* the rest does not change while pending */
+    w->type = xstrdup(t->task_type ? t->task_type : "");
+    w->metadata = xstrdup(t->metadata_json ? t->metadata_json : "{}");
+    w->priority = t->priority;
+    w->payload_bytes = t->payload_json ? strlen(t->payload_json) : 0;
 }
 
 static void wake_unref(struct wake *w)
@@ -137,6 +208,8 @@ static void wake_unref(struct wake *w)
     free(w->task_id);
     claims_strs_free(w->req, w->n_req);
     free(w->strategy);
+    free(w->type);
+    free(w->metadata);
     free(w->po_agent);
     free(w);
 }
@@ -158,7 +231,7 @@ static void on_trigger_checked(void *cookie, const struct cp_result *res)
     if (res->rc < 0) {
         claims_missed(w->s, (const char *const *)w->req, w->n_req); /* unknown: re-check */
     } else if (res->task && res->task->status == CP_TASK_PENDING) {
-        wake_set_pass_over(w, res->task);
+        wake_set_task(w, res->task);
         wake_run(w->s, w);
     }
     wake_unref(w);
@@ -198,6 +271,7 @@ static void wake_step(struct claims *s, struct wake *w, int step)
 }
 
 static void on_wake_claim(void *cookie, const struct cp_result *res);
+static void recheck_soon(struct claimer *c);
 
 /* Send the store claim for claimer c on behalf of wake w (c is out of the held set). */
 static void claim_for(struct claims *s, struct claimer *c, struct wake *w)
@@ -206,6 +280,7 @@ static void claim_for(struct claims *s, struct claimer *c, struct wake *w)
     c->wake = w;
     w->refs++;
     c->missed = 0;
+    c->room_seen = s->room_seq;
     c->claim_ms = clock_now_ms();
     TAILQ_INSERT_TAIL(&s->claiming, c, link);
     struct cp_claim claim = {c->agent_id, (const char *const *)c->caps, c->n_caps, c->claim_ms};
@@ -232,11 +307,24 @@ static void on_wake_claim(void *cookie, const struct cp_result *res)
         deliver(c, res);
     } else {
         c->tried_gen = w->gen;
-        if (res->rc < 0) log_warn("held claim of %s: storage error %d", c->agent_id, res->rc);
+        int64_t now = clock_now_ms();
+        /* The store could not say: keep waiting (its answer may come back in a moment; a
+         * claim it may have made is released by the store itself, see storage.h). */
+        int store_error = res->rc == CP_ERR_UNAVAILABLE || res->rc == CP_ERR_NOMEM;
+        if (store_error)
+            log_debug("held claim of %s: storage error %d; still held", c->agent_id, res->rc);
         if (res->agent) claimer_snapshot(c, res->agent);
-        if (c->expired || res->rc < 0 ||
-            (res->agent && !cp_agent_may_claim(res->agent, clock_now_ms()))) {
+        int may_claim = res->agent && cp_agent_may_claim(res->agent, now);
+        if (c->expired || (res->rc < 0 && !store_error) ||
+            (res->rc == 0 && !may_claim &&
+             !(res->agent && claims_agent_may_wait(res->agent, now)))) {
             deliver(c, NULL);
+        } else if (store_error) {
+            claims_held_add(s, c);
+        } else if (!may_claim) { /* held for room */
+            c->blocked = 1;
+            claims_held_add(s, c);
+            if (room_since(s, c->agent_id, c->room_seen)) recheck_soon(c);
         } else if (c->missed) {
             /* A wake-up ended unplaced while this claim was in flight: its task may be pending
              * unseen by this claim. Claim again (this claim carries w's next step). */
@@ -244,6 +332,7 @@ static void on_wake_claim(void *cookie, const struct cp_result *res)
             wake_unref(w);
             return;
         } else {
+            c->blocked = 0;
             claims_held_add(s, c);
         }
     }
@@ -262,8 +351,18 @@ static void wake_run(struct claims *s, struct wake *w)
     const struct cp_agent_view *views[MAX_CANDIDATES];
     for (size_t i = 0; i < n; i++)
         views[i] = &cands[i]->snap;
+    struct cp_selection_task task = {
+        .id = w->task_id,
+        .task_type = w->type,
+        .required_capabilities = (const char *const *)w->req,
+        .n_required = w->n_req,
+        .priority = w->priority,
+        .metadata_json = w->metadata,
+        .payload_bytes = w->payload_bytes,
+    };
     size_t idx = selection_pick(s->core, core_strategy(s->core, w->strategy), views, n,
-                                (const char *const *)w->req, w->n_req, w->task_id);
+                                (const char *const *)w->req, w->n_req,
+                                w->task_id && w->type ? &task : NULL, NULL);
     struct claimer *c = cands[idx];
     claims_held_remove(s, c);
     claim_for(s, c, w);
@@ -277,7 +376,7 @@ void claims_wake(struct claims *s, const char *task_id, const char *const *req, 
         return;
     }
     struct wake *w = wake_new(s, task_id, req, n_req, strategy);
-    if (t) wake_set_pass_over(w, t);
+    if (t) wake_set_task(w, t);
     wake_run(s, w);
     wake_unref(w);
 }
@@ -298,6 +397,29 @@ static void on_recheck(evutil_socket_t fd, short what, void *arg)
     wake_unref(w);
 }
 
+/* Claim again for held claimer c from the loop (never inside the caller's call). */
+static void recheck_soon(struct claimer *c)
+{
+    static const struct timeval now = {0, 0};
+    if (!c->recheck) c->recheck = xevtimer_new(c->s->core->base, on_recheck, c);
+    evtimer_add(c->recheck, &now);
+}
+
+static void recheck_blocked(struct claimer *c)
+{
+    if (c->blocked) recheck_soon(c);
+}
+
+void claims_room(struct claims *s, const char *agent_id, const struct cp_agent_view *after)
+{
+    int64_t now = clock_now_ms();
+    /* Still only waiting (a busy agent's heartbeat): nothing for its claims to try. */
+    if (after && !cp_agent_may_claim(after, now) && claims_agent_may_wait(after, now)) return;
+    s->room_seq++;
+    s->room_ring[s->room_seq % ROOM_RING] = agent_hash(agent_id);
+    if (s->n_blocked) claims_held_each_of(s, agent_id, recheck_blocked);
+}
+
 static void on_claim_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
@@ -311,7 +433,7 @@ static void on_claim_timer(evutil_socket_t fd, short what, void *arg)
 
 struct claimer *claims_hold(struct claims *s, const char *agent_id, const char *const *caps,
                             uint32_t n_caps, const struct cp_agent_view *agent, uint64_t block_ms,
-                            int64_t arrived_ms, uint64_t seen_seq, claims_deliver_cb cb,
+                            int64_t arrived_ms, struct claims_seen seen, claims_deliver_cb cb,
                             void *cookie)
 {
     struct claimer *c = xcalloc(1, sizeof *c);
@@ -326,17 +448,15 @@ struct claimer *claims_hold(struct claims *s, const char *agent_id, const char *
     c->timer = xevtimer_new(s->core->base, on_claim_timer, c);
     struct timeval tv = cp_ms_to_timeval(block_ms);
     evtimer_add(c->timer, &tv);
+    c->blocked = agent && !cp_agent_may_claim(agent, clock_now_ms());
     claims_held_add(s, c);
     /* A wake-up ended without placing its task between the claim being sent and now (the claim
      * may have been evaluated before that task was pending, and it was not held to be offered
      * it; with a shared store another process's notification can even be read before the
-     * claim's reply: two connections): claim once more from the loop, so that task is not left
-     * waiting for the next one. */
-    if (seen_seq != s->pending_seq) {
-        static const struct timeval now = {0, 0};
-        c->recheck = xevtimer_new(s->core->base, on_recheck, c);
-        evtimer_add(c->recheck, &now);
-    }
+     * claim's reply: two connections), or — held for room — its agent got room meanwhile:
+     * claim once more from the loop, so that task (or room) is not left waiting. */
+    if (c->blocked ? room_since(s, agent_id, seen.room) : seen.pending != s->pending_seq)
+        recheck_soon(c);
     return c;
 }
 

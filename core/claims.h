@@ -34,12 +34,26 @@ void claims_free(struct claims *cl);
  * claimed task) or NULL (time up, shutdown, the agent may no longer claim). */
 typedef void (*claims_deliver_cb)(void *cookie, const struct cp_result *res);
 
+/* A claim that finds the agent unable to claim (cp_agent_may_claim() says no) is still held
+ * when all the agent lacks is room: it is starting, ready or busy (at its limit, or reporting
+ * busy itself) and its circuit is not open (or open past retry_at: half-open). It then waits for
+ * claims_room() about its agent, or the end of block_ms; a draining, offline or failed agent, or
+ * one whose circuit is open, is answered at once. */
+int claims_agent_may_wait(const struct cp_agent_view *a, int64_t now_ms);
+
+/* What a claim saw before it was sent: claims_pending_seq() and claims_room_seq(). If either
+ * moved for it meanwhile, the claim held after it claims once more. */
+struct claims_seen {
+    uint64_t pending, room;
+};
+
 /* Hold a claim for up to block_ms. caps: the claim's capabilities (sorted; copied). `agent`: its
- * state from the empty claim (copied: the basis for choosing among claimers). seen_seq: see
- * claims_pending_seq(). Never answers before it returns. */
+ * state from the empty claim (copied: the basis for choosing among claimers; an agent that may
+ * not claim now is held for room, see claims_agent_may_wait). seen: what the claim saw before
+ * it was sent. Never answers before it returns. */
 struct claimer *claims_hold(struct claims *cl, const char *agent_id, const char *const *caps,
                             uint32_t n_caps, const struct cp_agent_view *agent, uint64_t block_ms,
-                            int64_t arrived_ms, uint64_t seen_seq, claims_deliver_cb cb,
+                            int64_t arrived_ms, struct claims_seen seen, claims_deliver_cb cb,
                             void *cookie);
 /* The claimer went away; cb is never called. A claim in flight for it is released when it
  * lands with a task. */
@@ -49,7 +63,19 @@ void claims_cancel(struct claims *cl, struct claimer *c);
  * wake-up ended without placing it). Read it before sending a claim; pass it to claims_hold()
  * if that claim comes back empty: if it moved meanwhile, the held claim claims again. */
 uint64_t claims_pending_seq(const struct claims *cl);
+/* A counter that moves with every claims_room(). */
+uint64_t claims_room_seq(const struct claims *cl);
+static inline struct claims_seen claims_seen_now(const struct claims *cl)
+{
+    struct claims_seen s = {claims_pending_seq(cl), claims_room_seq(cl)};
+    return s;
+}
 size_t claims_held_count(const struct claims *cl);
+
+/* Agent agent_id may be able to claim again (a task of it left claimed/running, its status
+ * changed, it was unregistered): its claims held for room claim again. `after`: the agent as it
+ * is now when known (nothing to do while it still may only wait), else NULL. */
+void claims_room(struct claims *cl, const char *agent_id, const struct cp_agent_view *after);
 
 /* Task `task_id` (requirements req, sorted) became pending: offer it to the held claims. `t`:
  * the task as it became pending (its pass-over lets an empty claim prove the task gone), or

@@ -92,6 +92,7 @@ void claims_held_add(struct claims *s, struct claimer *c)
     g->n++;
     TAILQ_INSERT_TAIL(&g->claimers, c, link);
     s->n_held++;
+    if (c->blocked) s->n_blocked++;
 }
 
 void claims_held_remove(struct claims *s, struct claimer *c)
@@ -111,12 +112,26 @@ void claims_held_remove(struct claims *s, struct claimer *c)
     TAILQ_REMOVE(&g->claimers, c, link);
     c->group = NULL;
     s->n_held--;
+    if (c->blocked) s->n_blocked--;
     if (TAILQ_EMPTY(&g->claimers)) {
         TAILQ_REMOVE(&s->groups, g, link);
         claims_strs_free(g->caps, g->n_caps);
         free(g->by_id);
         free(g->key);
         free(g);
+    }
+}
+
+void claims_held_each_of(struct claims *s, const char *agent_id, void (*fn)(struct claimer *c))
+{
+    struct claimer key = {.agent_id = (char *)agent_id, .hold_seq = 0}; /* below every hold */
+    struct held_group *g;
+    TAILQ_FOREACH(g, &s->groups, link)
+    {
+        for (size_t i = group_lower(g, &key); i < g->n; i++) {
+            if (strcmp(g->by_id[i]->agent_id, agent_id) != 0) break;
+            fn(g->by_id[i]);
+        }
     }
 }
 
@@ -135,7 +150,8 @@ static size_t merge_sorted(struct held_group *const *gs, size_t ng, uint64_t gen
         size_t bj = 0;
         for (size_t j = 0; j < ng; j++) {
             const struct held_group *g = gs[j];
-            while (pos[j] < g->n && g->by_id[pos[j]]->tried_gen == gen)
+            while (pos[j] < g->n &&
+                   (g->by_id[pos[j]]->tried_gen == gen || g->by_id[pos[j]]->blocked))
                 pos[j]++;
             if (pos[j] == g->n) continue;
             if (!best || claimer_cmp(g->by_id[pos[j]], best) < 0) {
@@ -161,7 +177,7 @@ static size_t oldest_sorted(struct claims *s, const char *const *req, uint32_t n
         struct claimer *c;
         TAILQ_FOREACH(c, &g->claimers, link)
         {
-            if (c->tried_gen == gen) continue;
+            if (c->tried_gen == gen || c->blocked) continue;
             out[n++] = c;
             if (n == MAX_CANDIDATES) goto full; /* enough choice; the rest keep waiting */
         }

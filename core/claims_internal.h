@@ -10,6 +10,7 @@
 #include "claims.h"
 
 #define MAX_CANDIDATES 64 /* held claimers offered one task at a time, at most */
+#define ROOM_RING 256 /* the last claims_room() calls, for claims in flight (claims_room_since) */
 
 enum { CLAIMER_HELD = 1, CLAIMER_CLAIMING };
 
@@ -22,11 +23,16 @@ struct claims {
     TAILQ_HEAD(, held_group) groups; /* held claims, one group per capability set */
     TAILQ_HEAD(, claimer) claiming;  /* claimers whose store claim is in flight */
     size_t n_held;
+    size_t n_blocked; /* of them, held for room (claimer.blocked) */
     uint64_t next_gen;
     uint64_t next_hold; /* arrival order of held claimers (ties of equal agent_id) */
     /* Bumped when a task became pending and its wake-up may have ended without placing it (no
      * held claimer left to try): a claim in flight then may have missed it. */
     uint64_t pending_seq;
+    /* Bumped by every claims_room(); ring[seq % ROOM_RING] = a hash of its agent_id: whether
+     * one agent got room while its claim was in flight, without a map of every agent. */
+    uint64_t room_seq;
+    uint64_t room_ring[ROOM_RING];
 };
 
 /* The held claimers with one capability set. */
@@ -50,6 +56,7 @@ struct claimer {
     char **caps;
     uint32_t n_caps;
     struct cp_agent_view snap; /* the agent as last seen, for strategies */
+    char *snap_strs;           /* owned copies of snap's model, provider and metadata */
     struct event *timer;
     struct event *recheck; /* one-shot (see claims_hold) */
     claims_deliver_cb cb;
@@ -58,8 +65,12 @@ struct claimer {
     int64_t claim_ms;  /* now_ms of its last store claim (the pass-over test) */
     uint64_t hold_seq; /* order of its last hold: ties in by_id */
     uint64_t tried_gen;
-    int missed;        /* a wake-up ended unplaced while its claim was in flight */
-    struct wake *wake; /* while CLAIMING */
+    int missed;         /* a wake-up ended unplaced while its claim was in flight */
+    int blocked;        /* its agent may not claim now, only wait (claims_agent_may_wait): held
+                           for claims_room(), never offered tasks; changed only while not
+                           held */
+    uint64_t room_seen; /* claims_room_seq() when its last claim was sent */
+    struct wake *wake;  /* while CLAIMING */
 };
 
 char **claims_strs_copy(const char *const *src, uint32_t n);
@@ -68,8 +79,10 @@ void claims_strs_free(char **v, uint32_t n);
 /* Into / out of the held set (c->state HELD while in it). */
 void claims_held_add(struct claims *s, struct claimer *c);
 void claims_held_remove(struct claims *s, struct claimer *c);
-/* The held claimers whose capabilities cover req and that were not tried by wake-up `gen`: at
- * most MAX_CANDIDATES, sorted by agent_id (strategies expect that order). */
+/* Calls fn for each held claimer of agent_id (fn must not change the held set). */
+void claims_held_each_of(struct claims *s, const char *agent_id, void (*fn)(struct claimer *c));
+/* The held claimers whose capabilities cover req, that were not tried by wake-up `gen` and are
+ * not blocked: at most MAX_CANDIDATES, sorted by agent_id (strategies expect that order). */
 size_t claims_held_candidates(struct claims *s, const char *const *req, uint32_t n_req,
                               uint64_t gen, struct claimer **out);
 

@@ -37,11 +37,13 @@ static void put_digits(char *p, int v, int n)
 }
 
 /* Called for every timestamp of every rendered task and agent: digits are written by hand and
- * the calendar fields of the last second are kept, since most timestamps share a second. */
+ * the calendar fields of the last two seconds are kept, since most timestamps share a second
+ * (a claimed task's times and its deadline: two). */
 void clock_format_iso(int64_t ms, char *buf, size_t len)
 {
-    static time_t cached_secs = -1;
-    static char cached[20]; /* "YYYY-MM-DDTHH:MM:SS" */
+    static time_t cache_secs[2] = {-1, -1};
+    static char cache_text[2][20]; /* "YYYY-MM-DDTHH:MM:SS" */
+    static int last;               /* the slot used most recently */
     if (len == 0) return;
     /* Floor division so times before the epoch still get a 0..999 millisecond part. */
     int64_t secs = ms / 1000, rem = ms % 1000;
@@ -50,7 +52,10 @@ void clock_format_iso(int64_t ms, char *buf, size_t len)
         secs -= 1;
     }
     time_t t = (time_t)secs;
-    if (t != cached_secs) {
+    int slot = cache_secs[last] == t ? last : cache_secs[!last] == t ? !last : -1;
+    if (slot < 0) {
+        slot = !last; /* the least recently used */
+        char *cached = cache_text[slot];
         struct tm tm;
         if (gmtime_r(&t, &tm) == NULL || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0) {
             snprintf(buf, len, "1970-01-01T00:00:00.000Z");
@@ -68,10 +73,11 @@ void clock_format_iso(int64_t ms, char *buf, size_t len)
         cached[16] = ':';
         put_digits(cached + 17, tm.tm_sec, 2);
         cached[19] = '\0';
-        cached_secs = t;
+        cache_secs[slot] = t;
     }
+    last = slot;
     char out[25];
-    memcpy(out, cached, 19);
+    memcpy(out, cache_text[slot], 19);
     out[19] = '.';
     put_digits(out + 20, (int)rem, 3);
     out[23] = 'Z';

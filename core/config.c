@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include <cp/plugin.h>
+#include <cp/types.h>
 
 #include "config_internal.h"
 #include "xalloc.h"
@@ -39,6 +40,10 @@ const struct cfg_key cfg_keys[] = {
     {"tasks.retention_seconds", NULL, CT_SECONDS, OFF(retention_ms), 0, 0},
     {"tasks.pass_over_seconds", NULL, CT_SECONDS, OFF(pass_over_ms), 0, 0},
     {"tasks.max_terminal", NULL, CT_COUNT, OFF(max_terminal), 0, 1000000000},
+    {"tasks.retry_backoff.type", NULL, CT_BACKOFF, OFF(backoff_type), 0, 0},
+    {"tasks.retry_backoff.seconds", NULL, CT_SECONDS, OFF(backoff_ms), 0, 0},
+    {"tasks.retry_backoff.max_seconds", NULL, CT_SECONDS, OFF(backoff_max_ms), 0, 0},
+    {"tasks.retry_backoff.jitter", NULL, CT_BOOL, OFF(backoff_jitter), 0, 0},
     {"health.unhealthy_threshold", NULL, CT_COUNT, OFF(unhealthy_threshold), 1, 1000},
     {"health.recovery_threshold", NULL, CT_COUNT, OFF(recovery_threshold), 1, 1000},
     {"health.slow_probe_seconds", NULL, CT_SECONDS, OFF(slow_probe_ms), 0, 0},
@@ -89,6 +94,9 @@ void config_defaults(struct cp_config *cfg)
     cfg->pass_over_ms = 30000;
     cfg->max_task_retries = 3;
     cfg->max_terminal = 100000;
+    cfg->backoff_type = CP_BACKOFF_NONE;
+    cfg->backoff_ms = 1000;
+    cfg->backoff_max_ms = 300000;
     cfg->unhealthy_threshold = 3;
     cfg->recovery_threshold = 2;
     cfg->slow_probe_ms = 5000;
@@ -107,11 +115,21 @@ void config_defaults(struct cp_config *cfg)
     cfg->log_level = CP_LOG_INFO;
 }
 
+static void options_free(struct cfg_option *opts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(opts[i].key);
+        free(opts[i].value);
+    }
+}
+
 void cfg_clear_plugins(struct cfg_plugin_ref *list, size_t *n)
 {
     for (size_t i = 0; i < *n; i++) {
         free(list[i].spec);
-        list[i].spec = NULL;
+        options_free(list[i].options, list[i].n_options);
+        free(list[i].options);
+        list[i] = (struct cfg_plugin_ref){0};
     }
     *n = 0;
 }
@@ -145,15 +163,25 @@ void config_free(struct cp_config *cfg)
     free(cfg->plugin_dir);
     free(cfg->storage);
     free(cfg->storage_fallback);
-    for (size_t i = 0; i < cfg->n_storage_options; i++) {
-        free(cfg->storage_options[i].key);
-        free(cfg->storage_options[i].value);
-    }
+    options_free(cfg->storage_options, cfg->n_storage_options);
     free(cfg->selection_default);
     cfg_clear_plugins(cfg->selection_plugins, &cfg->n_selection_plugins);
     cfg_clear_plugins(cfg->probe_plugins, &cfg->n_probe_plugins);
     cfg_clear_tokens(cfg);
     memset(cfg, 0, sizeof *cfg);
+}
+
+static void plugin_ref_clone(struct cfg_plugin_ref *dst, const struct cfg_plugin_ref *src)
+{
+    dst->spec = xstrdup(src->spec);
+    dst->options = NULL;
+    dst->n_options = src->n_options;
+    if (!src->options) return;
+    dst->options = xcalloc(CFG_MAX_OPTIONS, sizeof *dst->options);
+    for (size_t i = 0; i < src->n_options; i++) {
+        dst->options[i].key = xstrdup(src->options[i].key);
+        dst->options[i].value = xstrdup(src->options[i].value);
+    }
 }
 
 int cfg_clone(struct cp_config *dst, const struct cp_config *src)
@@ -170,9 +198,9 @@ int cfg_clone(struct cp_config *dst, const struct cp_config *src)
         dst->storage_options[i].value = xstrdup(src->storage_options[i].value);
     }
     for (size_t i = 0; i < src->n_selection_plugins; i++)
-        dst->selection_plugins[i].spec = xstrdup(src->selection_plugins[i].spec);
+        plugin_ref_clone(&dst->selection_plugins[i], &src->selection_plugins[i]);
     for (size_t i = 0; i < src->n_probe_plugins; i++)
-        dst->probe_plugins[i].spec = xstrdup(src->probe_plugins[i].spec);
+        plugin_ref_clone(&dst->probe_plugins[i], &src->probe_plugins[i]);
     for (size_t i = 0; i < src->n_tokens; i++) {
         dst->tokens[i].token = xstrdup(src->tokens[i].token);
         uint32_t n = src->tokens[i].n_agents;
@@ -281,6 +309,12 @@ int cfg_set(struct cp_config *cfg, const struct cfg_key *k, const char *name, co
         if (!value || (v = cfg_parse_log_level(value)) < 0)
             return bad_value(err, errlen, name, value, where,
                              "is not a log level; expected debug, info, warn or error");
+        *(int *)base = v;
+        return 0;
+    case CT_BACKOFF:
+        if (!value || (v = cp_enum_parse(cp_backoff_type_names, CP_BACKOFF_TYPE_COUNT, value)) < 0)
+            return bad_value(err, errlen, name, value, where,
+                             "is not a backoff type; expected none, fixed or exponential");
         *(int *)base = v;
         return 0;
     }
@@ -466,28 +500,43 @@ static int add_pair_plain(struct cp_config *cfg, const char *pair, const char *p
     return rc;
 }
 
-int cfg_set_option(struct cp_config *cfg, const char *key, const char *value, const char *name,
-                   const char *where, char *err, size_t errlen)
+/* One option into a list of at most CFG_MAX_OPTIONS (replacing one of the same key). */
+static int option_put(struct cfg_option *list, size_t *n, const char *key, const char *value,
+                      const char *name, const char *where, char *err, size_t errlen)
 {
     if (!key || !cfg_bare_name_ok(key))
         return bad_value(err, errlen, name, key, where,
                          "is not an option name; expected letters, digits, '_', '-' or '.'");
     if (!value) return bad_value(err, errlen, name, value, where, "is empty; expected a value");
-    for (size_t i = 0; i < cfg->n_storage_options; i++) {
-        if (strcmp(cfg->storage_options[i].key, key) == 0) {
-            set_str(&cfg->storage_options[i].value, value);
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp(list[i].key, key) == 0) {
+            set_str(&list[i].value, value);
             return 0;
         }
     }
-    if (cfg->n_storage_options >= CFG_MAX_OPTIONS) {
+    if (*n >= CFG_MAX_OPTIONS) {
         char buf[64];
         snprintf(buf, sizeof buf, "is one option too many; at most %d", CFG_MAX_OPTIONS);
         return bad_value(err, errlen, name, key, where, buf);
     }
-    struct cfg_option *o = &cfg->storage_options[cfg->n_storage_options++];
+    struct cfg_option *o = &list[(*n)++];
     o->key = xstrdup(key);
     o->value = xstrdup(value);
     return 0;
+}
+
+int cfg_set_option(struct cp_config *cfg, const char *key, const char *value, const char *name,
+                   const char *where, char *err, size_t errlen)
+{
+    return option_put(cfg->storage_options, &cfg->n_storage_options, key, value, name, where, err,
+                      errlen);
+}
+
+int cfg_set_plugin_option(struct cfg_plugin_ref *ref, const char *key, const char *value,
+                          const char *name, const char *where, char *err, size_t errlen)
+{
+    if (!ref->options) ref->options = xcalloc(CFG_MAX_OPTIONS, sizeof *ref->options);
+    return option_put(ref->options, &ref->n_options, key, value, name, where, err, errlen);
 }
 
 /* CONTROL_PLANE_TOKENS=token:role,token:role — replaces the file's tokens. */
@@ -588,6 +637,8 @@ int config_validate(const struct cp_config *cfg, char *err, size_t errlen)
                      {"tasks.timeout_seconds", cfg->task_timeout_ms},
                      {"tasks.retention_seconds", cfg->retention_ms},
                      {"tasks.pass_over_seconds", cfg->pass_over_ms},
+                     {"tasks.retry_backoff.seconds", cfg->backoff_ms},
+                     {"tasks.retry_backoff.max_seconds", cfg->backoff_max_ms},
                      {"health.slow_probe_seconds", cfg->slow_probe_ms},
                      {"circuit.cooldown_seconds", cfg->cooldown_ms},
                      {"circuit.max_cooldown_seconds", cfg->max_cooldown_ms},
@@ -605,6 +656,13 @@ int config_validate(const struct cp_config *cfg, char *err, size_t errlen)
                  "config: circuit.cooldown_seconds (%.3g) is longer than "
                  "circuit.max_cooldown_seconds (%.3g); the cooldown only grows up to the maximum",
                  cfg->cooldown_ms / 1000.0, cfg->max_cooldown_ms / 1000.0);
+        return -1;
+    }
+    if (cfg->backoff_type == CP_BACKOFF_EXPONENTIAL && cfg->backoff_max_ms < cfg->backoff_ms) {
+        snprintf(err, errlen,
+                 "config: tasks.retry_backoff.max_seconds (%.3g) is shorter than "
+                 "tasks.retry_backoff.seconds (%.3g); the delay only grows up to the maximum",
+                 cfg->backoff_max_ms / 1000.0, cfg->backoff_ms / 1000.0);
         return -1;
     }
     if (cfg->unhealthy_threshold < 1 || cfg->recovery_threshold < 1 || cfg->failure_threshold < 1) {

@@ -31,6 +31,10 @@ struct cfg_option {
 
 struct cfg_plugin_ref {
     char *spec; /* a bare name (looked up in plugin_dir) or a path containing '/' */
+    /* The entry's `options` ({plugin: ..., options: {...}}), handed to the plugin through
+     * host->option(); NULL when it has none. At most CFG_MAX_OPTIONS. */
+    struct cfg_option *options;
+    size_t n_options;
 };
 
 struct cp_config {
@@ -71,6 +75,11 @@ struct cp_config {
     int64_t pass_over_ms;          /* tasks.pass_over_seconds 30 */
     uint32_t max_task_retries;     /* MAX_TASK_RETRIES 3 */
     uint32_t max_terminal;         /* tasks.max_terminal 100000 (0 = no cap) */
+    /* tasks.retry_backoff: the default of tasks submitted without one */
+    int backoff_type;       /* .type: none (default) | fixed | exponential (enum cp_backoff_type) */
+    int64_t backoff_ms;     /* .seconds 1 */
+    int64_t backoff_max_ms; /* .max_seconds 300 */
+    int backoff_jitter;     /* .jitter false */
 
     /* health */
     uint32_t unhealthy_threshold; /* health.unhealthy_threshold 3 */

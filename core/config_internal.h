@@ -20,6 +20,7 @@ enum cfg_type {
     CT_SIZE,     /* size_t in [min, max] */
     CT_BOOL,     /* int 0/1 */
     CT_LOGLEVEL, /* int enum cp_log_level */
+    CT_BACKOFF,  /* int enum cp_backoff_type: none | fixed | exponential */
 };
 
 struct cfg_key {
@@ -60,12 +61,15 @@ int cfg_add_token_pair(struct cp_config *cfg, const char *pair, const char *pos,
 void cfg_clear_tokens(struct cp_config *cfg);
 /* Bind token i to one more agent id or '*' pattern ("gpu-*"). Errors: not an agent token, a
  * bad pattern, too many. `pos` names the entry. */
-int cfg_bind_token(struct cp_config *cfg, size_t i, const char *pattern, const char *pos,
-                   char *err, size_t errlen);
+int cfg_bind_token(struct cp_config *cfg, size_t i, const char *pattern, const char *pos, char *err,
+                   size_t errlen);
 
 /* Set (or replace) one storage option. */
 int cfg_set_option(struct cp_config *cfg, const char *key, const char *value, const char *name,
                    const char *where, char *err, size_t errlen);
+/* Set (or replace) one option of the last plugin added to a list (its `options` mapping). */
+int cfg_set_plugin_option(struct cfg_plugin_ref *ref, const char *key, const char *value,
+                          const char *name, const char *where, char *err, size_t errlen);
 
 /* Deep copy, so a layer can be applied to a copy and committed only when all of it is valid.
  * 0, or -1 when out of memory (dst then holds nothing to free). */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <cp/plugin.h>
+#include <cp/types.h>
 
 #include "config_internal.h"
 
@@ -45,6 +46,7 @@ static int key_equal(const struct cfg_key *k, const struct cp_config *a, const s
         return *(const size_t *)pa == *(const size_t *)pb;
     case CT_BOOL:
     case CT_LOGLEVEL:
+    case CT_BACKOFF:
         return *(const int *)pa == *(const int *)pb;
     }
     return 1;
@@ -79,6 +81,12 @@ static void key_format(const struct cfg_key *k, const struct cp_config *c, char 
     case CT_LOGLEVEL: {
         int v = *(const int *)p;
         snprintf(buf, len, "%s", v >= 0 && v < 4 ? levels[v] : "?");
+        return;
+    }
+    case CT_BACKOFF: {
+        int v = *(const int *)p;
+        snprintf(buf, len, "%s",
+                 v >= 0 && v < CP_BACKOFF_TYPE_COUNT ? cp_backoff_type_names[v] : "?");
         return;
     }
     }
@@ -125,14 +133,15 @@ static int key_copy(const struct cfg_key *k, struct cp_config *dst, const struct
     return 0;
 }
 
-static int options_equal(const struct cp_config *a, const struct cp_config *b)
+/* The same options, in any order. */
+static int options_equal(const struct cfg_option *a, size_t na, const struct cfg_option *b,
+                         size_t nb)
 {
-    if (a->n_storage_options != b->n_storage_options) return 0;
-    for (size_t i = 0; i < a->n_storage_options; i++) {
+    if (na != nb) return 0;
+    for (size_t i = 0; i < na; i++) {
         int found = 0;
-        for (size_t j = 0; j < b->n_storage_options && !found; j++)
-            found = !strcmp(a->storage_options[i].key, b->storage_options[j].key) &&
-                    !strcmp(a->storage_options[i].value, b->storage_options[j].value);
+        for (size_t j = 0; j < nb && !found; j++)
+            found = !strcmp(a[i].key, b[j].key) && !strcmp(a[i].value, b[j].value);
         if (!found) return 0;
     }
     return 1;
@@ -143,7 +152,9 @@ static int plugins_equal(const struct cfg_plugin_ref *a, size_t na, const struct
 {
     if (na != nb) return 0;
     for (size_t i = 0; i < na; i++)
-        if (strcmp(a[i].spec, b[i].spec) != 0) return 0;
+        if (strcmp(a[i].spec, b[i].spec) != 0 ||
+            !options_equal(a[i].options, a[i].n_options, b[i].options, b[i].n_options))
+            return 0;
     return 1;
 }
 
@@ -179,7 +190,9 @@ int config_reload_plan(const struct cp_config *cur, struct cp_config *next, char
         list_add(restart, restart_len, k->path);
         if (key_copy(k, next, cur) != 0) return -1;
     }
-    if (!options_equal(cur, next)) list_add(restart, restart_len, "storage.options");
+    if (!options_equal(cur->storage_options, cur->n_storage_options, next->storage_options,
+                       next->n_storage_options))
+        list_add(restart, restart_len, "storage.options");
     if (!plugins_equal(cur->selection_plugins, cur->n_selection_plugins, next->selection_plugins,
                        next->n_selection_plugins))
         list_add(restart, restart_len, "selection.plugins");

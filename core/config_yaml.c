@@ -24,7 +24,7 @@ struct walk {
 /* Mappings that only hold other keys. */
 static const char *const sections[] = {"storage", "selection", "probes", "probes.exec",
                                        "agents",  "tasks",     "health", "circuit",
-                                       "auth",    "limits",    "events", "log"};
+                                       "auth",    "limits",    "events", "log",    "tasks.retry_backoff"};
 /* Keys that hold a list or map rather than one value. */
 static const char *const compound[] = {"storage.options", "selection.plugins", "probes.plugins",
                                        "auth.tokens"};
@@ -98,26 +98,6 @@ static int unknown_key(struct walk *w, const char *prefix, const char *path, con
     return -1;
 }
 
-static int walk_plugins(struct walk *w, const char *path, yaml_node_t *seq,
-                        struct cfg_plugin_ref *list, size_t *n)
-{
-    if (seq->type != YAML_SEQUENCE_NODE)
-        return wrong_shape(w, path, seq, "a list of plugin names or paths");
-    cfg_clear_plugins(list, n);
-    int idx = 0;
-    for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top;
-         it++, idx++) {
-        yaml_node_t *item = yaml_document_get_node(w->doc, *it);
-        char name[128], where[300];
-        snprintf(name, sizeof name, "%s[%d]", path, idx);
-        if (!item || item->type != YAML_SCALAR_NODE)
-            return wrong_shape(w, name, item ? item : seq, "a plugin name or path");
-        where_of(w, item, where, sizeof where);
-        if (cfg_add_plugin(list, n, scalar(item), name, where, w->err, w->errlen) != 0) return -1;
-    }
-    return 0;
-}
-
 /* A list option (e.g. redis' sentinels: [a, b]) as "a,b"; items may not contain ','. */
 static int join_scalars(struct walk *w, const char *name, yaml_node_t *seq, char *out, size_t n)
 {
@@ -136,7 +116,17 @@ static int join_scalars(struct walk *w, const char *name, yaml_node_t *seq, char
     return 0;
 }
 
-static int walk_options(struct walk *w, const char *path, yaml_node_t *map)
+/* One option of the storage plugin (ref NULL) or of the plugin entry `ref`. */
+static int set_option(struct walk *w, struct cfg_plugin_ref *ref, const char *key,
+                      const char *value, const char *name, const char *where)
+{
+    if (ref) return cfg_set_plugin_option(ref, key, value, name, where, w->err, w->errlen);
+    return cfg_set_option(w->cfg, key, value, name, where, w->err, w->errlen);
+}
+
+/* storage.options, or the `options` of a plugin entry (ref): names to strings. */
+static int walk_options(struct walk *w, const char *path, yaml_node_t *map,
+                        struct cfg_plugin_ref *ref)
 {
     if (is_null(map)) return 0;
     if (map->type != YAML_MAPPING_NODE)
@@ -153,14 +143,76 @@ static int walk_options(struct walk *w, const char *path, yaml_node_t *map)
         if (v->type == YAML_SEQUENCE_NODE) { /* a list of scalars reaches the plugin as "a,b" */
             char joined[4096];
             if (join_scalars(w, name, v, joined, sizeof joined) != 0) return -1;
-            if (cfg_set_option(w->cfg, scalar(k), joined, name, where, w->err, w->errlen) != 0)
-                return -1;
+            if (set_option(w, ref, scalar(k), joined, name, where) != 0) return -1;
             continue;
         }
         if (v->type != YAML_SCALAR_NODE)
             return wrong_shape(w, name, v, "a string, a number or a list of them");
-        if (cfg_set_option(w->cfg, scalar(k), scalar(v), name, where, w->err, w->errlen) != 0)
+        if (set_option(w, ref, scalar(k), scalar(v), name, where) != 0) return -1;
+    }
+    return 0;
+}
+
+/* One entry of selection.plugins / probes.plugins given as a mapping:
+ * {plugin: <name or path>, options: {key: value, ...}} (like storage's plugin and options). */
+static int walk_plugin_entry(struct walk *w, const char *name, yaml_node_t *map,
+                             struct cfg_plugin_ref *list, size_t *n)
+{
+    yaml_node_t *spec = NULL, *options = NULL;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(w->doc, p->value);
+        const char *key = k ? scalar(k) : NULL;
+        char where[300];
+        if (key && v && strcmp(key, "plugin") == 0 && !spec) {
+            spec = v;
+        } else if (key && v && strcmp(key, "options") == 0 && !options) {
+            options = v;
+        } else {
+            where_of(w, k ? k : map, where, sizeof where);
+            snprintf(w->err, w->errlen,
+                     "config: '%s'%s: unknown or repeated key '%.100s'; a plugin entry has "
+                     "plugin and options",
+                     name, where, key ? key : "?");
             return -1;
+        }
+    }
+    char where[300], sub[160];
+    where_of(w, spec ? spec : map, where, sizeof where);
+    if (!spec || spec->type != YAML_SCALAR_NODE) {
+        snprintf(w->err, w->errlen,
+                 "config: '%s'%s needs 'plugin': a plugin name or path, e.g. {plugin: "
+                 "lowest_latency, options: {unknown_latency_ms: 500}}",
+                 name, where);
+        return -1;
+    }
+    if (cfg_add_plugin(list, n, scalar(spec), name, where, w->err, w->errlen) != 0) return -1;
+    snprintf(sub, sizeof sub, "%s.options", name);
+    return options ? walk_options(w, sub, options, &list[*n - 1]) : 0;
+}
+
+static int walk_plugins(struct walk *w, const char *path, yaml_node_t *seq,
+                        struct cfg_plugin_ref *list, size_t *n)
+{
+    if (seq->type != YAML_SEQUENCE_NODE)
+        return wrong_shape(w, path, seq, "a list of plugin names or paths");
+    cfg_clear_plugins(list, n);
+    int idx = 0;
+    for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top;
+         it++, idx++) {
+        yaml_node_t *item = yaml_document_get_node(w->doc, *it);
+        char name[128], where[300];
+        snprintf(name, sizeof name, "%s[%d]", path, idx);
+        if (item && item->type == YAML_MAPPING_NODE) {
+            if (walk_plugin_entry(w, name, item, list, n) != 0) return -1;
+            continue;
+        }
+        if (!item || item->type != YAML_SCALAR_NODE)
+            return wrong_shape(w, name, item ? item : seq,
+                               "a plugin name or path, or {plugin: ..., options: {...}}");
+        where_of(w, item, where, sizeof where);
+        if (cfg_add_plugin(list, n, scalar(item), name, where, w->err, w->errlen) != 0) return -1;
     }
     return 0;
 }
@@ -326,7 +378,7 @@ static int walk_mapping(struct walk *w, const char *prefix, yaml_node_t *map)
             rc =
                 cfg_set(w->cfg, key, path, is_null(v) ? NULL : scalar(v), where, w->err, w->errlen);
         } else if (strcmp(path, "storage.options") == 0) {
-            rc = walk_options(w, path, v);
+            rc = walk_options(w, path, v, NULL);
         } else if (strcmp(path, "selection.plugins") == 0) {
             rc = walk_plugins(w, path, v, w->cfg->selection_plugins, &w->cfg->n_selection_plugins);
         } else if (strcmp(path, "probes.plugins") == 0) {

@@ -31,6 +31,9 @@ enum domain_event_kind {
     EVT_TASK_TIMEOUT,   /* past its timeout: new_status pending (retried) or timeout */
     EVT_TASK_CANCELLED,
     EVT_GAP, /* the event stream only (ops_feed): events may have been missed before this one */
+    EVT_TASK_EXTENDED, /* its holder moved its deadline (and maybe its progress): task after */
+    EVT_TASK_DUE,      /* a waiting task (delayed, scheduled, backed off) became claimable */
+    EVT_TASK_RETRIED,  /* retried by hand: failed/timeout/cancelled -> pending */
     EVT_KIND_COUNT
 };
 

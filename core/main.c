@@ -80,17 +80,21 @@ static int load_plugins(struct cp_core *core, const char *dir, int with_storage)
 {
     const struct cp_config *cfg = core->cfg;
     char err[ERRLEN];
-    for (size_t i = 0; i < cfg->n_selection_plugins; i++)
-        if (!load_one(core, dir, cfg->selection_plugins[i].spec, CP_PLUGIN_SELECTION, NULL, 0,
+    for (size_t i = 0; i < cfg->n_selection_plugins; i++) {
+        const struct cfg_plugin_ref *ref = &cfg->selection_plugins[i];
+        if (!load_one(core, dir, ref->spec, CP_PLUGIN_SELECTION, ref->options, ref->n_options,
                       err)) {
             log_error("%s", err);
             return -1;
         }
-    for (size_t i = 0; i < cfg->n_probe_plugins; i++)
-        if (!load_one(core, dir, cfg->probe_plugins[i].spec, CP_PLUGIN_PROBE, NULL, 0, err)) {
+    }
+    for (size_t i = 0; i < cfg->n_probe_plugins; i++) {
+        const struct cfg_plugin_ref *ref = &cfg->probe_plugins[i];
+        if (!load_one(core, dir, ref->spec, CP_PLUGIN_PROBE, ref->options, ref->n_options, err)) {
             log_error("%s", err);
             return -1;
         }
+    }
     if (!plugin_find(&core->plugins, CP_PLUGIN_SELECTION, cfg->selection_default)) {
         log_error("config: selection.default '%s' is not among the loaded selection plugins",
                   cfg->selection_default);

@@ -12,11 +12,14 @@
  * function returns, except where an op says "until the callback".
  *
  * Errors (res->rc): those of the store (cp/storage.h), plus CP_ERR_INVALID with a message for
- * what only the core can check (an unknown strategy, a probe this server cannot run).
+ * what only the core can check (an unknown strategy, a probe this server cannot run), and
+ * OPS_ERR_UNSUPPORTED when the storage plugin lacks what the op needs (built for an older ABI
+ * minor, or the op left NULL): nothing was changed.
  */
 #ifndef CORE_OPS_H
 #define CORE_OPS_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +31,8 @@
 
 struct claimer;
 struct waiter;
+
+#define OPS_ERR_UNSUPPORTED (-ENOTSUP) /* the store cannot do this (see above) */
 
 /* A held op (long-poll claim, wait_ms) tells its caller when it starts waiting (held = 1) and
  * when the wait is over and the answer is being prepared (held = 0, before the callback). */
@@ -45,7 +50,9 @@ struct ops_select {
     uint32_t n_capabilities;
     const char *const *exclude; /* agent ids never chosen */
     uint32_t n_exclude;
-    const char *strategy; /* a selection plugin's name; NULL: the configured default */
+    const char *strategy;   /* a selection plugin's name; NULL: the configured default */
+    const char *hints_json; /* the request's hints for the strategy: a JSON object of strings,
+                               or NULL for none */
 };
 
 struct ops_call {
@@ -56,10 +63,15 @@ struct ops_call {
     ops_hold_cb hold;
     int32_t kind;
     union {
+        char submit_id[32]; /* the id ops gave, to tell created from found */
+        struct {
+            char (*ids)[32]; /* batch: the ids ops gave, to tell created from found */
+            size_t n;
+        } batch;
         struct {
             const struct ops_claim *in;
             int64_t arrived_ms;
-            uint64_t seen_seq;
+            uint64_t seen_pending, seen_room; /* struct claims_seen */
             struct claimer *held;
         } claim;
         struct {
@@ -69,6 +81,7 @@ struct ops_call {
         } get;
         const char *agent_id;
         const struct ops_select *select;
+        int drain;
     } u;
 };
 
@@ -94,7 +107,7 @@ void ops_close(struct cp_core *core);
 void ops_agent_register(struct cp_core *core, struct ops_call *call, const struct cp_agent_view *in,
                         const struct probe_def *probe, cp_storage_cb cb, void *cookie);
 void ops_agent_get(struct cp_core *core, const char *agent_id, cp_storage_cb cb, void *cookie);
-/* usable_only: only the agents that could take work now (ops_agent_usable). */
+/* usable_only: only the agents that could take work now (cp_agent_may_claim()). */
 void ops_agent_list(struct cp_core *core, struct ops_call *call, const struct cp_agent_filter *f,
                     int usable_only, cp_storage_cb cb, void *cookie);
 /* status: what the agent reports, or -1 (CP_ERR_INVALID for offline: the server sets it). */
@@ -103,21 +116,38 @@ void ops_agent_heartbeat(struct cp_core *core, struct ops_call *call, const char
 /* Its tasks go back to pending; its probe stops. agent_id: borrowed until the callback. */
 void ops_agent_unregister(struct cp_core *core, struct ops_call *call, const char *agent_id,
                           cp_storage_cb cb, void *cookie);
-/* One usable agent with every capability, not excluded, chosen by the strategy: res->agent, or
- * rc 0 with res->agent NULL when there is none. sel: borrowed until the callback. */
+/* One usable agent (cp_agent_may_claim()) with every capability, not excluded, chosen by the
+ * strategy: res->agent, or rc 0 with res->agent NULL when there is none. sel: borrowed until
+ * the callback. */
 void ops_agent_select(struct cp_core *core, struct ops_call *call, const struct ops_select *sel,
                       cp_storage_cb cb, void *cookie);
-/* Could take work now: ready, or busy below its maximum; never offline; circuit not open (an
- * open circuit past retry_at counts as half-open). */
-int ops_agent_usable(const struct cp_agent_view *a, int64_t now_ms);
+/* An operator's drain (drain 1: no new tasks, it finishes what it holds; shown draining until
+ * undrained, whatever it heartbeats) or undrain (0: back to the status it reported). res->agent
+ * after, res->created 1 when the drain state changed. OPS_ERR_UNSUPPORTED when the store
+ * predates it (storage ops version < 4). */
+void ops_agent_drain(struct cp_core *core, struct ops_call *call, const char *agent_id, int drain,
+                     cp_storage_cb cb, void *cookie);
+
+/* What ops answers for a feature the storage plugin does not have (built for an older minor). */
+#define OPS_ERR_UNSUPPORTED (-ENOTSUP)
 
 /* ---- tasks (ops_tasks.c) ---- */
 
 /* Submit `in` (task_type, payload_json, required_capabilities, priority, timeout_ms,
- * max_retries, metadata_json, strategy; the rest is ignored): ops gives it its id, status
- * pending and creation time. res->task. */
+ * max_retries, metadata_json, strategy; since 2.4 not_before_ms, idempotency_key and the
+ * backoff; the rest is ignored): ops gives it its id, status pending and creation time.
+ * res->task; res->created 1 when stored now, 0 when the task holding its idempotency key was
+ * found. OPS_ERR_UNSUPPORTED when in uses 2.4 members the store does not know. */
 void ops_task_submit(struct cp_core *core, struct ops_call *call, const struct cp_task_view *in,
                      cp_storage_cb cb, void *cookie);
+/* Submit n tasks as one store operation (ops_tasks_batch.c): each as ops_task_submit() takes
+ * it. res->tasks[i] is item i's task; the created ones are those whose id is res->tasks[i]->id
+ * of the id ops gave (ops_batch_created() tells). in: borrowed until the callback. */
+void ops_task_submit_batch(struct cp_core *core, struct ops_call *call,
+                           const struct cp_task_view *const *in, size_t n, cp_storage_cb cb,
+                           void *cookie);
+/* 1 when item i of the batch answered in res was stored by it (not found by its key). */
+int ops_batch_created(const struct ops_call *call, const struct cp_result *res, size_t i);
 void ops_task_list(struct cp_core *core, const struct cp_task_filter *f, cp_storage_cb cb,
                    void *cookie);
 /* The task now or, with wait_ms, once it is terminal or wait_ms passed (then `hold` says when
@@ -132,6 +162,20 @@ void ops_task_transition(struct cp_core *core, struct ops_call *call,
  * if it is still that attempt. Nothing to call back. */
 void ops_task_release(struct cp_core *core, const char *task_id, const char *agent_id,
                       uint32_t attempt);
+
+/* ---- the task's lease and the operator's task ops (ops_tasks_admin.c, 2.4 stores) ---- */
+
+/* The holder's lease: x->deadline_ms (0: now + the task's timeout) and progress (NULL: kept);
+ * now_ms is set here. res->task after; CP_ERR_CONFLICT with res->task as for complete. */
+void ops_task_extend(struct cp_core *core, struct ops_call *call, const struct cp_extend *x,
+                     cp_storage_cb cb, void *cookie);
+/* A failed, timed-out or cancelled task back to pending (retries 0, attempts kept). */
+void ops_task_retry(struct cp_core *core, struct ops_call *call, const char *task_id,
+                    cp_storage_cb cb, void *cookie);
+/* Delete terminal tasks (one bounded store call: res->events, res->more). */
+void ops_task_purge(struct cp_core *core, const struct cp_purge *p, cp_storage_cb cb, void *cookie);
+/* The ABI minor of the storage plugin (what it knows of the task view and ops). */
+uint32_t ops_store_minor(const struct cp_core *core);
 
 /* ---- claims (ops_claims.c) ---- */
 
@@ -182,6 +226,19 @@ struct ops_storage {
     struct cp_storage_status conn;
 };
 void ops_storage_status(struct cp_core *core, struct ops_storage *out);
+/* One loaded plugin, as GET /plugins shows it. Strings borrowed from the plugin set. */
+struct ops_plugin {
+    int kind; /* enum cp_plugin_kind */
+    const char *name, *version, *path;
+    uint32_t abi_major, abi_minor;    /* what the plugin was built for */
+    const struct cfg_option *options; /* its config options (callers show the keys only) */
+    size_t n_options;
+    int is_default; /* the configured default strategy */
+};
+/* The loaded plugins, storage first, then selection, then probes (each in load order): fills
+ * at most `max` and returns how many there are. */
+size_t ops_plugins(struct cp_core *core, struct ops_plugin *out, size_t max);
+
 /* What a failed (CP_ERR_UNAVAILABLE) operation may have done: enum cp_outcome, read only from a
  * store whose ops version has cp_result.outcome (2+); NOT_APPLIED otherwise. */
 int ops_outcome(const struct cp_core *core, const struct cp_result *res);

@@ -1,6 +1,7 @@
 /* ops_claims.c — claiming: one store claim; when it finds nothing and the claim may wait, the
- * claimer is held (claims.c) until a task arrives for it or its time is up. Claims sent later
- * for held claimers report back through the hooks below, so a task handed out either way is
+ * claimer is held (claims.c) until a task arrives for it or its time is up — also when the agent
+ * lacks room (at its limit, busy, starting): then until it has room (claims_room). Claims sent
+ * later for held claimers report back through the hooks below, so a task handed out either way is
  * counted and announced the same. */
 #include "claims.h"
 #include "clock.h"
@@ -31,18 +32,19 @@ static void on_claimed(void *cookie, const struct cp_result *res)
         ops_emit_task(core, EVT_TASK_CLAIMED, res->task, CP_TASK_PENDING, NULL);
         ops_emit_agent_moved(core, res); /* ready -> busy at its maximum */
     }
+    int64_t now = clock_now_ms();
     if (res->rc < 0 || res->task || in->block_ms == 0 || !res->agent ||
-        !cp_agent_may_claim(res->agent, clock_now_ms())) {
+        (!cp_agent_may_claim(res->agent, now) && !claims_agent_may_wait(res->agent, now))) {
         call->cb(call->cookie, res);
         return;
     }
     /* Nothing now: hold the claim with its capabilities (default: the agent's own). */
     const char *const *caps = in->capabilities ? in->capabilities : res->agent->capabilities;
     uint32_t n = in->capabilities ? in->n_capabilities : res->agent->n_capabilities;
+    struct claims_seen seen = {call->u.claim.seen_pending, call->u.claim.seen_room};
     call_hold(call, 1);
-    call->u.claim.held =
-        claims_hold(core->claims, in->agent_id, caps, n, res->agent, in->block_ms,
-                    call->u.claim.arrived_ms, call->u.claim.seen_seq, on_held_delivered, call);
+    call->u.claim.held = claims_hold(core->claims, in->agent_id, caps, n, res->agent, in->block_ms,
+                                     call->u.claim.arrived_ms, seen, on_held_delivered, call);
 }
 
 void ops_task_claim(struct cp_core *core, struct ops_call *call, const struct ops_claim *in,
@@ -53,7 +55,9 @@ void ops_task_claim(struct cp_core *core, struct ops_call *call, const struct op
     call->kind = OPS_CALL_CLAIM;
     call->u.claim.in = in;
     call->u.claim.arrived_ms = clock_now_ms();
-    call->u.claim.seen_seq = claims_pending_seq(core->claims);
+    struct claims_seen seen = claims_seen_now(core->claims);
+    call->u.claim.seen_pending = seen.pending;
+    call->u.claim.seen_room = seen.room;
     call->u.claim.held = NULL;
     struct cp_claim c = {in->agent_id, in->capabilities, in->n_capabilities,
                          call->u.claim.arrived_ms};

@@ -78,6 +78,9 @@ static const int kind_of_change[CP_CHANGE_KIND_COUNT] = {
     [CP_CHANGE_TASK_RELEASED] = EVT_TASK_RELEASED,
     [CP_CHANGE_TASK_TIMEOUT] = EVT_TASK_TIMEOUT,
     [CP_CHANGE_TASK_CANCELLED] = EVT_TASK_CANCELLED,
+    [CP_CHANGE_TASK_EXTENDED] = EVT_TASK_EXTENDED,
+    [CP_CHANGE_TASK_DUE] = EVT_TASK_DUE,
+    [CP_CHANGE_TASK_RETRIED] = EVT_TASK_RETRIED,
 };
 
 static void on_store_change(void *arg, const struct cp_change *c)

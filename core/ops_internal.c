@@ -3,6 +3,7 @@
  * builds none), and the answer of an op refused before it reached the store. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/random.h>
 
 #include "clock.h"
 #include "ops_internal.h"
@@ -16,6 +17,19 @@ void ops_fail(cp_storage_cb cb, void *cookie, int rc, const char *fmt, ...)
     va_end(ap);
     struct cp_result res = {.size = sizeof res, .rc = rc, .message = msg};
     cb(cookie, &res);
+}
+
+uint32_t ops_random32(void)
+{
+    /* xorshift32 seeded once from the kernel: the jitter of backoffs needs spread, not
+     * secrecy. */
+    static uint32_t x;
+    while (x == 0 && getrandom(&x, sizeof x, GRND_NONBLOCK) != (ssize_t)sizeof x)
+        x = (uint32_t)clock_now_ms() | 1;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return x;
 }
 
 void ops_emit_task_event(struct cp_core *core, int kind, const struct cp_task_view *t,

@@ -25,6 +25,21 @@ static inline void ops_call_init(struct ops_call *call, struct cp_core *core, cp
 void ops_fail(cp_storage_cb cb, void *cookie, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* A random 32-bit number (the jitter of retry backoffs). */
+uint32_t ops_random32(void);
+
+/* Submitting, shared by ops_task_submit and ops_task_submit_batch (ops_tasks.c): a new id; the
+ * checks of what the store can keep (answers cb and returns -1 when refused); the view the
+ * store gets; the reactions to a task stored (metrics, event, the waiting task's due time). */
+void ops_new_task_id(char out[30]);
+int ops_submit_check(struct cp_core *core, const struct cp_task_view *in, cp_storage_cb cb,
+                     void *cookie);
+void ops_submit_view(const struct cp_task_view *in, const char *id, int64_t now,
+                     struct cp_task_view *t);
+void ops_task_stored(struct cp_core *core, const struct cp_task_view *t);
+/* Answer OPS_ERR_UNSUPPORTED: the store (named, with its ABI minor) cannot do `what`. */
+void ops_unsupported(struct cp_core *core, cp_storage_cb cb, void *cookie, const char *what);
+
 /* Domain events (ops_internal.c). Each returns at once when nobody subscribed: callers may call
  * them unconditionally. old_status -1: not known. */
 static inline int ops_events_on(const struct cp_core *core)
@@ -82,9 +97,11 @@ struct ops_feed *ops_feed_new(struct cp_core *core);
 void ops_feed_stop(struct ops_feed *f);
 void ops_feed_free(struct ops_feed *f);
 
-/* The reaper's timer (ops_reap.c). */
+/* The reaper's timer (ops_reap.c). reaper_due: also reap at at_ms (a waiting task's
+ * not_before: the reap makes it due and wakes held claims then). */
 struct reaper *reaper_new(struct cp_core *core);
 void reaper_start(struct reaper *rp);
+void reaper_due(struct reaper *rp, int64_t at_ms);
 void reaper_stop(struct reaper *rp);
 void reaper_free(struct reaper *rp);
 

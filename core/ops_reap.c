@@ -17,6 +17,7 @@
 
 #include <event2/event.h>
 
+#include "claims.h"
 #include "clock.h"
 #include "health.h"
 #include "log.h"
@@ -56,11 +57,18 @@ void ops_react_store_events(struct cp_core *core, const struct cp_event *ev, siz
     int emit = ops_events_on(core);
     for (size_t i = 0; i < n; i++) {
         const struct cp_event *e = &ev[i];
+        if (e->agent_id && e->kind != CP_EVENT_TASK_DELETED) /* its tasks or status changed */
+            claims_room(core->claims, e->agent_id, NULL);
         switch (e->kind) {
         case CP_EVENT_TASK_TIMEOUT:
             metrics_task_event(e->task_type ? e->task_type : "unknown", MET_TASK_TIMEOUT);
             if (e->agent_id && core->health) health_task_outcome(core->health, e->agent_id, 0);
             if (emit) emit_store_event(core, EVT_TASK_TIMEOUT, e);
+            sched_task_event(core->sched, e->task_id, e->required_capabilities, e->n_required,
+                             e->strategy, e->task_status);
+            break;
+        case CP_EVENT_TASK_DUE:
+            if (emit) emit_store_event(core, EVT_TASK_DUE, e);
             sched_task_event(core->sched, e->task_id, e->required_capabilities, e->n_required,
                              e->strategy, e->task_status);
             break;
@@ -117,14 +125,19 @@ struct tally {
 struct reaper {
     struct cp_core *core;
     struct event *timer;
+    struct event *due; /* the earliest known not_before of a waiting task */
+    int64_t due_at_ms; /* when `due` fires (0: not pending) */
     struct ops_call call;
     int reaping;
     int cleanup_due;  /* removal of stale agents is on until a removal pass caught up */
     int pass_removes; /* the pass in flight carries the removal */
+    int again; /* `due` fired during a pass: another one right after */
     int64_t last_cleanup_ms;
     int error_logged;
     struct tally tally;
 };
+
+static void reap_now(struct reaper *rp);
 
 static void reap_schedule(struct reaper *rp, uint64_t ms)
 {
@@ -201,6 +214,7 @@ static void on_pass_done(void *cookie, const struct cp_result *res)
     }
     rp->error_logged = 0;
     tally_events(&rp->tally, res->events, res->n_events);
+    if (res->next_due_ms > 0) reaper_due(rp, res->next_due_ms);
     /* A store stops at about max_events of work: a full batch means there may be more. */
     int more = res->n_events >= REAP_BATCH;
     if (rp->pass_removes && !more) rp->cleanup_due = 0;
@@ -209,6 +223,10 @@ static void on_pass_done(void *cookie, const struct cp_result *res)
         return;
     }
     tally_log(rp);
+    if (rp->again) {
+        rp->again = 0;
+        reap_now(rp);
+    }
 }
 
 static void on_reap_timer(evutil_socket_t fd, short what, void *arg)
@@ -216,11 +234,42 @@ static void on_reap_timer(evutil_socket_t fd, short what, void *arg)
     (void)fd, (void)what;
     struct reaper *rp = arg;
     reap_schedule(rp, REAP_PERIOD_MS);
-    if (rp->reaping) return;
+    if (!rp->reaping) reap_now(rp);
+}
+
+/* A waiting task's time came: reap now (that makes it due and wakes held claims), or right
+ * after the pass in progress. */
+static void on_due(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct reaper *rp = arg;
+    rp->due_at_ms = 0;
+    if (rp->reaping)
+        rp->again = 1;
+    else
+        reap_now(rp);
+}
+
+void reaper_due(struct reaper *rp, int64_t at_ms)
+{
+    /* Only a future moment: one already past is the periodic pass's (or the next one's). */
+    int64_t now = clock_now_ms();
+    if (!rp || at_ms <= now || (rp->due_at_ms && rp->due_at_ms <= at_ms)) return;
+    rp->due_at_ms = at_ms;
+    struct timeval tv = cp_ms_to_timeval(at_ms - now);
+    evtimer_add(rp->due, &tv);
+}
+
+static void reap_now(struct reaper *rp)
+{
     const struct cp_config *cfg = rp->core->cfg;
     int64_t now = clock_now_ms();
-    struct cp_reap r = {now,        cfg->heartbeat_timeout_ms, 0, cfg->retention_ms,
-                        REAP_BATCH, cfg->max_terminal};
+    struct cp_reap r = {.now_ms = now,
+                        .heartbeat_timeout_ms = cfg->heartbeat_timeout_ms,
+                        .retention_ms = cfg->retention_ms,
+                        .max_events = REAP_BATCH,
+                        .max_terminal = cfg->max_terminal,
+                        .jitter = ops_random32()};
     if (now - rp->last_cleanup_ms >= cfg->cleanup_interval_ms) {
         rp->cleanup_due = 1;
         rp->last_cleanup_ms = now;
@@ -236,6 +285,7 @@ struct reaper *reaper_new(struct cp_core *core)
     struct reaper *rp = xcalloc(1, sizeof *rp);
     rp->core = core;
     rp->timer = xevtimer_new(core->base, on_reap_timer, rp);
+    rp->due = xevtimer_new(core->base, on_due, rp);
     rp->last_cleanup_ms = clock_now_ms();
     return rp;
 }
@@ -248,6 +298,8 @@ void reaper_start(struct reaper *rp)
 void reaper_stop(struct reaper *rp)
 {
     evtimer_del(rp->timer);
+    evtimer_del(rp->due);
+    rp->due_at_ms = 0;
 }
 
 /* A pass still in the store has been answered by then: the store is destroyed first. */
@@ -255,5 +307,6 @@ void reaper_free(struct reaper *rp)
 {
     if (!rp) return;
     event_free(rp->timer);
+    event_free(rp->due);
     free(rp);
 }

@@ -107,3 +107,30 @@ int ops_system_health(uint64_t total, uint64_t degraded, uint64_t unhealthy)
 {
     return health_system_status(total, degraded, unhealthy);
 }
+
+size_t ops_plugins(struct cp_core *core, struct ops_plugin *out, size_t max)
+{
+    static const int order[] = {CP_PLUGIN_STORAGE, CP_PLUGIN_SELECTION, CP_PLUGIN_PROBE};
+    size_t n = 0;
+    for (size_t k = 0; k < sizeof order / sizeof *order; k++) {
+        for (size_t i = 0; i < core->plugins.n; i++) {
+            const struct plugin *p = core->plugins.items[i];
+            if ((int)p->desc->kind != order[k]) continue;
+            if (n < max)
+                out[n] = (struct ops_plugin){
+                    .kind = order[k],
+                    .name = p->desc->name,
+                    .version = p->desc->version,
+                    .path = p->path,
+                    .abi_major = p->desc->abi_major,
+                    .abi_minor = p->desc->abi_minor,
+                    .options = p->options,
+                    .n_options = p->n_options,
+                    .is_default = order[k] == CP_PLUGIN_SELECTION &&
+                                  strcmp(p->desc->name, core->cfg->selection_default) == 0,
+                };
+            n++;
+        }
+    }
+    return n;
+}

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "claims.h"
 #include "clock.h"
 #include "health.h"
 #include "log.h"
@@ -19,7 +20,7 @@
 
 /* 96 random bits per id. The bytes come from getrandom() in blocks of 4 KiB: one system call
  * per 341 tasks instead of one per task. */
-static void new_task_id(char out[30])
+void ops_new_task_id(char out[30])
 {
     static unsigned char pool[4096];
     static size_t left;
@@ -43,32 +44,46 @@ static void new_task_id(char out[30])
 
 /* ---- submit ---- */
 
-static void on_submitted(void *cookie, const struct cp_result *res)
+uint32_t ops_store_minor(const struct cp_core *core)
 {
-    struct ops_call *call = cookie;
-    struct cp_core *core = call->core; /* the callback may free call */
-    if (res->rc < 0) {
-        call->cb(call->cookie, res);
-        return;
-    }
-    metrics_task_event(res->task->task_type, MET_TASK_SUBMITTED);
-    ops_emit_task(core, EVT_TASK_SUBMITTED, res->task, -1, NULL);
-    call->cb(call->cookie, res);
-    sched_task_changed(core->sched, res->task);
+    return core->storage_plugin ? core->storage_plugin->desc->abi_minor : CP_ABI_MINOR;
 }
 
-void ops_task_submit(struct cp_core *core, struct ops_call *call, const struct cp_task_view *in,
-                     cp_storage_cb cb, void *cookie)
+int ops_submit_check(struct cp_core *core, const struct cp_task_view *in, cp_storage_cb cb,
+                     void *cookie)
 {
     if (in->strategy && !core_strategy(core, in->strategy)) {
-        ops_fail(cb, cookie, CP_ERR_INVALID, "strategy '%.128s' is not a loaded selection plugin",
-                 in->strategy);
-        return;
+        char names[320];
+        selection_names(core, names, sizeof names);
+        ops_fail(cb, cookie, CP_ERR_INVALID,
+                 "strategy '%.128s' is not a loaded selection plugin; loaded strategies: %s",
+                 in->strategy, names);
+        return -1;
     }
-    char id[32];
-    new_task_id(id);
-    int64_t now = clock_now_ms();
-    struct cp_task_view t = {
+    const char *feature = in->not_before_ms > 0                 ? "delayed tasks"
+                          : in->idempotency_key                 ? "idempotency keys"
+                          : in->backoff_type != CP_BACKOFF_NONE ? "retry backoff"
+                                                                : NULL;
+    if (feature && ops_store_minor(core) < 4) {
+        ops_unsupported(core, cb, cookie, feature);
+        return -1;
+    }
+    return 0;
+}
+
+void ops_unsupported(struct cp_core *core, cp_storage_cb cb, void *cookie, const char *what)
+{
+    ops_fail(cb, cookie, OPS_ERR_UNSUPPORTED,
+             "the storage backend '%s' (plugin ABI %d.%u) does not support %s; it needs ABI "
+             "%d.4 or later",
+             core->storage_plugin ? core->storage_plugin->desc->name : "?", CP_ABI_MAJOR,
+             ops_store_minor(core), what, CP_ABI_MAJOR);
+}
+
+void ops_submit_view(const struct cp_task_view *in, const char *id, int64_t now,
+                     struct cp_task_view *t)
+{
+    *t = (struct cp_task_view){
         .size = sizeof(struct cp_task_view),
         .id = id,
         .task_type = in->task_type,
@@ -83,8 +98,46 @@ void ops_task_submit(struct cp_core *core, struct ops_call *call, const struct c
         .max_retries = in->max_retries,
         .metadata_json = in->metadata_json,
         .strategy = in->strategy,
+        .not_before_ms = in->not_before_ms > now ? in->not_before_ms : 0,
+        .idempotency_key = in->idempotency_key,
+        .backoff_type = in->backoff_type,
+        .backoff_jitter = in->backoff_jitter,
+        .backoff_ms = in->backoff_ms,
+        .backoff_max_ms = in->backoff_max_ms,
     };
+}
+
+void ops_task_stored(struct cp_core *core, const struct cp_task_view *t)
+{
+    metrics_task_event(t->task_type, MET_TASK_SUBMITTED);
+    ops_emit_task(core, EVT_TASK_SUBMITTED, t, -1, NULL);
+    if (t->not_before_ms > 0 && core->reaper) reaper_due(core->reaper, t->not_before_ms);
+}
+
+static void on_submitted(void *cookie, const struct cp_result *res)
+{
+    struct ops_call *call = cookie;
+    struct cp_core *core = call->core; /* the callback may free call */
+    if (res->rc < 0) {
+        call->cb(call->cookie, res);
+        return;
+    }
+    /* A task found by its idempotency key has another id: nothing was stored. */
+    struct cp_result r = *res;
+    r.created = strcmp(res->task->id, call->u.submit_id) == 0;
+    if (r.created) ops_task_stored(core, res->task);
+    call->cb(call->cookie, &r);
+    if (r.created) sched_task_changed(core->sched, res->task);
+}
+
+void ops_task_submit(struct cp_core *core, struct ops_call *call, const struct cp_task_view *in,
+                     cp_storage_cb cb, void *cookie)
+{
+    if (ops_submit_check(core, in, cb, cookie) < 0) return;
     ops_call_init(call, core, cb, cookie);
+    ops_new_task_id(call->u.submit_id);
+    struct cp_task_view t;
+    ops_submit_view(in, call->u.submit_id, clock_now_ms(), &t);
     CORE_STORE(core, task_submit, &t, on_submitted, call);
 }
 
@@ -168,6 +221,8 @@ static void on_transitioned(void *cookie, const struct cp_result *res)
         return;
     }
     const struct cp_task_view *t = res->task;
+    if (t->status == CP_TASK_PENDING && t->not_before_ms > 0 && core->reaper)
+        reaper_due(core->reaper, t->not_before_ms); /* a requeue that waits for its backoff */
     if (ops_events_on(core)) /* first: the breaker's write below is told as its consequence */
         ops_emit_task_event(core, transition_event[kind], t, status_before(kind, res),
                             res->agent ? res->agent->agent_id : NULL);
@@ -180,6 +235,9 @@ static void on_transitioned(void *cookie, const struct cp_result *res)
     }
     call->cb(call->cookie, res);
     sched_task_changed(core->sched, t);
+    /* A task leaving claimed/running gives its agent a slot: its claims held for room retry. */
+    if (kind != CP_TR_START && res->agent)
+        claims_room(core->claims, res->agent->agent_id, res->agent);
 }
 
 void ops_task_transition(struct cp_core *core, struct ops_call *call,
@@ -192,6 +250,7 @@ void ops_task_transition(struct cp_core *core, struct ops_call *call,
     struct cp_transition t = *tr;
     t.now_ms = clock_now_ms();
     t.pass_over_ms = core->cfg->pass_over_ms;
+    t.jitter = ops_random32();
     ops_call_init(call, core, cb, cookie);
     call->kind = t.kind;
     CORE_STORE(core, task_transition, &t, on_transitioned, call);
@@ -212,8 +271,9 @@ static void on_released(void *cookie, const struct cp_result *res)
         log_info("task %s released: its claimer disconnected before the reply", res->task->id);
         ops_emit_task(core, EVT_TASK_RELEASED, res->task, CP_TASK_CLAIMED, rl->agent_id);
         ops_emit_agent_moved(core, res);
-        free(rl);
         sched_task_changed(core->sched, res->task);
+        claims_room(core->claims, rl->agent_id, res->agent);
+        free(rl);
         return;
     }
     free(rl);

@@ -85,19 +85,13 @@ static void task_done(struct scheduler *s, const char *task_id)
 
 void sched_task_changed(struct scheduler *s, const struct cp_task_view *t)
 {
+    /* A task waiting for its not_before wakes nobody yet: the reap that makes it due does. */
+    if (t->status == CP_TASK_PENDING && t->not_before_ms > 0 && t->not_before_ms > clock_now_ms())
+        return;
     if (t->status == CP_TASK_PENDING)
         claims_wake(s->claims, t->id, t->required_capabilities, t->n_required, t->strategy, t);
     else if (cp_task_status_is_terminal(t->status))
         task_done(s, t->id);
-}
-
-void sched_task_event(struct scheduler *s, const char *task_id, const char *const *req,
-                      uint32_t n_req, const char *strategy, int32_t status)
-{
-    if (status == CP_TASK_PENDING)
-        claims_wake(s->claims, task_id, req, n_req, strategy, NULL);
-    else if (task_id && status >= 0 && cp_task_status_is_terminal(status))
-        task_done(s, task_id);
 }
 
 static void on_remote_task(void *cookie, const struct cp_result *res)
@@ -109,15 +103,34 @@ static void on_remote_task(void *cookie, const struct cp_result *res)
         claims_missed(s->claims, NULL, 0); /* unknown: every claim in flight re-checks */
 }
 
+/* A store event (reaper, unregistration) made a task pending: it names the task but carries
+ * no more of it than its requirements, and strategies weigh the whole task (type, metadata,
+ * priority). With claims held or in flight it is read first, as another process's change is
+ * (sched_store_changed, below); with none, only claims ops has in flight may have missed it. */
+void sched_task_event(struct scheduler *s, const char *task_id, const char *const *req,
+                      uint32_t n_req, const char *strategy, int32_t status)
+{
+    (void)strategy; /* the task as read names it */
+    if (status == CP_TASK_PENDING && task_id && !claims_idle(s->claims))
+        CORE_STORE(s->core, task_get, task_id, on_remote_task, s);
+    else if (status == CP_TASK_PENDING)
+        claims_missed(s->claims, req, n_req);
+    else if (task_id && status >= 0 && cp_task_status_is_terminal(status))
+        task_done(s, task_id);
+}
+
 /* Another process made task `id` pending. Nothing held or in flight here: only ops' claims in
  * flight may have missed it (claims_missed moves pending_seq for them). Else the task is read
  * first; a claim in flight that missed it is held by the time that read answers (same
- * connection, in order) or is covered by the wake-up ending unplaced (claims.c). */
+ * connection, in order) or is covered by the wake-up ending unplaced (claims.c).
+ * "room": agent `id` may be able to claim again (claims_room). */
 void sched_store_changed(void *sched, const char *kind, const char *id)
 {
     struct scheduler *s = sched;
     if (strcmp(kind, "done") == 0)
         task_done(s, id);
+    else if (strcmp(kind, "room") == 0)
+        claims_room(s->claims, id, NULL);
     else if (strcmp(kind, "pending") == 0 && claims_idle(s->claims))
         claims_missed(s->claims, NULL, 0);
     else if (strcmp(kind, "pending") == 0)

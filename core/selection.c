@@ -1,4 +1,5 @@
 /* selection.c — the glue between the core and selection plugins. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +18,8 @@ struct plugin *core_strategy(struct cp_core *core, const char *name)
 
 size_t selection_pick(struct cp_core *core, struct plugin *strategy,
                       const struct cp_agent_view *const *candidates, size_t n,
-                      const char *const *caps, uint32_t n_caps, const char *task_id)
+                      const char *const *caps, uint32_t n_caps,
+                      const struct cp_selection_task *task, const char *hints_json)
 {
     (void)core;
     if (n <= 1 || !strategy) return 0;
@@ -31,7 +33,15 @@ size_t selection_pick(struct cp_core *core, struct plugin *strategy,
         memcpy(key + len, caps[i], l + 1);
         len += l;
     }
-    struct cp_selection_ctx ctx = {caps, n_caps, key, task_id, clock_now_ms()};
+    struct cp_selection_ctx ctx = {
+        .capabilities = caps,
+        .n_capabilities = n_caps,
+        .capability_key = key,
+        .task_id = task ? task->id : NULL,
+        .now_ms = clock_now_ms(),
+        .task = task,
+        .hints_json = hints_json ? hints_json : "{}",
+    };
     const struct cp_selection_ops *ops = strategy->ops;
     int idx = ops->select(strategy->state, candidates, n, &ctx);
     if (idx < 0 || (size_t)idx >= n) {
@@ -40,4 +50,20 @@ size_t selection_pick(struct cp_core *core, struct plugin *strategy,
         return 0;
     }
     return (size_t)idx;
+}
+
+void selection_names(struct cp_core *core, char *buf, size_t len)
+{
+    size_t used = 0;
+    if (len) buf[0] = '\0';
+    for (size_t i = 0; i < core->plugins.n; i++) {
+        const struct plugin *p = core->plugins.items[i];
+        if (p->desc->kind != CP_PLUGIN_SELECTION) continue;
+        int w = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", p->desc->name);
+        if (w < 0 || (size_t)w >= len - used) {
+            buf[used] = '\0'; /* cut at the last name that fitted */
+            break;
+        }
+        used += (size_t)w;
+    }
 }

@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include <cp/types.h>
+#include <cp/selection.h>
 
 struct cp_core;
 struct plugin;
@@ -12,10 +12,16 @@ struct plugin;
 /* The selection plugin `name` (NULL or "" = the configured default), or NULL if unknown. */
 struct plugin *core_strategy(struct cp_core *core, const char *name);
 
-/* Index of the chosen candidate (candidates sorted by agent_id, n >= 1). A strategy error or an
- * out-of-range answer falls back to 0 (logged): a broken plugin never stalls the scheduler. */
+/* Index of the chosen candidate (candidates sorted by agent_id, n >= 1). task: the task being
+ * placed, or NULL (GET /agents/select); hints_json: the request's hints as a JSON object's text,
+ * or NULL for none ("{}"). A strategy error or an out-of-range answer falls back to 0 (logged):
+ * a broken plugin never stalls the scheduler. */
 size_t selection_pick(struct cp_core *core, struct plugin *strategy,
                       const struct cp_agent_view *const *candidates, size_t n,
-                      const char *const *caps, uint32_t n_caps, const char *task_id);
+                      const char *const *caps, uint32_t n_caps,
+                      const struct cp_selection_task *task, const char *hints_json);
+
+/* The names of the loaded selection plugins, ", "-separated, into buf (for error messages). */
+void selection_names(struct cp_core *core, char *buf, size_t len);
 
 #endif

@@ -26,9 +26,9 @@
 #endif
 
 /* Sizes at minor 0 of this major: the least a plugin of this major may return. */
-#define RESULT_MIN offsetof(struct cp_result, outcome) /* 2.2 appended outcome */
-#define AGENT_MIN sizeof(struct cp_agent_view)
-#define TASK_MIN sizeof(struct cp_task_view)
+#define RESULT_MIN offsetof(struct cp_result, outcome)          /* 2.2 appended outcome */
+#define AGENT_MIN offsetof(struct cp_agent_view, drained_at_ms) /* 2.4 appended drained_at */
+#define TASK_MIN offsetof(struct cp_task_view, deadline_at_ms)  /* 2.4 appended */
 #define STATS_MIN sizeof(struct cp_stats_view)
 #define EVENT_MIN offsetof(struct cp_event, strategy) /* 2.1 appended strategy */
 
@@ -442,6 +442,36 @@ static void w_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *co
     FORWARD(reap, r);
 }
 
+static void w_task_extend(void *st, const struct cp_extend *x, cp_storage_cb cb, void *cookie)
+{
+    struct compat *c = st;
+    FORWARD(task_extend, x);
+}
+
+static void w_task_retry(void *st, const struct cp_retry *r, cp_storage_cb cb, void *cookie)
+{
+    struct compat *c = st;
+    FORWARD(task_retry, r);
+}
+
+static void w_task_purge(void *st, const struct cp_purge *p, cp_storage_cb cb, void *cookie)
+{
+    struct compat *c = st;
+    FORWARD(task_purge, p);
+}
+
+static void w_task_submit_batch(void *st, const struct cp_task_view *const *tasks, size_t n,
+                                cp_storage_cb cb, void *cookie)
+{
+    struct compat *c = st;
+    for (size_t i = 0; i < n; i++)
+        if (tasks[i] &&
+            (!known(c, COMPAT_TASK_STATUS, tasks[i]->status, 0, "task status", cb, cookie) ||
+             !known(c, COMPAT_PRIORITY, tasks[i]->priority, 0, "priority", cb, cookie)))
+            return;
+    FORWARD(task_submit_batch, tasks, n);
+}
+
 static void w_stats(void *st, cp_storage_cb cb, void *cookie)
 {
     struct compat *c = st;
@@ -487,6 +517,13 @@ static int w_feed(void *st, int on, void (*on_change)(void *, const struct cp_ch
     return c->ops->feed(c->st, on, on ? on_feed_change : NULL, on ? c : NULL);
 }
 
+static void w_agent_drain(void *st, const char *id, int drain, int64_t now_ms, cp_storage_cb cb,
+                          void *cookie)
+{
+    struct compat *c = st;
+    FORWARD(agent_drain, id, drain, now_ms);
+}
+
 static void w_destroy(void *st)
 {
     struct compat *c = st;
@@ -521,13 +558,18 @@ static void wrap_table(struct compat *c)
     if (o->version >= 2 && o->status) t->status = w_status; /* 2.2 */
     /* 2.3; called without a state (before create()), so the plugin's own function serves */
     if (o->version >= 3) t->validate_options = o->validate_options;
-    if (o->version >= 4 && o->feed)
-        t->feed = w_feed; /* 2.4; agent_list's pages are in w_agent_list */
+    if (o->version >= 4) { /* 2.4; agent_list's pages are in w_agent_list */
+        if (o->feed) t->feed = w_feed;
+        t->task_extend = o->task_extend ? w_task_extend : NULL;
+        t->task_retry = o->task_retry ? w_task_retry : NULL;
+        t->task_purge = o->task_purge ? w_task_purge : NULL;
+        t->task_submit_batch = o->task_submit_batch ? w_task_submit_batch : NULL;
+        t->agent_drain = o->agent_drain ? w_agent_drain : NULL;
+    }
 }
 _Static_assert(sizeof(struct cp_storage_ops) ==
-                   offsetof(struct cp_storage_ops, feed) +
-                       sizeof(int (*)(void *, int, void (*)(void *, const struct cp_change *),
-                                      void *)),
+                   offsetof(struct cp_storage_ops, agent_drain) +
+                       sizeof(void (*)(void *, const char *, int, int64_t, cp_storage_cb, void *)),
                "an op was appended to struct cp_storage_ops: wrap it in wrap_table()");
 
 int storage_compat_wrap(struct plugin *p, char *err, size_t errlen)

@@ -33,6 +33,7 @@ CLOSED_OP(c_task_list, const struct cp_task_filter *f)
 CLOSED_OP(c_task_claim, const struct cp_claim *c)
 CLOSED_OP(c_task_transition, const struct cp_transition *tr)
 CLOSED_OP(c_reap, const struct cp_reap *r)
+CLOSED_OP(c_agent_drain, const char *id, int drain, int64_t now)
 
 static void c_stats(void *st, cp_storage_cb cb, void *cookie)
 {
@@ -62,4 +63,5 @@ const struct cp_storage_ops store_closed_ops = {
     .reap = c_reap,
     .stats = c_stats,
     .is_available = c_is_available,
+    .agent_drain = c_agent_drain,
 };

@@ -10,6 +10,7 @@
 #                         BENCH_SCALE_TASKS=1000000 pending tasks on the memory store
 #   BENCH_GROWTH=0        1: also the "how cost grows" tables (agents, pending, held claimers)
 #   BENCH_STORES="memory redis"   which stores to run ("" for none)
+#   BENCH_SUBMIT_TASKS=20000  tasks per run of the submit comparison (single vs batches)
 #   BENCH_CEILINGS=1      0: skip nginx/wrk and redis-benchmark
 #   BENCH_PIN=1           pin the server to CPU 0 and the load generator to CPU 1 (2+ CPUs)
 #   BENCH_BUILD_DIR=build/release   BENCH_OUT=DIR (keep the raw JSON results there)
@@ -311,6 +312,22 @@ for store in $STORES; do
             stop_cpd
         done
     fi
+done
+
+# ---- submit throughput: a task per request vs batches of 100 (POST /tasks/batch) ----------
+SUBMIT_TASKS=${BENCH_SUBMIT_TASKS:-20000}
+for store in $STORES; do
+    if [[ $store == redis ]]; then start_redis || continue; fi
+    say "submit on $store: $SUBMIT_TASKS tasks, one per request vs batches of 100 ($RUNS runs each)"
+    for _ in $(seq "$RUNS"); do
+        for batch in 1 100; do
+            if start_cpd "$store"; then
+                record "submit_b$batch" "$store" \
+                    "$(cpb -s fill -c 8 --no-setup --tasks "$SUBMIT_TASKS" --batch "$batch")"
+            fi
+            stop_cpd
+        done
+    done
 done
 
 # ---- scale: many agents, many pending tasks, memory store -----------------------------------

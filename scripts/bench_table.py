@@ -161,6 +161,25 @@ def main():
               f"a lifecycle costs at least 3 calls, so ≤ {fmt_n(redis1 / 3)} lifecycles/s "
               "if cpd did not pipeline.")
 
+    submits = [(st, by.get(("submit_b1", st)), by.get(("submit_b100", st))) for st in
+               sorted({lbl for (k, lbl) in by if k in ("submit_b1", "submit_b100")},
+                      key=lambda s: (s != "memory", s))]
+    if submits:
+        print()
+        print("## Submit throughput: one task per request vs batches of 100 (8 connections)")
+        print()
+        print("| store | POST /tasks | POST /tasks/batch (100 per request) | ratio |")
+        print("|---|---|---|---|")
+        for st, single, batch in submits:
+            def per_s(runs_):
+                return [d["tasks"]["per_s"] for d in runs_ or [] if d.get("ok")]
+            s1, b1 = per_s(single), per_s(batch)
+            m1, _, _ = stat(s1)
+            m2, _, _ = stat(b1)
+            ratio = f"{m2 / m1:.1f}x" if m1 and m2 else "–"
+            print(f"| {st} | {spread(s1, ' tasks/s') if s1 else 'not measured'} | "
+                  f"{spread(b1, ' tasks/s') if b1 else 'not measured'} | {ratio} |")
+
     sc = by.get(("scale", "memory"))
     if sc:
         d = sc[0]

@@ -35,6 +35,7 @@ static const char usage[] =
     "      --agents N         registered agents <prefix>-0..N-1 (default: max(-c, 1000) for\n"
     "                         heartbeat/read/select, else -c)\n"
     "      --tasks N          fill: tasks to submit (default 0)\n"
+    "      --batch N          fill: submit them N per POST /tasks/batch (default 1: POST /tasks)\n"
     "      --block-ms MS      long-poll hold of a claim (default 1000; wakeup 30000)\n"
     "      --rate R           wakeup: submits per second (default 1000)\n"
     "      --backlog N        lifecycle: max submitted-not-completed tasks (default 2 x -c)\n"
@@ -172,7 +173,8 @@ int args_parse(struct args *a, int argc, char **argv)
         O_METHOD,
         O_PATH,
         O_BODY,
-        O_JSON
+        O_JSON,
+        O_BATCH
     };
     static const struct option opts[] = {
         {"url", required_argument, 0, 'u'},
@@ -196,6 +198,7 @@ int args_parse(struct args *a, int argc, char **argv)
         {"path", required_argument, 0, O_PATH},
         {"body", required_argument, 0, O_BODY},
         {"json", no_argument, 0, O_JSON},
+        {"batch", required_argument, 0, O_BATCH},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -206,6 +209,7 @@ int args_parse(struct args *a, int argc, char **argv)
     a->submitters = 4;
     a->rate = 1000;
     a->payload_bytes = 100;
+    a->batch = 1;
     a->capability = "bench";
     a->prefix = "bench";
     a->token = getenv("CP_BENCH_TOKEN");
@@ -248,6 +252,12 @@ int args_parse(struct args *a, int argc, char **argv)
         case O_AGENTS:
             if (parse_u64("--agents", optarg, 1, 100000000, &agents)) return -1;
             break;
+        case O_BATCH: {
+            uint64_t v;
+            if (parse_u64("--batch", optarg, 1, 1000, &v)) return -1;
+            a->batch = (uint32_t)v;
+            break;
+        }
         case O_TASKS:
             if (parse_u64("--tasks", optarg, 0, 1000000000, &a->tasks)) return -1;
             break;

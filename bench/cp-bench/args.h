@@ -27,6 +27,7 @@ struct args {
     uint64_t max_ops;  /* -n: stop after this many primary operations (0 = no bound) */
     uint64_t agents;   /* --agents: registered agents (ids <prefix>-0 .. N-1) */
     uint64_t tasks;    /* --tasks: fill only */
+    uint32_t batch; /* --batch: fill submits in POST /tasks/batch of this many (1: POST /tasks) */
     uint32_t block_ms; /* long-poll hold of claims */
     double rate;       /* wakeup: submits per second */
     uint64_t backlog;  /* lifecycle: at most this many submitted but not completed */

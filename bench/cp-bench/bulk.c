@@ -86,7 +86,7 @@ int bulk_post(struct event_base *base, const struct args *a, int conns, uint64_t
     if (n == 0) return 0;
     if ((uint64_t)conns > n) conns = (int)n;
     struct bulk b = {.base = base, .a = a, .make = make, .n = n, .res = out};
-    b.cap = BODY_SLACK + a->payload_bytes + 64;
+    b.cap = (BODY_SLACK + a->payload_bytes) * (size_t)(a->batch ? a->batch : 1) + 64;
     b.bodies = malloc(b.cap * (size_t)conns);
     struct pool *p = pool_new(base, a->host, a->port, conns, 30, a->token);
     if (!b.bodies || !p) {
@@ -126,6 +126,21 @@ size_t bulk_make_task(const struct args *a, uint64_t i, char *path, size_t pathc
     (void)i;
     snprintf(path, pathcap, API "/tasks");
     return task_body(a, now_us(), body, cap);
+}
+
+size_t bulk_make_task_batch(const struct args *a, uint64_t i, char *path, size_t pathcap,
+                            char *body, size_t cap)
+{
+    snprintf(path, pathcap, API "/tasks/batch");
+    uint64_t first = i * a->batch, n = a->tasks - first < a->batch ? a->tasks - first : a->batch;
+    size_t len = (size_t)snprintf(body, cap, "{\"tasks\":[");
+    int64_t now = now_us();
+    for (uint64_t k = 0; k < n; k++) {
+        if (k) body[len++] = ',';
+        len += task_body(a, now, body + len, cap - len - 3);
+    }
+    memcpy(body + len, "]}", 3);
+    return len + 2;
 }
 
 int bulk_register_agents(struct event_base *base, const struct args *a, struct bulk_result *out)

@@ -31,5 +31,8 @@ size_t bulk_make_agent(const struct args *a, uint64_t i, char *path, size_t path
                        size_t cap);
 size_t bulk_make_task(const struct args *a, uint64_t i, char *path, size_t pathcap, char *body,
                       size_t cap);
+/* Request i of a fill with --batch: POST /tasks/batch of a->batch tasks (fewer for the last). */
+size_t bulk_make_task_batch(const struct args *a, uint64_t i, char *path, size_t pathcap,
+                            char *body, size_t cap);
 
 #endif

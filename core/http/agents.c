@@ -11,6 +11,9 @@
 #include "validate.h"
 
 #define MAX_TEXT 256 /* model, provider */
+#define MAX_HINTS 16
+#define MAX_HINT_KEY 64
+#define MAX_HINT_VALUE 256
 
 static void reply_agent(struct req *r, int status, const struct cp_agent_view *a)
 {
@@ -225,11 +228,39 @@ void agents_heartbeat(struct req *r)
     ops_agent_heartbeat(r->core, &r->call, r->params[0], st, on_heartbeat, r);
 }
 
+/* ---- drain / undrain (operators) ---- */
+
+static void on_drained(void *cookie, const struct cp_result *res)
+{
+    struct req *r = cookie;
+    if (res->rc < 0)
+        http_reply_storage_error(r, res, "agent");
+    else
+        reply_agent(r, 200, res->agent);
+}
+
+static void drain(struct req *r, int on)
+{
+    if (check_identifier(r, "agent id", r->params[0]) < 0) return;
+    ops_agent_drain(r->core, &r->call, r->params[0], on, on_drained, r);
+}
+
+void agents_drain(struct req *r)
+{
+    drain(r, 1);
+}
+
+void agents_undrain(struct req *r)
+{
+    drain(r, 0);
+}
+
 /* ---- select ---- */
 
 struct select_ctx {
     struct ops_select sel;
     struct strlist caps, exclude;
+    json_object *hints; /* owns sel.hints_json's text */
 };
 
 static void select_ctx_free(struct req *r)
@@ -237,8 +268,53 @@ static void select_ctx_free(struct req *r)
     struct select_ctx *c = r->ctx;
     strlist_free(&c->caps);
     strlist_free(&c->exclude);
+    if (c->hints) json_object_put(c->hints);
     free(c);
     r->ctx = NULL;
+}
+
+static int hint_key_ok(const char *k)
+{
+    size_t n = strlen(k);
+    if (n == 0 || n > MAX_HINT_KEY) return 0;
+    for (; *k; k++)
+        if (!((*k >= 'a' && *k <= 'z') || (*k >= 'A' && *k <= 'Z') || (*k >= '0' && *k <= '9') ||
+              *k == '_' || *k == '-' || *k == '.'))
+            return 0;
+    return 1;
+}
+
+/* The hint.<key>=<value> parameters as one JSON object of strings for the strategy (query
+ * values are UTF-8 already: the request layer checked them). *out NULL when there are none. */
+static int query_hints(struct req *r, json_object **out)
+{
+    struct evkeyval *kv;
+    size_t n = 0;
+    *out = NULL;
+    TAILQ_FOREACH(kv, &r->query, next)
+    {
+        if (strncmp(kv->key, "hint.", 5) != 0) continue;
+        const char *k = kv->key + 5;
+        size_t vlen = strlen(kv->value);
+        const char *why = NULL;
+        if (!hint_key_ok(k))
+            why = "a hint's name must be 1-64 letters, digits, '_', '-' or '.' (hint.region=eu)";
+        else if (vlen == 0 || vlen > MAX_HINT_VALUE)
+            why = "a hint's value must be 1-256 bytes";
+        else if (++n > MAX_HINTS)
+            why = "at most 16 hint.<key> parameters";
+        else if (*out && json_object_object_get_ex(*out, k, NULL))
+            why = "a hint is given twice";
+        if (why) {
+            if (*out) json_object_put(*out);
+            *out = NULL;
+            http_reply_error(r, 400, "invalid_field", "%.70s: %s", kv->key, why);
+            return -1;
+        }
+        if (!*out) *out = xjson_object();
+        json_object_object_add(*out, k, xjson_string(kv->value));
+    }
+    return 0;
 }
 
 static void on_selected(void *cookie, const struct cp_result *res)
@@ -258,14 +334,23 @@ void agents_select(struct req *r)
     struct select_ctx *c = xcalloc(1, sizeof *c); /* the selection's, until the reply */
     r->ctx = c;
     if (query_id_list(r, "capability", r->core->cfg->max_capabilities, &c->caps) < 0 ||
-        query_id_list(r, "exclude", 10000, &c->exclude) < 0) {
-        /* replied already: free the context only */
+        query_id_list(r, "exclude", 10000, &c->exclude) < 0 || query_hints(r, &c->hints) < 0) {
+        /* replied already (the req is gone): free the context only */
         strlist_free(&c->caps);
+        strlist_free(&c->exclude);
         free(c);
         return;
     }
-    c->sel = (struct ops_select){(const char *const *)c->caps.items, c->caps.n,
-                                 (const char *const *)c->exclude.items, c->exclude.n,
-                                 http_query(r, "strategy")};
+    c->sel = (struct ops_select){
+        .capabilities = (const char *const *)c->caps.items,
+        .n_capabilities = c->caps.n,
+        .exclude = (const char *const *)c->exclude.items,
+        .n_exclude = c->exclude.n,
+        .strategy = http_query(r, "strategy"),
+        .hints_json = c->hints
+                          ? json_object_to_json_string_ext(
+                                c->hints, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+                          : NULL,
+    };
     ops_agent_select(r->core, &r->call, &c->sel, on_selected, r);
 }

@@ -191,8 +191,66 @@ void render_agent(struct evbuffer *b, const struct cp_agent_view *a)
     key(o, "health", 0), out_string(o, cp_health_name(a->health.status));
     key(o, "circuit", 0), out_string(o, cp_circuit_name(a->health.circuit));
     key(o, "health_probe", 0), raw_or(o, a->health_probe_json, "null");
+    key(o, "drained_at", 0), out_time(o, a->drained_at_ms);
     out_lit(o, "}");
     out_flush(o);
+}
+
+static void out_attempt(struct out *o, const char *agent, int64_t started, int64_t ended,
+                        int outcome, const char *error)
+{
+    out_lit(o, "{");
+    key(o, "agent_id", 1), out_string(o, agent);
+    key(o, "started_at", 0), out_time(o, started);
+    key(o, "ended_at", 0), out_time(o, ended);
+    key(o, "outcome", 0);
+    if (outcome < 0)
+        out_lit(o, "null");
+    else
+        out_string(o, cp_attempt_outcome_name(outcome));
+    key(o, "error", 0), out_string(o, error);
+    out_lit(o, "}");
+}
+
+/* The ended attempts the store keeps, then the attempt the task holds now (claimed or running:
+ * outcome null) or that completed it: the store keeps those in the task itself. */
+static void out_attempts(struct out *o, const struct cp_task_view *t)
+{
+    out_lit(o, "[");
+    for (uint32_t i = 0; i < t->n_attempts && t->attempts; i++) {
+        const struct cp_attempt *a = &t->attempts[i];
+        if (i) out_lit(o, ",");
+        out_attempt(o, a->agent_id, a->started_ms, a->ended_ms, a->outcome, a->error);
+    }
+    int held = t->status == CP_TASK_CLAIMED || t->status == CP_TASK_RUNNING;
+    if ((held || t->status == CP_TASK_COMPLETED) && t->assigned_agent && t->claimed_at_ms > 0) {
+        if (t->n_attempts && t->attempts) out_lit(o, ",");
+        out_attempt(o, t->assigned_agent, t->claimed_at_ms, held ? 0 : t->completed_at_ms,
+                    held ? -1 : CP_ATTEMPT_COMPLETED, NULL);
+    }
+    out_lit(o, "]");
+}
+
+static void out_backoff(struct out *o, const struct cp_task_view *t)
+{
+    if (t->backoff_type <= CP_BACKOFF_NONE || t->backoff_type >= CP_BACKOFF_TYPE_COUNT) {
+        out_lit(o, "null");
+        return;
+    }
+    out_lit(o, "{");
+    key(o, "type", 1), out_string(o, cp_backoff_type_names[t->backoff_type]);
+    key(o, "seconds", 0), out_number(o, (double)t->backoff_ms / 1000.0);
+    key(o, "max_seconds", 0);
+    if (t->backoff_type == CP_BACKOFF_EXPONENTIAL && t->backoff_max_ms > 0)
+        out_number(o, (double)t->backoff_max_ms / 1000.0);
+    else
+        out_lit(o, "null");
+    key(o, "jitter", 0);
+    if (t->backoff_jitter)
+        out_lit(o, "true");
+    else
+        out_lit(o, "false");
+    out_lit(o, "}");
 }
 
 void render_task(struct evbuffer *b, const struct cp_task_view *t)
@@ -218,6 +276,12 @@ void render_task(struct evbuffer *b, const struct cp_task_view *t)
     key(o, "error", 0), out_string(o, t->error);
     key(o, "metadata", 0), raw_or(o, t->metadata_json, "{}");
     key(o, "strategy", 0), out_string(o, t->strategy);
+    key(o, "deadline_at", 0), out_time(o, t->deadline_at_ms);
+    key(o, "not_before", 0), out_time(o, t->not_before_ms);
+    key(o, "progress", 0), raw_or(o, t->progress_json, "null");
+    key(o, "attempts", 0), out_attempts(o, t);
+    key(o, "idempotency_key", 0), out_string(o, t->idempotency_key);
+    key(o, "retry_backoff", 0), out_backoff(o, t);
     out_lit(o, "}");
     out_flush(o);
 }

@@ -11,6 +11,8 @@ void agents_get(struct req *r);
 void agents_delete(struct req *r);
 void agents_heartbeat(struct req *r);
 void agents_select(struct req *r);
+void agents_drain(struct req *r);
+void agents_undrain(struct req *r);
 /* tasks.c */
 void tasks_submit(struct req *r);
 void tasks_list(struct req *r);
@@ -20,11 +22,18 @@ void tasks_start(struct req *r);
 void tasks_complete(struct req *r);
 void tasks_fail(struct req *r);
 void tasks_cancel(struct req *r);
+void tasks_extend(struct req *r);
+/* tasks_submit.c */
+void tasks_submit_batch(struct req *r);
+/* tasks_admin.c */
+void tasks_retry(struct req *r);
+void tasks_purge(struct req *r);
 /* system.c */
 void system_health(struct req *r);
 void system_agent_health(struct req *r);
 void system_stats(struct req *r);
 void system_metrics(struct req *r);
+void system_plugins(struct req *r);
 /* events.c */
 void events_stream(struct req *r);
 /* The headers to authenticate a request to the event stream with: `in`, or (no Authorization

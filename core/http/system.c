@@ -250,3 +250,41 @@ void system_metrics(struct req *r)
 {
     ops_stats(r->core, on_metrics_stats, r);
 }
+
+/* ---- /plugins ---- */
+
+static const char *kind_name(int kind)
+{
+    return kind == CP_PLUGIN_STORAGE     ? "storage"
+           : kind == CP_PLUGIN_SELECTION ? "selection"
+           : kind == CP_PLUGIN_PROBE     ? "probe"
+                                         : "unknown";
+}
+
+/* Option values are never shown: they may be secrets (a Redis URL with a password). */
+void system_plugins(struct req *r)
+{
+    struct ops_plugin list[3 * CFG_MAX_PLUGINS + 1];
+    size_t n = ops_plugins(r->core, list, sizeof list / sizeof *list);
+    if (n > sizeof list / sizeof *list) n = sizeof list / sizeof *list;
+    struct evbuffer *b = xevbuffer_new();
+    render_literal(b, "{\"plugins\":[");
+    for (size_t i = 0; i < n; i++) {
+        const struct ops_plugin *p = &list[i];
+        evbuffer_add_printf(b, "%s{\"kind\":\"%s\",\"name\":", i ? "," : "", kind_name(p->kind));
+        render_string(b, p->name);
+        render_literal(b, ",\"version\":");
+        render_string(b, p->version);
+        evbuffer_add_printf(b, ",\"abi_version\":\"%u.%u\",\"path\":", (unsigned)p->abi_major,
+                            (unsigned)p->abi_minor);
+        render_string(b, p->path);
+        render_literal(b, ",\"options\":[");
+        for (size_t j = 0; j < p->n_options; j++) {
+            if (j) evbuffer_add(b, ",", 1);
+            render_string(b, p->options[j].key);
+        }
+        evbuffer_add_printf(b, "],\"default\":%s}", p->is_default ? "true" : "false");
+    }
+    evbuffer_add_printf(b, "],\"total\":%zu}", n);
+    http_reply_buffer(r, 200, b);
+}

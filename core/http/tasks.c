@@ -1,10 +1,12 @@
-/* tasks.c — the task endpoints (CONTRACT §4): parse and validate, one operation (ops.h), render
- * from its callback. Long polls (claim block_ms, get wait_ms) are held by ops; this file only
- * watches the connection while they are. */
+/* tasks.c — the task endpoints an agent uses (CONTRACT §4): list, get, claim, the transitions
+ * and the lease (extend): parse and validate, one operation (ops.h), render from its callback.
+ * Long polls (claim block_ms, get wait_ms) are held by ops; this file only watches the
+ * connection while they are. Submitting is tasks_submit.c, the operator's ops tasks_admin.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../clock.h"
 #include "../xalloc.h"
 #include "identity.h"
 #include "render.h"
@@ -12,30 +14,6 @@
 #include "validate.h"
 
 #define MAX_WAIT_MS 60000
-
-static int parse_priority(struct req *r, int32_t *out)
-{
-    json_object *v = NULL;
-    if (!json_object_object_get_ex(r->body, "priority", &v) || !v) return 0;
-    if (json_object_is_type(v, json_type_int)) {
-        int64_t p = json_object_get_int64(v);
-        if (p >= 0 && p < CP_PRIORITY_COUNT) {
-            *out = (int32_t)p;
-            return 0;
-        }
-    } else if (json_object_is_type(v, json_type_string)) {
-        const char *s = json_object_get_string(v);
-        int p = cp_enum_parse(cp_priority_names, CP_PRIORITY_COUNT, s);
-        if (p < 0 && strcmp(s, "urgent") == 0) p = CP_PRIORITY_CRITICAL;
-        if (p >= 0) {
-            *out = p;
-            return 0;
-        }
-    }
-    http_reply_error(r, 400, "invalid_field",
-                     "priority must be critical, high, normal, low (or urgent, or 0-3)");
-    return -1;
-}
 
 /* A claim's own state until its reply: its capabilities and the ops argument (agent_id points
  * into r->body, which lives as long as the request); then, until the reply is written, what
@@ -70,58 +48,6 @@ static void on_hold(void *cookie, int held)
         http_hold(r, on_gone);
     else
         http_unhold(r);
-}
-
-/* ---- submit ---- */
-
-static void on_submitted(void *cookie, const struct cp_result *res)
-{
-    struct req *r = cookie;
-    if (res->rc < 0) {
-        http_reply_storage_error(r, res, "task");
-        return;
-    }
-    struct evbuffer *b = xevbuffer_new();
-    render_literal(b, "{\"task_id\":");
-    render_string(b, res->task->id);
-    evbuffer_add(b, "}", 1);
-    http_reply_buffer(r, 201, b);
-}
-
-void tasks_submit(struct req *r)
-{
-    const struct cp_config *cfg = r->core->cfg;
-    const char *type, *strategy;
-    struct strlist caps = {0};
-    char *payload = NULL, *metadata = NULL;
-    int32_t priority = CP_PRIORITY_NORMAL;
-    double timeout_s = (double)cfg->task_timeout_ms / 1000.0;
-    uint32_t max_retries = cfg->max_task_retries;
-    if (get_string(r, "task_type", 1, &type) < 0 || check_identifier(r, "task_type", type) < 0 ||
-        get_string(r, "strategy", 0, &strategy) < 0 || parse_priority(r, &priority) < 0 ||
-        get_number(r, "timeout_seconds", 0.001, 31536000, &timeout_s) < 0 ||
-        get_uint(r, "max_retries", 0, 1000, &max_retries) < 0 ||
-        get_id_list(r, "required_capabilities", cfg->max_required_caps, NULL, &caps) < 0 ||
-        get_json_text(r, "payload", 0, "{}", &payload) < 0 ||
-        get_json_text(r, "metadata", 1, "{}", &metadata) < 0)
-        goto out;
-    struct cp_task_view t = {
-        .size = sizeof(struct cp_task_view),
-        .task_type = type,
-        .payload_json = payload,
-        .required_capabilities = (const char *const *)caps.items,
-        .n_required = caps.n,
-        .priority = priority,
-        .timeout_ms = (int64_t)(timeout_s * 1000.0 + 0.5),
-        .max_retries = max_retries,
-        .metadata_json = metadata,
-        .strategy = strategy,
-    };
-    ops_task_submit(r->core, &r->call, &t, on_submitted, r);
-out:
-    free(payload);
-    free(metadata);
-    strlist_free(&caps);
 }
 
 /* ---- list / get ---- */
@@ -332,4 +258,99 @@ void tasks_fail(struct req *r)
 void tasks_cancel(struct req *r)
 {
     transition(r, CP_TR_CANCEL);
+}
+
+/* ---- the lease ---- */
+
+#define MAX_PROGRESS_MESSAGE 1024
+
+/* "progress": {"percent": 0-100, "message": "..."} as compact JSON text (malloc'd), NULL when
+ * absent; -1 after replying 400. */
+static int get_progress(struct req *r, char **out)
+{
+    json_object *v = NULL;
+    *out = NULL;
+    if (!json_object_object_get_ex(r->body, "progress", &v) || !v) return 0;
+    if (!json_object_is_type(v, json_type_object)) {
+        http_reply_error(r, 400, "invalid_field",
+                         "progress must be an object {\"percent\": 0-100, \"message\": \"...\"}");
+        return -1;
+    }
+    json_object *p = xjson_object();
+    json_object_object_foreach(v, k, val)
+    {
+        if (strcmp(k, "percent") == 0) {
+            double d = json_object_get_double(val);
+            if ((!json_object_is_type(val, json_type_int) &&
+                 !json_object_is_type(val, json_type_double)) ||
+                !(d >= 0 && d <= 100)) {
+                json_object_put(p);
+                http_reply_error(r, 400, "invalid_field",
+                                 "progress.percent must be a number from 0 to 100");
+                return -1;
+            }
+            json_object_object_add(p, "percent", json_object_get(val));
+        } else if (strcmp(k, "message") == 0) {
+            if (!json_object_is_type(val, json_type_string) ||
+                json_object_get_string_len(val) > MAX_PROGRESS_MESSAGE ||
+                (size_t)json_object_get_string_len(val) != strlen(json_object_get_string(val))) {
+                json_object_put(p);
+                http_reply_error(r, 400, "invalid_field",
+                                 "progress.message must be a string of at most %d bytes",
+                                 MAX_PROGRESS_MESSAGE);
+                return -1;
+            }
+            json_object_object_add(p, "message", json_object_get(val));
+        } else if (!json_object_is_type(val, json_type_null)) {
+            json_object_put(p);
+            http_reply_error(r, 400, "invalid_field",
+                             "progress.%.40s is not known; expected percent and message", k);
+            return -1;
+        }
+    }
+    *out = xstrdup(
+        json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(p);
+    return 0;
+}
+
+static void on_extended(void *cookie, const struct cp_result *res)
+{
+    struct req *r = cookie;
+    if (res->rc == CP_ERR_CONFLICT && res->task) {
+        reply_conflict(r, res->task);
+        return;
+    }
+    if (res->rc < 0) {
+        http_reply_storage_error(r, res, "task");
+        return;
+    }
+    struct evbuffer *b = xevbuffer_new();
+    render_literal(b, "{\"extended\":true,\"deadline_at\":");
+    render_time(b, res->task->deadline_at_ms);
+    render_literal(b, ",\"progress\":");
+    const char *progress = res->task->progress_json ? res->task->progress_json : "null";
+    evbuffer_add(b, progress, strlen(progress));
+    evbuffer_add(b, "}", 1);
+    http_reply_buffer(r, 200, b);
+}
+
+void tasks_extend(struct req *r)
+{
+    const char *agent_id = NULL;
+    char *progress = NULL;
+    double secs = 0;
+    if (check_identifier(r, "task id", r->params[0]) < 0 ||
+        get_string(r, "agent_id", 0, &agent_id) < 0 ||
+        (agent_id && check_identifier(r, "agent_id", agent_id) < 0) ||
+        auth_agent_fence(r, &agent_id) < 0 ||
+        get_number(r, "seconds", 0.001, 31536000, &secs) < 0 || get_progress(r, &progress) < 0)
+        return;
+    struct cp_extend x = {.task_id = r->params[0],
+                          .agent_id = agent_id,
+                          .deadline_ms =
+                              secs > 0 ? clock_now_ms() + (int64_t)(secs * 1000 + 0.5) : 0,
+                          .progress_json = progress};
+    ops_task_extend(r->core, &r->call, &x, on_extended, r);
+    free(progress);
 }

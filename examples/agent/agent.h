@@ -23,11 +23,10 @@ struct agent {
     long block_ms;     /* long-poll length of each claim */
     long heartbeat_ms; /* < HEARTBEAT_TIMEOUT / 2 */
 
-    /* `lock` serialises status reports: the heartbeat thread reports `status`, and the work
-     * loop holds the lock across complete/fail + the status change, so a heartbeat can never
-     * report "busy" after the server already set the agent back to ready. */
-    pthread_mutex_t lock;
-    int status; /* enum cp_agent_status: ready or busy */
+    /* No status of its own while working: the server makes the agent busy when it holds
+     * max_concurrent_tasks and ready when a task ends. A "busy" reported by the agent would
+     * stick until it reported "ready" again (docs/api.md), and its claims would get nothing
+     * meanwhile. The heartbeat reports draining once stop is set, else only liveness. */
 
     atomic_int stop;    /* SIGTERM/SIGINT: drain, finish the current task, leave */
     atomic_int hb_quit; /* tells the heartbeat thread to end */

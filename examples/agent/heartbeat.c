@@ -1,5 +1,5 @@
 /* heartbeat.c — the example agent's liveness thread: a heartbeat every heartbeat_ms on its own
- * client (a cp_client serves one thread), carrying the status the agent wants to show. */
+ * client (a cp_client serves one thread): liveness only, or "draining" once it is stopping. */
 #include <errno.h>
 #include <time.h>
 
@@ -31,10 +31,8 @@ void *heartbeat_main(void *arg)
     }
     int last_err = CPC_OK;
     while (!atomic_load(&a->hb_quit)) {
-        pthread_mutex_lock(&a->lock);
-        int status = atomic_load(&a->stop) ? CP_AGENT_DRAINING : a->status;
+        int status = atomic_load(&a->stop) ? CP_AGENT_DRAINING : -1;
         int err = cp_client_agent_heartbeat(c, a->id, status, NULL);
-        pthread_mutex_unlock(&a->lock);
         if (err == CPC_ERR_NOT_FOUND) {
             /* Silent too long (3 x HEARTBEAT_TIMEOUT) and removed by the cleanup pass: come
              * back rather than heartbeat into the void. */

@@ -1,6 +1,6 @@
 /* main.c — a complete cpd agent over libcpclient, following the guide's best practices:
  * register; heartbeat from a thread at less than HEARTBEAT_TIMEOUT / 2; long-poll claim; start;
- * work; complete, or fail with requeue; report busy/ready; on SIGTERM report draining, finish
+ * work; complete, or fail with requeue; on SIGTERM report draining, finish
  * the task in hand, stop heartbeating and unregister.
  *
  *   example-agent [--url URL] [--token TOKEN] [--id ID] [--capability CAP]...
@@ -73,29 +73,22 @@ static long default_heartbeat_ms(void)
     return ms < 100 ? 100 : ms;
 }
 
-/* Runs one claimed task to its end. The lock spans the final report and the status change so
- * the heartbeat thread never reports a stale "busy" (see agent.h). */
+/* Runs one claimed task to its end. The server keeps the agent busy while it holds its
+ * maximum and makes it ready when the task ends: nothing to report here (see agent.h). */
 static void work_on(struct agent *a, struct cpc_task *t)
 {
-    pthread_mutex_lock(&a->lock);
-    a->status = CP_AGENT_BUSY;
-    pthread_mutex_unlock(&a->lock);
     int64_t t0_us = cp_monotonic_us();
     agent_log(a, "claimed %s (%s), attempt %u", t->id, t->task_type, t->attempt);
     int err = cp_client_task_start(a->work, t->id, a->id);
     if (err == CPC_ERR_CONFLICT || err == CPC_ERR_NOT_FOUND) {
         /* Cancelled (or timed out and handed on) between claim and start: not ours any more. */
         agent_log(a, "start %s: %s; skipping it", t->id, cp_client_last_message(a->work));
-        pthread_mutex_lock(&a->lock);
-        a->status = CP_AGENT_READY;
-        pthread_mutex_unlock(&a->lock);
         return;
     }
     char *result = NULL, *error = NULL;
     int ok = handle_task(t->task_type, t->payload_json, &result, &error) == 0;
     double latency = (double)(cp_monotonic_us() - t0_us) / 1000.0;
 
-    pthread_mutex_lock(&a->lock);
     if (ok) {
         err = cp_client_task_complete(a->work, t->id, a->id, result, latency);
     } else {
@@ -105,8 +98,6 @@ static void work_on(struct agent *a, struct cpc_task *t)
             agent_log(a, "failed %s: %s -> %s (retries %u)", t->id, error,
                       cp_task_status_name(fr.status), fr.retries);
     }
-    a->status = CP_AGENT_READY;
-    pthread_mutex_unlock(&a->lock);
     if (err == CPC_ERR_CONFLICT)
         agent_log(a, "%s: %s (cancelled or timed out meanwhile)", t->id,
                   cp_client_last_message(a->work));
@@ -138,7 +129,7 @@ static void work_loop(struct agent *a)
             continue;
         }
         backoff_ms = 250;
-        if (!t) continue; /* nothing within block_ms (or busy/draining): ask again */
+        if (!t) continue; /* nothing within block_ms (or draining): ask again */
         work_on(a, t);
         cp_client_task_free(t);
     }
@@ -220,8 +211,7 @@ int main(int argc, char **argv)
     struct agent a = {.url = getenv("CONTROL_PLANE_URL"),
                       .token = getenv("CONTROL_PLANE_TOKEN"),
                       .block_ms = 30000,
-                      .heartbeat_ms = default_heartbeat_ms(),
-                      .status = CP_AGENT_READY};
+                      .heartbeat_ms = default_heartbeat_ms()};
     char idbuf[64];
     int rc = parse_args(&a, argc, argv, idbuf, sizeof idbuf);
     if (rc) return rc == 1 ? 0 : rc;
@@ -233,7 +223,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "example-agent: bad --url\n");
         return 2;
     }
-    pthread_mutex_init(&a.lock, NULL);
     sem_init(&a.wake, 0, 0);
     the_agent = &a;
     struct sigaction sa = {.sa_handler = on_signal};
@@ -280,6 +269,5 @@ int main(int argc, char **argv)
         agent_log(&a, "unregistered");
     cp_client_free(a.work);
     sem_destroy(&a.wake);
-    pthread_mutex_destroy(&a.lock);
     return rc;
 }

@@ -9,8 +9,10 @@
  *   2. fewest tasks_in_flight;
  *   3. agent_id, ascending (strcmp), so the choice is deterministic.
  *
- * Options (plugin options from the config, when the host provides them):
- *   unknown_latency_ms  what an agent without history counts as (default 0)
+ * Options (the entry's `options` in selection.plugins, read through host->option()):
+ *   unknown_latency_ms  what an agent without history counts as (default 0), e.g.
+ *     selection: {plugins: [least_loaded, {plugin: ./lowest_latency.so,
+ *                                          options: {unknown_latency_ms: 500}}]}
  *
  * Build: see CMakeLists.txt (find_package(cp)) or Makefile (pkg-config cp).
  */

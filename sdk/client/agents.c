@@ -129,6 +129,30 @@ int cp_client_agent_unregister(cp_client *c, const char *agent_id)
     return err;
 }
 
+/* POST /agents/:id/drain or /undrain. */
+static int drain(cp_client *c, const char *agent_id, const char *suffix, struct cpc_agent **out)
+{
+    cpc_reset_error(c);
+    if (out) *out = NULL;
+    struct cpc_buf path = {0};
+    int err = agent_path(c, &path, agent_id, suffix);
+    if (err) return err;
+    struct json_object *resp;
+    err = cpc_http(c, "POST", path.s, "{}", c->timeout_ms, 0, &resp, NULL);
+    cpc_buf_free(&path);
+    return err ? err : give_agent(c, resp, out);
+}
+
+int cp_client_agent_drain(cp_client *c, const char *agent_id, struct cpc_agent **out)
+{
+    return drain(c, agent_id, "/drain", out);
+}
+
+int cp_client_agent_undrain(cp_client *c, const char *agent_id, struct cpc_agent **out)
+{
+    return drain(c, agent_id, "/undrain", out);
+}
+
 int cp_client_agent_get(cp_client *c, const char *agent_id, struct cpc_agent **out)
 {
     cpc_reset_error(c);
@@ -283,6 +307,8 @@ int cp_client_agent_select(cp_client *c, const struct cpc_select_query *q, struc
     if (!q) q = &none;
     int err = cpc_check_strings(c, "capabilities", q->capabilities, q->n_capabilities);
     if (!err) err = cpc_check_strings(c, "exclude", q->exclude, q->n_exclude);
+    if (!err) err = cpc_check_strings(c, "hint_keys", q->hint_keys, q->n_hints);
+    if (!err) err = cpc_check_strings(c, "hint_values", q->hint_values, q->n_hints);
     if (err) return err;
     struct cpc_buf path = {0}, ex = {0};
     cpc_buf_add(&path, "/agents/select");
@@ -293,6 +319,12 @@ int cp_client_agent_select(cp_client *c, const struct cpc_select_query *q, struc
         cpc_buf_add(&ex, q->exclude[i]);
     }
     if (q->n_exclude) cpc_buf_add_param(&path, "exclude", ex.failed ? "" : ex.s);
+    for (size_t i = 0; i < q->n_hints; i++) { /* hint.<key>=<value>, both escaped */
+        cpc_buf_add(&path, strchr(path.s ? path.s : "", '?') ? "&hint." : "?hint.");
+        cpc_buf_add_escaped(&path, q->hint_keys[i]);
+        cpc_buf_add(&path, "=");
+        cpc_buf_add_escaped(&path, q->hint_values[i]);
+    }
     int failed = path.failed || ex.failed;
     cpc_buf_free(&ex);
     if (failed) {

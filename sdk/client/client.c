@@ -73,9 +73,12 @@ int cp_client_open(cp_client **out, const struct cpc_options *opt)
     cp_client *c = calloc(1, sizeof *c);
     if (!c) return CPC_ERR_NOMEM;
     atomic_init(&c->interrupt_requested, 0);
+    c->last_applied = CPC_APPLIED_NOT_SAID;
     c->timeout_ms = opt->timeout_ms ? opt->timeout_ms : 30000;
     c->connect_timeout_ms = opt->connect_timeout_ms ? opt->connect_timeout_ms : 5000;
     c->margin_ms = opt->long_poll_margin_ms ? opt->long_poll_margin_ms : 5000;
+    c->submit_retries = 2;
+    c->submit_backoff_ms = 250;
     c->base = make_base(url);
     c->user_agent = strdup(opt->user_agent ? opt->user_agent : "libcpclient/" CP_VERSION);
     c->curl = curl_easy_init();
@@ -125,6 +128,16 @@ int cp_client_set_timeout(cp_client *c, long timeout_ms)
     return CPC_OK;
 }
 
+int cp_client_set_retries(cp_client *c, int retries, long backoff_ms)
+{
+    cpc_reset_error(c);
+    if (retries < 0 || backoff_ms < 0)
+        return cpc_set_error(c, CPC_ERR_INVALID, "retries and backoff_ms must not be negative");
+    c->submit_retries = retries;
+    c->submit_backoff_ms = backoff_ms ? backoff_ms : 250;
+    return CPC_OK;
+}
+
 const char *cp_client_url(const cp_client *c)
 {
     return c->base;
@@ -148,6 +161,11 @@ const char *cp_client_last_message(const cp_client *c)
 const char *cp_client_last_code(const cp_client *c)
 {
     return c->code;
+}
+
+int cp_client_last_applied(const cp_client *c)
+{
+    return c->last_applied;
 }
 
 const char *cp_client_strerror(int err)
@@ -197,12 +215,14 @@ int cpc_set_error(cp_client *c, int err, const char *fmt, ...)
     vsnprintf(c->message, sizeof c->message, fmt, ap);
     va_end(ap);
     c->code[0] = '\0';
+    c->last_applied = CPC_APPLIED_NOT_SAID;
     return err;
 }
 
 void cpc_reset_error(cp_client *c)
 {
     c->last_status = 0;
+    c->last_applied = CPC_APPLIED_NOT_SAID;
     c->message[0] = '\0';
     c->code[0] = '\0';
 }

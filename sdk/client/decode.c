@@ -174,6 +174,7 @@ int cpc_decode_agent(cp_client *c, struct json_object *o, struct cpc_agent *out)
     out->avg_latency_ms = cpc_get_double(o, "avg_latency_ms", 0);
     out->health = parse_enum(cp_health_names, CP_HEALTH_COUNT, cpc_get_str(o, "health"));
     out->circuit = parse_enum(cp_circuit_names, CP_CIRCUIT_COUNT, cpc_get_str(o, "circuit"));
+    out->drained_at_ms = cpc_parse_time(cpc_get_str(o, "drained_at"));
     out->json = cpc_strdup(cpc_json_text(o), &nomem);
     if (nomem || !out->json) {
         cpc_agent_clear(out);
@@ -195,8 +196,51 @@ static int parse_priority(struct json_object *o)
     return parse_enum(cp_priority_names, CP_PRIORITY_COUNT, s);
 }
 
+static void free_attempts(struct cpc_attempt *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        free(v[i].agent_id);
+        free(v[i].error);
+    }
+    free(v);
+}
+
+/* TaskJSON "attempts": a bad entry (not an object) is skipped, a missing list is none. */
+static struct cpc_attempt *dup_attempts(struct json_object *o, size_t *n, int *nomem)
+{
+    struct json_object *arr = NULL;
+    *n = 0;
+    if (!json_object_object_get_ex(o, "attempts", &arr) ||
+        !json_object_is_type(arr, json_type_array))
+        return NULL;
+    size_t len = json_object_array_length(arr);
+    if (len == 0) return NULL;
+    struct cpc_attempt *v = calloc(len, sizeof *v);
+    if (!v) {
+        *nomem = 1;
+        return NULL;
+    }
+    for (size_t i = 0; i < len; i++) {
+        struct json_object *a = json_object_array_get_idx(arr, i);
+        if (!json_object_is_type(a, json_type_object)) continue;
+        struct cpc_attempt *x = &v[(*n)++];
+        x->agent_id = cpc_strdup(cpc_get_str(a, "agent_id"), nomem);
+        x->started_at_ms = cpc_parse_time(cpc_get_str(a, "started_at"));
+        x->ended_at_ms = cpc_parse_time(cpc_get_str(a, "ended_at"));
+        x->outcome = cpc_get_str(a, "outcome")
+                         ? parse_enum(cp_attempt_outcome_names, CP_ATTEMPT_OUTCOME_COUNT,
+                                      cpc_get_str(a, "outcome"))
+                         : -1;
+        x->error = cpc_strdup(cpc_get_str(a, "error"), nomem);
+    }
+    return v;
+}
+
 void cpc_task_clear(struct cpc_task *t)
 {
+    free_attempts(t->attempts, t->n_attempts);
+    free(t->progress_json);
+    free(t->idempotency_key);
     free(t->id);
     free(t->task_type);
     free(t->payload_json);
@@ -233,6 +277,11 @@ int cpc_decode_task(cp_client *c, struct json_object *o, struct cpc_task *out)
     out->result_json = cpc_dup_json(o, "result", NULL, &nomem);
     out->error = cpc_strdup(cpc_get_str(o, "error"), &nomem);
     out->metadata_json = cpc_dup_json(o, "metadata", "{}", &nomem);
+    out->deadline_at_ms = cpc_parse_time(cpc_get_str(o, "deadline_at"));
+    out->not_before_ms = cpc_parse_time(cpc_get_str(o, "not_before"));
+    out->progress_json = cpc_dup_json(o, "progress", NULL, &nomem);
+    out->attempts = dup_attempts(o, &out->n_attempts, &nomem);
+    out->idempotency_key = cpc_strdup(cpc_get_str(o, "idempotency_key"), &nomem);
     out->json = cpc_strdup(cpc_json_text(o), &nomem);
     if (nomem || !out->json) {
         cpc_task_clear(out);

@@ -21,9 +21,12 @@ struct cp_client {
     long timeout_ms;
     long connect_timeout_ms;
     long margin_ms;
+    int submit_retries; /* cp_client_set_retries() */
+    long submit_backoff_ms;
     atomic_int interrupt_requested; /* set by cp_client_interrupt(), consumed by long polls */
     int interruptible;              /* a long poll is in progress */
     int last_status;
+    int last_applied; /* enum cpc_applied */
     char message[512];
     char code[64];
     char curl_err[CURL_ERROR_SIZE];
@@ -33,6 +36,9 @@ struct cp_client {
 int cpc_set_error(cp_client *c, int err, const char *fmt, ...) CP_PRINTF(3, 4);
 /* Clears the last-call fields before a call. */
 void cpc_reset_error(cp_client *c);
+
+/* A fresh idempotency key ("cpc-" + 32 hex digits of 128 random bits) into out[40]. */
+void cpc_new_key(char out[40]);
 
 /* One HTTP exchange with <base><path>. body: JSON text or NULL. timeout_ms: whole call.
  * interruptible: cp_client_interrupt() may stop it. On a 2xx answer: CPC_OK and, when out is

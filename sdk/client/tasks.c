@@ -1,5 +1,6 @@
-/* tasks.c — the task endpoints (CONTRACT §4): submit, get, wait (GET with wait_ms in a loop),
- * claim (long poll), start, complete, fail, cancel, list. */
+/* tasks.c — the task endpoints (CONTRACT §4): get, wait (GET with wait_ms in a loop), claim
+ * (long poll), start, complete, fail, cancel, list. Submitting is submit.c; the lease and the
+ * operator's calls are tasks_admin.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,61 +54,6 @@ static int new_task(cp_client *c, struct json_object *o, struct cpc_task **out)
     }
     *out = t;
     return CPC_OK;
-}
-
-/* "0".."3" are sent as numbers, as the contract accepts them. */
-static struct json_object *priority_value(const char *p)
-{
-    if (p[0] >= '0' && p[0] <= '9' && p[1] == '\0') return json_object_new_int(p[0] - '0');
-    return json_object_new_string(p);
-}
-
-int cp_client_task_submit(cp_client *c, const struct cpc_task_spec *spec, char **task_id)
-{
-    cpc_reset_error(c);
-    if (!task_id) return cpc_set_error(c, CPC_ERR_INVALID, "task_id is NULL");
-    *task_id = NULL;
-    if (!spec) return cpc_set_error(c, CPC_ERR_INVALID, "no task spec");
-    int err = cpc_require(c, "task_type", spec->task_type);
-    if (!err)
-        err = cpc_check_strings(c, "required_capabilities", spec->required_capabilities,
-                                spec->n_required);
-    if (err) return err;
-    struct json_object *payload = NULL, *meta = NULL;
-    if (spec->payload_json &&
-        (err = cpc_parse_arg(c, "payload_json", spec->payload_json, &payload)))
-        return err;
-    if (spec->metadata_json &&
-        (err = cpc_parse_arg(c, "metadata_json", spec->metadata_json, &meta))) {
-        json_object_put(payload);
-        return err;
-    }
-    int failed = 0;
-    struct json_object *body = json_object_new_object();
-    cpc_add(body, "task_type", json_object_new_string(spec->task_type), &failed);
-    if (spec->payload_json) cpc_add_json(body, "payload", payload, &failed);
-    cpc_add(body, "required_capabilities",
-            cpc_string_array(spec->required_capabilities, spec->n_required), &failed);
-    if (spec->priority) cpc_add(body, "priority", priority_value(spec->priority), &failed);
-    if (spec->timeout_seconds != 0)
-        cpc_add(body, "timeout_seconds", json_object_new_double(spec->timeout_seconds), &failed);
-    if (spec->has_max_retries)
-        cpc_add(body, "max_retries", json_object_new_int64(spec->max_retries), &failed);
-    if (spec->metadata_json) cpc_add_json(body, "metadata", meta, &failed);
-    if (spec->strategy) cpc_add(body, "strategy", json_object_new_string(spec->strategy), &failed);
-    if (failed) {
-        json_object_put(body);
-        return nomem(c);
-    }
-    struct json_object *resp;
-    if ((err = cpc_post(c, "/tasks", body, c->timeout_ms, 0, &resp))) return err;
-    const char *id = cpc_get_str(resp, "task_id");
-    if (!id)
-        err = cpc_set_error(c, CPC_ERR_PROTOCOL, "answer without task_id");
-    else if (!(*task_id = strdup(id)))
-        err = nomem(c);
-    json_object_put(resp);
-    return err;
 }
 
 /* GET /tasks/:id, with wait_ms when > 0. */

@@ -118,6 +118,15 @@ static int record_http_error(cp_client *c, int err, long status, const struct re
                  r->len ? r->data : "");
     }
     snprintf(c->code, sizeof c->code, "%s", code ? code : "");
+    /* 503 storage_unavailable says whether the request took effect: false, or "unknown". */
+    struct json_object *applied = NULL;
+    if (o && json_object_object_get_ex(o, "applied", &applied)) {
+        if (json_object_is_type(applied, json_type_boolean) && !json_object_get_boolean(applied))
+            c->last_applied = CPC_APPLIED_NO;
+        else if (json_object_is_type(applied, json_type_string) &&
+                 strcmp(json_object_get_string(applied), "unknown") == 0)
+            c->last_applied = CPC_APPLIED_UNKNOWN;
+    }
     json_object_put(o);
     return err;
 }
@@ -195,6 +204,7 @@ int cpc_http(cp_client *c, const char *method, const char *path, const char *bod
     if (out) *out = NULL;
     if (raw) *raw = NULL;
     c->last_status = 0;
+    c->last_applied = CPC_APPLIED_NOT_SAID;
     c->curl_err[0] = '\0';
     if (interruptible && atomic_exchange(&c->interrupt_requested, 0))
         return cpc_set_error(c, CPC_ERR_INTERRUPTED, "interrupted");

@@ -59,5 +59,12 @@ void test_task_list(void **state);
 void test_events(void **state);
 void test_events_interrupt(void **state);
 void test_events_fake(void **state);
+void test_submit_options(void **state);
+void test_batch(void **state);
+void test_lease_attempts_retry_purge(void **state);
+void test_lossy_submit(void **state);
+void test_plugins(void **state);
+void test_select_hints(void **state);
+void test_drain(void **state);
 
 #endif

@@ -2,6 +2,7 @@
  *
  *   test_client api  URL              every call of cp/client.h, auth off
  *   test_client auth URL ADMIN READER tokens: 401/403, bearer token, 413
+ *   test_client lossy URL             a cpd behind lossyproxy.py: retried submits
  *   test_client fake URL DEADPORT     a fake server (non-JSON, 500, slow) and a closed port
  *
  * Each test builds on a fresh server's state only through ids it made itself (unique per
@@ -134,6 +135,11 @@ static void test_auth(void **state)
 
     ASSERT_OK(cp_client_set_token(C, admin_token));
     ASSERT_OK(cp_client_agent_register(C, &s, NULL, NULL));
+    /* Draining is the admin's: a reader may not. */
+    ASSERT_OK(cp_client_set_token(C, reader_token));
+    expect_error(cp_client_agent_drain(C, s.agent_id, NULL), CPC_ERR_FORBIDDEN, 403, "forbidden");
+    ASSERT_OK(cp_client_set_token(C, admin_token));
+    ASSERT_OK(cp_client_agent_drain(C, s.agent_id, NULL));
 
     /* 413: a payload over limits.max_body_bytes. */
     size_t n = 100 * 1024;
@@ -165,9 +171,15 @@ static void test_fake(void **state)
     /* 500 with a text body: the message carries the status. */
     expect_error(cp_client_agent_get(C, "e500", &a), CPC_ERR_SERVER, 500, "");
     assert_non_null(strstr(cp_client_last_message(C), "HTTP 500"));
-    /* 503 with the contract's error body. */
+    /* 503 with the contract's error body, and whether the request took effect. */
     expect_error(cp_client_agent_get(C, "e503", &a), CPC_ERR_UNAVAILABLE, 503,
                  "storage_unavailable");
+    assert_int_equal(cp_client_last_applied(C), CPC_APPLIED_NO);
+    expect_error(cp_client_agent_get(C, "e503u", &a), CPC_ERR_UNAVAILABLE, 503,
+                 "storage_unavailable");
+    assert_int_equal(cp_client_last_applied(C), CPC_APPLIED_UNKNOWN);
+    expect_error(cp_client_agent_get(C, "e500", &a), CPC_ERR_SERVER, 500, "");
+    assert_int_equal(cp_client_last_applied(C), CPC_APPLIED_NOT_SAID);
     /* An answer slower than the call's timeout. */
     cp_client_set_timeout(C, 300);
     int64_t t0 = mono_ms();
@@ -200,7 +212,7 @@ static void test_fake(void **state)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s api|auth|fake URL [ADMIN READER | DEADPORT]\n", argv[0]);
+        fprintf(stderr, "usage: %s api|auth|fake|lossy URL [ADMIN READER | DEADPORT]\n", argv[0]);
         return 2;
     }
     url = argv[2];
@@ -223,6 +235,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_interrupt),
         cmocka_unit_test(test_wait),
         cmocka_unit_test(test_task_list),
+        cmocka_unit_test(test_submit_options),
+        cmocka_unit_test(test_batch),
+        cmocka_unit_test(test_lease_attempts_retry_purge),
         cmocka_unit_test(test_health),
         cmocka_unit_test(test_list_pages),
         cmocka_unit_test(test_health_forms),
@@ -230,10 +245,14 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_raw_request),
         cmocka_unit_test(test_events),
         cmocka_unit_test(test_events_interrupt),
+        cmocka_unit_test(test_plugins),
+        cmocka_unit_test(test_select_hints),
+        cmocka_unit_test(test_drain),
     };
     const struct CMUnitTest auth[] = {cmocka_unit_test(test_auth)};
     const struct CMUnitTest fake[] = {cmocka_unit_test(test_fake),
                                       cmocka_unit_test(test_events_fake)};
+    const struct CMUnitTest lossy[] = {cmocka_unit_test(test_lossy_submit)};
     if (strcmp(argv[1], "api") == 0) {
         dead_port = argc > 3 ? argv[3] : NULL;
         return cmocka_run_group_tests_name("client_api", api, open_client, close_client);
@@ -242,6 +261,9 @@ int main(int argc, char **argv)
         admin_token = argv[3];
         reader_token = argv[4];
         return cmocka_run_group_tests_name("client_auth", auth, open_client, close_client);
+    }
+    if (strcmp(argv[1], "lossy") == 0) {
+        return cmocka_run_group_tests_name("client_lossy", lossy, open_client, close_client);
     }
     if (strcmp(argv[1], "fake") == 0 && argc == 4) {
         dead_port = argv[3];

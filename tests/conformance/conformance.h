@@ -60,6 +60,25 @@ const struct cp_result *op_claim(const char *agent, const char *caps_csv, int64_
 const struct cp_result *op_transition(const struct cp_transition *tr);
 const struct cp_result *op_reap(const struct cp_reap *r);
 const struct cp_result *op_stats(void);
+/* The 2.4 operations: cx_has_v4() is 1 when the backend has all of them (a backend built for an
+ * older minor has none: its tests of them are skipped as "not supported"). */
+int cx_has_v4(void);
+const struct cp_result *op_extend(const struct cp_extend *x);
+const struct cp_result *op_retry(const char *id, int64_t now);
+const struct cp_result *op_purge(const struct cp_purge *p);
+const struct cp_result *op_submit_batch(const struct cp_task_view *const *tasks, size_t n);
+/* Skips the current test unless the backend speaks 2.4 (see cx_has_v4). */
+#define REQUIRE_V4()                                                                               \
+    do {                                                                                           \
+        if (!cx_has_v4()) {                                                                        \
+            print_message("not supported by this backend (ABI 2.%u)\n", cx_backend_minor());       \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+/* agent_drain (since ABI 2.4); only when cx_has_drain(). */
+const struct cp_result *op_drain(const char *id, int drain, int64_t now);
+/* 1 when the backend has agent_drain (ops version 4 or later and the op set). */
+int cx_has_drain(void);
 
 /* ---- asserting shorthands ------------------------------------------------------------------ */
 
@@ -128,6 +147,12 @@ extern const struct CMUnitTest conformance_random_tests[];
 extern const size_t conformance_random_count;
 extern const struct CMUnitTest conformance_before_tests[];
 extern const size_t conformance_before_count;
+extern const struct CMUnitTest conformance_lease_tests[];
+extern const size_t conformance_lease_count;
+extern const struct CMUnitTest conformance_admin_tests[];
+extern const size_t conformance_admin_count;
+extern const struct CMUnitTest conformance_status_tests[];
+extern const size_t conformance_status_count;
 
 #define CX_TEST(fn) cmocka_unit_test_setup_teardown(fn, cx_setup, cx_teardown)
 

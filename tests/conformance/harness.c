@@ -119,6 +119,19 @@ static struct cp_task_view *copy_task(const struct cp_task_view *t)
     c->metadata_json = cx_strdup(t->metadata_json);
     c->strategy = cx_strdup(t->strategy);
     c->passed_over_agent = cx_strdup(t->passed_over_agent);
+    c->progress_json = cx_strdup(t->progress_json);
+    c->idempotency_key = cx_strdup(t->idempotency_key);
+    if (t->n_attempts) {
+        struct cp_attempt *v = cx_alloc(t->n_attempts * sizeof *v);
+        for (uint32_t i = 0; i < t->n_attempts; i++) {
+            v[i] = t->attempts[i];
+            v[i].agent_id = cx_strdup(t->attempts[i].agent_id);
+            v[i].error = cx_strdup(t->attempts[i].error);
+        }
+        c->attempts = v;
+    } else {
+        c->attempts = NULL;
+    }
     return c;
 }
 
@@ -149,6 +162,11 @@ static const char *bad_sizes(const struct cp_result *r)
         SIZE_IS("cp_result.agents[i]->size", r->agents[i]->size, sizeof *r->agents[i]);
     for (size_t i = 0; i < r->n_tasks; i++)
         SIZE_IS("cp_result.tasks[i]->size", r->tasks[i]->size, sizeof *r->tasks[i]);
+    if (r->task && r->task->n_attempts > CP_ATTEMPTS_MAX) {
+        snprintf(msg, sizeof msg, "a task has %u attempts, more than CP_ATTEMPTS_MAX",
+                 (unsigned)r->task->n_attempts);
+        return msg;
+    }
     for (size_t i = 0; i < r->n_events; i++)
         SIZE_IS("cp_result.events[i].size", r->events[i].size, sizeof r->events[i]);
     if (r->stats) {
@@ -536,6 +554,17 @@ const struct cp_result *op_heartbeat(const char *id, int32_t status, int64_t now
     RUN("agent_heartbeat", agent_heartbeat(cx.st, id, status, now, on_result, w));
 }
 
+int cx_has_drain(void)
+{
+    return cx.ops->version >= 4 && cx.ops->agent_drain;
+}
+
+const struct cp_result *op_drain(const char *id, int drain, int64_t now)
+{
+    assert_true(cx_has_drain());
+    RUN("agent_drain", agent_drain(cx.st, id, drain, now, on_result, w));
+}
+
 const struct cp_result *op_unregister(const char *id, int64_t now)
 {
     RUN("agent_unregister", agent_unregister(cx.st, id, now, on_result, w));
@@ -585,4 +614,31 @@ const struct cp_result *op_reap(const struct cp_reap *r)
 const struct cp_result *op_stats(void)
 {
     RUN("stats", stats(cx.st, on_result, w));
+}
+
+int cx_has_v4(void)
+{
+    return cx.ops->task_extend && cx.ops->task_retry && cx.ops->task_purge &&
+           cx.ops->task_submit_batch;
+}
+
+const struct cp_result *op_extend(const struct cp_extend *x)
+{
+    RUN("task_extend", task_extend(cx.st, x, on_result, w));
+}
+
+const struct cp_result *op_retry(const char *id, int64_t now)
+{
+    struct cp_retry r = {.task_id = id, .now_ms = now};
+    RUN("task_retry", task_retry(cx.st, &r, on_result, w));
+}
+
+const struct cp_result *op_purge(const struct cp_purge *p)
+{
+    RUN("task_purge", task_purge(cx.st, p, on_result, w));
+}
+
+const struct cp_result *op_submit_batch(const struct cp_task_view *const *tasks, size_t n)
+{
+    RUN("task_submit_batch", task_submit_batch(cx.st, tasks, n, on_result, w));
 }

@@ -116,8 +116,11 @@ const struct cp_result *tr_ok(int kind, const char *task_id, const char *agent_i
 
 const struct cp_result *reap(int64_t now, int64_t hb_timeout, int remove_stale, int64_t retention)
 {
-    struct cp_reap r = {now, hb_timeout, remove_stale, retention, 0, 0};
-    r.max_events = 100000;
+    struct cp_reap r = {.now_ms = now,
+                        .heartbeat_timeout_ms = hb_timeout,
+                        .remove_stale = remove_stale,
+                        .retention_ms = retention,
+                        .max_events = 100000};
     const struct cp_result *res = op_reap(&r);
     assert_rc(res, 0);
     return res;

@@ -55,6 +55,9 @@ int main(int argc, char **argv)
         {conformance_stats_tests, conformance_stats_count},
         {conformance_random_tests, conformance_random_count},
         {conformance_before_tests, conformance_before_count},
+        {conformance_lease_tests, conformance_lease_count},
+        {conformance_admin_tests, conformance_admin_count},
+        {conformance_status_tests, conformance_status_count},
     };
     size_t total = 0;
     for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++)

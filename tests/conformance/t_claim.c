@@ -298,10 +298,13 @@ static void no_pass_over_without_another_capable_agent(void **state)
     assert_str(claim_id("a1", T0 + 21), tid(1));
 }
 
-/* The claim rule over every agent status, load and circuit state: each backend's claim (the
- * memory store's C, Redis' Lua) must decide exactly as cp_agent_may_claim() in cp/storage.h
- * does on the agent as stored. Each agent has its own capabilities, so only it can take its
- * task. */
+/* The claim rule over every agent status, load and circuit state — and, for a backend with
+ * agent_drain (ABI 2.4), the same grid drained by an operator: each backend's claim (the memory
+ * store's C, Redis' Lua) must decide exactly as cp_agent_may_claim() in cp/storage.h does on
+ * the agent as stored, and cp_agent_is_available() (what the stats count as available, and
+ * what GET /agents lists with a closed circuit) must say the same. A busy agent below its
+ * maximum is one that reported busy itself: it may not claim and is not available. Each agent
+ * has its own capabilities, so only it can take its task. */
 static void claim_rule_grid(void **state)
 {
     (void)state;
@@ -328,50 +331,62 @@ static void claim_rule_grid(void **state)
     };
     const size_t n_s = sizeof statuses / sizeof *statuses, n_l = sizeof loads / sizeof *loads,
                  n_c = sizeof circuits / sizeof *circuits;
+    const int n_d = cx_has_drain() ? 2 : 1; /* drained by an operator, or not */
     unsigned next_task = 1, allowed = 0;
     char id[16], caps[48], filler[24], own[40];
     /* Offline agents first: registered and loaded at T0, then silent past the timeout. */
     for (int offline = 1; offline >= 0; offline--) {
-        for (size_t si = 0; si < n_s; si++) {
-            if ((statuses[si] == CP_AGENT_OFFLINE) != offline) continue;
-            for (size_t li = 0; li < n_l; li++)
-                for (size_t ci = 0; ci < n_c; ci++) {
-                    int64_t at = offline ? T0 : t1;
-                    snprintf(id, sizeof id, "g%zu%zu%zu", si, li, ci);
-                    snprintf(filler, sizeof filler, "k%s", id);
-                    snprintf(caps, sizeof caps, "%s,%s", filler, id);
-                    reg(id, caps, loads[li][0], at);
-                    for (uint32_t k = 0; k < loads[li][1]; k++) {
-                        submit(tid(next_task), filler, CP_PRIORITY_CRITICAL, at);
-                        assert_str(claim_id(id, at + 1), tid(next_task));
-                        next_task++;
+        for (int d = 0; d < n_d; d++)
+            for (size_t si = 0; si < n_s; si++) {
+                if ((statuses[si] == CP_AGENT_OFFLINE) != offline) continue;
+                for (size_t li = 0; li < n_l; li++)
+                    for (size_t ci = 0; ci < n_c; ci++) {
+                        int64_t at = offline ? T0 : t1;
+                        snprintf(id, sizeof id, "g%d%zu%zu%zu", d, si, li, ci);
+                        snprintf(filler, sizeof filler, "k%s", id);
+                        snprintf(caps, sizeof caps, "%s,%s", filler, id);
+                        reg(id, caps, loads[li][0], at);
+                        for (uint32_t k = 0; k < loads[li][1]; k++) {
+                            submit(tid(next_task), filler, CP_PRIORITY_CRITICAL, at);
+                            assert_str(claim_id(id, at + 1), tid(next_task));
+                            next_task++;
+                        }
+                        if (!offline) assert_rc(op_heartbeat(id, statuses[si], at + 2), 0);
+                        if (d) assert_rc(op_drain(id, 1, at + 3), 0);
                     }
-                    if (!offline) assert_rc(op_heartbeat(id, statuses[si], at + 2), 0);
-                }
-        }
+            }
         if (offline) reap(T0 + 60000, 30000, 0, (int64_t)1 << 50);
     }
-    for (size_t si = 0; si < n_s; si++)
-        for (size_t li = 0; li < n_l; li++)
-            for (size_t ci = 0; ci < n_c; ci++) {
-                snprintf(id, sizeof id, "g%zu%zu%zu", si, li, ci);
-                assert_rc(op_set_health(id, &circuits[ci], -1, -1), 0);
-                snprintf(own, sizeof own, "%s", tid(next_task++));
-                submit(own, id, CP_PRIORITY_NORMAL, t1 + 3);
-                const struct cp_agent_view *before = agent(id);
-                int want = cp_agent_may_claim(before, now);
-                const struct cp_result *r = op_claim(id, NULL, now);
-                assert_rc(r, 0);
-                if ((r->task != NULL) != want)
-                    fail_msg("agent %s (status %s, %u of %u in flight, circuit %s, retry_at "
-                             "now%+lld ms): claimed %d, cp_agent_may_claim says %d",
-                             id, cp_agent_status_name(before->status), before->tasks_in_flight,
-                             before->max_concurrent_tasks, cp_circuit_name(before->health.circuit),
-                             (long long)(before->health.retry_at_ms - now), r->task != NULL, want);
-                if (want) assert_str(r->task->id, own);
-                allowed += (unsigned)want;
-            }
-    /* ready below max with the circuit closed, half_open or open past retry_at: 2 loads x 3 */
+    for (int d = 0; d < n_d; d++)
+        for (size_t si = 0; si < n_s; si++)
+            for (size_t li = 0; li < n_l; li++)
+                for (size_t ci = 0; ci < n_c; ci++) {
+                    snprintf(id, sizeof id, "g%d%zu%zu%zu", d, si, li, ci);
+                    assert_rc(op_set_health(id, &circuits[ci], -1, -1), 0);
+                    snprintf(own, sizeof own, "%s", tid(next_task++));
+                    submit(own, id, CP_PRIORITY_NORMAL, t1 + 3);
+                    const struct cp_agent_view *before = agent(id);
+                    int want = cp_agent_may_claim(before, now);
+                    if (d)
+                        assert_int_equal(before->drained_at_ms,
+                                         statuses[si] == CP_AGENT_OFFLINE ? T0 + 3 : t1 + 3);
+                    /* Without the clock (a closed circuit), availability is the claim rule. */
+                    if (ci == 0) assert_int_equal(cp_agent_is_available(before), want);
+                    const struct cp_result *r = op_claim(id, NULL, now);
+                    assert_rc(r, 0);
+                    if ((r->task != NULL) != want)
+                        fail_msg("agent %s (status %s, %u of %u in flight, circuit %s, retry_at "
+                                 "now%+lld ms, drained %d): claimed %d, cp_agent_may_claim says %d",
+                                 id, cp_agent_status_name(before->status), before->tasks_in_flight,
+                                 before->max_concurrent_tasks,
+                                 cp_circuit_name(before->health.circuit),
+                                 (long long)(before->health.retry_at_ms - now), d, r->task != NULL,
+                                 want);
+                    if (want) assert_str(r->task->id, own);
+                    allowed += (unsigned)want;
+                }
+    /* ready below max with the circuit closed, half_open or open past retry_at: 2 loads x 3;
+     * never when drained, nor when busy by its own report below the maximum */
     assert_int_equal(allowed, 6);
 }
 

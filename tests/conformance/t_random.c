@@ -12,6 +12,7 @@
 
 static uint64_t rng_state;
 static int has_probe[N_AGENTS]; /* set_health only for agents whose health the host owns */
+static int v4;                  /* the walk uses the 2.4 members and ops too */
 
 static uint32_t rnd(uint32_t n)
 {
@@ -106,7 +107,8 @@ static void check_reaped(const struct cp_reap *rp)
     for (size_t i = 0; i < tl->n_tasks; i++) {
         const struct cp_task_view *t = tl->tasks[i];
         if (t->status == CP_TASK_CLAIMED || t->status == CP_TASK_RUNNING) {
-            if (t->claimed_at_ms + t->timeout_ms <= rp->now_ms)
+            int64_t deadline = v4 ? t->deadline_at_ms : t->claimed_at_ms + t->timeout_ms;
+            if (deadline <= rp->now_ms)
                 fail_msg("reap left %s %s past its timeout", cp_task_status_name(t->status), t->id);
         } else if (cp_task_status_is_terminal(t->status)) {
             if (t->completed_at_ms + rp->retention_ms <= rp->now_ms)
@@ -147,6 +149,9 @@ static void checked_claim(const char *id, int64_t now)
         for (size_t i = 0; i < tl->n_tasks; i++) {
             const struct cp_task_view *t = tl->tasks[i];
             if (!has_caps(a, t)) continue;
+            /* A task that waited (v4) is a candidate once a reap made it due: not known here,
+             * so it is no one's "best"; a claim that takes one is checked below. */
+            if (v4 && t->not_before_ms > 0) continue;
             if (t->passed_over_agent && strcmp(t->passed_over_agent, id) == 0 &&
                 now < t->passed_over_until_ms)
                 continue;
@@ -154,6 +159,16 @@ static void checked_claim(const char *id, int64_t now)
                 (t->priority == best->priority && t->pending_since_ms < best->pending_since_ms))
                 best = t;
         }
+    }
+    if (v4 && r->task && r->task->not_before_ms > 0) {
+        if (r->task->not_before_ms > now)
+            fail_msg("%s claimed %s before its not_before", id, r->task->id);
+        if (best && (r->task->priority > best->priority ||
+                     (r->task->priority == best->priority &&
+                      r->task->pending_since_ms > best->pending_since_ms)))
+            fail_msg("%s claimed %s, due, behind %s", id, r->task->id, best->id);
+        assert_int_equal(r->task->deadline_at_ms, now + r->task->timeout_ms);
+        return;
     }
     if (!best) {
         if (r->task) fail_msg("%s claimed %s where nothing was claimable", id, r->task->id);
@@ -218,7 +233,11 @@ static void random_step(int64_t now, unsigned *n_tasks)
     }
     case 7: {
         int full = rnd(2);
-        struct cp_reap rp = {now, 30000, (int)rnd(2), 20000, full ? 100000 : 1 + rnd(5), 0};
+        struct cp_reap rp = {.now_ms = now,
+                             .heartbeat_timeout_ms = 30000,
+                             .remove_stale = (int)rnd(2),
+                             .retention_ms = 20000,
+                             .max_events = full ? 100000 : 1 + rnd(5)};
         assert_rc(op_reap(&rp), 0);
         if (full) check_reaped(&rp);
         break;
@@ -243,9 +262,78 @@ static void random_step(int64_t now, unsigned *n_tasks)
     }
 }
 
-static void random_walk(void **state)
+/* The 2.4 steps: delayed, keyed and backed-off submits, batches, extends, retries, purges. */
+static void random_step_v4(int64_t now, unsigned *n_tasks)
 {
-    (void)state;
+    const char *id = agent_name(rnd(N_AGENTS));
+    char key[16];
+    snprintf(key, sizeof key, "k%u", rnd(30));
+    switch (rnd(6)) {
+    case 0:
+    case 1: {
+        unsigned n = ++*n_tasks;
+        struct cp_task_view in =
+            task_in(tid(n), random_caps(2), (int)rnd(CP_PRIORITY_COUNT), now - rnd(5000));
+        in.timeout_ms = 1000 + rnd(20000);
+        in.max_retries = rnd(4);
+        in.not_before_ms = rnd(2) ? 0 : now + rnd(10000);
+        in.idempotency_key = rnd(3) ? NULL : cx_strdup(key);
+        in.backoff_type = (int32_t)rnd(CP_BACKOFF_TYPE_COUNT);
+        in.backoff_ms = rnd(3000);
+        in.backoff_max_ms = 4000;
+        in.backoff_jitter = (int32_t)rnd(2);
+        const struct cp_result *r = op_submit(&in);
+        assert_rc(r, 0);
+        if (!r->created) assert_str(r->task->idempotency_key, key);
+        break;
+    }
+    case 2: {
+        struct cp_task_view in[3];
+        const struct cp_task_view *p[3];
+        for (int i = 0; i < 3; i++) {
+            in[i] = task_in(tid(++*n_tasks), random_caps(2), (int)rnd(CP_PRIORITY_COUNT), now);
+            in[i].not_before_ms = rnd(2) ? 0 : now + rnd(5000);
+            p[i] = &in[i];
+        }
+        const struct cp_result *r = op_submit_batch(p, 3);
+        assert_rc(r, 0);
+        assert_int_equal(r->n_tasks, 3);
+        break;
+    }
+    case 3: {
+        if (*n_tasks == 0) break;
+        const char *t = tid(1 + rnd(*n_tasks));
+        struct cp_extend x = {.task_id = t,
+                              .agent_id = rnd(2) ? id : NULL,
+                              .deadline_ms = rnd(3) ? now + rnd(30000) : 0,
+                              .progress_json = rnd(2) ? "{\"percent\":5}" : NULL,
+                              .now_ms = now};
+        const struct cp_result *r = op_extend(&x);
+        assert_true(r->rc == 0 || r->rc == CP_ERR_CONFLICT || r->rc == CP_ERR_NOT_FOUND);
+        if (r->rc == 0 && x.deadline_ms) assert_int_equal(r->task->deadline_at_ms, x.deadline_ms);
+        break;
+    }
+    case 4: {
+        if (*n_tasks == 0) break;
+        const struct cp_result *r = op_retry(tid(1 + rnd(*n_tasks)), now);
+        assert_true(r->rc == 0 || r->rc == CP_ERR_CONFLICT || r->rc == CP_ERR_NOT_FOUND);
+        if (r->rc == 0) assert_int_equal(r->task->status, CP_TASK_PENDING);
+        break;
+    }
+    case 5: {
+        struct cp_purge p = {.status_mask = rnd(2) ? 0 : CP_TASK_MASK(CP_TASK_COMPLETED),
+                             .ended_before_ms = now - rnd(10000),
+                             .limit = 1 + rnd(4),
+                             .now_ms = now};
+        assert_rc(op_purge(&p), 0);
+        break;
+    }
+    }
+}
+
+static void walk(int use_v4)
+{
+    v4 = use_v4;
     rng_state = 0x9e3779b97f4a7c15ULL;
     int64_t now = T0;
     unsigned n_tasks = 0;
@@ -254,11 +342,17 @@ static void random_walk(void **state)
         reg(agent_name(i), random_caps(N_CAPS), 1 + rnd(3), now);
     for (unsigned step = 0; step < STEPS; step++) {
         now += rnd(1500);
-        random_step(now, &n_tasks);
+        if (v4 && rnd(3) == 0)
+            random_step_v4(now, &n_tasks);
+        else
+            random_step(now, &n_tasks);
         if (step % 50 == 49) check_invariants();
     }
     /* Drain: everything eventually ends or is deleted; the indexes must agree. */
-    struct cp_reap rp = {now + 10000000, 30000, 1, 20000, 0, 0};
+    struct cp_reap rp = {.now_ms = now + 10000000,
+                         .heartbeat_timeout_ms = 30000,
+                         .remove_stale = 1,
+                         .retention_ms = 20000};
     rp.max_events = 1000000;
     assert_rc(op_reap(&rp), 0);
     check_invariants();
@@ -268,8 +362,23 @@ static void random_walk(void **state)
     assert_int_equal(s->tasks_by_status[CP_TASK_RUNNING], 0);
 }
 
+static void random_walk(void **state)
+{
+    (void)state;
+    walk(0);
+}
+
+/* The same walk with the 2.4 operations mixed in (and the deadline as the timeout rule). */
+static void random_walk_v4(void **state)
+{
+    (void)state;
+    REQUIRE_V4();
+    walk(1);
+}
+
 const struct CMUnitTest conformance_random_tests[] = {
     CX_TEST(random_walk),
+    CX_TEST(random_walk_v4),
 };
 const size_t conformance_random_count =
     sizeof conformance_random_tests / sizeof conformance_random_tests[0];

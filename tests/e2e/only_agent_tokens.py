@@ -1,5 +1,5 @@
 """only_agent_tokens.py — agent tokens bound to agent ids: a bound token registers, heartbeats,
-unregisters, claims, starts, completes and fails only as its agents (403 forbidden otherwise,
+unregisters, claims, starts, completes, fails and extends only as its agents (403 forbidden otherwise,
 nothing changed); without agent_id, a token bound to one exact id fences with it, one bound to
 several (or a pattern) must name the agent (400 missing_field). Unbound agent tokens, admin and
 reader keep their behaviour. Both forms: CONTROL_PLANE_TOKENS (t:agent=a|b) and YAML agents."""
@@ -60,7 +60,7 @@ class BoundTokens(CpdTestCase):
         r = self.c.post("tasks/claim", {"agent_id": "worker-8"}, token=ANY)
         self.assertEqual(r.body["task"]["id"], tid)
         for verb, body in (("complete", {"result": "forged"}), ("fail", {"error": "x"}),
-                           ("start", {})):
+                           ("start", {}), ("extend", {"seconds": 999})):
             # Naming the other agent: 403; naming none: fenced with worker-7, so 409.
             named = dict(body, agent_id="worker-8")
             self.assertError(self.c.post("tasks/%s/%s" % (tid, verb), named, token=W7), 403,
@@ -75,6 +75,8 @@ class BoundTokens(CpdTestCase):
         tid2 = self.submit()
         self.assertEqual(self.c.post("tasks/claim", {"agent_id": "worker-7"},
                                      token=W7).body["task"]["id"], tid2)
+        self.assertStatus(self.c.post("tasks/%s/extend" % tid2, {"progress": {"percent": 9}},
+                                      token=W7), 200)
         self.assertStatus(self.c.post("tasks/%s/complete" % tid2, {"result": 1}, token=W7), 200)
         self.assertEqual(self.task(tid2)["status"], "completed")
 

@@ -6,6 +6,8 @@
   fake  a fake HTTP server in this script (non-JSON 200, 500, 503, slow answers, an event
         stream that ends after each event) and a closed port: protocol, server, unavailable,
         timeout and transport errors, reconnection with Last-Event-ID
+  lossy a cpd behind lossyproxy.py, which loses the first answer to each submit: retried
+        submits (one idempotency key per task) store nothing twice
 """
 
 import http.server
@@ -17,6 +19,7 @@ import time
 import unittest
 
 import cpdtest
+from lossyproxy import LossyProxy
 
 TEST_CLIENT = os.path.join(cpdtest.BUILD_DIR, "test_client")
 
@@ -57,7 +60,10 @@ class FakeHandler(http.server.BaseHTTPRequestHandler):
             self.reply(500, "<html>boom</html>", "text/html")
         elif name == "e503":
             self.reply(503, json.dumps({"error": "storage backend unreachable",
-                                        "code": "storage_unavailable"}))
+                                        "code": "storage_unavailable", "applied": False}))
+        elif name == "e503u":
+            self.reply(503, json.dumps({"error": "the reply was lost",
+                                        "code": "storage_unavailable", "applied": "unknown"}))
         elif name.startswith("events"):  # an event stream that ends after one event
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
@@ -113,6 +119,18 @@ class ClientTest(unittest.TestCase):
                        "reader-secret-1")
             cpd.stop()
         finally:
+            cpd.cleanup()
+
+    def test_lossy(self):
+        cpd = cpdtest.Cpd().start()
+        proxy = LossyProxy(cpd.port).start()
+        try:
+            self.check("lossy", proxy.url)
+            lost = [p for p, first in proxy.submits() if first]
+            self.assertGreaterEqual(len(lost), 3, proxy.submits())  # the losses happened
+            cpd.stop()
+        finally:
+            proxy.stop()
             cpd.cleanup()
 
     def test_fake(self):

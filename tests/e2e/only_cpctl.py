@@ -2,14 +2,17 @@
 global options and environment variables, and the exit codes (0 ok, 1 not found, 2 usage,
 3 server/connection error, 4 `tasks wait` without success)."""
 
+import http.server
 import json
 import os
 import re
 import signal
 import subprocess
 import time
+import threading
 
 import cpdtest
+from lossyproxy import LossyProxy
 
 CPCTL = os.path.join(cpdtest.BUILD_DIR, "cpctl")
 
@@ -53,14 +56,17 @@ class CpctlTest(cpdtest.CpdTestCase):
 
     def test_help(self):
         out = self.ok("--help")
-        for cmd in ("agents", "tasks", "health", "stats", "events", "--json", "--url", "--token"):
+        for cmd in ("agents", "tasks", "health", "stats", "events", "plugins", "--json", "--url",
+                    "--token"):
             self.assertIn(cmd, out)
         for args in (["agents", "--help"], ["agents", "list", "--help"], ["agents", "get", "-h"],
                      ["agents", "rm", "--help"], ["agents", "select", "--help"],
                      ["tasks", "--help"], ["tasks", "submit", "--help"], ["tasks", "get", "-h"],
                      ["tasks", "wait", "--help"], ["tasks", "cancel", "--help"],
-                     ["tasks", "list", "--help"], ["health", "--help"], ["stats", "--help"],
-                     ["events", "--help"]):
+                     ["tasks", "list", "--help"], ["tasks", "extend", "--help"],
+                     ["tasks", "retry", "--help"], ["tasks", "purge", "--help"],
+                     ["health", "--help"], ["stats", "--help"], ["events", "--help"],
+                     ["plugins", "--help"]):
             out = self.ok(*args, url=False)
             self.assertIn("usage: cpctl " + args[0], out)
         self.assertRegex(self.ok("--version", url=False), r"^cpctl \d+\.\d+\.\d+")
@@ -159,7 +165,47 @@ class CpctlTest(cpdtest.CpdTestCase):
         _, err = self.rc(1, "agents", "select", "--capability", cap, "--exclude",
                          "%s,%s" % (a1, a2))
         self.assertIn("no_agent", err)
-        self.rc(2, "agents", "select", "--strategy", "no_such_strategy")
+        _, err = self.rc(2, "agents", "select", "--strategy", "no_such_strategy")
+        self.assertIn("loaded strategies: least_loaded", err)
+        # Hints reach the server (the default strategy ignores them; a bad one is refused).
+        out = self.ok("agents", "select", "--capability", cap, "--exclude", a1,
+                      "--hint", "region=eu", "--hint", "zone=a=b")
+        self.assertEqual(self.column(out, "AGENT_ID"), [a2])
+        _, err = self.rc(2, "agents", "select", "--hint", "bad key=1")
+        self.assertIn("hint.bad", err)
+        self.rc(2, "agents", "select", "--hint", "novalue")
+        self.rc(2, "agents", "select", "--hint", "=v")
+
+    def test_drain(self):
+        a, cap = self.uid("agent"), self.uid("cap")
+        self.register(a, capabilities=[cap])
+        out = self.ok("agents", "drain", a)
+        self.assertRegex(out, r"(?m)^status +draining$")
+        self.assertRegex(out, r"(?m)^drained_at +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
+        self.heartbeat(a, "ready")  # the agent's word does not end an operator's drain
+        self.assertEqual(self.agent(a)["status"], "draining")
+        self.assertEqual(self.column(self.ok("agents", "list", "--capability", cap,
+                                             "--all"), "STATUS"), ["draining"])
+        body = json.loads(self.ok("--json", "agents", "undrain", a))
+        self.assertEqual((body["status"], body["drained_at"]), ("ready", None))
+        _, err = self.rc(1, "agents", "drain", "nobody-here")
+        self.assertIn("not_found", err)
+        self.rc(2, "agents", "drain")
+        self.rc(2, "agents", "undrain", a, "extra")
+        self.assertIn("usage: cpctl agents", self.ok("agents", "drain", "--help", url=False))
+
+    def test_plugins(self):
+        out = self.ok("plugins")
+        self.assertTrue(out.startswith("KIND"), out)
+        kinds = self.column(out, "KIND")
+        self.assertEqual(kinds[0], "storage")
+        self.assertIn("least_loaded *", self.column(out, "NAME"))
+        self.assertTrue(all(re.match(r"^2\.\d+$", v) for v in self.column(out, "ABI")))
+        body = json.loads(self.ok("--json", "plugins"))
+        self.assertEqual(body["total"], len(body["plugins"]))
+        self.assertEqual(len(body["plugins"]), len(kinds))
+        self.assertEqual([p["kind"] for p in body["plugins"]], kinds)
+        self.rc(2, "plugins", "extra")
 
     # -- tasks
 
@@ -204,10 +250,126 @@ class CpctlTest(cpdtest.CpdTestCase):
         self.assertEqual(self.column(out, "ID"), [tid])
         self.ok("tasks", "cancel", tid2)
 
+    def test_submit_options_and_keys(self):
+        ttype, key = self.uid("type"), self.uid("key")
+        out = self.ok("--json", "tasks", "submit", ttype, "--delay", "60", "--idempotency-key",
+                      key, "--backoff", "exponential", "--backoff-seconds", "2",
+                      "--backoff-max", "20", "--backoff-jitter")
+        first = json.loads(out)
+        self.assertTrue(first["created"])
+        t = self.task(first["task_id"])
+        self.assertEqual(t["idempotency_key"], key)
+        self.assertIsNotNone(t["not_before"])
+        self.assertEqual(t["retry_backoff"],
+                         {"type": "exponential", "seconds": 2, "max_seconds": 20, "jitter": True})
+        again = json.loads(self.ok("--json", "tasks", "submit", ttype, "--idempotency-key", key))
+        self.assertEqual((again["task_id"], again["created"]), (first["task_id"], False))
+        # Without a key cpctl sends one of its own (retries would find the task).
+        tid = self.ok("tasks", "submit", ttype, "--run-at", "2020-01-01T00:00:00Z").strip()
+        self.assertTrue(self.task(tid)["idempotency_key"].startswith("cpc-"))
+        out = self.ok("tasks", "get", first["task_id"])
+        self.assertRegex(out, r"(?m)^idempotency_key +%s$" % key)
+        self.rc(2, "tasks", "submit", ttype, "--backoff-seconds", "2")
+        self.rc(2, "tasks", "submit", ttype, "--run-at", "soon")
+        self.rc(2, "tasks", "submit", ttype, "--delay", "-3")
+
+    def test_submit_file(self):
+        ttype = self.uid("file")
+        path = os.path.join(self.cpd.dir, "tasks.jsonl")
+        with open(path, "w") as f:
+            f.write('{"task_type": "%s", "payload": {"n": 1}}\n' % ttype)
+            f.write("\n# a comment\n")
+            f.write("[1, 2]\n")
+            f.write('{"task_type": "%s", "priority": "high"}\n' % ttype)
+            f.write('{"task_type": "bad type"}\n')
+            f.write('  {"task_type": "%s", "idempotency_key": "%s"}  \n' % (ttype, ttype))
+        out, err = self.rc(2, "tasks", "submit", "--file", path)
+        lines = out.strip().split("\n")
+        self.assertEqual(len(lines), 5, out)
+        for i in (0, 2, 4):
+            self.assertRegex(lines[i], cpdtest.TASK_ID_RE)
+        self.assertIn("line 4: not a JSON object", lines[1])
+        self.assertIn("line 6:", lines[3])
+        self.assertIn("task_type", lines[3])
+        self.assertIn("submitted 3 of 5", err)
+        self.assertEqual(self.c.get("tasks?task_type=%s&limit=1" % ttype).body["total"], 3)
+        # --json: one object per line, in order.
+        out, _ = self.rc(2, "--json", "tasks", "submit", "--file", path)
+        rows = [json.loads(x) for x in out.strip().split("\n")]
+        self.assertEqual([r["line"] for r in rows], [1, 4, 5, 6, 7])
+        self.assertEqual(rows[4]["task_id"], lines[4])  # its key found the task
+        self.assertFalse(rows[4]["created"])
+        # More lines than one batch holds.
+        big = os.path.join(self.cpd.dir, "big.jsonl")
+        with open(big, "w") as f:
+            for i in range(1500):
+                f.write('{"task_type": "%s-big", "payload": {"i": %d}}\n' % (ttype, i))
+        out = self.ok("tasks", "submit", "--file", big)
+        self.assertEqual(len(set(out.split())), 1500)
+        self.assertEqual(self.c.get("tasks?task_type=%s-big&limit=1" % ttype).body["total"], 1500)
+        self.rc(2, "tasks", "submit", "--file", path, "extra")
+        self.rc(2, "tasks", "submit", "--file", os.path.join(self.cpd.dir, "missing.jsonl"))
+
+    def test_extend_retry_purge(self):
+        agent, cap, ttype = self.uid("ag"), self.uid("cap"), self.uid("type")
+        self.register(agent, capabilities=[cap], max_concurrent_tasks=5)
+        tids = [self.submit(task_type=ttype, required_capabilities=[cap], priority="critical",
+                            max_retries=0) for _ in range(3)]
+        for tid in tids:
+            self.assertIn(self.claim(agent, capabilities=[cap])["id"], tids)
+        out = self.ok("tasks", "extend", tids[0], "--agent", agent, "--seconds", "120",
+                      "--percent", "50", "--message", "half way")
+        self.assertIn("extended %s until" % tids[0], out)
+        self.assertEqual(self.task(tids[0])["progress"], {"percent": 50, "message": "half way"})
+        _, err = self.rc(3, "tasks", "extend", tids[0], "--agent", "someone-else")
+        self.assertIn("conflict", err)
+        self.rc(2, "tasks", "extend", tids[0], "--percent", "101")
+        for tid in tids:
+            self.c.post("tasks/%s/fail" % tid, {"agent_id": agent})
+        self.assertIn("retried " + tids[0], self.ok("tasks", "retry", tids[0]))
+        self.assertEqual(self.task(tids[0])["status"], "pending")
+        _, err = self.rc(3, "tasks", "retry", tids[0])
+        self.assertIn("conflict", err)
+        out, err = self.cpctl("tasks", "retry", "--status", "failed", "--type", ttype)[1:]
+        self.assertEqual(sorted(out.split()), sorted(tids[1:]))
+        self.assertIn("retried 2", err)
+        self.rc(2, "tasks", "retry", "--status", "completed")
+        self.rc(2, "tasks", "retry")
+        for _ in tids:
+            t = self.claim(agent, capabilities=[cap])
+            self.c.post("tasks/%s/complete" % t["id"], {"agent_id": agent})
+        self.assertIn("purged 0", self.ok("tasks", "purge", "--type", ttype, "--older-than",
+                                          "3600"))
+        self.assertIn("purged 3", self.ok("tasks", "purge", "--status", "completed", "--type",
+                                          ttype))
+        self.rc(1, "tasks", "get", tids[0])
+        self.rc(2, "tasks", "purge", "--status", "pending")
+
+    def test_retried_submit_through_a_lossy_proxy(self):
+        proxy = LossyProxy(self.cpd.port).start()
+        try:
+            ttype = self.uid("lossy")
+            tid = self.ok("tasks", "submit", ttype, url=False,
+                          env={"CONTROL_PLANE_URL": proxy.url}).strip()
+            self.assertRegex(tid, cpdtest.TASK_ID_RE)
+            self.assertEqual(self.c.get("tasks?task_type=%s" % ttype).body["total"], 1)
+            path = os.path.join(self.cpd.dir, "lossy.jsonl")
+            with open(path, "w") as f:
+                for i in range(5):
+                    f.write('{"task_type": "%s-f", "payload": {"i": %d}}\n' % (ttype, i))
+            out = self.ok("tasks", "submit", "--file", path, url=False,
+                          env={"CONTROL_PLANE_URL": proxy.url})
+            self.assertEqual(len(set(out.split())), 5)
+            self.assertEqual(self.c.get("tasks?task_type=%s-f" % ttype).body["total"], 5)
+            self.assertEqual([first for _, first in proxy.submits()], [True, False, True, False])
+        finally:
+            proxy.stop()
+
     def test_wait(self):
         agent, cap = self.uid("w"), self.uid("wcap")
         self.register(agent, capabilities=[cap])
-        tid = self.submit(required_capabilities=[cap])
+        # critical: claimed before tasks other tests left pending (they require nothing)
+        tid = self.submit(required_capabilities=[cap], priority="critical")
 
         # Still pending at the deadline: exit 4, the task printed.
         rc, out, err = self.cpctl("tasks", "wait", tid, "--timeout", "0.3")
@@ -335,6 +497,40 @@ class CpctlTest(cpdtest.CpdTestCase):
         self.ok("stats", url=False, env={"CONTROL_PLANE_URL": mine})
         self.ok("--url", mine, "stats", url=False, env={"CONTROL_PLANE_URL": dead})
         self.ok("stats", "--url=" + mine, url=False)  # global options anywhere, --opt=value
+
+    def test_unavailable_says_applied(self):
+        """A 503 storage_unavailable: cpctl shows whether the request took effect."""
+        bodies = {"/api/control-plane/tasks": {"error": "the reply was lost",
+                                               "code": "storage_unavailable",
+                                               "applied": "unknown"},
+                  "/api/control-plane/stats": {"error": "cannot be reached",
+                                               "code": "storage_unavailable",
+                                               "applied": False}}
+
+        class Fake(http.server.BaseHTTPRequestHandler):
+            def answer(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(n)
+                data = json.dumps(bodies[self.path.split("?")[0]]).encode()
+                self.send_response(503)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            do_GET = do_POST = answer
+
+            def log_message(self, *a):
+                pass
+
+        srv = http.server.HTTPServer(("127.0.0.1", 0), Fake)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        self.addCleanup(srv.server_close)
+        self.addCleanup(srv.shutdown)
+        url = "http://127.0.0.1:%d" % srv.server_address[1]
+        _, err = self.rc(3, "--url", url, "tasks", "submit", "t", url=False)
+        self.assertIn("(storage_unavailable, applied: unknown)", err)
+        _, err = self.rc(3, "--url", url, "stats", url=False)
+        self.assertIn("(storage_unavailable, applied: false)", err)
 
     def test_tokens(self):
         cpd = self.start_cpd(config={"auth": {"tokens": [

@@ -45,13 +45,12 @@ class Ledger:
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.claimed_by = {}    # task id -> agent id (from claim replies and adoptions)
+        self.claimed_by = {}    # task id -> agent id (from claim replies)
         self.double_claims = []  # (task id, first agent, second agent)
         self.errors = []        # unexpected replies: (who, what, status, body)
         self.n503 = 0           # 503 storage_unavailable answers seen
         self.n_net = 0          # connection errors / timeouts seen
         self.retry_409 = []     # (agent, task id, op): a retried op found its earlier try applied
-        self.adopted = []       # (agent, task id): a claim whose reply was lost, found again
         self.submitted = {}     # task id -> n
         self.ambiguous = set()  # n of submits retried after a failure (may exist twice)
         self.completed = 0      # completions acknowledged to agents
@@ -96,9 +95,9 @@ class AgentWorker(threading.Thread):
     Lost replies (a Redis outage can drop the reply of a script that did run):
     * start/complete retried after a failure and answered 409 → the earlier try was applied;
       counted as done (the final check verifies the task is completed and assigned to us);
-    * a claim that failed may have claimed a task for us: the agent is then busy and every claim
-      answers null, so after a failed claim a null answer makes the agent read its
-      current_task_id and finish that task ("adopted")."""
+    * a claim answered 503 needs nothing: a task it may have claimed is released by the cpd
+      process that sent it once that process reaches Redis again (docs/redis.md, "Lost
+      replies"), and the agent's next claim is held until it has room again."""
 
     def __init__(self, agent_id, ports, ledger, stop, block_ms=0, idle_sleep=0.02):
         super().__init__(daemon=True, name=agent_id)
@@ -127,7 +126,6 @@ class AgentWorker(threading.Thread):
                 c.close()
 
     def _loop(self):
-        maybe_orphan = False
         while not self.stop_event.is_set():
             c = self._client()
             body = {"agent_id": self.agent_id}
@@ -136,7 +134,6 @@ class AgentWorker(threading.Thread):
             r = call(self.ledger, c, "POST", "tasks/claim", body,
                      timeout=self.block_ms / 1000.0 + 10)
             if r is None:
-                maybe_orphan = True
                 time.sleep(0.05)
                 continue
             if r.status != 200:
@@ -145,36 +142,13 @@ class AgentWorker(threading.Thread):
                 continue
             task = r.body["task"]
             if task is None:
-                if maybe_orphan:
-                    maybe_orphan = not self._adopt(c)
-                elif not self.block_ms:
+                if not self.block_ms:
                     time.sleep(self.idle_sleep)
                 continue
             if task["status"] != "claimed" or task["assigned_agent"] != self.agent_id:
                 self.ledger.error(self.agent_id, "claim reply", r)
             self.ledger.note_claim(self.agent_id, task["id"])
             self._work(task["id"], c, started=False)
-
-    def _adopt(self, c):
-        """After a failed claim: finish a task claimed for us whose reply was lost. True when
-        the question is settled (nothing in flight, or adopted and finished)."""
-        r = call(self.ledger, c, "GET", "agents/" + q(self.agent_id))
-        if r is None:
-            return False
-        if r.status != 200:
-            self.ledger.error(self.agent_id, "get agent", r)
-            return False
-        tid = r.body["current_task_id"]
-        if tid is None:
-            return r.body["tasks_in_flight"] == 0
-        t = call(self.ledger, c, "GET", "tasks/" + tid)
-        if t is None or t.status != 200:
-            return False
-        with self.ledger.lock:
-            self.ledger.adopted.append((self.agent_id, tid))
-        self.ledger.note_claim(self.agent_id, tid)
-        self._work(tid, c, started=t.body["status"] == "running")
-        return True
 
     def _transition(self, c, tid, op, body):
         failed_before = False

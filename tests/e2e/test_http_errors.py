@@ -224,8 +224,11 @@ class Routes(CpdTestCase):
         cases = [
             ("PUT", "agents", {"GET", "POST"}),
             ("DELETE", "agents", {"GET", "POST"}),
-            ("PATCH", "tasks", {"GET", "POST"}),
-            ("DELETE", "tasks", {"GET", "POST"}),
+            ("PATCH", "tasks", {"GET", "POST", "DELETE"}),
+            ("PUT", "tasks", {"GET", "POST", "DELETE"}),
+            ("PUT", "tasks/batch", {"POST"}),
+            ("GET", "tasks/task_000000000000000000000000/extend", {"POST"}),
+            ("GET", "tasks/task_000000000000000000000000/retry", {"POST"}),
             ("POST", "agents/r1", {"GET", "DELETE"}),
             ("PUT", "agents/r1", {"GET", "DELETE"}),
             ("GET", "agents/r1/heartbeat", {"POST"}),

@@ -213,32 +213,38 @@ class Claim(CpdTestCase):
         self.assertEqual(self.snapshot(), before)
         self.assertEqual(self.task(tid)["status"], "pending")
 
-    def assertNullAtOnce(self, agent_id):
+    def assertNullAtOnce(self, agent_id, block_ms=2000):
         t0 = time.monotonic()
-        task = self.claim(agent_id, block_ms=2000)
+        task = self.claim(agent_id, block_ms=block_ms)
         elapsed = time.monotonic() - t0
         self.assertIsNone(task, "%s got a task" % agent_id)
         self.assertLess(elapsed, 1.0, "%s's claim was held instead of answered at once"
                         % agent_id)
 
     def test_unavailable_agents_get_null_at_once(self):
+        # draining and failed agents will not take work: a claim is answered at once, even with
+        # block_ms. A busy one is answered at once without block_ms (with it, it waits for
+        # room: LongPoll.test_claim_at_the_limit_waits_for_room).
         tid = self.submit()
-        for aid, status in (("dr", "draining"), ("fa", "failed"), ("bu", "busy")):
+        for aid, status in (("dr", "draining"), ("fa", "failed")):
             self.register(aid)
             self.heartbeat(aid, status)
             self.assertNullAtOnce(aid)
+        self.register("bu")
+        self.heartbeat("bu", "busy")
+        self.assertNullAtOnce("bu", block_ms=0)
         self.assertEqual(self.task(tid)["status"], "pending")
         # A self-reported busy agent gets work again once it reports ready.
         self.heartbeat("bu", "ready")
         self.assertEqual(self.claim("bu")["id"], tid)
 
-    def test_agent_at_max_concurrency_gets_null_at_once(self):
+    def test_agent_at_max_concurrency_gets_null_without_block_ms(self):
         self.register("one", max_concurrent_tasks=1)
         t1 = self.submit()
         t2 = self.submit()
         self.assertEqual(self.claim("one")["id"], t1)
         self.assertEqual(self.agent("one")["status"], "busy")
-        self.assertNullAtOnce("one")
+        self.assertNullAtOnce("one", block_ms=0)
         self.assertEqual(self.task(t2)["status"], "pending")
 
     def test_capability_matching(self):
@@ -317,6 +323,42 @@ class LongPoll(CpdTestCase):
         self.assertIsNone(task)
         self.assertGreaterEqual(elapsed, 0.9)
         self.assertLess(elapsed, 2.5)
+
+    def test_claim_at_the_limit_waits_for_room(self):
+        """An agent at max_concurrent_tasks that claims with block_ms is held, not answered
+        null at once (a claim loop must never spin): when its task completes it gets the next
+        one; with nothing to get it is answered null at block_ms."""
+        self.register("full", capabilities=["lp"], max_concurrent_tasks=1)
+        t1 = self.submit(required_capabilities=["lp"])
+        t2 = self.submit(required_capabilities=["lp"])
+        self.assertEqual(self.claim("full")["id"], t1)
+        h = in_thread(self.claim, "full", client=self.cpd.client(), block_ms=5000)
+        time.sleep(0.4)
+        self.assertTrue(h.thread.is_alive(), "a claim at the limit was answered at once")
+        self.assertEqual(self.task(t2)["status"], "pending")
+        self.assertStatus(self.c.post("tasks/%s/complete" % t1, {"agent_id": "full"}), 200)
+        task, elapsed = h.join()
+        self.assertIsNotNone(task, "the held claim got nothing after the slot freed")
+        self.assertEqual(task["id"], t2)
+        self.assertLess(elapsed, 2.5)
+        # At the limit again, nothing left: null after block_ms, not before.
+        t0 = time.monotonic()
+        self.assertIsNone(self.claim("full", block_ms=800))
+        self.assertGreaterEqual(time.monotonic() - t0, 0.75)
+        # Self-reported busy waits for ready; draining is answered at once.
+        self.assertStatus(self.c.post("tasks/%s/complete" % t2, {"agent_id": "full"}), 200)
+        self.heartbeat("full", "busy")
+        t3 = self.submit(required_capabilities=["lp"])
+        h = in_thread(self.claim, "full", client=self.cpd.client(), block_ms=5000)
+        time.sleep(0.3)
+        self.assertTrue(h.thread.is_alive(), "a busy agent's claim was answered at once")
+        self.heartbeat("full", "ready")
+        task, _ = h.join()
+        self.assertEqual(task and task["id"], t3)
+        self.heartbeat("full", "draining")
+        t0 = time.monotonic()
+        self.assertIsNone(self.claim("full", block_ms=3000))
+        self.assertLess(time.monotonic() - t0, 1.0, "a draining agent's claim was held")
 
     def test_non_matching_task_does_not_wake_claim(self):
         self.register("poller", capabilities=["lp"])

@@ -192,6 +192,14 @@ static void px_task_claim(void *st, const struct cp_claim *c, cp_storage_cb cb, 
         mem->task_claim(st, c, cb, cookie);
         return;
     }
+    if (px.claim_mode == PX_FAIL) {
+        struct cp_result res = {.size = sizeof res,
+                                .rc = CP_ERR_UNAVAILABLE,
+                                .message = "reply lost",
+                                .outcome = CP_OUTCOME_UNKNOWN};
+        cb(cookie, &res);
+        return;
+    }
     struct held_back *h = enqueue(px.claim_mode, cb, cookie);
     if (px.claim_mode == PX_DEFER_REPLY) {
         mem->task_claim(st, c, on_evaluated, h);
@@ -377,6 +385,35 @@ int transition(int kind, const char *task, const char *agent)
     ops_task_transition(&core, &call, &tr, on_rc, &rc);
     assert_int_not_equal(rc, 1);
     return rc;
+}
+
+int transition_elsewhere(int kind, const char *task, const char *agent)
+{
+    int rc = 1;
+    struct cp_transition tr = {.kind = kind,
+                               .task_id = task,
+                               .agent_id = agent,
+                               .latency_ms = -1,
+                               .now_ms = clock_now_ms()};
+    mem->task_transition(core.st, &tr, on_rc, &rc);
+    assert_int_not_equal(rc, 1);
+    return rc;
+}
+
+void heartbeat(const char *agent, int32_t status)
+{
+    struct ops_call call;
+    int rc = 1;
+    ops_agent_heartbeat(&core, &call, agent, status, on_rc, &rc);
+    assert_int_equal(rc, 0);
+}
+
+void unregister(const char *agent)
+{
+    struct ops_call call;
+    int rc = 1;
+    ops_agent_unregister(&core, &call, agent, on_rc, &rc);
+    assert_int_equal(rc, 0);
 }
 
 static void on_task(void *cookie, const struct cp_result *res)

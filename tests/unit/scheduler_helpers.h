@@ -43,6 +43,8 @@ enum px_mode {
     PX_PASS = 0,    /* claims go straight to the store */
     PX_DEFER_CALL,  /* a claim waits, unevaluated, until flushed */
     PX_DEFER_REPLY, /* a claim is evaluated at once; its reply waits until flushed */
+    PX_FAIL,        /* a claim is answered CP_ERR_UNAVAILABLE at once, not evaluated (a store
+                       whose reply was lost, outcome unknown) */
 };
 struct proxy {
     enum px_mode claim_mode;
@@ -81,6 +83,11 @@ void submit_task(char *id, const char *req, const char *strategy, int64_t timeou
                  uint32_t max_retries);
 /* A transition through ops (START/COMPLETE/FAIL/CANCEL); returns its rc. */
 int transition(int kind, const char *task, const char *agent);
+/* The same straight on the store, behind ops' back (another process's doing). */
+int transition_elsewhere(int kind, const char *task, const char *agent);
+/* A heartbeat through ops with a status (CP_AGENT_*, -1: none); an unregistration. */
+void heartbeat(const char *agent, int32_t status);
+void unregister(const char *agent);
 
 /* A task or an agent as the store has it now. */
 struct task_now {

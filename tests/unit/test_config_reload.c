@@ -69,6 +69,29 @@ static void test_plan_and_apply(void **state)
     config_free(&cur);
 }
 
+/* A plugin entry's options are restart-only, like the list; the running ones stay in place. */
+static void test_plugin_options_need_a_restart(void **state)
+{
+    (void)state;
+    struct cp_config cur, next;
+    load(&cur, "selection: {plugins: [least_loaded, {plugin: x, options: {k: \"1\"}}]}\n");
+    const char *running = cur.selection_plugins[1].options[0].value;
+    load(&next, "selection: {plugins: [least_loaded, {plugin: x, options: {k: \"2\"}}]}\n");
+    char restart[256], changed[256];
+    assert_int_equal(config_reload_plan(&cur, &next, restart, sizeof restart), 0);
+    assert_string_equal(restart, "selection.plugins");
+    assert_string_equal(next.selection_plugins[1].options[0].value, "1");
+    config_reload_apply(&cur, &next, changed, sizeof changed);
+    assert_ptr_equal(cur.selection_plugins[1].options[0].value, running);
+    config_free(&next);
+    /* The same options in another order are no change. */
+    load(&next, "selection: {plugins: [least_loaded, {plugin: x, options: {k: \"1\"}}]}\n");
+    assert_int_equal(config_reload_plan(&cur, &next, restart, sizeof restart), 0);
+    assert_string_equal(restart, "");
+    config_free(&next);
+    config_free(&cur);
+}
+
 static void test_nothing_changed(void **state)
 {
     (void)state;
@@ -88,6 +111,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_plan_and_apply, config_test_setup,
+                                        config_test_teardown),
+        cmocka_unit_test_setup_teardown(test_plugin_options_need_a_restart, config_test_setup,
                                         config_test_teardown),
         cmocka_unit_test_setup_teardown(test_nothing_changed, config_test_setup,
                                         config_test_teardown),

@@ -71,6 +71,16 @@ static void test_validate_cross_keys(void **state)
     assert_contains(err, "circuit.cooldown_seconds");
     config_free(&c);
 
+    /* An exponential backoff whose maximum is shorter than its first delay. */
+    assert_int_equal(load_text(&c,
+                               "tasks: {retry_backoff: {type: exponential, seconds: 10,\n"
+                               "                        max_seconds: 5}}\n",
+                               err, sizeof err),
+                     0);
+    assert_int_equal(config_validate(&c, err, sizeof err), -1);
+    assert_contains(err, "tasks.retry_backoff.max_seconds");
+    config_free(&c);
+
     /* exec listed without being enabled: refused; enabling adds it once. */
     assert_int_equal(load_text(&c, "probes: {plugins: [http, exec]}\n", err, sizeof err), 0);
     assert_int_equal(config_validate(&c, err, sizeof err), -1);

@@ -13,6 +13,8 @@
 
 #include <cp/plugin.h>
 
+#include <cp/types.h>
+
 #include "config.h"
 #include "config_helpers.h"
 
@@ -118,7 +120,8 @@ static const char full_yaml[] =
     "agents: {heartbeat_interval_seconds: 2, heartbeat_timeout_seconds: 6,\n"
     "         cleanup_interval_seconds: 7}\n"
     "tasks: {timeout_seconds: 100, max_retries: 0, retention_seconds: 3600,\n"
-    "        pass_over_seconds: 1.5}\n"
+    "        pass_over_seconds: 1.5,\n"
+    "        retry_backoff: {type: exponential, seconds: 0.5, max_seconds: 60, jitter: true}}\n"
     "health: {unhealthy_threshold: 4, recovery_threshold: 1, slow_probe_seconds: 2}\n"
     "circuit: {failure_threshold: 9, cooldown_seconds: 10, max_cooldown_seconds: 20}\n"
     "auth:\n"
@@ -166,6 +169,10 @@ static void test_yaml_every_key(void **state)
     assert_int_equal(c.max_task_retries, 0);
     assert_int_equal(c.retention_ms, 3600000);
     assert_int_equal(c.pass_over_ms, 1500);
+    assert_int_equal(c.backoff_type, CP_BACKOFF_EXPONENTIAL);
+    assert_int_equal(c.backoff_ms, 500);
+    assert_int_equal(c.backoff_max_ms, 60000);
+    assert_true(c.backoff_jitter);
     assert_int_equal(c.unhealthy_threshold, 4);
     assert_int_equal(c.recovery_threshold, 1);
     assert_int_equal(c.slow_probe_ms, 2000);
@@ -258,6 +265,17 @@ static void test_yaml_bad_values(void **state)
          {"selection.plugins[1]='random'", "listed twice"}},
         {"selection: {plugins: [random, [x]]}\n", {"'selection.plugins[1]'", "is a list"}},
         {"probes: {plugins: [\"\"]}\n", {"probes.plugins[0]=''"}},
+        {"selection: {plugins: [{options: {a: 1}}]}\n",
+         {"'selection.plugins[0]'", "needs 'plugin'"}},
+        {"selection: {plugins: [{plugin: [x]}]}\n", {"'selection.plugins[0]'", "needs 'plugin'"}},
+        {"selection: {plugins: [{plugin: x, optoins: {a: 1}}]}\n",
+         {"'selection.plugins[0]'", "unknown or repeated key 'optoins'", "plugin and options"}},
+        {"selection: {plugins: [{plugin: x, plugin: y}]}\n", {"repeated key 'plugin'"}},
+        {"selection: {plugins: [{plugin: x, options: [a]}]}\n",
+         {"'selection.plugins[0].options'", "is a list"}},
+        {"probes: {plugins: [{plugin: x, options: {\"a b\": 1}}]}\n",
+         {"probes.plugins[0].options.a b='a b'", "not an option name"}},
+        {"selection: {plugins: [x, {plugin: x}]}\n", {"selection.plugins[1]='x'", "listed twice"}},
         {"probes: {exec: true}\n", {"'probes.exec'", "expected a mapping"}},
         {"tasks: {timeout_seconds: 1}\ntasks: {max_retries: 1}\n",
          {"key 'tasks' appears twice", "(line 2)"}},
@@ -265,6 +283,11 @@ static void test_yaml_bad_values(void **state)
         {"listen: [\n", {"is not valid YAML", "line"}},
         {"a: b: c\n", {"is not valid YAML"}},
         {"auth: {tokens: {x: y}}\n", {"'auth.tokens'", "is a mapping"}},
+        {"tasks: {retry_backoff: {type: linear}}\n",
+         {"tasks.retry_backoff.type='linear'", "none, fixed or exponential"}},
+        {"tasks: {retry_backoff: {seconds: 0}}\n", {"tasks.retry_backoff.seconds='0'"}},
+        {"tasks: {retry_backoff: {factor: 2}}\n", {"unknown key 'tasks.retry_backoff.factor'"}},
+        {"tasks: {retry_backoff: fast}\n", {"'tasks.retry_backoff'", "expected a mapping"}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         struct cp_config c;
@@ -281,6 +304,52 @@ static void test_yaml_bad_values(void **state)
         assert_int_equal(c.task_timeout_ms, 300000);
         config_free(&c);
     }
+}
+
+/* selection.plugins / probes.plugins entries may carry their plugin's options. */
+static void test_yaml_plugin_options(void **state)
+{
+    (void)state;
+    struct cp_config c;
+    char err[512];
+    assert_int_equal(load_text(&c,
+                               "selection:\n"
+                               "  plugins:\n"
+                               "    - least_loaded\n"
+                               "    - plugin: /opt/x/lowest_latency.so\n"
+                               "      options: {unknown_latency_ms: 500, tags: [a, b]}\n"
+                               "    - {plugin: round_robin}\n"
+                               "probes:\n"
+                               "  plugins: [http, {plugin: grpc, options: {tls: \"on\"}}]\n",
+                               err, sizeof err),
+                     0);
+    assert_int_equal(c.n_selection_plugins, 3);
+    assert_string_equal(c.selection_plugins[0].spec, "least_loaded");
+    assert_int_equal(c.selection_plugins[0].n_options, 0);
+    assert_string_equal(c.selection_plugins[1].spec, "/opt/x/lowest_latency.so");
+    assert_int_equal(c.selection_plugins[1].n_options, 2);
+    assert_string_equal(c.selection_plugins[1].options[0].key, "unknown_latency_ms");
+    assert_string_equal(c.selection_plugins[1].options[0].value, "500");
+    assert_string_equal(c.selection_plugins[1].options[1].key, "tags");
+    assert_string_equal(c.selection_plugins[1].options[1].value, "a,b");
+    assert_string_equal(c.selection_plugins[2].spec, "round_robin");
+    assert_int_equal(c.selection_plugins[2].n_options, 0);
+    assert_int_equal(c.n_probe_plugins, 2);
+    assert_string_equal(c.probe_plugins[1].spec, "grpc");
+    assert_string_equal(c.probe_plugins[1].options[0].value, "on");
+    assert_int_equal(c.n_storage_options, 0); /* not mixed with storage's */
+    config_free(&c);
+
+    /* At most CFG_MAX_OPTIONS per entry. */
+    char doc[2048] = "selection: {plugins: [{plugin: x, options: {";
+    for (int i = 0; i <= CFG_MAX_OPTIONS; i++) {
+        size_t len = strlen(doc);
+        snprintf(doc + len, sizeof doc - len, "%so%d: 1", i ? ", " : "", i);
+    }
+    strcat(doc, "}}]}\n");
+    assert_int_equal(load_text(&c, doc, err, sizeof err), -1);
+    assert_contains(err, "one option too many");
+    config_free(&c);
 }
 
 static void test_yaml_missing_file(void **state)
@@ -307,6 +376,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_yaml_empty_and_nulls, config_test_setup,
                                         config_test_teardown),
         cmocka_unit_test_setup_teardown(test_yaml_bad_values, config_test_setup,
+                                        config_test_teardown),
+        cmocka_unit_test_setup_teardown(test_yaml_plugin_options, config_test_setup,
                                         config_test_teardown),
         cmocka_unit_test_setup_teardown(test_yaml_missing_file, config_test_setup,
                                         config_test_teardown),

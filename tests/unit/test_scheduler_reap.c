@@ -31,7 +31,10 @@ static void reap_now(void)
 {
     struct ops_call call;
     int rc = 1;
-    struct cp_reap r = {clock_now_ms(), cfg.heartbeat_timeout_ms, 0, cfg.retention_ms, 1000, 0};
+    struct cp_reap r = {.now_ms = clock_now_ms(),
+                        .heartbeat_timeout_ms = cfg.heartbeat_timeout_ms,
+                        .retention_ms = cfg.retention_ms,
+                        .max_events = 1000};
     ops_reap(&core, &call, &r, on_reaped, &rc);
     assert_int_equal(rc, 0);
 }

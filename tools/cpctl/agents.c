@@ -1,4 +1,4 @@
-/* agents.c — `cpctl agents list|get|rm|select`: the agent registry. */
+/* agents.c — `cpctl agents list|get|rm|select|drain|undrain`: the agent registry. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +11,10 @@ static const char agents_usage[] =
     "                         [--limit N [--after AGENT_ID]]\n"
     "       cpctl agents get AGENT_ID\n"
     "       cpctl agents rm AGENT_ID\n"
+    "       cpctl agents drain AGENT_ID\n"
+    "       cpctl agents undrain AGENT_ID\n"
     "       cpctl agents select [--capability CAP]... [--strategy NAME] [--exclude ID,...]\n"
+    "                           [--hint KEY=VALUE]...\n"
     "\n"
     "  list     agents that could take work now; --all: every agent, offline ones too;\n"
     "           --capability (repeat or comma-separate): agents having all of them;\n"
@@ -21,8 +24,12 @@ static const char agents_usage[] =
     "           when there are more\n"
     "  get      one agent in full\n"
     "  rm       unregister an agent (its in-flight tasks return to pending)\n"
+    "  drain    no new tasks for the agent; it finishes those it holds and reads draining\n"
+    "           until undrained, whatever its heartbeats say (admin token)\n"
+    "  undrain  end a drain: the agent returns to the status it reported last\n"
     "  select   the agent a strategy would pick (least_loaded, round_robin, random or a\n"
-    "           plugin's name); exit 1 when none qualifies\n";
+    "           plugin's name); --hint passes hint.KEY=VALUE to it (e.g. --hint region=eu\n"
+    "           for a strategy that matches agents' metadata); exit 1 when none qualifies\n";
 
 static const char *const list_headers[] = {"AGENT_ID",  "STATUS",      "HEALTH", "CIRCUIT",
                                            "IN_FLIGHT", "DONE",        "FAILED", "AVG_MS",
@@ -84,6 +91,7 @@ static void print_agent_detail(const struct cpc_agent *a)
     kv(t, "tasks_completed", fmt_u64(a->tasks_completed, b[4], sizeof b[4]));
     kv(t, "tasks_failed", fmt_u64(a->tasks_failed, b[5], sizeof b[5]));
     kv(t, "avg_latency_ms", fmt_ms(a->avg_latency_ms, b[6], sizeof b[6]));
+    kv(t, "drained_at", fmt_time(a->drained_at_ms, b[7], sizeof b[7]));
     table_print(t);
     table_free(t);
 }
@@ -191,22 +199,61 @@ static int cmd_rm(struct cpctl *ctl, int argc, char **argv)
     return EXIT_OK;
 }
 
+#define MAX_HINTS 16
+
+/* --hint KEY=VALUE: split in place (argv is ours). */
+static int add_hint(struct cpc_select_query *q, const char **keys, const char **values, char *arg)
+{
+    char *eq = strchr(arg, '=');
+    if (!eq || eq == arg || !eq[1])
+        return cpctl_usage_error("agents ", "agents select: --hint wants KEY=VALUE, not '%s'", arg);
+    if (q->n_hints >= MAX_HINTS)
+        return cpctl_usage_error("agents ", "agents select: at most %d --hint", MAX_HINTS);
+    *eq = '\0';
+    keys[q->n_hints] = arg;
+    values[q->n_hints++] = eq + 1;
+    return EXIT_OK;
+}
+
+/* drain / undrain: the agent after, as `get` prints it. */
+static int cmd_drain(struct cpctl *ctl, int argc, char **argv, int on)
+{
+    const char *id = NULL;
+    const char *name = on ? "drain" : "undrain";
+    int rc = one_id(argc, argv, name, &id);
+    if (rc) return rc;
+    struct cpc_agent *a = NULL;
+    int err = on ? cp_client_agent_drain(ctl->client, id, &a)
+                 : cp_client_agent_undrain(ctl->client, id, &a);
+    if (err) return cpctl_fail(ctl, err, on ? "agents drain" : "agents undrain");
+    if (ctl->json)
+        cpctl_print_json(a->json);
+    else
+        print_agent_detail(a);
+    cp_client_agent_free(a);
+    return EXIT_OK;
+}
+
 static int cmd_select(struct cpctl *ctl, int argc, char **argv)
 {
     static const struct option opts[] = {{"capability", required_argument, NULL, 'c'},
                                          {"strategy", required_argument, NULL, 's'},
                                          {"exclude", required_argument, NULL, 'x'},
+                                         {"hint", required_argument, NULL, 'H'},
                                          {NULL, 0, NULL, 0}};
     struct cpctl_list caps = {0}, ex = {0};
-    struct cpc_select_query q = {0};
+    const char *hint_keys[MAX_HINTS], *hint_values[MAX_HINTS];
+    struct cpc_select_query q = {.hint_keys = hint_keys, .hint_values = hint_values};
     int c, rc = EXIT_OK;
     optind = 0;
     opterr = 0;
-    while (rc == EXIT_OK && (c = getopt_long(argc, argv, "c:s:x:", opts, NULL)) != -1) {
+    while (rc == EXIT_OK && (c = getopt_long(argc, argv, "c:s:x:H:", opts, NULL)) != -1) {
         if (c == 'c')
             rc = cpctl_list_add(&caps, "--capability", optarg) < 0 ? EXIT_USAGE : rc;
         else if (c == 'x')
             rc = cpctl_list_add(&ex, "--exclude", optarg) < 0 ? EXIT_USAGE : rc;
+        else if (c == 'H')
+            rc = add_hint(&q, hint_keys, hint_values, optarg);
         else if (c == 's')
             q.strategy = optarg;
         else
@@ -249,5 +296,7 @@ int cpctl_agents(struct cpctl *ctl, int argc, char **argv)
     if (strcmp(sub, "get") == 0) return cmd_get(ctl, argc - 1, argv + 1);
     if (strcmp(sub, "rm") == 0) return cmd_rm(ctl, argc - 1, argv + 1);
     if (strcmp(sub, "select") == 0) return cmd_select(ctl, argc - 1, argv + 1);
+    if (strcmp(sub, "drain") == 0) return cmd_drain(ctl, argc - 1, argv + 1, 1);
+    if (strcmp(sub, "undrain") == 0) return cmd_drain(ctl, argc - 1, argv + 1, 0);
     return cpctl_usage_error("agents ", "unknown agents command '%s'", sub);
 }

@@ -16,12 +16,14 @@ static const char usage_text[] =
     "usage: cpctl [--url URL] [--token TOKEN] [--json] [--request-timeout SECONDS] COMMAND ...\n"
     "\n"
     "Commands:\n"
-    "  agents list|get|rm|select   the agent registry\n"
-    "  tasks submit|get|wait|cancel|list\n"
+    "  agents list|get|rm|select|drain|undrain\n"
+    "                              the agent registry\n"
+    "  tasks submit|get|wait|cancel|list|extend|retry|purge\n"
     "                              the task queue\n"
     "  health [AGENT]              system health, or one agent's health and circuit\n"
     "  stats                       registry, scheduler and health counters\n"
     "  events                      the events as they happen (agents, tasks, health)\n"
+    "  plugins                     the loaded plugins (storage, strategies, probes)\n"
     "\n"
     "Global options (anywhere on the line):\n"
     "  --url URL          the control plane (default $CONTROL_PLANE_URL, else " CPC_DEFAULT_URL
@@ -62,7 +64,14 @@ int cpctl_fail(struct cpctl *ctl, int err, const char *what)
     const char *msg = cp_client_last_message(ctl->client);
     const char *code = cp_client_last_code(ctl->client);
     fprintf(stderr, "cpctl: %s: %s", what, *msg ? msg : cp_client_strerror(err));
-    if (*code) fprintf(stderr, " (%s)", code);
+    /* A 503 says whether the request took effect: "applied: false" (nothing changed, retry as
+     * is) or "applied: unknown" (it may have). */
+    int applied = cp_client_last_applied(ctl->client);
+    if (*code && applied != CPC_APPLIED_NOT_SAID)
+        fprintf(stderr, " (%s, applied: %s)", code,
+                applied == CPC_APPLIED_NO ? "false" : "unknown");
+    else if (*code)
+        fprintf(stderr, " (%s)", code);
     fputc('\n', stderr);
     switch (err) {
     case CPC_ERR_NOT_FOUND:
@@ -143,7 +152,7 @@ static const struct {
     cpctl_cmd_fn fn;
 } commands[] = {
     {"agents", cpctl_agents}, {"tasks", cpctl_tasks},   {"health", cpctl_health},
-    {"stats", cpctl_stats},   {"events", cpctl_events},
+    {"stats", cpctl_stats},   {"events", cpctl_events}, {"plugins", cpctl_plugins},
 };
 
 int main(int argc, char **argv)

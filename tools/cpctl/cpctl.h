@@ -30,9 +30,16 @@ typedef int (*cpctl_cmd_fn)(struct cpctl *ctl, int argc, char **argv);
 
 int cpctl_agents(struct cpctl *ctl, int argc, char **argv);
 int cpctl_tasks(struct cpctl *ctl, int argc, char **argv);
+/* tasks_admin.c: `tasks extend|retry|purge` (argv[0] is the subcommand), and `tasks submit
+ * --file` (a JSONL file of tasks, in batches). */
+int cpctl_tasks_extend(struct cpctl *ctl, int argc, char **argv);
+int cpctl_tasks_retry(struct cpctl *ctl, int argc, char **argv);
+int cpctl_tasks_purge(struct cpctl *ctl, int argc, char **argv);
+int cpctl_submit_file(struct cpctl *ctl, const char *path);
 int cpctl_health(struct cpctl *ctl, int argc, char **argv);
 int cpctl_stats(struct cpctl *ctl, int argc, char **argv);
 int cpctl_events(struct cpctl *ctl, int argc, char **argv);
+int cpctl_plugins(struct cpctl *ctl, int argc, char **argv);
 
 /* Prints "cpctl: <what>: <server message> (<code>)" to stderr and maps err to an exit code. */
 int cpctl_fail(struct cpctl *ctl, int err, const char *what);

@@ -1,4 +1,5 @@
-/* tasks.c — `cpctl tasks submit|get|wait|cancel|list`: the task queue. */
+/* tasks.c — `cpctl tasks submit|get|wait|cancel|list`: the task queue. The lease and the
+ * operator's commands (extend, retry, purge) are tasks_admin.c. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,19 +11,41 @@ static const char tasks_usage[] =
     "usage: cpctl tasks submit TASK_TYPE [--payload JSON] [--capability CAP]...\n"
     "                   [--priority critical|high|normal|low] [--timeout SECONDS]\n"
     "                   [--max-retries N] [--metadata JSON] [--strategy NAME]\n"
+    "                   [--delay SECONDS | --run-at TIME] [--idempotency-key KEY]\n"
+    "                   [--backoff none|fixed|exponential] [--backoff-seconds S]\n"
+    "                   [--backoff-max S] [--backoff-jitter]\n"
+    "       cpctl tasks submit --file TASKS.jsonl\n"
     "       cpctl tasks get TASK_ID\n"
     "       cpctl tasks wait TASK_ID [--timeout SECONDS]\n"
     "       cpctl tasks cancel TASK_ID\n"
     "       cpctl tasks list [--status STATUS] [--type TASK_TYPE] [--limit N]\n"
+    "       cpctl tasks extend TASK_ID [--agent AGENT_ID] [--seconds S] [--percent P]\n"
+    "                   [--message TEXT]\n"
+    "       cpctl tasks retry TASK_ID\n"
+    "       cpctl tasks retry --status failed|timeout|cancelled [--type TASK_TYPE] [--limit N]\n"
+    "       cpctl tasks purge [--status STATUS] [--type TASK_TYPE] [--older-than SECONDS]\n"
     "\n"
-    "  submit   queue a task; prints its id\n"
+    "  submit   queue a task; prints its id. --delay or --run-at (ISO 8601, e.g.\n"
+    "           2026-11-28T18:00:00Z) make it claimable later; --backoff sets how long a\n"
+    "           failed attempt waits before the next. A submit is retried after a 503 or a\n"
+    "           lost connection with the same idempotency key (generated unless given), so\n"
+    "           it is never stored twice. --file: one task per line as POST /tasks takes it\n"
+    "           (JSON; blank lines and lines starting with # skipped), sent in batches of\n"
+    "           1000; prints each line's id or error; exit 2 when any line was refused\n"
     "  get      one task in full\n"
     "  wait     block until the task ends (or --timeout passes; default: no limit) and print\n"
     "           it; exit 0 when it completed, 4 when it failed, was cancelled, timed out or\n"
     "           is still running at the deadline\n"
     "  cancel   cancel a pending, claimed or running task\n"
     "  list     newest first; --status pending|claimed|running|completed|failed|cancelled|\n"
-    "           timeout; --limit 1..1000 (default 50)\n";
+    "           timeout; --limit 1..1000 (default 50)\n"
+    "  extend   keep a held task's lease: its deadline moves to now + --seconds (default: its\n"
+    "           timeout); --percent and --message report progress\n"
+    "  retry    send a failed, timed-out or cancelled task back to pending (retries reset,\n"
+    "           attempts kept); with --status, every such task (of --type), at most --limit\n"
+    "  purge    delete finished tasks (every one, or of --status completed|failed|cancelled|\n"
+    "           timeout, --type) that ended --older-than seconds ago (default 0); prints how\n"
+    "           many\n";
 
 static int bad_option(const char *cmd, char **argv)
 {
@@ -32,7 +55,7 @@ static int bad_option(const char *cmd, char **argv)
 
 static void print_task_detail(const struct cpc_task *t)
 {
-    char b[8][256];
+    char b[12][256];
     struct table *tb = table_new(2, NULL);
     const char *const rows[][2] = {
         {"id", t->id},
@@ -49,6 +72,10 @@ static void print_task_detail(const struct cpc_task *t)
         {"claimed_at", fmt_time(t->claimed_at_ms, b[5], sizeof b[5])},
         {"started_at", fmt_time(t->started_at_ms, b[6], sizeof b[6])},
         {"completed_at", fmt_time(t->completed_at_ms, b[7], sizeof b[7])},
+        {"deadline_at", fmt_time(t->deadline_at_ms, b[8], sizeof b[8])},
+        {"not_before", fmt_time(t->not_before_ms, b[9], sizeof b[9])},
+        {"progress", t->progress_json},
+        {"idempotency_key", t->idempotency_key},
         {"payload", t->payload_json},
         {"result", t->result_json},
         {"error", t->error},
@@ -56,25 +83,78 @@ static void print_task_detail(const struct cpc_task *t)
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         table_row(tb, rows[i]);
+    for (size_t i = 0; i < t->n_attempts; i++) {
+        const struct cpc_attempt *a = &t->attempts[i];
+        char label[32], when[2][32];
+        snprintf(label, sizeof label, "attempt %zu", i + 1);
+        snprintf(b[10], sizeof b[10], "%s  %s .. %s  %s%s%s", a->agent_id ? a->agent_id : "?",
+                 fmt_time(a->started_at_ms, when[0], sizeof when[0]),
+                 a->ended_at_ms ? fmt_time(a->ended_at_ms, when[1], sizeof when[1]) : "now",
+                 a->outcome >= 0 ? cp_attempt_outcome_name(a->outcome) : "in progress",
+                 a->error ? ": " : "", a->error ? a->error : "");
+        const char *row[2] = {label, b[10]};
+        table_row(tb, row);
+    }
     table_print(tb);
     table_free(tb);
 }
 
 static int cmd_submit(struct cpctl *ctl, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"payload", required_argument, NULL, 'p'},     {"capability", required_argument, NULL, 'c'},
-        {"priority", required_argument, NULL, 'P'},    {"timeout", required_argument, NULL, 't'},
-        {"max-retries", required_argument, NULL, 'r'}, {"metadata", required_argument, NULL, 'm'},
-        {"strategy", required_argument, NULL, 's'},    {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"payload", required_argument, NULL, 'p'},
+                                         {"capability", required_argument, NULL, 'c'},
+                                         {"priority", required_argument, NULL, 'P'},
+                                         {"timeout", required_argument, NULL, 't'},
+                                         {"max-retries", required_argument, NULL, 'r'},
+                                         {"metadata", required_argument, NULL, 'm'},
+                                         {"strategy", required_argument, NULL, 's'},
+                                         {"delay", required_argument, NULL, 'd'},
+                                         {"run-at", required_argument, NULL, 'a'},
+                                         {"idempotency-key", required_argument, NULL, 'k'},
+                                         {"backoff", required_argument, NULL, 'b'},
+                                         {"backoff-seconds", required_argument, NULL, 'B'},
+                                         {"backoff-max", required_argument, NULL, 'M'},
+                                         {"backoff-jitter", no_argument, NULL, 'j'},
+                                         {"file", required_argument, NULL, 'f'},
+                                         {NULL, 0, NULL, 0}};
     struct cpctl_list caps = {0};
     struct cpc_task_spec s = {0};
+    struct cpc_task_options o = {0};
+    const char *file = NULL;
     unsigned long retries;
-    int c, rc = EXIT_OK;
+    int c, rc = EXIT_OK, others = 0;
     optind = 0;
     opterr = 0;
-    while (rc == EXIT_OK && (c = getopt_long(argc, argv, "p:c:P:t:r:m:s:", opts, NULL)) != -1) {
+    while (rc == EXIT_OK &&
+           (c = getopt_long(argc, argv, "p:c:P:t:r:m:s:d:a:k:b:B:M:jf:", opts, NULL)) != -1) {
+        others += c != 'f';
         switch (c) {
+        case 'd':
+            if (cpctl_parse_seconds("--delay", optarg, &o.delay_seconds) < 0) rc = EXIT_USAGE;
+            break;
+        case 'a':
+            o.run_at = optarg;
+            break;
+        case 'k':
+            o.idempotency_key = optarg;
+            break;
+        case 'b':
+            o.backoff_type = optarg;
+            break;
+        case 'B':
+            if (cpctl_parse_seconds("--backoff-seconds", optarg, &o.backoff_seconds) < 0)
+                rc = EXIT_USAGE;
+            break;
+        case 'M':
+            if (cpctl_parse_seconds("--backoff-max", optarg, &o.backoff_max_seconds) < 0)
+                rc = EXIT_USAGE;
+            break;
+        case 'j':
+            o.backoff_jitter = 1;
+            break;
+        case 'f':
+            file = optarg;
+            break;
         case 'p':
             s.payload_json = optarg;
             break;
@@ -104,8 +184,14 @@ static int cmd_submit(struct cpctl *ctl, int argc, char **argv)
             rc = bad_option("submit", argv);
         }
     }
+    if (rc == EXIT_OK && file && (optind != argc || others))
+        rc = cpctl_usage_error("tasks ", "tasks submit --file takes no TASK_TYPE or options");
+    if (rc == EXIT_OK && file) return cpctl_submit_file(ctl, file);
     if (rc == EXIT_OK && optind != argc - 1)
         rc = cpctl_usage_error("tasks ", "tasks submit takes one TASK_TYPE");
+    if (rc == EXIT_OK && (o.backoff_seconds > 0 || o.backoff_max_seconds > 0 || o.backoff_jitter) &&
+        !o.backoff_type)
+        rc = cpctl_usage_error("tasks ", "tasks submit: --backoff-* need --backoff TYPE");
     if (rc != EXIT_OK) {
         cpctl_list_free(&caps);
         return rc;
@@ -114,11 +200,12 @@ static int cmd_submit(struct cpctl *ctl, int argc, char **argv)
     s.required_capabilities = caps.v;
     s.n_required = caps.n;
     char *id = NULL;
-    int err = cp_client_task_submit(ctl->client, &s, &id);
+    int created = 0;
+    int err = cp_client_task_submit_ex(ctl->client, &s, &o, &id, &created);
     cpctl_list_free(&caps);
     if (err) return cpctl_fail(ctl, err, "tasks submit");
     if (ctl->json)
-        printf("{\"task_id\": \"%s\"}\n", id);
+        printf("{\"task_id\": \"%s\", \"created\": %s}\n", id, created ? "true" : "false");
     else
         printf("%s\n", id);
     free(id);
@@ -262,5 +349,8 @@ int cpctl_tasks(struct cpctl *ctl, int argc, char **argv)
     if (strcmp(sub, "cancel") == 0) return cmd_cancel(ctl, argc - 1, argv + 1);
     if (strcmp(sub, "list") == 0 || strcmp(sub, "ls") == 0)
         return cmd_list(ctl, argc - 1, argv + 1);
+    if (strcmp(sub, "extend") == 0) return cpctl_tasks_extend(ctl, argc - 1, argv + 1);
+    if (strcmp(sub, "retry") == 0) return cpctl_tasks_retry(ctl, argc - 1, argv + 1);
+    if (strcmp(sub, "purge") == 0) return cpctl_tasks_purge(ctl, argc - 1, argv + 1);
     return cpctl_usage_error("tasks ", "unknown tasks command '%s'", sub);
 }

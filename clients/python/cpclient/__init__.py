@@ -21,9 +21,10 @@ from .errors import (BadRequestError, ConflictError, ControlPlaneError, Forbidde
                      ServerError, TransportError, UnauthorizedError, UnavailableError)
 from .runner import RunnerStats, TaskError, run_agent
 from .sync import Client
-from .types import (AgentCapability, AgentInfo, AgentStatus, CircuitInfo, CircuitState,
-                    FailResult, HealthCheck, HealthStatus, SystemHealth, Task, TaskPriority,
-                    TaskStatus)
+from .types import (AgentCapability, AgentInfo, AgentStatus, Attempt, BatchItem, CircuitInfo,
+                    CircuitState, FailResult, HealthCheck, HealthStatus, PluginInfo, SystemHealth,
+                    Task,
+                    TaskPriority, TaskStatus)
 
 ControlPlaneCoordinator = AsyncClient  # the guide's name
 
@@ -40,8 +41,10 @@ __all__ = [
     "AsyncClient", "Client", "ControlPlaneCoordinator", "ControlPlaneConfig", "Event",
     "EVENT_TYPES",
     "create_control_plane", "run_agent", "TaskError", "RunnerStats",
-    "AgentCapability", "AgentInfo", "AgentStatus", "CircuitInfo", "CircuitState", "FailResult",
-    "HealthCheck", "HealthStatus", "SystemHealth", "Task", "TaskPriority", "TaskStatus",
+    "AgentCapability", "AgentInfo", "AgentStatus", "Attempt", "BatchItem", "CircuitInfo",
+    "CircuitState", "FailResult",
+    "HealthCheck", "HealthStatus", "PluginInfo", "SystemHealth", "Task", "TaskPriority",
+    "TaskStatus",
     "ControlPlaneError", "TransportError", "RequestTimeout", "ProtocolError",
     "BadRequestError", "UnauthorizedError", "ForbiddenError", "NotFoundError",
     "ConflictError", "PayloadTooLargeError", "UnavailableError", "ServerError",

@@ -25,7 +25,9 @@ class ControlPlaneConfig:
     long_poll_margin: seconds a long poll (claim block_ms, wait_for_result) may take beyond
     the time the server holds it. max_idle_connections: kept-alive connections kept for
     reuse. max_response_bytes: the largest answer accepted. ssl_context: for https URLs
-    (default: the system's verified context)."""
+    (default: the system's verified context). submit_retries: how often a submit is sent again
+    after a 503 or a lost answer (with the same idempotency key; 0: never, and no key is
+    generated); submit_backoff: seconds before the first retry, doubling."""
 
     url: Optional[str] = None
     token: Optional[str] = None
@@ -36,6 +38,8 @@ class ControlPlaneConfig:
     max_response_bytes: int = 256 * 1024 * 1024
     ssl_context: Optional[ssl.SSLContext] = field(default=None, repr=False)
     user_agent: str = "cpclient/" + __version__
+    submit_retries: int = 2
+    submit_backoff: float = 0.25
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "ControlPlaneConfig":

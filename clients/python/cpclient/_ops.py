@@ -7,18 +7,23 @@ asyncio streams and returns a coroutine. So `client.get_task(id)` and
 `await aclient.get_task(id)` share their arguments, defaults, documentation and result mapping
 — only the I/O differs.
 
-Error statuses raise the matching ControlPlaneError in the driver, except 404 for the calls
-whose guide signature answers "unknown" with None or False (they set ok_404)."""
+Error statuses raise the matching ControlPlaneError, thrown into the operation (which may
+handle it: submits retry), except 404 for the calls whose guide signature answers "unknown"
+with None or False (they set ok_404). An operation may also yield a Pause (wait that long: the
+sync driver sleeps, the async one awaits)."""
 
 import functools
 import json
+import os
 import time
+from datetime import datetime, timezone
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 from urllib.parse import quote, urlencode
 
-from .errors import ControlPlaneError, NotFoundError
-from .types import (AgentCapability, AgentInfo, AgentStatus, FailResult, HealthCheck,
-                    HealthStatus, SystemHealth, Task, TaskPriority, TaskStatus, _enum)
+from .errors import ControlPlaneError, NotFoundError, ServerError, TransportError, UnavailableError
+from .types import (AgentCapability, AgentInfo, AgentStatus, BatchItem, FailResult, HealthCheck,
+                    HealthStatus, PluginInfo, SystemHealth, Task, TaskPriority, TaskStatus, _enum,
+                    parse_time)
 
 MAX_WAIT_MS = 60000  # the server's cap on block_ms and wait_ms
 AGENT_PAGE = 500  # agents a request when a call reads a whole list page by page
@@ -54,6 +59,50 @@ class Call:
         if self.body is None:
             return b"{}" if self.method == "POST" else None
         return json.dumps(self.body, separators=(",", ":")).encode()
+
+
+class Pause:
+    """Yielded by an operation: wait `seconds` before it continues (retry backoff)."""
+    __slots__ = ("seconds",)
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+
+
+def new_idempotency_key() -> str:
+    """A fresh key for a submit (128 random bits): the same for every retry of it."""
+    return "cpy-" + os.urandom(16).hex()
+
+
+# A submit that failed where the server may have stored the task anyway.
+_RETRYABLE = (UnavailableError, TransportError)  # RequestTimeout is a TransportError
+
+
+def _iso(t: Any) -> Any:
+    """run_at: an aware datetime (naive ones are UTC) as ISO 8601, or the string as given."""
+    if isinstance(t, datetime):
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=timezone.utc)
+        t = t.astimezone(timezone.utc)
+        return t.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (t.microsecond // 1000)
+    return t
+
+
+def _task_body(task_type: str, payload: Any, required_capabilities: Any, priority: Any,
+               timeout_seconds: Any, metadata: Any, max_retries: Any, strategy: Any,
+               delay_seconds: Any, run_at: Any, retry_backoff: Any,
+               idempotency_key: Any) -> Dict[str, Any]:
+    body: Dict[str, Any] = {"task_type": task_type,
+                            "payload": {} if payload is None else payload,
+                            "required_capabilities": _names(required_capabilities) or [],
+                            "priority": _priority_name(priority)}
+    for key, value in (("timeout_seconds", timeout_seconds), ("metadata", metadata),
+                       ("max_retries", max_retries), ("strategy", strategy),
+                       ("delay_seconds", delay_seconds), ("run_at", _iso(run_at)),
+                       ("retry_backoff", retry_backoff), ("idempotency_key", idempotency_key)):
+        if value is not None:
+            body[key] = value
+    return body
 
 
 def _seg(s: str) -> str:
@@ -162,6 +211,21 @@ class Operations:
         return code != 404
 
     @operation
+    def drain_agent(self, agent_id: str):
+        """An operator's drain (admin token): the agent gets no new tasks, finishes those it
+        holds, and reads draining until undrain_agent — whatever its heartbeats say. Returns the
+        AgentInfo after (drained_at set), or None for an unknown agent."""
+        status, data = yield Call("POST", "/agents/%s/drain" % _seg(agent_id), ok_404=True)
+        return None if status == 404 else AgentInfo.from_json(data)
+
+    @operation
+    def undrain_agent(self, agent_id: str):
+        """End an operator's drain: the agent returns to the status it reported last. The
+        AgentInfo after, or None for an unknown agent."""
+        status, data = yield Call("POST", "/agents/%s/undrain" % _seg(agent_id), ok_404=True)
+        return None if status == 404 else AgentInfo.from_json(data)
+
+    @operation
     def get_agent(self, agent_id: str):
         """AgentInfo, or None for an unknown agent."""
         status, data = yield Call("GET", "/agents/" + _seg(agent_id), ok_404=True)
@@ -204,9 +268,12 @@ class Operations:
 
     @operation
     def select_agent(self, capabilities: Optional[Sequence[Union[str, AgentCapability]]] = None,
-                     strategy: Optional[str] = None, exclude: Optional[Sequence[str]] = None):
+                     strategy: Optional[str] = None, exclude: Optional[Sequence[str]] = None,
+                     hints: Optional[Dict[str, str]] = None):
         """The agent the strategy (default: the server's) picks among available agents with
-        every capability, not excluded; None when no agent qualifies."""
+        every capability, not excluded; None when no agent qualifies. hints are passed to the
+        strategy as hint.<key>=<value> ({"region": "eu"}; strategies that do not use them
+        ignore them)."""
         query = []
         caps = _names(capabilities)
         if caps:
@@ -215,6 +282,8 @@ class Operations:
             query.append(("strategy", strategy))
         if exclude:
             query.append(("exclude", ",".join(exclude)))
+        for key, value in (hints or {}).items():
+            query.append(("hint." + str(key), str(value)))
         status, data = yield Call("GET", "/agents/select", query=query, ok_404=True)
         if status == 404:
             if isinstance(data, dict) and data.get("code") == "no_agent":
@@ -225,25 +294,124 @@ class Operations:
 
     # -- tasks
 
+    def _retried_post(self, path: str, body: Any, generated_key: bool):
+        """POST a submit, again (same body, so the same idempotency keys) after a 503 or a
+        lost answer, up to config.submit_retries times with a doubling pause. A store that keeps
+        no keys (501 not_supported) gets a body whose key this client generated once without it
+        (nothing was stored by the 501)."""
+        retries, pause = self.config.submit_retries, self.config.submit_backoff
+        attempt = 0
+        while True:
+            try:
+                return (yield Call("POST", path, body=body))
+            except _RETRYABLE:
+                if attempt >= retries:
+                    raise
+            except ServerError as e:
+                if not (generated_key and e.code == "not_supported" and
+                        "idempotency" in e.message):
+                    raise
+                body = dict(body)
+                body.pop("idempotency_key", None)
+                return (yield Call("POST", path, body=body))
+            attempt += 1
+            yield Pause(pause)
+            pause = min(pause * 2, 10.0)
+
     @operation
     def submit_task(self, task_type: str, payload: Any = None,
                     required_capabilities: Optional[Sequence[Union[str, AgentCapability]]] = None,
                     priority: Union[TaskPriority, int, str] = TaskPriority.NORMAL,
                     timeout_seconds: Optional[float] = None,
                     metadata: Optional[Dict[str, Any]] = None,
-                    max_retries: Optional[int] = None, strategy: Optional[str] = None):
-        """Submit a task; returns its id ("task_…"). Defaults (timeout, retries) are the
-        server's."""
-        body: Dict[str, Any] = {"task_type": task_type,
-                                "payload": {} if payload is None else payload,
-                                "required_capabilities": _names(required_capabilities) or [],
-                                "priority": _priority_name(priority)}
-        for key, value in (("timeout_seconds", timeout_seconds), ("metadata", metadata),
-                           ("max_retries", max_retries), ("strategy", strategy)):
-            if value is not None:
-                body[key] = value
-        _, data = yield Call("POST", "/tasks", body=body)
+                    max_retries: Optional[int] = None, strategy: Optional[str] = None,
+                    *, delay_seconds: Optional[float] = None, run_at: Any = None,
+                    retry_backoff: Optional[Dict[str, Any]] = None,
+                    idempotency_key: Optional[str] = None):
+        """Submit a task; returns its id ("task_…"). Defaults (timeout, retries, backoff) are
+        the server's. delay_seconds or run_at (a datetime or ISO 8601 text) make it claimable
+        later; retry_backoff ({"type": "fixed"|"exponential", "seconds", "max_seconds",
+        "jitter"}) is how long a failed attempt waits. The submit carries an idempotency key
+        (this one, or one generated for the call) and is sent again after a 503 or a lost
+        answer (config.submit_retries): a retry finds the task instead of adding one. The same
+        key later answers the same id."""
+        generated = idempotency_key is None and self.config.submit_retries > 0
+        key = new_idempotency_key() if generated else idempotency_key
+        body = _task_body(task_type, payload, required_capabilities, priority, timeout_seconds,
+                          metadata, max_retries, strategy, delay_seconds, run_at, retry_backoff,
+                          key)
+        _, data = yield from self._retried_post("/tasks", body, generated)
         return data["task_id"]
+
+    @operation
+    def submit_tasks(self, tasks: Sequence[Dict[str, Any]]):
+        """Submit up to 1000 tasks in one request (POST /tasks/batch), each a dict of
+        submit_task's arguments (task_type required). Returns one BatchItem per task, in order:
+        its task_id and whether this call stored it, or the error that refused it. Every task
+        without an idempotency_key gets one, so a retried batch stores nothing twice."""
+        items = []
+        for t in tasks:
+            t = dict(t)
+            if "task_type" not in t:
+                raise ValueError("every task needs a task_type")
+            if t.get("idempotency_key") is None and self.config.submit_retries > 0:
+                t["idempotency_key"] = new_idempotency_key()
+            items.append(_task_body(
+                t.pop("task_type"), t.pop("payload", None), t.pop("required_capabilities", None),
+                t.pop("priority", TaskPriority.NORMAL), t.pop("timeout_seconds", None),
+                t.pop("metadata", None), t.pop("max_retries", None), t.pop("strategy", None),
+                t.pop("delay_seconds", None), t.pop("run_at", None), t.pop("retry_backoff", None),
+                t.pop("idempotency_key", None)))
+            if t:
+                raise ValueError("unknown task members: %s" % ", ".join(sorted(t)))
+        _, data = yield from self._retried_post("/tasks/batch", {"tasks": items}, False)
+        return [BatchItem.from_json(r) for r in data.get("results", [])]
+
+    @operation
+    def extend_task(self, task_id: str, agent_id: Optional[str] = None,
+                    seconds: Optional[float] = None, percent: Optional[float] = None,
+                    message: Optional[str] = None):
+        """Keep a held task's lease: its deadline moves to now + seconds (default: its
+        timeout_seconds); percent (0-100) and message are reported as its progress. The new
+        deadline (a datetime), or None for an unknown task; ConflictError when it is not held
+        (or held by another agent)."""
+        body: Dict[str, Any] = {}
+        if agent_id:
+            body["agent_id"] = agent_id
+        if seconds is not None:
+            body["seconds"] = seconds
+        progress = {k: v for k, v in (("percent", percent), ("message", message))
+                    if v is not None}
+        if progress:
+            body["progress"] = progress
+        status, data = yield Call("POST", "/tasks/%s/extend" % _seg(task_id), body=body,
+                                  ok_404=True)
+        return None if status == 404 else parse_time(data.get("deadline_at"))
+
+    @operation
+    def retry_task(self, task_id: str):
+        """Send a failed, timed-out or cancelled task back to pending (retries reset, its
+        attempts kept). True, or False for an unknown task; ConflictError in other states."""
+        status, _ = yield Call("POST", "/tasks/%s/retry" % _seg(task_id), ok_404=True)
+        return status != 404
+
+    @operation
+    def purge_tasks(self, status: Optional[Union[TaskStatus, str]] = None,
+                    task_type: Optional[str] = None, older_than: float = 0.0,
+                    limit: int = 1000):
+        """Delete finished tasks (of a status, a type) that ended at least older_than seconds
+        ago, in bounded requests of `limit` until none are left. Returns how many."""
+        query = [("older_than", repr(float(older_than))), ("limit", str(int(limit)))]
+        if status is not None:
+            query.append(("status", _name(status)))
+        if task_type is not None:
+            query.append(("task_type", task_type))
+        total = 0
+        while True:
+            _, data = yield Call("DELETE", "/tasks", query=query)
+            total += int(data.get("purged", 0))
+            if not data.get("more"):
+                return total
 
     @operation
     def get_task(self, task_id: str):
@@ -405,6 +573,13 @@ class Operations:
         unknown."""
         status, data = yield Call("GET", "/agents/" + _seg(agent_id), ok_404=True)
         return status != 404 and AgentInfo.from_json(data).is_available()
+
+    @operation
+    def list_plugins(self):
+        """The plugins the server loaded (storage, then selection strategies, then probe
+        types) as PluginInfo, with the names of their options, never the values."""
+        _, data = yield Call("GET", "/plugins")
+        return [PluginInfo.from_json(p) for p in data.get("plugins", [])]
 
     @operation
     def get_stats(self):

@@ -16,8 +16,8 @@ from typing import Any, AsyncIterator, List, Optional, Tuple
 
 from ._base import ClientBase, ControlPlaneConfig
 from ._http import Collector, Response, ResponseParser, build_request
-from ._ops import Call, CallCancelled
-from .errors import RequestTimeout, TransportError
+from ._ops import Call, CallCancelled, Pause
+from .errors import ControlPlaneError, RequestTimeout, TransportError
 from .events import Event, SseParser, StreamReader, stream_call, stream_headers
 
 __all__ = ["AsyncClient"]
@@ -84,9 +84,13 @@ class AsyncClient(ClientBase):
         try:
             call = next(gen)
             while True:
+                if isinstance(call, Pause):
+                    await asyncio.sleep(call.seconds)
+                    call = gen.send(None)
+                    continue
                 try:
                     answer = await self._perform(call)
-                except CallCancelled as e:
+                except ControlPlaneError as e:  # the operation may handle it (retries)
                     call = gen.throw(e)
                     continue
                 call = gen.send(answer)

@@ -17,7 +17,9 @@ class ControlPlaneError(Exception):
 
     message: the server's sentence (or a local one); code: the snake_case code of the API's
     error object (`invalid_field`, `conflict`, ...) or a local code; status: the HTTP status,
-    0 when no answer arrived; body: the decoded error object, when there was one."""
+    0 when no answer arrived; body: the decoded error object, when there was one; applied: what
+    the answer says about the call's effect — False (nothing changed), "unknown" (it may have
+    taken effect), None (the answer did not say: see UnavailableError)."""
 
     default_code = "error"
 
@@ -28,6 +30,8 @@ class ControlPlaneError(Exception):
         self.code = code or self.default_code
         self.status = status
         self.body = body
+        applied = body.get("applied") if isinstance(body, dict) else None
+        self.applied = applied if applied is False or applied == "unknown" else None
 
     def __str__(self) -> str:
         where = " (HTTP %d)" % self.status if self.status else ""
@@ -82,7 +86,10 @@ class PayloadTooLargeError(ControlPlaneError):
 
 
 class UnavailableError(ControlPlaneError):
-    """503: the storage backend cannot be reached; nothing was changed, retry later."""
+    """503 storage_unavailable: retry later. `applied` says what the call did: False — the
+    storage backend was not reached, nothing changed (retry as is); "unknown" — its reply was
+    lost (or replicas did not confirm the write): the call may have taken effect, e.g. a
+    retried submit may create the task twice. A claim answered 503 never keeps a task."""
     default_code = "storage_unavailable"
 
 

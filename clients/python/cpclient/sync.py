@@ -14,8 +14,8 @@ from typing import Any, Iterator, List, Optional, Tuple
 
 from ._base import ClientBase, ControlPlaneConfig
 from ._http import Collector, ResponseParser, Response, build_request
-from ._ops import Call, CallCancelled
-from .errors import RequestTimeout, TransportError
+from ._ops import Call, CallCancelled, Pause
+from .errors import ControlPlaneError, RequestTimeout, TransportError
 from .events import Event, SseParser, StreamReader, stream_call, stream_headers
 
 __all__ = ["Client"]
@@ -173,9 +173,13 @@ class Client(ClientBase):
         try:
             call = next(gen)
             while True:
+                if isinstance(call, Pause):
+                    time.sleep(call.seconds)
+                    call = gen.send(None)
+                    continue
                 try:
                     answer = self._perform(call)
-                except CallCancelled as e:
+                except ControlPlaneError as e:  # the operation may handle it (retries)
                     call = gen.throw(e)
                     continue
                 call = gen.send(answer)

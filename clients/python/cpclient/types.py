@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional, Type, TypeVar, Union
 __all__ = [
     "AgentStatus", "TaskStatus", "TaskPriority", "AgentCapability", "HealthStatus",
     "CircuitState", "AgentInfo", "Task", "HealthCheck", "CircuitInfo", "SystemHealth",
-    "FailResult", "parse_time",
+    "FailResult", "Attempt", "BatchItem", "parse_time",
 ]
 
 
@@ -134,6 +134,7 @@ class AgentInfo:
     health: Union[HealthStatus, str] = HealthStatus.UNKNOWN
     circuit: Union[CircuitState, str] = CircuitState.CLOSED
     health_probe: Optional[Dict[str, Any]] = None
+    drained_at: Optional[datetime] = None
     raw: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -157,18 +158,79 @@ class AgentInfo:
             health=_enum(HealthStatus, d.get("health", "unknown")),
             circuit=_enum(CircuitState, d.get("circuit", "closed")),
             health_probe=d.get("health_probe"),
+            drained_at=parse_time(d.get("drained_at")),
             raw=d,
         )
 
+    @property
+    def drained(self) -> bool:
+        """An operator drained it (drain_agent): no new tasks until undrain_agent."""
+        return self.drained_at is not None
+
     def is_available(self) -> bool:
-        """Could take work now (docs/api.md, available=true): ready, or busy below
-        max_concurrent_tasks; not offline; circuit not open."""
-        if self.circuit == CircuitState.OPEN:
-            return False
-        if self.status == AgentStatus.READY:
-            return True
-        return self.status == AgentStatus.BUSY and \
+        """Could take work now (docs/api.md, available=true; the claim rule): ready, below
+        max_concurrent_tasks, circuit not open. A busy agent — at its maximum or by its own
+        report —, a draining, starting, failed or offline one is not."""
+        return self.status == AgentStatus.READY and self.circuit != CircuitState.OPEN and \
             self.tasks_in_flight < self.max_concurrent_tasks
+
+
+@dataclass
+class Attempt:
+    """One attempt at a task (TaskJSON "attempts"): outcome None while in progress, else
+    failed, timeout, agent_offline, agent_removed, cancelled or completed."""
+    agent_id: Optional[str] = None
+    started_at: Optional[datetime] = None
+    ended_at: Optional[datetime] = None
+    outcome: Optional[str] = None
+    error: Optional[str] = None
+
+    @classmethod
+    def from_json(cls, d: Any) -> "Attempt":
+        d = _obj(d)
+        return cls(agent_id=d.get("agent_id"), started_at=parse_time(d.get("started_at")),
+                   ended_at=parse_time(d.get("ended_at")), outcome=d.get("outcome"),
+                   error=d.get("error"))
+
+
+@dataclass
+class BatchItem:
+    """One task of submit_tasks: its task_id (created: stored by this call, else found by
+    its idempotency key), or the error and code that refused it."""
+    task_id: Optional[str] = None
+    created: bool = False
+    error: Optional[str] = None
+    code: Optional[str] = None
+
+    @classmethod
+    def from_json(cls, d: Any) -> "BatchItem":
+        d = _obj(d)
+        return cls(task_id=d.get("task_id"), created=bool(d.get("created")),
+                   error=d.get("error"), code=d.get("code"))
+
+    def __bool__(self) -> bool:
+        return self.task_id is not None
+
+
+@dataclass
+class PluginInfo:
+    """One plugin the server loaded (GET /plugins): options lists the names of its config
+    options, never their values."""
+    kind: str
+    name: str
+    version: Optional[str] = None
+    abi_version: Optional[str] = None
+    path: Optional[str] = None
+    options: List[str] = field(default_factory=list)
+    default: bool = False
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, d: Dict[str, Any]) -> "PluginInfo":
+        d = _obj(d)
+        return cls(kind=d.get("kind", ""), name=d.get("name", ""), version=d.get("version"),
+                   abi_version=d.get("abi_version"), path=d.get("path"),
+                   options=list(d.get("options") or []), default=bool(d.get("default")), raw=d)
 
 
 @dataclass
@@ -193,6 +255,12 @@ class Task:
     error: Optional[str] = None
     metadata: Dict[str, Any] = field(default_factory=dict)
     strategy: Optional[str] = None
+    deadline_at: Optional[datetime] = None
+    not_before: Optional[datetime] = None
+    progress: Optional[Dict[str, Any]] = None
+    attempts: List[Attempt] = field(default_factory=list)
+    idempotency_key: Optional[str] = None
+    retry_backoff: Optional[Dict[str, Any]] = None
     raw: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -218,6 +286,12 @@ class Task:
             error=d.get("error"),
             metadata=_obj(d.get("metadata")),
             strategy=d.get("strategy"),
+            deadline_at=parse_time(d.get("deadline_at")),
+            not_before=parse_time(d.get("not_before")),
+            progress=d.get("progress"),
+            attempts=[Attempt.from_json(a) for a in (d.get("attempts") or [])],
+            idempotency_key=d.get("idempotency_key"),
+            retry_backoff=d.get("retry_backoff"),
             raw=d,
         )
 

@@ -5,7 +5,8 @@ import unittest
 
 import support  # noqa: F401  (installed-package check)
 from cpclient._http import END, Collector, Head, ResponseParser, build_request, split_url
-from cpclient.errors import ProtocolError
+from cpclient.errors import (ConflictError, ProtocolError, UnavailableError,
+                             error_from_response)
 
 
 def parse(raw, split=None, eof=False, max_body=1 << 20):
@@ -114,6 +115,23 @@ class RequestTest(unittest.TestCase):
                          ("https", "h", 443, "/x/api/control-plane"))
         with self.assertRaises(ValueError):
             split_url("ftp://h/")
+
+
+class ErrorTest(unittest.TestCase):
+    def test_unavailable_says_applied(self):
+        e = error_from_response(503, {"error": "lost", "code": "storage_unavailable",
+                                      "applied": "unknown"})
+        self.assertIsInstance(e, UnavailableError)
+        self.assertEqual((e.code, e.status, e.applied), ("storage_unavailable", 503, "unknown"))
+        e = error_from_response(503, {"error": "down", "code": "storage_unavailable",
+                                      "applied": False})
+        self.assertIs(e.applied, False)
+        # Anything else is "not said": other errors, odd values, no JSON.
+        self.assertIsNone(error_from_response(409, {"error": "x", "code": "conflict"}).applied)
+        self.assertIsInstance(error_from_response(409, {"error": "x"}), ConflictError)
+        self.assertIsNone(error_from_response(503, {"error": "x", "applied": True}).applied)
+        self.assertIsNone(error_from_response(503, {"error": "x", "applied": "yes"}).applied)
+        self.assertIsNone(error_from_response(503, "<html>busy</html>").applied)
 
 
 if __name__ == "__main__":

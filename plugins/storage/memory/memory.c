@@ -143,6 +143,7 @@ static int mem_create(const struct cp_host *host, void **state, struct cp_err *e
     m->host = host;
     m->seed = make_seed(m);
     m->rng = (m->seed * 0x9e3779b97f4a7c15ULL) | 1; /* xorshift state must be non-zero */
+    m->waiting.by_not_before = 1;
     *state = m;
     return 0;
 }
@@ -178,7 +179,9 @@ static void mem_destroy(void *state)
     mem_names_free(m, &m->types);
     mem_hash_free(&m->agents);
     mem_hash_free(&m->tasks);
-    free(m->heap);
+    mem_hash_free(&m->idem);
+    mem_theap_free(&m->timeouts);
+    mem_theap_free(&m->waiting);
     free(m->deferred);
     free(m);
 }
@@ -202,6 +205,13 @@ static const struct cp_storage_ops memory_ops = {
     .stats = mem_op_stats,
     .watch = NULL,
     .is_available = NULL,
+#if CP_ABI_TARGET_MINOR >= 4 /* this file also builds the ABI 2.0 test fixture memory_minor0.so */
+    .task_extend = mem_op_task_extend,
+    .task_retry = mem_op_task_retry,
+    .task_purge = mem_op_task_purge,
+    .task_submit_batch = mem_op_task_submit_batch,
+    .agent_drain = mem_op_agent_drain,
+#endif
 };
 
 CP_PLUGIN_DEFINE(CP_PLUGIN_STORAGE, "memory", "1.0.0", &memory_ops);

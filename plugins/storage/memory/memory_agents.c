@@ -1,6 +1,7 @@
 /* memory_agents.c — agent records of the in-memory backend: register, get, list, heartbeat,
- * unregister, set_health, and the status rules they share (busy at max, health follows
- * liveness for agents without a probe, counters kept on every change).
+ * unregister, set_health, drain, and the status rules they share (an operator's drain shows
+ * through every status but offline and failed, busy at max, health follows liveness for agents
+ * without a probe, counters kept on every change).
  *
  * agent_list never sorts: register/unregister keep every agent in mem.order and in the ordered
  * set of each of its capabilities (memory_order.c), and the list walks the smallest set the
@@ -37,13 +38,16 @@ void mem_agent_view(const struct mem_agent *a, struct cp_agent_view *v)
     v->latency_sum_ms = a->latency_sum;
     v->latency_count = a->latency_count;
     v->health = a->health;
+#if CP_ABI_TARGET_MINOR >= 4 /* this file also builds the ABI 2.0 test fixture memory_minor0.so */
+    v->drained_at_ms = a->drained_at;
+#endif
 }
 
+/* cp_agent_is_available() on the record. */
 static int agent_available(const struct mem_agent *a)
 {
-    if (a->health.circuit == CP_CIRCUIT_OPEN) return 0;
-    if (a->status == CP_AGENT_READY) return 1;
-    return a->status == CP_AGENT_BUSY && a->in_flight < a->max_concurrent;
+    return a->status == CP_AGENT_READY && a->in_flight < a->max_concurrent &&
+           a->health.circuit != CP_CIRCUIT_OPEN;
 }
 
 void mem_agent_stats(struct mem *m, const struct mem_agent *a, int sign)
@@ -67,9 +71,13 @@ static void agent_name_stats(const struct mem_agent *a, int sign)
     if (a->provider) a->provider->count += d;
 }
 
-/* The invariants every status change keeps (counters are the caller's). */
+/* The invariants every status change keeps (counters are the caller's): a status "resolved"
+ * as cp/storage.h says — a drained agent shows draining unless offline or failed; ready at
+ * the maximum is busy. */
 static void agent_normalise(struct mem_agent *a)
 {
+    if (a->drained_at && a->status != CP_AGENT_OFFLINE && a->status != CP_AGENT_FAILED)
+        a->status = CP_AGENT_DRAINING;
     if (a->status == CP_AGENT_READY && a->in_flight >= a->max_concurrent) a->status = CP_AGENT_BUSY;
     if (!a->probe)
         a->health.status = a->status == CP_AGENT_OFFLINE ? CP_HEALTH_UNHEALTHY : CP_HEALTH_HEALTHY;
@@ -169,7 +177,8 @@ void mem_result_before(struct cp_result *res, struct mem_before b)
 #endif
 }
 
-void mem_reply_events(cp_storage_cb cb, void *cookie, struct mem_events *ev, int32_t agent_before)
+static void reply_events(cp_storage_cb cb, void *cookie, struct mem_events *ev,
+                         int32_t agent_before, int64_t next_due_ms, int more)
 {
     struct cp_result res;
     memset(&res, 0, sizeof res);
@@ -177,10 +186,27 @@ void mem_reply_events(cp_storage_cb cb, void *cookie, struct mem_events *ev, int
     mem_result_before(&res, (struct mem_before){agent_before, -1});
     res.events = ev->v;
     res.n_events = ev->n;
+#if CP_ABI_TARGET_MINOR >= 4
+    res.next_due_ms = next_due_ms;
+    res.more = more;
+#else
+    (void)next_due_ms, (void)more;
+#endif
     cb(cookie, &res);
     free(ev->v);
     ev->v = NULL;
     ev->n = ev->cap = 0;
+}
+
+void mem_reply_events(cp_storage_cb cb, void *cookie, struct mem_events *ev, int32_t agent_before)
+{
+    reply_events(cb, cookie, ev, agent_before, 0, 0);
+}
+
+void mem_reply_events_ex(cp_storage_cb cb, void *cookie, struct mem_events *ev, int64_t next_due_ms,
+                         int more)
+{
+    reply_events(cb, cookie, ev, -1, next_due_ms, more);
 }
 
 void mem_agent_delete(struct mem *m, struct mem_agent *a, int64_t now, struct mem_events *ev)
@@ -189,7 +215,8 @@ void mem_agent_delete(struct mem *m, struct mem_agent *a, int64_t now, struct me
         struct mem_task *t = a->held_head;
         int32_t was = t->status;
         mem_task_unhold(m, t);
-        mem_task_requeue(m, t, now);
+        mem_task_end_attempt(m, t, CP_ATTEMPT_REMOVED, now);
+        mem_task_requeue(m, t, now, 0);
         mem_task_event(ev, CP_EVENT_TASK_REQUEUED, a->id->s, t, was);
     }
     mem_agent_stats(m, a, -1);
@@ -334,7 +361,7 @@ void mem_op_agent_register(void *st, const struct cp_agent_view *in, int64_t now
         }
         fields_install(m, a, &f, in->n_capabilities);
         a->max_concurrent = in->max_concurrent_tasks;
-        a->status = CP_AGENT_READY;
+        a->status = a->reported = CP_AGENT_READY; /* drained_at is kept */
         a->last_heartbeat = now_ms;
         agent_normalise(a);
         mem_agent_link(m, a);
@@ -473,13 +500,17 @@ void mem_op_agent_heartbeat(void *st, const char *agent_id, int32_t status, int6
         /* While its probe fails, a heartbeat keeps the agent alive but cannot make it usable:
          * a failed or offline agent with a failing probe is (back to) failed. */
         int probe_failing = a->probe && a->health.status == CP_HEALTH_UNHEALTHY;
+        if (status >= 0)
+            a->reported = status;
+        else if (a->status == CP_AGENT_OFFLINE)
+            a->reported = CP_AGENT_READY;
         if (probe_failing && (a->status == CP_AGENT_FAILED || a->status == CP_AGENT_OFFLINE))
             next = CP_AGENT_FAILED;
         else if (status < 0 && a->status == CP_AGENT_OFFLINE)
             next = CP_AGENT_READY;
         else if (status >= 0)
             next = status;
-        mem_agent_set_status(m, a, next);
+        mem_agent_set_status(m, a, next); /* resolved: a drained agent stays draining */
         reply_agent(cb, cookie, a, 0, before);
     }
     mem_leave(m);
@@ -498,6 +529,28 @@ void mem_op_agent_unregister(void *st, const char *agent_id, int64_t now_ms, cp_
         int32_t before = a->status;
         mem_agent_delete(m, a, now_ms, &ev);
         mem_reply_events(cb, cookie, &ev, before);
+    }
+    mem_leave(m);
+}
+
+void mem_op_agent_drain(void *st, const char *agent_id, int drain, int64_t now_ms, cp_storage_cb cb,
+                        void *cookie)
+{
+    struct mem *m = st;
+    mem_enter(m);
+    struct mem_agent *a = mem_agent_find(m, agent_id);
+    if (!a) {
+        mem_reply_err(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
+    } else {
+        int changed = drain ? !a->drained_at : a->drained_at != 0;
+        int32_t was = a->status, next = a->status;
+        if (drain && !a->drained_at) a->drained_at = now_ms ? now_ms : 1;
+        if (!drain && a->drained_at) {
+            a->drained_at = 0;
+            if (next == CP_AGENT_DRAINING) next = a->reported;
+        }
+        mem_agent_set_status(m, a, next); /* resolved: draining while drained */
+        reply_agent(cb, cookie, a, changed, was);
     }
     mem_leave(m);
 }

@@ -1,6 +1,7 @@
 /* memory_index.c — the in-memory backend's indexes: pending bands per capability set (the
- * claim path), the timeout min-heap, and the lists ordered by deadline (agents by
- * last_heartbeat, terminal tasks by completed_at) plus every task by created_at.
+ * claim path), the min-heaps of deadlines (claimed tasks by deadline, waiting tasks by
+ * not_before), and the lists ordered by deadline (agents by last_heartbeat, terminal tasks by
+ * completed_at) plus every task by created_at.
  *
  * Lists are kept sorted by inserting from the end the key normally lands at: time only grows
  * in practice, so each insert is O(1); a clock stepping back costs a short walk, never a wrong
@@ -68,8 +69,25 @@ void mem_pending_insert(struct mem *m, struct mem_task *t, int front)
     }
 }
 
+void mem_pending_enqueue(struct mem *m, struct mem_task *t, int64_t now)
+{
+    if (t->not_before > now && m->waiting.n < m->waiting.cap) {
+        t->waiting = 1;
+        t->pending_since = t->not_before;
+        mem_theap_push(&m->waiting, t);
+        return;
+    }
+    t->waiting = 0;
+    mem_pending_insert(m, t, 0);
+}
+
 void mem_pending_remove(struct mem *m, struct mem_task *t)
 {
+    if (t->waiting) {
+        mem_theap_remove(&m->waiting, t);
+        t->waiting = 0;
+        return;
+    }
     struct mem_capset *cs = t->caps;
     struct mem_band *b = &cs->bands[t->priority];
     if (t->prev)
@@ -121,87 +139,109 @@ struct mem_task *mem_pending_best(struct mem *m, const char *const *have, uint32
     return best;
 }
 
-/* ---- timeout heap --------------------------------------------------------------------------- */
+/* ---- min-heaps of tasks by a deadline ------------------------------------------------------ */
 
 int64_t mem_task_deadline(const struct mem_task *t)
 {
-    int64_t at;
-    if (__builtin_add_overflow(t->claimed_at, t->timeout_ms, &at)) return INT64_MAX;
-    return at;
+    return t->deadline;
 }
 
-int mem_heap_reserve(struct mem *m)
+static int64_t key_of(const struct mem_theap *h, const struct mem_task *t)
 {
-    if (m->heap_n < m->heap_cap) return 0;
-    size_t cap = m->heap_cap ? m->heap_cap * 2 : 64;
-    struct mem_task **h = realloc(m->heap, cap * sizeof *h);
-    if (!h) return CP_ERR_NOMEM;
-    m->heap = h;
-    m->heap_cap = cap;
+    return h->by_not_before ? t->not_before : t->deadline;
+}
+
+int mem_theap_reserve(struct mem_theap *h)
+{
+    if (h->n < h->cap) return 0;
+    size_t cap = h->cap ? h->cap * 2 : 64;
+    struct mem_task **v = realloc(h->v, cap * sizeof *v);
+    if (!v) return CP_ERR_NOMEM;
+    h->v = v;
+    h->cap = cap;
     return 0;
 }
 
-static void heap_set(struct mem *m, size_t i, struct mem_task *t)
+static void heap_set(struct mem_theap *h, size_t i, struct mem_task *t)
 {
-    m->heap[i] = t;
+    h->v[i] = t;
     t->heap_idx = (uint32_t)i;
 }
 
-static void sift_up(struct mem *m, size_t i)
+static void sift_up(struct mem_theap *h, size_t i)
 {
-    struct mem_task *t = m->heap[i];
-    int64_t d = mem_task_deadline(t);
+    struct mem_task *t = h->v[i];
+    int64_t d = key_of(h, t);
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        if (mem_task_deadline(m->heap[parent]) <= d) break;
-        heap_set(m, i, m->heap[parent]);
+        if (key_of(h, h->v[parent]) <= d) break;
+        heap_set(h, i, h->v[parent]);
         i = parent;
     }
-    heap_set(m, i, t);
+    heap_set(h, i, t);
 }
 
-static void sift_down(struct mem *m, size_t i)
+static void sift_down(struct mem_theap *h, size_t i)
 {
-    struct mem_task *t = m->heap[i];
-    int64_t d = mem_task_deadline(t);
+    struct mem_task *t = h->v[i];
+    int64_t d = key_of(h, t);
     for (;;) {
         size_t c = 2 * i + 1;
-        if (c >= m->heap_n) break;
-        if (c + 1 < m->heap_n && mem_task_deadline(m->heap[c + 1]) < mem_task_deadline(m->heap[c]))
-            c++;
-        if (mem_task_deadline(m->heap[c]) >= d) break;
-        heap_set(m, i, m->heap[c]);
+        if (c >= h->n) break;
+        if (c + 1 < h->n && key_of(h, h->v[c + 1]) < key_of(h, h->v[c])) c++;
+        if (key_of(h, h->v[c]) >= d) break;
+        heap_set(h, i, h->v[c]);
         i = c;
     }
-    heap_set(m, i, t);
+    heap_set(h, i, t);
 }
 
-void mem_heap_push(struct mem *m, struct mem_task *t)
+void mem_theap_push(struct mem_theap *h, struct mem_task *t)
 {
-    /* timeout_ms <= 0: the task never times out, so it stays off the heap. The caller ran
-     * mem_heap_reserve() first. */
-    if (t->timeout_ms <= 0 || m->heap_n >= m->heap_cap) return;
-    m->heap[m->heap_n] = t;
-    t->heap_idx = (uint32_t)m->heap_n;
-    m->heap_n++;
-    sift_up(m, t->heap_idx);
+    /* A claimed task without a deadline never times out: it stays off mem.timeouts. The caller
+     * ran mem_theap_reserve() first. */
+    if ((!h->by_not_before && t->deadline <= 0) || h->n >= h->cap) return;
+    h->v[h->n] = t;
+    t->heap_idx = (uint32_t)h->n;
+    h->n++;
+    sift_up(h, t->heap_idx);
 }
 
-void mem_heap_remove(struct mem *m, struct mem_task *t)
+static int in_heap(const struct mem_theap *h, const struct mem_task *t)
 {
     size_t i = t->heap_idx;
-    if (i == MEM_NO_HEAP || i >= m->heap_n || m->heap[i] != t) return;
-    t->heap_idx = MEM_NO_HEAP;
-    struct mem_task *last = m->heap[--m->heap_n];
-    if (i == m->heap_n) return;
-    heap_set(m, i, last);
-    sift_up(m, i);
-    sift_down(m, last->heap_idx);
+    return i != MEM_NO_HEAP && i < h->n && h->v[i] == t;
 }
 
-struct mem_task *mem_heap_top(const struct mem *m)
+void mem_theap_remove(struct mem_theap *h, struct mem_task *t)
 {
-    return m->heap_n ? m->heap[0] : NULL;
+    if (!in_heap(h, t)) return;
+    size_t i = t->heap_idx;
+    t->heap_idx = MEM_NO_HEAP;
+    struct mem_task *last = h->v[--h->n];
+    if (i == h->n) return;
+    heap_set(h, i, last);
+    sift_up(h, i);
+    sift_down(h, last->heap_idx);
+}
+
+void mem_theap_update(struct mem_theap *h, struct mem_task *t)
+{
+    if (!in_heap(h, t)) return;
+    sift_up(h, t->heap_idx);
+    sift_down(h, t->heap_idx);
+}
+
+struct mem_task *mem_theap_top(const struct mem_theap *h)
+{
+    return h->n ? h->v[0] : NULL;
+}
+
+void mem_theap_free(struct mem_theap *h)
+{
+    free(h->v);
+    h->v = NULL;
+    h->n = h->cap = 0;
 }
 
 /* ---- terminal tasks by completed_at, every task by created_at ------------------------------ */

@@ -112,8 +112,21 @@ struct mem_capset {
     const char *caps[];             /* n pointers, then the strings themselves */
 };
 
+/* What only some tasks have (2.4: progress, idempotency key, backoff, ended attempts),
+ * allocated on first use so that a plain task stays small. */
+struct mem_task_ext {
+    char *progress; /* a JSON object's text, or NULL */
+    char *idem_key; /* or NULL; while set the task is in mem.idem under it */
+    uint32_t idem_hash;
+    int32_t backoff_type, backoff_jitter;
+    int64_t backoff_ms, backoff_max_ms;
+    struct cp_attempt *attempts; /* oldest first; agent_id and error owned */
+    uint32_t n_attempts, cap_attempts;
+};
+
 struct mem_task {
-    /* pending: its band; claimed/running: its holder's task list; terminal: mem.done list */
+    /* pending: its band (not while waiting); claimed/running: its holder's task list; terminal:
+     * mem.done list */
     struct mem_task *prev, *next;
     struct mem_task *cprev, *cnext; /* mem.all: every task by created_at */
     struct mem_capset *caps;
@@ -127,10 +140,15 @@ struct mem_task {
     const char *metadata; /* owned, or mem_empty_object */
     int64_t created_at, claimed_at, started_at, completed_at, pending_since;
     int64_t timeout_ms, passed_over_until;
-    uint64_t seq; /* arrival in pending: FIFO among equal pending_since */
+    int64_t deadline;         /* claimed/running: when it times out (0: never) */
+    int64_t not_before;       /* claimable from then (0: at once) */
+    struct mem_task_ext *ext; /* or NULL */
+    uint64_t seq;             /* arrival in pending: FIFO among equal pending_since */
     uint32_t max_retries, retries, attempt;
-    uint32_t heap_idx; /* place in the timeout heap, or MEM_NO_HEAP */
+    /* place in mem.timeouts (claimed/running) or mem.waiting (waiting), or MEM_NO_HEAP */
+    uint32_t heap_idx;
     uint8_t status, priority;
+    uint8_t waiting; /* pending but not yet due: in mem.waiting, not in a band */
     uint16_t id_len;
     char data[]; /* id '\0' payload '\0' */
 };
@@ -145,6 +163,8 @@ struct mem_agent {
     const char **caps;           /* cap_names[i]->s, for views */
     uint32_t n_caps;
     int32_t status;
+    int32_t reported;   /* the status the agent reported last (ready at registration) */
+    int64_t drained_at; /* an operator's drain (agent_drain), 0 = not drained */
     char *model;
     struct mem_name *provider;
     const char *metadata; /* owned, or mem_empty_object */
@@ -160,6 +180,13 @@ struct mem_agent {
     /* One block: its node in mem.order, then one node per capability (in cap_names order), each
      * linked into cap_names[i]->agents. */
     struct mem_onode *nodes;
+};
+
+/* A binary min-heap of tasks: by deadline (mem.timeouts) or by not_before (mem.waiting). */
+struct mem_theap {
+    struct mem_task **v;
+    size_t n, cap;
+    int by_not_before;
 };
 
 /* An ordered doubly linked list of agents. */
@@ -181,8 +208,9 @@ struct mem {
     struct mem_capset *active;              /* capsets with pending tasks */
     struct mem_task *done_head, *done_tail; /* terminal tasks by completed_at */
     struct mem_task *all_head, *all_tail;   /* every task by created_at */
-    struct mem_task **heap; /* claimed/running tasks, min-heap by claimed_at + timeout_ms */
-    size_t heap_n, heap_cap;
+    struct mem_theap timeouts;              /* claimed/running tasks with a deadline, by deadline */
+    struct mem_theap waiting;               /* pending tasks not yet due, by not_before */
+    struct mem_hash idem;                   /* tasks with an idempotency key, by key */
     uint64_t seq;
     uint64_t deleted_since_trim; /* tasks deleted since the last malloc_trim() */
     struct cp_stats_view stats;  /* scalar counters; the name maps live in the name tables */
@@ -233,15 +261,22 @@ void mem_capset_put(struct mem *m, struct mem_capset *cs);
  * behind every task with the same or an earlier pending_since; a released one (front == 1)
  * keeps its seq and goes back to its place, normally the front. */
 void mem_pending_insert(struct mem *m, struct mem_task *t, int front);
+/* A new arrival in pending: waiting (mem.waiting, pending_since = not_before) when not_before
+ * is after now, else into its band. The caller reserved room in mem.waiting. */
+void mem_pending_enqueue(struct mem *m, struct mem_task *t, int64_t now);
+/* Out of its band, or out of mem.waiting when waiting. */
 void mem_pending_remove(struct mem *m, struct mem_task *t);
 /* The best pending task `agent` may claim with capabilities `have`, or NULL. */
 struct mem_task *mem_pending_best(struct mem *m, const char *const *have, uint32_t n_have,
                                   const struct mem_name *agent, int64_t now);
 
-int mem_heap_reserve(struct mem *m);                   /* room for one more; 0 or CP_ERR_NOMEM */
-void mem_heap_push(struct mem *m, struct mem_task *t); /* no-op for timeout_ms <= 0 */
-void mem_heap_remove(struct mem *m, struct mem_task *t);
-struct mem_task *mem_heap_top(const struct mem *m);
+int mem_theap_reserve(struct mem_theap *h); /* room for one more; 0 or CP_ERR_NOMEM */
+/* Push t (room reserved; a no-op without room, or for a deadline of 0 in mem.timeouts). */
+void mem_theap_push(struct mem_theap *h, struct mem_task *t);
+void mem_theap_remove(struct mem_theap *h, struct mem_task *t); /* no-op when not in it */
+void mem_theap_update(struct mem_theap *h, struct mem_task *t); /* its key changed */
+struct mem_task *mem_theap_top(const struct mem_theap *h);
+void mem_theap_free(struct mem_theap *h);
 int64_t mem_task_deadline(const struct mem_task *t);
 
 void mem_done_insert(struct mem *m, struct mem_task *t); /* by completed_at */
@@ -288,6 +323,9 @@ struct mem_before {
 };
 #define MEM_NO_BEFORE ((struct mem_before){-1, -1})
 void mem_result_before(struct cp_result *res, struct mem_before b);
+/* The same with the 2.4 members next_due_ms (reap) and more (purge). */
+void mem_reply_events_ex(cp_storage_cb cb, void *cookie, struct mem_events *ev, int64_t next_due_ms,
+                         int more);
 void mem_agent_delete(struct mem *m, struct mem_agent *a, int64_t now, struct mem_events *ev);
 
 /* ---- memory_tasks.c ------------------------------------------------------------------------ */
@@ -297,11 +335,20 @@ void mem_task_stats(struct mem *m, const struct mem_task *t, int sign);
 /* Status change with the counters around it. */
 void mem_task_set_status(struct mem *m, struct mem_task *t, int status);
 struct mem_task *mem_task_find(struct mem *m, const char *id);
+uint32_t mem_task_hash(const struct mem *m, const char *id);
 /* The task leaves claimed/running: off the heap and its holder's list; holder in flight - 1,
  * current cleared, busy -> ready below max. Returns the former holder. */
 struct mem_agent *mem_task_unhold(struct mem *m, struct mem_task *t);
-/* Back to pending (assignment cleared, pending_since = now, new arrival at its band's tail). */
-void mem_task_requeue(struct mem *m, struct mem_task *t, int64_t now);
+/* Back to pending (assignment, deadline and progress cleared, a new arrival), claimable after
+ * delay_ms (0: at once; waiting otherwise, or at once when out of memory). */
+void mem_task_requeue(struct mem *m, struct mem_task *t, int64_t now, int64_t delay_ms);
+/* The task's assigned attempt ends with `outcome` (enum cp_attempt_outcome) at `now`: it joins
+ * the attempts (the oldest dropped beyond CP_ATTEMPTS_MAX; best effort on NOMEM). */
+void mem_task_end_attempt(struct mem *m, struct mem_task *t, int outcome, int64_t now);
+/* The delay of the task's backoff after its current number of retries. */
+int64_t mem_task_backoff(const struct mem_task *t, uint32_t rnd);
+/* The extension, allocated on first use; NULL on NOMEM. */
+struct mem_task_ext *mem_task_ext(struct mem_task *t);
 /* Undo a claim that never reached the agent: assignment cleared, attempt - 1, back to its old
  * place in its band (normally the front). The holder must already be detached. */
 void mem_task_release(struct mem *m, struct mem_task *t);
@@ -327,6 +374,8 @@ void mem_op_agent_heartbeat(void *st, const char *agent_id, int32_t status, int6
                             cp_storage_cb cb, void *cookie);
 void mem_op_agent_unregister(void *st, const char *agent_id, int64_t now_ms, cp_storage_cb cb,
                              void *cookie);
+void mem_op_agent_drain(void *st, const char *agent_id, int drain, int64_t now_ms, cp_storage_cb cb,
+                        void *cookie);
 void mem_op_agent_set_health(void *st, const char *agent_id, const struct cp_health_view *health,
                              int32_t status, int32_t expect_status, cp_storage_cb cb, void *cookie);
 void mem_op_task_submit(void *st, const struct cp_task_view *task, cp_storage_cb cb, void *cookie);
@@ -338,5 +387,11 @@ void mem_op_task_transition(void *st, const struct cp_transition *tr, cp_storage
                             void *cookie);
 void mem_op_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cookie);
 void mem_op_stats(void *st, cp_storage_cb cb, void *cookie);
+/* 2.4 (memory_lease.c, memory_admin.c; in the table only when built for 2.4 or later) */
+void mem_op_task_extend(void *st, const struct cp_extend *x, cp_storage_cb cb, void *cookie);
+void mem_op_task_retry(void *st, const struct cp_retry *r, cp_storage_cb cb, void *cookie);
+void mem_op_task_purge(void *st, const struct cp_purge *p, cp_storage_cb cb, void *cookie);
+void mem_op_task_submit_batch(void *st, const struct cp_task_view *const *tasks, size_t n,
+                              cp_storage_cb cb, void *cookie);
 
 #endif

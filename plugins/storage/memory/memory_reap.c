@@ -1,5 +1,6 @@
 /* memory_reap.c — reap and stats for the in-memory backend: deadlines found through the
- * ordered indexes (timeout heap, agents by last_heartbeat, terminal tasks by completed_at),
+ * ordered indexes (deadline and not_before heaps, agents by last_heartbeat, terminal tasks by
+ * completed_at),
  * and the counters read without a scan. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,16 +12,18 @@
 #include "memory_internal.h"
 
 /* A held task whose holder failed it by silence (timeout, offline): counted as a failure of
- * the holder; pending again while retries remain, else `final`. */
+ * the holder, recorded as an attempt with `outcome`; pending again (after its backoff, drawn
+ * with rnd) while retries remain, else `final`. */
 static void requeue_failed(struct mem *m, struct mem_task *t, const char *error, int final,
-                           int64_t now)
+                           int outcome, int64_t now, uint32_t rnd)
 {
     struct mem_agent *a = mem_task_unhold(m, t);
     if (a) a->failed++;
     t->retries++;
     (void)mem_task_set_error(m, t, error); /* out of memory: the old error stays */
+    mem_task_end_attempt(m, t, outcome, now);
     if (t->retries < t->max_retries)
-        mem_task_requeue(m, t, now);
+        mem_task_requeue(m, t, now, mem_task_backoff(t, rnd));
     else
         mem_task_finish(m, t, final, now);
 }
@@ -58,13 +61,18 @@ void mem_op_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cook
     struct mem_events ev = {0};
     struct mem_task *t;
     struct mem_agent *a;
+    uint32_t seed = 0, k = 0; /* the k-th requeue of this reap draws cp_jitter_mix(seed, k) */
+#if CP_ABI_TARGET_MINOR >= 4  /* this file also builds the ABI 2.0 test fixture memory_minor0.so */
+    seed = r->jitter;
+#endif
 
     /* Held tasks past claimed_at + timeout_ms, earliest deadline first. The holder's id stays
      * valid for the event: the agent record lives at least until this op returns. */
-    while (work < budget && (t = mem_heap_top(m)) && mem_task_deadline(t) <= now) {
+    while (work < budget && (t = mem_theap_top(&m->timeouts)) && mem_task_deadline(t) <= now) {
         a = t->holder;
         int32_t was = t->status;
-        requeue_failed(m, t, "timeout", CP_TASK_TIMEOUT, now);
+        requeue_failed(m, t, "timeout", CP_TASK_TIMEOUT, CP_ATTEMPT_TIMEOUT, now,
+                       cp_jitter_mix(seed, k++));
         mem_task_event(&ev, CP_EVENT_TASK_TIMEOUT, a ? a->id->s : NULL, t, was);
         work++;
     }
@@ -86,7 +94,8 @@ void mem_op_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cook
         work++;
         while ((t = a->held_head)) {
             int32_t was = t->status;
-            requeue_failed(m, t, "agent offline", CP_TASK_FAILED, now);
+            requeue_failed(m, t, "agent offline", CP_TASK_FAILED, CP_ATTEMPT_OFFLINE, now,
+                           cp_jitter_mix(seed, k++));
             if (t->status == CP_TASK_PENDING)
                 mem_task_event(&ev, CP_EVENT_TASK_REQUEUED, a->id->s, t, was);
             work++;
@@ -114,6 +123,16 @@ void mem_op_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cook
         }
     }
 
+    /* Waiting tasks whose time came: into their bands, earliest first. */
+    while (work < budget && (t = mem_theap_top(&m->waiting)) && t->not_before <= now) {
+        mem_pending_remove(m, t); /* out of mem.waiting */
+        mem_pending_insert(m, t, 0);
+        mem_task_event(&ev, CP_EVENT_TASK_DUE, NULL, t, CP_TASK_PENDING);
+        work++;
+    }
+    t = mem_theap_top(&m->waiting);
+    int64_t next_due = t ? t->not_before : 0;
+
     while (r->retention_ms >= 0 && work < budget && (t = m->done_head) &&
            mem_deadline_passed(t->completed_at, r->retention_ms, now)) {
         mem_task_event(&ev, CP_EVENT_TASK_DELETED, t->assigned ? t->assigned->s : NULL, t,
@@ -134,7 +153,7 @@ void mem_op_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cook
     size_t deleted = 0;
     for (size_t i = 0; i < ev.n; i++)
         deleted += ev.v[i].kind == CP_EVENT_TASK_DELETED;
-    mem_reply_events(cb, cookie, &ev, -1);
+    mem_reply_events_ex(cb, cookie, &ev, next_due, 0);
     mem_leave(m); /* the deleted records are freed here */
     mem_maybe_trim(m, deleted, work < budget);
 }

@@ -1,5 +1,6 @@
-/* memory_tasks.c — task records of the in-memory backend: submit, get, list and claim, and the
- * record moves (hold, requeue, finish, delete) that transitions and reap share.
+/* memory_tasks.c — task records of the in-memory backend: get, list and claim, and the record
+ * moves (hold, requeue, finish, delete) that transitions and reap share. Submitting is
+ * memory_submit.c.
  *
  * A task is one allocation holding its id and payload inline; its type, capability set and
  * agent names are interned, and "{}" metadata is shared, so a pending task with a 100-byte
@@ -38,6 +39,20 @@ void mem_task_view(const struct mem_task *t, struct cp_task_view *v)
     v->strategy = t->strategy;
     v->passed_over_agent = t->passed_over ? t->passed_over->s : NULL;
     v->passed_over_until_ms = t->passed_over ? t->passed_over_until : 0;
+#if CP_ABI_TARGET_MINOR >= 4 /* this file also builds the ABI 2.0 test fixture memory_minor0.so */
+    int active = t->status == CP_TASK_CLAIMED || t->status == CP_TASK_RUNNING;
+    const struct mem_task_ext *x = t->ext;
+    v->deadline_at_ms = active ? t->deadline : 0;
+    v->not_before_ms = t->not_before;
+    v->progress_json = x ? x->progress : NULL;
+    v->attempts = x && x->n_attempts ? x->attempts : NULL;
+    v->n_attempts = x ? x->n_attempts : 0;
+    v->idempotency_key = x ? x->idem_key : NULL;
+    v->backoff_type = x ? x->backoff_type : CP_BACKOFF_NONE;
+    v->backoff_jitter = x ? x->backoff_jitter : 0;
+    v->backoff_ms = x ? x->backoff_ms : 0;
+    v->backoff_max_ms = x ? x->backoff_max_ms : 0;
+#endif
 }
 
 void mem_task_stats(struct mem *m, const struct mem_task *t, int sign)
@@ -55,7 +70,7 @@ static int task_eq(const void *item, const void *key)
     return strcmp(TASK_ID((const struct mem_task *)item), key) == 0;
 }
 
-static uint32_t task_hash(const struct mem *m, const char *id)
+uint32_t mem_task_hash(const struct mem *m, const char *id)
 {
     return (uint32_t)mem_hash64(m->seed, id, strlen(id));
 }
@@ -63,13 +78,13 @@ static uint32_t task_hash(const struct mem *m, const char *id)
 struct mem_task *mem_task_find(struct mem *m, const char *id)
 {
     if (!id) return NULL;
-    return mem_hash_get(&m->tasks, task_hash(m, id), task_eq, id);
+    return mem_hash_get(&m->tasks, mem_task_hash(m, id), task_eq, id);
 }
 
 struct mem_agent *mem_task_unhold(struct mem *m, struct mem_task *t)
 {
     struct mem_agent *a = t->holder;
-    mem_heap_remove(m, t);
+    mem_theap_remove(&m->timeouts, t);
     if (!a) return NULL;
     if (t->prev)
         t->prev->next = t->next;
@@ -84,7 +99,10 @@ struct mem_agent *mem_task_unhold(struct mem *m, struct mem_task *t)
     mem_agent_stats(m, a, -1);
     a->in_flight--;
     if (a->current == t) a->current = NULL;
-    if (a->status == CP_AGENT_BUSY && a->in_flight < a->max_concurrent) a->status = CP_AGENT_READY;
+    /* Back below its maximum: ready again, unless busy is what the agent itself reported. */
+    if (a->status == CP_AGENT_BUSY && a->in_flight < a->max_concurrent &&
+        a->reported != CP_AGENT_BUSY)
+        a->status = CP_AGENT_READY;
     mem_agent_stats(m, a, 1);
     return a;
 }
@@ -96,21 +114,31 @@ void mem_task_set_status(struct mem *m, struct mem_task *t, int status)
     mem_task_stats(m, t, 1);
 }
 
-/* Drop the claim's assignment (the holder is already detached by mem_task_unhold()). */
+/* Drop the claim's assignment (the holder is already detached by mem_task_unhold()), and
+ * what belonged to that attempt. */
 static void task_unassign(struct mem *m, struct mem_task *t)
 {
     mem_name_put(m, &m->ids, t->assigned);
     t->assigned = NULL;
     t->claimed_at = 0;
     t->started_at = 0;
+    t->deadline = 0;
+    if (t->ext && t->ext->progress) {
+        mem_free_later(m, t->ext->progress);
+        t->ext->progress = NULL;
+    }
 }
 
-void mem_task_requeue(struct mem *m, struct mem_task *t, int64_t now)
+void mem_task_requeue(struct mem *m, struct mem_task *t, int64_t now, int64_t delay_ms)
 {
     task_unassign(m, t);
     t->pending_since = now;
+    t->not_before = 0;
+    if (delay_ms > 0 && mem_theap_reserve(&m->waiting) == 0 &&
+        __builtin_add_overflow(now, delay_ms, &t->not_before))
+        t->not_before = INT64_MAX;
     mem_task_set_status(m, t, CP_TASK_PENDING);
-    mem_pending_insert(m, t, 0);
+    mem_pending_enqueue(m, t, now);
 }
 
 void mem_task_release(struct mem *m, struct mem_task *t)
@@ -139,10 +167,11 @@ int mem_task_set_error(struct mem *m, struct mem_task *t, const char *error)
 
 void mem_task_delete(struct mem *m, struct mem_task *t)
 {
-    /* Only terminal tasks are deleted (retention); they sit on the done list. */
+    /* Only terminal tasks are deleted (retention, cap, purge); they sit on the done list. */
+    if (t->ext && t->ext->idem_key) mem_hash_del(&m->idem, t->ext->idem_hash, t);
     mem_done_remove(m, t);
     mem_all_remove(m, t);
-    mem_hash_del(&m->tasks, task_hash(m, TASK_ID(t)), t);
+    mem_hash_del(&m->tasks, mem_task_hash(m, TASK_ID(t)), t);
     mem_task_stats(m, t, -1);
     t->next = m->grave_tasks;
     m->grave_tasks = t;
@@ -158,10 +187,20 @@ void mem_task_free(struct mem *m, struct mem_task *t)
     free(t->error);
     free(t->strategy);
     mem_free_json_object(m, t->metadata);
+    if (t->ext) {
+        free(t->ext->progress);
+        free(t->ext->idem_key);
+        for (uint32_t i = 0; i < t->ext->n_attempts; i++) {
+            free((char *)t->ext->attempts[i].agent_id);
+            free((char *)t->ext->attempts[i].error);
+        }
+        free(t->ext->attempts);
+        free(t->ext);
+    }
     free(t);
 }
 
-/* ---- submit, get, list --------------------------------------------------------------------- */
+/* ---- get, list ---------------------------------------------------------------------------- */
 
 void mem_reply_task(cp_storage_cb cb, void *cookie, int rc, const char *msg,
                     const struct mem_task *t, const struct mem_agent *a, struct mem_before b)
@@ -183,71 +222,6 @@ void mem_reply_task(cp_storage_cb cb, void *cookie, int rc, const char *msg,
         res.agent = &av;
     }
     cb(cookie, &res);
-}
-
-static const char *submit_invalid(const struct cp_task_view *in)
-{
-    if (!in) return "task is required";
-    if (!in->id || !in->id[0] || strlen(in->id) > UINT16_MAX) return "task id is required";
-    if (!in->task_type || !in->task_type[0]) return "task_type is required";
-    if (!in->payload_json) return "payload is required";
-    if (in->priority < 0 || in->priority >= CP_PRIORITY_COUNT) return "priority out of range";
-    if (!mem_caps_valid(in->required_capabilities, in->n_required))
-        return "required_capabilities must be sorted and unique";
-    return NULL;
-}
-
-static struct mem_task *task_alloc(struct mem *m, const struct cp_task_view *in)
-{
-    size_t id_len = strlen(in->id), pl_len = strlen(in->payload_json);
-    struct mem_task *t = calloc(1, sizeof *t + id_len + 1 + pl_len + 1);
-    if (!t) return NULL;
-    t->id_len = (uint16_t)id_len;
-    memcpy(t->data, in->id, id_len + 1);
-    memcpy(t->data + id_len + 1, in->payload_json, pl_len + 1);
-    t->heap_idx = MEM_NO_HEAP;
-    t->caps = mem_capset_get(m, in->required_capabilities, in->n_required);
-    t->type = mem_name_get(m, &m->types, in->task_type);
-    int ok = t->caps && t->type && mem_dup_json_object(in->metadata_json, &t->metadata) == 0;
-    if (ok && in->strategy && !(t->strategy = mem_strdup(in->strategy))) ok = 0;
-    if (!ok) {
-        mem_task_free(m, t);
-        return NULL;
-    }
-    return t;
-}
-
-void mem_op_task_submit(void *st, const struct cp_task_view *in, cp_storage_cb cb, void *cookie)
-{
-    struct mem *m = st;
-    mem_enter(m);
-    const char *bad = submit_invalid(in);
-    struct mem_task *t;
-    if (bad) {
-        mem_reply_err(cb, cookie, CP_ERR_INVALID, bad);
-    } else if ((t = mem_task_find(m, in->id))) {
-        mem_reply_task(cb, cookie, CP_ERR_CONFLICT, "a task with this id exists", t, NULL,
-                       MEM_NO_BEFORE);
-    } else if (!(t = task_alloc(m, in))) {
-        mem_reply_err(cb, cookie, CP_ERR_NOMEM, "out of memory");
-    } else if (mem_hash_put(&m->tasks, task_hash(m, in->id), t) != 0) {
-        mem_task_free(m, t);
-        mem_reply_err(cb, cookie, CP_ERR_NOMEM, "out of memory");
-    } else {
-        t->priority = (uint8_t)in->priority;
-        t->status = CP_TASK_PENDING;
-        t->created_at = in->created_at_ms;
-        t->pending_since = in->created_at_ms;
-        t->timeout_ms = in->timeout_ms;
-        t->max_retries = in->max_retries;
-        t->retries = in->retries;
-        t->attempt = in->attempt;
-        mem_all_insert(m, t);
-        mem_pending_insert(m, t, 0);
-        mem_task_stats(m, t, 1);
-        mem_reply_task(cb, cookie, 0, NULL, t, NULL, MEM_NO_BEFORE);
-    }
-    mem_leave(m);
 }
 
 void mem_op_task_get(void *st, const char *task_id, cp_storage_cb cb, void *cookie)
@@ -323,7 +297,7 @@ void mem_op_task_claim(void *st, const struct cp_claim *claim, cp_storage_cb cb,
         mem_reply_err(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
     } else if (claim->capabilities && !mem_caps_valid(claim->capabilities, claim->n_capabilities)) {
         mem_reply_err(cb, cookie, CP_ERR_INVALID, "capabilities must be sorted and unique");
-    } else if (mem_heap_reserve(m) != 0) {
+    } else if (mem_theap_reserve(&m->timeouts) != 0) {
         mem_reply_err(cb, cookie, CP_ERR_NOMEM, "out of memory");
     } else {
         int64_t now = claim->now_ms;
@@ -343,6 +317,9 @@ void mem_op_task_claim(void *st, const struct cp_claim *claim, cp_storage_cb cb,
             t->claimed_at = now;
             t->started_at = 0;
             t->attempt++;
+            t->deadline = 0;
+            if (t->timeout_ms > 0 && __builtin_add_overflow(now, t->timeout_ms, &t->deadline))
+                t->deadline = INT64_MAX;
             mem_task_set_status(m, t, CP_TASK_CLAIMED);
             t->prev = a->held_tail;
             t->next = NULL;
@@ -351,7 +328,7 @@ void mem_op_task_claim(void *st, const struct cp_claim *claim, cp_storage_cb cb,
             else
                 a->held_head = t;
             a->held_tail = t;
-            mem_heap_push(m, t);
+            mem_theap_push(&m->timeouts, t);
             mem_agent_stats(m, a, -1);
             a->in_flight++;
             a->current = t;

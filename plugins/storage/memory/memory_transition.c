@@ -37,6 +37,17 @@ static int other_capable(const struct mem *m, const struct mem_task *t,
     return 0;
 }
 
+/* The random number for this transition's backoff jitter (2.4). */
+static uint32_t jitter_of(const struct cp_transition *tr)
+{
+#if CP_ABI_TARGET_MINOR >= 4 /* this file also builds the ABI 2.0 test fixture memory_minor0.so */
+    return cp_jitter_mix(tr->jitter, 0);
+#else
+    (void)tr;
+    return 0;
+#endif
+}
+
 static void account_finish(struct mem_agent *a, const struct mem_task *t,
                            const struct cp_transition *tr, int failed)
 {
@@ -86,6 +97,7 @@ static int apply(struct mem *m, struct mem_task *t, const struct cp_transition *
     case CP_TR_FAIL:
         t->retries++;
         account_finish(a, t, tr, 1);
+        mem_task_end_attempt(m, t, CP_ATTEMPT_FAILED, now);
         if (tr->requeue && t->retries < t->max_retries) {
             struct mem_name *old = t->passed_over;
             t->passed_over = NULL;
@@ -97,12 +109,13 @@ static int apply(struct mem *m, struct mem_task *t, const struct cp_transition *
                     t->passed_over_until = INT64_MAX;
             }
             mem_name_put(m, &m->ids, old);
-            mem_task_requeue(m, t, now);
+            mem_task_requeue(m, t, now, mem_task_backoff(t, jitter_of(tr)));
         } else {
             mem_task_finish(m, t, CP_TASK_FAILED, now);
         }
         break;
     case CP_TR_CANCEL:
+        mem_task_end_attempt(m, t, CP_ATTEMPT_CANCELLED, now); /* none when it was pending */
         mem_task_finish(m, t, CP_TASK_CANCELLED, now);
         break;
     case CP_TR_RELEASE:

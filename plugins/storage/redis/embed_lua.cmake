@@ -1,7 +1,8 @@
 # embed_lua.cmake — run at build time (cmake -P): turns lua/common.lua + lua/<op>.lua into
 # redis_scripts.c/.h as byte arrays, so no Lua is ever hand-escaped into C. Two forms of the
 # same code:
-#   - one script per op for EVALSHA: common + "begin(KEYS, ARGV)" + op;
+#   - one script per op for EVALSHA: common + "begin(KEYS, ARGV)" + op (begin() returns the
+#     reply of a call it refuses, which the op then returns at once: lua/common.lua);
 #   - one library for FUNCTION LOAD (Redis 7+), named cpd_<hash of the sources>: common once,
 #     then each op registered as the function cpd_<hash>_<op>(KEYS, ARGV). The hash lets
 #     processes of different versions share one Redis, each calling its own functions.
@@ -31,7 +32,8 @@ string(SHA1 version "${all_hex}")
 string(SUBSTRING "${version}" 0 16 version)
 set(lib "cpd_${version}")
 
-hex_of(begin_hex "\nbegin(KEYS, ARGV)\n")
+set(begin_lua "\nlocal refused = begin(KEYS, ARGV)\nif refused then return refused end\n")
+hex_of(begin_hex "${begin_lua}")
 hex_of(lib_head_hex "#!lua name=${lib}\n")
 hex_of(fn_tail_hex "\nend)\n")
 
@@ -50,7 +52,7 @@ foreach(name ${SCRIPTS})
   string(APPEND c "static const unsigned char s_${name}[] = {${bytes}};\n")
   string(APPEND table
     "    {\"${name}\", (const char *)s_${name}, sizeof(s_${name}) - 1, \"${lib}_${name}\"},\n")
-  hex_of(fn_head_hex "\nredis.register_function('${lib}_${name}', function(KEYS, ARGV)\nbegin(KEYS, ARGV)\n")
+  hex_of(fn_head_hex "\nredis.register_function('${lib}_${name}', function(KEYS, ARGV)${begin_lua}")
   string(APPEND lib_hex "${fn_head_hex}${op_hex_${name}}${fn_tail_hex}")
 endforeach()
 string(APPEND h "    RS_SCRIPT_COUNT\n};\n")

@@ -2,8 +2,9 @@
  * loop: commands, pub/sub wake-ups, and (Sentinel) the +switch-master subscription. Reconnect
  * with capped exponential backoff; on every (re)connect AUTH/SELECT, check that the node is the
  * master (ROLE) and, in a cluster, that it serves the tag's slot (a key of the slot answers
- * MOVED if not), reload the scripts (commands) or resubscribe (pub/sub); a watchdog drops a
- * connection whose connect or replies hang.
+ * MOVED if not), reload the scripts and raise the connection epoch, then release the claims
+ * whose replies were lost (commands; redis_fence.c) or resubscribe (pub/sub); a watchdog drops
+ * a connection whose connect or replies hang.
  *
  * Where the command connection goes: rs->master. It changes when Redis names the master (MOVED,
  * Sentinel's get-master-addr-by-name or +switch-master: the next connect goes there at once),
@@ -213,6 +214,7 @@ void rs_cmd_ready(struct rs *rs)
     /* Wake-ups follow the master: resubscribe there if the pub/sub connection is elsewhere. */
     if (rs->sub.ac && !rs_addr_eq(&rs->sub.addr, &rs->master))
         rs_conn_break(&rs->sub, RS_DOWN_MOVE, "the master moved");
+    rs_fence_flush(rs); /* the epoch is raised: undo the claims whose replies were lost */
     rs_queue_flush(rs);
 }
 
@@ -496,6 +498,9 @@ void rs_conn_start(struct rs_conn *c)
         size_t lens[3] = {6, 4, rs_scripts[i].len};
         redisAsyncCommandArgv(ac, on_setup_reply, "SCRIPT LOAD", 3, argv, lens);
     }
+    /* Before any operation: from now on, what an older connection left in Redis' buffers is
+     * refused when it runs (a refused raise closes this connection like any setup error). */
+    rs_fence_connect(rs, ac);
     const char *ping[1] = {"PING"};
     redisAsyncCommandArgv(ac, on_ready, NULL, 1, ping, NULL);
 }

@@ -15,7 +15,9 @@
  *  - a lost connection: the reply never comes.
  * A failure carries what the operation may have done (cp_result.outcome): NOT_APPLIED when it
  * was never sent or Redis said it did not run (MOVED, ASK, an error reply), UNKNOWN when it was
- * sent and its reply was lost, UNCONFIRMED when it ran but WAIT did not confirm it.
+ * sent and its reply was lost, UNCONFIRMED when it ran but WAIT did not confirm it. A script call
+ * carries the epoch of the connection it is sent on (stamped at each send), and a claim whose
+ * outcome is UNKNOWN or UNCONFIRMED is handed to redis_fence.c, which releases it.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,6 +37,8 @@ struct rs_op {
     int redirects;     /* MOVED hops so far */
     int maybe_applied; /* sent, and no reply has said it did not run */
     int write;         /* confirmed by WAIT when wait_replicas > 0 */
+    int epoch_at;      /* offset of the epoch digits in cmd (script calls), or -1 */
+    char *claim;       /* a claim: "agent\0token\0" (owned), released if its reply is lost */
     cp_storage_cb cb;
     void *cookie;
     rs_raw_cb raw;        /* set: the reply goes to raw() as it is (rs_send_raw); cb is unused */
@@ -82,6 +86,7 @@ void rs_fail(cp_storage_cb cb, void *cookie, int rc, const char *fmt, ...)
 
 static void op_free(struct rs_op *op)
 {
+    free(op->claim);
     if (op->held) rs_reply_release(op->held);
     redisFreeCommand(op->cmd);
     free(op);
@@ -91,6 +96,10 @@ static void op_free(struct rs_op *op)
 static void op_fail(struct rs_op *op, int outcome, const char *fmt, ...) CP_PRINTF(3, 4);
 static void op_fail(struct rs_op *op, int outcome, const char *fmt, ...)
 {
+    if (op->claim && outcome != CP_OUTCOME_NOT_APPLIED) { /* it may have claimed a task */
+        rs_fence_lost(op->rs, op->claim);
+        op->claim = NULL;
+    }
     if (op->raw) {
         op->raw(op->rs, NULL, op->cookie);
     } else {
@@ -259,6 +268,7 @@ static int op_send(struct rs_op *op)
 {
     struct rs *rs = op->rs;
     if (rs->destroying || !rs->cmd.up || !rs->cmd.ac) return -1;
+    if (op->epoch_at >= 0) rs_fence_stamp(rs, op->cmd + op->epoch_at);
     if (redisAsyncFormattedCommand(rs->cmd.ac, on_reply, op, op->cmd, (size_t)op->len) != REDIS_OK)
         return -1;
     op->maybe_applied = 1;
@@ -369,9 +379,9 @@ static int on_error(redisAsyncContext *ac, redisReply *reply, struct rs_op *op)
     }
     /* The script cache or the functions were flushed (SCRIPT FLUSH, FUNCTION FLUSH, a failover
      * to a fresh replica): load again and retry once; both go out back to back. */
-    int gone = op->raw || op->script < 0 ? 0
-               : rs->functions           ? strstr(reply->str, "Function not found") != NULL
-                                         : strncmp(reply->str, "NOSCRIPT", 8) == 0;
+    int gone = op->script < 0  ? 0
+               : rs->functions ? strstr(reply->str, "Function not found") != NULL
+                               : strncmp(reply->str, "NOSCRIPT", 8) == 0;
     if (!op->retried && gone && current && rs->cmd.up && !rs->destroying) {
         op->retried = 1;
         if (rs->functions) {
@@ -430,19 +440,30 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
 }
 
 /* A new op like `tmpl` carrying argv as RESP, sent or queued: 0, or CP_ERR_NOMEM /
- * CP_ERR_UNAVAILABLE when it was not (then nothing is left to free and no callback will run). */
-static int op_create_send(const struct rs_op *tmpl, int argc, const char **argv, const size_t *lens)
+ * CP_ERR_UNAVAILABLE when it was not (then nothing is left to free and no callback will run).
+ * tmpl->claim (heap, or NULL) becomes the op's, freed with it either way. */
+static int op_create_send(struct rs_op *tmpl, int argc, const char **argv, const size_t *lens)
 {
     struct rs_op *op = malloc(sizeof(*op));
     char *cmd = NULL;
     int len = op ? rs_format_command(&cmd, argc, argv, lens) : -1;
     if (len < 0) {
+        free(tmpl->claim);
         free(op);
         return CP_ERR_NOMEM;
     }
     *op = *tmpl;
     op->cmd = cmd;
     op->len = len;
+    op->epoch_at = -1;
+    if (tmpl->script >= 0) { /* ARGV[1] "<inst>:<epoch>" is the 5th argument (rs_args_begin) */
+        int at = rs_fence_arg_offset(cmd, len, 4);
+        if (at < 0 || len - at < (int)strlen(tmpl->rs->inst_epoch)) {
+            op_free(op);
+            return CP_ERR_INVALID;
+        }
+        op->epoch_at = at + (int)strlen(tmpl->rs->inst_epoch) - RS_EPOCH_DIGITS;
+    }
     if (op_dispatch(op) != 0) {
         op_free(op);
         return CP_ERR_UNAVAILABLE;
@@ -475,6 +496,16 @@ void rs_op_start(struct rs *rs, int script, struct rs_args *a, cp_storage_cb cb,
     tmpl.write = is_write(script);
     tmpl.cb = cb;
     tmpl.cookie = cookie;
+    if (a->claim_agent && a->claim_token) { /* kept by the op: "agent\0token\0" */
+        size_t na = strlen(a->claim_agent) + 1, nt = strlen(a->claim_token) + 1;
+        if (!(tmpl.claim = malloc(na + nt))) {
+            args_free(a);
+            rs_fail(cb, cookie, CP_ERR_NOMEM, "redis: out of memory");
+            return;
+        }
+        memcpy(tmpl.claim, a->claim_agent, na);
+        memcpy(tmpl.claim + na, a->claim_token, nt);
+    }
     int rc = op_create_send(&tmpl, a->argc, a->argv, a->lens);
     args_free(a);
     if (rc == CP_ERR_NOMEM)
@@ -494,4 +525,19 @@ int rs_send_raw(struct rs *rs, const char *what, int argc, const char **argv, co
     tmpl.what = what;
     tmpl.cookie = cookie;
     return op_create_send(&tmpl, argc, argv, lens) ? -1 : 0;
+}
+
+int rs_op_start_raw(struct rs *rs, int script, struct rs_args *a, rs_raw_cb raw, void *cookie)
+{
+    int bad = a->oom || a->invalid;
+    struct rs_op tmpl;
+    memset(&tmpl, 0, sizeof(tmpl));
+    tmpl.rs = rs;
+    tmpl.script = script;
+    tmpl.raw = raw;
+    tmpl.what = rs_scripts[script].name;
+    tmpl.cookie = cookie;
+    int rc = bad ? -1 : op_create_send(&tmpl, a->argc, a->argv, a->lens);
+    args_free(a);
+    return rc ? -1 : 0;
 }

@@ -5,7 +5,8 @@
  * redis_startup.c finds and checks the master at start-up (blocking); redis_conn.c keeps the
  * asynchronous connections (commands, pub/sub, Sentinel events) alive and on the master;
  * redis_sentinel.c asks the sentinels and follows their events; redis_exec.c runs one
- * operation (redirects, WAIT, outcomes); redis_ops.c builds each storage operation's call;
+ * operation (redirects, WAIT, outcomes); redis_fence.c makes the operations whose replies were
+ * lost safe (connection epochs, claim tokens); redis_ops.c builds each storage operation's call;
  * redis_reply.c turns a script's reply into the borrowed views of struct cp_result.
  * Everything runs on the host's event loop thread: no locking.
  */
@@ -24,6 +25,9 @@
 
 struct rs;
 struct rs_op;
+struct rs_lost;
+
+#define RS_EPOCH_DIGITS 12 /* the epoch in ARGV[1], zero-padded so it can be stamped in place */
 
 /* ---- addresses and the url (redis_url.c, redis_parse.c: pure, bounded) ----------------- */
 
@@ -153,6 +157,17 @@ struct rs {
     char *channel;   /* "{prefix}events" */
     char *probe_key; /* "{prefix}seq": a key of the tag's slot, for the ownership check */
     char inst[17];   /* this process's instance id (hex) */
+    /* ARGV[1] of every script call: "<inst>:" + RS_EPOCH_DIGITS zeros, the epoch stamped into
+     * the formatted command when it is sent (redis_fence.c). */
+    char inst_epoch[17 + 1 + RS_EPOCH_DIGITS + 1];
+    char *conn_key;       /* "{prefix}conn:<inst>": the epoch of our newest command connection */
+    uint64_t epoch;       /* of the command connection now (0 before the first async connect) */
+    uint64_t claim_seq;   /* the <n> of claim tokens "<inst>:<n>" */
+    struct rs_lost *lost; /* claims whose outcome is unknown, to release (redis_fence.c) */
+    size_t n_lost;
+    int releasing; /* a claim_release call is in flight */
+    struct cp_timer *fence_timer;
+    uint64_t n_released; /* tasks released that way */
     char shas[RS_SCRIPT_COUNT][41];
     /* 1: each op is an FCALL of the library loaded at every connect (FUNCTION LOAD, Redis 7+:
      * the shared prelude runs once per load, not per call); 0: EVALSHA of its script. */
@@ -260,7 +275,7 @@ int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_re
 int rs_format_command(char **out, int argc, const char **argv, const size_t *lens);
 /* The reply of an HMGET of rs_agent_fields / rs_task_fields (redis_ops.c): the record, or
  * CP_ERR_NOT_FOUND when it does not exist. */
-enum { RS_AGENT_FIELDS = 28, RS_TASK_FIELDS = 22 };
+enum { RS_AGENT_FIELDS = 30, RS_TASK_FIELDS = 24 };
 extern const char *const rs_agent_fields[RS_AGENT_FIELDS];
 extern const char *const rs_task_fields[RS_TASK_FIELDS];
 int rs_reply_parse_agent(const redisReply *reply, struct rs_arena *arena, struct cp_result *res);
@@ -279,6 +294,8 @@ struct rs_args {
     int n_owned, cap_owned;
     int oom;
     const char *invalid; /* why the arguments cannot be sent, or NULL */
+    /* A claim: its agent and token (borrowed), remembered by the op in case its reply is lost. */
+    const char *claim_agent, *claim_token;
 };
 void args_add(struct rs_args *a, const char *s, size_t len);
 char *args_own(struct rs_args *a, size_t size);  /* owned by the vector */
@@ -299,15 +316,19 @@ extern redisReplyObjectFunctions rs_reply_objects;
 enum { RS_READ_AGENT = -1, RS_READ_TASK = -2, RS_RAW = -3 };
 /* Sends the command built in `a` (and frees `a`); the callback runs exactly once. */
 void rs_op_start(struct rs *rs, int script, struct rs_args *a, cp_storage_cb cb, void *cookie);
+/* The same for a script call whose reply goes to raw() as it is (an error reply as it came,
+ * NULL when the connection was lost); never held for WAIT. -1, and raw() never runs, when it
+ * cannot be sent. */
+typedef void (*rs_raw_cb)(struct rs *rs, const redisReply *reply, void *cookie);
+int rs_op_start_raw(struct rs *rs, int script, struct rs_args *a, rs_raw_cb raw, void *cookie);
 /* Answers cb at once: rc with a formatted message, outcome CP_OUTCOME_NOT_APPLIED. */
 void rs_fail(cp_storage_cb cb, void *cookie, int rc, const char *fmt, ...) CP_PRINTF(4, 5);
 /* Keeps a reply of the command connection past its callback (hiredis frees it on return);
  * rs_reply_release frees it later. Only with rs_reply_objects, for the reply being handled. */
 void rs_reply_keep(redisReply *reply);
 void rs_reply_release(redisReply *reply);
-/* A raw command's reply as Redis sent it: NULL when the connection was lost, an error reply as
- * it came (already logged). */
-typedef void (*rs_raw_cb)(struct rs *rs, const redisReply *reply, void *cookie);
+/* A raw command's reply (rs_raw_cb) is as Redis sent it: NULL when the connection was lost, an
+ * error reply as it came (already logged). */
 /* Send one command on the command connection (pipelined after what is already queued); raw()
  * then runs exactly once. -1, and raw() never runs, when it cannot be sent. */
 int rs_send_raw(struct rs *rs, const char *what, int argc, const char **argv, const size_t *lens,
@@ -322,12 +343,31 @@ int rs_feed(void *st, int on, rs_feed_cb on_change, void *arg); /* storage op fe
 void rs_feed_resubscribe(struct rs_conn *c); /* a new pub/sub connection: subscribe if on */
 void rs_feed_stop(struct rs *rs);            /* destroy(): no more timer, nothing handed over */
 void rs_feed_free(struct rs *rs);
+/* Lost replies (redis_fence.c). */
+/* Queues, on a new command connection after the scripts are loaded and before any operation,
+ * the raise of its epoch (the next of this instance); a refusal closes the connection. */
+void rs_fence_connect(struct rs *rs, redisAsyncContext *ac);
+/* Where argument `index` of a formatted command starts, or -1. */
+int rs_fence_arg_offset(const char *cmd, int len, int index);
+/* Writes the current epoch (RS_EPOCH_DIGITS digits) at `digits` in a formatted command. */
+void rs_fence_stamp(const struct rs *rs, char *digits);
+/* A claim's outcome is unknown (claim = "agent\0token\0", owned): release it once connected. */
+void rs_fence_lost(struct rs *rs, char *claim);
+/* Sends the claim_release call for what is remembered (cmd is up): after each reconnect. */
+void rs_fence_flush(struct rs *rs);
+void rs_fence_stop(struct rs *rs); /* destroy() */
+void rs_fence_free(struct rs *rs); /* rs_free() */
+
+/* The start of a script call's arguments: FCALL name (or EVALSHA sha), 1, the tag, ARGV[1]. */
+void rs_args_begin(struct rs_args *a, struct rs *rs, int script);
 
 /* Operations (redis_ops.c): the cp_storage_ops members. */
 void rs_agent_register(void *st, const struct cp_agent_view *in, int64_t now_ms, cp_storage_cb cb,
                        void *cookie);
 void rs_agent_get(void *st, const char *agent_id, cp_storage_cb cb, void *cookie);
 void rs_agent_list(void *st, const struct cp_agent_filter *filter, cp_storage_cb cb, void *cookie);
+void rs_agent_drain(void *st, const char *agent_id, int drain, int64_t now_ms, cp_storage_cb cb,
+                    void *cookie);
 void rs_agent_heartbeat(void *st, const char *agent_id, int32_t status, int64_t now_ms,
                         cp_storage_cb cb, void *cookie);
 void rs_agent_unregister(void *st, const char *agent_id, int64_t now_ms, cp_storage_cb cb,
@@ -341,5 +381,10 @@ void rs_task_claim(void *st, const struct cp_claim *claim, cp_storage_cb cb, voi
 void rs_task_transition(void *st, const struct cp_transition *tr, cp_storage_cb cb, void *cookie);
 void rs_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cookie);
 void rs_stats(void *st, cp_storage_cb cb, void *cookie);
+void rs_task_extend(void *st, const struct cp_extend *x, cp_storage_cb cb, void *cookie);
+void rs_task_retry(void *st, const struct cp_retry *r, cp_storage_cb cb, void *cookie);
+void rs_task_purge(void *st, const struct cp_purge *p, cp_storage_cb cb, void *cookie);
+void rs_task_submit_batch(void *st, const struct cp_task_view *const *tasks, size_t n,
+                          cp_storage_cb cb, void *cookie);
 
 #endif

@@ -17,7 +17,7 @@
 #include "redis_int.h"
 
 /* Starts the argument vector of an FCALL (or EVALSHA) of `script`: function name (or sha),
- * 1 key (the tag), instance id. */
+ * 1 key (the tag), "<instance id>:<epoch>" (the epoch is stamped in when it is sent). */
 static void args_begin(struct rs_args *a, struct rs *rs, int script)
 {
     memset(a, 0, sizeof(*a));
@@ -30,7 +30,12 @@ static void args_begin(struct rs_args *a, struct rs *rs, int script)
     }
     args_add(a, "1", 1);
     args_str(a, rs->tag);
-    args_str(a, rs->inst);
+    args_str(a, rs->inst_epoch);
+}
+
+void rs_args_begin(struct rs_args *a, struct rs *rs, int script)
+{
+    args_begin(a, rs, script);
 }
 
 /* ---- the operations --------------------------------------------------------------------- */
@@ -108,6 +113,22 @@ void rs_agent_heartbeat(void *st, const char *agent_id, int32_t status, int64_t 
     rs_op_start(rs, RS_AGENT_HEARTBEAT, &a, cb, cookie);
 }
 
+void rs_agent_drain(void *st, const char *agent_id, int drain, int64_t now_ms, cp_storage_cb cb,
+                    void *cookie)
+{
+    struct rs *rs = st;
+    if (!agent_id) {
+        rs_fail(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
+        return;
+    }
+    struct rs_args a;
+    args_begin(&a, rs, RS_AGENT_DRAIN);
+    args_i64(&a, now_ms);
+    args_str(&a, agent_id);
+    args_i64(&a, drain ? 1 : 0);
+    rs_op_start(rs, RS_AGENT_DRAIN, &a, cb, cookie);
+}
+
 void rs_agent_unregister(void *st, const char *agent_id, int64_t now_ms, cp_storage_cb cb,
                          void *cookie)
 {
@@ -163,7 +184,40 @@ static const char *submit_invalid(const struct cp_task_view *t)
     if (t->priority < 0 || t->priority >= CP_PRIORITY_COUNT) return "priority out of range";
     if (!rs_caps_valid(t->required_capabilities, t->n_required))
         return "required_capabilities must be sorted and unique";
+    if (t->backoff_type < 0 || t->backoff_type >= CP_BACKOFF_TYPE_COUNT)
+        return "backoff_type out of range";
     return NULL;
+}
+
+/* One task as submit_one() in lua/common.lua reads it: only what a new task keeps (it starts
+ * pending or waiting, pending_since = created_at, unassigned). */
+static void args_task(struct rs_args *a, const struct cp_task_view *t)
+{
+    args_str(a, t->id);
+    args_str(a, t->task_type);
+    args_str(a, t->payload_json);
+    args_i64(a, t->priority);
+    args_i64(a, t->created_at_ms);
+    args_i64(a, t->timeout_ms);
+    args_i64(a, t->max_retries);
+    args_i64(a, t->retries);
+    args_i64(a, t->attempt);
+    args_opt(a, t->metadata_json);
+    args_opt(a, t->strategy);
+    args_i64(a, t->not_before_ms > 0 ? t->not_before_ms : 0);
+    args_opt(a, t->idempotency_key && t->idempotency_key[0] ? t->idempotency_key : NULL);
+    if (t->backoff_type == CP_BACKOFF_NONE) {
+        args_opt(a, NULL);
+    } else {
+        char bo[96];
+        snprintf(bo, sizeof bo, "%d %lld %lld %d", (int)t->backoff_type,
+                 (long long)(t->backoff_ms > 0 ? t->backoff_ms : 0),
+                 (long long)(t->backoff_max_ms > 0 ? t->backoff_max_ms : 0),
+                 t->backoff_jitter ? 1 : 0);
+        args_opt(a, bo);
+    }
+    args_i64(a, t->n_required);
+    args_names(a, t->required_capabilities, t->n_required);
 }
 
 void rs_task_submit(void *st, const struct cp_task_view *t, cp_storage_cb cb, void *cookie)
@@ -174,22 +228,33 @@ void rs_task_submit(void *st, const struct cp_task_view *t, cp_storage_cb cb, vo
         rs_fail(cb, cookie, CP_ERR_INVALID, "%s", bad);
         return;
     }
-    /* Only what a new task keeps: it starts pending, pending_since = created_at, unassigned. */
     struct rs_args a;
     args_begin(&a, rs, RS_TASK_SUBMIT);
-    args_str(&a, t->id);
-    args_str(&a, t->task_type);
-    args_str(&a, t->payload_json);
-    args_i64(&a, t->priority);
-    args_i64(&a, t->created_at_ms);
-    args_i64(&a, t->timeout_ms);
-    args_i64(&a, t->max_retries);
-    args_i64(&a, t->retries);
-    args_i64(&a, t->attempt);
-    args_opt(&a, t->metadata_json);
-    args_opt(&a, t->strategy);
-    args_names(&a, t->required_capabilities, t->n_required);
+    args_task(&a, t);
     rs_op_start(rs, RS_TASK_SUBMIT, &a, cb, cookie);
+}
+
+void rs_task_submit_batch(void *st, const struct cp_task_view *const *tasks, size_t n,
+                          cp_storage_cb cb, void *cookie)
+{
+    struct rs *rs = st;
+    if (n && !tasks) {
+        rs_fail(cb, cookie, CP_ERR_INVALID, "tasks is NULL");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *bad = submit_invalid(tasks[i]);
+        if (bad) {
+            rs_fail(cb, cookie, CP_ERR_INVALID, "task %zu: %s", i, bad);
+            return;
+        }
+    }
+    struct rs_args a;
+    args_begin(&a, rs, RS_TASK_SUBMIT_BATCH);
+    args_i64(&a, (int64_t)n);
+    for (size_t i = 0; i < n; i++)
+        args_task(&a, tasks[i]);
+    rs_op_start(rs, RS_TASK_SUBMIT_BATCH, &a, cb, cookie);
 }
 
 void rs_task_get(void *st, const char *task_id, cp_storage_cb cb, void *cookie)
@@ -231,14 +296,22 @@ void rs_task_claim(void *st, const struct cp_claim *c, cp_storage_cb cb, void *c
     args_begin(&a, rs, RS_TASK_CLAIM);
     args_i64(&a, c->now_ms);
     args_str(&a, c->agent_id);
-    if (!c->capabilities) {
-        args_str(&a, "0");
-    } else if (!rs_caps_valid(c->capabilities, c->n_capabilities)) {
-        args_str(&a, "2"); /* INVALID, but only once the agent is known to exist */
-    } else {
-        args_str(&a, "1");
-        args_names(&a, c->capabilities, c->n_capabilities);
+    /* "2": INVALID, but only once the agent is known to exist. */
+    const char *mode = !c->capabilities                                    ? "0"
+                       : rs_caps_valid(c->capabilities, c->n_capabilities) ? "1"
+                                                                           : "2";
+    args_str(&a, mode);
+    /* The claim token, kept in the task: the claim is undone if its reply is lost
+     * (redis_fence.c). */
+    char *token = args_own(&a, sizeof rs->inst + 24);
+    if (token) {
+        snprintf(token, sizeof rs->inst + 24, "%s:%llu", rs->inst,
+                 (unsigned long long)++rs->claim_seq);
+        args_str(&a, token);
+        a.claim_agent = c->agent_id;
+        a.claim_token = token;
     }
+    if (mode[0] == '1') args_names(&a, c->capabilities, c->n_capabilities);
     rs_op_start(rs, RS_TASK_CLAIM, &a, cb, cookie);
 }
 
@@ -265,7 +338,66 @@ void rs_task_transition(void *st, const struct cp_transition *tr, cp_storage_cb 
     args_str(&a, tr->requeue ? "1" : "0");
     args_i64(&a, tr->pass_over_ms);
     args_i64(&a, tr->expect_attempt);
+    args_i64(&a, tr->jitter);
     rs_op_start(rs, RS_TASK_TRANSITION, &a, cb, cookie);
+}
+
+void rs_task_extend(void *st, const struct cp_extend *x, cp_storage_cb cb, void *cookie)
+{
+    struct rs *rs = st;
+    if (!x) {
+        rs_fail(cb, cookie, CP_ERR_INVALID, "extend is required");
+        return;
+    }
+    if (!x->task_id) {
+        rs_fail(cb, cookie, CP_ERR_NOT_FOUND, "task not found");
+        return;
+    }
+    struct rs_args a;
+    args_begin(&a, rs, RS_TASK_EXTEND);
+    args_i64(&a, x->now_ms);
+    args_str(&a, x->task_id);
+    args_opt(&a, x->agent_id);
+    args_i64(&a, x->deadline_ms);
+    args_opt(&a, x->progress_json);
+    rs_op_start(rs, RS_TASK_EXTEND, &a, cb, cookie);
+}
+
+void rs_task_retry(void *st, const struct cp_retry *r, cp_storage_cb cb, void *cookie)
+{
+    struct rs *rs = st;
+    if (!r) {
+        rs_fail(cb, cookie, CP_ERR_INVALID, "retry is required");
+        return;
+    }
+    if (!r->task_id) {
+        rs_fail(cb, cookie, CP_ERR_NOT_FOUND, "task not found");
+        return;
+    }
+    struct rs_args a;
+    args_begin(&a, rs, RS_TASK_RETRY);
+    args_i64(&a, r->now_ms);
+    args_str(&a, r->task_id);
+    rs_op_start(rs, RS_TASK_RETRY, &a, cb, cookie);
+}
+
+void rs_task_purge(void *st, const struct cp_purge *p, cp_storage_cb cb, void *cookie)
+{
+    struct rs *rs = st;
+    const uint32_t terminal = CP_TASK_MASK(CP_TASK_COMPLETED) | CP_TASK_MASK(CP_TASK_FAILED) |
+                              CP_TASK_MASK(CP_TASK_CANCELLED) | CP_TASK_MASK(CP_TASK_TIMEOUT);
+    if (!p || (p->status_mask & ~terminal)) {
+        rs_fail(cb, cookie, CP_ERR_INVALID, "only terminal tasks can be purged");
+        return;
+    }
+    struct rs_args a;
+    args_begin(&a, rs, RS_TASK_PURGE);
+    args_i64(&a, p->now_ms);
+    args_i64(&a, p->ended_before_ms);
+    args_i64(&a, p->status_mask);
+    args_opt(&a, p->task_type);
+    args_i64(&a, p->limit);
+    rs_op_start(rs, RS_TASK_PURGE, &a, cb, cookie);
 }
 
 void rs_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cookie)
@@ -283,6 +415,7 @@ void rs_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cookie)
     args_i64(&a, r->retention_ms);
     args_i64(&a, r->max_events);
     args_i64(&a, (int64_t)(r->max_terminal > INT64_MAX ? INT64_MAX : r->max_terminal));
+    args_i64(&a, r->jitter);
     rs_op_start(rs, RS_REAP, &a, cb, cookie);
 }
 

@@ -49,6 +49,8 @@ void rs_free(struct rs *rs)
     free(rs->tag);
     free(rs->channel);
     free(rs->probe_key);
+    free(rs->conn_key);
+    rs_fence_free(rs);
     free(rs);
 }
 
@@ -107,6 +109,14 @@ static int rs_create(const struct cp_host *host, void **state, struct cp_err *er
     rs->master_known = 1;
     rs->last_up = rs->master;
     make_instance_id(rs->inst);
+    snprintf(rs->inst_epoch, sizeof rs->inst_epoch, "%s:%0*d", rs->inst, RS_EPOCH_DIGITS, 0);
+    size_t kn = strlen(rs->tag) + sizeof "conn:" + sizeof rs->inst;
+    if (!(rs->conn_key = malloc(kn))) {
+        rs_free(rs);
+        snprintf(err->msg, sizeof(err->msg), "redis: out of memory");
+        return CP_ERR_NOMEM;
+    }
+    snprintf(rs->conn_key, kn, "%sconn:%s", rs->tag, rs->inst);
     rs_conn_init(rs, &rs->cmd, "command", RS_CONN_CMD);
     rs_conn_init(rs, &rs->sub, "pubsub", RS_CONN_SUB);
     for (int i = 0; i < RS_MAX_ADDRS; i++) {
@@ -156,6 +166,7 @@ static void rs_destroy(void *state)
         rs->watchdog = NULL;
     }
     rs_sentinel_cancel(rs);
+    rs_fence_stop(rs);
     rs_queue_fail(rs, "shutting down");
     rs_wait_cancel(rs);
     rs_conn_stop(&rs->cmd);
@@ -221,6 +232,11 @@ static const struct cp_storage_ops rs_ops = {
     .status = rs_status,
     .validate_options = rs_validate_options,
     .feed = rs_feed,
+    .task_extend = rs_task_extend,
+    .task_retry = rs_task_retry,
+    .task_purge = rs_task_purge,
+    .task_submit_batch = rs_task_submit_batch,
+    .agent_drain = rs_agent_drain,
 };
 
 CP_PLUGIN_DEFINE(CP_PLUGIN_STORAGE, "redis", "0.1.0", &rs_ops);

@@ -4,6 +4,7 @@
  * views and pointer arrays live in an arena freed after the callback too. A reply of the wrong
  * shape (a script from another version?) is CP_ERR_UNAVAILABLE with a message, never a crash.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -169,6 +170,101 @@ static const char *const *names(struct rd *d, const redisReply *r, uint32_t *n)
     return v;
 }
 
+/* A length-prefixed string ("<len>:<bytes>", as lp() in lua/common.lua writes it) at *p before
+ * end: its bytes and length, *p moved past it; NULL when malformed. */
+static const char *lp_next(const char **p, const char *end, size_t *len)
+{
+    const char *s = *p;
+    size_t n = 0, digits = 0;
+    while (s < end && *s >= '0' && *s <= '9' && digits < 10) {
+        n = n * 10 + (size_t)(*s++ - '0');
+        digits++;
+    }
+    if (digits == 0 || s >= end || *s != ':' || (size_t)(end - s - 1) < n) return NULL;
+    *len = n;
+    *p = s + 1 + n;
+    return s + 1;
+}
+
+/* A NUL-terminated copy of [s, s + n) in the arena ("" stays ""). */
+static char *dup_n(struct rd *d, const char *s, size_t n)
+{
+    char *p = alloc(d, n + 1); /* alloc zeroes */
+    if (p) memcpy(p, s, n);
+    return p;
+}
+
+/* The ended attempts of a task as stored (hist_add() in lua/common.lua): at most
+ * CP_ATTEMPTS_MAX, copied into the arena. A malformed history marks the reply bad. */
+static const struct cp_attempt *attempts(struct rd *d, const char *s, size_t len, uint32_t *n)
+{
+    *n = 0;
+    if (len == 0) return NULL;
+    struct cp_attempt *v = alloc(d, CP_ATTEMPTS_MAX * sizeof *v);
+    if (!v) return NULL;
+    const char *p = s, *end = s + len;
+    while (p < end && *n < CP_ATTEMPTS_MAX) {
+        size_t elen, flen[5];
+        const char *e = lp_next(&p, end, &elen), *f[5];
+        const char *q = e, *qend = e ? e + elen : NULL;
+        for (int i = 0; e && i < 5; i++)
+            if (!(f[i] = lp_next(&q, qend, &flen[i]))) e = NULL;
+        if (!e) {
+            d->bad = "bad attempts";
+            return NULL;
+        }
+        char *fields[5];
+        for (int i = 0; i < 5; i++)
+            if (!(fields[i] = dup_n(d, f[i], flen[i]))) return NULL;
+        struct cp_attempt *a = &v[(*n)++];
+        a->agent_id = fields[0];
+        a->started_ms = strtoll(fields[1], NULL, 10);
+        a->ended_ms = strtoll(fields[2], NULL, 10);
+        a->outcome = (int32_t)strtol(fields[3], NULL, 10);
+        a->error = flen[4] ? fields[4] : NULL;
+    }
+    return *n ? v : NULL;
+}
+
+/* The backoff as stored ("type base_ms max_ms jitter"), or none. */
+static void backoff(const char *s, struct cp_task_view *t)
+{
+    long long type, base, max;
+    int jitter;
+    if (s && sscanf(s, "%lld %lld %lld %d", &type, &base, &max, &jitter) == 4 && type >= 0 &&
+        type < CP_BACKOFF_TYPE_COUNT) {
+        t->backoff_type = (int32_t)type;
+        t->backoff_ms = base;
+        t->backoff_max_ms = max;
+        t->backoff_jitter = jitter != 0;
+    }
+}
+
+/* The packed rare members of a task (x_enc() in lua/common.lua): not_before, progress, ended
+ * attempts, idempotency key, backoff, each length-prefixed ("" = none); nil = all none. */
+static void rare_members(struct rd *d, const redisReply *r, struct cp_task_view *t)
+{
+    if (r->type == REDIS_REPLY_NIL) return;
+    if (r->type != REDIS_REPLY_STRING) {
+        d->bad = "bad packed task members";
+        return;
+    }
+    const char *p = r->str, *end = r->str + r->len, *f[5];
+    size_t n[5];
+    for (int i = 0; i < 5; i++) {
+        if (!(f[i] = lp_next(&p, end, &n[i]))) {
+            d->bad = "bad packed task members";
+            return;
+        }
+    }
+    char *nb = n[0] ? dup_n(d, f[0], n[0]) : NULL;
+    t->not_before_ms = nb ? strtoll(nb, NULL, 10) : 0;
+    t->progress_json = n[1] ? dup_n(d, f[1], n[1]) : NULL;
+    t->attempts = attempts(d, f[2], n[2], &t->n_attempts);
+    t->idempotency_key = n[3] ? dup_n(d, f[3], n[3]) : NULL;
+    if (n[4]) backoff(dup_n(d, f[4], n[4]), t);
+}
+
 /* ---- views (field order: agent_reply() / task_reply() in lua/common.lua) ---------------- */
 
 enum {
@@ -215,6 +311,8 @@ static const struct cp_agent_view *agent(struct rd *d, const redisReply *r)
     h->circuit_opens = u32(d, e[25]);
     h->opened_at_ms = i64(d, e[26]);
     h->retry_at_ms = i64(d, e[27]);
+    a->drained_at_ms = i64(d, e[28]); /* nil (a record from before 2.4): 0, not drained */
+    /* e[29], the status the agent reported, is the scripts' own. */
     return a;
 }
 
@@ -248,6 +346,8 @@ static struct cp_task_view *task(struct rd *d, const redisReply *r)
     t->strategy = str(d, e[19]);
     t->passed_over_agent = str(d, e[20]);
     t->passed_over_until_ms = i64(d, e[21]);
+    t->deadline_at_ms = i64(d, e[22]);
+    rare_members(d, e[23], t);
     return t;
 }
 
@@ -368,15 +468,18 @@ int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_re
     memset(res, 0, sizeof(*res));
     res->size = sizeof(*res);
     struct rd d = {arena, NULL, 0};
-    if (!is_array(&d, reply, 12)) {
+    if (!is_array(&d, reply, 14)) {
         res->rc = CP_ERR_UNAVAILABLE;
         res->message = "redis: malformed script reply";
         return res->rc;
     }
     redisReply **e = reply->element;
-    static const int codes[] = {0, CP_ERR_NOT_FOUND, CP_ERR_CONFLICT, CP_ERR_INVALID};
+    /* STALE (4): a call of a dropped connection, refused by begin() without effect. Its reply
+     * is normally read by nobody (that connection is gone); not applied. */
+    static const int codes[] = {0, CP_ERR_NOT_FOUND, CP_ERR_CONFLICT, CP_ERR_INVALID,
+                                CP_ERR_UNAVAILABLE};
     int64_t code = i64(&d, e[0]);
-    res->rc = code >= 0 && code < 4 ? codes[code] : CP_ERR_INVALID;
+    res->rc = code >= 0 && code < 5 ? codes[code] : CP_ERR_INVALID;
     res->message = str(&d, e[1]);
     res->created = (int)i64(&d, e[2]);
     res->agent = agent(&d, e[3]);
@@ -408,6 +511,8 @@ int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_re
         res->before |= CP_BEFORE_TASK;
         res->task_status_before = (int32_t)i64(&d, e[11]);
     }
+    res->next_due_ms = i64(&d, e[12]);
+    res->more = (int32_t)i64(&d, e[13]);
     return finish(&d, res, "redis: malformed script reply");
 }
 
@@ -432,8 +537,10 @@ static int parse_record(const redisReply *reply, int is_agent, struct rs_arena *
         res->agent = agent(&d, reply);
     } else {
         struct cp_task_view *t = task(&d, reply);
-        /* as task_reply(): a pass-over time only with its agent */
+        /* as task_reply(): a pass-over time only with its agent, a deadline only while held */
         if (t && !t->passed_over_agent) t->passed_over_until_ms = 0;
+        if (t && t->status != CP_TASK_CLAIMED && t->status != CP_TASK_RUNNING)
+            t->deadline_at_ms = 0;
         res->task = t;
     }
     return finish(&d, res, "redis: malformed HMGET reply");

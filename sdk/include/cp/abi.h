@@ -67,7 +67,20 @@
  *        `before` with agent_status_before and task_status_before (the statuses before the
  *        operation), cp_event gains status_before; from an older backend they read as not
  *        reported.
- *        Also agent_list pages: struct cp_agent_filter gains after, limit and
+ *   2.4  storage ops version 4: task_extend(), task_retry(), task_purge(), task_submit_batch();
+ *        struct cp_task_view gains deadline_at_ms, not_before_ms, progress_json, attempts
+ *        (struct cp_attempt), idempotency_key and the retry backoff; struct cp_result gains
+ *        next_due_ms and more; cp_transition and cp_reap gain jitter; event kind
+ *        CP_EVENT_TASK_DUE. A backend older than 2.4 has none of these: cpd reports leases,
+ *        delays, backoff, retries by hand, purges, batches and idempotency keys as not
+ *        supported with it.
+ *   2.4  struct cp_selection_ctx gains `task` (struct cp_selection_task: the task being placed)
+ *        and `hints_json` (GET /agents/select's hint.<key> parameters), which older strategies
+ *        do not read. Storage ops version 4: agent_drain() (an operator's drain, kept until
+ *        undrained; a backend without it answers "not supported"); struct cp_agent_view gains
+ *        drained_at_ms (0 from an older backend: not drained). cp_agent_is_available() counts
+ *        only agents that may claim (a busy agent below its maximum no longer counts).
+ *   2.4  (also) agent_list pages: struct cp_agent_filter gains after, limit and
  *        health_mask, struct cp_result gains next (where the next page starts); from a backend
  *        older than 2.4 cpd reads the whole list and pages it itself.
  */

@@ -13,8 +13,9 @@
  * HTTP status (0 when no answer arrived). Every call may also return CPC_ERR_TRANSPORT,
  * CPC_ERR_TIMEOUT, CPC_ERR_UNAUTHORIZED (401: missing or unknown token), CPC_ERR_FORBIDDEN
  * (403: the token's role may not do this), CPC_ERR_UNAVAILABLE (503: the storage backend is
- * unreachable, nothing was changed), CPC_ERR_SERVER, CPC_ERR_PROTOCOL and CPC_ERR_NOMEM; the
- * per-function lists below name only the other ones.
+ * unreachable or its answer was lost; cp_client_last_applied() says whether the call may have
+ * taken effect), CPC_ERR_SERVER, CPC_ERR_PROTOCOL and CPC_ERR_NOMEM; the per-function lists
+ * below name only the other ones.
  *
  * Ownership: result structs are allocated by the library and freed with their
  * cp_client_*_free() function (NULL is accepted). Strings returned through `char **` are freed
@@ -22,6 +23,15 @@
  *
  * Request structs are zero-initialisable: a zero/NULL member means "the server's default".
  * Enum-valued request members are names ("high", "ready"), exactly as the REST API takes them.
+ * Request structs never grow (a program built against an older header passes the older size):
+ * new request members come in new structs and functions (cpc_task_options).
+ *
+ * Retries: submits (cp_client_task_submit, _submit_ex, _submit_batch) that fail with
+ * CPC_ERR_UNAVAILABLE (503), CPC_ERR_TRANSPORT or CPC_ERR_TIMEOUT — where the server may or may
+ * not have stored the task — are sent again, up to cp_client_set_retries() times (default 2,
+ * after 250 ms, then doubling). Each carries an idempotency key, generated before the first
+ * attempt when the caller gave none and reused on every retry, so a retry finds the task the
+ * lost attempt stored instead of submitting it twice.
  */
 #ifndef CP_CLIENT_H
 #define CP_CLIENT_H
@@ -105,6 +115,16 @@ CPC_API void cp_client_interrupt(cp_client *c);
 CPC_API int cp_client_last_status(const cp_client *c);
 CPC_API const char *cp_client_last_message(const cp_client *c);
 CPC_API const char *cp_client_last_code(const cp_client *c);
+/* What the last call's error answer says about its effect: the "applied" member of a 503
+ * storage_unavailable body (docs/api.md "What a 503 means"). */
+enum cpc_applied {
+    CPC_APPLIED_NOT_SAID = -1, /* the answer did not say: success, another error, or no answer
+                                  at all (a transport error or timeout: it may have been) */
+    CPC_APPLIED_NO = 0,        /* "applied": false — certain: nothing changed; retry as is */
+    CPC_APPLIED_UNKNOWN = 1,   /* "applied": "unknown" — it may have taken effect (a retried
+                                  submit may create the task twice) */
+};
+CPC_API int cp_client_last_applied(const cp_client *c);
 /* A static description of an enum cp_client_error ("not found", ...). */
 CPC_API const char *cp_client_strerror(int err);
 
@@ -134,6 +154,7 @@ struct cpc_agent {
     int health;  /* enum cp_health */
     int circuit; /* enum cp_circuit */
     char *json;
+    int64_t drained_at_ms; /* when an operator drained it (cp_client_agent_drain), 0 = not */
 };
 
 struct cpc_agent_list {
@@ -165,6 +186,23 @@ struct cpc_task {
     char *error;         /* or NULL */
     char *metadata_json; /* JSON text; "{}" when absent */
     char *json;
+    /* Appended in 0.2 (library-allocated: programs that index struct cpc_task arrays, e.g.
+     * cpc_task_list.tasks, are rebuilt against this header). */
+    int64_t deadline_at_ms;       /* claimed/running: when it times out; 0 otherwise */
+    int64_t not_before_ms;        /* claimable from then on; 0 when at once */
+    char *progress_json;          /* the holder's last progress object, or NULL */
+    struct cpc_attempt *attempts; /* oldest first: ended ones, then the current or completed one */
+    size_t n_attempts;
+    char *idempotency_key; /* or NULL */
+};
+
+/* One attempt at a task (TaskJSON "attempts"). */
+struct cpc_attempt {
+    char *agent_id;
+    int64_t started_at_ms;
+    int64_t ended_at_ms; /* 0 while in progress */
+    int outcome;         /* enum cp_attempt_outcome; -1 while in progress (or unknown) */
+    char *error;         /* or NULL */
 };
 
 struct cpc_task_list {
@@ -280,6 +318,15 @@ CPC_API int cp_client_agent_heartbeat(cp_client *c, const char *agent_id, int st
  * Errors: CPC_ERR_NOT_FOUND. */
 CPC_API int cp_client_agent_unregister(cp_client *c, const char *agent_id);
 
+/* POST /agents/:id/drain (admin): the agent gets no new tasks, finishes those it holds, and
+ * reads draining until undrained — whatever its heartbeats say (offline and failed still show).
+ * Idempotent. *out (may be NULL) gets the agent after.
+ * POST /agents/:id/undrain: back to the status it reported last.
+ * Errors: CPC_ERR_NOT_FOUND, CPC_ERR_FORBIDDEN (not an admin token), CPC_ERR_SERVER (501
+ * not_implemented: the server's storage plugin predates draining). */
+CPC_API int cp_client_agent_drain(cp_client *c, const char *agent_id, struct cpc_agent **out);
+CPC_API int cp_client_agent_undrain(cp_client *c, const char *agent_id, struct cpc_agent **out);
+
 /* GET /agents/:id. Errors: CPC_ERR_NOT_FOUND. */
 CPC_API int cp_client_agent_get(cp_client *c, const char *agent_id, struct cpc_agent **out);
 
@@ -309,11 +356,17 @@ struct cpc_select_query {
     const char *strategy; /* NULL = the server's default */
     const char *const *exclude;
     size_t n_exclude;
+    /* Hints for the strategy, sent as hint.<key>=<value> (at most 16; keys of letters, digits,
+     * '_', '-', '.'; values 1-256 bytes): hint_keys[i] = hint_values[i]. */
+    const char *const *hint_keys;
+    const char *const *hint_values;
+    size_t n_hints;
 };
 
 /* GET /agents/select. q may be NULL.
  * Errors: CPC_ERR_NOT_FOUND (no agent qualifies: cp_client_last_code() is "no_agent"),
- * CPC_ERR_INVALID (unknown strategy, bad capability). */
+ * CPC_ERR_INVALID (unknown strategy — the message lists the loaded ones —, bad capability,
+ * bad hint). */
 CPC_API int cp_client_agent_select(cp_client *c, const struct cpc_select_query *q,
                                    struct cpc_agent **out);
 
@@ -336,6 +389,62 @@ struct cpc_task_spec {
  * Errors: CPC_ERR_INVALID (missing task_type, payload/metadata not valid JSON, bad priority,
  * timeout or capability, unknown strategy), CPC_ERR_TOO_LARGE. */
 CPC_API int cp_client_task_submit(cp_client *c, const struct cpc_task_spec *spec, char **task_id);
+
+/* Sets how often a submit is sent again after CPC_ERR_UNAVAILABLE, CPC_ERR_TRANSPORT or
+ * CPC_ERR_TIMEOUT (retries >= 0; 0: never, and no key is generated), waiting backoff_ms before
+ * the first retry and doubling (0 = 250). Errors: CPC_ERR_INVALID (negative). */
+CPC_API int cp_client_set_retries(cp_client *c, int retries, long backoff_ms);
+
+/* What POST /tasks takes beyond struct cpc_task_spec (zero-initialisable). */
+struct cpc_task_options {
+    const char *idempotency_key; /* 1-128 visible ASCII characters; NULL: generated (retries) */
+    double delay_seconds;        /* > 0: claimable that much later */
+    const char *run_at;          /* ISO 8601 ("2026-11-28T18:06:34Z"): claimable from then */
+    const char *backoff_type;    /* "none", "fixed" or "exponential"; NULL: the server's default */
+    double backoff_seconds;      /* the first retry's delay */
+    double backoff_max_seconds;  /* exponential: the longest; 0: the server's default (3600) */
+    int backoff_jitter;          /* 1: each delay drawn from [half of it, all of it] */
+};
+
+/* POST /tasks with options (opt may be NULL), retried as the header comment says. *created
+ * (may be NULL) is 1 when the task was stored by this call, 0 when its idempotency key found
+ * the task an earlier submit stored (the server answered 200). With a store that cannot keep
+ * keys (501 not_supported) a generated key is dropped and the task submitted once without it.
+ * Errors: as cp_client_task_submit(), and CPC_ERR_SERVER with code "not_supported" for what
+ * the store cannot do (delays, backoff, a key given by the caller). */
+CPC_API int cp_client_task_submit_ex(cp_client *c, const struct cpc_task_spec *spec,
+                                     const struct cpc_task_options *opt, char **task_id,
+                                     int *created);
+
+/* One item's outcome in a batch: its id (created or found by its key), or its error. */
+struct cpc_batch_item {
+    char *task_id; /* NULL when refused */
+    int created;   /* 1: stored by this batch; 0: found by its idempotency key */
+    char *error;   /* refused: the server's sentence, and its code ("invalid_field", ...) */
+    char *code;
+};
+struct cpc_batch_result {
+    struct cpc_batch_item *items; /* in the order given */
+    size_t n;
+    size_t created, existing, failed;
+    char *json;
+};
+CPC_API void cp_client_batch_result_free(struct cpc_batch_result *r);
+
+/* POST /tasks/batch: n tasks (1..CPC_MAX_BATCH) in one request, one storage operation. opts:
+ * NULL, or n options parallel to specs. Every item without a key gets one (retries on), so a
+ * retried batch stores nothing twice. Items the server refuses are answered in place; the call
+ * succeeds when the request as a whole did.
+ * Errors: CPC_ERR_INVALID (n out of range, a bad spec), CPC_ERR_TOO_LARGE, and what a submit
+ * may return. */
+#define CPC_MAX_BATCH 1000
+CPC_API int cp_client_task_submit_batch(cp_client *c, const struct cpc_task_spec *specs,
+                                        const struct cpc_task_options *opts, size_t n,
+                                        struct cpc_batch_result **out);
+/* The same with each task given as the JSON object POST /tasks takes (e.g. a line of a JSONL
+ * file). Errors: also CPC_ERR_INVALID naming the item that is not a JSON object. */
+CPC_API int cp_client_task_submit_batch_json(cp_client *c, const char *const *tasks_json, size_t n,
+                                             struct cpc_batch_result **out);
 
 /* GET /tasks/:id. Errors: CPC_ERR_NOT_FOUND. */
 CPC_API int cp_client_task_get(cp_client *c, const char *task_id, struct cpc_task **out);
@@ -380,6 +489,32 @@ CPC_API int cp_client_task_fail(cp_client *c, const char *task_id, const char *a
 
 /* POST /tasks/:id/cancel. Errors: CPC_ERR_NOT_FOUND, CPC_ERR_CONFLICT (already terminal). */
 CPC_API int cp_client_task_cancel(cp_client *c, const char *task_id);
+
+/* POST /tasks/:id/extend: the holder keeps its lease. seconds > 0: the deadline moves to now +
+ * seconds, else to now + the task's timeout_seconds. percent (0..100, < 0: none) and message
+ * (NULL: none) are reported as its progress (neither: the last progress is kept). agent_id may
+ * be NULL (no ownership check). *deadline_ms (may be NULL) gets the new deadline.
+ * Errors: CPC_ERR_NOT_FOUND, CPC_ERR_CONFLICT (not claimed/running, or another agent's),
+ * CPC_ERR_INVALID. */
+CPC_API int cp_client_task_extend(cp_client *c, const char *task_id, const char *agent_id,
+                                  double seconds, double percent, const char *message,
+                                  int64_t *deadline_ms);
+
+/* POST /tasks/:id/retry (admin): a failed, timed-out or cancelled task back to pending,
+ * retries 0, its attempts kept. Errors: CPC_ERR_NOT_FOUND, CPC_ERR_CONFLICT (other states). */
+CPC_API int cp_client_task_retry(cp_client *c, const char *task_id);
+
+struct cpc_purge_query {
+    const char *status;        /* "completed", "failed", "cancelled", "timeout"; NULL: any */
+    const char *task_type;     /* or NULL for any */
+    double older_than_seconds; /* ended at least this long ago (0: any) */
+    uint32_t limit;            /* at most this many per request; 0 = 1000 (server max 10000) */
+};
+/* DELETE /tasks (admin): one bounded request. *purged (may be NULL) gets how many were deleted,
+ * *more (may be NULL) 1 when matching tasks may remain (call again).
+ * Errors: CPC_ERR_INVALID (a status that is not terminal, a bad number). */
+CPC_API int cp_client_task_purge(cp_client *c, const struct cpc_purge_query *q, uint64_t *purged,
+                                 int *more);
 
 struct cpc_task_query {
     const char *status;    /* "pending", ... or NULL for any */
@@ -451,6 +586,30 @@ typedef int (*cpc_event_fn)(void *arg, const struct cpc_event *ev);
  * reconnect, only the refusals (4xx), CPC_ERR_PROTOCOL and CPC_ERR_NOMEM end the call. */
 CPC_API int cp_client_events(cp_client *c, const struct cpc_events_options *opt, cpc_event_fn fn,
                              void *arg);
+
+/* ---- Plugins ------------------------------------------------------------------------------ */
+
+/* One loaded plugin (GET /plugins). Option values are never sent, only their names. */
+struct cpc_plugin {
+    char *kind;        /* "storage", "selection" or "probe" */
+    char *name;        /* what configs and requests call it (a strategy's name, a probe type) */
+    char *version;     /* the plugin's own version */
+    char *abi_version; /* the ABI it was built for, "2.4" */
+    char *path;        /* the file it was loaded from */
+    char **options;    /* the names of its config options */
+    size_t n_options;
+    int is_default; /* the default selection strategy */
+};
+
+struct cpc_plugin_list {
+    struct cpc_plugin *plugins; /* storage first, then selection, then probes */
+    size_t n;
+    char *json;
+};
+
+/* GET /plugins. */
+CPC_API int cp_client_plugins(cp_client *c, struct cpc_plugin_list **out);
+CPC_API void cp_client_plugin_list_free(struct cpc_plugin_list *l);
 
 /* ---- Anything else ------------------------------------------------------------------------ */
 

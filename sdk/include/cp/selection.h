@@ -2,7 +2,10 @@
  *
  * The host builds the candidate list (alive, available, every required capability, circuit not
  * open, not excluded), sorted by agent_id, never empty, so a strategy only ranks. It is called
- * on the host's loop thread only; state needs no locking.
+ * on the host's loop thread only; state needs no locking. The context says what is being
+ * placed: since 2.4 the task itself (type, priority, metadata, payload size) or, for
+ * GET /agents/select, the request's hints. A strategy's own options come from the config
+ * (selection.plugins entries with `options`) through host->option() in create().
  */
 #ifndef CP_SELECTION_H
 #define CP_SELECTION_H
@@ -14,12 +17,34 @@
 extern "C" {
 #endif
 
+/* The task being placed (since 2.4), as a strategy may weigh it. Filled by the host; a later
+ * minor may append members (a strategy reads only those it knows). Strings are borrowed for the
+ * duration of select(). */
+struct cp_selection_task {
+    const char *id; /* "task_" + 24 hex digits */
+    const char *task_type;
+    const char *const *required_capabilities; /* sorted, unique */
+    uint32_t n_required;
+    int32_t priority;          /* enum cp_priority */
+    const char *metadata_json; /* the task's metadata: a JSON object's text, never NULL */
+    uint64_t payload_bytes;    /* length of the payload's JSON text */
+};
+
 struct cp_selection_ctx {
     const char *const *capabilities; /* the required capabilities, sorted, unique */
     uint32_t n_capabilities;
     const char *capability_key; /* the same set as one string ("a,b"), "" when empty */
     const char *task_id;        /* the task being placed, or NULL for GET /agents/select */
     int64_t now_ms;
+#if CP_ABI_TARGET_MINOR >= 4
+    /* Since 2.4. The task being placed (task_id's), or NULL for GET /agents/select. */
+    const struct cp_selection_task *task;
+    /* Since 2.4. GET /agents/select's hint.<key>=<value> query parameters as a JSON object of
+     * strings ({"region": "eu"}), read like an agent's or a task's metadata_json: a strategy
+     * that matches agents to a task's metadata can match them to a request's hints the same
+     * way. "{}" when there are none, and when placing a task. Never NULL. */
+    const char *hints_json;
+#endif
 };
 
 struct cp_selection_ops {

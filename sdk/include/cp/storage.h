@@ -76,6 +76,7 @@ enum cp_event_kind {
     CP_EVENT_AGENT_OFFLINE,     /* agent silent for heartbeat_timeout_ms: now offline */
     CP_EVENT_AGENT_REMOVED,     /* agent silent for 3 x heartbeat_timeout_ms: deleted */
     CP_EVENT_TASK_DELETED,      /* terminal task older than retention: deleted */
+    CP_EVENT_TASK_DUE,          /* since 2.4: a delayed task's not_before came: claimable now */
 };
 struct cp_event {
     uint32_t size;         /* sizeof(struct cp_event) of the backend's build; the same for every
@@ -127,6 +128,11 @@ struct cp_result {
     uint32_t before;
     int32_t agent_status_before; /* enum cp_agent_status */
     int32_t task_status_before;  /* enum cp_task_status */
+    /* Since 2.4. reap: the earliest not_before of a task still waiting for it after this reap
+     * (0: none), so the host can wake at that moment. task_purge: 1 when tasks that match may
+     * remain (the call stopped at its limit or its scan budget); 0 when none do. */
+    int64_t next_due_ms;
+    int32_t more;
     /* Since 2.4: agent_list with a limit: the agent_id to pass as `after` for the next page, or
      * NULL when no agent past this page matches. */
     const char *next;
@@ -183,6 +189,9 @@ enum cp_change_kind {
     CP_CHANGE_TASK_RELEASED, /* back to pending: the claim's reply never reached its agent */
     CP_CHANGE_TASK_TIMEOUT,  /* past its timeout: new_status pending (retried) or timeout */
     CP_CHANGE_TASK_CANCELLED,
+    CP_CHANGE_TASK_EXTENDED, /* its holder moved its deadline (and maybe its progress) */
+    CP_CHANGE_TASK_DUE,      /* a waiting task (delayed, scheduled, backed off) became claimable */
+    CP_CHANGE_TASK_RETRIED,  /* retried by hand: old_status failed/timeout/cancelled -> pending */
     CP_CHANGE_KIND_COUNT
 };
 struct cp_change {
@@ -246,6 +255,9 @@ struct cp_transition {
     int64_t pass_over_ms;    /* FAIL: how long the failing agent is passed over (30000) */
     uint32_t expect_attempt; /* RELEASE: the attempt that was handed out (CONFLICT if changed) */
     int64_t now_ms;
+#if CP_ABI_TARGET_MINOR >= 4
+    uint32_t jitter; /* since 2.4, FAIL: a random number for the backoff's jitter */
+#endif
 };
 
 struct cp_reap {
@@ -257,16 +269,80 @@ struct cp_reap {
     /* Appended in ABI 2.3 (older plugins ignore it): keep at most this many terminal tasks;
      * the oldest (by completed_at) beyond it are deleted whatever their age. 0 = no cap. */
     uint64_t max_terminal;
+#if CP_ABI_TARGET_MINOR >= 4
+    uint32_t jitter; /* since 2.4: a random number for the backoff's jitter of requeues */
+#endif
 };
+
+/* The arguments of the 2.4 task operations (host-filled; members are only appended, zero
+ * meaning "as before"). */
+struct cp_extend {
+    const char *task_id;
+    const char *agent_id;      /* NULL = any; else must be the assigned agent (CONFLICT if not) */
+    int64_t deadline_ms;       /* the new deadline (absolute); 0: now_ms + the task's timeout_ms */
+    const char *progress_json; /* a JSON object to store as the progress, or NULL: unchanged */
+    int64_t now_ms;
+};
+struct cp_retry {
+    const char *task_id;
+    int64_t now_ms;
+};
+struct cp_purge {
+    uint32_t status_mask;    /* CP_TASK_MASK() of terminal statuses; 0 = every terminal one */
+    const char *task_type;   /* or NULL for any */
+    int64_t ended_before_ms; /* only tasks with completed_at <= this */
+    uint32_t limit;          /* delete at most this many (0 = 1000) */
+    int64_t now_ms;
+};
+
+/* The delay before a task requeued by its `retries`-th failure becomes claimable (since 2.4):
+ * FIXED: base_ms; EXPONENTIAL: base_ms * 2^(retries - 1), at most max_ms (0: no cap). With
+ * jitter, a value in [half of it, all of it] chosen by rnd (a uniform 32-bit number). Written
+ * once here; Redis' backoff_ms() in common.lua mirrors it. */
+static inline int64_t cp_backoff_delay_ms(int32_t type, int64_t base_ms, int64_t max_ms,
+                                          int32_t jitter, uint32_t retries, uint32_t rnd)
+{
+    if (base_ms <= 0 || retries == 0) return 0;
+    int64_t d = base_ms;
+    if (type == CP_BACKOFF_EXPONENTIAL) {
+        for (uint32_t i = 1; i < retries && (max_ms <= 0 || d < max_ms) && d < INT64_MAX / 4; i++)
+            d *= 2;
+        if (max_ms > 0 && d > max_ms) d = max_ms;
+    } else if (type != CP_BACKOFF_FIXED) {
+        return 0;
+    }
+    if (jitter) d = d - d / 2 + (int64_t)((double)(d / 2) * ((double)rnd / 4294967296.0));
+    return d;
+}
+/* The random number for the k-th requeue of one operation (0, 1, ...) from the host's seed. */
+static inline uint32_t cp_jitter_mix(uint32_t seed, uint32_t k)
+{
+    return (uint32_t)(seed + k * 2654435761u);
+}
 
 /*
  * The rules every backend implements (the conformance suite checks each one):
  *
+ * Status. An agent's status is set by the agent (register: ready; heartbeat), by the host
+ * (health: failed and back), by the reaper (offline), by claims (busy at the maximum) and, since
+ * 2.4, by an operator's drain. Besides its status a backend keeps two things (each backend in
+ * its own way; only drained_at is in the view):
+ *   - reported: the status the agent itself reported last (register and an offline agent's
+ *     plain heartbeat: ready);
+ *   - drained_at: when an operator drained it (agent_drain), 0 when not drained.
+ * Wherever the rules below say "resolved", a status `s` becomes: offline or failed as it is;
+ * else draining while drained_at != 0; else s, and ready with tasks_in_flight >=
+ * max_concurrent_tasks becomes busy. So an operator's drain outlasts heartbeats (until
+ * agent_drain(.., 0, ..)), while liveness and a failing probe still show through it.
+ * An agent that is busy — at its maximum, or because it reported busy — may not claim (see
+ * cp_claim_allowed()); a self-reported busy stays busy until it reports otherwise.
+ *
  * agent_register(in): in carries agent_id, capabilities, model, provider, metadata_json,
  *   health_probe_json, max_concurrent_tasks (other members ignored). New id: stored with status
- *   ready, registered_at = last_heartbeat = now, counters 0, health {unknown, circuit closed};
- *   .created = 1. Existing id: those fields replaced, counters, registered_at and health kept,
- *   status ready, last_heartbeat = now; .created = 0. .agent = the stored agent.
+ *   ready, registered_at = last_heartbeat = now, counters 0, health {unknown, circuit closed},
+ *   not drained; .created = 1. Existing id: those fields replaced, counters, registered_at,
+ *   health and drained_at kept, status ready resolved, last_heartbeat = now; .created = 0.
+ *   Either way reported = ready. .agent = the stored agent.
  *   Health without a probe: an agent whose health_probe_json is NULL has health.status healthy
  *   while not offline and unhealthy while offline; the backend keeps it so on every status
  *   change (and in the counters). An agent with a probe starts unknown; the host sets it.
@@ -281,20 +357,32 @@ struct cp_reap {
  *   filter is applied after reading records); following .next until NULL lists every match
  *   exactly once, in order. A .next that leads to an empty last page is allowed.
  * agent_heartbeat(id, status, now): NOT_FOUND if unknown. last_heartbeat = now. status -1: an
- *   offline agent returns to ready. status >= 0 (never offline; the host refuses it): the agent
- *   takes it. Except: an agent with a health_probe_json whose health.status is unhealthy and
- *   that is failed or offline becomes (stays) failed, whatever status it sends (its probe
- *   decides, not its heartbeat). Either way, ready with tasks_in_flight >=
- *   max_concurrent_tasks becomes busy.
+ *   offline agent returns to ready (reported = ready). status >= 0 (never offline; the host
+ *   refuses it): reported = status, and the agent takes it. Except: an agent with a
+ *   health_probe_json whose health.status is unhealthy and that is failed or offline becomes
+ *   (stays) failed, whatever status it sends (its probe decides, not its heartbeat). The new
+ *   status is resolved (drained: draining).
  * agent_unregister(id, now): NOT_FOUND if unknown. Deletes it; each of its claimed/running tasks
- *   returns to pending with assignment cleared, retries unchanged, pending_since = now; one
- *   CP_EVENT_TASK_REQUEUED event each.
+ *   returns to pending with assignment cleared, retries unchanged, pending_since = now (no
+ *   backoff), its attempt added as REMOVED (2.4); one CP_EVENT_TASK_REQUEUED event each.
  * agent_set_health(id, health, status, expect_status): NOT_FOUND if unknown. Stores health
  *   (whole). When status >= 0 and (expect_status < 0 or the current status == expect_status)
- *   the agent's status becomes `status` (ready with in flight at max becomes busy).
+ *   the agent's status becomes `status`, resolved.
+ * agent_drain(id, drain, now) (since 2.4, ops version 4): NOT_FOUND if unknown. drain 1:
+ *   drained_at = now unless already drained (the first drain's time is kept); the status is
+ *   resolved (draining unless offline or failed). drain 0: drained_at = 0; a draining status
+ *   becomes the reported status, resolved. Tasks the agent holds are not touched.
+ *   .created = 1 when drained_at changed (0 for a repeated drain or undrain). .agent = after.
  *
  * task_submit(task): stores the task as given (the host fills every member; status pending,
- *   pending_since = created_at). CONFLICT if the id exists.
+ *   pending_since = created_at). CONFLICT if the id exists. Since 2.4:
+ *   - not_before_ms > created_at: the task waits (pending, but not claimable) until a reap at
+ *     now >= not_before_ms makes it due; then pending_since = not_before_ms (it queues behind
+ *     the tasks that became pending before that moment). Otherwise it is claimable at once.
+ *   - idempotency_key: when a stored task has that key, nothing is stored and rc 0 answers
+ *     that task (.created 0; the host tells it by its id). Else the task is stored with the key
+ *     (.created 1). The key is forgotten when its task is deleted (retention, cap, purge).
+ *   - backoff_*, attempts (must be none), deadline, progress: kept as given where they apply.
  * task_get(id): .task, or NOT_FOUND.
  * task_list(filter): matching tasks, newest created first, at most limit; .total = all matching.
  * task_claim(claim): NOT_FOUND if the agent is unknown. last_heartbeat = now (always). The agent
@@ -304,7 +392,9 @@ struct cp_reap {
  *   required_capabilities are a subset of the claim's capabilities, skipping those whose
  *   passed_over_agent is this agent while now < passed_over_until. The best is the lowest
  *   priority number, then the earliest pending_since, then the earliest arrival in pending.
- *   It becomes claimed: assigned_agent, claimed_at = now, started_at = 0, attempt + 1. The
+ *   It becomes claimed: assigned_agent, claimed_at = now, started_at = 0, attempt + 1,
+ *   deadline_at = now + timeout_ms (2.4; 0 when timeout_ms <= 0), progress none. A waiting
+ *   task (not_before in the future, not yet due) is never a candidate. The
  *   agent: tasks_in_flight + 1, current_task_id, last_assigned = now, busy when in flight
  *   reaches max_concurrent_tasks. Cost: no scan of all pending tasks (index by capability set).
  * task_transition(tr):
@@ -312,7 +402,8 @@ struct cp_reap {
  *   allows, or tr.agent_id is set and is not the assigned agent (or the task has none).
  *   When the task leaves claimed/running, its assigned agent (if still registered):
  *   tasks_in_flight - 1; current_task_id cleared if it was this task; busy -> ready when below
- *   max_concurrent_tasks; last_heartbeat = now when tr.agent_id is that agent.
+ *   max_concurrent_tasks, unless busy is what it reported; last_heartbeat = now when tr.agent_id
+ *   is that agent.
  *   START: claimed -> running, started_at = now.
  *   COMPLETE: -> completed, result, completed_at = now. Agent: tasks_completed + 1, latency
  *     sum/count += latency (measured from claimed_at when tr.latency_ms < 0).
@@ -321,21 +412,32 @@ struct cp_reap {
  *     cleared, pending_since = now, and — when another registered agent that is not offline,
  *     failed or draining has every required capability — passed_over_agent = the failing agent
  *     until now + pass_over_ms. Otherwise -> failed, completed_at = now.
- *   CANCEL: pending|claimed|running -> cancelled, completed_at = now (no agent counters).
+ *     Since 2.4, the attempt is added to attempts (outcome FAILED, the error, ended now;
+ *     the oldest dropped beyond CP_ATTEMPTS_MAX) and the progress cleared on requeue; a requeue
+ *     waits for its backoff: delay = cp_backoff_delay_ms(backoff..., retries,
+ *     cp_jitter_mix(tr.jitter, 0)); delay > 0: not_before = now + delay and the task waits as a
+ *     delayed submit does (pending_since = not_before), else not_before = 0.
+ *   CANCEL: pending|claimed|running -> cancelled, completed_at = now (no agent counters). A held
+ *     task's attempt is added to attempts (CANCELLED, since 2.4); a waiting one stops waiting.
  *   RELEASE: claimed with attempt == expect_attempt -> pending, attempt - 1, assignment cleared,
  *     pending_since and its place unchanged (front of its band). No agent counters but in flight.
  *   .task = the task after; .agent = the assigned agent after (NULL if none or unregistered).
  * reap(r): at most about max_events of work, oldest first:
- *   - claimed/running tasks with claimed_at + timeout_ms <= now: retries + 1, error "timeout";
- *     pending (as FAIL with requeue, no pass-over) while retries < max_retries, else status
- *     timeout with completed_at = now. Agent: tasks_in_flight - 1, tasks_failed + 1.
- *     Event CP_EVENT_TASK_TIMEOUT (agent_id = the holder, task_status after).
+ *   - claimed/running tasks with deadline_at <= now (2.4; claimed_at + timeout_ms before):
+ *     retries + 1, error "timeout"; pending (as FAIL with requeue, no pass-over) while
+ *     retries < max_retries, else status timeout with completed_at = now. Agent:
+ *     tasks_in_flight - 1, tasks_failed + 1. Event CP_EVENT_TASK_TIMEOUT (agent_id = the
+ *     holder, task_status after). Attempt TIMEOUT; a requeue waits for its backoff as FAIL's
+ *     does (the k-th requeue of this reap uses cp_jitter_mix(r.jitter, k)).
  *   - agents not offline with last_heartbeat + heartbeat_timeout_ms <= now: status offline,
  *     event CP_EVENT_AGENT_OFFLINE; each of their claimed/running tasks is requeued like a
  *     failure with error "agent offline" (retries + 1; pending while retries < max_retries,
- *     else failed): CP_EVENT_TASK_REQUEUED when pending.
+ *     else failed): CP_EVENT_TASK_REQUEUED when pending. Attempt OFFLINE, backoff as timeouts.
  *   - remove_stale: agents with last_heartbeat + 3 x heartbeat_timeout_ms <= now are deleted
  *     (their tasks requeued as unregister does): CP_EVENT_AGENT_REMOVED.
+ *   - (2.4) waiting tasks with not_before <= now become due: claimable, pending_since =
+ *     not_before, earliest first; CP_EVENT_TASK_DUE each. .next_due_ms = the earliest
+ *     not_before of a task still waiting (0: none).
  *   - terminal tasks with completed_at + retention_ms <= now are deleted: CP_EVENT_TASK_DELETED.
  *   - max_terminal > 0: while more than max_terminal terminal tasks are stored, the oldest
  *     (earliest completed_at) is deleted as retention does: CP_EVENT_TASK_DELETED.
@@ -348,6 +450,27 @@ struct cp_reap {
  *   task_transition when .agent is set (the status of that agent before);
  *   CP_BEFORE_TASK with task_status_before: task_claim when it claimed a task (pending),
  *   task_transition. Each cp_event of reap and agent_unregister has status_before.
+ * Since 2.4 (ops version 4; each may be NULL: the host then reports the feature as not
+ * supported):
+ * task_extend(x): NOT_FOUND, or CONFLICT (with .task) unless the task is claimed/running and
+ *   (x.agent_id NULL or) assigned to x.agent_id. deadline_at = x.deadline_ms, or now +
+ *   timeout_ms when it is 0 (the timeout rule of reap uses it; timeout_ms <= 0: no deadline);
+ *   progress_json = x.progress_json unless NULL. The assigned agent's
+ *   last_heartbeat = now when x.agent_id is that agent. .task after, .agent the holder.
+ * task_retry(r): NOT_FOUND, or CONFLICT (with .task) unless the task is failed, timeout or
+ *   cancelled. It returns to pending as a new arrival: retries 0, assignment, claimed_at,
+ *   started_at, completed_at, result, error, progress, pass-over and not_before cleared,
+ *   pending_since = now; attempts kept. .task after.
+ * task_purge(p): deletes terminal tasks whose status is in p.status_mask (0: any terminal) and
+ *   type is p.task_type (NULL: any) with completed_at <= p.ended_before_ms, oldest first, at
+ *   most p.limit, looking at no more than about 10 x limit terminal tasks (bounded work per
+ *   call). One CP_EVENT_TASK_DELETED each (as retention's); .more = 1 when matching tasks may
+ *   remain. Their idempotency keys are forgotten.
+ * task_submit_batch(tasks, n): task_submit for each, in order, as one operation (one round
+ *   trip, one script on Redis). rc 0: .tasks[i] is item i's task, the stored one or the one
+ *   found by its idempotency key (an earlier item of the same batch included); .n_tasks = n.
+ *   rc < 0: nothing stored (validation fails every item before anything is stored), except
+ *   CP_ERR_NOMEM in memory, where the first .n_tasks items may have been stored.
  */
 struct cp_storage_ops {
     CP_OPS_HEADER;
@@ -375,9 +498,12 @@ struct cp_storage_ops {
     void (*reap)(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cookie);
     void (*stats)(void *st, cp_storage_cb cb, void *cookie);
 
-    /* Optional (may be NULL). Tells the host about changes made by *other* processes sharing
-     * this backend: kind "pending" (a task became claimable; id = task id) or "done" (a task
-     * became terminal; id = task id). Called on the host's loop. */
+    /* Optional (may be NULL). Tells the host about changes it did not make itself — by *other*
+     * processes sharing this backend, or by the backend on its own (e.g. Redis releasing the
+     * claims whose replies were lost): kind "pending" (a task became claimable; id = task id),
+     * "done" (a task became terminal; id = task id) or "room" (an agent's status changed or
+     * its tasks in flight went down, so a claim waiting for it to have room may now claim;
+     * id = agent id). Unknown kinds are ignored. Called on the host's loop. */
     void (*watch)(void *st, void (*on_change)(void *arg, const char *kind, const char *id),
                   void *arg);
     /* Optional (may be NULL = always reachable): 1 when the backend is reachable now. */
@@ -408,6 +534,16 @@ struct cp_storage_ops {
      * CP_ERR_NOMEM / CP_ERR_UNAVAILABLE (then nothing is called). */
     int (*feed)(void *st, int on, void (*on_change)(void *arg, const struct cp_change *change),
                 void *arg);
+    /* Since 2.4 (ops version 4). Optional (may be NULL): not supported. Rules above. */
+    void (*task_extend)(void *st, const struct cp_extend *x, cp_storage_cb cb, void *cookie);
+    void (*task_retry)(void *st, const struct cp_retry *r, cp_storage_cb cb, void *cookie);
+    void (*task_purge)(void *st, const struct cp_purge *p, cp_storage_cb cb, void *cookie);
+    void (*task_submit_batch)(void *st, const struct cp_task_view *const *tasks, size_t n,
+                              cp_storage_cb cb, void *cookie);
+    /* Since 2.4 (ops version 4). Optional (may be NULL: the host answers "not supported"): an
+     * operator's drain (drain 1) or undrain (drain 0); rules above. */
+    void (*agent_drain)(void *st, const char *agent_id, int drain, int64_t now_ms, cp_storage_cb cb,
+                        void *cookie);
 #endif
     /* Ops appended by later minors go here, at the end, each inside
      * `#if CP_ABI_TARGET_MINOR >= <minor>` with CP_STORAGE_OPS_VERSION bumped under the same
@@ -424,13 +560,16 @@ struct cp_storage_ops {
 #define CP_STORAGE_OPS_VERSION 1
 #endif
 
-/* The availability rule of CONTRACT §3 (a pure function of the agent's record):
- * ready, or busy below max_concurrent_tasks; and circuit not open. Offline agents never are. */
+/* The availability rule, for stats.agents_available (a pure function of the agent's record):
+ * the claim rule below without its clock — ready, below max_concurrent_tasks, circuit not open.
+ * A busy agent (at its maximum, or busy by its own report), a draining, starting, failed or
+ * offline one is not available. Listing available agents and GET /agents/select use
+ * cp_agent_may_claim() itself (an open circuit past retry_at counts there), so what is listed
+ * and selected is exactly what may claim. (Before 2.4 a busy agent below its maximum counted.) */
 static inline int cp_agent_is_available(const struct cp_agent_view *a)
 {
-    if (a->health.circuit == CP_CIRCUIT_OPEN) return 0;
-    if (a->status == CP_AGENT_READY) return 1;
-    return a->status == CP_AGENT_BUSY && a->tasks_in_flight < a->max_concurrent_tasks;
+    return a->status == CP_AGENT_READY && a->tasks_in_flight < a->max_concurrent_tasks &&
+           a->health.circuit != CP_CIRCUIT_OPEN;
 }
 
 /* The claim rule of task_claim (above), written once: an agent may claim when it is ready,

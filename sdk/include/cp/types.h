@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "abi.h" /* CP_ABI_TARGET_MINOR decides which appended members the views have */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -127,9 +129,9 @@ struct cp_health_view {
     int64_t last_check_ms;
     uint32_t consecutive_failures;
     uint32_t consecutive_successes;
-    double latency_ms; /* of the last probe; < 0 when none */
-    const char *error; /* last probe error, or NULL */
-    int32_t circuit;   /* enum cp_circuit */
+    double latency_ms;         /* of the last probe; < 0 when none */
+    const char *error;         /* last probe error, or NULL */
+    int32_t circuit;           /* enum cp_circuit */
     uint32_t circuit_failures; /* consecutive failures seen by the breaker */
     uint32_t circuit_opens;    /* consecutive re-openings, for the doubling cooldown */
     int64_t opened_at_ms;
@@ -159,13 +161,57 @@ struct cp_agent_view {
     double latency_sum_ms; /* over finished tasks: avg = sum / count (0 when count is 0) */
     uint64_t latency_count;
     struct cp_health_view health;
+#if CP_ABI_TARGET_MINOR >= 4
+    /* Since 2.4: when an operator drained the agent (storage agent_drain()), 0 when not
+     * drained. While drained its status reads draining unless it is offline or failed. */
+    int64_t drained_at_ms;
+#endif
 };
+
+/* How one attempt at a task ended (struct cp_attempt.outcome). Since 2.4. */
+enum cp_attempt_outcome {
+    CP_ATTEMPT_FAILED = 0, /* its agent reported a failure */
+    CP_ATTEMPT_TIMEOUT,    /* past its deadline */
+    CP_ATTEMPT_OFFLINE,    /* its agent went silent (offline) */
+    CP_ATTEMPT_REMOVED,    /* its agent was unregistered or removed (no retry counted) */
+    CP_ATTEMPT_CANCELLED,  /* the task was cancelled while held */
+    CP_ATTEMPT_COMPLETED,  /* the task completed */
+    CP_ATTEMPT_OUTCOME_COUNT
+};
+static const char *const cp_attempt_outcome_names[CP_ATTEMPT_OUTCOME_COUNT] = {
+    "failed", "timeout", "agent_offline", "agent_removed", "cancelled", "completed"};
+static inline const char *cp_attempt_outcome_name(int o)
+{
+    return o >= 0 && o < CP_ATTEMPT_OUTCOME_COUNT ? cp_attempt_outcome_names[o] : "unknown";
+}
+
+/* One ended attempt at a task (since 2.4): an element of cp_task_view.attempts. Frozen for the
+ * major (arrays of it cross the ABI). */
+struct cp_attempt {
+    const char *agent_id; /* the agent that held it */
+    int64_t started_ms;   /* its claimed_at */
+    int64_t ended_ms;
+    int32_t outcome;   /* enum cp_attempt_outcome */
+    const char *error; /* the error it ended with, or NULL */
+};
+/* A backend keeps at most this many ended attempts per task: the most recent ones. */
+#define CP_ATTEMPTS_MAX 32
+
+/* A task's retry backoff (since 2.4): how long a task requeued by a failure waits. */
+enum cp_backoff_type {
+    CP_BACKOFF_NONE = 0,    /* claimable again at once */
+    CP_BACKOFF_FIXED,       /* backoff_ms every time */
+    CP_BACKOFF_EXPONENTIAL, /* backoff_ms, doubled per retry, at most backoff_max_ms */
+    CP_BACKOFF_TYPE_COUNT
+};
+static const char *const cp_backoff_type_names[CP_BACKOFF_TYPE_COUNT] = {"none", "fixed",
+                                                                         "exponential"};
 
 struct cp_task_view {
     uint32_t size;  /* sizeof(struct cp_task_view) of the writer's build (as in cp_agent_view) */
     const char *id; /* "task_" + 24 lowercase hex digits */
     const char *task_type;
-    const char *payload_json; /* JSON text; never NULL */
+    const char *payload_json;                 /* JSON text; never NULL */
     const char *const *required_capabilities; /* sorted ascending, unique */
     uint32_t n_required;
     int32_t status;   /* enum cp_task_status */
@@ -174,18 +220,33 @@ struct cp_task_view {
     int64_t claimed_at_ms;
     int64_t started_at_ms;
     int64_t completed_at_ms;
-    int64_t pending_since_ms; /* when it (re)entered pending: the FIFO key within a priority */
+    int64_t pending_since_ms;   /* when it (re)entered pending: the FIFO key within a priority */
     const char *assigned_agent; /* or NULL */
     int64_t timeout_ms;
     uint32_t max_retries;
     uint32_t retries;
     uint32_t attempt;
-    const char *result_json; /* or NULL */
-    const char *error;       /* or NULL */
-    const char *metadata_json; /* never NULL */
-    const char *strategy;      /* selection strategy for this task, or NULL */
+    const char *result_json;       /* or NULL */
+    const char *error;             /* or NULL */
+    const char *metadata_json;     /* never NULL */
+    const char *strategy;          /* selection strategy for this task, or NULL */
     const char *passed_over_agent; /* agent that failed it last, or NULL */
     int64_t passed_over_until_ms;
+#if CP_ABI_TARGET_MINOR >= 4
+    /* Appended in 2.4. From an older backend they read as 0/NULL, which means "as before". */
+    int64_t deadline_at_ms;    /* claimed/running: when it times out (claimed_at + timeout_ms,
+                                  moved by task_extend); 0 otherwise */
+    int64_t not_before_ms;     /* claimable from then on (delayed, scheduled, backed off); 0 = at
+                                  once. Kept after it became claimable, as information */
+    const char *progress_json; /* the attempt's last reported progress (a JSON object), or NULL */
+    const struct cp_attempt *attempts; /* ended attempts, oldest first; NULL when none */
+    uint32_t n_attempts;               /* at most CP_ATTEMPTS_MAX */
+    const char *idempotency_key;       /* the key it was submitted with, or NULL */
+    int32_t backoff_type;              /* enum cp_backoff_type */
+    int32_t backoff_jitter;            /* 1: each delay is drawn from [half of it, all of it] */
+    int64_t backoff_ms;                /* the first retry's delay */
+    int64_t backoff_max_ms;            /* exponential: the longest delay (0: no cap) */
+#endif
 };
 
 #ifdef __cplusplus

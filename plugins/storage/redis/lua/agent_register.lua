@@ -1,5 +1,5 @@
 -- agent_register.lua — insert an agent, or replace a registered one's fields (counters,
--- registered_at and health kept). ARGV: inst now id model? provider? metadata? probe? max caps...
+-- registered_at, health and an operator's drain kept). ARGV: inst now id model? provider? metadata? probe? max caps...
 local now = tonumber(ARGV[2])
 local id = ARGV[3]
 local a = aget(id)
@@ -9,7 +9,7 @@ if not a then
     created = 1
     a = {id = id, reg = now, la = 0, inf = 0, tc = 0, tf = 0, ls = '0', lc = 0, hs = H_UNKNOWN,
          hlc = 0, hcf = 0, hcs = 0, hlat = '-1', hci = C_CLOSED, hcif = 0, hco = 0, hoa = 0,
-         hra = 0}
+         hra = 0, dra = 0}
 end
 a.caps = caps_enc(argv_list(9))
 a.model = opt(ARGV[4]) or 'unknown'
@@ -17,7 +17,8 @@ a.prov = opt(ARGV[5]) or 'unknown'
 a.md = opt(ARGV[6]) or '{}'
 a.probe = opt(ARGV[7])
 a.mc = tonumber(ARGV[8])
-a.st = A_READY
+a.st = A_READY -- resolved by commit(): draining while drained (dra is kept)
+a.rep = A_READY
 a.hb = now
 aput(a)
 commit() -- agent_norm() there: ready with tasks in flight at the maximum is busy

@@ -21,6 +21,7 @@ a.hcif = tonumber(ARGV[12])
 a.hco = tonumber(ARGV[13])
 a.hoa = tonumber(ARGV[14])
 a.hra = tonumber(ARGV[15])
+-- The new status is resolved by commit() (agent_norm(): draining while drained).
 if status >= 0 and (expect < 0 or a.st == expect) then a.st = status end
 aput(a)
 commit() -- agent_norm() there

@@ -1,5 +1,5 @@
 -- agent_unregister.lua — delete an agent; its claimed/running tasks go back to pending (no
--- retry counted). ARGV: inst now id
+-- retry counted, no backoff; each attempt recorded as removed). ARGV: inst now id
 local now = tonumber(ARGV[2])
 local id = ARGV[3]
 local a = aget(id)
@@ -11,6 +11,7 @@ for _, tid in ipairs(call('ZRANGE', P .. 'af:' .. id, 0, -1)) do
     local t = tget(tid)
     if t and active(t.st) and t.ag == id then
         local was = t.st
+        hist_add(t, O_REMOVED, now)
         requeue(t, now)
         tput(t)
         events[#events + 1] = event(E_REQUEUED, id, t, nil, was)

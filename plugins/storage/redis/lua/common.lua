@@ -6,8 +6,9 @@
 -- state below, so nothing survives from one call to the next.
 --
 -- KEYS[1] is the deployment's hash tag "{<prefix>}"; every key below starts with it, so one
--- deployment lives in one Cluster slot. ARGV[1] is the calling process's instance id (put into
--- pub/sub messages so a process can ignore its own).
+-- deployment lives in one Cluster slot. ARGV[1] is "<instance>:<epoch>": the calling process's
+-- instance id (put into pub/sub messages so a process can ignore its own) and the epoch of the
+-- connection the call was sent on (begin() refuses calls from an older connection).
 --
 -- A script reads what it needs through aget()/tget() (cached per script), changes the Lua
 -- tables, and calls commit() once at the end: commit() writes every changed record, keeps every
@@ -15,8 +16,9 @@
 -- script that returns early (NOT_FOUND, CONFLICT) changes nothing.
 local P, INST, ARGS -- set by begin(): the tag, the instance id, the op's arguments
 
--- Result codes understood by the C side (mapped to CP_ERR_*).
-local OK, NOT_FOUND, CONFLICT, INVALID = 0, 1, 2, 3
+-- Result codes understood by the C side (mapped to CP_ERR_*). STALE: refused by begin(), nothing
+-- done (an op of a dropped connection; its reply is read by nobody).
+local OK, NOT_FOUND, CONFLICT, INVALID, STALE = 0, 1, 2, 3, 4
 
 -- enum cp_agent_status / cp_task_status / cp_health / cp_circuit (sdk/include/cp/types.h)
 local A_READY, A_BUSY, A_DRAINING, A_OFFLINE, A_FAILED = 1, 2, 3, 4, 5
@@ -95,16 +97,52 @@ end
 
 ---------------------------------------------------------------------------------------------
 -- Records. Agent hash fields: id caps st model prov md probe reg hb la mc inf cur tc tf ls lc
--- and health hs hlc hcf hcs hlat herr hci hcif hco hoa hra. ls and hlat stay strings (doubles
+-- and health hs hlc hcf hcs hlat herr hci hcif hco hoa hra, then dra (drained_at, 0 = not
+-- drained) and rep (the status the agent reported last; absent in records from before 2.4:
+-- read as ready). ls and hlat stay strings (doubles
 -- round-trip exactly that way). Task hash fields: id type pl req st pr cat clat stat coat ps ag
--- to mr re att res err md strat poa pou, the index members cm (created_at indexes) and cseq
--- (claim order), and the queue place qk (sha1 of req), qm/qs (member and score while pending),
--- pqm/pqs (the last place, for RELEASE).
+-- to mr re att res err md strat poa pou dl x, the index members cm (created_at indexes) and
+-- cseq (claim order), the queue place qk (sha1 of req), qm/qs (member and score while pending),
+-- pqm/pqs (the last place, for RELEASE), and dw (1 while waiting for not_before in
+-- P.."delayed" instead of a queue). dl: the deadline while claimed/running (replies show 0
+-- otherwise). x: the members most tasks lack, packed (x_enc()): not_before, progress, ended
+-- attempts, idempotency key, backoff — in tables t.nb, t.prog, t.hist, t.ik, t.bo. (A field a
+-- small hash lacks costs an HMGET a scan of the whole record: one packed field instead of five
+-- keeps the hot reads as they were.)
 local A_NUM = {'st', 'reg', 'hb', 'la', 'mc', 'inf', 'tc', 'tf', 'lc', 'hs', 'hlc', 'hcf', 'hcs',
-               'hci', 'hcif', 'hco', 'hoa', 'hra'}
-local A_OPT = {'model', 'prov', 'probe', 'cur', 'herr'}
-local T_NUM = {'st', 'pr', 'cat', 'clat', 'stat', 'coat', 'ps', 'to', 'mr', 're', 'att', 'pou'}
-local T_OPT = {'ag', 'res', 'err', 'strat', 'poa', 'qm', 'qs', 'pqm', 'pqs', 'cseq'}
+               'hci', 'hcif', 'hco', 'hoa', 'hra', 'dra'}
+local A_OPT = {'model', 'prov', 'probe', 'cur', 'herr', 'wr'}
+local T_NUM = {'st', 'pr', 'cat', 'clat', 'stat', 'coat', 'ps', 'to', 'mr', 're', 'att', 'pou',
+               'dl'}
+local T_OPT = {'ag', 'res', 'err', 'strat', 'poa', 'qm', 'qs', 'pqm', 'pqs', 'cseq', 'dw', 'x'}
+
+-- Length-prefixed strings ("<len>:<bytes>"), as redis_reply.c reads them (lp_next()).
+local function lp(s) return #s .. ':' .. s end
+-- The next length-prefixed string of s at pos: it and the position after it (nil: none).
+local function lp_next(s, pos)
+    local c = s and string.find(s, ':', pos, true)
+    if not c then return nil end
+    local n = tonumber(string.sub(s, pos, c - 1))
+    if not n then return nil end
+    return string.sub(s, c + 1, c + n), c + 1 + n
+end
+
+-- x: lp(not_before) lp(progress) lp(hist) lp(key) lp(backoff), "" for none; nil when all none.
+local function x_enc(t)
+    if (t.nb or 0) == 0 and not t.prog and not t.hist and not t.ik and not t.bo then return nil end
+    return lp((t.nb or 0) ~= 0 and string.format('%d', t.nb) or '') .. lp(t.prog or '') ..
+               lp(t.hist or '') .. lp(t.ik or '') .. lp(t.bo or '')
+end
+local function x_dec(t, x)
+    local v, pos = {}, 1
+    for i = 1, 5 do
+        v[i], pos = lp_next(x, pos)
+        if not v[i] then break end
+        if v[i] == '' then v[i] = nil end
+    end
+    t.nb = tonumber(v[1]) or 0
+    t.prog, t.hist, t.ik, t.bo = v[2], v[3], v[4], v[5]
+end
 
 local function akey(id) return P .. 'a:' .. id end
 local function tkey(id) return P .. 't:' .. id end
@@ -117,7 +155,10 @@ local function aget(id)
     local e = AC[id]
     if not e then
         local a = hgetall(akey(id))
-        if a then tonum(a, A_NUM) end
+        if a then
+            tonum(a, A_NUM)
+            a.rep = tonumber(a.rep) or A_READY
+        end
         e = {old = a and copy(a) or false, cur = a or false, dirty = false}
         AC[id] = e
     end
@@ -151,6 +192,8 @@ local function tget(id)
         local t = hgetall(tkey(id))
         if t then
             tonum(t, T_NUM)
+            x_dec(t, t.x)
+            t.x = nil
             if t.qs then t.qs = tonumber(t.qs) end
             if t.pqs then t.pqs = tonumber(t.pqs) end
             if t.cseq then t.cseq = tonumber(t.cseq) end
@@ -194,11 +237,9 @@ local function delta(hash, field, d)
     DELTA[k] = DELTA[k] + d
 end
 
--- The availability rule of cp_agent_is_available().
+-- The availability rule of cp_agent_is_available(): ready, below the maximum, circuit not open.
 local function agent_available(a)
-    if a.hci == C_OPEN then return false end
-    if a.st == A_READY then return true end
-    return a.st == A_BUSY and a.inf < a.mc
+    return a.hci ~= C_OPEN and a.st == A_READY and a.inf < a.mc
 end
 
 -- `names`: also the per-capability and per-provider counts (they change only when an agent
@@ -237,9 +278,11 @@ end
 ---------------------------------------------------------------------------------------------
 -- Writing records and their indexes.
 
--- The invariants every change keeps: ready with tasks in flight at the maximum is busy; an
+-- The invariants every change keeps (a status "resolved", cp/storage.h): a drained agent is
+-- draining unless offline or failed; ready with tasks in flight at the maximum is busy; an
 -- agent without a probe is healthy unless offline.
 local function agent_norm(a)
+    if a.dra ~= 0 and a.st ~= A_OFFLINE and a.st ~= A_FAILED then a.st = A_DRAINING end
     if a.st == A_READY and a.inf >= a.mc then a.st = A_BUSY end
     if not a.probe then a.hs = (a.st == A_OFFLINE) and H_UNHEALTHY or H_HEALTHY end
 end
@@ -248,8 +291,16 @@ end
 -- a ZRANGEBYLEX): what GET /health lists for a large fleet, without reading every agent.
 local function unwell(hs) return hs == H_DEGRADED or hs == H_UNHEALTHY end
 
+local PUBS
+
 local function agent_store(old, a)
     local id = (a or old).id
+    -- `wr`: a claim of this agent waits until it may claim again (task_claim.lua marks it).
+    -- A change that may allow that — or refuse it for good — tells every process ("room").
+    if old and old.wr and (not a or a.st ~= old.st or a.inf < old.inf) then
+        PUBS[#PUBS + 1] = 'room ' .. id
+        if a then a.wr = nil end
+    end
     if not a then
         agent_account(old, -1, true)
         call('DEL', akey(id), P .. 'af:' .. id)
@@ -296,9 +347,15 @@ local function agent_store(old, a)
 end
 
 local function active(st) return st == T_CLAIMED or st == T_RUNNING end
-local function terminal(st) return st >= T_COMPLETED end
 
-local PUBS
+-- The hash fields of task table t: the rare members packed into x.
+local function t_rec(t)
+    local r = copy(t)
+    r.nb, r.prog, r.hist, r.ik, r.bo = nil, nil, nil, nil, nil
+    r.x = x_enc(t)
+    return r
+end
+local function terminal(st) return st >= T_COMPLETED end
 
 local function seq_member(id)
     return string.format('%016.0f', call('INCR', P .. 'seq')) .. ':' .. id
@@ -317,7 +374,9 @@ local function task_store(old, t)
         if t.st ~= T_PENDING and t.qm then
             t.pqm, t.pqs, t.qm, t.qs = t.qm, t.qs, nil, nil
         end
-        if t.st == T_PENDING and not t.qm then
+        if t.st ~= T_PENDING then t.dw = nil end
+        if t.st == T_PENDING and t.dw then t.qm, t.qs = nil, nil end
+        if t.st == T_PENDING and not t.dw and not t.qm then
             local ps = t.ps
             if ps < 0 then ps = 0 elseif ps >= BAND then ps = BAND - 1 end
             t.qm = seq_member(id)
@@ -337,15 +396,19 @@ local function task_store(old, t)
         call('HSET', P .. 'capsets', t.qk, t.req)
         PUBS[#PUBS + 1] = 'pending ' .. id
     end
+    -- P.."delayed" by not_before: pending tasks waiting for it (dw), until reap makes them due.
+    local was_w, is_w = old and old.st == T_PENDING and old.dw, t and t.st == T_PENDING and t.dw
+    if was_w and (not is_w or old.nb ~= t.nb) then call('ZREM', P .. 'delayed', id) end
+    if is_w and (not was_w or old.nb ~= t.nb) then call('ZADD', P .. 'delayed', t.nb, id) end
     local was_active, is_active = old and active(old.st), t and active(t.st)
-    local moved = not was_active or not is_active or old.clat ~= t.clat or old.ag ~= t.ag or
-                      old.to ~= t.to or old.cseq ~= t.cseq
+    local moved = not was_active or not is_active or old.dl ~= t.dl or old.ag ~= t.ag or
+                      old.cseq ~= t.cseq
     if was_active and moved then
         call('ZREM', P .. 'inflight', id)
         if old.ag then call('ZREM', P .. 'af:' .. old.ag, id) end
     end
     if is_active and moved then
-        if t.to > 0 then call('ZADD', P .. 'inflight', t.clat + t.to, id) end
+        if t.dl > 0 then call('ZADD', P .. 'inflight', t.dl, id) end
         if t.ag then call('ZADD', P .. 'af:' .. t.ag, t.cseq or 0, id) end
     end
     local was_done, is_done = old and terminal(old.st), t and terminal(t.st)
@@ -355,6 +418,9 @@ local function task_store(old, t)
     end
     if is_done and not was_done then PUBS[#PUBS + 1] = 'done ' .. id end
     if not t then
+        if old.ik and call('HGET', P .. 'idem', old.ik) == id then
+            call('HDEL', P .. 'idem', old.ik)
+        end
         call('DEL', tkey(id))
         call('ZREM', P .. 'tasks', old.cm)
         call('ZREM', P .. 'ts:' .. old.st, old.cm)
@@ -366,7 +432,7 @@ local function task_store(old, t)
         call('ZADD', P .. 'tasks', t.cat, t.cm)
         call('ZADD', P .. 'tt:' .. t.type, t.cat, t.cm)
     end
-    hput(tkey(id), t, old, T_OPT)
+    hput(tkey(id), t_rec(t), old and t_rec(old), T_OPT)
     if not old or old.st ~= t.st then
         if old then call('ZREM', P .. 'ts:' .. old.st, old.cm) end
         call('ZADD', P .. 'ts:' .. t.st, t.cat, t.cm)
@@ -397,18 +463,76 @@ local function agent_leave(t, by, now)
     if not a then return nil end
     if a.inf > 0 then a.inf = a.inf - 1 end
     if a.cur == t.id then a.cur = nil end
-    if a.st == A_BUSY and a.inf < a.mc then a.st = A_READY end
+    -- Below its maximum: ready again, unless busy is what the agent itself reported.
+    if a.st == A_BUSY and a.inf < a.mc and a.rep ~= A_BUSY then a.st = A_READY end
     if by and by == a.id then a.hb = now end
     aput(a)
     return a
 end
 
--- Back to pending with the assignment cleared; a fresh place at the back of its band.
-local function requeue(t, now)
+-- Back to pending with the assignment (and what belonged to the attempt) cleared; a fresh
+-- place at the back of its band — or, with delay > 0, waiting until now + delay.
+local function requeue(t, now, delay)
     t.st = T_PENDING
-    t.ag, t.clat, t.stat, t.cseq = nil, 0, 0, nil
+    t.ag, t.clat, t.stat, t.cseq, t.dl, t.prog = nil, 0, 0, nil, 0, nil
     t.ps = now
     t.qm, t.qs = nil, nil
+    t.nb, t.dw = 0, nil
+    if delay and delay > 0 then
+        t.nb = now + delay
+        t.ps = t.nb
+        t.dw = '1'
+    end
+end
+
+-- The delay of t's backoff after its `retries` (a mirror of cp_backoff_delay_ms() in
+-- sdk/include/cp/storage.h); rnd: a uniform 32-bit number.
+local B_FIXED, B_EXPONENTIAL = 1, 2
+local function backoff_ms(t, rnd)
+    if not t.bo then return 0 end
+    local ty, base, mx, jit = string.match(t.bo, '^(%d+) (%d+) (%d+) (%d+)$')
+    ty, base, mx = tonumber(ty), tonumber(base), tonumber(mx)
+    if not ty or base <= 0 or t.re <= 0 then return 0 end
+    local d = base
+    if ty == B_EXPONENTIAL then
+        local i = 1
+        while i < t.re and (mx <= 0 or d < mx) and d < 2305843009213693952 do
+            d = d * 2
+            i = i + 1
+        end
+        if mx > 0 and d > mx then d = mx end
+    elseif ty ~= B_FIXED then
+        return 0
+    end
+    if jit == '1' then
+        local half = math.floor(d / 2)
+        d = d - half + math.floor(half * (rnd / 4294967296))
+    end
+    return d
+end
+-- cp_jitter_mix(): the random number of the k-th requeue of one operation.
+local function jitter_mix(seed, k) return (seed + k * 2654435761) % 4294967296 end
+
+-- Ended attempts (hist): each entry is a length-prefixed string ("<len>:<bytes>") of five
+-- length-prefixed fields (agent, started, ended, outcome, error); the last ATTEMPTS_MAX kept.
+-- redis_reply.c reads it (parse_attempts()).
+local ATTEMPTS_MAX = 32
+local O_FAILED, O_TIMEOUT, O_OFFLINE, O_REMOVED, O_CANCELLED = 0, 1, 2, 3, 4
+local function hist_add(t, outcome, now)
+    if not t.ag then return end
+    local err = ''
+    if outcome <= O_OFFLINE then err = t.err or '' end
+    local h = (t.hist or '') ..
+                  lp(lp(t.ag) .. lp(string.format('%d', t.clat)) .. lp(string.format('%d', now)) ..
+                         lp(string.format('%d', outcome)) .. lp(err))
+    local starts, pos = {}, 1
+    while pos <= #h do
+        local c = string.find(h, ':', pos, true)
+        starts[#starts + 1] = pos
+        pos = c + 1 + tonumber(string.sub(h, pos, c - 1))
+    end
+    if #starts > ATTEMPTS_MAX then h = string.sub(h, starts[#starts - ATTEMPTS_MAX + 1]) end
+    t.hist = h
 end
 
 ---------------------------------------------------------------------------------------------
@@ -433,33 +557,46 @@ local function agent_reply(a)
     return {a.id, a.caps, a.st, nz(a.model), nz(a.prov), a.md, nz(a.probe), i64(a.reg),
             i64(a.hb), i64(a.la), a.mc, a.inf, nz(a.cur), a.tc, a.tf, a.ls, a.lc, a.hs,
             i64(a.hlc), a.hcf, a.hcs, a.hlat, nz(a.herr), a.hci, a.hcif, a.hco, i64(a.hoa),
-            i64(a.hra)}
+            i64(a.hra), i64(a.dra), a.rep}
 end
 
 local function task_reply(t)
     if not t then return false end
     return {t.id, t.type, t.pl, t.req, t.st, t.pr, i64(t.cat), i64(t.clat),
             i64(t.stat), i64(t.coat), i64(t.ps), nz(t.ag), i64(t.to), t.mr, t.re, t.att,
-            nz(t.res), nz(t.err), t.md, nz(t.strat), nz(t.poa), t.poa and i64(t.pou) or 0}
+            nz(t.res), nz(t.err), t.md, nz(t.strat), nz(t.poa), t.poa and i64(t.pou) or 0,
+            active(t.st) and i64(t.dl) or 0, nz(x_enc(t))}
 end
 
 -- A_FIELDS in agent_reply() order: HMGET of them is an agent reply as it is stored (numbers as
 -- strings; redis_reply.c reads both). Read-only ops reply that way, without building a table.
 local A_FIELDS = {'id', 'caps', 'st', 'model', 'prov', 'md', 'probe', 'reg', 'hb', 'la', 'mc', 'inf',
                   'cur', 'tc', 'tf', 'ls', 'lc', 'hs', 'hlc', 'hcf', 'hcs', 'hlat', 'herr', 'hci',
-                  'hcif', 'hco', 'hoa', 'hra'}
+                  'hcif', 'hco', 'hoa', 'hra', 'dra', 'rep'}
 local function agent_raw(id)
     local r = call('HMGET', akey(id), unpack(A_FIELDS))
     if not r[1] then return nil end
     return r
 end
+-- agent_raw() and the agent's `wr` mark (agent_store()), for the fast paths that free a slot.
+local A_FIELDS_WR = {}
+for i = 1, #A_FIELDS do A_FIELDS_WR[i] = A_FIELDS[i] end -- (no globals while loading)
+A_FIELDS_WR[#A_FIELDS + 1] = 'wr'
+local function agent_raw_wr(id)
+    local r = call('HMGET', akey(id), unpack(A_FIELDS_WR))
+    if not r[1] then return nil end
+    local wr = r[#A_FIELDS_WR]
+    r[#A_FIELDS_WR] = nil
+    return r, wr
+end
 
 -- T_READ: the fields of task_reply() in its order, then cm and qs. HMGET of them is a task
 -- reply as stored once raw_task() has cut it to size (the hot ops read and reply this way).
 local T_READ = {'id', 'type', 'pl', 'req', 'st', 'pr', 'cat', 'clat', 'stat', 'coat', 'ps', 'ag',
-                'to', 'mr', 're', 'att', 'res', 'err', 'md', 'strat', 'poa', 'pou', 'cm', 'qs'}
-local TR_ST, TR_CAT, TR_CLAT, TR_STAT, TR_COAT, TR_AG, TR_TO, TR_ATT, TR_RES, TR_CM, TR_QS =
-    5, 7, 8, 9, 10, 12, 13, 16, 17, 23, 24
+                'to', 'mr', 're', 'att', 'res', 'err', 'md', 'strat', 'poa', 'pou', 'dl', 'x',
+                'cm', 'qs'}
+local TR_ST, TR_CAT, TR_CLAT, TR_STAT, TR_COAT, TR_AG, TR_TO, TR_ATT, TR_RES, TR_DL, TR_X, TR_CM,
+      TR_QS = 5, 7, 8, 9, 10, 12, 13, 16, 17, 23, 24, 25, 26
 local function task_read(id)
     local r = call('HMGET', tkey(id), unpack(T_READ))
     if not r[1] then return nil end
@@ -467,8 +604,9 @@ local function task_read(id)
 end
 -- The task_reply() part of a task_read() array (changed in place).
 local function raw_task(r)
-    r[24], r[23] = nil, nil
+    r[26], r[25] = nil, nil
     if not r[21] then r[22] = 0 end -- pass-over time only with its agent, as task_reply()
+    if not active(tonumber(r[TR_ST])) then r[TR_DL] = 0 end -- a deadline only while held
     return r
 end
 -- Numbers given to redis.call() are formatted with printf("%.17g") by Redis, a cost the hot ops
@@ -479,14 +617,14 @@ local function istr(n) return string.format('%d', n) end
 -- Agent fields by position in A_FIELDS (agent_raw()).
 local AR_CAPS, AR_ST, AR_HB, AR_LA, AR_MC, AR_INF, AR_CUR, AR_TC, AR_LS, AR_LC, AR_HCI, AR_HRA =
     2, 3, 9, 10, 11, 12, 13, 14, 16, 17, 24, 28
-local AR_PROBE, AR_HS = 7, 18
+local AR_PROBE, AR_HS, AR_DRA, AR_REP = 7, 18, 29, 30
 
 -- The counters of an agent whose status or tasks in flight changed and nothing else counted
 -- (health, circuit, maximum, names): what agent_account(old, -1) + agent_account(new, 1) net.
 local function agent_recount(hci, mc, st0, inf0, st1, inf1)
     local S = P .. 'stats'
     local function avail(st, inf)
-        return hci ~= C_OPEN and (st == A_READY or (st == A_BUSY and inf < mc))
+        return hci ~= C_OPEN and st == A_READY and inf < mc
     end
     local v0, v1 = avail(st0, inf0), avail(st1, inf1)
     if v0 ~= v1 then call('HINCRBY', S, 'agents_available', v1 and '1' or '-1') end
@@ -504,6 +642,44 @@ local function task_restatus(cm, cat, st0, st1)
     call('HINCRBY', P .. 'stats', 'ts:' .. ST_S[st1], '1')
 end
 
+-- COMPLETE's side of the agent (task_transition.lua's hot path), on its record `a` as
+-- agent_raw_wr() read it (wr: a claim waits for its slot): its slot back as agent_leave()
+-- gives it, one more completed, the latency `lat`, last_heartbeat = now when `touch`; written
+-- as commit() would, and `a` updated in place. Returns its status before. (Here rather than in
+-- task_transition.lua to keep that script's closure under Lua's 60 upvalues.)
+local function complete_agent(a, wr, ag, id, now, now_s, lat, touch)
+    local ast, ainf, amc = tonumber(a[AR_ST]), tonumber(a[AR_INF]), tonumber(a[AR_MC])
+    local inf1 = ainf > 0 and ainf - 1 or ainf
+    local self_busy = (tonumber(a[AR_REP]) or A_READY) == A_BUSY
+    local st1 = (ast == A_BUSY and inf1 < amc and not self_busy) and A_READY or ast
+    local ls = string.format('%.17g', (tonumber(a[AR_LS]) or 0) + lat)
+    local tc, lc = tonumber(a[AR_TC]) + 1, tonumber(a[AR_LC]) + 1
+    local ak = akey(ag)
+    local f = {'inf', istr(inf1), 'tc', istr(tc), 'ls', ls, 'lc', istr(lc)}
+    if st1 ~= ast then
+        f[#f + 1] = 'st'
+        f[#f + 1] = ST_S[st1]
+    end
+    if touch and tonumber(a[AR_HB]) ~= now then
+        f[#f + 1] = 'hb'
+        f[#f + 1] = now_s
+        call('ZADD', P .. (ast == A_OFFLINE and 'off' or 'alive'), now_s, ag)
+        a[AR_HB] = now
+    end
+    call('HSET', ak, unpack(f))
+    if a[AR_CUR] == id then
+        call('HDEL', ak, 'cur')
+        a[AR_CUR] = false
+    end
+    if wr then -- a claim waits for this slot (agent_store())
+        call('HDEL', ak, 'wr')
+        call('PUBLISH', P .. 'events', 'room ' .. ag .. ' ' .. INST)
+    end
+    agent_recount(tonumber(a[AR_HCI]), amc, ast, ainf, st1, inf1)
+    a[AR_ST], a[AR_INF], a[AR_TC], a[AR_LS], a[AR_LC] = st1, inf1, tc, ls, lc
+    return ast
+end
+
 ---------------------------------------------------------------------------------------------
 -- The change feed (docs/redis.md, "The event feed"). While the key P.."feed" exists (a cpd
 -- process streams events to a client; the key is also the counter that numbers the changes),
@@ -515,7 +691,7 @@ end
 -- One table (F) so that the functions of the library stay under Lua's 60 upvalues.
 local F = {REGISTERED = 1, UNREGISTERED = 2, STATUS = 3, REMOVED = 4, HEALTH = 5, SUBMITTED = 6,
            CLAIMED = 7, STARTED = 8, COMPLETED = 9, FAILED = 10, REQUEUED = 11, RELEASED = 12,
-           TIMEOUT = 13, CANCELLED = 14}
+           TIMEOUT = 13, CANCELLED = 14, EXTENDED = 15, DUE = 16, RETRIED = 17}
 -- F.buf: this call's changes (nil = not looked yet, false = nobody streams); reset by begin().
 
 function F.num(v)
@@ -554,11 +730,11 @@ local function reply(rc, msg, r)
     return {rc, nz(msg), r.created or 0, r.agent_raw or agent_reply(r.agent),
             r.task_raw or task_reply(r.task), r.agents or {},
             r.tasks or {}, r.total or 0, r.stats or false, r.events or {}, nz(r.abefore),
-            nz(r.tbefore)}
+            nz(r.tbefore), r.next_due or 0, r.more or 0}
 end
 
 -- CP_EVENT_* kinds
-local E_REQUEUED, E_TIMEOUT, E_OFFLINE, E_REMOVED, E_DELETED = 1, 2, 3, 4, 5
+local E_REQUEUED, E_TIMEOUT, E_OFFLINE, E_REMOVED, E_DELETED, E_DUE = 1, 2, 3, 4, 5, 6
 -- before: the status of the task (task events) or the agent (agent events) before.
 local function event(kind, agent_id, t, status, before)
     if not t then return {kind, agent_id, false, false, -1, {}, false, nz(before), 0} end
@@ -567,10 +743,112 @@ local function event(kind, agent_id, t, status, before)
 end
 
 ---------------------------------------------------------------------------------------------
--- The start of every op: this call's tag, instance, arguments, and empty per-call state.
+-- Submitting one task (task_submit, task_submit_batch). The item at ARGS[o]: id type payload
+-- priority created_at timeout_ms max_retries retries attempt metadata? strategy? not_before
+-- idempotency_key? backoff? n_caps caps... (ITEM_FIXED members before the capabilities).
+-- The hot path of every task, so it writes straight what task_store() writes for a new
+-- pending task (record, queue, capsets, created_at indexes, counters, wake-up), without its
+-- tables. One arrival number serves as both members (queue and created_at indexes): each index
+-- only needs arrival order among its own members.
+local ITEM_FIXED = 15
+local function item_end(o) return o + ITEM_FIXED + tonumber(ARGS[o + 14]) end
+
+-- The task holding key ik (nil: none), as task_read() gives it.
+local function keyed_task(ik)
+    local ex = call('HGET', P .. 'idem', ik)
+    return ex and task_read(ex) or nil
+end
+
+-- Returns the reply of the task and 1 (stored now) or 0 (found by its idempotency key); nil
+-- when its id is taken (nothing written).
+local function submit_one(o)
+    local id, ik = ARGS[o], opt(ARGS[o + 12])
+    -- The key: taken for this id at once (one command when it is new), else its task answers
+    -- (an entry whose task is gone is taken over).
+    if ik and call('HSETNX', P .. 'idem', ik, id) == 0 then
+        local r = keyed_task(ik)
+        if r then return raw_task(r), 0 end
+        call('HSET', P .. 'idem', ik, id)
+    end
+    local tk = tkey(id)
+    -- Creates the record with its id, or finds it taken (then nothing is left written).
+    if call('HSETNX', tk, 'id', id) == 0 then
+        if ik then call('HDEL', P .. 'idem', ik) end
+        return nil
+    end
+    local ttype, pl, pr_s, cat_s = ARGS[o + 1], ARGS[o + 2], ARGS[o + 3], ARGS[o + 4]
+    local pr, cat = tonumber(pr_s), tonumber(cat_s)
+    local md, strat, bo = opt(ARGS[o + 9]) or '{}', opt(ARGS[o + 10]), opt(ARGS[o + 13])
+    local nb_s = ARGS[o + 11]
+    local nb = tonumber(nb_s)
+    local caps = {}
+    for i = o + ITEM_FIXED, item_end(o) - 1 do caps[#caps + 1] = ARGS[i] end
+    local req = caps_enc(caps)
+    local qk = redis.sha1hex(req)
+    local m = seq_member(id)
+    local waits = nb > cat
+    local ps_s = waits and nb_s or cat_s
+    local ps = tonumber(ps_s)
+    if ps < 0 then ps = 0 elseif ps >= BAND then ps = BAND - 1 end
+    local qs = istr(pr * BAND + ps)
+    -- The rare members, packed as x_enc() does (progress and attempts: none yet).
+    local x
+    if nb ~= 0 or ik or bo then
+        x = lp(nb ~= 0 and nb_s or '') .. '0:0:' .. lp(ik or '') .. lp(bo or '')
+    end
+    -- A waiting task has no queue place yet: dw instead of qm and qs. x (when any) and strat
+    -- (when given) take the places of the fields a task does not have.
+    local f1, v1, f2, v2, f3, v3, f4, v4 = 'qm', m, 'qs', qs, 'strat', strat, 'x', x
+    if waits then f1, v1, f2, v2 = 'dw', '1', 'dw', '1' end
+    if not strat then f3, v3 = f1, v1 end
+    if not x then f4, v4 = f1, v1 end
+    -- Numbers go as the strings given (see istr()).
+    call('HSET', tk, 'type', ttype, 'pl', pl, 'req', req, 'st', '0', 'pr', pr_s, 'cat', cat_s,
+         'clat', '0', 'stat', '0', 'coat', '0', 'ps', ps_s, 'to', ARGS[o + 5], 'mr', ARGS[o + 6],
+         're', ARGS[o + 7], 'att', ARGS[o + 8], 'md', md, 'pou', '0', 'qk', qk, 'cm', m, f1, v1,
+         f2, v2, f3, v3, f4, v4)
+    if waits then
+        call('ZADD', P .. 'delayed', nb_s, id)
+    else
+        call('ZADD', P .. 'q:' .. qk, qs, m)
+        call('HSET', P .. 'capsets', qk, req)
+    end
+    call('ZADD', P .. 'tasks', cat_s, m)
+    call('ZADD', P .. 'tt:' .. ttype, cat_s, m)
+    call('ZADD', P .. 'ts:0', cat_s, m)
+    local S = P .. 'stats'
+    call('HINCRBY', S, 'tasks_total', '1')
+    call('HINCRBY', S, 'ts:0', '1')
+    call('HINCRBY', S, 'tp:' .. pr_s, '1')
+    call('HINCRBY', P .. 'sc:type', ttype, '1')
+    if not waits then call('PUBLISH', P .. 'events', 'pending ' .. id .. ' ' .. INST) end
+    F.change(F.SUBMITTED, cat, nil, id, ttype, nil, T_PENDING, nil, nil, tonumber(ARGS[o + 8]), pr)
+    return {id, ttype, pl, req, T_PENDING, pr, i64(cat), 0, 0, 0, i64(ps), false,
+            i64(tonumber(ARGS[o + 5])), tonumber(ARGS[o + 6]), tonumber(ARGS[o + 7]),
+            tonumber(ARGS[o + 8]), false, false, md, nz(strat), false, 0, 0, nz(x)}, 1
+end
+
+---------------------------------------------------------------------------------------------
+-- The start of every op: this call's tag, instance, arguments, and empty per-call state; or,
+-- for a call of a dropped connection, the STALE reply the op returns at once (embed_lua.cmake).
+-- P.."conn:"..instance holds the epoch of that process's newest command connection, raised
+-- before anything else is sent on it (redis_fence.c). A call carrying an older epoch was sent
+-- on a connection cpd has given up — its caller was answered 503 "may or may not have been
+-- applied" — and Redis runs it only now (it was in that socket's buffer): it must not run, or
+-- a claim would hand out a task nobody hears of. One GET per call.
 local function begin(keys, argv)
     call = redis.call
-    P, INST, ARGS = keys[1], argv[1], argv
+    P, ARGS = keys[1], argv
+    local sep = string.find(argv[1], ':', 1, true)
+    INST = sep and string.sub(argv[1], 1, sep - 1) or argv[1]
+    if sep then
+        local cur = tonumber(call('GET', P .. 'conn:' .. INST))
+        local epoch = tonumber(string.sub(argv[1], sep + 1)) or 0
+        if cur and cur > epoch then
+            return reply(STALE, 'sent on a dropped connection (epoch ' .. epoch .. ', now ' ..
+                             cur .. '): not run')
+        end
+    end
     AC, TC, DIRTY_A, DIRTY_T = {}, {}, {}, {}
     DELTA, DELTA_ORDER = {}, {}
     PUBS = {}

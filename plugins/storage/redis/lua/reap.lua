@@ -1,13 +1,15 @@
--- reap.lua — timeouts, offline agents, stale agents, retention; oldest first through the
--- deadline indexes, at most about max_events units of work (0 = no limit). Idempotent: every
--- process sharing the deployment may run it; the second finds nothing left to do.
--- ARGV: inst now heartbeat_timeout_ms remove_stale retention_ms max_events [max_terminal]
+-- reap.lua — timeouts, offline agents, stale agents, delayed tasks that came due, retention;
+-- oldest first through the deadline indexes, at most about max_events units of work (0 = no
+-- limit). Idempotent: every process sharing the deployment may run it; the second finds
+-- nothing left to do. ARGV: inst now heartbeat_timeout_ms remove_stale retention_ms max_events
+-- [max_terminal [jitter]]
 local now = tonumber(ARGV[2])
 local hbt = tonumber(ARGV[3])
 local remove_stale = ARGV[4] == '1'
 local retention = tonumber(ARGV[5])
 local budget = tonumber(ARGV[6])
 local max_terminal = tonumber(ARGV[7] or '0') or 0
+local seed, k = tonumber(ARGV[8] or '0') or 0, 0 -- the k-th requeue draws jitter_mix(seed, k)
 if budget <= 0 then budget = math.huge end
 local events, work = {}, 0
 local function left()
@@ -27,17 +29,20 @@ if call('EXISTS', P .. 'unwell:built') == 0 then
     call('SET', P .. 'unwell:built', '1')
 end
 
--- A held task whose holder failed it by silence (timeout, offline): a failure of the holder;
--- pending again while retries remain, else `final`.
-local function requeue_failed(t, err, final)
+-- A held task whose holder failed it by silence (timeout, offline): a failure of the holder,
+-- an attempt ended with `outcome`; pending again (after its backoff) while retries remain,
+-- else `final`.
+local function requeue_failed(t, err, final, outcome)
     local a = agent_leave(t, nil, now)
     -- (a busy agent that gets its slot back here is not told as a status change: the task's
     -- own change names it; memory_reap.c does the same)
     if a then a.tf = a.tf + 1 end
     t.re = t.re + 1
     t.err = err
+    hist_add(t, outcome, now)
     if t.re < t.mr then
-        requeue(t, now)
+        requeue(t, now, backoff_ms(t, jitter_mix(seed, k)))
+        k = k + 1
     else
         t.st = final
         t.coat = now
@@ -45,14 +50,16 @@ local function requeue_failed(t, err, final)
     tput(t)
 end
 
--- Claimed/running tasks past claimed_at + timeout_ms, earliest deadline first.
+-- Claimed/running tasks past their deadline, earliest first (a task claimed by an older cpd,
+-- without dl, times out at claimed_at + timeout_ms).
 if left() > 0 then
     for _, id in ipairs(call('ZRANGEBYSCORE', P .. 'inflight', '-inf', now, 'LIMIT', 0, left())) do
         if work >= budget then break end
         local t = tget(id)
-        if t and active(t.st) and t.to > 0 and t.clat + t.to <= now then
+        local dl = t and (t.dl > 0 and t.dl or (t.to > 0 and t.clat + t.to or 0)) or 0
+        if t and active(t.st) and dl > 0 and dl <= now then
             local holder, was = t.ag, t.st
-            requeue_failed(t, 'timeout', T_TIMEOUT)
+            requeue_failed(t, 'timeout', T_TIMEOUT, O_TIMEOUT)
             events[#events + 1] = event(E_TIMEOUT, holder, t, nil, was)
             F.task(F.TIMEOUT, now, t, was, holder)
             work = work + 1
@@ -78,7 +85,7 @@ if hbt > 0 and work < budget then
                 local t = tget(tid)
                 if t and active(t.st) and t.ag == aid then
                     local was = t.st
-                    requeue_failed(t, 'agent offline', T_FAILED)
+                    requeue_failed(t, 'agent offline', T_FAILED, O_OFFLINE)
                     if t.st == T_PENDING then
                         events[#events + 1] = event(E_REQUEUED, aid, t, nil, was)
                         F.task(F.REQUEUED, now, t, was, aid)
@@ -112,6 +119,7 @@ if remove_stale and hbt > 0 and work < budget then
                 local t = tget(tid)
                 if t and active(t.st) and t.ag == aid then
                     local was = t.st
+                    hist_add(t, O_REMOVED, now)
                     requeue(t, now)
                     tput(t)
                     events[#events + 1] = event(E_REQUEUED, aid, t, nil, was)
@@ -120,6 +128,25 @@ if remove_stale and hbt > 0 and work < budget then
                 end
             end
             adel(aid)
+        end
+    end
+end
+
+-- Waiting tasks whose not_before came: due, into their queues (commit() publishes "pending"
+-- for each, as for a submit), earliest first.
+if work < budget then
+    for _, id in ipairs(call('ZRANGEBYSCORE', P .. 'delayed', '-inf', now, 'LIMIT', 0, left())) do
+        if work >= budget then break end
+        local t = tget(id)
+        if t and t.st == T_PENDING and t.dw and t.nb <= now then
+            t.dw = nil
+            t.ps = t.nb
+            tput(t)
+            events[#events + 1] = event(E_DUE, nil, t, nil, T_PENDING)
+            F.task(F.DUE, now, t, T_PENDING, nil)
+            work = work + 1
+        elseif not (t and t.st == T_PENDING and t.dw) then
+            call('ZREM', P .. 'delayed', id) -- no such waiting task: never due, drop it
         end
     end
 end
@@ -161,4 +188,5 @@ if max_terminal > 0 and work < budget then
 end
 
 commit()
-return reply(OK, nil, {events = events})
+local first = call('ZRANGE', P .. 'delayed', 0, 0, 'WITHSCORES')
+return reply(OK, nil, {events = events, next_due = first[2] and i64(tonumber(first[2])) or 0})

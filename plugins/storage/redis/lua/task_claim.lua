@@ -1,9 +1,10 @@
 -- task_claim.lua — hand the best claimable pending task to an agent, atomically.
 -- Candidates come from the queues (one ZSET per distinct required-capability set) whose set is a
 -- subset of the claim's capabilities; the best is the lowest (score, member) over their heads,
--- i.e. priority, then pending_since, then arrival. ARGV: inst now agent caps_mode caps...
+-- i.e. priority, then pending_since, then arrival. ARGV: inst now agent caps_mode token caps...
 -- (caps_mode: 0 = the agent's registered capabilities, 1 = these, 2 = these but not sorted and
--- unique: INVALID once the agent is known to exist).
+-- unique: INVALID once the agent is known to exist; token: the claim's "<instance>:<n>", kept
+-- in the task as `ctk` so that claim_release.lua can undo this claim if its reply is lost).
 -- The hot path of every claim, so it works on the records as stored (one HMGET each, replied
 -- as read) and writes exactly what a claim changes, instead of going through aget()/commit():
 -- the writes below are what commit() would make of the same change (agent_store/task_store).
@@ -30,7 +31,9 @@ end
 -- may claim). Change both together: the conformance case claim_rule_grid compares them.
 local circuit_ok = hci ~= C_OPEN or tonumber(a[AR_HRA]) <= now
 if st ~= A_READY or inf >= mc or not circuit_ok then
-    heartbeat({})
+    -- At its limit, busy or starting: a claim that may wait for the agent to be able to claim
+    -- marks it (`wr`), and the change that allows it publishes "room <agent>" (agent_store()).
+    heartbeat((circuit_ok and st <= A_BUSY) and {'wr', '1'} or {})
     return reply(OK, nil, {agent_raw = a, abefore = st})
 end
 
@@ -38,7 +41,7 @@ local best
 local sets = call('HGETALL', P .. 'capsets')
 if #sets > 0 then
     local have = {}
-    for _, c in ipairs((ARGV[4] == '1') and argv_list(5) or caps_dec(a[AR_CAPS])) do
+    for _, c in ipairs((ARGV[4] == '1') and argv_list(6) or caps_dec(a[AR_CAPS])) do
         have[c] = true
     end
     local function subset(enc)
@@ -97,23 +100,26 @@ if not best then
 end
 
 -- The task: pending -> claimed. It leaves its queue (the place is kept for RELEASE), enters
--- the claimed indexes (inflight when it has a timeout, the agent's af: set by claim order).
+-- the claimed indexes (inflight by its deadline when it has a timeout, the agent's af: set by
+-- claim order).
 local tid = best.id
 local t = best.t or task_read(tid)
 local cseq = istr(call('INCR', P .. 'seq'))
 local att = tonumber(t[TR_ATT]) + 1
 local to = tonumber(t[TR_TO])
+local dl = to > 0 and now + to or 0
+local dl_s = istr(dl)
 local tk = tkey(tid)
 call('HSET', tk, 'st', ST_S[T_CLAIMED], 'ag', aid, 'clat', now_s, 'stat', '0', 'att', istr(att),
-     'cseq', cseq, 'pqm', best.m, 'pqs', t[TR_QS])
+     'cseq', cseq, 'pqm', best.m, 'pqs', t[TR_QS], 'ctk', ARGV[5], 'dl', dl_s)
 call('HDEL', tk, 'qm', 'qs')
 local q = P .. 'q:' .. best.qk
 call('ZREM', q, best.m)
 if best.alone then call('HDEL', P .. 'capsets', best.qk) end
-if to > 0 then call('ZADD', P .. 'inflight', now + to, tid) end
+if dl > 0 then call('ZADD', P .. 'inflight', dl_s, tid) end
 call('ZADD', P .. 'af:' .. aid, cseq, tid)
 task_restatus(t[TR_CM], t[TR_CAT], T_PENDING, T_CLAIMED)
-t[TR_ST], t[TR_AG], t[TR_CLAT], t[TR_STAT], t[TR_ATT] = T_CLAIMED, aid, now, 0, att
+t[TR_ST], t[TR_AG], t[TR_CLAT], t[TR_STAT], t[TR_ATT], t[TR_DL] = T_CLAIMED, aid, now, 0, att, dl
 
 -- The agent: one more in flight, busy at the maximum (agent_norm()).
 local inf1 = inf + 1

@@ -1,6 +1,6 @@
 -- task_transition.lua — start, complete, fail, cancel, release: compare-and-set on the task's
 -- status (and assigned agent), then the agent's counters. ARGV: inst now kind id agent? result?
--- error? latency requeue pass_over_ms expect_attempt
+-- error? latency requeue pass_over_ms expect_attempt jitter
 local TR_START, TR_COMPLETE, TR_FAIL, TR_CANCEL, TR_RELEASE = 1, 2, 3, 4, 5
 local NAMES = {[0] = 'pending', 'claimed', 'running', 'completed', 'failed', 'cancelled',
                'timeout'}
@@ -36,36 +36,13 @@ if kind == TR_START or kind == TR_COMPLETE then
     end
     -- COMPLETE. The agent (if still registered) gets its slot back (agent_leave()), one more
     -- completed and the latency.
-    local a = ag and agent_raw(ag)
+    local a, wr
     local ast0
+    if ag then a, wr = agent_raw_wr(ag) end
     if a then
-        local ast, ainf, amc = tonumber(a[AR_ST]), tonumber(a[AR_INF]), tonumber(a[AR_MC])
-        ast0 = ast
-        local inf1 = ainf > 0 and ainf - 1 or ainf
-        local st1 = (ast == A_BUSY and inf1 < amc) and A_READY or ast
         local lat = tonumber(ARGV[8]) or -1
         if lat < 0 then lat = now - tonumber(t[TR_CLAT]) end
-        local ls = string.format('%.17g', (tonumber(a[AR_LS]) or 0) + lat)
-        local tc, lc = tonumber(a[AR_TC]) + 1, tonumber(a[AR_LC]) + 1
-        local ak = akey(ag)
-        local f = {'inf', istr(inf1), 'tc', istr(tc), 'ls', ls, 'lc', istr(lc)}
-        if st1 ~= ast then
-            f[#f + 1] = 'st'
-            f[#f + 1] = ST_S[st1]
-        end
-        if by == ag and tonumber(a[AR_HB]) ~= now then
-            f[#f + 1] = 'hb'
-            f[#f + 1] = ARGV[2]
-            call('ZADD', P .. (ast == A_OFFLINE and 'off' or 'alive'), ARGV[2], ag)
-            a[AR_HB] = now
-        end
-        call('HSET', ak, unpack(f))
-        if a[AR_CUR] == id then
-            call('HDEL', ak, 'cur')
-            a[AR_CUR] = false
-        end
-        agent_recount(tonumber(a[AR_HCI]), amc, ast, ainf, st1, inf1)
-        a[AR_ST], a[AR_INF], a[AR_TC], a[AR_LS], a[AR_LC] = st1, inf1, tc, ls, lc
+        ast0 = complete_agent(a, wr, ag, id, now, ARGV[2], lat, by == ag)
     end
     local res = opt(ARGV[6])
     local f = {'st', ST_S[T_COMPLETED], 'coat', ARGV[2]}
@@ -169,8 +146,9 @@ else
             a.tf = a.tf + 1
             add_latency(a)
         end
+        hist_add(t, O_FAILED, now)
         if ARGV[9] == '1' and t.re < t.mr then
-            requeue(t, now)
+            requeue(t, now, backoff_ms(t, jitter_mix(tonumber(ARGV[12]) or 0, 0)))
             t.poa, t.pou = nil, 0
             if a and someone_else_can(a.id) then
                 t.poa = a.id
@@ -181,12 +159,13 @@ else
             t.coat = now
         end
     elseif kind == TR_CANCEL then
+        hist_add(t, O_CANCELLED, now) -- a held task's attempt (a pending one has no agent)
         t.st = T_CANCELLED
         t.coat = now
     else -- TR_RELEASE: back to its old place, as if never handed out
         t.st = T_PENDING
         t.att = t.att - 1
-        t.ag, t.clat, t.stat = nil, 0, 0
+        t.ag, t.clat, t.stat, t.dl, t.prog = nil, 0, 0, 0, nil
         t.qm, t.qs = t.pqm, t.pqs
     end
 end

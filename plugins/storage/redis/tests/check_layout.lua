@@ -9,14 +9,32 @@ local S = {}
 local st_raw = redis.call('HGETALL', P .. 'stats')
 for i = 1, #st_raw, 2 do S[st_raw[i]] = tonumber(st_raw[i + 1]) end
 local by_st, by_pr, by_type, n = {}, {}, {}, 0
-local inflight_n, done_n = 0, 0
+local inflight_n, done_n, delayed_n, keyed = 0, 0, 0, 0
 local function bump(t, k) t[k] = (t[k] or 0) + 1 end
+-- The packed rare members (x_enc() in common.lua): {not_before, progress, hist, key, backoff}.
+local function x_fields(x)
+    local v, pos = {}, 1
+    for i = 1, 5 do
+        local c = x and string.find(x, ':', pos, true)
+        if not c then
+            if x then e('bad x ' .. x) end
+            return {}
+        end
+        local n = tonumber(string.sub(x, pos, c - 1))
+        v[i] = string.sub(x, c + 1, c + n)
+        if v[i] == '' then v[i] = nil end
+        pos = c + 1 + n
+    end
+    return v
+end
 local af = {} -- agent -> active tasks assigned
 for _, cm in ipairs(redis.call('ZRANGE', P .. 'tasks', 0, -1)) do
     n = n + 1
     local id = string.sub(cm, 18)
     local h = redis.call('HMGET', P .. 't:' .. id, 'st', 'cm', 'type', 'qm', 'qs', 'qk', 'ag',
-                         'to', 'coat', 'clat', 'cseq', 'req', 'pr', 'id', 'pqm')
+                         'to', 'coat', 'clat', 'cseq', 'req', 'pr', 'id', 'pqm', 'dl', 'dw', 'x')
+    local x = x_fields(h[18])
+    h[18], h[19] = x[1], x[4] -- not_before, key
     local st = tonumber(h[1])
     if not st then
         e('task without record ' .. id)
@@ -29,19 +47,33 @@ for _, cm in ipairs(redis.call('ZRANGE', P .. 'tasks', 0, -1)) do
         if not redis.call('ZSCORE', P .. 'ts:' .. st, cm) then e('not in ts: ' .. id) end
         if not redis.call('ZSCORE', P .. 'tt:' .. h[3], cm) then e('not in tt: ' .. id) end
         if h[6] ~= redis.sha1hex(h[12]) then e('qk ' .. id) end
-        if st == 0 then
+        local dsc = redis.call('ZSCORE', P .. 'delayed', id)
+        if st == 0 and h[17] then
+            delayed_n = delayed_n + 1
+            if h[4] or h[5] then e('queue place while waiting ' .. id) end
+            if not dsc or tonumber(dsc) ~= num(h[18]) then e('delayed ' .. id) end
+        elseif dsc then
+            e('delayed while not waiting ' .. id)
+        end
+        if h[19] then
+            keyed = keyed + 1
+            if redis.call('HGET', P .. 'idem', h[19]) ~= id then e('idem ' .. id) end
+        end
+        if st == 0 and not h[17] then
             local sc = h[4] and redis.call('ZSCORE', P .. 'q:' .. h[6], h[4])
             if not sc or tonumber(sc) ~= tonumber(h[5]) then e('queue place ' .. id) end
             if redis.call('HGET', P .. 'capsets', h[6]) ~= h[12] then e('capsets ' .. id) end
+        elseif st == 0 then
+            -- waiting: checked above
         else
             if h[4] or h[5] then e('queue place while not pending ' .. id) end
             if st == 1 and not h[15] then e('claimed without its last place ' .. id) end
         end
         local act = st == 1 or st == 2
         local inf = redis.call('ZSCORE', P .. 'inflight', id)
-        if act and num(h[8]) > 0 then
+        if act and num(h[16]) > 0 then
             inflight_n = inflight_n + 1
-            if not inf or tonumber(inf) ~= num(h[10]) + num(h[8]) then e('inflight ' .. id) end
+            if not inf or tonumber(inf) ~= num(h[16]) then e('inflight ' .. id) end
         elseif inf then
             e('inflight while not ' .. id)
         end
@@ -84,6 +116,8 @@ for _ in pairs(by_type) do seen = seen - 1 end
 if seen ~= 0 then e('sc:type names') end
 if redis.call('ZCARD', P .. 'inflight') ~= inflight_n then e('inflight count') end
 if redis.call('ZCARD', P .. 'done') ~= done_n then e('done count') end
+if redis.call('ZCARD', P .. 'delayed') ~= delayed_n then e('delayed count') end
+if redis.call('HLEN', P .. 'idem') ~= keyed then e('idem count') end
 local caps = redis.call('HGETALL', P .. 'capsets')
 for i = 1, #caps, 2 do
     if redis.call('ZCARD', P .. 'q:' .. caps[i]) == 0 then e('capsets names an empty queue') end
@@ -92,13 +126,16 @@ local avail, by_ast, by_hs, open = 0, {}, {}, 0
 local ids = redis.call('ZRANGE', P .. 'agents', 0, -1)
 for _, aid in ipairs(ids) do
     local a = redis.call('HMGET', P .. 'a:' .. aid, 'st', 'inf', 'mc', 'hci', 'hb', 'hs', 'probe',
-                         'caps', 'id')
+                         'caps', 'id', 'dra')
     local st, inf, mc, hci = num(a[1]), num(a[2]), num(a[3]), num(a[4])
     if a[9] ~= aid then e('agent record ' .. aid) end
     bump(by_ast, st)
     bump(by_hs, num(a[6]))
     if hci == 1 then open = open + 1 end
-    if hci ~= 1 and (st == 1 or (st == 2 and inf < mc)) then avail = avail + 1 end
+    if hci ~= 1 and st == 1 and inf < mc then avail = avail + 1 end
+    if num(a[10]) ~= 0 and st ~= 3 and st ~= 4 and st ~= 5 then
+        e('drained but ' .. st .. ' ' .. aid)
+    end
     if inf ~= (af[aid] or 0) then e('in flight ' .. aid .. ': ' .. inf .. ' vs ' .. (af[aid] or 0)) end
     af[aid] = nil
     if redis.call('ZCARD', P .. 'af:' .. aid) ~= inf then e('af: size ' .. aid) end
