@@ -1,7 +1,11 @@
 """redis_startup.py — Redis unreachable when cpd starts (CONTRACT §7 storage fallback): with
 `storage.fallback: memory` cpd starts on the in-memory store, says so loudly in its log, and
 /stats and /health show storage.fallback true with the reason and backend memory; without it
-cpd exits with status 2 and a message naming the url — never the password."""
+cpd exits with status 2 and a message naming the url — never the password.
+
+And the key layout's version ({prefix}layout): recorded on a new store, upgraded in place from an
+older one, and a newer or foreign one refuses start-up with a message saying why, writing
+nothing."""
 
 import socket
 import threading
@@ -165,6 +169,66 @@ class NoFallback(CpdTestCase):
         rc, text, _ = self.run_to_exit("redis://:%s@127.0.0.1:%d" % (PASSWORD, redis.port))
         self.assertExit2(rc, text, "redis://127.0.0.1:%d/0" % redis.port, "AUTH")
         self.assertNotIn("the-right-one", text)
+
+
+class LayoutVersion(CpdTestCase):
+    start_server = False
+    KEY = "{startup:}layout"
+
+    def setUp(self):
+        super().setUp()
+        self.redis = RedisServer()
+        self.addCleanup(self.redis.cleanup)
+        self.redis.start()
+        self.url = "redis://127.0.0.1:%d" % self.redis.port
+
+    def keys(self):
+        return sorted(self.redis.command("KEYS", "*"))
+
+    def start_serving(self):
+        cpd = self.start_cpd(store="memory", config=redis_config(self.url))
+        c = cpd.client()
+        self.register(self.uid("layout"), client=c)
+        self.assertEqual(c.get("stats").body["storage"]["backend"], "redis")
+        return cpd
+
+    def test_new_store_records_the_version(self):
+        cpd = self.start_serving()
+        self.assertEqual(self.redis.command("GET", self.KEY), "2")
+        self.assertIn("key layout under {startup:}: version 2 recorded", cpd.stderr())
+        cpd.stop()
+        # Started again: nothing to record, nothing said.
+        cpd = self.start_serving()
+        self.assertNotIn("key layout", cpd.stderr())
+        cpd.stop()
+
+    def test_older_layout_is_upgraded_in_place(self):
+        self.redis.command("SET", self.KEY, "1")
+        cpd = self.start_serving()
+        self.assertEqual(self.redis.command("GET", self.KEY), "2")
+        self.assertIn("upgraded in place from version 1 to 2", cpd.stderr())
+        cpd.stop()
+
+    def refused(self, value, *mentions):
+        self.redis.command("SET", self.KEY, value)
+        before = self.keys()
+        rc, out, err = run_cpd_to_exit(["--listen", "127.0.0.1:%d" % free_port()],
+                                       config_text=to_yaml(redis_config(self.url)))
+        text = out + err
+        self.assertEqual(rc, 2, "expected exit status 2, got %d:\n%s" % (rc, text))
+        for m in mentions:
+            self.assertIn(m, text)
+        self.assertNotIn("listening", text)
+        self.assertEqual(self.keys(), before, "a refused start-up wrote to the store")
+        self.assertEqual(self.redis.command("GET", self.KEY), value)
+
+    def test_newer_layout_refuses_start_up(self):
+        self.refused("3", "layout version 3 under {startup:} is newer than this cpd's 2",
+                     "upgrade cpd, or use another prefix")
+
+    def test_foreign_value_refuses_start_up(self):
+        self.refused("banana", "{startup:}layout holds no layout version",
+                     "another application's prefix?")
 
 
 if __name__ == "__main__":

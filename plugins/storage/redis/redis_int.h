@@ -149,6 +149,9 @@ enum {
     RS_LIM_COUNT = RS_LIM_LOST + 3
 };
 
+/* The version of the key layout this plugin writes (redis_startup.c, docs/redis.md). */
+enum { RS_LAYOUT_VERSION = 2 };
+
 struct rs {
     const struct cp_host *host;
     struct event_base *base;

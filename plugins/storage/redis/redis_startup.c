@@ -110,6 +110,74 @@ static int load_code(struct rs *rs, redisContext *c, char *warn, size_t warn_siz
     return 0;
 }
 
+/* The key layout's version ({prefix}layout, docs/redis.md "Layout version"): 1 was cpd 0.1's
+ * (which wrote no such key), 2 adds to it without changing what was there. A layout older than
+ * ours is upgraded in place (nothing to rewrite: the key records it); one newer than ours, or a
+ * value that is no version, refuses start-up — a cpd must never write data laid out by a newer
+ * one. Reads what the scripts will use, so it runs after the node check. */
+static int layout_rounds(struct rs *rs, redisContext *c, const char *key, char *why, size_t n)
+{
+    for (int round = 0; round < 2; round++) {
+        const char *get[2] = {"GET", key};
+        redisReply *r =
+            cmd(c, rs->timeout_ms, "GET of the layout version", 2, get, NULL, 0, why, n);
+        if (!r) return -1;
+        char *end = NULL;
+        long v = r->type == REDIS_REPLY_STRING ? strtol(r->str, &end, 10) : 0;
+        int valid =
+            r->type == REDIS_REPLY_STRING && end && end != r->str && !*end && v >= 1 && v <= 999;
+        int absent = r->type == REDIS_REPLY_NIL;
+        freeReplyObject(r);
+        if (!absent && !valid) {
+            snprintf(why, n, "%.40s holds no layout version: another application's prefix?", key);
+            return -1;
+        }
+        if (valid && v > RS_LAYOUT_VERSION) {
+            snprintf(why, n,
+                     "layout version %ld under %.30s is newer than this cpd's %d: upgrade cpd, or "
+                     "use another prefix",
+                     v, rs->tag, RS_LAYOUT_VERSION);
+            return -1;
+        }
+        if (valid && v == RS_LAYOUT_VERSION) return 0;
+        /* Absent (new, or written by 0.1) or older: ours from now on. NX when absent, so that a
+         * newer cpd starting at the same moment is not overwritten; then read it again. */
+        char ver[8];
+        snprintf(ver, sizeof ver, "%d", RS_LAYOUT_VERSION);
+        const char *set[4] = {"SET", key, ver, "NX"};
+        if (!(r = cmd(c, rs->timeout_ms, "SET of the layout version", absent ? 4 : 3, set, NULL, 0,
+                      why, n)))
+            return -1;
+        freeReplyObject(r);
+        if (absent)
+            rs->host->log(rs->host, CP_LOG_INFO,
+                          "redis: key layout under %s: version %d recorded (none was: a new "
+                          "store, or cpd 0.1's layout 1, to which version %d only adds)",
+                          rs->tag, RS_LAYOUT_VERSION, RS_LAYOUT_VERSION);
+        else
+            rs->host->log(rs->host, CP_LOG_INFO,
+                          "redis: key layout under %s: upgraded in place from version %ld to %d",
+                          rs->tag, v, RS_LAYOUT_VERSION);
+    }
+    return 0;
+}
+
+/* check_layout() with the key {prefix}layout. */
+static int check_layout(struct rs *rs, redisContext *c, char *why, size_t n)
+{
+    size_t tag_len = strlen(rs->tag);
+    char *key = malloc(tag_len + sizeof "layout");
+    if (!key) {
+        snprintf(why, n, "out of memory");
+        return -1;
+    }
+    memcpy(key, rs->tag, tag_len);
+    memcpy(key + tag_len, "layout", sizeof "layout");
+    int rc = layout_rounds(rs, c, key, why, n);
+    free(key);
+    return rc;
+}
+
 enum { NODE_OK = 0, NODE_REDIRECT = 1, NODE_FAILED = -1, NODE_NOT_MASTER = -2 };
 
 /* Connects to `a` and checks it is the one to use; on NODE_REDIRECT, *to is the owner of the
@@ -178,6 +246,7 @@ static int check_node(struct rs *rs, const struct rs_addr *a, struct rs_addr *to
         goto out;
     }
     if (load_code(rs, c, warn, warn_size, why, n) != 0) goto out;
+    if (check_layout(rs, c, why, n) != 0) goto out;
     rs->cluster = cluster;
     rc = NODE_OK;
 out:
