@@ -110,11 +110,14 @@ static void list_item(struct evbuffer *b, const struct cp_agent_view *a, int fir
     render_agent(b, a);
 }
 
+/* `next` only in a page (?limit=): a plain list keeps the members it always had. */
 static void list_tail(struct evbuffer *b, size_t count, const char *next, void *arg)
 {
-    (void)arg;
-    evbuffer_add_printf(b, "],\"total\":%zu,\"next\":", count);
-    render_string(b, next);
+    evbuffer_add_printf(b, "],\"total\":%zu", count);
+    if (arg) {
+        render_literal(b, ",\"next\":");
+        render_string(b, next);
+    }
     evbuffer_add(b, "}", 1);
 }
 
@@ -138,6 +141,8 @@ void agents_list(struct req *r)
     if (parse_available(r, &pages.usable_only) < 0 ||
         query_page(r, LIST_LIMIT_MAX, &pages.limit, &pages.filter.after) < 0)
         return;
+    static const int paged = 1;
+    if (pages.limit || pages.filter.after) pages.arg = (void *)&paged;
     if (status && (pages.filter.status =
                        cp_enum_parse(cp_agent_status_names, CP_AGENT_STATUS_COUNT, status)) < 0) {
         http_reply_error(r, 400, "invalid_field",
