@@ -13,6 +13,11 @@ endif()
 file(RELATIVE_PATH CP_PLUGIN_DIR_FROM_BINDIR "${CMAKE_INSTALL_FULL_BINDIR}"
   "${CMAKE_INSTALL_PREFIX}/${CP_PLUGIN_INSTALL_DIR}")
 
+# The web dashboard's files (ui/) likewise: <datadir>/cp/ui, found from <bindir> (core/http/ui.c).
+set(CP_UI_INSTALL_DIR ${CMAKE_INSTALL_DATADIR}/cp/ui)
+file(RELATIVE_PATH CP_UI_DIR_FROM_BINDIR "${CMAKE_INSTALL_FULL_BINDIR}"
+  "${CMAKE_INSTALL_PREFIX}/${CP_UI_INSTALL_DIR}")
+
 # Directories created by the install are rwxr-xr-x whatever the umask: cpd refuses plugin
 # directories that others can write to.
 set(CMAKE_INSTALL_DEFAULT_DIRECTORY_PERMISSIONS

@@ -38,7 +38,7 @@ static void on_retried(void *cookie, const struct cp_result *res)
         call->cb(call->cookie, res);
         return;
     }
-    ops_emit_task(core, EVT_TASK_RETRIED, res->task, -1, NULL);
+    ops_emit_task(core, EVT_TASK_RETRIED, res->task, ops_task_before(res), NULL);
     call->cb(call->cookie, res);
     sched_task_changed(core->sched, res->task); /* pending again: held claims may take it */
 }

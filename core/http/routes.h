@@ -33,6 +33,12 @@ void system_health(struct req *r);
 void system_agent_health(struct req *r);
 void system_stats(struct req *r);
 void system_metrics(struct req *r);
+/* compat.c */
+void compat_queue(struct req *r);
+void compat_metrics(struct req *r);
+/* ui.c: the dashboard's files under /ui/ (outside the route table: any depth, GET/HEAD) */
+int ui_path(const char *path); /* 1 for "/ui" and "/ui/..." */
+void ui_serve(struct req *r, int method, const char *path);
 void system_plugins(struct req *r);
 /* events.c */
 void events_stream(struct req *r);

@@ -37,6 +37,8 @@ const struct route http_routes[] = {
     {EVHTTP_REQ_GET, API "/health/:id", system_agent_health, ROLE_READER},
     {EVHTTP_REQ_GET, API "/stats", system_stats, ROLE_READER},
     {EVHTTP_REQ_GET, API "/events", events_stream, ROLE_READER},
+    {EVHTTP_REQ_GET, API "/queue", compat_queue, ROLE_READER},
+    {EVHTTP_REQ_GET, API "/metrics", compat_metrics, ROLE_READER},
     {EVHTTP_REQ_GET, API "/plugins", system_plugins, ROLE_READER},
     {EVHTTP_REQ_POST, API "/agents", agents_register, ROLE_AGENT},
     {EVHTTP_REQ_GET, API "/agents", agents_list, ROLE_READER},
@@ -446,6 +448,10 @@ static void dispatch(struct evhttp_request *ev, void *arg)
     if (path_len > PATH_MAX_BYTES) {
         http_reply_error(r, 414, "uri_too_long", "the request path is %zu bytes; the limit is %d",
                          path_len, PATH_MAX_BYTES);
+        return;
+    }
+    if (ui_path(path)) {
+        ui_serve(r, method, path);
         return;
     }
     int nseg = path ? split_path(path, seg, MAX_SEGMENTS, pathbuf, sizeof pathbuf) : -1;

@@ -44,6 +44,9 @@ static const char *const type_names[SSE_TYPE_COUNT] = {
     [SSE_TASK_TIMEOUT] = "task_timeout",
     [SSE_TASK_CANCELLED] = "task_cancelled",
     [SSE_HEALTH_UPDATE] = "health_update",
+    [SSE_TASK_EXTENDED] = "task_extended",
+    [SSE_TASK_RETRIED] = "task_retried",
+    [SSE_TASK_DUE] = "task_due",
 };
 
 const char *sse_type_name(int type)
@@ -175,6 +178,12 @@ static int type_of(const struct domain_event *e)
         return SSE_TASK_TIMEOUT;
     case EVT_TASK_CANCELLED:
         return SSE_TASK_CANCELLED;
+    case EVT_TASK_EXTENDED:
+        return SSE_TASK_EXTENDED;
+    case EVT_TASK_RETRIED:
+        return SSE_TASK_RETRIED;
+    case EVT_TASK_DUE:
+        return SSE_TASK_DUE;
     default:
         return -1;
     }

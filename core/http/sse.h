@@ -22,6 +22,9 @@ enum sse_type {
     SSE_TASK_TIMEOUT,
     SSE_TASK_CANCELLED,
     SSE_HEALTH_UPDATE,
+    SSE_TASK_EXTENDED, /* beyond the original dashboard's names: the task features' changes */
+    SSE_TASK_RETRIED,
+    SSE_TASK_DUE,
     SSE_TYPE_COUNT
 };
 #define SSE_ALL_TYPES ((1u << SSE_TYPE_COUNT) - 1)

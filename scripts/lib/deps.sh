@@ -9,8 +9,10 @@ CP_DEPS_BUILD="build-essential cmake pkg-config libevent-dev libhiredis-dev libj
 libyaml-dev libcmocka-dev libcurl4-openssl-dev redis-server python3 python3-venv
 python3-setuptools-whl python3-wheel-whl dpkg-dev"
 # Nice to have: prometheus brings promtool, which the metrics test uses to lint /metrics;
-# systemd brings systemd-analyze, which the install test uses to verify packaging/cpd.service.
-CP_DEPS_OPTIONAL="prometheus systemd"
+# systemd brings systemd-analyze, which the install test uses to verify packaging/cpd.service;
+# chromium is the headless browser the dashboard's test (tests/e2e/only_ui.py) drives (without
+# it that test exits 77 and ctest reports it skipped).
+CP_DEPS_OPTIONAL="prometheus systemd chromium"
 # The libFuzzer targets (scripts/fuzz.sh, run by scripts/test.sh): clang and its runtimes.
 CP_DEPS_FUZZ="clang-14 libclang-rt-14-dev"
 

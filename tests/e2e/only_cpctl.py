@@ -66,7 +66,8 @@ class CpctlTest(cpdtest.CpdTestCase):
                      ["tasks", "list", "--help"], ["tasks", "extend", "--help"],
                      ["tasks", "retry", "--help"], ["tasks", "purge", "--help"],
                      ["health", "--help"], ["stats", "--help"], ["events", "--help"],
-                     ["plugins", "--help"]):
+                     ["plugins", "--help"], ["queue", "--help"],
+                     ["metrics", "--help"]):
             out = self.ok(*args, url=False)
             self.assertIn("usage: cpctl " + args[0], out)
         self.assertRegex(self.ok("--version", url=False), r"^cpctl \d+\.\d+\.\d+")
@@ -436,6 +437,26 @@ class CpctlTest(cpdtest.CpdTestCase):
         self.assertEqual(stats["registry"]["total_agents"], server["registry"]["total_agents"])
         m = re.search(r"(?m)^  total_agents +(\d+)$", out)
         self.assertEqual(int(m.group(1)), server["registry"]["total_agents"])
+
+    def test_queue_and_metrics(self):
+        task_type = self.uid("qt")
+        t1 = self.submit(task_type=task_type, required_capabilities=["nobody"],
+                         metadata={"name": "First job"})
+        t2 = self.submit(task_type=task_type, required_capabilities=["nobody"])
+        out = self.ok("queue", "--limit", "2")
+        rows = dict(zip(self.column(out, "ID"), self.column(out, "NAME")))
+        self.assertEqual(rows, {t1: "First job", t2: task_type})
+        self.assertEqual(self.column(out, "STATUS"), ["queued", "queued"])
+        self.assertEqual(self.column(out, "PROGRESS"), ["0", "0"])
+        jobs = json.loads(self.ok("--json", "queue", "--limit", "1"))
+        self.assertEqual([j["id"] for j in jobs["jobs"]], [t2])
+        self.rc(2, "queue", "--limit", "0")
+        server = self.c.get("metrics").body
+        out = self.ok("metrics")
+        for key, value in server.items():
+            self.assertRegex(out, r"(?m)^%s +%d$" % (key, value))
+        self.assertGreaterEqual(server["queued_jobs"], 2)
+        self.assertEqual(json.loads(self.ok("metrics", "--json")), server)
 
     def test_events(self):
         def follow(*args):

@@ -84,6 +84,11 @@ class InstalledTreeChecks:
             r = c.get("agents/select?capability=x&strategy=" + strategy)
             self.assertEqual((r.status, r.body.get("agent_id")), (200, "inst-1"), strategy)
         self.assertEqual(c.get("agents/select?strategy=nope").status, 400)
+        # The dashboard's files, found from the binary's location like the plugins.
+        r = c.request("GET", "/ui/")
+        self.assertEqual(r.status, 200, r)
+        self.assertIn("<title>cpd dashboard</title>", r.body)
+        self.assertEqual(c.request("GET", "/ui/app.js").status, 200)
         cpd.stop()
 
     def test_cpctl_finds_libcpclient(self):
@@ -229,7 +234,8 @@ class DebPackageTest(InstalledTreeChecks, unittest.TestCase):
                      "./usr/lib/libcpclient.so.0", "./usr/lib/libcpclient.a",
                      "./usr/include/cp/client.h", "./usr/include/cp/plugin.h",
                      "./usr/lib/pkgconfig/cp.pc", "./usr/lib/cmake/cp/cpConfig.cmake",
-                     "./usr/lib/systemd/system/cpd.service", "./etc/cpd/cpd.yaml"):
+                     "./usr/lib/systemd/system/cpd.service", "./etc/cpd/cpd.yaml",
+                     "./usr/share/cp/ui/index.html", "./usr/share/cp/ui/app.js"):
             self.assertRegex(listing, r"(?m) %s( -> \S+)?$" % re.escape(path))
         self.assertRegex(listing, r"(?m)^-rwxr-xr-x root/root .* \./usr/bin/cpd$")
 

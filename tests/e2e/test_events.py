@@ -149,6 +149,31 @@ class EventStreamTest(CpdTestCase):
             r = self.c.get("events" + query)
             self.assertError(r, 400, "invalid_field", mention)
 
+    def test_task_features_extend_retry_due(self):
+        s = self.stream("?types=task_extended,task_retried,task_due")
+        a, cap = self.uid("agent"), self.uid("cap")
+        self.register(a, capabilities=[cap])
+        t1 = self.submit(task_type="feat", required_capabilities=[cap], max_retries=0)
+        self.assertEqual(self.claim(a)["id"], t1)
+        r = self.c.post("tasks/%s/extend" % t1, {"agent_id": a, "seconds": 60,
+                                                 "progress": {"percent": 40}})
+        self.assertStatus(r, 200)
+        got = s.next()
+        self.assertEqual(got["event"], "task_extended")
+        self.assertEqual((got["data"]["task_id"], got["data"]["agent_id"],
+                          got["data"]["new_status"]), (t1, a, "claimed"))
+        self.assertStatus(self.c.post("tasks/%s/fail" % t1, {"agent_id": a, "error": "x"}), 200)
+        self.assertStatus(self.c.post("tasks/%s/retry" % t1), 200)
+        got = s.next()
+        self.assertEqual(got["event"], "task_retried")
+        self.assertEqual((got["data"]["task_id"], got["data"]["old_status"],
+                          got["data"]["new_status"]), (t1, "failed", "pending"))
+        t2 = self.submit(task_type="feat", required_capabilities=["nobody-" + cap],
+                         delay_seconds=0.3)
+        got = s.next()
+        self.assertEqual(got["event"], "task_due")
+        self.assertEqual((got["data"]["task_id"], got["data"]["new_status"]), (t2, "pending"))
+
     def test_resume_with_last_event_id(self):
         a, cap = self.uid("agent"), self.uid("cap")
         s = self.stream()
@@ -299,6 +324,9 @@ class AuthTest(CpdTestCase):
     cpd_config = {"auth": {"tokens": [{"token": "reader-tok", "role": "reader"},
                                       {"token": "admin-tok", "role": "admin"}]}}
     token = "admin-tok"
+
+    def setUp(self):
+        super().setUp()
 
     def test_reader_role_header_or_cookie(self):
         r = SseReader(self.cpd.port, "events")

@@ -23,6 +23,7 @@ static const char usage_text[] =
     "  health [AGENT]              system health, or one agent's health and circuit\n"
     "  stats                       registry, scheduler and health counters\n"
     "  events                      the events as they happen (agents, tasks, health)\n"
+    "  queue [--limit N], metrics  the original dashboard's job list and counters\n"
     "  plugins                     the loaded plugins (storage, strategies, probes)\n"
     "\n"
     "Global options (anywhere on the line):\n"
@@ -151,8 +152,9 @@ static const struct {
     const char *name;
     cpctl_cmd_fn fn;
 } commands[] = {
-    {"agents", cpctl_agents}, {"tasks", cpctl_tasks},   {"health", cpctl_health},
-    {"stats", cpctl_stats},   {"events", cpctl_events}, {"plugins", cpctl_plugins},
+    {"agents", cpctl_agents}, {"tasks", cpctl_tasks},     {"health", cpctl_health},
+    {"stats", cpctl_stats},   {"events", cpctl_events},   {"plugins", cpctl_plugins},
+    {"queue", cpctl_queue},   {"metrics", cpctl_metrics},
 };
 
 int main(int argc, char **argv)

@@ -39,6 +39,8 @@ int cpctl_submit_file(struct cpctl *ctl, const char *path);
 int cpctl_health(struct cpctl *ctl, int argc, char **argv);
 int cpctl_stats(struct cpctl *ctl, int argc, char **argv);
 int cpctl_events(struct cpctl *ctl, int argc, char **argv);
+int cpctl_queue(struct cpctl *ctl, int argc, char **argv);
+int cpctl_metrics(struct cpctl *ctl, int argc, char **argv);
 int cpctl_plugins(struct cpctl *ctl, int argc, char **argv);
 
 /* Prints "cpctl: <what>: <server message> (<code>)" to stderr and maps err to an exit code. */

@@ -587,3 +587,20 @@ class Operations:
         stats['scheduler']['pending_tasks'], stats['health']['healthy_count'], ..."""
         _, data = yield Call("GET", "/stats")
         return data
+
+    @operation
+    def get_queue(self, limit: Optional[int] = None):
+        """GET /queue, the original dashboard's view of the tasks, as a dict: {"jobs": [{"id",
+        "type", "name", "status" (queued|running|completed|failed), "progress", "started_at",
+        "agents_assigned"}], "total"}, newest first, at most limit (server default 50)."""
+        query = [("limit", str(limit))] if limit is not None else None
+        _, data = yield Call("GET", "/queue", query=query)
+        return data
+
+    @operation
+    def get_metrics(self):
+        """GET /api/control-plane/metrics, the original dashboard's counters, as a dict:
+        active_jobs, queued_jobs, completed_jobs, failed_jobs, agents_available, agents_busy,
+        total_agents."""
+        _, data = yield Call("GET", "/metrics")
+        return data

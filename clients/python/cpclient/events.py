@@ -8,7 +8,8 @@
 
 Each Event is one change: `type` is the original dashboard's name (agent_registered,
 agent_unregistered, agent_status_changed, task_submitted, task_claimed, task_started,
-task_completed, task_failed, task_requeued, task_timeout, task_cancelled, health_update) and
+task_completed, task_failed, task_requeued, task_timeout, task_cancelled, health_update; and
+task_extended, task_retried, task_due for the task features) and
 `data` the change as a dict (ids, old_status/new_status, attempt, ...). Two control events have
 no id: `resync` (changes may have been missed: reload what you show) and `overflow` (the
 server cut this reader off for falling behind; the next connection resumes).
@@ -36,7 +37,7 @@ __all__ = ["Event", "EVENT_TYPES"]
 EVENT_TYPES = ("agent_registered", "agent_unregistered", "agent_status_changed",
                "task_submitted", "task_claimed", "task_started", "task_completed",
                "task_failed", "task_requeued", "task_timeout", "task_cancelled",
-               "health_update")
+               "health_update", "task_extended", "task_retried", "task_due")
 MAX_EVENT_BYTES = 1 << 20
 MAX_ERROR_BODY = 64 * 1024
 DEFAULT_RETRY = 3.0

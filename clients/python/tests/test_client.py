@@ -265,6 +265,15 @@ class HealthStatsTest(CpdCase):
         self.assertEqual(stats["registry"]["total_agents"], 1)
         self.assertEqual(stats["scheduler"]["running_tasks"], 1)
         self.assertEqual(stats["health"]["healthy_count"], 1)
+        self.assertEqual(c.get_metrics(), {"active_jobs": 1, "queued_jobs": 0,
+                                           "completed_jobs": 0, "failed_jobs": 0,
+                                           "agents_available": 0, "agents_busy": 1,
+                                           "total_agents": 1})
+        c.submit_task("y", {}, ["nobody"])
+        queue = c.get_queue(limit=1)
+        self.assertEqual(queue["total"], 2)
+        self.assertEqual([(j["type"], j["status"]) for j in queue["jobs"]], [("y", "queued")])
+        self.assertEqual([j["status"] for j in c.get_queue()["jobs"]], ["queued", "running"])
 
 
 class AuthTest(CpdCase):

@@ -3,9 +3,10 @@
  *
  * The scripts publish their changes on the channel "{prefix}feed" while the key "{prefix}feed"
  * exists (common.lua, change()); the key is also the counter that numbers them, so a change has
- * the same number in every process. A process with its feed on keeps the key alive (SET NX PX
- * and PEXPIRE every RS_FEED_REFRESH_MS, TTL RS_FEED_TTL_MS) and subscribes to the channel on its
- * pub/sub connection (again after every reconnect). When every process has turned its feed off,
+ * the same number in every process. Every process subscribes to the channel on its pub/sub
+ * connection (again after every reconnect; subscribe() says why always); one with its feed on
+ * keeps the key alive (SET NX PX and PEXPIRE every RS_FEED_REFRESH_MS, TTL RS_FEED_TTL_MS) and
+ * hands the messages over. When every process has turned its feed off,
  * the key expires within RS_FEED_TTL_MS and the scripts stop publishing: a process without an
  * event-stream client costs nothing, and every process costs one EXISTS per changing script
  * call while none streams.
@@ -109,9 +110,30 @@ static void on_feed_message(redisAsyncContext *ac, void *r, void *priv)
     rs_leave(rs);
 }
 
-/* Once subscribed, a process stays subscribed for its connection's life even when its feed
- * is turned off again (messages are then dropped unread): hiredis 0.14 forgets a channel's
- * callback when an UNSUBSCRIBE reply arrives, which would race a SUBSCRIBE sent right after. */
+/* The feed's state, made on first use; NULL when out of memory. */
+static struct rs_feed *feed_state(struct rs *rs)
+{
+    if (rs->feed) return rs->feed;
+    struct rs_feed *f = calloc(1, sizeof *f);
+    size_t n = strlen(rs->tag) + sizeof "feed";
+    char *key = f ? malloc(n) : NULL;
+    if (!key) {
+        free(f);
+        return NULL;
+    }
+    snprintf(key, n, "%sfeed", rs->tag);
+    f->key = key;
+    return rs->feed = f;
+}
+
+/* Every pub/sub connection subscribes to the channel as soon as it is made, whether or not the
+ * feed is on (messages are then dropped unread), so that turning the feed on needs only the key:
+ * it is set on the command connection, ahead of every later call of this process, so the first
+ * event-stream client sees every change made after it connected — a SUBSCRIBE sent only then
+ * could be confirmed after the first changes were published. The cost: while some process
+ * streams, every process receives the messages. It also stays subscribed: hiredis 0.14 forgets
+ * a channel's callback when an UNSUBSCRIBE reply arrives, which would race a SUBSCRIBE sent
+ * right after. */
 static void subscribe(struct rs_conn *c)
 {
     struct rs_feed *f = c->rs->feed;
@@ -123,10 +145,10 @@ static void subscribe(struct rs_conn *c)
 
 void rs_feed_resubscribe(struct rs_conn *c)
 {
-    struct rs_feed *f = c->rs->feed;
-    if (!f) return;
+    struct rs_feed *f = feed_state(c->rs);
+    if (!f) return;                     /* out of memory: feed() will fail too */
     f->subscribing = f->subscribed = 0; /* a new connection */
-    if (f->on) subscribe(c);
+    subscribe(c);
 }
 
 static void ignore(struct rs *rs, const redisReply *reply, void *cookie)
@@ -176,19 +198,8 @@ int rs_feed(void *st, int on, void (*on_change)(void *arg, const struct cp_chang
 {
     struct rs *rs = st;
     if (rs->destroying) return CP_ERR_UNAVAILABLE;
-    if (!rs->feed) {
-        rs->feed = calloc(1, sizeof *rs->feed);
-        size_t n = strlen(rs->tag) + sizeof "feed";
-        char *key = rs->feed ? malloc(n) : NULL;
-        if (!key) {
-            free(rs->feed);
-            rs->feed = NULL;
-            return CP_ERR_NOMEM;
-        }
-        snprintf(key, n, "%sfeed", rs->tag);
-        rs->feed->key = key;
-    }
-    struct rs_feed *f = rs->feed;
+    struct rs_feed *f = feed_state(rs);
+    if (!f) return CP_ERR_NOMEM;
     if (on) {
         f->on_change = on_change;
         f->arg = arg;
@@ -197,7 +208,7 @@ int rs_feed(void *st, int on, void (*on_change)(void *arg, const struct cp_chang
         f->ever = f->subscribed;
         f->key_known = 0;
         refresh(rs);         /* the key first: the scripts publish from the next call on */
-        subscribe(&rs->sub); /* or when the pub/sub connection is made (rs_feed_resubscribe) */
+        subscribe(&rs->sub); /* if not yet (no-op when subscribing or subscribed) */
         return 0;
     }
     /* Off: the key is left to expire (other processes may still stream). */
