@@ -173,7 +173,8 @@ void ops_agent_select(struct cp_core *core, struct ops_call *call, const struct 
     }
     ops_call_init(call, core, cb, cookie);
     call->u.select = sel;
-    struct cp_agent_filter f = {sel->capabilities, sel->n_capabilities, -1};
+    struct cp_agent_filter f = {
+        .capabilities = sel->capabilities, .n_capabilities = sel->n_capabilities, .status = -1};
     CORE_STORE(core, agent_list, &f, on_select_listed, call);
 }
 

@@ -15,7 +15,8 @@ static void claim_failed(struct ops_call *call, int rc, const char *message)
     call->cb(call->cookie, &res);
 }
 
-/* The store's answer to task_complete_next: the transition's result, the claim's in .next. */
+/* The store's answer to task_complete_next: the transition's result, the claim's in
+ * .next_claim. */
 static void on_both(void *cookie, const struct cp_result *res)
 {
     struct ops_call *call = cookie;
@@ -26,7 +27,9 @@ static void on_both(void *cookie, const struct cp_result *res)
         return;
     }
     const struct cp_result *next =
-        res->size >= offsetof(struct cp_result, next) + sizeof res->next ? res->next : NULL;
+        res->size >= offsetof(struct cp_result, next_claim) + sizeof res->next_claim
+            ? res->next_claim
+            : NULL;
     ops_transition_reacted(core, kind, res);
     call->u.claim.done(call->cookie, res);
     if (next)

@@ -1,7 +1,19 @@
 /* ops_reap.c — the reaper (a timer that runs one store reap at a time: timeouts, offline and
  * stale agents, retention) and the reactions to the events a store reports, for the reaper's
- * passes and for unregistration alike. */
+ * passes and for unregistration alike.
+ *
+ * Batches: each store call does at most REAP_BATCH units of work, so one call never holds the
+ * loop (or Redis) for long. A pass that used its whole budget is followed by another at once
+ * (a zero timer: what is ready on the sockets is served first), until the store has caught up.
+ * The removal of stale agents is due every CLEANUP_INTERVAL and stays due across those
+ * follow-up calls until a call finishes within its budget, so removal keeps up with any fleet
+ * within one interval.
+ *
+ * Logs: a mass transition is one info line per run of batches (counts, and the first few ids),
+ * each agent's own line at debug. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <event2/event.h>
 
@@ -66,12 +78,12 @@ void ops_react_store_events(struct cp_core *core, const struct cp_event *ev, siz
                              e->strategy, e->task_status);
             break;
         case CP_EVENT_AGENT_OFFLINE:
-            log_info("agent %s is offline: no heartbeat for %.3g s", e->agent_id,
-                     (double)core->cfg->heartbeat_timeout_ms / 1000.0);
+            log_debug("agent %s is offline: no heartbeat for %.3g s", e->agent_id,
+                      (double)core->cfg->heartbeat_timeout_ms / 1000.0);
             if (emit) emit_store_event(core, EVT_AGENT_STATUS, e);
             break;
         case CP_EVENT_AGENT_REMOVED:
-            log_info("agent %s removed: silent for 3 x HEARTBEAT_TIMEOUT", e->agent_id);
+            log_debug("agent %s removed: silent for 3 x HEARTBEAT_TIMEOUT", e->agent_id);
             if (core->health) health_untrack(core->health, e->agent_id);
             if (emit) emit_store_event(core, EVT_AGENT_REMOVED, e);
             break;
@@ -99,6 +111,17 @@ void ops_reap(struct cp_core *core, struct ops_call *call, const struct cp_reap 
 
 /* ---- the timer ---- */
 
+/* The ids a summary line names: enough to find a lone agent in the log without a debug level. */
+#define TALLY_IDS 5
+#define TALLY_ID_BYTES 129 /* identifiers are at most 128 bytes */
+
+/* What one run of batches did, for its summary line. */
+struct tally {
+    uint64_t offline, removed, timeouts, requeued;
+    char offline_ids[TALLY_IDS][TALLY_ID_BYTES];
+    char removed_ids[TALLY_IDS][TALLY_ID_BYTES];
+};
+
 struct reaper {
     struct cp_core *core;
     struct event *timer;
@@ -106,9 +129,12 @@ struct reaper {
     int64_t due_at_ms; /* when `due` fires (0: not pending) */
     struct ops_call call;
     int reaping;
+    int cleanup_due;  /* removal of stale agents is on until a removal pass caught up */
+    int pass_removes; /* the pass in flight carries the removal */
     int again; /* `due` fired during a pass: another one right after */
     int64_t last_cleanup_ms;
     int error_logged;
+    struct tally tally;
 };
 
 static void reap_now(struct reaper *rp);
@@ -117,6 +143,62 @@ static void reap_schedule(struct reaper *rp, uint64_t ms)
 {
     struct timeval tv = cp_ms_to_timeval((int64_t)ms);
     evtimer_add(rp->timer, &tv);
+}
+
+static void tally_id(char ids[][TALLY_ID_BYTES], uint64_t n, const char *id)
+{
+    if (n < TALLY_IDS) snprintf(ids[n], TALLY_ID_BYTES, "%s", id ? id : "?");
+}
+
+static void tally_events(struct tally *t, const struct cp_event *ev, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        switch (ev[i].kind) {
+        case CP_EVENT_AGENT_OFFLINE:
+            tally_id(t->offline_ids, t->offline++, ev[i].agent_id);
+            break;
+        case CP_EVENT_AGENT_REMOVED:
+            tally_id(t->removed_ids, t->removed++, ev[i].agent_id);
+            break;
+        case CP_EVENT_TASK_TIMEOUT:
+            t->timeouts++;
+            break;
+        case CP_EVENT_TASK_REQUEUED:
+            t->requeued++;
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* "3 agents (a, b, c)" or "1204 agents (a, b, c, d, e, ...)" into buf. */
+static void agents_phrase(char *buf, size_t size, uint64_t n, char ids[][TALLY_ID_BYTES])
+{
+    int len = snprintf(buf, size, "%llu agent%s (", (unsigned long long)n, n == 1 ? "" : "s");
+    for (uint64_t i = 0; i < n && i < TALLY_IDS && len > 0 && (size_t)len < size; i++)
+        len += snprintf(buf + len, size - (size_t)len, "%s%s", i ? ", " : "", ids[i]);
+    if (len > 0 && (size_t)len < size)
+        snprintf(buf + len, size - (size_t)len, "%s)", n > TALLY_IDS ? ", ..." : "");
+}
+
+/* One info line for the run of batches that just ended: agents gone offline or removed, tasks
+ * timed out or requeued. Silent when none of those happened (retention is not news). */
+static void tally_log(struct reaper *rp)
+{
+    struct tally *t = &rp->tally;
+    if (t->offline || t->removed || t->timeouts) {
+        char off[1024] = "", rem[1024] = "", hbt[32];
+        snprintf(hbt, sizeof hbt, "%.3g s", (double)rp->core->cfg->heartbeat_timeout_ms / 1000.0);
+        if (t->offline) agents_phrase(off, sizeof off, t->offline, t->offline_ids);
+        if (t->removed) agents_phrase(rem, sizeof rem, t->removed, t->removed_ids);
+        log_info("reaper: %s%s%s%s%s%stasks: %llu timed out, %llu requeued", off,
+                 t->offline ? " offline (no heartbeat for " : "", t->offline ? hbt : "",
+                 t->offline ? "); " : "", rem,
+                 t->removed ? " removed (silent for 3 x HEARTBEAT_TIMEOUT); " : "",
+                 (unsigned long long)t->timeouts, (unsigned long long)t->requeued);
+    }
+    memset(t, 0, sizeof *t);
 }
 
 static void on_pass_done(void *cookie, const struct cp_result *res)
@@ -131,10 +213,17 @@ static void on_pass_done(void *cookie, const struct cp_result *res)
         return;
     }
     rp->error_logged = 0;
+    tally_events(&rp->tally, res->events, res->n_events);
     if (res->next_due_ms > 0) reaper_due(rp, res->next_due_ms);
-    if (res->n_events >= REAP_BATCH) {
-        reap_schedule(rp, 0); /* more to do */
-    } else if (rp->again) {
+    /* A store stops at about max_events of work: a full batch means there may be more. */
+    int more = res->n_events >= REAP_BATCH;
+    if (rp->pass_removes && !more) rp->cleanup_due = 0;
+    if (more) {
+        reap_schedule(rp, 0);
+        return;
+    }
+    tally_log(rp);
+    if (rp->again) {
         rp->again = 0;
         reap_now(rp);
     }
@@ -182,9 +271,11 @@ static void reap_now(struct reaper *rp)
                         .max_terminal = cfg->max_terminal,
                         .jitter = ops_random32()};
     if (now - rp->last_cleanup_ms >= cfg->cleanup_interval_ms) {
-        r.remove_stale = 1;
+        rp->cleanup_due = 1;
         rp->last_cleanup_ms = now;
     }
+    r.remove_stale = rp->cleanup_due;
+    rp->pass_removes = rp->cleanup_due;
     rp->reaping = 1;
     ops_reap(rp->core, &rp->call, &r, on_pass_done, rp);
 }

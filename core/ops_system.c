@@ -39,7 +39,7 @@ void ops_start(struct cp_core *core)
 {
     reaper_start(core->reaper);
     if (core->store->watch) core->store->watch(core->st, sched_store_changed, core->sched);
-    struct cp_agent_filter all = {NULL, 0, -1};
+    struct cp_agent_filter all = {.status = -1};
     CORE_STORE(core, agent_list, &all, on_agents_listed, core);
 }
 

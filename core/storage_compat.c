@@ -311,11 +311,66 @@ static void w_agent_get(void *st, const char *id, cp_storage_cb cb, void *cookie
     FORWARD(agent_get, id);
 }
 
+/* A page asked of a backend older than 2.4, which ignores after, limit and health_mask: it
+ * answers every match (sorted by agent_id), and the page is cut from that here. */
+struct page_call {
+    struct call k;
+    char *after; /* owned */
+    uint32_t limit, health_mask;
+};
+
+static void on_listed_page(void *cookie, const struct cp_result *res)
+{
+    struct page_call *pc = cookie;
+    struct norm *n = calloc(1, sizeof *n);
+    const struct cp_agent_view **page = NULL;
+    struct cp_result out = {.size = sizeof out, .rc = CP_ERR_NOMEM, .message = "out of memory"};
+    if (n) {
+        out = *normalize(pc->k.c, res, n);
+        if (out.rc == 0 && !(page = malloc((out.n_agents ? out.n_agents : 1) * sizeof *page)))
+            out = *out_of_memory(n);
+    }
+    if (page) {
+        size_t k = 0, i = 0;
+        for (; i < out.n_agents && (!pc->limit || k < pc->limit); i++) {
+            const struct cp_agent_view *a = out.agents[i];
+            if (pc->after && strcmp(a->agent_id, pc->after) <= 0) continue;
+            if (pc->health_mask && (a->health.status < 0 || a->health.status >= 32 ||
+                                    !(pc->health_mask & (1u << a->health.status))))
+                continue;
+            page[k++] = a;
+        }
+        out.next = i < out.n_agents && k > 0 ? page[k - 1]->agent_id : NULL;
+        out.agents = page;
+        out.n_agents = k;
+        out.total = k;
+    }
+    pc->k.cb(pc->k.cookie, &out);
+    free(page);
+    if (n) norm_free(n);
+    free(n);
+    free(pc->after);
+    free(pc);
+}
+
 static void w_agent_list(void *st, const struct cp_agent_filter *f, cp_storage_cb cb, void *cookie)
 {
     struct compat *c = st;
     if (f && !known(c, COMPAT_AGENT_STATUS, f->status, 1, "agent status", cb, cookie)) return;
-    FORWARD(agent_list, f);
+    if (c->minor >= 4 || !f || (!f->after && !f->limit && !f->health_mask)) {
+        FORWARD(agent_list, f);
+        return;
+    }
+    struct page_call *pc = calloc(1, sizeof *pc);
+    char *after = f->after ? strdup(f->after) : NULL;
+    if (!pc || (f->after && !after)) {
+        free(pc);
+        free(after);
+        reply_error(cb, cookie, CP_ERR_NOMEM, "out of memory");
+        return;
+    }
+    *pc = (struct page_call){{c, cb, cookie}, after, f->limit, f->health_mask};
+    c->ops->agent_list(c->st, f, on_listed_page, pc);
 }
 
 static void w_agent_heartbeat(void *st, const char *id, int32_t status, int64_t now_ms,
@@ -503,7 +558,7 @@ static void wrap_table(struct compat *c)
     if (o->version >= 2 && o->status) t->status = w_status; /* 2.2 */
     /* 2.3; called without a state (before create()), so the plugin's own function serves */
     if (o->version >= 3) t->validate_options = o->validate_options;
-    if (o->version >= 4) { /* 2.4 */
+    if (o->version >= 4) { /* 2.4; agent_list's pages are in w_agent_list */
         if (o->feed) t->feed = w_feed;
         t->task_extend = o->task_extend ? w_task_extend : NULL;
         t->task_retry = o->task_retry ? w_task_retry : NULL;
@@ -511,7 +566,7 @@ static void wrap_table(struct compat *c)
         t->task_submit_batch = o->task_submit_batch ? w_task_submit_batch : NULL;
         t->agent_drain = o->agent_drain ? w_agent_drain : NULL;
         /* A plugin that has it is built for 2.4 and never runs through this layer (whose
-         * results would not normalize .next): cpd makes the two calls instead. */
+         * results would not normalize .next_claim): cpd makes the two calls instead. */
         t->task_complete_next = NULL;
     }
 }

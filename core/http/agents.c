@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../xalloc.h"
+#include "agent_pages.h"
 #include "identity.h"
 #include "render.h"
 #include "routes.h"
@@ -100,21 +101,24 @@ out:
 
 /* ---- list / get ---- */
 
-static void on_listed(void *cookie, const struct cp_result *res)
+#define LIST_LIMIT_MAX 100000
+
+static void list_item(struct evbuffer *b, const struct cp_agent_view *a, int first, void *arg)
 {
-    struct req *r = cookie;
-    if (res->rc < 0) {
-        http_reply_storage_error(r, res, "agents");
-        return;
+    (void)arg;
+    if (!first) evbuffer_add(b, ",", 1);
+    render_agent(b, a);
+}
+
+/* `next` only in a page (?limit=): a plain list keeps the members it always had. */
+static void list_tail(struct evbuffer *b, size_t count, const char *next, void *arg)
+{
+    evbuffer_add_printf(b, "],\"total\":%zu", count);
+    if (arg) {
+        render_literal(b, ",\"next\":");
+        render_string(b, next);
     }
-    struct evbuffer *b = xevbuffer_new();
-    render_literal(b, "{\"agents\":[");
-    for (size_t i = 0; i < res->n_agents; i++) {
-        if (i) evbuffer_add(b, ",", 1);
-        render_agent(b, res->agents[i]);
-    }
-    evbuffer_add_printf(b, "],\"total\":%zu}", res->n_agents);
-    http_reply_buffer(r, 200, b);
+    evbuffer_add(b, "}", 1);
 }
 
 static int parse_available(struct req *r, int *out)
@@ -132,12 +136,15 @@ static int parse_available(struct req *r, int *out)
 
 void agents_list(struct req *r)
 {
-    struct cp_agent_filter f = {NULL, 0, -1};
-    int available;
+    struct agent_pages pages = {.filter = {.status = -1}, .item = list_item, .tail = list_tail};
     const char *status = http_query(r, "status");
-    if (parse_available(r, &available) < 0) return;
-    if (status &&
-        (f.status = cp_enum_parse(cp_agent_status_names, CP_AGENT_STATUS_COUNT, status)) < 0) {
+    if (parse_available(r, &pages.usable_only) < 0 ||
+        query_page(r, LIST_LIMIT_MAX, &pages.limit, &pages.filter.after) < 0)
+        return;
+    static const int paged = 1;
+    if (pages.limit || pages.filter.after) pages.arg = (void *)&paged;
+    if (status && (pages.filter.status =
+                       cp_enum_parse(cp_agent_status_names, CP_AGENT_STATUS_COUNT, status)) < 0) {
         http_reply_error(r, 400, "invalid_field",
                          "status must be one of starting, ready, busy, "
                          "draining, offline, failed");
@@ -145,10 +152,12 @@ void agents_list(struct req *r)
     }
     struct strlist caps;
     if (query_id_list(r, "capability", r->core->cfg->max_capabilities, &caps) < 0) return;
-    f.capabilities = (const char *const *)caps.items;
-    f.n_capabilities = caps.n;
-    ops_agent_list(r->core, &r->call, &f, available, on_listed, r);
-    strlist_free(&caps); /* the filter is the store's to copy */
+    pages.filter.capabilities = (const char *const *)caps.items;
+    pages.filter.n_capabilities = caps.n;
+    struct evbuffer *head = xevbuffer_new();
+    render_literal(head, "{\"agents\":[");
+    agent_pages_reply(r, head, &pages); /* copies the filter */
+    strlist_free(&caps);
 }
 
 static void on_got(void *cookie, const struct cp_result *res)

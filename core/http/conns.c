@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -389,6 +391,10 @@ static void adopt(struct http_conns *c, struct conn *k)
     }
     k->evcon = evcon;
     k->fd = bufferevent_getfd(bev);
+    /* Replies go out whole (a reply's last segment must not wait for the client's delayed ACK
+     * of the one before: 40 ms on a kept-alive connection). Fails harmlessly on a Unix socket. */
+    int one = 1;
+    if (k->fd >= 0) (void)setsockopt(k->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     evhttp_connection_set_closecb(k->evcon, conn_closed, k);
     if (k->fd < 0 || table_put(c, k) < 0) {
         bufferevent_decref(bev);

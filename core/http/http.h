@@ -93,10 +93,18 @@ int http_stream_start(struct req *r, int status, const char *content_type,
 /* Queue a piece (buf is drained). Returns the bytes queued and not yet taken by the client. */
 size_t http_stream_write(struct req *r, struct evbuffer *buf);
 size_t http_stream_queued(struct req *r);
+/* Queue a piece (buf: not empty; drained) and call on_drained once everything queued has gone
+ * to the socket (not if the connection closes first: on_closed runs instead). -1 (nothing
+ * queued, no call) when the stream is over or buf is empty. */
+int http_stream_write_then(struct req *r, struct evbuffer *buf, void (*on_drained)(struct req *r));
 /* Nothing more: the connection closes once the rest is written. on_closed may run before this
  * returns (then r is gone). */
 void http_stream_end(struct req *r);
 int http_stream_ended(const struct req *r);
+/* The body cannot be finished (a storage error after the head went out): close the connection
+ * now, without the end, so the client sees a cut reply, never a complete wrong one. on_closed
+ * runs before this returns. */
+void http_stream_abort(struct req *r);
 
 /* server.c's parts that stream.c and events.c share. */
 struct http_conns *http_req_conns(const struct req *r);

@@ -56,6 +56,8 @@ void events_stream(struct req *r);
  * header, a cp_token cookie) scratch holding "Authorization: Bearer <cookie>". */
 const struct evkeyvalq *events_auth_headers(const struct evkeyvalq *in, struct evkeyvalq *scratch);
 
+/* routes.c */
+#define HTTP_MAX_ROUTES 40 /* server.c splits each pattern once into a table of this size */
 extern const struct route http_routes[];
 extern const size_t http_n_routes;
 

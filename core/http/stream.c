@@ -10,7 +10,10 @@
  *
  * Back-pressure. http_stream_queued() says how much is written but not yet taken by the
  * client; the caller decides what to do about it (the event stream cuts a slow client off at
- * its limit). Nothing here buffers beyond what the caller queues.
+ * its limit). Nothing here buffers beyond what the caller queues. A caller that produces the body
+ * itself (a long list of agents) uses http_stream_write_then() instead: it renders the next
+ * piece only once the previous one has gone to the socket, so a slow reader only slows its own
+ * reply and never makes cpd hold more than a piece for it.
  *
  * Ownership. The req lives until the connection closes, whatever closes it (the client, a
  * failed write, the end of the reply, shutdown); on_closed runs then, exactly once, and the req
@@ -29,8 +32,9 @@
 
 struct stream {
     void (*on_closed)(struct req *r);
-    struct event *watch; /* the client's hang-up */
-    int completed;       /* evhttp wrote the end and freed its request */
+    void (*on_drained)(struct req *r); /* http_stream_write_then's, for the piece in flight */
+    struct event *watch;               /* the client's hang-up */
+    int completed;                     /* evhttp wrote the end and freed its request */
     int ended;
     int in_end; /* inside evhttp_send_reply_end, which may close the connection */
     int closed; /* ... and did: finish() once it returns */
@@ -114,6 +118,9 @@ int http_stream_start(struct req *r, int status, const char *content_type,
     evhttp_add_header(out, "Content-Type", content_type);
     evhttp_add_header(out, "Date", http_date_header());
     evhttp_add_header(out, "Connection", "close"); /* the connection ends with the stream */
+    /* An HTTP/1.0 client's keep-alive is declined: evhttp would answer it with a
+     * Content-Length of what it holds so far (nothing), where the close must end the body. */
+    evhttp_remove_header(evhttp_request_get_input_headers(r->ev), "Connection");
     evhttp_request_set_on_complete_cb(r->ev, on_stream_complete, r);
     conns_set_closecb(http_req_conns(r), evcon, on_stream_conn_close, r);
     conns_reply_begin(http_req_conns(r), evcon);
@@ -124,6 +131,33 @@ int http_stream_start(struct req *r, int status, const char *content_type,
     short ev = (event_base_get_features(base) & EV_FEATURE_EARLY_CLOSE) ? EV_CLOSED : EV_READ;
     s->watch = xevent_new(base, fd, ev | EV_PERSIST, on_hangup, r);
     event_add(s->watch, NULL);
+    return 0;
+}
+
+static void on_piece_drained(struct evhttp_connection *evcon, void *arg)
+{
+    (void)evcon;
+    struct req *r = arg;
+    struct stream *s = stream_of(r);
+    void (*drained)(struct req * r) = s ? s->on_drained : NULL;
+    if (!s || s->ended) return;
+    s->on_drained = NULL;
+    if (drained) drained(r);
+}
+
+int http_stream_write_then(struct req *r, struct evbuffer *buf, void (*on_drained)(struct req *r))
+{
+    struct stream *s = stream_of(r);
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+    if (!s || s->ended || !evcon || evbuffer_get_length(buf) == 0) {
+        evbuffer_drain(buf, evbuffer_get_length(buf));
+        return -1;
+    }
+    s->on_drained = on_drained;
+    conns_reply_begin(http_req_conns(r), evcon);
+    evhttp_send_reply_chunk_with_cb(r->ev, buf, on_piece_drained, r);
+    conns_reply_end(http_req_conns(r), evcon);
+    reading_off(r);
     return 0;
 }
 
@@ -167,6 +201,15 @@ void http_stream_end(struct req *r)
     }
     conns_reply_end(http_req_conns(r), evcon);
     reading_off(r);
+}
+
+void http_stream_abort(struct req *r)
+{
+    struct stream *s = stream_of(r);
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+    if (!s || !evcon) return;
+    stream_unwatch(s);
+    evhttp_connection_free(evcon); /* runs on_stream_conn_close: on_closed, r freed */
 }
 
 int http_stream_ended(const struct req *r)

@@ -1,9 +1,11 @@
 /* system.c — /health, /health/:agent_id, /stats and /metrics (CONTRACT §5): one read through
  * ops each, rendered. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "../metrics.h"
 #include "../xalloc.h"
+#include "agent_pages.h"
 #include "render.h"
 #include "routes.h"
 #include "validate.h"
@@ -28,37 +30,119 @@ static void render_storage(struct evbuffer *b, struct cp_core *core)
     evbuffer_add(b, "}", 1);
 }
 
-static void on_health_listed(void *cookie, const struct cp_result *res)
+/* ---- /health ---- */
+
+/* Up to this many agents, GET /health answers the full per-agent map by default (what it always
+ * did); a larger fleet gets the summary unless ?agents=all asks for the map. */
+#define HEALTH_FULL_MAX 1000
+#define HEALTH_UNWELL_DEFAULT 100 /* agents the summary lists by default */
+#define HEALTH_LIMIT_MAX 100000
+
+enum health_form { FORM_AUTO, FORM_SUMMARY, FORM_FULL };
+
+struct health_req {
+    enum health_form form;
+    uint32_t limit;
+    const char *after; /* borrowed from the query */
+};
+
+static void health_item(struct evbuffer *b, const struct cp_agent_view *a, int first, void *arg)
+{
+    (void)arg;
+    if (!first) evbuffer_add(b, ",", 1);
+    render_string(b, a->agent_id);
+    evbuffer_add(b, ":", 1);
+    render_health(b, a);
+}
+
+static void health_tail(struct evbuffer *b, size_t count, const char *next, void *arg)
+{
+    (void)count, (void)arg;
+    render_literal(b, "},\"next\":");
+    render_string(b, next);
+    evbuffer_add(b, "}", 1);
+}
+
+/* "summary": the fleet's counts, from the store's counters (no agent is read). */
+static void render_summary(struct evbuffer *b, const struct cp_stats_view *s)
+{
+    const uint64_t *h = s->agents_by_health;
+    evbuffer_add_printf(
+        b,
+        "\"summary\":{\"agents\":%llu,\"by_health\":{\"healthy\":%llu,"
+        "\"degraded\":%llu,\"unhealthy\":%llu,\"unknown\":%llu},\"by_status\":",
+        (unsigned long long)s->agents_total, (unsigned long long)h[CP_HEALTH_HEALTHY],
+        (unsigned long long)h[CP_HEALTH_DEGRADED], (unsigned long long)h[CP_HEALTH_UNHEALTHY],
+        (unsigned long long)h[CP_HEALTH_UNKNOWN]);
+    evbuffer_add(b, "{", 1);
+    for (int i = 0; i < CP_AGENT_STATUS_COUNT; i++)
+        evbuffer_add_printf(b, "%s\"%s\":%llu", i ? "," : "", cp_agent_status_names[i],
+                            (unsigned long long)s->agents_by_status[i]);
+    evbuffer_add_printf(b, "},\"circuits_open\":%llu}", (unsigned long long)s->circuits_open);
+}
+
+/* The counters decide the system's status and, for ?agents=auto, the form; then the agents of
+ * the form are listed a store page at a time (agent_pages.c). */
+static void on_health_stats(void *cookie, const struct cp_result *res)
 {
     struct req *r = cookie;
+    struct health_req *h = r->ctx;
+    r->ctx = NULL;
     if (res->rc < 0) {
+        free(h);
         http_reply_storage_error(r, res, "agents");
         return;
     }
-    uint64_t degraded = 0, unhealthy = 0;
-    for (size_t i = 0; i < res->n_agents; i++) {
-        degraded += res->agents[i]->health.status == CP_HEALTH_DEGRADED;
-        unhealthy += res->agents[i]->health.status == CP_HEALTH_UNHEALTHY;
-    }
-    int status = ops_system_health(res->n_agents, degraded, unhealthy);
+    const struct cp_stats_view *s = res->stats;
+    const uint64_t *by = s->agents_by_health;
+    int status =
+        ops_system_health(s->agents_total, by[CP_HEALTH_DEGRADED], by[CP_HEALTH_UNHEALTHY]);
+    int full = h->form == FORM_FULL || (h->form == FORM_AUTO && s->agents_total <= HEALTH_FULL_MAX);
     struct evbuffer *b = xevbuffer_new();
     evbuffer_add_printf(b, "{\"status\":\"%s\",", cp_health_name(status));
     render_storage(b, r->core);
-    evbuffer_add_printf(b, ",\"agents\":{");
-    for (size_t i = 0; i < res->n_agents; i++) {
-        if (i) evbuffer_add(b, ",", 1);
-        render_string(b, res->agents[i]->agent_id);
-        evbuffer_add(b, ":", 1);
-        render_health(b, res->agents[i]);
+    evbuffer_add_printf(b, ",\"form\":\"%s\",", full ? "full" : "summary");
+    render_summary(b, s);
+    struct agent_pages pages = {.filter = {.status = -1, .after = h->after},
+                                .limit = h->limit,
+                                .item = health_item,
+                                .tail = health_tail};
+    if (full) {
+        render_literal(b, ",\"agents\":{");
+    } else {
+        render_literal(b, ",\"unhealthy_agents\":{");
+        pages.filter.health_mask = (1u << CP_HEALTH_DEGRADED) | (1u << CP_HEALTH_UNHEALTHY);
+        if (!pages.limit) pages.limit = HEALTH_UNWELL_DEFAULT;
+        if (by[CP_HEALTH_DEGRADED] + by[CP_HEALTH_UNHEALTHY] == 0) {
+            /* A well fleet: nothing to list, and a store without an index of the unwell
+             * (memory) would walk every agent to find that out. */
+            free(h);
+            health_tail(b, 0, NULL, NULL);
+            http_reply_buffer(r, 200, b);
+            return;
+        }
     }
-    evbuffer_add(b, "}}", 2);
-    http_reply_buffer(r, 200, b);
+    free(h);
+    agent_pages_reply(r, b, &pages);
 }
 
 void system_health(struct req *r)
 {
-    struct cp_agent_filter f = {NULL, 0, -1};
-    ops_agent_list(r->core, &r->call, &f, 0, on_health_listed, r);
+    struct health_req h = {FORM_AUTO, 0, NULL};
+    const char *form = http_query(r, "agents");
+    if (form && strcmp(form, "all") == 0)
+        h.form = FORM_FULL;
+    else if (form && strcmp(form, "summary") == 0)
+        h.form = FORM_SUMMARY;
+    else if (form && strcmp(form, "auto") != 0) {
+        http_reply_error(r, 400, "invalid_field", "agents must be auto, summary or all");
+        return;
+    }
+    if (query_page(r, HEALTH_LIMIT_MAX, &h.limit, &h.after) < 0) return;
+    struct health_req *keep = xmalloc(sizeof *keep);
+    *keep = h;
+    r->ctx = keep;
+    ops_stats(r->core, on_health_stats, r);
 }
 
 static void on_agent_health(void *cookie, const struct cp_result *res)

@@ -259,3 +259,17 @@ int query_uint(struct req *r, const char *key, uint64_t min, uint64_t max, uint6
     *out = v;
     return 0;
 }
+
+int query_page(struct req *r, uint32_t max, uint32_t *limit, const char **after)
+{
+    uint64_t n;
+    if (query_uint(r, "limit", 1, max, 0, &n) < 0) return -1;
+    *limit = (uint32_t)n;
+    *after = http_query(r, "after");
+    if (*after && !valid_identifier(*after)) {
+        http_reply_error(r, 400, "invalid_field",
+                         "after must be an agent id (the previous page's next)");
+        return -1;
+    }
+    return 0;
+}

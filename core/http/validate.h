@@ -45,5 +45,8 @@ char *strlist_join(const struct strlist *l);
 /* Query parameter as an unsigned integer in [min, max]; absent → dflt. */
 int query_uint(struct req *r, const char *key, uint64_t min, uint64_t max, uint64_t dflt,
                uint64_t *out);
+/* A page of a list: ?limit= (1..max; absent: *limit 0, every match) and ?after= (an agent id,
+ * borrowed from the query; absent: NULL). */
+int query_page(struct req *r, uint32_t max, uint32_t *limit, const char **after);
 
 #endif

@@ -1,5 +1,6 @@
 /* agents.c — the agent endpoints (CONTRACT §3): register, heartbeat, unregister, get, list,
  * select. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -173,8 +174,9 @@ static int decode_list(cp_client *c, struct json_object *resp, struct cpc_agent_
         return cpc_set_error(c, CPC_ERR_PROTOCOL, "answer without an \"agents\" array");
     struct cpc_agent_list *l = calloc(1, sizeof *l);
     size_t n = json_object_array_length(arr);
+    const char *next = cpc_get_str(resp, "next");
     if (!l || !(l->agents = calloc(n ? n : 1, sizeof *l->agents)) ||
-        !(l->json = strdup(cpc_json_text(resp)))) {
+        !(l->json = strdup(cpc_json_text(resp))) || (next && !(l->next = strdup(next)))) {
         cp_client_agent_list_free(l);
         return nomem(c);
     }
@@ -197,30 +199,103 @@ static void add_capabilities(struct cpc_buf *b, const char *const *caps, size_t 
         cpc_buf_add_param(b, "capability", caps[i]);
 }
 
-int cp_client_agent_list(cp_client *c, const struct cpc_agent_query *q, struct cpc_agent_list **out)
+/* One GET /agents; limit 0: no limit asked. */
+static int list_request(cp_client *c, const struct cpc_agent_query *q, uint32_t limit,
+                        const char *after, struct json_object **resp)
 {
-    static const struct cpc_agent_query none = {0};
-    cpc_reset_error(c);
-    if (!out) return cpc_set_error(c, CPC_ERR_INVALID, "out is NULL");
-    *out = NULL;
-    if (!q) q = &none;
-    int err = cpc_check_strings(c, "capabilities", q->capabilities, q->n_capabilities);
-    if (err) return err;
     struct cpc_buf path = {0};
+    char n[16];
     cpc_buf_add(&path, "/agents");
     add_capabilities(&path, q->capabilities, q->n_capabilities);
     if (q->all) cpc_buf_add_param(&path, "available", "false");
     if (q->status) cpc_buf_add_param(&path, "status", q->status);
+    if (limit) {
+        snprintf(n, sizeof n, "%u", limit);
+        cpc_buf_add_param(&path, "limit", n);
+    }
+    if (after) cpc_buf_add_param(&path, "after", after);
     if (path.failed) {
         cpc_buf_free(&path);
         return nomem(c);
     }
-    struct json_object *resp;
-    err = cpc_http(c, "GET", path.s, NULL, c->timeout_ms, 0, &resp, NULL);
+    int err = cpc_http(c, "GET", path.s, NULL, c->timeout_ms, 0, resp, NULL);
     cpc_buf_free(&path);
+    return err;
+}
+
+static int check_query(cp_client *c, const struct cpc_agent_query **q, void *out)
+{
+    static const struct cpc_agent_query none = {0};
+    cpc_reset_error(c);
+    if (!out) return cpc_set_error(c, CPC_ERR_INVALID, "out is NULL");
+    if (!*q) *q = &none;
+    return cpc_check_strings(c, "capabilities", (*q)->capabilities, (*q)->n_capabilities);
+}
+
+int cp_client_agent_page(cp_client *c, const struct cpc_agent_query *q, uint32_t limit,
+                         const char *after, struct cpc_agent_list **out)
+{
+    int err = check_query(c, &q, out);
+    if (out) *out = NULL;
     if (err) return err;
+    if (limit == 0) return cpc_set_error(c, CPC_ERR_INVALID, "limit must be at least 1");
+    struct json_object *resp;
+    if ((err = list_request(c, q, limit, after, &resp))) return err;
     err = decode_list(c, resp, out);
     json_object_put(resp);
+    return err;
+}
+
+/* The pages' agents collect in one array; the server's "next" must move forward (a server
+ * that repeats itself would otherwise loop forever). */
+int cp_client_agent_list(cp_client *c, const struct cpc_agent_query *q, struct cpc_agent_list **out)
+{
+    int err = check_query(c, &q, out);
+    if (out) *out = NULL;
+    if (err) return err;
+    struct json_object *all = json_object_new_array(), *resp = NULL, *arr;
+    char *after = NULL;
+    if (!all) return nomem(c);
+    for (;;) {
+        if ((err = list_request(c, q, CPC_AGENT_PAGE, after, &resp))) break;
+        if (!json_object_object_get_ex(resp, "agents", &arr) ||
+            !json_object_is_type(arr, json_type_array)) {
+            err = cpc_set_error(c, CPC_ERR_PROTOCOL, "answer without an \"agents\" array");
+            break;
+        }
+        for (size_t i = 0; i < json_object_array_length(arr); i++)
+            json_object_array_add(all, json_object_get(json_object_array_get_idx(arr, i)));
+        const char *next = cpc_get_str(resp, "next");
+        if (!next) break; /* the last page, or a server without pages (everything at once) */
+        if (after && strcmp(next, after) <= 0) {
+            err = cpc_set_error(c, CPC_ERR_PROTOCOL, "the server's next does not move forward");
+            break;
+        }
+        free(after);
+        if (!(after = strdup(next))) {
+            err = nomem(c);
+            break;
+        }
+        json_object_put(resp);
+        resp = NULL;
+    }
+    free(after);
+    if (resp) json_object_put(resp);
+    if (err) {
+        json_object_put(all);
+        return err;
+    }
+    struct json_object *whole = json_object_new_object();
+    if (!whole) {
+        json_object_put(all);
+        return nomem(c);
+    }
+    size_t n = json_object_array_length(all);
+    json_object_object_add(whole, "agents", all);
+    json_object_object_add(whole, "total", json_object_new_int64((int64_t)n));
+    json_object_object_add(whole, "next", NULL);
+    err = decode_list(c, whole, out);
+    json_object_put(whole);
     return err;
 }
 

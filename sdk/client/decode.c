@@ -347,6 +347,7 @@ void cp_client_agent_list_free(struct cpc_agent_list *l)
         cpc_agent_clear(&l->agents[i]);
     free(l->agents);
     free(l->json);
+    free(l->next);
     free(l);
 }
 
@@ -381,5 +382,6 @@ void cp_client_system_health_free(struct cpc_system_health *h)
         cpc_health_clear(&h->agents[i]);
     free(h->agents);
     free(h->json);
+    free(h->next);
     free(h);
 }

@@ -1,5 +1,6 @@
 /* health.c — the health and stats endpoints (CONTRACT §5): system health, one agent's health,
  * and /stats decoded into struct cpc_stats. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,23 +17,33 @@ static int by_agent_id(const void *a, const void *b)
     return strcmp(x->agent_id, y->agent_id);
 }
 
-int cp_client_health(cp_client *c, struct cpc_system_health **out)
+/* A /health answer: the map of either form ("agents" or "unhealthy_agents"), the summary. */
+static int decode_system_health(cp_client *c, struct json_object *resp,
+                                struct cpc_system_health **out)
 {
-    cpc_reset_error(c);
-    if (!out) return cpc_set_error(c, CPC_ERR_INVALID, "out is NULL");
-    *out = NULL;
-    struct json_object *resp, *agents = NULL;
-    int err = cpc_http(c, "GET", "/health", NULL, c->timeout_ms, 0, &resp, NULL);
-    if (err) return err;
+    struct json_object *agents = NULL, *summary = NULL, *by = NULL;
+    int err = 0;
     struct cpc_system_health *h = calloc(1, sizeof *h);
-    if (!h || !(h->json = strdup(cpc_json_text(resp)))) {
+    const char *next = cpc_get_str(resp, "next");
+    if (!h || !(h->json = strdup(cpc_json_text(resp))) || (next && !(h->next = strdup(next)))) {
         cp_client_system_health_free(h);
-        json_object_put(resp);
         return nomem(c);
     }
     h->status = cp_enum_parse(cp_health_names, CP_HEALTH_COUNT, cpc_get_str(resp, "status"));
-    if (json_object_object_get_ex(resp, "agents", &agents) &&
-        json_object_is_type(agents, json_type_object)) {
+    h->full = json_object_object_get_ex(resp, "agents", &agents);
+    if (!h->full) json_object_object_get_ex(resp, "unhealthy_agents", &agents);
+    if (json_object_object_get_ex(resp, "summary", &summary) &&
+        json_object_is_type(summary, json_type_object)) {
+        int64_t total = cpc_get_i64(summary, "agents", 0);
+        h->agents_total = total > 0 ? (uint64_t)total : 0;
+        if (json_object_object_get_ex(summary, "by_health", &by) &&
+            json_object_is_type(by, json_type_object))
+            for (int i = 0; i < CP_HEALTH_CRITICAL; i++) {
+                int64_t v = cpc_get_i64(by, cp_health_names[i], 0);
+                h->by_health[i] = v > 0 ? (uint64_t)v : 0;
+            }
+    }
+    if (agents && json_object_is_type(agents, json_type_object)) {
         size_t n = (size_t)json_object_object_length(agents);
         if (!(h->agents = calloc(n ? n : 1, sizeof *h->agents))) err = nomem(c);
         json_object_object_foreach(agents, id, val)
@@ -42,14 +53,102 @@ int cp_client_health(cp_client *c, struct cpc_system_health **out)
             if (!err) h->n_agents++;
         }
         if (!err) qsort(h->agents, h->n_agents, sizeof *h->agents, by_agent_id);
+        if (!err && !h->agents_total && h->full) h->agents_total = h->n_agents; /* older cpd */
     }
-    json_object_put(resp);
     if (err) {
         cp_client_system_health_free(h);
         return err;
     }
     *out = h;
     return CPC_OK;
+}
+
+static int health_request(cp_client *c, const struct cpc_health_query *q, struct json_object **resp)
+{
+    struct cpc_buf path = {0};
+    char n[16];
+    cpc_buf_add(&path, "/health");
+    if (q && q->agents) cpc_buf_add_param(&path, "agents", q->agents);
+    if (q && q->limit) {
+        snprintf(n, sizeof n, "%u", q->limit);
+        cpc_buf_add_param(&path, "limit", n);
+    }
+    if (q && q->after) cpc_buf_add_param(&path, "after", q->after);
+    if (path.failed) {
+        cpc_buf_free(&path);
+        return nomem(c);
+    }
+    int err = cpc_http(c, "GET", path.s, NULL, c->timeout_ms, 0, resp, NULL);
+    cpc_buf_free(&path);
+    return err;
+}
+
+int cp_client_health_query(cp_client *c, const struct cpc_health_query *q,
+                           struct cpc_system_health **out)
+{
+    cpc_reset_error(c);
+    if (!out) return cpc_set_error(c, CPC_ERR_INVALID, "out is NULL");
+    *out = NULL;
+    struct json_object *resp;
+    int err = health_request(c, q, &resp);
+    if (err) return err;
+    err = decode_system_health(c, resp, out);
+    json_object_put(resp);
+    return err;
+}
+
+int cp_client_health(cp_client *c, struct cpc_system_health **out)
+{
+    return cp_client_health_query(c, NULL, out);
+}
+
+/* The first page's object gathers every page's agents; "next" must move forward. */
+int cp_client_health_all(cp_client *c, struct cpc_system_health **out)
+{
+    cpc_reset_error(c);
+    if (!out) return cpc_set_error(c, CPC_ERR_INVALID, "out is NULL");
+    *out = NULL;
+    struct cpc_health_query q = {.agents = "all", .limit = CPC_AGENT_PAGE};
+    struct json_object *first = NULL, *resp = NULL, *map = NULL, *agents;
+    char *after = NULL;
+    int err;
+    for (;;) {
+        q.after = after;
+        if ((err = health_request(c, &q, &resp))) break;
+        if (!json_object_object_get_ex(resp, "agents", &agents) ||
+            !json_object_is_type(agents, json_type_object)) {
+            err = cpc_set_error(c, CPC_ERR_PROTOCOL, "answer without an \"agents\" map");
+            break;
+        }
+        if (!first) {
+            first = resp;
+            map = agents;
+        } else {
+            json_object_object_foreach(agents, id, val)
+                json_object_object_add(map, id, json_object_get(val));
+        }
+        const char *next = cpc_get_str(resp, "next");
+        if (!next) break;
+        if (after && strcmp(next, after) <= 0) {
+            err = cpc_set_error(c, CPC_ERR_PROTOCOL, "the server's next does not move forward");
+            break;
+        }
+        free(after);
+        if (!(after = strdup(next))) {
+            err = nomem(c);
+            break;
+        }
+        if (resp != first) json_object_put(resp);
+        resp = NULL;
+    }
+    free(after);
+    if (resp && resp != first) json_object_put(resp);
+    if (!err) {
+        json_object_object_add(first, "next", NULL);
+        err = decode_system_health(c, first, out);
+    }
+    if (first) json_object_put(first);
+    return err;
 }
 
 int cp_client_agent_health(cp_client *c, const char *agent_id, struct cpc_health **out)

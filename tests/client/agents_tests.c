@@ -229,6 +229,54 @@ void test_list(void **state)
     assert_null(l);
 }
 
+/* More agents than a page: cp_client_agent_list follows "next" to the end; one page at a time
+ * with cp_client_agent_page. */
+void test_list_pages(void **state)
+{
+    (void)state;
+    enum { N = CPC_AGENT_PAGE + 20 };
+    char cap[64], prefix[64];
+    snprintf(cap, sizeof cap, "%s", uid("pcap"));
+    snprintf(prefix, sizeof prefix, "%s", uid("pg"));
+    const char *caps[] = {cap};
+    for (int i = 0; i < N; i++) {
+        char id[96];
+        snprintf(id, sizeof id, "%s-%04d", prefix, i);
+        register_agent(id, caps, 1);
+    }
+    struct cpc_agent_query q = {.capabilities = caps, .n_capabilities = 1, .all = 1};
+    struct cpc_agent_list *l = NULL;
+    ASSERT_OK(cp_client_agent_list(C, &q, &l));
+    assert_int_equal(l->n, N);
+    assert_int_equal(l->total, N);
+    assert_null(l->next);
+    for (size_t i = 1; i < l->n; i++)
+        assert_true(strcmp(l->agents[i - 1].agent_id, l->agents[i].agent_id) < 0);
+    assert_non_null(strstr(l->json, "\"next\":null"));
+    cp_client_agent_list_free(l);
+
+    size_t seen = 0, pages = 0;
+    char after[96] = "";
+    do {
+        ASSERT_OK(cp_client_agent_page(C, &q, 200, *after ? after : NULL, &l));
+        assert_true(l->n <= 200);
+        for (size_t i = 0; i < l->n; i++) {
+            char want[96];
+            snprintf(want, sizeof want, "%s-%04zu", prefix, seen + i);
+            assert_string_equal(l->agents[i].agent_id, want);
+        }
+        seen += l->n;
+        pages++;
+        snprintf(after, sizeof after, "%s", l->next ? l->next : "");
+        cp_client_agent_list_free(l);
+    } while (*after);
+    assert_int_equal(seen, N);
+    assert_int_equal(pages, 3);
+    expect_error(cp_client_agent_page(C, &q, 0, NULL, &l), CPC_ERR_INVALID, 0, NULL);
+    expect_error(cp_client_agent_page(C, &q, 100001, NULL, &l), CPC_ERR_INVALID, 400, NULL);
+    assert_null(l);
+}
+
 void test_select(void **state)
 {
     (void)state;
@@ -302,6 +350,51 @@ void test_health(void **state)
     cp_client_health_free(h);
     expect_error(cp_client_agent_health(C, uid("none"), &h), CPC_ERR_NOT_FOUND, 404, NULL);
     assert_null(h);
+}
+
+/* The forms of GET /health: the summary's counts, the full map a page at a time, and
+ * cp_client_health_all over several pages (test_list_pages left more than one page). */
+void test_health_forms(void **state)
+{
+    (void)state;
+    struct cpc_system_health *sh = NULL, *all = NULL;
+    struct cpc_health_query q = {.agents = "summary"};
+    ASSERT_OK(cp_client_health_query(C, &q, &sh));
+    assert_int_equal(sh->full, 0);
+    assert_true(sh->agents_total > CPC_AGENT_PAGE);
+    assert_int_equal(sh->by_health[CP_HEALTH_HEALTHY] + sh->by_health[CP_HEALTH_DEGRADED] +
+                         sh->by_health[CP_HEALTH_UNHEALTHY] + sh->by_health[CP_HEALTH_UNKNOWN],
+                     sh->agents_total);
+    assert_int_equal(sh->n_agents,
+                     sh->by_health[CP_HEALTH_DEGRADED] + sh->by_health[CP_HEALTH_UNHEALTHY]);
+    assert_non_null(strstr(sh->json, "\"unhealthy_agents\""));
+    uint64_t total = sh->agents_total;
+    cp_client_system_health_free(sh);
+
+    q = (struct cpc_health_query){.agents = "all", .limit = 3};
+    ASSERT_OK(cp_client_health_query(C, &q, &sh));
+    assert_int_equal(sh->full, 1);
+    assert_int_equal(sh->n_agents, 3);
+    assert_non_null(sh->next);
+    assert_string_equal(sh->next, sh->agents[2].agent_id);
+    q.after = sh->next;
+    struct cpc_system_health *second = NULL;
+    ASSERT_OK(cp_client_health_query(C, &q, &second));
+    assert_true(strcmp(second->agents[0].agent_id, sh->agents[2].agent_id) > 0);
+    cp_client_system_health_free(second);
+    cp_client_system_health_free(sh);
+
+    ASSERT_OK(cp_client_health_all(C, &all));
+    assert_int_equal(all->full, 1);
+    assert_true(all->n_agents >= total); /* others may have registered meanwhile */
+    assert_null(all->next);
+    for (size_t i = 1; i < all->n_agents; i++)
+        assert_true(strcmp(all->agents[i - 1].agent_id, all->agents[i].agent_id) < 0);
+    cp_client_system_health_free(all);
+
+    q = (struct cpc_health_query){.agents = "everything"};
+    expect_error(cp_client_health_query(C, &q, &sh), CPC_ERR_INVALID, 400, "invalid_field");
+    assert_null(sh);
 }
 
 void test_stats(void **state)

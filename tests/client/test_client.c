@@ -240,6 +240,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_batch),
         cmocka_unit_test(test_lease_attempts_retry_purge),
         cmocka_unit_test(test_health),
+        cmocka_unit_test(test_list_pages),
+        cmocka_unit_test(test_health_forms),
         cmocka_unit_test(test_stats),
         cmocka_unit_test(test_raw_request),
         cmocka_unit_test(test_events),

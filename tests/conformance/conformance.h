@@ -42,6 +42,12 @@ const char *tid(unsigned n);
 const struct cp_result *op_register(const struct cp_agent_view *in, int64_t now);
 const struct cp_result *op_agent_get(const char *id);
 const struct cp_result *op_agent_list(const char *caps_csv, int32_t status);
+/* agent_list with the paging members (ABI 2.4): after (NULL: from the start), limit (0: all),
+ * health_mask (0: any). */
+const struct cp_result *op_agent_page(const char *caps_csv, int32_t status, const char *after,
+                                      uint32_t limit, uint32_t health_mask);
+/* Pages of 1..3 (and health masks) list exactly what the whole list holds, in order. */
+void check_agent_pages(const char *caps_csv, int32_t status);
 const struct cp_result *op_heartbeat(const char *id, int32_t status, int64_t now);
 const struct cp_result *op_unregister(const char *id, int64_t now);
 const struct cp_result *op_set_health(const char *id, const struct cp_health_view *h,

@@ -186,6 +186,7 @@ static struct cp_result *copy_result(const struct cp_result *r)
     struct cp_result *c = cx_alloc(sizeof *c);
     *c = *r;
     c->message = cx_strdup(r->message);
+    c->next = cx_strdup(r->next);
     c->agent = copy_agent(r->agent);
     c->task = copy_task(r->task);
     const struct cp_agent_view **agents = cx_alloc((r->n_agents + 1) * sizeof *agents);
@@ -218,9 +219,10 @@ static struct cp_result *copy_result(const struct cp_result *r)
     }
     c->events = ev;
     /* task_complete_next (2.4): the claim's result, one level deep. */
-    c->next = r->size >= offsetof(struct cp_result, next) + sizeof r->next && r->next
-                  ? copy_result(r->next)
-                  : NULL;
+    c->next_claim =
+        r->size >= offsetof(struct cp_result, next_claim) + sizeof r->next_claim && r->next_claim
+            ? copy_result(r->next_claim)
+            : NULL;
     return c;
 }
 
@@ -373,6 +375,7 @@ static void check_stats_recount(void)
     const struct cp_result *al = op_agent_list(NULL, -1);
     assert_rc(al, 0);
     assert_int_equal(s->agents_total, al->n_agents);
+    if (al->n_agents <= 40) check_agent_pages(NULL, -1); /* every state a test left behind */
     uint64_t by_status[CP_AGENT_STATUS_COUNT] = {0}, by_health[CP_HEALTH_COUNT] = {0};
     uint64_t available = 0, open = 0;
     for (size_t i = 0; i < al->n_agents; i++) {
@@ -475,6 +478,80 @@ const struct cp_result *op_agent_list(const char *caps_csv, int32_t status)
     f.capabilities = cx_caps(caps_csv, &f.n_capabilities);
     f.status = status;
     RUN("agent_list", agent_list(cx.st, &f, on_result, w));
+}
+
+const struct cp_result *op_agent_page(const char *caps_csv, int32_t status, const char *after,
+                                      uint32_t limit, uint32_t health_mask)
+{
+    struct cp_agent_filter f = {0};
+    f.capabilities = cx_caps(caps_csv, &f.n_capabilities);
+    f.status = status;
+    f.after = after;
+    f.limit = limit;
+    f.health_mask = health_mask;
+    RUN("agent_list", agent_list(cx.st, &f, on_result, w));
+}
+
+/* The whole list filtered by hand (after, health) is what the pages of `limit` give, in order,
+ * each match once; pages may be short but never longer than limit, and never overshoot. */
+static void check_pages(const struct cp_result *all, const char *caps_csv, int32_t status,
+                        const char *after, uint32_t limit, uint32_t mask)
+{
+    const char *want[512];
+    size_t n_want = 0;
+    for (size_t i = 0; i < all->n_agents && n_want < 512; i++) {
+        const struct cp_agent_view *a = all->agents[i];
+        if (after && strcmp(a->agent_id, after) <= 0) continue;
+        if (mask && !(mask & (1u << a->health.status))) continue;
+        want[n_want++] = a->agent_id;
+    }
+    size_t got = 0, pages = 0, most = stats()->agents_total + 2; /* short pages: <= 1 per agent */
+    const char *cursor = after;
+    for (;;) {
+        const struct cp_result *p = op_agent_page(caps_csv, status, cursor, limit, mask);
+        assert_rc(p, 0);
+        assert_true(p->n_agents <= limit);
+        for (size_t i = 0; i < p->n_agents; i++) {
+            if (got >= n_want || strcmp(p->agents[i]->agent_id, want[got]) != 0)
+                fail_msg("page %zu (after %s, limit %u, health mask %#x): %s where %s belongs",
+                         pages, cursor ? cursor : "-", limit, mask, p->agents[i]->agent_id,
+                         got < n_want ? want[got] : "nothing");
+            got++;
+        }
+        if (p->next && cursor) assert_true(strcmp(p->next, cursor) > 0); /* progress */
+        if (!p->next) break;
+        if (p->n_agents) assert_true(strcmp(p->next, p->agents[p->n_agents - 1]->agent_id) >= 0);
+        cursor = p->next;
+        assert_true(++pages <= most);
+    }
+    assert_int_equal(got, n_want);
+}
+
+void check_agent_pages(const char *caps_csv, int32_t status)
+{
+    const struct cp_result *all = op_agent_list(caps_csv, status);
+    assert_rc(all, 0);
+    const uint32_t unwell = (1u << CP_HEALTH_DEGRADED) | (1u << CP_HEALTH_UNHEALTHY);
+    const uint32_t masks[] = {0, unwell, 1u << CP_HEALTH_HEALTHY, 1u << CP_HEALTH_UNKNOWN,
+                              1u << CP_HEALTH_DEGRADED};
+    for (uint32_t limit = 1; limit <= 3; limit++)
+        for (size_t m = 0; m < sizeof masks / sizeof *masks; m++)
+            check_pages(all, caps_csv, status, NULL, limit, masks[m]);
+    /* Unpaged (limit 0) with after and a health mask: everything past it, in one answer. */
+    for (size_t i = 0; i < all->n_agents; i += 2) {
+        const char *after = all->agents[i]->agent_id;
+        const struct cp_result *p = op_agent_page(caps_csv, status, after, 0, unwell);
+        assert_rc(p, 0);
+        assert_null(p->next);
+        size_t k = 0;
+        for (size_t j = i + 1; j < all->n_agents; j++)
+            if (unwell & (1u << all->agents[j]->health.status)) {
+                assert_true(k < p->n_agents);
+                assert_str(p->agents[k++]->agent_id, all->agents[j]->agent_id);
+            }
+        assert_int_equal(k, p->n_agents);
+        check_pages(all, caps_csv, status, after, 2, 0);
+    }
 }
 
 const struct cp_result *op_heartbeat(const char *id, int32_t status, int64_t now)

@@ -170,6 +170,72 @@ static void list_sorted_and_filtered(void **state)
     assert_str(r->agents[0]->agent_id, "charlie");
 }
 
+/* ABI 2.4: pages by agent_id after a cursor (an id that need not exist), of at most limit
+ * agents, filtered by health; following next lists every match once. */
+static void list_pages(void **state)
+{
+    (void)state;
+    const char *ids[] = {"alpha", "bravo", "charlie", "delta", "echo", "foxtrot"};
+    for (int i = 0; i < 6; i++) {
+        struct cp_agent_view in = agent_in(ids[i], i % 2 ? "code" : "code,debate", 1);
+        if (i >= 2 && i <= 3) /* probed: their health is what set_health says */
+            in.health_probe_json = "{\"type\":\"http\",\"url\":\"http://127.0.0.1:9/h\"}";
+        assert_rc(op_register(&in, T0), 0);
+    }
+    struct cp_health_view h = agent("charlie")->health;
+    h.status = CP_HEALTH_DEGRADED;
+    assert_rc(op_set_health("charlie", &h, -1, -1), 0);
+    assert_rc(op_heartbeat("echo", CP_AGENT_DRAINING, T0 + 1), 0);
+    for (int i = 0; i < 4; i++)
+        assert_rc(op_heartbeat(ids[i], -1, T0 + 1), 0);
+    /* delta keeps unknown (probed, never checked); foxtrot goes offline: unhealthy */
+    assert_rc(op_reap(&(struct cp_reap){
+                  .now_ms = T0 + 1000, .heartbeat_timeout_ms = 1000, .retention_ms = -1}),
+              0);
+
+    const struct cp_result *p = op_agent_page(NULL, -1, NULL, 2, 0);
+    assert_rc(p, 0);
+    assert_int_equal(p->n_agents, 2);
+    assert_str(p->agents[0]->agent_id, "alpha");
+    assert_str(p->agents[1]->agent_id, "bravo");
+    assert_non_null(p->next);
+    assert_str(p->next, "bravo");
+    p = op_agent_page(NULL, -1, "bravo", 2, 0);
+    assert_int_equal(p->n_agents, 2);
+    assert_str(p->agents[0]->agent_id, "charlie");
+    assert_str(p->agents[1]->agent_id, "delta");
+    p = op_agent_page(NULL, -1, "d", 10, 0); /* not an id: the next one after it */
+    assert_int_equal(p->n_agents, 3);
+    assert_str(p->agents[0]->agent_id, "delta");
+    assert_str(p->agents[2]->agent_id, "foxtrot");
+    assert_null(p->next); /* fewer than limit candidates: nothing follows */
+    p = op_agent_page(NULL, -1, "zulu", 3, 0);
+    assert_rc(p, 0);
+    assert_int_equal(p->n_agents, 0);
+    assert_null(p->next);
+
+    uint32_t unwell = (1u << CP_HEALTH_DEGRADED) | (1u << CP_HEALTH_UNHEALTHY);
+    p = op_agent_page(NULL, -1, NULL, 10, unwell);
+    assert_int_equal(p->n_agents, 2);
+    assert_str(p->agents[0]->agent_id, "charlie");
+    assert_str(p->agents[1]->agent_id, "foxtrot");
+    assert_null(p->next);
+    p = op_agent_page(NULL, -1, NULL, 0, 1u << CP_HEALTH_HEALTHY);
+    assert_int_equal(p->n_agents, 3);
+    assert_str(p->agents[2]->agent_id, "echo");
+    assert_null(p->next);
+    p = op_agent_page(NULL, -1, NULL, 1, 1u << CP_HEALTH_UNKNOWN);
+    for (; p->n_agents == 0 && p->next;) /* a backend may answer short pages */
+        p = op_agent_page(NULL, -1, p->next, 1, 1u << CP_HEALTH_UNKNOWN);
+    assert_int_equal(p->n_agents, 1);
+    assert_str(p->agents[0]->agent_id, "delta");
+
+    check_agent_pages(NULL, -1);
+    check_agent_pages("debate", -1);
+    check_agent_pages("code", CP_AGENT_READY);
+    check_agent_pages(NULL, CP_AGENT_DRAINING);
+}
+
 static void heartbeat_rules(void **state)
 {
     (void)state;
@@ -405,6 +471,7 @@ const struct CMUnitTest conformance_agent_tests[] = {
     CX_TEST(reregister_replaces_fields_keeps_counters),
     CX_TEST(reregister_without_probe_is_healthy),
     CX_TEST(list_sorted_and_filtered),
+    CX_TEST(list_pages),
     CX_TEST(heartbeat_rules),
     CX_TEST(heartbeat_keeps_unhealthy_failed_agent_failed),
     CX_TEST(heartbeat_busy_rules),

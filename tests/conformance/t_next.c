@@ -93,8 +93,8 @@ static void same_as_two_calls(int kind)
     }
     assert_rc(one, 0);
     assert_rc(tr2, 0);
-    assert_non_null(one->next);
-    assert_rc(one->next, 0);
+    assert_non_null(one->next_claim);
+    assert_rc(one->next_claim, 0);
     assert_rc(cl2, 0);
     /* The transition's part: the task and its agent after it, and the statuses before. */
     assert_same_task(one->task, tr2->task);
@@ -104,14 +104,14 @@ static void same_as_two_calls(int kind)
     assert_int_equal(one->agent_status_before, tr2->agent_status_before);
     assert_int_equal(one->task_status_before, tr2->task_status_before);
     /* The claim's part. */
-    assert_non_null(one->next->task);
+    assert_non_null(one->next_claim->task);
     assert_non_null(cl2->task);
-    assert_str(one->next->task->id, tid(2)); /* a failed task requeues behind it */
-    assert_same_task(one->next->task, cl2->task);
-    assert_same_agent(one->next->agent, cl2->agent);
-    assert_int_equal(one->next->before, cl2->before);
-    assert_int_equal(one->next->agent_status_before, cl2->agent_status_before);
-    assert_int_equal(one->next->task_status_before, cl2->task_status_before);
+    assert_str(one->next_claim->task->id, tid(2)); /* a failed task requeues behind it */
+    assert_same_task(one->next_claim->task, cl2->task);
+    assert_same_agent(one->next_claim->agent, cl2->agent);
+    assert_int_equal(one->next_claim->before, cl2->before);
+    assert_int_equal(one->next_claim->agent_status_before, cl2->agent_status_before);
+    assert_int_equal(one->next_claim->task_status_before, cl2->task_status_before);
     /* And the records as stored. */
     assert_same_agent(agent("xa"), agent("ya"));
     assert_same_task(task(tid(1)), task(tid(11)));
@@ -159,12 +159,12 @@ static void complete_next_nothing_to_claim(void **state)
     const struct cp_result *r = next_do(CP_TR_COMPLETE, tid(1), "a", NULL, T0 + 5);
     assert_rc(r, 0);
     assert_int_equal(r->task->status, CP_TASK_COMPLETED);
-    assert_non_null(r->next);
-    assert_rc(r->next, 0);
-    assert_null(r->next->task);
-    assert_non_null(r->next->agent);
-    assert_int_equal(r->next->agent->tasks_in_flight, 0);
-    assert_int_equal(r->next->agent->last_heartbeat_ms, T0 + 5);
+    assert_non_null(r->next_claim);
+    assert_rc(r->next_claim, 0);
+    assert_null(r->next_claim->task);
+    assert_non_null(r->next_claim->agent);
+    assert_int_equal(r->next_claim->agent->tasks_in_flight, 0);
+    assert_int_equal(r->next_claim->agent->last_heartbeat_ms, T0 + 5);
     assert_int_equal(task(tid(2))->status, CP_TASK_PENDING);
 }
 
@@ -179,9 +179,9 @@ static void complete_next_claims_with_given_capabilities(void **state)
     claim_id("a", T0 + 3);
     const struct cp_result *r = next_do(CP_TR_COMPLETE, tid(1), "a", "c", T0 + 5);
     assert_rc(r, 0);
-    assert_rc(r->next, 0);
-    assert_non_null(r->next->task);
-    assert_str(r->next->task->id, tid(3)); /* t2 needs d, not in the claim's capabilities */
+    assert_rc(r->next_claim, 0);
+    assert_non_null(r->next_claim->task);
+    assert_str(r->next_claim->task->id, tid(3)); /* t2 needs d, not in the claim's capabilities */
     /* Not sorted and unique: the claim's INVALID, the completion stands. */
     submit(tid(4), "c", CP_PRIORITY_NORMAL, T0 + 6);
     struct cp_transition tr = tr_of(CP_TR_COMPLETE, tid(3), "a", T0 + 7);
@@ -190,8 +190,8 @@ static void complete_next_claims_with_given_capabilities(void **state)
     r = op_complete_next(&tr, &c);
     assert_rc(r, 0);
     assert_int_equal(task(tid(3))->status, CP_TASK_COMPLETED);
-    assert_non_null(r->next);
-    assert_rc(r->next, CP_ERR_INVALID);
+    assert_non_null(r->next_claim);
+    assert_rc(r->next_claim, CP_ERR_INVALID);
     assert_int_equal(task(tid(4))->status, CP_TASK_PENDING);
 }
 
@@ -207,7 +207,7 @@ static void complete_next_refused_changes_nothing(void **state)
     /* Not b's task: CONFLICT with the task as it is, no claim for b. */
     const struct cp_result *r = next_do(CP_TR_COMPLETE, tid(1), "b", NULL, T0 + 5);
     assert_rc(r, CP_ERR_CONFLICT);
-    assert_null(r->next);
+    assert_null(r->next_claim);
     assert_int_equal(r->task->status, CP_TASK_CLAIMED);
     assert_int_equal(task(tid(2))->status, CP_TASK_PENDING);
     assert_int_equal(agent("b")->tasks_in_flight, 0);
@@ -215,13 +215,13 @@ static void complete_next_refused_changes_nothing(void **state)
     /* Unknown task: NOT_FOUND, nothing claimed. */
     r = next_do(CP_TR_FAIL, tid(9), "a", NULL, T0 + 6);
     assert_rc(r, CP_ERR_NOT_FOUND);
-    assert_null(r->next);
+    assert_null(r->next_claim);
     assert_int_equal(task(tid(2))->status, CP_TASK_PENDING);
     /* Already completed: CONFLICT, nothing claimed. */
     tr_ok(CP_TR_COMPLETE, tid(1), "a", T0 + 7);
     r = next_do(CP_TR_COMPLETE, tid(1), "a", NULL, T0 + 8);
     assert_rc(r, CP_ERR_CONFLICT);
-    assert_null(r->next);
+    assert_null(r->next_claim);
     assert_int_equal(task(tid(2))->status, CP_TASK_PENDING);
     assert_int_equal(agent("a")->tasks_completed, 1);
     /* START is not a kind it takes. */
@@ -243,9 +243,9 @@ static void complete_next_follows_the_claim_rule(void **state)
     assert_rc(op_heartbeat("a", CP_AGENT_BUSY, T0 + 2), 0);
     const struct cp_result *r = next_do(CP_TR_COMPLETE, tid(1), "a", NULL, T0 + 5);
     assert_rc(r, 0);
-    assert_rc(r->next, 0);
-    assert_null(r->next->task);
-    assert_int_equal(r->next->agent->status, CP_AGENT_BUSY);
+    assert_rc(r->next_claim, 0);
+    assert_null(r->next_claim->task);
+    assert_int_equal(r->next_claim->agent->status, CP_AGENT_BUSY);
     assert_int_equal(task(tid(2))->status, CP_TASK_PENDING);
 }
 

@@ -120,6 +120,22 @@ class CpctlTest(cpdtest.CpdTestCase):
         self.assertEqual(sorted(a["agent_id"] for a in body["agents"]), sorted([a1, a2]))
         self.rc(2, "agents", "list", "--status", "sleepy")
 
+        # One page at a time: "next: ID" under the table while there are more.
+        first, second = sorted([a1, a2])
+        out = self.ok("agents", "list", "--capability", cap, "--all", "--limit", "1")
+        table, _, tail = out.rstrip("\n").rpartition("\n")
+        self.assertEqual(self.column(table + "\n", "AGENT_ID"), [first])
+        self.assertEqual(tail, "next: " + first)
+        out = self.ok("agents", "list", "--capability", cap, "--all", "--limit", "1",
+                      "--after", first)
+        self.assertEqual(self.column(out, "AGENT_ID"), [second])
+        self.assertNotIn("next:", out)
+        body = json.loads(self.ok("--json", "agents", "list", "--capability", cap, "--all",
+                                  "--limit", "1"))
+        self.assertEqual((len(body["agents"]), body["next"]), (1, first))
+        self.rc(2, "agents", "list", "--limit", "0")
+        self.rc(2, "agents", "list", "--after", first)
+
         out = self.ok("agents", "get", a1)
         self.assertRegex(out, r"(?m)^agent_id +%s$" % re.escape(a1))
         self.assertRegex(out, r"(?m)^status +ready$")
@@ -388,11 +404,23 @@ class CpctlTest(cpdtest.CpdTestCase):
         agent = self.uid("h")
         self.register(agent)
         out = self.ok("health")
-        self.assertRegex(out, r"^system: (healthy|degraded|unhealthy|critical) \(\d+ agents\)")
+        self.assertRegex(out, r"^system: (healthy|degraded|unhealthy|critical) \(\d+ agents: "
+                              r"\d+ healthy, \d+ degraded, \d+ unhealthy, \d+ unknown\)\n\n")
         table = out.split("\n\n", 1)[1]
         rows = dict(zip(self.column(table, "AGENT_ID"), self.column(table, "HEALTH")))
         self.assertEqual(rows.get(agent), "healthy")
         self.assertIn(agent, json.loads(self.ok("health", "--json"))["agents"])
+        # --all reads the map in pages; --summary lists only the unwell (none here).
+        out = self.ok("health", "--all")
+        self.assertIn(agent, self.column(out.split("\n\n", 1)[1], "AGENT_ID"))
+        out = self.ok("health", "--summary")
+        self.assertIn("degraded and unhealthy agents:", out)
+        self.assertNotIn(agent, out)
+        body = json.loads(self.ok("--json", "health", "--summary"))
+        self.assertEqual(body["form"], "summary")
+        self.assertGreaterEqual(body["summary"]["by_health"]["healthy"], 1)
+        self.rc(2, "health", "--all", "--summary")
+        self.rc(2, "health", "--all", agent)
         out = self.ok("health", agent)
         self.assertRegex(out, r"(?m)^status +healthy$")
         self.assertRegex(out, r"(?m)^circuit +closed$")

@@ -135,7 +135,7 @@ static void test_listing_and_select_follow_the_claim_rule(void **s)
     ops_agent_heartbeat(&core, &call, "a-busy", CP_AGENT_BUSY, on_drained, &d);
     assert_int_equal(d.status, CP_AGENT_BUSY);
     drain("b-drained", 1);
-    struct cp_agent_filter f = {NULL, 0, -1};
+    struct cp_agent_filter f = {.status = -1};
     struct listed l = {0};
     ops_agent_list(&core, &call, &f, 1, on_listed, &l);
     assert_int_equal(l.n, 1);

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -106,6 +107,39 @@ static void test_reaper_timer_reaps(void **s)
     RUN_UNTIL(task_state(t).status == CP_TASK_TIMEOUT, 3000);
     assert_int_equal(task_state(t).status, CP_TASK_TIMEOUT);
     assert_int_equal(count_events(EVT_TASK_TIMEOUT, t, "a"), 1);
+}
+
+static void on_stats(void *cookie, const struct cp_result *res)
+{
+    assert_int_equal(res->rc, 0);
+    *(uint64_t *)cookie = res->stats->agents_total;
+}
+
+static uint64_t agents_total(void)
+{
+    uint64_t n = UINT64_MAX;
+    ops_stats(&core, on_stats, &n);
+    return n;
+}
+
+/* A fleet larger than one reaper batch goes offline and is removed in one cleanup interval:
+ * the fake clock stands still after the interval has come, so every batch after the first runs
+ * in the same interval (before the removal rode only on the interval's first pass). */
+static void test_removal_keeps_up_within_one_interval(void **s)
+{
+    (void)s;
+    events_free(core.events); /* 2,600 registrations: more than the recorder holds */
+    core.events = events_new();
+    char id[32];
+    for (int i = 0; i < 2600; i++) {
+        snprintf(id, sizeof id, "agent-%04d", i);
+        reg_agent(id, "x", 1);
+    }
+    assert_int_equal(agents_total(), 2600);
+    ops_start(&core);
+    clock_advance_fake(cfg.cleanup_interval_ms + 3 * cfg.heartbeat_timeout_ms);
+    RUN_UNTIL(agents_total() == 0, 5000);
+    assert_int_equal(agents_total(), 0);
 }
 
 static void test_offline_agent_gives_its_task_to_a_held_claimer(void **s)
@@ -294,6 +328,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_timeout_requeues_to_a_held_claimer_then_times_out),
         T(test_reaper_timer_reaps),
+        T(test_removal_keeps_up_within_one_interval),
         T(test_offline_agent_gives_its_task_to_a_held_claimer),
         T(test_unregister_requeues_and_wakes),
         T(test_waiter_answered_on_completion),

@@ -1,12 +1,14 @@
 /* agents.c — `cpctl agents list|get|rm|select|drain|undrain`: the agent registry. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cpctl.h"
 
 static const char agents_usage[] =
     "usage: cpctl agents list [--capability CAP]... [--all] [--status STATUS]\n"
+    "                         [--limit N [--after AGENT_ID]]\n"
     "       cpctl agents get AGENT_ID\n"
     "       cpctl agents rm AGENT_ID\n"
     "       cpctl agents drain AGENT_ID\n"
@@ -16,7 +18,10 @@ static const char agents_usage[] =
     "\n"
     "  list     agents that could take work now; --all: every agent, offline ones too;\n"
     "           --capability (repeat or comma-separate): agents having all of them;\n"
-    "           --status: starting|ready|busy|draining|offline|failed\n"
+    "           --status: starting|ready|busy|draining|offline|failed;\n"
+    "           every match is read in pages of 500; --limit: one page of at most N\n"
+    "           agents (after AGENT_ID: the previous page's next), then \"next: ID\"\n"
+    "           when there are more\n"
     "  get      one agent in full\n"
     "  rm       unregister an agent (its in-flight tasks return to pending)\n"
     "  drain    no new tasks for the agent; it finishes those it holds and reads draining\n"
@@ -93,28 +98,39 @@ static void print_agent_detail(const struct cpc_agent *a)
 
 static int cmd_list(struct cpctl *ctl, int argc, char **argv)
 {
-    static const struct option opts[] = {{"capability", required_argument, NULL, 'c'},
-                                         {"all", no_argument, NULL, 'a'},
-                                         {"status", required_argument, NULL, 's'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"capability", required_argument, NULL, 'c'}, {"all", no_argument, NULL, 'a'},
+        {"status", required_argument, NULL, 's'},     {"limit", required_argument, NULL, 'l'},
+        {"after", required_argument, NULL, 'f'},      {NULL, 0, NULL, 0}};
     struct cpctl_list caps = {0};
     struct cpc_agent_query q = {0};
+    unsigned long limit = 0;
+    const char *after = NULL;
     int c, rc = EXIT_OK;
     optind = 0;
     opterr = 0;
-    while (rc == EXIT_OK && (c = getopt_long(argc, argv, "c:as:", opts, NULL)) != -1) {
+    while (rc == EXIT_OK && (c = getopt_long(argc, argv, "c:as:l:f:", opts, NULL)) != -1) {
         if (c == 'c')
             rc = cpctl_list_add(&caps, "--capability", optarg) < 0 ? EXIT_USAGE : rc;
         else if (c == 'a')
             q.all = 1;
         else if (c == 's')
             q.status = optarg;
+        else if (c == 'l')
+            rc = cpctl_parse_ulong("--limit", optarg, 100000, &limit) < 0 ? EXIT_USAGE
+                 : limit == 0
+                     ? cpctl_usage_error("agents ", "agents list: --limit must be 1..100000")
+                     : rc;
+        else if (c == 'f')
+            after = optarg;
         else
             rc = cpctl_usage_error("agents ", "agents list: bad option or missing value '%s'",
                                    argv[optind - 1]);
     }
     if (rc == EXIT_OK && optind < argc)
         rc = cpctl_usage_error("agents ", "agents list: unexpected '%s'", argv[optind]);
+    if (rc == EXIT_OK && after && !limit)
+        rc = cpctl_usage_error("agents ", "agents list: --after goes with --limit");
     if (rc != EXIT_OK) {
         cpctl_list_free(&caps);
         return rc;
@@ -122,16 +138,23 @@ static int cmd_list(struct cpctl *ctl, int argc, char **argv)
     q.capabilities = caps.v;
     q.n_capabilities = caps.n;
     struct cpc_agent_list *l = NULL;
-    int err = cp_client_agent_list(ctl->client, &q, &l);
+    int err = limit ? cp_client_agent_page(ctl->client, &q, (uint32_t)limit, after, &l)
+                    : cp_client_agent_list(ctl->client, &q, &l);
     cpctl_list_free(&caps);
     if (err) return cpctl_fail(ctl, err, "agents list");
     if (ctl->json) {
         cpctl_print_json(l->json);
     } else {
-        const struct cpc_agent *v[l->n ? l->n : 1];
+        const struct cpc_agent **v = calloc(l->n ? l->n : 1, sizeof *v); /* fleets are large */
+        if (!v) {
+            cp_client_agent_list_free(l);
+            return cpctl_fail(ctl, CPC_ERR_NOMEM, "agents list");
+        }
         for (size_t i = 0; i < l->n; i++)
             v[i] = &l->agents[i];
         print_agent_table(v, l->n);
+        free(v);
+        if (l->next) printf("next: %s\n", l->next);
     }
     cp_client_agent_list_free(l);
     return EXIT_OK;

@@ -5,9 +5,12 @@
 #include "cpctl.h"
 
 static const char health_usage[] =
-    "usage: cpctl health [AGENT_ID]\n"
+    "usage: cpctl health [--all | --summary] [AGENT_ID]\n"
     "\n"
-    "  Without AGENT_ID: the system status and every agent's health and circuit breaker.\n"
+    "  Without AGENT_ID: the system status, the agents' counts by health, and the agents'\n"
+    "  health and circuit breakers: every agent for a fleet of up to 1000 agents, else the\n"
+    "  degraded and unhealthy ones (the server's summary, at most 100 of them);\n"
+    "  --all: every agent (read in pages of 500); --summary: the summary whatever the size.\n"
     "  With AGENT_ID: that agent's health in full (exit 1 when unknown).\n";
 
 static const char stats_usage[] =
@@ -55,8 +58,16 @@ int cpctl_health(struct cpctl *ctl, int argc, char **argv)
         fputs(health_usage, stdout);
         return EXIT_OK;
     }
+    int all = 0, summary = 0;
+    while (argc > 1 && (!strcmp(argv[1], "--all") || !strcmp(argv[1], "--summary"))) {
+        all |= !strcmp(argv[1], "--all");
+        summary |= !strcmp(argv[1], "--summary");
+        argc--, argv++;
+    }
     if (argc > 2 || (argc == 2 && argv[1][0] == '-'))
         return cpctl_usage_error("health ", "health takes at most one AGENT_ID");
+    if ((all && summary) || ((all || summary) && argc == 2))
+        return cpctl_usage_error("health ", "health: --all or --summary, without an AGENT_ID");
     if (argc == 2) {
         struct cpc_health *h = NULL;
         int err = cp_client_agent_health(ctl->client, argv[1], &h);
@@ -69,12 +80,24 @@ int cpctl_health(struct cpctl *ctl, int argc, char **argv)
         return EXIT_OK;
     }
     struct cpc_system_health *sh = NULL;
-    int err = cp_client_health(ctl->client, &sh);
+    struct cpc_health_query q = {.agents = summary ? "summary" : NULL};
+    int err =
+        all ? cp_client_health_all(ctl->client, &sh) : cp_client_health_query(ctl->client, &q, &sh);
     if (err) return cpctl_fail(ctl, err, "health");
     if (ctl->json) {
         cpctl_print_json(sh->json);
     } else {
-        printf("system: %s (%zu agents)\n\n", cp_health_name(sh->status), sh->n_agents);
+        const uint64_t *h = sh->by_health;
+        printf("system: %s (%llu agents: %llu healthy, %llu degraded, %llu unhealthy, %llu "
+               "unknown)\n",
+               cp_health_name(sh->status), (unsigned long long)sh->agents_total,
+               (unsigned long long)h[CP_HEALTH_HEALTHY], (unsigned long long)h[CP_HEALTH_DEGRADED],
+               (unsigned long long)h[CP_HEALTH_UNHEALTHY],
+               (unsigned long long)h[CP_HEALTH_UNKNOWN]);
+        if (!sh->full)
+            printf("degraded and unhealthy agents%s:\n",
+                   sh->next ? " (the first of them; --all lists every agent)" : "");
+        putchar('\n');
         static const char *const headers[] = {"AGENT_ID", "HEALTH", "PROBE",      "FAILURES",
                                               "CIRCUIT",  "LAT_MS", "LAST_CHECK", "ERROR"};
         struct table *t = table_new(8, headers);

@@ -27,6 +27,7 @@ from .types import (AgentCapability, AgentInfo, AgentStatus, BatchItem, Completi
                     parse_time)
 
 MAX_WAIT_MS = 60000  # the server's cap on block_ms and wait_ms
+AGENT_PAGE = 500  # agents a request when a call reads a whole list page by page
 
 
 class CallCancelled(ControlPlaneError):
@@ -121,6 +122,27 @@ def _names(values: Optional[Union[str, Iterable[Any]]]) -> Optional[List[str]]:
     if isinstance(values, str):
         return [values]
     return [_name(v) for v in values]
+
+
+def _agent_query(capability: Any, available: bool, status: Any) -> List[Tuple[str, str]]:
+    query = []
+    caps = _names(capability)
+    if caps:
+        query.append(("capability", ",".join(caps)))
+    query.append(("available", "true" if available else "false"))
+    if status is not None:
+        query.append(("status", _name(status)))
+    return query
+
+
+def _page_query(query: List[Tuple[str, str]], limit: Optional[int],
+                after: Optional[str]) -> List[Tuple[str, str]]:
+    query = list(query)
+    if limit is not None:
+        query.append(("limit", str(int(limit))))
+    if after is not None:
+        query.append(("after", after))
+    return query
 
 
 def _priority_name(p: Any) -> Any:
@@ -243,21 +265,36 @@ class Operations:
     def list_agents(self, capability: Optional[Union[str, AgentCapability,
                                                      Sequence[Union[str, AgentCapability]]]] = None,
                     available: bool = True, status: Optional[Union[AgentStatus, str]] = None,
-                    *, only_available: Optional[bool] = None):
+                    *, only_available: Optional[bool] = None, page_size: int = AGENT_PAGE):
         """Agents sorted by id. capability: one or several (all required); available=True (the
         default) lists agents that could take work now, False every agent, offline ones too
-        (only_available= is accepted as the original project's name for it)."""
+        (only_available= is accepted as the original project's name for it). Read page_size
+        agents a request, following the server's next to the end."""
         if only_available is not None:
             available = only_available
-        query = []
-        caps = _names(capability)
-        if caps:
-            query.append(("capability", ",".join(caps)))
-        query.append(("available", "true" if available else "false"))
-        if status is not None:
-            query.append(("status", _name(status)))
+        query = _agent_query(capability, available, status)
+        agents: List[AgentInfo] = []
+        after = None
+        while True:
+            _, data = yield Call("GET", "/agents", query=_page_query(query, page_size, after))
+            agents += [AgentInfo.from_json(a) for a in data.get("agents", [])]
+            nxt = data.get("next")
+            if not nxt:  # the last page, or a server without pages (everything at once)
+                return agents
+            if after is not None and nxt <= after:
+                raise ControlPlaneError("the server's next does not move forward")
+            after = nxt
+
+    @operation
+    def list_agents_page(self, limit: int, after: Optional[str] = None,
+                         capability: Optional[Union[str, AgentCapability,
+                                                    Sequence[Union[str, AgentCapability]]]] = None,
+                         available: bool = True, status: Optional[Union[AgentStatus, str]] = None):
+        """One page of list_agents: at most limit agents (1..100000) with ids after `after`.
+        Returns (agents, next): next is the `after` of the following page, None on the last."""
+        query = _page_query(_agent_query(capability, available, status), limit, after)
         _, data = yield Call("GET", "/agents", query=query)
-        return [AgentInfo.from_json(a) for a in data.get("agents", [])]
+        return [AgentInfo.from_json(a) for a in data.get("agents", [])], data.get("next")
 
     @operation
     def select_agent(self, capabilities: Optional[Sequence[Union[str, AgentCapability]]] = None,
@@ -540,10 +577,31 @@ class Operations:
         return None if status == 404 else HealthCheck.from_json(agent_id, data)
 
     @operation
-    def get_health(self):
-        """SystemHealth: the system status, the storage state and every agent's health."""
-        _, data = yield Call("GET", "/health")
-        return SystemHealth.from_json(data)
+    def get_health(self, agents: Optional[str] = None, limit: Optional[int] = None,
+                   after: Optional[str] = None):
+        """SystemHealth: the system status, the storage state, the counts by health and status
+        (summary) and agents' health. agents: None or "auto" (the server's choice: every agent
+        up to 1000 agents, else the summary form, whose .agents are the degraded and unhealthy
+        ones), "summary", or "all" (every agent; without a limit read AGENT_PAGE agents a
+        request to the end). limit/after: one page (.next is the following page's after)."""
+        query = [("agents", agents)] if agents else []
+        if agents != "all" or limit is not None:
+            _, data = yield Call("GET", "/health", query=_page_query(query, limit, after))
+            return SystemHealth.from_json(data)
+        first = None
+        while True:
+            _, data = yield Call("GET", "/health", query=_page_query(query, AGENT_PAGE, after))
+            if first is None:
+                first = data
+            else:
+                first.setdefault("agents", {}).update(data.get("agents") or {})
+            nxt = data.get("next")
+            if not nxt:
+                first["next"] = None
+                return SystemHealth.from_json(first)
+            if after is not None and nxt <= after:
+                raise ControlPlaneError("the server's next does not move forward")
+            after = nxt
 
     @operation
     def get_system_health(self):

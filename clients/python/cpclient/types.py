@@ -343,18 +343,28 @@ class HealthCheck:
 
 @dataclass
 class SystemHealth:
-    """GET /health: the system status, the storage state and every agent's HealthCheck."""
+    """GET /health: the system status, the storage state, the summary (counts: "agents",
+    "by_health", "by_status", "circuits_open") and agents' HealthChecks: every agent when form
+    is "full", the degraded and unhealthy ones when it is "summary". next: where the following
+    page starts (the `after` to pass), None on the last."""
     status: Union[HealthStatus, str]
     storage: Dict[str, Any] = field(default_factory=dict)
     agents: Dict[str, HealthCheck] = field(default_factory=dict)
     raw: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    form: str = "full"
+    summary: Dict[str, Any] = field(default_factory=dict)
+    next: Optional[str] = None
 
     @classmethod
     def from_json(cls, d: Any) -> "SystemHealth":
         d = _obj(d)
-        agents = {k: HealthCheck.from_json(k, v) for k, v in _obj(d.get("agents")).items()}
+        form = "full" if "agents" in d or "unhealthy_agents" not in d else "summary"
+        src = d.get("agents") if form == "full" else d.get("unhealthy_agents")
+        agents = {k: HealthCheck.from_json(k, v) for k, v in _obj(src).items()}
+        nxt = d.get("next")
         return cls(status=_enum(HealthStatus, d.get("status")), storage=_obj(d.get("storage")),
-                   agents=agents, raw=d)
+                   agents=agents, raw=d, form=form, summary=_obj(d.get("summary")),
+                   next=nxt if isinstance(nxt, str) else None)
 
 
 @dataclass

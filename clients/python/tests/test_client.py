@@ -207,6 +207,42 @@ class TasksTest(CpdCase):
 
 
 class HealthStatsTest(CpdCase):
+    def test_pages(self):
+        """list_agents reads page after page; list_agents_page and get_health(limit=) give
+        one; get_health("all") gathers the map's pages; the summary form."""
+        c = self.client()
+        ids = ["p%d" % i for i in range(7)]
+        for a in ids:
+            c.register_agent(a, ["x"])
+        c.heartbeat("p3", "draining")
+        self.assertEqual([a.agent_id for a in c.list_agents(available=False, page_size=2)], ids)
+        self.assertEqual([a.agent_id for a in c.list_agents(page_size=2)],
+                         [a for a in ids if a != "p3"])
+        agents, nxt = c.list_agents_page(3, available=False)
+        self.assertEqual(([a.agent_id for a in agents], nxt), (ids[:3], "p2"))
+        agents, nxt = c.list_agents_page(5, after=nxt, available=False)
+        self.assertEqual(([a.agent_id for a in agents], nxt), (ids[3:], None))
+        with self.assertRaises(BadRequestError):
+            c.list_agents_page(0)
+
+        sh = c.get_health("all", limit=4)
+        self.assertEqual((sh.form, list(sh.agents), sh.next), ("full", ids[:4], "p3"))
+        saved = cpclient._ops.AGENT_PAGE
+        cpclient._ops.AGENT_PAGE = 2
+        try:
+            sh = c.get_health("all")  # four pages gathered
+        finally:
+            cpclient._ops.AGENT_PAGE = saved
+        self.assertEqual((sorted(sh.agents), sh.next), (ids, None))
+        self.assertEqual(sh.summary["agents"], 7)
+        sh = c.get_health("summary")
+        self.assertEqual((sh.form, sh.agents, sh.next), ("summary", {}, None))
+        self.assertEqual(sh.summary["by_health"]["healthy"], 7)
+        self.assertEqual(sh.summary["by_status"]["draining"], 1)
+        self.assertEqual(c.get_health().form, "full")  # a small fleet: the whole map
+        with self.assertRaises(BadRequestError):
+            c.get_health("everything")
+
     def test_health_and_stats(self):
         c = self.client()
         self.assertIs(c.get_system_health(), HealthStatus.HEALTHY)

@@ -399,6 +399,29 @@ static const struct mem_order *list_source(struct mem *m, const char *const *nee
     return from;
 }
 
+/* The paging members of the filter (ABI 2.4; absent when built for an older minor). */
+struct page {
+    const char *after;
+    uint32_t limit, health_mask;
+};
+static struct page page_of(const struct cp_agent_filter *f)
+{
+    struct page p = {NULL, 0, 0};
+#if CP_ABI_TARGET_MINOR >= 4
+    if (f) p = (struct page){f->after, f->limit, f->health_mask};
+#else
+    (void)f;
+#endif
+    return p;
+}
+
+static int health_in(uint32_t mask, int32_t health)
+{
+    return !mask || (health >= 0 && health < 32 && (mask & (1u << health)));
+}
+
+/* Every match is found by walking the smallest ordered set the filter allows from the first id
+ * after `after`, so a page costs O(log n + what it walks), and a page stops at its limit. */
 void mem_op_agent_list(void *st, const struct cp_agent_filter *filter, cp_storage_cb cb,
                        void *cookie)
 {
@@ -407,6 +430,7 @@ void mem_op_agent_list(void *st, const struct cp_agent_filter *filter, cp_storag
     const char *const *need = filter ? filter->capabilities : NULL;
     uint32_t n_need = filter ? filter->n_capabilities : 0;
     int32_t status = filter ? filter->status : -1;
+    struct page pg = page_of(filter);
     if (!mem_caps_valid(need, n_need)) {
         mem_reply_err(cb, cookie, CP_ERR_INVALID, "capabilities must be sorted and unique");
         mem_leave(m);
@@ -415,18 +439,26 @@ void mem_op_agent_list(void *st, const struct cp_agent_filter *filter, cp_storag
     /* The source set is already ordered by agent_id, so the matches come out sorted. */
     const struct mem_order *from = list_source(m, need, n_need);
     size_t n = from ? from->n : 0;
+    if (pg.limit && pg.limit < n) n = pg.limit;
     struct cp_agent_view *views = malloc((n ? n : 1) * sizeof *views);
     const struct cp_agent_view **ptrs = malloc((n ? n : 1) * sizeof *ptrs);
     if (!views || !ptrs) {
         mem_reply_err(cb, cookie, CP_ERR_NOMEM, "out of memory");
     } else {
         size_t k = 0;
+        const char *next = NULL;
         /* From a capability's set with one requirement, every member matches the capability. */
         int check_caps = n_need > 1 || (n_need == 1 && from == &m->order);
-        for (const struct mem_onode *nd = from ? from->head[0] : NULL; nd; nd = nd->next[0]) {
+        for (const struct mem_onode *nd = from ? mem_order_after(from, pg.after) : NULL; nd;
+             nd = nd->next[0]) {
             const struct mem_agent *a = nd->agent;
             if (status >= 0 && a->status != status) continue;
+            if (!health_in(pg.health_mask, a->health.status)) continue;
             if (check_caps && !cp_caps_subset(need, n_need, a->caps, a->n_caps)) continue;
+            if (pg.limit && k == pg.limit) { /* one more matches: there is a next page */
+                next = ptrs[k - 1]->agent_id;
+                break;
+            }
             mem_agent_view(a, &views[k]);
             ptrs[k] = &views[k];
             k++;
@@ -437,6 +469,11 @@ void mem_op_agent_list(void *st, const struct cp_agent_filter *filter, cp_storag
         res.agents = ptrs;
         res.n_agents = k;
         res.total = k;
+#if CP_ABI_TARGET_MINOR >= 4
+        res.next = next;
+#else
+        (void)next;
+#endif
         cb(cookie, &res);
     }
     free(views);

@@ -68,6 +68,9 @@ struct mem_onode *mem_order_next_node(struct mem_onode *nd);
 void mem_order_insert(struct mem_order *o, struct mem_onode *nd);
 /* Unlink a's node from o; no-op when a is not a member. */
 void mem_order_remove(struct mem_order *o, const struct mem_agent *a);
+/* The first node whose agent_id sorts after `after` (strcmp; the id need not be a member), the
+ * first node when `after` is NULL, or NULL: O(log n). */
+const struct mem_onode *mem_order_after(const struct mem_order *o, const char *after);
 
 /* ---- records ------------------------------------------------------------------------------ */
 

@@ -18,7 +18,7 @@ static void on_claimed(void *cookie, const struct cp_result *res)
 {
     struct next_call *k = cookie;
     struct cp_result both = *k->done;
-    both.next = res;
+    both.next_claim = res;
     k->cb(k->cookie, &both);
 }
 
@@ -27,7 +27,7 @@ static void on_transitioned(void *cookie, const struct cp_result *res)
     struct next_call *k = cookie;
     if (res->rc < 0) { /* no claim: answered as the transition alone */
         struct cp_result only = *res;
-        only.next = NULL;
+        only.next_claim = NULL;
         k->cb(k->cookie, &only);
         return;
     }

@@ -103,3 +103,14 @@ void mem_order_remove(struct mem_order *o, const struct mem_agent *a)
         o->level--;
     o->n--;
 }
+
+const struct mem_onode *mem_order_after(const struct mem_order *o, const char *after)
+{
+    if (!after) return o->head[0];
+    struct mem_onode *const *fwd = o->head;
+    for (uint32_t l = o->level; l-- > 0;) {
+        while (fwd[l] && strcmp(fwd[l]->agent->id->s, after) <= 0)
+            fwd = fwd[l]->next;
+    }
+    return fwd[0];
+}

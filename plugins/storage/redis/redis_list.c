@@ -1,7 +1,14 @@
 /* redis_list.c — agent_list without a script, in two round trips: the candidate ids from one
- * index command (ZRANGE of every agent, SMEMBERS of one capability's set, or SINTER of several),
- * then every candidate's record by HGETALL inside one MULTI/EXEC, so the records are one
- * consistent snapshot. The status filter and the agent_id order are applied here.
+ * index command, then every candidate's record by HGETALL inside one MULTI/EXEC, so the records
+ * are one consistent snapshot. The filters the index does not apply, and the agent_id order,
+ * are applied here.
+ *
+ * The index command: for the whole list, ZRANGE of every agent, SMEMBERS of one capability's
+ * set, or SINTER of several; for a page (filter.limit > 0), ZRANGEBYLEX from `after` with
+ * LIMIT of the agents index — or of the unwell index when only degraded/unhealthy agents are
+ * asked for — so a page reads at most `limit` records whatever the fleet's size. Its capability,
+ * status and health filters are applied to those records, so a page may come back short; its
+ * `next` is the last candidate read when the index had `limit` of them.
  *
  * Why not one script: a script that reads N agents builds N Lua tables and Redis converts the
  * N x 28 elements back to RESP, ~12 us per agent (GET /agents/select with 1,000 agents: ~13 ms
@@ -20,7 +27,24 @@ struct list {
     cp_storage_cb cb;
     void *cookie;
     int32_t status;
+    uint32_t limit;       /* > 0: a page */
+    uint32_t health_mask; /* 0: any */
+    char *after;          /* owned; the whole list's candidates are filtered by it here */
+    char **caps;          /* owned; a page's candidates are filtered by them here */
+    uint32_t n_caps;
+    char *last; /* a page: the last candidate id, when the index had `limit` of them */
 };
+
+static void list_free(struct list *l)
+{
+    if (!l) return;
+    for (uint32_t i = 0; l->caps && i < l->n_caps; i++)
+        free(l->caps[i]);
+    free(l->caps);
+    free(l->after);
+    free(l->last);
+    free(l);
+}
 
 static void ignore(struct rs *rs, const redisReply *reply, void *cookie)
 {
@@ -36,8 +60,29 @@ static int failed(struct rs *rs, struct list *l, const redisReply *reply)
                 rs->url.display);
     else
         rs_fail(l->cb, l->cookie, CP_ERR_UNAVAILABLE, "redis: %.200s", reply->str);
-    free(l);
+    list_free(l);
     return 1;
+}
+
+/* The filters the index command did not apply: after (whole list), health, capabilities (a
+ * page). Keeps the order; compacts res->agents in place. */
+static void filter_records(const struct list *l, struct cp_result *res)
+{
+    const struct cp_agent_view **v = (const struct cp_agent_view **)res->agents;
+    size_t k = 0;
+    for (size_t i = 0; i < res->n_agents; i++) {
+        const struct cp_agent_view *a = v[i];
+        int32_t h = a->health.status;
+        if (l->after && strcmp(a->agent_id, l->after) <= 0) continue;
+        if (l->health_mask && (h < 0 || h >= 32 || !(l->health_mask & (1u << h)))) continue;
+        if (l->n_caps && !cp_caps_subset((const char *const *)l->caps, l->n_caps, a->capabilities,
+                                         a->n_capabilities))
+            continue;
+        v[k++] = a;
+    }
+    res->n_agents = k;
+    res->total = k;
+    res->next = l->last;
 }
 
 static void on_records(struct rs *rs, const redisReply *reply, void *cookie)
@@ -46,11 +91,14 @@ static void on_records(struct rs *rs, const redisReply *reply, void *cookie)
     if (failed(rs, l, reply)) return;
     struct rs_arena arena = {NULL};
     struct cp_result res;
-    if (rs_reply_parse_agent_list(reply, l->status, &arena, &res) == CP_ERR_UNAVAILABLE)
+    int rc = rs_reply_parse_agent_list(reply, l->status, &arena, &res);
+    if (rc == CP_ERR_UNAVAILABLE)
         rs->host->log(rs->host, CP_LOG_ERROR, "redis: agent list: %s", res.message);
+    else if (rc == 0)
+        filter_records(l, &res);
     l->cb(l->cookie, &res);
     rs_arena_free(&arena);
-    free(l);
+    list_free(l);
 }
 
 /* HGETALL <tag>a:<id>: 0, or -1 when it could not be sent. HGETALL walks the small hash once,
@@ -83,7 +131,14 @@ static void on_ids(struct rs *rs, const redisReply *reply, void *cookie)
             res.message = "redis: malformed agent list reply";
         }
         l->cb(l->cookie, &res);
-        free(l);
+        list_free(l);
+        return;
+    }
+    const redisReply *end = reply->element[reply->elements - 1];
+    if (l->limit && reply->elements >= l->limit && end->type == REDIS_REPLY_STRING &&
+        !(l->last = strndup(end->str, end->len))) {
+        rs_fail(l->cb, l->cookie, CP_ERR_NOMEM, "redis: out of memory");
+        list_free(l);
         return;
     }
     /* MULTI, the HGETALLs and EXEC go out back to back: nothing else can come between them on
@@ -101,7 +156,66 @@ static void on_ids(struct rs *rs, const redisReply *reply, void *cookie)
         rs_send_raw(rs, "agent list (DISCARD)", 1, &discard, &seven, ignore, NULL);
     }
     rs_fail(l->cb, l->cookie, CP_ERR_UNAVAILABLE, "redis: %s is unreachable", rs->url.display);
-    free(l);
+    list_free(l);
+}
+
+/* Only degraded and/or unhealthy agents: the unwell index holds every candidate. */
+static int unwell_only(uint32_t mask)
+{
+    uint32_t unwell = (1u << CP_HEALTH_DEGRADED) | (1u << CP_HEALTH_UNHEALTHY);
+    return mask && (mask & ~unwell) == 0;
+}
+
+/* "<tag><name>" (malloc'd) or NULL. */
+static char *tag_key(const struct rs *rs, const char *name, size_t name_len)
+{
+    size_t tl = strlen(rs->tag);
+    char *key = malloc(tl + name_len + 1);
+    if (!key) return NULL;
+    memcpy(key, rs->tag, tl);
+    memcpy(key + tl, name, name_len);
+    key[tl + name_len] = '\0';
+    return key;
+}
+
+/* The list's own copies of what it filters by later (the filter is borrowed). 0, or -1. */
+static int list_init(struct list *l, const struct cp_agent_filter *f, cp_storage_cb cb,
+                     void *cookie)
+{
+    l->cb = cb;
+    l->cookie = cookie;
+    l->status = f ? f->status : -1;
+    if (!f) return 0;
+    l->limit = f->limit;
+    l->health_mask = f->health_mask;
+    if (f->after && !f->limit && !(l->after = strdup(f->after))) return -1;
+    if (f->limit && f->n_capabilities) {
+        if (!(l->caps = calloc(f->n_capabilities, sizeof *l->caps))) return -1;
+        for (; l->n_caps < f->n_capabilities; l->n_caps++)
+            if (!(l->caps[l->n_caps] = strdup(f->capabilities[l->n_caps]))) return -1;
+    }
+    return 0;
+}
+
+/* A page's index command: ZRANGEBYLEX <index> (<after>|- + LIMIT 0 <limit>. 0, or -1 (no
+ * memory); keys[0], keys[1] are the caller's to free. */
+static int page_command(struct rs *rs, const struct cp_agent_filter *f, const char **argv,
+                        size_t *lens, char **keys, char *count, size_t count_size)
+{
+    const char *index = unwell_only(f->health_mask) ? "unwell" : "agents";
+    if (!(keys[0] = tag_key(rs, index, strlen(index)))) return -1;
+    if (f->after) {
+        size_t al = strlen(f->after);
+        if (!(keys[1] = malloc(al + 2))) return -1;
+        keys[1][0] = '(';
+        memcpy(keys[1] + 1, f->after, al + 1);
+    }
+    snprintf(count, count_size, "%u", (unsigned)f->limit);
+    argv[0] = "ZRANGEBYLEX", argv[1] = keys[0], argv[2] = keys[1] ? keys[1] : "-", argv[3] = "+";
+    argv[4] = "LIMIT", argv[5] = "0", argv[6] = count;
+    for (int i = 0; i < 7; i++)
+        lens[i] = strlen(argv[i]);
+    return 0;
 }
 
 void rs_agent_list(void *st, const struct cp_agent_filter *filter, cp_storage_cb cb, void *cookie)
@@ -113,50 +227,45 @@ void rs_agent_list(void *st, const struct cp_agent_filter *filter, cp_storage_cb
         rs_fail(cb, cookie, CP_ERR_INVALID, "capabilities must be sorted and unique");
         return;
     }
+    int paged = filter && filter->limit > 0;
+    uint32_t n_keys = paged ? 2 : n ? n : 1;
     struct list *l = calloc(1, sizeof(*l));
-    const char **argv = calloc(n + 4, sizeof(*argv));
-    size_t *lens = calloc(n + 4, sizeof(*lens));
-    char **keys = calloc(n ? n : 1, sizeof(*keys));
-    int argc = 0, oom = !l || !argv || !lens || !keys;
-    size_t tl = strlen(rs->tag);
-    if (!oom && n == 0) { /* every agent: the agents index, already in agent_id order */
-        char *key = malloc(tl + 7);
-        if ((keys[0] = key)) {
-            memcpy(key, rs->tag, tl);
-            memcpy(key + tl, "agents", 7);
-            argv[0] = "ZRANGE", argv[1] = key, argv[2] = "0", argv[3] = "-1";
-            lens[0] = 6, lens[1] = tl + 6, lens[2] = 1, lens[3] = 2;
-            argc = 4;
-        }
-        oom = !key;
+    const char **argv = calloc(n + 7, sizeof(*argv));
+    size_t *lens = calloc(n + 7, sizeof(*lens));
+    char **keys = calloc(n_keys, sizeof(*keys));
+    char count[16];
+    int argc = 0, oom = !l || !argv || !lens || !keys || list_init(l, filter, cb, cookie) < 0;
+    if (!oom && paged) {
+        oom = page_command(rs, filter, argv, lens, keys, count, sizeof count) < 0;
+        argc = 7;
+    } else if (!oom && n == 0) { /* every agent: the agents index, already in agent_id order */
+        oom = !(keys[0] = tag_key(rs, "agents", 6));
+        argv[0] = "ZRANGE", argv[1] = keys[0], argv[2] = "0", argv[3] = "-1";
+        lens[0] = 6, lens[1] = oom ? 0 : strlen(keys[0]), lens[2] = 1, lens[3] = 2;
+        argc = 4;
     } else if (!oom) { /* one capability's set, or the intersection of several */
         argv[0] = n == 1 ? "SMEMBERS" : "SINTER", lens[0] = strlen(argv[0]);
         argc = 1;
         for (uint32_t i = 0; i < n && !oom; i++) {
             size_t cl = strlen(caps[i]);
-            char *key = malloc(tl + 3 + cl + 1);
-            if (!(keys[i] = key)) {
-                oom = 1;
-                break;
-            }
-            memcpy(key, rs->tag, tl);
-            memcpy(key + tl, "ac:", 3);
-            memcpy(key + tl + 3, caps[i], cl + 1);
-            argv[argc] = key, lens[argc++] = tl + 3 + cl;
+            char *key = malloc(3 + cl + 1);
+            if ((oom = !key)) break;
+            memcpy(key, "ac:", 3);
+            memcpy(key + 3, caps[i], cl + 1);
+            keys[i] = tag_key(rs, key, 3 + cl);
+            free(key);
+            if ((oom = !keys[i])) break;
+            argv[argc] = keys[i], lens[argc++] = strlen(keys[i]);
         }
     }
-    int sent = 0;
-    if (!oom) {
-        *l = (struct list){cb, cookie, filter ? filter->status : -1};
-        sent = rs_send_raw(rs, "agent list (ids)", argc, argv, lens, on_ids, l) == 0;
-    }
-    for (uint32_t i = 0; keys && i < (n ? n : 1); i++)
+    int sent = !oom && rs_send_raw(rs, "agent list (ids)", argc, argv, lens, on_ids, l) == 0;
+    for (uint32_t i = 0; keys && i < n_keys; i++)
         free(keys[i]);
     free(keys);
     free(argv);
     free(lens);
     if (sent) return;
-    free(l);
+    list_free(l);
     if (oom)
         rs_fail(cb, cookie, CP_ERR_NOMEM, "redis: out of memory");
     else

@@ -526,7 +526,7 @@ int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_re
                 if (nrc == CP_ERR_NOMEM) d.oom = 1;
                 if (nrc == CP_ERR_UNAVAILABLE) d.bad = next->message; /* malformed */
             }
-            res->next = next;
+            res->next_claim = next;
         }
     }
     return finish(&d, res, "redis: malformed script reply");

@@ -80,8 +80,12 @@
  *        undrained; a backend without it answers "not supported"); struct cp_agent_view gains
  *        drained_at_ms (0 from an older backend: not drained). cp_agent_is_available() counts
  *        only agents that may claim (a busy agent below its maximum no longer counts).
+ *   2.4  (also) agent_list pages: struct cp_agent_filter gains after, limit and
+ *        health_mask, struct cp_result gains next (where the next page starts); from a backend
+ *        older than 2.4 cpd reads the whole list and pages it itself.
  *   2.4  storage ops version 4: task_complete_next() (a completion or failure and the claim of
- *        the agent's next task as one operation) and cp_result.next (that claim's result); a
+ *        the agent's next task as one operation) and cp_result.next_claim (that claim's
+ *        result); a
  *        backend without it gets the two calls from cpd.
  */
 #ifndef CP_ABI_H

@@ -162,6 +162,7 @@ struct cpc_agent_list {
     size_t n;
     uint64_t total; /* the server's "total" */
     char *json;
+    char *next; /* a page's "next": the `after` of the following page; NULL at the end */
 };
 
 struct cpc_task {
@@ -230,9 +231,15 @@ struct cpc_health {
 
 struct cpc_system_health {
     int status;                /* enum cp_health, CP_HEALTH_CRITICAL included */
-    struct cpc_health *agents; /* sorted by agent_id */
+    struct cpc_health *agents; /* sorted by agent_id; every agent (full) or the degraded and
+                                  unhealthy ones (the summary form) */
     size_t n_agents;
     char *json;
+    /* Appended in 2.4: */
+    int full;                               /* 1: the "agents" map; 0: the summary form */
+    uint64_t agents_total;                  /* the summary's count of agents */
+    uint64_t by_health[CP_HEALTH_CRITICAL]; /* healthy, degraded, unhealthy, unknown agents */
+    char *next; /* a page's "next": the `after` of the following page; NULL at the end */
 };
 
 struct cpc_count {
@@ -330,10 +337,18 @@ struct cpc_agent_query {
     const char *status; /* only this status ("ready", ...), or NULL for any */
 };
 
-/* GET /agents. q may be NULL (available agents).
+/* GET /agents: every match, sorted by agent_id, read page by page (CPC_AGENT_PAGE agents a
+ * request, following "next"), so a large fleet never comes as one huge answer. q may be NULL
+ * (available agents). (*out)->json is {"agents":[...],"total":n,"next":null} over all pages.
  * Errors: CPC_ERR_INVALID (unknown status, bad capability). */
+#define CPC_AGENT_PAGE 500
 CPC_API int cp_client_agent_list(cp_client *c, const struct cpc_agent_query *q,
                                  struct cpc_agent_list **out);
+/* One page of GET /agents: at most `limit` agents (1..100000) with ids after `after` (NULL:
+ * from the start); (*out)->next is the `after` of the following page, NULL on the last.
+ * Errors: CPC_ERR_INVALID (as above, or limit out of range). */
+CPC_API int cp_client_agent_page(cp_client *c, const struct cpc_agent_query *q, uint32_t limit,
+                                 const char *after, struct cpc_agent_list **out);
 
 struct cpc_select_query {
     const char *const *capabilities;
@@ -541,8 +556,23 @@ CPC_API int cp_client_task_list(cp_client *c, const struct cpc_task_query *q,
 
 /* ---- Health and stats (CONTRACT §5) ------------------------------------------------------- */
 
-/* GET /health. No token needed. */
+/* GET /health. No token needed. The server's default form: every agent's health for a fleet of
+ * up to 1000 agents, else the summary (counts, and the degraded and unhealthy agents, at most
+ * 100); (*out)->full says which. */
 CPC_API int cp_client_health(cp_client *c, struct cpc_system_health **out);
+
+struct cpc_health_query {
+    const char *agents; /* "auto" (NULL), "summary" or "all" */
+    uint32_t limit;     /* at most this many agents (1..100000); 0 = the server's default */
+    const char *after;  /* the previous page's next, or NULL */
+};
+/* GET /health?agents=&limit=&after=: one page of the chosen form. q may be NULL.
+ * Errors: CPC_ERR_INVALID (bad agents, limit or after). */
+CPC_API int cp_client_health_query(cp_client *c, const struct cpc_health_query *q,
+                                   struct cpc_system_health **out);
+/* Every agent's health (?agents=all), read CPC_AGENT_PAGE agents a request; (*out)->json is
+ * the first page's object with the agents of all pages and "next": null. */
+CPC_API int cp_client_health_all(cp_client *c, struct cpc_system_health **out);
 /* GET /health/:agent_id. Errors: CPC_ERR_NOT_FOUND. */
 CPC_API int cp_client_agent_health(cp_client *c, const char *agent_id, struct cpc_health **out);
 /* GET /stats. */

@@ -133,9 +133,12 @@ struct cp_result {
      * remain (the call stopped at its limit or its scan budget); 0 when none do. */
     int64_t next_due_ms;
     int32_t more;
+    /* Since 2.4: agent_list with a limit: the agent_id to pass as `after` for the next page, or
+     * NULL when no agent past this page matches. */
+    const char *next;
     /* Since 2.4. task_complete_next: the claim's result (as task_claim answers it) when the
      * transition succeeded, else NULL. Borrowed like the rest. */
-    const struct cp_result *next;
+    const struct cp_result *next_claim;
 #endif
 };
 #define CP_BEFORE_AGENT 1u
@@ -213,6 +216,14 @@ struct cp_agent_filter {
     const char *const *capabilities; /* the agent must have every one; sorted, unique */
     uint32_t n_capabilities;
     int32_t status; /* only this enum cp_agent_status, or -1 for any */
+#if CP_ABI_TARGET_MINOR >= 4
+    /* Since 2.4 (a backend older than 2.4 ignores them; cpd pages its answers itself). */
+    const char *after;    /* only agents whose agent_id sorts after this one (strcmp); NULL:
+                             from the first */
+    uint32_t limit;       /* a page: at most this many in .agents, .next says where the next
+                             page starts; 0: every match, in one answer */
+    uint32_t health_mask; /* only agents whose health.status h has bit (1u << h) set; 0: any */
+#endif
 };
 
 struct cp_task_filter {
@@ -340,6 +351,14 @@ static inline uint32_t cp_jitter_mix(uint32_t seed, uint32_t k)
  *   change (and in the counters). An agent with a probe starts unknown; the host sets it.
  * agent_get(id): .agent, or NOT_FOUND.
  * agent_list(filter): every agent matching, sorted by agent_id; .total = n_agents.
+ *   Since 2.4: with filter.after, only agents whose agent_id is greater (strcmp) than it — an id
+ *   that need not exist. With filter.health_mask, only agents whose health.status has its bit
+ *   set. With filter.limit > 0 the answer is a page: at most limit agents, and .next = the
+ *   agent_id to continue after (the last one the backend examined), or NULL when nothing past
+ *   the page matches. A page may hold fewer than limit agents (even none) while .next is set:
+ *   a backend bounds its work per call (it may stop after examining limit candidates when the
+ *   filter is applied after reading records); following .next until NULL lists every match
+ *   exactly once, in order. A .next that leads to an empty last page is allowed.
  * agent_heartbeat(id, status, now): NOT_FOUND if unknown. last_heartbeat = now. status -1: an
  *   offline agent returns to ready (reported = ready). status >= 0 (never offline; the host
  *   refuses it): reported = status, and the agent takes it. Except: an agent with a
@@ -459,8 +478,8 @@ static inline uint32_t cp_jitter_mix(uint32_t seed, uint32_t k)
  *   and, only when it succeeded, task_claim(next) in the same atomic step (one script on
  *   Redis): nothing can happen between the two that could not happen between two calls, and
  *   each part follows its own rules exactly. The result is the transition's (rc, .task, .agent
- *   after the transition, before) with .next = the claim's result (its own rc, .task, .agent,
- *   before), or .next NULL when the transition failed (then no claim was made).
+ *   after the transition, before) with .next_claim = the claim's result (its own rc, .task,
+ *   .agent, before), or .next_claim NULL when the transition failed (then no claim was made).
  */
 struct cp_storage_ops {
     CP_OPS_HEADER;

@@ -115,7 +115,7 @@ static void check_list(unsigned need, int32_t status)
     uint32_t n = 0;
     for (int c = 0; c < N_CAPS; c++)
         if (need & (1u << c)) caps[n++] = cap_names[c];
-    struct cp_agent_filter f = {caps, n, status};
+    struct cp_agent_filter f = {.capabilities = caps, .n_capabilities = n, .status = status};
     ops->agent_list(st, &f, on_result, NULL);
     assert_int_equal(last_rc, 0);
     static const char *want[N_AGENTS];
@@ -207,7 +207,7 @@ static void missing_and_vanishing_capabilities(void **state)
     check_list(1u << 0 | 1u << 5, -1);
     /* A capability no agent has ever had. */
     const char *none[] = {"zz-nobody"};
-    struct cp_agent_filter f = {none, 1, -1};
+    struct cp_agent_filter f = {.capabilities = none, .n_capabilities = 1, .status = -1};
     ops->agent_list(st, &f, on_result, NULL);
     assert_int_equal(last_rc, 0);
     assert_int_equal(last_n, 0);

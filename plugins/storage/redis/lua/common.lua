@@ -24,7 +24,7 @@ local OK, NOT_FOUND, CONFLICT, INVALID, STALE = 0, 1, 2, 3, 4
 local A_READY, A_BUSY, A_DRAINING, A_OFFLINE, A_FAILED = 1, 2, 3, 4, 5
 local T_PENDING, T_CLAIMED, T_RUNNING, T_COMPLETED, T_FAILED, T_CANCELLED, T_TIMEOUT =
     0, 1, 2, 3, 4, 5, 6
-local H_HEALTHY, H_UNHEALTHY, H_UNKNOWN = 0, 2, 3
+local H_HEALTHY, H_DEGRADED, H_UNHEALTHY, H_UNKNOWN = 0, 1, 2, 3
 local C_CLOSED, C_OPEN = 0, 1
 
 -- Pending score: priority * 2^44 + pending_since (clamped into the band); ties are broken by
@@ -287,6 +287,10 @@ local function agent_norm(a)
     if not a.probe then a.hs = (a.st == A_OFFLINE) and H_UNHEALTHY or H_HEALTHY end
 end
 
+-- P.."unwell": the ids of agents whose health is degraded or unhealthy (score 0, so a page is
+-- a ZRANGEBYLEX): what GET /health lists for a large fleet, without reading every agent.
+local function unwell(hs) return hs == H_DEGRADED or hs == H_UNHEALTHY end
+
 local PUBS
 
 local function agent_store(old, a)
@@ -301,6 +305,7 @@ local function agent_store(old, a)
         agent_account(old, -1, true)
         call('DEL', akey(id), P .. 'af:' .. id)
         call('ZREM', P .. 'agents', id)
+        if unwell(old.hs) then call('ZREM', P .. 'unwell', id) end
         call('ZREM', P .. (old.st == A_OFFLINE and 'off' or 'alive'), id)
         for _, c in ipairs(caps_dec(old.caps)) do call('SREM', P .. 'ac:' .. c, id) end
         return
@@ -315,6 +320,10 @@ local function agent_store(old, a)
     end
     hput(akey(id), a, old, A_OPT)
     if not old then call('ZADD', P .. 'agents', 0, id) end
+    local was_unwell = old ~= nil and unwell(old.hs)
+    if was_unwell ~= unwell(a.hs) then
+        if was_unwell then call('ZREM', P .. 'unwell', id) else call('ZADD', P .. 'unwell', 0, id) end
+    end
     -- Liveness indexes by last_heartbeat: P.."alive" (not offline), P.."off" (offline).
     local was_off, is_off = old and old.st == A_OFFLINE, a.st == A_OFFLINE
     if old and was_off ~= is_off then call('ZREM', P .. (was_off and 'off' or 'alive'), id) end

@@ -18,6 +18,17 @@ local function left()
     return n
 end
 
+-- The index of unwell agents (common.lua) is kept by every change since it exists; a deployment
+-- written by an older cpd gets it built once, here (one read of every agent's health).
+if call('EXISTS', P .. 'unwell:built') == 0 then
+    for _, aid in ipairs(call('ZRANGE', P .. 'agents', 0, -1)) do
+        if unwell(tonumber(call('HGET', akey(aid), 'hs'))) then
+            call('ZADD', P .. 'unwell', 0, aid)
+        end
+    end
+    call('SET', P .. 'unwell:built', '1')
+end
+
 -- A held task whose holder failed it by silence (timeout, offline): a failure of the holder,
 -- an attempt ended with `outcome`; pending again (after its backoff) while retries remain,
 -- else `final`.

@@ -146,6 +146,9 @@ for _, aid in ipairs(ids) do
     local hb = redis.call('ZSCORE', P .. live, aid)
     if not hb or tonumber(hb) ~= num(a[5]) then e('liveness ' .. aid) end
     if redis.call('ZSCORE', P .. other, aid) then e('in both liveness sets ' .. aid) end
+    local hs = num(a[6])
+    local unwell = redis.call('ZSCORE', P .. 'unwell', aid) ~= false
+    if unwell ~= (hs == 1 or hs == 2) then e('unwell ' .. aid) end
     for c in string.gmatch(a[8] or '', '([^\n]*)\n') do
         if redis.call('SISMEMBER', P .. 'ac:' .. c, aid) ~= 1 then e('ac:' .. c .. ' ' .. aid) end
     end
@@ -161,6 +164,9 @@ for st = 1, 5 do
 end
 for hs = 0, 3 do
     if num(S['ah:' .. hs]) ~= (by_hs[hs] or 0) then e('ah:' .. hs) end
+end
+if redis.call('ZCARD', P .. 'unwell') ~= (by_hs[1] or 0) + (by_hs[2] or 0) then
+    e('unwell size')
 end
 if redis.call('ZCARD', P .. 'alive') + redis.call('ZCARD', P .. 'off') ~= #ids then
     e('liveness set sizes')
