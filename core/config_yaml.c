@@ -22,9 +22,19 @@ struct walk {
 };
 
 /* Mappings that only hold other keys. */
-static const char *const sections[] = {"storage", "selection", "probes", "probes.exec",
-                                       "agents",  "tasks",     "health", "circuit",
-                                       "auth",    "limits",    "events", "log",    "tasks.retry_backoff"};
+static const char *const sections[] = {"storage",
+                                       "selection",
+                                       "probes",
+                                       "probes.exec",
+                                       "agents",
+                                       "tasks",
+                                       "health",
+                                       "circuit",
+                                       "auth",
+                                       "limits",
+                                       "events",
+                                       "log",
+                                       "tasks.retry_backoff"};
 /* Keys that hold a list or map rather than one value. */
 static const char *const compound[] = {"storage.options", "selection.plugins", "probes.plugins",
                                        "auth.tokens"};

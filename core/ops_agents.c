@@ -189,11 +189,11 @@ static void on_drained(void *cookie, const struct cp_result *res)
         /* A status change to announce: drained and now draining, or undrained and no longer
          * (an offline or failed agent's status does not move either way). */
         int32_t before = ops_agent_before(res);
-        if (before >= 0 ? before != a->status
-                        : res->created && a->status != CP_AGENT_OFFLINE &&
-                              a->status != CP_AGENT_FAILED &&
-                              (call->u.drain ? a->status == CP_AGENT_DRAINING
-                                             : a->status != CP_AGENT_DRAINING))
+        if (before >= 0
+                ? before != a->status
+                : res->created && a->status != CP_AGENT_OFFLINE && a->status != CP_AGENT_FAILED &&
+                      (call->u.drain ? a->status == CP_AGENT_DRAINING
+                                     : a->status != CP_AGENT_DRAINING))
             ops_emit_agent(core, EVT_AGENT_STATUS, NULL, a, before, a->status);
     }
     call->cb(call->cookie, res);

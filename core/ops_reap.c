@@ -131,7 +131,7 @@ struct reaper {
     int reaping;
     int cleanup_due;  /* removal of stale agents is on until a removal pass caught up */
     int pass_removes; /* the pass in flight carries the removal */
-    int again; /* `due` fired during a pass: another one right after */
+    int again;        /* `due` fired during a pass: another one right after */
     int64_t last_cleanup_ms;
     int error_logged;
     struct tally tally;

@@ -82,7 +82,7 @@ static void extend_moves_deadline(void **state)
     assert_int_equal(r->task->deadline_at_ms, T0 + 4000);
     assert_str(r->task->progress_json, "{\"percent\":40,\"message\":\"half\"}");
     assert_int_equal(agent("a1")->last_heartbeat_ms, T0 + 900); /* not the holder's */
-    r = extend(tid(1), "a1", 0, NULL, T0 + 1200); /* 0: its own timeout from now */
+    r = extend(tid(1), "a1", 0, NULL, T0 + 1200);               /* 0: its own timeout from now */
     assert_rc(r, 0);
     assert_int_equal(r->task->deadline_at_ms, T0 + 2200);
     r = extend(tid(1), NULL, T0 + 4000, NULL, T0 + 1300);

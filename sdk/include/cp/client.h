@@ -511,8 +511,8 @@ CPC_API int cp_client_task_complete_next(cp_client *c, const char *task_id, cons
  * cp_client_task_complete_next(). */
 CPC_API int cp_client_task_fail_next(cp_client *c, const char *task_id, const char *agent_id,
                                      const char *error, double latency_ms, int requeue,
-                                     const struct cpc_next *next,
-                                     struct cpc_fail_result *fail_out, struct cpc_task **out);
+                                     const struct cpc_next *next, struct cpc_fail_result *fail_out,
+                                     struct cpc_task **out);
 
 /* POST /tasks/:id/cancel. Errors: CPC_ERR_NOT_FOUND, CPC_ERR_CONFLICT (already terminal). */
 CPC_API int cp_client_task_cancel(cp_client *c, const char *task_id);
