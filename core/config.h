@@ -115,7 +115,7 @@ int config_load_yaml(struct cp_config *cfg, const char *path, char *err, size_t 
 int config_load_yaml_env(struct cp_config *cfg, const char *path,
                          const char *(*getenv_fn)(const char *), char *err, size_t errlen);
 
-/* Apply the environment variables of CONTRACT §7 (read through `getenv_fn`, normally getenv). */
+/* Apply the environment variables of docs/api.md (read through `getenv_fn`, normally getenv). */
 int config_load_env(struct cp_config *cfg, const char *(*getenv_fn)(const char *), char *err,
                     size_t errlen);
 

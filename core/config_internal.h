@@ -59,6 +59,8 @@ int cfg_add_token(struct cp_config *cfg, const char *token, const char *role, in
 int cfg_add_token_pair(struct cp_config *cfg, const char *pair, const char *pos, char *err,
                        size_t errlen);
 void cfg_clear_tokens(struct cp_config *cfg);
+/* CONTROL_PLANE_TOKENS's list (config_tokens.c): replaces cfg's tokens. */
+int cfg_env_tokens(struct cp_config *cfg, const char *list, char *err, size_t errlen);
 /* Bind token i to one more agent id or '*' pattern ("gpu-*"). Errors: not an agent token, a
  * bad pattern, too many. `pos` names the entry. */
 int cfg_bind_token(struct cp_config *cfg, size_t i, const char *pattern, const char *pos, char *err,

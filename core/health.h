@@ -1,5 +1,5 @@
 /* health.h — the health monitor: runs each agent's probe on its interval through the probe
- * plugins, applies the thresholds of CONTRACT §5, and keeps each agent's circuit breaker (fed
+ * plugins, applies the thresholds of docs/api.md, and keeps each agent's circuit breaker (fed
  * by probes, task failures and timeouts). State lives in the agent's record in storage
  * (struct cp_health_view), so every cpd process sharing a store sees the same circuit. */
 #ifndef CORE_HEALTH_H
@@ -63,7 +63,7 @@ void health_apply_task(const struct health_rules *r, struct cp_health_view *h, i
                        int64_t now_ms);
 int health_apply_tick(const struct health_rules *r, struct cp_health_view *h, int64_t now_ms);
 
-/* System status from per-status counts (CONTRACT §5). */
+/* System status from per-status counts (docs/api.md). */
 int health_system_status(uint64_t total, uint64_t degraded, uint64_t unhealthy);
 
 #endif

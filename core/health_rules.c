@@ -1,4 +1,4 @@
-/* health_rules.c — the pure health rules of CONTRACT §5: probe thresholds, the slow-probe rule,
+/* health_rules.c — the pure health rules of docs/api.md: probe thresholds, the slow-probe rule,
  * the per-agent circuit breaker and the system status. No I/O, no clock: `now_ms` is passed in,
  * so every transition is unit-tested (tests/unit/test_health_rules.c). */
 #include "health.h"

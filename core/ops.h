@@ -255,7 +255,7 @@ size_t ops_plugins(struct cp_core *core, struct ops_plugin *out, size_t max);
 /* What a failed (CP_ERR_UNAVAILABLE) operation may have done: enum cp_outcome, read only from a
  * store whose ops version has cp_result.outcome (2+); NOT_APPLIED otherwise. */
 int ops_outcome(const struct cp_core *core, const struct cp_result *res);
-/* The system's health from its agents' (CONTRACT §5): enum cp_health. */
+/* The system's health from its agents' (docs/api.md): enum cp_health. */
 int ops_system_health(uint64_t total, uint64_t degraded, uint64_t unhealthy);
 
 #endif

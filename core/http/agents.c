@@ -1,4 +1,4 @@
-/* agents.c — the agent endpoints (CONTRACT §3) and agent selection (§6): parse, one operation
+/* agents.c — the agent endpoints (docs/api.md) and agent selection (§6): parse, one operation
  * (ops.h), render. */
 #include <stdlib.h>
 #include <string.h>

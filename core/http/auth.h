@@ -1,4 +1,4 @@
-/* auth.h — bearer-token authentication and role checks (CONTRACT §2). Decides only; the server
+/* auth.h — bearer-token authentication and role checks (docs/api.md). Decides only; the server
  * replies. */
 #ifndef CORE_HTTP_AUTH_H
 #define CORE_HTTP_AUTH_H

@@ -1,4 +1,4 @@
-/* system.c — /health, /health/:agent_id, /stats and /metrics (CONTRACT §5): one read through
+/* system.c — /health, /health/:agent_id, /stats and /metrics (docs/api.md): one read through
  * ops each, rendered. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* tasks.c — the task endpoints an agent uses (CONTRACT §4): list, get, claim, the transitions
+/* tasks.c — the task endpoints an agent uses (docs/api.md): list, get, claim, the transitions
  * and the lease (extend): parse and validate, one operation (ops.h), render from its callback.
  * Long polls (claim block_ms, get wait_ms) are held by ops; this file only watches the
  * connection while they are. Submitting is tasks_submit.c, the operator's ops tasks_admin.c. */

@@ -2,7 +2,7 @@
  *
  * Spec members: "command" (required): a string split on blanks into argv (no shell, no quoting),
  * or a JSON array of strings (it arrives as its JSON text "[...]"). argv[0] is looked up in PATH.
- * Whether exec probes may be used at all is the host's decision (CONTRACT §5), not this file's.
+ * Whether exec probes may be used at all is the host's decision (docs/api.md), not this file's.
  *
  * The child is started with posix_spawnp(): stdin/stdout/stderr on /dev/null, no inherited
  * descriptors beyond those, signal mask and dispositions reset, an environment of PATH only (the

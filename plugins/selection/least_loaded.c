@@ -1,4 +1,4 @@
-/* least_loaded.c — selection strategy: the candidate with the least work (CONTRACT §6).
+/* least_loaded.c — selection strategy: the candidate with the least work (docs/api.md).
  *
  * Order, first difference wins:
  *   1. fewest tasks_in_flight;

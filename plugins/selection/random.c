@@ -1,4 +1,4 @@
-/* random.c — selection strategy: uniform over the candidates (CONTRACT §6).
+/* random.c — selection strategy: uniform over the candidates (docs/api.md).
  *
  * xoshiro256** seeded from getrandom() (splitmix64 spreads a weak fallback seed when the kernel
  * call is unavailable), and Lemire's multiply-and-reject bounded draw, so no candidate is

@@ -1,4 +1,4 @@
-/* round_robin.c — selection strategy: cycle through the candidates by agent_id (CONTRACT §6).
+/* round_robin.c — selection strategy: cycle through the candidates by agent_id (docs/api.md).
  *
  * One cursor per capability set (ctx->capability_key) remembers the agent_id chosen last; the
  * next pick is the first candidate whose id sorts after it, wrapping to the smallest. Keeping an

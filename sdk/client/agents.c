@@ -1,4 +1,4 @@
-/* agents.c — the agent endpoints (CONTRACT §3): register, heartbeat, unregister, get, list,
+/* agents.c — the agent endpoints (docs/api.md): register, heartbeat, unregister, get, list,
  * select. */
 #include <stdio.h>
 #include <stdlib.h>

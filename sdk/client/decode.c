@@ -1,4 +1,4 @@
-/* decode.c — AgentJSON, TaskJSON and HealthJSON (CONTRACT §3–§5) into the typed result structs,
+/* decode.c — AgentJSON, TaskJSON and HealthJSON (docs/api.md) into the typed result structs,
  * and the functions that free them. Members this library does not know are ignored (they stay
  * reachable through the struct's `json`); a missing identifier is a protocol error. */
 #include <stdio.h>

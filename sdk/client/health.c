@@ -1,4 +1,4 @@
-/* health.c — the health and stats endpoints (CONTRACT §5): system health, one agent's health,
+/* health.c — the health and stats endpoints (docs/api.md): system health, one agent's health,
  * and /stats decoded into struct cpc_stats. */
 #include <stdio.h>
 #include <stdlib.h>

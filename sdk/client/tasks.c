@@ -1,4 +1,4 @@
-/* tasks.c — the task endpoints (CONTRACT §4): get, wait (GET with wait_ms in a loop), claim
+/* tasks.c — the task endpoints (docs/api.md): get, wait (GET with wait_ms in a loop), claim
  * (long poll), start, complete, fail, cancel, list. Submitting is submit.c; the lease and the
  * operator's calls are tasks_admin.c. */
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* cp/client.h — libcpclient: the C client of the cpd REST API (CONTRACT.md §3–§5), for agents,
+/* cp/client.h — libcpclient: the C client of the cpd REST API (docs/api.md), for agents,
  * operators' tools and anything else that talks to a control plane.
  *
  * Link with -lcpclient (pkg-config `cp`, CMake target cp::client).
@@ -212,7 +212,7 @@ struct cpc_task_list {
     char *json;
 };
 
-/* HealthJSON (CONTRACT §5). */
+/* HealthJSON (docs/api.md). */
 struct cpc_health {
     char *agent_id; /* the agent it describes */
     int status;     /* enum cp_health */
@@ -283,7 +283,7 @@ CPC_API void cp_client_health_free(struct cpc_health *h);
 CPC_API void cp_client_system_health_free(struct cpc_system_health *h);
 CPC_API void cp_client_stats_free(struct cpc_stats *s);
 
-/* ---- Agents (CONTRACT §3) ---------------------------------------------------------------- */
+/* ---- Agents (docs/api.md) ---------------------------------------------------------------- */
 
 struct cpc_agent_spec {
     const char *agent_id; /* required */
@@ -294,7 +294,7 @@ struct cpc_agent_spec {
     const char *metadata_json;     /* a JSON object's text; NULL = {} */
     uint32_t max_concurrent_tasks; /* 0 = 1 */
     /* NULL = no probe; else an object such as {"type": "http", "url": "http://h:p/health",
-     * "interval_seconds": 10} (CONTRACT §5). */
+     * "interval_seconds": 10} (docs/api.md). */
     const char *health_probe_json;
 };
 
@@ -370,7 +370,7 @@ struct cpc_select_query {
 CPC_API int cp_client_agent_select(cp_client *c, const struct cpc_select_query *q,
                                    struct cpc_agent **out);
 
-/* ---- Tasks (CONTRACT §4) ----------------------------------------------------------------- */
+/* ---- Tasks (docs/api.md) ----------------------------------------------------------------- */
 
 struct cpc_task_spec {
     const char *task_type;    /* required */
@@ -554,7 +554,7 @@ struct cpc_task_query {
 CPC_API int cp_client_task_list(cp_client *c, const struct cpc_task_query *q,
                                 struct cpc_task_list **out);
 
-/* ---- Health and stats (CONTRACT §5) ------------------------------------------------------- */
+/* ---- Health and stats (docs/api.md) ------------------------------------------------------- */
 
 /* GET /health. No token needed. The server's default form: every agent's health for a fleet of
  * up to 1000 agents, else the summary (counts, and the degraded and unhealthy agents, at most
