@@ -83,6 +83,19 @@ def main():
                 return int(d["calls"]), int(d["usec"])
         return 0, 0
 
+    def command_calls():
+        """Calls per command name since the last CONFIG RESETSTAT (the commands scripts run
+        count there too), without the FCALLs themselves and this tool's own."""
+        out = {}
+        for line in cmd("INFO", "commandstats").split("\r\n"):
+            if line.startswith("cmdstat_"):
+                name, rest = line[len("cmdstat_"):].split(":", 1)
+                if name in ("fcall", "info") or name.startswith("config"):
+                    continue
+                d = dict(kv.split("=") for kv in rest.split(","))
+                out[name.upper()] = (int(d["calls"]), int(d["usec"]))
+        return out
+
     def cpu_usec():
         d = dict(line.split(":", 1) for line in cmd("INFO", "cpu").split("\r\n")
                  if ":" in line)
@@ -93,20 +106,36 @@ def main():
     for feed in ("off", "on"):
         if feed == "on":
             cmd("SET", tags[feed] + "feed", "1000")
-        results[feed], n = rounds(pipe, cmd, fc_of(tags[feed]), fcall_usec, cpu_usec, now,
-                                  agents, n)
+        results[feed], n = rounds(pipe, cmd, fc_of(tags[feed]), fcall_usec, cpu_usec,
+                                  command_calls, now, agents, n)
     print("%-24s %24s %24s" % ("", "feed off", "feed on"))
     for name in results["off"]:
         off, on = results["off"][name], results["on"][name]
         print("%-24s %8.1f us/task %8.1f us/task   (%d calls, %d tasks each)"
               % (name, off[1] / off[2], on[1] / on[2], off[0], off[2]))
+    # The commands the scripts ran, per call: deterministic (unlike the times), so a change to
+    # the Lua shows here exactly.
+    print()
+    print("Redis commands run inside the scripts per call (feed off; feed on adds), and of the "
+          "FCALL time (feed off) the share of those commands")
+    for name in results["off"]:
+        off, on = results["off"][name], results["on"][name]
+        per = {c: k / off[0] for c, k in off[4].items()}
+        extra = {c: on[4].get(c, 0) / on[0] - per.get(c, 0) for c in set(on[4]) | set(per)}
+        print("%-24s %5.2f %3.0f%%  %s%s" % (
+            name, sum(per.values()), 100.0 * off[5] / max(off[1], 1),
+            " ".join("%s %.4g" % (c, k) for c, k in sorted(per.items(), key=lambda x: -x[1])),
+            "   | feed on: " + " ".join("%+.3g %s" % (k, c) for c, k in sorted(extra.items())
+                                         if abs(k) > 0.005) if any(abs(k) > 0.005
+                                                                   for k in extra.values())
+            else ""))
     # Per task lifecycle: FCALL time and FCALLs, three requests against two.
     lifecycles = (("3 requests (submit, claim, complete)",
                    ("submit", "claim (gets one)", "complete")),
                   ("2 requests (submit, complete+next)", ("submit", "complete+next (gets one)")))
     print()
     print("per task lifecycle (FCALL time, FCALLs, Redis CPU of the whole server)")
-    print("%-38s %34s %34s" % ("", "feed off", "feed on"))
+    print("%-38s %44s %44s" % ("", "feed off", "feed on"))
     for label, parts in lifecycles:
         row = []
         for feed in ("off", "on"):
@@ -114,16 +143,20 @@ def main():
             us = sum(r[p][1] / r[p][2] for p in parts)
             calls = sum(r[p][0] / r[p][2] for p in parts)
             cpu = sum(r[p][3] / r[p][2] for p in parts)
-            row.append("%6.1f us %4.2f FCALLs %6.1f us CPU" % (us, calls, cpu))
-        print("%-38s %34s %34s" % (label, row[0], row[1]))
+            cmds = sum(sum(r[p][4].values()) / r[p][2] for p in parts)
+            row.append("%6.1f us %4.2f FCALLs %5.1f cmds %6.1f us CPU" % (us, calls, cmds, cpu))
+        print("%-38s %44s %44s" % (label, row[0], row[1]))
     cmd("FLUSHALL")
     cmd("FUNCTION", "DELETE", "cpdcost")
 
 
-def rounds(pipe, cmd, fc, fcall_usec, cpu_usec, now, agents, n):
-    names = ("submit", "claim (gets one)", "complete", "claim (empty)", "submit with a key",
-             "submit, batch of 50", "complete+next (gets one)", "complete+next (empty)")
-    total = {k: [0, 0, 0, 0] for k in names}  # calls, usec, tasks, Redis CPU usec
+def rounds(pipe, cmd, fc, fcall_usec, cpu_usec, command_calls, now, agents, n):
+    names = ("submit", "claim (gets one)", "complete", "claim (empty)", "heartbeat",
+             "submit with a key", "submit, batch of 50", "complete+next (gets one)",
+             "complete+next (empty)")
+    # calls, usec, tasks, Redis CPU usec, {command: calls run inside the scripts}
+    # and the usec of those commands (the rest of the FCALL time is Lua and call overhead)
+    total = {k: [0, 0, 0, 0, {}, 0] for k in names}
 
     # A submit item (common.lua submit_one()): id type payload priority created_at timeout_ms
     # max_retries retries attempt metadata? strategy? not_before key? backoff? n_caps caps...
@@ -140,6 +173,9 @@ def rounds(pipe, cmd, fc, fcall_usec, cpu_usec, now, agents, n):
                 if r[0] != 0 or not ok(r):
                     sys.exit("redis_op_cost.py: %s: unexpected reply %r" % (name, r[:2]))
             calls, usec = fcall_usec()
+            for c, (k, u) in command_calls().items():
+                total[name][4][c] = total[name][4].get(c, 0) + k
+                total[name][5] += u
             total[name][0] += calls
             total[name][1] += usec
             total[name][2] += 50 if name.startswith("submit, batch") else len(cmds)
@@ -155,6 +191,8 @@ def rounds(pipe, cmd, fc, fcall_usec, cpu_usec, now, agents, n):
                              -1, "1", 30000, 0) for i, t in enumerate(ids)], lambda r: True),
             ("claim (empty)", [fc("task_claim", now, "agent-%d" % i, "0", "x:%d" % i)
                                for i in range(agents)], lambda r: not r[4]),
+            ("heartbeat", [fc("agent_heartbeat", now, "agent-%d" % i, -1)
+                           for i in range(agents)], lambda r: bool(r[3])),
         ))
     # The two-request lifecycle: each agent holds one task; a round submits 50 and completes the
     # held ones with next, which claims the new ones (ARGV: task_transition's 12, then the

@@ -61,7 +61,7 @@ class ClusterHA(CpdTestCase):
         ledger = res["ledger"]
         tasks = verify_exactly_once(self, res["clients"], ledger, res["agents"], res["types"],
                                     800)
-        total = command(res["new_port"], "HGET", "{%s}stats" % self.prefix, "tasks_total")
+        total = command(res["new_port"], "ZCARD", "{%s}tasks" % self.prefix)  # layout 3
         self.assertEqual(int(total), len(tasks))
         redirects = [metric(c, "cp_storage_redirects_total") for c in res["clients"]]
         for r in redirects:

@@ -194,8 +194,8 @@ class LayoutVersion(CpdTestCase):
 
     def test_new_store_records_the_version(self):
         cpd = self.start_serving()
-        self.assertEqual(self.redis.command("GET", self.KEY), "2")
-        self.assertIn("key layout under {startup:}: version 2 recorded", cpd.stderr())
+        self.assertEqual(self.redis.command("GET", self.KEY), "3")
+        self.assertIn("key layout under {startup:}: version 3 recorded", cpd.stderr())
         cpd.stop()
         # Started again: nothing to record, nothing said.
         cpd = self.start_serving()
@@ -205,8 +205,38 @@ class LayoutVersion(CpdTestCase):
     def test_older_layout_is_upgraded_in_place(self):
         self.redis.command("SET", self.KEY, "1")
         cpd = self.start_serving()
-        self.assertEqual(self.redis.command("GET", self.KEY), "2")
-        self.assertIn("upgraded in place from version 1 to 2", cpd.stderr())
+        self.assertEqual(self.redis.command("GET", self.KEY), "3")
+        self.assertIn("upgraded in place from version 1 to 3", cpd.stderr())
+        cpd.stop()
+
+    def test_layout_2_task_counters_are_dropped(self):
+        # Layouts 1 and 2 counted tasks by status in {prefix}stats; 3 takes the cardinalities
+        # of the status indexes. A store as layout 2 left it: tasks, their indexes, and the
+        # counters (here deliberately wrong, as a store written by processes of mixed versions
+        # can be): the upgrade deletes the counters, /stats counts from the indexes.
+        cpd = self.start_serving()
+        c = cpd.client()
+        agent = self.register(self.uid("counted"), client=c)["agent_id"]
+        for i in range(3):
+            self.submit(client=c, task_type="counted")
+        self.claim(agent, client=c)
+        cpd.stop()
+        stats_key = "{startup:}stats"
+        self.redis.command("HSET", stats_key, "tasks_total", "7", "ts:0", "5", "ts:1", "2",
+                           "ts:3", "9")
+        self.redis.command("SET", self.KEY, "2")
+        cpd = self.start_serving()
+        self.assertIn("upgraded in place from version 2 to 3", cpd.stderr())
+        self.assertEqual(self.redis.command("GET", self.KEY), "3")
+        left = self.redis.command("HMGET", stats_key, "tasks_total", "ts:0", "ts:1", "ts:3")
+        self.assertEqual(left, [None] * 4)
+        # Agent counters are kept as they were.
+        self.assertIsNotNone(self.redis.command("HGET", stats_key, "agents_total"))
+        tasks = cpd.client().get("stats").body["scheduler"]
+        self.assertEqual(tasks["total"], 3)
+        self.assertEqual(tasks["pending_tasks"], 2)
+        self.assertEqual(tasks["by_status"]["claimed"], 1)
+        self.assertEqual(tasks["by_status"]["completed"], 0)
         cpd.stop()
 
     def refused(self, value, *mentions):
@@ -223,7 +253,7 @@ class LayoutVersion(CpdTestCase):
         self.assertEqual(self.redis.command("GET", self.KEY), value)
 
     def test_newer_layout_refuses_start_up(self):
-        self.refused("3", "layout version 3 under {startup:} is newer than this cpd's 2",
+        self.refused("4", "layout version 4 under {startup:} is newer than this cpd's 3",
                      "upgrade cpd, or use another prefix")
 
     def test_foreign_value_refuses_start_up(self):

@@ -150,7 +150,7 @@ enum {
 };
 
 /* The version of the key layout this plugin writes (redis_startup.c, docs/redis.md). */
-enum { RS_LAYOUT_VERSION = 2 };
+enum { RS_LAYOUT_VERSION = 3 };
 
 struct rs {
     const struct cp_host *host;

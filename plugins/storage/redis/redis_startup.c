@@ -110,11 +110,35 @@ static int load_code(struct rs *rs, redisContext *c, char *warn, size_t warn_siz
     return 0;
 }
 
+/* Layout 3 counts tasks by status from the status indexes (ZCARD of ts:<status> and tasks)
+ * instead of the counters tasks_total and ts:<status> of {prefix}stats that 1 and 2 kept up:
+ * upgrading deletes them, so nothing stale is left to be read. Idempotent (two processes may
+ * upgrade at once; one still on layout 2 recreates the fields, which nothing reads). */
+static int layout_upgrade(struct rs *rs, redisContext *c, char *why, size_t n)
+{
+    size_t tag_len = strlen(rs->tag);
+    char *stats = malloc(tag_len + sizeof "stats");
+    if (!stats) {
+        snprintf(why, n, "out of memory");
+        return -1;
+    }
+    memcpy(stats, rs->tag, tag_len);
+    memcpy(stats + tag_len, "stats", sizeof "stats");
+    const char *hdel[] = {"HDEL", stats,  "tasks_total", "ts:0", "ts:1",
+                          "ts:2", "ts:3", "ts:4",        "ts:5", "ts:6"};
+    redisReply *r = cmd(c, rs->timeout_ms, "HDEL of the task counters",
+                        (int)(sizeof hdel / sizeof *hdel), hdel, NULL, 0, why, n);
+    free(stats);
+    if (!r) return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
 /* The key layout's version ({prefix}layout, docs/redis.md "Layout version"): 1 was cpd 0.1's
- * (which wrote no such key), 2 adds to it without changing what was there. A layout older than
- * ours is upgraded in place (nothing to rewrite: the key records it); one newer than ours, or a
- * value that is no version, refuses start-up — a cpd must never write data laid out by a newer
- * one. Reads what the scripts will use, so it runs after the node check. */
+ * (which wrote no such key), 2 added to it without changing what was there, 3 stopped keeping
+ * the task counters (layout_upgrade()). A layout older than ours is upgraded in place; one newer
+ * than ours, or a value that is no version, refuses start-up — a cpd must never write data laid
+ * out by a newer one. Reads what the scripts will use, so it runs after the node check. */
 static int layout_rounds(struct rs *rs, redisContext *c, const char *key, char *why, size_t n)
 {
     for (int round = 0; round < 2; round++) {
@@ -142,6 +166,7 @@ static int layout_rounds(struct rs *rs, redisContext *c, const char *key, char *
         if (valid && v == RS_LAYOUT_VERSION) return 0;
         /* Absent (new, or written by 0.1) or older: ours from now on. NX when absent, so that a
          * newer cpd starting at the same moment is not overwritten; then read it again. */
+        if (layout_upgrade(rs, c, why, n) != 0) return -1;
         char ver[8];
         snprintf(ver, sizeof ver, "%d", RS_LAYOUT_VERSION);
         const char *set[4] = {"SET", key, ver, "NX"};
@@ -152,8 +177,8 @@ static int layout_rounds(struct rs *rs, redisContext *c, const char *key, char *
         if (absent)
             rs->host->log(rs->host, CP_LOG_INFO,
                           "redis: key layout under %s: version %d recorded (none was: a new "
-                          "store, or cpd 0.1's layout 1, to which version %d only adds)",
-                          rs->tag, RS_LAYOUT_VERSION, RS_LAYOUT_VERSION);
+                          "store, or cpd 0.1's layout 1, upgraded in place)",
+                          rs->tag, RS_LAYOUT_VERSION);
         else
             rs->host->log(rs->host, CP_LOG_INFO,
                           "redis: key layout under %s: upgraded in place from version %ld to %d",

@@ -256,10 +256,10 @@ local function agent_account(a, d, names)
     if a.prov then delta(P .. 'sc:prov', a.prov, d) end
 end
 
+-- Tasks by status are not counted: stats.lua takes the cardinalities of the status indexes
+-- (ZCARD of P.."ts:"..status and P.."tasks"), which every change keeps up anyway (layout 3).
 local function task_account(t, d)
     local S = P .. 'stats'
-    delta(S, 'tasks_total', d)
-    delta(S, 'ts:' .. t.st, d)
     delta(S, 'tp:' .. t.pr, d)
     delta(P .. 'sc:type', t.type, d)
 end
@@ -634,12 +634,11 @@ local function agent_recount(hci, mc, st0, inf0, st1, inf1)
     end
 end
 
--- A task's status index and counter, from status st0 to st1 (created_at cat, member cm).
+-- A task's status index (its count: task_account()), from status st0 to st1 (created_at cat,
+-- member cm).
 local function task_restatus(cm, cat, st0, st1)
     call('ZREM', P .. 'ts:' .. ST_S[st0], cm)
     call('ZADD', P .. 'ts:' .. ST_S[st1], cat, cm)
-    call('HINCRBY', P .. 'stats', 'ts:' .. ST_S[st0], '-1')
-    call('HINCRBY', P .. 'stats', 'ts:' .. ST_S[st1], '1')
 end
 
 -- COMPLETE's side of the agent (task_transition.lua's hot path), on its record `a` as
@@ -687,7 +686,8 @@ end
 -- message: the number of the first change, then one line per change
 --   "<kind> <at> <agent> <task> <type> <old> <new> <old circuit> <new circuit> <attempt> <pr>"
 -- ("~" for no id; ids cannot contain spaces or "~": the host validates them). Kinds are enum
--- cp_change_kind. Without the key a changing call costs one EXISTS; a reading call nothing.
+-- cp_change_kind. begin() reads the key with the connection epoch (one MGET), so without it a
+-- call costs nothing more.
 -- One table (F) so that the functions of the library stay under Lua's 60 upvalues.
 local F = {REGISTERED = 1, UNREGISTERED = 2, STATUS = 3, REMOVED = 4, HEALTH = 5, SUBMITTED = 6,
            CLAIMED = 7, STARTED = 8, COMPLETED = 9, FAILED = 10, REQUEUED = 11, RELEASED = 12,
@@ -816,10 +816,7 @@ local function submit_one(o)
     call('ZADD', P .. 'tasks', cat_s, m)
     call('ZADD', P .. 'tt:' .. ttype, cat_s, m)
     call('ZADD', P .. 'ts:0', cat_s, m)
-    local S = P .. 'stats'
-    call('HINCRBY', S, 'tasks_total', '1')
-    call('HINCRBY', S, 'ts:0', '1')
-    call('HINCRBY', S, 'tp:' .. pr_s, '1')
+    call('HINCRBY', P .. 'stats', 'tp:' .. pr_s, '1')
     call('HINCRBY', P .. 'sc:type', ttype, '1')
     if not waits then call('PUBLISH', P .. 'events', 'pending ' .. id .. ' ' .. INST) end
     F.change(F.SUBMITTED, cat, nil, id, ttype, nil, T_PENDING, nil, nil, tonumber(ARGS[o + 8]), pr)
@@ -835,22 +832,28 @@ end
 -- before anything else is sent on it (redis_fence.c). A call carrying an older epoch was sent
 -- on a connection cpd has given up — its caller was answered 503 "may or may not have been
 -- applied" — and Redis runs it only now (it was in that socket's buffer): it must not run, or
--- a claim would hand out a task nobody hears of. One GET per call.
+-- a claim would hand out a task nobody hears of. One MGET per call, which also reads whether
+-- the change feed is on (F.buf).
 local function begin(keys, argv)
     call = redis.call
     P, ARGS = keys[1], argv
     local sep = string.find(argv[1], ':', 1, true)
     INST = sep and string.sub(argv[1], 1, sep - 1) or argv[1]
+    F.buf = nil
     if sep then
-        local cur = tonumber(call('GET', P .. 'conn:' .. INST))
+        -- One MGET reads the epoch and whether the change feed is on (F.buf: F.change() would
+        -- otherwise ask with an EXISTS of its own in every changing call).
+        local v = call('MGET', P .. 'conn:' .. INST, P .. 'feed')
+        local cur = tonumber(v[1])
         local epoch = tonumber(string.sub(argv[1], sep + 1)) or 0
         if cur and cur > epoch then
+            F.buf = false
             return reply(STALE, 'sent on a dropped connection (epoch ' .. epoch .. ', now ' ..
                              cur .. '): not run')
         end
+        F.buf = v[2] and {} or false
     end
     AC, TC, DIRTY_A, DIRTY_T = {}, {}, {}, {}
     DELTA, DELTA_ORDER = {}, {}
     PUBS = {}
-    F.buf = nil
 end
