@@ -19,7 +19,18 @@ complete with next: 2 FCALLs). It runs the rounds twice: with the change feed of
 the key {tag}feed is absent) and on (the key is there: every changing call numbers and
 publishes its changes). It flushes the server first, so it refuses a server that holds any
 key. Loopback only; Python standard library only.
+
+Times on a shared machine are noisy; two figures are not: the Redis commands each op runs inside
+its script (always printed), and the instructions redis-server executes per call when it runs
+under valgrind's callgrind (slow: fewer rounds with CPD_COST_ROUNDS):
+
+  valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p redis-server --port 36379 \
+      --save '' --appendonly no &
+  CPD_COST_CALLGRIND=/tmp/cg.<pid> CPD_COST_ROUNDS=4 python3 bench/redis_op_cost.py \
+      plugins/storage/redis/lua 36379
 """
+import glob
+import subprocess
 import os
 import socket
 import sys
@@ -146,8 +157,39 @@ def main():
             cmds = sum(sum(r[p][4].values()) / r[p][2] for p in parts)
             row.append("%6.1f us %4.2f FCALLs %5.1f cmds %6.1f us CPU" % (us, calls, cmds, cpu))
         print("%-38s %44s %44s" % (label, row[0], row[1]))
+    if CALLGRIND:
+        print()
+        print("instructions redis-server executed (callgrind), thousands per task")
+        print("%-38s %12s %12s" % ("", "feed off", "feed on"))
+        for name in results["off"]:
+            print("%-38s %12.1f %12.1f" % (name, *(results[f][name][6] / results[f][name][2] / 1e3
+                                                  for f in ("off", "on"))))
+        for label, parts in lifecycles:
+            print("%-38s %12.1f %12.1f" % (label, *(sum(results[f][p][6] / results[f][p][2]
+                                                        for p in parts) / 1e3
+                                                    for f in ("off", "on"))))
     cmd("FLUSHALL")
     cmd("FUNCTION", "DELETE", "cpdcost")
+
+
+ROUNDS = int(os.environ.get("CPD_COST_ROUNDS", "40"))
+CALLGRIND = os.environ.get("CPD_COST_CALLGRIND", "")  # the out file of callgrind, without .N
+
+
+def callgrind(what):
+    """Zeroes (what "-z") or dumps ("-d") the instruction counts of the redis-server running
+    under callgrind; after a dump, returns the instructions it executed since the zero."""
+    pid = CALLGRIND.rsplit(".", 1)[-1]
+    subprocess.run(["callgrind_control", what, pid], check=True, stdout=subprocess.DEVNULL)
+    if what != "-d":
+        return 0
+    dumps = glob.glob(CALLGRIND + ".*")
+    latest = max(dumps, key=lambda f: int(f.rsplit(".", 1)[-1]))
+    with open(latest) as f:
+        for line in f:
+            if line.startswith("totals:"):
+                return int(line.split()[1])
+    sys.exit("redis_op_cost.py: no totals in " + latest)
 
 
 def rounds(pipe, cmd, fc, fcall_usec, cpu_usec, command_calls, now, agents, n):
@@ -156,7 +198,8 @@ def rounds(pipe, cmd, fc, fcall_usec, cpu_usec, command_calls, now, agents, n):
              "complete+next (empty)")
     # calls, usec, tasks, Redis CPU usec, {command: calls run inside the scripts}
     # and the usec of those commands (the rest of the FCALL time is Lua and call overhead)
-    total = {k: [0, 0, 0, 0, {}, 0] for k in names}
+    # and (under callgrind) the instructions redis-server executed
+    total = {k: [0, 0, 0, 0, {}, 0, 0] for k in names}
 
     # A submit item (common.lua submit_one()): id type payload priority created_at timeout_ms
     # max_retries retries attempt metadata? strategy? not_before key? backoff? n_caps caps...
@@ -167,7 +210,11 @@ def rounds(pipe, cmd, fc, fcall_usec, cpu_usec, command_calls, now, agents, n):
         for name, cmds, ok in batches:
             cmd("CONFIG", "RESETSTAT")
             cpu0 = cpu_usec()
+            if CALLGRIND:
+                callgrind("-z")
             replies = pipe(cmds)
+            if CALLGRIND:
+                total[name][6] += callgrind("-d")
             total[name][3] += cpu_usec() - cpu0  # the whole server: parsing, I/O, scripts
             for r in replies:
                 if r[0] != 0 or not ok(r):
@@ -180,7 +227,7 @@ def rounds(pipe, cmd, fc, fcall_usec, cpu_usec, command_calls, now, agents, n):
             total[name][1] += usec
             total[name][2] += 50 if name.startswith("submit, batch") else len(cmds)
 
-    for _ in range(40):
+    for _ in range(ROUNDS):
         ids = ["task_%024x" % (n + i) for i in range(agents)]
         n += agents
         measure((
@@ -207,7 +254,7 @@ def rounds(pipe, cmd, fc, fcall_usec, cpu_usec, command_calls, now, agents, n):
     for i, r in enumerate(pipe([fc("task_claim", now, "agent-%d" % i, "0", "x:%d" % i)
                                 for i in range(agents)])):
         held[i] = r[4][0]
-    for _ in range(40):
+    for _ in range(ROUNDS):
         ids = ["task_%024x" % (n + i) for i in range(agents)]
         n += agents
         got = {}
@@ -227,7 +274,7 @@ def rounds(pipe, cmd, fc, fcall_usec, cpu_usec, command_calls, now, agents, n):
               lambda r: len(r) > 14 and not r[14][4]),))
     # Then the submits the clients send (with an idempotency key) and batches: after the
     # lifecycle rounds, so the claims above saw one queue as before.
-    for _ in range(40):
+    for _ in range(ROUNDS):
         keyed = ["task_%024x" % (n + i) for i in range(agents)]
         batched = ["task_%024x" % (n + agents + i) for i in range(50)]
         n += agents + 50
