@@ -180,7 +180,8 @@ def callgrind(what):
     """Zeroes (what "-z") or dumps ("-d") the instruction counts of the redis-server running
     under callgrind; after a dump, returns the instructions it executed since the zero."""
     pid = CALLGRIND.rsplit(".", 1)[-1]
-    subprocess.run(["callgrind_control", what, pid], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["callgrind_control", what, pid], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
     if what != "-d":
         return 0
     dumps = glob.glob(CALLGRIND + ".*")

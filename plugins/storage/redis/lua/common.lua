@@ -148,10 +148,23 @@ local function akey(id) return P .. 'a:' .. id end
 local function tkey(id) return P .. 't:' .. id end
 
 -- Per-script caches: id -> {old = snapshot or false, cur = table or false}; DIRTY_* keep the
--- order in which records were first changed (events and queue arrival follow it).
+-- order in which records were first changed (events and queue arrival follow it). With the
+-- counter deltas and wake-ups (below), the state of the generic path (aget() .. commit()),
+-- made by gen() when a call first takes that path: the hot paths (submit, claim, complete, a
+-- heartbeat that changes nothing counted) never do, and each table made and collected per call
+-- costs Redis' Lua about as much as a command.
 local AC, TC, DIRTY_A, DIRTY_T
+local DELTA, DELTA_ORDER
+local PUBS
+local function gen()
+    if AC then return end
+    AC, TC, DIRTY_A, DIRTY_T = {}, {}, {}, {}
+    DELTA, DELTA_ORDER = {}, {}
+    PUBS = {}
+end
 
 local function aget(id)
+    gen()
     local e = AC[id]
     if not e then
         local a = hgetall(akey(id))
@@ -165,6 +178,7 @@ local function aget(id)
     return e.cur or nil
 end
 local function aput(a)
+    gen()
     local e = AC[a.id]
     if not e then
         e = {old = false}
@@ -177,6 +191,7 @@ local function aput(a)
     end
 end
 local function adel(id)
+    gen()
     aget(id)
     local e = AC[id]
     e.cur = false
@@ -187,6 +202,7 @@ local function adel(id)
 end
 
 local function tget(id)
+    gen()
     local e = TC[id]
     if not e then
         local t = hgetall(tkey(id))
@@ -204,6 +220,7 @@ local function tget(id)
     return e.cur or nil
 end
 local function tput(t)
+    gen()
     local e = TC[t.id]
     if not e then
         e = {old = false}
@@ -216,6 +233,7 @@ local function tput(t)
     end
 end
 local function tdel(id)
+    gen()
     tget(id)
     local e = TC[id]
     e.cur = false
@@ -227,8 +245,8 @@ end
 
 ---------------------------------------------------------------------------------------------
 -- Counters for stats(): deltas gathered during commit() and applied once.
-local DELTA, DELTA_ORDER
 local function delta(hash, field, d)
+    gen()
     local k = hash .. '\0' .. field
     if DELTA[k] == nil then
         DELTA[k] = 0
@@ -290,8 +308,6 @@ end
 -- P.."unwell": the ids of agents whose health is degraded or unhealthy (score 0, so a page is
 -- a ZRANGEBYLEX): what GET /health lists for a large fleet, without reading every agent.
 local function unwell(hs) return hs == H_DEGRADED or hs == H_UNHEALTHY end
-
-local PUBS
 
 local function agent_store(old, a)
     local id = (a or old).id
@@ -440,6 +456,7 @@ local function task_store(old, t)
 end
 
 local function commit()
+    gen()
     for _, id in ipairs(DIRTY_A) do
         local e = AC[id]
         if e.old or e.cur then agent_store(e.old or nil, e.cur or nil) end
@@ -724,12 +741,14 @@ end
 
 -- r.abefore / r.tbefore: the statuses of the agent and the task before the call (cp_result
 -- .before), or nil. Publishes the call's changes.
+-- NONE: the empty list of a reply (shared: never changed).
+local NONE = {}
 local function reply(rc, msg, r)
-    r = r or {}
+    r = r or NONE
     F.flush()
     return {rc, nz(msg), r.created or 0, r.agent_raw or agent_reply(r.agent),
-            r.task_raw or task_reply(r.task), r.agents or {},
-            r.tasks or {}, r.total or 0, r.stats or false, r.events or {}, nz(r.abefore),
+            r.task_raw or task_reply(r.task), r.agents or NONE,
+            r.tasks or NONE, r.total or 0, r.stats or false, r.events or NONE, nz(r.abefore),
             nz(r.tbefore), r.next_due or 0, r.more or 0}
 end
 
@@ -853,7 +872,5 @@ local function begin(keys, argv)
         end
         F.buf = v[2] and {} or false
     end
-    AC, TC, DIRTY_A, DIRTY_T = {}, {}, {}, {}
-    DELTA, DELTA_ORDER = {}, {}
-    PUBS = {}
+    AC, TC, DIRTY_A, DIRTY_T, DELTA, DELTA_ORDER, PUBS = nil, nil, nil, nil, nil, nil, nil
 end
