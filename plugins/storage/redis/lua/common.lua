@@ -309,8 +309,6 @@ end
 -- a ZRANGEBYLEX): what GET /health lists for a large fleet, without reading every agent.
 local function unwell(hs) return hs == H_DEGRADED or hs == H_UNHEALTHY end
 
--- Longer than hash-max-listpack-value's default, 64 bytes (no globals while loading: a literal).
-local A_PAD = '-----------------------------------------------------------------'
 local function agent_store(old, a)
     local id = (a or old).id
     -- `wr`: a claim of this agent waits until it may claim again (task_claim.lua marks it).
@@ -337,16 +335,7 @@ local function agent_store(old, a)
         agent_account(a, 1, names)
     end
     hput(akey(id), a, old, A_OPT)
-    if not old then
-        -- A new record is made a real hash table at once (docs/redis.md "Performance"): a
-        -- value longer than hash-max-listpack-value converts it, for good, and the field goes
-        -- again. A small hash (a listpack) finds each field by scanning the whole record, and an
-        -- agent's ~30 fields are read and written by every heartbeat, claim and completion:
-        -- ~20% of those calls' Redis CPU, for ~1 KB more memory per agent.
-        call('HSET', akey(id), '_', A_PAD)
-        call('HDEL', akey(id), '_')
-        call('ZADD', P .. 'agents', 0, id)
-    end
+    if not old then call('ZADD', P .. 'agents', 0, id) end
     local was_unwell = old ~= nil and unwell(old.hs)
     if was_unwell ~= unwell(a.hs) then
         if was_unwell then call('ZREM', P .. 'unwell', id) else call('ZADD', P .. 'unwell', 0, id) end
