@@ -282,9 +282,11 @@ class MockProvider:
                     return self._send(200, {}, provider.stats())
                 self._send(404, {}, {"error": {"type": "not_found"}})
 
-        server = ThreadingHTTPServer((host, port), Handler)
-        server.daemon_threads = True
-        server.request_queue_size = 256
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            request_queue_size = 512  # listen() backlog: a fleet connects all at once
+
+        server = Server((host, port), Handler)
         threading.Thread(target=server.serve_forever, daemon=True, name="mockllm").start()
         return server
 
