@@ -287,7 +287,8 @@ class MockProvider:
             request_queue_size = 512  # listen() backlog: a fleet connects all at once
 
         server = Server((host, port), Handler)
-        threading.Thread(target=server.serve_forever, daemon=True, name="mockllm").start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
+                         name="mockllm").start()
         return server
 
 
