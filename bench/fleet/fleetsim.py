@@ -60,8 +60,12 @@ class Cluster:
             self.cpds.append(c)
 
     def start(self):
-        for c in self.cpds:
-            c.start()
+        try:
+            for c in self.cpds:
+                c.start()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def client(self, i, timeout=30.0):
@@ -338,10 +342,11 @@ class Sim:
         ok = True
         for t in self.tenants:
             for i in range(len(self.cluster.cpds)):  # a server keeping weights per process
-                r = self.cluster.client(i).request("PUT", "tenants/" + t.name,
-                                                   body={"weight": t.weight,
-                                                         "max_in_flight":
-                                                             self.a.agents * self.a.slots})
+                put = self.cluster.client(i)
+                r = put.request("PUT", "tenants/" + t.name,
+                                body={"weight": t.weight,
+                                      "max_in_flight": self.a.agents * self.a.slots})
+                put.close()
                 ok = ok and r.status in (200, 201)
         f.tenants = ok
 
@@ -384,8 +389,8 @@ class Sim:
                                         per_token_ms=a.per_token_ms, cache_ttl=a.cache_ttl)
         server = provider.serve()
         threads = []
+        c = self.cluster.client(0)
         try:
-            c = self.cluster.client(0)
             if self.fleet:
                 self.setup_fleet(c)
                 log("%s: %s" % (self.mode, self.features.describe()))
@@ -393,9 +398,11 @@ class Sim:
                                    for i in range(a.processes)]
             for i in range(a.agents):
                 agent = "agent-%02d" % i
-                r = self.cluster.client(i).post("agents", {
+                reg = self.cluster.client(i)
+                r = reg.post("agents", {
                     "agent_id": agent, "capabilities": [CAPABILITY], "provider": PROVIDER,
                     "model": MODEL, "max_concurrent_tasks": a.slots})
+                reg.close()
                 if r.status not in (200, 201):
                     raise RuntimeError("register %s: %s" % (agent, r.body))
             self.submit_backlog(c)
@@ -427,6 +434,7 @@ class Sim:
         finally:
             self.stop.set()
             self.work.stop()
+            c.close()
             for cl, _ in getattr(self, "submit_clients", []):
                 cl.close()
             self.cluster.stop()  # held claims and connections end with the processes

@@ -38,7 +38,11 @@ class ModeResult:
                                  {n: (w["by_tenant"].get(n, 0) / float(normal) if normal
                                       else 0.0) for n in self.weights},
                                  (tok - normal) / float(tok) if tok else 0.0))
-        records = list(sim.work.records.values())
+        with sim.work.lock:  # agents may still be finishing a call: take a snapshot
+            records = list(sim.work.records.values())
+        with sim.lock:
+            completions = list(sim.completions.values())
+            max_in_flight = list(sim.max_in_flight.values())
         submitted = [r for r in records if r.submitted is not None and r.submitted < t_end]
         self.offered = sum(r.tokens for r in submitted) / float(a.tpm * a.windows)
         served = [r for r in submitted if r.served is not None and r.served < t_end]
@@ -57,9 +61,9 @@ class ModeResult:
                      if mine(r) and (r.served is None or r.served >= t_end) and not r.failed]
             self.waits[n] = (done, open_)
         self.warm = (sim.work.warm_hits, sim.work.warm_turns)
-        comp = list(sim.completions.values()) or [0]
+        comp = completions or [0]
         self.busiest = (max(comp), sum(comp) / float(max(1, a.agents)))
-        self.max_in_flight = max(sim.max_in_flight.values() or [0])
+        self.max_in_flight = max(max_in_flight or [0])
         self.slots = a.slots
 
     def wait_p(self, tenant, p):
