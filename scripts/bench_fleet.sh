@@ -10,7 +10,8 @@
 #   scripts/bench_fleet.sh            6 provider minutes per mode at real time (~15 minutes)
 #   scripts/bench_fleet.sh --quick    4 provider minutes of 10 s per mode (~2 minutes)
 #   scripts/bench_fleet.sh [--quick] [fleetsim options]   e.g. --modes today,fleet,fleet-est
-#                                     --tpm 300000 --minute 20 --windows 8 (see --help)
+#                                     --tpm 300000 --minute 20 --windows 8 --store memory
+#                                     (see --help)
 # Environment: BENCH_BUILD_DIR=build/release, BENCH_NO_BUILD=1 (use the binaries there).
 set -euo pipefail
 
@@ -18,12 +19,16 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BENCH_BUILD_DIR:-$ROOT/build/release}
 say() { printf '%s bench_fleet: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
+NEED_REDIS=1 prev=''
 for arg in "$@"; do
     [[ $arg == -h || $arg == --help ]] && exec python3 "$ROOT/bench/fleet/fleetsim.py" --help
+    [[ $arg == --store=memory || ($prev == --store && $arg == memory) ]] && NEED_REDIS=0
+    prev=$arg
 done
 
 REDIS_SERVER=${REDIS_SERVER:-$(command -v redis-server || true)}
-[[ -n $REDIS_SERVER ]] || { echo "bench_fleet.sh: redis-server is not installed (scripts/lib/deps.sh installs it)" >&2; exit 1; }
+[[ -n $REDIS_SERVER || $NEED_REDIS == 0 ]] ||
+    { echo "bench_fleet.sh: redis-server is not installed (scripts/lib/deps.sh installs it)" >&2; exit 1; }
 
 T=$(mktemp -d /tmp/cpd-bench-fleet.XXXXXX)
 SIM_PID=''
@@ -47,7 +52,7 @@ if [[ -z ${BENCH_NO_BUILD:-} ]]; then
     # Everything: cpd and every plugin its config may name (storage, selection, probes).
     nice cmake --build "$BUILD" -j"$(nproc)" >"$T/build.log" 2>&1 || { tail -30 "$T/build.log" >&2; exit 1; }
 fi
-[[ -x $BUILD/cpd && -f $BUILD/plugins/redis.so ]] ||
+[[ -x $BUILD/cpd && ( -f $BUILD/plugins/redis.so || $NEED_REDIS == 0 ) ]] ||
     { echo "bench_fleet.sh: $BUILD/cpd or plugins/redis.so missing (hiredis not installed?)" >&2; exit 1; }
 
 say "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -48,13 +48,13 @@ def log(msg):
 class Cluster:
     """Three cpd processes sharing one Redis key prefix."""
 
-    def __init__(self, redis, processes, plugin_names):
+    def __init__(self, redis, processes, plugin_names, store="redis"):
         self.redis, self.cpds = redis, []
         prefix = "fleetbench:%d:" % int(time.time() * 1000)
         config = {"agents": {"heartbeat_timeout_seconds": 600},
                   "selection": {"plugins": plugin_names}}
         for _ in range(processes):
-            c = cpdtest.Cpd(config=config, store="redis", redis=redis,
+            c = cpdtest.Cpd(config=config, store=store, redis=redis,
                             env={"ASAN_OPTIONS": None, "UBSAN_OPTIONS": None})
             c.prefix = prefix
             self.cpds.append(c)
@@ -383,7 +383,7 @@ class Sim:
 
     def run(self):
         a = self.a
-        self.cluster = Cluster(self.redis, a.processes, selection_plugins()).start()
+        self.cluster = Cluster(self.redis, a.processes, selection_plugins(), a.store).start()
         provider = mockllm.MockProvider(rpm=a.rpm, tpm=a.tpm, minute=a.minute, window=a.window,
                                         base_latency_ms=a.base_latency_ms,
                                         per_token_ms=a.per_token_ms, cache_ttl=a.cache_ttl)
@@ -450,7 +450,10 @@ def parse_args(argv=None):
                     help="comma-separated: today, fleet, fleet-est (default today,fleet)")
     ap.add_argument("--quick", action="store_true",
                     help="a light run of about two minutes: --minute 10 --windows 4 --agents 60")
-    ap.add_argument("--processes", type=int, default=3, help="cpd processes on the one Redis")
+    ap.add_argument("--processes", type=int, default=None,
+                    help="cpd processes on the one Redis (default 3)")
+    ap.add_argument("--store", choices=("redis", "memory"), default="redis",
+                    help="memory: one cpd process with the memory store, no Redis")
     ap.add_argument("--agents", type=int, default=60)
     ap.add_argument("--slots", type=int, default=2, help="max_concurrent_tasks of each agent")
     ap.add_argument("--minute", type=float, default=None,
@@ -473,6 +476,12 @@ def parse_args(argv=None):
                     help="concurrent conversations of tenants b and c each")
     ap.add_argument("--seed", type=int, default=17)
     a = ap.parse_args(argv)
+    if a.store == "memory":
+        if a.processes not in (None, 1):
+            ap.error("--store memory runs one cpd process")
+        a.processes = 1
+    elif a.processes is None:
+        a.processes = 3
     if a.minute is None:
         a.minute = 10.0 if a.quick else 60.0
     if a.windows is None:
@@ -491,7 +500,7 @@ def main(argv=None):
     # SIGTERM (bench_fleet.sh's clean-up) unwinds like an exception: every finally stops what
     # it started (the processes would die with us anyway: cpdtest sets PR_SET_PDEATHSIG).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    redis = cpdtest.RedisServer().start()
+    redis = cpdtest.RedisServer().start() if a.store == "redis" else None
     results = []
     try:
         for mode in a.modes:
@@ -499,7 +508,8 @@ def main(argv=None):
                 % (mode, a.agents, a.slots, a.windows, a.minute))
             results.append(Sim(a, mode, redis).run())
     finally:
-        redis.cleanup()
+        if redis is not None:
+            redis.cleanup()
     report.print_table(a, results)
     return 0
 

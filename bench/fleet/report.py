@@ -81,10 +81,12 @@ def _pct(x):
 
 def print_table(a, results):
     print()
-    print("AI-fleet dispatch (bench_fleet): %d agents x %d slots on %d cpd processes, one Redis; "
+    print("AI-fleet dispatch (bench_fleet): %d agents x %d slots on %d cpd process(es), %s; "
           "mock provider %d RPM / %d TPM, %s window, provider minute = %.0f real s; "
-          "%d minutes measured per mode" % (a.agents, a.slots, a.processes, a.rpm, a.tpm,
-                                            a.window, a.minute, a.windows))
+          "%d minutes measured per mode"
+          % (a.agents, a.slots, a.processes,
+             "one Redis" if a.store == "redis" else "memory store", a.rpm, a.tpm, a.window,
+             a.minute, a.windows))
     print("Times are provider (model) time: real seconds x %.1f." % (60.0 / a.minute))
     rows = []
 
