@@ -105,24 +105,43 @@ class Features:
                                if p.get("kind") == "selection"}
         self.quotas = c.get("quotas").status == 200
         # Task fields: a task nobody can claim, read back; unknown members are ignored by
-        # older servers, so a field counts as supported only when the TaskJSON shows it.
-        probe = {"task_type": "fleetbench-probe", "required_capabilities": [PROBE_CAP],
-                 "tenant": "probe", "est_tokens": {"input": 10, "max_output": 10},
-                 "affinity_key": "probe-conv", "affinity_ttl_seconds": 30}
-        r = c.post("tasks", probe)
-        if r.status == 201:
-            tid = r.body["task_id"]
-            task = c.get("tasks/" + tid).body
-            task = task if isinstance(task, dict) else {}
-            meta = task.get("metadata") if isinstance(task.get("metadata"), dict) else {}
-            self.task_fields = {k for k in ("tenant", "est_tokens", "affinity_key",
-                                            "affinity_ttl_seconds")
-                                if task.get(k) is not None or meta.get(k) is not None}
-            c.post("tasks/%s/cancel" % tid, {})
-        else:
-            self.notes.append("task with fleet fields refused: %s" % (r.body,))
+        # older servers, so a field counts as supported only when the TaskJSON shows it. When
+        # the server refuses the task, each field is tried alone.
+        fields = {"tenant": "probe", "est_tokens": {"input": 10, "max_output": 10},
+                  "affinity_key": "probe-conv", "affinity_ttl_seconds": 30}
+        self.task_fields = self._probe_fields(c, fields)
+        if self.task_fields is None:
+            self.task_fields = set()
+            for k in ("tenant", "est_tokens", "affinity_key"):
+                one = {k: fields[k]}
+                if k == "affinity_key":
+                    one["affinity_ttl_seconds"] = fields["affinity_ttl_seconds"]
+                self.task_fields |= self._probe_fields(c, one) or set()
         self.rate_limited = self._probe_rate_limited(c)
         return self
+
+    def _probe_fields(self, c, fields):
+        """The members of `fields` a probe task keeps, or None when the task is refused."""
+        body = dict(fields, task_type="fleetbench-probe", required_capabilities=[PROBE_CAP])
+        r = c.post("tasks", body)
+        if r.status != 201:
+            self.notes.append("task with %s refused: %s" % (", ".join(sorted(fields)),
+                                                             r.body))
+            return None
+        tid = r.body["task_id"]
+        task = c.get("tasks/" + tid).body
+        c.post("tasks/%s/cancel" % tid, {})
+        task = task if isinstance(task, dict) else {}
+        meta = task.get("metadata") if isinstance(task.get("metadata"), dict) else {}
+
+        def kept(k, want):  # top level, or kept in metadata (affinity does that)
+            for v in (task.get(k), meta.get(k)):
+                if k == "est_tokens" and isinstance(v, dict) and v.get("input") == 10:
+                    return True
+                if v == want:
+                    return True
+            return False
+        return {k for k in fields if kept(k, fields[k])}
 
     def _probe_rate_limited(self, c):
         """fail {reason: rate_limited}: supported when the task goes back to pending without a
