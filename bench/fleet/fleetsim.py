@@ -396,9 +396,10 @@ class Sim:
             f.notes.append("POST /quotas refused: %s" % (r.body,))
             f.quotas = False
         elif self.a.minute != 60:
-            f.notes.append("quota declared x%.0f per real minute (time-scaled run: cpd counts "
-                           "per 60 real s, the mock per %.0f s; 429s may come from that)"
-                           % (scale_up, self.a.minute))
+            f.notes.append("QUOTA FIGURES NOT VALID: time-scaled run, the quota was declared "
+                           "x%.0f per real minute (cpd counts per 60 real s, the mock per %.0f s: "
+                           "bursts, 429s and stalls come from that); measure quotas with "
+                           "--minute 60" % (scale_up, self.a.minute))
 
     def run(self):
         a = self.a
