@@ -78,15 +78,15 @@ static struct rs_acache_entry *find(const struct rs_acache *c, const char *id, u
     return NULL;
 }
 
-/* The position of id in the sorted array, or where it would go (*found says which). */
-static size_t sorted_pos(const struct rs_acache *c, const char *id, int *found)
+/* The position of id in v[0..n) (sorted by agent_id), or where it would go (*found says). */
+static size_t pos_in(struct rs_acache_entry *const *v, size_t n, const char *id, int *found)
 {
-    size_t lo = 0, hi = c->n;
+    size_t lo = 0, hi = n;
     *found = 0;
-    if (hi && strcmp(c->sorted[hi - 1]->v.agent_id, id) < 0) return hi; /* appends: loads */
+    if (hi && strcmp(v[hi - 1]->v.agent_id, id) < 0) return hi; /* appends: loads */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int cmp = strcmp(c->sorted[mid]->v.agent_id, id);
+        int cmp = strcmp(v[mid]->v.agent_id, id);
         if (cmp == 0) {
             *found = 1;
             return mid;
@@ -97,6 +97,114 @@ static size_t sorted_pos(const struct rs_acache *c, const char *id, int *found)
             hi = mid;
     }
     return lo;
+}
+
+static size_t sorted_pos(const struct rs_acache *c, const char *id, int *found)
+{
+    return pos_in(c->sorted, c->n, id, found);
+}
+
+/* ---- capability lists ------------------------------------------------------------------ */
+
+static struct rs_acache_cap *cap_find(const struct rs_acache *c, const char *name, uint64_t h)
+{
+    if (!c->n_cap_buckets) return NULL;
+    for (struct rs_acache_cap *k = c->cap_buckets[h & (c->n_cap_buckets - 1)]; k; k = k->next)
+        if (k->hash == h && strcmp(k->name, name) == 0) return k;
+    return NULL;
+}
+
+/* The list of capability `name`, made when missing; NULL when out of memory. */
+static struct rs_acache_cap *cap_get(struct rs_acache *c, const char *name)
+{
+    uint64_t h = hash_id(name);
+    struct rs_acache_cap *k = cap_find(c, name, h);
+    if (k) return k;
+    if (c->n_caps + 1 > c->n_cap_buckets) {
+        size_t nb = c->n_cap_buckets ? c->n_cap_buckets * 2 : MIN_BUCKETS;
+        struct rs_acache_cap **b = calloc(nb, sizeof *b);
+        if (!b) return NULL;
+        for (size_t i = 0; i < c->n_cap_buckets; i++)
+            for (struct rs_acache_cap *x = c->cap_buckets[i], *next; x; x = next) {
+                next = x->next;
+                x->next = b[x->hash & (nb - 1)];
+                b[x->hash & (nb - 1)] = x;
+            }
+        c->bytes += (nb - c->n_cap_buckets) * sizeof *b;
+        free(c->cap_buckets);
+        c->cap_buckets = b;
+        c->n_cap_buckets = nb;
+    }
+    if (!(k = calloc(1, sizeof *k)) || !(k->name = strdup(name))) {
+        free(k);
+        return NULL;
+    }
+    k->hash = h;
+    k->next = c->cap_buckets[h & (c->n_cap_buckets - 1)];
+    c->cap_buckets[h & (c->n_cap_buckets - 1)] = k;
+    c->n_caps++;
+    c->bytes += sizeof *k + strlen(name) + 1;
+    return k;
+}
+
+static void cap_drop(struct rs_acache *c, struct rs_acache_cap *k)
+{
+    struct rs_acache_cap **p = &c->cap_buckets[k->hash & (c->n_cap_buckets - 1)];
+    while (*p != k)
+        p = &(*p)->next;
+    *p = k->next;
+    c->bytes -= sizeof *k + strlen(k->name) + 1 + k->cap * sizeof *k->v;
+    c->n_caps--;
+    free(k->name);
+    free(k->v);
+    free(k);
+}
+
+/* e into the lists of its capabilities: 0, or -1 (out of memory: in some of them). */
+static int caps_link(struct rs_acache *c, struct rs_acache_entry *e)
+{
+    for (uint32_t i = 0; i < e->v.n_capabilities; i++) {
+        struct rs_acache_cap *k = cap_get(c, e->v.capabilities[i]);
+        if (!k) return -1;
+        int found;
+        size_t pos = pos_in(k->v, k->n, e->v.agent_id, &found);
+        if (found) continue;
+        if (k->n == k->cap) {
+            size_t cap = k->cap ? k->cap * 2 : 4;
+            struct rs_acache_entry **v = realloc(k->v, cap * sizeof *v);
+            if (!v) return -1;
+            c->bytes += (cap - k->cap) * sizeof *v;
+            k->v = v;
+            k->cap = cap;
+        }
+        memmove(k->v + pos + 1, k->v + pos, (k->n - pos) * sizeof *k->v);
+        k->v[pos] = e;
+        k->n++;
+    }
+    return 0;
+}
+
+static void caps_unlink(struct rs_acache *c, struct rs_acache_entry *e)
+{
+    for (uint32_t i = 0; i < e->v.n_capabilities; i++) {
+        struct rs_acache_cap *k = cap_find(c, e->v.capabilities[i], hash_id(e->v.capabilities[i]));
+        if (!k) continue;
+        int found;
+        size_t pos = pos_in(k->v, k->n, e->v.agent_id, &found);
+        if (found && k->v[pos] == e) {
+            memmove(k->v + pos, k->v + pos + 1, (k->n - pos - 1) * sizeof *k->v);
+            k->n--;
+        }
+        if (!k->n) cap_drop(c, k);
+    }
+}
+
+static int same_caps(const struct cp_agent_view *a, const struct cp_agent_view *b)
+{
+    if (a->n_capabilities != b->n_capabilities) return 0;
+    for (uint32_t i = 0; i < a->n_capabilities; i++)
+        if (strcmp(a->capabilities[i], b->capabilities[i]) != 0) return 0;
+    return 1;
 }
 
 /* Room for one more entry: the buckets doubled at load factor 1, the sorted array grown. */
@@ -140,6 +248,8 @@ int rs_acache_put(struct rs_acache *c, const struct cp_agent_view *v, uint64_t g
     char *blob = copy_view(v, &copy, &blob_bytes);
     if (!blob) return -1;
     if (e) { /* in place: the sorted array keeps pointing at e */
+        int moved = !same_caps(&e->v, &copy);
+        if (moved) caps_unlink(c, e); /* while its old strings are still there */
         free(e->blob);
         c->bytes -= e->blob_bytes;
         e->blob = blob;
@@ -147,6 +257,10 @@ int rs_acache_put(struct rs_acache *c, const struct cp_agent_view *v, uint64_t g
         e->v = copy;
         e->gen = gen;
         c->bytes += blob_bytes;
+        if (moved && caps_link(c, e) < 0) {
+            rs_acache_del(c, copy.agent_id); /* not half-indexed: gone, read again later */
+            return -1;
+        }
         return 0;
     }
     if (reserve(c) < 0 || !(e = calloc(1, sizeof *e))) {
@@ -166,9 +280,14 @@ int rs_acache_put(struct rs_acache *c, const struct cp_agent_view *v, uint64_t g
     c->sorted[pos] = e;
     c->n++;
     c->bytes += sizeof *e + blob_bytes;
+    if (caps_link(c, e) < 0) {
+        rs_acache_del(c, e->v.agent_id);
+        return -1;
+    }
     return 0;
 }
 
+/* Out of the hash table and freed (the sorted array and capability lists are the caller's). */
 static void entry_remove(struct rs_acache *c, struct rs_acache_entry *e)
 {
     struct rs_acache_entry **p = &c->buckets[e->hash & (c->n_buckets - 1)];
@@ -190,6 +309,7 @@ int rs_acache_del(struct rs_acache *c, const char *id)
         memmove(c->sorted + pos, c->sorted + pos + 1, (c->n - pos - 1) * sizeof *c->sorted);
         c->n--;
     }
+    caps_unlink(c, e);
     entry_remove(c, e);
     return 1;
 }
@@ -202,6 +322,17 @@ struct cp_agent_view *rs_acache_get(struct rs_acache *c, const char *id)
 
 size_t rs_acache_sweep(struct rs_acache *c, uint64_t gen)
 {
+    /* The capability lists first, in one pass each (a mass sweep — a restarted, empty Redis —
+     * must not cost a memmove per agent). */
+    for (size_t b = 0; b < c->n_cap_buckets; b++)
+        for (struct rs_acache_cap *x = c->cap_buckets[b], *next; x; x = next) {
+            next = x->next;
+            size_t k = 0;
+            for (size_t i = 0; i < x->n; i++)
+                if (x->v[i]->gen >= gen) x->v[k++] = x->v[i];
+            x->n = k;
+            if (!k) cap_drop(c, x);
+        }
     size_t k = 0, gone = 0;
     for (size_t i = 0; i < c->n; i++) {
         struct rs_acache_entry *e = c->sorted[i];
@@ -218,6 +349,14 @@ size_t rs_acache_sweep(struct rs_acache *c, uint64_t gen)
 
 void rs_acache_clear(struct rs_acache *c)
 {
+    for (size_t b = 0; b < c->n_cap_buckets; b++)
+        for (struct rs_acache_cap *x = c->cap_buckets[b], *next; x; x = next) {
+            next = x->next;
+            free(x->name);
+            free(x->v);
+            free(x);
+        }
+    free(c->cap_buckets);
     for (size_t i = 0; i < c->n; i++) {
         free(c->sorted[i]->blob);
         free(c->sorted[i]);
@@ -240,12 +379,23 @@ int rs_acache_list(const struct rs_acache *c, const struct cp_agent_filter *f, c
     int32_t status = f ? f->status : -1;
     uint32_t mask = f ? f->health_mask : 0;
     const char *after = f ? f->after : NULL;
-    const struct cp_agent_view **out = malloc((c->n ? c->n : 1) * sizeof *out);
+    /* The shortest list that holds every match: a required capability's, or all agents. */
+    struct rs_acache_entry *const *from = c->sorted;
+    size_t n = c->n;
+    for (uint32_t i = 0; i < n_need; i++) {
+        const struct rs_acache_cap *k = cap_find(c, need[i], hash_id(need[i]));
+        if (!k) {
+            n = 0; /* nobody has it */
+            break;
+        }
+        if (k->n < n) from = k->v, n = k->n;
+    }
+    const struct cp_agent_view **out = malloc((n ? n : 1) * sizeof *out);
     if (!out) return CP_ERR_NOMEM;
     size_t k = 0;
     int found;
-    for (size_t i = after ? sorted_pos(c, after, &found) + (size_t)found : 0; i < c->n; i++) {
-        const struct cp_agent_view *a = &c->sorted[i]->v;
+    for (size_t i = after ? pos_in(from, n, after, &found) + (size_t)found : 0; i < n; i++) {
+        const struct cp_agent_view *a = &from[i]->v;
         if (status >= 0 && a->status != status) continue;
         if (!health_in(mask, a->health.status)) continue;
         if (n_need && !cp_caps_subset(need, n_need, a->capabilities, a->n_capabilities)) continue;

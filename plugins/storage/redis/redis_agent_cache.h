@@ -17,12 +17,23 @@ struct rs_acache_entry {
     size_t blob_bytes;
 };
 
+/* One capability's agents, by agent_id: a list asking for capabilities walks the shortest. */
+struct rs_acache_cap {
+    struct rs_acache_cap *next; /* hash chain */
+    uint64_t hash;
+    char *name; /* owned */
+    struct rs_acache_entry **v;
+    size_t n, cap;
+};
+
 struct rs_acache {
     struct rs_acache_entry **buckets; /* power of two */
     size_t n_buckets;
     struct rs_acache_entry **sorted; /* by agent_id */
     size_t n, cap_sorted;
-    size_t bytes; /* held by the entries, their blobs and both tables */
+    struct rs_acache_cap **cap_buckets; /* power of two; a capability's list goes when empty */
+    size_t n_cap_buckets, n_caps;
+    size_t bytes; /* held by the entries, their blobs and the tables */
 };
 
 /* Adds or replaces the copy of v (copied whole), marked `gen`. 0, or -1 (out of memory, or no

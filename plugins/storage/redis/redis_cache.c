@@ -12,8 +12,8 @@
  *  - this process's own operations: the agent in every reply (register, heartbeat, drain,
  *    health, claim, transitions, extend, get), unregister's id, reap's events;
  *  - the change feed (redis_feed.c), which the cache keeps switched on while it is active:
- *    another process's register re-reads the agent, unregister and removal delete it, a status
- *    or health/circuit change is applied at once and the agent re-read.
+ *    another process's register, unregister, removal, status or health/circuit change has the
+ *    agent read again (never applied from the message itself: see rs_cache_change()).
  * Re-reads are HGETALLs in one MULTI/EXEC, one batch in flight at a time; what changes while a
  * batch is out goes in the next one.
  *
@@ -388,24 +388,23 @@ void rs_cache_change(struct rs *rs, const struct cp_change *ch)
     if (!c || !c->active || !ch->agent_id) return;
     struct cp_agent_view *v = rs_acache_get(&c->store, ch->agent_id);
     switch (ch->kind) {
+    /* Read again, never applied from the message: a message may arrive after the reply of a
+     * later change (they come on two connections) — an unregister's after this process
+     * registered the agent again — and a read holds the state after both. A change the copy
+     * already shows (usually our own, from its reply) needs no read. */
     case CP_CHANGE_AGENT_REGISTERED:
         mark_dirty(rs, ch->agent_id, 0);
         break;
     case CP_CHANGE_AGENT_UNREGISTERED:
     case CP_CHANGE_AGENT_REMOVED:
-        rs_acache_del(&c->store, ch->agent_id);
+        if (v) mark_dirty(rs, ch->agent_id, 0);
         break;
     case CP_CHANGE_AGENT_STATUS:
-        /* Our own change is usually in already (its reply): nothing to read. */
-        if (v && v->status == ch->new_status) break;
-        if (v) v->status = ch->new_status;
-        mark_dirty(rs, ch->agent_id, 0);
+        if (!v || v->status != ch->new_status) mark_dirty(rs, ch->agent_id, 0);
         break;
     case CP_CHANGE_AGENT_HEALTH:
-        if (v && v->health.status == ch->new_status && v->health.circuit == ch->new_circuit) break;
-        if (v && ch->new_status >= 0) v->health.status = ch->new_status;
-        if (v && ch->new_circuit >= 0) v->health.circuit = ch->new_circuit;
-        mark_dirty(rs, ch->agent_id, 0);
+        if (!v || v->health.status != ch->new_status || v->health.circuit != ch->new_circuit)
+            mark_dirty(rs, ch->agent_id, 0);
         break;
     default: /* task changes: in-flight counts below the maximum wait for the next load */
         break;

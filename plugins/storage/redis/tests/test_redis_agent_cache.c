@@ -163,12 +163,63 @@ static void test_many(void **state)
         assert_true(strcmp(c.sorted[i - 1]->v.agent_id, c.sorted[i]->v.agent_id) < 0);
     for (size_t i = 0; i < c.n; i++)
         assert_ptr_equal(rs_acache_get(&c, c.sorted[i]->v.agent_id), &c.sorted[i]->v);
-    size_t tables = c.n_buckets * sizeof *c.buckets + c.cap_sorted * sizeof *c.sorted;
+    size_t tables = c.n_buckets * sizeof *c.buckets + c.cap_sorted * sizeof *c.sorted +
+                    c.n_cap_buckets * sizeof *c.cap_buckets;
     while (c.n) {
         snprintf(id, sizeof id, "%s", c.sorted[c.n / 2]->v.agent_id);
         assert_int_equal(rs_acache_del(&c, id), 1);
     }
+    assert_int_equal(c.n_caps, 0); /* every capability list went with its last agent */
     assert_int_equal(c.bytes, tables);
+    rs_acache_clear(&c);
+}
+
+/* Capability lists: a list asking for a capability walks that capability's agents only, an
+ * agent re-put with other capabilities moves between lists, a capability nobody has lists
+ * nothing, and a sweep leaves no list pointing at a freed agent. */
+static void test_capability_lists(void **state)
+{
+    (void)state;
+    struct rs_acache c;
+    memset(&c, 0, sizeof c);
+    char id[32];
+    for (int i = 0; i < 300; i++) {
+        snprintf(id, sizeof id, "n%03d", i);
+        put(&c, id, i % 100 == 0 ? "rare" : "common", CP_AGENT_READY, 0, CP_HEALTH_HEALTHY, 1);
+    }
+    const char *rare[1] = {"rare"}, *none[1] = {"nobody"}, *common[1] = {"common"};
+    struct cp_agent_filter f = {.capabilities = rare, .n_capabilities = 1, .status = -1};
+    struct got g;
+    list(&c, &f, &g);
+    assert_int_equal(g.n, 3);
+    assert_string_equal(g.ids[0], "n000");
+    assert_string_equal(g.ids[2], "n200");
+    f.after = "n000";
+    list(&c, &f, &g);
+    assert_int_equal(g.n, 2);
+    assert_string_equal(g.ids[0], "n100");
+    f.after = NULL;
+    put(&c, "n100", "common", CP_AGENT_READY, 0, CP_HEALTH_HEALTHY, 2); /* moves */
+    put(&c, "n001", "rare", CP_AGENT_READY, 0, CP_HEALTH_HEALTHY, 2);
+    list(&c, &f, &g);
+    assert_int_equal(g.n, 3);
+    assert_string_equal(g.ids[0], "n000");
+    assert_string_equal(g.ids[1], "n001");
+    assert_string_equal(g.ids[2], "n200");
+    f.capabilities = none;
+    list(&c, &f, &g);
+    assert_int_equal(g.n, 0);
+    /* Generation 2 saw n100 and n001 only: everything else goes, lists included. */
+    assert_int_equal(rs_acache_sweep(&c, 2), 298);
+    f.capabilities = common;
+    list(&c, &f, &g);
+    assert_int_equal(g.n, 1);
+    assert_string_equal(g.ids[0], "n100");
+    f.capabilities = rare;
+    list(&c, &f, &g);
+    assert_int_equal(g.n, 1);
+    assert_string_equal(g.ids[0], "n001");
+    assert_int_equal(c.n_caps, 2);
     rs_acache_clear(&c);
 }
 
@@ -178,6 +229,7 @@ int main(void)
         cmocka_unit_test(test_order_filters_and_copies),
         cmocka_unit_test(test_replace_delete_sweep),
         cmocka_unit_test(test_many),
+        cmocka_unit_test(test_capability_lists),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
