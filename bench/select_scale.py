@@ -4,13 +4,14 @@ registered agents on the memory store and on Redis (with its agent cache, and at
 also with the cache off: every call reads every candidate from Redis). Not a test: it prints
 figures (docs/performance.md, "Agent selection at fleet scale").
 
-  python3 bench/select_scale.py [--build build/release] [--agents 1000,100000]
-      [--duration 5] [--connections 8] [--cp-bench build/release/cp-bench]
+  python3 bench/select_scale.py [--build build/release] [--agents 1000,100000] [--runs 3]
+      [--duration 5] [--connections 8] [--cp-bench build/release/cp-bench] [--cache auto|on]
 
 For every row it starts a fresh cpd (and, for Redis, a private redis-server without
 persistence) on free loopback ports, registers the agents with `cp-bench -s fill`, makes one
 select and waits until cpd logs that its agent cache is loaded (Redis), then runs
-`cp-bench -s select` (every agent has the capability asked for; the default strategy). Also
+`cp-bench -s select` (every agent has the capability asked for; the default strategy). The
+rows alternate, --runs times, and the median is printed (with min–max). Also
 prints cpd's resident memory after the fill, and on Redis the cache's own count of the bytes it
 holds (from its log line). Python standard library only; loopback only.
 """
@@ -21,6 +22,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -172,8 +174,8 @@ def run_row(a, store, n, cache="auto"):
         dur = a.duration if not (store == "redis" and cache == "off" and n > 10000) else 2
         out = cp_bench(a.cp_bench, cpd.port, "-s", "select", "--no-setup", "--agents", str(n),
                        "-c", str(a.connections), "-d", str(dur), "-w", "1", "--json")
-        rate = json.loads(out[out.index("{"):])
-        return {"rate": rate.get("throughput") or rate.get("rps") or rate, "rss_mb":
+        rate = json.loads(out[out.index("{"):])["throughput"]
+        return {"rate": float(rate), "rss_mb":
                 (rss - base) / 1024.0, "cache_kib": cache_kib}
     finally:
         if cpd:
@@ -193,6 +195,7 @@ def main():
     ap.add_argument("--cp-bench", default=None)
     ap.add_argument("--redis-server", default=shutil.which("redis-server") or "redis-server")
     ap.add_argument("--no-off", action="store_true", help="skip Redis with agent_cache: off")
+    ap.add_argument("--runs", type=int, default=3, help="alternating runs per row (median)")
     ap.add_argument("--cache", default="auto", help="agent_cache of the Redis row (auto, on)")
     a = ap.parse_args()
     if a.cp_bench is None:
@@ -204,22 +207,29 @@ def main():
         plan = [("memory", "-"), ("redis", a.cache)]
         if not a.no_off and n <= 10000:
             plan.append(("redis", "off"))
-        for store, cache in plan:
-            r = run_row(a, store, n, cache if store == "redis" else "auto")
-            rows.append((n, store, cache, r))
-            print("%-8d %-7s cache %-5s %10s calls/s   cpd RSS +%.1f MiB%s" % (
-                n, store, cache, "%.0f" % r["rate"] if isinstance(r["rate"], float) else r["rate"],
-                r["rss_mb"], "" if r["cache_kib"] is None else
-                "   cache %.1f MiB (%d B/agent)" % (r["cache_kib"] / 1024.0,
-                                                    r["cache_kib"] * 1024 // n)), flush=True)
+        got = {p: [] for p in plan}
+        for run in range(a.runs):  # alternating: the machine's load moves under all rows alike
+            for store, cache in plan:
+                r = run_row(a, store, n, cache if store == "redis" else "auto")
+                got[(store, cache)].append(r)
+                print("  run %d: %-8d %-7s cache %-5s %8.0f calls/s   cpd RSS +%.1f MiB%s" % (
+                    run + 1, n, store, cache, r["rate"], r["rss_mb"],
+                    "" if r["cache_kib"] is None else "   cache %.1f MiB (%d B/agent)"
+                    % (r["cache_kib"] / 1024.0, r["cache_kib"] * 1024 // n)), flush=True)
+        for (store, cache), rs in got.items():
+            rates = sorted(r["rate"] for r in rs)
+            rows.append((n, store, cache, statistics.median(rates), rates[0], rates[-1]))
     print()
-    print("agents    memory calls/s   redis calls/s   redis/memory")
+    print("| agents | store | agent_cache | select calls/s (median of %d) | min–max |" % a.runs)
+    print("|---|---|---|---|---|")
+    for n, store, cache, med, lo, hi in rows:
+        print("| %d | %s | %s | %.0f | %.0f–%.0f |" % (n, store, cache, med, lo, hi))
+    print()
     for n in sorted({r[0] for r in rows}):
-        mem = [r[3]["rate"] for r in rows if r[0] == n and r[1] == "memory"]
-        red = [r[3]["rate"] for r in rows if r[0] == n and r[1] == "redis" and r[2] != "off"]
-        if mem and red and isinstance(mem[0], float) and isinstance(red[0], float):
-            print("%-9d %14.0f %15.0f %14.2f" % (n, mem[0], red[0], red[0] / mem[0]))
-
+        mem = [r[3] for r in rows if r[0] == n and r[1] == "memory"]
+        red = [r[3] for r in rows if r[0] == n and r[1] == "redis" and r[2] != "off"]
+        if mem and red:
+            print("%d agents: Redis (cache) / memory = %.2f" % (n, red[0] / mem[0]))
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -483,8 +483,11 @@ static void deactivate(struct rs *rs)
 {
     struct rs_cache *c = rs->cache;
     c->active = c->ready = 0;
-    rs->host->log(rs->host, CP_LOG_INFO, "redis: agent cache: off (no whole agent list for %d s)",
-                  RS_CACHE_IDLE_MS / 1000);
+    rs->host->log(rs->host, CP_LOG_INFO,
+                  "redis: agent cache: off (no whole agent list for %d s; %llu lists answered "
+                  "from it, %llu full loads)",
+                  RS_CACHE_IDLE_MS / 1000, (unsigned long long)c->n_answered,
+                  (unsigned long long)c->n_loads);
     rs_feed_cache(rs, 0);
     dirty_clear(c);
     serve_waiting(rs, 1);
@@ -573,12 +576,4 @@ void rs_cache_free(struct rs *rs)
     rs_acache_clear(&c->store);
     free(c);
     rs->cache = NULL;
-}
-
-void rs_cache_info(const struct rs *rs, size_t *agents, size_t *bytes, int *ready)
-{
-    const struct rs_cache *c = rs->cache;
-    *agents = c && c->active ? c->store.n : 0;
-    *bytes = c && c->active ? c->store.bytes : 0;
-    *ready = c && c->active && c->ready;
 }

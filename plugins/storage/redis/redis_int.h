@@ -367,7 +367,6 @@ void rs_cache_change(struct rs *rs, const struct cp_change *c); /* a feed change
 void rs_cache_saw(struct rs *rs, int script, const char *cmd, int len, const struct cp_result *res);
 /* Reconnected, (re)subscribed, or a gap: not used until loaded again (load started). */
 void rs_cache_restart(struct rs *rs);
-void rs_cache_info(const struct rs *rs, size_t *agents, size_t *bytes, int *ready);
 void rs_cache_stop(struct rs *rs); /* destroy() */
 void rs_cache_free(struct rs *rs);
 /* Lost replies (redis_fence.c). */
