@@ -3,8 +3,9 @@ processes on one Redis; process B answers GET /agents/select from its cache, and
 changes — register, drain and undrain, a circuit opened by failures, unregister, the reaper
 turning a silent agent offline — is what B selects within the documented bound (1 s for a
 published change; the test allows 3 s on a busy machine). A change no script publishes (an
-agent's record deleted behind cpd's back) stays in B's cache until the next resync, and a
-reconnect or a Redis restart reloads the cache."""
+agent's record deleted behind cpd's back) stays in B's cache until the next resync; a
+reconnect or a Redis restart reloads the cache; in auto mode the cache switches off after
+agent_cache_idle_ms without a select and loads anew at the next one."""
 
 import time
 import uuid
@@ -125,6 +126,30 @@ class AgentCache(CpdTestCase):
         self.until_selected_within(cap, None, 8.0, "resync")
         print("an unpublished deletion left B's cache after %.2f s (resync 3 s)"
               % (time.monotonic() - t0))
+
+    def test_auto_switches_off_when_idle_and_on_again(self):
+        self.two(b_opts={"agent_cache_idle_ms": 1500, "agent_cache_resync_ms": 0})
+        cap = self.uid("cap")
+        x = self.uid("x")
+        self.register(x, client=self.ca, capabilities=[cap])
+        self.wait_cache_loaded(self.b, self.cb, cap)
+        # No select for longer than agent_cache_idle_ms: off (the log line says so).
+        wait_until(lambda: "agent cache: off" in self.b.stderr(), 10.0, interval=0.2,
+                   what="the idle agent cache to switch off")
+        self.assertRegex(self.b.stderr(), r"agent cache: off \(no whole agent list for 1 s; "
+                         r"[1-9][0-9]* lists answered from it")
+        # A deletion behind cpd's back (unpublished) is not in an old copy: the next select
+        # switches the cache on again and waits for a new load.
+        loads = self.b.stderr().count(" agents loaded (")
+        self.redis.command("DEL", "{%s}a:%s" % (self.prefix, x))
+        self.assertIsNone(self.selected(cap))
+        self.assertEqual(self.b.stderr().count(" agents loaded ("), loads + 1)
+        # ... and it follows A's changes again.
+        y = self.uid("y")
+        self.register(y, client=self.ca, capabilities=[cap])
+        self.until_selected(cap, y, "register after switching on again")
+        self.assertStatus(self.ca.post("agents/%s/drain" % y), 200)
+        self.until_selected(cap, None, "drain after switching on again")
 
     def until_selected_within(self, cap, want, limit, what):
         t0 = time.monotonic()

@@ -23,7 +23,7 @@
  * select suggest an agent whose claim is then refused, never change what a claim does.
  *
  * Modes (option agent_cache): auto (default) switches on at the first whole list after cpd's
- * own start-up list and off after RS_CACHE_IDLE_MS without one (then the feed key may expire
+ * own start-up list and off after agent_cache_idle_ms without one (then the feed key may expire
  * and the scripts stop publishing); on: from start-up, always; off: never. */
 #include <stdlib.h>
 #include <string.h>
@@ -32,13 +32,12 @@
 #include "redis_int.h"
 
 #define RS_CACHE_PAGE 1000
-#define RS_CACHE_IDLE_MS 60000
 #define RS_CACHE_TICK_MS 1000
 #define RS_CACHE_MAX_DIRTY 4096 /* more re-reads waiting than this: a full load instead */
 
 struct rs_cache {
     int mode;
-    int64_t resync_ms;
+    int64_t resync_ms, idle_ms;
     int active;     /* holds the feed; kept current */
     int ready;      /* loaded since the last reconnect / gap: lists may be answered */
     int loading;    /* a load's page is in flight */
@@ -486,7 +485,7 @@ static void deactivate(struct rs *rs)
     rs->host->log(rs->host, CP_LOG_INFO,
                   "redis: agent cache: off (no whole agent list for %d s; %llu lists answered "
                   "from it, %llu full loads)",
-                  RS_CACHE_IDLE_MS / 1000, (unsigned long long)c->n_answered,
+                  (int)(c->idle_ms / 1000), (unsigned long long)c->n_answered,
                   (unsigned long long)c->n_loads);
     rs_feed_cache(rs, 0);
     dirty_clear(c);
@@ -502,7 +501,7 @@ static void tick(void *arg)
     c->tick = NULL;
     if (rs->destroying || !c->active) return;
     int64_t now = rs_mono_ms();
-    if (c->mode == RS_CACHE_AUTO && now - c->last_used > RS_CACHE_IDLE_MS) {
+    if (c->mode == RS_CACHE_AUTO && now - c->last_used > c->idle_ms) {
         deactivate(rs);
         return;
     }
@@ -546,12 +545,13 @@ int rs_cache_list(struct rs *rs, const struct cp_agent_filter *f, cp_storage_cb 
     return worth_waiting(rs) && wait_for_cache(rs, f, cb, cookie);
 }
 
-int rs_cache_create(struct rs *rs, int mode, int64_t resync_ms)
+int rs_cache_create(struct rs *rs, int mode, int64_t resync_ms, int64_t idle_ms)
 {
     struct rs_cache *c = calloc(1, sizeof *c);
     if (!c) return CP_ERR_NOMEM;
     c->mode = mode;
     c->resync_ms = resync_ms;
+    c->idle_ms = idle_ms;
     rs->cache = c;
     if (mode == RS_CACHE_ON) activate(rs);
     return 0;

@@ -221,6 +221,7 @@ struct rs_options {
     int functions;                 /* lua: auto (1) or eval (0) */
     int agent_cache;               /* RS_CACHE_AUTO / ON / OFF */
     int64_t agent_cache_resync_ms; /* 0: never */
+    int64_t agent_cache_idle_ms;   /* auto: off after this long without a whole list */
 };
 enum { RS_CACHE_AUTO = 0, RS_CACHE_ON, RS_CACHE_OFF };
 int rs_options_parse(const struct cp_host *host, struct rs_options *o, struct cp_err *err);
@@ -358,7 +359,8 @@ int rs_feed_subscribed(const struct rs *rs);
 void rs_feed_cmd_ready(struct rs *rs); /* a new command connection: the key refreshed now */
 
 /* The agent cache (redis_cache.c): agent_list without a limit answered from memory. */
-int rs_cache_create(struct rs *rs, int mode, int64_t resync_ms); /* 0 or CP_ERR_NOMEM */
+/* 0 or CP_ERR_NOMEM */
+int rs_cache_create(struct rs *rs, int mode, int64_t resync_ms, int64_t idle_ms);
 /* 1 when the cache took the list (answered now, or once its load or this process's own
  * re-reads are in), 0: ask Redis. */
 int rs_cache_list(struct rs *rs, const struct cp_agent_filter *f, cp_storage_cb cb, void *cookie);

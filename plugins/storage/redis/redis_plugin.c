@@ -132,7 +132,7 @@ static int rs_create(const struct cp_host *host, void **state, struct cp_err *er
      * fails they are answered CP_ERR_UNAVAILABLE and the backoff takes over). */
     if (rs->cmd.ac) rs->cmd.up = 1;
     rs_watchdog_start(rs);
-    if (rs_cache_create(rs, opt.agent_cache, opt.agent_cache_resync_ms))
+    if (rs_cache_create(rs, opt.agent_cache, opt.agent_cache_resync_ms, opt.agent_cache_idle_ms))
         host->log(host, CP_LOG_WARN, "redis: out of memory: no agent cache (lists read Redis)");
     char master[RS_HOST_MAX + 16], mode[64] = "";
     rs_addr_format(&rs->master, master, sizeof master);
