@@ -10,7 +10,8 @@ agent_cache_idle_ms without a select and loads anew at the next one."""
 import time
 import uuid
 
-from cpdtest import CpdTestCase, RedisServer, main, shared_redis, wait_until
+from cpdtest import (CpdTestCase, RedisServer, main, run_cpd_to_exit, shared_redis, to_yaml,
+                     wait_until)
 from rediscluster import shared_prefix_config
 
 BOUND_S = 3.0  # docs/redis.md promises ~1 s for published changes; margin for a busy machine
@@ -150,6 +151,17 @@ class AgentCache(CpdTestCase):
         self.until_selected(cap, y, "register after switching on again")
         self.assertStatus(self.ca.post("agents/%s/drain" % y), 200)
         self.until_selected(cap, None, "drain after switching on again")
+
+    def test_bad_options_refused_naming_them(self):
+        url = shared_redis().url
+        for opts, says in [({"agent_cache": "sometimes"}, 'agent_cache "sometimes" must be auto'),
+                           ({"agent_cache_resync_ms": "500"}, "agent_cache_resync_ms \"500\""),
+                           ({"agent_cache_idle_ms": "x"}, "agent_cache_idle_ms \"x\"")]:
+            cfg = shared_prefix_config("bad:", **opts)
+            cfg["storage"]["options"]["url"] = url
+            rc, out, err = run_cpd_to_exit(["--check-config"], config_text=to_yaml(cfg))
+            self.assertNotEqual(rc, 0, out + err)
+            self.assertIn(says, out + err)
 
     def until_selected_within(self, cap, want, limit, what):
         t0 = time.monotonic()
