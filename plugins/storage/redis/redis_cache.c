@@ -18,9 +18,11 @@
  * batch is out goes in the next one.
  *
  * When it answers: active, loaded since the last reconnect/gap, the pub/sub connection up, and
- * no re-read asked for by this process's own operations still out (read-your-writes within a
- * process: until then lists go to Redis). Claims never read it: a stale cache can only make
- * select suggest an agent whose claim is then refused, never change what a claim does.
+ * no re-read asked for by this process's own operations still out. Lists wait (struct waiter)
+ * while it loads and while such re-reads are out (read-your-writes within a process: one round
+ * trip), and go to Redis when it cannot be used otherwise (the pub/sub connection down, a load
+ * failed). Claims never read it: a stale cache can only make select suggest an agent whose
+ * claim is then refused, never change what a claim does.
  *
  * Modes (option agent_cache): auto (default) switches on at the first whole list after cpd's
  * own start-up list and off after agent_cache_idle_ms without one (then the feed key may expire
