@@ -215,6 +215,10 @@ void rs_cmd_ready(struct rs *rs)
     if (rs->sub.ac && !rs_addr_eq(&rs->sub.addr, &rs->master))
         rs_conn_break(&rs->sub, RS_DOWN_MOVE, "the master moved");
     rs_fence_flush(rs); /* the epoch is raised: undo the claims whose replies were lost */
+    /* The feed key again at once (a restarted or promoted server may not have it: the scripts
+     * would publish nothing), then the agent cache's load behind it. */
+    rs_feed_cmd_ready(rs);
+    rs_cache_restart(rs); /* writes may have been lost (a failover): read the agents again */
     rs_queue_flush(rs);
 }
 

@@ -125,6 +125,8 @@ static void op_deliver(struct rs_op *op, const redisReply *reply)
                                               : rs_reply_parse(reply, &arena, &res);
         if (rc == CP_ERR_UNAVAILABLE)
             rs->host->log(rs->host, CP_LOG_ERROR, "redis: %s: %s", op_name(op), res.message);
+        else
+            rs_cache_saw(rs, op->script, op->cmd, op->len, &res); /* before the host reads */
         op->cb(op->cookie, &res);
         rs_arena_free(&arena);
     }

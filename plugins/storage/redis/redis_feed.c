@@ -32,7 +32,8 @@
 #define RS_FEED_REFRESH_MS 10000
 
 struct rs_feed {
-    int on;
+    int on;       /* the host's event stream reads it */
+    int cache_on; /* the agent cache (redis_cache.c) reads it */
     void (*on_change)(void *arg, const struct cp_change *change);
     void *arg;
     struct cp_timer *refresh;
@@ -49,6 +50,7 @@ struct rs_feed {
 static void tell_gap(struct rs *rs)
 {
     struct rs_feed *f = rs->feed;
+    if (f && f->cache_on) rs_cache_restart(rs);
     if (!f || !f->on || !f->on_change) return;
     struct cp_change gap = {.size = sizeof gap,
                             .kind = CP_CHANGE_GAP,
@@ -65,10 +67,11 @@ static void hand_over(void *arg, const struct cp_change *c)
 {
     struct rs *rs = arg;
     struct rs_feed *f = rs->feed;
-    if (!f || !f->on || !f->on_change || rs->destroying) return;
+    if (!f || rs->destroying) return;
     if (c->seq <= f->last) return; /* a replay (re-subscribed to a message already seen) */
     f->last = c->seq;
-    f->on_change(f->arg, c);
+    if (f->cache_on) rs_cache_change(rs, c);
+    if (f->on && f->on_change) f->on_change(f->arg, c);
 }
 
 static void refresh(void *arg);
@@ -89,17 +92,20 @@ static void on_feed_message(redisAsyncContext *ac, void *r, void *priv)
         /* Back after a loss: what was published meanwhile never reached us, and the key may
          * have gone with the server (a restart, a failover): made again at once, not at the
          * next refresh (the gap is told here, not again when SET NX finds the key missing). */
-        int back = f->on && f->ever && !f->subscribed;
+        int back = (f->on || f->cache_on) && f->ever && !f->subscribed;
         f->subscribed = 1;
-        f->ever = f->on;
+        f->ever = f->on || f->cache_on;
         if (back) {
-            tell_gap(rs);
             f->key_known = 0;
             if (f->refresh) rs->host->timer_cancel(rs->host, f->refresh);
             f->refresh = NULL;
             refresh(rs);
+            tell_gap(rs); /* after the key: the cache's load goes out behind it */
+        } else if (f->cache_on) {
+            rs_cache_restart(rs); /* the first subscription since it was switched on */
         }
-    } else if (f->on && strcmp(type->str, "message") == 0 && payload->type == REDIS_REPLY_STRING) {
+    } else if ((f->on || f->cache_on) && strcmp(type->str, "message") == 0 &&
+               payload->type == REDIS_REPLY_STRING) {
         if (rs_feed_parse(payload->str, payload->len, hand_over, rs) < 0) {
             rs_warn_limited(rs, RS_LIM_OP_ERROR,
                             "redis: a malformed change feed message (%zu bytes) was dropped",
@@ -160,7 +166,7 @@ static void on_refreshed(struct rs *rs, const redisReply *reply, void *cookie)
 {
     (void)cookie;
     struct rs_feed *f = rs->feed;
-    if (!f || !f->on || !reply) return;
+    if (!f || !(f->on || f->cache_on) || !reply) return;
     /* SET NX answers OK only when the key was not there: after a refresh had found it, the
      * key was lost (expired while no process refreshed it, or a failover) and changes may
      * have gone unpublished. */
@@ -178,7 +184,7 @@ static void refresh(void *arg)
     struct rs_feed *f = rs->feed;
     if (!f) return;
     f->refresh = NULL;
-    if (!f->on || rs->destroying) return;
+    if (!(f->on || f->cache_on) || rs->destroying) return;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     char start[32], ttl[16];
@@ -204,7 +210,9 @@ int rs_feed(void *st, int on, void (*on_change)(void *arg, const struct cp_chang
         f->on_change = on_change;
         f->arg = arg;
         if (f->on) return 0;
+        int running = f->cache_on; /* the key is kept already */
         f->on = 1;
+        if (running) return 0;
         f->ever = f->subscribed;
         f->key_known = 0;
         refresh(rs);         /* the key first: the scripts publish from the next call on */
@@ -212,8 +220,47 @@ int rs_feed(void *st, int on, void (*on_change)(void *arg, const struct cp_chang
         return 0;
     }
     /* Off: the key is left to expire (other processes may still stream). */
-    rs_feed_stop(rs);
+    f->on = 0;
+    f->on_change = NULL;
+    if (!f->cache_on) rs_feed_stop(rs);
     return 0;
+}
+
+int rs_feed_cache(struct rs *rs, int on)
+{
+    if (rs->destroying) return CP_ERR_UNAVAILABLE;
+    struct rs_feed *f = feed_state(rs);
+    if (!f) return CP_ERR_NOMEM;
+    if (!on) {
+        f->cache_on = 0;
+        if (!f->on && f->refresh) rs->host->timer_cancel(rs->host, f->refresh);
+        if (!f->on) f->refresh = NULL;
+        return 0;
+    }
+    if (f->cache_on) return f->subscribed;
+    int running = f->on;
+    f->cache_on = 1;
+    if (!running) {
+        f->ever = f->subscribed;
+        f->key_known = 0;
+        refresh(rs);
+        subscribe(&rs->sub);
+    }
+    return f->subscribed;
+}
+
+void rs_feed_cmd_ready(struct rs *rs)
+{
+    struct rs_feed *f = rs->feed;
+    if (!f || !(f->on || f->cache_on) || rs->destroying) return;
+    if (f->refresh) rs->host->timer_cancel(rs->host, f->refresh);
+    f->refresh = NULL;
+    refresh(rs); /* SET NX answering OK after the key was known: a gap (on_refreshed) */
+}
+
+int rs_feed_subscribed(const struct rs *rs)
+{
+    return rs->feed && rs->feed->subscribed;
 }
 
 void rs_feed_stop(struct rs *rs)
@@ -221,6 +268,7 @@ void rs_feed_stop(struct rs *rs)
     struct rs_feed *f = rs->feed;
     if (!f) return;
     f->on = 0;
+    f->cache_on = 0;
     f->on_change = NULL;
     if (f->refresh) rs->host->timer_cancel(rs->host, f->refresh);
     f->refresh = NULL;

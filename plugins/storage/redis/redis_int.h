@@ -204,7 +204,8 @@ struct rs {
     int depth;
     void (*on_change)(void *arg, const char *kind, const char *id);
     void *on_change_arg;
-    struct rs_feed *feed; /* the change feed (redis_feed.c), or NULL until first turned on */
+    struct rs_feed *feed;   /* the change feed (redis_feed.c), or NULL until first turned on */
+    struct rs_cache *cache; /* the agent cache (redis_cache.c) */
 
     uint64_t n_reconnects, n_failovers, n_redirects, n_unconfirmed;
     struct rs_limit limits[RS_LIM_COUNT];
@@ -217,8 +218,12 @@ struct rs_options {
     const char *url, *prefix;
     int timeout_ms;
     int wait_replicas, wait_timeout_ms;
-    int functions; /* lua: auto (1) or eval (0) */
+    int functions;                 /* lua: auto (1) or eval (0) */
+    int agent_cache;               /* RS_CACHE_AUTO / ON / OFF */
+    int64_t agent_cache_resync_ms; /* 0: never */
+    int64_t agent_cache_idle_ms;   /* auto: off after this long without a whole list */
 };
+enum { RS_CACHE_AUTO = 0, RS_CACHE_ON, RS_CACHE_OFF };
 int rs_options_parse(const struct cp_host *host, struct rs_options *o, struct cp_err *err);
 /* The url option with the address options applied (u is filled; rs_url_free() it either way). */
 int rs_options_url(const struct cp_host *host, const struct rs_options *o, struct rs_url *u,
@@ -346,6 +351,26 @@ int rs_feed(void *st, int on, rs_feed_cb on_change, void *arg); /* storage op fe
 void rs_feed_resubscribe(struct rs_conn *c); /* a new pub/sub connection: subscribe if on */
 void rs_feed_stop(struct rs *rs);            /* destroy(): no more timer, nothing handed over */
 void rs_feed_free(struct rs *rs);
+/* The agent cache's use of the feed: keeps the key alive and hands it every change while on.
+ * 1 when the subscription is confirmed (the cache may load now), 0 when rs_cache_restart()
+ * will be called once it is, or CP_ERR_*. */
+int rs_feed_cache(struct rs *rs, int on);
+int rs_feed_subscribed(const struct rs *rs);
+void rs_feed_cmd_ready(struct rs *rs); /* a new command connection: the key refreshed now */
+
+/* The agent cache (redis_cache.c): agent_list without a limit answered from memory. */
+/* 0 or CP_ERR_NOMEM */
+int rs_cache_create(struct rs *rs, int mode, int64_t resync_ms, int64_t idle_ms);
+/* 1 when the cache took the list (answered now, or once its load or this process's own
+ * re-reads are in), 0: ask Redis. */
+int rs_cache_list(struct rs *rs, const struct cp_agent_filter *f, cp_storage_cb cb, void *cookie);
+void rs_cache_change(struct rs *rs, const struct cp_change *c); /* a feed change */
+/* This process's operation `script` (formatted as cmd) was answered res. */
+void rs_cache_saw(struct rs *rs, int script, const char *cmd, int len, const struct cp_result *res);
+/* Reconnected, (re)subscribed, or a gap: not used until loaded again (load started). */
+void rs_cache_restart(struct rs *rs);
+void rs_cache_stop(struct rs *rs); /* destroy() */
+void rs_cache_free(struct rs *rs);
 /* Lost replies (redis_fence.c). */
 /* Queues, on a new command connection after the scripts are loaded and before any operation,
  * the raise of its epoch (the next of this instance); a refusal closes the connection. */
@@ -369,6 +394,9 @@ void rs_agent_register(void *st, const struct cp_agent_view *in, int64_t now_ms,
                        void *cookie);
 void rs_agent_get(void *st, const char *agent_id, cp_storage_cb cb, void *cookie);
 void rs_agent_list(void *st, const struct cp_agent_filter *filter, cp_storage_cb cb, void *cookie);
+/* agent_list read from Redis, never from the agent cache (capabilities already checked). */
+void rs_agent_list_store(struct rs *rs, const struct cp_agent_filter *filter, cp_storage_cb cb,
+                         void *cookie);
 void rs_agent_drain(void *st, const char *agent_id, int drain, int64_t now_ms, cp_storage_cb cb,
                     void *cookie);
 void rs_agent_heartbeat(void *st, const char *agent_id, int32_t status, int64_t now_ms,

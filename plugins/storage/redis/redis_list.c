@@ -227,6 +227,15 @@ void rs_agent_list(void *st, const struct cp_agent_filter *filter, cp_storage_cb
         rs_fail(cb, cookie, CP_ERR_INVALID, "capabilities must be sorted and unique");
         return;
     }
+    if (rs_cache_list(rs, filter, cb, cookie)) return; /* a whole list, from the agent cache */
+    rs_agent_list_store(rs, filter, cb, cookie);
+}
+
+void rs_agent_list_store(struct rs *rs, const struct cp_agent_filter *filter, cp_storage_cb cb,
+                         void *cookie)
+{
+    uint32_t n = filter ? filter->n_capabilities : 0;
+    const char *const *caps = filter ? filter->capabilities : NULL;
     int paged = filter && filter->limit > 0;
     uint32_t n_keys = paged ? 2 : n ? n : 1;
     struct list *l = calloc(1, sizeof(*l));

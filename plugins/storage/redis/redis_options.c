@@ -1,7 +1,7 @@
 /* redis_options.c — the Redis plugin's options (url, prefix, timeout_ms, lua, wait_replicas,
- * wait_timeout_ms, and the address options sentinels / master_name / sentinel_password / nodes),
- * checked the same way by create() and by validate_options() (cpd --check-config), which
- * connects nowhere. */
+ * wait_timeout_ms, agent_cache, agent_cache_resync_ms, agent_cache_idle_ms, and the address options
+ * sentinels / master_name / sentinel_password / nodes), checked the same way by create() and by
+ * validate_options() (cpd --check-config), which connects nowhere. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +12,8 @@
 #define DEFAULT_URL "redis://localhost:6379"
 #define DEFAULT_PREFIX "aragora:cp:"
 #define DEFAULT_TIMEOUT_MS 5000
+#define DEFAULT_CACHE_RESYNC_MS 10000
+#define DEFAULT_CACHE_IDLE_MS 60000
 
 /* A whole number within [lo, hi] from an option, or -1 (absent: def). */
 static long int_option(const char *v, long lo, long hi, long def)
@@ -63,6 +65,35 @@ int rs_options_parse(const struct cp_host *host, struct rs_options *o, struct cp
         return CP_ERR_INVALID;
     }
     o->wait_timeout_ms = (int)wait_timeout;
+    const char *cache = host->option(host, "agent_cache");
+    const char *resync = host->option(host, "agent_cache_resync_ms");
+    if (!cache || strcmp(cache, "auto") == 0) {
+        o->agent_cache = RS_CACHE_AUTO;
+    } else if (strcmp(cache, "on") == 0) {
+        o->agent_cache = RS_CACHE_ON;
+    } else if (strcmp(cache, "off") == 0) {
+        o->agent_cache = RS_CACHE_OFF;
+    } else {
+        snprintf(err->msg, sizeof(err->msg), "redis: agent_cache \"%.40s\" must be auto, on or off",
+                 cache);
+        return CP_ERR_INVALID;
+    }
+    long resync_ms = int_option(resync, 0, 3600000, DEFAULT_CACHE_RESYNC_MS);
+    if (resync_ms < 0 || (resync_ms > 0 && resync_ms < 1000)) {
+        snprintf(err->msg, sizeof(err->msg),
+                 "redis: agent_cache_resync_ms \"%.40s\" must be 0 (never) or 1000-3600000",
+                 resync);
+        return CP_ERR_INVALID;
+    }
+    o->agent_cache_resync_ms = resync_ms;
+    const char *idle = host->option(host, "agent_cache_idle_ms");
+    long idle_ms = int_option(idle, 1000, 86400000, DEFAULT_CACHE_IDLE_MS);
+    if (idle_ms < 0) {
+        snprintf(err->msg, sizeof(err->msg),
+                 "redis: agent_cache_idle_ms \"%.40s\" must be 1000-86400000", idle);
+        return CP_ERR_INVALID;
+    }
+    o->agent_cache_idle_ms = idle_ms;
     o->functions = 1;
     if (lua && strcmp(lua, "eval") == 0) {
         o->functions = 0;

@@ -45,6 +45,7 @@ static char *concat3(const char *a, const char *b, const char *c)
 void rs_free(struct rs *rs)
 {
     rs_url_free(&rs->url);
+    rs_cache_free(rs);
     rs_feed_free(rs);
     free(rs->tag);
     free(rs->channel);
@@ -131,6 +132,8 @@ static int rs_create(const struct cp_host *host, void **state, struct cp_err *er
      * fails they are answered CP_ERR_UNAVAILABLE and the backoff takes over). */
     if (rs->cmd.ac) rs->cmd.up = 1;
     rs_watchdog_start(rs);
+    if (rs_cache_create(rs, opt.agent_cache, opt.agent_cache_resync_ms, opt.agent_cache_idle_ms))
+        host->log(host, CP_LOG_WARN, "redis: out of memory: no agent cache (lists read Redis)");
     char master[RS_HOST_MAX + 16], mode[64] = "";
     rs_addr_format(&rs->master, master, sizeof master);
     if (rs->cluster)
@@ -160,6 +163,7 @@ static void rs_destroy(void *state)
     rs_enter(rs);
     rs->destroying = 1;
     rs->on_change = NULL;
+    rs_cache_stop(rs);
     rs_feed_stop(rs);
     if (rs->watchdog) {
         rs->host->timer_cancel(rs->host, rs->watchdog);
