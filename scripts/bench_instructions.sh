@@ -10,7 +10,7 @@
 #
 # Environment (all optional):
 #   BENCH_RUNS=3  BENCH_SECONDS=3
-#   BENCH_SCENARIOS="read heartbeat lifecycle"
+#   BENCH_SCENARIOS="read heartbeat lifecycle lifecycle_next"
 #   BENCH_BASE=<git rev>   also build that revision (in a temporary worktree) and print both
 #   BENCH_BUILD_DIR=build/release   BENCH_NO_BUILD=1 (use the binaries already there)
 set -euo pipefail
@@ -19,7 +19,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BENCH_BUILD_DIR:-$ROOT/build/release}
 RUNS=${BENCH_RUNS:-3}
 SECS=${BENCH_SECONDS:-3}
-SCENARIOS=${BENCH_SCENARIOS:-read heartbeat lifecycle}
+SCENARIOS=${BENCH_SCENARIOS:-read heartbeat lifecycle lifecycle_next}
 BASE=${BENCH_BASE:-}
 # shellcheck source=lib/bench_common.sh
 . "$ROOT/scripts/lib/bench_common.sh"
@@ -59,6 +59,7 @@ args_of() {
     read) echo "-s read -c 10 --agents 100" ;;
     heartbeat) echo "-s heartbeat -c 10 --agents 100" ;;
     lifecycle) echo "-s lifecycle -c 10 -m 2 --agents 10" ;;
+    lifecycle_next) echo "-s lifecycle -c 10 -m 2 --agents 10 --next" ;;
     *) return 1 ;;
     esac
 }
@@ -90,7 +91,7 @@ median() { python3 -c 'import sys,statistics; v=[int(x) for x in sys.argv[1:]]; 
 printf '| scenario | instructions per operation, this tree (median, min–max of %s) |%s\n' "$RUNS" "${BASE:+ at $BASE | change |}"
 printf '|---|---|%s\n' "${BASE:+---|---|}"
 for s in $SCENARIOS; do
-    args_of "$s" >/dev/null || { say "unknown scenario '$s' (read, heartbeat, lifecycle)"; exit 2; }
+    args_of "$s" >/dev/null || { say "unknown scenario '$s' (read, heartbeat, lifecycle, lifecycle_next)"; exit 2; }
     now=() old=()
     for _ in $(seq "$RUNS"); do
         now+=("$(count "$BUILD" "$s")")
