@@ -34,11 +34,12 @@ struct conn {
     struct event *deadline;   /* checks reading_since; re-armed lazily (see on_deadline) */
     int64_t reading_since_ms; /* first byte of the request being read; 0 between requests */
     struct event *rewrite;    /* made when evhttp first writes a page of its own */
+    struct event *flush;      /* made with the first reply (conns_reply_flush) */
     struct evbuffer_cb_entry *in_cb, *out_cb;
     void (*user_cb)(struct evhttp_connection *, void *);
     void *user_arg;
     size_t lib_bytes; /* bytes evhttp wrote by itself since the last rewrite */
-    unsigned timer_pending : 1, rewriting : 1, rewrite_queued : 1;
+    unsigned timer_pending : 1, rewriting : 1, rewrite_queued : 1, flush_queued : 1;
 };
 
 struct http_conns {
@@ -158,6 +159,7 @@ static void forget(struct http_conns *c, struct conn *k)
     if (k->out_cb) evbuffer_remove_cb_entry(bufferevent_get_output(k->bev), k->out_cb);
     if (k->deadline) event_free(k->deadline);
     if (k->rewrite) event_free(k->rewrite);
+    if (k->flush) event_free(k->flush);
     free(k);
     c->open--;
     update_listeners(c);
@@ -596,4 +598,32 @@ void conns_reply_end(struct http_conns *c, struct evhttp_connection *evcon)
     struct conn *k = lookup(c, evcon);
     if (k && k->out_cb)
         evbuffer_cb_set_flags(bufferevent_get_output(k->bev), k->out_cb, EVBUFFER_CB_ENABLED);
+}
+
+/* Write a whole reply now instead of on the socket's next writability: the bufferevent's write
+ * event, added and deleted again within this turn of the loop, then costs no epoll_ctl (the
+ * change list cancels the pair), and the reply leaves one epoll_wait sooner. Once the output is
+ * empty, the bufferevent's write callback runs as its own write would run it (evhttp finishes
+ * the request and reads the next). A partial write, EAGAIN or an error leave the rest to the
+ * write event, as before; so does a page of evhttp's own waiting for on_rewrite. */
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct conn *k = arg;
+    k->flush_queued = 0;
+    if (k->rewrite_queued || k->lib_bytes) return;
+    struct evbuffer *out = bufferevent_get_output(k->bev);
+    if (evbuffer_get_length(out) == 0 || !(bufferevent_get_enabled(k->bev) & EV_WRITE)) return;
+    if (evbuffer_write(out, k->fd) <= 0 || evbuffer_get_length(out) > 0) return;
+    bufferevent_trigger(k->bev, EV_WRITE, 0);
+}
+
+void conns_reply_flush(struct http_conns *c, struct evhttp_connection *evcon)
+{
+    struct conn *k = lookup(c, evcon);
+    if (!k || k->flush_queued || k->fd < 0) return;
+    if (!k->flush) k->flush = xevent_new(c->core->base, -1, 0, on_flush, k);
+    k->flush_queued = 1;
+    /* From the loop, after the caller's own work: never inside the reply call. */
+    event_active(k->flush, EV_TIMEOUT, 0);
 }
