@@ -77,13 +77,6 @@ count() { # DIR SCENARIO
     local store=memory cfg=()
     if [[ $2 == *_redis ]]; then
         store=redis
-        if [[ -z $REDIS_PID ]]; then
-            REDIS_PORT=$(free_port)
-            redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-                --daemonize no --logfile "$T/redis.log" --dir "$T" &
-            REDIS_PID=$!
-            wait_port "$REDIS_PORT" || { say "redis-server did not start"; return 1; }
-        fi
         redis-cli -p "$REDIS_PORT" FLUSHALL >/dev/null
         printf 'storage:\n  plugin: redis\n  options: {url: "redis://127.0.0.1:%s", prefix: "bi:"}\n' \
             "$REDIS_PORT" >"$T/redis.yaml"
@@ -106,6 +99,16 @@ count() { # DIR SCENARIO
 }
 
 median() { python3 -c 'import sys,statistics; v=[int(x) for x in sys.argv[1:]]; print(int(statistics.median(v)), min(v), max(v))' "$@"; }
+
+# One redis-server for the _redis scenarios, started here (count() runs in a subshell).
+if [[ " $SCENARIOS" == *_redis* ]]; then
+    command -v redis-server >/dev/null || { say "redis-server is not installed"; exit 1; }
+    REDIS_PORT=$(free_port)
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+        --daemonize no --logfile "$T/redis.log" --dir "$T" </dev/null >/dev/null 2>&1 &
+    REDIS_PID=$!
+    wait_port "$REDIS_PORT" || { say "redis-server did not start"; exit 1; }
+fi
 
 printf '| scenario | instructions per operation, this tree (median, min–max of %s) |%s\n' "$RUNS" "${BASE:+ at $BASE | change |}"
 printf '|---|---|%s\n' "${BASE:+---|---|}"
