@@ -10,6 +10,7 @@
 #include <event2/event.h>
 
 #include "core.h"
+#include "evalloc.h"
 #include "http/http.h"
 #include "log.h"
 #include "ops.h"
@@ -128,6 +129,7 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 
 int main(int argc, char **argv)
 {
+    evalloc_install(); /* before anything libevent allocates */
     struct cp_config cfg;
     struct config_cli cli = {0};
     char err[ERRLEN];

@@ -15,6 +15,11 @@
 #   BENCH_PIN=1           pin the server to CPU 0 and the load generator to CPU 1 (2+ CPUs)
 #   BENCH_BUILD_DIR=build/release   BENCH_OUT=DIR (keep the raw JSON results there)
 #   BENCH_NO_BUILD=1      use the binaries already in BENCH_BUILD_DIR
+#   BENCH_BASE=<git rev>  also build that revision (in a temporary worktree) and run the issue
+#                         #14 targets with it and with this tree, alternating, in one table
+#   BENCH_TARGETS=1       0: skip the #14 targets section (memory lifecycle with next, Redis
+#                         heartbeat, lifecycles, Redis cost per task, select at 1,000 agents;
+#                         bench/select_scale.py when it exists)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,6 +34,8 @@ GROWTH=${BENCH_GROWTH:-0}
 STORES=${BENCH_STORES-memory redis}
 CEILINGS=${BENCH_CEILINGS:-1}
 PIN=${BENCH_PIN:-1}
+BASE=${BENCH_BASE:-}
+TARGETS=${BENCH_TARGETS:-1}
 CONNS=50 # wrk -c50 and cp-bench -c50: the same concurrency on both sides
 
 for v in RUNS SECS SCALE_AGENTS SCALE_TASKS; do
@@ -56,6 +63,7 @@ cleanup() {
     local rc=$?
     # Only the servers this script started and that are still ours (never a broad kill).
     for pid in ${CPD_PID:-} ${NGINX_PID:-} ${REDIS_PID:-}; do stop_pid "$pid"; done
+    [[ -n $BASE && -d $T/base ]] && git -C "$ROOT" worktree remove --force "$T/base" >/dev/null 2>&1
     if [[ -n ${BENCH_OUT:-} ]]; then mkdir -p "$BENCH_OUT" && cp "$RES" "$T"/*.log "$BENCH_OUT"/ 2>/dev/null || true; fi
     rm -rf "$T"
     exit $rc
@@ -104,6 +112,23 @@ if [[ -z ${BENCH_NO_BUILD:-} ]]; then
 fi
 CPD=$BUILD/cpd
 CPB=$BUILD/cp-bench
+# The base revision's cpd and plugins (its cpd finds them beside itself); cp-bench stays this
+# tree's, so both sides get the same load generator.
+BASE_CPD=
+if [[ -n $BASE && $TARGETS == 1 ]]; then
+    say "building $BASE (the base) in a temporary worktree"
+    if git -C "$ROOT" worktree add --detach "$T/base" "$BASE" >"$T/base-wt.log" 2>&1 &&
+        cmake -S "$T/base" -B "$T/base/build" -DCMAKE_BUILD_TYPE=Release -DCP_SANITIZE=OFF \
+            -DCP_BUILD_TESTS=OFF >"$T/base-cmake.log" 2>&1 &&
+        cmake --build "$T/base/build" -j"$(nproc)" --target cpd plugin_memory plugin_redis \
+            plugin_least_loaded plugin_round_robin plugin_random plugin_http plugin_tcp \
+            >"$T/base-build.log" 2>&1; then
+        BASE_CPD=$T/base/build/cpd
+    else
+        say "the base $BASE did not build: its column stays empty"
+        tail -5 "$T"/base-*.log >&2 || true
+    fi
+fi
 [[ -x $CPD && -x $CPB ]] || { echo "bench.sh: $CPD or $CPB missing; build first" >&2; exit 1; }
 
 if [[ " $STORES " == *" redis "* ]]; then
@@ -150,7 +175,7 @@ EOF
         cfg=(--config "$T/cpd-redis.yaml")
     fi
     # Agents must not go offline while a long run (or the scale fill) is in progress.
-    HEARTBEAT_TIMEOUT=3600 CONTROL_PLANE_STORAGE=$store "${SRV_CPU[@]}" "$CPD" "${cfg[@]}" \
+    HEARTBEAT_TIMEOUT=3600 CONTROL_PLANE_STORAGE=$store "${SRV_CPU[@]}" "${CPD_BIN:-$CPD}" "${cfg[@]}" \
         --listen "127.0.0.1:$CPD_PORT" 2>"$log" &
     CPD_PID=$!
     if ! wait_port "$CPD_PORT"; then
@@ -198,12 +223,15 @@ cpbench() {
 # redis_cost — after a run on the redis store: Redis' own cost per completed task, from INFO
 # commandstats (reset when the run's cpd started): FCALLs (and EVALSHAs), their time, every
 # command's time, and the server's CPU, each divided by the tasks completed in the store (warm-up
-# included, as the counters are). Prints JSON, or nothing.
+# included, as the counters are; cpd's GET /api/control-plane/metrics counts them). Prints JSON,
+# or nothing.
 redis_cost() {
     "$REDIS_CLI" -p "$REDIS_PORT" INFO commandstats >"$T/cs.txt" 2>/dev/null || return 0
     "$REDIS_CLI" -p "$REDIS_PORT" INFO cpu >"$T/cpu.txt" 2>/dev/null || return 0
     local done
-    done=$("$REDIS_CLI" -p "$REDIS_PORT" HGET "{bench:}stats" "ts:3" 2>/dev/null | tr -d '\r')
+    # Completed tasks as cpd reports them (whatever the store's layout keeps them in).
+    done=$(python3 -c 'import json,sys,urllib.request as u; print(json.load(u.urlopen(sys.argv[1], timeout=5))["completed_jobs"])' \
+        "http://127.0.0.1:$CPD_PORT/api/control-plane/metrics" 2>/dev/null || true)
     python3 - "$T/cs.txt" "$T/cpu.txt" "${done:-0}" "${REDIS_CPU0:-0}" <<'PYEOF'
 import re, sys
 cs, cpu, done, cpu0 = open(sys.argv[1]).read(), open(sys.argv[2]).read(), int(sys.argv[3] or 0), float(sys.argv[4])
@@ -361,6 +389,36 @@ for store in $STORES; do
     fi
 done
 
+# ---- issue #14's targets: this tree and BENCH_BASE, alternating ---------------------------
+# Each figure is labelled "new" (this tree) or "base"; bench_table.py prints them side by side
+# with the targets. Redis runs need the redis store built and redis-server installed.
+targets_run() { # LABEL — one round of every target figure with the cpd in CPD_BIN
+    local l=$1
+    cpbench_cost t_mem_next "$l" memory lifecycle -c "$CONNS" -m 4 --next
+    [[ " $STORES " == *" redis "* ]] || return 0
+    start_redis || return 0
+    cpbench t_redis_heartbeat "$l" redis heartbeat -c "$CONNS" --agents 1000
+    cpbench_cost t_redis_lifecycle "$l" redis lifecycle -c "$CONNS" -m 4
+    cpbench_cost t_redis_next "$l" redis lifecycle -c "$CONNS" -m 4 --next
+    cpbench t_redis_select "$l" redis select -c "$CONNS" --agents 1000
+}
+if [[ $TARGETS == 1 ]]; then
+    say "#14 targets: this tree${BASE_CPD:+ and $BASE, alternating} ($RUNS x ${SECS}s each)"
+    for _ in $(seq "$RUNS"); do
+        CPD_BIN=$CPD targets_run new
+        if [[ -n $BASE_CPD ]]; then CPD_BIN=$BASE_CPD targets_run base; fi
+    done
+    unset CPD_BIN
+    # Agent selection at fleet scale has its own benchmark (fresh servers per row) when present.
+    if [[ -f $ROOT/bench/select_scale.py && " $STORES " == *" redis "* ]]; then
+        say "bench/select_scale.py (1,000 agents, this tree)"
+        python3 "$ROOT/bench/select_scale.py" --build "$BUILD" --agents 1000 --duration "$SECS" \
+            >"$T/select_scale.txt" 2>"$T/select_scale.err" ||
+            say "select_scale.py failed: $(tail -3 "$T/select_scale.err")"
+    fi
+fi
+export BENCH_BASE_REV=${BASE_CPD:+$BASE}
+
 # ---- submit throughput: a task per request vs batches of 100 (POST /tasks/batch) ----------
 SUBMIT_TASKS=${BENCH_SUBMIT_TASKS:-20000}
 for store in $STORES; do
@@ -424,3 +482,7 @@ fi
 
 # ---- the table ------------------------------------------------------------------------------
 python3 "$ROOT/scripts/bench_table.py" "$RES" "$RUNS" "$SECS"
+if [[ -s $T/select_scale.txt ]]; then
+    printf '\n## Agent selection at fleet scale (bench/select_scale.py, this tree)\n\n'
+    cat "$T/select_scale.txt"
+fi

@@ -74,6 +74,74 @@ def first_hist(d):
     return next(iter(h)) if h else None
 
 
+def targets(by, ceil):
+    """Issue #14's targets: this tree ("new") beside BENCH_BASE ("base"), when measured."""
+    kinds = ("t_mem_next", "t_redis_heartbeat", "t_redis_lifecycle", "t_redis_next",
+             "t_redis_select")
+    if not any(by.get((k, lbl)) for k in kinds for lbl in ("new", "base")):
+        return
+    base_rev = os.environ.get("BENCH_BASE_REV") or ""
+
+    def med(kind, label, field=None):
+        runs_ = by.get((kind, label)) or []
+        if field:
+            vals = [d.get(field) for d in runs_]
+        else:
+            vals = tput(good(runs_))
+        m, _, _ = stat(vals)
+        return m, vals
+
+    def cell(kind, label, field=None, unit=""):
+        m, vals = med(kind, label, field)
+        return spread(vals, unit) if m is not None else "–"
+
+    print()
+    print("## Issue #14 targets" + (f": this tree vs {base_rev} (alternating runs)" if base_rev
+                                   else " (no BENCH_BASE given: this tree only)"))
+    print()
+    print("| figure | base | this tree | this / base | target | met |")
+    print("|---|---|---|---|---|---|")
+
+    def row(name, kind, field=None, unit="", target=None, ok=None, ratio_of=None):
+        bm, _ = med(kind, "base", field)
+        nm, _ = med(kind, "new", field)
+        r = f"{nm / bm:.2f}x" if (bm and nm is not None) else "–"
+        met = ""
+        if ok and nm is not None:
+            met = "yes" if ok(nm) else "NO"
+        print(f"| {name} | {cell(kind, 'base', field, unit) if base_rev else '–'} | "
+              f"{cell(kind, 'new', field, unit)} | {r} | {target or '–'} | {met} |")
+
+    row("memory: lifecycle submit→complete+next (2 requests), tasks/s", "t_mem_next",
+        unit="", target="≥ 30,000 tasks/s", ok=lambda v: v >= 30000)
+    post = ceil.get("nginx_post")
+    hb_b, _ = med("t_redis_heartbeat", "base")
+    hb_n, _ = med("t_redis_heartbeat", "new")
+    row("redis: heartbeat (1,000 agents), req/s", "t_redis_heartbeat")
+    if post:
+        rb = f"{hb_b / post:.2f}" if hb_b else "–"
+        rn = f"{hb_n / post:.2f}" if hb_n else "–"
+        met = ("yes" if hb_n / post >= 0.3 else "NO") if hb_n else ""
+        print(f"| redis: heartbeat ÷ nginx POST ({fmt_n(post)} req/s) | {rb if base_rev else '–'} "
+              f"| {rn} | | ≥ 0.3 | {met} |")
+    row("redis: lifecycle submit→claim→complete (3 requests), tasks/s", "t_redis_lifecycle")
+    row("redis: lifecycle submit→complete+next (2 requests), tasks/s", "t_redis_next")
+    lc_b, _ = med("t_redis_lifecycle", "base")
+    nx_n, _ = med("t_redis_next", "new")
+    if base_rev and lc_b and nx_n:
+        x = nx_n / lc_b
+        print(f"| redis: lifecycle throughput, this tree (2 requests) ÷ base (3 requests) | | "
+              f"{x:.2f}x | | ≥ 2.5x | {'yes' if x >= 2.5 else 'NO'} |")
+    for kind, what in (("t_redis_lifecycle", "3 requests"), ("t_redis_next", "2 requests")):
+        row(f"redis: Redis CPU µs per lifecycle ({what}, INFO)", kind + "_cost",
+            "redis_cpu_us_per_task", target="≤ 110 µs", ok=lambda v: v <= 110)
+        row(f"redis: commands' µs per lifecycle ({what}, commandstats)", kind + "_cost",
+            "redis_us_per_task")
+        row(f"redis: FCALLs per lifecycle ({what})", kind + "_cost", "fcalls_per_task")
+    row("redis: select (1,000 agents), calls/s", "t_redis_select", target="≥ 5,000 calls/s",
+        ok=lambda v: v >= 5000)
+
+
 def main():
     path, runs, secs = sys.argv[1], sys.argv[2], sys.argv[3]
     by = load(path)
@@ -181,6 +249,8 @@ def main():
                      ("fcalls_per_task", "fcall_us_per_task", "redis_us_per_task",
                       "redis_cpu_us_per_task")]
             print(f"| {names[k]} | " + " | ".join(cells) + " |")
+
+    targets(by, ceil)
 
     submits = [(st, by.get(("submit_b1", st)), by.get(("submit_b100", st))) for st in
                sorted({lbl for (k, lbl) in by if k in ("submit_b1", "submit_b100")},

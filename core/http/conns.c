@@ -3,6 +3,7 @@
  * evhttp has built its evhttp_connection around it, and freed from that connection's close
  * callback. */
 #include "conns.h"
+#include "conns_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -24,45 +25,6 @@
 #define RESUME_MAX_MS 1000 /* the pause doubles up to this */
 #define LOG_EVERY_MS 10000 /* at most one line per this while accepting fails or is refused */
 #define FD_RESERVE 64      /* descriptors kept for Redis, probes, plugins, logs */
-
-struct conn {
-    struct http_conns *owner;
-    struct bufferevent *bev;
-    struct evhttp_connection *evcon; /* NULL until adopted */
-    evutil_socket_t fd;
-    struct conn *next_pending;
-    struct event *deadline;   /* checks reading_since; re-armed lazily (see on_deadline) */
-    int64_t reading_since_ms; /* first byte of the request being read; 0 between requests */
-    struct event *rewrite;    /* made when evhttp first writes a page of its own */
-    struct evbuffer_cb_entry *in_cb, *out_cb;
-    void (*user_cb)(struct evhttp_connection *, void *);
-    void *user_arg;
-    size_t lib_bytes; /* bytes evhttp wrote by itself since the last rewrite */
-    unsigned timer_pending : 1, rewriting : 1, rewrite_queued : 1;
-};
-
-struct http_conns {
-    struct cp_core *core;
-    struct evhttp *http;
-    struct evconnlistener *lev;     /* evhttp's */
-    struct evconnlistener *refuser; /* the same socket, answering 503 at max_connections */
-    struct event *adopt_ev, *resume_ev;
-    struct conn *pending; /* created, not adopted yet */
-    struct conn **by_fd;  /* adopted connections by socket */
-    size_t by_fd_cap;
-    struct conn *last; /* the last lookup's answer: a request and its reply ask in a row */
-    size_t open;
-    int lev_on, refuser_on, paused;
-    int64_t delay_ms;
-    /* accept() failures and refusals, for the rate-limited log lines */
-    int64_t fail_since_ms, fail_logged_ms, refuse_logged_ms;
-    unsigned long long fails, fails_unlogged, refused_unlogged;
-    char reply_503[512], reply_408[512]; /* canned: sent with one send(), no allocation */
-    size_t reply_503_len, reply_408_len;
-    uint32_t reply_503_max;  /* the max_connections reply_503 names */
-    int64_t idle_timeout_ms; /* what evhttp was given */
-    struct http_conns *next_registered;
-};
 
 /* evhttp's listener calls its error callback with evhttp as the argument: this list maps the
  * listener back to its tracker. */
@@ -120,7 +82,7 @@ static void accept_succeeded(struct http_conns *c)
 
 /* ---- per-connection state ---- */
 
-static struct conn *lookup(struct http_conns *c, struct evhttp_connection *evcon)
+struct conn *conns_lookup(struct http_conns *c, struct evhttp_connection *evcon)
 {
     if (!c || !evcon) return NULL;
     if (c->last && c->last->evcon == evcon) return c->last;
@@ -158,6 +120,7 @@ static void forget(struct http_conns *c, struct conn *k)
     if (k->out_cb) evbuffer_remove_cb_entry(bufferevent_get_output(k->bev), k->out_cb);
     if (k->deadline) event_free(k->deadline);
     if (k->rewrite) event_free(k->rewrite);
+    if (k->flush) event_free(k->flush);
     free(k);
     c->open--;
     update_listeners(c);
@@ -218,105 +181,6 @@ static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, 
     (void)buf;
     struct conn *k = arg;
     if (info->n_added && !k->reading_since_ms) reading_started(k);
-}
-
-/* ---- evhttp's own error pages, as the contract's JSON ---- */
-
-static const char *error_code(int status, const char **msg)
-{
-    switch (status) {
-    case 413:
-        *msg = "the request is too large: its head (request line and headers) is over 64 KiB, "
-               "or its body over the limit (limits.max_body_bytes)";
-        return "payload_too_large";
-    case 417:
-        *msg = "the only supported expectation is Expect: 100-continue";
-        return "expectation_failed";
-    case 501:
-        *msg = "the HTTP method is not implemented";
-        return "not_implemented";
-    default:
-        *msg = "the request is not valid HTTP/1.1 (its request line, a header or the chunked "
-               "body could not be parsed) or its head is over 64 KiB";
-        return "bad_request";
-    }
-}
-
-static const char *reason_phrase(int status)
-{
-    switch (status) {
-    case 413:
-        return "Payload Too Large";
-    case 417:
-        return "Expectation Failed";
-    case 501:
-        return "Not Implemented";
-    default:
-        return "Bad Request";
-    }
-}
-
-/* Replace the page evhttp wrote (the last lib_bytes of the output, not sent yet: writing needs
- * another turn of the loop) with JSON. Interim 1xx replies (100 Continue) pass unchanged. */
-static void on_rewrite(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd, (void)what;
-    struct conn *k = arg;
-    struct evbuffer *out = bufferevent_get_output(k->bev);
-    size_t len = evbuffer_get_length(out), lib = k->lib_bytes;
-    k->lib_bytes = 0;
-    k->rewrite_queued = 0;
-    if (lib == 0 || lib > len) return; /* some of it went out already: leave it */
-    size_t start = len - lib;
-    int minor = 1, status = 0;
-    for (;;) { /* skip interim replies to the final one */
-        char head[32] = "";
-        struct evbuffer_ptr pos;
-        if (evbuffer_ptr_set(out, &pos, start, EVBUFFER_PTR_SET) < 0) return;
-        ev_ssize_t n = evbuffer_copyout_from(out, &pos, head, sizeof head - 1);
-        int major = 0;
-        if (n <= 0 || sscanf(head, "HTTP/%d.%d %d", &major, &minor, &status) != 3) return;
-        if (status >= 200 || status < 100) break;
-        struct evbuffer_ptr end = evbuffer_search(out, "\r\n\r\n", 4, &pos);
-        if (end.pos < 0) return;
-        start = (size_t)end.pos + 4;
-        if (start >= len) return;
-    }
-    if (status < 400 || status > 599) status = 400; /* e.g. an unknown method: code 0 */
-    const char *msg, *code = error_code(status, &msg);
-    char body[512];
-    int bn = snprintf(body, sizeof body, "{\"error\":\"%s\",\"code\":\"%s\"}", msg, code);
-    struct evbuffer *keep = xevbuffer_new(), *reply = xevbuffer_new();
-    if (!keep || !reply || bn < 0 || (size_t)bn >= sizeof body) goto out;
-    evbuffer_add_printf(reply,
-                        "HTTP/1.%d %d %s\r\nContent-Type: application/json\r\n"
-                        "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
-                        minor == 0 ? 0 : 1, status, reason_phrase(status), bn, body);
-    k->rewriting = 1;
-    evbuffer_remove_buffer(out, keep, start); /* what was queued before the page */
-    evbuffer_drain(out, evbuffer_get_length(out));
-    evbuffer_add_buffer(out, keep);
-    evbuffer_add_buffer(out, reply);
-    k->rewriting = 0;
-out:
-    if (keep) evbuffer_free(keep);
-    if (reply) evbuffer_free(reply);
-}
-
-/* Anything written outside conns_reply_begin/end is evhttp's own page (or a 100 Continue):
- * this callback is disabled while cpd writes its reply (an evbuffer add runs its callbacks). */
-static void on_output(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
-{
-    (void)buf;
-    struct conn *k = arg;
-    if (!info->n_added || k->rewriting) return;
-    if (!k->rewrite) k->rewrite = xevent_new(k->owner->core->base, -1, 0, on_rewrite, k);
-    k->lib_bytes += info->n_added;
-    if (!k->rewrite_queued) {
-        k->rewrite_queued = 1;
-        /* Runs later in this turn of the loop, before the socket can be written. */
-        event_active(k->rewrite, EV_TIMEOUT, 0);
-    }
 }
 
 /* A complete response that closes the connection; its length (0 if it did not fit). */
@@ -401,7 +265,7 @@ static void adopt(struct http_conns *c, struct conn *k)
         evhttp_connection_free(k->evcon); /* out of memory: better closed than untracked */
         return;
     }
-    k->out_cb = evbuffer_add_cb(bufferevent_get_output(bev), on_output, k);
+    k->out_cb = evbuffer_add_cb(bufferevent_get_output(bev), conns_on_output, k);
     k->in_cb = evbuffer_add_cb(bufferevent_get_input(bev), on_input, k);
     reading_started(k);      /* the first request must come within header_timeout too */
     bufferevent_decref(bev); /* evhttp keeps its own */
@@ -566,7 +430,7 @@ void conns_free(struct http_conns *c)
 void conns_set_closecb(struct http_conns *c, struct evhttp_connection *evcon,
                        void (*cb)(struct evhttp_connection *, void *), void *arg)
 {
-    struct conn *k = lookup(c, evcon);
+    struct conn *k = conns_lookup(c, evcon);
     if (!k) {
         if (evcon) evhttp_connection_set_closecb(evcon, cb, arg);
         return;
@@ -577,23 +441,9 @@ void conns_set_closecb(struct http_conns *c, struct evhttp_connection *evcon,
 
 void conns_request_read(struct http_conns *c, struct evhttp_connection *evcon)
 {
-    struct conn *k = lookup(c, evcon);
+    struct conn *k = conns_lookup(c, evcon);
     if (!k) return;
     k->reading_since_ms = 0;
     if (k->in_cb)
         evbuffer_cb_set_flags(bufferevent_get_input(k->bev), k->in_cb, EVBUFFER_CB_ENABLED);
-}
-
-void conns_reply_begin(struct http_conns *c, struct evhttp_connection *evcon)
-{
-    struct conn *k = lookup(c, evcon);
-    if (k && k->out_cb)
-        evbuffer_cb_clear_flags(bufferevent_get_output(k->bev), k->out_cb, EVBUFFER_CB_ENABLED);
-}
-
-void conns_reply_end(struct http_conns *c, struct evhttp_connection *evcon)
-{
-    struct conn *k = lookup(c, evcon);
-    if (k && k->out_cb)
-        evbuffer_cb_set_flags(bufferevent_get_output(k->bev), k->out_cb, EVBUFFER_CB_ENABLED);
 }

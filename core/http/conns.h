@@ -44,5 +44,8 @@ void conns_request_read(struct http_conns *c, struct evhttp_connection *evcon);
  * is evhttp's error page and is turned into JSON). */
 void conns_reply_begin(struct http_conns *c, struct evhttp_connection *evcon);
 void conns_reply_end(struct http_conns *c, struct evhttp_connection *evcon);
+/* A complete reply was handed to evhttp: write it from the loop, later in this turn, rather
+ * than on the socket's next writability (fewer system calls; see conns.c). */
+void conns_reply_flush(struct http_conns *c, struct evhttp_connection *evcon);
 
 #endif

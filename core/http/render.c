@@ -48,7 +48,11 @@ static void out_string(struct out *o, const char *s)
     }
     out_lit(o, "\"");
     const char *run = s;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    const unsigned char *p = (const unsigned char *)s;
+    for (;; p++) {
+        while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+            p++; /* plain ASCII, most of every string: nothing to decide */
+        if (!*p) break;
         const char *esc = NULL;
         char tmp[8];
         switch (*p) {
@@ -88,7 +92,7 @@ static void out_string(struct out *o, const char *s)
         out_add(o, esc, strlen(esc));
         run = (const char *)p + 1;
     }
-    out_add(o, run, strlen(run));
+    out_add(o, run, (size_t)((const char *)p - run));
     out_lit(o, "\"");
 }
 

@@ -182,6 +182,7 @@ void http_reply_typed(struct req *r, int status, const char *content_type, struc
         conns_reply_begin(conns_of(r), evcon);
         evhttp_send_reply(r->ev, status, NULL, body);
         conns_reply_end(conns_of(r), evcon);
+        conns_reply_flush(conns_of(r), evcon);
         if (body) evbuffer_free(body);
         return; /* freed by on_reply_complete or on_reply_conn_close */
     }
@@ -189,6 +190,7 @@ void http_reply_typed(struct req *r, int status, const char *content_type, struc
     conns_reply_begin(conns_of(r), evcon);
     evhttp_send_reply(r->ev, status, NULL, body);
     conns_reply_end(conns_of(r), evcon);
+    conns_reply_flush(conns_of(r), evcon);
     if (body) evbuffer_free(body);
     http_req_free(r);
 }

@@ -109,20 +109,23 @@ static void split_patterns(void)
     }
 }
 
-/* Match segments against route i; fills params (borrowed pointers into seg). */
+/* Match segments against route i; fills params (borrowed pointers into seg). The literal
+ * segments are compared last to first: every route begins /api/control-plane, so the last
+ * segment ("complete", "heartbeat", ...) tells most routes apart with one byte compared. */
 static int match(size_t i, char **seg, int nseg, char **params)
 {
     const struct route_pattern *p = &patterns[i];
     if (p->n != nseg) return 0;
     int np = 0;
-    for (int k = 0; k < nseg; k++) {
+    for (int k = nseg - 1; k >= 0; k--) {
         if (p->seg[k][0] == ':') {
-            if (seg[k][0] == '\0' || np == 2) return 0; /* struct req holds two params */
-            params[np++] = seg[k];
-        } else if (strcmp(p->seg[k], seg[k]) != 0) {
+            if (seg[k][0] == '\0' || ++np > 2) return 0; /* struct req holds two params */
+        } else if (p->seg[k][0] != seg[k][0] || strcmp(p->seg[k], seg[k]) != 0) {
             return 0;
         }
     }
+    for (int k = 0, j = 0; k < nseg && j < np; k++)
+        if (p->seg[k][0] == ':') params[j++] = seg[k];
     return 1;
 }
 

@@ -2,6 +2,7 @@
  * every request body: ASCII costs one comparison per byte. */
 #include "utf8.h"
 
+#include <stdint.h>
 #include <string.h>
 
 size_t utf8_sequence_len(const unsigned char *s, size_t avail)
@@ -78,6 +79,27 @@ static int hex4(const char *p, size_t avail, unsigned *out)
     return 0;
 }
 
+/* 1 when text holds a byte the check below could object to: a non-ASCII byte (UTF-8), a
+ * backslash (a \u escape) or a single quote. Most bodies hold none, and are then passed eight
+ * bytes per step instead of walked through their strings byte by byte. */
+static int may_have_issue(const unsigned char *t, size_t len)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    const uint64_t backslash = ones * '\\', quote = ones * '\'';
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t v, b, q;
+        memcpy(&v, t + i, 8);
+        b = v ^ backslash;
+        q = v ^ quote;
+        /* (x - ones) & ~x & highs is non-zero when a byte of x is zero. */
+        if ((v | ((b - ones) & ~b) | ((q - ones) & ~q)) & highs) return 1;
+    }
+    for (; i < len; i++)
+        if (t[i] >= 0x80 || t[i] == '\\' || t[i] == '\'') return 1;
+    return 0;
+}
+
 /* The top-level member is tracked so that the error can name it: at depth 1 of the body object
  * a string after '{' or ',' is a member name. */
 enum json_text_problem json_text_check(const char *text, size_t len, struct json_text_issue *issue)
@@ -87,6 +109,7 @@ enum json_text_problem json_text_check(const char *text, size_t len, struct json
     size_t name_start = 0, name_len = 0;
     int have_name = 0;
     memset(issue, 0, sizeof *issue);
+    if (!may_have_issue(t, len)) return JSON_TEXT_OK;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = t[i];
         if (c != '"') {

@@ -3,8 +3,12 @@ those the HTTP layer (evhttp) detects before cpd sees a request: a malformed req
 or header block over the head limit, 10,000 headers, an oversize chunked body, CONNECT/TRACE and
 unknown methods, a bad Expect. Ambiguous framing (two different Content-Length headers, or one
 with Transfer-Encoding) is refused with 400 and the connection closed, so nothing smuggled after
-it runs. A `null` body says that the body must be an object."""
+it runs. A `null` body says that the body must be an object. Replies are written as soon as
+they are made (conns.c): pipelined requests are answered whole and in order, and a reply larger
+than the client's socket buffer, read slowly, arrives whole with the next request answered after
+it."""
 
+import json
 import re
 import socket
 import time
@@ -207,6 +211,64 @@ class Smuggling(RawHttpCase):
                b"Content-Type: application/json\r\nContent-Length: %d\r\nContent-Length: %d\r\n\r\n"
                % (len(body), len(body)) + body)
         self.assertEqual(self.raw(req)[0], 201)
+
+
+
+def get_kept(path):
+    """A GET of an API path on a kept-alive connection."""
+    return b"GET " + API + path + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def read_responses(s, n, timeout=20.0):
+    """n complete responses read from socket s: [(status, headers, body)]."""
+    s.settimeout(timeout)
+    buf, out = b"", []
+    while len(out) < n:
+        parsed = parse_response(buf)
+        if parsed is None:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+            continue
+        out.append(parsed)
+        head_len = buf.index(b"\r\n\r\n") + 4
+        buf = buf[head_len + len(parsed[2]):]
+    return out
+
+
+class RepliesWrittenAtOnce(RawHttpCase):
+    def test_pipelined_requests_answered_in_order(self):
+        s = socket.create_connection(("127.0.0.1", self.cpd.port), timeout=10)
+        try:
+            s.sendall(post(b"/agents", b'{"agent_id": "pipe-1"}') +
+                      get_kept(b"/agents/pipe-1") + get_kept(b"/agents/pipe-none") +
+                      post(b"/agents/pipe-1/heartbeat", b"{}"))
+            got = read_responses(s, 4)
+        finally:
+            s.close()
+        self.assertEqual([g[0] for g in got], [201, 200, 404, 200])
+        self.assertEqual(json.loads(got[1][2])["agent_id"], "pipe-1")
+
+    def test_large_reply_read_slowly(self):
+        payload = "x" * 700000
+        c = self.cpd.client()
+        r = c.post("tasks", {"task_type": "big", "payload": {"blob": payload}})
+        self.assertEqual(r.status, 201, r.body)
+        c.close()
+        tid = r.body["task_id"].encode()
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # cpd's write cannot finish
+        s.connect(("127.0.0.1", self.cpd.port))
+        try:
+            s.sendall(get_kept(b"/tasks/" + tid) + get_kept(b"/tasks/" + tid))
+            time.sleep(0.5)  # let cpd meet the full socket buffer before anything is read
+            got = read_responses(s, 2)
+        finally:
+            s.close()
+        self.assertEqual([g[0] for g in got], [200, 200])
+        for g in got:
+            self.assertEqual(json.loads(g[2])["payload"]["blob"], payload)
 
 
 if __name__ == "__main__":

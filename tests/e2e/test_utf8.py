@@ -189,6 +189,21 @@ class Utf8(CpdTestCase):
         # Lone surrogates stay rejected even when written the way the valid pair above is.
         self.post_raw("agents", b'{"agent_id": "z", "model": "\\uD800"}', "model")
 
+    def test_strings_with_escapes_render_back(self):
+        # Every kind of byte a rendered string holds: plain runs between escapes, quote,
+        # backslash, the named and the \\u escapes, DEL (not escaped), two- and four-byte
+        # characters, at the start, the middle and the end.
+        for text in ['"start', 'end\\', 'a"b\\c\n\t\r\x01\x1fz\x7f', '\u00e9\U0001F600x"y',
+                     'plain text of some length without anything to escape in it at all']:
+            aid = "esc-%d" % len(text)
+            body = json.dumps({"agent_id": aid, "model": text}).encode()
+            st, resp = raw_post(self.cpd.port, BASE + "/agents", body)
+            self.assertEqual(st, 201, resp)
+            got = strict(raw_get(self.cpd.port, BASE + "/agents/" + aid)[1])
+            self.assertEqual(got["model"], text)
+            self.assertEqual(self.c.delete("agents/" + aid).status, 200)
+        self.before = self.snapshot()
+
     def test_escaped_control_and_quote_characters_still_accepted(self):
         body = b'{"task_type": "t", "payload": {"s": "a\\"b\\\\c\\n\\u0001\\u00e9\'"}}'
         st, resp = raw_post(self.cpd.port, BASE + "/tasks", body)

@@ -1,9 +1,11 @@
 /* test_utf8.c — core/http/utf8.c: strict UTF-8 at every boundary of RFC 3629 (overlong forms,
  * surrogates, U+10FFFF, sequences cut short), message sanitizing, and the JSON body check that
- * names the top-level member holding bad text. */
+ * names the top-level member holding bad text — wherever in the body the bad byte falls (the
+ * check passes plain ASCII eight bytes at a time). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -95,12 +97,47 @@ static void test_json_text_check_names_the_member(void **state)
     assert_memory_equal(is.member, "d", 1);
 }
 
+/* A bad byte, a lone surrogate escape or a single quote at every offset of a long ASCII body
+ * (every position within and across the eight-byte steps, and the tail) is found. */
+static void test_json_text_check_at_every_offset(void **state)
+{
+    (void)state;
+    struct json_text_issue is;
+    const char *prefix = "{\"payload\": \"", *suffix = "\"}";
+    for (size_t at = 0; at < 40; at++) {
+        static const char *const bad[] = {"\xff", "\xc3", "\\ud800", "'"};
+        static const enum json_text_problem want[] = {JSON_TEXT_BAD_UTF8, JSON_TEXT_BAD_UTF8,
+                                                      JSON_TEXT_LONE_SURROGATE, JSON_TEXT_OK};
+        for (size_t k = 0; k < 4; k++) {
+            char body[128];
+            int n = snprintf(body, sizeof body, "%s%.*s%s%.*s%s", prefix, (int)at,
+                             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", bad[k],
+                             (int)(40 - at), "0123456789012345678901234567890123456789", suffix);
+            assert_true(n > 0 && (size_t)n < sizeof body);
+            assert_int_equal(json_text_check(body, (size_t)n, &is), want[k]);
+            if (want[k] != JSON_TEXT_OK) {
+                assert_int_equal(is.offset, strlen(prefix) + at);
+                assert_memory_equal(is.member, "payload", 7);
+            }
+        }
+        /* and a single quote outside any string, at the same offsets */
+        char body[128];
+        int n = snprintf(body, sizeof body, "{\"k\": [%.*s'x']}", (int)at,
+                         "1,2,3,4,5,6,7,8,9,1,2,3,4,5,6,7,8,9,1,2,3,4,5,6");
+        assert_int_equal(json_text_check(body, (size_t)n, &is), JSON_TEXT_SINGLE_QUOTE);
+        assert_int_equal(is.offset, 7 + at);
+    }
+    const char *plain = "{\"task_type\": \"bench\", \"payload\": {\"n\": [1, 2, 3]}}";
+    assert_int_equal(json_text_check(plain, strlen(plain), &is), JSON_TEXT_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sequence_boundaries),
         cmocka_unit_test(test_valid_and_sanitize),
         cmocka_unit_test(test_json_text_check_names_the_member),
+        cmocka_unit_test(test_json_text_check_at_every_offset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,16 +11,31 @@ void args_add(struct rs_args *a, const char *s, size_t len)
 {
     if (a->oom) return;
     if (a->argc == a->cap) {
-        int cap = a->cap ? a->cap * 2 : 32;
-        const char **argv = realloc(a->argv, (size_t)cap * sizeof(*argv));
-        if (argv) a->argv = argv;
-        size_t *lens = realloc(a->lens, (size_t)cap * sizeof(*lens));
-        if (lens) a->lens = lens;
-        if (!argv || !lens) {
-            a->oom = 1;
-            return;
+        if (a->cap == 0) { /* the first argument: the vector's own slots */
+            a->argv = a->argv_small;
+            a->lens = a->lens_small;
+            a->cap = RS_ARGS_SMALL;
+        } else {
+            int cap = a->cap * 2;
+            int small = a->argv == a->argv_small;
+            const char **argv = realloc(small ? NULL : a->argv, (size_t)cap * sizeof(*argv));
+            if (argv) {
+                if (small) memcpy(argv, a->argv_small, sizeof a->argv_small);
+                a->argv = argv;
+            }
+            size_t *lens =
+                argv ? realloc(small ? NULL : a->lens, (size_t)cap * sizeof(*lens)) : NULL;
+            if (lens) {
+                if (small) memcpy(lens, a->lens_small, sizeof a->lens_small);
+                a->lens = lens;
+            }
+            if (!argv || !lens) {
+                /* argv may be new while lens is still the vector's own: args_free tells */
+                a->oom = 1;
+                return;
+            }
+            a->cap = cap;
         }
-        a->cap = cap;
     }
     a->argv[a->argc] = s;
     a->lens[a->argc++] = len;
@@ -29,6 +44,11 @@ void args_add(struct rs_args *a, const char *s, size_t len)
 char *args_own(struct rs_args *a, size_t size)
 {
     if (a->oom) return NULL;
+    if (size <= sizeof a->pool - a->pool_used) { /* small: from the vector's own bytes */
+        char *p = a->pool + a->pool_used;
+        a->pool_used += size;
+        return p;
+    }
     if (a->n_owned == a->cap_owned) {
         int cap = a->cap_owned ? a->cap_owned * 2 : 16;
         char **owned = realloc(a->owned, (size_t)cap * sizeof(*owned));
@@ -71,11 +91,22 @@ void args_opt(struct rs_args *a, const char *s)
     args_add(a, p, n + 1);
 }
 
+/* Decimal digits written by hand: snprintf's cost showed in every operation's profile. */
 void args_i64(struct rs_args *a, int64_t v)
 {
-    char *p = args_own(a, 24);
+    char tmp[24];
+    size_t n = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) tmp[n++] = '-';
+    char *p = args_own(a, n);
     if (!p) return;
-    args_add(a, p, (size_t)snprintf(p, 24, "%lld", (long long)v));
+    for (size_t i = 0; i < n; i++)
+        p[i] = tmp[n - 1 - i];
+    args_add(a, p, n);
 }
 
 void args_f64(struct rs_args *a, double v)
@@ -112,6 +143,6 @@ void args_free(struct rs_args *a)
     for (int i = 0; i < a->n_owned; i++)
         free(a->owned[i]);
     free(a->owned);
-    free(a->argv);
-    free(a->lens);
+    if (a->argv != a->argv_small) free(a->argv);
+    if (a->lens != a->lens_small) free(a->lens);
 }

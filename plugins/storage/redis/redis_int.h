@@ -294,6 +294,12 @@ int rs_reply_parse_agent_list(const redisReply *reply, int32_t status, struct rs
                               struct cp_result *res);
 
 /* An argument vector for one command (redis_args.c). */
+/* Room inside the vector itself for a typical command (argument slots, and bytes for its
+ * formatted numbers and optional strings): most operations then build their command without a
+ * single allocation. A vector lives where it was declared (never copied: argv may point into it)
+ * and starts zeroed (memset or args_begin). */
+#define RS_ARGS_SMALL 24
+#define RS_ARGS_POOL 256
 struct rs_args {
     const char **argv;
     size_t *lens;
@@ -301,6 +307,10 @@ struct rs_args {
     char **owned;
     int n_owned, cap_owned;
     int oom;
+    size_t pool_used;
+    const char *argv_small[RS_ARGS_SMALL];
+    size_t lens_small[RS_ARGS_SMALL];
+    char pool[RS_ARGS_POOL];
     const char *invalid; /* why the arguments cannot be sent, or NULL */
     /* A claim: its agent and token (borrowed), remembered by the op in case its reply is lost. */
     const char *claim_agent, *claim_token;

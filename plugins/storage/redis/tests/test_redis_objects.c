@@ -1,7 +1,8 @@
 /* test_redis_objects.c — replies parsed with cpd's reply objects (redis_objects.c) equal the
  * same bytes parsed with hiredis' own: strings (empty, binary, long), status and error replies,
  * integers, nil, empty and nested arrays, a reply fed in one-byte pieces, and a protocol error
- * in the middle of an array (the half-built reply must be freed: ASan checks the leak). */
+ * in the middle of an array (the half-built reply must be freed: ASan checks the leak), strings
+ * larger than an arena chunk, and replies in a row on one reader (each its own arena). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -98,6 +99,46 @@ static void test_large_array_of_records(void **s)
     free(buf);
 }
 
+static void test_strings_larger_than_a_chunk(void **s)
+{
+    (void)s;
+    /* A nested array of strings of 1 byte up to 200 KiB: bigger than the largest chunk. */
+    size_t cap = 1 << 20, len = 0;
+    char *buf = malloc(cap);
+    static const size_t sizes[] = {1, 3000, 70000, 5, 200000, 0, 65536};
+    size_t n = sizeof sizes / sizeof sizes[0];
+    len += (size_t)snprintf(buf + len, cap - len, "*2\r\n:1\r\n*%zu\r\n", n);
+    for (size_t i = 0; i < n; i++) {
+        len += (size_t)snprintf(buf + len, cap - len, "$%zu\r\n", sizes[i]);
+        memset(buf + len, 'a' + (int)i, sizes[i]);
+        len += sizes[i];
+        memcpy(buf + len, "\r\n", 2);
+        len += 2;
+    }
+    parse_both(buf, len, len);
+    parse_both(buf, len, 4093);
+    free(buf);
+}
+
+static void test_replies_in_a_row(void **s)
+{
+    (void)s;
+    const char *bytes = "*2\r\n$1\r\na\r\n:5\r\n+OK\r\n*1\r\n*1\r\n$3\r\nabc\r\n$-1\r\n";
+    redisReader *r = redisReaderCreate();
+    r->fn = &rs_reply_objects;
+    assert_int_equal(redisReaderFeed(r, bytes, strlen(bytes)), REDIS_OK);
+    int types[] = {REDIS_REPLY_ARRAY, REDIS_REPLY_STATUS, REDIS_REPLY_ARRAY, REDIS_REPLY_NIL};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        void *reply = NULL;
+        assert_int_equal(redisReaderGetReply(r, &reply), REDIS_OK);
+        assert_non_null(reply);
+        assert_int_equal(((redisReply *)reply)->type, types[i]);
+        if (i == 2) assert_string_equal(((redisReply *)reply)->element[0]->element[0]->str, "abc");
+        rs_reply_objects.freeObject(reply);
+    }
+    redisReaderFree(r);
+}
+
 static void test_protocol_error_frees_the_partial_reply(void **s)
 {
     (void)s;
@@ -116,6 +157,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_kind),
         cmocka_unit_test(test_large_array_of_records),
+        cmocka_unit_test(test_strings_larger_than_a_chunk),
+        cmocka_unit_test(test_replies_in_a_row),
         cmocka_unit_test(test_protocol_error_frees_the_partial_reply),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
