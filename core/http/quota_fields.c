@@ -76,3 +76,61 @@ int quota_fields_rate_limited(struct req *r, struct cp_transition *tr)
     tr->retry_after_ms = limited && after > 0 ? (int64_t)(after + 0.5) : 0;
     return 0;
 }
+
+int quota_fields_scopes(struct req *r, struct cp_quota_scope *out, uint32_t max, uint32_t *n)
+{
+    json_object *v = NULL;
+    *n = 0;
+    if (!json_object_object_get_ex(r->body, "quota_scopes", &v) || !v ||
+        json_object_is_type(v, json_type_null))
+        return 0;
+    if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) > max) {
+        http_reply_error(r, 400, "invalid_field",
+                         "quota_scopes must be a list of at most %u {\"provider\", \"model\", "
+                         "\"key_id\"}",
+                         (unsigned)max);
+        return -1;
+    }
+    for (size_t i = 0; i < json_object_array_length(v); i++) {
+        json_object *s = json_object_array_get_idx(v, i);
+        const char *f[3] = {NULL, NULL, NULL};
+        static const char *const names[3] = {"provider", "model", "key_id"};
+        if (!s || !json_object_is_type(s, json_type_object)) {
+            http_reply_error(r, 400, "invalid_field",
+                             "quota_scopes[%zu] must be an object {\"provider\", \"model\", "
+                             "\"key_id\"}",
+                             i);
+            return -1;
+        }
+        json_object_object_foreach(s, k, val)
+        {
+            int at = -1;
+            for (int j = 0; j < 3; j++)
+                if (strcmp(k, names[j]) == 0) at = j;
+            if (at < 0) {
+                http_reply_error(r, 400, "invalid_field",
+                                 "quota_scopes[%zu].%.40s is not known; expected provider, model, "
+                                 "key_id",
+                                 i, k);
+                return -1;
+            }
+            if (json_object_is_type(val, json_type_null)) continue;
+            const char *str =
+                json_object_is_type(val, json_type_string) ? json_object_get_string(val) : NULL;
+            if (!str || !valid_identifier(str)) {
+                http_reply_error(r, 400, "invalid_field",
+                                 "quota_scopes[%zu].%s must be 1-128 characters of A-Z a-z 0-9 . "
+                                 "_ : @ / -",
+                                 i, k);
+                return -1;
+            }
+            f[at] = str;
+        }
+        if (!f[0]) {
+            http_reply_error(r, 400, "missing_field", "quota_scopes[%zu].provider is required", i);
+            return -1;
+        }
+        out[(*n)++] = (struct cp_quota_scope){f[0], f[1], f[2]};
+    }
+    return 0;
+}

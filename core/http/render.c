@@ -192,6 +192,17 @@ void render_agent(struct evbuffer *b, const struct cp_agent_view *a)
     key(o, "circuit", 0), out_string(o, cp_circuit_name(a->health.circuit));
     key(o, "health_probe", 0), raw_or(o, a->health_probe_json, "null");
     key(o, "drained_at", 0), out_time(o, a->drained_at_ms);
+    key(o, "quota_scopes", 0), out_lit(o, "[");
+    for (uint32_t i = 0; i < a->n_quota_scopes && a->quota_scopes; i++) {
+        const struct cp_quota_scope *s = &a->quota_scopes[i];
+        if (i) out_lit(o, ",");
+        out_lit(o, "{");
+        key(o, "provider", 1), out_string(o, s->provider);
+        key(o, "model", 0), out_string(o, s->model);
+        key(o, "key_id", 0), out_string(o, s->key_id);
+        out_lit(o, "}");
+    }
+    out_lit(o, "]");
     out_lit(o, "}");
     out_flush(o);
 }

@@ -85,5 +85,189 @@ class TokenFields(cpdtest.CpdTestCase):
                              mentions=name)
 
 
+MEMORY = cpdtest.STORE == "memory"
+
+
+class Quotas(cpdtest.CpdTestCase):
+    """Provider quotas (memory store; the Redis store answers 501 not_supported for now)."""
+    cpd_config = {"auth": {"tokens": ["adm:admin", "ag:agent", "rd:reader"]},
+                  "quotas": [{"id": "cfg-q", "scope": {"provider": "cfgp", "model": "m1"},
+                              "rpm": 100, "tpm": 5000}]}
+    token = "adm"
+
+    def put(self, expect=(200, 201), **q):
+        r = self.c.post("quotas", q)
+        self.assertIn(r.status, expect if isinstance(expect, tuple) else (expect,), r.body)
+        return r.body
+
+    def quota(self, qid):
+        r = self.c.get("quotas/" + qid)
+        self.assertStatus(r, 200)
+        return r.body
+
+    def setUp(self):
+        super().setUp()
+        if not MEMORY:
+            r = self.c.post("quotas", {"id": "q", "scope": {"provider": "p"}, "rpm": 1})
+            self.assertError(r, 501, "not_supported", mentions="quotas")
+            self.skipTest("provider quotas: memory store only for now")
+
+    def test_crud_config_and_errors(self):
+        listed = self.c.get("quotas", token="rd").body["quotas"]
+        self.assertEqual([q["id"] for q in listed], ["cfg-q"])  # from the YAML file
+        self.assertEqual(listed[0]["scope"], {"provider": "cfgp", "model": "m1", "key_id": None})
+        self.assertEqual((listed[0]["rpm"], listed[0]["tpm"], listed[0]["max_in_flight"]),
+                         (100, 5000, None))
+        r = self.c.post("quotas", {"id": "q1", "scope": {"provider": "openai", "key_id": "k1"},
+                                   "rpm": 10, "tpm": 1000, "max_in_flight": 3})
+        self.assertStatus(r, 201)
+        self.assertEqual((r.body["requests_left"], r.body["tokens_left"], r.body["in_flight"],
+                          r.body["concurrency_limit"], r.body["paused_until"]), (10, 1000, 0, 3, None))
+        r = self.c.post("quotas", {"id": "q1", "scope": {"provider": "openai"}, "rpm": 20})
+        self.assertStatus(r, 200)  # replaced
+        self.assertEqual((r.body["rpm"], r.body["tpm"]), (20, None))
+        self.assertEqual(self.quota("q1")["scope"]["key_id"], None)
+        self.assertError(self.c.post("quotas", {"id": "x", "scope": {"provider": "p"}},
+                                     token="rd"), 403, "forbidden")
+        for body, code, name in (({"scope": {"provider": "p"}}, "missing_field", "id"),
+                                 ({"id": "x"}, "missing_field", "scope"),
+                                 ({"id": "x", "scope": {}}, "missing_field", "scope.provider"),
+                                 ({"id": "x", "scope": {"provider": "p"}, "rpm": 0},
+                                  "invalid_field", "rpm"),
+                                 ({"id": "x", "scope": {"provider": "p"}, "tpm": 1.5},
+                                  "invalid_field", "tpm"),
+                                 ({"id": "x", "scope": {"provider": "p", "region": "eu"}},
+                                  "invalid_field", "scope.region"),
+                                 ({"id": "x y", "scope": {"provider": "p"}}, "invalid_field", "id"),
+                                 ({"id": "x", "scope": {"provider": "p"}, "burst": 1},
+                                  "invalid_field", "burst")):
+            self.assertError(self.c.post("quotas", body), 400, code, mentions=name)
+        self.assertError(self.c.get("quotas/nope"), 404, "not_found")
+        self.assertStatus(self.c.delete("quotas/q1"), 200)
+        self.assertError(self.c.delete("quotas/q1"), 404, "not_found")
+
+    def test_rpm_and_tokens_reserved_at_claim_and_settled(self):
+        self.put(id="oa", scope={"provider": "oa"}, rpm=3, tpm=1000)
+        cap = self.uid("cap")
+        self.register("a", capabilities=[cap], provider="oa", model="g", max_concurrent_tasks=5,
+                      )
+        self.register("o", capabilities=[cap], provider="other")
+        t1 = self.submit(required_capabilities=[cap], est_tokens={"input": 500, "max_output": 100})
+        t2 = self.submit(required_capabilities=[cap], est_tokens={"input": 500, "max_output": 0})
+        self.assertEqual(self.claim("a")["id"], t1)
+        q = self.quota("oa")
+        self.assertEqual((q["requests_used"], q["tokens_used"], q["in_flight"]), (1, 600, 1))
+        self.assertIsNotNone(q["next_room_at"])
+        # t2 does not fit the tokens left: not for this agent; one under another quota takes it
+        self.assertIsNone(self.claim("a"))
+        # real use settles the reservation: 600 reserved, 150 used
+        r = self.c.post("tasks/%s/complete" % t1, {"agent_id": "a", "usage": {
+            "input_tokens": 100, "output_tokens": 50, "cached_tokens": 40}})
+        self.assertStatus(r, 200)
+        q = self.quota("oa")
+        self.assertEqual((q["tokens_used"], q["in_flight"]), (150, 0))
+        self.assertEqual(self.claim("a")["id"], t2)
+        self.assertEqual(self.quota("oa")["tokens_used"], 650)
+        # requests: 2 of 3 used; a third claim, then none
+        t3 = self.submit(required_capabilities=[cap])
+        t4 = self.submit(required_capabilities=[cap])
+        self.assertEqual(self.claim("a")["id"], t3)
+        self.assertEqual(self.quota("oa")["requests_left"], 0)
+        self.assertIsNone(self.claim("a"))
+        self.assertEqual(self.claim("o")["id"], t4)  # not under the quota
+        # the quota's gauges
+        m = self.c.get("/metrics").body
+        self.assertIn('cp_quota_requests_left{quota="oa"} 0', m)
+
+    def test_max_in_flight_held_claim_woken_when_a_task_leaves(self):
+        self.put(id="mif", scope={"provider": "pm", "model": "m"}, max_in_flight=1)
+        cap = self.uid("cap")
+        for a in ("a1", "a2"):
+            self.register(a, capabilities=[cap], provider="pm", model="m")
+        t1 = self.submit(required_capabilities=[cap])
+        t2 = self.submit(required_capabilities=[cap])
+        self.assertEqual(self.claim("a1")["id"], t1)
+        self.assertIsNone(self.claim("a2"))  # the quota's one slot is taken
+        h = cpdtest.in_thread(self.cpd.client(token="ag").post, "tasks/claim",
+                              {"agent_id": "a2", "block_ms": 20000})
+        time.sleep(0.3)
+        self.assertStatus(self.c.post("tasks/%s/complete" % t1, {"agent_id": "a1"}, token="ag"),
+                          200)
+        (r, elapsed) = h.join()
+        self.assertEqual(r.body["task"]["id"], t2)
+        self.assertLess(elapsed, 10)  # woken by the slot, not by its block time
+
+    def test_rate_limited_pauses_the_quota_for_every_agent(self):
+        self.put(id="rl", scope={"provider": "pr"}, max_in_flight=4)
+        cap = self.uid("cap")
+        for a, prov in (("a", "pr"), ("b", "pr"), ("c", "elsewhere")):
+            self.register(a, capabilities=[cap], provider=prov)
+        events = cpdtest.SseReader(self.cpd.port, "events", token="rd")
+        try:
+            t = self.submit(required_capabilities=[cap], max_retries=0)
+            self.assertEqual(self.claim("a")["id"], t)
+            r = self.c.post("tasks/%s/fail" % t, {"agent_id": "a", "error": "429",
+                                                  "reason": "rate_limited",
+                                                  "retry_after_ms": 1500})
+            self.assertStatus(r, 200)
+            self.assertEqual((r.body["status"], r.body["retries"]), ("pending", 0))
+            q = self.quota("rl")
+            self.assertIsNotNone(q["paused_until"])
+            self.assertEqual(q["rate_limited"], 1)
+            self.assertIsNone(self.claim("b"))  # paused for every agent under it
+            self.assertEqual(self.claim("c")["id"], t)  # left for agents under other quotas
+            seen = events.until(lambda e: e["event"] == "quota_paused", timeout=5)
+            self.assertEqual(seen[-1]["data"]["quota_id"], "rl")
+            # a claim held by the pause is woken when it ends
+            t2 = self.submit(required_capabilities=[cap])
+            h = cpdtest.in_thread(self.cpd.client(token="ag").post, "tasks/claim",
+                                  {"agent_id": "b", "block_ms": 20000})
+            (r, elapsed) = h.join()
+            self.assertEqual(r.body["task"]["id"], t2)
+            self.assertLess(elapsed, 10)
+            seen = events.until(lambda e: e["event"] == "quota_resumed", timeout=5)
+            self.assertEqual(seen[-1]["data"]["quota_id"], "rl")
+        finally:
+            events.close()
+        self.assertEqual(self.agent("a")["tasks_failed"], 0)
+        self.assertEqual(self.c.get("stats").body["quotas"]["rate_limited"], 1)
+
+    def test_rate_limited_without_retry_time_halves_concurrency_then_grows_back(self):
+        self.put(id="aimd", scope={"provider": "pa"}, max_in_flight=4)
+        cap = self.uid("cap")
+        self.register("a", capabilities=[cap], provider="pa", max_concurrent_tasks=10)
+        ids = [self.submit(required_capabilities=[cap]) for _ in range(6)]
+        self.assertEqual(self.claim("a")["id"], ids[0])
+        r = self.c.post("tasks/%s/fail" % ids[0], {"agent_id": "a", "reason": "rate_limited"},
+                        token="ag")
+        self.assertStatus(r, 200)
+        self.assertEqual(self.quota("aimd")["concurrency_limit"], 2)
+        got = [self.claim("a"), self.claim("a"), self.claim("a")]
+        self.assertIsNotNone(got[0])
+        self.assertIsNotNone(got[1])
+        self.assertIsNone(got[2])  # two in flight: the cut limit
+        self.assertStatus(self.c.post("tasks/%s/complete" % got[0]["id"], {"agent_id": "a"},
+                                      token="ag"), 200)
+        self.assertEqual(self.quota("aimd")["concurrency_limit"], 3)  # grown by one
+        self.assertStatus(self.c.post("tasks/%s/complete" % got[1]["id"], {"agent_id": "a"},
+                                      token="ag"), 200)
+        self.assertEqual(self.quota("aimd")["concurrency_limit"], 4)  # back to max_in_flight
+
+    def test_quota_scopes_of_an_agent(self):
+        self.put(id="key1", scope={"provider": "pk", "key_id": "k1"}, rpm=1)
+        cap = self.uid("cap")
+        a = self.register("a", capabilities=[cap], provider="pk",
+                          quota_scopes=[{"provider": "pk", "key_id": "k1"}])
+        self.assertEqual(a["quota_scopes"], [{"provider": "pk", "model": None, "key_id": "k1"}])
+        self.register("b", capabilities=[cap], provider="pk")  # no key: not under it
+        self.submit(required_capabilities=[cap])
+        self.submit(required_capabilities=[cap])
+        self.assertIsNotNone(self.claim("a"))
+        self.assertIsNone(self.claim("a"))  # rpm 1
+        self.assertIsNotNone(self.claim("b"))
+        r = self.c.post("agents", {"agent_id": "z", "quota_scopes": [{"model": "m"}]})
+        self.assertError(r, 400, "missing_field", mentions="quota_scopes[0].provider")
+
+
 if __name__ == "__main__":
     unittest.main()
