@@ -3,6 +3,9 @@ est_tokens (declared, or the task type's default from tasks.est_tokens) and the 
 with complete/fail, kept in TaskJSON; fail with "reason": "rate_limited" returns the task to
 pending with no retry counted, recorded as a rate_limited attempt."""
 
+import json
+import os
+import subprocess
 import time
 import unittest
 
@@ -267,6 +270,38 @@ class Quotas(cpdtest.CpdTestCase):
         self.assertIsNotNone(self.claim("b"))
         r = self.c.post("agents", {"agent_id": "z", "quota_scopes": [{"model": "m"}]})
         self.assertError(r, 400, "missing_field", mentions="quota_scopes[0].provider")
+
+    def test_cpctl_and_libcpclient(self):
+        """cpctl quotas (over libcpclient's cp_client_quota_* calls)."""
+        cpctl = os.path.join(cpdtest.BUILD_DIR, "cpctl")
+
+        def run(*args):
+            env = {k: v for k, v in os.environ.items()
+                   if k not in ("CONTROL_PLANE_URL", "CONTROL_PLANE_TOKEN")}
+            p = subprocess.run([cpctl, "--url", "http://127.0.0.1:%d" % self.cpd.port,
+                                "--token", "adm"] + list(args), capture_output=True, env=env,
+                               timeout=60)
+            err = p.stderr.decode()
+            for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+                self.assertNotIn(marker, err)
+            return p.returncode, p.stdout.decode(), err
+
+        rc, out, err = run("quotas", "put", "cq", "--provider", "anthropic", "--model", "opus",
+                           "--rpm", "50", "--tpm", "9000", "--max-in-flight", "3")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("anthropic/opus", out)
+        q = self.quota("cq")
+        self.assertEqual((q["rpm"], q["tpm"], q["max_in_flight"]), (50, 9000, 3))
+        rc, out, err = run("--json", "quotas", "get", "cq")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["requests_left"], 50)
+        rc, out, err = run("quotas", "list")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("cq", out)
+        self.assertIn("cfg-q", out)
+        self.assertEqual(run("quotas", "put", "bad")[0], 2)  # no --provider
+        self.assertEqual(run("quotas", "rm", "cq")[0], 0)
+        self.assertEqual(run("quotas", "get", "cq")[0], 1)  # not found
 
 
 if __name__ == "__main__":
