@@ -56,12 +56,6 @@ void ops_quota_delete(struct cp_core *core, struct ops_call *call, const char *i
     CORE_STORE(core, quota_delete, id, on_changed, call);
 }
 
-struct listed {
-    struct cp_core *core;
-    cp_storage_cb cb;
-    void *cookie;
-};
-
 void ops_quota_list(struct cp_core *core, cp_storage_cb cb, void *cookie)
 {
     if (!supported(core, cb, cookie)) return;
