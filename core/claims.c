@@ -41,6 +41,7 @@
 #include "clock.h"
 #include "core.h"
 #include "log.h"
+#include "quota.h"
 #include "selection.h"
 #include "xalloc.h"
 
@@ -152,6 +153,7 @@ static void claimer_snapshot(struct claimer *c, const struct cp_agent_view *a)
 
 static void claimer_free(struct claimer *c)
 {
+    if (c->quota) c->s->n_quota--;
     if (c->timer) event_free(c->timer);
     if (c->recheck) event_free(c->recheck);
     free(c->snap_strs);
@@ -253,6 +255,10 @@ static int wake_step_after(const struct wake *w, const struct claimer *c,
 {
     if (!w->task_id) return STEP_DONE;
     if (res->rc < 0) return STEP_CHECK;
+    if (!res->task &&
+        res->size >= offsetof(struct cp_result, quota_held) + sizeof res->quota_held &&
+        res->quota_held)
+        return STEP_RUN; /* a quota held it back: the task is left for agents under others */
     if (res->task) return strcmp(res->task->id, w->task_id) == 0 ? STEP_DONE : STEP_RUN;
     if (!res->agent) return STEP_CHECK;
     if (!cp_agent_may_claim(res->agent, c->claim_ms)) return STEP_RUN; /* it did not look */
@@ -272,6 +278,7 @@ static void wake_step(struct claims *s, struct wake *w, int step)
 
 static void on_wake_claim(void *cookie, const struct cp_result *res);
 static void recheck_soon(struct claimer *c);
+static int quota_held_of(const struct cp_result *res);
 
 /* Send the store claim for claimer c on behalf of wake w (c is out of the held set). */
 static void claim_for(struct claims *s, struct claimer *c, struct wake *w)
@@ -280,6 +287,10 @@ static void claim_for(struct claims *s, struct claimer *c, struct wake *w)
     c->wake = w;
     w->refs++;
     c->missed = 0;
+    if (c->quota) { /* this claim tells afresh */
+        c->quota = 0;
+        s->n_quota--;
+    }
     c->room_seen = s->room_seq;
     c->claim_ms = clock_now_ms();
     TAILQ_INSERT_TAIL(&s->claiming, c, link);
@@ -334,6 +345,10 @@ static void on_wake_claim(void *cookie, const struct cp_result *res)
         } else {
             c->blocked = 0;
             claims_held_add(s, c);
+            if (quota_held_of(res)) {
+                claims_mark_quota(s, c);
+                quotas_claim_held(s->core->quotas, res->next_due_ms);
+            }
         }
     }
     wake_step(s, w, step);
@@ -408,6 +423,29 @@ static void recheck_soon(struct claimer *c)
 static void recheck_blocked(struct claimer *c)
 {
     if (c->blocked) recheck_soon(c);
+}
+
+static int quota_held_of(const struct cp_result *res)
+{
+    return res->size >= offsetof(struct cp_result, quota_held) + sizeof res->quota_held &&
+           res->quota_held;
+}
+
+void claims_mark_quota(struct claims *s, struct claimer *c)
+{
+    if (c->quota) return;
+    c->quota = 1;
+    s->n_quota++;
+}
+
+static void recheck_quota(struct claimer *c)
+{
+    if (c->quota) recheck_soon(c);
+}
+
+void claims_quota_room(struct claims *s)
+{
+    if (s->n_quota) claims_held_each(s, recheck_quota);
 }
 
 void claims_room(struct claims *s, const char *agent_id, const struct cp_agent_view *after)

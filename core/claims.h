@@ -77,6 +77,14 @@ size_t claims_held_count(const struct claims *cl);
  * is now when known (nothing to do while it still may only wait), else NULL. */
 void claims_room(struct claims *cl, const char *agent_id, const struct cp_agent_view *after);
 
+/* Provider quotas (quota.h): a claim the store answered with quota_held is held like any
+ * other, marked so that claims_quota_room() — room back in a quota (a task left its holder, a
+ * window rolled over, a pause ended) — makes it claim again; a wake-up offering a task skips
+ * to the next candidate when a quota held the claimer back. */
+void claims_quota_room(struct claims *cl);
+/* Mark a claimer held by claims_hold() as held back by a quota. */
+void claims_mark_quota(struct claims *cl, struct claimer *c);
+
 /* Task `task_id` (requirements req, sorted) became pending: offer it to the held claims. `t`:
  * the task as it became pending (its pass-over lets an empty claim prove the task gone), or
  * NULL when only the id and requirements are known. strategy: the task's (NULL: default). */

@@ -135,6 +135,15 @@ void claims_held_each_of(struct claims *s, const char *agent_id, void (*fn)(stru
     }
 }
 
+void claims_held_each(struct claims *s, void (*fn)(struct claimer *c))
+{
+    struct held_group *g;
+    struct claimer *c;
+    TAILQ_FOREACH(g, &s->groups, link)
+    TAILQ_FOREACH(c, &g->claimers, link)
+    fn(c);
+}
+
 static int by_agent_id(const void *a, const void *b)
 {
     return claimer_cmp(*(struct claimer *const *)a, *(struct claimer *const *)b);

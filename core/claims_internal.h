@@ -24,6 +24,7 @@ struct claims {
     TAILQ_HEAD(, claimer) claiming;  /* claimers whose store claim is in flight */
     size_t n_held;
     size_t n_blocked; /* of them, held for room (claimer.blocked) */
+    size_t n_quota;   /* of them, held back by a provider quota (claimer.quota) */
     uint64_t next_gen;
     uint64_t next_hold; /* arrival order of held claimers (ties of equal agent_id) */
     /* Bumped when a task became pending and its wake-up may have ended without placing it (no
@@ -70,8 +71,12 @@ struct claimer {
                            for claims_room(), never offered tasks; changed only while not
                            held */
     uint64_t room_seen; /* claims_room_seq() when its last claim was sent */
+    int quota;          /* its last claim was held back by a provider quota (quota.h) */
     struct wake *wake;  /* while CLAIMING */
 };
+
+/* fn on every held claimer (fn must not change the held set; it may arm timers). */
+void claims_held_each(struct claims *s, void (*fn)(struct claimer *c));
 
 char **claims_strs_copy(const char *const *src, uint32_t n);
 void claims_strs_free(char **v, uint32_t n);

@@ -180,6 +180,32 @@ static void list_add(char *buf, size_t len, const char *item)
     if (n < 0 || (size_t)n >= len - used) snprintf(buf + len - 4, 4, "...");
 }
 
+/* quotas: (config_quotas.c) put into the store at start-up only. */
+static int quotas_equal(const struct cp_config *a, const struct cp_config *b)
+{
+    if (a->n_quotas != b->n_quotas) return 0;
+    for (size_t i = 0; i < a->n_quotas; i++) {
+        const struct cfg_quota *x = &a->quotas[i], *y = &b->quotas[i];
+        if (!str_eq(x->id, y->id) || !str_eq(x->provider, y->provider) ||
+            !str_eq(x->model, y->model) || !str_eq(x->key_id, y->key_id) || x->rpm != y->rpm ||
+            x->tpm != y->tpm || x->max_in_flight != y->max_in_flight)
+            return 0;
+    }
+    return 1;
+}
+
+static int est_equal(const struct cp_config *a, const struct cp_config *b)
+{
+    if (a->n_est_tokens != b->n_est_tokens) return 0;
+    for (size_t i = 0; i < a->n_est_tokens; i++) {
+        const struct cfg_est *x = &a->est_tokens[i], *y = &b->est_tokens[i];
+        if (!str_eq(x->task_type, y->task_type) || x->input != y->input ||
+            x->max_output != y->max_output)
+            return 0;
+    }
+    return 1;
+}
+
 int config_reload_plan(const struct cp_config *cur, struct cp_config *next, char *restart,
                        size_t restart_len)
 {
@@ -199,6 +225,7 @@ int config_reload_plan(const struct cp_config *cur, struct cp_config *next, char
     if (!plugins_equal(cur->probe_plugins, cur->n_probe_plugins, next->probe_plugins,
                        next->n_probe_plugins))
         list_add(restart, restart_len, "probes.plugins");
+    if (!quotas_equal(cur, next)) list_add(restart, restart_len, "quotas");
     /* The new configuration keeps the running lists too, so it is checked as it will run. */
     struct cp_config keep;
     if (cfg_clone(&keep, cur) != 0) return -1;
@@ -245,5 +272,18 @@ void config_reload_apply(struct cp_config *cur, struct cp_config *next, char *ch
         cur->n_tokens = next->n_tokens;
         memcpy(next->tokens, t, sizeof t);
         next->n_tokens = n;
+    }
+    if (!est_equal(cur, next)) { /* tasks.est_tokens: the defaults of the next submits */
+        char item[96];
+        snprintf(item, sizeof item, "tasks.est_tokens (%zu -> %zu task types)", cur->n_est_tokens,
+                 next->n_est_tokens);
+        list_add(changed, changed_len, item);
+        struct cfg_est e[CFG_MAX_EST];
+        size_t n = cur->n_est_tokens;
+        memcpy(e, cur->est_tokens, sizeof e);
+        memcpy(cur->est_tokens, next->est_tokens, sizeof e);
+        cur->n_est_tokens = next->n_est_tokens;
+        memcpy(next->est_tokens, e, sizeof e);
+        next->n_est_tokens = n;
     }
 }

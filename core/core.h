@@ -36,6 +36,7 @@ struct cp_core {
     struct events *events; /* domain event subscribers */
     struct ops_feed *feed; /* the event stream's numbered changes (ops_feed.c) */
     struct http_server *http;
+    struct quotas *quotas; /* provider quotas, the host's side (quota.c) */
 };
 
 /* Call a storage op on the core's store. Front ends use ops.h instead; this is for ops and for

@@ -16,7 +16,8 @@ static const char *const kind_names[EVT_KIND_COUNT] = {
     [EVT_TASK_RELEASED] = "task_released",       [EVT_TASK_TIMEOUT] = "task_timeout",
     [EVT_TASK_CANCELLED] = "task_cancelled",     [EVT_GAP] = "gap",
     [EVT_TASK_EXTENDED] = "task_extended",       [EVT_TASK_DUE] = "task_due",
-    [EVT_TASK_RETRIED] = "task_retried",
+    [EVT_TASK_RETRIED] = "task_retried",         [EVT_QUOTA_PAUSED] = "quota_paused",
+    [EVT_QUOTA_RESUMED] = "quota_resumed",       [EVT_QUOTA_CONCURRENCY] = "quota_concurrency",
 };
 
 const char *events_kind_name(int kind)

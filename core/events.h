@@ -31,9 +31,12 @@ enum domain_event_kind {
     EVT_TASK_TIMEOUT,   /* past its timeout: new_status pending (retried) or timeout */
     EVT_TASK_CANCELLED,
     EVT_GAP, /* the event stream only (ops_feed): events may have been missed before this one */
-    EVT_TASK_EXTENDED, /* its holder moved its deadline (and maybe its progress): task after */
-    EVT_TASK_DUE,      /* a waiting task (delayed, scheduled, backed off) became claimable */
-    EVT_TASK_RETRIED,  /* retried by hand: failed/timeout/cancelled -> pending */
+    EVT_TASK_EXTENDED,     /* its holder moved its deadline (and maybe its progress): task after */
+    EVT_TASK_DUE,          /* a waiting task (delayed, scheduled, backed off) became claimable */
+    EVT_TASK_RETRIED,      /* retried by hand: failed/timeout/cancelled -> pending */
+    EVT_QUOTA_PAUSED,      /* a provider quota paused by a 429's retry time (quota_id, until) */
+    EVT_QUOTA_RESUMED,     /* its pause is over */
+    EVT_QUOTA_CONCURRENCY, /* its concurrency limit changed (an AIMD cut, or grown back) */
     EVT_KIND_COUNT
 };
 
@@ -53,6 +56,10 @@ struct domain_event {
     int32_t priority;                  /* EVT_TASK_SUBMITTED: enum cp_priority, else -1 */
     const struct cp_agent_view *agent; /* the agent after the change, when at hand, or NULL */
     const struct cp_task_view *task;   /* the task after the change, when at hand, or NULL */
+    /* EVT_QUOTA_*: the quota, its pause's end (0: none) and concurrency limit (0: none) */
+    const char *quota_id;
+    int64_t quota_until_ms;
+    uint32_t quota_limit;
 };
 
 typedef void (*events_cb)(void *arg, const struct domain_event *e);

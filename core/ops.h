@@ -258,4 +258,15 @@ int ops_outcome(const struct cp_core *core, const struct cp_result *res);
 /* The system's health from its agents' (docs/api.md): enum cp_health. */
 int ops_system_health(uint64_t total, uint64_t degraded, uint64_t unhealthy);
 
+/* Provider quotas (ops_quotas.c, docs/fleet.md). Each answers OPS_ERR_UNSUPPORTED when the
+ * store has no quotas. put: the definition (id, scope, rpm, tpm, max_in_flight), res->quotas[0]
+ * after, res->created; delete: CP_ERR_NOT_FOUND or 0; list: res->quotas with their live state. */
+struct cp_quota_view;
+int ops_quotas_supported(const struct cp_core *core);
+void ops_quota_put(struct cp_core *core, struct ops_call *call, const struct cp_quota_view *q,
+                   cp_storage_cb cb, void *cookie);
+void ops_quota_delete(struct cp_core *core, struct ops_call *call, const char *id, cp_storage_cb cb,
+                      void *cookie);
+void ops_quota_list(struct cp_core *core, cp_storage_cb cb, void *cookie);
+
 #endif

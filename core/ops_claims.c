@@ -6,6 +6,7 @@
 #include "claims.h"
 #include "clock.h"
 #include "metrics.h"
+#include "quota.h"
 #include "ops_internal.h"
 #include "scheduler.h"
 
@@ -42,8 +43,15 @@ void ops_claim_answered(struct ops_call *call, const struct cp_result *res)
     uint32_t n = in->capabilities ? in->n_capabilities : res->agent->n_capabilities;
     struct claims_seen seen = {call->u.claim.seen_pending, call->u.claim.seen_room};
     call_hold(call, 1);
-    call->u.claim.held = claims_hold(core->claims, in->agent_id, caps, n, res->agent, in->block_ms,
-                                     call->u.claim.arrived_ms, seen, on_held_delivered, call);
+    struct claimer *held =
+        claims_hold(core->claims, in->agent_id, caps, n, res->agent, in->block_ms,
+                    call->u.claim.arrived_ms, seen, on_held_delivered, call);
+    call->u.claim.held = held;
+    if (res->size >= offsetof(struct cp_result, quota_held) + sizeof res->quota_held &&
+        res->quota_held) { /* held back by a provider quota: woken when room returns */
+        claims_mark_quota(core->claims, held);
+        quotas_claim_held(core->quotas, res->next_due_ms);
+    }
 }
 
 static void on_claimed(void *cookie, const struct cp_result *res)

@@ -8,6 +8,7 @@
 #include "health.h"
 #include "log.h"
 #include "ops_internal.h"
+#include "quota.h"
 #include "scheduler.h"
 
 void ops_open(struct cp_core *core, probe_decode_fn decode)
@@ -20,6 +21,7 @@ void ops_open(struct cp_core *core, probe_decode_fn decode)
     core->sched = sched_new(core, core->claims);
     core->health = health_new(core, &hh, decode);
     core->reaper = reaper_new(core);
+    core->quotas = quotas_new(core);
 }
 
 /* Agents already in a shared store (Redis) at start-up get their probes scheduled here too:
@@ -41,6 +43,7 @@ void ops_start(struct cp_core *core)
     if (core->store->watch) core->store->watch(core->st, sched_store_changed, core->sched);
     struct cp_agent_filter all = {.status = -1};
     CORE_STORE(core, agent_list, &all, on_agents_listed, core);
+    quotas_start(core->quotas);
 }
 
 void ops_drain(struct cp_core *core)
@@ -48,10 +51,13 @@ void ops_drain(struct cp_core *core)
     if (core->sched) sched_drain(core->sched);
     if (core->reaper) reaper_stop(core->reaper);
     if (core->feed) ops_feed_stop(core->feed);
+    quotas_stop(core->quotas);
 }
 
 void ops_close(struct cp_core *core)
 {
+    quotas_free(core->quotas);
+    core->quotas = NULL;
     health_free(core->health);
     reaper_free(core->reaper);
     sched_free(core->sched);

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "ops_internal.h"
+#include "quota.h"
 #include "scheduler.h"
 #include "selection.h"
 #include "xalloc.h"
@@ -104,6 +105,8 @@ void ops_submit_view(const struct cp_task_view *in, const char *id, int64_t now,
         .backoff_jitter = in->backoff_jitter,
         .backoff_ms = in->backoff_ms,
         .backoff_max_ms = in->backoff_max_ms,
+        .est_input_tokens = in->est_input_tokens,
+        .est_output_tokens = in->est_output_tokens,
     };
 }
 
@@ -221,7 +224,12 @@ void ops_transition_reacted(struct cp_core *core, int32_t kind, const struct cp_
         ops_emit_task_event(core, transition_event[kind], t, status_before(kind, res),
                             res->agent ? res->agent->agent_id : NULL);
     ops_emit_agent_moved(core, res); /* its agent, busy -> ready */
-    if (kind == CP_TR_COMPLETE || kind == CP_TR_FAIL) {
+    if (ops_rate_limited(kind, res)) {
+        /* the provider's 429: backoff, not a failure (no breaker, no failure counted) */
+        const struct cp_attempt *last = &t->attempts[t->n_attempts - 1];
+        int64_t after = t->not_before_ms > last->ended_ms ? t->not_before_ms - last->ended_ms : 0;
+        quotas_rate_limited(core->quotas, t, res->agent ? res->agent->agent_id : NULL, after);
+    } else if (kind == CP_TR_COMPLETE || kind == CP_TR_FAIL) {
         metrics_task_event(t->task_type,
                            kind == CP_TR_COMPLETE ? MET_TASK_COMPLETED : MET_TASK_FAILED);
         if (core->health && res->agent)
@@ -236,6 +244,8 @@ void ops_transition_woken(struct cp_core *core, int32_t kind, const struct cp_re
     /* A task leaving claimed/running gives its agent a slot: its claims held for room retry. */
     if (kind != CP_TR_START && res->agent)
         claims_room(core->claims, res->agent->agent_id, res->agent);
+    /* ... and its quotas a slot: claims held back by a quota retry */
+    if (kind != CP_TR_START) quotas_room(core->quotas);
 }
 
 static void on_transitioned(void *cookie, const struct cp_result *res)

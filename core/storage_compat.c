@@ -568,12 +568,16 @@ static void wrap_table(struct compat *c)
         /* A plugin that has it is built for 2.4 and never runs through this layer (whose
          * results would not normalize .next_claim): cpd makes the two calls instead. */
         t->task_complete_next = NULL;
+        /* Provider quotas (2.4, last): only a plugin built for 2.4 has them, and it never runs
+         * through this layer; cpd answers 501 not_supported for quotas. */
+        t->quota_put = NULL;
+        t->quota_delete = NULL;
+        t->quota_list = NULL;
     }
 }
 _Static_assert(sizeof(struct cp_storage_ops) ==
-                   offsetof(struct cp_storage_ops, task_complete_next) +
-                       sizeof(void (*)(void *, const struct cp_transition *,
-                                       const struct cp_claim *, cp_storage_cb, void *)),
+                   offsetof(struct cp_storage_ops, quota_list) +
+                       sizeof(void (*)(void *, int64_t, cp_storage_cb, void *)),
                "an op was appended to struct cp_storage_ops: wrap it in wrap_table()");
 
 int storage_compat_wrap(struct plugin *p, char *err, size_t errlen)

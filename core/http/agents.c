@@ -8,6 +8,7 @@
 #include "identity.h"
 #include "render.h"
 #include "routes.h"
+#include "quota_fields.h"
 #include "validate.h"
 
 #define MAX_TEXT 256 /* model, provider */
@@ -72,6 +73,9 @@ void agents_register(struct req *r)
     struct strlist caps = {0};
     struct probe_def probe = {0};
     char *metadata = NULL, *probe_text = NULL;
+    struct cp_quota_scope scopes[QUOTA_SCOPES_MAX];
+    uint32_t n_scopes = 0;
+    if (quota_fields_scopes(r, scopes, QUOTA_SCOPES_MAX, &n_scopes) < 0) return;
     if (get_string(r, "agent_id", 1, &id) < 0 || check_identifier(r, "agent_id", id) < 0 ||
         auth_agent(r, id) < 0 || get_text(r, "model", &model) < 0 ||
         get_text(r, "provider", &provider) < 0 ||
@@ -90,6 +94,8 @@ void agents_register(struct req *r)
         .metadata_json = metadata,
         .health_probe_json = probe_text,
         .max_concurrent_tasks = max_conc,
+        .quota_scopes = n_scopes ? scopes : NULL,
+        .n_quota_scopes = n_scopes,
     };
     ops_agent_register(r->core, &r->call, &in, probe_text ? &probe : NULL, on_registered, r);
 out:

@@ -196,6 +196,17 @@ void render_agent(struct evbuffer *b, const struct cp_agent_view *a)
     key(o, "circuit", 0), out_string(o, cp_circuit_name(a->health.circuit));
     key(o, "health_probe", 0), raw_or(o, a->health_probe_json, "null");
     key(o, "drained_at", 0), out_time(o, a->drained_at_ms);
+    key(o, "quota_scopes", 0), out_lit(o, "[");
+    for (uint32_t i = 0; i < a->n_quota_scopes && a->quota_scopes; i++) {
+        const struct cp_quota_scope *s = &a->quota_scopes[i];
+        if (i) out_lit(o, ",");
+        out_lit(o, "{");
+        key(o, "provider", 1), out_string(o, s->provider);
+        key(o, "model", 0), out_string(o, s->model);
+        key(o, "key_id", 0), out_string(o, s->key_id);
+        out_lit(o, "}");
+    }
+    out_lit(o, "]");
     out_lit(o, "}");
     out_flush(o);
 }
@@ -286,6 +297,25 @@ void render_task(struct evbuffer *b, const struct cp_task_view *t)
     key(o, "attempts", 0), out_attempts(o, t);
     key(o, "idempotency_key", 0), out_string(o, t->idempotency_key);
     key(o, "retry_backoff", 0), out_backoff(o, t);
+    key(o, "est_tokens", 0);
+    if (t->est_input_tokens > 0 || t->est_output_tokens > 0) {
+        out_lit(o, "{");
+        key(o, "input", 1), out_u64(o, (uint64_t)t->est_input_tokens);
+        key(o, "max_output", 0), out_u64(o, (uint64_t)t->est_output_tokens);
+        out_lit(o, "}");
+    } else {
+        out_lit(o, "null");
+    }
+    key(o, "usage", 0);
+    if (t->usage_set) {
+        out_lit(o, "{");
+        key(o, "input_tokens", 1), out_u64(o, (uint64_t)t->usage_input_tokens);
+        key(o, "output_tokens", 0), out_u64(o, (uint64_t)t->usage_output_tokens);
+        key(o, "cached_tokens", 0), out_u64(o, (uint64_t)t->usage_cached_tokens);
+        out_lit(o, "}");
+    } else {
+        out_lit(o, "null");
+    }
     out_lit(o, "}");
     out_flush(o);
 }

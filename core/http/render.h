@@ -15,6 +15,8 @@ void render_time(struct evbuffer *b, int64_t ms);      /* ISO string or null */
 void render_number(struct evbuffer *b, double v);
 void render_agent(struct evbuffer *b, const struct cp_agent_view *a);
 void render_task(struct evbuffer *b, const struct cp_task_view *t);
+/* A provider quota with its live state as of now (quotas.c). */
+void render_quota(struct evbuffer *b, const struct cp_quota_view *q, int64_t now);
 void render_health(struct evbuffer *b, const struct cp_agent_view *a);
 
 #endif

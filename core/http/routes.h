@@ -4,6 +4,11 @@
 
 #include "http.h"
 
+/* quotas.c (provider quotas, docs/fleet.md) */
+void quotas_put(struct req *r);
+void quotas_list(struct req *r);
+void quotas_get(struct req *r);
+void quotas_delete(struct req *r);
 /* agents.c */
 void agents_register(struct req *r);
 void agents_list(struct req *r);

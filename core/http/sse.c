@@ -47,6 +47,9 @@ static const char *const type_names[SSE_TYPE_COUNT] = {
     [SSE_TASK_EXTENDED] = "task_extended",
     [SSE_TASK_RETRIED] = "task_retried",
     [SSE_TASK_DUE] = "task_due",
+    [SSE_QUOTA_PAUSED] = "quota_paused",
+    [SSE_QUOTA_RESUMED] = "quota_resumed",
+    [SSE_QUOTA_CONCURRENCY] = "quota_concurrency",
 };
 
 const char *sse_type_name(int type)
@@ -184,6 +187,12 @@ static int type_of(const struct domain_event *e)
         return SSE_TASK_RETRIED;
     case EVT_TASK_DUE:
         return SSE_TASK_DUE;
+    case EVT_QUOTA_PAUSED:
+        return SSE_QUOTA_PAUSED;
+    case EVT_QUOTA_RESUMED:
+        return SSE_QUOTA_RESUMED;
+    case EVT_QUOTA_CONCURRENCY:
+        return SSE_QUOTA_CONCURRENCY;
     default:
         return -1;
     }
@@ -198,7 +207,14 @@ static void render_frame(struct evbuffer *b, int t, const struct domain_event *e
     render_time(b, e->at_ms);
     render_literal(b, ",\"agent_id\":");
     render_string(b, e->agent_id);
-    if (e->kind >= EVT_TASK_SUBMITTED) {
+    if (e->kind == EVT_QUOTA_PAUSED || e->kind == EVT_QUOTA_RESUMED ||
+        e->kind == EVT_QUOTA_CONCURRENCY) {
+        render_literal(b, ",\"quota_id\":");
+        render_string(b, e->quota_id);
+        render_literal(b, ",\"paused_until\":");
+        render_time(b, e->kind == EVT_QUOTA_PAUSED ? e->quota_until_ms : 0);
+        evbuffer_add_printf(b, ",\"concurrency_limit\":%" PRIu32, e->quota_limit);
+    } else if (e->kind >= EVT_TASK_SUBMITTED) {
         render_literal(b, ",\"task_id\":");
         render_string(b, e->task_id);
         render_literal(b, ",\"task_type\":");

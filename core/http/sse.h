@@ -25,6 +25,9 @@ enum sse_type {
     SSE_TASK_EXTENDED, /* beyond the original dashboard's names: the task features' changes */
     SSE_TASK_RETRIED,
     SSE_TASK_DUE,
+    SSE_QUOTA_PAUSED, /* provider quotas (docs/fleet.md) */
+    SSE_QUOTA_RESUMED,
+    SSE_QUOTA_CONCURRENCY,
     SSE_TYPE_COUNT
 };
 #define SSE_ALL_TYPES ((1u << SSE_TYPE_COUNT) - 1)

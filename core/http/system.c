@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../quota.h"
 #include "../metrics.h"
 #include "../xalloc.h"
 #include "agent_pages.h"
@@ -225,6 +226,10 @@ static void on_stats(void *cookie, const struct cp_result *res)
         (unsigned long long)h[CP_HEALTH_DEGRADED], (unsigned long long)h[CP_HEALTH_UNHEALTHY],
         (unsigned long long)h[CP_HEALTH_UNKNOWN], (unsigned long long)s->circuits_open);
     render_storage(b, r->core);
+    /* provider quotas: 429s reported to this process (each returned its task to pending
+     * without a retry counted; docs/fleet.md) */
+    evbuffer_add_printf(b, ",\"quotas\":{\"rate_limited\":%llu}",
+                        (unsigned long long)quotas_rate_limited_total(r->core->quotas));
     evbuffer_add(b, "}", 1);
     http_reply_buffer(r, 200, b);
 }
@@ -232,6 +237,16 @@ static void on_stats(void *cookie, const struct cp_result *res)
 void system_stats(struct req *r)
 {
     ops_stats(r->core, on_stats, r);
+}
+
+static void on_metrics_quotas(void *cookie, const struct cp_result *res)
+{
+    struct req *r = cookie;
+    struct evbuffer *b = r->ctx;
+    r->ctx = NULL;
+    quotas_seen(r->core->quotas, res); /* the gauges as of now */
+    quotas_render_metrics(r->core->quotas, b);
+    http_reply_typed(r, 200, "text/plain; version=0.0.4; charset=utf-8", b);
 }
 
 static void on_metrics_stats(void *cookie, const struct cp_result *res)
@@ -243,6 +258,11 @@ static void on_metrics_stats(void *cookie, const struct cp_result *res)
     struct ops_storage st;
     ops_storage_status(core, &st);
     metrics_render_storage(b, st.available, st.has_conn ? &st.conn : NULL);
+    if (ops_quotas_supported(core)) { /* provider quotas: read their state now */
+        r->ctx = b;
+        ops_quota_list(core, on_metrics_quotas, r);
+        return;
+    }
     http_reply_typed(r, 200, "text/plain; version=0.0.4; charset=utf-8", b);
 }
 

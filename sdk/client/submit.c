@@ -119,6 +119,12 @@ static int task_object(cp_client *c, const struct cpc_task_spec *spec,
         cpc_add(body, "retry_backoff", b, &failed);
     }
     if (key) cpc_add(body, "idempotency_key", json_object_new_string(key), &failed);
+    if (opt && (opt->est_input_tokens || opt->est_max_output)) {
+        struct json_object *e = json_object_new_object();
+        cpc_add(e, "input", json_object_new_int64(opt->est_input_tokens), &failed);
+        cpc_add(e, "max_output", json_object_new_int64(opt->est_max_output), &failed);
+        cpc_add(body, "est_tokens", e, &failed);
+    }
     if (failed) {
         json_object_put(body);
         return nomem(c);

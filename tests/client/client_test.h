@@ -67,5 +67,6 @@ void test_lossy_submit(void **state);
 void test_plugins(void **state);
 void test_select_hints(void **state);
 void test_drain(void **state);
+void test_fleet(void **state); /* fleet_tests.c */
 
 #endif

@@ -85,6 +85,11 @@ int cx_has_drain(void);
 const struct cp_result *op_complete_next(const struct cp_transition *tr,
                                          const struct cp_claim *next);
 int cx_has_complete_next(void);
+/* Provider quotas (since ABI 2.4, optional); only when cx_has_quotas(). */
+int cx_has_quotas(void);
+const struct cp_result *op_quota_put(const struct cp_quota_view *q);
+const struct cp_result *op_quota_delete(const char *id);
+const struct cp_result *op_quota_list(int64_t now);
 
 /* ---- asserting shorthands ------------------------------------------------------------------ */
 
@@ -161,6 +166,8 @@ extern const struct CMUnitTest conformance_status_tests[];
 extern const size_t conformance_status_count;
 extern const struct CMUnitTest conformance_next_tests[];
 extern const size_t conformance_next_count;
+extern const struct CMUnitTest conformance_quota_tests[];
+extern const size_t conformance_quota_count;
 
 #define CX_TEST(fn) cmocka_unit_test_setup_teardown(fn, cx_setup, cx_teardown)
 

@@ -101,6 +101,17 @@ static struct cp_agent_view *copy_agent(const struct cp_agent_view *a)
     c->health_probe_json = cx_strdup(a->health_probe_json);
     c->current_task_id = cx_strdup(a->current_task_id);
     c->health.error = cx_strdup(a->health.error);
+    if (a->quota_scopes && a->n_quota_scopes) {
+        struct cp_quota_scope *s = cx_alloc(a->n_quota_scopes * sizeof *s);
+        for (uint32_t i = 0; i < a->n_quota_scopes; i++)
+            s[i] = (struct cp_quota_scope){cx_strdup(a->quota_scopes[i].provider),
+                                           cx_strdup(a->quota_scopes[i].model),
+                                           cx_strdup(a->quota_scopes[i].key_id)};
+        c->quota_scopes = s;
+    } else {
+        c->quota_scopes = NULL;
+        c->n_quota_scopes = 0;
+    }
     return c;
 }
 
@@ -218,6 +229,17 @@ static struct cp_result *copy_result(const struct cp_result *r)
         ev[i].strategy = cx_strdup(r->events[i].strategy);
     }
     c->events = ev;
+    /* provider quotas (2.4) */
+    const struct cp_quota_view **qs = cx_alloc((r->n_quotas + 1) * sizeof *qs);
+    for (size_t i = 0; i < r->n_quotas; i++) {
+        struct cp_quota_view *q = cx_alloc(sizeof *q);
+        *q = *r->quotas[i];
+        q->id = cx_strdup(q->id);
+        q->scope = (struct cp_quota_scope){cx_strdup(q->scope.provider), cx_strdup(q->scope.model),
+                                           cx_strdup(q->scope.key_id)};
+        qs[i] = q;
+    }
+    c->quotas = qs;
     /* task_complete_next (2.4): the claim's result, one level deep. */
     c->next_claim =
         r->size >= offsetof(struct cp_result, next_claim) + sizeof r->next_claim && r->next_claim
@@ -631,6 +653,23 @@ const struct cp_result *op_reap(const struct cp_reap *r)
 const struct cp_result *op_stats(void)
 {
     RUN("stats", stats(cx.st, on_result, w));
+}
+
+int cx_has_quotas(void)
+{
+    return cx.ops->version >= 4 && cx.ops->quota_put && cx.ops->quota_delete && cx.ops->quota_list;
+}
+const struct cp_result *op_quota_put(const struct cp_quota_view *q)
+{
+    RUN("quota_put", quota_put(cx.st, q, on_result, w));
+}
+const struct cp_result *op_quota_delete(const char *id)
+{
+    RUN("quota_delete", quota_delete(cx.st, id, on_result, w));
+}
+const struct cp_result *op_quota_list(int64_t now)
+{
+    RUN("quota_list", quota_list(cx.st, now, on_result, w));
 }
 
 int cx_has_v4(void)

@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "config_helpers.h"
+#include "config_internal.h"
 
 /* ---- defaults and value parsers ---- */
 
@@ -288,6 +289,15 @@ static void test_yaml_bad_values(void **state)
         {"tasks: {retry_backoff: {seconds: 0}}\n", {"tasks.retry_backoff.seconds='0'"}},
         {"tasks: {retry_backoff: {factor: 2}}\n", {"unknown key 'tasks.retry_backoff.factor'"}},
         {"tasks: {retry_backoff: fast}\n", {"'tasks.retry_backoff'", "expected a mapping"}},
+        {"quotas: [{id: q, scope: {provider: p}, rpm: -1}]\n", {"quotas[].rpm", "(line 1)"}},
+        {"quotas: [{scope: {provider: p}}]\n", {"quotas[].id is required"}},
+        {"quotas: [{id: q}]\n", {"quotas[].scope"}},
+        {"quotas: [{id: q, scope: {provider: p, region: eu}}]\n", {"unknown key 'region'"}},
+        {"quotas: [{id: q, scope: {provider: p}}, {id: q, scope: {provider: r}}]\n",
+         {"quota id 'q' appears twice"}},
+        {"quotas: {id: q}\n", {"quotas must be a list"}},
+        {"tasks: {est_tokens: {t: {input: x}}}\n", {"tasks.est_tokens.*.input"}},
+        {"tasks: {est_tokens: {t: {inputs: 1}}}\n", {"not 'inputs'"}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         struct cp_config c;
@@ -304,6 +314,48 @@ static void test_yaml_bad_values(void **state)
         assert_int_equal(c.task_timeout_ms, 300000);
         config_free(&c);
     }
+}
+
+/* quotas: and tasks.est_tokens: (config_quotas.c). */
+static void test_yaml_quotas(void **state)
+{
+    (void)state;
+    struct cp_config c;
+    char err[512];
+    assert_int_equal(
+        load_text(&c,
+                  "quotas:\n"
+                  "  - {id: oa, scope: {provider: openai, model: gpt-4o, key_id: k1},\n"
+                  "     rpm: 500, tpm: 200000, max_in_flight: 40}\n"
+                  "  - {id: an, scope: {provider: anthropic}}\n"
+                  "tasks:\n"
+                  "  est_tokens:\n"
+                  "    summarize: {input: 4000, max_output: 500}\n"
+                  "    \"*\": {input: 10}\n",
+                  err, sizeof err),
+        0);
+    assert_int_equal(c.n_quotas, 2);
+    assert_string_equal(c.quotas[0].id, "oa");
+    assert_string_equal(c.quotas[0].model, "gpt-4o");
+    assert_string_equal(c.quotas[0].key_id, "k1");
+    assert_int_equal(c.quotas[0].rpm, 500);
+    assert_int_equal(c.quotas[0].tpm, 200000);
+    assert_int_equal(c.quotas[0].max_in_flight, 40);
+    assert_null(c.quotas[1].model);
+    assert_int_equal(c.quotas[1].rpm, 0);
+    const struct cfg_est *e = config_est_tokens(&c, "summarize");
+    assert_non_null(e);
+    assert_int_equal(e->input, 4000);
+    assert_int_equal(e->max_output, 500);
+    e = config_est_tokens(&c, "other");
+    assert_non_null(e);
+    assert_int_equal(e->input, 10);
+    assert_int_equal(e->max_output, 0);
+    struct cp_config copy;
+    assert_int_equal(cfg_clone(&copy, &c), 0); /* a reload's copy owns its strings */
+    assert_string_equal(copy.quotas[0].provider, "openai");
+    config_free(&copy);
+    config_free(&c);
 }
 
 /* selection.plugins / probes.plugins entries may carry their plugin's options. */
@@ -377,6 +429,7 @@ int main(void)
                                         config_test_teardown),
         cmocka_unit_test_setup_teardown(test_yaml_bad_values, config_test_setup,
                                         config_test_teardown),
+        cmocka_unit_test_setup_teardown(test_yaml_quotas, config_test_setup, config_test_teardown),
         cmocka_unit_test_setup_teardown(test_yaml_plugin_options, config_test_setup,
                                         config_test_teardown),
         cmocka_unit_test_setup_teardown(test_yaml_missing_file, config_test_setup,

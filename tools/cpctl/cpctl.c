@@ -25,6 +25,7 @@ static const char usage_text[] =
     "  events                      the events as they happen (agents, tasks, health)\n"
     "  queue [--limit N], metrics  the original dashboard's job list and counters\n"
     "  plugins                     the loaded plugins (storage, strategies, probes)\n"
+    "  quotas list|get|put|rm      provider quotas and their live headroom\n"
     "\n"
     "Global options (anywhere on the line):\n"
     "  --url URL          the control plane (default $CONTROL_PLANE_URL, else " CPC_DEFAULT_URL
@@ -154,7 +155,7 @@ static const struct {
 } commands[] = {
     {"agents", cpctl_agents}, {"tasks", cpctl_tasks},     {"health", cpctl_health},
     {"stats", cpctl_stats},   {"events", cpctl_events},   {"plugins", cpctl_plugins},
-    {"queue", cpctl_queue},   {"metrics", cpctl_metrics},
+    {"queue", cpctl_queue},   {"metrics", cpctl_metrics}, {"quotas", cpctl_quotas},
 };
 
 int main(int argc, char **argv)

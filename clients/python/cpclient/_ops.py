@@ -92,7 +92,7 @@ def _iso(t: Any) -> Any:
 def _task_body(task_type: str, payload: Any, required_capabilities: Any, priority: Any,
                timeout_seconds: Any, metadata: Any, max_retries: Any, strategy: Any,
                delay_seconds: Any, run_at: Any, retry_backoff: Any,
-               idempotency_key: Any) -> Dict[str, Any]:
+               idempotency_key: Any, est_tokens: Any = None) -> Dict[str, Any]:
     body: Dict[str, Any] = {"task_type": task_type,
                             "payload": {} if payload is None else payload,
                             "required_capabilities": _names(required_capabilities) or [],
@@ -100,7 +100,8 @@ def _task_body(task_type: str, payload: Any, required_capabilities: Any, priorit
     for key, value in (("timeout_seconds", timeout_seconds), ("metadata", metadata),
                        ("max_retries", max_retries), ("strategy", strategy),
                        ("delay_seconds", delay_seconds), ("run_at", _iso(run_at)),
-                       ("retry_backoff", retry_backoff), ("idempotency_key", idempotency_key)):
+                       ("retry_backoff", retry_backoff), ("idempotency_key", idempotency_key),
+                       ("est_tokens", est_tokens)):
         if value is not None:
             body[key] = value
     return body
@@ -205,7 +206,8 @@ class Operations:
                        model: str = "unknown", provider: str = "unknown",
                        metadata: Optional[Dict[str, Any]] = None,
                        health_probe: Optional[Dict[str, Any]] = None,
-                       max_concurrent_tasks: Optional[int] = None):
+                       max_concurrent_tasks: Optional[int] = None,
+                       quota_scopes: Optional[Sequence[Dict[str, Any]]] = None):
         """Register (or re-register: fields replaced, counters kept, status ready) an agent and
         return its AgentInfo. health_probe is a probe the server runs, e.g.
         {"type": "http", "url": "http://10.0.0.7:8000/health"} — not a Python function: cpd
@@ -221,6 +223,8 @@ class Operations:
             body["health_probe"] = health_probe
         if max_concurrent_tasks is not None:
             body["max_concurrent_tasks"] = max_concurrent_tasks
+        if quota_scopes is not None:  # [{"provider", "model"?, "key_id"?}]: docs/fleet.md
+            body["quota_scopes"] = list(quota_scopes)
         _, data = yield Call("POST", "/agents", body=body)
         return AgentInfo.from_json(data)
 
@@ -357,7 +361,8 @@ class Operations:
                     max_retries: Optional[int] = None, strategy: Optional[str] = None,
                     *, delay_seconds: Optional[float] = None, run_at: Any = None,
                     retry_backoff: Optional[Dict[str, Any]] = None,
-                    idempotency_key: Optional[str] = None):
+                    idempotency_key: Optional[str] = None,
+                    est_tokens: Optional[Dict[str, int]] = None):
         """Submit a task; returns its id ("task_…"). Defaults (timeout, retries, backoff) are
         the server's. delay_seconds or run_at (a datetime or ISO 8601 text) make it claimable
         later; retry_backoff ({"type": "fixed"|"exponential", "seconds", "max_seconds",
@@ -369,7 +374,7 @@ class Operations:
         key = new_idempotency_key() if generated else idempotency_key
         body = _task_body(task_type, payload, required_capabilities, priority, timeout_seconds,
                           metadata, max_retries, strategy, delay_seconds, run_at, retry_backoff,
-                          key)
+                          key, est_tokens)
         _, data = yield from self._retried_post("/tasks", body, generated)
         return data["task_id"]
 
@@ -391,7 +396,7 @@ class Operations:
                 t.pop("priority", TaskPriority.NORMAL), t.pop("timeout_seconds", None),
                 t.pop("metadata", None), t.pop("max_retries", None), t.pop("strategy", None),
                 t.pop("delay_seconds", None), t.pop("run_at", None), t.pop("retry_backoff", None),
-                t.pop("idempotency_key", None)))
+                t.pop("idempotency_key", None), t.pop("est_tokens", None)))
             if t:
                 raise ValueError("unknown task members: %s" % ", ".join(sorted(t)))
         _, data = yield from self._retried_post("/tasks/batch", {"tasks": items}, False)
@@ -494,8 +499,10 @@ class Operations:
 
     @operation
     def complete_task(self, task_id: str, result: Any = None, agent_id: Optional[str] = None,
-                      latency_ms: Optional[float] = None, next: Any = None):
-        """Complete a claimed/running task with its result. True, or False for an unknown task;
+                      latency_ms: Optional[float] = None, next: Any = None,
+                      usage: Optional[Dict[str, int]] = None):
+        """Complete a claimed/running task with its result (usage: the model call's
+        {"input_tokens", "output_tokens", "cached_tokens"}, settled against provider quotas). True, or False for an unknown task;
         ConflictError when it is no longer this agent's to complete (cancelled, timed out and
         handed to another agent).
 
@@ -504,6 +511,8 @@ class Operations:
         holds the answer until a task arrives). Then the answer is a Completion (true when
         completed) whose .next is the claimed Task or None."""
         body: Dict[str, Any] = {"result": result}
+        if usage is not None:
+            body["usage"] = usage
         if agent_id:
             body["agent_id"] = agent_id
         if latency_ms is not None:
@@ -519,12 +528,22 @@ class Operations:
 
     @operation
     def fail_task(self, task_id: str, error: str, agent_id: Optional[str] = None,
-                  latency_ms: Optional[float] = None, requeue: bool = True, next: Any = None):
-        """Fail a claimed/running task. With requeue (the default) it returns to pending while
+                  latency_ms: Optional[float] = None, requeue: bool = True, next: Any = None,
+                  usage: Optional[Dict[str, int]] = None, rate_limited: bool = False,
+                  retry_after_ms: Optional[float] = None):
+        """Fail a claimed/running task (rate_limited: the provider's 429 — back to pending
+        with no retry counted, the agent's quotas paused for retry_after_ms or their
+        concurrency halved; docs/fleet.md). With requeue (the default) it returns to pending while
         retries remain. A FailResult (true; .requeued tells which), or False for an unknown
         task; ConflictError as for complete_task. next: as complete_task's; the FailResult's
         .next is then the claimed Task or None."""
         body: Dict[str, Any] = {"error": error, "requeue": bool(requeue)}
+        if usage is not None:
+            body["usage"] = usage
+        if rate_limited:
+            body["reason"] = "rate_limited"
+            if retry_after_ms is not None:
+                body["retry_after_ms"] = retry_after_ms
         if agent_id:
             body["agent_id"] = agent_id
         if latency_ms is not None:

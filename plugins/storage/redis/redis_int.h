@@ -286,6 +286,10 @@ int rs_format_command(char **out, int argc, const char **argv, const size_t *len
 enum { RS_AGENT_FIELDS = 30, RS_TASK_FIELDS = 24 };
 extern const char *const rs_agent_fields[RS_AGENT_FIELDS];
 extern const char *const rs_task_fields[RS_TASK_FIELDS];
+/* The packed est ("<input> <max_output>") and usage ("<input> <output> <cached>") members of a
+ * task (x_enc() in lua/common.lua; not NUL-terminated, len 0: none) into t. */
+void rs_task_tokens(const char *est, size_t est_len, const char *us, size_t us_len,
+                    struct cp_task_view *t);
 int rs_reply_parse_agent(const redisReply *reply, struct rs_arena *arena, struct cp_result *res);
 int rs_reply_parse_task(const redisReply *reply, struct rs_arena *arena, struct cp_result *res);
 /* The EXEC reply of HGETALLs of agents (redis_list.c): the agents that still exist and have

@@ -213,13 +213,14 @@ static void rare_members(struct rd *d, const redisReply *r, struct cp_task_view 
         d->bad = "bad packed task members";
         return;
     }
-    const char *p = r->str, *end = r->str + r->len, *f[5];
-    size_t n[5];
-    for (int i = 0; i < 5; i++) {
-        if (!(f[i] = lp_next(&p, end, &n[i]))) {
+    const char *p = r->str, *end = r->str + r->len, *f[7];
+    size_t n[7];
+    for (int i = 0; i < 7; i++) { /* est and usage (5, 6) are absent from older records */
+        if (!(f[i] = lp_next(&p, end, &n[i])) && i < 5) {
             d->bad = "bad packed task members";
             return;
         }
+        if (!f[i]) n[i] = 0;
     }
     char *nb = n[0] ? dup_n(d, f[0], n[0]) : NULL;
     t->not_before_ms = nb ? strtoll(nb, NULL, 10) : 0;
@@ -227,6 +228,7 @@ static void rare_members(struct rd *d, const redisReply *r, struct cp_task_view 
     t->attempts = attempts(d, f[2], n[2], &t->n_attempts);
     t->idempotency_key = n[3] ? dup_n(d, f[3], n[3]) : NULL;
     if (n[4]) backoff(dup_n(d, f[4], n[4]), t);
+    rs_task_tokens(f[5], n[5], f[6], n[6], t);
 }
 
 /* ---- views (field order: agent_reply() / task_reply() in lua/common.lua) ---------------- */

@@ -404,6 +404,8 @@ struct cpc_task_options {
     double backoff_seconds;      /* the first retry's delay */
     double backoff_max_seconds;  /* exponential: the longest; 0: the server's default (3600) */
     int backoff_jitter;          /* 1: each delay drawn from [half of it, all of it] */
+    /* est_tokens (docs/fleet.md): both 0: not given (the server's default for the type) */
+    uint32_t est_input_tokens, est_max_output;
 };
 
 /* POST /tasks with options (opt may be NULL), retried as the header comment says. *created
@@ -556,6 +558,7 @@ CPC_API int cp_client_task_list(cp_client *c, const struct cpc_task_query *q,
 
 /* Health, stats, the event stream, plugins and raw requests. */
 #include "client_observe.h"
+#include "client_fleet.h"
 
 #ifdef __cplusplus
 }

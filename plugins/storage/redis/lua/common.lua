@@ -127,21 +127,26 @@ local function lp_next(s, pos)
     return string.sub(s, c + 1, c + n), c + 1 + n
 end
 
--- x: lp(not_before) lp(progress) lp(hist) lp(key) lp(backoff), "" for none; nil when all none.
+-- x: lp(not_before) lp(progress) lp(hist) lp(key) lp(backoff), then (provider quotas) lp(est)
+-- ("<input> <max_output>") and lp(us) (usage "<input> <output> <cached>"), "" for none; nil
+-- when all none. Records written before est/us have five members (read as none).
 local function x_enc(t)
-    if (t.nb or 0) == 0 and not t.prog and not t.hist and not t.ik and not t.bo then return nil end
-    return lp((t.nb or 0) ~= 0 and string.format('%d', t.nb) or '') .. lp(t.prog or '') ..
-               lp(t.hist or '') .. lp(t.ik or '') .. lp(t.bo or '')
+    if (t.nb or 0) == 0 and not t.prog and not t.hist and not t.ik and not t.bo and not t.est and
+        not t.us then return nil end
+    local x = lp((t.nb or 0) ~= 0 and string.format('%d', t.nb) or '') .. lp(t.prog or '') ..
+                  lp(t.hist or '') .. lp(t.ik or '') .. lp(t.bo or '')
+    if t.est or t.us then x = x .. lp(t.est or '') .. lp(t.us or '') end
+    return x
 end
 local function x_dec(t, x)
     local v, pos = {}, 1
-    for i = 1, 5 do
+    for i = 1, 7 do
         v[i], pos = lp_next(x, pos)
         if not v[i] then break end
         if v[i] == '' then v[i] = nil end
     end
     t.nb = tonumber(v[1]) or 0
-    t.prog, t.hist, t.ik, t.bo = v[2], v[3], v[4], v[5]
+    t.prog, t.hist, t.ik, t.bo, t.est, t.us = v[2], v[3], v[4], v[5], v[6], v[7]
 end
 
 local function akey(id) return P .. 'a:' .. id end
@@ -367,7 +372,7 @@ local function active(st) return st == T_CLAIMED or st == T_RUNNING end
 -- The hash fields of task table t: the rare members packed into x.
 local function t_rec(t)
     local r = copy(t)
-    r.nb, r.prog, r.hist, r.ik, r.bo = nil, nil, nil, nil, nil
+    r.nb, r.prog, r.hist, r.ik, r.bo, r.est, r.us = nil, nil, nil, nil, nil, nil, nil
     r.x = x_enc(t)
     return r
 end
@@ -535,10 +540,11 @@ local function jitter_mix(seed, k) return (seed + k * 2654435761) % 4294967296 e
 -- redis_reply.c reads it (parse_attempts()).
 local ATTEMPTS_MAX = 32
 local O_FAILED, O_TIMEOUT, O_OFFLINE, O_REMOVED, O_CANCELLED = 0, 1, 2, 3, 4
+local O_RATE_LIMITED = 6
 local function hist_add(t, outcome, now)
     if not t.ag then return end
     local err = ''
-    if outcome <= O_OFFLINE then err = t.err or '' end
+    if outcome <= O_OFFLINE or outcome == O_RATE_LIMITED then err = t.err or '' end
     local h = (t.hist or '') ..
                   lp(lp(t.ag) .. lp(string.format('%d', t.clat)) .. lp(string.format('%d', now)) ..
                          lp(string.format('%d', outcome)) .. lp(err))
@@ -764,13 +770,13 @@ end
 ---------------------------------------------------------------------------------------------
 -- Submitting one task (task_submit, task_submit_batch). The item at ARGS[o]: id type payload
 -- priority created_at timeout_ms max_retries retries attempt metadata? strategy? not_before
--- idempotency_key? backoff? n_caps caps... (ITEM_FIXED members before the capabilities).
+-- idempotency_key? backoff? est? n_caps caps... (ITEM_FIXED members before the capabilities).
 -- The hot path of every task, so it writes straight what task_store() writes for a new
 -- pending task (record, queue, capsets, created_at indexes, counters, wake-up), without its
 -- tables. One arrival number serves as both members (queue and created_at indexes): each index
 -- only needs arrival order among its own members.
-local ITEM_FIXED = 15
-local function item_end(o) return o + ITEM_FIXED + tonumber(ARGS[o + 14]) end
+local ITEM_FIXED = 16
+local function item_end(o) return o + ITEM_FIXED + tonumber(ARGS[o + 15]) end
 
 -- The task holding key ik (nil: none), as task_read() gives it.
 local function keyed_task(ik)
@@ -798,7 +804,7 @@ local function submit_one(o)
     local ttype, pl, pr_s, cat_s = ARGS[o + 1], ARGS[o + 2], ARGS[o + 3], ARGS[o + 4]
     local pr, cat = tonumber(pr_s), tonumber(cat_s)
     local md, strat, bo = opt(ARGS[o + 9]) or '{}', opt(ARGS[o + 10]), opt(ARGS[o + 13])
-    local nb_s = ARGS[o + 11]
+    local nb_s, est = ARGS[o + 11], opt(ARGS[o + 14])
     local nb = tonumber(nb_s)
     local caps = {}
     for i = o + ITEM_FIXED, item_end(o) - 1 do caps[#caps + 1] = ARGS[i] end
@@ -812,8 +818,9 @@ local function submit_one(o)
     local qs = istr(pr * BAND + ps)
     -- The rare members, packed as x_enc() does (progress and attempts: none yet).
     local x
-    if nb ~= 0 or ik or bo then
+    if nb ~= 0 or ik or bo or est then
         x = lp(nb ~= 0 and nb_s or '') .. '0:0:' .. lp(ik or '') .. lp(bo or '')
+        if est then x = x .. lp(est) .. '0:' end
     end
     -- A waiting task has no queue place yet: dw instead of qm and qs. x (when any) and strat
     -- (when given) take the places of the fields a task does not have.
