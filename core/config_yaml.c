@@ -34,10 +34,11 @@ static const char *const sections[] = {"storage",
                                        "limits",
                                        "events",
                                        "log",
-                                       "tasks.retry_backoff"};
+                                       "tasks.retry_backoff",
+                                       "tenants"};
 /* Keys that hold a list or map rather than one value. */
 static const char *const compound[] = {"storage.options", "selection.plugins", "probes.plugins",
-                                       "auth.tokens"};
+                                       "auth.tokens", "tenants.list"};
 
 static int in_list(const char *const *list, size_t n, const char *s)
 {
@@ -395,6 +396,9 @@ static int walk_mapping(struct walk *w, const char *prefix, yaml_node_t *map)
             rc = walk_plugins(w, path, v, w->cfg->probe_plugins, &w->cfg->n_probe_plugins);
         } else if (strcmp(path, "auth.tokens") == 0) {
             rc = is_null(v) ? (cfg_clear_tokens(w->cfg), 0) : walk_tokens(w, path, v);
+        } else if (strcmp(path, "tenants.list") == 0) {
+            rc = is_null(v) ? (cfg_clear_tenants(w->cfg), 0)
+                            : cfg_yaml_tenants(w->doc, v, w->cfg, w->file, w->err, w->errlen);
         } else if (in_list(sections, sizeof sections / sizeof *sections, path)) {
             if (is_null(v)) continue; /* "tasks:" with nothing under it */
             if (v->type != YAML_MAPPING_NODE) return wrong_shape(w, path, v, "a mapping");

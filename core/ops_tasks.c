@@ -104,6 +104,7 @@ void ops_submit_view(const struct cp_task_view *in, const char *id, int64_t now,
         .backoff_jitter = in->backoff_jitter,
         .backoff_ms = in->backoff_ms,
         .backoff_max_ms = in->backoff_max_ms,
+        .tenant = in->tenant,
     };
 }
 

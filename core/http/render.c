@@ -282,6 +282,7 @@ void render_task(struct evbuffer *b, const struct cp_task_view *t)
     key(o, "attempts", 0), out_attempts(o, t);
     key(o, "idempotency_key", 0), out_string(o, t->idempotency_key);
     key(o, "retry_backoff", 0), out_backoff(o, t);
+    key(o, "tenant", 0), out_string(o, t->tenant ? t->tenant : CP_TENANT_DEFAULT);
     out_lit(o, "}");
     out_flush(o);
 }

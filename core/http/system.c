@@ -183,6 +183,16 @@ static void render_enum_counts(struct evbuffer *b, const char *const *names, con
     evbuffer_add(b, "}", 1);
 }
 
+static void on_stats_tenants(void *cookie, const struct cp_result *res)
+{
+    struct req *r = cookie;
+    struct evbuffer *b = r->ctx;
+    r->ctx = NULL;
+    tenants_render_map(b, res->rc == 0 ? res : NULL);
+    evbuffer_add(b, "}", 1);
+    http_reply_buffer(r, 200, b);
+}
+
 static void on_stats(void *cookie, const struct cp_result *res)
 {
     struct req *r = cookie;
@@ -225,8 +235,10 @@ static void on_stats(void *cookie, const struct cp_result *res)
         (unsigned long long)h[CP_HEALTH_DEGRADED], (unsigned long long)h[CP_HEALTH_UNHEALTHY],
         (unsigned long long)h[CP_HEALTH_UNKNOWN], (unsigned long long)s->circuits_open);
     render_storage(b, r->core);
-    evbuffer_add(b, "}", 1);
-    http_reply_buffer(r, 200, b);
+    /* by_tenant: the store's tenant list ({} from a store without tenants). */
+    render_literal(b, ",\"by_tenant\":");
+    r->ctx = b;
+    ops_tenant_list(r->core, on_stats_tenants, r);
 }
 
 void system_stats(struct req *r)

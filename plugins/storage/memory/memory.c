@@ -173,6 +173,7 @@ static void mem_destroy(void *state)
     for (size_t i = 0; i < m->capsets.cap; i++)
         free(m->capsets.items[i]);
     mem_hash_free(&m->capsets);
+    mem_tenants_free(m);
     mem_names_free(m, &m->ids);
     mem_names_free(m, &m->caps);
     mem_names_free(m, &m->providers);
@@ -212,6 +213,9 @@ static const struct cp_storage_ops memory_ops = {
     .task_submit_batch = mem_op_task_submit_batch,
     .agent_drain = mem_op_agent_drain,
     .task_complete_next = mem_op_task_complete_next,
+    .tenant_put = mem_op_tenant_put,
+    .tenant_delete = mem_op_tenant_delete,
+    .tenant_list = mem_op_tenant_list,
 #endif
 };
 

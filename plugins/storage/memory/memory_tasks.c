@@ -52,6 +52,7 @@ void mem_task_view(const struct mem_task *t, struct cp_task_view *v)
     v->backoff_jitter = x ? x->backoff_jitter : 0;
     v->backoff_ms = x ? x->backoff_ms : 0;
     v->backoff_max_ms = x ? x->backoff_max_ms : 0;
+    v->tenant = t->caps->tenant->id;
 #endif
 }
 
@@ -98,6 +99,7 @@ struct mem_agent *mem_task_unhold(struct mem *m, struct mem_task *t)
     t->holder = NULL;
     mem_agent_stats(m, a, -1);
     a->in_flight--;
+    mem_tenant_released(t);
     if (a->current == t) a->current = NULL;
     /* Back below its maximum: ready again, unless busy is what the agent itself reported. */
     if (a->status == CP_AGENT_BUSY && a->in_flight < a->max_concurrent &&
@@ -307,10 +309,15 @@ void mem_op_task_claim(void *st, const struct cp_claim *claim, cp_storage_cb cb,
         if (cp_claim_allowed(a->status, a->in_flight, a->max_concurrent, &a->health, now)) {
             const char *const *have = claim->capabilities ? claim->capabilities : a->caps;
             uint32_t n_have = claim->capabilities ? claim->n_capabilities : a->n_caps;
-            t = mem_pending_best(m, have, n_have, a->id, now);
+            int64_t aging = 0;
+#if CP_ABI_TARGET_MINOR >= 4
+            aging = claim->aging_ms;
+#endif
+            t = mem_pending_best(m, have, n_have, a->id, now, aging);
         }
         if (t) {
             mem_pending_remove(m, t);
+            mem_tenant_claimed(m, t);
             t->assigned = a->id;
             a->id->refs++;
             t->holder = a;

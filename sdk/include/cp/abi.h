@@ -87,6 +87,10 @@
  *        the agent's next task as one operation) and cp_result.next_claim (that claim's
  *        result); a
  *        backend without it gets the two calls from cpd.
+ *   2.4  tenants: struct cp_task_view gains `tenant`, struct cp_claim gains aging_ms, storage
+ *        ops version 4 gains tenant_put(), tenant_delete(), tenant_list() (struct
+ *        cp_tenant_view, cp_result.tenants) for fair share between tenants; a backend older
+ *        than 2.4 (or without the ops) ignores tenants: claims in priority/FIFO order as before.
  */
 #ifndef CP_ABI_H
 #define CP_ABI_H

@@ -246,6 +246,8 @@ struct cp_task_view {
     int32_t backoff_jitter;            /* 1: each delay is drawn from [half of it, all of it] */
     int64_t backoff_ms;                /* the first retry's delay */
     int64_t backoff_max_ms;            /* exponential: the longest delay (0: no cap) */
+    /* tenants (2.4): whose task it is, for fair share; NULL = CP_TENANT_DEFAULT */
+    const char *tenant;
 #endif
 };
 
