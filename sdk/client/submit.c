@@ -119,6 +119,7 @@ static int task_object(cp_client *c, const struct cpc_task_spec *spec,
         cpc_add(body, "retry_backoff", b, &failed);
     }
     if (key) cpc_add(body, "idempotency_key", json_object_new_string(key), &failed);
+    if (opt && opt->tenant) cpc_add(body, "tenant", json_object_new_string(opt->tenant), &failed);
     if (failed) {
         json_object_put(body);
         return nomem(c);

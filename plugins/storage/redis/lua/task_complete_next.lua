@@ -5,7 +5,7 @@
 -- changes: the completion's, then the claim's; the claim token is the claim's).
 -- ARGV: task_transition's 12 (inst now kind id agent? result? error? latency requeue
 -- pass_over_ms expect_attempt jitter), then task_claim's after its inst and now: agent
--- caps_mode token caps...
+-- caps_mode token aging_ms caps...
 -- Reply: the transition's; when it succeeded, with the claim's whole reply as a 15th member.
 local r = op_task_transition({unpack(ARGV, 1, 12)})
 if r[1] ~= OK then return r end

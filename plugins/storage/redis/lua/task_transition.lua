@@ -54,6 +54,7 @@ if kind == TR_START or kind == TR_COMPLETE then
     call('HSET', tk, unpack(f))
     call('ZREM', P .. 'inflight', id)
     if ag then call('ZREM', P .. 'af:' .. ag, id) end
+    TN.left(TN.of_x(t[TR_X] or nil))
     call('ZADD', P .. 'done', ARGV[2], id)
     task_restatus(t[TR_CM], t[TR_CAT], st0, T_COMPLETED)
     call('PUBLISH', P .. 'events', 'done ' .. id .. ' ' .. INST)
