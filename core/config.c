@@ -147,6 +147,7 @@ void config_free(struct cp_config *cfg)
     cfg_clear_plugins(cfg->selection_plugins, &cfg->n_selection_plugins);
     cfg_clear_plugins(cfg->probe_plugins, &cfg->n_probe_plugins);
     cfg_clear_tokens(cfg);
+    cfg_clear_quotas(cfg);
     cfg_clear_tenants(cfg);
     memset(cfg, 0, sizeof *cfg);
 }
@@ -193,6 +194,7 @@ int cfg_clone(struct cp_config *dst, const struct cp_config *src)
         for (uint32_t j = 0; j < n; j++)
             dst->tokens[i].agents[j] = xstrdup(src->tokens[i].agents[j]);
     }
+    cfg_clone_quotas(dst, src);
     return 0;
 }
 

@@ -46,6 +46,23 @@ struct cfg_plugin_ref {
     size_t n_options;
 };
 
+/* tasks.est_tokens: the token estimate of tasks of one type submitted without est_tokens
+ * ("*": every other type). */
+#define CFG_MAX_EST 256
+struct cfg_est {
+    char *task_type;
+    uint32_t input, max_output;
+};
+
+/* quotas: a provider quota declared in the file (config_quotas.c), put into the store at
+ * start-up (docs/fleet.md). */
+#define CFG_MAX_QUOTAS 64
+struct cfg_quota {
+    char *id, *provider, *model, *key_id; /* model, key_id: NULL = any */
+    uint64_t rpm, tpm;                    /* 0: no limit */
+    uint32_t max_in_flight;               /* 0: no limit */
+};
+
 struct cp_config {
     char *config_path; /* the YAML file read, or NULL */
     char *listen;      /* "host:port" */
@@ -113,11 +130,19 @@ struct cp_config {
 
     int log_level; /* log.level: debug|info|warn|error (info) */
 
+    /* provider quotas (config_quotas.c) */
+    struct cfg_est est_tokens[CFG_MAX_EST];
+    size_t n_est_tokens;
+    struct cfg_quota quotas[CFG_MAX_QUOTAS];
+    size_t n_quotas;
     /* tenants (fair share) */
     int64_t tenant_aging_ms;    /* tenants.aging_seconds: 0 (absent) = no aging */
     struct cfg_tenant *tenants; /* tenants.list, given to the storage at start-up */
     size_t n_tenants;
 };
+
+/* The tasks.est_tokens entry for task_type (or "*"), or NULL. */
+const struct cfg_est *config_est_tokens(const struct cp_config *cfg, const char *task_type);
 
 /* Fill `cfg` with the built-in defaults. */
 void config_defaults(struct cp_config *cfg);

@@ -85,6 +85,18 @@ int cfg_set_plugin_option(struct cfg_plugin_ref *ref, const char *key, const cha
  * 0, or -1 when out of memory (dst then holds nothing to free). */
 int cfg_clone(struct cp_config *dst, const struct cp_config *src);
 
+/* config_quotas.c: `quotas:` and `tasks.est_tokens:` (0, or -1 with err set). */
+#include <yaml.h>
+int cfg_walk_quotas(struct cp_config *cfg, yaml_document_t *doc, yaml_node_t *seq,
+                    const char *file, char *err, size_t errlen);
+int cfg_walk_est_tokens(struct cp_config *cfg, yaml_document_t *doc, yaml_node_t *map,
+                        const char *file, char *err, size_t errlen);
+void cfg_clear_quotas(struct cp_config *cfg);      /* quotas and est_tokens */
+void cfg_clear_quotas_only(struct cp_config *cfg); /* quotas */
+void cfg_clone_quotas(struct cp_config *dst, const struct cp_config *src);
+/* 1 when s is 1-128 characters of A-Z a-z 0-9 . _ : @ / - */
+int config_quota_id_ok(const char *s);
+
 /* Split "host:port" ("[v6]:port" too). host gets the host without brackets. 0 or -1. */
 int cfg_split_listen(const char *listen, char *host, size_t hostlen, int *port);
 

@@ -37,8 +37,9 @@ static const char *const sections[] = {"storage",
                                        "tasks.retry_backoff",
                                        "tenants"};
 /* Keys that hold a list or map rather than one value. */
-static const char *const compound[] = {"storage.options", "selection.plugins", "probes.plugins",
-                                       "auth.tokens", "tenants.list"};
+static const char *const compound[] = {
+    "storage.options", "selection.plugins", "probes.plugins", "auth.tokens",
+    "quotas",          "tasks.est_tokens",  "tenants.list"};
 
 static int in_list(const char *const *list, size_t n, const char *s)
 {
@@ -396,6 +397,12 @@ static int walk_mapping(struct walk *w, const char *prefix, yaml_node_t *map)
             rc = walk_plugins(w, path, v, w->cfg->probe_plugins, &w->cfg->n_probe_plugins);
         } else if (strcmp(path, "auth.tokens") == 0) {
             rc = is_null(v) ? (cfg_clear_tokens(w->cfg), 0) : walk_tokens(w, path, v);
+        } else if (strcmp(path, "quotas") == 0) {
+            rc = is_null(v) ? (cfg_clear_quotas_only(w->cfg), 0)
+                            : cfg_walk_quotas(w->cfg, w->doc, v, w->file, w->err, w->errlen);
+        } else if (strcmp(path, "tasks.est_tokens") == 0) {
+            rc =
+                is_null(v) ? 0 : cfg_walk_est_tokens(w->cfg, w->doc, v, w->file, w->err, w->errlen);
         } else if (strcmp(path, "tenants.list") == 0) {
             rc = is_null(v) ? (cfg_clear_tenants(w->cfg), 0)
                             : cfg_yaml_tenants(w->doc, v, w->cfg, w->file, w->err, w->errlen);

@@ -568,6 +568,11 @@ static void wrap_table(struct compat *c)
         /* A plugin that has it is built for 2.4 and never runs through this layer (whose
          * results would not normalize .next_claim): cpd makes the two calls instead. */
         t->task_complete_next = NULL;
+        /* Provider quotas (2.4, last): only a plugin built for 2.4 has them, and it never runs
+         * through this layer; cpd answers 501 not_supported for quotas. */
+        t->quota_put = NULL;
+        t->quota_delete = NULL;
+        t->quota_list = NULL;
         /* Tenants likewise: a plugin older than this host's 2.4 ignores them. */
         t->tenant_put = NULL, t->tenant_delete = NULL, t->tenant_list = NULL;
     }

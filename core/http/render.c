@@ -282,6 +282,25 @@ void render_task(struct evbuffer *b, const struct cp_task_view *t)
     key(o, "attempts", 0), out_attempts(o, t);
     key(o, "idempotency_key", 0), out_string(o, t->idempotency_key);
     key(o, "retry_backoff", 0), out_backoff(o, t);
+    key(o, "est_tokens", 0);
+    if (t->est_input_tokens > 0 || t->est_output_tokens > 0) {
+        out_lit(o, "{");
+        key(o, "input", 1), out_u64(o, (uint64_t)t->est_input_tokens);
+        key(o, "max_output", 0), out_u64(o, (uint64_t)t->est_output_tokens);
+        out_lit(o, "}");
+    } else {
+        out_lit(o, "null");
+    }
+    key(o, "usage", 0);
+    if (t->usage_set) {
+        out_lit(o, "{");
+        key(o, "input_tokens", 1), out_u64(o, (uint64_t)t->usage_input_tokens);
+        key(o, "output_tokens", 0), out_u64(o, (uint64_t)t->usage_output_tokens);
+        key(o, "cached_tokens", 0), out_u64(o, (uint64_t)t->usage_cached_tokens);
+        out_lit(o, "}");
+    } else {
+        out_lit(o, "null");
+    }
     key(o, "tenant", 0), out_string(o, t->tenant ? t->tenant : CP_TENANT_DEFAULT);
     out_lit(o, "}");
     out_flush(o);

@@ -272,6 +272,30 @@ static int f_backoff(json_object *v, struct cp_task_view *t, struct field_error 
     return 0;
 }
 
+/* est_tokens: {"input", "max_output"} (integers, each optional, 0 when absent). */
+#define MAX_EST_TOKENS 100000000
+static int f_est(json_object *v, struct cp_task_view *t, struct field_error *e)
+{
+    v = value(v);
+    if (!v) return 0;
+    if (!json_object_is_type(v, json_type_object))
+        return fail(e, "invalid_field", "est_tokens must be an object {\"input\", \"max_output\"}");
+    json_object_object_foreach(v, k, val)
+    {
+        (void)val;
+        if (strcmp(k, "input") && strcmp(k, "max_output"))
+            return fail(e, "invalid_field",
+                        "est_tokens.%.40s is not known; expected input, max_output", k);
+    }
+    uint32_t in = 0, out = 0;
+    if (f_uint(member(v, "input"), "est_tokens.input", 0, MAX_EST_TOKENS, &in, e) < 0 ||
+        f_uint(member(v, "max_output"), "est_tokens.max_output", 0, MAX_EST_TOKENS, &out, e) < 0)
+        return -1;
+    t->est_input_tokens = in;
+    t->est_output_tokens = out;
+    return 0;
+}
+
 /* The members a task body may have, collected in one pass over the object (a lookup per
  * member would hash every name; most bodies hold three or four members). */
 enum {
@@ -287,6 +311,7 @@ enum {
     M_RUN_AT,
     M_KEY,
     M_BACKOFF,
+    M_EST,
     M_TENANT,
     M_COUNT
 };
@@ -295,7 +320,7 @@ static const char *const member_names[M_COUNT] = {
     "timeout_seconds", "max_retries",     "required_capabilities",
     "payload",         "metadata",        "delay_seconds",
     "run_at",          "idempotency_key", "retry_backoff",
-    "tenant"};
+    "est_tokens",      "tenant"};
 
 struct members {
     json_object *v[M_COUNT];
@@ -348,7 +373,7 @@ int task_body_parse(const struct cp_config *cfg, json_object *obj, const char *h
         f_number(m.v[M_DELAY], "delay_seconds", 0, MAX_AHEAD_S, &delay, e) < 0 ||
         f_string(m.v[M_RUN_AT], "run_at", 0, &run_at, e) < 0 ||
         f_string(m.v[M_KEY], "idempotency_key", 0, &key, e) < 0 ||
-        f_backoff(m.v[M_BACKOFF], t, e) < 0 ||
+        f_backoff(m.v[M_BACKOFF], t, e) < 0 || f_est(m.v[M_EST], t, e) < 0 ||
         f_string(m.v[M_TENANT], "tenant", 0, &tenant, e) < 0) {
         task_body_free(b);
         return -1;
@@ -397,6 +422,10 @@ int task_body_parse(const struct cp_config *cfg, json_object *obj, const char *h
     t->n_required = b->caps.n;
     t->timeout_ms = (int64_t)(timeout_s * 1000.0 + 0.5);
     t->idempotency_key = key;
+    if (!m.has[M_EST] || !value(m.v[M_EST])) { /* the task type's default (tasks.est_tokens) */
+        const struct cfg_est *d = config_est_tokens(cfg, type);
+        if (d) t->est_input_tokens = d->input, t->est_output_tokens = d->max_output;
+    }
     t->tenant = tenant; /* NULL: the default tenant */
     return 0;
 }

@@ -11,6 +11,7 @@
 #include "identity.h"
 #include "render.h"
 #include "routes.h"
+#include "quota_fields.h"
 #include "validate.h"
 
 #define MAX_WAIT_MS 60000
@@ -255,6 +256,13 @@ static void transition(struct req *r, int kind)
                                .error = error ? error : "Unknown error",
                                .latency_ms = latency,
                                .requeue = requeue};
+    if ((kind == CP_TR_COMPLETE || kind == CP_TR_FAIL) &&
+        (quota_fields_usage(r, &tr) < 0 ||
+         (kind == CP_TR_FAIL && quota_fields_rate_limited(r, &tr) < 0))) {
+        if (next) tasks_next_free(next);
+        free(result);
+        return;
+    }
     if (next) {
         tasks_next_run(r, next, &tr);
     } else {

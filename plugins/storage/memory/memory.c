@@ -83,6 +83,7 @@ static void flush(struct mem *m)
             mem_free_json_object(m, a->metadata);
             free(a->probe);
             free(a->health_error);
+            free(a->scopes);
             free(a->nodes); /* unlinked by mem_agent_delete(), or the store is going away */
             free(a);
         }
@@ -183,6 +184,9 @@ static void mem_destroy(void *state)
     mem_hash_free(&m->idem);
     mem_theap_free(&m->timeouts);
     mem_theap_free(&m->waiting);
+#if CP_ABI_TARGET_MINOR >= 4
+    mem_quotas_free(m);
+#endif
     free(m->deferred);
     free(m);
 }
@@ -213,6 +217,9 @@ static const struct cp_storage_ops memory_ops = {
     .task_submit_batch = mem_op_task_submit_batch,
     .agent_drain = mem_op_agent_drain,
     .task_complete_next = mem_op_task_complete_next,
+    .quota_put = mem_op_quota_put,
+    .quota_delete = mem_op_quota_delete,
+    .quota_list = mem_op_quota_list,
     .tenant_put = mem_op_tenant_put,
     .tenant_delete = mem_op_tenant_delete,
     .tenant_list = mem_op_tenant_list,

@@ -40,6 +40,8 @@ void mem_agent_view(const struct mem_agent *a, struct cp_agent_view *v)
     v->health = a->health;
 #if CP_ABI_TARGET_MINOR >= 4 /* this file also builds the ABI 2.0 test fixture memory_minor0.so */
     v->drained_at_ms = a->drained_at;
+    v->quota_scopes = a->scopes;
+    v->n_quota_scopes = a->n_scopes;
 #endif
 }
 
@@ -239,6 +241,8 @@ struct agent_fields {
     const char *metadata;
     char *probe;
     struct mem_onode *nodes; /* 1 + n_caps: mem.order, then each capability's set */
+    struct cp_quota_scope *scopes; /* quota_scopes (2.4) */
+    uint32_t n_scopes;
 };
 
 static void fields_drop(struct mem *m, struct agent_fields *f, uint32_t n_caps)
@@ -251,6 +255,7 @@ static void fields_drop(struct mem *m, struct agent_fields *f, uint32_t n_caps)
     mem_name_put(m, &m->providers, f->provider);
     mem_free_json_object(m, f->metadata);
     mem_free_later(m, f->probe);
+    mem_free_later(m, f->scopes);
     free(f->nodes); /* unlinked (or never linked); only the store ever sees nodes */
 }
 
@@ -273,6 +278,12 @@ static int fields_make(struct mem *m, const struct cp_agent_view *in, struct age
     if (!f->model || !f->provider || mem_dup_json_object(in->metadata_json, &f->metadata) != 0)
         goto fail;
     if (in->health_probe_json && !(f->probe = mem_strdup(in->health_probe_json))) goto fail;
+#if CP_ABI_TARGET_MINOR >= 4
+    int ok;
+    f->scopes = mem_scopes_dup(in->quota_scopes, in->n_quota_scopes, &ok);
+    if (!ok) goto fail;
+    f->n_scopes = f->scopes ? in->n_quota_scopes : 0;
+#endif
     return 0;
 fail:
     fields_drop(m, f, n);
@@ -293,6 +304,8 @@ static void fields_install(struct mem *m, struct mem_agent *a, struct agent_fiel
     a->metadata = f->metadata;
     a->probe = f->probe;
     a->nodes = f->nodes;
+    a->scopes = f->scopes;
+    a->n_scopes = f->n_scopes;
     struct mem_onode *nd = a->nodes;
     nd->agent = a;
     mem_order_insert(&m->order, nd);
@@ -335,8 +348,8 @@ void mem_op_agent_register(void *st, const struct cp_agent_view *in, int64_t now
         int created = !a;
         int32_t before = a ? a->status : -1;
         if (a) {
-            struct agent_fields old = {a->cap_names, a->model, a->provider,
-                                       a->metadata,  a->probe, a->nodes};
+            struct agent_fields old = {a->cap_names, a->model, a->provider, a->metadata,
+                                       a->probe,     a->nodes, a->scopes, a->n_scopes};
             mem_agent_stats(m, a, -1);
             agent_name_stats(a, -1);
             mem_agent_unlink(m, a);

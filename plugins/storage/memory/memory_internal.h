@@ -135,6 +135,15 @@ struct mem_task_ext {
     int64_t backoff_ms, backoff_max_ms;
     struct cp_attempt *attempts; /* oldest first; agent_id and error owned */
     uint32_t n_attempts, cap_attempts;
+    /* provider quotas (memory_quota.c): the declared estimate, the reported usage, and what
+     * the claim holding it reserved (on the quotas named in qids, NUL-separated, qids_len
+     * bytes; NULL when it reserved nothing) */
+    int64_t est_in, est_out;
+    int32_t usage_set;
+    int64_t usage_in, usage_out, usage_cached;
+    char *qids;
+    size_t qids_len;
+    int64_t q_tokens, q_sec;
 };
 
 struct mem_task {
@@ -193,6 +202,9 @@ struct mem_agent {
     /* One block: its node in mem.order, then one node per capability (in cap_names order), each
      * linked into cap_names[i]->agents. */
     struct mem_onode *nodes;
+    /* quota_scopes (2.4): one block, the array then its strings; NULL when none */
+    struct cp_quota_scope *scopes;
+    uint32_t n_scopes;
 };
 
 /* A binary min-heap of tasks: by deadline (mem.timeouts) or by not_before (mem.waiting). */
@@ -235,6 +247,9 @@ struct mem {
     struct mem_agent *grave_agents;
     void **deferred; /* freed when depth returns to 0 */
     size_t n_deferred, cap_deferred;
+
+    struct mem_quota **quotas; /* provider quotas (memory_quota.c), by id */
+    size_t n_quotas, cap_quotas;
 };
 
 extern const char mem_empty_object[]; /* "{}", shared by every record without metadata */
@@ -393,6 +408,36 @@ void mem_task_free(struct mem *m, struct mem_task *t);
  * before (MEM_NO_BEFORE: not reported). */
 void mem_reply_task(cp_storage_cb cb, void *cookie, int rc, const char *msg,
                     const struct mem_task *t, const struct mem_agent *a, struct mem_before b);
+
+/* ---- memory_quota.c: provider quotas (2.4) ------------------------------------------------- */
+
+struct mem_quota;
+/* A copy of n scopes in one block (NULL when n == 0; *ok 0 on NOMEM). */
+struct cp_quota_scope *mem_scopes_dup(const struct cp_quota_scope *in, uint32_t n, int *ok);
+/* The claim's quota step for agent a and its best task t (NULL: none found): 1 when a's quotas
+ * hold it back (*due: when room returns by the clock, 0: when a task leaves its holder), 0 when
+ * the claim may take t. mem_quota_reserve() then reserves on them (in the same op). */
+int mem_quota_check(struct mem *m, const struct mem_agent *a, const struct mem_task *t,
+                    int64_t now, int64_t *due);
+/* 1 when a's quotas hold it back before any task is looked at (paused, at their concurrency,
+ * out of requests). */
+int mem_quota_blocked(struct mem *m, const struct mem_agent *a, int64_t now, int64_t *due);
+void mem_quota_reserve(struct mem *m, const struct mem_agent *a, struct mem_task *t, int64_t now);
+/* t leaves its holder: in flight - 1 on what its claim reserved, usage settled. */
+void mem_quota_release(struct mem *m, struct mem_task *t);
+/* COMPLETE of t: a cut concurrency grows back by one. */
+void mem_quota_success(struct mem *m, const struct mem_task *t);
+/* A 429 on t's claim: pause (retry_after_ms > 0) or cut its quotas. 1 when any quota took it. */
+int mem_quota_rate_limited(struct mem *m, struct mem_task *t, int64_t retry_after_ms, int64_t now);
+void mem_quotas_free(struct mem *m);
+void mem_op_quota_put(void *st, const struct cp_quota_view *q, cp_storage_cb cb, void *cookie);
+void mem_op_quota_delete(void *st, const char *quota_id, cp_storage_cb cb, void *cookie);
+void mem_op_quota_list(void *st, int64_t now_ms, cp_storage_cb cb, void *cookie);
+
+/* mem_reply_task with the claim's quota answer (cp_result.quota_held, next_due_ms). */
+void mem_reply_claim(cp_storage_cb cb, void *cookie, int rc, const char *msg,
+                     const struct mem_task *t, const struct mem_agent *a, struct mem_before b,
+                     int quota_held, int64_t due);
 
 /* ---- ops (memory_agents.c, memory_tasks.c, memory_transition.c, memory_reap.c) ----------- */
 

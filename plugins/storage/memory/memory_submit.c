@@ -15,6 +15,7 @@ struct submit_extra {
     const char *idem_key;
     int32_t backoff_type, backoff_jitter;
     int64_t backoff_ms, backoff_max_ms;
+    int64_t est_in, est_out;
     const char *tenant; /* NULL: the default tenant */
 };
 
@@ -28,6 +29,8 @@ static struct submit_extra extra_of(const struct cp_task_view *in)
     x.backoff_jitter = in->backoff_jitter;
     x.backoff_ms = in->backoff_ms;
     x.backoff_max_ms = in->backoff_max_ms;
+    x.est_in = in->est_input_tokens > 0 ? in->est_input_tokens : 0;
+    x.est_out = in->est_output_tokens > 0 ? in->est_output_tokens : 0;
     x.tenant = in->tenant;
 #else
     (void)in;
@@ -77,7 +80,7 @@ static struct mem_task *task_alloc(struct mem *m, const struct cp_task_view *in,
     t->type = mem_name_get(m, &m->types, in->task_type);
     int ok = t->caps && t->type && mem_dup_json_object(in->metadata_json, &t->metadata) == 0;
     if (ok && in->strategy && !(t->strategy = mem_strdup(in->strategy))) ok = 0;
-    if (ok && (x->idem_key || x->backoff_type != CP_BACKOFF_NONE)) {
+    if (ok && (x->idem_key || x->backoff_type != CP_BACKOFF_NONE || x->est_in || x->est_out)) {
         struct mem_task_ext *e = mem_task_ext(t);
         if (!e || (x->idem_key && !(e->idem_key = mem_strdup(x->idem_key)))) {
             ok = 0;
@@ -86,6 +89,8 @@ static struct mem_task *task_alloc(struct mem *m, const struct cp_task_view *in,
             e->backoff_jitter = x->backoff_jitter;
             e->backoff_ms = x->backoff_ms;
             e->backoff_max_ms = x->backoff_max_ms;
+            e->est_in = x->est_in;
+            e->est_out = x->est_out;
         }
     }
     if (!ok) {

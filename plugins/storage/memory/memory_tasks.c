@@ -52,6 +52,12 @@ void mem_task_view(const struct mem_task *t, struct cp_task_view *v)
     v->backoff_jitter = x ? x->backoff_jitter : 0;
     v->backoff_ms = x ? x->backoff_ms : 0;
     v->backoff_max_ms = x ? x->backoff_max_ms : 0;
+    v->est_input_tokens = x ? x->est_in : 0;
+    v->est_output_tokens = x ? x->est_out : 0;
+    v->usage_set = x ? x->usage_set : 0;
+    v->usage_input_tokens = x ? x->usage_in : 0;
+    v->usage_output_tokens = x ? x->usage_out : 0;
+    v->usage_cached_tokens = x ? x->usage_cached : 0;
     v->tenant = t->caps->tenant->id;
 #endif
 }
@@ -87,6 +93,9 @@ struct mem_agent *mem_task_unhold(struct mem *m, struct mem_task *t)
     struct mem_agent *a = t->holder;
     mem_theap_remove(&m->timeouts, t);
     if (!a) return NULL;
+#if CP_ABI_TARGET_MINOR >= 4
+    mem_quota_release(m, t); /* its claim's reservation, settled against reported usage */
+#endif
     if (t->prev)
         t->prev->next = t->next;
     else
@@ -192,6 +201,7 @@ void mem_task_free(struct mem *m, struct mem_task *t)
     if (t->ext) {
         free(t->ext->progress);
         free(t->ext->idem_key);
+        free(t->ext->qids);
         for (uint32_t i = 0; i < t->ext->n_attempts; i++) {
             free((char *)t->ext->attempts[i].agent_id);
             free((char *)t->ext->attempts[i].error);
@@ -207,11 +217,24 @@ void mem_task_free(struct mem *m, struct mem_task *t)
 void mem_reply_task(cp_storage_cb cb, void *cookie, int rc, const char *msg,
                     const struct mem_task *t, const struct mem_agent *a, struct mem_before b)
 {
+    mem_reply_claim(cb, cookie, rc, msg, t, a, b, 0, 0);
+}
+
+void mem_reply_claim(cp_storage_cb cb, void *cookie, int rc, const char *msg,
+                     const struct mem_task *t, const struct mem_agent *a, struct mem_before b,
+                     int quota_held, int64_t due)
+{
     struct cp_task_view tv;
     struct cp_agent_view av;
     struct cp_result res;
     memset(&res, 0, sizeof res);
     res.size = sizeof res;
+#if CP_ABI_TARGET_MINOR >= 4
+    res.quota_held = quota_held;
+    res.next_due_ms = quota_held ? due : 0;
+#else
+    (void)quota_held, (void)due;
+#endif
     mem_result_before(&res, b);
     res.rc = rc;
     res.message = msg;
@@ -306,16 +329,27 @@ void mem_op_task_claim(void *st, const struct cp_claim *claim, cp_storage_cb cb,
         int32_t before = a->status;
         mem_agent_touch(m, a, now);
         struct mem_task *t = NULL;
+        int quota_held = 0;
+        int64_t due = 0;
         if (cp_claim_allowed(a->status, a->in_flight, a->max_concurrent, &a->health, now)) {
             const char *const *have = claim->capabilities ? claim->capabilities : a->caps;
             uint32_t n_have = claim->capabilities ? claim->n_capabilities : a->n_caps;
-            int64_t aging = 0;
 #if CP_ABI_TARGET_MINOR >= 4
-            aging = claim->aging_ms;
+            /* provider quotas: checked and reserved in this same step (docs/fleet.md) */
+            quota_held = m->n_quotas && mem_quota_blocked(m, a, now, &due);
+            if (!quota_held) t = mem_pending_best(m, have, n_have, a->id, now, claim->aging_ms);
+            if (t && m->n_quotas && mem_quota_check(m, a, t, now, &due)) {
+                t = NULL;
+                quota_held = 1;
+            }
+#else
+            t = mem_pending_best(m, have, n_have, a->id, now, 0);
 #endif
-            t = mem_pending_best(m, have, n_have, a->id, now, aging);
         }
         if (t) {
+#if CP_ABI_TARGET_MINOR >= 4
+            mem_quota_reserve(m, a, t, now);
+#endif
             mem_pending_remove(m, t);
             mem_tenant_claimed(m, t);
             t->assigned = a->id;
@@ -343,8 +377,8 @@ void mem_op_task_claim(void *st, const struct cp_claim *claim, cp_storage_cb cb,
             if (a->in_flight >= a->max_concurrent) a->status = CP_AGENT_BUSY;
             mem_agent_stats(m, a, 1);
         }
-        mem_reply_task(cb, cookie, 0, NULL, t, a,
-                       (struct mem_before){before, t ? CP_TASK_PENDING : -1});
+        mem_reply_claim(cb, cookie, 0, NULL, t, a,
+                        (struct mem_before){before, t ? CP_TASK_PENDING : -1}, quota_held, due);
     }
     mem_leave(m);
 }

@@ -1,6 +1,7 @@
 /* memory_transition.c — task_transition for the in-memory backend: the compare-and-set state
  * machine (start, complete, fail, cancel, release) with the holder's counters. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "memory_internal.h"
@@ -70,6 +71,21 @@ static int apply(struct mem *m, struct mem_task *t, const struct cp_transition *
     char *result = NULL;
     if (tr->kind == CP_TR_COMPLETE && tr->result_json && !(result = mem_strdup(tr->result_json)))
         return CP_ERR_NOMEM;
+#if CP_ABI_TARGET_MINOR >= 4
+    /* The usage the agent reports (kept on the task; settled against its claim's quota
+     * reservation when the task leaves its holder below). */
+    if ((tr->kind == CP_TR_COMPLETE || tr->kind == CP_TR_FAIL) && tr->usage_set) {
+        struct mem_task_ext *x = mem_task_ext(t);
+        if (!x) {
+            free(result);
+            return CP_ERR_NOMEM;
+        }
+        x->usage_set = 1;
+        x->usage_in = tr->usage_input_tokens > 0 ? tr->usage_input_tokens : 0;
+        x->usage_out = tr->usage_output_tokens > 0 ? tr->usage_output_tokens : 0;
+        x->usage_cached = tr->usage_cached_tokens > 0 ? tr->usage_cached_tokens : 0;
+    }
+#endif
     if (tr->kind == CP_TR_FAIL && mem_task_set_error(m, t, tr->error) != 0) return CP_ERR_NOMEM;
 
     int was_pending = t->status == CP_TASK_PENDING;
@@ -92,9 +108,20 @@ static int apply(struct mem *m, struct mem_task *t, const struct cp_transition *
         mem_free_later(m, t->result);
         t->result = result;
         account_finish(a, t, tr, 0);
+#if CP_ABI_TARGET_MINOR >= 4
+        mem_quota_success(m, t);
+#endif
         mem_task_finish(m, t, CP_TASK_COMPLETED, now);
         break;
     case CP_TR_FAIL:
+#if CP_ABI_TARGET_MINOR >= 4
+        if (tr->rate_limited) { /* the provider's 429: backoff, not a failure (docs/fleet.md) */
+            mem_task_end_attempt(m, t, CP_ATTEMPT_RATE_LIMITED, now);
+            int paused = mem_quota_rate_limited(m, t, tr->retry_after_ms, now);
+            mem_task_requeue(m, t, now, paused ? 0 : tr->retry_after_ms);
+            break;
+        }
+#endif
         t->retries++;
         account_finish(a, t, tr, 1);
         mem_task_end_attempt(m, t, CP_ATTEMPT_FAILED, now);

@@ -216,6 +216,15 @@ static void args_task(struct rs_args *a, const struct cp_task_view *t)
                  t->backoff_jitter ? 1 : 0);
         args_opt(a, bo);
     }
+    if (t->est_input_tokens > 0 || t->est_output_tokens > 0) {
+        char est[48];
+        snprintf(est, sizeof est, "%lld %lld",
+                 (long long)(t->est_input_tokens > 0 ? t->est_input_tokens : 0),
+                 (long long)(t->est_output_tokens > 0 ? t->est_output_tokens : 0));
+        args_opt(a, est);
+    } else {
+        args_opt(a, NULL);
+    }
     args_i64(a, t->n_required);
     args_str(a, t->tenant ? t->tenant : ""); /* "": the default tenant */
     args_names(a, t->required_capabilities, t->n_required);
@@ -324,7 +333,7 @@ void rs_task_claim(void *st, const struct cp_claim *c, cp_storage_cb cb, void *c
     rs_op_start(rs, RS_TASK_CLAIM, &a, cb, cookie);
 }
 
-/* task_transition's 12 arguments (inst included, by args_begin). */
+/* task_transition's 14 arguments (inst included, by args_begin). */
 static void args_transition(struct rs_args *a, const struct cp_transition *tr)
 {
     args_i64(a, tr->now_ms);
@@ -338,6 +347,15 @@ static void args_transition(struct rs_args *a, const struct cp_transition *tr)
     args_i64(a, tr->pass_over_ms);
     args_i64(a, tr->expect_attempt);
     args_i64(a, tr->jitter);
+    char us[72] = "";
+    if (tr->usage_set)
+        snprintf(us, sizeof us, "%lld %lld %lld", (long long)tr->usage_input_tokens,
+                 (long long)tr->usage_output_tokens, (long long)tr->usage_cached_tokens);
+    args_opt(a, us[0] ? us : NULL);
+    char rl[24] = "";
+    if (tr->kind == CP_TR_FAIL && tr->rate_limited)
+        snprintf(rl, sizeof rl, "%lld", (long long)(tr->retry_after_ms > 0 ? tr->retry_after_ms : 0));
+    args_opt(a, rl[0] ? rl : NULL);
 }
 
 void rs_task_transition(void *st, const struct cp_transition *tr, cp_storage_cb cb, void *cookie)

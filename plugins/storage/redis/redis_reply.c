@@ -213,10 +213,14 @@ static void rare_members(struct rd *d, const redisReply *r, struct cp_task_view 
         d->bad = "bad packed task members";
         return;
     }
-    const char *p = r->str, *end = r->str + r->len, *f[5];
-    size_t n[5];
-    for (int i = 0; i < 5; i++) {
+    const char *p = r->str, *end = r->str + r->len, *f[7];
+    size_t n[7];
+    for (int i = 0; i < 7; i++) {
         if (!(f[i] = lp_next(&p, end, &n[i]))) {
+            if (i >= 5) { /* est and usage came later: absent from older records */
+                f[i] = NULL, n[i] = 0;
+                continue;
+            }
             d->bad = "bad packed task members";
             return;
         }
@@ -227,7 +231,16 @@ static void rare_members(struct rd *d, const redisReply *r, struct cp_task_view 
     t->attempts = attempts(d, f[2], n[2], &t->n_attempts);
     t->idempotency_key = n[3] ? dup_n(d, f[3], n[3]) : NULL;
     if (n[4]) backoff(dup_n(d, f[4], n[4]), t);
-    size_t tn; /* the tenant (2.4), after the five; absent: the default one */
+    long long a = 0, b = 0, c = 0;
+    char *est = n[5] ? dup_n(d, f[5], n[5]) : NULL;
+    if (est && sscanf(est, "%lld %lld", &a, &b) == 2 && a >= 0 && b >= 0)
+        t->est_input_tokens = a, t->est_output_tokens = b;
+    char *us = n[6] ? dup_n(d, f[6], n[6]) : NULL;
+    if (us && sscanf(us, "%lld %lld %lld", &a, &b, &c) == 3 && a >= 0 && b >= 0 && c >= 0) {
+        t->usage_set = 1;
+        t->usage_input_tokens = a, t->usage_output_tokens = b, t->usage_cached_tokens = c;
+    }
+    size_t tn; /* the tenant (2.4), after est and usage; absent: the default one */
     const char *ft = p < end ? lp_next(&p, end, &tn) : NULL;
     t->tenant = ft && tn ? dup_n(d, ft, tn) : NULL;
 }

@@ -87,6 +87,12 @@
  *        the agent's next task as one operation) and cp_result.next_claim (that claim's
  *        result); a
  *        backend without it gets the two calls from cpd.
+ *   2.4  provider quotas (cp/quota.h): storage ops quota_put(), quota_delete(), quota_list()
+ *        and the quota rules of task_claim/task_transition; cp_task_view gains est_*_tokens
+ *        and usage_*; cp_transition gains usage_* and rate_limited/retry_after_ms;
+ *        cp_agent_view gains quota_scopes; cp_result gains quota_held, quotas, n_quotas;
+ *        attempt outcome CP_ATTEMPT_RATE_LIMITED. A backend without the quota ops: cpd
+ *        answers 501 not_supported for quotas.
  *   2.4  tenants: struct cp_task_view gains `tenant`, struct cp_claim gains aging_ms, storage
  *        ops version 4 gains tenant_put(), tenant_delete(), tenant_list() (struct
  *        cp_tenant_view, cp_result.tenants) for fair share between tenants; a backend older

@@ -29,6 +29,7 @@
 #define CP_STORAGE_H
 
 #include "plugin.h"
+#include "quota.h"
 #include "types.h"
 
 #ifdef __cplusplus
@@ -139,6 +140,13 @@ struct cp_result {
     /* Since 2.4. task_complete_next: the claim's result (as task_claim answers it) when the
      * transition succeeded, else NULL. Borrowed like the rest. */
     const struct cp_result *next_claim;
+    /* Since 2.4 (provider quotas). task_claim: 1 when the agent's quotas kept it from taking a
+     * task (then next_due_ms: when room returns by the clock — a window's use leaving it, a
+     * pause ending — or 0 when only a task leaving its holder makes room). quota_list: the
+     * quotas. */
+    int32_t quota_held;
+    const struct cp_quota_view *const *quotas;
+    size_t n_quotas;
     /* Since 2.4. tenant_list: every tenant configured or having tasks, by id. */
     const struct cp_tenant_view *const *tenants;
     size_t n_tenants;
@@ -394,6 +402,29 @@ static inline uint32_t cp_jitter_mix(uint32_t seed, uint32_t k)
  *   found by its idempotency key (an earlier item of the same batch included); .n_tasks = n.
  *   rc < 0: nothing stored (validation fails every item before anything is stored), except
  *   CP_ERR_NOMEM in memory, where the first .n_tasks items may have been stored.
+ * Provider quotas (since 2.4; cp/quota.h, docs/fleet.md). The quotas of an agent are those
+ *   that cp_quota_covers() its provider, model and quota_scopes. task_claim, when the agent may
+ *   claim and has quotas: none may be paused (paused_until > now), at its concurrency
+ *   (concurrency_limit, else max_in_flight) or out of requests (requests_used + 1 > rpm);
+ *   then the best task (as without quotas) must fit the tokens of every quota
+ *   (tokens_used + cp_quota_task_tokens(est) <= tpm; a task larger than tpm fits an empty
+ *   window only). Otherwise nothing is claimed and .quota_held = 1 with .next_due_ms. A claim
+ *   reserves one request and the task's tokens in the current second's bucket of each, in
+ *   flight + 1, in the same step. When the task leaves its holder (any way): in flight - 1 on
+ *   the quotas it reserved on, and when the transition carried usage (usage_set), the
+ *   reservation's bucket (if still in the window) is corrected by input + output - reserved
+ *   (never below 0). COMPLETE grows a cut concurrency_limit by one (at max_in_flight, or the
+ *   level before the cut, the cut ends: 0). FAIL with rate_limited: no retry and no failure
+ *   counted, attempt RATE_LIMITED, the task back to pending; the quotas it reserved on count
+ *   the 429 and, with retry_after_ms > 0, pause until now + retry_after_ms (the later of two
+ *   pauses), else cut their concurrency to half of what it was (at least 1). When none of its
+ *   quotas took the pause the task itself waits retry_after_ms (not_before), else it is
+ *   claimable at once by agents under other quotas.
+ * quota_put(q): stores the definition (id, scope, rpm, tpm, max_in_flight); an existing id
+ *   keeps its live state (.created 0), a new one starts empty (.created 1). INVALID without
+ *   id or scope.provider. .quotas = {the quota}.
+ * quota_delete(id): NOT_FOUND, or deleted (reservations on it are forgotten).
+ * quota_list(now): every quota with its live state as of now, sorted by id.
  * task_complete_next(tr, next): task_transition(tr) (tr.kind COMPLETE or FAIL, else INVALID)
  *   and, only when it succeeded, task_claim(next) in the same atomic step (one script on
  *   Redis): nothing can happen between the two that could not happen between two calls, and
@@ -487,6 +518,11 @@ struct cp_storage_ops {
      * a COMPLETE or FAIL and the claim of the agent's next task, as one operation. Rules above. */
     void (*task_complete_next)(void *st, const struct cp_transition *tr,
                                const struct cp_claim *next, cp_storage_cb cb, void *cookie);
+    /* Since 2.4 (ops version 4). Optional (all three NULL: the host answers 501 not_supported
+     * for quotas): provider quotas (docs/fleet.md), rules above. */
+    void (*quota_put)(void *st, const struct cp_quota_view *q, cp_storage_cb cb, void *cookie);
+    void (*quota_delete)(void *st, const char *quota_id, cp_storage_cb cb, void *cookie);
+    void (*quota_list)(void *st, int64_t now_ms, cp_storage_cb cb, void *cookie);
     /* Since 2.4 (ops version 4). Optional (all three or none; NULL: tenants are ignored, the
      * host answers "not supported"). Rules in the tenants paragraph above. */
     void (*tenant_put)(void *st, const struct cp_tenant_view *t, cp_storage_cb cb, void *cookie);

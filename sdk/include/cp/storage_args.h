@@ -65,6 +65,15 @@ struct cp_transition {
     int64_t now_ms;
 #if CP_ABI_TARGET_MINOR >= 4
     uint32_t jitter; /* since 2.4, FAIL: a random number for the backoff's jitter */
+    /* Since 2.4, COMPLETE/FAIL: what the model call used (usage_set 1), stored on the task and
+     * settled against the quota reservation of its claim (docs/fleet.md). */
+    int32_t usage_set;
+    int64_t usage_input_tokens, usage_output_tokens, usage_cached_tokens;
+    /* Since 2.4, FAIL: the provider answered 429 (rate_limited 1): the task returns to pending
+     * without a retry counted, and the quotas of its claim pause until now + retry_after_ms
+     * (> 0) or cut their concurrency in half (0). */
+    int32_t rate_limited;
+    int64_t retry_after_ms;
 #endif
 };
 

@@ -19,6 +19,8 @@
 extern "C" {
 #endif
 
+struct cp_quota_scope; /* cp/quota.h */
+
 enum cp_agent_status {
     CP_AGENT_STARTING = 0,
     CP_AGENT_READY,
@@ -165,21 +167,28 @@ struct cp_agent_view {
     /* Since 2.4: when an operator drained the agent (storage agent_drain()), 0 when not
      * drained. While drained its status reads draining unless it is offline or failed. */
     int64_t drained_at_ms;
+    /* Since 2.4: the provider scopes the agent declared (quota_scopes, docs/fleet.md), or none.
+     * struct cp_quota_scope (cp/quota.h). */
+    const struct cp_quota_scope *quota_scopes;
+    uint32_t n_quota_scopes;
 #endif
 };
 
 /* How one attempt at a task ended (struct cp_attempt.outcome). Since 2.4. */
 enum cp_attempt_outcome {
-    CP_ATTEMPT_FAILED = 0, /* its agent reported a failure */
-    CP_ATTEMPT_TIMEOUT,    /* past its deadline */
-    CP_ATTEMPT_OFFLINE,    /* its agent went silent (offline) */
-    CP_ATTEMPT_REMOVED,    /* its agent was unregistered or removed (no retry counted) */
-    CP_ATTEMPT_CANCELLED,  /* the task was cancelled while held */
-    CP_ATTEMPT_COMPLETED,  /* the task completed */
+    CP_ATTEMPT_FAILED = 0,   /* its agent reported a failure */
+    CP_ATTEMPT_TIMEOUT,      /* past its deadline */
+    CP_ATTEMPT_OFFLINE,      /* its agent went silent (offline) */
+    CP_ATTEMPT_REMOVED,      /* its agent was unregistered or removed (no retry counted) */
+    CP_ATTEMPT_CANCELLED,    /* the task was cancelled while held */
+    CP_ATTEMPT_COMPLETED,    /* the task completed */
+    CP_ATTEMPT_RATE_LIMITED, /* since 2.4: its agent reported the provider's 429 (no retry
+                                counted) */
     CP_ATTEMPT_OUTCOME_COUNT
 };
 static const char *const cp_attempt_outcome_names[CP_ATTEMPT_OUTCOME_COUNT] = {
-    "failed", "timeout", "agent_offline", "agent_removed", "cancelled", "completed"};
+    "failed",    "timeout",   "agent_offline", "agent_removed",
+    "cancelled", "completed", "rate_limited"};
 static inline const char *cp_attempt_outcome_name(int o)
 {
     return o >= 0 && o < CP_ATTEMPT_OUTCOME_COUNT ? cp_attempt_outcome_names[o] : "unknown";
@@ -246,6 +255,12 @@ struct cp_task_view {
     int32_t backoff_jitter;            /* 1: each delay is drawn from [half of it, all of it] */
     int64_t backoff_ms;                /* the first retry's delay */
     int64_t backoff_max_ms;            /* exponential: the longest delay (0: no cap) */
+    /* Since 2.4 (provider quotas, docs/fleet.md): the tokens the task declares it needs
+     * (est_tokens; 0: not declared), and what its model call used as the agent reported it
+     * with complete or fail (usage; usage_set 0: not reported). */
+    int64_t est_input_tokens, est_output_tokens;
+    int32_t usage_set;
+    int64_t usage_input_tokens, usage_output_tokens, usage_cached_tokens;
     /* tenants (2.4): whose task it is, for fair share; NULL = CP_TENANT_DEFAULT */
     const char *tenant;
 #endif

@@ -128,24 +128,28 @@ local function lp_next(s, pos)
     return string.sub(s, c + 1, c + n), c + 1 + n
 end
 
--- x: lp(not_before) lp(progress) lp(hist) lp(key) lp(backoff), "" for none, then lp(tenant)
--- when not the default (tenant.lua); nil when all none.
+-- x: lp(not_before) lp(progress) lp(hist) lp(key) lp(backoff), then (provider quotas) lp(est)
+-- ("<input> <max_output>") and lp(us) (usage "<input> <output> <cached>"), then (tenants,
+-- tenant.lua) lp(tenant), "" for none; nil when all none. Records written before est/us have
+-- five members (read as none), before the tenant seven.
 local function x_enc(t)
-    if (t.nb or 0) == 0 and not t.prog and not t.hist and not t.ik and not t.bo and not t.tn then
-        return nil
-    end
-    return lp((t.nb or 0) ~= 0 and string.format('%d', t.nb) or '') .. lp(t.prog or '') ..
-               lp(t.hist or '') .. lp(t.ik or '') .. lp(t.bo or '') .. (t.tn and lp(t.tn) or '')
+    if (t.nb or 0) == 0 and not t.prog and not t.hist and not t.ik and not t.bo and not t.est and
+        not t.us and not t.tn then return nil end
+    local x = lp((t.nb or 0) ~= 0 and string.format('%d', t.nb) or '') .. lp(t.prog or '') ..
+                  lp(t.hist or '') .. lp(t.ik or '') .. lp(t.bo or '')
+    if t.est or t.us or t.tn then x = x .. lp(t.est or '') .. lp(t.us or '') end
+    if t.tn then x = x .. lp(t.tn) end
+    return x
 end
 local function x_dec(t, x)
     local v, pos = {}, 1
-    for i = 1, 6 do
+    for i = 1, 8 do
         v[i], pos = lp_next(x, pos)
         if not v[i] then break end
         if v[i] == '' then v[i] = nil end
     end
     t.nb = tonumber(v[1]) or 0
-    t.prog, t.hist, t.ik, t.bo, t.tn = v[2], v[3], v[4], v[5], v[6]
+    t.prog, t.hist, t.ik, t.bo, t.est, t.us, t.tn = v[2], v[3], v[4], v[5], v[6], v[7], v[8]
 end
 
 local function akey(id) return P .. 'a:' .. id end
@@ -355,7 +359,7 @@ local function active(st) return st == T_CLAIMED or st == T_RUNNING end
 -- The hash fields of task table t: the rare members packed into x.
 local function t_rec(t)
     local r = copy(t)
-    r.nb, r.prog, r.hist, r.ik, r.bo, r.tn = nil, nil, nil, nil, nil, nil
+    r.nb, r.prog, r.hist, r.ik, r.bo, r.est, r.us, r.tn = nil, nil, nil, nil, nil, nil, nil, nil
     r.x = x_enc(t)
     return r
 end
@@ -523,10 +527,11 @@ local function jitter_mix(seed, k) return (seed + k * 2654435761) % 4294967296 e
 -- redis_reply.c reads it (parse_attempts()).
 local ATTEMPTS_MAX = 32
 local O_FAILED, O_TIMEOUT, O_OFFLINE, O_REMOVED, O_CANCELLED = 0, 1, 2, 3, 4
+local O_RATE_LIMITED = 6
 local function hist_add(t, outcome, now)
     if not t.ag then return end
     local err = ''
-    if outcome <= O_OFFLINE then err = t.err or '' end
+    if outcome <= O_OFFLINE or outcome == O_RATE_LIMITED then err = t.err or '' end
     local h = (t.hist or '') ..
                   lp(lp(t.ag) .. lp(string.format('%d', t.clat)) .. lp(string.format('%d', now)) ..
                          lp(string.format('%d', outcome)) .. lp(err))
@@ -753,13 +758,13 @@ end
 ---------------------------------------------------------------------------------------------
 -- Submitting one task (task_submit, task_submit_batch). The item at ARGS[o]: id type payload
 -- priority created_at timeout_ms max_retries retries attempt metadata? strategy? not_before
--- idempotency_key? backoff? n_caps caps... (ITEM_FIXED members before the capabilities).
+-- idempotency_key? backoff? est? n_caps caps... (ITEM_FIXED members before the capabilities).
 -- The hot path of every task, so it writes straight what task_store() writes for a new
 -- pending task (record, queue, capsets, created_at indexes, counters, wake-up), without its
 -- tables. One arrival number serves as both members (queue and created_at indexes): each index
 -- only needs arrival order among its own members.
-local ITEM_FIXED = 16 -- the 16th: the tenant, after n_caps ("" = the default one)
-local function item_end(o) return o + ITEM_FIXED + tonumber(ARGS[o + 14]) end
+local ITEM_FIXED = 17 -- the 17th: the tenant, after n_caps ("" = the default one)
+local function item_end(o) return o + ITEM_FIXED + tonumber(ARGS[o + 15]) end
 
 -- The task holding key ik (nil: none), as task_read() gives it.
 local function keyed_task(ik)
@@ -787,12 +792,12 @@ local function submit_one(o)
     local ttype, pl, pr_s, cat_s = ARGS[o + 1], ARGS[o + 2], ARGS[o + 3], ARGS[o + 4]
     local pr, cat = tonumber(pr_s), tonumber(cat_s)
     local md, strat, bo = opt(ARGS[o + 9]) or '{}', opt(ARGS[o + 10]), opt(ARGS[o + 13])
-    local nb_s = ARGS[o + 11]
+    local nb_s, est = ARGS[o + 11], opt(ARGS[o + 14])
     local nb = tonumber(nb_s)
     local caps = {}
     for i = o + ITEM_FIXED, item_end(o) - 1 do caps[#caps + 1] = ARGS[i] end
     local req = caps_enc(caps)
-    local tn = TN.norm(ARGS[o + 15])
+    local tn = TN.norm(ARGS[o + 16])
     local qk = TN.qk(req, tn)
     local m = seq_member(id)
     local waits = nb > cat
@@ -802,9 +807,10 @@ local function submit_one(o)
     local qs = istr(pr * BAND + ps)
     -- The rare members, packed as x_enc() does (progress and attempts: none yet).
     local x
-    if nb ~= 0 or ik or bo or tn then
-        x = lp(nb ~= 0 and nb_s or '') .. '0:0:' .. lp(ik or '') .. lp(bo or '') ..
-                (tn and lp(tn) or '')
+    if nb ~= 0 or ik or bo or est or tn then
+        x = lp(nb ~= 0 and nb_s or '') .. '0:0:' .. lp(ik or '') .. lp(bo or '')
+        if est or tn then x = x .. lp(est or '') .. '0:' end
+        if tn then x = x .. lp(tn) end
     end
     -- A waiting task has no queue place yet: dw instead of qm and qs. x (when any) and strat
     -- (when given) take the places of the fields a task does not have.

@@ -1,6 +1,7 @@
 -- task_transition.lua — start, complete, fail, cancel, release: compare-and-set on the task's
 -- status (and assigned agent), then the agent's counters. ARGV: inst now kind id agent? result?
--- error? latency requeue pass_over_ms expect_attempt jitter
+-- error? latency requeue pass_over_ms expect_attempt jitter usage? rate_limited?
+-- (usage: "<input> <output> <cached>" tokens; rate_limited: the retry_after_ms of a 429)
 local TR_START, TR_COMPLETE, TR_FAIL, TR_CANCEL, TR_RELEASE = 1, 2, 3, 4, 5
 local NAMES = {[0] = 'pending', 'claimed', 'running', 'completed', 'failed', 'cancelled',
                'timeout'}
@@ -11,7 +12,7 @@ local by = opt(ARGV[5])
 
 -- START and COMPLETE, the hot path of every task: on the records as stored (one HMGET each,
 -- replied as read), writing exactly what commit() would make of the same change.
-if kind == TR_START or kind == TR_COMPLETE then
+if kind == TR_START or (kind == TR_COMPLETE and ARGV[13] == '') then
     local t = task_read(id)
     if not t then return reply(NOT_FOUND, 'task not found') end
     local st0 = tonumber(t[TR_ST])
@@ -132,7 +133,15 @@ if kind == TR_START then
     if t.ag then a = aget(t.ag) end
 else
     if active(t.st) then a = agent_leave(t, by, now) end
-    if kind == TR_COMPLETE then
+    local us, rl = opt(ARGV[13]), tonumber(opt(ARGV[14]))
+    if us and (kind == TR_COMPLETE or kind == TR_FAIL) then t.us = us end
+    if kind == TR_FAIL and rl then
+        -- The provider's 429: back to pending, no retry and no failure counted; the task waits
+        -- the retry time (docs/fleet.md "Rate limits (429) as backoff").
+        t.err = opt(ARGV[7])
+        hist_add(t, O_RATE_LIMITED, now)
+        requeue(t, now, rl)
+    elseif kind == TR_COMPLETE then
         t.st = T_COMPLETED
         t.res = opt(ARGV[6])
         t.coat = now
