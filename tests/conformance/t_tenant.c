@@ -159,6 +159,50 @@ static void band_before_share(void **state)
     assert_str(claim_id("w", T0 + 11), tid(1));
 }
 
+static void charged_in_estimated_then_used_tokens(void **state)
+{
+    (void)state;
+    REQUIRE_TENANTS();
+    /* a's tasks are estimated at 10 tokens, b's declare nothing (1 each): after one task of
+     * a, b gets ten before a's turn comes again (ties go to the older task: a's). */
+    for (unsigned i = 1; i <= 3; i++) {
+        struct cp_task_view t = task_in(tid(i), "", CP_PRIORITY_NORMAL, T0 + i);
+        t.tenant = "a";
+        t.est_input_tokens = 6;
+        t.est_output_tokens = 4;
+        assert_rc(op_submit(&t), 0);
+    }
+    for (unsigned i = 10; i < 30; i++)
+        submit_for(tid(i), "b", CP_PRIORITY_NORMAL, T0 + 100 + i);
+    reg("w", "", 1, T0);
+    char order[16] = "";
+    for (int i = 0; i < 12; i++) {
+        const struct cp_task_view *t = claim("w", T0 + 1000 + i);
+        assert_non_null(t);
+        order[i] = t->tenant[0];
+        char id[40];
+        snprintf(id, sizeof id, "%s", t->id);
+        if (i == 0) { /* a's first task used 5 tokens, not 10: a is owed 5 */
+            struct cp_transition tr = {.kind = CP_TR_COMPLETE,
+                                       .task_id = id,
+                                       .agent_id = "w",
+                                       .latency_ms = -1,
+                                       .now_ms = T0 + 1000 + i,
+                                       .usage_set = 1,
+                                       .usage_input_tokens = 2,
+                                       .usage_output_tokens = 3};
+            assert_rc(op_transition(&tr), 0);
+            assert_int_equal(listed("a")->tokens_served, 5);
+        } else {
+            tr_ok(CP_TR_COMPLETE, id, "w", T0 + 1000 + i);
+        }
+    }
+    /* a (10, corrected to 5), five of b (1 each: 0 -> 5), a again (tie: older), then b. */
+    assert_str(order, "abbbbbabbbbb");
+    assert_int_equal(listed("a")->tokens_served, 15);
+    assert_int_equal(listed("b")->tokens_served, 10);
+}
+
 static void aging_counts_one_band_up(void **state)
 {
     (void)state;
@@ -184,9 +228,13 @@ static void aging_counts_one_band_up(void **state)
 }
 
 const struct CMUnitTest conformance_tenant_tests[] = {
-    CX_TEST(tenant_kept_on_the_task), CX_TEST(tenant_put_list_delete),
-    CX_TEST(shares_follow_weights),   CX_TEST(full_tenant_is_skipped),
-    CX_TEST(band_before_share),       CX_TEST(aging_counts_one_band_up),
+    CX_TEST(tenant_kept_on_the_task),
+    CX_TEST(tenant_put_list_delete),
+    CX_TEST(shares_follow_weights),
+    CX_TEST(full_tenant_is_skipped),
+    CX_TEST(band_before_share),
+    CX_TEST(aging_counts_one_band_up),
+    CX_TEST(charged_in_estimated_then_used_tokens),
 };
 const size_t conformance_tenant_count =
     sizeof conformance_tenant_tests / sizeof *conformance_tenant_tests;

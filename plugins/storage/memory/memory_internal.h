@@ -313,6 +313,8 @@ void mem_tenant_waiting(struct mem *m, struct mem_tenant *tn, int sign);
 int mem_tenant_full(const struct mem_tenant *tn);           /* at its max_in_flight */
 void mem_tenant_claimed(struct mem *m, struct mem_task *t); /* charge the claim */
 void mem_tenant_released(struct mem_task *t);               /* left claimed/running */
+/* The claim's charge corrected to `used` tokens (the usage complete/fail reported). */
+void mem_tenant_settle(struct mem_task *t, int64_t used);
 /* Claim order: a (effective band band_a) before b (band_b). */
 int mem_tenant_before(const struct mem_task *a, int band_a, const struct mem_task *b, int band_b);
 
@@ -417,8 +419,8 @@ struct cp_quota_scope *mem_scopes_dup(const struct cp_quota_scope *in, uint32_t 
 /* The claim's quota step for agent a and its best task t (NULL: none found): 1 when a's quotas
  * hold it back (*due: when room returns by the clock, 0: when a task leaves its holder), 0 when
  * the claim may take t. mem_quota_reserve() then reserves on them (in the same op). */
-int mem_quota_check(struct mem *m, const struct mem_agent *a, const struct mem_task *t,
-                    int64_t now, int64_t *due);
+int mem_quota_check(struct mem *m, const struct mem_agent *a, const struct mem_task *t, int64_t now,
+                    int64_t *due);
 /* 1 when a's quotas hold it back before any task is looked at (paused, at their concurrency,
  * out of requests). */
 int mem_quota_blocked(struct mem *m, const struct mem_agent *a, int64_t now, int64_t *due);

@@ -84,12 +84,28 @@ int mem_tenant_full(const struct mem_tenant *tn)
     return tn->max_in_flight > 0 && tn->in_flight >= tn->max_in_flight;
 }
 
-/* What a claim of t costs its tenant. The one place to change when tasks carry token
- * estimates (est_tokens.input + est_tokens.max_output): until then every task costs 1. */
+/* What a claim of t costs its tenant: its estimated tokens (est_tokens.input +
+ * est_tokens.max_output), or 1 for a task that declares none. */
 static uint64_t task_cost(const struct mem_task *t)
 {
+#if CP_ABI_TARGET_MINOR >= 4
+    const struct mem_task_ext *x = t->ext;
+    if (x && x->est_in + x->est_out > 0) return (uint64_t)(x->est_in + x->est_out);
+#else
     (void)t;
+#endif
     return 1;
+}
+
+void mem_tenant_settle(struct mem_task *t, int64_t used)
+{
+    struct mem_tenant *tn = t->caps->tenant;
+    double delta = (double)(used < 0 ? 0 : used) - (double)task_cost(t);
+    tn->service += delta / (double)(tn->weight ? tn->weight : 1);
+    if (delta < 0 && (uint64_t)-delta > tn->tokens_served)
+        tn->tokens_served = 0;
+    else
+        tn->tokens_served = (uint64_t)((double)tn->tokens_served + delta);
 }
 
 void mem_tenant_claimed(struct mem *m, struct mem_task *t)

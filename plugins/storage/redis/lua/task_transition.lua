@@ -134,7 +134,10 @@ if kind == TR_START then
 else
     if active(t.st) then a = agent_leave(t, by, now) end
     local us, rl = opt(ARGV[13]), tonumber(opt(ARGV[14]))
-    if us and (kind == TR_COMPLETE or kind == TR_FAIL) then t.us = us end
+    if us and (kind == TR_COMPLETE or kind == TR_FAIL) then
+        t.us = us
+        TN.settle(t, us) -- tenants: the claim's charge, estimate -> actual
+    end
     if kind == TR_FAIL and rl then
         -- The provider's 429: back to pending, no retry and no failure counted; the task waits
         -- the retry time (docs/fleet.md "Rate limits (429) as backoff").

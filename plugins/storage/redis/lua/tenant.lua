@@ -2,7 +2,7 @@
 -- embed_lua.cmake, so every op has it; its functions live in the table TN (declared in
 -- common.lua, so that task_store() can reach it) to cost each op one upvalue.
 --
--- A task's tenant is the 6th packed member of its x (x_enc(); absent = "default"). The queue of
+-- A task's tenant is the 8th packed member of its x (after est and usage) (x_enc(); absent = "default"). The queue of
 -- a (capability set, tenant) is P.."q:"..qk with qk = sha1(req) for the default tenant (as in
 -- layout 2, so nothing moves) and sha1(req.."\t"..tenant) for another; P.."capsets" maps qk to
 -- req, followed by "\t"..tenant for another tenant's queue (the claim's subset test reads only
@@ -25,7 +25,7 @@ function TN.of_set(v) return string.match(v, '\t(.*)$') end
 function TN.of_x(x)
     if not x then return nil end
     local v, pos = nil, 1
-    for _ = 1, 6 do
+    for _ = 1, 8 do
         v, pos = lp_next(x, pos)
         if not v then return nil end
     end
@@ -80,9 +80,37 @@ function TN.aged(q, hb, ts, now, aging, aid)
     return TN.candidate(tonumber(r[2]), r[1], ts, now, aging)
 end
 
--- What a claim costs its tenant. The one place to change when tasks carry token estimates
--- (est_tokens.input + est_tokens.max_output): until then every task costs 1.
-function TN.cost(t) return 1 end
+-- What a claim costs its tenant: the estimated tokens (est_tokens.input + max_output, the
+-- packed "<input> <max_output>"), or 1 for a task that declares none.
+function TN.cost_of(est)
+    local i, o = string.match(est or '', '^(%d+) (%d+)$')
+    local c = (tonumber(i) or 0) + (tonumber(o) or 0)
+    return c > 0 and c or 1
+end
+-- The same from a task_read() array's packed x (its 6th member).
+function TN.cost(t)
+    local x, v, pos = t[TR_X], nil, 1
+    if not x then return 1 end
+    for _ = 1, 6 do
+        v, pos = lp_next(x, pos)
+        if not v then return 1 end
+    end
+    return TN.cost_of(v)
+end
+
+-- complete/fail reported usage ("<input> <output> <cached>") for task table t: its claim's
+-- charge is corrected from the estimate to the tokens used.
+function TN.settle(t, us)
+    local i, o = string.match(us or '', '^(%d+) (%d+)')
+    if not i then return end
+    local delta = tonumber(i) + tonumber(o) - TN.cost_of(t.est)
+    if delta == 0 then return end
+    local k = P .. 'tn:' .. (TN.norm(t.tn) or TN.DEFAULT)
+    local r = call('HMGET', k, 'w', 'srv')
+    local w = tonumber(r[1]) or 1
+    call('HSET', k, 'srv', string.format('%.17g', (tonumber(r[2]) or 0) + delta / (w > 0 and w or 1)))
+    if call('HINCRBY', k, 'tok', delta) < 0 then call('HSET', k, 'tok', 0) end
+end
 
 -- The claim of a task of tenant tn (state s from TN.state()) is charged.
 function TN.claimed(tn, s, cost)
