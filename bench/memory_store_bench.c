@@ -204,8 +204,8 @@ int main(int argc, char **argv)
     unsigned long got = 0;
     t_start = now_us();
     for (unsigned long c = 0; c < o.claims; c++) {
-        struct cp_claim cl = {names[rnd((uint32_t)o.agents)], NULL, 0,
-                              T0 + (int64_t)o.tasks + (int64_t)c};
+        struct cp_claim cl = {.agent_id = names[rnd((uint32_t)o.agents)],
+                              .now_ms = T0 + (int64_t)o.tasks + (int64_t)c};
         double t0 = now_us();
         ops->task_claim(st, &cl, on_result, &l);
         lat[c] = now_us() - t0;

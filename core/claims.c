@@ -294,7 +294,8 @@ static void claim_for(struct claims *s, struct claimer *c, struct wake *w)
     c->room_seen = s->room_seq;
     c->claim_ms = clock_now_ms();
     TAILQ_INSERT_TAIL(&s->claiming, c, link);
-    struct cp_claim claim = {c->agent_id, (const char *const *)c->caps, c->n_caps, c->claim_ms};
+    struct cp_claim claim = {c->agent_id, (const char *const *)c->caps, c->n_caps, c->claim_ms,
+                             s->core->cfg->tenant_aging_ms};
     CORE_STORE(s->core, task_claim, &claim, on_wake_claim, c);
 }
 

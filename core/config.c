@@ -60,6 +60,7 @@ const struct cfg_key cfg_keys[] = {
     {"events.client_buffer_bytes", NULL, CT_SIZE, OFF(events_client_buffer), 4096, 1073741824},
     {"events.keepalive_seconds", NULL, CT_SECONDS, OFF(events_keepalive_ms), 0, 0},
     {"log.level", "CONTROL_PLANE_LOG_LEVEL", CT_LOGLEVEL, OFF(log_level), 0, 0},
+    {"tenants.aging_seconds", NULL, CT_SECONDS, OFF(tenant_aging_ms), 0, 0},
 };
 const size_t cfg_n_keys = sizeof cfg_keys / sizeof cfg_keys[0];
 
@@ -147,6 +148,7 @@ void config_free(struct cp_config *cfg)
     cfg_clear_plugins(cfg->probe_plugins, &cfg->n_probe_plugins);
     cfg_clear_tokens(cfg);
     cfg_clear_quotas(cfg);
+    cfg_clear_tenants(cfg);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -180,6 +182,7 @@ int cfg_clone(struct cp_config *dst, const struct cp_config *src)
         plugin_ref_clone(&dst->selection_plugins[i], &src->selection_plugins[i]);
     for (size_t i = 0; i < src->n_probe_plugins; i++)
         plugin_ref_clone(&dst->probe_plugins[i], &src->probe_plugins[i]);
+    cfg_clone_tenants(dst, src);
     for (size_t i = 0; i < src->n_tokens; i++) {
         dst->tokens[i].token = xstrdup(src->tokens[i].token);
         uint32_t n = src->tokens[i].n_agents;

@@ -24,6 +24,15 @@ struct cfg_token {
     uint32_t n_agents;
 };
 
+#define CFG_MAX_TENANTS 10000
+
+/* A tenant of tenants.list (config_tenants.c). */
+struct cfg_tenant {
+    char *id;
+    uint32_t weight;        /* >= 1 */
+    uint32_t max_in_flight; /* 0 = no limit */
+};
+
 struct cfg_option {
     char *key;
     char *value;
@@ -126,6 +135,10 @@ struct cp_config {
     size_t n_est_tokens;
     struct cfg_quota quotas[CFG_MAX_QUOTAS];
     size_t n_quotas;
+    /* tenants (fair share) */
+    int64_t tenant_aging_ms;    /* tenants.aging_seconds: 0 (absent) = no aging */
+    struct cfg_tenant *tenants; /* tenants.list, given to the storage at start-up */
+    size_t n_tenants;
 };
 
 /* The tasks.est_tokens entry for task_type (or "*"), or NULL. */

@@ -49,6 +49,14 @@ int cfg_add_plugin(struct cfg_plugin_ref *list, size_t *n, const char *spec, con
                    const char *where, char *err, size_t errlen);
 void cfg_clear_plugins(struct cfg_plugin_ref *list, size_t *n);
 
+/* config_tenants.c: tenants.list. cfg_yaml_tenants() takes a yaml_document_t / yaml_node_t
+ * (declared void here so that this header needs no libyaml). */
+void cfg_clear_tenants(struct cp_config *cfg);
+void cfg_clone_tenants(struct cp_config *dst, const struct cp_config *src);
+int cfg_tenant_id_ok(const char *s); /* 1-128 of A-Z a-z 0-9 . _ : @ / - */
+int cfg_yaml_tenants(void *doc, void *seq, struct cp_config *cfg, const char *file, char *err,
+                     size_t errlen);
+
 /* Add a token. `pos` names the entry without revealing the token ("auth.tokens[1]"). The role
  * is quoted in errors only when show_role is set (it came from its own field, so it cannot be
  * a piece of the secret). */

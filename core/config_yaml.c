@@ -34,10 +34,12 @@ static const char *const sections[] = {"storage",
                                        "limits",
                                        "events",
                                        "log",
-                                       "tasks.retry_backoff"};
+                                       "tasks.retry_backoff",
+                                       "tenants"};
 /* Keys that hold a list or map rather than one value. */
-static const char *const compound[] = {"storage.options", "selection.plugins", "probes.plugins",
-                                       "auth.tokens", "quotas", "tasks.est_tokens"};
+static const char *const compound[] = {
+    "storage.options", "selection.plugins", "probes.plugins", "auth.tokens",
+    "quotas",          "tasks.est_tokens",  "tenants.list"};
 
 static int in_list(const char *const *list, size_t n, const char *s)
 {
@@ -399,7 +401,11 @@ static int walk_mapping(struct walk *w, const char *prefix, yaml_node_t *map)
             rc = is_null(v) ? (cfg_clear_quotas_only(w->cfg), 0)
                             : cfg_walk_quotas(w->cfg, w->doc, v, w->file, w->err, w->errlen);
         } else if (strcmp(path, "tasks.est_tokens") == 0) {
-            rc = is_null(v) ? 0 : cfg_walk_est_tokens(w->cfg, w->doc, v, w->file, w->err, w->errlen);
+            rc =
+                is_null(v) ? 0 : cfg_walk_est_tokens(w->cfg, w->doc, v, w->file, w->err, w->errlen);
+        } else if (strcmp(path, "tenants.list") == 0) {
+            rc = is_null(v) ? (cfg_clear_tenants(w->cfg), 0)
+                            : cfg_yaml_tenants(w->doc, v, w->cfg, w->file, w->err, w->errlen);
         } else if (in_list(sections, sizeof sections / sizeof *sections, path)) {
             if (is_null(v)) continue; /* "tasks:" with nothing under it */
             if (v->type != YAML_MAPPING_NODE) return wrong_shape(w, path, v, "a mapping");

@@ -133,6 +133,18 @@ void ops_agent_drain(struct cp_core *core, struct ops_call *call, const char *ag
 /* What ops answers for a feature the storage plugin does not have (built for an older minor). */
 #define OPS_ERR_UNSUPPORTED (-ENOTSUP)
 
+/* ---- tenants (ops_tenants.c) ---- */
+
+/* Set a tenant's weight and max_in_flight (res->tenants[0] after), remove its settings
+ * (NOT_FOUND unless set), list every tenant (res->tenants, with waiting, in flight and tokens
+ * served). OPS_ERR_UNSUPPORTED when the store has no tenants (older than 2.4). */
+void ops_tenant_put(struct cp_core *core, const struct cp_tenant_view *t, cp_storage_cb cb,
+                    void *cookie);
+void ops_tenant_delete(struct cp_core *core, const char *tenant_id, cp_storage_cb cb, void *cookie);
+void ops_tenant_list(struct cp_core *core, cp_storage_cb cb, void *cookie);
+/* Give the store the configuration's tenants (tenants.list), at start-up (ops_start). */
+void ops_tenants_configure(struct cp_core *core);
+
 /* ---- tasks (ops_tasks.c) ---- */
 
 /* Submit `in` (task_type, payload_json, required_capabilities, priority, timeout_ms,

@@ -78,7 +78,7 @@ void ops_task_claim(struct cp_core *core, struct ops_call *call, const struct op
 {
     ops_claim_init(core, call, in, hold, cb, cookie);
     struct cp_claim c = {in->agent_id, in->capabilities, in->n_capabilities,
-                         call->u.claim.arrived_ms};
+                         call->u.claim.arrived_ms, core->cfg->tenant_aging_ms};
     CORE_STORE(core, task_claim, &c, on_claimed, call);
 }
 

@@ -62,7 +62,8 @@ static void on_transitioned(void *cookie, const struct cp_result *res)
     call->u.claim.done(call->cookie, res);
     ops_transition_woken(core, kind, res);
     const struct ops_claim *in = call->u.claim.in;
-    struct cp_claim c = {in->agent_id, in->capabilities, in->n_capabilities, clock_now_ms()};
+    struct cp_claim c = {in->agent_id, in->capabilities, in->n_capabilities, clock_now_ms(),
+                         core->cfg->tenant_aging_ms};
     CORE_STORE(core, task_claim, &c, on_claimed, call);
 }
 
@@ -82,7 +83,8 @@ void ops_task_complete_next(struct cp_core *core, struct ops_call *call,
     t.pass_over_ms = core->cfg->pass_over_ms;
     t.jitter = ops_random32();
     if (core->store->task_complete_next) {
-        struct cp_claim c = {next->agent_id, next->capabilities, next->n_capabilities, t.now_ms};
+        struct cp_claim c = {next->agent_id, next->capabilities, next->n_capabilities, t.now_ms,
+                             core->cfg->tenant_aging_ms};
         CORE_STORE(core, task_complete_next, &t, &c, on_both, call);
     } else {
         CORE_STORE(core, task_transition, &t, on_transitioned, call);

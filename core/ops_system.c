@@ -40,6 +40,7 @@ static void on_agents_listed(void *cookie, const struct cp_result *res)
 void ops_start(struct cp_core *core)
 {
     reaper_start(core->reaper);
+    ops_tenants_configure(core);
     if (core->store->watch) core->store->watch(core->st, sched_store_changed, core->sched);
     struct cp_agent_filter all = {.status = -1};
     CORE_STORE(core, agent_list, &all, on_agents_listed, core);

@@ -107,6 +107,7 @@ void ops_submit_view(const struct cp_task_view *in, const char *id, int64_t now,
         .backoff_max_ms = in->backoff_max_ms,
         .est_input_tokens = in->est_input_tokens,
         .est_output_tokens = in->est_output_tokens,
+        .tenant = in->tenant,
     };
 }
 

@@ -316,6 +316,7 @@ void render_task(struct evbuffer *b, const struct cp_task_view *t)
     } else {
         out_lit(o, "null");
     }
+    key(o, "tenant", 0), out_string(o, t->tenant ? t->tenant : CP_TENANT_DEFAULT);
     out_lit(o, "}");
     out_flush(o);
 }

@@ -40,6 +40,10 @@ const struct route http_routes[] = {
     {EVHTTP_REQ_GET, API "/quotas", quotas_list, ROLE_READER},
     {EVHTTP_REQ_GET, API "/quotas/:id", quotas_get, ROLE_READER},
     {EVHTTP_REQ_DELETE, API "/quotas/:id", quotas_delete, ROLE_ADMIN},
+    {EVHTTP_REQ_GET, API "/tenants", tenants_list, ROLE_READER},
+    {EVHTTP_REQ_GET, API "/tenants/:id", tenants_get, ROLE_READER},
+    {EVHTTP_REQ_PUT, API "/tenants/:id", tenants_put, ROLE_ADMIN},
+    {EVHTTP_REQ_DELETE, API "/tenants/:id", tenants_delete, ROLE_ADMIN},
 };
 const size_t http_n_routes = sizeof(http_routes) / sizeof(http_routes[0]);
 _Static_assert(sizeof(http_routes) / sizeof(http_routes[0]) <= HTTP_MAX_ROUTES,

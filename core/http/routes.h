@@ -47,6 +47,14 @@ void tasks_purge(struct req *r);
 void system_health(struct req *r);
 void system_agent_health(struct req *r);
 void system_stats(struct req *r);
+/* tenants.c */
+void tenants_list(struct req *r);
+void tenants_get(struct req *r);
+void tenants_put(struct req *r);
+void tenants_delete(struct req *r);
+/* /stats' by_tenant: {"<id>": {weight, max_in_flight, ...}} of a tenant_list result ({} when
+ * res is NULL or failed). */
+void tenants_render_map(struct evbuffer *b, const struct cp_result *res);
 void system_metrics(struct req *r);
 /* compat.c */
 void compat_queue(struct req *r);

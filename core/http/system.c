@@ -184,6 +184,16 @@ static void render_enum_counts(struct evbuffer *b, const char *const *names, con
     evbuffer_add(b, "}", 1);
 }
 
+static void on_stats_tenants(void *cookie, const struct cp_result *res)
+{
+    struct req *r = cookie;
+    struct evbuffer *b = r->ctx;
+    r->ctx = NULL;
+    tenants_render_map(b, res->rc == 0 ? res : NULL);
+    evbuffer_add(b, "}", 1);
+    http_reply_buffer(r, 200, b);
+}
+
 static void on_stats(void *cookie, const struct cp_result *res)
 {
     struct req *r = cookie;
@@ -230,8 +240,10 @@ static void on_stats(void *cookie, const struct cp_result *res)
      * without a retry counted; docs/fleet.md) */
     evbuffer_add_printf(b, ",\"quotas\":{\"rate_limited\":%llu}",
                         (unsigned long long)quotas_rate_limited_total(r->core->quotas));
-    evbuffer_add(b, "}", 1);
-    http_reply_buffer(r, 200, b);
+    /* by_tenant: the store's tenant list ({} from a store without tenants). */
+    render_literal(b, ",\"by_tenant\":");
+    r->ctx = b;
+    ops_tenant_list(r->core, on_stats_tenants, r);
 }
 
 void system_stats(struct req *r)

@@ -312,6 +312,7 @@ enum {
     M_KEY,
     M_BACKOFF,
     M_EST,
+    M_TENANT,
     M_COUNT
 };
 static const char *const member_names[M_COUNT] = {
@@ -319,7 +320,7 @@ static const char *const member_names[M_COUNT] = {
     "timeout_seconds", "max_retries",     "required_capabilities",
     "payload",         "metadata",        "delay_seconds",
     "run_at",          "idempotency_key", "retry_backoff",
-    "est_tokens"};
+    "est_tokens",      "tenant"};
 
 struct members {
     json_object *v[M_COUNT];
@@ -346,7 +347,7 @@ int task_body_parse(const struct cp_config *cfg, json_object *obj, const char *h
 {
     memset(b, 0, sizeof *b);
     struct cp_task_view *t = &b->view;
-    const char *type, *strategy, *run_at, *key;
+    const char *type, *strategy, *run_at, *key, *tenant;
     double timeout_s = (double)cfg->task_timeout_ms / 1000.0, delay = -1;
     t->priority = CP_PRIORITY_NORMAL;
     t->max_retries = cfg->max_task_retries;
@@ -372,7 +373,8 @@ int task_body_parse(const struct cp_config *cfg, json_object *obj, const char *h
         f_number(m.v[M_DELAY], "delay_seconds", 0, MAX_AHEAD_S, &delay, e) < 0 ||
         f_string(m.v[M_RUN_AT], "run_at", 0, &run_at, e) < 0 ||
         f_string(m.v[M_KEY], "idempotency_key", 0, &key, e) < 0 ||
-        f_backoff(m.v[M_BACKOFF], t, e) < 0 || f_est(m.v[M_EST], t, e) < 0) {
+        f_backoff(m.v[M_BACKOFF], t, e) < 0 || f_est(m.v[M_EST], t, e) < 0 ||
+        f_string(m.v[M_TENANT], "tenant", 0, &tenant, e) < 0) {
         task_body_free(b);
         return -1;
     }
@@ -400,6 +402,11 @@ int task_body_parse(const struct cp_config *cfg, json_object *obj, const char *h
         return fail(e, "invalid_field",
                     "idempotency_key and the Idempotency-Key header differ; give one");
     }
+    if (tenant && !valid_identifier(tenant)) {
+        task_body_free(b);
+        return fail(e, "invalid_field",
+                    "tenant must be 1-128 characters of A-Z a-z 0-9 . _ : @ / -");
+    }
     if (!key) key = header_key;
     if (key && !key_ok(key)) {
         task_body_free(b);
@@ -419,6 +426,7 @@ int task_body_parse(const struct cp_config *cfg, json_object *obj, const char *h
         const struct cfg_est *d = config_est_tokens(cfg, type);
         if (d) t->est_input_tokens = d->input, t->est_output_tokens = d->max_output;
     }
+    t->tenant = tenant; /* NULL: the default tenant */
     return 0;
 }
 

@@ -241,6 +241,7 @@ void cpc_task_clear(struct cpc_task *t)
     free_attempts(t->attempts, t->n_attempts);
     free(t->progress_json);
     free(t->idempotency_key);
+    free(t->tenant);
     free(t->id);
     free(t->task_type);
     free(t->payload_json);
@@ -282,6 +283,7 @@ int cpc_decode_task(cp_client *c, struct json_object *o, struct cpc_task *out)
     out->progress_json = cpc_dup_json(o, "progress", NULL, &nomem);
     out->attempts = dup_attempts(o, &out->n_attempts, &nomem);
     out->idempotency_key = cpc_strdup(cpc_get_str(o, "idempotency_key"), &nomem);
+    out->tenant = cpc_strdup(cpc_get_str(o, "tenant"), &nomem);
     out->json = cpc_strdup(cpc_json_text(o), &nomem);
     if (nomem || !out->json) {
         cpc_task_clear(out);

@@ -125,6 +125,7 @@ static int task_object(cp_client *c, const struct cpc_task_spec *spec,
         cpc_add(e, "max_output", json_object_new_int64(opt->est_max_output), &failed);
         cpc_add(body, "est_tokens", e, &failed);
     }
+    if (opt && opt->tenant) cpc_add(body, "tenant", json_object_new_string(opt->tenant), &failed);
     if (failed) {
         json_object_put(body);
         return nomem(c);

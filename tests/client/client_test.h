@@ -66,6 +66,7 @@ void test_lease_attempts_retry_purge(void **state);
 void test_lossy_submit(void **state);
 void test_plugins(void **state);
 void test_select_hints(void **state);
+void test_tenants(void **state);
 void test_drain(void **state);
 void test_fleet(void **state); /* fleet_tests.c */
 

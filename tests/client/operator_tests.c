@@ -115,3 +115,46 @@ void test_drain(void **state)
     assert_null(a);
     assert_int_equal(cp_client_agent_undrain(C, NULL, NULL), CPC_ERR_INVALID);
 }
+
+void test_tenants(void **state)
+{
+    (void)state;
+    char tenant[64];
+    snprintf(tenant, sizeof tenant, "%s", uid("tenant"));
+    struct cpc_tenant *t = NULL;
+    ASSERT_OK(cp_client_tenant_put(C, tenant, 3, 2, &t));
+    assert_string_equal(t->id, tenant);
+    assert_int_equal(t->weight, 3);
+    assert_int_equal(t->max_in_flight, 2);
+    assert_true(t->configured);
+    cp_client_tenant_free(t);
+    struct cpc_task_spec s = {.task_type = "tenanted"};
+    struct cpc_task_options o = {.tenant = tenant};
+    char *id = NULL;
+    ASSERT_OK(cp_client_task_submit_ex(C, &s, &o, &id, NULL));
+    struct cpc_task *task = NULL;
+    ASSERT_OK(cp_client_task_get(C, id, &task));
+    assert_string_equal(task->tenant, tenant);
+    cp_client_task_free(task);
+    free(id);
+    ASSERT_OK(cp_client_tenant_get(C, tenant, &t));
+    assert_int_equal(t->waiting, 1);
+    assert_non_null(strstr(t->json, "\"tokens_served\""));
+    cp_client_tenant_free(t);
+    struct cpc_tenant_list *l = NULL;
+    ASSERT_OK(cp_client_tenant_list(C, &l));
+    int found = 0;
+    for (size_t i = 0; i < l->n; i++)
+        found |= !strcmp(l->tenants[i].id, tenant) && l->tenants[i].weight == 3;
+    assert_true(found);
+    cp_client_tenant_list_free(l);
+    ASSERT_OK(cp_client_tenant_delete(C, tenant, &t));
+    assert_int_equal(t->weight, 1);
+    assert_false(t->configured);
+    cp_client_tenant_free(t);
+    assert_int_equal(cp_client_tenant_delete(C, tenant, NULL), CPC_ERR_NOT_FOUND);
+    assert_int_equal(cp_client_tenant_put(C, tenant, 0, 0, NULL), CPC_ERR_INVALID);
+    assert_int_equal(cp_client_tenant_put(C, "bad id", 1, 0, NULL), CPC_ERR_INVALID);
+    assert_int_equal(cp_client_tenant_get(C, uid("nobody"), &t), CPC_ERR_NOT_FOUND);
+    assert_null(t);
+}

@@ -250,6 +250,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_select_hints),
         cmocka_unit_test(test_drain),
         cmocka_unit_test(test_fleet),
+        cmocka_unit_test(test_tenants),
     };
     const struct CMUnitTest auth[] = {cmocka_unit_test(test_auth)};
     const struct CMUnitTest fake[] = {cmocka_unit_test(test_fake),

@@ -91,6 +91,14 @@ const struct cp_result *op_quota_put(const struct cp_quota_view *q);
 const struct cp_result *op_quota_delete(const char *id);
 const struct cp_result *op_quota_list(int64_t now);
 
+/* Tenants (since ABI 2.4, optional: all three ops or none); only when cx_has_tenants(). */
+int cx_has_tenants(void);
+const struct cp_result *op_tenant_put(const char *id, uint32_t weight, uint32_t max_in_flight);
+const struct cp_result *op_tenant_delete(const char *id);
+const struct cp_result *op_tenant_list(void);
+/* A claim with cp_claim.aging_ms set. */
+const struct cp_result *op_claim_aging(const char *agent, int64_t now, int64_t aging_ms);
+
 /* ---- asserting shorthands ------------------------------------------------------------------ */
 
 /* An agent input with defaults (model "m1", provider "p1", metadata {}, no probe). */
@@ -168,6 +176,8 @@ extern const struct CMUnitTest conformance_next_tests[];
 extern const size_t conformance_next_count;
 extern const struct CMUnitTest conformance_quota_tests[];
 extern const size_t conformance_quota_count;
+extern const struct CMUnitTest conformance_tenant_tests[];
+extern const size_t conformance_tenant_count;
 
 #define CX_TEST(fn) cmocka_unit_test_setup_teardown(fn, cx_setup, cx_teardown)
 

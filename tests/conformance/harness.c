@@ -132,6 +132,7 @@ static struct cp_task_view *copy_task(const struct cp_task_view *t)
     c->passed_over_agent = cx_strdup(t->passed_over_agent);
     c->progress_json = cx_strdup(t->progress_json);
     c->idempotency_key = cx_strdup(t->idempotency_key);
+    c->tenant = cx_strdup(t->tenant);
     if (t->n_attempts) {
         struct cp_attempt *v = cx_alloc(t->n_attempts * sizeof *v);
         for (uint32_t i = 0; i < t->n_attempts; i++) {
@@ -245,6 +246,18 @@ static struct cp_result *copy_result(const struct cp_result *r)
         r->size >= offsetof(struct cp_result, next_claim) + sizeof r->next_claim && r->next_claim
             ? copy_result(r->next_claim)
             : NULL;
+    /* tenant_put/tenant_list (2.4) */
+    int has_tenants = r->size >= offsetof(struct cp_result, n_tenants) + sizeof r->n_tenants;
+    size_t nt = has_tenants && r->tenants ? r->n_tenants : 0;
+    struct cp_tenant_view *tv = cx_alloc((nt + 1) * sizeof *tv);
+    const struct cp_tenant_view **tp = cx_alloc((nt + 1) * sizeof *tp);
+    for (size_t i = 0; i < nt; i++) {
+        tv[i] = *r->tenants[i];
+        tv[i].id = cx_strdup(r->tenants[i]->id);
+        tp[i] = &tv[i];
+    }
+    c->tenants = tp;
+    c->n_tenants = nt;
     return c;
 }
 
@@ -602,6 +615,38 @@ const struct cp_result *op_complete_next(const struct cp_transition *tr,
 {
     assert_true(cx_has_complete_next());
     RUN("task_complete_next", task_complete_next(cx.st, tr, next, on_result, w));
+}
+
+int cx_has_tenants(void)
+{
+    return cx.ops->version >= 4 && cx.ops->tenant_put && cx.ops->tenant_delete &&
+           cx.ops->tenant_list;
+}
+
+const struct cp_result *op_tenant_put(const char *id, uint32_t weight, uint32_t max_in_flight)
+{
+    assert_true(cx_has_tenants());
+    struct cp_tenant_view t = {
+        .size = sizeof t, .id = id, .weight = weight, .max_in_flight = max_in_flight};
+    RUN("tenant_put", tenant_put(cx.st, &t, on_result, w));
+}
+
+const struct cp_result *op_tenant_delete(const char *id)
+{
+    assert_true(cx_has_tenants());
+    RUN("tenant_delete", tenant_delete(cx.st, id, on_result, w));
+}
+
+const struct cp_result *op_tenant_list(void)
+{
+    assert_true(cx_has_tenants());
+    RUN("tenant_list", tenant_list(cx.st, on_result, w));
+}
+
+const struct cp_result *op_claim_aging(const char *agent_id, int64_t now, int64_t aging_ms)
+{
+    struct cp_claim c = {.agent_id = agent_id, .now_ms = now, .aging_ms = aging_ms};
+    RUN("task_claim", task_claim(cx.st, &c, on_result, w));
 }
 
 const struct cp_result *op_unregister(const char *id, int64_t now)

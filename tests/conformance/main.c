@@ -60,6 +60,7 @@ int main(int argc, char **argv)
         {conformance_status_tests, conformance_status_count},
         {conformance_next_tests, conformance_next_count},
         {conformance_quota_tests, conformance_quota_count},
+        {conformance_tenant_tests, conformance_tenant_count},
     };
     size_t total = 0;
     for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++)

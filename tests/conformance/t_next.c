@@ -37,7 +37,8 @@ static const struct cp_result *next_do(int kind, const char *task_id, const char
     struct cp_transition tr = tr_of(kind, task_id, agent, now);
     uint32_t n = 0;
     const char *const *caps = caps_csv ? cx_caps(caps_csv, &n) : NULL;
-    struct cp_claim c = {agent, caps, n, now};
+    struct cp_claim c = {
+        .agent_id = agent, .capabilities = caps, .n_capabilities = n, .now_ms = now};
     return op_complete_next(&tr, &c);
 }
 
@@ -186,7 +187,8 @@ static void complete_next_claims_with_given_capabilities(void **state)
     submit(tid(4), "c", CP_PRIORITY_NORMAL, T0 + 6);
     struct cp_transition tr = tr_of(CP_TR_COMPLETE, tid(3), "a", T0 + 7);
     const char *bad[] = {"d", "c"};
-    struct cp_claim c = {"a", bad, 2, T0 + 7};
+    struct cp_claim c = {
+        .agent_id = "a", .capabilities = bad, .n_capabilities = 2, .now_ms = T0 + 7};
     r = op_complete_next(&tr, &c);
     assert_rc(r, 0);
     assert_int_equal(task(tid(3))->status, CP_TASK_COMPLETED);

@@ -28,6 +28,22 @@ class StoragePlugin(CpdTestCase):
             self.assertIn(m, err)
         self.assertNotIn("Sanitizer", err)
 
+    def test_tenants(self):
+        for text, mention in (
+                ('tenants: {list: [{id: "bad id"}]}\n', "tenants.list[0]"),
+                ('tenants: {list: [{id: a, weight: 0}]}\n', "weight"),
+                ('tenants: {list: [{id: a, max_in_flight: -1}]}\n', "max_in_flight"),
+                ('tenants: {list: [{id: a}, {id: a}]}\n', "listed twice"),
+                ('tenants: {list: [{id: a, share: 2}]}\n', "share"),
+                ('tenants: {list: {id: a}}\n', "must be a list"),
+                ('tenants: {aging_seconds: soon}\n', "tenants.aging_seconds"),
+                ('tenants: {ageing_seconds: 3}\n', "ageing_seconds")):
+            with self.subTest(text=text):
+                self.assertRefused(self.check({}, text), mention)
+        rc, out, err = self.check({}, "tenants:\n  aging_seconds: 30\n  list:\n"
+                                       "    - {id: acme, weight: 3, max_in_flight: 10}\n")
+        self.assertEqual(rc, 0, out + err)
+
     def test_not_a_plugin(self):
         self.assertRefused(self.check({"CONTROL_PLANE_STORAGE": "/etc/passwd"}),
                            "/etc/passwd", "not a loadable shared object")

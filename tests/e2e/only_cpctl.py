@@ -195,6 +195,27 @@ class CpctlTest(cpdtest.CpdTestCase):
         self.rc(2, "agents", "undrain", a, "extra")
         self.assertIn("usage: cpctl agents", self.ok("agents", "drain", "--help", url=False))
 
+    def test_tenants(self):
+        tenant = self.uid("tenant")
+        out = self.ok("tenants", "set", tenant, "--weight", "3", "--max-in-flight", "2")
+        self.assertTrue(out.startswith("TENANT"), out)
+        self.assertEqual(self.column(out, "WEIGHT"), ["3"])
+        tid = self.ok("tasks", "submit", self.uid("type"), "--tenant", tenant).strip()
+        self.assertRegex(self.ok("tasks", "get", tid), r"(?m)^tenant +%s$" % tenant)
+        listed = self.ok("tenants", "list")
+        row = [line for line in listed.splitlines() if line.startswith(tenant + " ")]
+        self.assertEqual(len(row), 1, listed)
+        body = json.loads(self.ok("--json", "tenants", "get", tenant))
+        self.assertEqual((body["weight"], body["max_in_flight"], body["waiting"]), (3, 2, 1))
+        body = json.loads(self.ok("--json", "tenants", "rm", tenant))
+        self.assertEqual((body["weight"], body["configured"]), (1, False))
+        _, err = self.rc(1, "tenants", "rm", tenant)
+        self.assertIn("not_found", err)
+        self.rc(2, "tenants", "set", tenant, "--weight", "0")
+        self.rc(2, "tenants", "set", tenant, "--bogus", "1")
+        self.rc(2, "tenants", "frobnicate")
+        self.assertIn("usage: cpctl tenants", self.ok("tenants", "--help", url=False))
+
     def test_plugins(self):
         out = self.ok("plugins")
         self.assertTrue(out.startswith("KIND"), out)

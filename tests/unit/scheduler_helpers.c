@@ -226,7 +226,10 @@ int px_flush_one(void)
         saved_free(&h.saved);
         return 1;
     }
-    struct cp_claim c = {h.agent, h.has_caps ? h.caps : NULL, h.n_caps, h.now_ms};
+    struct cp_claim c = {.agent_id = h.agent,
+                         .capabilities = h.has_caps ? h.caps : NULL,
+                         .n_capabilities = h.n_caps,
+                         .now_ms = h.now_ms};
     mem->task_claim(core.st, &c, h.cb, h.cookie);
     return 1;
 }

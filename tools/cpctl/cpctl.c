@@ -17,6 +17,7 @@ static const char usage_text[] =
     "\n"
     "Commands:\n"
     "  agents list|get|rm|select|drain|undrain\n"
+    "  tenants list|get|set|rm\n"
     "                              the agent registry\n"
     "  tasks submit|get|wait|cancel|list|extend|retry|purge\n"
     "                              the task queue\n"
@@ -156,6 +157,7 @@ static const struct {
     {"agents", cpctl_agents}, {"tasks", cpctl_tasks},     {"health", cpctl_health},
     {"stats", cpctl_stats},   {"events", cpctl_events},   {"plugins", cpctl_plugins},
     {"queue", cpctl_queue},   {"metrics", cpctl_metrics}, {"quotas", cpctl_quotas},
+    {"tenants", cpctl_tenants},
 };
 
 int main(int argc, char **argv)

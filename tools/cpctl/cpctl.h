@@ -43,6 +43,7 @@ int cpctl_queue(struct cpctl *ctl, int argc, char **argv);
 int cpctl_metrics(struct cpctl *ctl, int argc, char **argv);
 int cpctl_plugins(struct cpctl *ctl, int argc, char **argv);
 int cpctl_quotas(struct cpctl *ctl, int argc, char **argv); /* quotas.c */
+int cpctl_tenants(struct cpctl *ctl, int argc, char **argv);
 
 /* Prints "cpctl: <what>: <server message> (<code>)" to stderr and maps err to an exit code. */
 int cpctl_fail(struct cpctl *ctl, int err, const char *what);

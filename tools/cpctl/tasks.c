@@ -13,7 +13,7 @@ static const char tasks_usage[] =
     "                   [--max-retries N] [--metadata JSON] [--strategy NAME]\n"
     "                   [--delay SECONDS | --run-at TIME] [--idempotency-key KEY]\n"
     "                   [--backoff none|fixed|exponential] [--backoff-seconds S]\n"
-    "                   [--backoff-max S] [--backoff-jitter]\n"
+    "                   [--backoff-max S] [--backoff-jitter] [--tenant TENANT]\n"
     "       cpctl tasks submit --file TASKS.jsonl\n"
     "       cpctl tasks get TASK_ID\n"
     "       cpctl tasks wait TASK_ID [--timeout SECONDS]\n"
@@ -76,6 +76,7 @@ static void print_task_detail(const struct cpc_task *t)
         {"not_before", fmt_time(t->not_before_ms, b[9], sizeof b[9])},
         {"progress", t->progress_json},
         {"idempotency_key", t->idempotency_key},
+        {"tenant", t->tenant},
         {"payload", t->payload_json},
         {"result", t->result_json},
         {"error", t->error},
@@ -116,6 +117,7 @@ static int cmd_submit(struct cpctl *ctl, int argc, char **argv)
                                          {"backoff-max", required_argument, NULL, 'M'},
                                          {"backoff-jitter", no_argument, NULL, 'j'},
                                          {"file", required_argument, NULL, 'f'},
+                                         {"tenant", required_argument, NULL, 'T'},
                                          {NULL, 0, NULL, 0}};
     struct cpctl_list caps = {0};
     struct cpc_task_spec s = {0};
@@ -126,7 +128,7 @@ static int cmd_submit(struct cpctl *ctl, int argc, char **argv)
     optind = 0;
     opterr = 0;
     while (rc == EXIT_OK &&
-           (c = getopt_long(argc, argv, "p:c:P:t:r:m:s:d:a:k:b:B:M:jf:", opts, NULL)) != -1) {
+           (c = getopt_long(argc, argv, "p:c:P:t:r:m:s:d:a:k:b:B:M:jf:T:", opts, NULL)) != -1) {
         others += c != 'f';
         switch (c) {
         case 'd':
@@ -137,6 +139,9 @@ static int cmd_submit(struct cpctl *ctl, int argc, char **argv)
             break;
         case 'k':
             o.idempotency_key = optarg;
+            break;
+        case 'T':
+            o.tenant = optarg;
             break;
         case 'b':
             o.backoff_type = optarg;

@@ -24,7 +24,7 @@ from .sync import Client
 from .types import (AgentCapability, AgentInfo, AgentStatus, Attempt, BatchItem, CircuitInfo,
                     CircuitState, Completion, FailResult, HealthCheck, HealthStatus, PluginInfo, SystemHealth,
                     Task,
-                    TaskPriority, TaskStatus)
+                    TaskPriority, TaskStatus, Tenant)
 
 ControlPlaneCoordinator = AsyncClient  # the guide's name
 
@@ -44,7 +44,7 @@ __all__ = [
     "AgentCapability", "AgentInfo", "AgentStatus", "Attempt", "BatchItem", "CircuitInfo",
     "CircuitState", "Completion", "FailResult",
     "HealthCheck", "HealthStatus", "PluginInfo", "SystemHealth", "Task", "TaskPriority",
-    "TaskStatus",
+    "TaskStatus", "Tenant",
     "ControlPlaneError", "TransportError", "RequestTimeout", "ProtocolError",
     "BadRequestError", "UnauthorizedError", "ForbiddenError", "NotFoundError",
     "ConflictError", "PayloadTooLargeError", "UnavailableError", "ServerError",

@@ -23,7 +23,7 @@ from urllib.parse import quote, urlencode
 from .errors import ControlPlaneError, NotFoundError, ServerError, TransportError, UnavailableError
 from .types import (AgentCapability, AgentInfo, AgentStatus, BatchItem, Completion, FailResult,
                     HealthCheck,
-                    HealthStatus, PluginInfo, SystemHealth, Task, TaskPriority, TaskStatus, _enum,
+                    HealthStatus, PluginInfo, SystemHealth, Task, TaskPriority, TaskStatus, Tenant, _enum,
                     parse_time)
 
 MAX_WAIT_MS = 60000  # the server's cap on block_ms and wait_ms
@@ -92,7 +92,8 @@ def _iso(t: Any) -> Any:
 def _task_body(task_type: str, payload: Any, required_capabilities: Any, priority: Any,
                timeout_seconds: Any, metadata: Any, max_retries: Any, strategy: Any,
                delay_seconds: Any, run_at: Any, retry_backoff: Any,
-               idempotency_key: Any, est_tokens: Any = None) -> Dict[str, Any]:
+               idempotency_key: Any, est_tokens: Any = None,
+               tenant: Any = None) -> Dict[str, Any]:
     body: Dict[str, Any] = {"task_type": task_type,
                             "payload": {} if payload is None else payload,
                             "required_capabilities": _names(required_capabilities) or [],
@@ -101,7 +102,7 @@ def _task_body(task_type: str, payload: Any, required_capabilities: Any, priorit
                        ("max_retries", max_retries), ("strategy", strategy),
                        ("delay_seconds", delay_seconds), ("run_at", _iso(run_at)),
                        ("retry_backoff", retry_backoff), ("idempotency_key", idempotency_key),
-                       ("est_tokens", est_tokens)):
+                       ("est_tokens", est_tokens), ("tenant", tenant)):
         if value is not None:
             body[key] = value
     return body
@@ -362,8 +363,9 @@ class Operations:
                     *, delay_seconds: Optional[float] = None, run_at: Any = None,
                     retry_backoff: Optional[Dict[str, Any]] = None,
                     idempotency_key: Optional[str] = None,
-                    est_tokens: Optional[Dict[str, int]] = None):
-        """Submit a task; returns its id ("task_…"). Defaults (timeout, retries, backoff) are
+                    est_tokens: Optional[Dict[str, int]] = None, tenant: Optional[str] = None):
+        """Submit a task; returns its id ("task_…"). tenant: whose task it is, for fair share
+        between tenants (None: the server's "default"). Defaults (timeout, retries, backoff) are
         the server's. delay_seconds or run_at (a datetime or ISO 8601 text) make it claimable
         later; retry_backoff ({"type": "fixed"|"exponential", "seconds", "max_seconds",
         "jitter"}) is how long a failed attempt waits. The submit carries an idempotency key
@@ -374,7 +376,7 @@ class Operations:
         key = new_idempotency_key() if generated else idempotency_key
         body = _task_body(task_type, payload, required_capabilities, priority, timeout_seconds,
                           metadata, max_retries, strategy, delay_seconds, run_at, retry_backoff,
-                          key, est_tokens)
+                          key, est_tokens, tenant)
         _, data = yield from self._retried_post("/tasks", body, generated)
         return data["task_id"]
 
@@ -641,6 +643,35 @@ class Operations:
         types) as PluginInfo, with the names of their options, never the values."""
         _, data = yield Call("GET", "/plugins")
         return [PluginInfo.from_json(p) for p in data.get("plugins", [])]
+
+    # ---- tenants (fair share, docs/api.md "Tenants")
+
+    @operation
+    def list_tenants(self):
+        """Every tenant the store knows (configured, or having tasks) as Tenant, by id."""
+        _, data = yield Call("GET", "/tenants")
+        return [Tenant.from_json(t) for t in data.get("tenants", [])]
+
+    @operation
+    def get_tenant(self, tenant_id: str):
+        """A Tenant, or None when the store knows no such tenant."""
+        status, data = yield Call("GET", "/tenants/" + _seg(tenant_id), ok_404=True)
+        return None if status == 404 else Tenant.from_json(data)
+
+    @operation
+    def set_tenant(self, tenant_id: str, weight: int = 1, max_in_flight: int = 0):
+        """Set a tenant's weight (its share of each priority band relative to the others') and
+        max_in_flight (0: no limit); admin token. Returns the Tenant after."""
+        _, data = yield Call("PUT", "/tenants/" + _seg(tenant_id),
+                             body={"weight": weight, "max_in_flight": max_in_flight})
+        return Tenant.from_json(data)
+
+    @operation
+    def delete_tenant(self, tenant_id: str):
+        """Back to weight 1 without a limit (admin token): the Tenant after, or None when it
+        was never set."""
+        status, data = yield Call("DELETE", "/tenants/" + _seg(tenant_id), ok_404=True)
+        return None if status == 404 else Tenant.from_json(data)
 
     @operation
     def get_stats(self):

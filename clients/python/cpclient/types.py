@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional, Type, TypeVar, Union
 __all__ = [
     "AgentStatus", "TaskStatus", "TaskPriority", "AgentCapability", "HealthStatus",
     "CircuitState", "AgentInfo", "Task", "HealthCheck", "CircuitInfo", "SystemHealth",
-    "FailResult", "Attempt", "BatchItem", "parse_time",
+    "FailResult", "Attempt", "BatchItem", "Tenant", "parse_time",
 ]
 
 
@@ -234,6 +234,28 @@ class PluginInfo:
 
 
 @dataclass
+class Tenant:
+    """One tenant (TenantJSON): its share and what it has now."""
+    id: str
+    weight: int = 1
+    max_in_flight: int = 0
+    configured: bool = False
+    waiting: int = 0
+    in_flight: int = 0
+    tokens_served: int = 0
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, d: Dict[str, Any]) -> "Tenant":
+        d = _obj(d)
+        return cls(id=d.get("id", ""), weight=d.get("weight", 1),
+                   max_in_flight=d.get("max_in_flight", 0),
+                   configured=bool(d.get("configured")), waiting=d.get("waiting", 0),
+                   in_flight=d.get("in_flight", 0), tokens_served=d.get("tokens_served", 0),
+                   raw=d)
+
+
+@dataclass
 class Task:
     """One task (TaskJSON)."""
     id: str
@@ -261,6 +283,7 @@ class Task:
     attempts: List[Attempt] = field(default_factory=list)
     idempotency_key: Optional[str] = None
     retry_backoff: Optional[Dict[str, Any]] = None
+    tenant: str = "default"
     raw: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -292,6 +315,7 @@ class Task:
             attempts=[Attempt.from_json(a) for a in (d.get("attempts") or [])],
             idempotency_key=d.get("idempotency_key"),
             retry_backoff=d.get("retry_backoff"),
+            tenant=d.get("tenant") or "default",
             raw=d,
         )
 

@@ -243,6 +243,23 @@ class HealthStatsTest(CpdCase):
         with self.assertRaises(BadRequestError):
             c.get_health("everything")
 
+    def test_tenants(self):
+        c = self.client()
+        t = c.set_tenant("acme", weight=3, max_in_flight=2)
+        self.assertIsInstance(t, cpclient.Tenant)
+        self.assertEqual((t.id, t.weight, t.max_in_flight, t.configured), ("acme", 3, 2, True))
+        tid = c.submit_task("t", tenant="acme")
+        self.assertEqual(c.get_task(tid).tenant, "acme")
+        self.assertEqual(c.get_task(c.submit_task("t")).tenant, "default")
+        self.assertEqual(c.get_tenant("acme").waiting, 1)
+        self.assertIn("acme", [x.id for x in c.list_tenants()])
+        self.assertIsNone(c.get_tenant("nobody"))
+        with self.assertRaises(BadRequestError):
+            c.set_tenant("acme", weight=0)
+        d = c.delete_tenant("acme")
+        self.assertEqual((d.weight, d.configured), (1, False))
+        self.assertIsNone(c.delete_tenant("acme"))
+
     def test_health_and_stats(self):
         c = self.client()
         self.assertIs(c.get_system_health(), HealthStatus.HEALTHY)

@@ -174,6 +174,7 @@ static void mem_destroy(void *state)
     for (size_t i = 0; i < m->capsets.cap; i++)
         free(m->capsets.items[i]);
     mem_hash_free(&m->capsets);
+    mem_tenants_free(m);
     mem_names_free(m, &m->ids);
     mem_names_free(m, &m->caps);
     mem_names_free(m, &m->providers);
@@ -219,6 +220,9 @@ static const struct cp_storage_ops memory_ops = {
     .quota_put = mem_op_quota_put,
     .quota_delete = mem_op_quota_delete,
     .quota_list = mem_op_quota_list,
+    .tenant_put = mem_op_tenant_put,
+    .tenant_delete = mem_op_tenant_delete,
+    .tenant_list = mem_op_tenant_list,
 #endif
 };
 

@@ -61,6 +61,7 @@ void mem_pending_insert(struct mem *m, struct mem_task *t, int front)
             after = after->prev;
     }
     band_link_after(b, after, t);
+    mem_tenant_waiting(m, cs->tenant, 1);
     if (cs->n_pending++ == 0) {
         cs->prev = NULL;
         cs->next = m->active;
@@ -99,6 +100,7 @@ void mem_pending_remove(struct mem *m, struct mem_task *t)
     else
         b->tail = t->prev;
     t->prev = t->next = NULL;
+    mem_tenant_waiting(m, cs->tenant, -1);
     if (--cs->n_pending == 0) {
         if (cs->prev)
             cs->prev->next = cs->next;
@@ -115,25 +117,29 @@ static int passed_over(const struct mem_task *t, const struct mem_name *agent, i
 }
 
 struct mem_task *mem_pending_best(struct mem *m, const char *const *have, uint32_t n_have,
-                                  const struct mem_name *agent, int64_t now)
+                                  const struct mem_name *agent, int64_t now, int64_t aging_ms)
 {
-    /* Visit only the sets with pending tasks; within a matching set look at band heads from
-     * the most urgent band down to the best band found so far. Tasks passed over for this
-     * agent are stepped over (they are few: only its own recent failures). */
+    /* Visit only the (set, tenant) queues with pending tasks, skipping tenants at their
+     * max_in_flight; within a matching queue look at band heads from the most urgent band
+     * down to the best band found so far (one further with aging: an aged head counts one
+     * band up). Tasks passed over for this agent are stepped over (they are few: only its own
+     * recent failures). Among heads of the same effective band, memory_tenants.c decides. */
     struct mem_task *best = NULL;
-    int best_band = CP_PRIORITY_COUNT - 1;
+    int best_band = CP_PRIORITY_COUNT - 1, reach = aging_ms > 0 ? 1 : 0;
     for (struct mem_capset *cs = m->active; cs; cs = cs->next) {
         if (cs->n > n_have || !cp_caps_subset(cs->caps, cs->n, have, n_have)) continue;
-        for (int p = 0; p <= best_band; p++) {
+        if (mem_tenant_full(cs->tenant)) continue;
+        for (int p = 0; p < CP_PRIORITY_COUNT && p <= best_band + reach; p++) {
             struct mem_task *t = cs->bands[p].head;
             while (t && passed_over(t, agent, now))
                 t = t->next;
             if (!t) continue;
-            if (!best || p < best_band || pending_before(t, best)) {
+            int band = p;
+            if (reach && p > 0 && mem_deadline_passed(t->pending_since, aging_ms, now)) band--;
+            if (!best || mem_tenant_before(t, band, best, best_band)) {
                 best = t;
-                best_band = p;
+                best_band = band;
             }
-            break;
         }
     }
     return best;

@@ -100,12 +100,25 @@ struct mem_band {
     struct mem_task *head, *tail;
 };
 
-/* An interned required-capability set: one pending queue (4 bands) per distinct set, so a claim
- * visits only the sets, not the tasks. refs = stored tasks with this set. */
+/* A tenant (memory_tenants.c): its share, what it has, and the service it received. */
+#define MEM_TENANT_DEFAULT "default"
+struct mem_tenant {
+    uint32_t refs; /* capsets of this tenant, + 1 while configured */
+    uint32_t hash;
+    uint32_t weight, max_in_flight;
+    int configured;
+    uint64_t waiting, in_flight, tokens_served;
+    double service; /* tokens charged / weight: the least-served tenant is served first */
+    char id[];
+};
+
+/* An interned required-capability set of one tenant: one pending queue (4 bands) per distinct
+ * (set, tenant), so a claim visits only the sets, not the tasks. refs = stored tasks with it. */
 struct mem_capset {
     uint32_t refs;
     uint32_t hash;
     uint32_t n;
+    struct mem_tenant *tenant; /* one reference held */
     uint64_t n_pending;
     struct mem_band bands[CP_PRIORITY_COUNT];
     struct mem_capset *prev, *next; /* in mem.active: sets with n_pending > 0 */
@@ -223,6 +236,8 @@ struct mem {
     struct mem_theap timeouts;              /* claimed/running tasks with a deadline, by deadline */
     struct mem_theap waiting;               /* pending tasks not yet due, by not_before */
     struct mem_hash idem;                   /* tasks with an idempotency key, by key */
+    struct mem_hash tenants;                /* struct mem_tenant by id */
+    double vtime;                           /* the service being served now (tenants) */
     uint64_t seq;
     uint64_t deleted_since_trim; /* tasks deleted since the last malloc_trim() */
     struct cp_stats_view stats;  /* scalar counters; the name maps live in the name tables */
@@ -267,7 +282,9 @@ void mem_name_put(struct mem *m, struct mem_names *t, struct mem_name *n);
 struct cp_count *mem_names_counts(const struct mem_names *t, size_t *n);
 void mem_names_free(struct mem *m, struct mem_names *t);
 
-struct mem_capset *mem_capset_get(struct mem *m, const char *const *caps, uint32_t n);
+/* The set of caps for tenant tn (a reference taken on tn when the set is new). */
+struct mem_capset *mem_capset_get(struct mem *m, const char *const *caps, uint32_t n,
+                                  struct mem_tenant *tn);
 void mem_capset_put(struct mem *m, struct mem_capset *cs);
 
 /* ---- memory_index.c: pending bands, timeout heap, deadline lists ------------------------- */
@@ -283,7 +300,23 @@ void mem_pending_enqueue(struct mem *m, struct mem_task *t, int64_t now);
 void mem_pending_remove(struct mem *m, struct mem_task *t);
 /* The best pending task `agent` may claim with capabilities `have`, or NULL. */
 struct mem_task *mem_pending_best(struct mem *m, const char *const *have, uint32_t n_have,
-                                  const struct mem_name *agent, int64_t now);
+                                  const struct mem_name *agent, int64_t now, int64_t aging_ms);
+
+/* ---- memory_tenants.c: fair share between tenants ---------------------------------------- */
+
+/* The tenant `id` (NULL or "": the default one) with one more reference, or NULL on NOMEM. */
+struct mem_tenant *mem_tenant_get(struct mem *m, const char *id);
+void mem_tenant_put(struct mem *m, struct mem_tenant *tn);
+void mem_tenants_free(struct mem *m);
+/* One more (sign 1) or one fewer (-1) claimable task of tn. */
+void mem_tenant_waiting(struct mem *m, struct mem_tenant *tn, int sign);
+int mem_tenant_full(const struct mem_tenant *tn);           /* at its max_in_flight */
+void mem_tenant_claimed(struct mem *m, struct mem_task *t); /* charge the claim */
+void mem_tenant_released(struct mem_task *t);               /* left claimed/running */
+/* The claim's charge corrected to `used` tokens (the usage complete/fail reported). */
+void mem_tenant_settle(struct mem_task *t, int64_t used);
+/* Claim order: a (effective band band_a) before b (band_b). */
+int mem_tenant_before(const struct mem_task *a, int band_a, const struct mem_task *b, int band_b);
 
 int mem_theap_reserve(struct mem_theap *h); /* room for one more; 0 or CP_ERR_NOMEM */
 /* Push t (room reserved; a no-op without room, or for a deadline of 0 in mem.timeouts). */
@@ -386,8 +419,8 @@ struct cp_quota_scope *mem_scopes_dup(const struct cp_quota_scope *in, uint32_t 
 /* The claim's quota step for agent a and its best task t (NULL: none found): 1 when a's quotas
  * hold it back (*due: when room returns by the clock, 0: when a task leaves its holder), 0 when
  * the claim may take t. mem_quota_reserve() then reserves on them (in the same op). */
-int mem_quota_check(struct mem *m, const struct mem_agent *a, const struct mem_task *t,
-                    int64_t now, int64_t *due);
+int mem_quota_check(struct mem *m, const struct mem_agent *a, const struct mem_task *t, int64_t now,
+                    int64_t *due);
 /* 1 when a's quotas hold it back before any task is looked at (paused, at their concurrency,
  * out of requests). */
 int mem_quota_blocked(struct mem *m, const struct mem_agent *a, int64_t now, int64_t *due);
@@ -440,5 +473,10 @@ void mem_op_task_submit_batch(void *st, const struct cp_task_view *const *tasks,
                               cp_storage_cb cb, void *cookie);
 void mem_op_task_complete_next(void *st, const struct cp_transition *tr,
                                const struct cp_claim *next, cp_storage_cb cb, void *cookie);
+#if CP_ABI_TARGET_MINOR >= 4
+void mem_op_tenant_put(void *st, const struct cp_tenant_view *in, cp_storage_cb cb, void *cookie);
+void mem_op_tenant_delete(void *st, const char *id, cp_storage_cb cb, void *cookie);
+void mem_op_tenant_list(void *st, cp_storage_cb cb, void *cookie);
+#endif
 
 #endif

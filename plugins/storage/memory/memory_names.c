@@ -101,30 +101,33 @@ void mem_names_free(struct mem *m, struct mem_names *t)
 struct caps_key {
     const char *const *caps;
     uint32_t n;
+    const struct mem_tenant *tenant;
 };
 
 static int capset_eq(const void *item, const void *key)
 {
     const struct mem_capset *cs = item;
     const struct caps_key *k = key;
-    if (cs->n != k->n) return 0;
+    if (cs->n != k->n || cs->tenant != k->tenant) return 0;
     for (uint32_t i = 0; i < k->n; i++)
         if (strcmp(cs->caps[i], k->caps[i]) != 0) return 0;
     return 1;
 }
 
-static uint32_t capset_hash(const struct mem *m, const char *const *caps, uint32_t n)
+static uint32_t capset_hash(const struct mem *m, const char *const *caps, uint32_t n,
+                            const struct mem_tenant *tn)
 {
-    uint64_t h = m->seed ^ n;
+    uint64_t h = mem_hash64(m->seed ^ n, tn->id, strlen(tn->id) + 1);
     for (uint32_t i = 0; i < n; i++)
         h = mem_hash64(h, caps[i], strlen(caps[i]) + 1); /* the NUL separates the strings */
     return (uint32_t)h;
 }
 
-struct mem_capset *mem_capset_get(struct mem *m, const char *const *caps, uint32_t n)
+struct mem_capset *mem_capset_get(struct mem *m, const char *const *caps, uint32_t n,
+                                  struct mem_tenant *tn)
 {
-    uint32_t hash = capset_hash(m, caps, n);
-    struct caps_key key = {caps, n};
+    uint32_t hash = capset_hash(m, caps, n, tn);
+    struct caps_key key = {caps, n, tn};
     struct mem_capset *cs = mem_hash_get(&m->capsets, hash, capset_eq, &key);
     if (cs) {
         cs->refs++;
@@ -145,10 +148,12 @@ struct mem_capset *mem_capset_get(struct mem *m, const char *const *caps, uint32
     cs->n = n;
     cs->hash = hash;
     cs->refs = 1;
+    cs->tenant = tn;
     if (mem_hash_put(&m->capsets, hash, cs) != 0) {
         free(cs);
         return NULL;
     }
+    tn->refs++;
     return cs;
 }
 
@@ -157,5 +162,6 @@ void mem_capset_put(struct mem *m, struct mem_capset *cs)
     if (!cs || --cs->refs > 0) return;
     /* No task refers to it, so none is pending in it and it is off the active list. */
     mem_hash_del(&m->capsets, cs->hash, cs);
+    mem_tenant_put(m, cs->tenant);
     mem_free_later(m, cs);
 }

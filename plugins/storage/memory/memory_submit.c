@@ -16,6 +16,7 @@ struct submit_extra {
     int32_t backoff_type, backoff_jitter;
     int64_t backoff_ms, backoff_max_ms;
     int64_t est_in, est_out;
+    const char *tenant; /* NULL: the default tenant */
 };
 
 static struct submit_extra extra_of(const struct cp_task_view *in)
@@ -30,6 +31,7 @@ static struct submit_extra extra_of(const struct cp_task_view *in)
     x.backoff_max_ms = in->backoff_max_ms;
     x.est_in = in->est_input_tokens > 0 ? in->est_input_tokens : 0;
     x.est_out = in->est_output_tokens > 0 ? in->est_output_tokens : 0;
+    x.tenant = in->tenant;
 #else
     (void)in;
 #endif
@@ -72,7 +74,9 @@ static struct mem_task *task_alloc(struct mem *m, const struct cp_task_view *in,
     memcpy(t->data, in->id, id_len + 1);
     memcpy(t->data + id_len + 1, in->payload_json, pl_len + 1);
     t->heap_idx = MEM_NO_HEAP;
-    t->caps = mem_capset_get(m, in->required_capabilities, in->n_required);
+    struct mem_tenant *tn = mem_tenant_get(m, x->tenant);
+    t->caps = tn ? mem_capset_get(m, in->required_capabilities, in->n_required, tn) : NULL;
+    mem_tenant_put(m, tn); /* the set holds its own reference */
     t->type = mem_name_get(m, &m->types, in->task_type);
     int ok = t->caps && t->type && mem_dup_json_object(in->metadata_json, &t->metadata) == 0;
     if (ok && in->strategy && !(t->strategy = mem_strdup(in->strategy))) ok = 0;

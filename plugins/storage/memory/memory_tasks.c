@@ -58,6 +58,7 @@ void mem_task_view(const struct mem_task *t, struct cp_task_view *v)
     v->usage_input_tokens = x ? x->usage_in : 0;
     v->usage_output_tokens = x ? x->usage_out : 0;
     v->usage_cached_tokens = x ? x->usage_cached : 0;
+    v->tenant = t->caps->tenant->id;
 #endif
 }
 
@@ -107,6 +108,7 @@ struct mem_agent *mem_task_unhold(struct mem *m, struct mem_task *t)
     t->holder = NULL;
     mem_agent_stats(m, a, -1);
     a->in_flight--;
+    mem_tenant_released(t);
     if (a->current == t) a->current = NULL;
     /* Back below its maximum: ready again, unless busy is what the agent itself reported. */
     if (a->status == CP_AGENT_BUSY && a->in_flight < a->max_concurrent &&
@@ -335,13 +337,13 @@ void mem_op_task_claim(void *st, const struct cp_claim *claim, cp_storage_cb cb,
 #if CP_ABI_TARGET_MINOR >= 4
             /* provider quotas: checked and reserved in this same step (docs/fleet.md) */
             quota_held = m->n_quotas && mem_quota_blocked(m, a, now, &due);
-            if (!quota_held) t = mem_pending_best(m, have, n_have, a->id, now);
+            if (!quota_held) t = mem_pending_best(m, have, n_have, a->id, now, claim->aging_ms);
             if (t && m->n_quotas && mem_quota_check(m, a, t, now, &due)) {
                 t = NULL;
                 quota_held = 1;
             }
 #else
-            t = mem_pending_best(m, have, n_have, a->id, now);
+            t = mem_pending_best(m, have, n_have, a->id, now, 0);
 #endif
         }
         if (t) {
@@ -349,6 +351,7 @@ void mem_op_task_claim(void *st, const struct cp_claim *claim, cp_storage_cb cb,
             mem_quota_reserve(m, a, t, now);
 #endif
             mem_pending_remove(m, t);
+            mem_tenant_claimed(m, t);
             t->assigned = a->id;
             a->id->refs++;
             t->holder = a;

@@ -84,6 +84,7 @@ static int apply(struct mem *m, struct mem_task *t, const struct cp_transition *
         x->usage_in = tr->usage_input_tokens > 0 ? tr->usage_input_tokens : 0;
         x->usage_out = tr->usage_output_tokens > 0 ? tr->usage_output_tokens : 0;
         x->usage_cached = tr->usage_cached_tokens > 0 ? tr->usage_cached_tokens : 0;
+        mem_tenant_settle(t, x->usage_in + x->usage_out); /* tenants: estimate -> actual */
     }
 #endif
     if (tr->kind == CP_TR_FAIL && mem_task_set_error(m, t, tr->error) != 0) return CP_ERR_NOMEM;

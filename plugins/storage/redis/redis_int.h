@@ -427,6 +427,13 @@ void rs_task_transition(void *st, const struct cp_transition *tr, cp_storage_cb 
 void rs_task_complete_next(void *st, const struct cp_transition *tr, const struct cp_claim *next,
                            cp_storage_cb cb, void *cookie);
 void rs_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cookie);
+/* redis_tenants.c: the tenant ops, and the tenants of a reply (borrowing r's strings; 0,
+ * CP_ERR_NOMEM, or CP_ERR_UNAVAILABLE when malformed). */
+void rs_tenant_put(void *st, const struct cp_tenant_view *t, cp_storage_cb cb, void *cookie);
+void rs_tenant_delete(void *st, const char *tenant_id, cp_storage_cb cb, void *cookie);
+void rs_tenant_list(void *st, cp_storage_cb cb, void *cookie);
+int rs_reply_tenants(const redisReply *r, struct rs_arena *arena,
+                     const struct cp_tenant_view *const **out, size_t *n);
 void rs_stats(void *st, cp_storage_cb cb, void *cookie);
 void rs_task_extend(void *st, const struct cp_extend *x, cp_storage_cb cb, void *cookie);
 void rs_task_retry(void *st, const struct cp_retry *r, cp_storage_cb cb, void *cookie);

@@ -226,6 +226,7 @@ static void args_task(struct rs_args *a, const struct cp_task_view *t)
         args_opt(a, NULL);
     }
     args_i64(a, t->n_required);
+    args_str(a, t->tenant ? t->tenant : ""); /* "": the default tenant */
     args_names(a, t->required_capabilities, t->n_required);
 }
 
@@ -290,7 +291,7 @@ void rs_task_list(void *st, const struct cp_task_filter *f, cp_storage_cb cb, vo
     rs_op_start(rs, RS_TASK_LIST, &a, cb, cookie);
 }
 
-/* task_claim's arguments after inst and now: agent caps_mode token caps... (the token also
+/* task_claim's arguments after inst and now: agent caps_mode token aging_ms caps... (the token also
  * kept in `a`, so that a lost reply releases the claim: redis_fence.c). */
 static void args_claim(struct rs *rs, struct rs_args *a, const struct cp_claim *c)
 {
@@ -310,6 +311,7 @@ static void args_claim(struct rs *rs, struct rs_args *a, const struct cp_claim *
         a->claim_agent = c->agent_id;
         a->claim_token = token;
     }
+    args_i64(a, c->aging_ms > 0 ? c->aging_ms : 0); /* tenants (2.4): lua/tenant.lua */
     if (mode[0] == '1') args_names(a, c->capabilities, c->n_capabilities);
 }
 

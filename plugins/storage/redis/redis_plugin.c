@@ -242,6 +242,9 @@ static const struct cp_storage_ops rs_ops = {
     .task_submit_batch = rs_task_submit_batch,
     .agent_drain = rs_agent_drain,
     .task_complete_next = rs_task_complete_next,
+    .tenant_put = rs_tenant_put,
+    .tenant_delete = rs_tenant_delete,
+    .tenant_list = rs_tenant_list,
 };
 
 CP_PLUGIN_DEFINE(CP_PLUGIN_STORAGE, "redis", "0.1.0", &rs_ops);

@@ -229,6 +229,9 @@ static void rare_members(struct rd *d, const redisReply *r, struct cp_task_view 
     t->idempotency_key = n[3] ? dup_n(d, f[3], n[3]) : NULL;
     if (n[4]) backoff(dup_n(d, f[4], n[4]), t);
     rs_task_tokens(f[5], n[5], f[6], n[6], t);
+    size_t tn; /* the tenant (2.4), after est and usage; absent: the default one */
+    const char *ft = p < end ? lp_next(&p, end, &tn) : NULL;
+    t->tenant = ft && tn ? dup_n(d, ft, tn) : NULL;
 }
 
 /* ---- views (field order: agent_reply() / task_reply() in lua/common.lua) ---------------- */
@@ -434,9 +437,10 @@ int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_re
     memset(res, 0, sizeof(*res));
     res->size = sizeof(*res);
     struct rd d = {arena, NULL, 0};
-    /* 14 members; task_complete_next.lua adds the claim's whole reply as a 15th. */
-    if (!reply || reply->type != REDIS_REPLY_ARRAY ||
-        (reply->elements != 14 && reply->elements != 15)) {
+    /* 14 members; task_complete_next.lua adds the claim's whole reply as a 15th, the tenant
+     * ops their tenants as a 16th (after a nil 15th). */
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 14 ||
+        reply->elements > 16) {
         res->rc = CP_ERR_UNAVAILABLE;
         res->message = "redis: malformed script reply";
         return res->rc;
@@ -481,6 +485,11 @@ int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_re
     }
     res->next_due_ms = i64(&d, e[12]);
     res->more = (int32_t)i64(&d, e[13]);
+    if (reply->elements == 16 && res->rc == 0) {
+        int trc = rs_reply_tenants(e[15], arena, &res->tenants, &res->n_tenants);
+        if (trc == CP_ERR_NOMEM) d.oom = 1;
+        if (trc == CP_ERR_UNAVAILABLE) d.bad = "redis: malformed tenants";
+    }
     if (reply->elements == 15 && res->rc == 0) {
         /* The claim's reply: one level only (its own 15th member would be malformed). */
         struct cp_result *next = alloc(&d, sizeof *next);

@@ -93,6 +93,10 @@
  *        cp_agent_view gains quota_scopes; cp_result gains quota_held, quotas, n_quotas;
  *        attempt outcome CP_ATTEMPT_RATE_LIMITED. A backend without the quota ops: cpd
  *        answers 501 not_supported for quotas.
+ *   2.4  tenants: struct cp_task_view gains `tenant`, struct cp_claim gains aging_ms, storage
+ *        ops version 4 gains tenant_put(), tenant_delete(), tenant_list() (struct
+ *        cp_tenant_view, cp_result.tenants) for fair share between tenants; a backend older
+ *        than 2.4 (or without the ops) ignores tenants: claims in priority/FIFO order as before.
  */
 #ifndef CP_ABI_H
 #define CP_ABI_H

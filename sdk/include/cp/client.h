@@ -194,6 +194,7 @@ struct cpc_task {
     struct cpc_attempt *attempts; /* oldest first: ended ones, then the current or completed one */
     size_t n_attempts;
     char *idempotency_key; /* or NULL */
+    char *tenant;          /* its tenant ("default" when submitted without one) */
 };
 
 /* One attempt at a task (TaskJSON "attempts"). */
@@ -406,6 +407,7 @@ struct cpc_task_options {
     int backoff_jitter;          /* 1: each delay drawn from [half of it, all of it] */
     /* est_tokens (docs/fleet.md): both 0: not given (the server's default for the type) */
     uint32_t est_input_tokens, est_max_output;
+    const char *tenant;          /* whose task it is (fair share); NULL: the default tenant */
 };
 
 /* POST /tasks with options (opt may be NULL), retried as the header comment says. *created
@@ -559,6 +561,8 @@ CPC_API int cp_client_task_list(cp_client *c, const struct cpc_task_query *q,
 /* Health, stats, the event stream, plugins and raw requests. */
 #include "client_observe.h"
 #include "client_fleet.h"
+/* Tenants (fair share). */
+#include "client_tenants.h"
 
 #ifdef __cplusplus
 }

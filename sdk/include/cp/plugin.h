@@ -24,11 +24,11 @@ extern "C" {
 #endif
 
 #define CP_DECLINED 1
-#define CP_ERR_NOT_FOUND (-ENOENT)  /* no such agent / task */
-#define CP_ERR_CONFLICT (-EBUSY)    /* transition not allowed from the current state */
-#define CP_ERR_INVALID (-EINVAL)    /* bad argument */
-#define CP_ERR_NOMEM (-ENOMEM)      /* allocation failed */
-#define CP_ERR_UNAVAILABLE (-EIO)   /* backend unreachable; nothing was changed */
+#define CP_ERR_NOT_FOUND (-ENOENT) /* no such agent / task */
+#define CP_ERR_CONFLICT (-EBUSY)   /* transition not allowed from the current state */
+#define CP_ERR_INVALID (-EINVAL)   /* bad argument */
+#define CP_ERR_NOMEM (-ENOMEM)     /* allocation failed */
+#define CP_ERR_UNAVAILABLE (-EIO)  /* backend unreachable; nothing was changed */
 
 struct cp_err {
     char msg[256];
@@ -74,7 +74,7 @@ struct cp_host {
  * appended it (see abi.h). */
 #define CP_OPS_HEADER                                                                              \
     uint32_t version;                                                                              \
-    int (*create)(const struct cp_host *host, void **state, struct cp_err *err);                  \
+    int (*create)(const struct cp_host *host, void **state, struct cp_err *err);                   \
     void (*destroy)(void *state)
 
 struct cp_plugin_descriptor {
@@ -88,8 +88,9 @@ struct cp_plugin_descriptor {
 };
 
 #define CP_PLUGIN_DEFINE(kind_, name_, version_, ops_)                                             \
-    CP_PLUGIN_EXPORT const struct cp_plugin_descriptor cp_plugin_descriptor = {                   \
-        CP_ABI_MAJOR, CP_ABI_TARGET_MINOR, CP_BUILD_SIGNATURE, (kind_), (name_), (version_), (ops_)}
+    CP_PLUGIN_EXPORT const struct cp_plugin_descriptor cp_plugin_descriptor =                      \
+        {CP_ABI_MAJOR, CP_ABI_TARGET_MINOR, CP_BUILD_SIGNATURE, (kind_), (name_), (version_),      \
+         (ops_)}
 
 #ifdef __cplusplus
 }

@@ -60,8 +60,8 @@ struct cp_probe_ops {
      * member (answered to the client as 400 invalid_field). */
     int (*validate)(void *state, const struct cp_probe_spec *spec, struct cp_err *err);
     /* Begin one check. On success *handle identifies it for release(). */
-    int (*start)(void *state, const struct cp_probe_spec *spec, cp_probe_done_cb done,
-                 void *cookie, void **handle, struct cp_err *err);
+    int (*start)(void *state, const struct cp_probe_spec *spec, cp_probe_done_cb done, void *cookie,
+                 void **handle, struct cp_err *err);
     /* End the check: free what it holds (kill what it runs). Called once per begun check. */
     void (*release)(void *state, void *handle);
 };

@@ -147,6 +147,9 @@ struct cp_result {
     int32_t quota_held;
     const struct cp_quota_view *const *quotas;
     size_t n_quotas;
+    /* Since 2.4. tenant_list: every tenant configured or having tasks, by id. */
+    const struct cp_tenant_view *const *tenants;
+    size_t n_tenants;
 #endif
 };
 #define CP_BEFORE_AGENT 1u
@@ -428,6 +431,17 @@ static inline uint32_t cp_jitter_mix(uint32_t seed, uint32_t k)
  *   each part follows its own rules exactly. The result is the transition's (rc, .task, .agent
  *   after the transition, before) with .next_claim = the claim's result (its own rc, .task,
  *   .agent, before), or .next_claim NULL when the transition failed (then no claim was made).
+ * Tenants (2.4, with tenant_put/tenant_delete/tenant_list): every task belongs to a tenant
+ *   (cp_task_view.tenant; NULL = CP_TENANT_DEFAULT). task_claim serves the best effective band
+ *   first (priority, one band higher once the task has been pending claim.aging_ms); within
+ *   a band, among tenants with a claimable task for this agent and fewer claimed/running tasks
+ *   than their max_in_flight, the tenant with the least service (tokens charged / weight;
+ *   a tenant that had nothing waiting starts at the least service being served, so idle time
+ *   banks no credit), then the oldest (pending_since, arrival). A claim charges the tenant the
+ *   task's est_input_tokens + est_output_tokens (1 when both are 0); a COMPLETE or FAIL with
+ *   usage_set corrects that charge to usage_input_tokens + usage_output_tokens. tenant_put(t): sets t.id's
+ *   weight (0 reads as 1) and max_in_flight (INVALID on an empty id); .tenants[0] after.
+ *   tenant_delete(id): NOT_FOUND unless put; back to weight 1, no limit. tenant_list: .tenants.
  */
 struct cp_storage_ops {
     CP_OPS_HEADER;
@@ -510,6 +524,11 @@ struct cp_storage_ops {
     void (*quota_put)(void *st, const struct cp_quota_view *q, cp_storage_cb cb, void *cookie);
     void (*quota_delete)(void *st, const char *quota_id, cp_storage_cb cb, void *cookie);
     void (*quota_list)(void *st, int64_t now_ms, cp_storage_cb cb, void *cookie);
+    /* Since 2.4 (ops version 4). Optional (all three or none; NULL: tenants are ignored, the
+     * host answers "not supported"). Rules in the tenants paragraph above. */
+    void (*tenant_put)(void *st, const struct cp_tenant_view *t, cp_storage_cb cb, void *cookie);
+    void (*tenant_delete)(void *st, const char *tenant_id, cp_storage_cb cb, void *cookie);
+    void (*tenant_list)(void *st, cp_storage_cb cb, void *cookie);
 #endif
     /* Ops appended by later minors go here, at the end, each inside
      * `#if CP_ABI_TARGET_MINOR >= <minor>` with CP_STORAGE_OPS_VERSION bumped under the same

@@ -37,6 +37,11 @@ struct cp_claim {
     const char *const *capabilities; /* sorted, unique; NULL = the agent's registered ones */
     uint32_t n_capabilities;
     int64_t now_ms;
+#if CP_ABI_TARGET_MINOR >= 4
+    /* tenants (2.4): a pending task that waited this long counts one priority band higher
+     * (0: never). */
+    int64_t aging_ms;
+#endif
 };
 
 enum cp_transition_kind {
@@ -106,6 +111,23 @@ struct cp_purge {
     uint32_t limit;          /* delete at most this many (0 = 1000) */
     int64_t now_ms;
 };
+
+#if CP_ABI_TARGET_MINOR >= 4
+/* A tenant (2.4, tenant_put/tenant_list): its share and, in tenant_list answers, what it has
+ * now. A task without a tenant belongs to CP_TENANT_DEFAULT. Grows by appending (size first). */
+#define CP_TENANT_DEFAULT "default"
+struct cp_tenant_view {
+    uint32_t size;
+    const char *id;
+    uint32_t weight;        /* its share relative to the others' (>= 1; 1 when not configured) */
+    uint32_t max_in_flight; /* at most this many claimed/running tasks (0: no limit) */
+    int32_t configured;     /* tenant_list: 1 when tenant_put set it, 0 when only its tasks exist */
+    uint64_t waiting;       /* tenant_list: claimable pending tasks */
+    uint64_t in_flight;     /* tenant_list: claimed/running tasks */
+    uint64_t tokens_served; /* tenant_list: tokens charged to it by claims (estimated, then
+                               corrected by reported usage) since the backend started */
+};
+#endif
 
 #ifdef __cplusplus
 }

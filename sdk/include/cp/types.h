@@ -176,19 +176,19 @@ struct cp_agent_view {
 
 /* How one attempt at a task ended (struct cp_attempt.outcome). Since 2.4. */
 enum cp_attempt_outcome {
-    CP_ATTEMPT_FAILED = 0, /* its agent reported a failure */
-    CP_ATTEMPT_TIMEOUT,    /* past its deadline */
-    CP_ATTEMPT_OFFLINE,    /* its agent went silent (offline) */
-    CP_ATTEMPT_REMOVED,    /* its agent was unregistered or removed (no retry counted) */
-    CP_ATTEMPT_CANCELLED,  /* the task was cancelled while held */
-    CP_ATTEMPT_COMPLETED,  /* the task completed */
+    CP_ATTEMPT_FAILED = 0,   /* its agent reported a failure */
+    CP_ATTEMPT_TIMEOUT,      /* past its deadline */
+    CP_ATTEMPT_OFFLINE,      /* its agent went silent (offline) */
+    CP_ATTEMPT_REMOVED,      /* its agent was unregistered or removed (no retry counted) */
+    CP_ATTEMPT_CANCELLED,    /* the task was cancelled while held */
+    CP_ATTEMPT_COMPLETED,    /* the task completed */
     CP_ATTEMPT_RATE_LIMITED, /* since 2.4: its agent reported the provider's 429 (no retry
                                 counted) */
     CP_ATTEMPT_OUTCOME_COUNT
 };
 static const char *const cp_attempt_outcome_names[CP_ATTEMPT_OUTCOME_COUNT] = {
-    "failed", "timeout", "agent_offline", "agent_removed", "cancelled", "completed",
-    "rate_limited"};
+    "failed",    "timeout",   "agent_offline", "agent_removed",
+    "cancelled", "completed", "rate_limited"};
 static inline const char *cp_attempt_outcome_name(int o)
 {
     return o >= 0 && o < CP_ATTEMPT_OUTCOME_COUNT ? cp_attempt_outcome_names[o] : "unknown";
@@ -261,6 +261,8 @@ struct cp_task_view {
     int64_t est_input_tokens, est_output_tokens;
     int32_t usage_set;
     int64_t usage_input_tokens, usage_output_tokens, usage_cached_tokens;
+    /* tenants (2.4): whose task it is, for fair share; NULL = CP_TENANT_DEFAULT */
+    const char *tenant;
 #endif
 };
 

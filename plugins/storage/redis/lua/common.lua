@@ -32,6 +32,7 @@ local C_CLOSED, C_OPEN = 0, 1
 local BAND = 17592186044416
 
 local call -- redis.call, set by begin() (a library may not touch it while loading)
+local TN = {} -- tenants: filled by tenant.lua (appended to this file)
 
 -- Optional string argument: "" = NULL, "=" .. value = value.
 local function opt(s)
@@ -128,25 +129,27 @@ local function lp_next(s, pos)
 end
 
 -- x: lp(not_before) lp(progress) lp(hist) lp(key) lp(backoff), then (provider quotas) lp(est)
--- ("<input> <max_output>") and lp(us) (usage "<input> <output> <cached>"), "" for none; nil
--- when all none. Records written before est/us have five members (read as none).
+-- ("<input> <max_output>") and lp(us) (usage "<input> <output> <cached>"), then (tenants,
+-- tenant.lua) lp(tenant), "" for none; nil when all none. Records written before est/us have
+-- five members (read as none), before the tenant seven.
 local function x_enc(t)
     if (t.nb or 0) == 0 and not t.prog and not t.hist and not t.ik and not t.bo and not t.est and
-        not t.us then return nil end
+        not t.us and not t.tn then return nil end
     local x = lp((t.nb or 0) ~= 0 and string.format('%d', t.nb) or '') .. lp(t.prog or '') ..
                   lp(t.hist or '') .. lp(t.ik or '') .. lp(t.bo or '')
-    if t.est or t.us then x = x .. lp(t.est or '') .. lp(t.us or '') end
+    if t.est or t.us or t.tn then x = x .. lp(t.est or '') .. lp(t.us or '') end
+    if t.tn then x = x .. lp(t.tn) end
     return x
 end
 local function x_dec(t, x)
     local v, pos = {}, 1
-    for i = 1, 7 do
+    for i = 1, 8 do
         v[i], pos = lp_next(x, pos)
         if not v[i] then break end
         if v[i] == '' then v[i] = nil end
     end
     t.nb = tonumber(v[1]) or 0
-    t.prog, t.hist, t.ik, t.bo, t.est, t.us = v[2], v[3], v[4], v[5], v[6], v[7]
+    t.prog, t.hist, t.ik, t.bo, t.est, t.us, t.tn = v[2], v[3], v[4], v[5], v[6], v[7], v[8]
 end
 
 local function akey(id) return P .. 'a:' .. id end
@@ -372,7 +375,7 @@ local function active(st) return st == T_CLAIMED or st == T_RUNNING end
 -- The hash fields of task table t: the rare members packed into x.
 local function t_rec(t)
     local r = copy(t)
-    r.nb, r.prog, r.hist, r.ik, r.bo, r.est, r.us = nil, nil, nil, nil, nil, nil, nil
+    r.nb, r.prog, r.hist, r.ik, r.bo, r.est, r.us, r.tn = nil, nil, nil, nil, nil, nil, nil, nil
     r.x = x_enc(t)
     return r
 end
@@ -414,7 +417,7 @@ local function task_store(old, t)
     end
     if nq and nq ~= oq then
         call('ZADD', P .. 'q:' .. t.qk, t.qs, nq)
-        call('HSET', P .. 'capsets', t.qk, t.req)
+        call('HSET', P .. 'capsets', t.qk, TN.setval(t.req, t.tn))
         PUBS[#PUBS + 1] = 'pending ' .. id
     end
     -- P.."delayed" by not_before: pending tasks waiting for it (dw), until reap makes them due.
@@ -424,6 +427,7 @@ local function task_store(old, t)
     local was_active, is_active = old and active(old.st), t and active(t.st)
     local moved = not was_active or not is_active or old.dl ~= t.dl or old.ag ~= t.ag or
                       old.cseq ~= t.cseq
+    if was_active and not is_active then TN.left(old.tn) end
     if was_active and moved then
         call('ZREM', P .. 'inflight', id)
         if old.ag then call('ZREM', P .. 'af:' .. old.ag, id) end
@@ -752,10 +756,13 @@ local NONE = {}
 local function reply(rc, msg, r)
     r = r or NONE
     F.flush()
-    return {rc, nz(msg), r.created or 0, r.agent_raw or agent_reply(r.agent),
-            r.task_raw or task_reply(r.task), r.agents or NONE,
-            r.tasks or NONE, r.total or 0, r.stats or false, r.events or NONE, nz(r.abefore),
-            nz(r.tbefore), r.next_due or 0, r.more or 0}
+    local out = {rc, nz(msg), r.created or 0, r.agent_raw or agent_reply(r.agent),
+                 r.task_raw or task_reply(r.task), r.agents or NONE,
+                 r.tasks or NONE, r.total or 0, r.stats or false, r.events or NONE, nz(r.abefore),
+                 nz(r.tbefore), r.next_due or 0, r.more or 0}
+    -- tenant ops (tenant.lua): a 16th member (the 15th, complete_next's claim, is none)
+    if r.tenants then out[15], out[16] = false, r.tenants end
+    return out
 end
 
 -- CP_EVENT_* kinds
@@ -775,7 +782,7 @@ end
 -- pending task (record, queue, capsets, created_at indexes, counters, wake-up), without its
 -- tables. One arrival number serves as both members (queue and created_at indexes): each index
 -- only needs arrival order among its own members.
-local ITEM_FIXED = 16
+local ITEM_FIXED = 17 -- the 17th: the tenant, after n_caps ("" = the default one)
 local function item_end(o) return o + ITEM_FIXED + tonumber(ARGS[o + 15]) end
 
 -- The task holding key ik (nil: none), as task_read() gives it.
@@ -809,7 +816,8 @@ local function submit_one(o)
     local caps = {}
     for i = o + ITEM_FIXED, item_end(o) - 1 do caps[#caps + 1] = ARGS[i] end
     local req = caps_enc(caps)
-    local qk = redis.sha1hex(req)
+    local tn = TN.norm(ARGS[o + 16])
+    local qk = TN.qk(req, tn)
     local m = seq_member(id)
     local waits = nb > cat
     local ps_s = waits and nb_s or cat_s
@@ -818,9 +826,10 @@ local function submit_one(o)
     local qs = istr(pr * BAND + ps)
     -- The rare members, packed as x_enc() does (progress and attempts: none yet).
     local x
-    if nb ~= 0 or ik or bo or est then
+    if nb ~= 0 or ik or bo or est or tn then
         x = lp(nb ~= 0 and nb_s or '') .. '0:0:' .. lp(ik or '') .. lp(bo or '')
-        if est then x = x .. lp(est) .. '0:' end
+        if est or tn then x = x .. lp(est or '') .. '0:' end
+        if tn then x = x .. lp(tn) end
     end
     -- A waiting task has no queue place yet: dw instead of qm and qs. x (when any) and strat
     -- (when given) take the places of the fields a task does not have.
@@ -837,7 +846,7 @@ local function submit_one(o)
         call('ZADD', P .. 'delayed', nb_s, id)
     else
         call('ZADD', P .. 'q:' .. qk, qs, m)
-        call('HSET', P .. 'capsets', qk, req)
+        call('HSET', P .. 'capsets', qk, TN.setval(req, tn))
     end
     call('ZADD', P .. 'tasks', cat_s, m)
     call('ZADD', P .. 'tt:' .. ttype, cat_s, m)

@@ -1,7 +1,8 @@
 -- task_claim.lua — hand the best claimable pending task to an agent, atomically.
 -- Candidates come from the queues (one ZSET per distinct required-capability set) whose set is a
 -- subset of the claim's capabilities; the best is the lowest (score, member) over their heads,
--- i.e. priority, then pending_since, then arrival. ARGV: inst now agent caps_mode token caps...
+-- i.e. priority, then pending_since, then arrival; among tenants (lua/tenant.lua) the band, the
+-- tenant's service, then the rest. ARGV: inst now agent caps_mode token aging_ms caps...
 -- (caps_mode: 0 = the agent's registered capabilities, 1 = these, 2 = these but not sorted and
 -- unique: INVALID once the agent is known to exist; token: the claim's "<instance>:<n>", kept
 -- in the task as `ctk` so that claim_release.lua can undo this claim if its reply is lost).
@@ -41,7 +42,7 @@ local best
 local sets = call('HGETALL', P .. 'capsets')
 if #sets > 0 then
     local have = {}
-    for _, c in ipairs((ARGV[4] == '1') and argv_list(6) or caps_dec(a[AR_CAPS])) do
+    for _, c in ipairs((ARGV[4] == '1') and argv_list(7) or caps_dec(a[AR_CAPS])) do
         have[c] = true
     end
     local function subset(enc)
@@ -52,12 +53,16 @@ if #sets > 0 then
     end
     -- One set (the usual case): its head is read whole at once, it is most likely the one.
     local single = #sets == 2
+    local tcache = {} -- tenants (tenant.lua): a queue of a tenant at its max_in_flight is skipped
+    local aging = tonumber(ARGV[6]) or 0
     for i = 1, #sets, 2 do
-        if subset(sets[i + 1]) then
+        local tn = TN.of_set(sets[i + 1])
+        local ts = subset(sets[i + 1]) and TN.state(tcache, tn)
+        if ts and not TN.full(ts) then
             local q = P .. 'q:' .. sets[i]
             -- The head (and the next: is the head alone?) first, then wider steps past
             -- passed-over tasks.
-            local off, step, done = 0, 2, false
+            local off, step, done, hb = 0, 2, false, nil
             while not done do
                 local r = call('ZRANGE', q, off, off + step - 1, 'WITHSCORES')
                 if #r == 0 then
@@ -66,7 +71,9 @@ if #sets > 0 then
                 end
                 for j = 1, #r, 2 do
                     local m, s = r[j], tonumber(r[j + 1])
-                    if best and (s > best.s or (s == best.s and m > best.m)) then
+                    local c = TN.candidate(s, m, ts, now, aging)
+                    if not hb then hb = math.floor(s / BAND) end
+                    if best and not TN.before(c, best) then
                         done = true -- nothing further in this queue can beat the best
                         break
                     end
@@ -82,14 +89,21 @@ if #sets > 0 then
                     -- Passed over: the agent that failed it waits until passed_over_until.
                     if not (poa == aid and now < (tonumber(pou) or 0)) then
                         -- alone: the queue's only task, so claiming it empties the queue
-                        best = {s = s, m = m, id = tid, qk = sets[i], t = rec and rec[1] and rec,
-                                alone = off == 0 and #r == 2}
+                        best = {s = c.s, m = m, id = tid, qk = sets[i], t = rec and rec[1] and rec,
+                                alone = off == 0 and #r == 2, b = c.b, v = c.v, tn = tn, ts = ts}
                         done = true
                         break
                     end
                 end
                 off = off + step
                 step = 16
+            end
+            -- Aging: the oldest task of the band after the head's counts one band up once it
+            -- has waited `aging` ms, and may then come before the head's band-mates.
+            local c = hb and aging > 0 and TN.aged(q, hb, ts, now, aging, aid)
+            if c and (not best or TN.before(c, best)) then
+                best = {s = c.s, m = c.m, id = string.sub(c.m, 18), qk = sets[i], alone = false,
+                        b = c.b, v = c.v, tn = tn, ts = ts}
             end
         end
     end
@@ -119,6 +133,7 @@ if best.alone then call('HDEL', P .. 'capsets', best.qk) end
 if dl > 0 then call('ZADD', P .. 'inflight', dl_s, tid) end
 call('ZADD', P .. 'af:' .. aid, cseq, tid)
 task_restatus(t[TR_CM], t[TR_CAT], T_PENDING, T_CLAIMED)
+TN.claimed(best.tn, best.ts, TN.cost(t))
 t[TR_ST], t[TR_AG], t[TR_CLAT], t[TR_STAT], t[TR_ATT], t[TR_DL] = T_CLAIMED, aid, now, 0, att, dl
 
 -- The agent: one more in flight, busy at the maximum (agent_norm()).

@@ -4,8 +4,8 @@
 -- op_task_claim(ARGV) by embed_lua.cmake, so they behave exactly as the two calls would (feed
 -- changes: the completion's, then the claim's; the claim token is the claim's).
 -- ARGV: task_transition's 14 (inst now kind id agent? result? error? latency requeue
--- pass_over_ms expect_attempt jitter usage? rate_limited?), then task_claim's after its inst and now: agent
--- caps_mode token caps...
+-- pass_over_ms expect_attempt jitter usage? rate_limited?), then task_claim's after its inst and
+-- now: agent caps_mode token aging_ms caps...
 -- Reply: the transition's; when it succeeded, with the claim's whole reply as a 15th member.
 local r = op_task_transition({unpack(ARGV, 1, 14)})
 if r[1] ~= OK then return r end

@@ -55,6 +55,7 @@ if kind == TR_START or (kind == TR_COMPLETE and ARGV[13] == '') then
     call('HSET', tk, unpack(f))
     call('ZREM', P .. 'inflight', id)
     if ag then call('ZREM', P .. 'af:' .. ag, id) end
+    TN.left(TN.of_x(t[TR_X] or nil))
     call('ZADD', P .. 'done', ARGV[2], id)
     task_restatus(t[TR_CM], t[TR_CAT], st0, T_COMPLETED)
     call('PUBLISH', P .. 'events', 'done ' .. id .. ' ' .. INST)
@@ -133,7 +134,10 @@ if kind == TR_START then
 else
     if active(t.st) then a = agent_leave(t, by, now) end
     local us, rl = opt(ARGV[13]), tonumber(opt(ARGV[14]))
-    if us and (kind == TR_COMPLETE or kind == TR_FAIL) then t.us = us end
+    if us and (kind == TR_COMPLETE or kind == TR_FAIL) then
+        t.us = us
+        TN.settle(t, us) -- tenants: the claim's charge, estimate -> actual
+    end
     if kind == TR_FAIL and rl then
         -- The provider's 429: back to pending, no retry and no failure counted; the task waits
         -- the retry time (docs/fleet.md "Rate limits (429) as backoff").

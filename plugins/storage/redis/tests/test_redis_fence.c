@@ -104,7 +104,7 @@ static void setup(struct srv **s, struct inst *in, const char *lua, const char *
 
 static void plugin_claim(struct inst *in, struct res *x)
 {
-    struct cp_claim cl = {"agent-1", NULL, 0, 1700000001000};
+    struct cp_claim cl = {.agent_id = "agent-1", .now_ms = 1700000001000};
     memset(x, 0, sizeof *x);
     in->ops->task_claim(in->st, &cl, on_res, x);
 }
@@ -385,7 +385,7 @@ static void lost_complete_next_releases_its_claim(const char *lua)
                                .agent_id = "agent-1",
                                .latency_ms = -1,
                                .now_ms = 1700000002000};
-    struct cp_claim cl = {"agent-1", NULL, 0, 1700000002000};
+    struct cp_claim cl = {.agent_id = "agent-1", .now_ms = 1700000002000};
     memset(&x, 0, sizeof x);
     a.ops->task_complete_next(a.st, &tr, &cl, on_res, &x);
     assert_int_equal(wait_res(&x, 5000), CP_ERR_UNAVAILABLE);

@@ -220,7 +220,10 @@ static void op_claim(struct work *w)
     uint32_t n;
     unsigned k = pick(5);
     const char *const *caps = caps_of(k, &n);
-    struct cp_claim c = {w->claimer, k == 4 ? NULL : caps, k == 4 ? 0 : n, w->now};
+    struct cp_claim c = {.agent_id = w->claimer,
+                         .capabilities = k == 4 ? NULL : caps,
+                         .n_capabilities = k == 4 ? 0 : n,
+                         .now_ms = w->now};
     if (k != 4 && !caps) c.capabilities = CAPS, c.n_capabilities = 0;
     w->in->ops->task_claim(w->in->st, &c, on_claimed, w);
 }
