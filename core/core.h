@@ -17,6 +17,7 @@ struct reaper;
 struct events;
 struct ops_feed;
 struct http_server;
+struct agent_stats;
 
 struct cp_core {
     struct cp_config *cfg;
@@ -36,6 +37,7 @@ struct cp_core {
     struct events *events; /* domain event subscribers */
     struct ops_feed *feed; /* the event stream's numbered changes (ops_feed.c) */
     struct http_server *http;
+    struct agent_stats *agent_stats; /* recent latency/errors per agent, for strategies */
 };
 
 /* Call a storage op on the core's store. Front ends use ops.h instead; this is for ops and for

@@ -154,7 +154,8 @@ static void on_select_listed(void *cookie, const struct cp_result *res)
     if (n > 0) {
         struct cp_core *core = call->core;
         size_t idx = selection_pick(core, core_strategy(core, sel->strategy), cands, n,
-                                    sel->capabilities, sel->n_capabilities, NULL, sel->hints_json);
+                                    sel->capabilities, sel->n_capabilities, NULL, sel->hints_json,
+                                    NULL);
         out.agent = cands[idx];
     }
     call->cb(call->cookie, &out);

@@ -89,6 +89,9 @@ void ops_react_store_events(struct cp_core *core, const struct cp_event *ev, siz
  * (events, metrics, breaker), `woken` after (waiters and held claims, which may change the
  * store's records). Only for res->rc == 0. */
 void ops_transition_reacted(struct cp_core *core, int32_t kind, const struct cp_result *res);
+/* A completion or failure report (kind) was applied: feed the agent's recent-tasks window and
+ * remember a completed task's affinity key (ops_affinity.c). */
+void ops_task_finished_seen(struct cp_core *core, int32_t kind, const struct cp_result *res);
 void ops_transition_woken(struct cp_core *core, int32_t kind, const struct cp_result *res);
 /* A claim (ops_claims.c): ops_claim_init sets `call` up as ops_task_claim does (before the
  * store is asked); ops_claim_answered takes the store's claim result: events, metrics, and

@@ -568,12 +568,15 @@ static void wrap_table(struct compat *c)
         /* A plugin that has it is built for 2.4 and never runs through this layer (whose
          * results would not normalize .next_claim): cpd makes the two calls instead. */
         t->task_complete_next = NULL;
+        /* Likewise: affinity (2.4) is only in plugins that never run through this layer. */
+        t->affinity_get = NULL;
+        t->affinity_set = NULL;
     }
 }
 _Static_assert(sizeof(struct cp_storage_ops) ==
-                   offsetof(struct cp_storage_ops, task_complete_next) +
-                       sizeof(void (*)(void *, const struct cp_transition *,
-                                       const struct cp_claim *, cp_storage_cb, void *)),
+                   offsetof(struct cp_storage_ops, affinity_set) +
+                       sizeof(void (*)(void *, const struct cp_affinity *, cp_storage_cb,
+                                       void *)),
                "an op was appended to struct cp_storage_ops: wrap it in wrap_table()");
 
 int storage_compat_wrap(struct plugin *p, char *err, size_t errlen)

@@ -180,6 +180,7 @@ static void mem_destroy(void *state)
     mem_hash_free(&m->agents);
     mem_hash_free(&m->tasks);
     mem_hash_free(&m->idem);
+    mem_affinity_free(m);
     mem_theap_free(&m->timeouts);
     mem_theap_free(&m->waiting);
     free(m->deferred);
@@ -212,6 +213,8 @@ static const struct cp_storage_ops memory_ops = {
     .task_submit_batch = mem_op_task_submit_batch,
     .agent_drain = mem_op_agent_drain,
     .task_complete_next = mem_op_task_complete_next,
+    .affinity_get = mem_op_affinity_get,
+    .affinity_set = mem_op_affinity_set,
 #endif
 };
 

@@ -385,6 +385,9 @@ void rs_task_transition(void *st, const struct cp_transition *tr, cp_storage_cb 
 void rs_task_complete_next(void *st, const struct cp_transition *tr, const struct cp_claim *next,
                            cp_storage_cb cb, void *cookie);
 void rs_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cookie);
+/* redis_affinity.c: prompt-cache affinity's key -> agent memory (plain GET / SET PX). */
+void rs_affinity_get(void *st, const char *key, int64_t now_ms, cp_storage_cb cb, void *cookie);
+void rs_affinity_set(void *st, const struct cp_affinity *a, cp_storage_cb cb, void *cookie);
 void rs_stats(void *st, cp_storage_cb cb, void *cookie);
 void rs_task_extend(void *st, const struct cp_extend *x, cp_storage_cb cb, void *cookie);
 void rs_task_retry(void *st, const struct cp_retry *r, cp_storage_cb cb, void *cookie);

@@ -238,6 +238,8 @@ static const struct cp_storage_ops rs_ops = {
     .task_submit_batch = rs_task_submit_batch,
     .agent_drain = rs_agent_drain,
     .task_complete_next = rs_task_complete_next,
+    .affinity_get = rs_affinity_get,
+    .affinity_set = rs_affinity_set,
 };
 
 CP_PLUGIN_DEFINE(CP_PLUGIN_STORAGE, "redis", "0.1.0", &rs_ops);

@@ -87,6 +87,11 @@
  *        the agent's next task as one operation) and cp_result.next_claim (that claim's
  *        result); a
  *        backend without it gets the two calls from cpd.
+ *   2.4  (also) prompt-cache affinity and what strategies see: struct cp_selection_task gains
+ *        affinity_key and affinity_ttl_ms, struct cp_selection_ctx gains `stats` (struct
+ *        cp_candidate_stats per candidate: quota headroom, recent p95 latency, error rate) and
+ *        affinity_agent; storage ops version 4: affinity_get() / affinity_set() (struct
+ *        cp_affinity) and cp_result.affinity_agent; a backend without them remembers nothing.
  */
 #ifndef CP_ABI_H
 #define CP_ABI_H
