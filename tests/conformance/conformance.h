@@ -86,6 +86,12 @@ const struct cp_result *op_complete_next(const struct cp_transition *tr,
                                          const struct cp_claim *next);
 int cx_has_complete_next(void);
 
+/* affinity_get / affinity_set (since ABI 2.4, optional: NULL means nothing is remembered); only
+ * when cx_has_affinity(). */
+const struct cp_result *op_affinity_get(const char *key, int64_t now);
+const struct cp_result *op_affinity_set(const struct cp_affinity *a);
+int cx_has_affinity(void);
+
 /* ---- asserting shorthands ------------------------------------------------------------------ */
 
 /* An agent input with defaults (model "m1", provider "p1", metadata {}, no probe). */
@@ -161,6 +167,8 @@ extern const struct CMUnitTest conformance_status_tests[];
 extern const size_t conformance_status_count;
 extern const struct CMUnitTest conformance_next_tests[];
 extern const size_t conformance_next_count;
+extern const struct CMUnitTest conformance_affinity_tests[];
+extern const size_t conformance_affinity_count;
 
 #define CX_TEST(fn) cmocka_unit_test_setup_teardown(fn, cx_setup, cx_teardown)
 

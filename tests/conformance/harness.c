@@ -223,6 +223,9 @@ static struct cp_result *copy_result(const struct cp_result *r)
         r->size >= offsetof(struct cp_result, next_claim) + sizeof r->next_claim && r->next_claim
             ? copy_result(r->next_claim)
             : NULL;
+    c->affinity_agent = r->size >= offsetof(struct cp_result, affinity_agent) + sizeof(char *)
+                            ? cx_strdup(r->affinity_agent)
+                            : NULL;
     return c;
 }
 
@@ -580,6 +583,23 @@ const struct cp_result *op_complete_next(const struct cp_transition *tr,
 {
     assert_true(cx_has_complete_next());
     RUN("task_complete_next", task_complete_next(cx.st, tr, next, on_result, w));
+}
+
+int cx_has_affinity(void)
+{
+    return cx.ops->version >= 4 && cx.ops->affinity_get && cx.ops->affinity_set;
+}
+
+const struct cp_result *op_affinity_get(const char *key, int64_t now)
+{
+    assert_true(cx_has_affinity());
+    RUN("affinity_get", affinity_get(cx.st, key, now, on_result, w));
+}
+
+const struct cp_result *op_affinity_set(const struct cp_affinity *a)
+{
+    assert_true(cx_has_affinity());
+    RUN("affinity_set", affinity_set(cx.st, a, on_result, w));
 }
 
 const struct cp_result *op_unregister(const char *id, int64_t now)

@@ -59,6 +59,7 @@ int main(int argc, char **argv)
         {conformance_admin_tests, conformance_admin_count},
         {conformance_status_tests, conformance_status_count},
         {conformance_next_tests, conformance_next_count},
+        {conformance_affinity_tests, conformance_affinity_count},
     };
     size_t total = 0;
     for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++)
