@@ -556,6 +556,8 @@ CPC_API int cp_client_task_list(cp_client *c, const struct cpc_task_query *q,
 
 /* Health, stats, the event stream, plugins and raw requests. */
 #include "client_observe.h"
+/* What a fleet of AI agents adds to a submit: prompt-cache affinity. */
+#include "client_fleet.h"
 
 #ifdef __cplusplus
 }
