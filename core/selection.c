@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "core.h"
 #include "log.h"
+#include "metrics.h"
 #include "selection.h"
 #include "xalloc.h"
 
@@ -18,11 +19,35 @@ struct plugin *core_strategy(struct cp_core *core, const char *name)
     return plugin_find(&core->plugins, CP_PLUGIN_SELECTION, name);
 }
 
+static size_t pick(struct cp_core *core, struct plugin *strategy,
+                   const struct cp_agent_view *const *candidates, size_t n,
+                   const char *const *caps, uint32_t n_caps,
+                   const struct cp_selection_task *task, const char *hints_json,
+                   const char *affinity_agent);
+
 size_t selection_pick(struct cp_core *core, struct plugin *strategy,
                       const struct cp_agent_view *const *candidates, size_t n,
                       const char *const *caps, uint32_t n_caps,
                       const struct cp_selection_task *task, const char *hints_json,
                       const char *affinity_agent)
+{
+    size_t idx = pick(core, strategy, candidates, n, caps, n_caps, task, hints_json,
+                      affinity_agent);
+    if (task && task->affinity_key) {
+        const char *chosen = candidates[idx]->agent_id;
+        metrics_affinity_placed(!affinity_agent ? METRICS_AFFINITY_COLD
+                                : chosen && strcmp(chosen, affinity_agent) == 0
+                                    ? METRICS_AFFINITY_WARM
+                                    : METRICS_AFFINITY_OTHER);
+    }
+    return idx;
+}
+
+static size_t pick(struct cp_core *core, struct plugin *strategy,
+                   const struct cp_agent_view *const *candidates, size_t n,
+                   const char *const *caps, uint32_t n_caps,
+                   const struct cp_selection_task *task, const char *hints_json,
+                   const char *affinity_agent)
 {
     if (n <= 1 || !strategy) return 0;
     char key[4096];

@@ -125,6 +125,20 @@ class Affinity(cpdtest.CpdTestCase):
         tid, got = self.turn(key, [a, b, c], strategy="least_loaded")
         self.assertNotEqual(got, c)
         self.complete(tid, got)
+        # /metrics counts where keyed tasks went: 3 warm turns, the least_loaded one on another
+        # agent while c was remembered, the first turn and the other key cold (nothing known).
+        self.assertEqual(self.placements(), {"warm": 3, "other": 1, "cold": 2})
+
+    def placements(self):
+        r = self.c.get("/metrics")
+        self.assertStatus(r, 200)
+        text = r.body
+        out = {}
+        for line in text.splitlines():
+            if line.startswith('cp_affinity_placements_total{result="'):
+                name = line.split('"')[1]
+                out[name] = int(float(line.rsplit(" ", 1)[1]))
+        return out
 
     def test_busy_warm_agent_falls_back_and_the_new_agent_becomes_warm(self):
         a, b, c = self.ids
