@@ -41,7 +41,8 @@ int affinity_from_metadata(const char *metadata_json, char key[CP_AFFINITY_KEY_M
     json_object *k = NULL, *ttl = NULL;
     int found = 0;
     if (o && json_object_is_type(o, json_type_object) &&
-        json_object_object_get_ex(o, "affinity_key", &k) && json_object_is_type(k, json_type_string)) {
+        json_object_object_get_ex(o, "affinity_key", &k) &&
+        json_object_is_type(k, json_type_string)) {
         const char *s = json_object_get_string(k);
         if ((size_t)json_object_get_string_len(k) == strlen(s) && affinity_key_valid(s)) {
             strcpy(key, s); /* at most CP_AFFINITY_KEY_MAX bytes: checked above */
@@ -98,7 +99,7 @@ void affinity_remember(struct cp_core *core, const struct cp_task_view *t, const
     if (ttl_ms <= 0) ttl_ms = core->cfg->affinity_ttl_ms;
     if (ttl_ms > core->cfg->affinity_max_ttl_ms) ttl_ms = core->cfg->affinity_max_ttl_ms;
     if (ttl_ms <= 0) return;
-    struct cp_affinity a = {.key = key, .agent_id = agent_id, .ttl_ms = ttl_ms,
-                            .now_ms = clock_now_ms()};
+    struct cp_affinity a = {
+        .key = key, .agent_id = agent_id, .ttl_ms = ttl_ms, .now_ms = clock_now_ms()};
     CORE_STORE(core, affinity_set, &a, on_remembered, NULL);
 }

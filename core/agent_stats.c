@@ -14,9 +14,9 @@
 #define BUCKETS 1024 /* a power of two */
 
 struct agent_window {
-    struct agent_window *next; /* in its bucket */
-    uint64_t touched;          /* the table's clock at the last record (eviction order) */
-    float latency[AGENT_STATS_WINDOW];  /* < 0: unknown */
+    struct agent_window *next;         /* in its bucket */
+    uint64_t touched;                  /* the table's clock at the last record (eviction order) */
+    float latency[AGENT_STATS_WINDOW]; /* < 0: unknown */
     unsigned char failed[AGENT_STATS_WINDOW];
     uint32_t n, at; /* filled entries, next slot */
     char id[];
@@ -77,8 +77,7 @@ static void evict_oldest(struct agent_stats *s)
     s->n--;
 }
 
-void agent_stats_record(struct agent_stats *s, const char *agent_id, double latency_ms,
-                        int failed)
+void agent_stats_record(struct agent_stats *s, const char *agent_id, double latency_ms, int failed)
 {
     if (!s || !agent_id || !*agent_id) return;
     struct agent_window *w = find(s, agent_id);

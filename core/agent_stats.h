@@ -24,8 +24,7 @@ void agent_stats_free(struct agent_stats *s);
 
 /* A task of agent_id ended: latency_ms (< 0: unknown, counts for the error rate only), failed
  * 1 for a failure report. */
-void agent_stats_record(struct agent_stats *s, const char *agent_id, double latency_ms,
-                        int failed);
+void agent_stats_record(struct agent_stats *s, const char *agent_id, double latency_ms, int failed);
 
 /* out = what is known of agent a (out->size set): the window's p95 and error rate (-1 when
  * empty), the quota headroom (-1 until the quota module says). s may be NULL (nothing known). */

@@ -20,9 +20,8 @@ struct plugin *core_strategy(struct cp_core *core, const char *name)
 }
 
 static size_t pick(struct cp_core *core, struct plugin *strategy,
-                   const struct cp_agent_view *const *candidates, size_t n,
-                   const char *const *caps, uint32_t n_caps,
-                   const struct cp_selection_task *task, const char *hints_json,
+                   const struct cp_agent_view *const *candidates, size_t n, const char *const *caps,
+                   uint32_t n_caps, const struct cp_selection_task *task, const char *hints_json,
                    const char *affinity_agent);
 
 size_t selection_pick(struct cp_core *core, struct plugin *strategy,
@@ -31,8 +30,8 @@ size_t selection_pick(struct cp_core *core, struct plugin *strategy,
                       const struct cp_selection_task *task, const char *hints_json,
                       const char *affinity_agent)
 {
-    size_t idx = pick(core, strategy, candidates, n, caps, n_caps, task, hints_json,
-                      affinity_agent);
+    size_t idx =
+        pick(core, strategy, candidates, n, caps, n_caps, task, hints_json, affinity_agent);
     if (task && task->affinity_key) {
         const char *chosen = candidates[idx]->agent_id;
         metrics_affinity_placed(!affinity_agent ? METRICS_AFFINITY_COLD
@@ -44,9 +43,8 @@ size_t selection_pick(struct cp_core *core, struct plugin *strategy,
 }
 
 static size_t pick(struct cp_core *core, struct plugin *strategy,
-                   const struct cp_agent_view *const *candidates, size_t n,
-                   const char *const *caps, uint32_t n_caps,
-                   const struct cp_selection_task *task, const char *hints_json,
+                   const struct cp_agent_view *const *candidates, size_t n, const char *const *caps,
+                   uint32_t n_caps, const struct cp_selection_task *task, const char *hints_json,
                    const char *affinity_agent)
 {
     if (n <= 1 || !strategy) return 0;

@@ -575,8 +575,7 @@ static void wrap_table(struct compat *c)
 }
 _Static_assert(sizeof(struct cp_storage_ops) ==
                    offsetof(struct cp_storage_ops, affinity_set) +
-                       sizeof(void (*)(void *, const struct cp_affinity *, cp_storage_cb,
-                                       void *)),
+                       sizeof(void (*)(void *, const struct cp_affinity *, cp_storage_cb, void *)),
                "an op was appended to struct cp_storage_ops: wrap it in wrap_table()");
 
 int storage_compat_wrap(struct plugin *p, char *err, size_t errlen)

@@ -97,8 +97,8 @@ void test_submit_affinity(void **state)
     expect_error(cp_client_task_submit_affinity(C, &s, NULL, &aff, &id, NULL), CPC_ERR_INVALID, 0,
                  NULL);
     aff = (struct cpc_task_affinity){.key = "no spaces please"};
-    expect_error(cp_client_task_submit_affinity(C, &s, NULL, &aff, &id, NULL), CPC_ERR_INVALID,
-                 400, "invalid_field");
+    expect_error(cp_client_task_submit_affinity(C, &s, NULL, &aff, &id, NULL), CPC_ERR_INVALID, 400,
+                 "invalid_field");
     assert_non_null(strstr(cp_client_last_message(C), "affinity_key"));
 }
 

@@ -12,7 +12,7 @@
 #define REQUIRE_AFFINITY()                                                                         \
     do {                                                                                           \
         if (!cx_has_affinity()) {                                                                  \
-            print_message("affinity_get/affinity_set not provided: nothing is remembered\n");     \
+            print_message("affinity_get/affinity_set not provided: nothing is remembered\n");      \
             skip();                                                                                \
         }                                                                                          \
     } while (0)

@@ -92,8 +92,8 @@ static struct cp_candidate_stats stats(int64_t tokens, int64_t requests, double 
 
 /* select() over agents a[n] with stats st[n] (NULL: a host without them), for a task with
  * affinity key `key` (NULL: none) whose remembered agent is `warm`. */
-static int pick(struct loaded *l, const struct cp_agent_view *a, const struct cp_candidate_stats *st,
-                size_t n, const char *key, const char *warm)
+static int pick(struct loaded *l, const struct cp_agent_view *a,
+                const struct cp_candidate_stats *st, size_t n, const char *key, const char *warm)
 {
     const struct cp_agent_view *list[16];
     const struct cp_candidate_stats *sp[16];
@@ -207,8 +207,8 @@ static void test_affinity_threshold_and_fallback(void **unused)
     assert_int_equal(pick(&l, a, s, 3, "debate-7", "b"), 2); /* headroom: most tokens left */
     unload(&l);
     /* Bad options are refused at create(), naming the option. */
-    const char *bad[][2] = {{"max_load", "0"}, {"max_load", "1.5"}, {"max_load", "x"},
-                            {"fallback", "random"}};
+    const char *bad[][2] = {
+        {"max_load", "0"}, {"max_load", "1.5"}, {"max_load", "x"}, {"fallback", "random"}};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         set_options(bad[i][0], bad[i][1], NULL, NULL);
         struct loaded b = {0};

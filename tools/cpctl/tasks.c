@@ -217,8 +217,8 @@ static int cmd_submit(struct cpctl *ctl, int argc, char **argv)
     s.n_required = caps.n;
     char *id = NULL;
     int created = 0;
-    int err = cp_client_task_submit_affinity(ctl->client, &s, &o, aff.key ? &aff : NULL, &id,
-                                             &created);
+    int err =
+        cp_client_task_submit_affinity(ctl->client, &s, &o, aff.key ? &aff : NULL, &id, &created);
     cpctl_list_free(&caps);
     if (err) return cpctl_fail(ctl, err, "tasks submit");
     if (ctl->json)

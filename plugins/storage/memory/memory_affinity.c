@@ -37,10 +37,14 @@ static uint32_t aff_hash(const struct mem *m, const char *key)
 
 static void unlink_entry(struct mem_affinity *a, struct aff_entry *e)
 {
-    if (e->prev) e->prev->next = e->next;
-    else a->head = e->next;
-    if (e->next) e->next->prev = e->prev;
-    else a->tail = e->prev;
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        a->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        a->tail = e->prev;
     e->prev = e->next = NULL;
 }
 
@@ -48,8 +52,10 @@ static void append_entry(struct mem_affinity *a, struct aff_entry *e)
 {
     e->prev = a->tail;
     e->next = NULL;
-    if (a->tail) a->tail->next = e;
-    else a->head = e;
+    if (a->tail)
+        a->tail->next = e;
+    else
+        a->head = e;
     a->tail = e;
 }
 

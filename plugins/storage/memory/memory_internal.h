@@ -397,8 +397,7 @@ void mem_op_task_submit_batch(void *st, const struct cp_task_view *const *tasks,
 struct mem_affinity;
 void mem_affinity_free(struct mem *m);
 #if CP_ABI_TARGET_MINOR >= 4
-void mem_op_affinity_get(void *st, const char *key, int64_t now_ms, cp_storage_cb cb,
-                         void *cookie);
+void mem_op_affinity_get(void *st, const char *key, int64_t now_ms, cp_storage_cb cb, void *cookie);
 void mem_op_affinity_set(void *st, const struct cp_affinity *a, cp_storage_cb cb, void *cookie);
 #endif
 void mem_op_task_complete_next(void *st, const struct cp_transition *tr,

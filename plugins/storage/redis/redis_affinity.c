@@ -51,7 +51,8 @@ static void on_reply(struct rs *rs, const redisReply *reply, void *cookie)
     memset(&res, 0, sizeof res);
     res.size = sizeof res;
     char agent[CP_AFFINITY_AGENT_MAX + 1];
-    if (reply->type == REDIS_REPLY_STRING && reply->len > 0 && reply->len <= CP_AFFINITY_AGENT_MAX) {
+    if (reply->type == REDIS_REPLY_STRING && reply->len > 0 &&
+        reply->len <= CP_AFFINITY_AGENT_MAX) {
         memcpy(agent, reply->str, reply->len); /* bytes from Redis: bounded, NUL-terminated */
         agent[reply->len] = '\0';
         res.affinity_agent = agent;

@@ -483,8 +483,7 @@ struct cp_storage_ops {
      * remembers a->agent_id for a->key until a->now_ms + a->ttl_ms (replacing what was there);
      * affinity_get answers .affinity_agent for `key` (NULL when none or expired at now_ms). A
      * backend bounds what it keeps (expired entries go; it may forget the oldest ones early). */
-    void (*affinity_get)(void *st, const char *key, int64_t now_ms, cp_storage_cb cb,
-                         void *cookie);
+    void (*affinity_get)(void *st, const char *key, int64_t now_ms, cp_storage_cb cb, void *cookie);
     void (*affinity_set)(void *st, const struct cp_affinity *a, cp_storage_cb cb, void *cookie);
 #endif
     /* Ops appended by later minors go here, at the end, each inside
