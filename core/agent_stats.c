@@ -19,6 +19,10 @@ struct agent_window {
     float latency[AGENT_STATS_WINDOW]; /* < 0: unknown */
     unsigned char failed[AGENT_STATS_WINDOW];
     uint32_t n, at; /* filled entries, next slot */
+    /* Kept up to date by every record, so that a selection (which may offer the whole fleet,
+     * GET /agents/select) reads them without sorting. */
+    double p95;
+    uint32_t n_failed;
     char id[];
 };
 
@@ -77,6 +81,25 @@ static void evict_oldest(struct agent_stats *s)
     s->n--;
 }
 
+static int by_value(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The nearest-rank 95th percentile of the known latencies in w, or -1. */
+static double p95(const struct agent_window *w)
+{
+    float v[AGENT_STATS_WINDOW];
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < w->n; i++)
+        if (w->latency[i] >= 0) v[k++] = w->latency[i];
+    if (k == 0) return -1;
+    qsort(v, k, sizeof *v, by_value);
+    uint32_t rank = (uint32_t)((95u * k + 99u) / 100u); /* ceil(0.95 k), 1-based */
+    return v[rank ? rank - 1 : 0];
+}
+
 void agent_stats_record(struct agent_stats *s, const char *agent_id, double latency_ms, int failed)
 {
     if (!s || !agent_id || !*agent_id) return;
@@ -96,25 +119,10 @@ void agent_stats_record(struct agent_stats *s, const char *agent_id, double late
     w->failed[w->at] = failed ? 1 : 0;
     w->at = (w->at + 1) % AGENT_STATS_WINDOW;
     if (w->n < AGENT_STATS_WINDOW) w->n++;
-}
-
-static int by_value(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* The nearest-rank 95th percentile of the known latencies in w, or -1. */
-static double p95(const struct agent_window *w)
-{
-    float v[AGENT_STATS_WINDOW];
-    uint32_t k = 0;
+    w->n_failed = 0;
     for (uint32_t i = 0; i < w->n; i++)
-        if (w->latency[i] >= 0) v[k++] = w->latency[i];
-    if (k == 0) return -1;
-    qsort(v, k, sizeof *v, by_value);
-    uint32_t rank = (uint32_t)((95u * k + 99u) / 100u); /* ceil(0.95 k), 1-based */
-    return v[rank ? rank - 1 : 0];
+        w->n_failed += w->failed[i];
+    w->p95 = p95(w);
 }
 
 /* ==== QUOTA WIRING (lead): the `quota` branch provides quota_headroom_for_agent() in
@@ -138,10 +146,7 @@ void agent_stats_fill(struct cp_core *core, const struct agent_stats *s,
     quota_headroom(core, a, &out->quota_requests_left, &out->quota_tokens_left);
     const struct agent_window *w = s && a && a->agent_id ? find(s, a->agent_id) : NULL;
     if (!w || w->n == 0) return;
-    uint32_t failed = 0;
-    for (uint32_t i = 0; i < w->n; i++)
-        failed += w->failed[i];
     out->recent_tasks = w->n;
-    out->error_rate = (double)failed / (double)w->n;
-    out->latency_p95_ms = p95(w);
+    out->error_rate = (double)w->n_failed / (double)w->n;
+    out->latency_p95_ms = w->p95;
 }
