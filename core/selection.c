@@ -32,7 +32,7 @@ size_t selection_pick(struct cp_core *core, struct plugin *strategy,
 {
     size_t idx =
         pick(core, strategy, candidates, n, caps, n_caps, task, hints_json, affinity_agent);
-    if (task && task->affinity_key) {
+    if (task && task->affinity_key && n > 1) { /* a choice was made */
         const char *chosen = candidates[idx]->agent_id;
         metrics_affinity_placed(!affinity_agent ? METRICS_AFFINITY_COLD
                                 : chosen && strcmp(chosen, affinity_agent) == 0
