@@ -38,6 +38,7 @@
 
 #include <event2/event.h>
 
+#include "affinity.h"
 #include "clock.h"
 #include "core.h"
 #include "log.h"
@@ -62,6 +63,12 @@ struct wake {
     int po_known; /* the task's pass-over below is known (else an empty claim proves nothing) */
     char *po_agent;
     int64_t po_until;
+    /* Prompt-cache affinity: the task's key (from its metadata), and the agent the store
+     * remembers for it, asked once per wake-up before the first choice (aff_state). */
+    char *aff_key;
+    int64_t aff_ttl_ms;
+    char *aff_agent;
+    int aff_state; /* 0: not asked yet, 1: asking, 2: known (aff_agent, maybe NULL) */
 };
 
 int claims_idle(const struct claims *s)
@@ -202,6 +209,8 @@ static void wake_set_task(struct wake *w, const struct cp_task_view *t)
     w->metadata = xstrdup(t->metadata_json ? t->metadata_json : "{}");
     w->priority = t->priority;
     w->payload_bytes = t->payload_json ? strlen(t->payload_json) : 0;
+    char key[CP_AFFINITY_KEY_MAX + 1];
+    if (affinity_from_metadata(w->metadata, key, &w->aff_ttl_ms)) w->aff_key = xstrdup(key);
 }
 
 static void wake_unref(struct wake *w)
@@ -213,6 +222,8 @@ static void wake_unref(struct wake *w)
     free(w->type);
     free(w->metadata);
     free(w->po_agent);
+    free(w->aff_key);
+    free(w->aff_agent);
     free(w);
 }
 
@@ -356,6 +367,15 @@ static void on_wake_claim(void *cookie, const struct cp_result *res)
     wake_unref(w);
 }
 
+static void on_affinity_known(void *cookie, const struct cp_result *res)
+{
+    struct wake *w = cookie;
+    w->aff_state = 2;
+    if (res->rc == 0 && res->affinity_agent) w->aff_agent = xstrdup(res->affinity_agent);
+    wake_run(w->s, w); /* a store error: placed without it, as if nothing were remembered */
+    wake_unref(w);
+}
+
 static void wake_run(struct claims *s, struct wake *w)
 {
     struct claimer *cands[MAX_CANDIDATES];
@@ -364,6 +384,15 @@ static void wake_run(struct claims *s, struct wake *w)
         claims_missed(s, (const char *const *)w->req, w->n_req); /* ends unplaced */
         return;
     }
+    /* A task with an affinity key and a choice to make: ask the store which agent completed
+     * the key last (any process may have written it), then choose. Once per wake-up. */
+    if (n > 1 && w->aff_key && w->aff_state == 0 && affinity_supported(s->core)) {
+        w->aff_state = 1;
+        w->refs++;
+        CORE_STORE(s->core, affinity_get, w->aff_key, clock_now_ms(), on_affinity_known, w);
+        return;
+    }
+    if (w->aff_state == 1) return; /* a step while the answer is awaited: it runs the choice */
     const struct cp_agent_view *views[MAX_CANDIDATES];
     for (size_t i = 0; i < n; i++)
         views[i] = &cands[i]->snap;
@@ -375,10 +404,12 @@ static void wake_run(struct claims *s, struct wake *w)
         .priority = w->priority,
         .metadata_json = w->metadata,
         .payload_bytes = w->payload_bytes,
+        .affinity_key = w->aff_key,
+        .affinity_ttl_ms = w->aff_key ? w->aff_ttl_ms : 0,
     };
     size_t idx = selection_pick(s->core, core_strategy(s->core, w->strategy), views, n,
                                 (const char *const *)w->req, w->n_req,
-                                w->task_id && w->type ? &task : NULL, NULL);
+                                w->task_id && w->type ? &task : NULL, NULL, w->aff_agent);
     struct claimer *c = cands[idx];
     claims_held_remove(s, c);
     claim_for(s, c, w);

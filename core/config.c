@@ -43,6 +43,8 @@ const struct cfg_key cfg_keys[] = {
     {"tasks.retry_backoff.seconds", NULL, CT_SECONDS, OFF(backoff_ms), 0, 0},
     {"tasks.retry_backoff.max_seconds", NULL, CT_SECONDS, OFF(backoff_max_ms), 0, 0},
     {"tasks.retry_backoff.jitter", NULL, CT_BOOL, OFF(backoff_jitter), 0, 0},
+    {"tasks.affinity_ttl_seconds", NULL, CT_SECONDS, OFF(affinity_ttl_ms), 0, 0},
+    {"tasks.max_affinity_ttl_seconds", NULL, CT_SECONDS, OFF(affinity_max_ttl_ms), 0, 0},
     {"health.unhealthy_threshold", NULL, CT_COUNT, OFF(unhealthy_threshold), 1, 1000},
     {"health.recovery_threshold", NULL, CT_COUNT, OFF(recovery_threshold), 1, 1000},
     {"health.slow_probe_seconds", NULL, CT_SECONDS, OFF(slow_probe_ms), 0, 0},
@@ -78,8 +80,9 @@ void config_defaults(struct cp_config *cfg)
     cfg->storage = xstrdup("memory");
     cfg->plugins_strict_permissions = 1;
     cfg->selection_default = xstrdup("least_loaded");
-    static const char *const selection[] = {"least_loaded", "round_robin", "random"};
-    for (size_t i = 0; i < 3; i++)
+    static const char *const selection[] = {"least_loaded", "round_robin", "random", "affinity",
+                                            "headroom"};
+    for (size_t i = 0; i < 5; i++)
         cfg->selection_plugins[cfg->n_selection_plugins++].spec = xstrdup(selection[i]);
     static const char *const probes[] = {"http", "tcp"};
     for (size_t i = 0; i < 2; i++)
@@ -97,6 +100,8 @@ void config_defaults(struct cp_config *cfg)
     cfg->backoff_type = CP_BACKOFF_NONE;
     cfg->backoff_ms = 1000;
     cfg->backoff_max_ms = 300000;
+    cfg->affinity_ttl_ms = 600000;
+    cfg->affinity_max_ttl_ms = 86400000;
     cfg->unhealthy_threshold = 3;
     cfg->recovery_threshold = 2;
     cfg->slow_probe_ms = 5000;
@@ -450,12 +455,20 @@ int config_validate(const struct cp_config *cfg, char *err, size_t errlen)
                      {"circuit.max_cooldown_seconds", cfg->max_cooldown_ms},
                      {"limits.header_timeout_seconds", cfg->header_timeout_ms},
                      {"limits.idle_timeout_seconds", cfg->idle_timeout_ms},
-                     {"events.keepalive_seconds", cfg->events_keepalive_ms}};
+                     {"events.keepalive_seconds", cfg->events_keepalive_ms},
+                     {"tasks.affinity_ttl_seconds", cfg->affinity_ttl_ms},
+                     {"tasks.max_affinity_ttl_seconds", cfg->affinity_max_ttl_ms}};
     for (size_t i = 0; i < sizeof durations / sizeof durations[0]; i++) {
         if (durations[i].ms <= 0) {
             snprintf(err, errlen, "config: %s must be > 0 seconds", durations[i].name);
             return -1;
         }
+    }
+    if (cfg->affinity_ttl_ms > cfg->affinity_max_ttl_ms) {
+        snprintf(err, errlen,
+                 "config: tasks.affinity_ttl_seconds must not exceed "
+                 "tasks.max_affinity_ttl_seconds");
+        return -1;
     }
     if (cfg->cooldown_ms > cfg->max_cooldown_ms) {
         snprintf(err, errlen,

@@ -106,6 +106,9 @@ struct cp_config {
     int64_t backoff_ms;     /* .seconds 1 */
     int64_t backoff_max_ms; /* .max_seconds 300 */
     int backoff_jitter;     /* .jitter false */
+    /* prompt-cache affinity (docs/fleet.md) */
+    int64_t affinity_ttl_ms;     /* tasks.affinity_ttl_seconds 600: of tasks that give none */
+    int64_t affinity_max_ttl_ms; /* tasks.max_affinity_ttl_seconds 86400: the most a task gets */
 
     /* health */
     uint32_t unhealthy_threshold; /* health.unhealthy_threshold 3 */

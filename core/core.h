@@ -17,6 +17,7 @@ struct reaper;
 struct events;
 struct ops_feed;
 struct http_server;
+struct agent_stats;
 
 struct cp_core {
     struct cp_config *cfg;
@@ -37,6 +38,7 @@ struct cp_core {
     struct ops_feed *feed; /* the event stream's numbered changes (ops_feed.c) */
     struct http_server *http;
     struct quotas *quotas; /* provider quotas, the host's side (quota.c) */
+    struct agent_stats *agent_stats; /* recent latency/errors per agent, for strategies */
 };
 
 /* Call a storage op on the core's store. Front ends use ops.h instead; this is for ops and for

@@ -207,8 +207,16 @@ void metrics_probe_result(const char *probe_type, int ok, double latency_seconds
     hist_observe(&e->h, latency_seconds);
 }
 
+static uint64_t affinity_placed[3];
+
+void metrics_affinity_placed(int result)
+{
+    if (result >= 0 && result < 3) affinity_placed[result]++;
+}
+
 void metrics_reset(void)
 {
+    memset(affinity_placed, 0, sizeof affinity_placed);
     lmap_clear(&task_map);
     lmap_clear(&http_map);
     memset(http_memo, 0, sizeof http_memo);
@@ -373,6 +381,13 @@ void metrics_render(struct evbuffer *out, const struct cp_stats_view *stats)
         labels_add(scratch, "type", e->hdr.key, e->hdr.keylen);
         put_labelled_hist(out, scratch, "cp_probe_duration_seconds", &e->h);
     }
+    put_head(out, "cp_affinity_placements_total", "counter",
+             "Tasks with an affinity_key placed among held claimers: on the key's warm agent, "
+             "on another agent while one was remembered, or with none remembered.");
+    static const char *const aff_results[3] = {"warm", "other", "cold"};
+    for (int i = 0; i < 3; i++)
+        evbuffer_add_printf(out, "cp_affinity_placements_total{result=\"%s\"} %" PRIu64 "\n",
+                            aff_results[i], affinity_placed[i]);
     evbuffer_free(scratch);
 }
 

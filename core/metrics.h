@@ -26,6 +26,11 @@ void metrics_probe_result(const char *probe_type, int ok, double latency_seconds
 void metrics_render(struct evbuffer *out, const struct cp_stats_view *stats);
 /* cp_storage_up and, when the store reports them (st != NULL), its connection counters. */
 void metrics_render_storage(struct evbuffer *out, int up, const struct cp_storage_status *st);
+/* A task with an affinity_key was placed among held claimers: on its warm agent
+ * (METRICS_AFFINITY_WARM), on another while one was remembered (_OTHER), or with none
+ * remembered (_COLD). cp_affinity_placements_total{result=...}. */
+enum metrics_affinity { METRICS_AFFINITY_WARM = 0, METRICS_AFFINITY_OTHER, METRICS_AFFINITY_COLD };
+void metrics_affinity_placed(int result);
 void metrics_reset(void); /* tests */
 
 #endif

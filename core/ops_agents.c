@@ -153,8 +153,9 @@ static void on_select_listed(void *cookie, const struct cp_result *res)
     struct cp_result out = {.size = sizeof out};
     if (n > 0) {
         struct cp_core *core = call->core;
-        size_t idx = selection_pick(core, core_strategy(core, sel->strategy), cands, n,
-                                    sel->capabilities, sel->n_capabilities, NULL, sel->hints_json);
+        size_t idx =
+            selection_pick(core, core_strategy(core, sel->strategy), cands, n, sel->capabilities,
+                           sel->n_capabilities, NULL, sel->hints_json, NULL);
         out.agent = cands[idx];
     }
     call->cb(call->cookie, &out);

@@ -93,6 +93,9 @@ void ops_transition_reacted(struct cp_core *core, int32_t kind, const struct cp_
  * with its last attempt rate_limited); the store's quota_list answer for the host's copy. */
 int ops_rate_limited(int32_t kind, const struct cp_result *res);
 void ops_quotas_seen(void *cookie, const struct cp_result *res);
+/* A completion or failure report (kind) was applied: feed the agent's recent-tasks window and
+ * remember a completed task's affinity key (ops_affinity.c). */
+void ops_task_finished_seen(struct cp_core *core, int32_t kind, const struct cp_result *res);
 void ops_transition_woken(struct cp_core *core, int32_t kind, const struct cp_result *res);
 /* A claim (ops_claims.c): ops_claim_init sets `call` up as ops_task_claim does (before the
  * store is asked); ops_claim_answered takes the store's claim result: events, metrics, and

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "agent_stats.h"
 #include "claims.h"
 #include "health.h"
 #include "log.h"
@@ -22,6 +23,7 @@ void ops_open(struct cp_core *core, probe_decode_fn decode)
     core->health = health_new(core, &hh, decode);
     core->reaper = reaper_new(core);
     core->quotas = quotas_new(core);
+    core->agent_stats = agent_stats_new();
 }
 
 /* Agents already in a shared store (Redis) at start-up get their probes scheduled here too:
@@ -65,6 +67,8 @@ void ops_close(struct cp_core *core)
     claims_free(core->claims);
     ops_feed_free(core->feed);
     events_free(core->events);
+    agent_stats_free(core->agent_stats);
+    core->agent_stats = NULL;
     core->health = NULL;
     core->reaper = NULL;
     core->sched = NULL;

@@ -235,6 +235,7 @@ void ops_transition_reacted(struct cp_core *core, int32_t kind, const struct cp_
                            kind == CP_TR_COMPLETE ? MET_TASK_COMPLETED : MET_TASK_FAILED);
         if (core->health && res->agent)
             health_task_outcome_seen(core->health, res->agent, kind == CP_TR_COMPLETE);
+        ops_task_finished_seen(core, kind, res);
     }
 }
 

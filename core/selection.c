@@ -5,10 +5,13 @@
 
 #include <cp/selection.h>
 
+#include "agent_stats.h"
 #include "clock.h"
 #include "core.h"
 #include "log.h"
+#include "metrics.h"
 #include "selection.h"
+#include "xalloc.h"
 
 struct plugin *core_strategy(struct cp_core *core, const char *name)
 {
@@ -16,12 +19,34 @@ struct plugin *core_strategy(struct cp_core *core, const char *name)
     return plugin_find(&core->plugins, CP_PLUGIN_SELECTION, name);
 }
 
+static size_t pick(struct cp_core *core, struct plugin *strategy,
+                   const struct cp_agent_view *const *candidates, size_t n, const char *const *caps,
+                   uint32_t n_caps, const struct cp_selection_task *task, const char *hints_json,
+                   const char *affinity_agent);
+
 size_t selection_pick(struct cp_core *core, struct plugin *strategy,
                       const struct cp_agent_view *const *candidates, size_t n,
                       const char *const *caps, uint32_t n_caps,
-                      const struct cp_selection_task *task, const char *hints_json)
+                      const struct cp_selection_task *task, const char *hints_json,
+                      const char *affinity_agent)
 {
-    (void)core;
+    size_t idx =
+        pick(core, strategy, candidates, n, caps, n_caps, task, hints_json, affinity_agent);
+    if (task && task->affinity_key && n > 1) { /* a choice was made */
+        const char *chosen = candidates[idx]->agent_id;
+        metrics_affinity_placed(!affinity_agent ? METRICS_AFFINITY_COLD
+                                : chosen && strcmp(chosen, affinity_agent) == 0
+                                    ? METRICS_AFFINITY_WARM
+                                    : METRICS_AFFINITY_OTHER);
+    }
+    return idx;
+}
+
+static size_t pick(struct cp_core *core, struct plugin *strategy,
+                   const struct cp_agent_view *const *candidates, size_t n, const char *const *caps,
+                   uint32_t n_caps, const struct cp_selection_task *task, const char *hints_json,
+                   const char *affinity_agent)
+{
     if (n <= 1 || !strategy) return 0;
     char key[4096];
     size_t len = 0;
@@ -41,9 +66,22 @@ size_t selection_pick(struct cp_core *core, struct plugin *strategy,
         .now_ms = clock_now_ms(),
         .task = task,
         .hints_json = hints_json ? hints_json : "{}",
+        .affinity_agent = affinity_agent,
     };
+    /* What strategies see of each candidate besides its record (2.4): on the stack for the
+     * usual few, else allocated (GET /agents/select may offer the whole fleet). */
+    struct cp_candidate_stats local[64], *stats = n <= 64 ? local : xcalloc(n, sizeof *stats);
+    const struct cp_candidate_stats *local_ptrs[64];
+    const struct cp_candidate_stats **ptrs = n <= 64 ? local_ptrs : xcalloc(n, sizeof *ptrs);
+    for (size_t i = 0; i < n; i++) {
+        agent_stats_fill(core, core->agent_stats, candidates[i], &stats[i]);
+        ptrs[i] = &stats[i];
+    }
+    ctx.stats = ptrs;
     const struct cp_selection_ops *ops = strategy->ops;
     int idx = ops->select(strategy->state, candidates, n, &ctx);
+    if (stats != local) free(stats);
+    if (ptrs != local_ptrs) free(ptrs);
     if (idx < 0 || (size_t)idx >= n) {
         log_warn("selection plugin %s answered %d for %zu candidates; using the first",
                  strategy->desc->name, idx, n);

@@ -575,10 +575,14 @@ static void wrap_table(struct compat *c)
         t->quota_list = NULL;
         /* Tenants likewise: a plugin older than this host's 2.4 ignores them. */
         t->tenant_put = NULL, t->tenant_delete = NULL, t->tenant_list = NULL;
+        /* Likewise: affinity (2.4) is only in plugins that never run through this layer. */
+        t->affinity_get = NULL;
+        t->affinity_set = NULL;
     }
 }
-_Static_assert(sizeof(struct cp_storage_ops) == offsetof(struct cp_storage_ops, tenant_list) +
-                                                    sizeof(void (*)(void *, cp_storage_cb, void *)),
+_Static_assert(sizeof(struct cp_storage_ops) ==
+                   offsetof(struct cp_storage_ops, affinity_set) +
+                       sizeof(void (*)(void *, const struct cp_affinity *, cp_storage_cb, void *)),
                "an op was appended to struct cp_storage_ops: wrap it in wrap_table()");
 
 int storage_compat_wrap(struct plugin *p, char *err, size_t errlen)

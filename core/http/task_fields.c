@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../affinity.h"
 #include "../clock.h"
 #include "task_fields.h"
 #include "validate.h"
@@ -313,6 +314,8 @@ enum {
     M_BACKOFF,
     M_EST,
     M_TENANT,
+    M_AFF_KEY,
+    M_AFF_TTL,
     M_COUNT
 };
 static const char *const member_names[M_COUNT] = {
@@ -320,7 +323,8 @@ static const char *const member_names[M_COUNT] = {
     "timeout_seconds", "max_retries",     "required_capabilities",
     "payload",         "metadata",        "delay_seconds",
     "run_at",          "idempotency_key", "retry_backoff",
-    "est_tokens",      "tenant"};
+    "est_tokens",      "tenant",          "affinity_key",
+    "affinity_ttl_seconds"};
 
 struct members {
     json_object *v[M_COUNT];
@@ -340,6 +344,32 @@ static void collect(json_object *obj, struct members *m)
             }
         }
     }
+}
+
+/* affinity_key and affinity_ttl_seconds (prompt-cache affinity, docs/fleet.md): kept with the
+ * task as members of its metadata, so every store carries them as it is; b->metadata is
+ * rewritten with them. The TTL defaults to tasks.affinity_ttl_seconds and may not exceed
+ * tasks.max_affinity_ttl_seconds; a TTL without a key is refused. */
+static int f_affinity(const struct cp_config *cfg, const struct members *m, struct task_body *b,
+                      struct field_error *e)
+{
+    const char *key;
+    double max_s = (double)cfg->affinity_max_ttl_ms / 1000.0;
+    double ttl_s = (double)cfg->affinity_ttl_ms / 1000.0;
+    if (f_string(m->v[M_AFF_KEY], "affinity_key", 0, &key, e) < 0 ||
+        f_number(m->v[M_AFF_TTL], "affinity_ttl_seconds", 0.001, max_s, &ttl_s, e) < 0)
+        return -1;
+    if (!key && value(m->v[M_AFF_TTL]))
+        return fail(e, "invalid_field", "affinity_ttl_seconds needs an affinity_key");
+    if (!key) return 0;
+    if (!affinity_key_valid(key))
+        return fail(e, "invalid_field",
+                    "affinity_key must be 1-128 characters of A-Z a-z 0-9 . _ : @ / -");
+    char *md = affinity_metadata_with(b->metadata, key, ttl_s);
+    if (!md) return fail(e, "invalid_field", "metadata must be a JSON object");
+    free(b->metadata);
+    b->metadata = md;
+    return 0;
 }
 
 int task_body_parse(const struct cp_config *cfg, json_object *obj, const char *header_key,
@@ -412,6 +442,10 @@ int task_body_parse(const struct cp_config *cfg, json_object *obj, const char *h
         task_body_free(b);
         return fail(e, "invalid_field",
                     "idempotency_key must be 1-128 characters of visible ASCII (no spaces)");
+    }
+    if (f_affinity(cfg, &m, b, e) < 0) {
+        task_body_free(b);
+        return -1;
     }
     t->size = sizeof *t;
     t->task_type = type;

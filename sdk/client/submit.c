@@ -73,11 +73,13 @@ static struct json_object *priority_value(const char *p)
 
 /* The JSON object of one task (spec + opt), with `key` as its idempotency_key (NULL: none). */
 static int task_object(cp_client *c, const struct cpc_task_spec *spec,
-                       const struct cpc_task_options *opt, const char *key,
-                       struct json_object **out)
+                       const struct cpc_task_options *opt, const struct cpc_task_affinity *aff,
+                       const char *key, struct json_object **out)
 {
     *out = NULL;
     if (!spec) return cpc_set_error(c, CPC_ERR_INVALID, "no task spec");
+    if (aff && !aff->key && aff->ttl_seconds != 0)
+        return cpc_set_error(c, CPC_ERR_INVALID, "affinity ttl_seconds needs an affinity key");
     int err = cpc_require(c, "task_type", spec->task_type);
     if (!err)
         err = cpc_check_strings(c, "required_capabilities", spec->required_capabilities,
@@ -126,6 +128,12 @@ static int task_object(cp_client *c, const struct cpc_task_spec *spec,
         cpc_add(body, "est_tokens", e, &failed);
     }
     if (opt && opt->tenant) cpc_add(body, "tenant", json_object_new_string(opt->tenant), &failed);
+    if (aff && aff->key) {
+        cpc_add(body, "affinity_key", json_object_new_string(aff->key), &failed);
+        if (aff->ttl_seconds != 0)
+            cpc_add(body, "affinity_ttl_seconds", json_object_new_double(aff->ttl_seconds),
+                    &failed);
+    }
     if (failed) {
         json_object_put(body);
         return nomem(c);
@@ -140,8 +148,10 @@ static const char *text_of(struct json_object *o)
                                           JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 }
 
-int cp_client_task_submit_ex(cp_client *c, const struct cpc_task_spec *spec,
-                             const struct cpc_task_options *opt, char **task_id, int *created)
+int cp_client_task_submit_affinity(cp_client *c, const struct cpc_task_spec *spec,
+                                   const struct cpc_task_options *opt,
+                                   const struct cpc_task_affinity *aff, char **task_id,
+                                   int *created)
 {
     cpc_reset_error(c);
     if (!task_id) return cpc_set_error(c, CPC_ERR_INVALID, "task_id is NULL");
@@ -154,7 +164,7 @@ int cp_client_task_submit_ex(cp_client *c, const struct cpc_task_spec *spec,
         key = generated;
     }
     struct json_object *body, *resp = NULL;
-    int err = task_object(c, spec, opt, key, &body);
+    int err = task_object(c, spec, opt, aff, key, &body);
     if (err) return err;
     const char *text = text_of(body);
     err = text ? post_retrying(c, "/tasks", text, c->submit_retries, &resp) : nomem(c);
@@ -177,6 +187,12 @@ int cp_client_task_submit_ex(cp_client *c, const struct cpc_task_spec *spec,
         *created = c->last_status == 201;
     json_object_put(resp);
     return err;
+}
+
+int cp_client_task_submit_ex(cp_client *c, const struct cpc_task_spec *spec,
+                             const struct cpc_task_options *opt, char **task_id, int *created)
+{
+    return cp_client_task_submit_affinity(c, spec, opt, NULL, task_id, created);
 }
 
 int cp_client_task_submit(cp_client *c, const struct cpc_task_spec *spec, char **task_id)
@@ -287,7 +303,7 @@ int cp_client_task_submit_batch(cp_client *c, const struct cpc_task_spec *specs,
             key = generated;
         }
         struct json_object *t;
-        if ((err = task_object(c, &specs[i], opts ? &opts[i] : NULL, key, &t)) ||
+        if ((err = task_object(c, &specs[i], opts ? &opts[i] : NULL, NULL, key, &t)) ||
             json_object_array_add(arr, t) != 0) {
             if (!err) json_object_put(t);
             json_object_put(arr);

@@ -61,6 +61,7 @@ void test_events(void **state);
 void test_events_interrupt(void **state);
 void test_events_fake(void **state);
 void test_submit_options(void **state);
+void test_submit_affinity(void **state);
 void test_batch(void **state);
 void test_lease_attempts_retry_purge(void **state);
 void test_lossy_submit(void **state);

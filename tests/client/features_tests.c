@@ -75,6 +75,33 @@ void test_submit_options(void **state)
     assert_int_equal(cp_client_set_retries(C, -1, 0), CPC_ERR_INVALID);
 }
 
+void test_submit_affinity(void **state)
+{
+    (void)state;
+    const char *type = uid("aff");
+    struct cpc_task_spec s = {.task_type = type, .metadata_json = "{\"turn\":3}"};
+    struct cpc_task_affinity aff = {.key = "debate-9:judge", .ttl_seconds = 45};
+    char *id = NULL;
+    int created = -1;
+    ASSERT_OK(cp_client_task_submit_affinity(C, &s, NULL, &aff, &id, &created));
+    assert_int_equal(created, 1);
+    struct cpc_task *t = NULL;
+    ASSERT_OK(cp_client_task_get(C, id, &t));
+    assert_non_null(strstr(t->metadata_json, "\"affinity_key\":\"debate-9:judge\""));
+    assert_non_null(strstr(t->metadata_json, "\"affinity_ttl_seconds\":45"));
+    assert_non_null(strstr(t->metadata_json, "\"turn\":3"));
+    cp_client_task_free(t);
+    free(id);
+    /* A TTL without a key is refused before sending; a bad key by the server. */
+    aff = (struct cpc_task_affinity){.ttl_seconds = 5};
+    expect_error(cp_client_task_submit_affinity(C, &s, NULL, &aff, &id, NULL), CPC_ERR_INVALID, 0,
+                 NULL);
+    aff = (struct cpc_task_affinity){.key = "no spaces please"};
+    expect_error(cp_client_task_submit_affinity(C, &s, NULL, &aff, &id, NULL), CPC_ERR_INVALID, 400,
+                 "invalid_field");
+    assert_non_null(strstr(cp_client_last_message(C), "affinity_key"));
+}
+
 void test_batch(void **state)
 {
     (void)state;

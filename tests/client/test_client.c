@@ -237,6 +237,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_wait),
         cmocka_unit_test(test_task_list),
         cmocka_unit_test(test_submit_options),
+        cmocka_unit_test(test_submit_affinity),
         cmocka_unit_test(test_batch),
         cmocka_unit_test(test_lease_attempts_retry_purge),
         cmocka_unit_test(test_health),

@@ -99,6 +99,12 @@ const struct cp_result *op_tenant_list(void);
 /* A claim with cp_claim.aging_ms set. */
 const struct cp_result *op_claim_aging(const char *agent, int64_t now, int64_t aging_ms);
 
+/* affinity_get / affinity_set (since ABI 2.4, optional: NULL means nothing is remembered); only
+ * when cx_has_affinity(). */
+const struct cp_result *op_affinity_get(const char *key, int64_t now);
+const struct cp_result *op_affinity_set(const struct cp_affinity *a);
+int cx_has_affinity(void);
+
 /* ---- asserting shorthands ------------------------------------------------------------------ */
 
 /* An agent input with defaults (model "m1", provider "p1", metadata {}, no probe). */
@@ -178,6 +184,8 @@ extern const struct CMUnitTest conformance_quota_tests[];
 extern const size_t conformance_quota_count;
 extern const struct CMUnitTest conformance_tenant_tests[];
 extern const size_t conformance_tenant_count;
+extern const struct CMUnitTest conformance_affinity_tests[];
+extern const size_t conformance_affinity_count;
 
 #define CX_TEST(fn) cmocka_unit_test_setup_teardown(fn, cx_setup, cx_teardown)
 

@@ -258,6 +258,9 @@ static struct cp_result *copy_result(const struct cp_result *r)
     }
     c->tenants = tp;
     c->n_tenants = nt;
+    c->affinity_agent = r->size >= offsetof(struct cp_result, affinity_agent) + sizeof(char *)
+                            ? cx_strdup(r->affinity_agent)
+                            : NULL;
     return c;
 }
 
@@ -647,6 +650,21 @@ const struct cp_result *op_claim_aging(const char *agent_id, int64_t now, int64_
 {
     struct cp_claim c = {.agent_id = agent_id, .now_ms = now, .aging_ms = aging_ms};
     RUN("task_claim", task_claim(cx.st, &c, on_result, w));
+int cx_has_affinity(void)
+{
+    return cx.ops->version >= 4 && cx.ops->affinity_get && cx.ops->affinity_set;
+}
+
+const struct cp_result *op_affinity_get(const char *key, int64_t now)
+{
+    assert_true(cx_has_affinity());
+    RUN("affinity_get", affinity_get(cx.st, key, now, on_result, w));
+}
+
+const struct cp_result *op_affinity_set(const struct cp_affinity *a)
+{
+    assert_true(cx_has_affinity());
+    RUN("affinity_set", affinity_set(cx.st, a, on_result, w));
 }
 
 const struct cp_result *op_unregister(const char *id, int64_t now)

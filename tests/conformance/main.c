@@ -61,6 +61,7 @@ int main(int argc, char **argv)
         {conformance_next_tests, conformance_next_count},
         {conformance_quota_tests, conformance_quota_count},
         {conformance_tenant_tests, conformance_tenant_count},
+        {conformance_affinity_tests, conformance_affinity_count},
     };
     size_t total = 0;
     for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++)

@@ -24,7 +24,7 @@ SRC = cpdtest.SOURCE_DIR
 TREE = os.path.join(cpdtest.BUILD_DIR, "no-redis")
 # What a default config loads (storage memory, selection and probe defaults), and cpd itself.
 TARGETS = ["cpd", "plugin_memory", "plugin_least_loaded", "plugin_round_robin", "plugin_random",
-           "plugin_http", "plugin_tcp"]
+           "plugin_affinity", "plugin_headroom", "plugin_http", "plugin_tcp"]
 
 
 def run(argv, env=None, timeout=600, check=True):

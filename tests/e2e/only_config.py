@@ -11,7 +11,7 @@ from cpdtest import (BUILD_DIR, FIXTURE_DIR, SOURCE_DIR, Client, Cpd, CpdTestCas
                      free_port, in_thread, main, run_cpd_to_exit, to_yaml)
 
 EXAMPLE = os.path.join(SOURCE_DIR, "examples", "cpd.yaml")
-BUNDLED = ["least_loaded", "round_robin", "random"]
+BUNDLED = ["least_loaded", "round_robin", "random", "affinity", "headroom"]
 
 
 def lines(text):

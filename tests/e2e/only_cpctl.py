@@ -246,6 +246,15 @@ class CpctlTest(cpdtest.CpdTestCase):
         self.assertRegex(tid2, cpdtest.TASK_ID_RE)
         _, err = self.rc(2, "tasks", "submit", ttype, "--priority", "whenever")
         self.assertIn("priority", err)
+        # Prompt-cache affinity: kept with the task; a TTL alone is a usage error.
+        tid3 = self.ok("tasks", "submit", self.uid("aff"), "--affinity-key", "conv-1",
+                       "--affinity-ttl", "20").strip()
+        md = self.task(tid3)["metadata"]
+        self.assertEqual((md["affinity_key"], md["affinity_ttl_seconds"]), ("conv-1", 20))
+        _, err = self.rc(2, "tasks", "submit", ttype, "--affinity-ttl", "5")
+        self.assertIn("--affinity-key", err)
+        _, err = self.rc(2, "tasks", "submit", ttype, "--affinity-key", "a b")
+        self.assertIn("affinity_key", err)
 
         out = self.ok("tasks", "get", tid)
         self.assertRegex(out, r"(?m)^id +%s$" % tid)

@@ -12,7 +12,7 @@ import tempfile
 
 from cpdtest import FIXTURE_DIR, CpdTestCase, free_port, main, run_cpd_to_exit, to_yaml
 
-BUNDLED = ["least_loaded", "round_robin", "random"]
+BUNDLED = ["least_loaded", "round_robin", "random", "affinity", "headroom"]
 
 
 def lines(text):

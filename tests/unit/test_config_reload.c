@@ -47,7 +47,7 @@ static void test_plan_and_apply(void **state)
     assert_string_equal(next.listen, "127.0.0.1:7000");
     assert_string_equal(next.storage, "redis");
     assert_string_equal(next.storage_options[0].value, "redis://a:1");
-    assert_int_equal(next.n_selection_plugins, 3);
+    assert_int_equal(next.n_selection_plugins, 5); /* the defaults, kept (restart-only) */
     char err[512];
     assert_int_equal(config_validate(&next, err, sizeof err), 0);
 

@@ -34,10 +34,12 @@ static void test_defaults(void **state)
     assert_null(c.storage_fallback);
     assert_int_equal(c.n_storage_options, 0);
     assert_string_equal(c.selection_default, "least_loaded");
-    assert_int_equal(c.n_selection_plugins, 3);
+    assert_int_equal(c.n_selection_plugins, 5);
     assert_string_equal(c.selection_plugins[0].spec, "least_loaded");
     assert_string_equal(c.selection_plugins[1].spec, "round_robin");
     assert_string_equal(c.selection_plugins[2].spec, "random");
+    assert_string_equal(c.selection_plugins[3].spec, "affinity");
+    assert_string_equal(c.selection_plugins[4].spec, "headroom");
     assert_int_equal(c.n_probe_plugins, 2);
     assert_string_equal(c.probe_plugins[0].spec, "http");
     assert_string_equal(c.probe_plugins[1].spec, "tcp");

@@ -14,6 +14,7 @@ static const char tasks_usage[] =
     "                   [--delay SECONDS | --run-at TIME] [--idempotency-key KEY]\n"
     "                   [--backoff none|fixed|exponential] [--backoff-seconds S]\n"
     "                   [--backoff-max S] [--backoff-jitter] [--tenant TENANT]\n"
+    "                   [--affinity-key KEY [--affinity-ttl SECONDS]]\n"
     "       cpctl tasks submit --file TASKS.jsonl\n"
     "       cpctl tasks get TASK_ID\n"
     "       cpctl tasks wait TASK_ID [--timeout SECONDS]\n"
@@ -31,7 +32,9 @@ static const char tasks_usage[] =
     "           lost connection with the same idempotency key (generated unless given), so\n"
     "           it is never stored twice. --file: one task per line as POST /tasks takes it\n"
     "           (JSON; blank lines and lines starting with # skipped), sent in batches of\n"
-    "           1000; prints each line's id or error; exit 2 when any line was refused\n"
+    "           1000; prints each line's id or error; exit 2 when any line was refused.\n"
+    "           --affinity-key: a conversation or debate id; the `affinity` strategy sends\n"
+    "           the task to the agent that completed that key last (docs/fleet.md)\n"
     "  get      one task in full\n"
     "  wait     block until the task ends (or --timeout passes; default: no limit) and print\n"
     "           it; exit 0 when it completed, 4 when it failed, was cancelled, timed out or\n"
@@ -118,17 +121,20 @@ static int cmd_submit(struct cpctl *ctl, int argc, char **argv)
                                          {"backoff-jitter", no_argument, NULL, 'j'},
                                          {"file", required_argument, NULL, 'f'},
                                          {"tenant", required_argument, NULL, 'T'},
+                                         {"affinity-key", required_argument, NULL, 'A'},
+                                         {"affinity-ttl", required_argument, NULL, 'L'},
                                          {NULL, 0, NULL, 0}};
     struct cpctl_list caps = {0};
     struct cpc_task_spec s = {0};
     struct cpc_task_options o = {0};
+    struct cpc_task_affinity aff = {0};
     const char *file = NULL;
     unsigned long retries;
     int c, rc = EXIT_OK, others = 0;
     optind = 0;
     opterr = 0;
     while (rc == EXIT_OK &&
-           (c = getopt_long(argc, argv, "p:c:P:t:r:m:s:d:a:k:b:B:M:jf:T:", opts, NULL)) != -1) {
+           (c = getopt_long(argc, argv, "p:c:P:t:r:m:s:d:a:k:b:B:M:jf:T:A:L:", opts, NULL)) != -1) {
         others += c != 'f';
         switch (c) {
         case 'd':
@@ -185,6 +191,14 @@ static int cmd_submit(struct cpctl *ctl, int argc, char **argv)
         case 's':
             s.strategy = optarg;
             break;
+        case 'A':
+            aff.key = optarg;
+            break;
+        case 'L':
+            if (cpctl_parse_seconds("--affinity-ttl", optarg, &aff.ttl_seconds) < 0 ||
+                aff.ttl_seconds == 0)
+                rc = cpctl_usage_error("tasks ", "tasks submit: --affinity-ttl must be > 0");
+            break;
         default:
             rc = bad_option("submit", argv);
         }
@@ -197,6 +211,8 @@ static int cmd_submit(struct cpctl *ctl, int argc, char **argv)
     if (rc == EXIT_OK && (o.backoff_seconds > 0 || o.backoff_max_seconds > 0 || o.backoff_jitter) &&
         !o.backoff_type)
         rc = cpctl_usage_error("tasks ", "tasks submit: --backoff-* need --backoff TYPE");
+    if (rc == EXIT_OK && aff.ttl_seconds > 0 && !aff.key)
+        rc = cpctl_usage_error("tasks ", "tasks submit: --affinity-ttl needs --affinity-key");
     if (rc != EXIT_OK) {
         cpctl_list_free(&caps);
         return rc;
@@ -206,7 +222,8 @@ static int cmd_submit(struct cpctl *ctl, int argc, char **argv)
     s.n_required = caps.n;
     char *id = NULL;
     int created = 0;
-    int err = cp_client_task_submit_ex(ctl->client, &s, &o, &id, &created);
+    int err =
+        cp_client_task_submit_affinity(ctl->client, &s, &o, aff.key ? &aff : NULL, &id, &created);
     cpctl_list_free(&caps);
     if (err) return cpctl_fail(ctl, err, "tasks submit");
     if (ctl->json)

@@ -92,8 +92,8 @@ def _iso(t: Any) -> Any:
 def _task_body(task_type: str, payload: Any, required_capabilities: Any, priority: Any,
                timeout_seconds: Any, metadata: Any, max_retries: Any, strategy: Any,
                delay_seconds: Any, run_at: Any, retry_backoff: Any,
-               idempotency_key: Any, est_tokens: Any = None,
-               tenant: Any = None) -> Dict[str, Any]:
+               idempotency_key: Any, est_tokens: Any = None, tenant: Any = None,
+               extra: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     body: Dict[str, Any] = {"task_type": task_type,
                             "payload": {} if payload is None else payload,
                             "required_capabilities": _names(required_capabilities) or [],
@@ -105,6 +105,8 @@ def _task_body(task_type: str, payload: Any, required_capabilities: Any, priorit
                        ("est_tokens", est_tokens), ("tenant", tenant)):
         if value is not None:
             body[key] = value
+    # Members of later features (affinity_key, affinity_ttl_seconds, ...), None = absent.
+    body.update({k: v for k, v in (extra or {}).items() if v is not None})
     return body
 
 
@@ -363,7 +365,9 @@ class Operations:
                     *, delay_seconds: Optional[float] = None, run_at: Any = None,
                     retry_backoff: Optional[Dict[str, Any]] = None,
                     idempotency_key: Optional[str] = None,
-                    est_tokens: Optional[Dict[str, int]] = None, tenant: Optional[str] = None):
+                    est_tokens: Optional[Dict[str, int]] = None, tenant: Optional[str] = None,
+                    affinity_key: Optional[str] = None,
+                    affinity_ttl_seconds: Optional[float] = None):
         """Submit a task; returns its id ("task_…"). tenant: whose task it is, for fair share
         between tenants (None: the server's "default"). Defaults (timeout, retries, backoff) are
         the server's. delay_seconds or run_at (a datetime or ISO 8601 text) make it claimable
@@ -371,12 +375,16 @@ class Operations:
         "jitter"}) is how long a failed attempt waits. The submit carries an idempotency key
         (this one, or one generated for the call) and is sent again after a 503 or a lost
         answer (config.submit_retries): a retry finds the task instead of adding one. The same
-        key later answers the same id."""
+        key later answers the same id. affinity_key (a conversation or debate id) and
+        affinity_ttl_seconds: prompt-cache affinity, the `affinity` strategy sends the task to
+        the agent that completed that key last (docs/fleet.md)."""
         generated = idempotency_key is None and self.config.submit_retries > 0
         key = new_idempotency_key() if generated else idempotency_key
         body = _task_body(task_type, payload, required_capabilities, priority, timeout_seconds,
                           metadata, max_retries, strategy, delay_seconds, run_at, retry_backoff,
-                          key, est_tokens, tenant)
+                          key, est_tokens, tenant,
+                          {"affinity_key": affinity_key,
+                           "affinity_ttl_seconds": affinity_ttl_seconds})
         _, data = yield from self._retried_post("/tasks", body, generated)
         return data["task_id"]
 
@@ -398,7 +406,9 @@ class Operations:
                 t.pop("priority", TaskPriority.NORMAL), t.pop("timeout_seconds", None),
                 t.pop("metadata", None), t.pop("max_retries", None), t.pop("strategy", None),
                 t.pop("delay_seconds", None), t.pop("run_at", None), t.pop("retry_backoff", None),
-                t.pop("idempotency_key", None), t.pop("est_tokens", None)))
+                t.pop("idempotency_key", None), t.pop("est_tokens", None), t.pop("tenant", None),
+                {"affinity_key": t.pop("affinity_key", None),
+                 "affinity_ttl_seconds": t.pop("affinity_ttl_seconds", None)}))
             if t:
                 raise ValueError("unknown task members: %s" % ", ".join(sorted(t)))
         _, data = yield from self._retried_post("/tasks/batch", {"tasks": items}, False)

@@ -37,6 +37,18 @@ class TaskFeatures(CpdCase):
         with self.assertRaises(cpclient.BadRequestError):
             c.submit_task("pay", run_at="whenever")
 
+    def test_affinity_key(self):
+        c = self.client()
+        tid = c.submit_task("turn", metadata={"turn": 2}, affinity_key="conv-7",
+                            affinity_ttl_seconds=30)
+        md = c.get_task(tid).metadata
+        self.assertEqual((md["affinity_key"], md["affinity_ttl_seconds"], md["turn"]),
+                         ("conv-7", 30, 2))
+        items = c.submit_tasks([{"task_type": "turn", "affinity_key": "conv-8"}])
+        self.assertEqual(c.get_task(items[0].task_id).metadata["affinity_key"], "conv-8")
+        with self.assertRaises(cpclient.BadRequestError):
+            c.submit_task("turn", affinity_key="not a key")
+
     def test_batches(self):
         c = self.client()
         items = c.submit_tasks([{"task_type": "a", "priority": "high"},

@@ -182,6 +182,7 @@ static void mem_destroy(void *state)
     mem_hash_free(&m->agents);
     mem_hash_free(&m->tasks);
     mem_hash_free(&m->idem);
+    mem_affinity_free(m);
     mem_theap_free(&m->timeouts);
     mem_theap_free(&m->waiting);
 #if CP_ABI_TARGET_MINOR >= 4
@@ -223,6 +224,8 @@ static const struct cp_storage_ops memory_ops = {
     .tenant_put = mem_op_tenant_put,
     .tenant_delete = mem_op_tenant_delete,
     .tenant_list = mem_op_tenant_list,
+    .affinity_get = mem_op_affinity_get,
+    .affinity_set = mem_op_affinity_set,
 #endif
 };
 

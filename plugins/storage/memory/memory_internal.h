@@ -238,6 +238,7 @@ struct mem {
     struct mem_hash idem;                   /* tasks with an idempotency key, by key */
     struct mem_hash tenants;                /* struct mem_tenant by id */
     double vtime;                           /* the service being served now (tenants) */
+    struct mem_affinity *affinity;          /* affinity key -> agent (memory_affinity.c) */
     uint64_t seq;
     uint64_t deleted_since_trim; /* tasks deleted since the last malloc_trim() */
     struct cp_stats_view stats;  /* scalar counters; the name maps live in the name tables */
@@ -471,6 +472,12 @@ void mem_op_task_retry(void *st, const struct cp_retry *r, cp_storage_cb cb, voi
 void mem_op_task_purge(void *st, const struct cp_purge *p, cp_storage_cb cb, void *cookie);
 void mem_op_task_submit_batch(void *st, const struct cp_task_view *const *tasks, size_t n,
                               cp_storage_cb cb, void *cookie);
+struct mem_affinity;
+void mem_affinity_free(struct mem *m);
+#if CP_ABI_TARGET_MINOR >= 4
+void mem_op_affinity_get(void *st, const char *key, int64_t now_ms, cp_storage_cb cb, void *cookie);
+void mem_op_affinity_set(void *st, const struct cp_affinity *a, cp_storage_cb cb, void *cookie);
+#endif
 void mem_op_task_complete_next(void *st, const struct cp_transition *tr,
                                const struct cp_claim *next, cp_storage_cb cb, void *cookie);
 #if CP_ABI_TARGET_MINOR >= 4

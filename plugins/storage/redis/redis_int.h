@@ -434,6 +434,9 @@ void rs_tenant_delete(void *st, const char *tenant_id, cp_storage_cb cb, void *c
 void rs_tenant_list(void *st, cp_storage_cb cb, void *cookie);
 int rs_reply_tenants(const redisReply *r, struct rs_arena *arena,
                      const struct cp_tenant_view *const **out, size_t *n);
+/* redis_affinity.c: prompt-cache affinity's key -> agent memory (plain GET / SET PX). */
+void rs_affinity_get(void *st, const char *key, int64_t now_ms, cp_storage_cb cb, void *cookie);
+void rs_affinity_set(void *st, const struct cp_affinity *a, cp_storage_cb cb, void *cookie);
 void rs_stats(void *st, cp_storage_cb cb, void *cookie);
 void rs_task_extend(void *st, const struct cp_extend *x, cp_storage_cb cb, void *cookie);
 void rs_task_retry(void *st, const struct cp_retry *r, cp_storage_cb cb, void *cookie);

@@ -245,6 +245,8 @@ static const struct cp_storage_ops rs_ops = {
     .tenant_put = rs_tenant_put,
     .tenant_delete = rs_tenant_delete,
     .tenant_list = rs_tenant_list,
+    .affinity_get = rs_affinity_get,
+    .affinity_set = rs_affinity_set,
 };
 
 CP_PLUGIN_DEFINE(CP_PLUGIN_STORAGE, "redis", "0.1.0", &rs_ops);

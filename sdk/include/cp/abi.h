@@ -97,6 +97,11 @@
  *        ops version 4 gains tenant_put(), tenant_delete(), tenant_list() (struct
  *        cp_tenant_view, cp_result.tenants) for fair share between tenants; a backend older
  *        than 2.4 (or without the ops) ignores tenants: claims in priority/FIFO order as before.
+ *   2.4  (also) prompt-cache affinity and what strategies see: struct cp_selection_task gains
+ *        affinity_key and affinity_ttl_ms, struct cp_selection_ctx gains `stats` (struct
+ *        cp_candidate_stats per candidate: quota headroom, recent p95 latency, error rate) and
+ *        affinity_agent; storage ops version 4: affinity_get() / affinity_set() (struct
+ *        cp_affinity) and cp_result.affinity_agent; a backend without them remembers nothing.
  */
 #ifndef CP_ABI_H
 #define CP_ABI_H

@@ -28,6 +28,28 @@ struct cp_selection_task {
     int32_t priority;          /* enum cp_priority */
     const char *metadata_json; /* the task's metadata: a JSON object's text, never NULL */
     uint64_t payload_bytes;    /* length of the payload's JSON text */
+    /* Appended in 2.4 (prompt-cache affinity). The task's affinity_key (a conversation or
+     * debate id), or NULL when it has none; its affinity_ttl_seconds in milliseconds (0 when
+     * it has no key). */
+    const char *affinity_key;
+    int64_t affinity_ttl_ms;
+};
+
+/* What the host knows of one candidate besides its record (since 2.4): ctx->stats[i] describes
+ * candidates[i]. Host-filled; `size` is sizeof as the host was built, and a later minor may
+ * append members (a strategy reads only those it knows and that `size` covers). */
+struct cp_candidate_stats {
+    uint32_t size;
+    /* Room left on the provider quotas the agent is under, the tightest one: requests this
+     * minute and tokens this minute. -1: unknown (no quota applies, or none is known). */
+    int64_t quota_requests_left;
+    int64_t quota_tokens_left;
+    /* Over the agent's recent finished tasks (at most `recent_tasks` of them, seen by this cpd
+     * process): the 95th percentile of their latency in ms, and the share that failed (0..1).
+     * Both -1 when recent_tasks is 0. */
+    double latency_p95_ms;
+    double error_rate;
+    uint32_t recent_tasks;
 };
 
 struct cp_selection_ctx {
@@ -44,6 +66,13 @@ struct cp_selection_ctx {
      * that matches agents to a task's metadata can match them to a request's hints the same
      * way. "{}" when there are none, and when placing a task. Never NULL. */
     const char *hints_json;
+    /* Since 2.4. Per candidate, what the host knows of it besides its record: stats[i] is about
+     * candidates[i]. Never NULL (nor any stats[i]) when the host is 2.4 or later. */
+    const struct cp_candidate_stats *const *stats;
+    /* Since 2.4. When the task has an affinity_key: the agent that last completed a task with
+     * that key (within its TTL), whether or not it is among the candidates; NULL when none is
+     * remembered, or the task has no key. */
+    const char *affinity_agent;
 #endif
 };
 

@@ -150,6 +150,9 @@ struct cp_result {
     /* Since 2.4. tenant_list: every tenant configured or having tasks, by id. */
     const struct cp_tenant_view *const *tenants;
     size_t n_tenants;
+    /* Since 2.4. affinity_get: the agent remembered for the key, or NULL when none (never set,
+     * or its TTL passed). */
+    const char *affinity_agent;
 #endif
 };
 #define CP_BEFORE_AGENT 1u
@@ -529,6 +532,14 @@ struct cp_storage_ops {
     void (*tenant_put)(void *st, const struct cp_tenant_view *t, cp_storage_cb cb, void *cookie);
     void (*tenant_delete)(void *st, const char *tenant_id, cp_storage_cb cb, void *cookie);
     void (*tenant_list)(void *st, cp_storage_cb cb, void *cookie);
+    /* Since 2.4 (ops version 4). Optional (may be NULL: prompt-cache affinity is then not
+     * remembered; the `affinity` strategy falls back to its default pick). The key -> agent
+     * memory of prompt-cache affinity, shared by every process on the backend: affinity_set
+     * remembers a->agent_id for a->key until a->now_ms + a->ttl_ms (replacing what was there);
+     * affinity_get answers .affinity_agent for `key` (NULL when none or expired at now_ms). A
+     * backend bounds what it keeps (expired entries go; it may forget the oldest ones early). */
+    void (*affinity_get)(void *st, const char *key, int64_t now_ms, cp_storage_cb cb, void *cookie);
+    void (*affinity_set)(void *st, const struct cp_affinity *a, cp_storage_cb cb, void *cookie);
 #endif
     /* Ops appended by later minors go here, at the end, each inside
      * `#if CP_ABI_TARGET_MINOR >= <minor>` with CP_STORAGE_OPS_VERSION bumped under the same

@@ -128,6 +128,16 @@ struct cp_tenant_view {
                                corrected by reported usage) since the backend started */
 };
 #endif
+/* Prompt-cache affinity (since 2.4, affinity_set): remember that agent_id last completed a task
+ * with affinity key `key`, for ttl_ms from now_ms (a later set for the same key replaces it). */
+#define CP_AFFINITY_KEY_MAX 128   /* bytes of an affinity key */
+#define CP_AFFINITY_AGENT_MAX 256 /* bytes of an agent id a backend stores for a key */
+struct cp_affinity {
+    const char *key;      /* the task's affinity_key: 1..128 bytes of [A-Za-z0-9._:-] */
+    const char *agent_id; /* the agent that completed it */
+    int64_t ttl_ms;       /* > 0 */
+    int64_t now_ms;
+};
 
 #ifdef __cplusplus
 }
