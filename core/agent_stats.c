@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core.h"
+#include "quota.h"
 #include "xalloc.h"
 
 #define BUCKETS 1024 /* a power of two */
@@ -125,17 +126,6 @@ void agent_stats_record(struct agent_stats *s, const char *agent_id, double late
     w->p95 = p95(w);
 }
 
-/* ==== QUOTA WIRING (lead): the `quota` branch provides quota_headroom_for_agent() in
- * core/quota*.h. Replace the body below with its answer for agent `a` (requests and tokens left
- * on the tightest quota the agent is under; -1 when none applies). Until then: -1, unknown. */
-static void quota_headroom(struct cp_core *core, const struct cp_agent_view *a,
-                           int64_t *requests_left, int64_t *tokens_left)
-{
-    (void)core, (void)a;
-    *requests_left = -1;
-    *tokens_left = -1;
-}
-
 void agent_stats_fill(struct cp_core *core, const struct agent_stats *s,
                       const struct cp_agent_view *a, struct cp_candidate_stats *out)
 {
@@ -143,7 +133,8 @@ void agent_stats_fill(struct cp_core *core, const struct agent_stats *s,
     out->size = sizeof *out;
     out->latency_p95_ms = -1;
     out->error_rate = -1;
-    quota_headroom(core, a, &out->quota_requests_left, &out->quota_tokens_left);
+    /* the tightest provider quota the agent is under (-1: none limits it; quota.c) */
+    quota_headroom_for_agent(core, a, &out->quota_requests_left, &out->quota_tokens_left);
     const struct agent_window *w = s && a && a->agent_id ? find(s, a->agent_id) : NULL;
     if (!w || w->n == 0) return;
     out->recent_tasks = w->n;

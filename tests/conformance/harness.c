@@ -650,6 +650,8 @@ const struct cp_result *op_claim_aging(const char *agent_id, int64_t now, int64_
 {
     struct cp_claim c = {.agent_id = agent_id, .now_ms = now, .aging_ms = aging_ms};
     RUN("task_claim", task_claim(cx.st, &c, on_result, w));
+}
+
 int cx_has_affinity(void)
 {
     return cx.ops->version >= 4 && cx.ops->affinity_get && cx.ops->affinity_set;
