@@ -87,8 +87,8 @@ int cfg_clone(struct cp_config *dst, const struct cp_config *src);
 
 /* config_quotas.c: `quotas:` and `tasks.est_tokens:` (0, or -1 with err set). */
 #include <yaml.h>
-int cfg_walk_quotas(struct cp_config *cfg, yaml_document_t *doc, yaml_node_t *seq,
-                    const char *file, char *err, size_t errlen);
+int cfg_walk_quotas(struct cp_config *cfg, yaml_document_t *doc, yaml_node_t *seq, const char *file,
+                    char *err, size_t errlen);
 int cfg_walk_est_tokens(struct cp_config *cfg, yaml_document_t *doc, yaml_node_t *map,
                         const char *file, char *err, size_t errlen);
 void cfg_clear_quotas(struct cp_config *cfg);      /* quotas and est_tokens */

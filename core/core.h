@@ -37,7 +37,7 @@ struct cp_core {
     struct events *events; /* domain event subscribers */
     struct ops_feed *feed; /* the event stream's numbered changes (ops_feed.c) */
     struct http_server *http;
-    struct quotas *quotas; /* provider quotas, the host's side (quota.c) */
+    struct quotas *quotas;           /* provider quotas, the host's side (quota.c) */
     struct agent_stats *agent_stats; /* recent latency/errors per agent, for strategies */
 };
 

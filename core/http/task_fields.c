@@ -318,13 +318,14 @@ enum {
     M_AFF_TTL,
     M_COUNT
 };
-static const char *const member_names[M_COUNT] = {
-    "task_type",       "strategy",        "priority",
-    "timeout_seconds", "max_retries",     "required_capabilities",
-    "payload",         "metadata",        "delay_seconds",
-    "run_at",          "idempotency_key", "retry_backoff",
-    "est_tokens",      "tenant",          "affinity_key",
-    "affinity_ttl_seconds"};
+static const char *const member_names[M_COUNT] = {"task_type",       "strategy",
+                                                  "priority",        "timeout_seconds",
+                                                  "max_retries",     "required_capabilities",
+                                                  "payload",         "metadata",
+                                                  "delay_seconds",   "run_at",
+                                                  "idempotency_key", "retry_backoff",
+                                                  "est_tokens",      "tenant",
+                                                  "affinity_key",    "affinity_ttl_seconds"};
 
 struct members {
     json_object *v[M_COUNT];

@@ -154,9 +154,9 @@ static const struct {
     const char *name;
     cpctl_cmd_fn fn;
 } commands[] = {
-    {"agents", cpctl_agents}, {"tasks", cpctl_tasks},     {"health", cpctl_health},
-    {"stats", cpctl_stats},   {"events", cpctl_events},   {"plugins", cpctl_plugins},
-    {"queue", cpctl_queue},   {"metrics", cpctl_metrics}, {"quotas", cpctl_quotas},
+    {"agents", cpctl_agents},   {"tasks", cpctl_tasks},     {"health", cpctl_health},
+    {"stats", cpctl_stats},     {"events", cpctl_events},   {"plugins", cpctl_plugins},
+    {"queue", cpctl_queue},     {"metrics", cpctl_metrics}, {"quotas", cpctl_quotas},
     {"tenants", cpctl_tenants},
 };
 

@@ -240,7 +240,7 @@ struct agent_fields {
     struct mem_name *provider;
     const char *metadata;
     char *probe;
-    struct mem_onode *nodes; /* 1 + n_caps: mem.order, then each capability's set */
+    struct mem_onode *nodes;       /* 1 + n_caps: mem.order, then each capability's set */
     struct cp_quota_scope *scopes; /* quota_scopes (2.4) */
     uint32_t n_scopes;
 };
@@ -349,7 +349,7 @@ void mem_op_agent_register(void *st, const struct cp_agent_view *in, int64_t now
         int32_t before = a ? a->status : -1;
         if (a) {
             struct agent_fields old = {a->cap_names, a->model, a->provider, a->metadata,
-                                       a->probe,     a->nodes, a->scopes, a->n_scopes};
+                                       a->probe,     a->nodes, a->scopes,   a->n_scopes};
             mem_agent_stats(m, a, -1);
             agent_name_stats(a, -1);
             mem_agent_unlink(m, a);

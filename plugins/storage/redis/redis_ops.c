@@ -354,7 +354,8 @@ static void args_transition(struct rs_args *a, const struct cp_transition *tr)
     args_opt(a, us[0] ? us : NULL);
     char rl[24] = "";
     if (tr->kind == CP_TR_FAIL && tr->rate_limited)
-        snprintf(rl, sizeof rl, "%lld", (long long)(tr->retry_after_ms > 0 ? tr->retry_after_ms : 0));
+        snprintf(rl, sizeof rl, "%lld",
+                 (long long)(tr->retry_after_ms > 0 ? tr->retry_after_ms : 0));
     args_opt(a, rl[0] ? rl : NULL);
 }
 

@@ -407,7 +407,7 @@ struct cpc_task_options {
     int backoff_jitter;          /* 1: each delay drawn from [half of it, all of it] */
     /* est_tokens (docs/fleet.md): both 0: not given (the server's default for the type) */
     uint32_t est_input_tokens, est_max_output;
-    const char *tenant;          /* whose task it is (fair share); NULL: the default tenant */
+    const char *tenant; /* whose task it is (fair share); NULL: the default tenant */
 };
 
 /* POST /tasks with options (opt may be NULL), retried as the header comment says. *created

@@ -442,8 +442,8 @@ static inline uint32_t cp_jitter_mix(uint32_t seed, uint32_t k)
  *   a tenant that had nothing waiting starts at the least service being served, so idle time
  *   banks no credit), then the oldest (pending_since, arrival). A claim charges the tenant the
  *   task's est_input_tokens + est_output_tokens (1 when both are 0); a COMPLETE or FAIL with
- *   usage_set corrects that charge to usage_input_tokens + usage_output_tokens. tenant_put(t): sets t.id's
- *   weight (0 reads as 1) and max_in_flight (INVALID on an empty id); .tenants[0] after.
+ *   usage_set corrects that charge to usage_input_tokens + usage_output_tokens. tenant_put(t): sets
+ * t.id's weight (0 reads as 1) and max_in_flight (INVALID on an empty id); .tenants[0] after.
  *   tenant_delete(id): NOT_FOUND unless put; back to weight 1, no limit. tenant_list: .tenants.
  */
 struct cp_storage_ops {
