@@ -32,6 +32,10 @@ void cx_finish(void); /* frees the event loop at exit */
 
 void *cx_alloc(size_t n); /* zeroed, freed at teardown */
 char *cx_strdup(const char *s);
+/* harness_copy.c: a deep copy of a lent result (per-test memory), and what is wrong with the
+ * sizes it declares (NULL: nothing). */
+struct cp_result *cx_copy_result(const struct cp_result *r);
+const char *cx_bad_sizes(const struct cp_result *r);
 /* "a,b,c" -> sorted array (NULL for ""); *n set. */
 const char *const *cx_caps(const char *csv, uint32_t *n);
 /* A task id made from a number: "task_" + 24 hex digits. */

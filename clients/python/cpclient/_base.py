@@ -10,6 +10,7 @@ from typing import Any, Dict, Optional, Tuple
 from ._version import __version__
 from ._http import Response, split_url
 from ._fleet import FleetOperations
+from ._observe import ObserveOperations
 from ._ops import Call, Operations
 from .errors import ProtocolError, error_from_response
 
@@ -55,7 +56,7 @@ class ControlPlaneConfig:
         return os.environ.get("CONTROL_PLANE_TOKEN") or None
 
 
-class ClientBase(Operations, FleetOperations):
+class ClientBase(Operations, ObserveOperations, FleetOperations):
     def __init__(self, url: Optional[str] = None, token: Optional[str] = None, *,
                  config: Optional[ControlPlaneConfig] = None, **options: Any):
         cfg = config or ControlPlaneConfig()

@@ -5,6 +5,7 @@ arguments of submit_task, complete_task/fail_task and register_agent (_ops.py)."
 from typing import Any, Dict, List, Optional
 
 from ._ops import Call, _seg, operation
+from .types import Tenant
 
 
 class FleetOperations:
@@ -41,6 +42,35 @@ class FleetOperations:
         """Delete a quota (admin token). True, or False when unknown."""
         status, _ = yield Call("DELETE", "/quotas/" + _seg(quota_id), ok_404=True)
         return status != 404
+
+    # ---- tenants (fair share, docs/api.md "Tenants")
+
+    @operation
+    def list_tenants(self):
+        """Every tenant the store knows (configured, or having tasks) as Tenant, by id."""
+        _, data = yield Call("GET", "/tenants")
+        return [Tenant.from_json(t) for t in data.get("tenants", [])]
+
+    @operation
+    def get_tenant(self, tenant_id: str):
+        """A Tenant, or None when the store knows no such tenant."""
+        status, data = yield Call("GET", "/tenants/" + _seg(tenant_id), ok_404=True)
+        return None if status == 404 else Tenant.from_json(data)
+
+    @operation
+    def set_tenant(self, tenant_id: str, weight: int = 1, max_in_flight: int = 0):
+        """Set a tenant's weight (its share of each priority band relative to the others') and
+        max_in_flight (0: no limit); admin token. Returns the Tenant after."""
+        _, data = yield Call("PUT", "/tenants/" + _seg(tenant_id),
+                             body={"weight": weight, "max_in_flight": max_in_flight})
+        return Tenant.from_json(data)
+
+    @operation
+    def delete_tenant(self, tenant_id: str):
+        """Back to weight 1 without a limit (admin token): the Tenant after, or None when it
+        was never set."""
+        status, data = yield Call("DELETE", "/tenants/" + _seg(tenant_id), ok_404=True)
+        return None if status == 404 else Tenant.from_json(data)
 
 
 __all__: List[str] = ["FleetOperations"]
