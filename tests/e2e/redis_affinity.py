@@ -45,8 +45,12 @@ class AffinityAcrossProcesses(CpdTestCase):
         self.assertEqual(task["id"], t1)
         r = self.ca.post("tasks/%s/complete" % t1, {"agent_id": c, "result": {}})
         self.assertStatus(r, 200)
-        # The memory is one Redis key with the task's TTL.
-        keys = self.redis.command("KEYS", "*" + self.prefix + "*aff:" + key)
+        # The memory is one Redis key with the task's TTL, written once the completion is
+        # applied (after its reply went out: poll, bounded).
+        def aff_keys():
+            return self.redis.command("KEYS", "*" + self.prefix + "*aff:" + key)
+        cpdtest.wait_until(lambda: len(aff_keys()) == 1, 5.0, what="the affinity key in Redis")
+        keys = aff_keys()
         self.assertEqual(len(keys), 1, keys)
         name = keys[0].decode() if isinstance(keys[0], bytes) else keys[0]
         stored = self.redis.command("GET", name)
