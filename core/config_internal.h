@@ -53,7 +53,6 @@ void cfg_clear_plugins(struct cfg_plugin_ref *list, size_t *n);
  * (declared void here so that this header needs no libyaml). */
 void cfg_clear_tenants(struct cp_config *cfg);
 void cfg_clone_tenants(struct cp_config *dst, const struct cp_config *src);
-int cfg_tenant_id_ok(const char *s); /* 1-128 of A-Z a-z 0-9 . _ : @ / - */
 int cfg_yaml_tenants(void *doc, void *seq, struct cp_config *cfg, const char *file, char *err,
                      size_t errlen);
 
@@ -94,8 +93,9 @@ int cfg_walk_est_tokens(struct cp_config *cfg, yaml_document_t *doc, yaml_node_t
 void cfg_clear_quotas(struct cp_config *cfg);      /* quotas and est_tokens */
 void cfg_clear_quotas_only(struct cp_config *cfg); /* quotas */
 void cfg_clone_quotas(struct cp_config *dst, const struct cp_config *src);
-/* 1 when s is 1-128 characters of A-Z a-z 0-9 . _ : @ / - */
-int config_quota_id_ok(const char *s);
+/* 1 for an identifier in the configuration (quota ids, scopes, task types, tenants): 1-128 of
+ * A-Z a-z 0-9 . _ : @ / - */
+int config_id_ok(const char *s);
 
 /* Split "host:port" ("[v6]:port" too). host gets the host without brackets. 0 or -1. */
 int cfg_split_listen(const char *listen, char *host, size_t hostlen, int *port);

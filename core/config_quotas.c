@@ -41,7 +41,7 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 }
 
 /* 1-128 characters of A-Z a-z 0-9 . _ : @ / - (the identifiers of the API). */
-int config_quota_id_ok(const char *s)
+int config_id_ok(const char *s)
 {
     size_t n = s ? strlen(s) : 0;
     if (n == 0 || n > 128) return 0;
@@ -117,7 +117,7 @@ static int walk_scope(yaml_document_t *doc, yaml_node_t *map, struct cfg_quota *
                        "quotas[].scope has an unknown key '%.60s'; expected "
                        "provider, model, key_id",
                        ks ? ks : "?");
-        if (!vs || !config_quota_id_ok(vs))
+        if (!vs || !config_id_ok(vs))
             return bad(err, errlen, file, v,
                        "quotas[].scope.%s must be 1-128 characters of A-Z a-z 0-9 . _ : @ / -", ks);
         free(*slot);
@@ -143,7 +143,7 @@ static int walk_quota(yaml_document_t *doc, yaml_node_t *map, struct cfg_quota *
         if (strcmp(ks, "scope") == 0) {
             if (walk_scope(doc, v, q, file, err, errlen) < 0) return -1;
         } else if (strcmp(ks, "id") == 0) {
-            if (!vs || !config_quota_id_ok(vs))
+            if (!vs || !config_id_ok(vs))
                 return bad(err, errlen, file, v,
                            "%s must be 1-128 characters of A-Z a-z 0-9 . _ : @ / -", "quotas[].id");
             free(q->id);
@@ -216,7 +216,7 @@ int cfg_walk_est_tokens(struct cp_config *cfg, yaml_document_t *doc, yaml_node_t
         yaml_node_t *k = yaml_document_get_node(doc, p->key),
                     *v = yaml_document_get_node(doc, p->value);
         const char *ks = scalar_of(k);
-        if (!ks || !(strcmp(ks, "*") == 0 || config_quota_id_ok(ks)))
+        if (!ks || !(strcmp(ks, "*") == 0 || config_id_ok(ks)))
             return bad(err, errlen, file, k, "%s: a key must be a task type or \"*\"",
                        "tasks.est_tokens");
         if (cfg->n_est_tokens >= CFG_MAX_EST)

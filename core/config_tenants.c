@@ -34,19 +34,6 @@ void cfg_clone_tenants(struct cp_config *dst, const struct cp_config *src)
     dst->n_tenants = src->n_tenants;
 }
 
-int cfg_tenant_id_ok(const char *s)
-{
-    size_t n = s ? strnlen(s, 130) : 0;
-    if (n < 1 || n > 128) return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              strchr("._:@/-", c)))
-            return 0;
-    }
-    return 1;
-}
-
 static const char *scalar_of(const yaml_node_t *n)
 {
     return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
@@ -117,7 +104,7 @@ int cfg_yaml_tenants(void *doc_, void *seq_, struct cp_config *cfg, const char *
                 return -1;
             }
         }
-        if (!cfg_tenant_id_ok(id)) {
+        if (!config_id_ok(id)) {
             snprintf(err, errlen,
                      "config: %s: id must be 1-128 characters of A-Z a-z 0-9 . _ : @ / -", pos);
             return -1;

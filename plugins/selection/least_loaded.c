@@ -7,27 +7,9 @@
  *   4. agent_id, ascending (strcmp), so the choice is deterministic.
  * Stateless: create() leaves *state NULL.
  */
-#include <string.h>
-
 #include <cp/selection.h>
 
-/* <0 when a ranks before b, >0 when after, 0 when equal on every key. */
-static int ll_compare(const struct cp_agent_view *a, const struct cp_agent_view *b)
-{
-    if (a->tasks_in_flight != b->tasks_in_flight)
-        return a->tasks_in_flight < b->tasks_in_flight ? -1 : 1;
-    if (a->tasks_completed != b->tasks_completed)
-        return a->tasks_completed < b->tasks_completed ? -1 : 1;
-    if (a->last_assigned_ms != b->last_assigned_ms) {
-        /* 0 means never assigned: older than any real time, also a (bogus) negative one. */
-        if (a->last_assigned_ms == 0) return -1;
-        if (b->last_assigned_ms == 0) return 1;
-        return a->last_assigned_ms < b->last_assigned_ms ? -1 : 1;
-    }
-    const char *ia = a->agent_id ? a->agent_id : "";
-    const char *ib = b->agent_id ? b->agent_id : "";
-    return strcmp(ia, ib);
-}
+#include "rank.h" /* rank_least_loaded(): the order above, shared with headroom */
 
 static int ll_create(const struct cp_host *host, void **state, struct cp_err *err)
 {
@@ -50,7 +32,7 @@ static int ll_select(void *state, const struct cp_agent_view *const *candidates,
     if (!candidates || n == 0 || n > (size_t)INT32_MAX) return CP_ERR_INVALID;
     size_t best = 0;
     for (size_t i = 1; i < n; i++)
-        if (ll_compare(candidates[i], candidates[best]) < 0) best = i;
+        if (rank_least_loaded(candidates[i], candidates[best]) < 0) best = i;
     return (int)best;
 }
 
