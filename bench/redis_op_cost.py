@@ -171,8 +171,38 @@ def main():
             print("%-38s %12.1f %12.1f" % (label, *(sum(results[f][p][6] / results[f][p][2]
                                                         for p in parts) / 1e3
                                                     for f in ("off", "on"))))
+    agent_cache_reread(pipe, cmd, cpu_usec, tags["off"], agents, results["off"])
     cmd("FLUSHALL")
     cmd("FUNCTION", "DELETE", "cpdcost")
+
+
+def agent_cache_reread(pipe, cmd, cpu_usec, tag, agents, off):
+    """What another process's task event costs each cpd process whose agent cache is on
+    (redis_cache.c: a claim, completion, failure, requeue, release, timeout or cancellation has
+    its agent read again): one HGETALL of the agent record, inside the MULTI/EXEC of the cache's
+    re-read batch. Measured as one batch per event, the case of a process that is otherwise
+    idle; busy processes put several events' agents in one batch."""
+    cmd("CONFIG", "RESETSTAT")
+    cpu0 = cpu_usec()
+    for _ in range(ROUNDS):
+        for i in range(agents):
+            pipe([("MULTI",), ("HGETALL", tag + "a:agent-%d" % i), ("EXEC",)])
+    cpu = cpu_usec() - cpu0
+    stats = {}
+    for line in cmd("INFO", "commandstats").split("\r\n"):
+        if line.startswith("cmdstat_"):
+            name, rest = line[len("cmdstat_"):].split(":", 1)
+            stats[name] = dict(kv.split("=") for kv in rest.split(","))
+    n = ROUNDS * agents
+    usec = sum(int(stats[c]["usec"]) for c in ("multi", "hgetall", "exec") if c in stats)
+    lifecycle = sum(off[p][1] / off[p][2] for p in ("submit", "claim (gets one)", "complete"))
+    print()
+    print("agent cache: another process's task event, per cpd process with the cache on: "
+          "%.1f us of commands (HGETALL %s us/call), %.1f us Redis CPU per re-read (%d); "
+          "a task's claim and completion are two events: %.1f us against the %.1f us of "
+          "FCALL time of its 3-request lifecycle (feed off)"
+          % (usec / n, stats.get("hgetall", {}).get("usec_per_call", "?"), cpu / n, n,
+             2 * usec / n, lifecycle))
 
 
 ROUNDS = int(os.environ.get("CPD_COST_ROUNDS", "40"))
