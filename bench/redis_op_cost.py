@@ -32,12 +32,9 @@ under valgrind's callgrind (slow: fewer rounds with CPD_COST_ROUNDS):
 import glob
 import subprocess
 import os
-import socket
 import sys
 
-# The RESP client of the end-to-end tests (tests/e2e/cpdtest.py; importing it starts nothing).
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
-from cpdtest import resp_encode, resp_read  # noqa: E402
+from benchlib import RespConn, lua_library
 
 OPS = ("agent_register agent_heartbeat agent_unregister agent_set_health "
        "task_submit task_list task_claim task_transition reap stats claim_release "
@@ -53,27 +50,10 @@ def main():
     if len(sys.argv) < 3:
         sys.exit("usage: redis_op_cost.py LUA_DIR PORT")
     lua, port = sys.argv[1], int(sys.argv[2])
-    lib = "#!lua name=cpdcost\n" + "".join(open(os.path.join(lua, m + ".lua")).read() + "\n"
-                                          for m in SHARED)
-    for part in PARTS:
-        lib += ("\nlocal function op_%s(ARGV)\n" % part
-                + open(os.path.join(lua, part + ".lua")).read() + "\nend\n")
-    for o in OPS + list(COMPOSED):
-        lib += ("\nredis.register_function('cost_%s', function(KEYS, ARGV)\n"
-                "local refused = begin(KEYS, ARGV)\nif refused then return refused end\n"
-                % o) + open(os.path.join(lua, o + ".lua")).read() + "\nend)\n"
-    sock = socket.create_connection(("127.0.0.1", port))
-    rd = sock.makefile("rb")
-
-    def pipe(cmds):
-        sock.sendall(b"".join(resp_encode(c) for c in cmds))
-        return [resp_read(rd) for _ in cmds]
-
-    def cmd(*args):
-        return pipe([args])[0]
-
-    if cmd("DBSIZE") != 0:
-        sys.exit("redis_op_cost.py: the server on port %d holds keys; use an empty one" % port)
+    lib = lua_library(lua, "cpdcost", "cost_", SHARED, OPS + list(COMPOSED), PARTS)
+    conn = RespConn(port)
+    pipe, cmd, fcall_usec = conn.pipe, conn.cmd, conn.fcall_usec
+    conn.require_empty("redis_op_cost.py", port)
     cmd("FUNCTION", "LOAD", "REPLACE", lib)
     # ARGV[1] as cpd sends it: instance and connection epoch, whose key exists (every call
     # reads it: lua/common.lua begin()).
@@ -89,13 +69,6 @@ def main():
         cmd("SET", tag + "conn:0123456789abcdef", "1")
         pipe([fc_of(tag)("agent_register", now, "agent-%d" % i, "", "", "={}", "", 1)
               for i in range(agents)])
-
-    def fcall_usec():
-        for line in cmd("INFO", "commandstats").split("\r\n"):
-            if line.startswith("cmdstat_fcall:"):
-                d = dict(kv.split("=") for kv in line.split(":", 1)[1].split(","))
-                return int(d["calls"]), int(d["usec"])
-        return 0, 0
 
     def command_calls():
         """Calls per command name since the last CONFIG RESETSTAT (the commands scripts run
