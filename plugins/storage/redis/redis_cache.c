@@ -416,8 +416,7 @@ void rs_cache_change(struct rs *rs, const struct cp_change *ch)
     case CP_CHANGE_TASK_RELEASED:
     case CP_CHANGE_TASK_TIMEOUT:
     case CP_CHANGE_TASK_CANCELLED:
-        /* The agent's in-flight count moved (least_loaded weighs it): read it again, unless
-         * the change is one of ours, whose reply's agent is in the copy already. */
+        /* Its in-flight count moved: read again unless ours (the reply's agent is in). */
         if (v && !rs_own_take(&c->own, ch->task_id, ch->attempt, ch->new_status))
             mark_dirty(rs, ch->agent_id, 0);
         break;
