@@ -45,6 +45,7 @@ const struct cfg_key cfg_keys[] = {
     {"tasks.retry_backoff.jitter", NULL, CT_BOOL, OFF(backoff_jitter), 0, 0},
     {"tasks.affinity_ttl_seconds", NULL, CT_SECONDS, OFF(affinity_ttl_ms), 0, 0},
     {"tasks.max_affinity_ttl_seconds", NULL, CT_SECONDS, OFF(affinity_max_ttl_ms), 0, 0},
+    {"tasks.affinity_hold_seconds", NULL, CT_SECONDS, OFF(affinity_hold_ms), 0, 0},
     {"health.unhealthy_threshold", NULL, CT_COUNT, OFF(unhealthy_threshold), 1, 1000},
     {"health.recovery_threshold", NULL, CT_COUNT, OFF(recovery_threshold), 1, 1000},
     {"health.slow_probe_seconds", NULL, CT_SECONDS, OFF(slow_probe_ms), 0, 0},
@@ -102,6 +103,7 @@ void config_defaults(struct cp_config *cfg)
     cfg->backoff_max_ms = 300000;
     cfg->affinity_ttl_ms = 600000;
     cfg->affinity_max_ttl_ms = 86400000;
+    cfg->affinity_hold_ms = 3000;
     cfg->unhealthy_threshold = 3;
     cfg->recovery_threshold = 2;
     cfg->slow_probe_ms = 5000;
@@ -463,6 +465,10 @@ int config_validate(const struct cp_config *cfg, char *err, size_t errlen)
             snprintf(err, errlen, "config: %s must be > 0 seconds", durations[i].name);
             return -1;
         }
+    }
+    if (cfg->affinity_hold_ms < 0 || cfg->affinity_hold_ms > 3600000) {
+        snprintf(err, errlen, "config: tasks.affinity_hold_seconds must be 0-3600");
+        return -1;
     }
     if (cfg->affinity_ttl_ms > cfg->affinity_max_ttl_ms) {
         snprintf(err, errlen,

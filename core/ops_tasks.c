@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "affinity.h"
 #include "claims.h"
 #include "clock.h"
 #include "health.h"
@@ -142,6 +143,9 @@ void ops_task_submit(struct cp_core *core, struct ops_call *call, const struct c
     ops_new_task_id(call->u.submit_id);
     struct cp_task_view t;
     ops_submit_view(in, call->u.submit_id, clock_now_ms(), &t);
+    char key[CP_AFFINITY_KEY_MAX + 1]; /* affinity hold (docs/fleet.md): one submit at a time */
+    t.affinity_hold_ms = affinity_hold_ms(core, t.strategy, t.metadata_json, key);
+    t.affinity_key = t.affinity_hold_ms > 0 ? key : NULL;
     CORE_STORE(core, task_submit, &t, on_submitted, call);
 }
 
