@@ -131,6 +131,9 @@ static void on_submitted(void *cookie, const struct cp_result *res)
     struct cp_result r = *res;
     r.created = strcmp(res->task->id, call->u.submit_id) == 0;
     if (r.created) ops_task_stored(core, res->task);
+    if (r.created && res->size >= offsetof(struct cp_result, next_due_ms) + sizeof(int64_t) &&
+        res->next_due_ms > 0)
+        metrics_affinity_held(); /* the store held it for its warm agent */
     call->cb(call->cookie, &r);
     if (r.created) sched_task_changed(core->sched, res->task);
 }

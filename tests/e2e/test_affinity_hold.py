@@ -44,9 +44,17 @@ class AffinityHold(cpdtest.CpdTestCase):
         r = self.c.post("tasks/%s/complete" % tid, {"agent_id": agent_id, "result": {}})
         self.assertStatus(r, 200)
 
+    def holds(self):
+        for line in self.c.get("/metrics").body.splitlines():
+            if line.startswith("cp_affinity_holds_total "):
+                return int(float(line.split()[1]))
+        self.fail("no cp_affinity_holds_total")
+
     def test_warm_agent_takes_its_turn_before_older_work(self):
         older = [self.filler() for _ in range(3)]
+        before = self.holds()
         tid = self.turn()
+        self.assertEqual(self.holds(), before + 1)
         self.assertEqual(self.claim(self.warm)["id"], tid)
         self.assertEqual(self.claim(self.other)["id"], older[0])  # the queue, in order
 
@@ -87,8 +95,10 @@ class AffinityHold(cpdtest.CpdTestCase):
     def test_least_loaded_turns_are_not_held(self):
         busy = self.filler()
         self.assertEqual(self.claim(self.warm)["id"], busy)
+        before = self.holds()
         tid = self.turn(strategy="least_loaded")
         self.assertEqual(self.claim(self.other)["id"], tid)
+        self.assertEqual(self.holds(), before)
 
 
 class NoHold(cpdtest.CpdTestCase):
