@@ -69,10 +69,7 @@ struct wake {
     int64_t aff_ttl_ms;
     char *aff_agent;
     int aff_state; /* 0: not asked yet, 1: asking, 2: known (aff_agent, maybe NULL) */
-    /* A claim skipped the task: the store holds it for its warm agent (affinity hold). Only
-     * that agent's held claim may take it now; the skipping claimer re-claims when the hold
-     * ends (claims_recheck_at). */
-    int warm_only;
+    int warm_only; /* a claim skipped it (an affinity hold): only its warm agent's claim next */
 };
 
 int claims_idle(const struct claims *s)
@@ -288,10 +285,8 @@ static int wake_step_after(const struct wake *w, const struct claimer *c,
 
 static void wake_step(struct claims *s, struct wake *w, int step)
 {
-    if (step == STEP_WARM) {
-        w->warm_only = 1;
-        wake_run(s, w);
-    } else if (step == STEP_RUN)
+    if (step == STEP_WARM) w->warm_only = 1;
+    if (step == STEP_RUN || step == STEP_WARM)
         wake_run(s, w);
     else if (step == STEP_CHECK)
         wake_continue_if_pending(s, w);
@@ -412,8 +407,8 @@ static void wake_run(struct claims *s, struct wake *w)
             CORE_STORE(s->core, affinity_get, w->aff_key, clock_now_ms(), on_affinity_known, w);
             return;
         }
-        /* Only the warm agent's claim may take the task now; held elsewhere (another process,
-         * or in flight): its claims in flight claim again. */
+        /* Held for the warm agent: its claim here, else (another process, in flight) claims
+         * in flight claim again; the claimer that skipped it re-claims when the hold ends. */
         for (size_t i = 0; w->aff_agent && i < n; i++)
             if (strcmp(cands[i]->agent_id, w->aff_agent) == 0) {
                 claims_held_remove(s, cands[i]);
