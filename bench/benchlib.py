@@ -101,6 +101,16 @@ class RespConn:
         return 0, 0
 
 
+def shared_modules(lua):
+    """The shared Lua modules concatenated before every op, in order: RS_LUA_FILES of the
+    plugin's CMakeLists.txt (beside lua/), so a module added there is loaded here too."""
+    with open(os.path.join(lua, "..", "CMakeLists.txt")) as f:
+        text = f.read()
+    line = text[text.index("set(RS_LUA_FILES"):]
+    line = line[:line.index(")")]
+    return tuple(w.rsplit("/", 1)[1][:-len(".lua")] for w in line.split()[1:])
+
+
 def lua_library(lua, name, fn_prefix, shared, ops, parts=()):
     """The cost tools' own function library `name` from the plugin's lua/ directory: the shared
     modules (RS_LUA_FILES) once, each of `parts` as local function op_<part>(ARGV) (what

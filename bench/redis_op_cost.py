@@ -34,13 +34,11 @@ import subprocess
 import os
 import sys
 
-from benchlib import RespConn, lua_library
+from benchlib import RespConn, lua_library, shared_modules
 
 OPS = ("agent_register agent_heartbeat agent_unregister agent_set_health "
        "task_submit task_list task_claim task_transition reap stats claim_release "
        "conn_epoch task_extend task_retry task_purge task_submit_batch").split()
-# The shared modules concatenated before every op (RS_LUA_FILES in the plugin's CMakeLists.txt).
-SHARED = ("common", "tenant")
 # Composed ops, as embed_lua.cmake builds them: the parts defined once after common.
 PARTS = ("task_transition", "task_claim")
 COMPOSED = ("task_complete_next",)
@@ -50,7 +48,7 @@ def main():
     if len(sys.argv) < 3:
         sys.exit("usage: redis_op_cost.py LUA_DIR PORT")
     lua, port = sys.argv[1], int(sys.argv[2])
-    lib = lua_library(lua, "cpdcost", "cost_", SHARED, OPS + list(COMPOSED), PARTS)
+    lib = lua_library(lua, "cpdcost", "cost_", shared_modules(lua), OPS + list(COMPOSED), PARTS)
     conn = RespConn(port)
     pipe, cmd, fcall_usec = conn.pipe, conn.cmd, conn.fcall_usec
     conn.require_empty("redis_op_cost.py", port)
@@ -210,9 +208,10 @@ def rounds(pipe, cmd, fc, fcall_usec, cpu_usec, command_calls, now, agents, n):
 
     # A submit item (common.lua submit_one()): id type payload priority created_at timeout_ms
     # max_retries retries attempt metadata? strategy? not_before key? backoff? est? n_caps
-    # caps... tenant ("": the default one)
+    # tenant ("": the default one) affinity_key ("": none) hold_ms caps...
     def item(t, key=""):
-        return (t, "bench", '{"x":1}', 2, now, 300000, 3, 0, 0, "", "", 0, key, "", "", 0, "")
+        return (t, "bench", '{"x":1}', 2, now, 300000, 3, 0, 0, "", "", 0, key, "", "", 0, "",
+                "", 0)
 
     def measure(batches):
         for name, cmds, ok in batches:

@@ -15,7 +15,7 @@ server that holds any key. Loopback only; Python standard library only.
 """
 import sys
 
-from benchlib import RespConn, lua_library
+from benchlib import RespConn, lua_library, shared_modules
 
 OPS = ("agent_register task_submit task_claim task_transition tenant_put").split()
 
@@ -24,7 +24,7 @@ def main():
     if len(sys.argv) < 3:
         sys.exit("usage: redis_tenant_cost.py LUA_DIR PORT")
     lua, port = sys.argv[1], int(sys.argv[2])
-    lib = lua_library(lua, "cpdtenantcost", "tc_", ("common", "tenant"), OPS)
+    lib = lua_library(lua, "cpdtenantcost", "tc_", shared_modules(lua), OPS)
     conn = RespConn(port)
     pipe, cmd, fcall_usec = conn.pipe, conn.cmd, conn.fcall_usec
     conn.require_empty("redis_tenant_cost.py", port)
@@ -46,11 +46,11 @@ def main():
 
         # A submit item (common.lua submit_one()): id type payload priority created_at
         # timeout_ms max_retries retries attempt metadata? strategy? not_before key? backoff?
-        # est? n_caps tenant caps...
+        # est? n_caps tenant affinity_key hold_ms caps...
         def item(i):
             t = tenants[i % len(tenants)]
             return ("task_%024x" % i, "bench", '{"x":1}', 2, now + i, 300000, 3, 0, 0, "", "", 0,
-                    "", "", "=100 50", 0, "" if t == "default" else t)
+                    "", "", "=100 50", 0, "" if t == "default" else t, "", 0)
         total = 2500
         for start in range(0, total, 250):
             pipe([fc("task_submit", *item(i)) for i in range(start, start + 250)])
