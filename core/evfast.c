@@ -1,0 +1,139 @@
+/* evfast.c — cheaper versions of two libevent functions that evhttp calls for every request.
+ *
+ * evhttp writes a reply's status line and each of its headers with evbuffer_add_printf
+ * ("HTTP/%d.%d %d %s\r\n", "%s: %s\r\n": four calls a reply, ~1,500 instructions each through
+ * glibc's vsnprintf), and looks headers up with evutil_ascii_strcasecmp, which lowers each
+ * character through a call of its own (~12 lookups a request over a handful of headers). Both
+ * were ~25 % of a heartbeat's instructions, and libevent has no cheaper public path: the reply
+ * head is made inside evhttp_send_reply.
+ *
+ * libevent calls these functions by name through its PLT (Debian's libevent-2.1 is linked
+ * without -Bsymbolic), so the dynamic linker resolves them to a definition in the executable
+ * first: this file. The two exact formats evhttp uses for a reply head are written with
+ * memcpy and a short integer conversion; every other format goes to libevent's own
+ * evbuffer_add_vprintf, exactly what libevent's evbuffer_add_printf does. The output is the
+ * same byte for byte (tests/unit/test_evfast.c and fuzz/fuzz_evfast.c compare both with
+ * libevent's). Should the interposition ever not take (a static libevent), libevent's versions
+ * run and only the speed differs; evfast_active() says which. */
+#include "evfast.h"
+
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/util.h>
+
+/* Hidden by default in this build (-fvisibility=hidden): these two must be visible to the
+ * dynamic linker to stand in for libevent's. */
+#define EVFAST_EXPORT __attribute__((visibility("default")))
+
+static struct evfast_counts counts;
+
+void evfast_counts(struct evfast_counts *out)
+{
+    *out = counts;
+}
+
+/* A line longer than this takes libevent's path (no header cpd or a client sends is near). */
+#define LINE_MAX_BYTES 1024
+
+/* The decimal text of v (as "%d" writes it) at the end of tmp[12]; returns its start. */
+static char *int_text(char tmp[12], int v)
+{
+    char *p = tmp + 12;
+    unsigned u = v < 0 ? 0u - (unsigned)v : (unsigned)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) *--p = '-';
+    return p;
+}
+
+static int add_line(struct evbuffer *buf, const char *line, size_t n)
+{
+    return evbuffer_add(buf, line, n) == 0 ? (int)n : -1;
+}
+
+static int header_line(struct evbuffer *buf, const char *key, const char *value)
+{
+    size_t k = strlen(key), v = strlen(value);
+    if (k + v + 4 > LINE_MAX_BYTES) return -2;
+    char line[LINE_MAX_BYTES];
+    memcpy(line, key, k);
+    line[k] = ':', line[k + 1] = ' ';
+    memcpy(line + k + 2, value, v);
+    line[k + 2 + v] = '\r', line[k + 3 + v] = '\n';
+    counts.header_lines++;
+    return add_line(buf, line, k + v + 4);
+}
+
+static int status_line(struct evbuffer *buf, int major, int minor, int code, const char *reason)
+{
+    size_t r = strlen(reason);
+    if (r + 64 > LINE_MAX_BYTES) return -2;
+    char line[LINE_MAX_BYTES], tmp[12];
+    size_t n = 0;
+    const char *t;
+    memcpy(line, "HTTP/", 5), n = 5;
+    t = int_text(tmp, major), memcpy(line + n, t, (size_t)(tmp + 12 - t)),
+    n += (size_t)(tmp + 12 - t);
+    line[n++] = '.';
+    t = int_text(tmp, minor), memcpy(line + n, t, (size_t)(tmp + 12 - t)),
+    n += (size_t)(tmp + 12 - t);
+    line[n++] = ' ';
+    t = int_text(tmp, code), memcpy(line + n, t, (size_t)(tmp + 12 - t)),
+    n += (size_t)(tmp + 12 - t);
+    line[n++] = ' ';
+    memcpy(line + n, reason, r), n += r;
+    line[n++] = '\r', line[n++] = '\n';
+    counts.status_lines++;
+    return add_line(buf, line, n);
+}
+
+/* libevent's own: { va_start; r = evbuffer_add_vprintf(buf, fmt, ap); va_end; return r; } */
+EVFAST_EXPORT int evbuffer_add_printf(struct evbuffer *buf, const char *fmt, ...)
+{
+    va_list ap;
+    int r = -2;
+    va_start(ap, fmt);
+    if (fmt[0] == '%' && strcmp(fmt, "%s: %s\r\n") == 0) {
+        va_list copy;
+        va_copy(copy, ap);
+        const char *key = va_arg(copy, const char *), *value = va_arg(copy, const char *);
+        va_end(copy);
+        if (key && value) r = header_line(buf, key, value); /* NULL: printf's "(null)" */
+    } else if (fmt[0] == 'H' && strcmp(fmt, "HTTP/%d.%d %d %s\r\n") == 0) {
+        va_list copy;
+        va_copy(copy, ap);
+        int major = va_arg(copy, int), minor = va_arg(copy, int), code = va_arg(copy, int);
+        const char *reason = va_arg(copy, const char *);
+        va_end(copy);
+        if (reason) r = status_line(buf, major, minor, code, reason);
+    }
+    if (r == -2) r = evbuffer_add_vprintf(buf, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+/* libevent's own, with its EVUTIL_TOLOWER_ (only 'A'..'Z' change) inline and the comparison
+ * on plain char as there. */
+EVFAST_EXPORT int evutil_ascii_strcasecmp(const char *s1, const char *s2)
+{
+    counts.strcasecmps++;
+    for (;;) {
+        char c1 = *s1++, c2 = *s2++;
+        if (c1 >= 'A' && c1 <= 'Z') c1 = (char)(c1 + ('a' - 'A'));
+        if (c2 >= 'A' && c2 <= 'Z') c2 = (char)(c2 + ('a' - 'A'));
+        if (c1 < c2) return -1;
+        if (c1 > c2) return 1;
+        if (c1 == 0) return 0;
+    }
+}
+
+int evfast_active(void)
+{
+    void *found = dlsym(RTLD_DEFAULT, "evbuffer_add_printf");
+    return found == (void *)&evbuffer_add_printf;
+}

@@ -1,0 +1,250 @@
+/* test_evfast.c — core/evfast.c, cpd's versions of evbuffer_add_printf and
+ * evutil_ascii_strcasecmp: the same bytes and return values as libevent's own (reached with
+ * dlsym(RTLD_NEXT)) for the reply-head formats, edge cases and every other format; the same
+ * ordering as libevent's strcasecmp, high bytes included; and evhttp's own calls reach them
+ * (a real request and reply through evhttp in this process). */
+#include <dlfcn.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/util.h>
+
+#include "evfast.h"
+
+typedef int (*add_printf_fn)(struct evbuffer *, const char *, ...);
+typedef int (*strcasecmp_fn)(const char *, const char *);
+
+static add_printf_fn real_add_printf(void)
+{
+    add_printf_fn f = (add_printf_fn)dlsym(RTLD_NEXT, "evbuffer_add_printf");
+    assert_non_null(f);
+    assert_true(f != evbuffer_add_printf); /* libevent's, not ours */
+    return f;
+}
+
+/* The text in b (NUL-terminated copy) and b emptied. */
+static char *take(struct evbuffer *b)
+{
+    size_t n = evbuffer_get_length(b);
+    char *s = malloc(n + 1);
+    assert_non_null(s);
+    evbuffer_remove(b, s, n);
+    s[n] = '\0';
+    return s;
+}
+
+static void same_header(const char *key, const char *value)
+{
+    struct evbuffer *a = evbuffer_new(), *b = evbuffer_new();
+    int ra = evbuffer_add_printf(a, "%s: %s\r\n", key, value);
+    int rb = real_add_printf()(b, "%s: %s\r\n", key, value);
+    assert_int_equal(ra, rb);
+    char *sa = take(a), *sb = take(b);
+    assert_string_equal(sa, sb);
+    free(sa), free(sb);
+    evbuffer_free(a), evbuffer_free(b);
+}
+
+static void same_status(int major, int minor, int code, const char *reason)
+{
+    struct evbuffer *a = evbuffer_new(), *b = evbuffer_new();
+    int ra = evbuffer_add_printf(a, "HTTP/%d.%d %d %s\r\n", major, minor, code, reason);
+    int rb = real_add_printf()(b, "HTTP/%d.%d %d %s\r\n", major, minor, code, reason);
+    assert_int_equal(ra, rb);
+    char *sa = take(a), *sb = take(b);
+    assert_string_equal(sa, sb);
+    free(sa), free(sb);
+    evbuffer_free(a), evbuffer_free(b);
+}
+
+static void test_reply_head_formats(void **unused)
+{
+    (void)unused;
+    struct evfast_counts before, after;
+    evfast_counts(&before);
+    same_header("Content-Type", "application/json");
+    same_header("Date", "Thu, 03 Dec 2026 17:00:00 GMT");
+    same_header("", "");
+    same_header("X", "caf\xc3\xa9 \t tab");
+    char long_value[3000];
+    memset(long_value, 'v', sizeof long_value - 1);
+    long_value[sizeof long_value - 1] = '\0';
+    same_header("Long", long_value); /* over the fast path's line: libevent's path */
+    long_value[1018] = '\0';         /* lines of 1,023, 1,024 (fast) and 1,025 bytes (libevent's) */
+    same_header("K", long_value);
+    same_header("Ke", long_value);
+    same_header("Key", long_value);
+    same_status(1, 1, 200, "OK");
+    same_status(1, 0, 404, "Not Found");
+    same_status(0, 9, 0, "");
+    same_status(-1, INT_MIN, INT_MAX, "Weird Reason Phrase");
+    same_status(1, 1, 503, long_value);
+    evfast_counts(&after);
+    assert_int_equal(after.header_lines - before.header_lines, 6);
+    assert_int_equal(after.status_lines - before.status_lines, 4);
+}
+
+/* A NULL string is printf's business ("(null)" in glibc): the fast path steps aside. */
+static void test_null_strings_and_other_formats(void **unused)
+{
+    (void)unused;
+    struct evbuffer *a = evbuffer_new(), *b = evbuffer_new();
+    const char *none = NULL;
+    assert_int_equal(evbuffer_add_printf(a, "%s: %s\r\n", "K", none),
+                     real_add_printf()(b, "%s: %s\r\n", "K", none));
+    assert_int_equal(evbuffer_add_printf(a, "HTTP/%d.%d %d %s\r\n", 1, 1, 200, none),
+                     real_add_printf()(b, "HTTP/%d.%d %d %s\r\n", 1, 1, 200, none));
+    assert_int_equal(evbuffer_add_printf(a, "%x\r\n", 4096u),
+                     real_add_printf()(b, "%x\r\n", 4096u));
+    assert_int_equal(evbuffer_add_printf(a, "%s %s HTTP/%d.%d\r\n", "GET", "/x", 1, 1),
+                     real_add_printf()(b, "%s %s HTTP/%d.%d\r\n", "GET", "/x", 1, 1));
+    assert_int_equal(evbuffer_add_printf(a, "%%%02X", 0xe9u),
+                     real_add_printf()(b, "%%%02X", 0xe9u));
+    assert_int_equal(evbuffer_add_printf(a, "plain"), real_add_printf()(b, "plain"));
+    char *sa = take(a), *sb = take(b);
+    assert_string_equal(sa, sb);
+    assert_non_null(strstr(sa, "1000\r\nGET /x HTTP/1.1\r\n%E9plain"));
+    free(sa), free(sb);
+    evbuffer_free(a), evbuffer_free(b);
+}
+
+static int sign(int v)
+{
+    return (v > 0) - (v < 0);
+}
+
+static void test_strcasecmp_orders_like_libevent(void **unused)
+{
+    (void)unused;
+    strcasecmp_fn real = (strcasecmp_fn)dlsym(RTLD_NEXT, "evutil_ascii_strcasecmp");
+    assert_non_null(real);
+    assert_true(real != evutil_ascii_strcasecmp);
+    const char *words[] = {"",
+                           "a",
+                           "A",
+                           "Content-Length",
+                           "content-length",
+                           "CONTENT-LENGTH",
+                           "Content-Type",
+                           "content-lengtH ",
+                           "[",
+                           "_",
+                           "@",
+                           "\x7f",
+                           "\x80",
+                           "\xc3\xa9",
+                           "\xc3\x89",
+                           "Z",
+                           "z",
+                           "ab",
+                           "aB",
+                           "Ab\xff"};
+    size_t n = sizeof words / sizeof *words;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++)
+            assert_int_equal(sign(evutil_ascii_strcasecmp(words[i], words[j])),
+                             sign(real(words[i], words[j])));
+    /* every pair of single bytes */
+    char x[2] = {0}, y[2] = {0};
+    for (int c = 1; c < 256; c++)
+        for (int d = 1; d < 256; d++) {
+            x[0] = (char)c, y[0] = (char)d;
+            assert_int_equal(sign(evutil_ascii_strcasecmp(x, y)), sign(real(x, y)));
+        }
+}
+
+/* ---- evhttp's own calls reach this file ---- */
+
+struct round_trip {
+    struct event_base *base;
+    int status;
+    char content_type[64];
+    char body[64];
+};
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    (void)arg;
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add(b, "{\"ok\":true}", 11);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+    evhttp_send_reply(req, 201, "Created", b);
+    evbuffer_free(b);
+}
+
+static void on_response(struct evhttp_request *req, void *arg)
+{
+    struct round_trip *rt = arg;
+    if (req) {
+        rt->status = evhttp_request_get_response_code(req);
+        const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "content-type");
+        snprintf(rt->content_type, sizeof rt->content_type, "%s", ct ? ct : "");
+        struct evbuffer *in = evhttp_request_get_input_buffer(req);
+        size_t n = evbuffer_get_length(in);
+        if (n >= sizeof rt->body) n = sizeof rt->body - 1;
+        evbuffer_remove(in, rt->body, n);
+        rt->body[n] = '\0';
+    }
+    event_base_loopexit(rt->base, NULL);
+}
+
+static void test_evhttp_uses_them(void **unused)
+{
+    (void)unused;
+    assert_int_equal(evfast_active(), 1);
+    struct round_trip rt = {.base = event_base_new()};
+    struct evhttp *http = evhttp_new(rt.base);
+    struct evhttp_bound_socket *sock = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
+    assert_non_null(sock);
+    evhttp_set_gencb(http, on_request, NULL);
+    struct sockaddr_storage ss;
+    ev_socklen_t len = sizeof ss;
+    assert_int_equal(getsockname(evhttp_bound_socket_get_fd(sock), (struct sockaddr *)&ss, &len),
+                     0);
+    int port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    struct evhttp_connection *c =
+        evhttp_connection_base_new(rt.base, NULL, "127.0.0.1", (ev_uint16_t)port);
+    struct evhttp_request *req = evhttp_request_new(on_response, &rt);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "localhost");
+    struct evfast_counts before, after;
+    evfast_counts(&before);
+    assert_int_equal(evhttp_make_request(c, req, EVHTTP_REQ_GET, "/x"), 0);
+    struct timeval limit = {10, 0};
+    event_base_loopexit(rt.base, &limit);
+    event_base_dispatch(rt.base);
+    evfast_counts(&after);
+    assert_int_equal(rt.status, 201);
+    assert_string_equal(rt.content_type, "application/json");
+    assert_string_equal(rt.body, "{\"ok\":true}");
+    /* the reply's status line, its headers (and the request's), header look-ups */
+    assert_true(after.status_lines - before.status_lines == 1);
+    assert_true(after.header_lines - before.header_lines >= 4);
+    assert_true(after.strcasecmps > before.strcasecmps);
+    evhttp_connection_free(c);
+    evhttp_free(http);
+    event_base_free(rt.base);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reply_head_formats),
+        cmocka_unit_test(test_null_strings_and_other_formats),
+        cmocka_unit_test(test_strcasecmp_orders_like_libevent),
+        cmocka_unit_test(test_evhttp_uses_them),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
