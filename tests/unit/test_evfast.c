@@ -1,7 +1,8 @@
 /* test_evfast.c — core/evfast.c, cpd's versions of evbuffer_add_printf and
  * evutil_ascii_strcasecmp: the same bytes and return values as libevent's own (reached with
  * dlsym(RTLD_NEXT)) for the reply-head formats, edge cases and every other format; the same
- * ordering as libevent's strcasecmp, high bytes included; and evhttp's own calls reach them
+ * ordering as libevent's strcasecmp, high bytes included; the same header found by
+ * evhttp_find_header; and evhttp's own calls reach them
  * (a real request and reply through evhttp in this process). */
 #include <dlfcn.h>
 #include <limits.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -20,6 +22,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <event2/util.h>
 
 #include "evfast.h"
@@ -166,6 +169,43 @@ static void test_strcasecmp_orders_like_libevent(void **unused)
         }
 }
 
+typedef const char *(*find_header_fn)(const struct evkeyvalq *, const char *);
+
+/* The same header found (the first of equal names, by pointer) or none, as libevent's. */
+static void test_find_header_like_libevent(void **unused)
+{
+    (void)unused;
+    find_header_fn real = (find_header_fn)dlsym(RTLD_NEXT, "evhttp_find_header");
+    assert_non_null(real);
+    assert_true(real != evhttp_find_header);
+    struct evkeyvalq h;
+    TAILQ_INIT(&h);
+    assert_null(evhttp_find_header(&h, "Host"));
+    const char *names[] = {"Host", "Content-Type",   "content-length",    "X-A",
+                           "x-a",  "Content-Length", "\xc3\xa9t\xc3\xa9", "hOST"};
+    const char *values[] = {"h1", "ct", "cl1", "xa1", "xa2", "cl2", "ete", "h2"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        assert_int_equal(evhttp_add_header(&h, names[i], values[i]), 0);
+    const char *keys[] = {"host",
+                          "HOST",
+                          "Content-Length",
+                          "CONTENT-TYPE",
+                          "X-a",
+                          "\xc3\xa9T\xc3\xa9",
+                          "\xc3\x89t\xc3\xa9",
+                          "Content",
+                          "Hosts",
+                          "",
+                          "Date",
+                          "content-type "};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        assert_ptr_equal(evhttp_find_header(&h, keys[i]), real(&h, keys[i]));
+    assert_string_equal(evhttp_find_header(&h, "HOST"), "h1");
+    assert_string_equal(evhttp_find_header(&h, "Content-Length"), "cl1");
+    assert_null(evhttp_find_header(&h, "\xc3\x89t\xc3\xa9")); /* ASCII case only */
+    evhttp_clear_headers(&h);
+}
+
 /* ---- evhttp's own calls reach this file ---- */
 
 struct round_trip {
@@ -244,6 +284,7 @@ int main(void)
         cmocka_unit_test(test_reply_head_formats),
         cmocka_unit_test(test_null_strings_and_other_formats),
         cmocka_unit_test(test_strcasecmp_orders_like_libevent),
+        cmocka_unit_test(test_find_header_like_libevent),
         cmocka_unit_test(test_evhttp_uses_them),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
