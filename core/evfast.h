@@ -10,6 +10,7 @@ struct evfast_counts {
     uint64_t header_lines; /* "%s: %s\r\n" */
     uint64_t status_lines; /* "HTTP/%d.%d %d %s\r\n" */
     uint64_t strcasecmps;
+    uint64_t sizes; /* evutil_snprintf's "%zu" */
 };
 
 void evfast_counts(struct evfast_counts *out);

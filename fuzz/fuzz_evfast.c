@@ -1,7 +1,8 @@
 /* fuzz_evfast.c — libFuzzer target for core/evfast.c: cpd's evbuffer_add_printf (the reply-head
- * formats), evutil_ascii_strcasecmp and evhttp_find_header against libevent's own (dlsym
- * RTLD_NEXT) on hostile bytes; any difference in output, return value or result aborts.
- * Input: a mode byte, then NUL-separated strings (and for the status line, three ints). */
+ * formats), evutil_snprintf ("%zu"), evutil_ascii_strcasecmp and evhttp_find_header against
+ * libevent's own (dlsym RTLD_NEXT) on hostile bytes; any difference in output, return value or
+ * result aborts. Input: a mode byte, then NUL-separated strings (and for the status line, three
+ * ints). */
 #include <dlfcn.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,11 +18,13 @@
 
 typedef int (*add_printf_fn)(struct evbuffer *, const char *, ...);
 typedef int (*strcasecmp_fn)(const char *, const char *);
+typedef int (*snprintf_fn)(char *, size_t, const char *, ...);
 typedef const char *(*find_header_fn)(const struct evkeyvalq *, const char *);
 
 static add_printf_fn real_printf;
 static strcasecmp_fn real_strcasecmp;
 static find_header_fn real_find;
+static snprintf_fn real_snprintf;
 
 /* The next NUL-terminated piece of [*p, end) as a fresh string (the rest when no NUL). */
 static char *piece(const uint8_t **p, const uint8_t *end)
@@ -54,7 +57,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         real_printf = (add_printf_fn)dlsym(RTLD_NEXT, "evbuffer_add_printf");
         real_strcasecmp = (strcasecmp_fn)dlsym(RTLD_NEXT, "evutil_ascii_strcasecmp");
         real_find = (find_header_fn)dlsym(RTLD_NEXT, "evhttp_find_header");
-        if (!real_printf || !real_strcasecmp || !real_find || !evfast_active()) abort();
+        real_snprintf = (snprintf_fn)dlsym(RTLD_NEXT, "evutil_snprintf");
+        if (!real_printf || !real_strcasecmp || !real_find || !real_snprintf || !evfast_active())
+            abort();
     }
     if (size < 1) return 0;
     const uint8_t *p = data + 1, *end = data + size;
@@ -69,7 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(key), free(value);
         break;
     }
-    case 1: { /* a status line */
+    case 1: { /* a status line, and a size in a buffer of 0..31 bytes */
         int v[3] = {0, 0, 0};
         size_t n = (size_t)(end - p) < sizeof v ? (size_t)(end - p) : sizeof v;
         memcpy(v, p, n);
@@ -80,6 +85,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         same_buffers(a, b);
         free(reason);
+        size_t size_value;
+        memcpy(&size_value, v, sizeof size_value);
+        size_t cap = (size_t)(unsigned)v[2] % 32;
+        char x[32], y[32];
+        memset(x, 0, sizeof x), memset(y, 0, sizeof y);
+        if (evutil_snprintf(x, cap, "%zu", size_value) != real_snprintf(y, cap, "%zu", size_value))
+            abort();
+        if (memcmp(x, y, sizeof x) != 0) abort();
         break;
     }
     case 2: { /* two names compared */

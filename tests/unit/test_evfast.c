@@ -1,9 +1,9 @@
 /* test_evfast.c — core/evfast.c, cpd's versions of evbuffer_add_printf and
  * evutil_ascii_strcasecmp: the same bytes and return values as libevent's own (reached with
- * dlsym(RTLD_NEXT)) for the reply-head formats, edge cases and every other format; the same
- * ordering as libevent's strcasecmp, high bytes included; the same header found by
- * evhttp_find_header; and evhttp's own calls reach them
- * (a real request and reply through evhttp in this process). */
+ * dlsym(RTLD_NEXT)) for the reply-head formats (evutil_snprintf's "%zu" too), edge cases and every
+ * other format; the same ordering as libevent's strcasecmp, high bytes included; the same header
+ * found by evhttp_find_header; and evhttp's own calls reach them (a real request and reply through
+ * evhttp in this process). */
 #include <dlfcn.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -122,6 +122,39 @@ static void test_null_strings_and_other_formats(void **unused)
     assert_non_null(strstr(sa, "1000\r\nGET /x HTTP/1.1\r\n%E9plain"));
     free(sa), free(sb);
     evbuffer_free(a), evbuffer_free(b);
+}
+
+typedef int (*snprintf_fn)(char *, size_t, const char *, ...);
+
+/* "%zu" (the Content-Length): the same text, truncation, NUL and return value as libevent's,
+ * for every buffer size; other formats go to libevent's own. */
+static void test_size_format_like_libevent(void **unused)
+{
+    (void)unused;
+    snprintf_fn real = (snprintf_fn)dlsym(RTLD_NEXT, "evutil_snprintf");
+    assert_non_null(real);
+    assert_true(real != evutil_snprintf);
+    size_t values[] = {0, 7, 10, 99, 1000, 4294967296u, SIZE_MAX};
+    struct evfast_counts before, after;
+    evfast_counts(&before);
+    for (size_t i = 0; i < sizeof values / sizeof *values; i++)
+        for (size_t cap = 0; cap <= 24; cap++) {
+            char a[24], b[24];
+            memset(a, '#', sizeof a), memset(b, '#', sizeof b);
+            assert_int_equal(evutil_snprintf(a, cap, "%zu", values[i]),
+                             real(b, cap, "%zu", values[i]));
+            assert_memory_equal(a, b, sizeof a);
+        }
+    evfast_counts(&after);
+    assert_int_equal(after.sizes - before.sizes, 7 * 25);
+    char a[32], b[32];
+    assert_int_equal(evutil_snprintf(a, sizeof a, "%d:%s", -5, "x"),
+                     real(b, sizeof b, "%d:%s", -5, "x"));
+    assert_string_equal(a, b);
+    assert_string_equal(a, "-5:x");
+    assert_int_equal(evutil_snprintf(a, sizeof a, "%zux", (size_t)3),
+                     real(b, sizeof b, "%zux", (size_t)3));
+    assert_string_equal(a, b);
 }
 
 static int sign(int v)
@@ -271,6 +304,7 @@ static void test_evhttp_uses_them(void **unused)
     assert_string_equal(rt.body, "{\"ok\":true}");
     /* the reply's status line, its headers (and the request's), header look-ups */
     assert_true(after.status_lines - before.status_lines == 1);
+    assert_true(after.sizes - before.sizes == 1); /* the reply's Content-Length */
     assert_true(after.header_lines - before.header_lines >= 4);
     assert_true(after.strcasecmps > before.strcasecmps);
     evhttp_connection_free(c);
@@ -283,6 +317,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reply_head_formats),
         cmocka_unit_test(test_null_strings_and_other_formats),
+        cmocka_unit_test(test_size_format_like_libevent),
         cmocka_unit_test(test_strcasecmp_orders_like_libevent),
         cmocka_unit_test(test_find_header_like_libevent),
         cmocka_unit_test(test_evhttp_uses_them),
