@@ -1,22 +1,23 @@
-/* evfast.c — cheaper versions of four libevent functions that evhttp calls for every request.
+/* evfast.c — cheaper versions of functions that evhttp calls for every request.
  *
  * evhttp writes a reply's status line and each of its headers with evbuffer_add_printf
  * ("HTTP/%d.%d %d %s\r\n", "%s: %s\r\n": four calls a reply, ~1,500 instructions each through
- * glibc's vsnprintf) and its Content-Length with evutil_snprintf ("%zu"), and looks headers up
- * with evhttp_find_header and evutil_ascii_strcasecmp, which lowers each character through a call
- * of its own (~12 lookups and ~35 comparisons a request). Together they were ~25 % of a heartbeat's
- * instructions, and libevent has no cheaper public path: the reply head is made inside
+ * glibc's vsnprintf) and its Content-Length with evutil_snprintf ("%zu"); it looks headers up
+ * with evhttp_find_header and evutil_ascii_strcasecmp, which lowers each character through a
+ * call of its own (~12 lookups and ~35 comparisons a request); and it reads each request's
+ * HTTP version with glibc's sscanf. Together they were ~25 % of a heartbeat's instructions, and
+ * libevent has no cheaper public path: all of it happens inside evhttp's request parsing and
  * evhttp_send_reply.
  *
  * libevent calls these functions by name through its PLT (Debian's libevent-2.1 is linked
  * without -Bsymbolic), so the dynamic linker resolves them to a definition in the executable
- * first: this file. The three exact formats evhttp uses for a reply head are written with
- * memcpy and a short integer conversion; every other format goes to libevent's own
- * evbuffer_add_vprintf or evutil_vsnprintf, exactly what libevent's evbuffer_add_printf and
- * evutil_snprintf do. The output is the same byte for byte (tests/unit/test_evfast.c and
- * fuzz/fuzz_evfast.c compare them with libevent's). Should the interposition ever not take (a
- * static libevent), libevent's versions run and only the speed differs; evfast_active() says which.
- */
+ * first: this file. The exact formats evhttp uses are handled here with memcpy and short
+ * integer conversions; every other format or input goes to libevent's own evbuffer_add_vprintf
+ * or evutil_vsnprintf, or to glibc's vsscanf — exactly what the replaced functions do. The
+ * results are the same byte for byte (tests/unit/test_evfast.c and fuzz/fuzz_evfast.c compare
+ * them with the originals, reached with dlsym(RTLD_NEXT)). Should the interposition ever not
+ * take (a static libevent), the originals run and only the speed differs; evfast_active() says
+ * which. */
 #include "evfast.h"
 
 #include <dlfcn.h>
@@ -29,8 +30,8 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/util.h>
 
-/* Hidden by default in this build (-fvisibility=hidden): these two must be visible to the
- * dynamic linker to stand in for libevent's. */
+/* Hidden by default in this build (-fvisibility=hidden): these must be visible to the dynamic
+ * linker to stand in for the originals. */
 #define EVFAST_EXPORT __attribute__((visibility("default")))
 
 static struct evfast_counts counts;
@@ -148,6 +149,32 @@ EVFAST_EXPORT int evutil_snprintf(char *buf, size_t buflen, const char *format, 
         r = buflen ? (int)n : 0;
     } else {
         r = evutil_vsnprintf(buf, buflen, format, ap);
+    }
+    va_end(ap);
+    return r;
+}
+
+/* glibc's C99 sscanf and vsscanf, the names libevent's sscanf calls are linked to. */
+int __isoc99_sscanf(const char *s, const char *format, ...);
+int __isoc99_vsscanf(const char *s, const char *format, va_list ap);
+
+/* evhttp reads every request's version with sscanf(version, "HTTP/%d.%d%c", ...) (~1,500
+ * instructions). The two versions clients send, exactly, are answered here with what sscanf
+ * would store and return (2: the %c finds the end); any other text or format is glibc's. */
+EVFAST_EXPORT int __isoc99_sscanf(const char *s, const char *format, ...)
+{
+    va_list ap;
+    int r;
+    va_start(ap, format);
+    if (format[0] == 'H' && s[0] == 'H' && strcmp(format, "HTTP/%d.%d%c") == 0 &&
+        strncmp(s, "HTTP/1.", 7) == 0 && (s[7] == '0' || s[7] == '1') && s[8] == '\0') {
+        int *major = va_arg(ap, int *), *minor = va_arg(ap, int *);
+        *major = 1;
+        *minor = s[7] - '0';
+        counts.versions++;
+        r = 2;
+    } else {
+        r = __isoc99_vsscanf(s, format, ap);
     }
     va_end(ap);
     return r;

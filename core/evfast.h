@@ -1,5 +1,6 @@
-/* evfast.h — cheaper versions of libevent functions that evhttp calls several times for every
- * request, found before libevent's own by the dynamic linker (evfast.c says how and why). */
+/* evfast.h — cheaper versions of libevent (and one glibc) functions that evhttp calls several times
+ * for every request, found before libevent's own by the dynamic linker (evfast.c says how and why).
+ */
 #ifndef CORE_EVFAST_H
 #define CORE_EVFAST_H
 
@@ -10,7 +11,8 @@ struct evfast_counts {
     uint64_t header_lines; /* "%s: %s\r\n" */
     uint64_t status_lines; /* "HTTP/%d.%d %d %s\r\n" */
     uint64_t strcasecmps;
-    uint64_t sizes; /* evutil_snprintf's "%zu" */
+    uint64_t sizes;    /* evutil_snprintf's "%zu" */
+    uint64_t versions; /* sscanf's "HTTP/%d.%d%c" */
 };
 
 void evfast_counts(struct evfast_counts *out);

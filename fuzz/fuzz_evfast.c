@@ -1,8 +1,8 @@
 /* fuzz_evfast.c — libFuzzer target for core/evfast.c: cpd's evbuffer_add_printf (the reply-head
- * formats), evutil_snprintf ("%zu"), evutil_ascii_strcasecmp and evhttp_find_header against
- * libevent's own (dlsym RTLD_NEXT) on hostile bytes; any difference in output, return value or
- * result aborts. Input: a mode byte, then NUL-separated strings (and for the status line, three
- * ints). */
+ * formats), evutil_snprintf ("%zu"), glibc's sscanf of an HTTP version, evutil_ascii_strcasecmp and
+ * evhttp_find_header against libevent's own (dlsym RTLD_NEXT) on hostile bytes; any difference in
+ * output, return value or result aborts. Input: a mode byte, then NUL-separated strings (and for
+ * the status line, three ints). */
 #include <dlfcn.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,6 +18,8 @@
 
 typedef int (*add_printf_fn)(struct evbuffer *, const char *, ...);
 typedef int (*strcasecmp_fn)(const char *, const char *);
+typedef int (*sscanf_fn)(const char *, const char *, ...);
+int __isoc99_sscanf(const char *s, const char *format, ...);
 typedef int (*snprintf_fn)(char *, size_t, const char *, ...);
 typedef const char *(*find_header_fn)(const struct evkeyvalq *, const char *);
 
@@ -25,6 +27,7 @@ static add_printf_fn real_printf;
 static strcasecmp_fn real_strcasecmp;
 static find_header_fn real_find;
 static snprintf_fn real_snprintf;
+static sscanf_fn real_sscanf;
 
 /* The next NUL-terminated piece of [*p, end) as a fresh string (the rest when no NUL). */
 static char *piece(const uint8_t **p, const uint8_t *end)
@@ -58,7 +61,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         real_strcasecmp = (strcasecmp_fn)dlsym(RTLD_NEXT, "evutil_ascii_strcasecmp");
         real_find = (find_header_fn)dlsym(RTLD_NEXT, "evhttp_find_header");
         real_snprintf = (snprintf_fn)dlsym(RTLD_NEXT, "evutil_snprintf");
-        if (!real_printf || !real_strcasecmp || !real_find || !real_snprintf || !evfast_active())
+        real_sscanf = (sscanf_fn)dlsym(RTLD_NEXT, "__isoc99_sscanf");
+        if (!real_printf || !real_strcasecmp || !real_find || !real_snprintf || !real_sscanf ||
+            !evfast_active())
             abort();
     }
     if (size < 1) return 0;
@@ -95,9 +100,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (memcmp(x, y, sizeof x) != 0) abort();
         break;
     }
-    case 2: { /* two names compared */
+    case 2: { /* two names compared; the first read as an HTTP version */
         char *x = piece(&p, end), *y = piece(&p, end);
         if (sign(evutil_ascii_strcasecmp(x, y)) != sign(real_strcasecmp(x, y))) abort();
+        int a1 = -7, a2 = -7, b1 = -7, b2 = -7;
+        char ac = '?', bc = '?';
+        if (__isoc99_sscanf(x, "HTTP/%d.%d%c", &a1, &a2, &ac) !=
+                real_sscanf(x, "HTTP/%d.%d%c", &b1, &b2, &bc) ||
+            a1 != b1 || a2 != b2 || ac != bc)
+            abort();
         free(x), free(y);
         break;
     }

@@ -157,6 +157,40 @@ static void test_size_format_like_libevent(void **unused)
     assert_string_equal(a, b);
 }
 
+typedef int (*sscanf_fn)(const char *, const char *, ...);
+int __isoc99_sscanf(const char *s, const char *format, ...);
+
+/* evhttp's version parse: the same count and stores as glibc's sscanf for the two fast versions
+ * and for texts around them (which go to glibc's). */
+static void test_version_parse_like_glibc(void **unused)
+{
+    (void)unused;
+    sscanf_fn real = (sscanf_fn)dlsym(RTLD_NEXT, "__isoc99_sscanf");
+    assert_non_null(real);
+    assert_true(real != __isoc99_sscanf);
+    const char *versions[] = {"HTTP/1.1",   "HTTP/1.0",          "HTTP/1.2",   "HTTP/1.10",
+                              "HTTP/1.1 ",  "HTTP/1.",           "HTTP/2.0",   "HTTP/ 1.1",
+                              "HTTP/01.1",  "http/1.1",          "HTTP/1.1\n", "",
+                              "HTTP/-1.+1", "HTTP/99999999999.1"};
+    struct evfast_counts before, after;
+    evfast_counts(&before);
+    for (size_t i = 0; i < sizeof versions / sizeof *versions; i++) {
+        int a1 = -7, a2 = -7, b1 = -7, b2 = -7;
+        char ac = '?', bc = '?';
+        int ra = __isoc99_sscanf(versions[i], "HTTP/%d.%d%c", &a1, &a2, &ac);
+        int rb = real(versions[i], "HTTP/%d.%d%c", &b1, &b2, &bc);
+        assert_int_equal(ra, rb);
+        assert_int_equal(a1, b1);
+        assert_int_equal(a2, b2);
+        assert_int_equal(ac, bc);
+    }
+    evfast_counts(&after);
+    assert_int_equal(after.versions - before.versions, 2);
+    int x = 0, y = 0;
+    assert_int_equal(__isoc99_sscanf("12 34", "%d %d", &x, &y), 2); /* other formats: glibc's */
+    assert_int_equal(x * 100 + y, 1234);
+}
+
 static int sign(int v)
 {
     return (v > 0) - (v < 0);
@@ -304,7 +338,8 @@ static void test_evhttp_uses_them(void **unused)
     assert_string_equal(rt.body, "{\"ok\":true}");
     /* the reply's status line, its headers (and the request's), header look-ups */
     assert_true(after.status_lines - before.status_lines == 1);
-    assert_true(after.sizes - before.sizes == 1); /* the reply's Content-Length */
+    assert_true(after.sizes - before.sizes == 1);       /* the reply's Content-Length */
+    assert_true(after.versions - before.versions == 2); /* the request's and the reply's */
     assert_true(after.header_lines - before.header_lines >= 4);
     assert_true(after.strcasecmps > before.strcasecmps);
     evhttp_connection_free(c);
@@ -318,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_reply_head_formats),
         cmocka_unit_test(test_null_strings_and_other_formats),
         cmocka_unit_test(test_size_format_like_libevent),
+        cmocka_unit_test(test_version_parse_like_glibc),
         cmocka_unit_test(test_strcasecmp_orders_like_libevent),
         cmocka_unit_test(test_find_header_like_libevent),
         cmocka_unit_test(test_evhttp_uses_them),
