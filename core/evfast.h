@@ -6,7 +6,8 @@
 
 #include <stdint.h>
 
-/* How often each fast path ran (tests: proof that evhttp's calls reach them). */
+/* How often each fast path ran in the calling thread (tests: proof that evhttp's calls reach
+ * them). */
 struct evfast_counts {
     uint64_t header_lines; /* "%s: %s\r\n" */
     uint64_t status_lines; /* "HTTP/%d.%d %d %s\r\n" */
