@@ -1,9 +1,9 @@
-/* test_evfast.c — core/evfast.c, cpd's versions of evbuffer_add_printf and
- * evutil_ascii_strcasecmp: the same bytes and return values as libevent's own (reached with
- * dlsym(RTLD_NEXT)) for the reply-head formats (evutil_snprintf's "%zu" too), edge cases and every
- * other format; the same ordering as libevent's strcasecmp, high bytes included; the same header
- * found by evhttp_find_header; and evhttp's own calls reach them (a real request and reply through
- * evhttp in this process). */
+/* test_evfast.c — core/evfast.c, cpd's stand-ins for evbuffer_add_printf, evutil_snprintf,
+ * evutil_ascii_strcasecmp, evhttp_find_header and glibc's sscanf: the same bytes, return values
+ * and stores as the originals (reached with dlsym(RTLD_NEXT)) for the formats evhttp uses, edge
+ * cases around them and every other format; the same ordering as libevent's strcasecmp, high
+ * bytes included; the same header found; and evhttp's own calls reach them (a real request and
+ * reply through evhttp in this process). */
 #include <dlfcn.h>
 #include <limits.h>
 #include <setjmp.h>
