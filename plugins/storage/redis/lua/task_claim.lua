@@ -125,7 +125,7 @@ local dl = to > 0 and now + to or 0
 local dl_s = istr(dl)
 local tk = tkey(tid)
 call('HSET', tk, 'st', ST_S[T_CLAIMED], 'ag', aid, 'clat', now_s, 'stat', '0', 'att', istr(att),
-     'cseq', cseq, 'pqm', best.m, 'pqs', t[TR_QS], 'ctk', ARGV[5], 'dl', dl_s)
+     'cseq', cseq, 'pqm', best.m, 'pqs', t[TR_QS], 'ctk', ARGV[5], 'dl', dl_s, 'tnb', best.b)
 call('HDEL', tk, 'qm', 'qs')
 local q = P .. 'q:' .. best.qk
 call('ZREM', q, best.m)
@@ -133,7 +133,7 @@ if best.alone then call('HDEL', P .. 'capsets', best.qk) end
 if dl > 0 then call('ZADD', P .. 'inflight', dl_s, tid) end
 call('ZADD', P .. 'af:' .. aid, cseq, tid)
 task_restatus(t[TR_CM], t[TR_CAT], T_PENDING, T_CLAIMED)
-TN.claimed(best.tn, best.ts, TN.cost(t))
+TN.claimed(best.tn, best.ts, TN.cost(t), best.b)
 t[TR_ST], t[TR_AG], t[TR_CLAT], t[TR_STAT], t[TR_ATT], t[TR_DL] = T_CLAIMED, aid, now, 0, att, dl
 
 -- The agent: one more in flight, busy at the maximum (agent_norm()).

@@ -7,10 +7,12 @@
 -- layout 2, so nothing moves) and sha1(req.."\t"..tenant) for another; P.."capsets" maps qk to
 -- req, followed by "\t"..tenant for another tenant's queue (the claim's subset test reads only
 -- the "\n"-terminated capabilities). P.."tn:"..tenant holds w (weight), m (max_in_flight), cfg
--- (1: set by tenant_put), inf (claimed/running tasks), srv (tokens charged / weight) and tok
--- (tokens charged); P.."tenants" names every tenant that has such a hash; P.."tnvt" is the
--- service being served now: a tenant's service counts as at least that (idle time banks no
--- credit).
+-- (1: set by tenant_put), inf (claimed/running tasks), s0..s3 (service per priority band: tokens
+-- charged in the band / weight; shares are per band, so a tenant's chat turns in band high do
+-- not shrink its share of band normal) and tok (tokens charged); P.."tenants" names every
+-- tenant that has such a hash; P.."tnvb" (field = band) is the service being served now in a
+-- band: a tenant's service there counts as at least that (idle time banks no credit). A claimed
+-- task keeps the band it was charged in (tnb: one up when aged) for the usage correction.
 TN.DEFAULT = 'default'
 
 -- The tenant as stored (nil: the default one).
@@ -32,17 +34,19 @@ function TN.of_x(x)
     return TN.norm(v)
 end
 
--- The claim's view of a tenant (cached per call in `cache`).
+-- The claim's view of a tenant (cached per call in `cache`): srv[band + 1] its service there.
 function TN.state(cache, tn)
     local id = tn or TN.DEFAULT
     local s = cache[id]
     if not s then
-        local r = call('HMGET', P .. 'tn:' .. id, 'w', 'm', 'inf', 'srv')
-        s = {w = tonumber(r[1]) or 1, m = tonumber(r[2]) or 0, inf = tonumber(r[3]) or 0,
-             srv = tonumber(r[4]) or 0}
-        if cache.vt == nil then cache.vt = tonumber(call('GET', P .. 'tnvt')) or 0 end
-        if s.srv < cache.vt then s.srv = cache.vt end
-        s.vt = cache.vt
+        local r = call('HMGET', P .. 'tn:' .. id, 'w', 'm', 'inf', 's0', 's1', 's2', 's3')
+        if cache.vt == nil then
+            local v = call('HMGET', P .. 'tnvb', '0', '1', '2', '3')
+            cache.vt = {}
+            for b = 1, 4 do cache.vt[b] = tonumber(v[b]) or 0 end
+        end
+        s = {w = tonumber(r[1]) or 1, m = tonumber(r[2]) or 0, inf = tonumber(r[3]) or 0, srv = {}}
+        for b = 1, 4 do s.srv[b] = math.max(tonumber(r[3 + b]) or 0, cache.vt[b]) end
         cache[id] = s
     end
     return s
@@ -64,7 +68,7 @@ function TN.candidate(s, m, ts, now, aging)
     local ps = s - b * BAND
     local eb = b
     if aging > 0 and b > 0 and ps + aging <= now then eb = b - 1 end
-    return {b = eb, v = ts.srv, s = ps, m = m}
+    return {b = eb, v = ts.srv[eb + 1] or 0, s = ps, m = m}
 end
 
 -- The aged candidate of band hb + 1 in queue q: its oldest task when it has waited `aging` ms
@@ -99,25 +103,30 @@ function TN.cost(t)
 end
 
 -- complete/fail reported usage ("<input> <output> <cached>") for task table t: its claim's
--- charge is corrected from the estimate to the tokens used.
+-- charge is corrected from the estimate to the tokens used, in the band it was charged in.
 function TN.settle(t, us)
     local i, o = string.match(us or '', '^(%d+) (%d+)')
     if not i then return end
     local delta = tonumber(i) + tonumber(o) - TN.cost_of(t.est)
     if delta == 0 then return end
     local k = P .. 'tn:' .. (TN.norm(t.tn) or TN.DEFAULT)
-    local r = call('HMGET', k, 'w', 'srv')
+    local f = 's' .. (tonumber(t.tnb) or tonumber(t.pr) or 2)
+    local r = call('HMGET', k, 'w', f)
     local w = tonumber(r[1]) or 1
-    call('HSET', k, 'srv', string.format('%.17g', (tonumber(r[2]) or 0) + delta / (w > 0 and w or 1)))
+    call('HSET', k, f, string.format('%.17g', (tonumber(r[2]) or 0) + delta / (w > 0 and w or 1)))
     if call('HINCRBY', k, 'tok', delta) < 0 then call('HSET', k, 'tok', 0) end
 end
 
--- The claim of a task of tenant tn (state s from TN.state()) is charged.
-function TN.claimed(tn, s, cost)
+-- The claim of a task of tenant tn (state s from TN.state()) in band b is charged. The band's
+-- service being served now becomes this tenant's (the least-served one's; not a running
+-- maximum: settled usage may lower services, and a tenant back from idle must not start above
+-- the tenants that kept work waiting).
+function TN.claimed(tn, s, cost, b)
     local id = tn or TN.DEFAULT
     local k = P .. 'tn:' .. id
-    if s.srv > s.vt then call('SET', P .. 'tnvt', string.format('%.17g', s.srv)) end
-    call('HSET', k, 'srv', string.format('%.17g', s.srv + cost / (s.w > 0 and s.w or 1)))
+    local v = s.srv[b + 1] or 0
+    call('HSET', P .. 'tnvb', tostring(b), string.format('%.17g', v))
+    call('HSET', k, 's' .. b, string.format('%.17g', v + cost / (s.w > 0 and s.w or 1)))
     call('HINCRBY', k, 'inf', 1)
     call('HINCRBY', k, 'tok', cost)
     call('SADD', P .. 'tenants', id)
