@@ -4,7 +4,8 @@
  *
  * Each pending queue (struct mem_capset) belongs to one tenant: the capability set and the
  * tenant together are its key, so a claim sees at most one head per (set, band, tenant) and
- * picks among them by band, then by the tenants' service in that band, then by age. Service is
+ * picks among them by band, then by the tenants' service in that band, then by tenant id (a tie
+ * between tenants: Redis's claim index keeps that order), then by age. Service is
  * the tokens a tenant was charged in a band divided by its weight: serving the least-served
  * tenant first gives each tenant with waiting work a share of the band's tokens proportional
  * to its weight (deficit round robin's long-run share, without a round pointer to keep). It is
@@ -146,8 +147,11 @@ int mem_tenant_before(const struct mem_task *a, int band_a, const struct mem_tas
 {
     if (band_a != band_b) return band_a < band_b;
     const struct mem_tenant *ta = a->caps->tenant, *tb = b->caps->tenant;
-    if (ta != tb && ta->service[band_a] != tb->service[band_b])
-        return ta->service[band_a] < tb->service[band_b];
+    if (ta != tb) { /* equal service: by tenant id (the order Redis's claim index keeps) */
+        if (ta->service[band_a] != tb->service[band_b])
+            return ta->service[band_a] < tb->service[band_b];
+        return strcmp(ta->id, tb->id) < 0;
+    }
     if (a->pending_since != b->pending_since) return a->pending_since < b->pending_since;
     return a->seq < b->seq;
 }
