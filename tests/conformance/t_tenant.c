@@ -308,6 +308,38 @@ static void shares_are_per_band_in_used_tokens(void **state)
     assert_in_range(used[2] * 100 / total, 47, 53);
 }
 
+static void rate_limited_fail_refunds_the_charge(void **state)
+{
+    (void)state;
+    REQUIRE_TENANTS();
+    /* A 429 reported without usage: no tokens were used, so the claim's estimate is refunded
+     * (the task is charged again when it is claimed again); with usage, the usage counts. */
+    submit_est(1, "a", CP_PRIORITY_NORMAL, T0, 600, 400);
+    submit_est(2, "a", CP_PRIORITY_NORMAL, T0 + 1, 600, 400);
+    reg("w", "", 2, T0);
+    assert_str(claim_id("w", T0 + 10), tid(1));
+    assert_int_equal(listed("a")->tokens_served, 1000);
+    struct cp_transition tr = {.kind = CP_TR_FAIL,
+                               .task_id = tid(1),
+                               .agent_id = "w",
+                               .error = "429",
+                               .latency_ms = -1,
+                               .now_ms = T0 + 11,
+                               .rate_limited = 1,
+                               .retry_after_ms = 0};
+    assert_rc(op_transition(&tr), 0);
+    assert_int_equal(listed("a")->tokens_served, 0);
+    char id[40]; /* the requeued task is at the back of its band: tid(2) comes first */
+    snprintf(id, sizeof id, "%s", claim_id("w", T0 + 20));
+    assert_int_equal(listed("a")->tokens_served, 1000);
+    tr.task_id = id;
+    tr.now_ms = T0 + 21;
+    tr.usage_set = 1;
+    tr.usage_input_tokens = 30; /* a provider that counts a refused request's input */
+    assert_rc(op_transition(&tr), 0);
+    assert_int_equal(listed("a")->tokens_served, 30);
+}
+
 const struct CMUnitTest conformance_tenant_tests[] = {
     CX_TEST(tenant_kept_on_the_task),
     CX_TEST(tenant_put_list_delete),
@@ -317,6 +349,7 @@ const struct CMUnitTest conformance_tenant_tests[] = {
     CX_TEST(aging_counts_one_band_up),
     CX_TEST(charged_in_estimated_then_used_tokens),
     CX_TEST(shares_are_per_band_in_used_tokens),
+    CX_TEST(rate_limited_fail_refunds_the_charge),
 };
 const size_t conformance_tenant_count =
     sizeof conformance_tenant_tests / sizeof *conformance_tenant_tests;
