@@ -12,6 +12,7 @@
 -- the writes below are what commit() would make of the same change (agent_store/task_store).
 local now, now_s = tonumber(ARGV[2]), ARGV[2]
 local aid = ARGV[3]
+AF.reset() -- affinity holds (affinity.lua)
 local a = agent_raw(aid)
 if not a then return reply(NOT_FOUND, 'agent not found') end
 if ARGV[4] == '2' then return reply(INVALID, 'capabilities must be sorted and unique') end
@@ -52,11 +53,14 @@ local function subset(enc)
     end
     return true
 end
--- Without aging: the claim index of lua/tenant.lua (a few heads whatever the tenant count).
--- With aging: every queue's head, and the oldest task of the band after it.
+-- Tasks held for this agent come first (lua/affinity.lua). Then, without aging: the claim
+-- index of lua/tenant.lua (a few heads whatever the tenant count); with aging: every queue's
+-- head, and the oldest task of the band after it.
 local aging = tonumber(ARGV[6]) or 0
 local sets = {}
-if aging > 0 then sets = call('HGETALL', P .. 'capsets') else best = TN.pick(subset, aid, now) end
+best = AF.first(aid, now, subset, {}, aging)
+if best then -- taken
+elseif aging > 0 then sets = call('HGETALL', P .. 'capsets') else best = TN.pick(subset, aid, now) end
 if #sets > 0 then
     -- One set (the usual case): its head is read whole at once, it is most likely the one.
     local single = #sets == 2
@@ -93,7 +97,8 @@ if #sets > 0 then
                         poa, pou = po[1], po[2]
                     end
                     -- Passed over: the agent that failed it waits until passed_over_until.
-                    if not (poa == aid and now < (tonumber(pou) or 0)) then
+                    if not (poa == aid and now < (tonumber(pou) or 0)) and
+                        not AF.other(tid, aid, now) then -- (held for another agent: skipped)
                         -- alone: the queue's only task, so claiming it empties the queue
                         best = {s = c.s, m = m, id = tid, qk = sets[i], t = rec and rec[1] and rec,
                                 alone = off == 0 and #r == 2, b = c.b, v = c.v, ti = c.ti, tn = tn,
@@ -108,6 +113,7 @@ if #sets > 0 then
             -- Aging: the oldest task of the band after the head's counts one band up once it
             -- has waited `aging` ms, and may then come before the head's band-mates.
             local c = hb and aging > 0 and TN.aged(q, hb, ts, now, aging, aid)
+            if c and AF.other(string.sub(c.m, 18), aid, now) then c = nil end
             if c and (not best or TN.before(c, best)) then
                 best = {s = c.s, m = c.m, id = string.sub(c.m, 18), qk = sets[i], alone = false,
                         b = c.b, v = c.v, ti = c.ti, tn = tn, ts = ts}
@@ -117,7 +123,7 @@ if #sets > 0 then
 end
 if not best then
     heartbeat({})
-    return reply(OK, nil, {agent_raw = a, abefore = st})
+    return reply(OK, nil, {agent_raw = a, abefore = st, next_due = AF.due})
 end
 
 -- The task: pending -> claimed. It leaves its queue (the place is kept for RELEASE), enters
@@ -136,6 +142,7 @@ call('HSET', tk, 'st', ST_S[T_CLAIMED], 'ag', aid, 'clat', now_s, 'stat', '0', '
 call('HDEL', tk, 'qm', 'qs')
 local q = P .. 'q:' .. best.qk
 call('ZREM', q, best.m)
+AF.claimed(tid)
 if best.rk then TN.took(best) elseif best.alone then call('HDEL', P .. 'capsets', best.qk) end
 if dl > 0 then call('ZADD', P .. 'inflight', dl_s, tid) end
 call('ZADD', P .. 'af:' .. aid, cseq, tid)

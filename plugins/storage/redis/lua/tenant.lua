@@ -237,7 +237,8 @@ local function band_head(q, b, aid, now, whole)
                 local po = call('HMGET', P .. 't:' .. tid, 'poa', 'pou')
                 poa, pou = po[1], po[2]
             end
-            if not (poa == aid and now < (tonumber(pou) or 0)) then
+            -- Passed over for this agent, or held for another (lua/affinity.lua): stepped over.
+            if not (poa == aid and now < (tonumber(pou) or 0)) and not AF.other(tid, aid, now) then
                 return r[j], tonumber(r[j + 1]), false, off == 0 and #r == 2,
                        rec and rec[1] and rec
             end
