@@ -14,55 +14,36 @@ FCALL), the claim's cost relative to one tenant, and the Redis commands a claim'
 (commandstats; load-independent). It flushes the server first, so it refuses a
 server that holds any key. Loopback only; Python standard library only.
 """
-import os
-import socket
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
-from cpdtest import resp_encode, resp_read  # noqa: E402
+from benchlib import RespConn, lua_library, shared_modules
 
 OPS = ("agent_register task_submit task_claim task_transition tenant_put").split()
+
+
+def script_commands(cmd):
+    """Redis commands the scripts ran since the last CONFIG RESETSTAT (INFO commandstats, every
+    command but FCALL, INFO and CONFIG): a cost load does not move."""
+    n = 0
+    for line in cmd("INFO", "commandstats").split("\r\n"):
+        if line.startswith("cmdstat_"):
+            name = line.split(":", 1)[0][8:]
+            if name not in ("fcall", "info", "config|resetstat", "config"):
+                d = dict(kv.split("=") for kv in line.split(":", 1)[1].split(","))
+                n += int(d["calls"])
+    return n
 
 
 def main():
     if len(sys.argv) < 3:
         sys.exit("usage: redis_tenant_cost.py LUA_DIR PORT")
     lua, port = sys.argv[1], int(sys.argv[2])
-    lib = ("#!lua name=cpdtenantcost\n" + open(os.path.join(lua, "common.lua")).read()
-           + open(os.path.join(lua, "tenant.lua")).read())
-    for o in OPS:
-        lib += ("\nredis.register_function('tc_%s', function(KEYS, ARGV)\n"
-                "local refused = begin(KEYS, ARGV)\nif refused then return refused end\n"
-                % o) + open(os.path.join(lua, o + ".lua")).read() + "\nend)\n"
-    sock = socket.create_connection(("127.0.0.1", port))
-    rd = sock.makefile("rb")
-
-    def pipe(cmds):
-        sock.sendall(b"".join(resp_encode(c) for c in cmds))
-        return [resp_read(rd) for _ in cmds]
-
-    def cmd(*args):
-        return pipe([args])[0]
-
-    if cmd("DBSIZE") != 0:
-        sys.exit("redis_tenant_cost.py: the server on port %d holds keys; use an empty one" % port)
+    lib = lua_library(lua, "cpdtenantcost", "tc_", shared_modules(lua), OPS)
+    conn = RespConn(port)
+    pipe, cmd, fcall_usec = conn.pipe, conn.cmd, conn.fcall_usec
+    conn.require_empty("redis_tenant_cost.py", port)
     cmd("FUNCTION", "LOAD", "REPLACE", lib)
     inst, now, agents = "0123456789abcdef:000000000001", 1795900227000, 50
-
-    inner = [0]  # Redis commands the scripts ran (load-independent), since the last RESETSTAT
-
-    def fcall_usec():
-        calls = usec = n = 0
-        for line in cmd("INFO", "commandstats").split("\r\n"):
-            if line.startswith("cmdstat_"):
-                name = line.split(":", 1)[0][8:]
-                d = dict(kv.split("=") for kv in line.split(":", 1)[1].split(","))
-                if name == "fcall":
-                    calls, usec = int(d["calls"]), int(d["usec"])
-                elif name not in ("info", "config|resetstat", "config"):
-                    n += int(d["calls"])
-        inner[0] = n
-        return calls, usec
 
     base = None
     print("%-10s %16s %16s %12s %18s" % ("tenants", "claim us/call", "complete us/call",
@@ -80,11 +61,11 @@ def main():
 
         # A submit item (common.lua submit_one()): id type payload priority created_at
         # timeout_ms max_retries retries attempt metadata? strategy? not_before key? backoff?
-        # est? n_caps tenant caps...
+        # est? n_caps tenant affinity_key hold_ms caps...
         def item(i):
             t = tenants[i % len(tenants)]
             return ("task_%024x" % i, "bench", '{"x":1}', 2, now + i, 300000, 3, 0, 0, "", "", 0,
-                    "", "", "=100 50", 0, "" if t == "default" else t)
+                    "", "", "=100 50", 0, "" if t == "default" else t, "", 0)
         total = 2500
         for start in range(0, total, 250):
             pipe([fc("task_submit", *item(i)) for i in range(start, start + 250)])
@@ -95,7 +76,7 @@ def main():
                         for i in range(agents)])
             calls, us = fcall_usec()
             claim_calls, claim_us = claim_calls + calls, claim_us + us
-            claim_cmds += inner[0]
+            claim_cmds += script_commands(cmd)
             ids = [g[4][0] for g in got if g[0] == 0 and g[4]]
             if len(ids) != agents:
                 sys.exit("redis_tenant_cost.py: a claim found nothing (%d of %d)"
