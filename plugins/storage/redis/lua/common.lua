@@ -418,7 +418,7 @@ local function task_store(old, t)
     end
     if nq and nq ~= oq then
         call('ZADD', P .. 'q:' .. t.qk, t.qs, nq)
-        call('HSET', P .. 'capsets', t.qk, TN.setval(t.req, t.tn))
+        TN.enqueued(t.qk, t.req, t.tn, t.qs) -- capsets and the claim index (tenant.lua)
         PUBS[#PUBS + 1] = 'pending ' .. id
     end
     -- P.."delayed" by not_before: pending tasks waiting for it (dw), until reap makes them due.
@@ -848,7 +848,7 @@ local function submit_one(o)
         call('ZADD', P .. 'delayed', nb_s, id)
     else
         call('ZADD', P .. 'q:' .. qk, qs, m)
-        call('HSET', P .. 'capsets', qk, TN.setval(req, tn))
+        TN.enqueued(qk, req, tn, qs) -- capsets and the claim index (tenant.lua)
     end
     call('ZADD', P .. 'tasks', cat_s, m)
     call('ZADD', P .. 'tt:' .. ttype, cat_s, m)
