@@ -32,6 +32,9 @@ file(READ ${LUA_DIR}/common.lua common_hex HEX)
 # tenant.lua (fair share between tenants) is part of the prelude: appended to common.lua.
 file(READ ${LUA_DIR}/tenant.lua tenant_hex HEX)
 string(APPEND common_hex "${tenant_hex}")
+# quota.lua (provider quotas) likewise, after tenant.lua.
+file(READ ${LUA_DIR}/quota.lua quota_hex HEX)
+string(APPEND common_hex "${quota_hex}")
 string(REPLACE "," ";" SCRIPTS "${SCRIPTS}")
 set(all_hex "${common_hex}")
 foreach(name ${SCRIPTS})
