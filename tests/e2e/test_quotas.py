@@ -88,11 +88,8 @@ class TokenFields(cpdtest.CpdTestCase):
                              mentions=name)
 
 
-MEMORY = cpdtest.STORE == "memory"
-
-
 class Quotas(cpdtest.CpdTestCase):
-    """Provider quotas (memory store; the Redis store answers 501 not_supported for now)."""
+    """Provider quotas, on both stores (on Redis kept and enforced by its scripts)."""
     cpd_config = {"auth": {"tokens": ["adm:admin", "ag:agent", "rd:reader"]},
                   "quotas": [{"id": "cfg-q", "scope": {"provider": "cfgp", "model": "m1"},
                               "rpm": 100, "tpm": 5000}]}
@@ -107,13 +104,6 @@ class Quotas(cpdtest.CpdTestCase):
         r = self.c.get("quotas/" + qid)
         self.assertStatus(r, 200)
         return r.body
-
-    def setUp(self):
-        super().setUp()
-        if not MEMORY:
-            r = self.c.post("quotas", {"id": "q", "scope": {"provider": "p"}, "rpm": 1})
-            self.assertError(r, 501, "not_supported", mentions="quotas")
-            self.skipTest("provider quotas: memory store only for now")
 
     def test_crud_config_and_errors(self):
         listed = self.c.get("quotas", token="rd").body["quotas"]
