@@ -29,6 +29,8 @@ def main():
     lua, port = sys.argv[1], int(sys.argv[2])
     lib = ("#!lua name=cpdtenantcost\n" + open(os.path.join(lua, "common.lua")).read()
            + open(os.path.join(lua, "tenant.lua")).read())
+    if os.path.exists(os.path.join(lua, "quota.lua")):  # appended after tenant.lua
+        lib += open(os.path.join(lua, "quota.lua")).read()
     for o in OPS:
         lib += ("\nredis.register_function('tc_%s', function(KEYS, ARGV)\n"
                 "local refused = begin(KEYS, ARGV)\nif refused then return refused end\n"
