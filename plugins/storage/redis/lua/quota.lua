@@ -8,18 +8,20 @@
 --                   state: rs / ts (requests / tokens in the window), inf (tasks held under it),
 --                   lim / ceil (AIMD concurrency limit after a cut and where its growth ends;
 --                   0 / absent: none), pu (paused until, ms), pz ("1" while a pause was told
---                   and its end not yet), rl (429s reported under it)
+--                   and its end not yet), rl (429s reported under it), hw ("1" while a claim
+--                   it held back may be waiting: the next task leaving it says so)
 --   P.."qw:"..q     ZSET of the seconds of the window that hold a use (member = score = second)
 --   P.."qb:"..q     HASH of those seconds' buckets: "r<sec>" requests, "t<sec>" tokens
 --   P.."qr:"..q     HASH task id -> "<sec> <tokens>": the reservation of the claim that holds it
 -- The window is the current second and the 60 before it (QT.W one-second buckets), as in the
 -- memory store: a bucket leaves when its second is W seconds old. A claim checks and reserves
 -- in the claim script itself; a task leaving its holder gives its place back (task_store() and
--- the fast paths call QT.leave()), settles its tokens against reported usage, and publishes
--- "quota <q>" on P.."events" so that claims held by the quota in every process try again.
+-- the fast paths call QT.leave()), settles its tokens against reported usage, and — when a claim
+-- was held back by the quota since the last time (hw) — publishes "quota <q>" on P.."events" so
+-- that claims held by the quota in every process try again (one message per wait, as "room").
 QT.W = 61
 QT.FIELDS = {'prov', 'model', 'key', 'rpm', 'tpm', 'mif', 'rs', 'ts', 'inf', 'lim', 'ceil', 'pu',
-             'pz', 'rl'}
+             'pz', 'rl', 'hw'}
 -- Change feed kinds (enum cp_change_kind): paused, resumed, concurrency.
 QT.F_PAUSED, QT.F_RESUMED, QT.F_CONCURRENCY = 18, 19, 20
 
@@ -33,7 +35,7 @@ function QT.load(id)
     return {id = id, prov = r[1], model = qstr(r[2]), key = qstr(r[3]), rpm = qnum(r[4]),
             tpm = qnum(r[5]), mif = qnum(r[6]), rs = qnum(r[7]), ts = qnum(r[8]),
             inf = qnum(r[9]), lim = qnum(r[10]), ceil = qnum(r[11]), pu = qnum(r[12]),
-            pz = r[13] == '1', rl = qnum(r[14])}
+            pz = r[13] == '1', rl = qnum(r[14]), hw = r[15] == '1'}
 end
 
 -- The live state back (the definition is written by quota_put only).
@@ -178,6 +180,14 @@ function QT.tokens(x)
     return (tonumber(i) or 0) + (tonumber(o) or 0)
 end
 
+-- A claim of an agent under quotas qs was held back: the next task leaving one of them (in any
+-- process) publishes "quota <q>" (QT.leave()).
+function QT.held(qs)
+    for _, q in ipairs(qs) do
+        if not q.hw then call('HSET', P .. 'qt:' .. q.id, 'hw', '1') end
+    end
+end
+
 -- Whether `need` tokens fit every quota with a tpm (a task larger than the whole tpm fits an
 -- empty window only); when not, false and when the oldest use leaves.
 function QT.fits(qs, need)
@@ -221,7 +231,10 @@ function QT.leave(tid, ok, us, rl, now, aid)
         if res then call('HDEL', rk, tid) end
         if q then
             took = QT.settle(q, res, ok, us, rl, now, aid) or took
-            call('PUBLISH', P .. 'events', 'quota ' .. id .. ' ' .. INST)
+            if q.hw then -- a claim it held back may be waiting: room (once per wait)
+                call('HDEL', P .. 'qt:' .. id, 'hw')
+                call('PUBLISH', P .. 'events', 'quota ' .. id .. ' ' .. INST)
+            end
         end
     end
     return took

@@ -42,6 +42,7 @@ end
 local qs = QT.of_raw(a, now)
 local qheld, qdue = QT.blocked(qs, now)
 if qheld then
+    QT.held(qs)
     heartbeat({})
     return reply(OK, nil, {agent_raw = a, abefore = st, qheld = 1, next_due = qdue})
 end
@@ -130,6 +131,7 @@ if qs then -- the task must fit the tokens left on each quota, else it is left f
     local need = QT.tokens(t[TR_X] or nil)
     local fits, due = QT.fits(qs, need)
     if not fits then
+        QT.held(qs)
         heartbeat({})
         return reply(OK, nil, {agent_raw = a, abefore = st, qheld = 1, next_due = due})
     end
