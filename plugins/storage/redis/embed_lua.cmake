@@ -32,7 +32,10 @@ file(READ ${LUA_DIR}/common.lua common_hex HEX)
 # tenant.lua (fair share between tenants) is part of the prelude: appended to common.lua.
 file(READ ${LUA_DIR}/tenant.lua tenant_hex HEX)
 string(APPEND common_hex "${tenant_hex}")
-# quota.lua (provider quotas) likewise, after tenant.lua.
+# affinity.lua (affinity holds) likewise, after tenant.lua.
+file(READ ${LUA_DIR}/affinity.lua affinity_hex HEX)
+string(APPEND common_hex "${affinity_hex}")
+# quota.lua (provider quotas) likewise, after affinity.lua.
 file(READ ${LUA_DIR}/quota.lua quota_hex HEX)
 string(APPEND common_hex "${quota_hex}")
 string(REPLACE "," ";" SCRIPTS "${SCRIPTS}")

@@ -33,7 +33,8 @@ local BAND = 17592186044416
 
 local call -- redis.call, set by begin() (a library may not touch it while loading)
 local TN = {} -- tenants: filled by tenant.lua (appended to this file)
-local QT = {} -- provider quotas: filled by quota.lua (appended after tenant.lua)
+local AF = {} -- affinity holds: filled by affinity.lua (appended after tenant.lua)
+local QT = {} -- provider quotas: filled by quota.lua (appended after affinity.lua)
 
 -- Optional string argument: "" = NULL, "=" .. value = value.
 local function opt(s)
@@ -790,7 +791,8 @@ end
 -- pending task (record, queue, capsets, created_at indexes, counters, wake-up), without its
 -- tables. One arrival number serves as both members (queue and created_at indexes): each index
 -- only needs arrival order among its own members.
-local ITEM_FIXED = 17 -- the 17th: the tenant, after n_caps ("" = the default one)
+local ITEM_FIXED = 19 -- the 17th: the tenant, after n_caps ("" = the default one); then the
+-- affinity key ("": none) and hold in ms (affinity.lua)
 local function item_end(o) return o + ITEM_FIXED + tonumber(ARGS[o + 15]) end
 
 -- The task holding key ik (nil: none), as task_read() gives it.
@@ -862,6 +864,7 @@ local function submit_one(o)
     call('HINCRBY', P .. 'stats', 'tp:' .. pr_s, '1')
     call('HINCRBY', P .. 'sc:type', ttype, '1')
     if not waits then call('PUBLISH', P .. 'events', 'pending ' .. id .. ' ' .. INST) end
+    AF.last = not waits and AF.hold(id, req, ARGS[o + 17], ARGS[o + 18], cat) or 0
     F.change(F.SUBMITTED, cat, nil, id, ttype, nil, T_PENDING, nil, nil, tonumber(ARGS[o + 8]), pr)
     return {id, ttype, pl, req, T_PENDING, pr, i64(cat), 0, 0, 0, i64(ps), false,
             i64(tonumber(ARGS[o + 5])), tonumber(ARGS[o + 6]), tonumber(ARGS[o + 7]),

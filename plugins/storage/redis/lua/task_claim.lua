@@ -11,6 +11,7 @@
 -- the writes below are what commit() would make of the same change (agent_store/task_store).
 local now, now_s = tonumber(ARGV[2]), ARGV[2]
 local aid = ARGV[3]
+AF.reset() -- affinity holds (affinity.lua)
 local a = agent_raw(aid)
 if not a then return reply(NOT_FOUND, 'agent not found') end
 if ARGV[4] == '2' then return reply(INVALID, 'capabilities must be sorted and unique') end
@@ -64,6 +65,8 @@ if #sets > 0 then
     local single = #sets == 2
     local tcache = {} -- tenants (tenant.lua): a queue of a tenant at its max_in_flight is skipped
     local aging = tonumber(ARGV[6]) or 0
+    best = AF.first(aid, now, subset, tcache, aging) -- tasks held for this agent come first
+    if best then sets = NONE end
     for i = 1, #sets, 2 do
         local tn = TN.of_set(sets[i + 1])
         local ts = subset(sets[i + 1]) and TN.state(tcache, tn)
@@ -96,7 +99,8 @@ if #sets > 0 then
                         poa, pou = po[1], po[2]
                     end
                     -- Passed over: the agent that failed it waits until passed_over_until.
-                    if not (poa == aid and now < (tonumber(pou) or 0)) then
+                    if not (poa == aid and now < (tonumber(pou) or 0)) and
+                        not AF.other(tid, aid, now) then -- (held for another agent: skipped)
                         -- alone: the queue's only task, so claiming it empties the queue
                         best = {s = c.s, m = m, id = tid, qk = sets[i], t = rec and rec[1] and rec,
                                 alone = off == 0 and #r == 2, b = c.b, v = c.v, tn = tn, ts = ts}
@@ -110,6 +114,7 @@ if #sets > 0 then
             -- Aging: the oldest task of the band after the head's counts one band up once it
             -- has waited `aging` ms, and may then come before the head's band-mates.
             local c = hb and aging > 0 and TN.aged(q, hb, ts, now, aging, aid)
+            if c and AF.other(string.sub(c.m, 18), aid, now) then c = nil end
             if c and (not best or TN.before(c, best)) then
                 best = {s = c.s, m = c.m, id = string.sub(c.m, 18), qk = sets[i], alone = false,
                         b = c.b, v = c.v, tn = tn, ts = ts}
@@ -119,7 +124,7 @@ if #sets > 0 then
 end
 if not best then
     heartbeat({})
-    return reply(OK, nil, {agent_raw = a, abefore = st})
+    return reply(OK, nil, {agent_raw = a, abefore = st, next_due = AF.due})
 end
 
 -- The task: pending -> claimed. It leaves its queue (the place is kept for RELEASE), enters
@@ -148,6 +153,7 @@ call('HSET', tk, 'st', ST_S[T_CLAIMED], 'ag', aid, 'clat', now_s, 'stat', '0', '
 call('HDEL', tk, 'qm', 'qs')
 local q = P .. 'q:' .. best.qk
 call('ZREM', q, best.m)
+AF.claimed(tid)
 if best.alone then call('HDEL', P .. 'capsets', best.qk) end
 if dl > 0 then call('ZADD', P .. 'inflight', dl_s, tid) end
 call('ZADD', P .. 'af:' .. aid, cseq, tid)

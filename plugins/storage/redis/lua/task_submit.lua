@@ -5,4 +5,5 @@ local t, created = submit_one(2)
 if not t then
     return reply(CONFLICT, 'a task with this id exists', {task_raw = raw_task(task_read(ARGV[2]))})
 end
-return reply(OK, nil, {task_raw = t, created = created})
+-- next_due: the end of its affinity hold (affinity.lua), 0 when not held
+return reply(OK, nil, {task_raw = t, created = created, next_due = created == 1 and AF.last or 0})
