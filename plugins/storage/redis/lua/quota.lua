@@ -25,17 +25,18 @@ QT.FIELDS = {'prov', 'model', 'key', 'rpm', 'tpm', 'mif', 'rs', 'ts', 'inf', 'li
 -- Change feed kinds (enum cp_change_kind): paused, resumed, concurrency.
 QT.F_PAUSED, QT.F_RESUMED, QT.F_CONCURRENCY = 18, 19, 20
 
-local function qnum(v) return tonumber(v) or 0 end
-local function qstr(v) if v then return v end return nil end
+-- (functions in QT, not locals: the EVALSHA form of an op is one chunk, under Lua's 200 locals)
+function QT.num(v) return tonumber(v) or 0 end
+function QT.str(v) if v then return v end return nil end
 
 -- A quota's record as a table (nil: no such quota).
 function QT.load(id)
     local r = call('HMGET', P .. 'qt:' .. id, unpack(QT.FIELDS))
     if not r[1] then return nil end
-    return {id = id, prov = r[1], model = qstr(r[2]), key = qstr(r[3]), rpm = qnum(r[4]),
-            tpm = qnum(r[5]), mif = qnum(r[6]), rs = qnum(r[7]), ts = qnum(r[8]),
-            inf = qnum(r[9]), lim = qnum(r[10]), ceil = qnum(r[11]), pu = qnum(r[12]),
-            pz = r[13] == '1', rl = qnum(r[14]), hw = r[15] == '1'}
+    return {id = id, prov = r[1], model = QT.str(r[2]), key = QT.str(r[3]), rpm = QT.num(r[4]),
+            tpm = QT.num(r[5]), mif = QT.num(r[6]), rs = QT.num(r[7]), ts = QT.num(r[8]),
+            inf = QT.num(r[9]), lim = QT.num(r[10]), ceil = QT.num(r[11]), pu = QT.num(r[12]),
+            pz = r[13] == '1', rl = QT.num(r[14]), hw = r[15] == '1'}
 end
 
 -- The live state back (the definition is written by quota_put only).
@@ -66,8 +67,8 @@ function QT.advance(q, now)
         local b = P .. 'qb:' .. q.id
         for _, s in ipairs(old) do
             local r = call('HMGET', b, 'r' .. s, 't' .. s)
-            q.rs = q.rs - qnum(r[1])
-            q.ts = q.ts - qnum(r[2])
+            q.rs = q.rs - QT.num(r[1])
+            q.ts = q.ts - QT.num(r[2])
             call('HDEL', b, 'r' .. s, 't' .. s)
         end
         call('ZREMRANGEBYSCORE', w, '-inf', istr(sec - QT.W))
@@ -113,11 +114,11 @@ function QT.scopes_dec(s)
 end
 
 -- cp_quota_covers() of sdk/include/cp/quota.h: change both together.
-local function scope_eq(want, have) return not want or want == have end
+function QT.eq(want, have) return not want or want == have end
 function QT.covers(q, prov, model, scopes)
-    if not q.key and prov and q.prov == prov and scope_eq(q.model, model) then return true end
+    if not q.key and prov and q.prov == prov and QT.eq(q.model, model) then return true end
     for _, s in ipairs(scopes) do
-        if q.prov == s[1] and scope_eq(q.model, s[2]) and scope_eq(q.key, s[3]) then
+        if q.prov == s[1] and QT.eq(q.model, s[2]) and QT.eq(q.key, s[3]) then
             return true
         end
     end

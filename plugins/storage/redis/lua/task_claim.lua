@@ -41,11 +41,13 @@ end
 
 -- Provider quotas (quota.lua): a paused, full or out-of-requests quota holds the claim.
 local qs = QT.of_raw(a, now)
-local qheld, qdue = QT.blocked(qs, now)
-if qheld then
-    QT.held(qs)
-    heartbeat({})
-    return reply(OK, nil, {agent_raw = a, abefore = st, qheld = 1, next_due = qdue})
+do
+    local held, due = QT.blocked(qs, now)
+    if held then
+        QT.held(qs)
+        heartbeat({})
+        return reply(OK, nil, {agent_raw = a, abefore = st, qheld = 1, next_due = due})
+    end
 end
 
 local best
