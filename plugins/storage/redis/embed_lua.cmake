@@ -35,6 +35,9 @@ string(APPEND common_hex "${tenant_hex}")
 # affinity.lua (affinity holds) likewise, after tenant.lua.
 file(READ ${LUA_DIR}/affinity.lua affinity_hex HEX)
 string(APPEND common_hex "${affinity_hex}")
+# quota.lua (provider quotas) likewise, after affinity.lua.
+file(READ ${LUA_DIR}/quota.lua quota_hex HEX)
+string(APPEND common_hex "${quota_hex}")
 string(REPLACE "," ";" SCRIPTS "${SCRIPTS}")
 set(all_hex "${common_hex}")
 foreach(name ${SCRIPTS})

@@ -283,7 +283,7 @@ int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_re
 int rs_format_command(char **out, int argc, const char **argv, const size_t *lens);
 /* The reply of an HMGET of rs_agent_fields / rs_task_fields (redis_ops.c): the record, or
  * CP_ERR_NOT_FOUND when it does not exist. */
-enum { RS_AGENT_FIELDS = 30, RS_TASK_FIELDS = 24 };
+enum { RS_AGENT_FIELDS = 31, RS_TASK_FIELDS = 24 };
 extern const char *const rs_agent_fields[RS_AGENT_FIELDS];
 extern const char *const rs_task_fields[RS_TASK_FIELDS];
 /* The packed est ("<input> <max_output>") and usage ("<input> <output> <cached>") members of a
@@ -434,6 +434,15 @@ void rs_tenant_delete(void *st, const char *tenant_id, cp_storage_cb cb, void *c
 void rs_tenant_list(void *st, cp_storage_cb cb, void *cookie);
 int rs_reply_tenants(const redisReply *r, struct rs_arena *arena,
                      const struct cp_tenant_view *const **out, size_t *n);
+/* redis_quota.c: the provider-quota ops; an agent's quota_scopes as an argument and from its
+ * record (the field qsc); a reply's 17th member {quota_held, quotas} (borrowing r's strings;
+ * 0, CP_ERR_NOMEM, or CP_ERR_UNAVAILABLE when malformed). */
+void rs_quota_put(void *st, const struct cp_quota_view *q, cp_storage_cb cb, void *cookie);
+void rs_quota_delete(void *st, const char *quota_id, cp_storage_cb cb, void *cookie);
+void rs_quota_list(void *st, int64_t now_ms, cp_storage_cb cb, void *cookie);
+void rs_args_scopes(struct rs_args *a, const struct cp_agent_view *in);
+int rs_reply_scopes(const redisReply *r, struct rs_arena *arena, struct cp_agent_view *a);
+int rs_reply_quotas(const redisReply *r, struct rs_arena *arena, struct cp_result *res);
 /* redis_affinity.c: prompt-cache affinity's key -> agent memory (plain GET / SET PX). */
 void rs_affinity_get(void *st, const char *key, int64_t now_ms, cp_storage_cb cb, void *cookie);
 void rs_affinity_set(void *st, const struct cp_affinity *a, cp_storage_cb cb, void *cookie);

@@ -34,6 +34,7 @@ local BAND = 17592186044416
 local call -- redis.call, set by begin() (a library may not touch it while loading)
 local TN = {} -- tenants: filled by tenant.lua (appended to this file)
 local AF = {} -- affinity holds: filled by affinity.lua (appended after tenant.lua)
+local QT = {} -- provider quotas: filled by quota.lua (appended after affinity.lua)
 
 -- Optional string argument: "" = NULL, "=" .. value = value.
 local function opt(s)
@@ -113,7 +114,7 @@ end
 -- keeps the hot reads as they were.)
 local A_NUM = {'st', 'reg', 'hb', 'la', 'mc', 'inf', 'tc', 'tf', 'lc', 'hs', 'hlc', 'hcf', 'hcs',
                'hci', 'hcif', 'hco', 'hoa', 'hra', 'dra'}
-local A_OPT = {'model', 'prov', 'probe', 'cur', 'herr', 'wr'}
+local A_OPT = {'model', 'prov', 'probe', 'cur', 'herr', 'wr', 'qsc'}
 local T_NUM = {'st', 'pr', 'cat', 'clat', 'stat', 'coat', 'ps', 'to', 'mr', 're', 'att', 'pou',
                'dl'}
 local T_OPT = {'ag', 'res', 'err', 'strat', 'poa', 'qm', 'qs', 'pqm', 'pqs', 'cseq', 'dw', 'x'}
@@ -428,7 +429,10 @@ local function task_store(old, t)
     local was_active, is_active = old and active(old.st), t and active(t.st)
     local moved = not was_active or not is_active or old.dl ~= t.dl or old.ag ~= t.ag or
                       old.cseq ~= t.cseq
-    if was_active and not is_active then TN.left(old.tn) end
+    if was_active and not is_active then
+        TN.left(old.tn)
+        QT.leave(id, false, nil, nil, 0) -- quota.lua: its place back
+    end
     if was_active and moved then
         call('ZREM', P .. 'inflight', id)
         if old.ag then call('ZREM', P .. 'af:' .. old.ag, id) end
@@ -585,7 +589,7 @@ local function agent_reply(a)
     return {a.id, a.caps, a.st, nz(a.model), nz(a.prov), a.md, nz(a.probe), i64(a.reg),
             i64(a.hb), i64(a.la), a.mc, a.inf, nz(a.cur), a.tc, a.tf, a.ls, a.lc, a.hs,
             i64(a.hlc), a.hcf, a.hcs, a.hlat, nz(a.herr), a.hci, a.hcif, a.hco, i64(a.hoa),
-            i64(a.hra), i64(a.dra), a.rep}
+            i64(a.hra), i64(a.dra), a.rep, nz(a.qsc)}
 end
 
 local function task_reply(t)
@@ -600,7 +604,7 @@ end
 -- strings; redis_reply.c reads both). Read-only ops reply that way, without building a table.
 local A_FIELDS = {'id', 'caps', 'st', 'model', 'prov', 'md', 'probe', 'reg', 'hb', 'la', 'mc', 'inf',
                   'cur', 'tc', 'tf', 'ls', 'lc', 'hs', 'hlc', 'hcf', 'hcs', 'hlat', 'herr', 'hci',
-                  'hcif', 'hco', 'hoa', 'hra', 'dra', 'rep'}
+                  'hcif', 'hco', 'hoa', 'hra', 'dra', 'rep', 'qsc'}
 local function agent_raw(id)
     local r = call('HMGET', akey(id), unpack(A_FIELDS))
     if not r[1] then return nil end
@@ -763,6 +767,10 @@ local function reply(rc, msg, r)
                  nz(r.tbefore), r.next_due or 0, r.more or 0}
     -- tenant ops (tenant.lua): a 16th member (the 15th, complete_next's claim, is none)
     if r.tenants then out[15], out[16] = false, r.tenants end
+    -- quota ops and a claim held by a quota (quota.lua): a 17th, {quota_held, quotas}
+    if r.quotas or r.qheld then
+        out[15], out[16], out[17] = false, r.tenants or false, {r.qheld or 0, r.quotas or NONE}
+    end
     return out
 end
 

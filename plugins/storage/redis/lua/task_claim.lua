@@ -40,6 +40,17 @@ if st ~= A_READY or inf >= mc or not circuit_ok then
     return reply(OK, nil, {agent_raw = a, abefore = st})
 end
 
+-- Provider quotas (quota.lua): a paused, full or out-of-requests quota holds the claim.
+local qs = QT.of_raw(a, now)
+do
+    local held, due = QT.blocked(qs, now)
+    if held then
+        QT.held(qs)
+        heartbeat({})
+        return reply(OK, nil, {agent_raw = a, abefore = st, qheld = 1, next_due = due})
+    end
+end
+
 local best, have
 local function subset(enc)
     if not have then
@@ -131,6 +142,16 @@ end
 -- claim order).
 local tid = best.id
 local t = best.t or task_read(tid)
+if qs then -- the task must fit the tokens left on each quota, else it is left for others
+    local need = QT.tokens(t[TR_X] or nil)
+    local fits, due = QT.fits(qs, need)
+    if not fits then
+        QT.held(qs)
+        heartbeat({})
+        return reply(OK, nil, {agent_raw = a, abefore = st, qheld = 1, next_due = due})
+    end
+    QT.reserve(qs, tid, need, now)
+end
 local cseq = istr(call('INCR', P .. 'seq'))
 local att = tonumber(t[TR_ATT]) + 1
 local to = tonumber(t[TR_TO])
