@@ -41,11 +41,11 @@ if st ~= A_READY or inf >= mc or not circuit_ok then
 end
 
 -- Provider quotas (quota.lua): a paused, full or out-of-requests quota holds the claim.
-local qs = QT.of_raw(a, now)
+QT.qs = QT.of_raw(a, now) -- (a field, not a local: the EVALSHA chunk is near Lua's 200 locals)
 do
-    local held, due = QT.blocked(qs, now)
+    local held, due = QT.blocked(QT.qs, now)
     if held then
-        QT.held(qs)
+        QT.held(QT.qs)
         heartbeat({})
         return reply(OK, nil, {agent_raw = a, abefore = st, qheld = 1, next_due = due})
     end
@@ -142,15 +142,15 @@ end
 -- claim order).
 local tid = best.id
 local t = best.t or task_read(tid)
-if qs then -- the task must fit the tokens left on each quota, else it is left for others
+if QT.qs then -- the task must fit the tokens left on each quota, else it is left for others
     local need = QT.tokens(t[TR_X] or nil)
-    local fits, due = QT.fits(qs, need)
+    local fits, due = QT.fits(QT.qs, need)
     if not fits then
-        QT.held(qs)
+        QT.held(QT.qs)
         heartbeat({})
         return reply(OK, nil, {agent_raw = a, abefore = st, qheld = 1, next_due = due})
     end
-    QT.reserve(qs, tid, need, now)
+    QT.reserve(QT.qs, tid, need, now)
 end
 local cseq = istr(call('INCR', P .. 'seq'))
 local att = tonumber(t[TR_ATT]) + 1
