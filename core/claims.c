@@ -123,59 +123,6 @@ size_t claims_held_count(const struct claims *s)
     return s->n_held;
 }
 
-/* c->snap_strs: model, provider and metadata, each NUL-terminated, in one block. */
-static char *snap_strings(const struct cp_agent_view *a, const char **model, const char **provider,
-                          const char **metadata)
-{
-    const char *m = a && a->model ? a->model : "", *p = a && a->provider ? a->provider : "",
-               *md = a && a->metadata_json ? a->metadata_json : "{}";
-    size_t lm = strlen(m) + 1, lp = strlen(p) + 1, lmd = strlen(md) + 1;
-    char *block = xmalloc(lm + lp + lmd);
-    memcpy(block, m, lm);
-    memcpy(block + lm, p, lp);
-    memcpy(block + lm + lp, md, lmd);
-    *model = block;
-    *provider = block + lm;
-    *metadata = block + lm + lp;
-    return block;
-}
-
-static void claimer_snapshot(struct claimer *c, const struct cp_agent_view *a)
-{
-    struct cp_agent_view v = {0};
-    if (a) {
-        v = *a;
-        v.health.error = NULL;
-    } else {
-        v.status = CP_AGENT_READY;
-        v.max_concurrent_tasks = 1;
-    }
-    /* Strings point at our own copies or constants; the source is borrowed. Metadata is kept:
-     * strategies match agents to a task by it (e.g. a region). */
-    v.size = sizeof v;
-    v.agent_id = c->agent_id;
-    v.capabilities = (const char *const *)c->caps;
-    v.n_capabilities = c->n_caps;
-    char *old = c->snap_strs; /* freed after the copy: `a` may be borrowed from anywhere */
-    c->snap_strs = snap_strings(a, &v.model, &v.provider, &v.metadata_json);
-    free(old);
-    v.health_probe_json = NULL;
-    v.current_task_id = NULL;
-    c->snap = v;
-}
-
-static void claimer_free(struct claimer *c)
-{
-    if (c->quota) c->s->n_quota--;
-    if (c->timer) event_free(c->timer);
-    if (c->recheck) event_free(c->recheck);
-    if (c->hold_due) event_free(c->hold_due);
-    free(c->snap_strs);
-    claims_strs_free(c->caps, c->n_caps);
-    free(c->agent_id);
-    free(c);
-}
-
 /* Answer the claim (res NULL: no task) and forget it. */
 static void deliver(struct claimer *c, const struct cp_result *res)
 {
@@ -183,7 +130,7 @@ static void deliver(struct claimer *c, const struct cp_result *res)
     claims_deliver_cb cb = c->cb;
     void *cookie = c->cookie;
     if (c->state == CLAIMER_HELD) claims_held_remove(c->s, c);
-    claimer_free(c);
+    claims_claimer_free(c);
     cb(cookie, res ? res : &none);
 }
 
@@ -335,7 +282,7 @@ static void on_wake_claim(void *cookie, const struct cp_result *res)
             s->hooks.claimed(s->hooks.arg, res, -1);
             s->hooks.release(s->hooks.arg, got->id, c->agent_id, got->attempt);
         }
-        claimer_free(c);
+        claims_claimer_free(c);
     } else if (got) {
         s->hooks.claimed(s->hooks.arg, res, clock_now_ms() - c->arrived_ms);
         deliver(c, res);
@@ -347,7 +294,7 @@ static void on_wake_claim(void *cookie, const struct cp_result *res)
         int store_error = res->rc == CP_ERR_UNAVAILABLE || res->rc == CP_ERR_NOMEM;
         if (store_error)
             log_debug("held claim of %s: storage error %d; still held", c->agent_id, res->rc);
-        if (res->agent) claimer_snapshot(c, res->agent);
+        if (res->agent) claims_snapshot(c, res->agent);
         int may_claim = res->agent && cp_agent_may_claim(res->agent, now);
         if (c->expired || (res->rc < 0 && !store_error) ||
             (res->rc == 0 && !may_claim &&
@@ -557,7 +504,7 @@ struct claimer *claims_hold(struct claims *s, const char *agent_id, const char *
     c->cb = cb;
     c->cookie = cookie;
     c->arrived_ms = arrived_ms;
-    claimer_snapshot(c, agent);
+    claims_snapshot(c, agent);
     c->timer = xevtimer_new(s->core->base, on_claim_timer, c);
     struct timeval tv = cp_ms_to_timeval(block_ms);
     evtimer_add(c->timer, &tv);
@@ -581,7 +528,7 @@ void claims_cancel(struct claims *s, struct claimer *c)
         return;
     }
     claims_held_remove(s, c);
-    claimer_free(c);
+    claims_claimer_free(c);
 }
 
 void claims_drain(struct claims *s)

@@ -1,10 +1,12 @@
-/* claims_held.c — the held set: held claimers grouped by capability set, so that offering a
- * task costs one subset test per distinct set; each group keeps its claimers oldest first and,
- * beside, sorted by agent_id, so that the candidates for a task (at most 64, in agent_id order)
- * are a merge, not a sort. */
+/* claims_held.c — held claimers (their agent snapshot, their end) and the held set: held claimers
+ * grouped by capability set, so that offering a task costs one subset test per distinct set; each
+ * group keeps its claimers oldest first and, beside, sorted by agent_id, so that the candidates for
+ * a task (at most 64, in agent_id order) are a merge, not a sort. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <event2/event.h>
 
 #include "claims_internal.h"
 #include "log.h"
@@ -211,4 +213,57 @@ size_t claims_held_candidates(struct claims *s, const char *const *req, uint32_t
     }
     if (ng <= MAX_MERGE && total <= MAX_CANDIDATES) return merge_sorted(gs, ng, gen, out);
     return oldest_sorted(s, req, n_req, gen, out);
+}
+
+/* c->snap_strs: model, provider and metadata, each NUL-terminated, in one block. */
+static char *snap_strings(const struct cp_agent_view *a, const char **model, const char **provider,
+                          const char **metadata)
+{
+    const char *m = a && a->model ? a->model : "", *p = a && a->provider ? a->provider : "",
+               *md = a && a->metadata_json ? a->metadata_json : "{}";
+    size_t lm = strlen(m) + 1, lp = strlen(p) + 1, lmd = strlen(md) + 1;
+    char *block = xmalloc(lm + lp + lmd);
+    memcpy(block, m, lm);
+    memcpy(block + lm, p, lp);
+    memcpy(block + lm + lp, md, lmd);
+    *model = block;
+    *provider = block + lm;
+    *metadata = block + lm + lp;
+    return block;
+}
+
+void claims_snapshot(struct claimer *c, const struct cp_agent_view *a)
+{
+    struct cp_agent_view v = {0};
+    if (a) {
+        v = *a;
+        v.health.error = NULL;
+    } else {
+        v.status = CP_AGENT_READY;
+        v.max_concurrent_tasks = 1;
+    }
+    /* Strings point at our own copies or constants; the source is borrowed. Metadata is kept:
+     * strategies match agents to a task by it (e.g. a region). */
+    v.size = sizeof v;
+    v.agent_id = c->agent_id;
+    v.capabilities = (const char *const *)c->caps;
+    v.n_capabilities = c->n_caps;
+    char *old = c->snap_strs; /* freed after the copy: `a` may be borrowed from anywhere */
+    c->snap_strs = snap_strings(a, &v.model, &v.provider, &v.metadata_json);
+    free(old);
+    v.health_probe_json = NULL;
+    v.current_task_id = NULL;
+    c->snap = v;
+}
+
+void claims_claimer_free(struct claimer *c)
+{
+    if (c->quota) c->s->n_quota--;
+    if (c->timer) event_free(c->timer);
+    if (c->recheck) event_free(c->recheck);
+    if (c->hold_due) event_free(c->hold_due);
+    free(c->snap_strs);
+    claims_strs_free(c->caps, c->n_caps);
+    free(c->agent_id);
+    free(c);
 }

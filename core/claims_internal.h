@@ -62,7 +62,7 @@ struct claimer {
     struct cp_agent_view snap; /* the agent as last seen, for strategies */
     char *snap_strs;           /* owned copies of snap's model, provider and metadata */
     struct event *timer;
-    struct event *recheck; /* one-shot (see claims_hold) */
+    struct event *recheck;  /* one-shot (see claims_hold) */
     struct event *hold_due; /* one-shot: an affinity hold it skipped ends (claims_recheck_at) */
     claims_deliver_cb cb;
     void *cookie;
@@ -85,6 +85,11 @@ void claims_held_each(struct claims *s, void (*fn)(struct claimer *c));
 
 char **claims_strs_copy(const char *const *src, uint32_t n);
 void claims_strs_free(char **v, uint32_t n);
+/* c->snap: a copy of the agent as the last claim saw it (a NULL: ready, one slot), owning its
+ * strings; what strategies see of a held claimer. */
+void claims_snapshot(struct claimer *c, const struct cp_agent_view *a);
+/* Frees c and its timers (the caller has taken it out of the held set). */
+void claims_claimer_free(struct claimer *c);
 
 /* Into / out of the held set (c->state HELD while in it). */
 void claims_held_add(struct claims *s, struct claimer *c);
