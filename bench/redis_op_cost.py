@@ -30,6 +30,7 @@ under valgrind's callgrind (slow: fewer rounds with CPD_COST_ROUNDS):
       plugins/storage/redis/lua 36379
 """
 import glob
+import json
 import subprocess
 import os
 import socket
@@ -42,6 +43,8 @@ from cpdtest import resp_encode, resp_read  # noqa: E402
 OPS = ("agent_register agent_heartbeat agent_unregister agent_set_health "
        "task_submit task_list task_claim task_transition reap stats claim_release "
        "conn_epoch task_extend task_retry task_purge task_submit_batch").split()
+# The shared modules concatenated before the ops, in embed_lua.cmake's order.
+PRELUDE = ("common", "tenant")
 # Composed ops, as embed_lua.cmake builds them: the parts defined once after common.
 PARTS = ("task_transition", "task_claim")
 COMPOSED = ("task_complete_next",)
@@ -51,7 +54,8 @@ def main():
     if len(sys.argv) < 3:
         sys.exit("usage: redis_op_cost.py LUA_DIR PORT")
     lua, port = sys.argv[1], int(sys.argv[2])
-    lib = "#!lua name=cpdcost\n" + open(os.path.join(lua, "common.lua")).read()
+    lib = "#!lua name=cpdcost\n" + "".join(open(os.path.join(lua, m + ".lua")).read()
+                                           for m in PRELUDE)
     for part in PARTS:
         lib += ("\nlocal function op_%s(ARGV)\n" % part
                 + open(os.path.join(lua, part + ".lua")).read() + "\nend\n")
@@ -193,6 +197,13 @@ def callgrind(what):
     sys.exit("redis_op_cost.py: no totals in " + latest)
 
 
+def record_id(rec):
+    """The id of a record in a reply: its stored text (a JSON object, layout 4) or an array."""
+    if isinstance(rec, (str, bytes)):
+        return json.loads(rec)["id"]
+    return rec[0]
+
+
 def rounds(pipe, cmd, fc, fcall_usec, cpu_usec, command_calls, now, agents, n):
     names = ("submit", "claim (gets one)", "complete", "claim (empty)", "heartbeat",
              "submit with a key", "submit, batch of 50", "complete+next (gets one)",
@@ -203,9 +214,10 @@ def rounds(pipe, cmd, fc, fcall_usec, cpu_usec, command_calls, now, agents, n):
     total = {k: [0, 0, 0, 0, {}, 0, 0] for k in names}
 
     # A submit item (common.lua submit_one()): id type payload priority created_at timeout_ms
-    # max_retries retries attempt metadata? strategy? not_before key? backoff? n_caps caps...
+    # max_retries retries attempt metadata? strategy? not_before key? backoff? est? n_caps
+    # tenant caps...
     def item(t, key=""):
-        return (t, "bench", '{"x":1}', 2, now, 300000, 3, 0, 0, "", "", 0, key, "", 0)
+        return (t, "bench", '{"x":1}', 2, now, 300000, 3, 0, 0, "", "", 0, key, "", "", 0, "")
 
     def measure(batches):
         for name, cmds, ok in batches:
@@ -236,25 +248,26 @@ def rounds(pipe, cmd, fc, fcall_usec, cpu_usec, command_calls, now, agents, n):
             ("claim (gets one)", [fc("task_claim", now, "agent-%d" % i, "0", "x:%d" % i)
                                   for i in range(agents)], lambda r: bool(r[4])),
             ("complete", [fc("task_transition", now, 2, t, "=agent-%d" % i, '={"ok":true}', "",
-                             -1, "1", 30000, 0) for i, t in enumerate(ids)], lambda r: True),
+                             -1, "1", 30000, 0, 0, "", "") for i, t in enumerate(ids)],
+             lambda r: True),
             ("claim (empty)", [fc("task_claim", now, "agent-%d" % i, "0", "x:%d" % i)
                                for i in range(agents)], lambda r: not r[4]),
             ("heartbeat", [fc("agent_heartbeat", now, "agent-%d" % i, -1)
                            for i in range(agents)], lambda r: bool(r[3])),
         ))
     # The two-request lifecycle: each agent holds one task; a round submits 50 and completes the
-    # held ones with next, which claims the new ones (ARGV: task_transition's 12, then the
-    # claim's agent caps_mode token).
+    # held ones with next, which claims the new ones (ARGV: task_transition's 14, then the
+    # claim's agent caps_mode token aging_ms).
     def complete_next(i, t):
         return fc("task_complete_next", now, 2, t, "=agent-%d" % i, '={"ok":true}', "", -1, "1",
-                  30000, 0, 0, "agent-%d" % i, "0", "x:%d" % i)
+                  30000, 0, 0, "", "", "agent-%d" % i, "0", "x:%d" % i, 0)
 
     held = ["task_%024x" % (n + i) for i in range(agents)]
     n += agents
     pipe([fc("task_submit", *item(t)) for t in held])
     for i, r in enumerate(pipe([fc("task_claim", now, "agent-%d" % i, "0", "x:%d" % i)
                                 for i in range(agents)])):
-        held[i] = r[4][0]
+        held[i] = record_id(r[4])
     for _ in range(ROUNDS):
         ids = ["task_%024x" % (n + i) for i in range(agents)]
         n += agents
@@ -264,7 +277,7 @@ def rounds(pipe, cmd, fc, fcall_usec, cpu_usec, command_calls, now, agents, n):
             nxt = r[14] if len(r) > 14 else None
             if not nxt or not nxt[4]:
                 return False
-            got[len(got)] = nxt[4][0]
+            got[len(got)] = record_id(nxt[4])
             return True
         measure((
             ("submit", [fc("task_submit", *item(t)) for t in ids], lambda r: True),

@@ -14,7 +14,7 @@
  *  - the change feed (redis_feed.c), which the cache keeps switched on while it is active:
  *    another process's register, unregister, removal, status or health/circuit change has the
  *    agent read again (never applied from the message itself: see rs_cache_change()).
- * Re-reads are HGETALLs in one MULTI/EXEC, one batch in flight at a time; what changes while a
+ * Re-reads are GETs in one MULTI/EXEC, one batch in flight at a time; what changes while a
  * batch is out goes in the next one.
  *
  * When it answers: active, loaded since the last reconnect/gap, the pub/sub connection up, and
@@ -300,7 +300,7 @@ static void on_batch(struct rs *rs, const redisReply *reply, void *cookie)
     serve_waiting(rs, 0);
 }
 
-static int send_hgetall(struct rs *rs, const char *id)
+static int send_get(struct rs *rs, const char *id)
 {
     size_t tl = strlen(rs->tag), il = strlen(id);
     char stack[256], *key = tl + 2 + il <= sizeof stack ? stack : malloc(tl + 2 + il);
@@ -308,14 +308,14 @@ static int send_hgetall(struct rs *rs, const char *id)
     memcpy(key, rs->tag, tl);
     memcpy(key + tl, "a:", 2);
     memcpy(key + tl + 2, id, il);
-    const char *argv[2] = {"HGETALL", key};
-    size_t lens[2] = {7, tl + 2 + il};
-    int rc = rs_send_raw(rs, "agent cache (HGETALL)", 2, argv, lens, ignore, NULL);
+    const char *argv[2] = {"GET", key};
+    size_t lens[2] = {3, tl + 2 + il};
+    int rc = rs_send_raw(rs, "agent cache (GET)", 2, argv, lens, ignore, NULL);
     if (key != stack) free(key);
     return rc;
 }
 
-/* Sends what is dirty as one MULTI/EXEC of HGETALLs, unless a batch is already out. */
+/* Sends what is dirty as one MULTI/EXEC of GETs, unless a batch is already out. */
 static void flush(struct rs *rs)
 {
     struct rs_cache *c = rs->cache;
@@ -336,7 +336,7 @@ static void flush(struct rs *rs)
     if (rs_send_raw(rs, "agent cache (MULTI)", 1, &multi, &five, ignore, NULL) == 0) {
         int ok = 1;
         for (size_t i = 0; ok && i < b->n; i++)
-            ok = send_hgetall(rs, b->ids[i]) == 0;
+            ok = send_get(rs, b->ids[i]) == 0;
         if (ok && rs_send_raw(rs, "agent cache (EXEC)", 1, &exec, &four, on_batch, b) == 0) {
             c->reading = 1;
             if (b->own) c->own_inflight++;

@@ -243,9 +243,24 @@ enum {
     STAT_SCALARS = 26
 };
 
+/* A record as stored (its text, layout 4) into *row, in field order; 0 or -1 (d marked). */
+static int stored(struct rd *d, const redisReply *r, int is_agent, redisReply *row)
+{
+    int rc = rs_record_row(r->str, r->len, is_agent, d->arena, row);
+    if (rc == RS_RECORD_NOMEM) d->oom = 1;
+    if (rc == RS_RECORD_MALFORMED) d->bad = "malformed record";
+    return rc ? -1 : 0;
+}
+
+/* An agent: its text as stored, or a table replied in field order. */
 static const struct cp_agent_view *agent(struct rd *d, const redisReply *r)
 {
+    redisReply row;
     if (r->type == REDIS_REPLY_NIL) return NULL;
+    if (r->type == REDIS_REPLY_STRING) {
+        if (stored(d, r, 1, &row) != 0) return NULL;
+        r = &row;
+    }
     if (!is_array(d, r, AGENT_FIELDS)) return NULL;
     struct cp_agent_view *a = alloc(d, sizeof(*a));
     if (!a) return NULL;
@@ -285,9 +300,16 @@ static const struct cp_agent_view *agent(struct rd *d, const redisReply *r)
     return a;
 }
 
+/* A task: its text as stored, or a table replied in field order (task_reply()). */
 static struct cp_task_view *task(struct rd *d, const redisReply *r)
 {
+    redisReply row;
+    int as_stored = r->type == REDIS_REPLY_STRING;
     if (r->type == REDIS_REPLY_NIL) return NULL;
+    if (as_stored) {
+        if (stored(d, r, 0, &row) != 0) return NULL;
+        r = &row;
+    }
     if (!is_array(d, r, TASK_FIELDS)) return NULL;
     struct cp_task_view *t = alloc(d, sizeof(*t));
     if (!t) return NULL;
@@ -317,6 +339,11 @@ static struct cp_task_view *task(struct rd *d, const redisReply *r)
     t->passed_over_until_ms = i64(d, e[21]);
     t->deadline_at_ms = i64(d, e[22]);
     rare_members(d, e[23], t);
+    if (as_stored) { /* as task_reply(): a pass-over time only with its agent, a deadline only
+                        while held */
+        if (!t->passed_over_agent) t->passed_over_until_ms = 0;
+        if (t->status != CP_TASK_CLAIMED && t->status != CP_TASK_RUNNING) t->deadline_at_ms = 0;
+    }
     return t;
 }
 
@@ -507,34 +534,28 @@ int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_re
     return finish(&d, res, "redis: malformed script reply");
 }
 
-/* One record read by HMGET: all fields nil (or the id nil) = no such record. */
+/* One record read by GET: nil = no such record. */
 static int parse_record(const redisReply *reply, int is_agent, struct rs_arena *arena,
                         struct cp_result *res)
 {
     memset(res, 0, sizeof(*res));
     res->size = sizeof(*res);
     struct rd d = {arena, NULL, 0};
-    if (!is_array(&d, reply, is_agent ? AGENT_FIELDS : TASK_FIELDS)) {
-        res->rc = CP_ERR_UNAVAILABLE;
-        res->message = "redis: malformed HMGET reply";
-        return res->rc;
-    }
-    if (reply->element[0]->type == REDIS_REPLY_NIL) {
+    if (reply->type == REDIS_REPLY_NIL) {
         res->rc = CP_ERR_NOT_FOUND;
         res->message = is_agent ? "agent not found" : "task not found";
         return res->rc;
     }
-    if (is_agent) {
-        res->agent = agent(&d, reply);
-    } else {
-        struct cp_task_view *t = task(&d, reply);
-        /* as task_reply(): a pass-over time only with its agent, a deadline only while held */
-        if (t && !t->passed_over_agent) t->passed_over_until_ms = 0;
-        if (t && t->status != CP_TASK_CLAIMED && t->status != CP_TASK_RUNNING)
-            t->deadline_at_ms = 0;
-        res->task = t;
+    if (reply->type != REDIS_REPLY_STRING) {
+        res->rc = CP_ERR_UNAVAILABLE;
+        res->message = "redis: malformed record read";
+        return res->rc;
     }
-    return finish(&d, res, "redis: malformed HMGET reply");
+    if (is_agent)
+        res->agent = agent(&d, reply);
+    else
+        res->task = task(&d, reply);
+    return finish(&d, res, "redis: malformed record read");
 }
 
 int rs_reply_parse_agent(const redisReply *reply, struct rs_arena *arena, struct cp_result *res)
@@ -545,42 +566,6 @@ int rs_reply_parse_agent(const redisReply *reply, struct rs_arena *arena, struct
 int rs_reply_parse_task(const redisReply *reply, struct rs_arena *arena, struct cp_result *res)
 {
     return parse_record(reply, 0, arena, res);
-}
-
-/* An agent record from HGETALL (name, value, name, value...): its values put in reply order
- * (rs_agent_fields) by name; a field the record lacks reads as nil, unknown names are skipped. */
-struct field_pos {
-    const char *name;
-    int pos;
-};
-static struct field_pos agent_by_name[AGENT_FIELDS];
-
-static int cmp_field(const void *x, const void *y)
-{
-    return strcmp(((const struct field_pos *)x)->name, ((const struct field_pos *)y)->name);
-}
-
-static const struct cp_agent_view *agent_from_pairs(struct rd *d, const redisReply *r)
-{
-    static const redisReply nil = {.type = REDIS_REPLY_NIL};
-    if (!agent_by_name[0].name) {
-        for (int i = 0; i < AGENT_FIELDS; i++)
-            agent_by_name[i] = (struct field_pos){rs_agent_fields[i], i};
-        qsort(agent_by_name, AGENT_FIELDS, sizeof agent_by_name[0], cmp_field);
-    }
-    redisReply *fields[AGENT_FIELDS];
-    for (int i = 0; i < AGENT_FIELDS; i++)
-        fields[i] = (redisReply *)&nil;
-    for (size_t i = 0; i + 1 < r->elements; i += 2) {
-        const redisReply *k = r->element[i];
-        if (k->type != REDIS_REPLY_STRING) continue;
-        struct field_pos key = {k->str, 0};
-        const struct field_pos *f =
-            bsearch(&key, agent_by_name, AGENT_FIELDS, sizeof agent_by_name[0], cmp_field);
-        if (f) fields[f->pos] = r->element[i + 1];
-    }
-    redisReply row = {.type = REDIS_REPLY_ARRAY, .elements = AGENT_FIELDS, .element = fields};
-    return agent(d, &row);
 }
 
 int rs_reply_parse_agent_list(const redisReply *reply, int32_t status, struct rs_arena *arena,
@@ -595,9 +580,12 @@ int rs_reply_parse_agent_list(const redisReply *reply, int32_t status, struct rs
     size_t n = 0;
     for (size_t i = 0; v && i < reply->elements && !d.bad; i++) {
         const redisReply *e = reply->element[i];
-        if (!is_array(&d, e, 0)) break;
-        if (e->elements == 0) continue; /* deleted since its id was read */
-        const struct cp_agent_view *a = agent_from_pairs(&d, e);
+        if (e->type == REDIS_REPLY_NIL) continue; /* deleted since its id was read */
+        if (e->type != REDIS_REPLY_STRING) {
+            d.bad = "unexpected agent record";
+            break;
+        }
+        const struct cp_agent_view *a = agent(&d, e);
         if (a && (status < 0 || a->status == status)) v[n++] = a;
     }
     if (!d.bad && !d.oom) sort_agents(v, n);

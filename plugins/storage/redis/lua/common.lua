@@ -64,31 +64,45 @@ local function copy(t)
     return c
 end
 
-local function hgetall(key)
-    local r = call('HGETALL', key)
-    if #r == 0 then return nil end
-    local t = {}
-    for i = 1, #r, 2 do t[r[i]] = r[i + 1] end
-    return t
-end
-
--- Writes the fields of `t` that differ from `old` (nil: a new record, everything) to the hash;
--- `optional` fields that became nil are deleted.
-local function hput(key, t, old, optional)
-    local args, del = {}, {}
+-- Records (layout 4, docs/redis.md "Record format"): an agent or a task is ONE string value,
+-- a JSON object of its fields (names below), every value a string as Redis kept hash fields
+-- (a number as "%.17g" formats it: integers up to 2^53 exactly, as digits), so no number ever
+-- goes through cjson's 14 digits. One GET and one SET move a record across instead of a value
+-- per field (~1k redis-server instructions each), and a script replies it as stored: one value
+-- the C side decodes (redis_record.c). Readable with `redis-cli GET '{prefix}a:<id>'`.
+-- rec_enc() changes t in place: numbers become strings, false fields go.
+local function rec_enc(t)
     for k, v in pairs(t) do
-        if not old or old[k] ~= v then
-            args[#args + 1] = k
-            args[#args + 1] = v
+        if type(v) == 'number' then
+            t[k] = string.format('%.17g', v)
+        elseif v == false then
+            t[k] = nil
         end
     end
-    if old then
-        for _, f in ipairs(optional) do
-            if t[f] == nil and old[f] ~= nil then del[#del + 1] = f end
-        end
+    return cjson.encode(t)
+end
+-- The record at key: its table of strings and its text, or nil (no record).
+local function rec_get(key)
+    local s = call('GET', key)
+    if not s then return nil end
+    return cjson.decode(s), s
+end
+-- Stores t (changed in place: rec_enc()) at key; returns the text stored.
+local function rec_set(key, t)
+    local s = rec_enc(t)
+    call('SET', key, s)
+    return s
+end
+-- Does t differ from old in any field (both tables of a generic path, before rec_enc())?
+local function rec_changed(t, old)
+    if not old then return true end
+    for k, v in pairs(t) do
+        if old[k] ~= v then return true end
     end
-    if #del > 0 then call('HDEL', key, unpack(del)) end
-    if #args > 0 then call('HSET', key, unpack(args)) end
+    for k in pairs(old) do
+        if t[k] == nil then return true end
+    end
+    return false
 end
 
 local function tonum(t, fields)
@@ -97,25 +111,22 @@ local function tonum(t, fields)
 end
 
 ---------------------------------------------------------------------------------------------
--- Records. Agent hash fields: id caps st model prov md probe reg hb la mc inf cur tc tf ls lc
+-- Records. Agent fields: id caps st model prov md probe reg hb la mc inf cur tc tf ls lc
 -- and health hs hlc hcf hcs hlat herr hci hcif hco hoa hra, then dra (drained_at, 0 = not
 -- drained) and rep (the status the agent reported last; absent in records from before 2.4:
 -- read as ready). ls and hlat stay strings (doubles
--- round-trip exactly that way). Task hash fields: id type pl req st pr cat clat stat coat ps ag
+-- round-trip exactly that way). Task fields: id type pl req st pr cat clat stat coat ps ag
 -- to mr re att res err md strat poa pou dl x, the index members cm (created_at indexes) and
 -- cseq (claim order), the queue place qk (sha1 of req), qm/qs (member and score while pending),
 -- pqm/pqs (the last place, for RELEASE), and dw (1 while waiting for not_before in
 -- P.."delayed" instead of a queue). dl: the deadline while claimed/running (replies show 0
 -- otherwise). x: the members most tasks lack, packed (x_enc()): not_before, progress, ended
--- attempts, idempotency key, backoff — in tables t.nb, t.prog, t.hist, t.ik, t.bo. (A field a
--- small hash lacks costs an HMGET a scan of the whole record: one packed field instead of five
--- keeps the hot reads as they were.)
+-- attempts, idempotency key, backoff — in tables t.nb, t.prog, t.hist, t.ik, t.bo. (Packed
+-- before layout 4, when records were hashes; the C side reads x as it is.)
 local A_NUM = {'st', 'reg', 'hb', 'la', 'mc', 'inf', 'tc', 'tf', 'lc', 'hs', 'hlc', 'hcf', 'hcs',
                'hci', 'hcif', 'hco', 'hoa', 'hra', 'dra'}
-local A_OPT = {'model', 'prov', 'probe', 'cur', 'herr', 'wr'}
 local T_NUM = {'st', 'pr', 'cat', 'clat', 'stat', 'coat', 'ps', 'to', 'mr', 're', 'att', 'pou',
                'dl'}
-local T_OPT = {'ag', 'res', 'err', 'strat', 'poa', 'qm', 'qs', 'pqm', 'pqs', 'cseq', 'dw', 'x'}
 
 -- Length-prefixed strings ("<len>:<bytes>"), as redis_reply.c reads them (lp_next()).
 local function lp(s) return #s .. ':' .. s end
@@ -175,7 +186,7 @@ local function aget(id)
     gen()
     local e = AC[id]
     if not e then
-        local a = hgetall(akey(id))
+        local a = rec_get(akey(id))
         if a then
             tonum(a, A_NUM)
             a.rep = tonumber(a.rep) or A_READY
@@ -213,7 +224,7 @@ local function tget(id)
     gen()
     local e = TC[id]
     if not e then
-        local t = hgetall(tkey(id))
+        local t = rec_get(tkey(id))
         if t then
             tonum(t, T_NUM)
             x_dec(t, t.x)
@@ -342,7 +353,7 @@ local function agent_store(old, a)
         if old then agent_account(old, -1, names) end
         agent_account(a, 1, names)
     end
-    hput(akey(id), a, old, A_OPT)
+    if rec_changed(a, old) then rec_set(akey(id), copy(a)) end
     if not old then call('ZADD', P .. 'agents', 0, id) end
     local was_unwell = old ~= nil and unwell(old.hs)
     if was_unwell ~= unwell(a.hs) then
@@ -457,7 +468,8 @@ local function task_store(old, t)
         call('ZADD', P .. 'tasks', t.cat, t.cm)
         call('ZADD', P .. 'tt:' .. t.type, t.cat, t.cm)
     end
-    hput(tkey(id), t_rec(t), old and t_rec(old), T_OPT)
+    local rec = t_rec(t)
+    if rec_changed(rec, old and t_rec(old)) then rec_set(tkey(id), rec) end
     if not old or old.st ~= t.st then
         if old then call('ZREM', P .. 'ts:' .. old.st, old.cm) end
         call('ZADD', P .. 'ts:' .. t.st, t.cat, t.cm)
@@ -578,73 +590,38 @@ local function i64(v)
     return v
 end
 
--- Capability sets travel encoded ("a\nb\n"); redis_reply.c splits them.
+-- A record in a reply: its text as it is (or would be) stored (rec_enc(): one value, which
+-- redis_record.c decodes by field name; capability sets stay encoded, "a\nb\n"). The C side
+-- drops what a reply must not show: a pass-over time without its agent, a deadline while the
+-- task is not held.
 local function agent_reply(a)
     if not a then return false end
-    return {a.id, a.caps, a.st, nz(a.model), nz(a.prov), a.md, nz(a.probe), i64(a.reg),
-            i64(a.hb), i64(a.la), a.mc, a.inf, nz(a.cur), a.tc, a.tf, a.ls, a.lc, a.hs,
-            i64(a.hlc), a.hcf, a.hcs, a.hlat, nz(a.herr), a.hci, a.hcif, a.hco, i64(a.hoa),
-            i64(a.hra), i64(a.dra), a.rep}
+    return rec_enc(copy(a))
 end
 
 local function task_reply(t)
     if not t then return false end
-    return {t.id, t.type, t.pl, t.req, t.st, t.pr, i64(t.cat), i64(t.clat),
-            i64(t.stat), i64(t.coat), i64(t.ps), nz(t.ag), i64(t.to), t.mr, t.re, t.att,
-            nz(t.res), nz(t.err), t.md, nz(t.strat), nz(t.poa), t.poa and i64(t.pou) or 0,
-            active(t.st) and i64(t.dl) or 0, nz(x_enc(t))}
+    return rec_enc(t_rec(t))
 end
 
--- A_FIELDS in agent_reply() order: HMGET of them is an agent reply as it is stored (numbers as
--- strings; redis_reply.c reads both). Read-only ops reply that way, without building a table.
-local A_FIELDS = {'id', 'caps', 'st', 'model', 'prov', 'md', 'probe', 'reg', 'hb', 'la', 'mc', 'inf',
-                  'cur', 'tc', 'tf', 'ls', 'lc', 'hs', 'hlc', 'hcf', 'hcs', 'hlat', 'herr', 'hci',
-                  'hcif', 'hco', 'hoa', 'hra', 'dra', 'rep'}
-local function agent_raw(id)
-    local r = call('HMGET', akey(id), unpack(A_FIELDS))
-    if not r[1] then return nil end
-    return r
-end
--- agent_raw() and the agent's `wr` mark (agent_store()), for the fast paths that free a slot.
-local A_FIELDS_WR = {}
-for i = 1, #A_FIELDS do A_FIELDS_WR[i] = A_FIELDS[i] end -- (no globals while loading)
-A_FIELDS_WR[#A_FIELDS + 1] = 'wr'
-local function agent_raw_wr(id)
-    local r = call('HMGET', akey(id), unpack(A_FIELDS_WR))
-    if not r[1] then return nil end
-    local wr = r[#A_FIELDS_WR]
-    r[#A_FIELDS_WR] = nil
-    return r, wr
-end
-
--- T_READ: the fields of task_reply() in its order, then cm and qs. HMGET of them is a task
--- reply as stored once raw_task() has cut it to size (the hot ops read and reply this way).
-local T_READ = {'id', 'type', 'pl', 'req', 'st', 'pr', 'cat', 'clat', 'stat', 'coat', 'ps', 'ag',
-                'to', 'mr', 're', 'att', 'res', 'err', 'md', 'strat', 'poa', 'pou', 'dl', 'x',
-                'cm', 'qs'}
-local TR_ST, TR_CAT, TR_CLAT, TR_STAT, TR_COAT, TR_AG, TR_TO, TR_ATT, TR_RES, TR_DL, TR_X, TR_CM,
-      TR_QS = 5, 7, 8, 9, 10, 12, 13, 16, 17, 23, 24, 25, 26
-local function task_read(id)
-    local r = call('HMGET', tkey(id), unpack(T_READ))
-    if not r[1] then return nil end
-    return r
-end
--- The task_reply() part of a task_read() array (changed in place).
-local function raw_task(r)
-    r[26], r[25] = nil, nil
-    if not r[21] then r[22] = 0 end -- pass-over time only with its agent, as task_reply()
-    if not active(tonumber(r[TR_ST])) then r[TR_DL] = 0 end -- a deadline only while held
-    return r
-end
+-- The hot ops work on records as stored: agent_raw() / task_read() give the decoded record (a
+-- table of strings by field name: numbers need tonumber()) and its text; they write it back
+-- with rec_set() and reply the text it returns (one value: redis_record.c decodes it; the
+-- C side drops what task_reply() drops: a pass-over time without its agent, a deadline while
+-- not held). Read-only ops reply the text as read.
+local function agent_raw(id) return rec_get(akey(id)) end
+local function task_read(id) return rec_get(tkey(id)) end
 -- Numbers given to redis.call() are formatted with printf("%.17g") by Redis, a cost the hot ops
 -- avoid: they pass strings (ARGV as given, these constants, istr() of integers — the same text
 -- "%.17g" gives for integers below 2^53).
 local ST_S = {[0] = '0', '1', '2', '3', '4', '5', '6'}
 local function istr(n) return string.format('%d', n) end
--- Agent fields by position in A_FIELDS (agent_raw()).
+-- Fields of the records as agent_raw() / task_read() give them (names: see "Records" above).
 local AR_CAPS, AR_ST, AR_HB, AR_LA, AR_MC, AR_INF, AR_CUR, AR_TC, AR_LS, AR_LC, AR_HCI, AR_HRA =
-    2, 3, 9, 10, 11, 12, 13, 14, 16, 17, 24, 28
-local AR_PROBE, AR_HS, AR_DRA, AR_REP = 7, 18, 29, 30
+    'caps', 'st', 'hb', 'la', 'mc', 'inf', 'cur', 'tc', 'ls', 'lc', 'hci', 'hra'
+local AR_PROBE, AR_HS, AR_DRA, AR_REP = 'probe', 'hs', 'dra', 'rep'
+local TR_ST, TR_CAT, TR_CLAT, TR_STAT, TR_COAT, TR_AG, TR_TO, TR_ATT, TR_RES, TR_DL, TR_X, TR_CM,
+      TR_QS = 'st', 'cat', 'clat', 'stat', 'coat', 'ag', 'to', 'att', 'res', 'dl', 'x', 'cm', 'qs'
 
 -- The counters of an agent whose status or tasks in flight changed and nothing else counted
 -- (health, circuit, maximum, names): what agent_account(old, -1) + agent_account(new, 1) net.
@@ -669,41 +646,31 @@ local function task_restatus(cm, cat, st0, st1)
 end
 
 -- COMPLETE's side of the agent (task_transition.lua's hot path), on its record `a` as
--- agent_raw_wr() read it (wr: a claim waits for its slot): its slot back as agent_leave()
--- gives it, one more completed, the latency `lat`, last_heartbeat = now when `touch`; written
--- as commit() would, and `a` updated in place. Returns its status before. (Here rather than in
+-- agent_raw() read it: its slot back as agent_leave() gives it, one more completed, the latency
+-- `lat`, last_heartbeat = now when `touch`; written as commit() would (a claim waiting for its
+-- slot, `wr`, is told). Returns its status before and the record's text. (Here rather than in
 -- task_transition.lua to keep that script's closure under Lua's 60 upvalues.)
-local function complete_agent(a, wr, ag, id, now, now_s, lat, touch)
+local function complete_agent(a, ag, id, now, now_s, lat, touch)
     local ast, ainf, amc = tonumber(a[AR_ST]), tonumber(a[AR_INF]), tonumber(a[AR_MC])
     local inf1 = ainf > 0 and ainf - 1 or ainf
     local self_busy = (tonumber(a[AR_REP]) or A_READY) == A_BUSY
     local st1 = (ast == A_BUSY and inf1 < amc and not self_busy) and A_READY or ast
-    local ls = string.format('%.17g', (tonumber(a[AR_LS]) or 0) + lat)
-    local tc, lc = tonumber(a[AR_TC]) + 1, tonumber(a[AR_LC]) + 1
-    local ak = akey(ag)
-    local f = {'inf', istr(inf1), 'tc', istr(tc), 'ls', ls, 'lc', istr(lc)}
-    if st1 ~= ast then
-        f[#f + 1] = 'st'
-        f[#f + 1] = ST_S[st1]
-    end
+    a[AR_LS] = string.format('%.17g', (tonumber(a[AR_LS]) or 0) + lat)
+    a[AR_INF], a[AR_TC], a[AR_LC] = istr(inf1), istr(tonumber(a[AR_TC]) + 1),
+                                    istr(tonumber(a[AR_LC]) + 1)
+    a[AR_ST] = ST_S[st1]
     if touch and tonumber(a[AR_HB]) ~= now then
-        f[#f + 1] = 'hb'
-        f[#f + 1] = now_s
+        a[AR_HB] = now_s
         call('ZADD', P .. (ast == A_OFFLINE and 'off' or 'alive'), now_s, ag)
-        a[AR_HB] = now
     end
-    call('HSET', ak, unpack(f))
-    if a[AR_CUR] == id then
-        call('HDEL', ak, 'cur')
-        a[AR_CUR] = false
-    end
-    if wr then -- a claim waits for this slot (agent_store())
-        call('HDEL', ak, 'wr')
+    if a[AR_CUR] == id then a[AR_CUR] = nil end
+    if a.wr then -- a claim waits for this slot (agent_store())
+        a.wr = nil
         call('PUBLISH', P .. 'events', 'room ' .. ag .. ' ' .. INST)
     end
+    local s = rec_set(akey(ag), a)
     agent_recount(tonumber(a[AR_HCI]), amc, ast, ainf, st1, inf1)
-    a[AR_ST], a[AR_INF], a[AR_TC], a[AR_LS], a[AR_LC] = st1, inf1, tc, ls, lc
-    return ast
+    return ast, s
 end
 
 ---------------------------------------------------------------------------------------------
@@ -785,29 +752,24 @@ end
 local ITEM_FIXED = 17 -- the 17th: the tenant, after n_caps ("" = the default one)
 local function item_end(o) return o + ITEM_FIXED + tonumber(ARGS[o + 15]) end
 
--- The task holding key ik (nil: none), as task_read() gives it.
+-- The text of the task holding key ik (nil: none).
 local function keyed_task(ik)
     local ex = call('HGET', P .. 'idem', ik)
-    return ex and task_read(ex) or nil
+    return ex and call('GET', tkey(ex)) or nil
 end
 
--- Returns the reply of the task and 1 (stored now) or 0 (found by its idempotency key); nil
--- when its id is taken (nothing written).
+-- Returns the reply of the task (its text) and 1 (stored now) or 0 (found by its idempotency
+-- key); nil when its id is taken (nothing written but an arrival number).
 local function submit_one(o)
     local id, ik = ARGS[o], opt(ARGS[o + 12])
     -- The key: taken for this id at once (one command when it is new), else its task answers
     -- (an entry whose task is gone is taken over).
     if ik and call('HSETNX', P .. 'idem', ik, id) == 0 then
         local r = keyed_task(ik)
-        if r then return raw_task(r), 0 end
+        if r then return r, 0 end
         call('HSET', P .. 'idem', ik, id)
     end
     local tk = tkey(id)
-    -- Creates the record with its id, or finds it taken (then nothing is left written).
-    if call('HSETNX', tk, 'id', id) == 0 then
-        if ik then call('HDEL', P .. 'idem', ik) end
-        return nil
-    end
     local ttype, pl, pr_s, cat_s = ARGS[o + 1], ARGS[o + 2], ARGS[o + 3], ARGS[o + 4]
     local pr, cat = tonumber(pr_s), tonumber(cat_s)
     local md, strat, bo = opt(ARGS[o + 9]) or '{}', opt(ARGS[o + 10]), opt(ARGS[o + 13])
@@ -831,17 +793,19 @@ local function submit_one(o)
         if est or tn then x = x .. lp(est or '') .. '0:' end
         if tn then x = x .. lp(tn) end
     end
-    -- A waiting task has no queue place yet: dw instead of qm and qs. x (when any) and strat
-    -- (when given) take the places of the fields a task does not have.
-    local f1, v1, f2, v2, f3, v3, f4, v4 = 'qm', m, 'qs', qs, 'strat', strat, 'x', x
-    if waits then f1, v1, f2, v2 = 'dw', '1', 'dw', '1' end
-    if not strat then f3, v3 = f1, v1 end
-    if not x then f4, v4 = f1, v1 end
-    -- Numbers go as the strings given (see istr()).
-    call('HSET', tk, 'type', ttype, 'pl', pl, 'req', req, 'st', '0', 'pr', pr_s, 'cat', cat_s,
-         'clat', '0', 'stat', '0', 'coat', '0', 'ps', ps_s, 'to', ARGS[o + 5], 'mr', ARGS[o + 6],
-         're', ARGS[o + 7], 'att', ARGS[o + 8], 'md', md, 'pou', '0', 'qk', qk, 'cm', m, f1, v1,
-         f2, v2, f3, v3, f4, v4)
+    -- Numbers go as the strings given (see istr()). A waiting task has no queue place yet: dw
+    -- instead of qm and qs.
+    local t = {id = id, type = ttype, pl = pl, req = req, st = '0', pr = pr_s, cat = cat_s,
+               clat = '0', stat = '0', coat = '0', ps = ps_s, to = ARGS[o + 5], mr = ARGS[o + 6],
+               re = ARGS[o + 7], att = ARGS[o + 8], md = md, pou = '0', qk = qk, cm = m,
+               strat = strat, x = x}
+    if waits then t.dw = '1' else t.qm, t.qs = m, qs end
+    -- Creates the record, or finds the id taken (then nothing is left written).
+    local text = cjson.encode(t)
+    if not call('SET', tk, text, 'NX') then
+        if ik then call('HDEL', P .. 'idem', ik) end
+        return nil
+    end
     if waits then
         call('ZADD', P .. 'delayed', nb_s, id)
     else
@@ -855,9 +819,7 @@ local function submit_one(o)
     call('HINCRBY', P .. 'sc:type', ttype, '1')
     if not waits then call('PUBLISH', P .. 'events', 'pending ' .. id .. ' ' .. INST) end
     F.change(F.SUBMITTED, cat, nil, id, ttype, nil, T_PENDING, nil, nil, tonumber(ARGS[o + 8]), pr)
-    return {id, ttype, pl, req, T_PENDING, pr, i64(cat), 0, 0, 0, i64(ps), false,
-            i64(tonumber(ARGS[o + 5])), tonumber(ARGS[o + 6]), tonumber(ARGS[o + 7]),
-            tonumber(ARGS[o + 8]), false, false, md, nz(strat), false, 0, 0, nz(x)}, 1
+    return text, 1
 end
 
 ---------------------------------------------------------------------------------------------

@@ -75,8 +75,8 @@ function TN.aged(q, hb, ts, now, aging, aid)
     local r = call('ZRANGEBYSCORE', q, string.format('%d', lo),
                    string.format('%d', lo + now - aging), 'WITHSCORES', 'LIMIT', 0, 1)
     if #r == 0 then return nil end
-    local po = call('HMGET', P .. 't:' .. string.sub(r[1], 18), 'poa', 'pou')
-    if po[1] == aid and now < (tonumber(po[2]) or 0) then return nil end
+    local po = task_read(string.sub(r[1], 18)) or {}
+    if po.poa == aid and now < (tonumber(po.pou) or 0) then return nil end
     return TN.candidate(tonumber(r[2]), r[1], ts, now, aging)
 end
 
@@ -87,7 +87,7 @@ function TN.cost_of(est)
     local c = (tonumber(i) or 0) + (tonumber(o) or 0)
     return c > 0 and c or 1
 end
--- The same from a task_read() array's packed x (its 6th member).
+-- The same from a task_read() record's packed x (its 6th member).
 function TN.cost(t)
     local x, v, pos = t[TR_X], nil, 1
     if not x then return 1 end

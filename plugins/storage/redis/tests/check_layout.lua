@@ -27,11 +27,25 @@ local function x_fields(x)
     end
     return v
 end
+-- A record (layout 4: one string value, a JSON object whose every field is a string) as an
+-- HMGET of its fields would have given it (false: absent).
+local function hm(key, ...)
+    local text = redis.call('GET', key)
+    local t = text and cjson.decode(text) or {}
+    for f, v in pairs(t) do
+        if type(v) ~= 'string' then e('field ' .. f .. ' not a string in ' .. key) end
+    end
+    local r = {}
+    for i, f in ipairs({...}) do
+        if t[f] == nil then r[i] = false else r[i] = t[f] end
+    end
+    return r
+end
 local af = {} -- agent -> active tasks assigned
 for _, cm in ipairs(redis.call('ZRANGE', P .. 'tasks', 0, -1)) do
     n = n + 1
     local id = string.sub(cm, 18)
-    local h = redis.call('HMGET', P .. 't:' .. id, 'st', 'cm', 'type', 'qm', 'qs', 'qk', 'ag',
+    local h = hm(P .. 't:' .. id, 'st', 'cm', 'type', 'qm', 'qs', 'qk', 'ag',
                          'to', 'coat', 'clat', 'cseq', 'req', 'pr', 'id', 'pqm', 'dl', 'dw', 'x')
     local x = x_fields(h[18])
     h[18], h[19] = x[1], x[4] -- not_before, key
@@ -127,7 +141,7 @@ end
 local avail, by_ast, by_hs, open = 0, {}, {}, 0
 local ids = redis.call('ZRANGE', P .. 'agents', 0, -1)
 for _, aid in ipairs(ids) do
-    local a = redis.call('HMGET', P .. 'a:' .. aid, 'st', 'inf', 'mc', 'hci', 'hb', 'hs', 'probe',
+    local a = hm(P .. 'a:' .. aid, 'st', 'inf', 'mc', 'hci', 'hb', 'hs', 'probe',
                          'caps', 'id', 'dra')
     local st, inf, mc, hci = num(a[1]), num(a[2]), num(a[3]), num(a[4])
     if a[9] ~= aid then e('agent record ' .. aid) end
