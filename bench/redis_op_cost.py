@@ -30,7 +30,6 @@ under valgrind's callgrind (slow: fewer rounds with CPD_COST_ROUNDS):
       plugins/storage/redis/lua 36379
 """
 import glob
-import json
 import subprocess
 import os
 import socket
@@ -198,9 +197,12 @@ def callgrind(what):
 
 
 def record_id(rec):
-    """The id of a record in a reply: its stored text (a JSON object, layout 4) or an array."""
-    if isinstance(rec, (str, bytes)):
-        return json.loads(rec)["id"]
+    """The id of a record in a reply: its stored text ("<n>\\0<id>\\0...", layout 4) or an
+    array."""
+    if isinstance(rec, bytes):
+        rec = rec.decode()
+    if isinstance(rec, str):
+        return rec.split("\0")[1]
     return rec[0]
 
 

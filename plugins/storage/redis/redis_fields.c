@@ -1,6 +1,6 @@
-/* redis_fields.c — the hash fields of an agent and of a task in the order the scripts reply a
- * record (A_FIELDS and task_reply() in lua/common.lua), for the HMGET reads of redis_ops.c.
- * tests/test_redis_fields.c checks them against common.lua. */
+/* redis_fields.c — the fields of an agent and of a task in the order of a record as stored
+ * (layout 4; A_REC and T_REC in lua/common.lua): the reply's fields, which redis_reply.c reads,
+ * then the scripts' own. tests/test_redis_fields.c checks them against common.lua. */
 #include <stdio.h>
 #include <string.h>
 
@@ -14,6 +14,10 @@ const char *const rs_agent_fields[RS_AGENT_FIELDS] = {
 const char *const rs_task_fields[RS_TASK_FIELDS] = {
     "id", "type", "pl", "req", "st",  "pr",  "cat", "clat",  "stat", "coat", "ps", "ag",
     "to", "mr",   "re", "att", "res", "err", "md",  "strat", "poa",  "pou",  "dl", "x"};
+
+const char *const rs_agent_own_fields[RS_AGENT_OWN_FIELDS] = {"wr"};
+const char *const rs_task_own_fields[RS_TASK_OWN_FIELDS] = {"cm",  "qs",   "qk", "qm", "pqm",
+                                                            "pqs", "cseq", "dw", "ctk"};
 
 /* At most 3 numbers of the packed text [s, s + n) into v; how many were read. */
 static int numbers(const char *s, size_t n, long long *v, int max)

@@ -290,6 +290,10 @@ int rs_format_command(char **out, int argc, const char **argv, const size_t *len
 enum { RS_AGENT_FIELDS = 30, RS_TASK_FIELDS = 24 };
 extern const char *const rs_agent_fields[RS_AGENT_FIELDS];
 extern const char *const rs_task_fields[RS_TASK_FIELDS];
+/* The scripts' own fields, after those of the reply (the layout 4 upgrade writes them too). */
+enum { RS_AGENT_OWN_FIELDS = 1, RS_TASK_OWN_FIELDS = 9 };
+extern const char *const rs_agent_own_fields[RS_AGENT_OWN_FIELDS];
+extern const char *const rs_task_own_fields[RS_TASK_OWN_FIELDS];
 /* The packed est ("<input> <max_output>") and usage ("<input> <output> <cached>") members of a
  * task (x_enc() in lua/common.lua; not NUL-terminated, len 0: none) into t. */
 void rs_task_tokens(const char *est, size_t est_len, const char *us, size_t us_len,

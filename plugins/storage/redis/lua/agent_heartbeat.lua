@@ -35,7 +35,7 @@ local rep = tonumber(r[AR_REP]) or A_READY
 if next_status(st, r[AR_PROBE], tonumber(r[AR_HS]), tonumber(r[AR_INF]), tonumber(r[AR_MC]),
                tonumber(r[AR_DRA]) or 0) == st and (status < 0 or status == rep) then
     r[AR_HB] = now
-    local text = rec_set(akey(id), r)
+    local text = arec_set(id, r)
     call('ZADD', P .. 'alive', now, id) -- st is not offline: an offline agent comes back
     return reply(OK, nil, {agent_raw = text, abefore = st})
 end

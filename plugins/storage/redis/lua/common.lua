@@ -64,47 +64,6 @@ local function copy(t)
     return c
 end
 
--- Records (layout 4, docs/redis.md "Record format"): an agent or a task is ONE string value,
--- a JSON object of its fields (names below), every value a string as Redis kept hash fields
--- (a number as "%.17g" formats it: integers up to 2^53 exactly, as digits), so no number ever
--- goes through cjson's 14 digits. One GET and one SET move a record across instead of a value
--- per field (~1k redis-server instructions each), and a script replies it as stored: one value
--- the C side decodes (redis_record.c). Readable with `redis-cli GET '{prefix}a:<id>'`.
--- rec_enc() changes t in place: numbers become strings, false fields go.
-local function rec_enc(t)
-    for k, v in pairs(t) do
-        if type(v) == 'number' then
-            t[k] = string.format('%.17g', v)
-        elseif v == false then
-            t[k] = nil
-        end
-    end
-    return cjson.encode(t)
-end
--- The record at key: its table of strings and its text, or nil (no record).
-local function rec_get(key)
-    local s = call('GET', key)
-    if not s then return nil end
-    return cjson.decode(s), s
-end
--- Stores t (changed in place: rec_enc()) at key; returns the text stored.
-local function rec_set(key, t)
-    local s = rec_enc(t)
-    call('SET', key, s)
-    return s
-end
--- Does t differ from old in any field (both tables of a generic path, before rec_enc())?
-local function rec_changed(t, old)
-    if not old then return true end
-    for k, v in pairs(t) do
-        if old[k] ~= v then return true end
-    end
-    for k in pairs(old) do
-        if t[k] == nil then return true end
-    end
-    return false
-end
-
 local function tonum(t, fields)
     for _, f in ipairs(fields) do t[f] = tonumber(t[f]) or 0 end
     return t
@@ -166,6 +125,108 @@ end
 local function akey(id) return P .. 'a:' .. id end
 local function tkey(id) return P .. 't:' .. id end
 
+-- Records as stored (layout 4, docs/redis.md "Record format"): an agent or a task is ONE string
+-- value: the number of fields, then each field, every one followed by a zero byte
+--   "<n>\0<field 1>\0<field 2>\0...<field n>\0"
+-- in the order of A_REC / T_REC, an absent field the single byte "\1" (ABSENT). Values are the
+-- strings Redis kept in hash fields up to layout 3 (numbers as "%.17g" gives them: integers up
+-- to 2^53 exactly) and never hold a zero byte (they come from C strings). One GET and one SET
+-- move a record instead of a value per field (an HMGET of 30 fields: ~93k redis-server
+-- instructions; GET + struct.unpack: ~20k), and a script replies a record as its text: one
+-- value, split by redis_record.c. The first 30 (agents) / 24 (tasks) fields are the reply's
+-- (redis_fields.c), the rest the scripts' own. A record with fewer fields (written before one
+-- was appended) reads the missing ones as absent.
+-- In Lua a record is an array of those strings by position (AR_* / TR_*; false = absent), as
+-- agent_raw() / task_read() give it; the generic path (aget/tget) names them (a_named()).
+local A_REC = {'id', 'caps', 'st', 'model', 'prov', 'md', 'probe', 'reg', 'hb', 'la', 'mc', 'inf',
+               'cur', 'tc', 'tf', 'ls', 'lc', 'hs', 'hlc', 'hcf', 'hcs', 'hlat', 'herr', 'hci',
+               'hcif', 'hco', 'hoa', 'hra', 'dra', 'rep', 'wr'}
+local T_REC = {'id', 'type', 'pl', 'req', 'st', 'pr', 'cat', 'clat', 'stat', 'coat', 'ps', 'ag',
+               'to', 'mr', 're', 'att', 'res', 'err', 'md', 'strat', 'poa', 'pou', 'dl', 'x',
+               'cm', 'qs', 'qk', 'qm', 'pqm', 'pqs', 'cseq', 'dw', 'ctk'}
+-- One table (REC) for the rest, to keep the scripts' main chunk under Lua's 200 locals:
+-- A_ABS / T_ABS, the positions that may be absent (the others always hold a value); ABSENT;
+-- FMT, struct.unpack formats of n zero-terminated strings (made at first use: a library may
+-- not call string functions while it loads); N, #A_REC and #T_REC as text.
+local REC = {A_ABS = {4, 5, 7, 13, 23, 29, 30, 31},
+             T_ABS = {12, 17, 18, 20, 21, 24, 26, 28, 29, 30, 31, 32, 33}, ABSENT = '\1',
+             FMT = {}, N = {[31] = '31', [33] = '33'}}
+
+-- The record at key as an array of `n` fields, and its text; nil when there is none.
+function REC.get(key, n, abs)
+    local s = call('GET', key)
+    if not s then return nil end
+    local c = string.find(s, '\0', 1, true)
+    local k = tonumber(string.sub(s, 1, c - 1))
+    local fmt = REC.FMT[k]
+    if not fmt then
+        fmt = string.rep('s', k)
+        REC.FMT[k] = fmt
+    end
+    local r = {struct.unpack(fmt, s, c + 1)}
+    r[k + 1] = nil -- unpack's next position
+    for i = k + 1, n do r[i] = false end
+    for _, i in ipairs(abs) do
+        if r[i] == REC.ABSENT then r[i] = false end
+    end
+    return r, s
+end
+-- The text of record array r (n fields; every present one a string: a number would go through
+-- Lua's "%.14g").
+function REC.text(r, n, abs)
+    local absent = REC.ABSENT
+    for _, i in ipairs(abs) do
+        if not r[i] then r[i] = absent end
+    end
+    local s = REC.N[n] .. '\0' .. table.concat(r, '\0', 1, n) .. '\0'
+    for _, i in ipairs(abs) do
+        if r[i] == absent then r[i] = false end
+    end
+    return s
+end
+local function agent_raw(id) return REC.get(akey(id), #A_REC, REC.A_ABS) end
+local function task_read(id) return REC.get(tkey(id), #T_REC, REC.T_ABS) end
+-- Stores agent / task array r; returns its text (the reply of it).
+local function arec_set(id, r)
+    local s = REC.text(r, #A_REC, REC.A_ABS)
+    call('SET', akey(id), s)
+    return s
+end
+local function trec_set(id, r)
+    local s = REC.text(r, #T_REC, REC.T_ABS)
+    call('SET', tkey(id), s)
+    return s
+end
+-- Record arrays and the named tables of the generic path, both ways (numbers as "%.17g").
+function REC.named(r, names)
+    local t = {}
+    for i, f in ipairs(names) do
+        local v = r[i]
+        if v and v ~= REC.ABSENT then t[f] = v end
+    end
+    return t
+end
+function REC.array(t, names)
+    local r = {}
+    for i, f in ipairs(names) do
+        local v = t[f]
+        if type(v) == 'number' then v = string.format('%.17g', v) end
+        r[i] = v or REC.ABSENT -- (false again after REC.text() for the positions that may be)
+    end
+    return r
+end
+-- Does named table t differ from old in any field?
+function REC.changed(t, old)
+    if not old then return true end
+    for k, v in pairs(t) do
+        if old[k] ~= v then return true end
+    end
+    for k in pairs(old) do
+        if t[k] == nil then return true end
+    end
+    return false
+end
+
 -- Per-script caches: id -> {old = snapshot or false, cur = table or false}; DIRTY_* keep the
 -- order in which records were first changed (events and queue arrival follow it). With the
 -- counter deltas and wake-ups (below), the state of the generic path (aget() .. commit()),
@@ -186,8 +247,9 @@ local function aget(id)
     gen()
     local e = AC[id]
     if not e then
-        local a = rec_get(akey(id))
+        local a = agent_raw(id)
         if a then
+            a = REC.named(a, A_REC)
             tonum(a, A_NUM)
             a.rep = tonumber(a.rep) or A_READY
         end
@@ -224,8 +286,9 @@ local function tget(id)
     gen()
     local e = TC[id]
     if not e then
-        local t = rec_get(tkey(id))
+        local t = task_read(id)
         if t then
+            t = REC.named(t, T_REC)
             tonum(t, T_NUM)
             x_dec(t, t.x)
             t.x = nil
@@ -353,7 +416,7 @@ local function agent_store(old, a)
         if old then agent_account(old, -1, names) end
         agent_account(a, 1, names)
     end
-    if rec_changed(a, old) then rec_set(akey(id), copy(a)) end
+    if REC.changed(a, old) then arec_set(id, REC.array(a, A_REC)) end
     if not old then call('ZADD', P .. 'agents', 0, id) end
     local was_unwell = old ~= nil and unwell(old.hs)
     if was_unwell ~= unwell(a.hs) then
@@ -469,7 +532,7 @@ local function task_store(old, t)
         call('ZADD', P .. 'tt:' .. t.type, t.cat, t.cm)
     end
     local rec = t_rec(t)
-    if rec_changed(rec, old and t_rec(old)) then rec_set(tkey(id), rec) end
+    if REC.changed(rec, old and t_rec(old)) then trec_set(id, REC.array(rec, T_REC)) end
     if not old or old.st ~= t.st then
         if old then call('ZREM', P .. 'ts:' .. old.st, old.cm) end
         call('ZADD', P .. 'ts:' .. t.st, t.cat, t.cm)
@@ -590,38 +653,34 @@ local function i64(v)
     return v
 end
 
--- A record in a reply: its text as it is (or would be) stored (rec_enc(): one value, which
--- redis_record.c decodes by field name; capability sets stay encoded, "a\nb\n"). The C side
--- drops what a reply must not show: a pass-over time without its agent, a deadline while the
--- task is not held.
+-- A record in a reply: its text as it is (or would be) stored (one value, which
+-- redis_record.c splits; capability sets stay encoded, "a\nb\n"). The C side drops what a
+-- reply must not show: a pass-over time without its agent, a deadline while the task is not
+-- held. The hot ops reply the text they read or wrote.
 local function agent_reply(a)
     if not a then return false end
-    return rec_enc(copy(a))
+    return REC.text(REC.array(a, A_REC), #A_REC, REC.A_ABS)
 end
 
 local function task_reply(t)
     if not t then return false end
-    return rec_enc(t_rec(t))
+    return REC.text(REC.array(t_rec(t), T_REC), #T_REC, REC.T_ABS)
 end
 
--- The hot ops work on records as stored: agent_raw() / task_read() give the decoded record (a
--- table of strings by field name: numbers need tonumber()) and its text; they write it back
--- with rec_set() and reply the text it returns (one value: redis_record.c decodes it; the
--- C side drops what task_reply() drops: a pass-over time without its agent, a deadline while
--- not held). Read-only ops reply the text as read.
-local function agent_raw(id) return rec_get(akey(id)) end
-local function task_read(id) return rec_get(tkey(id)) end
 -- Numbers given to redis.call() are formatted with printf("%.17g") by Redis, a cost the hot ops
 -- avoid: they pass strings (ARGV as given, these constants, istr() of integers — the same text
--- "%.17g" gives for integers below 2^53).
+-- "%.17g" gives for integers below 2^53). Record fields must be strings too (REC.text()).
 local ST_S = {[0] = '0', '1', '2', '3', '4', '5', '6'}
 local function istr(n) return string.format('%d', n) end
--- Fields of the records as agent_raw() / task_read() give them (names: see "Records" above).
+-- Fields of the record arrays by position in A_REC / T_REC.
 local AR_CAPS, AR_ST, AR_HB, AR_LA, AR_MC, AR_INF, AR_CUR, AR_TC, AR_LS, AR_LC, AR_HCI, AR_HRA =
-    'caps', 'st', 'hb', 'la', 'mc', 'inf', 'cur', 'tc', 'ls', 'lc', 'hci', 'hra'
-local AR_PROBE, AR_HS, AR_DRA, AR_REP = 'probe', 'hs', 'dra', 'rep'
+    2, 3, 9, 10, 11, 12, 13, 14, 16, 17, 24, 28
+local AR_PROBE, AR_HS, AR_DRA, AR_REP = 7, 18, 29, 30
 local TR_ST, TR_CAT, TR_CLAT, TR_STAT, TR_COAT, TR_AG, TR_TO, TR_ATT, TR_RES, TR_DL, TR_X, TR_CM,
-      TR_QS = 'st', 'cat', 'clat', 'stat', 'coat', 'ag', 'to', 'att', 'res', 'dl', 'x', 'cm', 'qs'
+      TR_QS = 5, 7, 8, 9, 10, 12, 13, 16, 17, 23, 24, 25, 26
+-- (and in REC, those used in one place or two)
+REC.A_WR, REC.T_TYPE, REC.T_POA, REC.T_POU, REC.T_QM, REC.T_PQM, REC.T_PQS, REC.T_CSEQ, REC.T_CTK =
+    31, 2, 21, 22, 28, 29, 30, 31, 33
 
 -- The counters of an agent whose status or tasks in flight changed and nothing else counted
 -- (health, circuit, maximum, names): what agent_account(old, -1) + agent_account(new, 1) net.
@@ -663,12 +722,12 @@ local function complete_agent(a, ag, id, now, now_s, lat, touch)
         a[AR_HB] = now_s
         call('ZADD', P .. (ast == A_OFFLINE and 'off' or 'alive'), now_s, ag)
     end
-    if a[AR_CUR] == id then a[AR_CUR] = nil end
-    if a.wr then -- a claim waits for this slot (agent_store())
-        a.wr = nil
+    if a[AR_CUR] == id then a[AR_CUR] = false end
+    if a[REC.A_WR] then -- a claim waits for this slot (agent_store())
+        a[REC.A_WR] = false
         call('PUBLISH', P .. 'events', 'room ' .. ag .. ' ' .. INST)
     end
-    local s = rec_set(akey(ag), a)
+    local s = arec_set(ag, a)
     agent_recount(tonumber(a[AR_HCI]), amc, ast, ainf, st1, inf1)
     return ast, s
 end
@@ -793,15 +852,15 @@ local function submit_one(o)
         if est or tn then x = x .. lp(est or '') .. '0:' end
         if tn then x = x .. lp(tn) end
     end
-    -- Numbers go as the strings given (see istr()). A waiting task has no queue place yet: dw
-    -- instead of qm and qs.
-    local t = {id = id, type = ttype, pl = pl, req = req, st = '0', pr = pr_s, cat = cat_s,
-               clat = '0', stat = '0', coat = '0', ps = ps_s, to = ARGS[o + 5], mr = ARGS[o + 6],
-               re = ARGS[o + 7], att = ARGS[o + 8], md = md, pou = '0', qk = qk, cm = m,
-               strat = strat, x = x}
-    if waits then t.dw = '1' else t.qm, t.qs = m, qs end
+    -- Numbers go as the strings given (see istr()), in T_REC's order. A waiting task has no
+    -- queue place yet: dw instead of qm and qs.
+    local qm, dw = m, false
+    if waits then qm, qs, dw = false, false, '1' end
+    local text = REC.text({id, ttype, pl, req, '0', pr_s, cat_s, '0', '0', '0', ps_s, false,
+                           ARGS[o + 5], ARGS[o + 6], ARGS[o + 7], ARGS[o + 8], false, false, md,
+                           strat or false, false, '0', '0', x or false, m, qs, qk, qm, false,
+                           false, false, dw, false}, #T_REC, REC.T_ABS)
     -- Creates the record, or finds the id taken (then nothing is left written).
-    local text = cjson.encode(t)
     if not call('SET', tk, text, 'NX') then
         if ik then call('HDEL', P .. 'idem', ik) end
         return nil

@@ -23,7 +23,7 @@ end
 if call('EXISTS', P .. 'unwell:built') == 0 then
     for _, aid in ipairs(call('ZRANGE', P .. 'agents', 0, -1)) do
         local a = agent_raw(aid)
-        if a and unwell(tonumber(a.hs)) then
+        if a and unwell(tonumber(a[AR_HS])) then
             call('ZADD', P .. 'unwell', 0, aid)
         end
     end

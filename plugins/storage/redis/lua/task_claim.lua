@@ -14,7 +14,6 @@ local aid = ARGV[3]
 local a, atext0 = agent_raw(aid)
 if not a then return reply(NOT_FOUND, 'agent not found') end
 if ARGV[4] == '2' then return reply(INVALID, 'capabilities must be sorted and unique') end
-local ak = akey(aid)
 local atext -- the agent as stored (set by heartbeat())
 local st, mc, inf, hci = tonumber(a[AR_ST]), tonumber(a[AR_MC]), tonumber(a[AR_INF]),
                          tonumber(a[AR_HCI])
@@ -26,7 +25,7 @@ local function heartbeat(changed)
         call('ZADD', P .. (st == A_OFFLINE and 'off' or 'alive'), now_s, aid)
         changed = true
     end
-    if changed then atext = rec_set(ak, a) else atext = atext0 end
+    if changed then atext = arec_set(aid, a) else atext = atext0 end
 end
 -- The claim rule: a mirror of cp_claim_allowed() in sdk/include/cp/storage.h (ready, below
 -- max_concurrent_tasks, circuit not open; open with retry_at <= now counts as half_open, which
@@ -35,8 +34,8 @@ local circuit_ok = hci ~= C_OPEN or tonumber(a[AR_HRA]) <= now
 if st ~= A_READY or inf >= mc or not circuit_ok then
     -- At its limit, busy or starting: a claim that may wait for the agent to be able to claim
     -- marks it (`wr`), and the change that allows it publishes "room <agent>" (agent_store()).
-    local wr = circuit_ok and st <= A_BUSY and not a.wr
-    if wr then a.wr = '1' end
+    local wr = circuit_ok and st <= A_BUSY and not a[REC.A_WR]
+    if wr then a[REC.A_WR] = '1' end
     heartbeat(wr)
     return reply(OK, nil, {agent_raw = atext, abefore = st})
 end
@@ -82,11 +81,11 @@ if #sets > 0 then
                     end
                     local tid = string.sub(m, 18)
                     local rec = task_read(tid) or {}
-                    local poa, pou = rec.poa, rec.pou
+                    local poa, pou = rec[REC.T_POA], rec[REC.T_POU]
                     -- Passed over: the agent that failed it waits until passed_over_until.
                     if not (poa == aid and now < (tonumber(pou) or 0)) then
                         -- alone: the queue's only task, so claiming it empties the queue
-                        best = {s = c.s, m = m, id = tid, qk = sets[i], t = rec.id and rec,
+                        best = {s = c.s, m = m, id = tid, qk = sets[i], t = rec[1] and rec,
                                 alone = off == 0 and #r == 2, b = c.b, v = c.v, tn = tn, ts = ts}
                         done = true
                         break
@@ -120,10 +119,11 @@ local att = tonumber(t[TR_ATT]) + 1
 local to = tonumber(t[TR_TO])
 local dl = to > 0 and now + to or 0
 local dl_s = istr(dl)
-t[TR_ST], t.ag, t[TR_CLAT], t[TR_STAT], t[TR_ATT], t.cseq = ST_S[T_CLAIMED], aid, now_s, '0',
-    istr(att), cseq
-t.pqm, t.pqs, t.ctk, t[TR_DL], t.qm, t.qs = best.m, t[TR_QS], ARGV[5], dl_s, nil, nil
-local ttext = rec_set(tkey(tid), t)
+t[TR_ST], t[TR_AG], t[TR_CLAT], t[TR_STAT], t[TR_ATT], t[REC.T_CSEQ] = ST_S[T_CLAIMED], aid, now_s,
+    '0', istr(att), cseq
+t[REC.T_PQM], t[REC.T_PQS], t[REC.T_CTK], t[TR_DL], t[REC.T_QM], t[TR_QS] = best.m, t[TR_QS], ARGV[5], dl_s,
+    false, false
+local ttext = trec_set(tid, t)
 local q = P .. 'q:' .. best.qk
 call('ZREM', q, best.m)
 if best.alone then call('HDEL', P .. 'capsets', best.qk) end
@@ -138,6 +138,6 @@ local st1 = inf1 >= mc and A_BUSY or A_READY
 a[AR_INF], a[AR_CUR], a[AR_LA], a[AR_ST] = istr(inf1), tid, now_s, ST_S[st1]
 heartbeat(true)
 agent_recount(hci, mc, st, inf, st1, inf1)
-F.change(F.CLAIMED, now, aid, tid, t.type, T_PENDING, T_CLAIMED, nil, nil, att)
+F.change(F.CLAIMED, now, aid, tid, t[REC.T_TYPE], T_PENDING, T_CLAIMED, nil, nil, att)
 F.status(now, aid, st, st1)
 return reply(OK, nil, {agent_raw = atext, task_raw = ttext, abefore = st, tbefore = T_PENDING})

@@ -29,7 +29,7 @@ if prog then -- in the packed members (x_enc())
     t[TR_X] = x_enc(rare)
 end
 t[TR_DL] = dl_s
-ttext = rec_set(tkey(id), t)
+ttext = trec_set(id, t)
 if dl > 0 then
     call('ZADD', P .. 'inflight', dl_s, id)
 else
@@ -40,8 +40,8 @@ if ag then a, atext = agent_raw(ag) end
 if a and by == ag and tonumber(a[AR_HB]) ~= tonumber(now_s) then
     -- last_heartbeat = now and its liveness index, as agent_store() would
     a[AR_HB] = now_s
-    atext = rec_set(akey(ag), a)
+    atext = arec_set(ag, a)
     call('ZADD', P .. (tonumber(a[AR_ST]) == A_OFFLINE and 'off' or 'alive'), now_s, ag)
 end
-F.change(F.EXTENDED, tonumber(now_s), ag or nil, id, t.type, st, st, nil, nil, tonumber(t[TR_ATT]))
+F.change(F.EXTENDED, tonumber(now_s), ag or nil, id, t[REC.T_TYPE], st, st, nil, nil, tonumber(t[TR_ATT]))
 return reply(OK, nil, {task_raw = ttext, agent_raw = atext or false})

@@ -25,12 +25,11 @@ if kind == TR_START or (kind == TR_COMPLETE and ARGV[13] == '') then
         return reply(CONFLICT, state .. ' and assigned to ' ..
                          (ag and (ag .. ', not ' .. by) or 'no agent'), {task_raw = ttext})
     end
-    local tk = tkey(id)
     if kind == TR_START then
         t[TR_ST], t[TR_STAT] = ST_S[T_RUNNING], ARGV[2]
-        ttext = rec_set(tk, t)
+        ttext = trec_set(id, t)
         task_restatus(t[TR_CM], t[TR_CAT], T_CLAIMED, T_RUNNING)
-        F.change(F.STARTED, now, ag, id, t.type, T_CLAIMED, T_RUNNING, nil, nil,
+        F.change(F.STARTED, now, ag, id, t[REC.T_TYPE], T_CLAIMED, T_RUNNING, nil, nil,
                  tonumber(t[TR_ATT]))
         local ar, atext
         if ag then ar, atext = agent_raw(ag) end
@@ -47,15 +46,15 @@ if kind == TR_START or (kind == TR_COMPLETE and ARGV[13] == '') then
         ast0, atext = complete_agent(a, ag, id, now, ARGV[2], lat, by == ag)
     end
     local res = opt(ARGV[6])
-    t[TR_ST], t[TR_COAT], t[TR_RES] = ST_S[T_COMPLETED], ARGV[2], res
-    ttext = rec_set(tk, t)
+    t[TR_ST], t[TR_COAT], t[TR_RES] = ST_S[T_COMPLETED], ARGV[2], res or false
+    ttext = trec_set(id, t)
     call('ZREM', P .. 'inflight', id)
     if ag then call('ZREM', P .. 'af:' .. ag, id) end
     TN.left(TN.of_x(t[TR_X] or nil))
     call('ZADD', P .. 'done', ARGV[2], id)
     task_restatus(t[TR_CM], t[TR_CAT], st0, T_COMPLETED)
     call('PUBLISH', P .. 'events', 'done ' .. id .. ' ' .. INST)
-    F.change(F.COMPLETED, now, ag, id, t.type, st0, T_COMPLETED, nil, nil, tonumber(t[TR_ATT]))
+    F.change(F.COMPLETED, now, ag, id, t[REC.T_TYPE], st0, T_COMPLETED, nil, nil, tonumber(t[TR_ATT]))
     if a then F.status(now, ag, ast0, tonumber(a[AR_ST])) end
     return reply(OK, nil, {task_raw = ttext, agent_raw = atext or false, abefore = ast0,
                            tbefore = st0})
@@ -90,7 +89,7 @@ local function someone_else_can(holder)
     local function usable(aid)
         if aid == holder then return false end
         local ar = agent_raw(aid)
-        local st = ar and tonumber(ar.st)
+        local st = ar and tonumber(ar[AR_ST])
         return st ~= nil and st ~= A_OFFLINE and st ~= A_FAILED and st ~= A_DRAINING
     end
     if #caps > 0 then

@@ -76,7 +76,7 @@ function TN.aged(q, hb, ts, now, aging, aid)
                    string.format('%d', lo + now - aging), 'WITHSCORES', 'LIMIT', 0, 1)
     if #r == 0 then return nil end
     local po = task_read(string.sub(r[1], 18)) or {}
-    if po.poa == aid and now < (tonumber(po.pou) or 0) then return nil end
+    if po[REC.T_POA] == aid and now < (tonumber(po[REC.T_POU]) or 0) then return nil end
     return TN.candidate(tonumber(r[2]), r[1], ts, now, aging)
 end
 
