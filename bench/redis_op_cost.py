@@ -248,14 +248,14 @@ def rounds(pipe, cmd, fc, fcall_usec, cpu_usec, command_calls, now, agents, n):
         measure((
             ("submit", [fc("task_submit", *item(t)) for t in ids], lambda r: True),
             ("claim (gets one)", [fc("task_claim", now, "agent-%d" % i, "0", "x:%d" % i)
-                                  for i in range(agents)], lambda r: bool(r[4])),
+                                  for i in range(agents)], lambda r: bool(r[3])),
             ("complete", [fc("task_transition", now, 2, t, "=agent-%d" % i, '={"ok":true}', "",
                              -1, "1", 30000, 0, 0, "", "") for i, t in enumerate(ids)],
              lambda r: True),
             ("claim (empty)", [fc("task_claim", now, "agent-%d" % i, "0", "x:%d" % i)
-                               for i in range(agents)], lambda r: not r[4]),
+                               for i in range(agents)], lambda r: not r[3]),
             ("heartbeat", [fc("agent_heartbeat", now, "agent-%d" % i, -1)
-                           for i in range(agents)], lambda r: bool(r[3])),
+                           for i in range(agents)], lambda r: bool(r[2])),
         ))
     # The two-request lifecycle: each agent holds one task; a round submits 50 and completes the
     # held ones with next, which claims the new ones (ARGV: task_transition's 14, then the
@@ -269,17 +269,17 @@ def rounds(pipe, cmd, fc, fcall_usec, cpu_usec, command_calls, now, agents, n):
     pipe([fc("task_submit", *item(t)) for t in held])
     for i, r in enumerate(pipe([fc("task_claim", now, "agent-%d" % i, "0", "x:%d" % i)
                                 for i in range(agents)])):
-        held[i] = record_id(r[4])
+        held[i] = record_id(r[3])
     for _ in range(ROUNDS):
         ids = ["task_%024x" % (n + i) for i in range(agents)]
         n += agents
         got = {}
 
         def took(r):
-            nxt = r[14] if len(r) > 14 else None
-            if not nxt or not nxt[4]:
+            nxt = r[7] if len(r) > 7 else None  # the claim's reply (short form: lua/common.lua)
+            if not nxt or not nxt[3]:
                 return False
-            got[len(got)] = record_id(nxt[4])
+            got[len(got)] = record_id(nxt[3])
             return True
         measure((
             ("submit", [fc("task_submit", *item(t)) for t in ids], lambda r: True),
@@ -287,7 +287,7 @@ def rounds(pipe, cmd, fc, fcall_usec, cpu_usec, command_calls, now, agents, n):
         ))
         held = [got[i] for i in range(agents)]
     measure((("complete+next (empty)", [complete_next(i, t) for i, t in enumerate(held)],
-              lambda r: len(r) > 14 and not r[14][4]),))
+              lambda r: len(r) > 7 and not r[7][3]),))
     # Then the submits the clients send (with an idempotency key) and batches: after the
     # lifecycle rounds, so the claims above saw one queue as before.
     for _ in range(ROUNDS):

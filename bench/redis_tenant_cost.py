@@ -85,7 +85,9 @@ def main():
                         for i in range(agents)])
             calls, us = fcall_usec()
             claim_calls, claim_us = claim_calls + calls, claim_us + us
-            ids = [g[4][0] for g in got if g[0] == 0 and g[4]]
+            # the claimed task: the 4th member of the short reply, its record as stored
+            # ("<n>\0<id>\0...": lua/common.lua)
+            ids = [g[3].split("\0")[1] for g in got if g[0] == 0 and g[3]]
             if len(ids) != agents:
                 sys.exit("redis_tenant_cost.py: a claim found nothing (%d of %d)"
                          % (len(ids), agents))

@@ -304,6 +304,10 @@ void rs_task_tokens(const char *est, size_t est_len, const char *us, size_t us_l
 enum { RS_RECORD_MALFORMED = -1, RS_RECORD_NOMEM = -2 };
 int rs_record_row(const char *text, size_t len, int is_agent, struct rs_arena *arena,
                   redisReply *row);
+/* The packed rare members of a task (x_enc() in lua/common.lua: not_before, progress, ended
+ * attempts, idempotency key, backoff, est, usage, tenant) into t, copies in the arena
+ * (redis_fields.c). 0, RS_RECORD_MALFORMED or RS_RECORD_NOMEM. */
+int rs_task_rare(const char *s, size_t len, struct rs_arena *arena, struct cp_task_view *t);
 /* The reply of a GET of one record (redis_ops.c): the record, or CP_ERR_NOT_FOUND (nil). */
 int rs_reply_parse_agent(const redisReply *reply, struct rs_arena *arena, struct cp_result *res);
 int rs_reply_parse_task(const redisReply *reply, struct rs_arena *arena, struct cp_result *res);

@@ -134,104 +134,14 @@ static const char *const *names(struct rd *d, const redisReply *r, uint32_t *n)
     return v;
 }
 
-/* A length-prefixed string ("<len>:<bytes>", as lp() in lua/common.lua writes it) at *p before
- * end: its bytes and length, *p moved past it; NULL when malformed. */
-static const char *lp_next(const char **p, const char *end, size_t *len)
-{
-    const char *s = *p;
-    size_t n = 0, digits = 0;
-    while (s < end && *s >= '0' && *s <= '9' && digits < 10) {
-        n = n * 10 + (size_t)(*s++ - '0');
-        digits++;
-    }
-    if (digits == 0 || s >= end || *s != ':' || (size_t)(end - s - 1) < n) return NULL;
-    *len = n;
-    *p = s + 1 + n;
-    return s + 1;
-}
-
-/* A NUL-terminated copy of [s, s + n) in the arena ("" stays ""). */
-static char *dup_n(struct rd *d, const char *s, size_t n)
-{
-    char *p = alloc(d, n + 1); /* alloc zeroes */
-    if (p) memcpy(p, s, n);
-    return p;
-}
-
-/* The ended attempts of a task as stored (hist_add() in lua/common.lua): at most
- * CP_ATTEMPTS_MAX, copied into the arena. A malformed history marks the reply bad. */
-static const struct cp_attempt *attempts(struct rd *d, const char *s, size_t len, uint32_t *n)
-{
-    *n = 0;
-    if (len == 0) return NULL;
-    struct cp_attempt *v = alloc(d, CP_ATTEMPTS_MAX * sizeof *v);
-    if (!v) return NULL;
-    const char *p = s, *end = s + len;
-    while (p < end && *n < CP_ATTEMPTS_MAX) {
-        size_t elen, flen[5];
-        const char *e = lp_next(&p, end, &elen), *f[5];
-        const char *q = e, *qend = e ? e + elen : NULL;
-        for (int i = 0; e && i < 5; i++)
-            if (!(f[i] = lp_next(&q, qend, &flen[i]))) e = NULL;
-        if (!e) {
-            d->bad = "bad attempts";
-            return NULL;
-        }
-        char *fields[5];
-        for (int i = 0; i < 5; i++)
-            if (!(fields[i] = dup_n(d, f[i], flen[i]))) return NULL;
-        struct cp_attempt *a = &v[(*n)++];
-        a->agent_id = fields[0];
-        a->started_ms = strtoll(fields[1], NULL, 10);
-        a->ended_ms = strtoll(fields[2], NULL, 10);
-        a->outcome = (int32_t)strtol(fields[3], NULL, 10);
-        a->error = flen[4] ? fields[4] : NULL;
-    }
-    return *n ? v : NULL;
-}
-
-/* The backoff as stored ("type base_ms max_ms jitter"), or none. */
-static void backoff(const char *s, struct cp_task_view *t)
-{
-    long long type, base, max;
-    int jitter;
-    if (s && sscanf(s, "%lld %lld %lld %d", &type, &base, &max, &jitter) == 4 && type >= 0 &&
-        type < CP_BACKOFF_TYPE_COUNT) {
-        t->backoff_type = (int32_t)type;
-        t->backoff_ms = base;
-        t->backoff_max_ms = max;
-        t->backoff_jitter = jitter != 0;
-    }
-}
-
-/* The packed rare members of a task (x_enc() in lua/common.lua): not_before, progress, ended
- * attempts, idempotency key, backoff, each length-prefixed ("" = none); nil = all none. */
+/* The packed rare members of a task (x_enc() in lua/common.lua; redis_fields.c); nil = none. */
 static void rare_members(struct rd *d, const redisReply *r, struct cp_task_view *t)
 {
     if (r->type == REDIS_REPLY_NIL) return;
-    if (r->type != REDIS_REPLY_STRING) {
-        d->bad = "bad packed task members";
-        return;
-    }
-    const char *p = r->str, *end = r->str + r->len, *f[7];
-    size_t n[7];
-    for (int i = 0; i < 7; i++) { /* est and usage (5, 6) are absent from older records */
-        if (!(f[i] = lp_next(&p, end, &n[i])) && i < 5) {
-            d->bad = "bad packed task members";
-            return;
-        }
-        if (!f[i]) n[i] = 0;
-    }
-    char *nb = n[0] ? dup_n(d, f[0], n[0]) : NULL;
-    t->not_before_ms = nb ? strtoll(nb, NULL, 10) : 0;
-    t->progress_json = n[1] ? dup_n(d, f[1], n[1]) : NULL;
-    t->attempts = attempts(d, f[2], n[2], &t->n_attempts);
-    t->idempotency_key = n[3] ? dup_n(d, f[3], n[3]) : NULL;
-    if (n[4]) backoff(dup_n(d, f[4], n[4]), t);
-    rs_task_tokens(f[5], n[5], f[6], n[6], t);
-    size_t tn; /* the tenant (2.4), after est and usage; absent: the default one */
-    const char *ft = p < end ? lp_next(&p, end, &tn) : NULL;
-    t->tenant = ft && tn ? dup_n(d, ft, tn) : NULL;
+    int rc = r->type == REDIS_REPLY_STRING ? rs_task_rare(r->str, r->len, d->arena, t)
+                                           : RS_RECORD_MALFORMED;
+    if (rc == RS_RECORD_NOMEM) d->oom = 1;
+    if (rc == RS_RECORD_MALFORMED) d->bad = "bad packed task members";
 }
 
 /* ---- views (field order: agent_reply() / task_reply() in lua/common.lua) ---------------- */
@@ -459,15 +369,55 @@ static int finish(const struct rd *d, struct cp_result *res, const char *malform
     return res->rc;
 }
 
+/* The before-statuses of a reply (nil: not reported). */
+static void befores(struct rd *d, const redisReply *agent, const redisReply *task,
+                    struct cp_result *res)
+{
+    if (agent->type != REDIS_REPLY_NIL) {
+        res->before |= CP_BEFORE_AGENT;
+        res->agent_status_before = (int32_t)i64(d, agent);
+    }
+    if (task->type != REDIS_REPLY_NIL) {
+        res->before |= CP_BEFORE_TASK;
+        res->task_status_before = (int32_t)i64(d, task);
+    }
+}
+
+/* The short form (reply() in lua/common.lua): {rc, message, agent, task, agent before, task
+ * before, created}, and for task_complete_next the claim's reply (short too) as an 8th. */
+static void parse_short(struct rd *d, const redisReply *reply, struct cp_result *res)
+{
+    redisReply **e = reply->element;
+    res->agent = agent(d, e[2]);
+    res->task = task(d, e[3]);
+    befores(d, e[4], e[5], res);
+    res->created = (int)i64(d, e[6]);
+    if (reply->elements == 8 && res->rc == 0) {
+        /* The claim's reply: one level only (its own 8th member would be malformed). */
+        struct cp_result *next = alloc(d, sizeof *next);
+        if (next) {
+            if (e[7]->type != REDIS_REPLY_ARRAY || e[7]->elements != 7)
+                d->bad = "redis: malformed claim in a complete_next reply";
+            else {
+                int nrc = rs_reply_parse(e[7], d->arena, next);
+                if (nrc == CP_ERR_NOMEM) d->oom = 1;
+                if (nrc == CP_ERR_UNAVAILABLE) d->bad = next->message; /* malformed */
+            }
+            res->next_claim = next;
+        }
+    }
+}
+
 int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_result *res)
 {
     memset(res, 0, sizeof(*res));
     res->size = sizeof(*res);
     struct rd d = {arena, NULL, 0};
-    /* 14 members; task_complete_next.lua adds the claim's whole reply as a 15th, the tenant
-     * ops their tenants as a 16th (after a nil 15th). */
-    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 14 ||
-        reply->elements > 16) {
+    /* The short form: 7 members (8 with complete_next's claim). The long one: 14; the tenant
+     * ops add their tenants as a 16th (after a nil 15th). */
+    if (!reply || reply->type != REDIS_REPLY_ARRAY ||
+        !(reply->elements == 7 || reply->elements == 8 || reply->elements == 14 ||
+          reply->elements == 16)) {
         res->rc = CP_ERR_UNAVAILABLE;
         res->message = "redis: malformed script reply";
         return res->rc;
@@ -480,6 +430,10 @@ int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_re
     int64_t code = i64(&d, e[0]);
     res->rc = code >= 0 && code < 5 ? codes[code] : CP_ERR_INVALID;
     res->message = str(&d, e[1]);
+    if (reply->elements <= 8) {
+        parse_short(&d, reply, res);
+        return finish(&d, res, "redis: malformed script reply");
+    }
     res->created = (int)i64(&d, e[2]);
     res->agent = agent(&d, e[3]);
     res->task = task(&d, e[4]);
@@ -501,35 +455,13 @@ int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_re
     res->total = u64(&d, e[7]);
     res->stats = stats(&d, e[8]);
     res->events = events(&d, e[9], &res->n_events);
-    /* What the agent and the task were before (nil: not reported). */
-    if (e[10]->type != REDIS_REPLY_NIL) {
-        res->before |= CP_BEFORE_AGENT;
-        res->agent_status_before = (int32_t)i64(&d, e[10]);
-    }
-    if (e[11]->type != REDIS_REPLY_NIL) {
-        res->before |= CP_BEFORE_TASK;
-        res->task_status_before = (int32_t)i64(&d, e[11]);
-    }
+    befores(&d, e[10], e[11], res); /* what the agent and the task were before */
     res->next_due_ms = i64(&d, e[12]);
     res->more = (int32_t)i64(&d, e[13]);
     if (reply->elements == 16 && res->rc == 0) {
         int trc = rs_reply_tenants(e[15], arena, &res->tenants, &res->n_tenants);
         if (trc == CP_ERR_NOMEM) d.oom = 1;
         if (trc == CP_ERR_UNAVAILABLE) d.bad = "redis: malformed tenants";
-    }
-    if (reply->elements == 15 && res->rc == 0) {
-        /* The claim's reply: one level only (its own 15th member would be malformed). */
-        struct cp_result *next = alloc(&d, sizeof *next);
-        if (next) {
-            if (e[14]->type != REDIS_REPLY_ARRAY || e[14]->elements != 14)
-                d.bad = "redis: malformed claim in a complete_next reply";
-            else {
-                int nrc = rs_reply_parse(e[14], arena, next);
-                if (nrc == CP_ERR_NOMEM) d.oom = 1;
-                if (nrc == CP_ERR_UNAVAILABLE) d.bad = next->message; /* malformed */
-            }
-            res->next_claim = next;
-        }
     }
     return finish(&d, res, "redis: malformed script reply");
 }
