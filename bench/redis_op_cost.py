@@ -43,7 +43,7 @@ OPS = ("agent_register agent_heartbeat agent_unregister agent_set_health "
        "task_submit task_list task_claim task_transition reap stats claim_release "
        "conn_epoch task_extend task_retry task_purge task_submit_batch").split()
 # The shared modules concatenated before the ops, in embed_lua.cmake's order.
-PRELUDE = ("common", "tenant")
+PRELUDE = ("common", "tenant", "store", "rules", "submit")
 # Composed ops, as embed_lua.cmake builds them: the parts defined once after common.
 PARTS = ("task_transition", "task_claim")
 COMPOSED = ("task_complete_next",)

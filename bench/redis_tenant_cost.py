@@ -6,8 +6,8 @@ measuring tool (docs/redis.md "Tenants").
   redis-server --port 36379 --save '' --appendonly no &
   python3 bench/redis_tenant_cost.py plugins/storage/redis/lua 36379
 
-Loads lua/ as a function library of its own (cpdtenantcost: common.lua + tenant.lua, as
-embed_lua.cmake composes them), registers 50 agents, queues 2,500 tasks spread evenly over the
+Loads lua/ as a function library of its own (cpdtenantcost: the prelude — common.lua and the
+shared modules — as embed_lua.cmake composes them), registers 50 agents, queues 2,500 tasks spread evenly over the
 tenants (one capability set), then 40 rounds of 50 claims (each gets a task) and 50 completes,
 each round pipelined; prints Redis microseconds per claim and per complete (INFO commandstats,
 FCALL) and the claim's cost relative to one tenant. It flushes the server first, so it refuses a
@@ -27,8 +27,9 @@ def main():
     if len(sys.argv) < 3:
         sys.exit("usage: redis_tenant_cost.py LUA_DIR PORT")
     lua, port = sys.argv[1], int(sys.argv[2])
-    lib = ("#!lua name=cpdtenantcost\n" + open(os.path.join(lua, "common.lua")).read()
-           + open(os.path.join(lua, "tenant.lua")).read())
+    lib = "#!lua name=cpdtenantcost\n" + "".join(  # the prelude, as embed_lua.cmake joins it
+        open(os.path.join(lua, m + ".lua")).read()
+        for m in ("common", "tenant", "store", "rules", "submit"))
     for o in OPS:
         lib += ("\nredis.register_function('tc_%s', function(KEYS, ARGV)\n"
                 "local refused = begin(KEYS, ARGV)\nif refused then return refused end\n"
