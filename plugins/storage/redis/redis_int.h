@@ -375,6 +375,12 @@ void rs_reply_release(redisReply *reply);
 int rs_send_raw(struct rs *rs, const char *what, int argc, const char **argv, const size_t *lens,
                 rs_raw_cb raw, void *cookie);
 
+/* One MGET of the records of agents ids[0..n) (lens NULL: C strings) on the command connection
+ * (redis_list.c): one consistent snapshot; its reply an array of each record's text, nil for one
+ * deleted. 0, or -1 (nothing sent, cb never runs). */
+int rs_send_agent_records(struct rs *rs, const char *what, size_t n, const char *const *ids,
+                          const size_t *lens, rs_raw_cb cb, void *cookie);
+
 /* The change feed (redis_feed.c). */
 typedef void (*rs_feed_cb)(void *arg, const struct cp_change *change);
 /* A published message (common.lua, change()) to its changes, each handed to cb in order:
