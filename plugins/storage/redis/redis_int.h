@@ -286,7 +286,8 @@ int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_re
 int rs_format_command(char **out, int argc, const char **argv, const size_t *lens);
 /* The fields of an agent and of a task in the order redis_reply.c reads a record: a script's
  * reply of a record as a table (agent_reply() / task_reply() in lua/common.lua), or a record as
- * stored (one JSON object, layout 4) put in this order by rs_record_row(). */
+ * stored (one value, layout 4: the first fields of A_REC / T_REC in lua/common.lua) put in this
+ * order by rs_record_row(). */
 enum { RS_AGENT_FIELDS = 30, RS_TASK_FIELDS = 24 };
 extern const char *const rs_agent_fields[RS_AGENT_FIELDS];
 extern const char *const rs_task_fields[RS_TASK_FIELDS];
