@@ -534,8 +534,8 @@ local NONE = {}
 local function reply(rc, msg, r)
     r = r or NONE
     F.flush()
-    if not (r.agents or r.tasks or r.total or r.stats or r.events or r.next_due or r.more or
-        r.tenants) then
+    if not (r.agents or r.tasks or r.total or r.stats or r.events or (r.next_due or 0) ~= 0 or
+        r.more or r.tenants) then
         return {rc, nz(msg), r.agent_raw or agent_reply(r.agent), r.task_raw or task_reply(r.task),
                 nz(r.abefore), nz(r.tbefore), r.created or 0}
     end
