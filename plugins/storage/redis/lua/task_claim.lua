@@ -119,10 +119,10 @@ local att = tonumber(t[TR_ATT]) + 1
 local to = tonumber(t[TR_TO])
 local dl = to > 0 and now + to or 0
 local dl_s = istr(dl)
-t[TR_ST], t[TR_AG], t[TR_CLAT], t[TR_STAT], t[TR_ATT], t[REC.T_CSEQ] = ST_S[T_CLAIMED], aid, now_s,
-    '0', istr(att), cseq
-t[REC.T_PQM], t[REC.T_PQS], t[REC.T_CTK], t[TR_DL], t[REC.T_QM], t[TR_QS] = best.m, t[TR_QS], ARGV[5], dl_s,
-    false, false
+t[TR_ST], t[TR_AG], t[TR_CLAT], t[TR_STAT], t[TR_ATT] = ST_S[T_CLAIMED], aid, now_s, '0', istr(att)
+t[REC.T_CSEQ], t[REC.T_CTK], t[TR_DL] = cseq, ARGV[5], dl_s
+-- leaving pending keeps the place (RELEASE puts the task back there)
+t[REC.T_PQM], t[REC.T_PQS], t[REC.T_QM], t[TR_QS] = best.m, t[TR_QS], false, false
 local ttext = trec_set(tid, t)
 local q = P .. 'q:' .. best.qk
 call('ZREM', q, best.m)

@@ -43,5 +43,6 @@ if a and by == ag and tonumber(a[AR_HB]) ~= tonumber(now_s) then
     atext = arec_set(ag, a)
     call('ZADD', P .. (tonumber(a[AR_ST]) == A_OFFLINE and 'off' or 'alive'), now_s, ag)
 end
-F.change(F.EXTENDED, tonumber(now_s), ag or nil, id, t[REC.T_TYPE], st, st, nil, nil, tonumber(t[TR_ATT]))
+F.change(F.EXTENDED, tonumber(now_s), ag or nil, id, t[REC.T_TYPE], st, st, nil, nil,
+         tonumber(t[TR_ATT]))
 return reply(OK, nil, {task_raw = ttext, agent_raw = atext or false})

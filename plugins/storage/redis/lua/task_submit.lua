@@ -3,6 +3,7 @@
 -- change nothing (created 0). ARGV: inst, then one item as submit_one() in common.lua reads it.
 local t, created = submit_one(2)
 if not t then
-    return reply(CONFLICT, 'a task with this id exists', {task_raw = call('GET', tkey(ARGV[2])) or false})
+    return reply(CONFLICT, 'a task with this id exists',
+                 {task_raw = call('GET', tkey(ARGV[2])) or false})
 end
 return reply(OK, nil, {task_raw = t, created = created})

@@ -54,7 +54,8 @@ if kind == TR_START or (kind == TR_COMPLETE and ARGV[13] == '') then
     call('ZADD', P .. 'done', ARGV[2], id)
     task_restatus(t[TR_CM], t[TR_CAT], st0, T_COMPLETED)
     call('PUBLISH', P .. 'events', 'done ' .. id .. ' ' .. INST)
-    F.change(F.COMPLETED, now, ag, id, t[REC.T_TYPE], st0, T_COMPLETED, nil, nil, tonumber(t[TR_ATT]))
+    F.change(F.COMPLETED, now, ag, id, t[REC.T_TYPE], st0, T_COMPLETED, nil, nil,
+             tonumber(t[TR_ATT]))
     if a then F.status(now, ag, ast0, tonumber(a[AR_ST])) end
     return reply(OK, nil, {task_raw = ttext, agent_raw = atext or false, abefore = ast0,
                            tbefore = st0})
