@@ -13,8 +13,9 @@ the agents (max_concurrent_tasks 1; each a thread that claims with block_ms, wor
 think 0–20 ms, next turn) and prints, per strategy: the share of turns 2..N placed on the agent
 that completed the turn before ("warm"), cpd's own count (cp_affinity_placements_total), and the
 busiest agent's share of all turns. Fewer conversations than agents leaves claimers waiting (the
-case affinity decides); more conversations than agents makes a backlog, which claims take in
-queue order (affinity does not apply there). Python standard library only; loopback only.
+`affinity` strategy picks the warm agent's claim); more conversations than agents makes a
+backlog, where the store's affinity hold (tasks.affinity_hold_seconds) keeps each turn for its
+warm agent's next claim. Python standard library only; loopback only.
 """
 import argparse
 import os

@@ -43,7 +43,7 @@ OPS = ("agent_register agent_heartbeat agent_unregister agent_set_health "
        "task_submit task_list task_claim task_transition reap stats claim_release "
        "conn_epoch task_extend task_retry task_purge task_submit_batch").split()
 # The shared modules concatenated before the ops, in embed_lua.cmake's order.
-PRELUDE = ("common", "tenant", "store", "rules", "submit")
+PRELUDE = ("common", "tenant", "store", "rules", "submit", "affinity")
 # Composed ops, as embed_lua.cmake builds them: the parts defined once after common.
 PARTS = ("task_transition", "task_claim")
 COMPOSED = ("task_complete_next",)
@@ -217,9 +217,10 @@ def rounds(pipe, cmd, fc, fcall_usec, cpu_usec, command_calls, now, agents, n):
 
     # A submit item (common.lua submit_one()): id type payload priority created_at timeout_ms
     # max_retries retries attempt metadata? strategy? not_before key? backoff? est? n_caps
-    # tenant caps...
+    # tenant affinity_key affinity_hold_ms caps...
     def item(t, key=""):
-        return (t, "bench", '{"x":1}', 2, now, 300000, 3, 0, 0, "", "", 0, key, "", "", 0, "")
+        return (t, "bench", '{"x":1}', 2, now, 300000, 3, 0, 0, "", "", 0, key, "", "", 0, "",
+                "", 0)
 
     def measure(batches):
         for name, cmds, ok in batches:

@@ -29,7 +29,7 @@ def main():
     lua, port = sys.argv[1], int(sys.argv[2])
     lib = "#!lua name=cpdtenantcost\n" + "".join(  # the prelude, as embed_lua.cmake joins it
         open(os.path.join(lua, m + ".lua")).read()
-        for m in ("common", "tenant", "store", "rules", "submit"))
+        for m in ("common", "tenant", "store", "rules", "submit", "affinity"))
     for o in OPS:
         lib += ("\nredis.register_function('tc_%s', function(KEYS, ARGV)\n"
                 "local refused = begin(KEYS, ARGV)\nif refused then return refused end\n"
@@ -71,11 +71,11 @@ def main():
 
         # A submit item (common.lua submit_one()): id type payload priority created_at
         # timeout_ms max_retries retries attempt metadata? strategy? not_before key? backoff?
-        # est? n_caps tenant caps...
+        # est? n_caps tenant affinity_key affinity_hold_ms caps...
         def item(i):
             t = tenants[i % len(tenants)]
             return ("task_%024x" % i, "bench", '{"x":1}', 2, now + i, 300000, 3, 0, 0, "", "", 0,
-                    "", "", "=100 50", 0, "" if t == "default" else t)
+                    "", "", "=100 50", 0, "" if t == "default" else t, "", 0)
         total = 2500
         for start in range(0, total, 250):
             pipe([fc("task_submit", *item(i)) for i in range(start, start + 250)])

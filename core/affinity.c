@@ -16,6 +16,8 @@
 #include "clock.h"
 #include "core.h"
 #include "log.h"
+#include "plugin_loader.h"
+#include "selection.h"
 #include "xalloc.h"
 
 int affinity_key_valid(const char *s)
@@ -74,6 +76,18 @@ char *affinity_metadata_with(const char *metadata_json, const char *key, double 
     char *out = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
     json_object_put(o);
     return out;
+}
+
+int64_t affinity_hold_ms(struct cp_core *core, const char *strategy, const char *metadata_json,
+                         char key[CP_AFFINITY_KEY_MAX + 1])
+{
+    int64_t ttl_ms;
+    if (core->cfg->affinity_hold_ms <= 0 || !affinity_supported(core)) return 0;
+    if (!affinity_from_metadata(metadata_json, key, &ttl_ms)) return 0;
+    /* Only for the `affinity` strategy: other strategies make no promise about warm agents. */
+    struct plugin *p = core_strategy(core, strategy);
+    if (!p || strcmp(p->desc->name, "affinity") != 0) return 0;
+    return core->cfg->affinity_hold_ms;
 }
 
 int affinity_supported(const struct cp_core *core)

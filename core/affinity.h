@@ -28,6 +28,13 @@ char *affinity_metadata_with(const char *metadata_json, const char *key, double 
  * store, for the task's TTL (the configured default when it has none). Fire and forget. */
 void affinity_remember(struct cp_core *core, const struct cp_task_view *t, const char *agent_id);
 
+/* A task about to be submitted with strategy `strategy` (NULL: the default) and this metadata:
+ * how long the store should hold it for its warm agent (docs/fleet.md, "Holding the turn"),
+ * with its key in key; 0 when it is not to be held (no key, a strategy other than `affinity`,
+ * tasks.affinity_hold_seconds 0, or a store without the affinity memory). */
+int64_t affinity_hold_ms(struct cp_core *core, const char *strategy, const char *metadata_json,
+                         char key[CP_AFFINITY_KEY_MAX + 1]);
+
 /* 1 when the store keeps the key -> agent memory. */
 int affinity_supported(const struct cp_core *core);
 

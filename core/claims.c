@@ -69,6 +69,7 @@ struct wake {
     int64_t aff_ttl_ms;
     char *aff_agent;
     int aff_state; /* 0: not asked yet, 1: asking, 2: known (aff_agent, maybe NULL) */
+    int warm_only; /* a claim skipped it (an affinity hold): only its warm agent's claim next */
 };
 
 int claims_idle(const struct claims *s)
@@ -163,6 +164,7 @@ static void claimer_free(struct claimer *c)
     if (c->quota) c->s->n_quota--;
     if (c->timer) event_free(c->timer);
     if (c->recheck) event_free(c->recheck);
+    if (c->hold_due) event_free(c->hold_due);
     free(c->snap_strs);
     claims_strs_free(c->caps, c->n_caps);
     free(c->agent_id);
@@ -257,7 +259,7 @@ static void wake_continue_if_pending(struct claims *s, struct wake *w)
     CORE_STORE(s->core, task_get, w->task_id, on_trigger_checked, w);
 }
 
-enum { STEP_DONE, STEP_RUN, STEP_CHECK };
+enum { STEP_DONE, STEP_RUN, STEP_CHECK, STEP_WARM };
 
 /* What claimer c's result says about w's task: placed or gone (DONE), surely not looked at or
  * passed by (RUN: next candidate), or unknown (CHECK: ask the store). */
@@ -271,6 +273,8 @@ static int wake_step_after(const struct wake *w, const struct claimer *c,
         res->quota_held)
         return STEP_RUN; /* a quota held it back: the task is left for agents under others */
     if (res->task) return strcmp(res->task->id, w->task_id) == 0 ? STEP_DONE : STEP_RUN;
+    if (res->rc == 0 && claims_hold_due(res) > 0 && w->aff_key && !w->warm_only)
+        return STEP_WARM; /* it skipped a task held for another agent: maybe this one */
     if (!res->agent) return STEP_CHECK;
     if (!cp_agent_may_claim(res->agent, c->claim_ms)) return STEP_RUN; /* it did not look */
     if (!w->po_known) return STEP_CHECK;
@@ -281,7 +285,8 @@ static int wake_step_after(const struct wake *w, const struct claimer *c,
 
 static void wake_step(struct claims *s, struct wake *w, int step)
 {
-    if (step == STEP_RUN)
+    if (step == STEP_WARM) w->warm_only = 1;
+    if (step == STEP_RUN || step == STEP_WARM)
         wake_run(s, w);
     else if (step == STEP_CHECK)
         wake_continue_if_pending(s, w);
@@ -360,6 +365,8 @@ static void on_wake_claim(void *cookie, const struct cp_result *res)
             if (quota_held_of(res)) {
                 claims_mark_quota(s, c);
                 quotas_claim_held(s->core->quotas, res->next_due_ms);
+            } else if (res->rc == 0 && claims_hold_due(res) > 0) {
+                claims_recheck_at(s, c, res->next_due_ms);
             }
         }
     }
@@ -393,6 +400,24 @@ static void wake_run(struct claims *s, struct wake *w)
         return;
     }
     if (w->aff_state == 1) return; /* a step while the answer is awaited: it runs the choice */
+    if (w->warm_only) {
+        if (w->aff_state == 0 && affinity_supported(s->core)) {
+            w->aff_state = 1;
+            w->refs++;
+            CORE_STORE(s->core, affinity_get, w->aff_key, clock_now_ms(), on_affinity_known, w);
+            return;
+        }
+        /* Held for the warm agent: its claim here, else (another process, in flight) claims
+         * in flight claim again; the claimer that skipped it re-claims when the hold ends. */
+        for (size_t i = 0; w->aff_agent && i < n; i++)
+            if (strcmp(cands[i]->agent_id, w->aff_agent) == 0) {
+                claims_held_remove(s, cands[i]);
+                claim_for(s, cands[i], w);
+                return;
+            }
+        claims_missed(s, (const char *const *)w->req, w->n_req);
+        return;
+    }
     const struct cp_agent_view *views[MAX_CANDIDATES];
     for (size_t i = 0; i < n; i++)
         views[i] = &cands[i]->snap;
@@ -450,6 +475,15 @@ static void recheck_soon(struct claimer *c)
     static const struct timeval now = {0, 0};
     if (!c->recheck) c->recheck = xevtimer_new(c->s->core->base, on_recheck, c);
     evtimer_add(c->recheck, &now);
+}
+
+void claims_recheck_at(struct claims *s, struct claimer *c, int64_t due_ms)
+{
+    if (!c || c->state != CLAIMER_HELD) return;
+    if (!c->hold_due) c->hold_due = xevtimer_new(s->core->base, on_recheck, c);
+    int64_t wait = due_ms - clock_now_ms();
+    struct timeval tv = cp_ms_to_timeval(wait > 0 ? wait + 1 : 0); /* just past the end */
+    evtimer_add(c->hold_due, &tv);
 }
 
 static void recheck_blocked(struct claimer *c)

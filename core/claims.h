@@ -82,6 +82,16 @@ void claims_room(struct claims *cl, const char *agent_id, const struct cp_agent_
  * window rolled over, a pause ended) — makes it claim again; a wake-up offering a task skips
  * to the next candidate when a quota held the claimer back. */
 void claims_quota_room(struct claims *cl);
+/* Affinity holds (docs/fleet.md): held claimer c's claim skipped a task held for another agent
+ * whose hold ends at due_ms (the claim's next_due_ms): it claims again then. */
+void claims_recheck_at(struct claims *cl, struct claimer *c, int64_t due_ms);
+/* An empty claim's next_due_ms when a quota did not hold it back (the end of an affinity hold
+ * it skipped), else 0; 0 from a backend older than 2.4. */
+static inline int64_t claims_hold_due(const struct cp_result *res)
+{
+    if (res->size < offsetof(struct cp_result, quota_held) + sizeof res->quota_held) return 0;
+    return res->quota_held || res->task ? 0 : res->next_due_ms;
+}
 /* Mark a claimer held by claims_hold() as held back by a quota. */
 void claims_mark_quota(struct claims *cl, struct claimer *c);
 

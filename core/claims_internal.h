@@ -60,6 +60,7 @@ struct claimer {
     char *snap_strs;           /* owned copies of snap's model, provider and metadata */
     struct event *timer;
     struct event *recheck; /* one-shot (see claims_hold) */
+    struct event *hold_due; /* one-shot: an affinity hold it skipped ends (claims_recheck_at) */
     claims_deliver_cb cb;
     void *cookie;
     int64_t arrived_ms;

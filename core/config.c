@@ -45,6 +45,8 @@ const struct cfg_key cfg_keys[] = {
     {"tasks.retry_backoff.jitter", NULL, CT_BOOL, OFF(backoff_jitter), 0, 0},
     {"tasks.affinity_ttl_seconds", NULL, CT_SECONDS, OFF(affinity_ttl_ms), 0, 0},
     {"tasks.max_affinity_ttl_seconds", NULL, CT_SECONDS, OFF(affinity_max_ttl_ms), 0, 0},
+    /* CT_SECONDS with max 1: 0 is allowed too (here: never hold) */
+    {"tasks.affinity_hold_seconds", NULL, CT_SECONDS, OFF(affinity_hold_ms), 0, 1},
     {"health.unhealthy_threshold", NULL, CT_COUNT, OFF(unhealthy_threshold), 1, 1000},
     {"health.recovery_threshold", NULL, CT_COUNT, OFF(recovery_threshold), 1, 1000},
     {"health.slow_probe_seconds", NULL, CT_SECONDS, OFF(slow_probe_ms), 0, 0},
@@ -102,6 +104,7 @@ void config_defaults(struct cp_config *cfg)
     cfg->backoff_max_ms = 300000;
     cfg->affinity_ttl_ms = 600000;
     cfg->affinity_max_ttl_ms = 86400000;
+    cfg->affinity_hold_ms = 3000;
     cfg->unhealthy_threshold = 3;
     cfg->recovery_threshold = 2;
     cfg->slow_probe_ms = 5000;
@@ -269,6 +272,10 @@ int cfg_set(struct cp_config *cfg, const struct cfg_key *k, const char *name, co
         return 0;
     case CT_SECONDS: {
         int64_t ms = config_parse_seconds(value);
+        if (ms == 0 && k->max == 1) { /* a duration that may be 0 (off) */
+            *(int64_t *)base = 0;
+            return 0;
+        }
         if (ms <= 0)
             return bad_value(err, errlen, name, value, where,
                              "is not a duration; expected seconds > 0, e.g. 30 or 0.5");
@@ -463,6 +470,10 @@ int config_validate(const struct cp_config *cfg, char *err, size_t errlen)
             snprintf(err, errlen, "config: %s must be > 0 seconds", durations[i].name);
             return -1;
         }
+    }
+    if (cfg->affinity_hold_ms < 0 || cfg->affinity_hold_ms > 3600000) {
+        snprintf(err, errlen, "config: tasks.affinity_hold_seconds must be 0-3600");
+        return -1;
     }
     if (cfg->affinity_ttl_ms > cfg->affinity_max_ttl_ms) {
         snprintf(err, errlen,

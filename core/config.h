@@ -109,6 +109,8 @@ struct cp_config {
     /* prompt-cache affinity (docs/fleet.md) */
     int64_t affinity_ttl_ms;     /* tasks.affinity_ttl_seconds 600: of tasks that give none */
     int64_t affinity_max_ttl_ms; /* tasks.max_affinity_ttl_seconds 86400: the most a task gets */
+    int64_t affinity_hold_ms;    /* tasks.affinity_hold_seconds 3: how long a new task with a
+                                    warm agent is held for it (0: never held) */
 
     /* health */
     uint32_t unhealthy_threshold; /* health.unhealthy_threshold 3 */

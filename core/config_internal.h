@@ -27,8 +27,8 @@ struct cfg_key {
     const char *path; /* YAML key path, e.g. "tasks.timeout_seconds" */
     const char *env;  /* environment variable, or NULL */
     enum cfg_type type;
-    size_t offset; /* of the member in struct cp_config */
-    uint64_t min, max;
+    size_t offset;     /* of the member in struct cp_config */
+    uint64_t min, max; /* CT_COUNT/CT_SIZE bounds; CT_SECONDS: max 1 = 0 allowed (off) */
 };
 
 extern const struct cfg_key cfg_keys[];

@@ -214,9 +214,17 @@ void metrics_affinity_placed(int result)
     if (result >= 0 && result < 3) affinity_placed[result]++;
 }
 
+static uint64_t affinity_holds;
+
+void metrics_affinity_held(void)
+{
+    affinity_holds++;
+}
+
 void metrics_reset(void)
 {
     memset(affinity_placed, 0, sizeof affinity_placed);
+    affinity_holds = 0;
     lmap_clear(&task_map);
     lmap_clear(&http_map);
     memset(http_memo, 0, sizeof http_memo);
@@ -388,6 +396,9 @@ void metrics_render(struct evbuffer *out, const struct cp_stats_view *stats)
     for (int i = 0; i < 3; i++)
         evbuffer_add_printf(out, "cp_affinity_placements_total{result=\"%s\"} %" PRIu64 "\n",
                             aff_results[i], affinity_placed[i]);
+    put_head(out, "cp_affinity_holds_total", "counter",
+             "Tasks submitted here that the store held for their warm agent (affinity holds).");
+    evbuffer_add_printf(out, "cp_affinity_holds_total %" PRIu64 "\n", affinity_holds);
     evbuffer_free(scratch);
 }
 

@@ -31,6 +31,8 @@ void metrics_render_storage(struct evbuffer *out, int up, const struct cp_storag
  * remembered (_COLD). cp_affinity_placements_total{result=...}. */
 enum metrics_affinity { METRICS_AFFINITY_WARM = 0, METRICS_AFFINITY_OTHER, METRICS_AFFINITY_COLD };
 void metrics_affinity_placed(int result);
+/* A task submitted here was held for its warm agent (cp_affinity_holds_total). */
+void metrics_affinity_held(void);
 void metrics_reset(void); /* tests */
 
 #endif

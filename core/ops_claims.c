@@ -51,6 +51,8 @@ void ops_claim_answered(struct ops_call *call, const struct cp_result *res)
         res->quota_held) { /* held back by a provider quota: woken when room returns */
         claims_mark_quota(core->claims, held);
         quotas_claim_held(core->quotas, res->next_due_ms);
+    } else if (claims_hold_due(res) > 0) { /* it skipped a task held for another agent */
+        claims_recheck_at(core->claims, held, res->next_due_ms);
     }
 }
 

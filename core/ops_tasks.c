@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "affinity.h"
 #include "claims.h"
 #include "clock.h"
 #include "health.h"
@@ -130,6 +131,9 @@ static void on_submitted(void *cookie, const struct cp_result *res)
     struct cp_result r = *res;
     r.created = strcmp(res->task->id, call->u.submit_id) == 0;
     if (r.created) ops_task_stored(core, res->task);
+    if (r.created && res->size >= offsetof(struct cp_result, next_due_ms) + sizeof(int64_t) &&
+        res->next_due_ms > 0)
+        metrics_affinity_held(); /* the store held it for its warm agent */
     call->cb(call->cookie, &r);
     if (r.created) sched_task_changed(core->sched, res->task);
 }
@@ -142,6 +146,9 @@ void ops_task_submit(struct cp_core *core, struct ops_call *call, const struct c
     ops_new_task_id(call->u.submit_id);
     struct cp_task_view t;
     ops_submit_view(in, call->u.submit_id, clock_now_ms(), &t);
+    char key[CP_AFFINITY_KEY_MAX + 1]; /* affinity hold (docs/fleet.md): one submit at a time */
+    t.affinity_hold_ms = affinity_hold_ms(core, t.strategy, t.metadata_json, key);
+    t.affinity_key = t.affinity_hold_ms > 0 ? key : NULL;
     CORE_STORE(core, task_submit, &t, on_submitted, call);
 }
 

@@ -2,7 +2,9 @@
 share the key -> agent memory. A turn completed through one process sends the next turn,
 submitted and placed by the other process among claimers held there, to the same agent (a
 per-process memory would not: least_loaded picks another agent). The memory is one Redis key per
-affinity key, with the task's TTL."""
+affinity key, with the task's TTL. An affinity hold is the store's: a turn submitted through one
+process, where only another agent waits, is held and reaches the warm agent's claim waiting on
+the other process."""
 
 import time
 import uuid
@@ -71,6 +73,34 @@ class AffinityAcrossProcesses(CpdTestCase):
         for x in (a, b):
             task, _ = h[x].join()
             self.assertIsNotNone(task)
+        self.a.stop()
+        self.b.stop()
+
+    def test_a_turn_held_through_one_process_reaches_the_warm_claim_held_on_the_other(self):
+        cap = self.uid("cap")
+        warm, other = "w-" + cap, "o-" + cap
+        for x in (warm, other):
+            self.register(x, client=self.ca, capabilities=[cap], max_concurrent_tasks=1)
+        key = self.uid("conv")
+        fields = dict(task_type="turn", required_capabilities=[cap], affinity_key=key,
+                      strategy="affinity")
+        t1 = self.submit(client=self.ca, **fields)
+        self.assertEqual(self.claim(warm, client=self.ca)["id"], t1)
+        r = self.ca.post("tasks/%s/complete" % t1, {"agent_id": warm, "result": {}})
+        self.assertStatus(r, 200)
+        cpdtest.wait_until(lambda: self.redis.command("KEYS", "*" + self.prefix + "*aff:" + key),
+                           5.0, what="the affinity key in Redis")
+        # The other agent waits on A, the warm agent on B; the turn is submitted through A.
+        ho = self.hold(self.a, self.ca, [other])
+        hw = self.hold(self.b, self.cb, [warm])
+        t2 = self.submit(client=self.ca, **fields)
+        task, _ = hw[warm].join()
+        self.assertEqual(task["id"], t2)
+        # A's claim skipped it (held for the warm agent) and still waits.
+        self.assertTrue(ho[other].thread.is_alive())
+        filler = self.submit(client=self.ca, task_type="filler", required_capabilities=[cap])
+        task, _ = ho[other].join()
+        self.assertEqual(task["id"], filler)
         self.a.stop()
         self.b.stop()
 

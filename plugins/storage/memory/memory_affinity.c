@@ -79,6 +79,13 @@ void mem_affinity_free(struct mem *m)
     m->affinity = NULL;
 }
 
+const char *mem_affinity_agent(struct mem *m, const char *key, int64_t now)
+{
+    struct mem_affinity *a = m->affinity;
+    struct aff_entry *e = a && key ? mem_hash_get(&a->by_key, aff_hash(m, key), aff_eq, key) : NULL;
+    return e && e->expires_ms > now ? e->agent_id : NULL;
+}
+
 void mem_op_affinity_get(void *st, const char *key, int64_t now_ms, cp_storage_cb cb, void *cookie)
 {
     struct mem *m = st;
@@ -142,5 +149,10 @@ void mem_op_affinity_set(void *st, const struct cp_affinity *in, cp_storage_cb c
 void mem_affinity_free(struct mem *m)
 {
     (void)m;
+}
+const char *mem_affinity_agent(struct mem *m, const char *key, int64_t now)
+{
+    (void)m, (void)key, (void)now;
+    return NULL;
 }
 #endif

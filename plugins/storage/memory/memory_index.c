@@ -84,6 +84,7 @@ void mem_pending_enqueue(struct mem *m, struct mem_task *t, int64_t now)
 
 void mem_pending_remove(struct mem *m, struct mem_task *t)
 {
+    mem_hold_drop(m, t); /* an affinity hold ends when its task leaves pending */
     if (t->waiting) {
         mem_theap_remove(&m->waiting, t);
         t->waiting = 0;
@@ -131,7 +132,7 @@ struct mem_task *mem_pending_best(struct mem *m, const char *const *have, uint32
         if (mem_tenant_full(cs->tenant)) continue;
         for (int p = 0; p < CP_PRIORITY_COUNT && p <= best_band + reach; p++) {
             struct mem_task *t = cs->bands[p].head;
-            while (t && passed_over(t, agent, now))
+            while (t && (passed_over(t, agent, now) || mem_hold_skips(m, t, agent, now)))
                 t = t->next;
             if (!t) continue;
             int band = p;

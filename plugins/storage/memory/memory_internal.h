@@ -86,6 +86,7 @@ struct mem_name {
     uint32_t hash;
     uint64_t count;
     struct mem_order *agents; /* capabilities: the agents having it (freed with the name) */
+    struct mem_task *held; /* agent ids: tasks held for the agent (memory_affinity_hold.c) */
     uint64_t by_status[CP_TASK_STATUS_COUNT]; /* task types: tasks of this type per status */
     char s[];
 };
@@ -144,6 +145,11 @@ struct mem_task_ext {
     char *qids;
     size_t qids_len;
     int64_t q_tokens, q_sec;
+    /* affinity hold (memory_affinity_hold.c): held for this agent (a reference) until then,
+     * in held_for->held's list */
+    struct mem_name *held_for;
+    int64_t held_until;
+    struct mem_task *hprev, *hnext;
 };
 
 struct mem_task {
@@ -239,6 +245,7 @@ struct mem {
     struct mem_hash tenants;                /* struct mem_tenant by id */
     double vtime;                           /* the service being served now (tenants) */
     struct mem_affinity *affinity;          /* affinity key -> agent (memory_affinity.c) */
+    int64_t hold_skipped_due; /* a claim's scratch: the earliest end of a hold it skipped */
     uint64_t seq;
     uint64_t deleted_since_trim; /* tasks deleted since the last malloc_trim() */
     struct cp_stats_view stats;  /* scalar counters; the name maps live in the name tables */
@@ -302,6 +309,23 @@ void mem_pending_remove(struct mem *m, struct mem_task *t);
 /* The best pending task `agent` may claim with capabilities `have`, or NULL. */
 struct mem_task *mem_pending_best(struct mem *m, const char *const *have, uint32_t n_have,
                                   const struct mem_name *agent, int64_t now, int64_t aging_ms);
+
+/* ---- memory_affinity.c, memory_affinity_hold.c: prompt-cache affinity (2.4) ------------- */
+
+/* The agent remembered for key at now, or NULL (borrowed until the next affinity op). */
+const char *mem_affinity_agent(struct mem *m, const char *key, int64_t now);
+/* A new claimable task t with affinity key `key`: hold it for the remembered agent until now +
+ * hold_ms when that agent may have it (storage.h, "Affinity holds"). The hold's end, or 0. */
+int64_t mem_hold_at_submit(struct mem *m, struct mem_task *t, const char *key, int64_t hold_ms,
+                           int64_t now);
+/* t leaves pending (or is freed): its hold, if any, ends. */
+void mem_hold_drop(struct mem *m, struct mem_task *t);
+/* 1 when t is held for an agent other than `agent` at now (m->hold_skipped_due notes its end). */
+int mem_hold_skips(struct mem *m, const struct mem_task *t, const struct mem_name *agent,
+                   int64_t now);
+/* The best task held for agent a that a claim with capabilities `have` may take, or NULL. */
+struct mem_task *mem_hold_best(struct mem *m, const struct mem_agent *a, const char *const *have,
+                               uint32_t n_have, int64_t now);
 
 /* ---- memory_tenants.c: fair share between tenants ---------------------------------------- */
 

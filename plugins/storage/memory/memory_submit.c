@@ -166,6 +166,12 @@ void mem_op_task_submit(void *st, const struct cp_task_view *in, cp_storage_cb c
         res.message = rc ? "a task with this id exists" : NULL;
         res.created = created;
         res.task = &tv;
+#if CP_ABI_TARGET_MINOR >= 4
+        /* affinity hold (memory_affinity_hold.c): reported by when it ends */
+        if (rc == 0 && created)
+            res.next_due_ms =
+                mem_hold_at_submit(m, t, in->affinity_key, in->affinity_hold_ms, in->created_at_ms);
+#endif
         cb(cookie, &res);
     } else {
         mem_reply_err(cb, cookie, rc, bad ? bad : "out of memory");

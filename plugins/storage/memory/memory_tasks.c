@@ -198,6 +198,7 @@ void mem_task_free(struct mem *m, struct mem_task *t)
     free(t->error);
     free(t->strategy);
     mem_free_json_object(m, t->metadata);
+    mem_hold_drop(m, t);
     if (t->ext) {
         free(t->ext->progress);
         free(t->ext->idem_key);
@@ -231,7 +232,7 @@ void mem_reply_claim(cp_storage_cb cb, void *cookie, int rc, const char *msg,
     res.size = sizeof res;
 #if CP_ABI_TARGET_MINOR >= 4
     res.quota_held = quota_held;
-    res.next_due_ms = quota_held ? due : 0;
+    res.next_due_ms = due; /* quota: room returns; else the end of an affinity hold skipped */
 #else
     (void)quota_held, (void)due;
 #endif
@@ -337,11 +338,15 @@ void mem_op_task_claim(void *st, const struct cp_claim *claim, cp_storage_cb cb,
 #if CP_ABI_TARGET_MINOR >= 4
             /* provider quotas: checked and reserved in this same step (docs/fleet.md) */
             quota_held = m->n_quotas && mem_quota_blocked(m, a, now, &due);
-            if (!quota_held) t = mem_pending_best(m, have, n_have, a->id, now, claim->aging_ms);
+            /* affinity holds: tasks held for this agent first, others' held tasks skipped */
+            m->hold_skipped_due = 0;
+            if (!quota_held && !(t = mem_hold_best(m, a, have, n_have, now)))
+                t = mem_pending_best(m, have, n_have, a->id, now, claim->aging_ms);
             if (t && m->n_quotas && mem_quota_check(m, a, t, now, &due)) {
                 t = NULL;
                 quota_held = 1;
             }
+            if (!t && !quota_held) due = m->hold_skipped_due;
 #else
             t = mem_pending_best(m, have, n_have, a->id, now, 0);
 #endif

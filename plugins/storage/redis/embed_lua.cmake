@@ -30,8 +30,9 @@ endfunction()
 
 # The prelude: common.lua, then the shared modules appended to it in this order (each uses what
 # those before it define): tenant.lua (fair share between tenants), store.lua (the generic
-# path's writes), rules.lua (rules several ops share), submit.lua (storing a submitted task).
-set(PRELUDE tenant store rules submit)
+# path's writes), rules.lua (rules several ops share), submit.lua (storing a submitted task),
+# affinity.lua (affinity holds).
+set(PRELUDE tenant store rules submit affinity)
 file(READ ${LUA_DIR}/common.lua common_hex HEX)
 foreach(module ${PRELUDE})
   file(READ ${LUA_DIR}/${module}.lua module_hex HEX)

@@ -223,6 +223,9 @@ static void args_task(struct rs_args *a, const struct cp_task_view *t)
     }
     args_i64(a, t->n_required);
     args_str(a, t->tenant ? t->tenant : ""); /* "": the default tenant */
+    /* affinity hold (lua/affinity.lua): the key ("": none) and how long, in ms */
+    args_str(a, t->affinity_key && t->affinity_hold_ms > 0 ? t->affinity_key : "");
+    args_i64(a, t->affinity_key && t->affinity_hold_ms > 0 ? t->affinity_hold_ms : 0);
     args_names(a, t->required_capabilities, t->n_required);
 }
 

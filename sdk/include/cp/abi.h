@@ -102,6 +102,8 @@
  *        cp_candidate_stats per candidate: quota headroom, recent p95 latency, error rate) and
  *        affinity_agent; storage ops version 4: affinity_get() / affinity_set() (struct
  *        cp_affinity) and cp_result.affinity_agent; a backend without them remembers nothing.
+ *   2.4  (also) affinity holds: cp_task_view gains affinity_key and affinity_hold_ms (submit);
+ *        task_claim skips tasks held for other agents and answers next_due_ms when it did.
  */
 #ifndef CP_ABI_H
 #define CP_ABI_H

@@ -289,6 +289,18 @@ static inline uint32_t cp_jitter_mix(uint32_t seed, uint32_t k)
  *   task (not_before in the future, not yet due) is never a candidate. The
  *   agent: tasks_in_flight + 1, current_task_id, last_assigned = now, busy when in flight
  *   reaches max_concurrent_tasks. Cost: no scan of all pending tasks (index by capability set).
+ *   Affinity holds (2.4, optional for a backend): a task submitted (task_submit, claimable at
+ *   once) with affinity_key and affinity_hold_ms > 0, whose key the affinity memory names an
+ *   agent for (affinity_get at created_at), is held for that agent until created_at +
+ *   affinity_hold_ms when the agent is registered with the task's capabilities, its status is
+ *   starting, ready or busy, its health is not unhealthy, its circuit is not open (past
+ *   retry_at counts as closed) and its tasks in flight plus the tasks still held for it are
+ *   fewer than 2 x max_concurrent_tasks; the submit answers next_due_ms = the hold's end (0:
+ *   not held). While held, claims by other agents skip the task (rc 0 with .task NULL and
+ *   next_due_ms = the earliest end of a hold skipped, when they found nothing else); the
+ *   agent's own claim takes its held tasks first (best first by the order above, among those
+ *   it may claim), before any other task. A hold ends when it expires or its task leaves
+ *   pending; it is never renewed.
  * task_transition(tr):
  *   NOT_FOUND if the task is unknown. CONFLICT when the task's status is not one the kind
  *   allows, or tr.agent_id is set and is not the assigned agent (or the task has none).

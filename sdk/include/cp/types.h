@@ -263,6 +263,12 @@ struct cp_task_view {
     int64_t usage_input_tokens, usage_output_tokens, usage_cached_tokens;
     /* tenants (2.4): whose task it is, for fair share; NULL = CP_TENANT_DEFAULT */
     const char *tenant;
+    /* Prompt-cache affinity hold (2.4, docs/fleet.md). task_submit only, host-filled: the
+     * task's affinity_key and how long to hold it for the agent the store remembers for that
+     * key (affinity_hold_ms 0: not held). The submit's result reports a hold by next_due_ms
+     * (when it ends). Backends do not report them in views (they read as NULL / 0). */
+    const char *affinity_key;
+    int64_t affinity_hold_ms;
 #endif
 };
 

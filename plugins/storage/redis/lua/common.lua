@@ -33,6 +33,7 @@ local BAND = 17592186044416
 
 local call -- redis.call, set by begin() (a library may not touch it while loading)
 local TN = {} -- tenants: filled by tenant.lua (appended to this file)
+local AF = {} -- affinity holds: filled by affinity.lua (appended after tenant.lua)
 
 -- Optional string argument: "" = NULL, "=" .. value = value.
 local function opt(s)
@@ -427,6 +428,7 @@ local TR_ST, TR_CAT, TR_CLAT, TR_STAT, TR_COAT, TR_AG, TR_TO, TR_ATT, TR_RES, TR
 -- (and in REC, those used in one place or two)
 REC.A_WR, REC.T_TYPE, REC.T_POA, REC.T_POU, REC.T_QM, REC.T_PQM, REC.T_PQS, REC.T_CSEQ, REC.T_CTK =
     31, 2, 21, 22, 28, 29, 30, 31, 33
+REC.T_QK = 27
 
 -- The counters of an agent whose status or tasks in flight changed and nothing else counted
 -- (health, circuit, maximum, names): what agent_account(old, -1) + agent_account(new, 1) net.

@@ -9,7 +9,8 @@
 -- pending task (record, queue, capsets, created_at indexes, counters, wake-up), without its
 -- tables. One arrival number serves as both members (queue and created_at indexes): each index
 -- only needs arrival order among its own members.
-local ITEM_FIXED = 17 -- the 17th: the tenant, after n_caps ("" = the default one)
+local ITEM_FIXED = 19 -- the 17th: the tenant, after n_caps ("" = the default one); then the
+-- affinity key ("": none) and hold in ms (affinity.lua)
 local function item_end(o) return o + ITEM_FIXED + tonumber(ARGS[o + 15]) end
 
 -- The text of the task holding key ik (nil: none).
@@ -78,6 +79,7 @@ local function submit_one(o)
     call('HINCRBY', P .. 'stats', 'tp:' .. pr_s, '1')
     call('HINCRBY', P .. 'sc:type', ttype, '1')
     if not waits then call('PUBLISH', P .. 'events', 'pending ' .. id .. ' ' .. INST) end
+    AF.last = not waits and AF.hold(id, req, ARGS[o + 17], ARGS[o + 18], cat) or 0
     F.change(F.SUBMITTED, cat, nil, id, ttype, nil, T_PENDING, nil, nil, tonumber(ARGS[o + 8]), pr)
     return text, 1
 end

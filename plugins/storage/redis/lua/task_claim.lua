@@ -11,6 +11,7 @@
 -- the writes below are what commit() would make of the same change (agent_store/task_store).
 local now, now_s = tonumber(ARGV[2]), ARGV[2]
 local aid = ARGV[3]
+AF.reset() -- affinity holds (affinity.lua)
 local a, atext0 = agent_raw(aid)
 if not a then return reply(NOT_FOUND, 'agent not found') end
 if ARGV[4] == '2' then return reply(INVALID, 'capabilities must be sorted and unique') end
@@ -57,6 +58,8 @@ if #sets > 0 then
     local single = #sets == 2
     local tcache = {} -- tenants (tenant.lua): a queue of a tenant at its max_in_flight is skipped
     local aging = tonumber(ARGV[6]) or 0
+    best = AF.first(aid, now, subset, tcache, aging) -- tasks held for this agent come first
+    if best then sets = NONE end
     for i = 1, #sets, 2 do
         local tn = TN.of_set(sets[i + 1])
         local ts = subset(sets[i + 1]) and TN.state(tcache, tn)
@@ -83,7 +86,8 @@ if #sets > 0 then
                     local rec = task_read(tid) or {}
                     local poa, pou = rec[REC.T_POA], rec[REC.T_POU]
                     -- Passed over: the agent that failed it waits until passed_over_until.
-                    if not (poa == aid and now < (tonumber(pou) or 0)) then
+                    if not (poa == aid and now < (tonumber(pou) or 0)) and
+                        not AF.other(tid, aid, now) then -- (held for another agent: skipped)
                         -- alone: the queue's only task, so claiming it empties the queue
                         best = {s = c.s, m = m, id = tid, qk = sets[i], t = rec[1] and rec,
                                 alone = off == 0 and #r == 2, b = c.b, v = c.v, tn = tn, ts = ts}
@@ -97,6 +101,7 @@ if #sets > 0 then
             -- Aging: the oldest task of the band after the head's counts one band up once it
             -- has waited `aging` ms, and may then come before the head's band-mates.
             local c = hb and aging > 0 and TN.aged(q, hb, ts, now, aging, aid)
+            if c and AF.other(string.sub(c.m, 18), aid, now) then c = nil end
             if c and (not best or TN.before(c, best)) then
                 best = {s = c.s, m = c.m, id = string.sub(c.m, 18), qk = sets[i], alone = false,
                         b = c.b, v = c.v, tn = tn, ts = ts}
@@ -106,7 +111,7 @@ if #sets > 0 then
 end
 if not best then
     heartbeat(false)
-    return reply(OK, nil, {agent_raw = atext, abefore = st})
+    return reply(OK, nil, {agent_raw = atext, abefore = st, next_due = AF.due})
 end
 
 -- The task: pending -> claimed. It leaves its queue (the place is kept for RELEASE), enters
@@ -126,6 +131,7 @@ t[REC.T_PQM], t[REC.T_PQS], t[REC.T_QM], t[TR_QS] = best.m, t[TR_QS], false, fal
 local ttext = trec_set(tid, t)
 local q = P .. 'q:' .. best.qk
 call('ZREM', q, best.m)
+AF.claimed(tid)
 if best.alone then call('HDEL', P .. 'capsets', best.qk) end
 if dl > 0 then call('ZADD', P .. 'inflight', dl_s, tid) end
 call('ZADD', P .. 'af:' .. aid, cseq, tid)

@@ -6,4 +6,5 @@ if not t then
     return reply(CONFLICT, 'a task with this id exists',
                  {task_raw = call('GET', tkey(ARGV[2])) or false})
 end
-return reply(OK, nil, {task_raw = t, created = created})
+-- next_due: the end of its affinity hold (affinity.lua), 0 when not held
+return reply(OK, nil, {task_raw = t, created = created, next_due = created == 1 and AF.last or 0})
