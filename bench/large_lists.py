@@ -27,65 +27,23 @@ import asyncio
 import http.client
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
+
+from benchlib import API, rss_kb, start_cpd
 
 SEQUENTIAL = ["/health", "/health?agents=all", "/agents?available=false",
               "/agents?available=false&limit=500"]
 CONCURRENT = ["/health", "/health?agents=all", "/agents?available=false"]
-API = "/api/control-plane"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def rss_kb(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 class Cpd:
     def __init__(self, build):
         self.build = build
-        self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix="cpd-bench-")
-        cfg = os.path.join(self.dir, "cpd.yaml")
-        with open(cfg, "w") as f:
-            f.write("storage:\n  plugin: memory\n")
-        env = dict(os.environ, CONTROL_PLANE_PLUGIN_DIR=os.path.join(build, "plugins"),
-                   HEARTBEAT_TIMEOUT="86400", CLEANUP_INTERVAL="3600")
-        for k in ("CONTROL_PLANE_TOKENS", "CONTROL_PLANE_STORAGE"):
-            env.pop(k, None)
-        self.log = open(os.path.join(self.dir, "cpd.log"), "wb")
-        self.proc = subprocess.Popen([os.path.join(build, "cpd"), "--config", cfg, "--listen",
-                                      "127.0.0.1:%d" % self.port], env=env,
-                                     stdout=self.log, stderr=self.log)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                c.request("GET", API + "/stats")
-                if c.getresponse().status == 200:
-                    c.close()
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise SystemExit("cpd in %s did not start (log: %s)" % (build, self.log.name))
+        self.port, self.proc, self.dir, self.log = start_cpd(build, "storage:\n  plugin: memory\n",
+                                                             "cpd-bench-", timeout=15)
 
     def stop(self):
         self.proc.terminate()

@@ -32,18 +32,13 @@ under valgrind's callgrind (slow: fewer rounds with CPD_COST_ROUNDS):
 import glob
 import subprocess
 import os
-import socket
 import sys
 
-# The RESP client of the end-to-end tests (tests/e2e/cpdtest.py; importing it starts nothing).
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
-from cpdtest import resp_encode, resp_read  # noqa: E402
+from benchlib import RespConn, lua_library, shared_modules
 
 OPS = ("agent_register agent_heartbeat agent_unregister agent_set_health "
        "task_submit task_list task_claim task_transition reap stats claim_release "
        "conn_epoch task_extend task_retry task_purge task_submit_batch").split()
-# The shared modules concatenated before the ops, in embed_lua.cmake's order.
-PRELUDE = ("common", "tenant", "store", "rules", "submit", "affinity")
 # Composed ops, as embed_lua.cmake builds them: the parts defined once after common.
 PARTS = ("task_transition", "task_claim")
 COMPOSED = ("task_complete_next",)
@@ -53,27 +48,10 @@ def main():
     if len(sys.argv) < 3:
         sys.exit("usage: redis_op_cost.py LUA_DIR PORT")
     lua, port = sys.argv[1], int(sys.argv[2])
-    lib = "#!lua name=cpdcost\n" + "".join(open(os.path.join(lua, m + ".lua")).read()
-                                           for m in PRELUDE)
-    for part in PARTS:
-        lib += ("\nlocal function op_%s(ARGV)\n" % part
-                + open(os.path.join(lua, part + ".lua")).read() + "\nend\n")
-    for o in OPS + list(COMPOSED):
-        lib += ("\nredis.register_function('cost_%s', function(KEYS, ARGV)\n"
-                "local refused = begin(KEYS, ARGV)\nif refused then return refused end\n"
-                % o) + open(os.path.join(lua, o + ".lua")).read() + "\nend)\n"
-    sock = socket.create_connection(("127.0.0.1", port))
-    rd = sock.makefile("rb")
-
-    def pipe(cmds):
-        sock.sendall(b"".join(resp_encode(c) for c in cmds))
-        return [resp_read(rd) for _ in cmds]
-
-    def cmd(*args):
-        return pipe([args])[0]
-
-    if cmd("DBSIZE") != 0:
-        sys.exit("redis_op_cost.py: the server on port %d holds keys; use an empty one" % port)
+    lib = lua_library(lua, "cpdcost", "cost_", shared_modules(lua), OPS + list(COMPOSED), PARTS)
+    conn = RespConn(port)
+    pipe, cmd, fcall_usec = conn.pipe, conn.cmd, conn.fcall_usec
+    conn.require_empty("redis_op_cost.py", port)
     cmd("FUNCTION", "LOAD", "REPLACE", lib)
     # ARGV[1] as cpd sends it: instance and connection epoch, whose key exists (every call
     # reads it: lua/common.lua begin()).
@@ -89,13 +67,6 @@ def main():
         cmd("SET", tag + "conn:0123456789abcdef", "1")
         pipe([fc_of(tag)("agent_register", now, "agent-%d" % i, "", "", "={}", "", 1)
               for i in range(agents)])
-
-    def fcall_usec():
-        for line in cmd("INFO", "commandstats").split("\r\n"):
-            if line.startswith("cmdstat_fcall:"):
-                d = dict(kv.split("=") for kv in line.split(":", 1)[1].split(","))
-                return int(d["calls"]), int(d["usec"])
-        return 0, 0
 
     def command_calls():
         """Calls per command name since the last CONFIG RESETSTAT (the commands scripts run
@@ -171,8 +142,38 @@ def main():
             print("%-38s %12.1f %12.1f" % (label, *(sum(results[f][p][6] / results[f][p][2]
                                                         for p in parts) / 1e3
                                                     for f in ("off", "on"))))
+    agent_cache_reread(pipe, cmd, cpu_usec, tags["off"], agents, results["off"])
     cmd("FLUSHALL")
     cmd("FUNCTION", "DELETE", "cpdcost")
+
+
+def agent_cache_reread(pipe, cmd, cpu_usec, tag, agents, off):
+    """What another process's task event costs each cpd process whose agent cache is on
+    (redis_cache.c: a claim, completion, failure, requeue, release, timeout or cancellation has
+    its agent read again): one HGETALL of the agent record, inside the MULTI/EXEC of the cache's
+    re-read batch. Measured as one batch per event, the case of a process that is otherwise
+    idle; busy processes put several events' agents in one batch."""
+    cmd("CONFIG", "RESETSTAT")
+    cpu0 = cpu_usec()
+    for _ in range(ROUNDS):
+        for i in range(agents):
+            pipe([("MULTI",), ("HGETALL", tag + "a:agent-%d" % i), ("EXEC",)])
+    cpu = cpu_usec() - cpu0
+    stats = {}
+    for line in cmd("INFO", "commandstats").split("\r\n"):
+        if line.startswith("cmdstat_"):
+            name, rest = line[len("cmdstat_"):].split(":", 1)
+            stats[name] = dict(kv.split("=") for kv in rest.split(","))
+    n = ROUNDS * agents
+    usec = sum(int(stats[c]["usec"]) for c in ("multi", "hgetall", "exec") if c in stats)
+    lifecycle = sum(off[p][1] / off[p][2] for p in ("submit", "claim (gets one)", "complete"))
+    print()
+    print("agent cache: another process's task event, per cpd process with the cache on: "
+          "%.1f us of commands (HGETALL %s us/call), %.1f us Redis CPU per re-read (%d); "
+          "a task's claim and completion are two events: %.1f us against the %.1f us of "
+          "FCALL time of its 3-request lifecycle (feed off)"
+          % (usec / n, stats.get("hgetall", {}).get("usec_per_call", "?"), cpu / n, n,
+             2 * usec / n, lifecycle))
 
 
 ROUNDS = int(os.environ.get("CPD_COST_ROUNDS", "40"))
@@ -217,7 +218,7 @@ def rounds(pipe, cmd, fc, fcall_usec, cpu_usec, command_calls, now, agents, n):
 
     # A submit item (common.lua submit_one()): id type payload priority created_at timeout_ms
     # max_retries retries attempt metadata? strategy? not_before key? backoff? est? n_caps
-    # tenant affinity_key affinity_hold_ms caps...
+    # tenant ("": the default one) affinity_key ("": none) hold_ms caps...
     def item(t, key=""):
         return (t, "bench", '{"x":1}', 2, now, 300000, 3, 0, 0, "", "", 0, key, "", "", 0, "",
                 "", 0)

@@ -7,18 +7,15 @@ measuring tool (docs/redis.md "Tenants").
   python3 bench/redis_tenant_cost.py plugins/storage/redis/lua 36379
 
 Loads lua/ as a function library of its own (cpdtenantcost: the prelude — common.lua and the
-shared modules — as embed_lua.cmake composes them), registers 50 agents, queues 2,500 tasks spread evenly over the
-tenants (one capability set), then 40 rounds of 50 claims (each gets a task) and 50 completes,
+shared modules — as embed_lua.cmake composes them), registers 50 agents, queues 2,500 tasks
+spread evenly over the tenants (one capability set), then 40 rounds of 50 claims (each gets a task) and 50 completes,
 each round pipelined; prints Redis microseconds per claim and per complete (INFO commandstats,
 FCALL) and the claim's cost relative to one tenant. It flushes the server first, so it refuses a
 server that holds any key. Loopback only; Python standard library only.
 """
-import os
-import socket
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
-from cpdtest import resp_encode, resp_read  # noqa: E402
+from benchlib import RespConn, lua_library, shared_modules
 
 OPS = ("agent_register task_submit task_claim task_transition tenant_put").split()
 
@@ -27,34 +24,12 @@ def main():
     if len(sys.argv) < 3:
         sys.exit("usage: redis_tenant_cost.py LUA_DIR PORT")
     lua, port = sys.argv[1], int(sys.argv[2])
-    lib = "#!lua name=cpdtenantcost\n" + "".join(  # the prelude, as embed_lua.cmake joins it
-        open(os.path.join(lua, m + ".lua")).read()
-        for m in ("common", "tenant", "store", "rules", "submit", "affinity"))
-    for o in OPS:
-        lib += ("\nredis.register_function('tc_%s', function(KEYS, ARGV)\n"
-                "local refused = begin(KEYS, ARGV)\nif refused then return refused end\n"
-                % o) + open(os.path.join(lua, o + ".lua")).read() + "\nend)\n"
-    sock = socket.create_connection(("127.0.0.1", port))
-    rd = sock.makefile("rb")
-
-    def pipe(cmds):
-        sock.sendall(b"".join(resp_encode(c) for c in cmds))
-        return [resp_read(rd) for _ in cmds]
-
-    def cmd(*args):
-        return pipe([args])[0]
-
-    if cmd("DBSIZE") != 0:
-        sys.exit("redis_tenant_cost.py: the server on port %d holds keys; use an empty one" % port)
+    lib = lua_library(lua, "cpdtenantcost", "tc_", shared_modules(lua), OPS)
+    conn = RespConn(port)
+    pipe, cmd, fcall_usec = conn.pipe, conn.cmd, conn.fcall_usec
+    conn.require_empty("redis_tenant_cost.py", port)
     cmd("FUNCTION", "LOAD", "REPLACE", lib)
     inst, now, agents = "0123456789abcdef:000000000001", 1795900227000, 50
-
-    def fcall_usec():
-        for line in cmd("INFO", "commandstats").split("\r\n"):
-            if line.startswith("cmdstat_fcall:"):
-                d = dict(kv.split("=") for kv in line.split(":", 1)[1].split(","))
-                return int(d["calls"]), int(d["usec"])
-        return 0, 0
 
     base = None
     print("%-10s %16s %16s %12s" % ("tenants", "claim us/call", "complete us/call", "claim vs 1"))
@@ -71,7 +46,7 @@ def main():
 
         # A submit item (common.lua submit_one()): id type payload priority created_at
         # timeout_ms max_retries retries attempt metadata? strategy? not_before key? backoff?
-        # est? n_caps tenant affinity_key affinity_hold_ms caps...
+        # est? n_caps tenant affinity_key hold_ms caps...
         def item(i):
             t = tenants[i % len(tenants)]
             return ("task_%024x" % i, "bench", '{"x":1}', 2, now + i, 300000, 3, 0, 0, "", "", 0,

@@ -28,42 +28,7 @@ import sys
 import tempfile
 import time
 
-API = "/api/control-plane"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def rss_kb(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def wait_http(port, proc, what, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit("%s exited (%s)" % (what, proc.returncode))
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            c.request("GET", API + "/stats")
-            if c.getresponse().status == 200:
-                c.close()
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit("%s did not start" % what)
+from benchlib import API, free_port, rss_kb, start_cpd
 
 
 class Redis:
@@ -93,25 +58,13 @@ class Redis:
 
 class Cpd:
     def __init__(self, build, store, redis=None, cache="auto"):
-        self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix="select-cpd-")
-        cfg = os.path.join(self.dir, "cpd.yaml")
-        with open(cfg, "w") as f:
-            if store == "redis":
-                f.write("storage:\n  plugin: redis\n  options:\n    url: redis://127.0.0.1:%d\n"
-                        "    prefix: 'sel:'\n    agent_cache: %s\n" % (redis.port, cache))
-            else:
-                f.write("storage:\n  plugin: memory\n")
-        env = dict(os.environ, CONTROL_PLANE_PLUGIN_DIR=os.path.join(build, "plugins"),
-                   HEARTBEAT_TIMEOUT="86400", CLEANUP_INTERVAL="3600")
-        for k in ("CONTROL_PLANE_TOKENS", "CONTROL_PLANE_STORAGE"):
-            env.pop(k, None)
-        self.log_path = os.path.join(self.dir, "cpd.log")
-        self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([os.path.join(build, "cpd"), "--config", cfg, "--listen",
-                                      "127.0.0.1:%d" % self.port], env=env,
-                                     stdout=self.log, stderr=self.log)
-        wait_http(self.port, self.proc, "cpd")
+        if store == "redis":
+            storage = ("storage:\n  plugin: redis\n  options:\n    url: redis://127.0.0.1:%d\n"
+                       "    prefix: 'sel:'\n    agent_cache: %s\n" % (redis.port, cache))
+        else:
+            storage = "storage:\n  plugin: memory\n"
+        self.port, self.proc, self.dir, self.log = start_cpd(build, storage, "select-cpd-")
+        self.log_path = self.log.name
 
     def cache_line(self):
         with open(self.log_path, errors="replace") as f:

@@ -246,6 +246,21 @@ int config_reload_plan(const struct cp_config *cur, struct cp_config *next, char
     return 0;
 }
 
+/* cur's fixed-size list (`bytes` long, *n_cur items) becomes next's and next's cur's, which
+ * is freed with next: the lists are swapped whole, owned strings included. */
+static void take_list(void *cur, size_t *n_cur, void *next, size_t *n_next, size_t bytes)
+{
+    unsigned char *a = cur, *b = next;
+    for (size_t i = 0; i < bytes; i++) {
+        unsigned char t = a[i];
+        a[i] = b[i];
+        b[i] = t;
+    }
+    size_t n = *n_cur;
+    *n_cur = *n_next;
+    *n_next = n;
+}
+
 void config_reload_apply(struct cp_config *cur, struct cp_config *next, char *changed,
                          size_t changed_len)
 {
@@ -265,25 +280,14 @@ void config_reload_apply(struct cp_config *cur, struct cp_config *next, char *ch
         snprintf(item, sizeof item, "auth.tokens (%zu -> %zu tokens)", cur->n_tokens,
                  next->n_tokens);
         list_add(changed, changed_len, item);
-        struct cfg_token t[CFG_MAX_TOKENS];
-        size_t n = cur->n_tokens;
-        memcpy(t, cur->tokens, sizeof t);
-        memcpy(cur->tokens, next->tokens, sizeof t);
-        cur->n_tokens = next->n_tokens;
-        memcpy(next->tokens, t, sizeof t);
-        next->n_tokens = n;
+        take_list(cur->tokens, &cur->n_tokens, next->tokens, &next->n_tokens, sizeof cur->tokens);
     }
     if (!est_equal(cur, next)) { /* tasks.est_tokens: the defaults of the next submits */
         char item[96];
         snprintf(item, sizeof item, "tasks.est_tokens (%zu -> %zu task types)", cur->n_est_tokens,
                  next->n_est_tokens);
         list_add(changed, changed_len, item);
-        struct cfg_est e[CFG_MAX_EST];
-        size_t n = cur->n_est_tokens;
-        memcpy(e, cur->est_tokens, sizeof e);
-        memcpy(cur->est_tokens, next->est_tokens, sizeof e);
-        cur->n_est_tokens = next->n_est_tokens;
-        memcpy(next->est_tokens, e, sizeof e);
-        next->n_est_tokens = n;
+        take_list(cur->est_tokens, &cur->n_est_tokens, next->est_tokens, &next->n_est_tokens,
+                  sizeof cur->est_tokens);
     }
 }

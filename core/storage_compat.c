@@ -4,10 +4,12 @@
  *
  * Growing the ABI (cp/abi.h) touches this file in three ways, each enforced below:
  *   - a member appended to a struct a plugin fills: nothing to do, the copy by `size` covers
- *     it; the *_MIN sizes stay the x.0 sizes (a plugin shorter than those is malformed);
+ *     it; the *_MIN sizes (storage_compat_results.c) stay the x.0 sizes (a plugin shorter than
+ *     those is malformed);
  *   - an op appended to struct cp_storage_ops: give it a wrapper and list it in wrap_table()
  *     behind the ops version that appended it (the assertion after the table fails until then);
  *   - an enum value appended: add this minor's count to its table (one entry per minor, asserted).
+ * What the plugin returns is read by storage_compat_results.c.
  */
 #include "storage_compat.h"
 
@@ -20,17 +22,11 @@
 
 #include "log.h"
 #include "plugin_loader.h"
+#include "storage_compat_int.h"
 
 #if CP_ABI_TARGET_MINOR != CP_ABI_MINOR
 #error "cpd itself is always built for the minor of its own headers"
 #endif
-
-/* Sizes at minor 0 of this major: the least a plugin of this major may return. */
-#define RESULT_MIN offsetof(struct cp_result, outcome)          /* 2.2 appended outcome */
-#define AGENT_MIN offsetof(struct cp_agent_view, drained_at_ms) /* 2.4 appended drained_at */
-#define TASK_MIN offsetof(struct cp_task_view, deadline_at_ms)  /* 2.4 appended */
-#define STATS_MIN sizeof(struct cp_stats_view)
-#define EVENT_MIN offsetof(struct cp_event, strategy) /* 2.1 appended strategy */
 
 /* How many values each guarded enum had at each minor of this major (index: the minor). */
 static const int agent_statuses_at[] = {6, 6, 6, 6, 6};
@@ -48,208 +44,12 @@ ONE_PER_MINOR(healths_at);
 ONE_PER_MINOR(circuits_at);
 ONE_PER_MINOR(transitions_at);
 
-struct compat {
-    struct cp_storage_ops table;      /* what the core calls (p->ops) */
-    const struct cp_storage_ops *ops; /* the plugin's own */
-    void *st;                         /* the plugin's own state */
-    uint32_t minor;                   /* its abi_minor */
-    const char *name;                 /* its descriptor's name, for messages */
-    int warned;                       /* a malformed result was logged */
-    /* feed() (2.4): the host's callback, reached through on_change below */
-    void (*on_change)(void *arg, const struct cp_change *change);
-    void *on_change_arg;
-};
-
-/* One operation in flight through the wrapper. */
-struct call {
-    struct compat *c;
-    cp_storage_cb cb;
-    void *cookie;
-};
-
 int storage_compat_enum_count(enum compat_enum which, uint32_t minor)
 {
     static const int *const tables[] = {agent_statuses_at, task_statuses_at, priorities_at,
                                         healths_at,        circuits_at,      transitions_at};
     if ((unsigned)which >= sizeof tables / sizeof *tables || minor > CP_ABI_MINOR) return 0;
     return tables[which][minor];
-}
-
-/* ---- results: read as far as `size` says ------------------------------------------------ */
-
-/* What one result turned into: copies of the structs that were shorter than the host's. */
-struct norm {
-    struct cp_result res;
-    struct cp_agent_view agent;
-    struct cp_task_view task;
-    struct cp_stats_view stats;
-    struct cp_agent_view *agents;
-    const struct cp_agent_view **agent_ptrs;
-    struct cp_task_view *tasks;
-    const struct cp_task_view **task_ptrs;
-    struct cp_event *events;
-    char message[256];
-};
-
-/* dst (host size) = the first src_size bytes of src, the rest zero, size = the host's. */
-static void copy_sized(void *dst, size_t dst_size, const void *src, size_t src_size)
-{
-    memset(dst, 0, dst_size);
-    memcpy(dst, src, src_size < dst_size ? src_size : dst_size);
-    *(uint32_t *)dst = (uint32_t)dst_size; /* every sized struct starts with its size */
-}
-
-static void norm_free(struct norm *n)
-{
-    free(n->agents);
-    free(n->agent_ptrs);
-    free(n->tasks);
-    free(n->task_ptrs);
-    free(n->events);
-    memset(n, 0, offsetof(struct norm, message));
-}
-
-/* Replaces the result with an error of its own (rc, n->message). */
-static const struct cp_result *replaced(struct norm *n, int rc)
-{
-    norm_free(n);
-    n->res.size = sizeof n->res;
-    n->res.rc = rc;
-    n->res.message = n->message;
-    return &n->res;
-}
-
-/* The plugin broke the size contract: CP_ERR_UNAVAILABLE, logged once per instance. */
-static const struct cp_result *malformed(struct compat *c, struct norm *n, const char *fmt, ...)
-    CP_PRINTF(3, 4);
-static const struct cp_result *malformed(struct compat *c, struct norm *n, const char *fmt, ...)
-{
-    int len = snprintf(n->message, sizeof n->message, "storage plugin '%s' (ABI %d.%u) returned ",
-                       c->name, CP_ABI_MAJOR, c->minor);
-    va_list ap;
-    va_start(ap, fmt);
-    if (len > 0 && (size_t)len < sizeof n->message)
-        vsnprintf(n->message + len, sizeof n->message - (size_t)len, fmt, ap);
-    va_end(ap);
-    if (!c->warned) log_error("%s", n->message);
-    c->warned = 1;
-    return replaced(n, CP_ERR_UNAVAILABLE);
-}
-
-#define TOO_SHORT(c, n, what, have, least)                                                         \
-    malformed(c, n, "%s of %u bytes; at least %zu expected", what, (unsigned)(have),               \
-              (size_t)(least))
-
-static const struct cp_result *out_of_memory(struct norm *n)
-{
-    snprintf(n->message, sizeof n->message, "out of memory");
-    return replaced(n, CP_ERR_NOMEM);
-}
-
-#define VIEW_LIST(type, min, list, count, copies, ptrs, what)                                      \
-    do {                                                                                           \
-        size_t k_, short_ = 0;                                                                     \
-        for (k_ = 0; k_ < (count); k_++) {                                                         \
-            if ((list)[k_]->size < (min)) return TOO_SHORT(c, n, what, (list)[k_]->size, (min));   \
-            short_ += (list)[k_]->size != sizeof(type);                                            \
-        }                                                                                          \
-        if (short_ == 0) break;                                                                    \
-        (copies) = calloc((count), sizeof(type));                                                  \
-        (ptrs) = calloc((count), sizeof *(ptrs));                                                  \
-        if (!(copies) || !(ptrs)) return out_of_memory(n);                                         \
-        for (k_ = 0; k_ < (count); k_++) {                                                         \
-            copy_sized(&(copies)[k_], sizeof(type), (list)[k_], (list)[k_]->size);                 \
-            (ptrs)[k_] = &(copies)[k_];                                                            \
-        }                                                                                          \
-        (list) = (ptrs);                                                                           \
-    } while (0)
-
-/* The stats with every by-enum entry at or past the plugin's count read as 0, and the counts
- * the host's own. */
-static const struct cp_result *norm_stats(struct compat *c, struct norm *n)
-{
-    const struct cp_stats_view *s = n->res.stats;
-    if (s->size < STATS_MIN) return TOO_SHORT(c, n, "a stats view", s->size, STATS_MIN);
-    if (s->n_agents_by_status > CP_AGENT_STATUS_CAP || s->n_agents_by_health > CP_HEALTH_CAP ||
-        s->n_tasks_by_status > CP_TASK_STATUS_CAP || s->n_tasks_by_priority > CP_PRIORITY_CAP)
-        return malformed(c, n, "a stats view whose counts exceed the capacities");
-    copy_sized(&n->stats, sizeof n->stats, s, s->size);
-    struct cp_stats_view *o = &n->stats;
-    memset(o->agents_by_status + o->n_agents_by_status, 0,
-           (CP_AGENT_STATUS_CAP - o->n_agents_by_status) * sizeof(uint64_t));
-    memset(o->agents_by_health + o->n_agents_by_health, 0,
-           (CP_HEALTH_CAP - o->n_agents_by_health) * sizeof(uint64_t));
-    memset(o->tasks_by_status + o->n_tasks_by_status, 0,
-           (CP_TASK_STATUS_CAP - o->n_tasks_by_status) * sizeof(uint64_t));
-    memset(o->tasks_by_priority + o->n_tasks_by_priority, 0,
-           (CP_PRIORITY_CAP - o->n_tasks_by_priority) * sizeof(uint64_t));
-    o->n_agents_by_status = CP_AGENT_STATUS_COUNT;
-    o->n_agents_by_health = CP_HEALTH_COUNT;
-    o->n_tasks_by_status = CP_TASK_STATUS_COUNT;
-    o->n_tasks_by_priority = CP_PRIORITY_COUNT;
-    n->res.stats = o;
-    return NULL;
-}
-
-/* Events are one array whose stride is the plugin's sizeof(struct cp_event). */
-static const struct cp_result *norm_events(struct compat *c, struct norm *n)
-{
-    size_t stride = n->res.events[0].size;
-    if (stride < EVENT_MIN) return TOO_SHORT(c, n, "an event", stride, EVENT_MIN);
-    if (stride == sizeof(struct cp_event)) return NULL;
-    n->events = calloc(n->res.n_events, sizeof *n->events);
-    if (!n->events) return out_of_memory(n);
-    const char *src = (const char *)n->res.events;
-    for (size_t i = 0; i < n->res.n_events; i++) {
-        const struct cp_event *e = (const struct cp_event *)(const void *)(src + i * stride);
-        if (e->size != stride)
-            return malformed(c, n, "events of different sizes (%u and %zu bytes)",
-                             (unsigned)e->size, stride);
-        copy_sized(&n->events[i], sizeof n->events[i], e, stride);
-        if (stride < offsetof(struct cp_event, status_before) + sizeof e->status_before)
-            n->events[i].status_before = -1; /* 2.4 appended it: not known */
-    }
-    n->res.events = n->events;
-    return NULL;
-}
-
-/* The result the core may read whole: `in` copied where the plugin's structs are shorter. */
-static const struct cp_result *normalize(struct compat *c, const struct cp_result *in,
-                                         struct norm *n)
-{
-    const struct cp_result *bad;
-    if (in->size < RESULT_MIN) return TOO_SHORT(c, n, "a result", in->size, RESULT_MIN);
-    copy_sized(&n->res, sizeof n->res, in, in->size);
-    if (n->res.agent && n->res.agent->size != sizeof n->agent) {
-        if (n->res.agent->size < AGENT_MIN)
-            return TOO_SHORT(c, n, "an agent view", n->res.agent->size, AGENT_MIN);
-        copy_sized(&n->agent, sizeof n->agent, n->res.agent, n->res.agent->size);
-        n->res.agent = &n->agent;
-    }
-    if (n->res.task && n->res.task->size != sizeof n->task) {
-        if (n->res.task->size < TASK_MIN)
-            return TOO_SHORT(c, n, "a task view", n->res.task->size, TASK_MIN);
-        copy_sized(&n->task, sizeof n->task, n->res.task, n->res.task->size);
-        n->res.task = &n->task;
-    }
-    VIEW_LIST(struct cp_agent_view, AGENT_MIN, n->res.agents, n->res.n_agents, n->agents,
-              n->agent_ptrs, "an agent view");
-    VIEW_LIST(struct cp_task_view, TASK_MIN, n->res.tasks, n->res.n_tasks, n->tasks, n->task_ptrs,
-              "a task view");
-    if (n->res.stats && (bad = norm_stats(c, n))) return bad;
-    if (n->res.n_events > 0 && n->res.events && (bad = norm_events(c, n))) return bad;
-    return &n->res;
-}
-
-static void on_result(void *cookie, const struct cp_result *res)
-{
-    struct call *k = cookie;
-    struct norm *n = calloc(1, sizeof *n);
-    struct cp_result oom = {.size = sizeof oom, .rc = CP_ERR_NOMEM, .message = "out of memory"};
-    k->cb(k->cookie, n ? normalize(k->c, res, n) : &oom);
-    if (n) norm_free(n);
-    free(n);
-    free(k);
 }
 
 /* ---- operations ------------------------------------------------------------------------- */
@@ -295,7 +95,7 @@ static int known(struct compat *c, enum compat_enum which, int32_t value, int al
 #define FORWARD(op, ...)                                                                           \
     do {                                                                                           \
         struct call *k = call_new(c, cb, cookie);                                                  \
-        if (k) c->ops->op(c->st, __VA_ARGS__, on_result, k);                                       \
+        if (k) c->ops->op(c->st, __VA_ARGS__, compat_on_result, k);                                \
     } while (0)
 
 static void w_agent_register(void *st, const struct cp_agent_view *in, int64_t now_ms,
@@ -309,48 +109,6 @@ static void w_agent_get(void *st, const char *id, cp_storage_cb cb, void *cookie
 {
     struct compat *c = st;
     FORWARD(agent_get, id);
-}
-
-/* A page asked of a backend older than 2.4, which ignores after, limit and health_mask: it
- * answers every match (sorted by agent_id), and the page is cut from that here. */
-struct page_call {
-    struct call k;
-    char *after; /* owned */
-    uint32_t limit, health_mask;
-};
-
-static void on_listed_page(void *cookie, const struct cp_result *res)
-{
-    struct page_call *pc = cookie;
-    struct norm *n = calloc(1, sizeof *n);
-    const struct cp_agent_view **page = NULL;
-    struct cp_result out = {.size = sizeof out, .rc = CP_ERR_NOMEM, .message = "out of memory"};
-    if (n) {
-        out = *normalize(pc->k.c, res, n);
-        if (out.rc == 0 && !(page = malloc((out.n_agents ? out.n_agents : 1) * sizeof *page)))
-            out = *out_of_memory(n);
-    }
-    if (page) {
-        size_t k = 0, i = 0;
-        for (; i < out.n_agents && (!pc->limit || k < pc->limit); i++) {
-            const struct cp_agent_view *a = out.agents[i];
-            if (pc->after && strcmp(a->agent_id, pc->after) <= 0) continue;
-            if (pc->health_mask && (a->health.status < 0 || a->health.status >= 32 ||
-                                    !(pc->health_mask & (1u << a->health.status))))
-                continue;
-            page[k++] = a;
-        }
-        out.next = i < out.n_agents && k > 0 ? page[k - 1]->agent_id : NULL;
-        out.agents = page;
-        out.n_agents = k;
-        out.total = k;
-    }
-    pc->k.cb(pc->k.cookie, &out);
-    free(page);
-    if (n) norm_free(n);
-    free(n);
-    free(pc->after);
-    free(pc);
 }
 
 static void w_agent_list(void *st, const struct cp_agent_filter *f, cp_storage_cb cb, void *cookie)
@@ -370,7 +128,7 @@ static void w_agent_list(void *st, const struct cp_agent_filter *f, cp_storage_c
         return;
     }
     *pc = (struct page_call){{c, cb, cookie}, after, f->limit, f->health_mask};
-    c->ops->agent_list(c->st, f, on_listed_page, pc);
+    c->ops->agent_list(c->st, f, compat_on_listed_page, pc);
 }
 
 static void w_agent_heartbeat(void *st, const char *id, int32_t status, int64_t now_ms,
@@ -476,7 +234,7 @@ static void w_stats(void *st, cp_storage_cb cb, void *cookie)
 {
     struct compat *c = st;
     struct call *k = call_new(c, cb, cookie);
-    if (k) c->ops->stats(c->st, on_result, k);
+    if (k) c->ops->stats(c->st, compat_on_result, k);
 }
 
 static void w_watch(void *st, void (*on_change)(void *arg, const char *kind, const char *id),
@@ -504,7 +262,7 @@ static void on_feed_change(void *arg, const struct cp_change *in)
     struct compat *c = arg;
     if (!c->on_change || !in || in->size < offsetof(struct cp_change, priority)) return;
     struct cp_change ch;
-    copy_sized(&ch, sizeof ch, in, in->size);
+    compat_copy_sized(&ch, sizeof ch, in, in->size);
     if (in->size < sizeof ch) ch.priority = -1;
     c->on_change(c->on_change_arg, &ch);
 }

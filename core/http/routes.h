@@ -3,6 +3,7 @@
 #define CORE_HTTP_ROUTES_H
 
 #include "http.h"
+#include "validate.h"
 
 /* quotas.c (provider quotas, docs/fleet.md) */
 void quotas_put(struct req *r);
@@ -32,6 +33,21 @@ void tasks_extend(struct req *r);
  * reply, errors included. */
 void tasks_render_transition(struct evbuffer *b, int kind, const struct cp_task_view *t);
 void tasks_reply_transition(struct req *r, int kind, const struct cp_result *res);
+/* A claim's own state while ops may hold it and until its reply is written (tasks.c; "next"
+ * keeps one as the first member of its own, tasks_next.c): its capabilities, the ops argument,
+ * then the claimed task, released if the reply never arrives. `free` frees the whole state. */
+struct claim_ctx {
+    void (*free)(struct claim_ctx *c);
+    struct strlist caps;
+    struct ops_claim in;
+    char task_id[64];
+    uint32_t attempt;
+};
+/* ops' hold callback for a task request (r->ctx a claim_ctx, or NULL): watch the connection
+ * while held; a client that leaves cancels the operation and frees r->ctx. */
+void tasks_on_hold(void *cookie, int held);
+/* A claim's reply carries t: release t if that reply is never written (r->ctx a claim_ctx). */
+void tasks_claim_pending(struct req *r, const struct cp_task_view *t);
 /* tasks_next.c: "next" of complete and fail. parse: 0 absent, 1 present (*out made), -1 after
  * replying 400; run: takes n, answers r. */
 struct next_ctx;

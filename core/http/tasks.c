@@ -16,16 +16,6 @@
 
 #define MAX_WAIT_MS 60000
 
-/* A claim's own state until its reply: its capabilities and the ops argument (agent_id points
- * into r->body, which lives as long as the request); then, until the reply is written, what
- * releases its task if the reply never arrives. */
-struct claim_ctx {
-    struct strlist caps;
-    struct ops_claim in;
-    char task_id[64];
-    uint32_t attempt;
-};
-
 static void claim_ctx_free(struct claim_ctx *c)
 {
     strlist_free(&c->caps);
@@ -35,20 +25,36 @@ static void claim_ctx_free(struct claim_ctx *c)
 /* The client of a held long poll went away: ops forgets it, the request is only freed. */
 static void on_gone(struct req *r)
 {
+    struct claim_ctx *c = r->ctx; /* a claim's (a wait has no context) */
     ops_call_cancel(&r->call);
-    if (r->ctx) claim_ctx_free(r->ctx); /* a claim (a wait has no context) */
     r->ctx = NULL;
+    if (c) c->free(c);
     http_reply_buffer(r, 200, NULL);
 }
 
-/* ops holds the request (long poll) or stops holding it: watch the connection meanwhile. */
-static void on_hold(void *cookie, int held)
+void tasks_on_hold(void *cookie, int held)
 {
     struct req *r = cookie;
     if (held)
         http_hold(r, on_gone);
     else
         http_unhold(r);
+}
+
+static void on_claim_written(struct req *r, int written)
+{
+    struct claim_ctx *c = r->ctx;
+    if (!written) ops_task_release(r->core, c->task_id, c->in.agent_id, c->attempt);
+    r->ctx = NULL;
+    c->free(c);
+}
+
+void tasks_claim_pending(struct req *r, const struct cp_task_view *t)
+{
+    struct claim_ctx *c = r->ctx;
+    snprintf(c->task_id, sizeof c->task_id, "%s", t->id);
+    c->attempt = t->attempt;
+    r->on_written = on_claim_written;
 }
 
 /* ---- list / get ---- */
@@ -106,18 +112,10 @@ void tasks_get(struct req *r)
 {
     uint64_t wait_ms;
     if (query_uint(r, "wait_ms", 0, MAX_WAIT_MS, 0, &wait_ms) < 0) return;
-    ops_task_get(r->core, &r->call, r->params[0], wait_ms, on_hold, on_got, r);
+    ops_task_get(r->core, &r->call, r->params[0], wait_ms, tasks_on_hold, on_got, r);
 }
 
 /* ---- claim ---- */
-
-static void on_claim_written(struct req *r, int written)
-{
-    struct claim_ctx *c = r->ctx;
-    if (!written) ops_task_release(r->core, c->task_id, c->in.agent_id, c->attempt);
-    claim_ctx_free(c);
-    r->ctx = NULL;
-}
 
 static void on_claimed(void *cookie, const struct cp_result *res)
 {
@@ -135,9 +133,7 @@ static void on_claimed(void *cookie, const struct cp_result *res)
     render_literal(b, "{\"task\":");
     if (res->task) {
         render_task(b, res->task);
-        snprintf(c->task_id, sizeof c->task_id, "%s", res->task->id);
-        c->attempt = res->task->attempt;
-        r->on_written = on_claim_written; /* a reply that never arrives releases the task */
+        tasks_claim_pending(r, res->task);
     } else {
         evbuffer_add(b, "null", 4);
     }
@@ -157,11 +153,12 @@ void tasks_claim(struct req *r)
         get_id_list(r, "capabilities", r->core->cfg->max_capabilities, &has_caps, &caps) < 0)
         return;
     struct claim_ctx *c = xcalloc(1, sizeof *c);
+    c->free = claim_ctx_free;
     c->caps = caps;
     c->in = (struct ops_claim){agent_id, has_caps ? (const char *const *)c->caps.items : NULL,
                                c->caps.n, (uint64_t)block};
     r->ctx = c;
-    ops_task_claim(r->core, &r->call, &c->in, on_hold, on_claimed, r);
+    ops_task_claim(r->core, &r->call, &c->in, tasks_on_hold, on_claimed, r);
 }
 
 /* ---- transitions ---- */

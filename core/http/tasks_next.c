@@ -14,20 +14,22 @@
 #define MAX_WAIT_MS 60000
 
 struct next_ctx {
-    struct strlist caps;
-    struct ops_claim in;
+    struct claim_ctx claim; /* first: r->ctx is freed through it (tasks_on_hold) */
     char agent_id[160];
     struct evbuffer *head; /* the transition's body, without its closing brace */
-    char task_id[64];      /* the claimed task, released if the reply never arrives */
-    uint32_t attempt;
-    int kind; /* CP_TR_COMPLETE or CP_TR_FAIL */
+    int kind;              /* CP_TR_COMPLETE or CP_TR_FAIL */
 };
 
 void tasks_next_free(struct next_ctx *n)
 {
-    strlist_free(&n->caps);
+    strlist_free(&n->claim.caps);
     if (n->head) evbuffer_free(n->head);
     free(n);
+}
+
+static void next_ctx_free(struct claim_ctx *c)
+{
+    tasks_next_free((struct next_ctx *)c);
 }
 
 /* "next": {"block_ms": N, "capabilities": [...]} read through the usual validators, under the
@@ -79,28 +81,12 @@ int tasks_next_parse(struct req *r, const char *agent_id, struct next_ctx **out)
     json_object_put(named);
     struct next_ctx *n = xcalloc(1, sizeof *n);
     snprintf(n->agent_id, sizeof n->agent_id, "%s", agent_id);
-    n->caps = caps;
-    n->in = (struct ops_claim){n->agent_id, has_caps ? (const char *const *)n->caps.items : NULL,
-                               n->caps.n, (uint64_t)block};
+    n->claim.free = next_ctx_free;
+    n->claim.caps = caps;
+    n->claim.in = (struct ops_claim){n->agent_id, has_caps ? (const char *const *)caps.items : NULL,
+                                     caps.n, (uint64_t)block};
     *out = n;
     return 1;
-}
-
-static void on_gone(struct req *r)
-{
-    ops_call_cancel(&r->call);
-    if (r->ctx) tasks_next_free(r->ctx);
-    r->ctx = NULL;
-    http_reply_buffer(r, 200, NULL);
-}
-
-static void on_hold(void *cookie, int held)
-{
-    struct req *r = cookie;
-    if (held)
-        http_hold(r, on_gone);
-    else
-        http_unhold(r);
 }
 
 /* The transition's answer: an error ends the request as without next; else its body is kept
@@ -119,14 +105,6 @@ static void on_done(void *cookie, const struct cp_result *res)
     tasks_render_transition(n->head, n->kind, res->task);
 }
 
-static void on_next_written(struct req *r, int written)
-{
-    struct next_ctx *n = r->ctx;
-    if (!written) ops_task_release(r->core, n->task_id, n->in.agent_id, n->attempt);
-    tasks_next_free(n);
-    r->ctx = NULL;
-}
-
 static void on_claimed(void *cookie, const struct cp_result *res)
 {
     struct req *r = cookie;
@@ -136,9 +114,7 @@ static void on_claimed(void *cookie, const struct cp_result *res)
     render_literal(b, ",\"next\":");
     if (res->rc == 0 && res->task) {
         render_task(b, res->task);
-        snprintf(n->task_id, sizeof n->task_id, "%s", res->task->id);
-        n->attempt = res->task->attempt;
-        r->on_written = on_next_written; /* a reply that never arrives releases the task */
+        tasks_claim_pending(r, res->task); /* n is freed once the reply is written */
     } else {
         evbuffer_add(b, "null", 4);
         if (res->rc < 0) { /* the completion stands; the claim's error is told beside it */
@@ -161,5 +137,6 @@ void tasks_next_run(struct req *r, struct next_ctx *n, const struct cp_transitio
 {
     r->ctx = n;
     n->kind = tr->kind;
-    ops_task_complete_next(r->core, &r->call, tr, &n->in, on_done, on_hold, on_claimed, r);
+    ops_task_complete_next(r->core, &r->call, tr, &n->claim.in, on_done, tasks_on_hold, on_claimed,
+                           r);
 }

@@ -207,6 +207,7 @@ static int post_task(cp_client *c, const char *task_id, const char *action,
     return err;
 }
 
+/* Also cp_client_task_complete() (usage NULL: no "usage" member). */
 int cp_client_task_complete_usage(cp_client *c, const char *task_id, const char *agent_id,
                                   const char *result_json, double latency_ms,
                                   const struct cpc_usage *usage)

@@ -187,23 +187,11 @@ int cp_client_task_start(cp_client *c, const char *task_id, const char *agent_id
     return task_action(c, task_id, "/start", body, NULL);
 }
 
+/* The one implementation is cp_client_task_complete_usage() (fleet.c): without usage. */
 int cp_client_task_complete(cp_client *c, const char *task_id, const char *agent_id,
                             const char *result_json, double latency_ms)
 {
-    cpc_reset_error(c);
-    struct json_object *result = NULL;
-    int err = result_json ? cpc_parse_arg(c, "result_json", result_json, &result) : CPC_OK;
-    if (err) return err;
-    int failed = 0;
-    struct json_object *body = json_object_new_object();
-    cpc_add_json(body, "result", result, &failed);
-    if (agent_id) cpc_add(body, "agent_id", json_object_new_string(agent_id), &failed);
-    if (latency_ms >= 0) cpc_add(body, "latency_ms", json_object_new_double(latency_ms), &failed);
-    if (failed) {
-        json_object_put(body);
-        return nomem(c);
-    }
-    return task_action(c, task_id, "/complete", body, NULL);
+    return cp_client_task_complete_usage(c, task_id, agent_id, result_json, latency_ms, NULL);
 }
 
 int cp_client_task_fail(cp_client *c, const char *task_id, const char *agent_id, const char *error,

@@ -1,7 +1,8 @@
 """redis_agent_cache.py — the Redis plugin's agent cache (docs/redis.md, "Agent cache"): two cpd
 processes on one Redis; process B answers GET /agents/select from its cache, and what process A
 changes — register, drain and undrain, a circuit opened by failures, unregister, the reaper
-turning a silent agent offline — is what B selects within the documented bound (1 s for a
+turning a silent agent offline, and the in-flight counts A's claims, completions and failures
+move (least_loaded weighs them) — is what B selects within the documented bound (1 s for a
 published change; the test allows 3 s on a busy machine). A change no script publishes (an
 agent's record deleted behind cpd's back) stays in B's cache until the next resync; a
 reconnect or a Redis restart reloads the cache; in auto mode the cache switches off after
@@ -91,6 +92,37 @@ class AgentCache(CpdTestCase):
         # The cache answered: B's list is its cache's (a hit is logged nowhere, but the
         # staleness test below shows it); every change above was seen within the bound.
         print("B selects A's change after: " +
+              ", ".join("%s %.0f ms" % (k, v * 1000) for k, v in took.items()))
+
+    def test_in_flight_counts_moved_by_a_are_weighed_on_b(self):
+        # B never resyncs: what it knows of A's claims comes from the feed alone. Below
+        # max_concurrent_tasks a claim changes no status, so without the feed's task changes B
+        # would weigh every agent at 0 in flight and pick by agent_id (x) every time.
+        self.two(b_opts={"agent_cache": "on", "agent_cache_resync_ms": 0})
+        cap = self.uid("cap")
+        x, y = "a-" + self.uid("x"), "b-" + self.uid("y")  # x first when counts tie
+        for agent in (x, y):
+            self.register(agent, client=self.ca, capabilities=[cap], max_concurrent_tasks=8)
+        self.wait_cache_loaded(self.b, self.cb, cap)
+        self.until_selected(cap, x, "A's registrations (tie: by agent_id)")
+
+        def claim_on_a(agent):
+            tid = self.submit(client=self.ca, required_capabilities=[cap])
+            self.assertEqual(self.claim(agent, client=self.ca)["id"], tid)
+            return tid
+
+        took = {}
+        x_task = claim_on_a(x)  # x 1, y 0
+        took["claim"] = self.until_selected(cap, y, "A's claim on x")
+        y_tasks = [claim_on_a(y), claim_on_a(y)]  # x 1, y 2
+        took["claims"] = self.until_selected(cap, x, "A's claims on y")
+        for tid in y_tasks:  # x 1, y 0 (2 completed)
+            self.assertStatus(self.ca.post("tasks/%s/complete" % tid, {"agent_id": y}), 200)
+        took["complete"] = self.until_selected(cap, y, "A's completions on y")
+        self.assertStatus(self.ca.post("tasks/%s/fail" % x_task,
+                                       {"agent_id": x, "error": "e", "requeue": False}), 200)
+        took["fail"] = self.until_selected(cap, x, "A's failure on x")  # x 0 (0 completed)
+        print("B weighs A's in-flight change after: " +
               ", ".join("%s %.0f ms" % (k, v * 1000) for k, v in took.items()))
 
     def test_reap_to_offline_on_a_is_selected_on_b(self):

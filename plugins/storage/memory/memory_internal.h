@@ -374,9 +374,7 @@ void mem_agent_set_status(struct mem *m, struct mem_agent *a, int32_t status);
 /* last_heartbeat = now, keeping the deadline list ordered. */
 void mem_agent_touch(struct mem *m, struct mem_agent *a, int64_t now);
 struct mem_agent *mem_agent_find(struct mem *m, const char *id);
-/* Requeue every held task as unregister does (retries unchanged), appending one
- * CP_EVENT_TASK_REQUEUED each to *ev (grown as needed; best effort on NOMEM), then delete the
- * agent (graveyard). */
+/* memory_events.c: the events and before-statuses an operation reports, and their replies. */
 struct mem_events {
     struct cp_event *v;
     size_t n, cap;
@@ -399,6 +397,9 @@ void mem_result_before(struct cp_result *res, struct mem_before b);
 /* The same with the 2.4 members next_due_ms (reap) and more (purge). */
 void mem_reply_events_ex(cp_storage_cb cb, void *cookie, struct mem_events *ev, int64_t next_due_ms,
                          int more);
+/* Requeue every held task as unregister does (retries unchanged), appending one
+ * CP_EVENT_TASK_REQUEUED each to *ev (grown as needed; best effort on NOMEM), then delete the
+ * agent (graveyard). */
 void mem_agent_delete(struct mem *m, struct mem_agent *a, int64_t now, struct mem_events *ev);
 
 /* ---- memory_tasks.c ------------------------------------------------------------------------ */

@@ -49,4 +49,15 @@ void rs_acache_clear(struct rs_acache *c);
 int rs_acache_list(const struct rs_acache *c, const struct cp_agent_filter *f, cp_storage_cb cb,
                    void *cookie);
 
+/* redis_cache_own.c: the last task changes this process made (from its replies), so that their
+ * feed messages need no re-read. A hash collision can only skip one re-read: 64-bit hashes. */
+#define RS_OWN_SLOTS 256
+struct rs_own {
+    uint64_t slot[RS_OWN_SLOTS]; /* 0: free */
+    size_t next;
+};
+void rs_own_add(struct rs_own *o, const char *task_id, uint32_t attempt, int32_t status);
+/* 1 (and forgotten) when this change is one of ours. */
+int rs_own_take(struct rs_own *o, const char *task_id, uint32_t attempt, int32_t status);
+
 #endif

@@ -7,13 +7,14 @@
  *  - a full load, page by page (agent_list with a limit, the plain Redis path), when it is
  *    switched on, after every reconnect of the command connection (a failover may have lost
  *    writes), after every (re)subscription and every gap of the change feed, and every
- *    agent_cache_resync_ms (the fields no change publishes: last_heartbeat_ms, counters,
- *    in-flight counts changed by other processes below their maximum);
+ *    agent_cache_resync_ms (the fields no change publishes: last_heartbeat_ms, counters);
  *  - this process's own operations: the agent in every reply (register, heartbeat, drain,
  *    health, claim, transitions, extend, get), unregister's id, reap's events;
  *  - the change feed (redis_feed.c), which the cache keeps switched on while it is active:
- *    another process's register, unregister, removal, status or health/circuit change has the
- *    agent read again (never applied from the message itself: see rs_cache_change()).
+ *    another process's register, unregister, removal, status or health/circuit change, and its
+ *    task changes that move an agent's in-flight count (claim, complete, fail, requeue,
+ *    release, timeout, cancel), have the agent read again (never applied from the message
+ *    itself: see rs_cache_change()).
  * Re-reads are one MGET of the records, one batch in flight at a time; what changes while a
  * batch is out goes in the next one.
  *
@@ -54,6 +55,7 @@ struct rs_cache {
     int own_inflight; /* re-read batches holding such ids, in flight */
     int reading;      /* a re-read batch is in flight */
     struct rs_acache store;
+    struct rs_own own; /* task changes of our own replies: their messages need no re-read */
     struct waiter *waiting, **waiting_tail;
     uint64_t n_loads, n_answered;
 };
@@ -380,7 +382,18 @@ void rs_cache_change(struct rs *rs, const struct cp_change *ch)
         if (!v || v->health.status != ch->new_status || v->health.circuit != ch->new_circuit)
             mark_dirty(rs, ch->agent_id, 0);
         break;
-    default: /* task changes: in-flight counts below the maximum wait for the next load */
+    case CP_CHANGE_TASK_CLAIMED:
+    case CP_CHANGE_TASK_COMPLETED:
+    case CP_CHANGE_TASK_FAILED:
+    case CP_CHANGE_TASK_REQUEUED:
+    case CP_CHANGE_TASK_RELEASED:
+    case CP_CHANGE_TASK_TIMEOUT:
+    case CP_CHANGE_TASK_CANCELLED:
+        /* Its in-flight count moved: read again unless ours (the reply's agent is in). */
+        if (v && !rs_own_take(&c->own, ch->task_id, ch->attempt, ch->new_status))
+            mark_dirty(rs, ch->agent_id, 0);
+        break;
+    default: /* submitted, started, extended, due, retried: no agent's count changes */
         break;
     }
 }
@@ -409,6 +422,11 @@ void rs_cache_saw(struct rs *rs, int script, const char *cmd, int len, const str
         if (res->next_claim && res->next_claim->agent)
             ok = ok && rs_acache_put(&c->store, res->next_claim->agent, c->gen) == 0;
     }
+    if (res->rc == 0 && res->task && res->agent)
+        rs_own_add(&c->own, res->task->id, res->task->attempt, res->task->status);
+    if (res->next_claim && res->next_claim->rc == 0 && res->next_claim->task)
+        rs_own_add(&c->own, res->next_claim->task->id, res->next_claim->task->attempt,
+                   res->next_claim->task->status);
     if (res->rc == 0 && script == RS_AGENT_UNREGISTER) {
         char *id = unregistered_id(cmd, len);
         if (id)
@@ -422,6 +440,7 @@ void rs_cache_saw(struct rs *rs, int script, const char *cmd, int len, const str
             (const struct cp_event *)(const void *)((const char *)res->events +
                                                     i * res->events[0].size);
         if (!e->agent_id) continue;
+        if (e->task_id) rs_own_add(&c->own, e->task_id, e->attempt, e->task_status);
         if (e->kind == CP_EVENT_AGENT_REMOVED) {
             rs_acache_del(&c->store, e->agent_id);
             continue;

@@ -43,14 +43,20 @@ void rs_args_begin(struct rs_args *a, struct rs *rs, int script)
 /* Checks done here rather than in the script keep the memory backend's order: an argument
  * error that does not depend on the stored state comes first; "not found" before the rest. */
 
+/* The operation answers rc with msg (a literal), sending nothing, when cond holds. */
+#define REFUSE_IF(cond, rc, msg)                                                                   \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            rs_fail(cb, cookie, (rc), "%s", (msg));                                                \
+            return;                                                                                \
+        }                                                                                          \
+    } while (0)
+
 void rs_agent_register(void *st, const struct cp_agent_view *in, int64_t now_ms, cp_storage_cb cb,
                        void *cookie)
 {
     struct rs *rs = st;
-    if (!in || !in->agent_id || !in->agent_id[0]) {
-        rs_fail(cb, cookie, CP_ERR_INVALID, "agent_id is required");
-        return;
-    }
+    REFUSE_IF(!in || !in->agent_id || !in->agent_id[0], CP_ERR_INVALID, "agent_id is required");
     struct rs_args a;
     args_begin(&a, rs, RS_AGENT_REGISTER);
     args_i64(&a, now_ms);
@@ -86,10 +92,7 @@ static void read_record(struct rs *rs, int kind, const char *id, cp_storage_cb c
 
 void rs_agent_get(void *st, const char *agent_id, cp_storage_cb cb, void *cookie)
 {
-    if (!agent_id) {
-        rs_fail(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
-        return;
-    }
+    REFUSE_IF(!agent_id, CP_ERR_NOT_FOUND, "agent not found");
     read_record(st, RS_READ_AGENT, agent_id, cb, cookie);
 }
 
@@ -97,10 +100,7 @@ void rs_agent_heartbeat(void *st, const char *agent_id, int32_t status, int64_t 
                         cp_storage_cb cb, void *cookie)
 {
     struct rs *rs = st;
-    if (!agent_id) {
-        rs_fail(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
-        return;
-    }
+    REFUSE_IF(!agent_id, CP_ERR_NOT_FOUND, "agent not found");
     struct rs_args a;
     args_begin(&a, rs, RS_AGENT_HEARTBEAT);
     args_i64(&a, now_ms);
@@ -113,10 +113,7 @@ void rs_agent_drain(void *st, const char *agent_id, int drain, int64_t now_ms, c
                     void *cookie)
 {
     struct rs *rs = st;
-    if (!agent_id) {
-        rs_fail(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
-        return;
-    }
+    REFUSE_IF(!agent_id, CP_ERR_NOT_FOUND, "agent not found");
     struct rs_args a;
     args_begin(&a, rs, RS_AGENT_DRAIN);
     args_i64(&a, now_ms);
@@ -129,10 +126,7 @@ void rs_agent_unregister(void *st, const char *agent_id, int64_t now_ms, cp_stor
                          void *cookie)
 {
     struct rs *rs = st;
-    if (!agent_id) {
-        rs_fail(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
-        return;
-    }
+    REFUSE_IF(!agent_id, CP_ERR_NOT_FOUND, "agent not found");
     struct rs_args a;
     args_begin(&a, rs, RS_AGENT_UNREGISTER);
     args_i64(&a, now_ms);
@@ -144,14 +138,8 @@ void rs_agent_set_health(void *st, const char *agent_id, const struct cp_health_
                          int32_t status, int32_t expect_status, cp_storage_cb cb, void *cookie)
 {
     struct rs *rs = st;
-    if (!agent_id) {
-        rs_fail(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
-        return;
-    }
-    if (!h) {
-        rs_fail(cb, cookie, CP_ERR_INVALID, "invalid health or status");
-        return;
-    }
+    REFUSE_IF(!agent_id, CP_ERR_NOT_FOUND, "agent not found");
+    REFUSE_IF(!h, CP_ERR_INVALID, "invalid health or status");
     struct rs_args a;
     args_begin(&a, rs, RS_AGENT_SET_HEALTH);
     args_str(&a, agent_id);
@@ -247,10 +235,7 @@ void rs_task_submit_batch(void *st, const struct cp_task_view *const *tasks, siz
                           cp_storage_cb cb, void *cookie)
 {
     struct rs *rs = st;
-    if (n && !tasks) {
-        rs_fail(cb, cookie, CP_ERR_INVALID, "tasks is NULL");
-        return;
-    }
+    REFUSE_IF(n && !tasks, CP_ERR_INVALID, "tasks is NULL");
     for (size_t i = 0; i < n; i++) {
         const char *bad = submit_invalid(tasks[i]);
         if (bad) {
@@ -268,20 +253,14 @@ void rs_task_submit_batch(void *st, const struct cp_task_view *const *tasks, siz
 
 void rs_task_get(void *st, const char *task_id, cp_storage_cb cb, void *cookie)
 {
-    if (!task_id) {
-        rs_fail(cb, cookie, CP_ERR_NOT_FOUND, "task not found");
-        return;
-    }
+    REFUSE_IF(!task_id, CP_ERR_NOT_FOUND, "task not found");
     read_record(st, RS_READ_TASK, task_id, cb, cookie);
 }
 
 void rs_task_list(void *st, const struct cp_task_filter *f, cp_storage_cb cb, void *cookie)
 {
     struct rs *rs = st;
-    if (f && f->status >= CP_TASK_STATUS_COUNT) {
-        rs_fail(cb, cookie, CP_ERR_INVALID, "unknown task status");
-        return;
-    }
+    REFUSE_IF(f && f->status >= CP_TASK_STATUS_COUNT, CP_ERR_INVALID, "unknown task status");
     struct rs_args a;
     args_begin(&a, rs, RS_TASK_LIST);
     args_i64(&a, f && f->status >= 0 ? f->status : -1);
@@ -317,14 +296,8 @@ static void args_claim(struct rs *rs, struct rs_args *a, const struct cp_claim *
 void rs_task_claim(void *st, const struct cp_claim *c, cp_storage_cb cb, void *cookie)
 {
     struct rs *rs = st;
-    if (!c) {
-        rs_fail(cb, cookie, CP_ERR_INVALID, "claim is required");
-        return;
-    }
-    if (!c->agent_id) {
-        rs_fail(cb, cookie, CP_ERR_NOT_FOUND, "agent not found");
-        return;
-    }
+    REFUSE_IF(!c, CP_ERR_INVALID, "claim is required");
+    REFUSE_IF(!c->agent_id, CP_ERR_NOT_FOUND, "agent not found");
     struct rs_args a;
     args_begin(&a, rs, RS_TASK_CLAIM);
     args_i64(&a, c->now_ms);
@@ -361,14 +334,9 @@ static void args_transition(struct rs_args *a, const struct cp_transition *tr)
 void rs_task_transition(void *st, const struct cp_transition *tr, cp_storage_cb cb, void *cookie)
 {
     struct rs *rs = st;
-    if (!tr || tr->kind < CP_TR_START || tr->kind > CP_TR_RELEASE) {
-        rs_fail(cb, cookie, CP_ERR_INVALID, "unknown transition");
-        return;
-    }
-    if (!tr->task_id) {
-        rs_fail(cb, cookie, CP_ERR_NOT_FOUND, "task not found");
-        return;
-    }
+    REFUSE_IF(!tr || tr->kind < CP_TR_START || tr->kind > CP_TR_RELEASE, CP_ERR_INVALID,
+              "unknown transition");
+    REFUSE_IF(!tr->task_id, CP_ERR_NOT_FOUND, "task not found");
     struct rs_args a;
     args_begin(&a, rs, RS_TASK_TRANSITION);
     args_transition(&a, tr);
@@ -381,18 +349,10 @@ void rs_task_complete_next(void *st, const struct cp_transition *tr, const struc
                            cp_storage_cb cb, void *cookie)
 {
     struct rs *rs = st;
-    if (!tr || !next || (tr->kind != CP_TR_COMPLETE && tr->kind != CP_TR_FAIL)) {
-        rs_fail(cb, cookie, CP_ERR_INVALID, "complete_next takes COMPLETE or FAIL and a claim");
-        return;
-    }
-    if (!tr->task_id) {
-        rs_fail(cb, cookie, CP_ERR_NOT_FOUND, "task not found");
-        return;
-    }
-    if (!next->agent_id) {
-        rs_fail(cb, cookie, CP_ERR_INVALID, "the next claim needs its agent");
-        return;
-    }
+    REFUSE_IF(!tr || !next || (tr->kind != CP_TR_COMPLETE && tr->kind != CP_TR_FAIL),
+              CP_ERR_INVALID, "complete_next takes COMPLETE or FAIL and a claim");
+    REFUSE_IF(!tr->task_id, CP_ERR_NOT_FOUND, "task not found");
+    REFUSE_IF(!next->agent_id, CP_ERR_INVALID, "the next claim needs its agent");
     struct rs_args a;
     args_begin(&a, rs, RS_TASK_COMPLETE_NEXT);
     args_transition(&a, tr);
@@ -403,14 +363,8 @@ void rs_task_complete_next(void *st, const struct cp_transition *tr, const struc
 void rs_task_extend(void *st, const struct cp_extend *x, cp_storage_cb cb, void *cookie)
 {
     struct rs *rs = st;
-    if (!x) {
-        rs_fail(cb, cookie, CP_ERR_INVALID, "extend is required");
-        return;
-    }
-    if (!x->task_id) {
-        rs_fail(cb, cookie, CP_ERR_NOT_FOUND, "task not found");
-        return;
-    }
+    REFUSE_IF(!x, CP_ERR_INVALID, "extend is required");
+    REFUSE_IF(!x->task_id, CP_ERR_NOT_FOUND, "task not found");
     struct rs_args a;
     args_begin(&a, rs, RS_TASK_EXTEND);
     args_i64(&a, x->now_ms);
@@ -424,14 +378,8 @@ void rs_task_extend(void *st, const struct cp_extend *x, cp_storage_cb cb, void 
 void rs_task_retry(void *st, const struct cp_retry *r, cp_storage_cb cb, void *cookie)
 {
     struct rs *rs = st;
-    if (!r) {
-        rs_fail(cb, cookie, CP_ERR_INVALID, "retry is required");
-        return;
-    }
-    if (!r->task_id) {
-        rs_fail(cb, cookie, CP_ERR_NOT_FOUND, "task not found");
-        return;
-    }
+    REFUSE_IF(!r, CP_ERR_INVALID, "retry is required");
+    REFUSE_IF(!r->task_id, CP_ERR_NOT_FOUND, "task not found");
     struct rs_args a;
     args_begin(&a, rs, RS_TASK_RETRY);
     args_i64(&a, r->now_ms);
@@ -444,10 +392,8 @@ void rs_task_purge(void *st, const struct cp_purge *p, cp_storage_cb cb, void *c
     struct rs *rs = st;
     const uint32_t terminal = CP_TASK_MASK(CP_TASK_COMPLETED) | CP_TASK_MASK(CP_TASK_FAILED) |
                               CP_TASK_MASK(CP_TASK_CANCELLED) | CP_TASK_MASK(CP_TASK_TIMEOUT);
-    if (!p || (p->status_mask & ~terminal)) {
-        rs_fail(cb, cookie, CP_ERR_INVALID, "only terminal tasks can be purged");
-        return;
-    }
+    REFUSE_IF(!p || (p->status_mask & ~terminal), CP_ERR_INVALID,
+              "only terminal tasks can be purged");
     struct rs_args a;
     args_begin(&a, rs, RS_TASK_PURGE);
     args_i64(&a, p->now_ms);
@@ -461,10 +407,7 @@ void rs_task_purge(void *st, const struct cp_purge *p, cp_storage_cb cb, void *c
 void rs_reap(void *st, const struct cp_reap *r, cp_storage_cb cb, void *cookie)
 {
     struct rs *rs = st;
-    if (!r) {
-        rs_fail(cb, cookie, CP_ERR_INVALID, "reap parameters are required");
-        return;
-    }
+    REFUSE_IF(!r, CP_ERR_INVALID, "reap parameters are required");
     struct rs_args a;
     args_begin(&a, rs, RS_REAP);
     args_i64(&a, r->now_ms);

@@ -223,6 +223,30 @@ static void test_capability_lists(void **state)
     rs_acache_clear(&c);
 }
 
+/* The own-change ring: a change is matched once, on all of task, attempt and status; the oldest
+ * are pushed out. */
+static void test_own_changes(void **state)
+{
+    (void)state;
+    static struct rs_own o;
+    rs_own_add(&o, "task_1", 1, 1);
+    assert_int_equal(rs_own_take(&o, "task_1", 1, 2), 0); /* another status: another change */
+    assert_int_equal(rs_own_take(&o, "task_1", 2, 1), 0); /* another attempt */
+    assert_int_equal(rs_own_take(&o, "task_2", 1, 1), 0);
+    assert_int_equal(rs_own_take(&o, NULL, 1, 1), 0);
+    assert_int_equal(rs_own_take(&o, "task_1", 1, 1), 1);
+    assert_int_equal(rs_own_take(&o, "task_1", 1, 1), 0); /* taken */
+    char id[32];
+    for (int i = 0; i < RS_OWN_SLOTS + 1; i++) {
+        snprintf(id, sizeof id, "task_%d", i);
+        rs_own_add(&o, id, 1, 3);
+    }
+    assert_int_equal(rs_own_take(&o, "task_0", 1, 3), 0); /* pushed out */
+    assert_int_equal(rs_own_take(&o, "task_1", 1, 3), 1);
+    snprintf(id, sizeof id, "task_%d", RS_OWN_SLOTS);
+    assert_int_equal(rs_own_take(&o, id, 1, 3), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -230,6 +254,7 @@ int main(void)
         cmocka_unit_test(test_replace_delete_sweep),
         cmocka_unit_test(test_many),
         cmocka_unit_test(test_capability_lists),
+        cmocka_unit_test(test_own_changes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

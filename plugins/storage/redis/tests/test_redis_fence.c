@@ -105,6 +105,19 @@ static redisReply *call_op(redisContext *c, int functions, int script, const cha
     return r;
 }
 
+/* A scenario's two tests: with functions (FCALL) and with scripts (lua=eval, EVALSHA). */
+#define BOTH_FORMS(name, scenario)                                                                 \
+    static void name##_functions(void **state)                                                     \
+    {                                                                                              \
+        (void)state;                                                                               \
+        scenario(NULL);                                                                            \
+    }                                                                                              \
+    static void name##_eval(void **state)                                                          \
+    {                                                                                              \
+        (void)state;                                                                               \
+        scenario("eval");                                                                          \
+    }
+
 static void setup(struct srv **s, struct inst *in, const char *lua, const char *timeout_ms)
 {
     *s = srv_new();
@@ -192,17 +205,7 @@ static void epoch_refusal(const char *lua)
     srv_cleanup(s);
 }
 
-static void epoch_refusal_functions(void **state)
-{
-    (void)state;
-    epoch_refusal(NULL);
-}
-
-static void epoch_refusal_eval(void **state)
-{
-    (void)state;
-    epoch_refusal("eval");
-}
+BOTH_FORMS(epoch_refusal, epoch_refusal)
 
 /* ---- claim_release -------------------------------------------------------------------------- */
 
@@ -318,19 +321,41 @@ static void release_by_token(const char *lua)
     srv_cleanup(s);
 }
 
-static void release_by_token_functions(void **state)
-{
-    (void)state;
-    release_by_token(NULL);
-}
-
-static void release_by_token_eval(void **state)
-{
-    (void)state;
-    release_by_token("eval");
-}
+BOTH_FORMS(release_by_token, release_by_token)
 
 /* ---- through the plugin --------------------------------------------------------------------- */
+
+/* Redis stops (SIGSTOP) with the call `send` makes in its socket buffer; the watchdog answers
+ * it "unknown"; Redis continues (SIGCONT) and runs it before the reconnect's epoch; returns once
+ * the plugin is back and the host (watching into *na) was told `release_note`. */
+static void lose_reply(struct srv *s, struct inst *a, struct notes *na,
+                       void (*send)(struct inst *in, struct res *x), const char *release_note)
+{
+    a->ops->watch(a->st, collect, na);
+    struct res x;
+    kill(s->pid, SIGSTOP);
+    send(a, &x);
+    assert_int_equal(wait_res(&x, 5000), CP_ERR_UNAVAILABLE);
+    assert_int_equal(x.outcome, CP_OUTCOME_UNKNOWN);
+    kill(s->pid, SIGCONT);
+    assert_true(wait_available(a));
+    for (int i = 0; i < 300 && !noted(na, release_note); i++)
+        run_for(10);
+    assert_true(noted(na, release_note));
+}
+
+/* T1 completed by agent-1 with a claim of its next task, in one call. */
+static void complete_t1_next(struct inst *in, struct res *x)
+{
+    struct cp_transition tr = {.kind = CP_TR_COMPLETE,
+                               .task_id = T1,
+                               .agent_id = "agent-1",
+                               .latency_ms = -1,
+                               .now_ms = 1700000002000};
+    struct cp_claim cl = {.agent_id = "agent-1", .now_ms = 1700000002000};
+    memset(x, 0, sizeof *x);
+    in->ops->task_complete_next(in->st, &tr, &cl, on_res, x);
+}
 
 /* Redis stops with the claim in its socket buffer; the watchdog answers it "unknown"; Redis
  * continues and runs it (the task is claimed for an agent that never heard of it); the plugin
@@ -341,18 +366,9 @@ static void lost_claim_is_released(const char *lua)
     struct inst a;
     setup(&s, &a, lua, "300");
     struct notes na = {0};
-    a.ops->watch(a.st, collect, &na);
-    struct res x;
-    kill(s->pid, SIGSTOP);
-    plugin_claim(&a, &x);
-    assert_int_equal(wait_res(&x, 5000), CP_ERR_UNAVAILABLE);
-    assert_int_equal(x.outcome, CP_OUTCOME_UNKNOWN);
-    kill(s->pid, SIGCONT); /* runs the buffered claim before the reconnect's epoch */
-    assert_true(wait_available(&a));
-    for (int i = 0; i < 300 && !noted(&na, "pending " T1); i++)
-        run_for(10);
-    assert_true(noted(&na, "pending " T1));
+    lose_reply(s, &a, &na, plugin_claim, "pending " T1);
     assert_true(noted(&na, "room agent-1"));
+    struct res x;
     redisContext *c = srv_client(s, NULL);
     assert_string_equal(hget(c, TAG "t:" T1, "st"), "0");
     assert_string_equal(hget(c, TAG "t:" T1, "att"), "0");
@@ -366,17 +382,7 @@ static void lost_claim_is_released(const char *lua)
     srv_cleanup(s);
 }
 
-static void lost_claim_is_released_functions(void **state)
-{
-    (void)state;
-    lost_claim_is_released(NULL);
-}
-
-static void lost_claim_is_released_eval(void **state)
-{
-    (void)state;
-    lost_claim_is_released("eval");
-}
+BOTH_FORMS(lost_claim_is_released, lost_claim_is_released)
 
 /* The same for complete-and-claim-next (one script: the completion, then a claim carrying its
  * token): Redis runs the buffered call after the watchdog answered it "unknown"; the completion
@@ -394,23 +400,7 @@ static void lost_complete_next_releases_its_claim(const char *lua)
     assert_int_equal(wait_res(&x, 5000), 0);
     assert_string_equal(x.task_id, T1);
     struct notes na = {0};
-    a.ops->watch(a.st, collect, &na);
-    kill(s->pid, SIGSTOP);
-    struct cp_transition tr = {.kind = CP_TR_COMPLETE,
-                               .task_id = T1,
-                               .agent_id = "agent-1",
-                               .latency_ms = -1,
-                               .now_ms = 1700000002000};
-    struct cp_claim cl = {.agent_id = "agent-1", .now_ms = 1700000002000};
-    memset(&x, 0, sizeof x);
-    a.ops->task_complete_next(a.st, &tr, &cl, on_res, &x);
-    assert_int_equal(wait_res(&x, 5000), CP_ERR_UNAVAILABLE);
-    assert_int_equal(x.outcome, CP_OUTCOME_UNKNOWN);
-    kill(s->pid, SIGCONT);
-    assert_true(wait_available(&a));
-    for (int i = 0; i < 300 && !noted(&na, "pending " T2); i++)
-        run_for(10);
-    assert_true(noted(&na, "pending " T2));
+    lose_reply(s, &a, &na, complete_t1_next, "pending " T2);
     redisContext *c = srv_client(s, NULL);
     assert_string_equal(hget(c, TAG "t:" T1, "st"), "3"); /* completed: it ran */
     assert_string_equal(hget(c, TAG "t:" T2, "st"), "0"); /* its claim undone */
@@ -426,17 +416,7 @@ static void lost_complete_next_releases_its_claim(const char *lua)
     srv_cleanup(s);
 }
 
-static void lost_complete_next_functions(void **state)
-{
-    (void)state;
-    lost_complete_next_releases_its_claim(NULL);
-}
-
-static void lost_complete_next_eval(void **state)
-{
-    (void)state;
-    lost_complete_next_releases_its_claim("eval");
-}
+BOTH_FORMS(lost_complete_next, lost_complete_next_releases_its_claim)
 
 /* wait_replicas without a replica: the claim ran on the master, WAIT did not confirm it — the
  * caller is told "unconfirmed", and the plugin releases the task at once. */
