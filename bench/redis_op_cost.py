@@ -150,14 +150,14 @@ def main():
 def agent_cache_reread(pipe, cmd, cpu_usec, tag, agents, off):
     """What another process's task event costs each cpd process whose agent cache is on
     (redis_cache.c: a claim, completion, failure, requeue, release, timeout or cancellation has
-    its agent read again): one HGETALL of the agent record, inside the MULTI/EXEC of the cache's
-    re-read batch. Measured as one batch per event, the case of a process that is otherwise
-    idle; busy processes put several events' agents in one batch."""
+    its agent read again): the agent's record in the MGET of the cache's re-read batch (layout 4:
+    a record is one value). Measured as one batch per event, the case of a process that is
+    otherwise idle; busy processes put several events' agents in one batch."""
     cmd("CONFIG", "RESETSTAT")
     cpu0 = cpu_usec()
     for _ in range(ROUNDS):
         for i in range(agents):
-            pipe([("MULTI",), ("HGETALL", tag + "a:agent-%d" % i), ("EXEC",)])
+            pipe([("MGET", tag + "a:agent-%d" % i)])
     cpu = cpu_usec() - cpu0
     stats = {}
     for line in cmd("INFO", "commandstats").split("\r\n"):
@@ -165,14 +165,14 @@ def agent_cache_reread(pipe, cmd, cpu_usec, tag, agents, off):
             name, rest = line[len("cmdstat_"):].split(":", 1)
             stats[name] = dict(kv.split("=") for kv in rest.split(","))
     n = ROUNDS * agents
-    usec = sum(int(stats[c]["usec"]) for c in ("multi", "hgetall", "exec") if c in stats)
+    usec = sum(int(stats[c]["usec"]) for c in ("mget",) if c in stats)
     lifecycle = sum(off[p][1] / off[p][2] for p in ("submit", "claim (gets one)", "complete"))
     print()
     print("agent cache: another process's task event, per cpd process with the cache on: "
-          "%.1f us of commands (HGETALL %s us/call), %.1f us Redis CPU per re-read (%d); "
+          "%.1f us of commands (MGET %s us/call), %.1f us Redis CPU per re-read (%d); "
           "a task's claim and completion are two events: %.1f us against the %.1f us of "
           "FCALL time of its 3-request lifecycle (feed off)"
-          % (usec / n, stats.get("hgetall", {}).get("usec_per_call", "?"), cpu / n, n,
+          % (usec / n, stats.get("mget", {}).get("usec_per_call", "?"), cpu / n, n,
              2 * usec / n, lifecycle))
 
 
