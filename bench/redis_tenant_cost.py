@@ -8,9 +8,10 @@ measuring tool (docs/redis.md "Tenants").
 
 Loads lua/ as a function library of its own (cpdtenantcost: the prelude — common.lua and the
 shared modules — as embed_lua.cmake composes them), registers 50 agents, queues 2,500 tasks
-spread evenly over the tenants (one capability set), then 40 rounds of 50 claims (each gets a task) and 50 completes,
-each round pipelined; prints Redis microseconds per claim and per complete (INFO commandstats,
-FCALL) and the claim's cost relative to one tenant. It flushes the server first, so it refuses a
+spread evenly over the tenants (one capability set), then 40 rounds of 50 claims (each gets a
+task) and 50 completes, each round pipelined; prints Redis microseconds per claim and per complete (INFO commandstats,
+FCALL), the claim's cost relative to one tenant, and the Redis commands a claim's script runs
+(commandstats; load-independent). It flushes the server first, so it refuses a
 server that holds any key. Loopback only; Python standard library only.
 """
 import sys
@@ -18,6 +19,19 @@ import sys
 from benchlib import RespConn, lua_library, shared_modules
 
 OPS = ("agent_register task_submit task_claim task_transition tenant_put").split()
+
+
+def script_commands(cmd):
+    """Redis commands the scripts ran since the last CONFIG RESETSTAT (INFO commandstats, every
+    command but FCALL, INFO and CONFIG): a cost load does not move."""
+    n = 0
+    for line in cmd("INFO", "commandstats").split("\r\n"):
+        if line.startswith("cmdstat_"):
+            name = line.split(":", 1)[0][8:]
+            if name not in ("fcall", "info", "config|resetstat", "config"):
+                d = dict(kv.split("=") for kv in line.split(":", 1)[1].split(","))
+                n += int(d["calls"])
+    return n
 
 
 def main():
@@ -32,7 +46,8 @@ def main():
     inst, now, agents = "0123456789abcdef:000000000001", 1795900227000, 50
 
     base = None
-    print("%-10s %16s %16s %12s" % ("tenants", "claim us/call", "complete us/call", "claim vs 1"))
+    print("%-10s %16s %16s %12s %18s" % ("tenants", "claim us/call", "complete us/call",
+                                          "claim vs 1", "claim commands/call"))
     for n_tenants in (1, 10, 100):
         tag = "{tc%d:}" % n_tenants
 
@@ -54,13 +69,14 @@ def main():
         total = 2500
         for start in range(0, total, 250):
             pipe([fc("task_submit", *item(i)) for i in range(start, start + 250)])
-        claim_us = claim_calls = done_us = done_calls = 0
+        claim_us = claim_calls = done_us = done_calls = claim_cmds = 0
         for r in range(40):
             cmd("CONFIG", "RESETSTAT")
             got = pipe([fc("task_claim", now + 10000 + r, "agent-%d" % i, "0", "x:%d" % i, 0)
                         for i in range(agents)])
             calls, us = fcall_usec()
             claim_calls, claim_us = claim_calls + calls, claim_us + us
+            claim_cmds += script_commands(cmd)
             # the claimed task: the 4th member of the short reply, its record as stored
             # ("<n>\0<id>\0...": lua/common.lua)
             ids = [g[3].split("\0")[1] for g in got if g[0] == 0 and g[3]]
@@ -74,8 +90,8 @@ def main():
             done_calls, done_us = done_calls + calls, done_us + us
         per_claim = claim_us / claim_calls
         base = base or per_claim
-        print("%-10d %16.1f %16.1f %11.2fx" % (n_tenants, per_claim, done_us / done_calls,
-                                              per_claim / base))
+        print("%-10d %16.1f %16.1f %11.2fx %18.1f" % (n_tenants, per_claim, done_us / done_calls,
+                                                     per_claim / base, claim_cmds / claim_calls))
     cmd("FLUSHALL")
     cmd("FUNCTION", "DELETE", "cpdtenantcost")
 

@@ -11,6 +11,7 @@
 
 #include "core.h"
 #include "evalloc.h"
+#include "evfast.h"
 #include "http/http.h"
 #include "log.h"
 #include "ops.h"
@@ -187,6 +188,8 @@ int main(int argc, char **argv)
     evsignal_add(sigterm, NULL);
     evsignal_add(sighup, NULL);
     ops_start(&core);
+    if (!evfast_active()) /* only slower: libevent's own header formatting runs (evfast.c) */
+        log_debug("libevent's reply-head functions are not replaced (static libevent?)");
     log_info("cpd %s listening on http://%s (storage: %s%s, plugins from %s, auth: %s)", CP_VERSION,
              cfg.listen, core.storage_plugin->desc->name, core.storage_fallback ? " FALLBACK" : "",
              dir, cfg.n_tokens ? "on" : "off");

@@ -3,6 +3,7 @@
 # and runs each for `seconds` (default 60):
 #   fuzz_request  raw client bytes through cpd's real HTTP server on the memory store
 #   fuzz_config   a cpd.yaml through the configuration loader and its checks
+#   fuzz_evfast   core/evfast.c's libevent stand-ins against libevent's own
 # Each starts from the seed corpus in fuzz/corpus/<target> (read only) plus what earlier runs
 # found (build/fuzz/corpus/<target>). Prints executions per second and in total for each
 # target; exits non-zero when one crashes, leaks or trips a sanitizer (the input that did is
@@ -22,14 +23,15 @@ JOBS="$(nproc 2>/dev/null || echo 2)"
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_C_COMPILER="$CC_BIN" -DCP_FUZZ=ON -DCP_BUILD_TESTS=OFF \
     -DCP_WERROR=OFF -DCMAKE_BUILD_TYPE=Debug >"$BUILD.configure.log" 2>&1 ||
     { cat "$BUILD.configure.log"; echo "fuzz: configure failed"; exit 1; }
-cmake --build "$BUILD" -j"$JOBS" --target fuzz_request fuzz_config >"$BUILD.build.log" 2>&1 ||
+cmake --build "$BUILD" -j"$JOBS" --target fuzz_request fuzz_config fuzz_evfast >"$BUILD.build.log" 2>&1 ||
     { tail -n 40 "$BUILD.build.log"; echo "fuzz: build failed"; exit 1; }
 
 status=0
-for target in request config; do
+for target in request config evfast; do
     case "$target" in
     request) extra=(-max_len=65536 -dict="$ROOT/fuzz/request.dict") ;;
     config) extra=(-max_len=16384) ;;
+    evfast) extra=(-max_len=4096) ;;
     esac
     mkdir -p "$BUILD/corpus/$target" "$BUILD/artifacts"
     log="$BUILD/$target.log"

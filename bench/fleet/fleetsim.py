@@ -194,9 +194,16 @@ class Sim:
         avg_tokens = 2430.0  # single_task()'s mean (input + output), sampled offline
         flood = args.flood if args.flood is not None else int(
             args.flood_share * tpm * run_minutes / avg_tokens)
+        # b and c start with `warm` minutes of their arrivals queued: the flood's backlog is
+        # there before the run, and the agents' first claims (a minute of quota within the
+        # first second) would otherwise find nothing of b's and c's waiting.
+        warm = lambda rate: int(args.warm * rate * tpm / avg_tokens)
         self.tenants = [Tenant("flood", 1, 0.0, backlog=flood),
-                        Tenant("b", 1, args.rate_b, conversations=args.conversations),
-                        Tenant("c", 2, args.rate_c, conversations=args.conversations)]
+                        Tenant("b", 1, args.rate_b, backlog=warm(args.rate_b),
+                               conversations=args.conversations),
+                        Tenant("c", 2, args.rate_c, backlog=warm(args.rate_c),
+                               conversations=args.conversations)]
+        self.waiting = {}  # window -> {tenant: least `waiting` sampled in that window}
         self.work = Workload(self.tenants, tpm, self.scale, seed=args.seed)
         self.work.submit = self.submit
 
@@ -353,6 +360,26 @@ class Sim:
             with self.lock:
                 self.in_flight[agent] -= 1
 
+    def sample_waiting(self, t0):
+        """Thread body: GET /tenants a few times per provider minute; keeps each tenant's least
+        `waiting` per window (0: the tenant had nothing queued at some point of the window, so
+        it could not have its share then)."""
+        c = self.cluster.client(0)
+        try:
+            while not self.stop.wait(self.a.minute / 12.0):
+                r = c.get("tenants")
+                if r.status != 200 or not isinstance(r.body, dict):
+                    continue
+                w = int((time.monotonic() - t0) / self.a.minute)
+                low = self.waiting.setdefault(w, {})
+                for tn in r.body.get("tenants", []):
+                    n = tn.get("id")
+                    low[n] = min(low.get(n, tn.get("waiting", 0)), tn.get("waiting", 0))
+        except (OSError, http.client.HTTPException):
+            pass
+        finally:
+            c.close()
+
     # -- the run
     def setup_fleet(self, c):
         f = self.features.detect(c)
@@ -434,6 +461,9 @@ class Sim:
                         target=self.slot, args=("agent-%02d" % i, i, server.server_address[1]),
                         daemon=True))
             threads.append(threading.Thread(target=self.work.scheduler, daemon=True))
+            if self.fleet and self.features.tenants:
+                threads.append(threading.Thread(target=self.sample_waiting, args=(t0,),
+                                                daemon=True))
             for t in self.tenants:
                 if t.rate_share > 0:
                     threads.append(threading.Thread(target=self.work.arrivals, args=(t,),
@@ -487,9 +517,16 @@ def parse_args(argv=None):
     ap.add_argument("--per-token-ms", type=float, default=20.0)
     ap.add_argument("--cache-ttl", type=float, default=300.0, help="prompt cache TTL, model s")
     ap.add_argument("--flood", type=int, default=None,
-                    help="tasks the flooding tenant submits at once (default: --flood-share)")
+                    help="tasks the flooding tenant submits at once (default 100000, the "
+                         "issue's flood; --quick: --flood-share)")
     ap.add_argument("--flood-share", type=float, default=2.0,
-                    help="the flood's tokens as a multiple of TPM x the run's minutes")
+                    help="with --quick or --flood -1: the flood's tokens as a multiple of TPM x "
+                         "the run's minutes")
+    ap.add_argument("--warm", type=float, default=1.0,
+                    help="minutes of b's and c's arrivals queued before the run (default 1)")
+    ap.add_argument("--share-tolerance", type=float, default=5.0,
+                    help="per-window pass: every tenant's share within this many points of "
+                         "its weight (default 5)")
     ap.add_argument("--rate-b", type=float, default=0.3, help="tenant b's arrivals, x TPM")
     ap.add_argument("--rate-c", type=float, default=0.5, help="tenant c's arrivals, x TPM")
     ap.add_argument("--conversations", type=int, default=8,
@@ -506,6 +543,10 @@ def parse_args(argv=None):
         a.minute = 10.0 if a.quick else 60.0
     if a.windows is None:
         a.windows = 4 if a.quick else 6
+    if a.flood is None and not a.quick:
+        a.flood = 100000
+    if a.flood is not None and a.flood < 0:
+        a.flood = None
     a.modes = [m.strip() for m in a.modes.split(",") if m.strip()]
     for m in a.modes:
         if m not in ("today", "fleet", "fleet-est"):

@@ -61,6 +61,9 @@ class ModeResult:
                      if mine(r) and (r.served is None or r.served >= t_end) and not r.failed]
             self.waits[n] = (done, open_)
         self.warm = (sim.work.warm_hits, sim.work.warm_turns)
+        self.waiting = dict(sim.waiting)  # window -> {tenant: least waiting sampled}
+        self.tolerance = a.share_tolerance
+        self.backlog = {t.name: t.backlog for t in sim.tenants}
         comp = completions or [0]
         self.busiest = (max(comp), sum(comp) / float(max(1, a.agents)))
         self.max_in_flight = max(max_in_flight or [0])
@@ -127,12 +130,31 @@ def print_table(a, results):
     for r in rows:
         print(line(r))
     for r in results:
-        print("\n%s, per provider minute: TPM used | chat share | band normal: %s" % (
-            r.mode, " / ".join(names)))
-        for i, (used, shares, chat) in enumerate(r.windows):
-            print("  minute %d: %7s | %7s | %s" % (i + 1, _pct(used), _pct(chat),
-                                                  " / ".join(_pct(shares[n]) for n in names)))
+        print_windows(r, names)
         if r.features:
             print("  features: " + r.features)
         for e in r.errors[:5]:
             print("  error: " + e)
+
+
+def print_windows(r, names):
+    """Per provider minute: TPM used, chat's share, each tenant's share of band normal against
+    its weight, the least each tenant had waiting (sampled from GET /tenants; 0 = it ran out of
+    queued work in that minute, so a share below its weight is not unfair), and pass/fail:
+    every tenant within r.tolerance points of its weight."""
+    print("\n%s, per provider minute (flood backlog %d tasks; b, c queued at start %d, %d): "
+          "band normal shares vs weights %s, pass = all within +-%.0f points"
+          % (r.mode, r.backlog.get("flood", 0), r.backlog.get("b", 0), r.backlog.get("c", 0),
+             " / ".join("%s %s" % (n, _pct(r.weight_share[n])) for n in names), r.tolerance))
+    print("  minute | TPM used | chat    | " + " | ".join("%-7s" % n for n in names) +
+          " | least waiting (%s) | pass" % " / ".join(names))
+    passed = 0
+    for i, (used, shares, chat) in enumerate(r.windows):
+        ok = all(abs(shares[n] - r.weight_share[n]) * 100.0 <= r.tolerance for n in names)
+        passed += ok
+        low = r.waiting.get(i, {})
+        lw = " / ".join(str(low[n]) if n in low else "-" for n in names)
+        print("  %6d | %8s | %7s | %s | %-18s | %s" % (
+            i + 1, _pct(used), _pct(chat), " | ".join("%-7s" % _pct(shares[n]) for n in names),
+            lw, "pass" if ok else "FAIL"))
+    print("  windows within +-%.0f points: %d of %d" % (r.tolerance, passed, len(r.windows)))

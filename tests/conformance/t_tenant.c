@@ -227,6 +227,119 @@ static void aging_counts_one_band_up(void **state)
     assert_str(op_claim_aging("w", T0 + 5001, 0)->task->id, tid(4));
 }
 
+/* Complete task `id` held by `ag`, reporting `used` tokens (input only). */
+static void complete_used(const char *id, const char *ag, int64_t now, int64_t used)
+{
+    struct cp_transition tr = {.kind = CP_TR_COMPLETE,
+                               .task_id = id,
+                               .agent_id = ag,
+                               .latency_ms = -1,
+                               .now_ms = now,
+                               .usage_set = 1,
+                               .usage_input_tokens = used,
+                               .usage_output_tokens = 0};
+    assert_rc(op_transition(&tr), 0);
+}
+
+static void submit_est(unsigned n, const char *tenant, int priority, int64_t created, int64_t in,
+                       int64_t max_out)
+{
+    struct cp_task_view t = task_in(tid(n), "", priority, created);
+    t.tenant = tenant;
+    t.est_input_tokens = in;
+    t.est_output_tokens = max_out;
+    assert_rc(op_submit(&t), 0);
+}
+
+static void shares_are_per_band_in_used_tokens(void **state)
+{
+    (void)state;
+    REQUIRE_TENANTS();
+    /* The fleet benchmark's shape: a floods band normal; b and c (weights 1 and 2) also use
+     * band high (chat turns). Tokens used in band high must not shrink b's and c's shares of
+     * band normal (one service counter for all bands gave a 33/17/50 split here). Tasks carry
+     * uneven estimates (input + a max_output above the real output), corrected by usage. */
+    assert_rc(op_tenant_put("a", 1, 0), 0);
+    assert_rc(op_tenant_put("b", 1, 0), 0);
+    assert_rc(op_tenant_put("c", 2, 0), 0);
+    reg("w", "", 1, T0);
+    unsigned n = 0;
+    for (int i = 0; i < 4; i++) { /* band high: 4 x 1,500 tokens each for b and c */
+        submit_est(++n, "b", CP_PRIORITY_HIGH, T0 + i, 1000, 1024);
+        submit_est(++n, "c", CP_PRIORITY_HIGH, T0 + i, 1000, 1024);
+    }
+    for (int i = 0; i < 8; i++) {
+        const struct cp_task_view *t = claim("w", T0 + 10 + i);
+        assert_non_null(t);
+        assert_int_equal(t->priority, CP_PRIORITY_HIGH);
+        char id[40];
+        snprintf(id, sizeof id, "%s", t->id);
+        complete_used(id, "w", T0 + 10 + i, 1500);
+    }
+    /* band normal: a's flood first (older), then b and c; used = 40..239 of an estimate of
+     * input + 256. */
+    const char *names[3] = {"a", "b", "c"};
+    const int per[3] = {60, 60, 100};
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < per[k]; i++)
+            submit_est(++n, names[k], CP_PRIORITY_NORMAL, T0 + 100 + k * 200 + i,
+                       40 + (i * 37 + k * 11) % 200, 256);
+    int64_t used[3] = {0}, total = 0;
+    for (int i = 0; i < 120; i++) {
+        int64_t now = T0 + 1000 + i;
+        const struct cp_task_view *t = claim("w", now);
+        assert_non_null(t);
+        assert_int_equal(t->priority, CP_PRIORITY_NORMAL);
+        int k = t->tenant[0] - 'a';
+        int64_t u = t->est_input_tokens; /* the real use: the input, no output */
+        char id[40];
+        snprintf(id, sizeof id, "%s", t->id);
+        complete_used(id, "w", now, u);
+        used[k] += u;
+        total += u;
+    }
+    /* Shares of band normal's used tokens within 3 points of 25/25/50 (one task is at most
+     * 239 of ~16,000 tokens: 1.5 points). */
+    print_message("band normal shares: a %.1f %%, b %.1f %%, c %.1f %%\n",
+                  100.0 * (double)used[0] / (double)total, 100.0 * (double)used[1] / (double)total,
+                  100.0 * (double)used[2] / (double)total);
+    assert_in_range(used[0] * 100 / total, 22, 28);
+    assert_in_range(used[1] * 100 / total, 22, 28);
+    assert_in_range(used[2] * 100 / total, 47, 53);
+}
+
+static void rate_limited_fail_refunds_the_charge(void **state)
+{
+    (void)state;
+    REQUIRE_TENANTS();
+    /* A 429 reported without usage: no tokens were used, so the claim's estimate is refunded
+     * (the task is charged again when it is claimed again); with usage, the usage counts. */
+    submit_est(1, "a", CP_PRIORITY_NORMAL, T0, 600, 400);
+    submit_est(2, "a", CP_PRIORITY_NORMAL, T0 + 1, 600, 400);
+    reg("w", "", 2, T0);
+    assert_str(claim_id("w", T0 + 10), tid(1));
+    assert_int_equal(listed("a")->tokens_served, 1000);
+    struct cp_transition tr = {.kind = CP_TR_FAIL,
+                               .task_id = tid(1),
+                               .agent_id = "w",
+                               .error = "429",
+                               .latency_ms = -1,
+                               .now_ms = T0 + 11,
+                               .rate_limited = 1,
+                               .retry_after_ms = 0};
+    assert_rc(op_transition(&tr), 0);
+    assert_int_equal(listed("a")->tokens_served, 0);
+    char id[40]; /* the requeued task is at the back of its band: tid(2) comes first */
+    snprintf(id, sizeof id, "%s", claim_id("w", T0 + 20));
+    assert_int_equal(listed("a")->tokens_served, 1000);
+    tr.task_id = id;
+    tr.now_ms = T0 + 21;
+    tr.usage_set = 1;
+    tr.usage_input_tokens = 30; /* a provider that counts a refused request's input */
+    assert_rc(op_transition(&tr), 0);
+    assert_int_equal(listed("a")->tokens_served, 30);
+}
+
 const struct CMUnitTest conformance_tenant_tests[] = {
     CX_TEST(tenant_kept_on_the_task),
     CX_TEST(tenant_put_list_delete),
@@ -235,6 +348,8 @@ const struct CMUnitTest conformance_tenant_tests[] = {
     CX_TEST(band_before_share),
     CX_TEST(aging_counts_one_band_up),
     CX_TEST(charged_in_estimated_then_used_tokens),
+    CX_TEST(shares_are_per_band_in_used_tokens),
+    CX_TEST(rate_limited_fail_refunds_the_charge),
 };
 const size_t conformance_tenant_count =
     sizeof conformance_tenant_tests / sizeof *conformance_tenant_tests;

@@ -11,7 +11,7 @@ from cpdtest import CpdTestCase, main
 A_REC = ("id caps st model prov md probe reg hb la mc inf cur tc tf ls lc hs hlc hcf hcs hlat "
          "herr hci hcif hco hoa hra dra rep wr").split()
 T_REC = ("id type pl req st pr cat clat stat coat ps ag to mr re att res err md strat poa pou "
-         "dl x cm qs qk qm pqm pqs cseq dw ctk").split()
+         "dl x cm qs qk qm pqm pqs cseq dw ctk tnb").split()
 
 # docs/redis.md: a record's fields, in order, with redis-cli alone (read-only).
 READ_RECORD = ("local s = redis.call('GET', KEYS[1]) local c = string.find(s, '\\0', 1, true) "

@@ -20,7 +20,7 @@ PASSWORD = "s3cr3t-Pa55"
 A_REC = ("id caps st model prov md probe reg hb la mc inf cur tc tf ls lc hs hlc hcf hcs hlat "
          "herr hci hcif hco hoa hra dra rep wr").split()
 T_REC = ("id type pl req st pr cat clat stat coat ps ag to mr re att res err md strat poa pou "
-         "dl x cm qs qk qm pqm pqs cseq dw ctk").split()
+         "dl x cm qs qk qm pqm pqs cseq dw ctk tnb").split()
 
 
 def redis_config(url, fallback=None, **options):

@@ -210,6 +210,10 @@ class Heartbeat(CpdTestCase):
             r = self.c.post("agents/hb/heartbeat", {"status": status})
             self.assertStatus(r, 200, status)
             self.assertEqual(r.body, {"acknowledged": True, "status": status})
+            # the exact text, byte for byte (written without the JSON renderer)
+            self.assertEqual(int(r.headers["Content-Length"]),
+                             len('{"acknowledged":true,"status":"%s"}' % status))
+            self.assertEqual(r.headers["Content-Type"], "application/json")
             self.assertEqual(self.agent("hb")["status"], status)
 
     def test_guide_heartbeat_example(self):

@@ -3,6 +3,7 @@
  * alone (each key of headroom's order, affinity's warm agent, threshold, fallback and options),
  * and the core pieces that feed them: the per-agent recent-tasks window (p95, error rate,
  * bounds) and the affinity fields carried in a task's metadata. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -258,6 +259,51 @@ static void test_agent_stats_window(void **unused)
     agent_stats_free(s);
 }
 
+static int by_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The p95 and error rate kept incrementally agree with sorting the window after every record:
+ * duplicates, unknown latencies and values leaving the window included. */
+static void test_agent_stats_p95_incremental(void **unused)
+{
+    (void)unused;
+    struct agent_stats *s = agent_stats_new();
+    struct cp_agent_view a = agent("w1", 0, 1);
+    float ring[AGENT_STATS_WINDOW];
+    int ring_failed[AGENT_STATS_WINDOW];
+    uint32_t n = 0, at = 0;
+    unsigned seed = 12345;
+    for (int i = 0; i < 5000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        unsigned r = (seed >> 8) % 1000;
+        /* few distinct values (many duplicates), 1 in 10 unknown, a NaN now and then */
+        double latency = r < 100 ? -1 : r < 110 ? NAN : (double)(r % 37) * 2.5;
+        int failed = (int)(r % 7 == 0);
+        agent_stats_record(s, "w1", latency, failed);
+        ring[at] = latency >= 0 ? (float)latency : -1.0f;
+        ring_failed[at] = failed;
+        at = (at + 1) % AGENT_STATS_WINDOW;
+        if (n < AGENT_STATS_WINDOW) n++;
+        float known[AGENT_STATS_WINDOW];
+        uint32_t k = 0, nf = 0;
+        for (uint32_t j = 0; j < n; j++) {
+            if (ring[j] >= 0) known[k++] = ring[j];
+            nf += (uint32_t)ring_failed[j];
+        }
+        qsort(known, k, sizeof *known, by_float);
+        double want = k ? known[(95u * k + 99u) / 100u - 1] : -1;
+        struct cp_candidate_stats out;
+        agent_stats_fill(NULL, s, &a, &out);
+        assert_int_equal(out.recent_tasks, n);
+        assert_true(out.latency_p95_ms == want);
+        assert_true(out.error_rate == (double)nf / (double)n);
+    }
+    agent_stats_free(s);
+}
+
 static void test_affinity_metadata(void **unused)
 {
     (void)unused;
@@ -293,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_affinity_prefers_warm_agent),
         cmocka_unit_test(test_affinity_threshold_and_fallback),
         cmocka_unit_test(test_agent_stats_window),
+        cmocka_unit_test(test_agent_stats_p95_incremental),
         cmocka_unit_test(test_affinity_metadata),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -61,7 +61,7 @@ void mem_pending_insert(struct mem *m, struct mem_task *t, int front)
             after = after->prev;
     }
     band_link_after(b, after, t);
-    mem_tenant_waiting(m, cs->tenant, 1);
+    mem_tenant_waiting(m, cs->tenant, t->priority, 1);
     if (cs->n_pending++ == 0) {
         cs->prev = NULL;
         cs->next = m->active;
@@ -101,7 +101,7 @@ void mem_pending_remove(struct mem *m, struct mem_task *t)
     else
         b->tail = t->prev;
     t->prev = t->next = NULL;
-    mem_tenant_waiting(m, cs->tenant, -1);
+    mem_tenant_waiting(m, cs->tenant, t->priority, -1);
     if (--cs->n_pending == 0) {
         if (cs->prev)
             cs->prev->next = cs->next;
@@ -143,6 +143,7 @@ struct mem_task *mem_pending_best(struct mem *m, const char *const *have, uint32
             }
         }
     }
+    if (best) best->charged_band = (uint8_t)best_band; /* where its claim would be charged */
     return best;
 }
 

@@ -109,7 +109,11 @@ struct mem_tenant {
     uint32_t weight, max_in_flight;
     int configured;
     uint64_t waiting, in_flight, tokens_served;
-    double service; /* tokens charged / weight: the least-served tenant is served first */
+    /* Per priority band (shares are kept within a band: a tenant's high-priority tokens do not
+     * shrink its share of normal): tokens charged in the band / weight (the least-served tenant
+     * is served first) and its tasks queued in the band. */
+    double service[CP_PRIORITY_COUNT];
+    uint32_t waiting_in[CP_PRIORITY_COUNT];
     char id[];
 };
 
@@ -176,7 +180,8 @@ struct mem_task {
     /* place in mem.timeouts (claimed/running) or mem.waiting (waiting), or MEM_NO_HEAP */
     uint32_t heap_idx;
     uint8_t status, priority;
-    uint8_t waiting; /* pending but not yet due: in mem.waiting, not in a band */
+    uint8_t waiting;      /* pending but not yet due: in mem.waiting, not in a band */
+    uint8_t charged_band; /* tenants: the band its claim was charged in (one up when aged) */
     uint16_t id_len;
     char data[]; /* id '\0' payload '\0' */
 };
@@ -243,7 +248,7 @@ struct mem {
     struct mem_theap waiting;               /* pending tasks not yet due, by not_before */
     struct mem_hash idem;                   /* tasks with an idempotency key, by key */
     struct mem_hash tenants;                /* struct mem_tenant by id */
-    double vtime;                           /* the service being served now (tenants) */
+    double vtime[CP_PRIORITY_COUNT];        /* per band: the service being served now (tenants) */
     struct mem_affinity *affinity;          /* affinity key -> agent (memory_affinity.c) */
     int64_t hold_skipped_due; /* a claim's scratch: the earliest end of a hold it skipped */
     uint64_t seq;
@@ -334,7 +339,7 @@ struct mem_tenant *mem_tenant_get(struct mem *m, const char *id);
 void mem_tenant_put(struct mem *m, struct mem_tenant *tn);
 void mem_tenants_free(struct mem *m);
 /* One more (sign 1) or one fewer (-1) claimable task of tn. */
-void mem_tenant_waiting(struct mem *m, struct mem_tenant *tn, int sign);
+void mem_tenant_waiting(struct mem *m, struct mem_tenant *tn, int band, int sign);
 int mem_tenant_full(const struct mem_tenant *tn);           /* at its max_in_flight */
 void mem_tenant_claimed(struct mem *m, struct mem_task *t); /* charge the claim */
 void mem_tenant_released(struct mem_task *t);               /* left claimed/running */

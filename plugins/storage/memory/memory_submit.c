@@ -133,6 +133,7 @@ static int submit_one(struct mem *m, const struct cp_task_view *in, struct mem_t
         }
     }
     t->priority = (uint8_t)in->priority;
+    t->charged_band = t->priority;
     t->status = CP_TASK_PENDING;
     t->created_at = in->created_at_ms;
     t->pending_since = in->created_at_ms;

@@ -4,11 +4,17 @@
  *
  * Each pending queue (struct mem_capset) belongs to one tenant: the capability set and the
  * tenant together are its key, so a claim sees at most one head per (set, band, tenant) and
- * picks among them by band, then by the tenants' service, then by age. Service is the tokens a
- * tenant was charged divided by its weight: serving the least-served tenant first gives each
- * tenant with waiting work a share of the tokens proportional to its weight (deficit round
- * robin's long-run share, without a round pointer to keep). A tenant that had nothing waiting
- * starts again at the service being served now (mem.vtime), so idle time banks no credit.
+ * picks among them by band, then by the tenants' service in that band, then by tenant id (a tie
+ * between tenants: Redis's claim index keeps that order), then by age. Service is
+ * the tokens a tenant was charged in a band divided by its weight: serving the least-served
+ * tenant first gives each tenant with waiting work a share of the band's tokens proportional
+ * to its weight (deficit round robin's long-run share, without a round pointer to keep). It is
+ * kept per band because shares are per band: one counter for all bands made a tenant's
+ * high-priority tokens (chat turns) shrink its share of the normal band (the fleet benchmark
+ * measured b at 15-21 % of normal against a weight of 25 %). A claim is charged in the band it
+ * was chosen in (one up when aged: t->charged_band) and its usage corrects that same band. A
+ * tenant that had nothing waiting in a band starts again there at the service being served now
+ * (mem.vtime[band]), so idle time banks no credit.
  *
  * Ownership: a tenant record lives while a capset points at it (one reference each) or while
  * it is configured (one more). Its id string may be in a result being delivered, so a record
@@ -69,13 +75,17 @@ void mem_tenants_free(struct mem *m)
     mem_hash_free(&m->tenants);
 }
 
-void mem_tenant_waiting(struct mem *m, struct mem_tenant *tn, int sign)
+void mem_tenant_waiting(struct mem *m, struct mem_tenant *tn, int band, int sign)
 {
+    if (band < 0 || band >= CP_PRIORITY_COUNT) return;
     if (sign > 0) {
-        /* Back from idle: no credit for the time it had nothing waiting. */
-        if (tn->waiting++ == 0 && tn->service < m->vtime) tn->service = m->vtime;
-    } else if (tn->waiting > 0) {
-        tn->waiting--;
+        tn->waiting++;
+        /* Back from idle in this band: no credit for the time it had nothing waiting there. */
+        if (tn->waiting_in[band]++ == 0 && tn->service[band] < m->vtime[band])
+            tn->service[band] = m->vtime[band];
+    } else {
+        if (tn->waiting > 0) tn->waiting--;
+        if (tn->waiting_in[band] > 0) tn->waiting_in[band]--;
     }
 }
 
@@ -97,11 +107,16 @@ static uint64_t task_cost(const struct mem_task *t)
     return 1;
 }
 
+static int charged_band(const struct mem_task *t)
+{
+    return t->charged_band < CP_PRIORITY_COUNT ? t->charged_band : t->priority;
+}
+
 void mem_tenant_settle(struct mem_task *t, int64_t used)
 {
     struct mem_tenant *tn = t->caps->tenant;
     double delta = (double)(used < 0 ? 0 : used) - (double)task_cost(t);
-    tn->service += delta / (double)(tn->weight ? tn->weight : 1);
+    tn->service[charged_band(t)] += delta / (double)(tn->weight ? tn->weight : 1);
     if (delta < 0 && (uint64_t)-delta > tn->tokens_served)
         tn->tokens_served = 0;
     else
@@ -111,9 +126,13 @@ void mem_tenant_settle(struct mem_task *t, int64_t used)
 void mem_tenant_claimed(struct mem *m, struct mem_task *t)
 {
     struct mem_tenant *tn = t->caps->tenant;
+    int band = charged_band(t);
     uint64_t cost = task_cost(t);
-    if (tn->service > m->vtime) m->vtime = tn->service;
-    tn->service += (double)cost / (double)(tn->weight ? tn->weight : 1);
+    /* The service being served now: the least-served tenant's, the one claimed (not a running
+     * maximum: settled usage may lower it, and a tenant back from idle must not start above
+     * the tenants that kept work waiting). */
+    m->vtime[band] = tn->service[band];
+    tn->service[band] += (double)cost / (double)(tn->weight ? tn->weight : 1);
     tn->tokens_served += cost;
     tn->in_flight++;
 }
@@ -128,7 +147,11 @@ int mem_tenant_before(const struct mem_task *a, int band_a, const struct mem_tas
 {
     if (band_a != band_b) return band_a < band_b;
     const struct mem_tenant *ta = a->caps->tenant, *tb = b->caps->tenant;
-    if (ta != tb && ta->service != tb->service) return ta->service < tb->service;
+    if (ta != tb) { /* equal service: by tenant id (the order Redis's claim index keeps) */
+        if (ta->service[band_a] != tb->service[band_b])
+            return ta->service[band_a] < tb->service[band_b];
+        return strcmp(ta->id, tb->id) < 0;
+    }
     if (a->pending_since != b->pending_since) return a->pending_since < b->pending_since;
     return a->seq < b->seq;
 }

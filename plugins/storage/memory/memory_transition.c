@@ -118,6 +118,7 @@ static int apply(struct mem *m, struct mem_task *t, const struct cp_transition *
 #if CP_ABI_TARGET_MINOR >= 4
         if (tr->rate_limited) { /* the provider's 429: backoff, not a failure (docs/fleet.md) */
             mem_task_end_attempt(m, t, CP_ATTEMPT_RATE_LIMITED, now);
+            if (!tr->usage_set) mem_tenant_settle(t, 0); /* no call was made: refund the charge */
             int paused = mem_quota_rate_limited(m, t, tr->retry_after_ms, now);
             mem_task_requeue(m, t, now, paused ? 0 : tr->retry_after_ms);
             break;

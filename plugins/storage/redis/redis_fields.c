@@ -17,8 +17,8 @@ const char *const rs_task_fields[RS_TASK_FIELDS] = {
     "to", "mr",   "re", "att", "res", "err", "md",  "strat", "poa",  "pou",  "dl", "x"};
 
 const char *const rs_agent_own_fields[RS_AGENT_OWN_FIELDS] = {"wr"};
-const char *const rs_task_own_fields[RS_TASK_OWN_FIELDS] = {"cm",  "qs",   "qk", "qm", "pqm",
-                                                            "pqs", "cseq", "dw", "ctk"};
+const char *const rs_task_own_fields[RS_TASK_OWN_FIELDS] = {"cm",  "qs",   "qk", "qm",  "pqm",
+                                                            "pqs", "cseq", "dw", "ctk", "tnb"};
 
 /* At most 3 numbers of the packed text [s, s + n) into v; how many were read. */
 static int numbers(const char *s, size_t n, long long *v, int max)

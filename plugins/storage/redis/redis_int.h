@@ -292,7 +292,7 @@ enum { RS_AGENT_FIELDS = 30, RS_TASK_FIELDS = 24 };
 extern const char *const rs_agent_fields[RS_AGENT_FIELDS];
 extern const char *const rs_task_fields[RS_TASK_FIELDS];
 /* The scripts' own fields, after those of the reply (the layout 4 upgrade writes them too). */
-enum { RS_AGENT_OWN_FIELDS = 1, RS_TASK_OWN_FIELDS = 9 };
+enum { RS_AGENT_OWN_FIELDS = 1, RS_TASK_OWN_FIELDS = 10 };
 extern const char *const rs_agent_own_fields[RS_AGENT_OWN_FIELDS];
 extern const char *const rs_task_own_fields[RS_TASK_OWN_FIELDS];
 /* The packed est ("<input> <max_output>") and usage ("<input> <output> <cached>") members of a

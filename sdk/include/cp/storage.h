@@ -408,11 +408,11 @@ static inline uint32_t cp_jitter_mix(uint32_t seed, uint32_t k)
  *   (cp_task_view.tenant; NULL = CP_TENANT_DEFAULT). task_claim serves the best effective band
  *   first (priority, one band higher once the task has been pending claim.aging_ms); within
  *   a band, among tenants with a claimable task for this agent and fewer claimed/running tasks
- *   than their max_in_flight, the tenant with the least service (tokens charged / weight;
- *   a tenant that had nothing waiting starts at the least service being served, so idle time
- *   banks no credit), then the oldest (pending_since, arrival). A claim charges the tenant the
- *   task's est_input_tokens + est_output_tokens (1 when both are 0); a COMPLETE or FAIL with
- *   usage_set corrects that charge to usage_input_tokens + usage_output_tokens. tenant_put(t): sets
+ *   than their max_in_flight, the least service in that band (tokens charged there / weight;
+ *   back from idle in a band, a tenant starts at the service being served there), then the
+ *   lower tenant id, then the oldest. A claim charges, in its effective band, the task's
+ *   est_input_tokens + est_output_tokens (1 when both are 0); a COMPLETE or FAIL with usage_set
+ *   corrects it to the usage (in+out), a rate_limited FAIL without usage to 0. tenant_put(t): sets
  * t.id's weight (0 reads as 1) and max_in_flight (INVALID on an empty id); .tenants[0] after.
  *   tenant_delete(id): NOT_FOUND unless put; back to weight 1, no limit. tenant_list: .tenants.
  */

@@ -144,14 +144,14 @@ local A_REC = {'id', 'caps', 'st', 'model', 'prov', 'md', 'probe', 'reg', 'hb', 
                'hcif', 'hco', 'hoa', 'hra', 'dra', 'rep', 'wr'}
 local T_REC = {'id', 'type', 'pl', 'req', 'st', 'pr', 'cat', 'clat', 'stat', 'coat', 'ps', 'ag',
                'to', 'mr', 're', 'att', 'res', 'err', 'md', 'strat', 'poa', 'pou', 'dl', 'x',
-               'cm', 'qs', 'qk', 'qm', 'pqm', 'pqs', 'cseq', 'dw', 'ctk'}
+               'cm', 'qs', 'qk', 'qm', 'pqm', 'pqs', 'cseq', 'dw', 'ctk', 'tnb'}
 -- One table (REC) for the rest, to keep the scripts' main chunk under Lua's 200 locals:
 -- A_ABS / T_ABS, the positions that may be absent (the others always hold a value); ABSENT;
 -- FMT, struct.unpack formats of n zero-terminated strings (made at first use: a library may
 -- not call string functions while it loads); N, #A_REC and #T_REC as text.
 local REC = {A_ABS = {4, 5, 7, 13, 23, 29, 30, 31},
-             T_ABS = {12, 17, 18, 20, 21, 24, 26, 28, 29, 30, 31, 32, 33}, ABSENT = '\1',
-             FMT = {}, N = {[31] = '31', [33] = '33'}}
+             T_ABS = {12, 17, 18, 20, 21, 24, 26, 28, 29, 30, 31, 32, 33, 34}, ABSENT = '\1',
+             FMT = {}, N = {[31] = '31', [34] = '34'}}
 
 -- The record at key as an array of `n` fields, and its text; nil when there is none.
 function REC.get(key, n, abs)
@@ -428,7 +428,7 @@ local TR_ST, TR_CAT, TR_CLAT, TR_STAT, TR_COAT, TR_AG, TR_TO, TR_ATT, TR_RES, TR
 -- (and in REC, those used in one place or two)
 REC.A_WR, REC.T_TYPE, REC.T_POA, REC.T_POU, REC.T_QM, REC.T_PQM, REC.T_PQS, REC.T_CSEQ, REC.T_CTK =
     31, 2, 21, 22, 28, 29, 30, 31, 33
-REC.T_QK = 27
+REC.T_QK, REC.T_TNB = 27, 34
 
 -- The counters of an agent whose status or tasks in flight changed and nothing else counted
 -- (health, circuit, maximum, names): what agent_account(old, -1) + agent_account(new, 1) net.

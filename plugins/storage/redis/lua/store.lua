@@ -110,7 +110,7 @@ local function task_store(old, t)
     end
     if nq and nq ~= oq then
         call('ZADD', P .. 'q:' .. t.qk, t.qs, nq)
-        call('HSET', P .. 'capsets', t.qk, TN.setval(t.req, t.tn))
+        TN.enqueued(t.qk, t.req, t.tn, t.qs) -- capsets and the claim index (tenant.lua)
         PUBS[#PUBS + 1] = 'pending ' .. id
     end
     -- P.."delayed" by not_before: pending tasks waiting for it (dw), until reap makes them due.

@@ -71,7 +71,7 @@ local function submit_one(o)
         call('ZADD', P .. 'delayed', nb_s, id)
     else
         call('ZADD', P .. 'q:' .. qk, qs, m)
-        call('HSET', P .. 'capsets', qk, TN.setval(req, tn))
+        TN.enqueued(qk, req, tn, qs) -- capsets and the claim index (tenant.lua)
     end
     call('ZADD', P .. 'tasks', cat_s, m)
     call('ZADD', P .. 'tt:' .. ttype, cat_s, m)

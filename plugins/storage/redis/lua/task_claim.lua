@@ -1,8 +1,9 @@
 -- task_claim.lua — hand the best claimable pending task to an agent, atomically.
--- Candidates come from the queues (one ZSET per distinct required-capability set) whose set is a
--- subset of the claim's capabilities; the best is the lowest (score, member) over their heads,
--- i.e. priority, then pending_since, then arrival; among tenants (lua/tenant.lua) the band, the
--- tenant's service, then the rest. ARGV: inst now agent caps_mode token aging_ms caps...
+-- Candidates come from the queues (one ZSET per distinct required-capability set and tenant)
+-- whose set is a subset of the claim's capabilities; the best is the lowest (score, member) over
+-- their heads, i.e. priority, then pending_since, then arrival; among tenants (lua/tenant.lua)
+-- the band, the tenant's service, then the rest (found through the claim index, TN.pick).
+-- ARGV: inst now agent caps_mode token aging_ms caps...
 -- (caps_mode: 0 = the agent's registered capabilities, 1 = these, 2 = these but not sorted and
 -- unique: INVALID once the agent is known to exist; token: the claim's "<instance>:<n>", kept
 -- in the task as `ctk` so that claim_release.lua can undo this claim if its reply is lost).
@@ -41,25 +42,31 @@ if st ~= A_READY or inf >= mc or not circuit_ok then
     return reply(OK, nil, {agent_raw = atext, abefore = st})
 end
 
-local best
-local sets = call('HGETALL', P .. 'capsets')
-if #sets > 0 then
-    local have = {}
-    for _, c in ipairs((ARGV[4] == '1') and argv_list(7) or caps_dec(a[AR_CAPS])) do
-        have[c] = true
-    end
-    local function subset(enc)
-        for c in string.gmatch(enc, '([^\n]*)\n') do
-            if not have[c] then return false end
+local best, have
+local function subset(enc)
+    if not have then
+        have = {}
+        for _, c in ipairs((ARGV[4] == '1') and argv_list(7) or caps_dec(a[AR_CAPS])) do
+            have[c] = true
         end
-        return true
     end
+    for c in string.gmatch(enc, '([^\n]*)\n') do
+        if not have[c] then return false end
+    end
+    return true
+end
+-- Tasks held for this agent come first (lua/affinity.lua). Then, without aging: the claim
+-- index of lua/tenant.lua (a few heads whatever the tenant count); with aging: every queue's
+-- head, and the oldest task of the band after it.
+local aging = tonumber(ARGV[6]) or 0
+local sets = {}
+best = AF.first(aid, now, subset, {}, aging)
+if best then -- taken
+elseif aging > 0 then sets = call('HGETALL', P .. 'capsets') else best = TN.pick(subset, aid, now) end
+if #sets > 0 then
     -- One set (the usual case): its head is read whole at once, it is most likely the one.
     local single = #sets == 2
     local tcache = {} -- tenants (tenant.lua): a queue of a tenant at its max_in_flight is skipped
-    local aging = tonumber(ARGV[6]) or 0
-    best = AF.first(aid, now, subset, tcache, aging) -- tasks held for this agent come first
-    if best then sets = NONE end
     for i = 1, #sets, 2 do
         local tn = TN.of_set(sets[i + 1])
         local ts = subset(sets[i + 1]) and TN.state(tcache, tn)
@@ -90,7 +97,8 @@ if #sets > 0 then
                         not AF.other(tid, aid, now) then -- (held for another agent: skipped)
                         -- alone: the queue's only task, so claiming it empties the queue
                         best = {s = c.s, m = m, id = tid, qk = sets[i], t = rec[1] and rec,
-                                alone = off == 0 and #r == 2, b = c.b, v = c.v, tn = tn, ts = ts}
+                                alone = off == 0 and #r == 2, b = c.b, v = c.v, ti = c.ti, tn = tn,
+                                ts = ts}
                         done = true
                         break
                     end
@@ -104,7 +112,7 @@ if #sets > 0 then
             if c and AF.other(string.sub(c.m, 18), aid, now) then c = nil end
             if c and (not best or TN.before(c, best)) then
                 best = {s = c.s, m = c.m, id = string.sub(c.m, 18), qk = sets[i], alone = false,
-                        b = c.b, v = c.v, tn = tn, ts = ts}
+                        b = c.b, v = c.v, ti = c.ti, tn = tn, ts = ts}
             end
         end
     end
@@ -128,15 +136,16 @@ t[TR_ST], t[TR_AG], t[TR_CLAT], t[TR_STAT], t[TR_ATT] = ST_S[T_CLAIMED], aid, no
 t[REC.T_CSEQ], t[REC.T_CTK], t[TR_DL] = cseq, ARGV[5], dl_s
 -- leaving pending keeps the place (RELEASE puts the task back there)
 t[REC.T_PQM], t[REC.T_PQS], t[REC.T_QM], t[TR_QS] = best.m, t[TR_QS], false, false
+t[REC.T_TNB] = best.b and istr(best.b) or false -- the band charged (tenant.lua)
 local ttext = trec_set(tid, t)
 local q = P .. 'q:' .. best.qk
 call('ZREM', q, best.m)
 AF.claimed(tid)
-if best.alone then call('HDEL', P .. 'capsets', best.qk) end
+if best.rk then TN.took(best) elseif best.alone then call('HDEL', P .. 'capsets', best.qk) end
 if dl > 0 then call('ZADD', P .. 'inflight', dl_s, tid) end
 call('ZADD', P .. 'af:' .. aid, cseq, tid)
 task_restatus(t[TR_CM], t[TR_CAT], T_PENDING, T_CLAIMED)
-TN.claimed(best.tn, best.ts, TN.cost(t))
+TN.claimed(best.tn, best.ts, TN.cost(t), best.b)
 
 -- The agent: one more in flight, busy at the maximum (agent_norm()).
 local inf1 = inf + 1

@@ -133,6 +133,8 @@ else
     if us and (kind == TR_COMPLETE or kind == TR_FAIL) then
         t.us = us
         TN.settle(t, us) -- tenants: the claim's charge, estimate -> actual
+    elseif kind == TR_FAIL and rl then
+        TN.settle(t, '0 0') -- a 429 without usage: no call was made, the charge is refunded
     end
     if kind == TR_FAIL and rl then
         -- The provider's 429: back to pending, no retry and no failure counted; the task waits
