@@ -87,6 +87,11 @@ uint64_t claims_room_seq(const struct claims *s)
     return s->room_seq;
 }
 
+uint64_t claims_quota_seq(const struct claims *s)
+{
+    return s->quota_seq;
+}
+
 int claims_agent_may_wait(const struct cp_agent_view *a, int64_t now_ms)
 {
     if (a->status != CP_AGENT_STARTING && a->status != CP_AGENT_READY && a->status != CP_AGENT_BUSY)
@@ -308,6 +313,7 @@ static void claim_for(struct claims *s, struct claimer *c, struct wake *w)
         s->n_quota--;
     }
     c->room_seen = s->room_seq;
+    c->quota_seen = s->quota_seq;
     c->claim_ms = clock_now_ms();
     TAILQ_INSERT_TAIL(&s->claiming, c, link);
     struct cp_claim claim = {c->agent_id, (const char *const *)c->caps, c->n_caps, c->claim_ms,
@@ -499,6 +505,8 @@ static int quota_held_of(const struct cp_result *res)
 
 void claims_mark_quota(struct claims *s, struct claimer *c)
 {
+    /* room came back while its claim was in flight: that claim may have been too early */
+    if (c->quota_seen != s->quota_seq) recheck_soon(c);
     if (c->quota) return;
     c->quota = 1;
     s->n_quota++;
@@ -511,6 +519,7 @@ static void recheck_quota(struct claimer *c)
 
 void claims_quota_room(struct claims *s)
 {
+    s->quota_seq++;
     if (s->n_quota) claims_held_each(s, recheck_quota);
 }
 
@@ -553,6 +562,7 @@ struct claimer *claims_hold(struct claims *s, const char *agent_id, const char *
     struct timeval tv = cp_ms_to_timeval(block_ms);
     evtimer_add(c->timer, &tv);
     c->blocked = agent && !cp_agent_may_claim(agent, clock_now_ms());
+    c->quota_seen = seen.quota;
     claims_held_add(s, c);
     /* A wake-up ended without placing its task between the claim being sent and now (the claim
      * may have been evaluated before that task was pending, and it was not held to be offered

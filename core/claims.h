@@ -44,7 +44,7 @@ int claims_agent_may_wait(const struct cp_agent_view *a, int64_t now_ms);
 /* What a claim saw before it was sent: claims_pending_seq() and claims_room_seq(). If either
  * moved for it meanwhile, the claim held after it claims once more. */
 struct claims_seen {
-    uint64_t pending, room;
+    uint64_t pending, room, quota;
 };
 
 /* Hold a claim for up to block_ms. caps: the claim's capabilities (sorted; copied). `agent`: its
@@ -65,9 +65,11 @@ void claims_cancel(struct claims *cl, struct claimer *c);
 uint64_t claims_pending_seq(const struct claims *cl);
 /* A counter that moves with every claims_room(). */
 uint64_t claims_room_seq(const struct claims *cl);
+/* A counter that moves with every claims_quota_room(). */
+uint64_t claims_quota_seq(const struct claims *cl);
 static inline struct claims_seen claims_seen_now(const struct claims *cl)
 {
-    struct claims_seen s = {claims_pending_seq(cl), claims_room_seq(cl)};
+    struct claims_seen s = {claims_pending_seq(cl), claims_room_seq(cl), claims_quota_seq(cl)};
     return s;
 }
 size_t claims_held_count(const struct claims *cl);

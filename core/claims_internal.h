@@ -34,6 +34,9 @@ struct claims {
      * one agent got room while its claim was in flight, without a map of every agent. */
     uint64_t room_seq;
     uint64_t room_ring[ROOM_RING];
+    /* Bumped by every claims_quota_room(): a claim held back by a quota whose room came while
+     * it was in flight (a pub/sub message read before its reply) claims again. */
+    uint64_t quota_seq;
 };
 
 /* The held claimers with one capability set. */
@@ -67,13 +70,14 @@ struct claimer {
     int64_t claim_ms;  /* now_ms of its last store claim (the pass-over test) */
     uint64_t hold_seq; /* order of its last hold: ties in by_id */
     uint64_t tried_gen;
-    int missed;         /* a wake-up ended unplaced while its claim was in flight */
-    int blocked;        /* its agent may not claim now, only wait (claims_agent_may_wait): held
-                           for claims_room(), never offered tasks; changed only while not
-                           held */
-    uint64_t room_seen; /* claims_room_seq() when its last claim was sent */
-    int quota;          /* its last claim was held back by a provider quota (quota.h) */
-    struct wake *wake;  /* while CLAIMING */
+    int missed;          /* a wake-up ended unplaced while its claim was in flight */
+    int blocked;         /* its agent may not claim now, only wait (claims_agent_may_wait): held
+                            for claims_room(), never offered tasks; changed only while not
+                            held */
+    uint64_t room_seen;  /* claims_room_seq() when its last claim was sent */
+    int quota;           /* its last claim was held back by a provider quota (quota.h) */
+    uint64_t quota_seen; /* claims_quota_seq() when its last claim was sent */
+    struct wake *wake;   /* while CLAIMING */
 };
 
 /* fn on every held claimer (fn must not change the held set; it may arm timers). */

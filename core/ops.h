@@ -71,7 +71,7 @@ struct ops_call {
         struct {
             const struct ops_claim *in;
             int64_t arrived_ms;
-            uint64_t seen_pending, seen_room; /* struct claims_seen */
+            uint64_t seen_pending, seen_room, seen_quota; /* struct claims_seen */
             struct claimer *held;
             cp_storage_cb done; /* complete_next: the transition's answer */
             int32_t tr_kind;    /* complete_next: COMPLETE or FAIL */

@@ -41,7 +41,8 @@ void ops_claim_answered(struct ops_call *call, const struct cp_result *res)
     /* Nothing now: hold the claim with its capabilities (default: the agent's own). */
     const char *const *caps = in->capabilities ? in->capabilities : res->agent->capabilities;
     uint32_t n = in->capabilities ? in->n_capabilities : res->agent->n_capabilities;
-    struct claims_seen seen = {call->u.claim.seen_pending, call->u.claim.seen_room};
+    struct claims_seen seen = {call->u.claim.seen_pending, call->u.claim.seen_room,
+                               call->u.claim.seen_quota};
     call_hold(call, 1);
     struct claimer *held =
         claims_hold(core->claims, in->agent_id, caps, n, res->agent, in->block_ms,
@@ -72,6 +73,7 @@ void ops_claim_init(struct cp_core *core, struct ops_call *call, const struct op
     struct claims_seen seen = claims_seen_now(core->claims);
     call->u.claim.seen_pending = seen.pending;
     call->u.claim.seen_room = seen.room;
+    call->u.claim.seen_quota = seen.quota;
     call->u.claim.held = NULL;
 }
 

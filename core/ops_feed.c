@@ -16,6 +16,7 @@
  *
  * Cost: nothing while nobody subscribed (the source is off: no domain event is built, no
  * store feed). The first subscriber turns the source on, the last one off. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -81,6 +82,9 @@ static const int kind_of_change[CP_CHANGE_KIND_COUNT] = {
     [CP_CHANGE_TASK_EXTENDED] = EVT_TASK_EXTENDED,
     [CP_CHANGE_TASK_DUE] = EVT_TASK_DUE,
     [CP_CHANGE_TASK_RETRIED] = EVT_TASK_RETRIED,
+    [CP_CHANGE_QUOTA_PAUSED] = EVT_QUOTA_PAUSED,
+    [CP_CHANGE_QUOTA_RESUMED] = EVT_QUOTA_RESUMED,
+    [CP_CHANGE_QUOTA_CONCURRENCY] = EVT_QUOTA_CONCURRENCY,
 };
 
 static void on_store_change(void *arg, const struct cp_change *c)
@@ -102,6 +106,11 @@ static void on_store_change(void *arg, const struct cp_change *c)
         .priority = c->priority,
     };
     if (e.kind == EVT_GAP) e.id = 0;
+    if (c->size >= offsetof(struct cp_change, quota_limit) + sizeof c->quota_limit) {
+        e.quota_id = c->quota_id;
+        e.quota_until_ms = c->quota_until_ms;
+        e.quota_limit = c->quota_limit;
+    }
     deliver(f, &e);
 }
 

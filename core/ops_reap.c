@@ -22,6 +22,7 @@
 #include "health.h"
 #include "log.h"
 #include "metrics.h"
+#include "quota.h"
 #include "ops_internal.h"
 #include "scheduler.h"
 #include "xalloc.h"
@@ -54,11 +55,14 @@ static void emit_store_event(struct cp_core *core, int kind, const struct cp_eve
 
 void ops_react_store_events(struct cp_core *core, const struct cp_event *ev, size_t n)
 {
-    int emit = ops_events_on(core);
+    int emit = ops_events_on(core), left = 0;
     for (size_t i = 0; i < n; i++) {
         const struct cp_event *e = &ev[i];
         if (e->agent_id && e->kind != CP_EVENT_TASK_DELETED) /* its tasks or status changed */
             claims_room(core->claims, e->agent_id, NULL);
+        /* a task left its holder: its quota places are back (claims held by a quota retry) */
+        left |=
+            e->task_id && (e->kind == CP_EVENT_TASK_TIMEOUT || e->kind == CP_EVENT_TASK_REQUEUED);
         switch (e->kind) {
         case CP_EVENT_TASK_TIMEOUT:
             metrics_task_event(e->task_type ? e->task_type : "unknown", MET_TASK_TIMEOUT);
@@ -91,6 +95,7 @@ void ops_react_store_events(struct cp_core *core, const struct cp_event *ev, siz
             break;
         }
     }
+    if (left) quotas_room(core->quotas);
 }
 
 /* ---- one pass ---- */

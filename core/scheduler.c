@@ -12,6 +12,7 @@
 #include "claims.h"
 #include "clock.h"
 #include "core.h"
+#include "quota.h"
 #include "xalloc.h"
 
 struct waiter {
@@ -123,7 +124,8 @@ void sched_task_event(struct scheduler *s, const char *task_id, const char *cons
  * flight may have missed it (claims_missed moves pending_seq for them). Else the task is read
  * first; a claim in flight that missed it is held by the time that read answers (same
  * connection, in order) or is covered by the wake-up ending unplaced (claims.c).
- * "room": agent `id` may be able to claim again (claims_room). */
+ * "room": agent `id` may be able to claim again (claims_room). "quota": a task under quota `id`
+ * left its holder, or the quota changed: claims held by a quota try again (quotas_room). */
 void sched_store_changed(void *sched, const char *kind, const char *id)
 {
     struct scheduler *s = sched;
@@ -131,6 +133,8 @@ void sched_store_changed(void *sched, const char *kind, const char *id)
         task_done(s, id);
     else if (strcmp(kind, "room") == 0)
         claims_room(s->claims, id, NULL);
+    else if (strcmp(kind, "quota") == 0)
+        quotas_room(s->core->quotas);
     else if (strcmp(kind, "pending") == 0 && claims_idle(s->claims))
         claims_missed(s->claims, NULL, 0);
     else if (strcmp(kind, "pending") == 0)

@@ -18,7 +18,7 @@ PASSWORD = "s3cr3t-Pa55"
 
 # The fields of a record as stored (layout 4), in order: A_REC and T_REC of lua/common.lua.
 A_REC = ("id caps st model prov md probe reg hb la mc inf cur tc tf ls lc hs hlc hcf hcs hlat "
-         "herr hci hcif hco hoa hra dra rep wr").split()
+         "herr hci hcif hco hoa hra dra rep qsc wr").split()
 T_REC = ("id type pl req st pr cat clat stat coat ps ag to mr re att res err md strat poa pou "
          "dl x cm qs qk qm pqm pqs cseq dw ctk tnb").split()
 

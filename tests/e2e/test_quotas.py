@@ -88,11 +88,8 @@ class TokenFields(cpdtest.CpdTestCase):
                              mentions=name)
 
 
-MEMORY = cpdtest.STORE == "memory"
-
-
 class Quotas(cpdtest.CpdTestCase):
-    """Provider quotas (memory store; the Redis store answers 501 not_supported for now)."""
+    """Provider quotas, on both stores (on Redis kept and enforced by its scripts)."""
     cpd_config = {"auth": {"tokens": ["adm:admin", "ag:agent", "rd:reader"]},
                   "quotas": [{"id": "cfg-q", "scope": {"provider": "cfgp", "model": "m1"},
                               "rpm": 100, "tpm": 5000}]}
@@ -107,13 +104,6 @@ class Quotas(cpdtest.CpdTestCase):
         r = self.c.get("quotas/" + qid)
         self.assertStatus(r, 200)
         return r.body
-
-    def setUp(self):
-        super().setUp()
-        if not MEMORY:
-            r = self.c.post("quotas", {"id": "q", "scope": {"provider": "p"}, "rpm": 1})
-            self.assertError(r, 501, "not_supported", mentions="quotas")
-            self.skipTest("provider quotas: memory store only for now")
 
     def test_crud_config_and_errors(self):
         listed = self.c.get("quotas", token="rd").body["quotas"]
@@ -199,6 +189,24 @@ class Quotas(cpdtest.CpdTestCase):
         (r, elapsed) = h.join()
         self.assertEqual(r.body["task"]["id"], t2)
         self.assertLess(elapsed, 10)  # woken by the slot, not by its block time
+
+    def test_a_task_timing_out_gives_its_place_back_and_wakes_held_claims(self):
+        self.put(id="to", scope={"provider": "pt"}, max_in_flight=1)
+        cap = self.uid("cap")
+        for a in ("h1", "h2"):
+            self.register(a, capabilities=[cap], provider="pt")
+        t1 = self.submit(required_capabilities=[cap], timeout_seconds=1, max_retries=0)
+        self.assertEqual(self.claim("h1")["id"], t1)
+        t2 = self.submit(required_capabilities=[cap])
+        self.assertIsNone(self.claim("h2"))  # the quota's one place is t1's
+        h = cpdtest.in_thread(self.cpd.client(token="ag").post, "tasks/claim",
+                              {"agent_id": "h2", "block_ms": 15000})
+        (r, elapsed) = h.join()
+        # t1 timed out for good (no task became pending): the reaper's release woke the claim
+        self.assertEqual(r.body["task"]["id"], t2)
+        self.assertLess(elapsed, 8)
+        self.assertEqual(self.task(t1)["status"], "timeout")
+        self.assertEqual(self.quota("to")["in_flight"], 1)  # t2's
 
     def test_rate_limited_pauses_the_quota_for_every_agent(self):
         self.put(id="rl", scope={"provider": "pr"}, max_in_flight=4)

@@ -84,7 +84,10 @@ static const char *keep(struct saved *s, const char *v)
 static void save_result(struct saved *s, const struct cp_result *res)
 {
     memset(s, 0, sizeof *s);
+    s->res.size = sizeof s->res;
     s->res.rc = res->rc;
+    s->res.quota_held = res->quota_held; /* provider quotas: held back, and until when */
+    s->res.next_due_ms = res->next_due_ms;
     s->res.message = keep(s, res->message);
     if (res->agent) {
         const struct cp_agent_view *a = res->agent;

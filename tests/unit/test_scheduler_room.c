@@ -164,6 +164,38 @@ static void test_room_from_another_process(void **s)
     assert_string_equal(b.task, t2);
 }
 
+static void quota_put_ok(void *cookie, const struct cp_result *res)
+{
+    (void)cookie;
+    assert_int_equal(res->rc, 0);
+}
+
+/* A claim held back by a provider quota, whose room came back while it was in flight (the
+ * other process's "quota" message read before the claim's reply: two connections): the held
+ * claim claims again at once instead of waiting for the next room or block_ms. */
+static void test_quota_room_while_the_claim_was_in_flight(void **s)
+{
+    (void)s;
+    struct cp_quota_view q = {
+        .size = sizeof q, .id = "q", .scope = {"p", NULL, NULL}, .max_in_flight = 1};
+    core.store->quota_put(core.st, &q, quota_put_ok, NULL);
+    char t1[64], t2[64];
+    reg_agent("a", "x", 5);
+    submit_task(t1, "x", NULL, 60000, 0);
+    submit_task(t2, "x", NULL, 60000, 0);
+    claim_start(&a, "a", NULL, 0);
+    assert_string_equal(a.task, t1);
+    px.claim_mode = PX_DEFER_REPLY;
+    claim_start(&b, "a", NULL, 60000); /* the store holds it back: the quota's place is t1's */
+    px.claim_mode = PX_PASS;
+    assert_int_equal(transition_elsewhere(CP_TR_COMPLETE, t1, "a"), 0);
+    sched_store_changed(core.sched, "quota", "q");
+    assert_int_equal(px_flush_one(), 1); /* held by the quota... */
+    RUN_UNTIL(b.answered, 3000);         /* ...and claims again at once */
+    assert_string_equal(b.task, t2);
+    assert_int_equal(px_claims_of("a"), 3);
+}
+
 /* The wake-up claim of a held claimer fails in the store (its reply lost): the claim is not
  * answered null at once — it keeps waiting, and the next task reaches it. */
 static void test_wake_up_claim_failed_keeps_waiting(void **s)
@@ -216,6 +248,7 @@ int main(void)
         T(test_unregistered_while_held_for_room),
         T(test_room_while_the_claim_was_in_flight),
         T(test_room_from_another_process),
+        T(test_quota_room_while_the_claim_was_in_flight),
         T(test_wake_up_claim_failed_keeps_waiting),
         T(test_failed_claim_still_ends_at_block_ms),
     };

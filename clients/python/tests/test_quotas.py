@@ -1,16 +1,14 @@
 """test_quotas.py — provider quotas through the client (docs/fleet.md): put/list/get/delete
 quotas, est_tokens on submit, usage on complete, a 429 reported with fail(rate_limited=True)
-pausing the quota, quota_scopes on register. Memory store only for now (Redis answers 501)."""
+pausing the quota, quota_scopes on register. Both stores."""
 
 import unittest
 
-import cpdtest
 from support import CpdCase, run_async
 
 import cpclient
 
 
-@unittest.skipUnless(cpdtest.STORE == "memory", "provider quotas: memory store only for now")
 class QuotasTest(CpdCase):
     def test_quotas_tokens_and_429(self):
         c = self.client()

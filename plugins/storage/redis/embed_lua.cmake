@@ -31,8 +31,8 @@ endfunction()
 # The prelude: common.lua, then the shared modules appended to it in this order (each uses what
 # those before it define): tenant.lua (fair share between tenants), store.lua (the generic
 # path's writes), rules.lua (rules several ops share), submit.lua (storing a submitted task),
-# affinity.lua (affinity holds).
-set(PRELUDE tenant store rules submit affinity)
+# affinity.lua (affinity holds), quota.lua (provider quotas).
+set(PRELUDE tenant store rules submit affinity quota)
 file(READ ${LUA_DIR}/common.lua common_hex HEX)
 foreach(module ${PRELUDE})
   file(READ ${LUA_DIR}/${module}.lua module_hex HEX)

@@ -8,6 +8,7 @@
  * search and one memmove of pointers (0.8 MB at 100,000 agents, well under a millisecond).
  * Agents arrive in agent_id order while the cache is loaded page by page, so a load appends.
  * Memory is counted as it is allocated (rs_acache.bytes, docs/redis.md). */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,15 +50,33 @@ static char *copy_view(const struct cp_agent_view *in, struct cp_agent_view *out
                str_size(in->current_task_id) + str_size(in->health.error);
     for (uint32_t i = 0; i < in->n_capabilities; i++)
         n += str_size(in->capabilities[i]);
+    /* quota_scopes (2.4): the array after the capability pointers, then their strings */
+    uint32_t nsc =
+        in->size >= offsetof(struct cp_agent_view, n_quota_scopes) + sizeof in->n_quota_scopes &&
+                in->quota_scopes
+            ? in->n_quota_scopes
+            : 0;
+    size_t scopes = (size_t)nsc * sizeof(struct cp_quota_scope);
+    n += scopes;
+    for (uint32_t i = 0; i < nsc; i++)
+        n += str_size(in->quota_scopes[i].provider) + str_size(in->quota_scopes[i].model) +
+             str_size(in->quota_scopes[i].key_id);
     char *blob = malloc(n ? n : 1);
     if (!blob) return NULL;
     memset(out, 0, sizeof *out);
     memcpy(out, in, in->size < sizeof *out ? in->size : sizeof *out);
     out->size = sizeof *out;
     const char **cv = (const char **)(void *)blob;
-    char *at = blob + caps;
+    struct cp_quota_scope *sv = (struct cp_quota_scope *)(void *)(blob + caps);
+    char *at = blob + caps + scopes;
     for (uint32_t i = 0; i < in->n_capabilities; i++)
         cv[i] = put_str(&at, in->capabilities[i]);
+    for (uint32_t i = 0; i < nsc; i++)
+        sv[i] = (struct cp_quota_scope){put_str(&at, in->quota_scopes[i].provider),
+                                        put_str(&at, in->quota_scopes[i].model),
+                                        put_str(&at, in->quota_scopes[i].key_id)};
+    out->quota_scopes = nsc ? sv : NULL;
+    out->n_quota_scopes = nsc;
     out->capabilities = in->n_capabilities ? cv : NULL;
     out->agent_id = put_str(&at, in->agent_id);
     out->model = put_str(&at, in->model);

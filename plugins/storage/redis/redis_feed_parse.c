@@ -2,7 +2,9 @@
  * records: pure and bounded, since the bytes come from Redis (tests/test_redis_feed_parse.c).
  * A message is "<number of the first change>\n" then one line per change
  *   "<kind> <at> <agent> <task> <type> <old> <new> <old circuit> <new circuit> <attempt> <pr>"
- * with "~" for no id. It is checked whole before anything is handed over: every field present,
+ * with "~" for no id; a quota change (CP_CHANGE_QUOTA_*, lua/quota.lua) has the quota id in the
+ * task's place, its concurrency limit in the attempt's and a 12th field: its pause's end. It is
+ * checked whole before anything is handed over: every field present,
  * numbers within range, ids of the host's identifier characters (1-128 of A-Z a-z 0-9 . _ : @
  * / -), kinds above CP_CHANGE_GAP (the host skips kinds it does not know). */
 #include <errno.h>
@@ -13,6 +15,7 @@
 
 #define RS_FEED_MAX_MESSAGE (8u << 20) /* larger messages are refused (the caller: a gap) */
 #define RS_FEED_FIELDS 11
+#define RS_FEED_QUOTA_FIELDS 12
 #define RS_ID_MAX 128
 
 static int valid_id(const char *s, size_t n)
@@ -42,19 +45,19 @@ static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
  * place) into *c; its strings point into the line. */
 static int parse_line(char *line, struct cp_change *c)
 {
-    char *f[RS_FEED_FIELDS];
+    char *f[RS_FEED_QUOTA_FIELDS];
     int n = 0;
     char *p = line;
     for (;;) {
-        if (n == RS_FEED_FIELDS) return -1; /* a field too many */
+        if (n == RS_FEED_QUOTA_FIELDS) return -1; /* a field too many */
         f[n++] = p;
         char *sp = strchr(p, ' ');
         if (!sp) break;
         *sp = '\0';
         p = sp + 1;
     }
-    if (n != RS_FEED_FIELDS) return -1;
-    int64_t v[RS_FEED_FIELDS];
+    if (n != RS_FEED_FIELDS && n != RS_FEED_QUOTA_FIELDS) return -1;
+    int64_t v[RS_FEED_QUOTA_FIELDS];
     static const int numeric[] = {0, 1, 5, 6, 7, 8, 9, 10};
     for (size_t i = 0; i < sizeof numeric / sizeof *numeric; i++) {
         int k = numeric[i];
@@ -76,6 +79,16 @@ static int parse_line(char *line, struct cp_change *c)
         }
     }
     if (v[0] <= CP_CHANGE_GAP) return -1; /* a gap is never published */
+    int quota = v[0] >= CP_CHANGE_QUOTA_PAUSED && v[0] <= CP_CHANGE_QUOTA_CONCURRENCY;
+    if (quota != (n == RS_FEED_QUOTA_FIELDS)) return -1;
+    if (quota) {
+        if (!c->task_id || parse_i64(f[11], 0, INT64_MAX, &v[11]) < 0) return -1;
+        c->quota_id = c->task_id;
+        c->task_id = NULL;
+        c->quota_until_ms = v[11];
+        c->quota_limit = (uint32_t)v[9];
+        v[9] = 0;
+    }
     c->size = sizeof *c;
     c->kind = (int32_t)v[0];
     c->at_ms = v[1];

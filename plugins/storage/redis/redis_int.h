@@ -288,7 +288,7 @@ int rs_format_command(char **out, int argc, const char **argv, const size_t *len
  * reply of a record as a table (agent_reply() / task_reply() in lua/common.lua), or a record as
  * stored (one value, layout 4: the first fields of A_REC / T_REC in lua/common.lua) put in this
  * order by rs_record_row(). */
-enum { RS_AGENT_FIELDS = 30, RS_TASK_FIELDS = 24 };
+enum { RS_AGENT_FIELDS = 31, RS_TASK_FIELDS = 24 };
 extern const char *const rs_agent_fields[RS_AGENT_FIELDS];
 extern const char *const rs_task_fields[RS_TASK_FIELDS];
 /* The scripts' own fields, after those of the reply (the layout 4 upgrade writes them too). */
@@ -460,6 +460,15 @@ void rs_tenant_delete(void *st, const char *tenant_id, cp_storage_cb cb, void *c
 void rs_tenant_list(void *st, cp_storage_cb cb, void *cookie);
 int rs_reply_tenants(const redisReply *r, struct rs_arena *arena,
                      const struct cp_tenant_view *const **out, size_t *n);
+/* redis_quota.c: the provider-quota ops; an agent's quota_scopes as an argument and from its
+ * record (the field qsc); a reply's 17th member {quota_held, quotas} (borrowing r's strings;
+ * 0, CP_ERR_NOMEM, or CP_ERR_UNAVAILABLE when malformed). */
+void rs_quota_put(void *st, const struct cp_quota_view *q, cp_storage_cb cb, void *cookie);
+void rs_quota_delete(void *st, const char *quota_id, cp_storage_cb cb, void *cookie);
+void rs_quota_list(void *st, int64_t now_ms, cp_storage_cb cb, void *cookie);
+void rs_args_scopes(struct rs_args *a, const struct cp_agent_view *in);
+int rs_reply_scopes(const redisReply *r, struct rs_arena *arena, struct cp_agent_view *a);
+int rs_reply_quotas(const redisReply *r, struct rs_arena *arena, struct cp_result *res);
 /* redis_affinity.c: prompt-cache affinity's key -> agent memory (plain GET / SET PX). */
 void rs_affinity_get(void *st, const char *key, int64_t now_ms, cp_storage_cb cb, void *cookie);
 void rs_affinity_set(void *st, const struct cp_affinity *a, cp_storage_cb cb, void *cookie);

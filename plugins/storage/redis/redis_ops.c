@@ -66,6 +66,7 @@ void rs_agent_register(void *st, const struct cp_agent_view *in, int64_t now_ms,
     args_opt(&a, in->metadata_json);
     args_opt(&a, in->health_probe_json);
     args_i64(&a, in->max_concurrent_tasks);
+    rs_args_scopes(&a, in); /* quota_scopes (2.4): redis_quota.c */
     args_names(&a, in->capabilities, in->n_capabilities);
     rs_op_start(rs, RS_AGENT_REGISTER, &a, cb, cookie);
 }

@@ -245,6 +245,9 @@ static const struct cp_storage_ops rs_ops = {
     .tenant_put = rs_tenant_put,
     .tenant_delete = rs_tenant_delete,
     .tenant_list = rs_tenant_list,
+    .quota_put = rs_quota_put,
+    .quota_delete = rs_quota_delete,
+    .quota_list = rs_quota_list,
     .affinity_get = rs_affinity_get,
     .affinity_set = rs_affinity_set,
 };

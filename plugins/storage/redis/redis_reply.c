@@ -207,6 +207,9 @@ static const struct cp_agent_view *agent(struct rd *d, const redisReply *r)
     h->retry_at_ms = i64(d, e[27]);
     a->drained_at_ms = i64(d, e[28]); /* nil (a record from before 2.4): 0, not drained */
     /* e[29], the status the agent reported, is the scripts' own. */
+    int qrc = rs_reply_scopes(e[30], d->arena, a); /* quota_scopes (2.4) */
+    if (qrc == CP_ERR_NOMEM) d->oom = 1;
+    if (qrc == CP_ERR_UNAVAILABLE) d->bad = "malformed quota_scopes";
     return a;
 }
 
@@ -396,7 +399,8 @@ static void parse_short(struct rd *d, const redisReply *reply, struct cp_result 
         /* The claim's reply: one level only (its own 8th member would be malformed). */
         struct cp_result *next = alloc(d, sizeof *next);
         if (next) {
-            if (e[7]->type != REDIS_REPLY_ARRAY || e[7]->elements != 7)
+            /* short, or long when a quota held the claim (17 members) */
+            if (e[7]->type != REDIS_REPLY_ARRAY || (e[7]->elements != 7 && e[7]->elements != 17))
                 d->bad = "redis: malformed claim in a complete_next reply";
             else {
                 int nrc = rs_reply_parse(e[7], d->arena, next);
@@ -414,10 +418,11 @@ int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_re
     res->size = sizeof(*res);
     struct rd d = {arena, NULL, 0};
     /* The short form: 7 members (8 with complete_next's claim). The long one: 14; the tenant
-     * ops add their tenants as a 16th (after a nil 15th). */
+     * ops add their tenants as a 16th (after a nil 15th), the quota ops and a claim held by a
+     * quota {quota_held, quotas} as a 17th (after nil 15th and 16th). */
     if (!reply || reply->type != REDIS_REPLY_ARRAY ||
         !(reply->elements == 7 || reply->elements == 8 || reply->elements == 14 ||
-          reply->elements == 16)) {
+          reply->elements == 16 || reply->elements == 17)) {
         res->rc = CP_ERR_UNAVAILABLE;
         res->message = "redis: malformed script reply";
         return res->rc;
@@ -458,6 +463,11 @@ int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_re
     befores(&d, e[10], e[11], res); /* what the agent and the task were before */
     res->next_due_ms = i64(&d, e[12]);
     res->more = (int32_t)i64(&d, e[13]);
+    if (reply->elements == 17 && res->rc == 0) {
+        int qrc = rs_reply_quotas(e[16], arena, res);
+        if (qrc == CP_ERR_NOMEM) d.oom = 1;
+        if (qrc == CP_ERR_UNAVAILABLE) d.bad = "redis: malformed quotas";
+    }
     if (reply->elements == 16 && res->rc == 0) {
         int trc = rs_reply_tenants(e[15], arena, &res->tenants, &res->n_tenants);
         if (trc == CP_ERR_NOMEM) d.oom = 1;

@@ -104,6 +104,8 @@
  *        cp_affinity) and cp_result.affinity_agent; a backend without them remembers nothing.
  *   2.4  (also) affinity holds: cp_task_view gains affinity_key and affinity_hold_ms (submit);
  *        task_claim skips tasks held for other agents and answers next_due_ms when it did.
+ *   2.4  (also) quota changes on the change feed: CP_CHANGE_QUOTA_PAUSED / _RESUMED /
+ *        _CONCURRENCY and struct cp_change gains quota_id, quota_until_ms, quota_limit.
  */
 #ifndef CP_ABI_H
 #define CP_ABI_H

@@ -39,6 +39,9 @@ enum cp_change_kind {
     CP_CHANGE_TASK_EXTENDED, /* its holder moved its deadline (and maybe its progress) */
     CP_CHANGE_TASK_DUE,      /* a waiting task (delayed, scheduled, backed off) became claimable */
     CP_CHANGE_TASK_RETRIED,  /* retried by hand: old_status failed/timeout/cancelled -> pending */
+    CP_CHANGE_QUOTA_PAUSED,  /* provider quota quota_id paused until quota_until_ms (a 429) */
+    CP_CHANGE_QUOTA_RESUMED, /* its pause ended */
+    CP_CHANGE_QUOTA_CONCURRENCY, /* its concurrency limit is now quota_limit (AIMD; 0: none) */
     CP_CHANGE_KIND_COUNT
 };
 struct cp_change {
@@ -54,6 +57,11 @@ struct cp_change {
     int32_t old_circuit, new_circuit; /* CP_CHANGE_AGENT_HEALTH (enum cp_circuit), else -1 */
     uint32_t attempt;                 /* task changes: the task's attempt after the change */
     int32_t priority;                 /* CP_CHANGE_TASK_SUBMITTED: enum cp_priority, else -1 */
+    /* quota changes (CP_CHANGE_QUOTA_*), else NULL / 0: the quota, its pause's end, its
+     * concurrency limit after the change. The host reads them only when `size` covers them. */
+    const char *quota_id;
+    int64_t quota_until_ms;
+    uint32_t quota_limit;
 };
 
 #ifdef __cplusplus

@@ -1,5 +1,6 @@
 -- agent_register.lua — insert an agent, or replace a registered one's fields (counters,
--- registered_at, health and an operator's drain kept). ARGV: inst now id model? provider? metadata? probe? max caps...
+-- registered_at, health and an operator's drain kept). ARGV: inst now id model? provider?
+-- metadata? probe? max quota_scopes caps... (quota_scopes: packed by QT.scopes_enc(), "": none)
 local now = tonumber(ARGV[2])
 local id = ARGV[3]
 local a = aget(id)
@@ -11,7 +12,8 @@ if not a then
          hlc = 0, hcf = 0, hcs = 0, hlat = '-1', hci = C_CLOSED, hcif = 0, hco = 0, hoa = 0,
          hra = 0, dra = 0}
 end
-a.caps = caps_enc(argv_list(9))
+a.caps = caps_enc(argv_list(10))
+a.qsc = ARGV[9] ~= '' and ARGV[9] or nil
 a.model = opt(ARGV[4]) or 'unknown'
 a.prov = opt(ARGV[5]) or 'unknown'
 a.md = opt(ARGV[6]) or '{}'

@@ -34,6 +34,7 @@ local BAND = 17592186044416
 local call -- redis.call, set by begin() (a library may not touch it while loading)
 local TN = {} -- tenants: filled by tenant.lua (appended to this file)
 local AF = {} -- affinity holds: filled by affinity.lua (appended after tenant.lua)
+local QT = {} -- provider quotas: filled by quota.lua (appended after affinity.lua)
 
 -- Optional string argument: "" = NULL, "=" .. value = value.
 local function opt(s)
@@ -141,7 +142,7 @@ local function tkey(id) return P .. 't:' .. id end
 -- agent_raw() / task_read() give it; the generic path (aget/tget) names them (a_named()).
 local A_REC = {'id', 'caps', 'st', 'model', 'prov', 'md', 'probe', 'reg', 'hb', 'la', 'mc', 'inf',
                'cur', 'tc', 'tf', 'ls', 'lc', 'hs', 'hlc', 'hcf', 'hcs', 'hlat', 'herr', 'hci',
-               'hcif', 'hco', 'hoa', 'hra', 'dra', 'rep', 'wr'}
+               'hcif', 'hco', 'hoa', 'hra', 'dra', 'rep', 'qsc', 'wr'}
 local T_REC = {'id', 'type', 'pl', 'req', 'st', 'pr', 'cat', 'clat', 'stat', 'coat', 'ps', 'ag',
                'to', 'mr', 're', 'att', 'res', 'err', 'md', 'strat', 'poa', 'pou', 'dl', 'x',
                'cm', 'qs', 'qk', 'qm', 'pqm', 'pqs', 'cseq', 'dw', 'ctk', 'tnb'}
@@ -149,9 +150,9 @@ local T_REC = {'id', 'type', 'pl', 'req', 'st', 'pr', 'cat', 'clat', 'stat', 'co
 -- A_ABS / T_ABS, the positions that may be absent (the others always hold a value); ABSENT;
 -- FMT, struct.unpack formats of n zero-terminated strings (made at first use: a library may
 -- not call string functions while it loads); N, #A_REC and #T_REC as text.
-local REC = {A_ABS = {4, 5, 7, 13, 23, 29, 30, 31},
+local REC = {A_ABS = {4, 5, 7, 13, 23, 29, 30, 31, 32},
              T_ABS = {12, 17, 18, 20, 21, 24, 26, 28, 29, 30, 31, 32, 33, 34}, ABSENT = '\1',
-             FMT = {}, N = {[31] = '31', [34] = '34'}}
+             FMT = {}, N = {[32] = '32', [34] = '34'}}
 
 -- The record at key as an array of `n` fields, and its text; nil when there is none.
 function REC.get(key, n, abs)
@@ -427,7 +428,7 @@ local TR_ST, TR_CAT, TR_CLAT, TR_STAT, TR_COAT, TR_AG, TR_TO, TR_ATT, TR_RES, TR
       TR_QS = 5, 7, 8, 9, 10, 12, 13, 16, 17, 23, 24, 25, 26
 -- (and in REC, those used in one place or two)
 REC.A_WR, REC.T_TYPE, REC.T_POA, REC.T_POU, REC.T_QM, REC.T_PQM, REC.T_PQS, REC.T_CSEQ, REC.T_CTK =
-    31, 2, 21, 22, 28, 29, 30, 31, 33
+    32, 2, 21, 22, 28, 29, 30, 31, 33
 REC.T_QK, REC.T_TNB = 27, 34
 
 -- The counters of an agent whose status or tasks in flight changed and nothing else counted
@@ -537,7 +538,7 @@ local function reply(rc, msg, r)
     r = r or NONE
     F.flush()
     if not (r.agents or r.tasks or r.total or r.stats or r.events or (r.next_due or 0) ~= 0 or
-        r.more or r.tenants) then
+        r.more or r.tenants or r.quotas or r.qheld) then
         return {rc, nz(msg), r.agent_raw or agent_reply(r.agent), r.task_raw or task_reply(r.task),
                 nz(r.abefore), nz(r.tbefore), r.created or 0}
     end
@@ -547,6 +548,10 @@ local function reply(rc, msg, r)
                  nz(r.tbefore), r.next_due or 0, r.more or 0}
     -- tenant ops (tenant.lua): a 16th member (the 15th, complete_next's claim, is none)
     if r.tenants then out[15], out[16] = false, r.tenants end
+    -- quota ops and a claim held by a quota (quota.lua): a 17th, {quota_held, quotas}
+    if r.quotas or r.qheld then
+        out[15], out[16], out[17] = false, r.tenants or false, {r.qheld or 0, r.quotas or NONE}
+    end
     return out
 end
 

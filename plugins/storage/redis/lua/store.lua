@@ -120,7 +120,10 @@ local function task_store(old, t)
     local was_active, is_active = old and active(old.st), t and active(t.st)
     local moved = not was_active or not is_active or old.dl ~= t.dl or old.ag ~= t.ag or
                       old.cseq ~= t.cseq
-    if was_active and not is_active then TN.left(old.tn) end
+    if was_active and not is_active then
+        TN.left(old.tn)
+        QT.leave(id, false, nil, nil, 0) -- quota.lua: its place back
+    end
     if was_active and moved then
         call('ZREM', P .. 'inflight', id)
         if old.ag then call('ZREM', P .. 'af:' .. old.ag, id) end

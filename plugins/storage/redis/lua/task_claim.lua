@@ -42,6 +42,17 @@ if st ~= A_READY or inf >= mc or not circuit_ok then
     return reply(OK, nil, {agent_raw = atext, abefore = st})
 end
 
+-- Provider quotas (quota.lua): a paused, full or out-of-requests quota holds the claim.
+QT.qs = QT.of_raw(a, now) -- (a field, not a local: the EVALSHA chunk is near Lua's 200 locals)
+do
+    local held, due = QT.blocked(QT.qs, now)
+    if held then
+        QT.held(QT.qs)
+        heartbeat(false)
+        return reply(OK, nil, {agent_raw = atext, abefore = st, qheld = 1, next_due = due})
+    end
+end
+
 local best, have
 local function subset(enc)
     if not have then
@@ -127,6 +138,16 @@ end
 -- claim order).
 local tid = best.id
 local t = best.t or task_read(tid)
+if QT.qs then -- the task must fit the tokens left on each quota, else it is left for others
+    local need = QT.tokens(t[TR_X] or nil)
+    local fits, due = QT.fits(QT.qs, need)
+    if not fits then
+        QT.held(QT.qs)
+        heartbeat(false)
+        return reply(OK, nil, {agent_raw = atext, abefore = st, qheld = 1, next_due = due})
+    end
+    QT.reserve(QT.qs, tid, need, now)
+end
 local cseq = istr(call('INCR', P .. 'seq'))
 local att = tonumber(t[TR_ATT]) + 1
 local to = tonumber(t[TR_TO])

@@ -51,6 +51,7 @@ if kind == TR_START or (kind == TR_COMPLETE and ARGV[13] == '') then
     call('ZREM', P .. 'inflight', id)
     if ag then call('ZREM', P .. 'af:' .. ag, id) end
     TN.left(TN.of_x(t[TR_X] or nil))
+    QT.leave(id, true, nil, nil, now, ag or nil) -- quota.lua: its place back, AIMD growth
     call('ZADD', P .. 'done', ARGV[2], id)
     task_restatus(t[TR_CM], t[TR_CAT], st0, T_COMPLETED)
     call('PUBLISH', P .. 'events', 'done ' .. id .. ' ' .. INST)
@@ -130,6 +131,10 @@ if kind == TR_START then
 else
     if active(t.st) then a = agent_leave(t, by, now) end
     local us, rl = opt(ARGV[13]), tonumber(opt(ARGV[14]))
+    -- quota.lua: its claim's places back, settled against usage; a 429 pauses or cuts them
+    local qtook = active(t.st) and (kind == TR_COMPLETE or kind == TR_FAIL) and
+                      QT.leave(id, kind == TR_COMPLETE, us, kind == TR_FAIL and rl or nil, now,
+                               t.ag)
     if us and (kind == TR_COMPLETE or kind == TR_FAIL) then
         t.us = us
         TN.settle(t, us) -- tenants: the claim's charge, estimate -> actual
@@ -141,7 +146,7 @@ else
         -- the retry time (docs/fleet.md "Rate limits (429) as backoff").
         t.err = opt(ARGV[7])
         hist_add(t, O_RATE_LIMITED, now)
-        requeue(t, now, rl)
+        requeue(t, now, qtook and 0 or rl) -- a quota took the pause: claimable by others
     elseif kind == TR_COMPLETE then
         t.st = T_COMPLETED
         t.res = opt(ARGV[6])

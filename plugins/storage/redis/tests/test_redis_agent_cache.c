@@ -111,6 +111,26 @@ static void test_order_filters_and_copies(void **state)
     assert_non_null(v);
     assert_string_equal(v->metadata_json, "{\"k\":1}");
     assert_string_equal(v->health.error, "probe error");
+    /* quota_scopes (2.4) are copied too */
+    char *prov = strdup("openai"), *key = strdup("k1");
+    struct cp_quota_scope sc[2] = {{prov, NULL, key}, {"anthropic", "opus", NULL}};
+    struct cp_agent_view s = {.size = sizeof s,
+                              .agent_id = "s",
+                              .metadata_json = "{}",
+                              .quota_scopes = sc,
+                              .n_quota_scopes = 2};
+    assert_int_equal(rs_acache_put(&c, &s, 1), 0);
+    memset(prov, 'X', strlen(prov));
+    memset(key, 'X', strlen(key));
+    free(prov);
+    free(key);
+    v = rs_acache_get(&c, "s");
+    assert_non_null(v);
+    assert_int_equal(v->n_quota_scopes, 2);
+    assert_string_equal(v->quota_scopes[0].provider, "openai");
+    assert_null(v->quota_scopes[0].model);
+    assert_string_equal(v->quota_scopes[0].key_id, "k1");
+    assert_string_equal(v->quota_scopes[1].model, "opus");
     assert_null(rs_acache_get(&c, "zz"));
     rs_acache_clear(&c);
 }

@@ -16,7 +16,7 @@
 struct seen {
     size_t n;
     struct cp_change c[8];
-    char agent[8][140], task[8][140], type[8][140];
+    char agent[8][140], task[8][140], type[8][140], quota[8][140];
 };
 
 static void collect(void *arg, const struct cp_change *c)
@@ -27,6 +27,7 @@ static void collect(void *arg, const struct cp_change *c)
     snprintf(s->agent[s->n], sizeof s->agent[0], "%s", c->agent_id ? c->agent_id : "(null)");
     snprintf(s->task[s->n], sizeof s->task[0], "%s", c->task_id ? c->task_id : "(null)");
     snprintf(s->type[s->n], sizeof s->type[0], "%s", c->task_type ? c->task_type : "(null)");
+    snprintf(s->quota[s->n], sizeof s->quota[0], "%s", c->quota_id ? c->quota_id : "(null)");
     s->n++;
 }
 
@@ -66,6 +67,26 @@ static void test_well_formed(void **state)
     assert_int_equal(s.c[3].new_circuit, CP_CIRCUIT_OPEN);
     assert_string_equal(s.agent[3], "a@b:c/d");
     assert_int_equal(s.c[3].size, sizeof(struct cp_change));
+    /* quota changes (lua/quota.lua): the quota id in the task's place, the limit in the
+     * attempt's, the pause's end as a 12th field */
+    assert_int_equal(parse("9\n18 1000 agent-1 q.main ~ -1 -1 -1 -1 0 -1 3000\n"
+                           "20 1001 ~ q.main ~ -1 -1 -1 -1 2 -1 0",
+                           &s),
+                     0);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(s.c[0].kind, CP_CHANGE_QUOTA_PAUSED);
+    assert_string_equal(s.quota[0], "q.main");
+    assert_string_equal(s.task[0], "(null)");
+    assert_int_equal(s.c[0].quota_until_ms, 3000);
+    assert_int_equal(s.c[0].attempt, 0);
+    assert_int_equal(s.c[1].kind, CP_CHANGE_QUOTA_CONCURRENCY);
+    assert_int_equal(s.c[1].quota_limit, 2);
+    /* a 12th field only on a quota change, and a quota change needs it and a quota id */
+    assert_int_equal(parse("5\n7 1 a t x 0 1 -1 -1 1 -1 5", &s), -1);
+    assert_int_equal(parse("5\n19 1 ~ q ~ -1 -1 -1 -1 0 -1", &s), -1);
+    assert_int_equal(parse("5\n19 1 ~ ~ ~ -1 -1 -1 -1 0 -1 0", &s), -1);
+    assert_int_equal(parse("5\n18 1 ~ q ~ -1 -1 -1 -1 0 -1 -5", &s), -1);
+    assert_int_equal(s.n, 0);
     /* a kind this build does not know is handed over (the host skips it) */
     assert_int_equal(parse("5\n99 1 ~ ~ ~ -1 -1 -1 -1 0 -1", &s), 0);
     assert_int_equal(s.c[0].kind, 99);
