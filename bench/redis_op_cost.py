@@ -150,14 +150,14 @@ def main():
 def agent_cache_reread(pipe, cmd, cpu_usec, tag, agents, off):
     """What another process's task event costs each cpd process whose agent cache is on
     (redis_cache.c: a claim, completion, failure, requeue, release, timeout or cancellation has
-    its agent read again): one HGETALL of the agent record, inside the MULTI/EXEC of the cache's
-    re-read batch. Measured as one batch per event, the case of a process that is otherwise
-    idle; busy processes put several events' agents in one batch."""
+    its agent read again): the agent's record in the MGET of the cache's re-read batch (layout 4:
+    a record is one value). Measured as one batch per event, the case of a process that is
+    otherwise idle; busy processes put several events' agents in one batch."""
     cmd("CONFIG", "RESETSTAT")
     cpu0 = cpu_usec()
     for _ in range(ROUNDS):
         for i in range(agents):
-            pipe([("MULTI",), ("HGETALL", tag + "a:agent-%d" % i), ("EXEC",)])
+            pipe([("MGET", tag + "a:agent-%d" % i)])
     cpu = cpu_usec() - cpu0
     stats = {}
     for line in cmd("INFO", "commandstats").split("\r\n"):
@@ -165,14 +165,14 @@ def agent_cache_reread(pipe, cmd, cpu_usec, tag, agents, off):
             name, rest = line[len("cmdstat_"):].split(":", 1)
             stats[name] = dict(kv.split("=") for kv in rest.split(","))
     n = ROUNDS * agents
-    usec = sum(int(stats[c]["usec"]) for c in ("multi", "hgetall", "exec") if c in stats)
+    usec = sum(int(stats[c]["usec"]) for c in ("mget",) if c in stats)
     lifecycle = sum(off[p][1] / off[p][2] for p in ("submit", "claim (gets one)", "complete"))
     print()
     print("agent cache: another process's task event, per cpd process with the cache on: "
-          "%.1f us of commands (HGETALL %s us/call), %.1f us Redis CPU per re-read (%d); "
+          "%.1f us of commands (MGET %s us/call), %.1f us Redis CPU per re-read (%d); "
           "a task's claim and completion are two events: %.1f us against the %.1f us of "
           "FCALL time of its 3-request lifecycle (feed off)"
-          % (usec / n, stats.get("hgetall", {}).get("usec_per_call", "?"), cpu / n, n,
+          % (usec / n, stats.get("mget", {}).get("usec_per_call", "?"), cpu / n, n,
              2 * usec / n, lifecycle))
 
 
@@ -195,6 +195,16 @@ def callgrind(what):
             if line.startswith("totals:"):
                 return int(line.split()[1])
     sys.exit("redis_op_cost.py: no totals in " + latest)
+
+
+def record_id(rec):
+    """The id of a record in a reply: its stored text ("<n>\\0<id>\\0...", layout 4) or an
+    array."""
+    if isinstance(rec, bytes):
+        rec = rec.decode()
+    if isinstance(rec, str):
+        return rec.split("\0")[1]
+    return rec[0]
 
 
 def rounds(pipe, cmd, fc, fcall_usec, cpu_usec, command_calls, now, agents, n):
@@ -240,14 +250,14 @@ def rounds(pipe, cmd, fc, fcall_usec, cpu_usec, command_calls, now, agents, n):
         measure((
             ("submit", [fc("task_submit", *item(t)) for t in ids], lambda r: True),
             ("claim (gets one)", [fc("task_claim", now, "agent-%d" % i, "0", "x:%d" % i)
-                                  for i in range(agents)], lambda r: bool(r[4])),
+                                  for i in range(agents)], lambda r: bool(r[3])),
             ("complete", [fc("task_transition", now, 2, t, "=agent-%d" % i, '={"ok":true}', "",
                              -1, "1", 30000, 0, 0, "", "") for i, t in enumerate(ids)],
              lambda r: True),
             ("claim (empty)", [fc("task_claim", now, "agent-%d" % i, "0", "x:%d" % i)
-                               for i in range(agents)], lambda r: not r[4]),
+                               for i in range(agents)], lambda r: not r[3]),
             ("heartbeat", [fc("agent_heartbeat", now, "agent-%d" % i, -1)
-                           for i in range(agents)], lambda r: bool(r[3])),
+                           for i in range(agents)], lambda r: bool(r[2])),
         ))
     # The two-request lifecycle: each agent holds one task; a round submits 50 and completes the
     # held ones with next, which claims the new ones (ARGV: task_transition's 14, then the
@@ -261,17 +271,17 @@ def rounds(pipe, cmd, fc, fcall_usec, cpu_usec, command_calls, now, agents, n):
     pipe([fc("task_submit", *item(t)) for t in held])
     for i, r in enumerate(pipe([fc("task_claim", now, "agent-%d" % i, "0", "x:%d" % i)
                                 for i in range(agents)])):
-        held[i] = r[4][0]
+        held[i] = record_id(r[3])
     for _ in range(ROUNDS):
         ids = ["task_%024x" % (n + i) for i in range(agents)]
         n += agents
         got = {}
 
         def took(r):
-            nxt = r[14] if len(r) > 14 else None
-            if not nxt or not nxt[4]:
+            nxt = r[7] if len(r) > 7 else None  # the claim's reply (short form: lua/common.lua)
+            if not nxt or not nxt[3]:
                 return False
-            got[len(got)] = nxt[4][0]
+            got[len(got)] = record_id(nxt[3])
             return True
         measure((
             ("submit", [fc("task_submit", *item(t)) for t in ids], lambda r: True),
@@ -279,7 +289,7 @@ def rounds(pipe, cmd, fc, fcall_usec, cpu_usec, command_calls, now, agents, n):
         ))
         held = [got[i] for i in range(agents)]
     measure((("complete+next (empty)", [complete_next(i, t) for i, t in enumerate(held)],
-              lambda r: len(r) > 14 and not r[14][4]),))
+              lambda r: len(r) > 7 and not r[7][3]),))
     # Then the submits the clients send (with an idempotency key) and batches: after the
     # lifecycle rounds, so the claims above saw one queue as before.
     for _ in range(ROUNDS):

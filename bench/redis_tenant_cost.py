@@ -6,10 +6,10 @@ measuring tool (docs/redis.md "Tenants").
   redis-server --port 36379 --save '' --appendonly no &
   python3 bench/redis_tenant_cost.py plugins/storage/redis/lua 36379
 
-Loads lua/ as a function library of its own (cpdtenantcost: common.lua + tenant.lua, as
-embed_lua.cmake composes them), registers 50 agents, queues 2,500 tasks spread evenly over the
-tenants (one capability set), then 40 rounds of 50 claims (each gets a task) and 50 completes,
-each round pipelined; prints Redis microseconds per claim and per complete (INFO commandstats,
+Loads lua/ as a function library of its own (cpdtenantcost: the prelude — common.lua and the
+shared modules — as embed_lua.cmake composes them), registers 50 agents, queues 2,500 tasks
+spread evenly over the tenants (one capability set), then 40 rounds of 50 claims (each gets a
+task) and 50 completes, each round pipelined; prints Redis microseconds per claim and per complete (INFO commandstats,
 FCALL), the claim's cost relative to one tenant, and the Redis commands a claim's script runs
 (commandstats; load-independent). It flushes the server first, so it refuses a
 server that holds any key. Loopback only; Python standard library only.
@@ -77,7 +77,9 @@ def main():
             calls, us = fcall_usec()
             claim_calls, claim_us = claim_calls + calls, claim_us + us
             claim_cmds += script_commands(cmd)
-            ids = [g[4][0] for g in got if g[0] == 0 and g[4]]
+            # the claimed task: the 4th member of the short reply, its record as stored
+            # ("<n>\0<id>\0...": lua/common.lua)
+            ids = [g[3].split("\0")[1] for g in got if g[0] == 0 and g[3]]
             if len(ids) != agents:
                 sys.exit("redis_tenant_cost.py: a claim found nothing (%d of %d)"
                          % (len(ids), agents))

@@ -4,8 +4,9 @@
 cpd exits with status 2 and a message naming the url — never the password.
 
 And the key layout's version ({prefix}layout): recorded on a new store, upgraded in place from an
-older one, and a newer or foreign one refuses start-up with a message saying why, writing
-nothing."""
+older one (layout 3's records, hashes of fields, into layout 4's one value each, every agent,
+task and field kept; processes of older layouts fenced), and a newer or foreign one refuses
+start-up with a message saying why, writing nothing."""
 
 import socket
 import threading
@@ -14,6 +15,12 @@ import time
 from cpdtest import CpdTestCase, RedisServer, free_port, main, run_cpd_to_exit, to_yaml
 
 PASSWORD = "s3cr3t-Pa55"
+
+# The fields of a record as stored (layout 4), in order: A_REC and T_REC of lua/common.lua.
+A_REC = ("id caps st model prov md probe reg hb la mc inf cur tc tf ls lc hs hlc hcf hcs hlat "
+         "herr hci hcif hco hoa hra dra rep qsc wr").split()
+T_REC = ("id type pl req st pr cat clat stat coat ps ag to mr re att res err md strat poa pou "
+         "dl x cm qs qk qm pqm pqs cseq dw ctk tnb").split()
 
 
 def redis_config(url, fallback=None, **options):
@@ -194,8 +201,8 @@ class LayoutVersion(CpdTestCase):
 
     def test_new_store_records_the_version(self):
         cpd = self.start_serving()
-        self.assertEqual(self.redis.command("GET", self.KEY), "3")
-        self.assertIn("key layout under {startup:}: version 3 recorded", cpd.stderr())
+        self.assertEqual(self.redis.command("GET", self.KEY), "4")
+        self.assertIn("key layout under {startup:}: version 4 recorded", cpd.stderr())
         cpd.stop()
         # Started again: nothing to record, nothing said.
         cpd = self.start_serving()
@@ -205,8 +212,8 @@ class LayoutVersion(CpdTestCase):
     def test_older_layout_is_upgraded_in_place(self):
         self.redis.command("SET", self.KEY, "1")
         cpd = self.start_serving()
-        self.assertEqual(self.redis.command("GET", self.KEY), "3")
-        self.assertIn("upgraded in place from version 1 to 3", cpd.stderr())
+        self.assertEqual(self.redis.command("GET", self.KEY), "4")
+        self.assertIn("upgraded in place from version 1 to 4", cpd.stderr())
         cpd.stop()
 
     def test_layout_2_task_counters_are_dropped(self):
@@ -226,8 +233,8 @@ class LayoutVersion(CpdTestCase):
                            "ts:3", "9")
         self.redis.command("SET", self.KEY, "2")
         cpd = self.start_serving()
-        self.assertIn("upgraded in place from version 2 to 3", cpd.stderr())
-        self.assertEqual(self.redis.command("GET", self.KEY), "3")
+        self.assertIn("upgraded in place from version 2 to 4", cpd.stderr())
+        self.assertEqual(self.redis.command("GET", self.KEY), "4")
         left = self.redis.command("HMGET", stats_key, "tasks_total", "ts:0", "ts:1", "ts:3")
         self.assertEqual(left, [None] * 4)
         # Agent counters are kept as they were.
@@ -237,6 +244,82 @@ class LayoutVersion(CpdTestCase):
         self.assertEqual(tasks["pending_tasks"], 2)
         self.assertEqual(tasks["by_status"]["claimed"], 1)
         self.assertEqual(tasks["by_status"]["completed"], 0)
+        cpd.stop()
+
+    def test_layout_3_records_are_converted_keeping_every_field(self):
+        # A store as layout 3 left it: every record a hash of its fields. Made here from the
+        # records a layout-4 cpd wrote (each stored field under its name, absent ones left
+        # out, as layout 3 stored them), with agents and tasks in every kind of state.
+        cpd = self.start_serving()
+        c = cpd.client()
+        busy = self.register(self.uid("busy"), client=c, capabilities=["code"],
+                             max_concurrent_tasks=2, model="m-1", provider="p-1",
+                             metadata={"k": "v"})["agent_id"]
+        idle = self.register(self.uid("idle"), client=c)["agent_id"]
+        tasks = [self.submit(client=c, task_type="lay", required_capabilities=["code"],
+                             payload={"n": i}, priority=i % 4, metadata={"i": i},
+                             idempotency_key="k-%d" % i, timeout_seconds=1000000.5)
+                 for i in range(4)]
+        tasks.append(self.submit(client=c, task_type="later", delay_seconds=3600))
+        done = self.claim(busy, client=c)["id"]
+        self.assertStatus(c.post("tasks/%s/complete" % done,
+                                 {"agent_id": busy, "result": {"ok": [1, 2]}}), 200)
+        running = self.claim(busy, client=c)["id"]
+        self.assertStatus(c.post("tasks/%s/start" % running, {"agent_id": busy}), 200)
+        self.assertStatus(c.post("tasks/%s/extend" % running,
+                                 {"agent_id": busy, "progress": {"percent": 50,
+                                                                 "message": "half"}}), 200)
+        failed = self.claim(busy, client=c)["id"]
+        self.assertStatus(c.post("tasks/%s/fail" % failed,
+                                 {"agent_id": busy, "error": "boom", "requeue": True}), 200)
+        self.heartbeat(idle, client=c)
+        before_a = {a: c.get("agents/" + a).body for a in (busy, idle)}
+        before_t = {t: c.get("tasks/" + t).body for t in tasks}
+        cpd.stop()
+        names = {"a": A_REC, "t": T_REC}
+        records = 0
+        for key in self.redis.command("KEYS", "{startup:}[at]:*"):
+            names_of = names[key[len("{startup:}")]]
+            fields = self.redis.command("GET", key).split("\0")
+            self.assertEqual(int(fields[0]), len(names_of))
+            flat = []
+            for name, value in zip(names_of, fields[1:]):
+                if value != "\x01":
+                    flat += [name, value]
+            self.redis.command("DEL", key)
+            self.redis.command("HSET", key, *flat)
+            records += 1
+        self.assertEqual(records, 3 + len(tasks))  # with start_serving()'s agent
+        # A process of layout 3 still connected: its connection epoch key.
+        self.redis.command("SET", "{startup:}conn:0123456789abcdef", "7", "EX", "600")
+        self.redis.command("SET", self.KEY, "3")
+        cpd = self.start_serving()
+        self.assertIn("upgraded in place from version 3 to 4", cpd.stderr())
+        self.assertEqual(self.redis.command("GET", self.KEY), "4")
+        for key in self.redis.command("KEYS", "{startup:}[at]:*"):
+            self.assertEqual(self.redis.command("TYPE", key), "string", key)
+        c = cpd.client()
+        for a, view in before_a.items():
+            self.assertEqual(c.get("agents/" + a).body, view)
+        for t, view in before_t.items():
+            self.assertEqual(c.get("tasks/" + t).body, view)
+        # The old process is fenced: its epoch raised past any it can have, for good.
+        self.assertEqual(self.redis.command("GET", "{startup:}conn:0123456789abcdef"),
+                         "999999999999999")
+        self.assertEqual(self.redis.command("TTL", "{startup:}conn:0123456789abcdef"), -1)
+        fn = [f for f in self.redis.command("FUNCTION", "LIST")
+              if f[1].startswith("cpd_")][0]
+        claim = next(x[1] for x in fn[5] if x[1].endswith("_task_claim"))
+        refused = self.redis.command("FCALL", claim, "1", "{startup:}",
+                                     "0123456789abcdef:000000000008", "1700000000000", idle,
+                                     "0", "x:1", "0")
+        self.assertEqual(refused[0], 4)
+        self.assertIn("dropped connection", refused[1])
+        # And the converted store works on: the pending tasks are claimed, the held completed.
+        self.assertStatus(c.post("tasks/%s/complete" % running,
+                                 {"agent_id": busy, "result": {"ok": True}}), 200)
+        got = self.claim(busy, client=c)
+        self.assertIn(got["id"], tasks)
         cpd.stop()
 
     def refused(self, value, *mentions):
@@ -253,7 +336,7 @@ class LayoutVersion(CpdTestCase):
         self.assertEqual(self.redis.command("GET", self.KEY), value)
 
     def test_newer_layout_refuses_start_up(self):
-        self.refused("4", "layout version 4 under {startup:} is newer than this cpd's 3",
+        self.refused("5", "layout version 5 under {startup:} is newer than this cpd's 4",
                      "upgrade cpd, or use another prefix")
 
     def test_foreign_value_refuses_start_up(self):

@@ -28,16 +28,16 @@ function(c_bytes out hex)
   set(${out} "${bytes}" PARENT_SCOPE)
 endfunction()
 
+# The prelude: common.lua, then the shared modules appended to it in this order (each uses what
+# those before it define): tenant.lua (fair share between tenants), store.lua (the generic
+# path's writes), rules.lua (rules several ops share), submit.lua (storing a submitted task),
+# affinity.lua (affinity holds), quota.lua (provider quotas).
+set(PRELUDE tenant store rules submit affinity quota)
 file(READ ${LUA_DIR}/common.lua common_hex HEX)
-# tenant.lua (fair share between tenants) is part of the prelude: appended to common.lua.
-file(READ ${LUA_DIR}/tenant.lua tenant_hex HEX)
-string(APPEND common_hex "${tenant_hex}")
-# affinity.lua (affinity holds) likewise, after tenant.lua.
-file(READ ${LUA_DIR}/affinity.lua affinity_hex HEX)
-string(APPEND common_hex "${affinity_hex}")
-# quota.lua (provider quotas) likewise, after affinity.lua.
-file(READ ${LUA_DIR}/quota.lua quota_hex HEX)
-string(APPEND common_hex "${quota_hex}")
+foreach(module ${PRELUDE})
+  file(READ ${LUA_DIR}/${module}.lua module_hex HEX)
+  string(APPEND common_hex "${module_hex}")
+endforeach()
 string(REPLACE "," ";" SCRIPTS "${SCRIPTS}")
 set(all_hex "${common_hex}")
 foreach(name ${SCRIPTS})

@@ -15,7 +15,7 @@
  *    task changes that move an agent's in-flight count (claim, complete, fail, requeue,
  *    release, timeout, cancel), have the agent read again (never applied from the message
  *    itself: see rs_cache_change()).
- * Re-reads are HGETALLs in one MULTI/EXEC, one batch in flight at a time; what changes while a
+ * Re-reads are one MGET of the records, one batch in flight at a time; what changes while a
  * batch is out goes in the next one.
  *
  * When it answers: active, loaded since the last reconnect/gap, the pub/sub connection up, and
@@ -240,11 +240,6 @@ static void reload(struct rs *rs)
 
 /* ---- re-reads --------------------------------------------------------------------------- */
 
-static void ignore(struct rs *rs, const redisReply *reply, void *cookie)
-{
-    (void)rs, (void)reply, (void)cookie;
-}
-
 static void flush(struct rs *rs);
 
 static const struct cp_agent_view *find_sorted(const struct cp_result *res, const char *id)
@@ -302,22 +297,7 @@ static void on_batch(struct rs *rs, const redisReply *reply, void *cookie)
     serve_waiting(rs, 0);
 }
 
-static int send_hgetall(struct rs *rs, const char *id)
-{
-    size_t tl = strlen(rs->tag), il = strlen(id);
-    char stack[256], *key = tl + 2 + il <= sizeof stack ? stack : malloc(tl + 2 + il);
-    if (!key) return -1;
-    memcpy(key, rs->tag, tl);
-    memcpy(key + tl, "a:", 2);
-    memcpy(key + tl + 2, id, il);
-    const char *argv[2] = {"HGETALL", key};
-    size_t lens[2] = {7, tl + 2 + il};
-    int rc = rs_send_raw(rs, "agent cache (HGETALL)", 2, argv, lens, ignore, NULL);
-    if (key != stack) free(key);
-    return rc;
-}
-
-/* Sends what is dirty as one MULTI/EXEC of HGETALLs, unless a batch is already out. */
+/* Sends what is dirty as one MGET of their records, unless a batch is already out. */
 static void flush(struct rs *rs)
 {
     struct rs_cache *c = rs->cache;
@@ -333,18 +313,11 @@ static void flush(struct rs *rs)
     c->dirty = NULL;
     c->n_dirty = c->cap_dirty = 0;
     c->own_dirty = 0;
-    const char *multi = "MULTI", *exec = "EXEC", *discard = "DISCARD";
-    size_t five = 5, four = 4, seven = 7;
-    if (rs_send_raw(rs, "agent cache (MULTI)", 1, &multi, &five, ignore, NULL) == 0) {
-        int ok = 1;
-        for (size_t i = 0; ok && i < b->n; i++)
-            ok = send_hgetall(rs, b->ids[i]) == 0;
-        if (ok && rs_send_raw(rs, "agent cache (EXEC)", 1, &exec, &four, on_batch, b) == 0) {
-            c->reading = 1;
-            if (b->own) c->own_inflight++;
-            return;
-        }
-        rs_send_raw(rs, "agent cache (DISCARD)", 1, &discard, &seven, ignore, NULL);
+    if (rs_send_agent_records(rs, "agent cache (MGET)", b->n, (const char *const *)b->ids, NULL,
+                              on_batch, b) == 0) {
+        c->reading = 1;
+        if (b->own) c->own_inflight++;
+        return;
     }
     batch_free(b);
     c->ready = 0; /* the reconnect reloads */

@@ -150,7 +150,10 @@ enum {
 };
 
 /* The version of the key layout this plugin writes (redis_startup.c, docs/redis.md). */
-enum { RS_LAYOUT_VERSION = 3 };
+enum { RS_LAYOUT_VERSION = 4 };
+/* The upgrade to layout 4 at start-up (redis_upgrade.c): records into one value each, older
+ * processes fenced, the version set (unless a newer one is there). 0, or -1 with why. */
+int rs_layout_upgrade4(struct rs *rs, redisContext *c, char *why, size_t n);
 
 struct rs {
     const struct cp_host *host;
@@ -281,18 +284,35 @@ int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_re
  * redisFreeCommand()), or -1 when out of memory. Byte-for-byte what redisFormatCommandArgv()
  * makes. */
 int rs_format_command(char **out, int argc, const char **argv, const size_t *lens);
-/* The reply of an HMGET of rs_agent_fields / rs_task_fields (redis_ops.c): the record, or
- * CP_ERR_NOT_FOUND when it does not exist. */
+/* The fields of an agent and of a task in the order redis_reply.c reads a record: a script's
+ * reply of a record as a table (agent_reply() / task_reply() in lua/common.lua), or a record as
+ * stored (one value, layout 4: the first fields of A_REC / T_REC in lua/common.lua) put in this
+ * order by rs_record_row(). */
 enum { RS_AGENT_FIELDS = 31, RS_TASK_FIELDS = 24 };
 extern const char *const rs_agent_fields[RS_AGENT_FIELDS];
 extern const char *const rs_task_fields[RS_TASK_FIELDS];
+/* The scripts' own fields, after those of the reply (the layout 4 upgrade writes them too). */
+enum { RS_AGENT_OWN_FIELDS = 1, RS_TASK_OWN_FIELDS = 10 };
+extern const char *const rs_agent_own_fields[RS_AGENT_OWN_FIELDS];
+extern const char *const rs_task_own_fields[RS_TASK_OWN_FIELDS];
 /* The packed est ("<input> <max_output>") and usage ("<input> <output> <cached>") members of a
  * task (x_enc() in lua/common.lua; not NUL-terminated, len 0: none) into t. */
 void rs_task_tokens(const char *est, size_t est_len, const char *us, size_t us_len,
                     struct cp_task_view *t);
+/* The record text (JSON object of string fields) into *row: an array of RS_AGENT_FIELDS or
+ * RS_TASK_FIELDS values in the arena, in field order, nil where the record lacks the field
+ * (redis_record.c). 0, RS_RECORD_MALFORMED or RS_RECORD_NOMEM. */
+enum { RS_RECORD_MALFORMED = -1, RS_RECORD_NOMEM = -2 };
+int rs_record_row(const char *text, size_t len, int is_agent, struct rs_arena *arena,
+                  redisReply *row);
+/* The packed rare members of a task (x_enc() in lua/common.lua: not_before, progress, ended
+ * attempts, idempotency key, backoff, est, usage, tenant) into t, copies in the arena
+ * (redis_fields.c). 0, RS_RECORD_MALFORMED or RS_RECORD_NOMEM. */
+int rs_task_rare(const char *s, size_t len, struct rs_arena *arena, struct cp_task_view *t);
+/* The reply of a GET of one record (redis_ops.c): the record, or CP_ERR_NOT_FOUND (nil). */
 int rs_reply_parse_agent(const redisReply *reply, struct rs_arena *arena, struct cp_result *res);
 int rs_reply_parse_task(const redisReply *reply, struct rs_arena *arena, struct cp_result *res);
-/* The EXEC reply of HGETALLs of agents (redis_list.c): the agents that still exist and have
+/* The EXEC reply of GETs of agents (redis_list.c): the agents that still exist and have
  * `status` (-1: any), sorted by agent_id. */
 int rs_reply_parse_agent_list(const redisReply *reply, int32_t status, struct rs_arena *arena,
                               struct cp_result *res);
@@ -355,6 +375,12 @@ void rs_reply_release(redisReply *reply);
  * then runs exactly once. -1, and raw() never runs, when it cannot be sent. */
 int rs_send_raw(struct rs *rs, const char *what, int argc, const char **argv, const size_t *lens,
                 rs_raw_cb raw, void *cookie);
+
+/* One MGET of the records of agents ids[0..n) (lens NULL: C strings) on the command connection
+ * (redis_list.c): one consistent snapshot; its reply an array of each record's text, nil for one
+ * deleted. 0, or -1 (nothing sent, cb never runs). */
+int rs_send_agent_records(struct rs *rs, const char *what, size_t n, const char *const *ids,
+                          const size_t *lens, rs_raw_cb cb, void *cookie);
 
 /* The change feed (redis_feed.c). */
 typedef void (*rs_feed_cb)(void *arg, const struct cp_change *change);

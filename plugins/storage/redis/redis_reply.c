@@ -134,104 +134,14 @@ static const char *const *names(struct rd *d, const redisReply *r, uint32_t *n)
     return v;
 }
 
-/* A length-prefixed string ("<len>:<bytes>", as lp() in lua/common.lua writes it) at *p before
- * end: its bytes and length, *p moved past it; NULL when malformed. */
-static const char *lp_next(const char **p, const char *end, size_t *len)
-{
-    const char *s = *p;
-    size_t n = 0, digits = 0;
-    while (s < end && *s >= '0' && *s <= '9' && digits < 10) {
-        n = n * 10 + (size_t)(*s++ - '0');
-        digits++;
-    }
-    if (digits == 0 || s >= end || *s != ':' || (size_t)(end - s - 1) < n) return NULL;
-    *len = n;
-    *p = s + 1 + n;
-    return s + 1;
-}
-
-/* A NUL-terminated copy of [s, s + n) in the arena ("" stays ""). */
-static char *dup_n(struct rd *d, const char *s, size_t n)
-{
-    char *p = alloc(d, n + 1); /* alloc zeroes */
-    if (p) memcpy(p, s, n);
-    return p;
-}
-
-/* The ended attempts of a task as stored (hist_add() in lua/common.lua): at most
- * CP_ATTEMPTS_MAX, copied into the arena. A malformed history marks the reply bad. */
-static const struct cp_attempt *attempts(struct rd *d, const char *s, size_t len, uint32_t *n)
-{
-    *n = 0;
-    if (len == 0) return NULL;
-    struct cp_attempt *v = alloc(d, CP_ATTEMPTS_MAX * sizeof *v);
-    if (!v) return NULL;
-    const char *p = s, *end = s + len;
-    while (p < end && *n < CP_ATTEMPTS_MAX) {
-        size_t elen, flen[5];
-        const char *e = lp_next(&p, end, &elen), *f[5];
-        const char *q = e, *qend = e ? e + elen : NULL;
-        for (int i = 0; e && i < 5; i++)
-            if (!(f[i] = lp_next(&q, qend, &flen[i]))) e = NULL;
-        if (!e) {
-            d->bad = "bad attempts";
-            return NULL;
-        }
-        char *fields[5];
-        for (int i = 0; i < 5; i++)
-            if (!(fields[i] = dup_n(d, f[i], flen[i]))) return NULL;
-        struct cp_attempt *a = &v[(*n)++];
-        a->agent_id = fields[0];
-        a->started_ms = strtoll(fields[1], NULL, 10);
-        a->ended_ms = strtoll(fields[2], NULL, 10);
-        a->outcome = (int32_t)strtol(fields[3], NULL, 10);
-        a->error = flen[4] ? fields[4] : NULL;
-    }
-    return *n ? v : NULL;
-}
-
-/* The backoff as stored ("type base_ms max_ms jitter"), or none. */
-static void backoff(const char *s, struct cp_task_view *t)
-{
-    long long type, base, max;
-    int jitter;
-    if (s && sscanf(s, "%lld %lld %lld %d", &type, &base, &max, &jitter) == 4 && type >= 0 &&
-        type < CP_BACKOFF_TYPE_COUNT) {
-        t->backoff_type = (int32_t)type;
-        t->backoff_ms = base;
-        t->backoff_max_ms = max;
-        t->backoff_jitter = jitter != 0;
-    }
-}
-
-/* The packed rare members of a task (x_enc() in lua/common.lua): not_before, progress, ended
- * attempts, idempotency key, backoff, each length-prefixed ("" = none); nil = all none. */
+/* The packed rare members of a task (x_enc() in lua/common.lua; redis_fields.c); nil = none. */
 static void rare_members(struct rd *d, const redisReply *r, struct cp_task_view *t)
 {
     if (r->type == REDIS_REPLY_NIL) return;
-    if (r->type != REDIS_REPLY_STRING) {
-        d->bad = "bad packed task members";
-        return;
-    }
-    const char *p = r->str, *end = r->str + r->len, *f[7];
-    size_t n[7];
-    for (int i = 0; i < 7; i++) { /* est and usage (5, 6) are absent from older records */
-        if (!(f[i] = lp_next(&p, end, &n[i])) && i < 5) {
-            d->bad = "bad packed task members";
-            return;
-        }
-        if (!f[i]) n[i] = 0;
-    }
-    char *nb = n[0] ? dup_n(d, f[0], n[0]) : NULL;
-    t->not_before_ms = nb ? strtoll(nb, NULL, 10) : 0;
-    t->progress_json = n[1] ? dup_n(d, f[1], n[1]) : NULL;
-    t->attempts = attempts(d, f[2], n[2], &t->n_attempts);
-    t->idempotency_key = n[3] ? dup_n(d, f[3], n[3]) : NULL;
-    if (n[4]) backoff(dup_n(d, f[4], n[4]), t);
-    rs_task_tokens(f[5], n[5], f[6], n[6], t);
-    size_t tn; /* the tenant (2.4), after est and usage; absent: the default one */
-    const char *ft = p < end ? lp_next(&p, end, &tn) : NULL;
-    t->tenant = ft && tn ? dup_n(d, ft, tn) : NULL;
+    int rc = r->type == REDIS_REPLY_STRING ? rs_task_rare(r->str, r->len, d->arena, t)
+                                           : RS_RECORD_MALFORMED;
+    if (rc == RS_RECORD_NOMEM) d->oom = 1;
+    if (rc == RS_RECORD_MALFORMED) d->bad = "bad packed task members";
 }
 
 /* ---- views (field order: agent_reply() / task_reply() in lua/common.lua) ---------------- */
@@ -243,9 +153,24 @@ enum {
     STAT_SCALARS = 26
 };
 
+/* A record as stored (its text, layout 4) into *row, in field order; 0 or -1 (d marked). */
+static int stored(struct rd *d, const redisReply *r, int is_agent, redisReply *row)
+{
+    int rc = rs_record_row(r->str, r->len, is_agent, d->arena, row);
+    if (rc == RS_RECORD_NOMEM) d->oom = 1;
+    if (rc == RS_RECORD_MALFORMED) d->bad = "malformed record";
+    return rc ? -1 : 0;
+}
+
+/* An agent: its text as stored, or a table replied in field order. */
 static const struct cp_agent_view *agent(struct rd *d, const redisReply *r)
 {
+    redisReply row;
     if (r->type == REDIS_REPLY_NIL) return NULL;
+    if (r->type == REDIS_REPLY_STRING) {
+        if (stored(d, r, 1, &row) != 0) return NULL;
+        r = &row;
+    }
     if (!is_array(d, r, AGENT_FIELDS)) return NULL;
     struct cp_agent_view *a = alloc(d, sizeof(*a));
     if (!a) return NULL;
@@ -288,9 +213,16 @@ static const struct cp_agent_view *agent(struct rd *d, const redisReply *r)
     return a;
 }
 
+/* A task: its text as stored, or a table replied in field order (task_reply()). */
 static struct cp_task_view *task(struct rd *d, const redisReply *r)
 {
+    redisReply row;
+    int as_stored = r->type == REDIS_REPLY_STRING;
     if (r->type == REDIS_REPLY_NIL) return NULL;
+    if (as_stored) {
+        if (stored(d, r, 0, &row) != 0) return NULL;
+        r = &row;
+    }
     if (!is_array(d, r, TASK_FIELDS)) return NULL;
     struct cp_task_view *t = alloc(d, sizeof(*t));
     if (!t) return NULL;
@@ -320,6 +252,11 @@ static struct cp_task_view *task(struct rd *d, const redisReply *r)
     t->passed_over_until_ms = i64(d, e[21]);
     t->deadline_at_ms = i64(d, e[22]);
     rare_members(d, e[23], t);
+    if (as_stored) { /* as task_reply(): a pass-over time only with its agent, a deadline only
+                        while held */
+        if (!t->passed_over_agent) t->passed_over_until_ms = 0;
+        if (t->status != CP_TASK_CLAIMED && t->status != CP_TASK_RUNNING) t->deadline_at_ms = 0;
+    }
     return t;
 }
 
@@ -435,16 +372,57 @@ static int finish(const struct rd *d, struct cp_result *res, const char *malform
     return res->rc;
 }
 
+/* The before-statuses of a reply (nil: not reported). */
+static void befores(struct rd *d, const redisReply *agent, const redisReply *task,
+                    struct cp_result *res)
+{
+    if (agent->type != REDIS_REPLY_NIL) {
+        res->before |= CP_BEFORE_AGENT;
+        res->agent_status_before = (int32_t)i64(d, agent);
+    }
+    if (task->type != REDIS_REPLY_NIL) {
+        res->before |= CP_BEFORE_TASK;
+        res->task_status_before = (int32_t)i64(d, task);
+    }
+}
+
+/* The short form (reply() in lua/common.lua): {rc, message, agent, task, agent before, task
+ * before, created}, and for task_complete_next the claim's reply (short too) as an 8th. */
+static void parse_short(struct rd *d, const redisReply *reply, struct cp_result *res)
+{
+    redisReply **e = reply->element;
+    res->agent = agent(d, e[2]);
+    res->task = task(d, e[3]);
+    befores(d, e[4], e[5], res);
+    res->created = (int)i64(d, e[6]);
+    if (reply->elements == 8 && res->rc == 0) {
+        /* The claim's reply: one level only (its own 8th member would be malformed). */
+        struct cp_result *next = alloc(d, sizeof *next);
+        if (next) {
+            /* short, or long when a quota held the claim (17 members) */
+            if (e[7]->type != REDIS_REPLY_ARRAY || (e[7]->elements != 7 && e[7]->elements != 17))
+                d->bad = "redis: malformed claim in a complete_next reply";
+            else {
+                int nrc = rs_reply_parse(e[7], d->arena, next);
+                if (nrc == CP_ERR_NOMEM) d->oom = 1;
+                if (nrc == CP_ERR_UNAVAILABLE) d->bad = next->message; /* malformed */
+            }
+            res->next_claim = next;
+        }
+    }
+}
+
 int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_result *res)
 {
     memset(res, 0, sizeof(*res));
     res->size = sizeof(*res);
     struct rd d = {arena, NULL, 0};
-    /* 14 members; task_complete_next.lua adds the claim's whole reply as a 15th, the tenant
-     * ops their tenants as a 16th (after a nil 15th), the quota ops and a claim held by a
+    /* The short form: 7 members (8 with complete_next's claim). The long one: 14; the tenant
+     * ops add their tenants as a 16th (after a nil 15th), the quota ops and a claim held by a
      * quota {quota_held, quotas} as a 17th (after nil 15th and 16th). */
-    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 14 ||
-        reply->elements > 17) {
+    if (!reply || reply->type != REDIS_REPLY_ARRAY ||
+        !(reply->elements == 7 || reply->elements == 8 || reply->elements == 14 ||
+          reply->elements == 16 || reply->elements == 17)) {
         res->rc = CP_ERR_UNAVAILABLE;
         res->message = "redis: malformed script reply";
         return res->rc;
@@ -457,6 +435,10 @@ int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_re
     int64_t code = i64(&d, e[0]);
     res->rc = code >= 0 && code < 5 ? codes[code] : CP_ERR_INVALID;
     res->message = str(&d, e[1]);
+    if (reply->elements <= 8) {
+        parse_short(&d, reply, res);
+        return finish(&d, res, "redis: malformed script reply");
+    }
     res->created = (int)i64(&d, e[2]);
     res->agent = agent(&d, e[3]);
     res->task = task(&d, e[4]);
@@ -478,15 +460,7 @@ int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_re
     res->total = u64(&d, e[7]);
     res->stats = stats(&d, e[8]);
     res->events = events(&d, e[9], &res->n_events);
-    /* What the agent and the task were before (nil: not reported). */
-    if (e[10]->type != REDIS_REPLY_NIL) {
-        res->before |= CP_BEFORE_AGENT;
-        res->agent_status_before = (int32_t)i64(&d, e[10]);
-    }
-    if (e[11]->type != REDIS_REPLY_NIL) {
-        res->before |= CP_BEFORE_TASK;
-        res->task_status_before = (int32_t)i64(&d, e[11]);
-    }
+    befores(&d, e[10], e[11], res); /* what the agent and the task were before */
     res->next_due_ms = i64(&d, e[12]);
     res->more = (int32_t)i64(&d, e[13]);
     if (reply->elements == 17 && res->rc == 0) {
@@ -499,52 +473,31 @@ int rs_reply_parse(const redisReply *reply, struct rs_arena *arena, struct cp_re
         if (trc == CP_ERR_NOMEM) d.oom = 1;
         if (trc == CP_ERR_UNAVAILABLE) d.bad = "redis: malformed tenants";
     }
-    if (reply->elements == 15 && res->rc == 0) {
-        /* The claim's reply: one level only (its own 15th member would be malformed). */
-        struct cp_result *next = alloc(&d, sizeof *next);
-        if (next) {
-            if (e[14]->type != REDIS_REPLY_ARRAY ||
-                (e[14]->elements != 14 && e[14]->elements != 17))
-                d.bad = "redis: malformed claim in a complete_next reply";
-            else {
-                int nrc = rs_reply_parse(e[14], arena, next);
-                if (nrc == CP_ERR_NOMEM) d.oom = 1;
-                if (nrc == CP_ERR_UNAVAILABLE) d.bad = next->message; /* malformed */
-            }
-            res->next_claim = next;
-        }
-    }
     return finish(&d, res, "redis: malformed script reply");
 }
 
-/* One record read by HMGET: all fields nil (or the id nil) = no such record. */
+/* One record read by GET: nil = no such record. */
 static int parse_record(const redisReply *reply, int is_agent, struct rs_arena *arena,
                         struct cp_result *res)
 {
     memset(res, 0, sizeof(*res));
     res->size = sizeof(*res);
     struct rd d = {arena, NULL, 0};
-    if (!is_array(&d, reply, is_agent ? AGENT_FIELDS : TASK_FIELDS)) {
-        res->rc = CP_ERR_UNAVAILABLE;
-        res->message = "redis: malformed HMGET reply";
-        return res->rc;
-    }
-    if (reply->element[0]->type == REDIS_REPLY_NIL) {
+    if (reply->type == REDIS_REPLY_NIL) {
         res->rc = CP_ERR_NOT_FOUND;
         res->message = is_agent ? "agent not found" : "task not found";
         return res->rc;
     }
-    if (is_agent) {
-        res->agent = agent(&d, reply);
-    } else {
-        struct cp_task_view *t = task(&d, reply);
-        /* as task_reply(): a pass-over time only with its agent, a deadline only while held */
-        if (t && !t->passed_over_agent) t->passed_over_until_ms = 0;
-        if (t && t->status != CP_TASK_CLAIMED && t->status != CP_TASK_RUNNING)
-            t->deadline_at_ms = 0;
-        res->task = t;
+    if (reply->type != REDIS_REPLY_STRING) {
+        res->rc = CP_ERR_UNAVAILABLE;
+        res->message = "redis: malformed record read";
+        return res->rc;
     }
-    return finish(&d, res, "redis: malformed HMGET reply");
+    if (is_agent)
+        res->agent = agent(&d, reply);
+    else
+        res->task = task(&d, reply);
+    return finish(&d, res, "redis: malformed record read");
 }
 
 int rs_reply_parse_agent(const redisReply *reply, struct rs_arena *arena, struct cp_result *res)
@@ -555,42 +508,6 @@ int rs_reply_parse_agent(const redisReply *reply, struct rs_arena *arena, struct
 int rs_reply_parse_task(const redisReply *reply, struct rs_arena *arena, struct cp_result *res)
 {
     return parse_record(reply, 0, arena, res);
-}
-
-/* An agent record from HGETALL (name, value, name, value...): its values put in reply order
- * (rs_agent_fields) by name; a field the record lacks reads as nil, unknown names are skipped. */
-struct field_pos {
-    const char *name;
-    int pos;
-};
-static struct field_pos agent_by_name[AGENT_FIELDS];
-
-static int cmp_field(const void *x, const void *y)
-{
-    return strcmp(((const struct field_pos *)x)->name, ((const struct field_pos *)y)->name);
-}
-
-static const struct cp_agent_view *agent_from_pairs(struct rd *d, const redisReply *r)
-{
-    static const redisReply nil = {.type = REDIS_REPLY_NIL};
-    if (!agent_by_name[0].name) {
-        for (int i = 0; i < AGENT_FIELDS; i++)
-            agent_by_name[i] = (struct field_pos){rs_agent_fields[i], i};
-        qsort(agent_by_name, AGENT_FIELDS, sizeof agent_by_name[0], cmp_field);
-    }
-    redisReply *fields[AGENT_FIELDS];
-    for (int i = 0; i < AGENT_FIELDS; i++)
-        fields[i] = (redisReply *)&nil;
-    for (size_t i = 0; i + 1 < r->elements; i += 2) {
-        const redisReply *k = r->element[i];
-        if (k->type != REDIS_REPLY_STRING) continue;
-        struct field_pos key = {k->str, 0};
-        const struct field_pos *f =
-            bsearch(&key, agent_by_name, AGENT_FIELDS, sizeof agent_by_name[0], cmp_field);
-        if (f) fields[f->pos] = r->element[i + 1];
-    }
-    redisReply row = {.type = REDIS_REPLY_ARRAY, .elements = AGENT_FIELDS, .element = fields};
-    return agent(d, &row);
 }
 
 int rs_reply_parse_agent_list(const redisReply *reply, int32_t status, struct rs_arena *arena,
@@ -605,9 +522,12 @@ int rs_reply_parse_agent_list(const redisReply *reply, int32_t status, struct rs
     size_t n = 0;
     for (size_t i = 0; v && i < reply->elements && !d.bad; i++) {
         const redisReply *e = reply->element[i];
-        if (!is_array(&d, e, 0)) break;
-        if (e->elements == 0) continue; /* deleted since its id was read */
-        const struct cp_agent_view *a = agent_from_pairs(&d, e);
+        if (e->type == REDIS_REPLY_NIL) continue; /* deleted since its id was read */
+        if (e->type != REDIS_REPLY_STRING) {
+            d.bad = "unexpected agent record";
+            break;
+        }
+        const struct cp_agent_view *a = agent(&d, e);
         if (a && (status < 0 || a->status == status)) v[n++] = a;
     }
     if (!d.bad && !d.oom) sort_agents(v, n);

@@ -136,7 +136,8 @@ static int layout_upgrade(struct rs *rs, redisContext *c, char *why, size_t n)
 
 /* The key layout's version ({prefix}layout, docs/redis.md "Layout version"): 1 was cpd 0.1's
  * (which wrote no such key), 2 added to it without changing what was there, 3 stopped keeping
- * the task counters (layout_upgrade()). A layout older than ours is upgraded in place; one newer
+ * the task counters (layout_upgrade()), 4 stores each record as one value and fences processes
+ * of older layouts (redis_upgrade.c). A layout older than ours is upgraded in place; one newer
  * than ours, or a value that is no version, refuses start-up — a cpd must never write data laid
  * out by a newer one. Reads what the scripts will use, so it runs after the node check. */
 static int layout_rounds(struct rs *rs, redisContext *c, const char *key, char *why, size_t n)
@@ -166,14 +167,8 @@ static int layout_rounds(struct rs *rs, redisContext *c, const char *key, char *
         if (valid && v == RS_LAYOUT_VERSION) return 0;
         /* Absent (new, or written by 0.1) or older: ours from now on. NX when absent, so that a
          * newer cpd starting at the same moment is not overwritten; then read it again. */
-        if (layout_upgrade(rs, c, why, n) != 0) return -1;
-        char ver[8];
-        snprintf(ver, sizeof ver, "%d", RS_LAYOUT_VERSION);
-        const char *set[4] = {"SET", key, ver, "NX"};
-        if (!(r = cmd(c, rs->timeout_ms, "SET of the layout version", absent ? 4 : 3, set, NULL, 0,
-                      why, n)))
-            return -1;
-        freeReplyObject(r);
+        /* Layout 4's upgrade sets the version, unless a newer one is there by then. */
+        if (layout_upgrade(rs, c, why, n) != 0 || rs_layout_upgrade4(rs, c, why, n) != 0) return -1;
         if (absent)
             rs->host->log(rs->host, CP_LOG_INFO,
                           "redis: key layout under %s: version %d recorded (none was: a new "

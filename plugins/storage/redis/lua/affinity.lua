@@ -46,7 +46,9 @@ function AF.hold(id, req, key, hold_s, now)
     if not key or key == '' or hold <= 0 then return 0 end
     local aid = call('GET', P .. 'aff:' .. key)
     if not aid then return 0 end
-    local f = call('HMGET', akey(aid), 'st', 'mc', 'inf', 'hci', 'hra', 'hs', 'caps')
+    local ar = agent_raw(aid) -- (its record, layout 4: one value)
+    if not ar then return 0 end
+    local f = {ar[AR_ST], ar[AR_MC], ar[AR_INF], ar[AR_HCI], ar[AR_HRA], ar[AR_HS], ar[AR_CAPS]}
     local st = tonumber(f[1])
     if not st or (st ~= 0 and st ~= A_READY and st ~= A_BUSY) then return 0 end -- 0: starting
     if tonumber(f[6]) == H_UNHEALTHY then return 0 end
@@ -101,7 +103,8 @@ function AF.first(aid, now, subset, tcache, aging)
     local best
     for i = 1, #ids, 2 do
         local tid, u = ids[i], tonumber(ids[i + 1])
-        local r = call('HMGET', tkey(tid), 'st', 'qm', 'qs', 'qk', 'poa', 'pou')
+        local t = task_read(tid) or {} -- (its record, layout 4: one value)
+        local r = {t[TR_ST], t[REC.T_QM], t[TR_QS], t[REC.T_QK], t[REC.T_POA], t[REC.T_POU]}
         if u <= now or r[1] ~= '0' or not r[2] then
             AF.drop(tid, aid) -- expired, or no longer in a queue
         elseif not (r[5] == aid and now < (tonumber(r[6]) or 0)) then

@@ -1,8 +1,8 @@
 -- agent_heartbeat.lua — liveness and self-reported status. ARGV: inst now id status
 -- Every agent sends one every few seconds, and almost every one leaves the status (and what it
--- reported) as it was: then it is written directly — one HMGET of the reply's fields, HSET of
+-- reported) as it was: then it is written directly — one GET of the record, SET of it with
 -- last_heartbeat and the liveness index, exactly the writes commit() would derive — and replied
--- as read. A heartbeat that changes the status or the reported one takes the generic path
+-- as written. A heartbeat that changes the status or the reported one takes the generic path
 -- (counters and indexes follow the status).
 local now = ARGV[2]
 local id = ARGV[3]
@@ -34,10 +34,10 @@ local st = tonumber(r[AR_ST])
 local rep = tonumber(r[AR_REP]) or A_READY
 if next_status(st, r[AR_PROBE], tonumber(r[AR_HS]), tonumber(r[AR_INF]), tonumber(r[AR_MC]),
                tonumber(r[AR_DRA]) or 0) == st and (status < 0 or status == rep) then
-    call('HSET', akey(id), 'hb', now)
-    call('ZADD', P .. 'alive', now, id) -- st is not offline: an offline agent comes back
     r[AR_HB] = now
-    return reply(OK, nil, {agent_raw = r, abefore = st})
+    local text = arec_set(id, r)
+    call('ZADD', P .. 'alive', now, id) -- st is not offline: an offline agent comes back
+    return reply(OK, nil, {agent_raw = text, abefore = st})
 end
 
 local a = aget(id)

@@ -24,12 +24,5 @@ a.rep = A_READY
 a.hb = now
 aput(a)
 commit() -- agent_norm() there: ready with tasks in flight at the maximum is busy
--- The record becomes a real hash table (docs/redis.md "Performance"), also one written by an
--- older cpd: a value longer than hash-max-listpack-value (64 bytes by default) converts it for
--- good, and the field goes again. A small hash (a listpack) finds each field by scanning the
--- whole record, and every heartbeat, claim and completion reads ~30 of them: ~20% of those
--- calls' Redis CPU, for ~1 KB more memory per agent.
-call('HSET', akey(id), '_', string.rep('-', 65))
-call('HDEL', akey(id), '_')
 F.change(F.REGISTERED, now, id, nil, nil, before, a.st)
 return reply(OK, nil, {created = created, agent = a, abefore = before})

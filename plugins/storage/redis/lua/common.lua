@@ -66,58 +66,28 @@ local function copy(t)
     return c
 end
 
-local function hgetall(key)
-    local r = call('HGETALL', key)
-    if #r == 0 then return nil end
-    local t = {}
-    for i = 1, #r, 2 do t[r[i]] = r[i + 1] end
-    return t
-end
-
--- Writes the fields of `t` that differ from `old` (nil: a new record, everything) to the hash;
--- `optional` fields that became nil are deleted.
-local function hput(key, t, old, optional)
-    local args, del = {}, {}
-    for k, v in pairs(t) do
-        if not old or old[k] ~= v then
-            args[#args + 1] = k
-            args[#args + 1] = v
-        end
-    end
-    if old then
-        for _, f in ipairs(optional) do
-            if t[f] == nil and old[f] ~= nil then del[#del + 1] = f end
-        end
-    end
-    if #del > 0 then call('HDEL', key, unpack(del)) end
-    if #args > 0 then call('HSET', key, unpack(args)) end
-end
-
 local function tonum(t, fields)
     for _, f in ipairs(fields) do t[f] = tonumber(t[f]) or 0 end
     return t
 end
 
 ---------------------------------------------------------------------------------------------
--- Records. Agent hash fields: id caps st model prov md probe reg hb la mc inf cur tc tf ls lc
+-- Records. Agent fields: id caps st model prov md probe reg hb la mc inf cur tc tf ls lc
 -- and health hs hlc hcf hcs hlat herr hci hcif hco hoa hra, then dra (drained_at, 0 = not
 -- drained) and rep (the status the agent reported last; absent in records from before 2.4:
 -- read as ready). ls and hlat stay strings (doubles
--- round-trip exactly that way). Task hash fields: id type pl req st pr cat clat stat coat ps ag
+-- round-trip exactly that way). Task fields: id type pl req st pr cat clat stat coat ps ag
 -- to mr re att res err md strat poa pou dl x, the index members cm (created_at indexes) and
 -- cseq (claim order), the queue place qk (sha1 of req), qm/qs (member and score while pending),
 -- pqm/pqs (the last place, for RELEASE), and dw (1 while waiting for not_before in
 -- P.."delayed" instead of a queue). dl: the deadline while claimed/running (replies show 0
 -- otherwise). x: the members most tasks lack, packed (x_enc()): not_before, progress, ended
--- attempts, idempotency key, backoff — in tables t.nb, t.prog, t.hist, t.ik, t.bo. (A field a
--- small hash lacks costs an HMGET a scan of the whole record: one packed field instead of five
--- keeps the hot reads as they were.)
+-- attempts, idempotency key, backoff — in tables t.nb, t.prog, t.hist, t.ik, t.bo. (Packed
+-- before layout 4, when records were hashes; the C side reads x as it is.)
 local A_NUM = {'st', 'reg', 'hb', 'la', 'mc', 'inf', 'tc', 'tf', 'lc', 'hs', 'hlc', 'hcf', 'hcs',
                'hci', 'hcif', 'hco', 'hoa', 'hra', 'dra'}
-local A_OPT = {'model', 'prov', 'probe', 'cur', 'herr', 'wr', 'qsc'}
 local T_NUM = {'st', 'pr', 'cat', 'clat', 'stat', 'coat', 'ps', 'to', 'mr', 're', 'att', 'pou',
                'dl'}
-local T_OPT = {'ag', 'res', 'err', 'strat', 'poa', 'qm', 'qs', 'pqm', 'pqs', 'cseq', 'dw', 'x'}
 
 -- Length-prefixed strings ("<len>:<bytes>"), as redis_reply.c reads them (lp_next()).
 local function lp(s) return #s .. ':' .. s end
@@ -157,6 +127,108 @@ end
 local function akey(id) return P .. 'a:' .. id end
 local function tkey(id) return P .. 't:' .. id end
 
+-- Records as stored (layout 4, docs/redis.md "Record format"): an agent or a task is ONE string
+-- value: the number of fields, then each field, every one followed by a zero byte
+--   "<n>\0<field 1>\0<field 2>\0...<field n>\0"
+-- in the order of A_REC / T_REC, an absent field the single byte "\1" (ABSENT). Values are the
+-- strings Redis kept in hash fields up to layout 3 (numbers as "%.17g" gives them: integers up
+-- to 2^53 exactly) and never hold a zero byte (they come from C strings). One GET and one SET
+-- move a record instead of a value per field (an HMGET of 30 fields: ~93k redis-server
+-- instructions; GET + struct.unpack: ~20k), and a script replies a record as its text: one
+-- value, split by redis_record.c. The first 30 (agents) / 24 (tasks) fields are the reply's
+-- (redis_fields.c), the rest the scripts' own. A record with fewer fields (written before one
+-- was appended) reads the missing ones as absent.
+-- In Lua a record is an array of those strings by position (AR_* / TR_*; false = absent), as
+-- agent_raw() / task_read() give it; the generic path (aget/tget) names them (a_named()).
+local A_REC = {'id', 'caps', 'st', 'model', 'prov', 'md', 'probe', 'reg', 'hb', 'la', 'mc', 'inf',
+               'cur', 'tc', 'tf', 'ls', 'lc', 'hs', 'hlc', 'hcf', 'hcs', 'hlat', 'herr', 'hci',
+               'hcif', 'hco', 'hoa', 'hra', 'dra', 'rep', 'qsc', 'wr'}
+local T_REC = {'id', 'type', 'pl', 'req', 'st', 'pr', 'cat', 'clat', 'stat', 'coat', 'ps', 'ag',
+               'to', 'mr', 're', 'att', 'res', 'err', 'md', 'strat', 'poa', 'pou', 'dl', 'x',
+               'cm', 'qs', 'qk', 'qm', 'pqm', 'pqs', 'cseq', 'dw', 'ctk', 'tnb'}
+-- One table (REC) for the rest, to keep the scripts' main chunk under Lua's 200 locals:
+-- A_ABS / T_ABS, the positions that may be absent (the others always hold a value); ABSENT;
+-- FMT, struct.unpack formats of n zero-terminated strings (made at first use: a library may
+-- not call string functions while it loads); N, #A_REC and #T_REC as text.
+local REC = {A_ABS = {4, 5, 7, 13, 23, 29, 30, 31, 32},
+             T_ABS = {12, 17, 18, 20, 21, 24, 26, 28, 29, 30, 31, 32, 33, 34}, ABSENT = '\1',
+             FMT = {}, N = {[32] = '32', [34] = '34'}}
+
+-- The record at key as an array of `n` fields, and its text; nil when there is none.
+function REC.get(key, n, abs)
+    local s = call('GET', key)
+    if not s then return nil end
+    local c = string.find(s, '\0', 1, true)
+    local k = tonumber(string.sub(s, 1, c - 1))
+    local fmt = REC.FMT[k]
+    if not fmt then
+        fmt = string.rep('s', k)
+        REC.FMT[k] = fmt
+    end
+    local r = {struct.unpack(fmt, s, c + 1)}
+    r[k + 1] = nil -- unpack's next position
+    for i = k + 1, n do r[i] = false end
+    for _, i in ipairs(abs) do
+        if r[i] == REC.ABSENT then r[i] = false end
+    end
+    return r, s
+end
+-- The text of record array r (n fields; every present one a string: a number would go through
+-- Lua's "%.14g").
+function REC.text(r, n, abs)
+    local absent = REC.ABSENT
+    for _, i in ipairs(abs) do
+        if not r[i] then r[i] = absent end
+    end
+    local s = REC.N[n] .. '\0' .. table.concat(r, '\0', 1, n) .. '\0'
+    for _, i in ipairs(abs) do
+        if r[i] == absent then r[i] = false end
+    end
+    return s
+end
+local function agent_raw(id) return REC.get(akey(id), #A_REC, REC.A_ABS) end
+local function task_read(id) return REC.get(tkey(id), #T_REC, REC.T_ABS) end
+-- Stores agent / task array r; returns its text (the reply of it).
+local function arec_set(id, r)
+    local s = REC.text(r, #A_REC, REC.A_ABS)
+    call('SET', akey(id), s)
+    return s
+end
+local function trec_set(id, r)
+    local s = REC.text(r, #T_REC, REC.T_ABS)
+    call('SET', tkey(id), s)
+    return s
+end
+-- Record arrays and the named tables of the generic path, both ways (numbers as "%.17g").
+function REC.named(r, names)
+    local t = {}
+    for i, f in ipairs(names) do
+        local v = r[i]
+        if v and v ~= REC.ABSENT then t[f] = v end
+    end
+    return t
+end
+function REC.array(t, names)
+    local r = {}
+    for i, f in ipairs(names) do
+        local v = t[f]
+        if type(v) == 'number' then v = string.format('%.17g', v) end
+        r[i] = v or REC.ABSENT -- (false again after REC.text() for the positions that may be)
+    end
+    return r
+end
+-- Does named table t differ from old in any field?
+function REC.changed(t, old)
+    if not old then return true end
+    for k, v in pairs(t) do
+        if old[k] ~= v then return true end
+    end
+    for k in pairs(old) do
+        if t[k] == nil then return true end
+    end
+    return false
+end
+
 -- Per-script caches: id -> {old = snapshot or false, cur = table or false}; DIRTY_* keep the
 -- order in which records were first changed (events and queue arrival follow it). With the
 -- counter deltas and wake-ups (below), the state of the generic path (aget() .. commit()),
@@ -177,8 +249,9 @@ local function aget(id)
     gen()
     local e = AC[id]
     if not e then
-        local a = hgetall(akey(id))
+        local a = agent_raw(id)
         if a then
+            a = REC.named(a, A_REC)
             tonum(a, A_NUM)
             a.rep = tonumber(a.rep) or A_READY
         end
@@ -215,8 +288,9 @@ local function tget(id)
     gen()
     local e = TC[id]
     if not e then
-        local t = hgetall(tkey(id))
+        local t = task_read(id)
         if t then
+            t = REC.named(t, T_REC)
             tonum(t, T_NUM)
             x_dec(t, t.x)
             t.x = nil
@@ -303,268 +377,12 @@ local function flush_deltas()
     end
 end
 
----------------------------------------------------------------------------------------------
--- Writing records and their indexes.
-
--- The invariants every change keeps (a status "resolved", cp/storage.h): a drained agent is
--- draining unless offline or failed; ready with tasks in flight at the maximum is busy; an
--- agent without a probe is healthy unless offline.
-local function agent_norm(a)
-    if a.dra ~= 0 and a.st ~= A_OFFLINE and a.st ~= A_FAILED then a.st = A_DRAINING end
-    if a.st == A_READY and a.inf >= a.mc then a.st = A_BUSY end
-    if not a.probe then a.hs = (a.st == A_OFFLINE) and H_UNHEALTHY or H_HEALTHY end
-end
-
--- P.."unwell": the ids of agents whose health is degraded or unhealthy (score 0, so a page is
--- a ZRANGEBYLEX): what GET /health lists for a large fleet, without reading every agent.
-local function unwell(hs) return hs == H_DEGRADED or hs == H_UNHEALTHY end
-
-local function agent_store(old, a)
-    local id = (a or old).id
-    -- `wr`: a claim of this agent waits until it may claim again (task_claim.lua marks it).
-    -- A change that may allow that — or refuse it for good — tells every process ("room").
-    if old and old.wr and (not a or a.st ~= old.st or a.inf < old.inf) then
-        PUBS[#PUBS + 1] = 'room ' .. id
-        if a then a.wr = nil end
-    end
-    if not a then
-        agent_account(old, -1, true)
-        call('DEL', akey(id), P .. 'af:' .. id)
-        call('ZREM', P .. 'agents', id)
-        if unwell(old.hs) then call('ZREM', P .. 'unwell', id) end
-        call('ZREM', P .. (old.st == A_OFFLINE and 'off' or 'alive'), id)
-        for _, c in ipairs(caps_dec(old.caps)) do call('SREM', P .. 'ac:' .. c, id) end
-        return
-    end
-    agent_norm(a)
-    -- Most changes (a heartbeat, a claim) leave every counted field as it was: no deltas.
-    local names = not old or old.caps ~= a.caps or old.prov ~= a.prov
-    if names or old.st ~= a.st or old.hs ~= a.hs or old.hci ~= a.hci or old.inf ~= a.inf or
-        old.mc ~= a.mc then
-        if old then agent_account(old, -1, names) end
-        agent_account(a, 1, names)
-    end
-    hput(akey(id), a, old, A_OPT)
-    if not old then call('ZADD', P .. 'agents', 0, id) end
-    local was_unwell = old ~= nil and unwell(old.hs)
-    if was_unwell ~= unwell(a.hs) then
-        if was_unwell then call('ZREM', P .. 'unwell', id) else call('ZADD', P .. 'unwell', 0, id) end
-    end
-    -- Liveness indexes by last_heartbeat: P.."alive" (not offline), P.."off" (offline).
-    local was_off, is_off = old and old.st == A_OFFLINE, a.st == A_OFFLINE
-    if old and was_off ~= is_off then call('ZREM', P .. (was_off and 'off' or 'alive'), id) end
-    if not old or was_off ~= is_off or old.hb ~= a.hb then
-        call('ZADD', P .. (is_off and 'off' or 'alive'), a.hb, id)
-    end
-    if not old or old.caps ~= a.caps then
-        local had = {}
-        if old then
-            for _, c in ipairs(caps_dec(old.caps)) do had[c] = true end
-        end
-        local has = {}
-        for _, c in ipairs(caps_dec(a.caps)) do
-            has[c] = true
-            if not had[c] then call('SADD', P .. 'ac:' .. c, id) end
-        end
-        for c in pairs(had) do
-            if not has[c] then call('SREM', P .. 'ac:' .. c, id) end
-        end
-    end
-end
-
-local function active(st) return st == T_CLAIMED or st == T_RUNNING end
-
--- The hash fields of task table t: the rare members packed into x.
+-- The stored fields of task table t (the generic path's): the rare members packed into x.
 local function t_rec(t)
     local r = copy(t)
     r.nb, r.prog, r.hist, r.ik, r.bo, r.est, r.us, r.tn = nil, nil, nil, nil, nil, nil, nil, nil
     r.x = x_enc(t)
     return r
-end
-local function terminal(st) return st >= T_COMPLETED end
-
-local function seq_member(id)
-    return string.format('%016.0f', call('INCR', P .. 'seq')) .. ':' .. id
-end
-
--- Indexes of a task (members are "<16-digit arrival>:<id>" where order among equal scores
--- matters): P.."tasks", P.."ts:"..status, P.."tt:"..type by created_at (member cm);
--- P.."q:"..qk by priority band + pending_since (member qm) while pending; P.."inflight" by
--- claimed_at + timeout_ms while claimed/running (timeout_ms > 0); P.."af:"..agent by claim
--- order (score cseq) while claimed/running; P.."done" by completed_at while terminal.
-local function task_store(old, t)
-    local id = (t or old).id
-    if old then task_account(old, -1) end
-    if t then
-        -- Leaving pending remembers the place (RELEASE puts the task back there).
-        if t.st ~= T_PENDING and t.qm then
-            t.pqm, t.pqs, t.qm, t.qs = t.qm, t.qs, nil, nil
-        end
-        if t.st ~= T_PENDING then t.dw = nil end
-        if t.st == T_PENDING and t.dw then t.qm, t.qs = nil, nil end
-        if t.st == T_PENDING and not t.dw and not t.qm then
-            local ps = t.ps
-            if ps < 0 then ps = 0 elseif ps >= BAND then ps = BAND - 1 end
-            t.qm = seq_member(id)
-            t.qs = t.pr * BAND + ps
-        end
-        task_account(t, 1)
-    end
-    local oq, nq = old and old.qm, t and t.qm
-    -- P.."capsets" (sha1 -> set) names exactly the non-empty queues: a claim visits only those.
-    if oq and oq ~= nq then
-        local q = P .. 'q:' .. old.qk
-        call('ZREM', q, oq)
-        if call('ZCARD', q) == 0 then call('HDEL', P .. 'capsets', old.qk) end
-    end
-    if nq and nq ~= oq then
-        call('ZADD', P .. 'q:' .. t.qk, t.qs, nq)
-        TN.enqueued(t.qk, t.req, t.tn, t.qs) -- capsets and the claim index (tenant.lua)
-        PUBS[#PUBS + 1] = 'pending ' .. id
-    end
-    -- P.."delayed" by not_before: pending tasks waiting for it (dw), until reap makes them due.
-    local was_w, is_w = old and old.st == T_PENDING and old.dw, t and t.st == T_PENDING and t.dw
-    if was_w and (not is_w or old.nb ~= t.nb) then call('ZREM', P .. 'delayed', id) end
-    if is_w and (not was_w or old.nb ~= t.nb) then call('ZADD', P .. 'delayed', t.nb, id) end
-    local was_active, is_active = old and active(old.st), t and active(t.st)
-    local moved = not was_active or not is_active or old.dl ~= t.dl or old.ag ~= t.ag or
-                      old.cseq ~= t.cseq
-    if was_active and not is_active then
-        TN.left(old.tn)
-        QT.leave(id, false, nil, nil, 0) -- quota.lua: its place back
-    end
-    if was_active and moved then
-        call('ZREM', P .. 'inflight', id)
-        if old.ag then call('ZREM', P .. 'af:' .. old.ag, id) end
-    end
-    if is_active and moved then
-        if t.dl > 0 then call('ZADD', P .. 'inflight', t.dl, id) end
-        if t.ag then call('ZADD', P .. 'af:' .. t.ag, t.cseq or 0, id) end
-    end
-    local was_done, is_done = old and terminal(old.st), t and terminal(t.st)
-    if was_done and (not is_done or old.coat ~= t.coat) then call('ZREM', P .. 'done', id) end
-    if is_done and (not was_done or old.coat ~= t.coat) then
-        call('ZADD', P .. 'done', t.coat, id)
-    end
-    if is_done and not was_done then PUBS[#PUBS + 1] = 'done ' .. id end
-    if not t then
-        if old.ik and call('HGET', P .. 'idem', old.ik) == id then
-            call('HDEL', P .. 'idem', old.ik)
-        end
-        call('DEL', tkey(id))
-        call('ZREM', P .. 'tasks', old.cm)
-        call('ZREM', P .. 'ts:' .. old.st, old.cm)
-        call('ZREM', P .. 'tt:' .. old.type, old.cm)
-        return
-    end
-    if not old then
-        t.cm = seq_member(id)
-        call('ZADD', P .. 'tasks', t.cat, t.cm)
-        call('ZADD', P .. 'tt:' .. t.type, t.cat, t.cm)
-    end
-    hput(tkey(id), t_rec(t), old and t_rec(old), T_OPT)
-    if not old or old.st ~= t.st then
-        if old then call('ZREM', P .. 'ts:' .. old.st, old.cm) end
-        call('ZADD', P .. 'ts:' .. t.st, t.cat, t.cm)
-    end
-end
-
-local function commit()
-    gen()
-    for _, id in ipairs(DIRTY_A) do
-        local e = AC[id]
-        if e.old or e.cur then agent_store(e.old or nil, e.cur or nil) end
-    end
-    for _, id in ipairs(DIRTY_T) do
-        local e = TC[id]
-        if e.old or e.cur then task_store(e.old or nil, e.cur or nil) end
-    end
-    flush_deltas()
-    for _, m in ipairs(PUBS) do call('PUBLISH', P .. 'events', m .. ' ' .. INST) end
-end
-
----------------------------------------------------------------------------------------------
--- Rules shared by several operations.
-
--- Task `t` leaves claimed/running: its assigned agent (if still registered) gets its slot back.
--- `by` is the agent id the request came from (its heartbeat is refreshed), or nil.
-local function agent_leave(t, by, now)
-    if not t.ag then return nil end
-    local a = aget(t.ag)
-    if not a then return nil end
-    if a.inf > 0 then a.inf = a.inf - 1 end
-    if a.cur == t.id then a.cur = nil end
-    -- Below its maximum: ready again, unless busy is what the agent itself reported.
-    if a.st == A_BUSY and a.inf < a.mc and a.rep ~= A_BUSY then a.st = A_READY end
-    if by and by == a.id then a.hb = now end
-    aput(a)
-    return a
-end
-
--- Back to pending with the assignment (and what belonged to the attempt) cleared; a fresh
--- place at the back of its band — or, with delay > 0, waiting until now + delay.
-local function requeue(t, now, delay)
-    t.st = T_PENDING
-    t.ag, t.clat, t.stat, t.cseq, t.dl, t.prog = nil, 0, 0, nil, 0, nil
-    t.ps = now
-    t.qm, t.qs = nil, nil
-    t.nb, t.dw = 0, nil
-    if delay and delay > 0 then
-        t.nb = now + delay
-        t.ps = t.nb
-        t.dw = '1'
-    end
-end
-
--- The delay of t's backoff after its `retries` (a mirror of cp_backoff_delay_ms() in
--- sdk/include/cp/storage.h); rnd: a uniform 32-bit number.
-local B_FIXED, B_EXPONENTIAL = 1, 2
-local function backoff_ms(t, rnd)
-    if not t.bo then return 0 end
-    local ty, base, mx, jit = string.match(t.bo, '^(%d+) (%d+) (%d+) (%d+)$')
-    ty, base, mx = tonumber(ty), tonumber(base), tonumber(mx)
-    if not ty or base <= 0 or t.re <= 0 then return 0 end
-    local d = base
-    if ty == B_EXPONENTIAL then
-        local i = 1
-        while i < t.re and (mx <= 0 or d < mx) and d < 2305843009213693952 do
-            d = d * 2
-            i = i + 1
-        end
-        if mx > 0 and d > mx then d = mx end
-    elseif ty ~= B_FIXED then
-        return 0
-    end
-    if jit == '1' then
-        local half = math.floor(d / 2)
-        d = d - half + math.floor(half * (rnd / 4294967296))
-    end
-    return d
-end
--- cp_jitter_mix(): the random number of the k-th requeue of one operation.
-local function jitter_mix(seed, k) return (seed + k * 2654435761) % 4294967296 end
-
--- Ended attempts (hist): each entry is a length-prefixed string ("<len>:<bytes>") of five
--- length-prefixed fields (agent, started, ended, outcome, error); the last ATTEMPTS_MAX kept.
--- redis_reply.c reads it (parse_attempts()).
-local ATTEMPTS_MAX = 32
-local O_FAILED, O_TIMEOUT, O_OFFLINE, O_REMOVED, O_CANCELLED = 0, 1, 2, 3, 4
-local O_RATE_LIMITED = 6
-local function hist_add(t, outcome, now)
-    if not t.ag then return end
-    local err = ''
-    if outcome <= O_OFFLINE or outcome == O_RATE_LIMITED then err = t.err or '' end
-    local h = (t.hist or '') ..
-                  lp(lp(t.ag) .. lp(string.format('%d', t.clat)) .. lp(string.format('%d', now)) ..
-                         lp(string.format('%d', outcome)) .. lp(err))
-    local starts, pos = {}, 1
-    while pos <= #h do
-        local c = string.find(h, ':', pos, true)
-        starts[#starts + 1] = pos
-        pos = c + 1 + tonumber(string.sub(h, pos, c - 1))
-    end
-    if #starts > ATTEMPTS_MAX then h = string.sub(h, starts[#starts - ATTEMPTS_MAX + 1]) end
-    t.hist = h
 end
 
 ---------------------------------------------------------------------------------------------
@@ -583,73 +401,35 @@ local function i64(v)
     return v
 end
 
--- Capability sets travel encoded ("a\nb\n"); redis_reply.c splits them.
+-- A record in a reply: its text as it is (or would be) stored (one value, which
+-- redis_record.c splits; capability sets stay encoded, "a\nb\n"). The C side drops what a
+-- reply must not show: a pass-over time without its agent, a deadline while the task is not
+-- held. The hot ops reply the text they read or wrote.
 local function agent_reply(a)
     if not a then return false end
-    return {a.id, a.caps, a.st, nz(a.model), nz(a.prov), a.md, nz(a.probe), i64(a.reg),
-            i64(a.hb), i64(a.la), a.mc, a.inf, nz(a.cur), a.tc, a.tf, a.ls, a.lc, a.hs,
-            i64(a.hlc), a.hcf, a.hcs, a.hlat, nz(a.herr), a.hci, a.hcif, a.hco, i64(a.hoa),
-            i64(a.hra), i64(a.dra), a.rep, nz(a.qsc)}
+    return REC.text(REC.array(a, A_REC), #A_REC, REC.A_ABS)
 end
 
 local function task_reply(t)
     if not t then return false end
-    return {t.id, t.type, t.pl, t.req, t.st, t.pr, i64(t.cat), i64(t.clat),
-            i64(t.stat), i64(t.coat), i64(t.ps), nz(t.ag), i64(t.to), t.mr, t.re, t.att,
-            nz(t.res), nz(t.err), t.md, nz(t.strat), nz(t.poa), t.poa and i64(t.pou) or 0,
-            active(t.st) and i64(t.dl) or 0, nz(x_enc(t))}
+    return REC.text(REC.array(t_rec(t), T_REC), #T_REC, REC.T_ABS)
 end
 
--- A_FIELDS in agent_reply() order: HMGET of them is an agent reply as it is stored (numbers as
--- strings; redis_reply.c reads both). Read-only ops reply that way, without building a table.
-local A_FIELDS = {'id', 'caps', 'st', 'model', 'prov', 'md', 'probe', 'reg', 'hb', 'la', 'mc', 'inf',
-                  'cur', 'tc', 'tf', 'ls', 'lc', 'hs', 'hlc', 'hcf', 'hcs', 'hlat', 'herr', 'hci',
-                  'hcif', 'hco', 'hoa', 'hra', 'dra', 'rep', 'qsc'}
-local function agent_raw(id)
-    local r = call('HMGET', akey(id), unpack(A_FIELDS))
-    if not r[1] then return nil end
-    return r
-end
--- agent_raw() and the agent's `wr` mark (agent_store()), for the fast paths that free a slot.
-local A_FIELDS_WR = {}
-for i = 1, #A_FIELDS do A_FIELDS_WR[i] = A_FIELDS[i] end -- (no globals while loading)
-A_FIELDS_WR[#A_FIELDS + 1] = 'wr'
-local function agent_raw_wr(id)
-    local r = call('HMGET', akey(id), unpack(A_FIELDS_WR))
-    if not r[1] then return nil end
-    local wr = r[#A_FIELDS_WR]
-    r[#A_FIELDS_WR] = nil
-    return r, wr
-end
-
--- T_READ: the fields of task_reply() in its order, then cm and qs. HMGET of them is a task
--- reply as stored once raw_task() has cut it to size (the hot ops read and reply this way).
-local T_READ = {'id', 'type', 'pl', 'req', 'st', 'pr', 'cat', 'clat', 'stat', 'coat', 'ps', 'ag',
-                'to', 'mr', 're', 'att', 'res', 'err', 'md', 'strat', 'poa', 'pou', 'dl', 'x',
-                'cm', 'qs'}
-local TR_ST, TR_CAT, TR_CLAT, TR_STAT, TR_COAT, TR_AG, TR_TO, TR_ATT, TR_RES, TR_DL, TR_X, TR_CM,
-      TR_QS = 5, 7, 8, 9, 10, 12, 13, 16, 17, 23, 24, 25, 26
-local function task_read(id)
-    local r = call('HMGET', tkey(id), unpack(T_READ))
-    if not r[1] then return nil end
-    return r
-end
--- The task_reply() part of a task_read() array (changed in place).
-local function raw_task(r)
-    r[26], r[25] = nil, nil
-    if not r[21] then r[22] = 0 end -- pass-over time only with its agent, as task_reply()
-    if not active(tonumber(r[TR_ST])) then r[TR_DL] = 0 end -- a deadline only while held
-    return r
-end
 -- Numbers given to redis.call() are formatted with printf("%.17g") by Redis, a cost the hot ops
 -- avoid: they pass strings (ARGV as given, these constants, istr() of integers — the same text
--- "%.17g" gives for integers below 2^53).
+-- "%.17g" gives for integers below 2^53). Record fields must be strings too (REC.text()).
 local ST_S = {[0] = '0', '1', '2', '3', '4', '5', '6'}
 local function istr(n) return string.format('%d', n) end
--- Agent fields by position in A_FIELDS (agent_raw()).
+-- Fields of the record arrays by position in A_REC / T_REC.
 local AR_CAPS, AR_ST, AR_HB, AR_LA, AR_MC, AR_INF, AR_CUR, AR_TC, AR_LS, AR_LC, AR_HCI, AR_HRA =
     2, 3, 9, 10, 11, 12, 13, 14, 16, 17, 24, 28
 local AR_PROBE, AR_HS, AR_DRA, AR_REP = 7, 18, 29, 30
+local TR_ST, TR_CAT, TR_CLAT, TR_STAT, TR_COAT, TR_AG, TR_TO, TR_ATT, TR_RES, TR_DL, TR_X, TR_CM,
+      TR_QS = 5, 7, 8, 9, 10, 12, 13, 16, 17, 23, 24, 25, 26
+-- (and in REC, those used in one place or two)
+REC.A_WR, REC.T_TYPE, REC.T_POA, REC.T_POU, REC.T_QM, REC.T_PQM, REC.T_PQS, REC.T_CSEQ, REC.T_CTK =
+    32, 2, 21, 22, 28, 29, 30, 31, 33
+REC.T_QK, REC.T_TNB = 27, 34
 
 -- The counters of an agent whose status or tasks in flight changed and nothing else counted
 -- (health, circuit, maximum, names): what agent_account(old, -1) + agent_account(new, 1) net.
@@ -674,41 +454,31 @@ local function task_restatus(cm, cat, st0, st1)
 end
 
 -- COMPLETE's side of the agent (task_transition.lua's hot path), on its record `a` as
--- agent_raw_wr() read it (wr: a claim waits for its slot): its slot back as agent_leave()
--- gives it, one more completed, the latency `lat`, last_heartbeat = now when `touch`; written
--- as commit() would, and `a` updated in place. Returns its status before. (Here rather than in
+-- agent_raw() read it: its slot back as agent_leave() gives it, one more completed, the latency
+-- `lat`, last_heartbeat = now when `touch`; written as commit() would (a claim waiting for its
+-- slot, `wr`, is told). Returns its status before and the record's text. (Here rather than in
 -- task_transition.lua to keep that script's closure under Lua's 60 upvalues.)
-local function complete_agent(a, wr, ag, id, now, now_s, lat, touch)
+local function complete_agent(a, ag, id, now, now_s, lat, touch)
     local ast, ainf, amc = tonumber(a[AR_ST]), tonumber(a[AR_INF]), tonumber(a[AR_MC])
     local inf1 = ainf > 0 and ainf - 1 or ainf
     local self_busy = (tonumber(a[AR_REP]) or A_READY) == A_BUSY
     local st1 = (ast == A_BUSY and inf1 < amc and not self_busy) and A_READY or ast
-    local ls = string.format('%.17g', (tonumber(a[AR_LS]) or 0) + lat)
-    local tc, lc = tonumber(a[AR_TC]) + 1, tonumber(a[AR_LC]) + 1
-    local ak = akey(ag)
-    local f = {'inf', istr(inf1), 'tc', istr(tc), 'ls', ls, 'lc', istr(lc)}
-    if st1 ~= ast then
-        f[#f + 1] = 'st'
-        f[#f + 1] = ST_S[st1]
-    end
+    a[AR_LS] = string.format('%.17g', (tonumber(a[AR_LS]) or 0) + lat)
+    a[AR_INF], a[AR_TC], a[AR_LC] = istr(inf1), istr(tonumber(a[AR_TC]) + 1),
+                                    istr(tonumber(a[AR_LC]) + 1)
+    a[AR_ST] = ST_S[st1]
     if touch and tonumber(a[AR_HB]) ~= now then
-        f[#f + 1] = 'hb'
-        f[#f + 1] = now_s
+        a[AR_HB] = now_s
         call('ZADD', P .. (ast == A_OFFLINE and 'off' or 'alive'), now_s, ag)
-        a[AR_HB] = now
     end
-    call('HSET', ak, unpack(f))
-    if a[AR_CUR] == id then
-        call('HDEL', ak, 'cur')
-        a[AR_CUR] = false
-    end
-    if wr then -- a claim waits for this slot (agent_store())
-        call('HDEL', ak, 'wr')
+    if a[AR_CUR] == id then a[AR_CUR] = false end
+    if a[REC.A_WR] then -- a claim waits for this slot (agent_store())
+        a[REC.A_WR] = false
         call('PUBLISH', P .. 'events', 'room ' .. ag .. ' ' .. INST)
     end
+    local s = arec_set(ag, a)
     agent_recount(tonumber(a[AR_HCI]), amc, ast, ainf, st1, inf1)
-    a[AR_ST], a[AR_INF], a[AR_TC], a[AR_LS], a[AR_LC] = st1, inf1, tc, ls, lc
-    return ast
+    return ast, s
 end
 
 ---------------------------------------------------------------------------------------------
@@ -758,9 +528,20 @@ end
 -- .before), or nil. Publishes the call's changes.
 -- NONE: the empty list of a reply (shared: never changed).
 local NONE = {}
+-- Two forms. The short one, for a call that answers with at most one agent and one task (every
+-- hot op): {rc, message, agent, task, agent before, task before, created} — 7 members (a table
+-- member costs Redis ~1.5k instructions to reply, a nested empty table more: the long form
+-- costs ~22k per call). task_complete_next.lua appends the claim's reply as an 8th. The long
+-- one (14 members, 16 for the tenant ops) for everything else: {rc, message, created, agent,
+-- task, agents, tasks, total, stats, events, agent before, task before, next due, more}.
 local function reply(rc, msg, r)
     r = r or NONE
     F.flush()
+    if not (r.agents or r.tasks or r.total or r.stats or r.events or (r.next_due or 0) ~= 0 or
+        r.more or r.tenants or r.quotas or r.qheld) then
+        return {rc, nz(msg), r.agent_raw or agent_reply(r.agent), r.task_raw or task_reply(r.task),
+                nz(r.abefore), nz(r.tbefore), r.created or 0}
+    end
     local out = {rc, nz(msg), r.created or 0, r.agent_raw or agent_reply(r.agent),
                  r.task_raw or task_reply(r.task), r.agents or NONE,
                  r.tasks or NONE, r.total or 0, r.stats or false, r.events or NONE, nz(r.abefore),
@@ -781,94 +562,6 @@ local function event(kind, agent_id, t, status, before)
     if not t then return {kind, agent_id, false, false, -1, {}, false, nz(before), 0} end
     return {kind, nz(agent_id), t.id, t.type, status or t.st, t.req, nz(t.strat), nz(before),
             t.att}
-end
-
----------------------------------------------------------------------------------------------
--- Submitting one task (task_submit, task_submit_batch). The item at ARGS[o]: id type payload
--- priority created_at timeout_ms max_retries retries attempt metadata? strategy? not_before
--- idempotency_key? backoff? est? n_caps caps... (ITEM_FIXED members before the capabilities).
--- The hot path of every task, so it writes straight what task_store() writes for a new
--- pending task (record, queue, capsets, created_at indexes, counters, wake-up), without its
--- tables. One arrival number serves as both members (queue and created_at indexes): each index
--- only needs arrival order among its own members.
-local ITEM_FIXED = 19 -- the 17th: the tenant, after n_caps ("" = the default one); then the
--- affinity key ("": none) and hold in ms (affinity.lua)
-local function item_end(o) return o + ITEM_FIXED + tonumber(ARGS[o + 15]) end
-
--- The task holding key ik (nil: none), as task_read() gives it.
-local function keyed_task(ik)
-    local ex = call('HGET', P .. 'idem', ik)
-    return ex and task_read(ex) or nil
-end
-
--- Returns the reply of the task and 1 (stored now) or 0 (found by its idempotency key); nil
--- when its id is taken (nothing written).
-local function submit_one(o)
-    local id, ik = ARGS[o], opt(ARGS[o + 12])
-    -- The key: taken for this id at once (one command when it is new), else its task answers
-    -- (an entry whose task is gone is taken over).
-    if ik and call('HSETNX', P .. 'idem', ik, id) == 0 then
-        local r = keyed_task(ik)
-        if r then return raw_task(r), 0 end
-        call('HSET', P .. 'idem', ik, id)
-    end
-    local tk = tkey(id)
-    -- Creates the record with its id, or finds it taken (then nothing is left written).
-    if call('HSETNX', tk, 'id', id) == 0 then
-        if ik then call('HDEL', P .. 'idem', ik) end
-        return nil
-    end
-    local ttype, pl, pr_s, cat_s = ARGS[o + 1], ARGS[o + 2], ARGS[o + 3], ARGS[o + 4]
-    local pr, cat = tonumber(pr_s), tonumber(cat_s)
-    local md, strat, bo = opt(ARGS[o + 9]) or '{}', opt(ARGS[o + 10]), opt(ARGS[o + 13])
-    local nb_s, est = ARGS[o + 11], opt(ARGS[o + 14])
-    local nb = tonumber(nb_s)
-    local caps = {}
-    for i = o + ITEM_FIXED, item_end(o) - 1 do caps[#caps + 1] = ARGS[i] end
-    local req = caps_enc(caps)
-    local tn = TN.norm(ARGS[o + 16])
-    local qk = TN.qk(req, tn)
-    local m = seq_member(id)
-    local waits = nb > cat
-    local ps_s = waits and nb_s or cat_s
-    local ps = tonumber(ps_s)
-    if ps < 0 then ps = 0 elseif ps >= BAND then ps = BAND - 1 end
-    local qs = istr(pr * BAND + ps)
-    -- The rare members, packed as x_enc() does (progress and attempts: none yet).
-    local x
-    if nb ~= 0 or ik or bo or est or tn then
-        x = lp(nb ~= 0 and nb_s or '') .. '0:0:' .. lp(ik or '') .. lp(bo or '')
-        if est or tn then x = x .. lp(est or '') .. '0:' end
-        if tn then x = x .. lp(tn) end
-    end
-    -- A waiting task has no queue place yet: dw instead of qm and qs. x (when any) and strat
-    -- (when given) take the places of the fields a task does not have.
-    local f1, v1, f2, v2, f3, v3, f4, v4 = 'qm', m, 'qs', qs, 'strat', strat, 'x', x
-    if waits then f1, v1, f2, v2 = 'dw', '1', 'dw', '1' end
-    if not strat then f3, v3 = f1, v1 end
-    if not x then f4, v4 = f1, v1 end
-    -- Numbers go as the strings given (see istr()).
-    call('HSET', tk, 'type', ttype, 'pl', pl, 'req', req, 'st', '0', 'pr', pr_s, 'cat', cat_s,
-         'clat', '0', 'stat', '0', 'coat', '0', 'ps', ps_s, 'to', ARGS[o + 5], 'mr', ARGS[o + 6],
-         're', ARGS[o + 7], 'att', ARGS[o + 8], 'md', md, 'pou', '0', 'qk', qk, 'cm', m, f1, v1,
-         f2, v2, f3, v3, f4, v4)
-    if waits then
-        call('ZADD', P .. 'delayed', nb_s, id)
-    else
-        call('ZADD', P .. 'q:' .. qk, qs, m)
-        TN.enqueued(qk, req, tn, qs) -- capsets and the claim index (tenant.lua)
-    end
-    call('ZADD', P .. 'tasks', cat_s, m)
-    call('ZADD', P .. 'tt:' .. ttype, cat_s, m)
-    call('ZADD', P .. 'ts:0', cat_s, m)
-    call('HINCRBY', P .. 'stats', 'tp:' .. pr_s, '1')
-    call('HINCRBY', P .. 'sc:type', ttype, '1')
-    if not waits then call('PUBLISH', P .. 'events', 'pending ' .. id .. ' ' .. INST) end
-    AF.last = not waits and AF.hold(id, req, ARGS[o + 17], ARGS[o + 18], cat) or 0
-    F.change(F.SUBMITTED, cat, nil, id, ttype, nil, T_PENDING, nil, nil, tonumber(ARGS[o + 8]), pr)
-    return {id, ttype, pl, req, T_PENDING, pr, i64(cat), 0, 0, 0, i64(ps), false,
-            i64(tonumber(ARGS[o + 5])), tonumber(ARGS[o + 6]), tonumber(ARGS[o + 7]),
-            tonumber(ARGS[o + 8]), false, false, md, nz(strat), false, 0, 0, nz(x)}, 1
 end
 
 ---------------------------------------------------------------------------------------------

@@ -22,7 +22,8 @@ end
 -- written by an older cpd gets it built once, here (one read of every agent's health).
 if call('EXISTS', P .. 'unwell:built') == 0 then
     for _, aid in ipairs(call('ZRANGE', P .. 'agents', 0, -1)) do
-        if unwell(tonumber(call('HGET', akey(aid), 'hs'))) then
+        local a = agent_raw(aid)
+        if a and unwell(tonumber(a[AR_HS])) then
             call('ZADD', P .. 'unwell', 0, aid)
         end
     end

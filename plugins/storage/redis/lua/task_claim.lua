@@ -7,27 +7,27 @@
 -- (caps_mode: 0 = the agent's registered capabilities, 1 = these, 2 = these but not sorted and
 -- unique: INVALID once the agent is known to exist; token: the claim's "<instance>:<n>", kept
 -- in the task as `ctk` so that claim_release.lua can undo this claim if its reply is lost).
--- The hot path of every claim, so it works on the records as stored (one HMGET each, replied
--- as read) and writes exactly what a claim changes, instead of going through aget()/commit():
+-- The hot path of every claim, so it works on the records as stored (one GET each, replied
+-- as written) and writes exactly what a claim changes, instead of going through aget()/commit():
 -- the writes below are what commit() would make of the same change (agent_store/task_store).
 local now, now_s = tonumber(ARGV[2]), ARGV[2]
 local aid = ARGV[3]
 AF.reset() -- affinity holds (affinity.lua)
-local a = agent_raw(aid)
+local a, atext0 = agent_raw(aid)
 if not a then return reply(NOT_FOUND, 'agent not found') end
 if ARGV[4] == '2' then return reply(INVALID, 'capabilities must be sorted and unique') end
-local ak = akey(aid)
+local atext -- the agent as stored (set by heartbeat())
 local st, mc, inf, hci = tonumber(a[AR_ST]), tonumber(a[AR_MC]), tonumber(a[AR_INF]),
                          tonumber(a[AR_HCI])
--- last_heartbeat = now, always (and its liveness index, as agent_store()).
-local function heartbeat(fields)
+-- last_heartbeat = now, always (and its liveness index, as agent_store()); the record stored
+-- when anything changed (`changed`: a field set by the caller), its text in atext.
+local function heartbeat(changed)
     if tonumber(a[AR_HB]) ~= now then
-        fields[#fields + 1] = 'hb'
-        fields[#fields + 1] = now_s
+        a[AR_HB] = now_s
         call('ZADD', P .. (st == A_OFFLINE and 'off' or 'alive'), now_s, aid)
-        a[AR_HB] = now
+        changed = true
     end
-    if #fields > 0 then call('HSET', ak, unpack(fields)) end
+    if changed then atext = arec_set(aid, a) else atext = atext0 end
 end
 -- The claim rule: a mirror of cp_claim_allowed() in sdk/include/cp/storage.h (ready, below
 -- max_concurrent_tasks, circuit not open; open with retry_at <= now counts as half_open, which
@@ -36,8 +36,10 @@ local circuit_ok = hci ~= C_OPEN or tonumber(a[AR_HRA]) <= now
 if st ~= A_READY or inf >= mc or not circuit_ok then
     -- At its limit, busy or starting: a claim that may wait for the agent to be able to claim
     -- marks it (`wr`), and the change that allows it publishes "room <agent>" (agent_store()).
-    heartbeat((circuit_ok and st <= A_BUSY) and {'wr', '1'} or {})
-    return reply(OK, nil, {agent_raw = a, abefore = st})
+    local wr = circuit_ok and st <= A_BUSY and not a[REC.A_WR]
+    if wr then a[REC.A_WR] = '1' end
+    heartbeat(wr)
+    return reply(OK, nil, {agent_raw = atext, abefore = st})
 end
 
 -- Provider quotas (quota.lua): a paused, full or out-of-requests quota holds the claim.
@@ -46,8 +48,8 @@ do
     local held, due = QT.blocked(QT.qs, now)
     if held then
         QT.held(QT.qs)
-        heartbeat({})
-        return reply(OK, nil, {agent_raw = a, abefore = st, qheld = 1, next_due = due})
+        heartbeat(false)
+        return reply(OK, nil, {agent_raw = atext, abefore = st, qheld = 1, next_due = due})
     end
 end
 
@@ -99,19 +101,13 @@ if #sets > 0 then
                         break
                     end
                     local tid = string.sub(m, 18)
-                    local rec, poa, pou
-                    if single and off == 0 and j == 1 then
-                        rec = task_read(tid) or {}
-                        poa, pou = rec[21], rec[22]
-                    else
-                        local po = call('HMGET', tkey(tid), 'poa', 'pou')
-                        poa, pou = po[1], po[2]
-                    end
+                    local rec = task_read(tid) or {}
+                    local poa, pou = rec[REC.T_POA], rec[REC.T_POU]
                     -- Passed over: the agent that failed it waits until passed_over_until.
                     if not (poa == aid and now < (tonumber(pou) or 0)) and
                         not AF.other(tid, aid, now) then -- (held for another agent: skipped)
                         -- alone: the queue's only task, so claiming it empties the queue
-                        best = {s = c.s, m = m, id = tid, qk = sets[i], t = rec and rec[1] and rec,
+                        best = {s = c.s, m = m, id = tid, qk = sets[i], t = rec[1] and rec,
                                 alone = off == 0 and #r == 2, b = c.b, v = c.v, ti = c.ti, tn = tn,
                                 ts = ts}
                         done = true
@@ -133,8 +129,8 @@ if #sets > 0 then
     end
 end
 if not best then
-    heartbeat({})
-    return reply(OK, nil, {agent_raw = a, abefore = st, next_due = AF.due})
+    heartbeat(false)
+    return reply(OK, nil, {agent_raw = atext, abefore = st, next_due = AF.due})
 end
 
 -- The task: pending -> claimed. It leaves its queue (the place is kept for RELEASE), enters
@@ -147,8 +143,8 @@ if QT.qs then -- the task must fit the tokens left on each quota, else it is lef
     local fits, due = QT.fits(QT.qs, need)
     if not fits then
         QT.held(QT.qs)
-        heartbeat({})
-        return reply(OK, nil, {agent_raw = a, abefore = st, qheld = 1, next_due = due})
+        heartbeat(false)
+        return reply(OK, nil, {agent_raw = atext, abefore = st, qheld = 1, next_due = due})
     end
     QT.reserve(QT.qs, tid, need, now)
 end
@@ -157,10 +153,12 @@ local att = tonumber(t[TR_ATT]) + 1
 local to = tonumber(t[TR_TO])
 local dl = to > 0 and now + to or 0
 local dl_s = istr(dl)
-local tk = tkey(tid)
-call('HSET', tk, 'st', ST_S[T_CLAIMED], 'ag', aid, 'clat', now_s, 'stat', '0', 'att', istr(att),
-     'cseq', cseq, 'pqm', best.m, 'pqs', t[TR_QS], 'ctk', ARGV[5], 'dl', dl_s, 'tnb', best.b)
-call('HDEL', tk, 'qm', 'qs')
+t[TR_ST], t[TR_AG], t[TR_CLAT], t[TR_STAT], t[TR_ATT] = ST_S[T_CLAIMED], aid, now_s, '0', istr(att)
+t[REC.T_CSEQ], t[REC.T_CTK], t[TR_DL] = cseq, ARGV[5], dl_s
+-- leaving pending keeps the place (RELEASE puts the task back there)
+t[REC.T_PQM], t[REC.T_PQS], t[REC.T_QM], t[TR_QS] = best.m, t[TR_QS], false, false
+t[REC.T_TNB] = best.b and istr(best.b) or false -- the band charged (tenant.lua)
+local ttext = trec_set(tid, t)
 local q = P .. 'q:' .. best.qk
 call('ZREM', q, best.m)
 AF.claimed(tid)
@@ -169,19 +167,13 @@ if dl > 0 then call('ZADD', P .. 'inflight', dl_s, tid) end
 call('ZADD', P .. 'af:' .. aid, cseq, tid)
 task_restatus(t[TR_CM], t[TR_CAT], T_PENDING, T_CLAIMED)
 TN.claimed(best.tn, best.ts, TN.cost(t), best.b)
-t[TR_ST], t[TR_AG], t[TR_CLAT], t[TR_STAT], t[TR_ATT], t[TR_DL] = T_CLAIMED, aid, now, 0, att, dl
 
 -- The agent: one more in flight, busy at the maximum (agent_norm()).
 local inf1 = inf + 1
 local st1 = inf1 >= mc and A_BUSY or A_READY
-local fields = {'inf', istr(inf1), 'cur', tid, 'la', now_s}
-if st1 ~= st then
-    fields[#fields + 1] = 'st'
-    fields[#fields + 1] = ST_S[st1]
-end
-heartbeat(fields)
+a[AR_INF], a[AR_CUR], a[AR_LA], a[AR_ST] = istr(inf1), tid, now_s, ST_S[st1]
+heartbeat(true)
 agent_recount(hci, mc, st, inf, st1, inf1)
-a[AR_ST], a[AR_INF], a[AR_CUR], a[AR_LA] = st1, inf1, tid, now
-F.change(F.CLAIMED, now, aid, tid, t[2], T_PENDING, T_CLAIMED, nil, nil, att)
+F.change(F.CLAIMED, now, aid, tid, t[REC.T_TYPE], T_PENDING, T_CLAIMED, nil, nil, att)
 F.status(now, aid, st, st1)
-return reply(OK, nil, {agent_raw = a, task_raw = raw_task(t), abefore = st, tbefore = T_PENDING})
+return reply(OK, nil, {agent_raw = atext, task_raw = ttext, abefore = st, tbefore = T_PENDING})

@@ -6,11 +6,12 @@
 -- ARGV: task_transition's 14 (inst now kind id agent? result? error? latency requeue
 -- pass_over_ms expect_attempt jitter usage? rate_limited?), then task_claim's after its inst and
 -- now: agent caps_mode token aging_ms caps...
--- Reply: the transition's; when it succeeded, with the claim's whole reply as a 15th member.
+-- Reply: the transition's (short form: reply() in common.lua); when it succeeded, with the
+-- claim's whole reply (short form too) as an 8th member.
 local r = op_task_transition({unpack(ARGV, 1, 14)})
 if r[1] ~= OK then return r end
 local cl = {ARGV[1], ARGV[2]}
 for i = 15, #ARGV do cl[#cl + 1] = ARGV[i] end
 ARGS = cl -- argv_list() reads the claim's capabilities from ARGS
-r[15] = op_task_claim(cl)
+r[8] = op_task_claim(cl)
 return r

@@ -32,8 +32,9 @@ else
     if limit > 0 then members = call('ZREVRANGE', key, 0, limit - 1) end
 end
 local out = {}
+-- Each task replied as stored (its text: one value; the C side decodes it).
 for _, m in ipairs(members) do
-    local t = tget(string.sub(m, 18))
-    if t then out[#out + 1] = task_reply(t) end
+    local text = call('GET', tkey(string.sub(m, 18)))
+    if text then out[#out + 1] = text end
 end
 return reply(OK, nil, {tasks = out, total = total})

@@ -3,7 +3,8 @@
 -- change nothing (created 0). ARGV: inst, then one item as submit_one() in common.lua reads it.
 local t, created = submit_one(2)
 if not t then
-    return reply(CONFLICT, 'a task with this id exists', {task_raw = raw_task(task_read(ARGV[2]))})
+    return reply(CONFLICT, 'a task with this id exists',
+                 {task_raw = call('GET', tkey(ARGV[2])) or false})
 end
 -- next_due: the end of its affinity hold (affinity.lua), 0 when not held
 return reply(OK, nil, {task_raw = t, created = created, next_due = created == 1 and AF.last or 0})

@@ -10,7 +10,8 @@ for _ = 1, n do
     local found = ik and (keys[ik] or keyed_task(ik))
     if not found then
         if call('EXISTS', tkey(id)) == 1 then
-            return reply(CONFLICT, 'a task with this id exists', {task_raw = raw_task(task_read(id))})
+            return reply(CONFLICT, 'a task with this id exists',
+                         {task_raw = call('GET', tkey(id)) or false})
         end
         if ik then keys[ik] = true end
     end

@@ -10,49 +10,44 @@ local kind = tonumber(ARGV[3])
 local id = ARGV[4]
 local by = opt(ARGV[5])
 
--- START and COMPLETE, the hot path of every task: on the records as stored (one HMGET each,
--- replied as read), writing exactly what commit() would make of the same change.
+-- START and COMPLETE, the hot path of every task: on the records as stored (one GET each,
+-- replied as written), writing exactly what commit() would make of the same change.
 if kind == TR_START or (kind == TR_COMPLETE and ARGV[13] == '') then
-    local t = task_read(id)
+    local t, ttext = task_read(id)
     if not t then return reply(NOT_FOUND, 'task not found') end
     local st0 = tonumber(t[TR_ST])
     local ag = t[TR_AG] -- false: none
     local allowed
     if kind == TR_START then allowed = st0 == T_CLAIMED else allowed = active(st0) end
     local state = 'task is ' .. (NAMES[st0] or 'unknown')
-    if not allowed then return reply(CONFLICT, state, {task_raw = raw_task(t)}) end
+    if not allowed then return reply(CONFLICT, state, {task_raw = ttext}) end
     if by and by ~= ag then
         return reply(CONFLICT, state .. ' and assigned to ' ..
-                         (ag and (ag .. ', not ' .. by) or 'no agent'), {task_raw = raw_task(t)})
+                         (ag and (ag .. ', not ' .. by) or 'no agent'), {task_raw = ttext})
     end
-    local tk = tkey(id)
     if kind == TR_START then
-        call('HSET', tk, 'st', ST_S[T_RUNNING], 'stat', ARGV[2])
+        t[TR_ST], t[TR_STAT] = ST_S[T_RUNNING], ARGV[2]
+        ttext = trec_set(id, t)
         task_restatus(t[TR_CM], t[TR_CAT], T_CLAIMED, T_RUNNING)
-        t[TR_ST], t[TR_STAT] = T_RUNNING, now
-        F.change(F.STARTED, now, ag, id, t[2], T_CLAIMED, T_RUNNING, nil, nil, tonumber(t[TR_ATT]))
-        local ar = ag and agent_raw(ag)
-        return reply(OK, nil, {task_raw = raw_task(t), agent_raw = ar or false,
+        F.change(F.STARTED, now, ag, id, t[REC.T_TYPE], T_CLAIMED, T_RUNNING, nil, nil,
+                 tonumber(t[TR_ATT]))
+        local ar, atext
+        if ag then ar, atext = agent_raw(ag) end
+        return reply(OK, nil, {task_raw = ttext, agent_raw = atext or false,
                                abefore = ar and tonumber(ar[AR_ST]), tbefore = T_CLAIMED})
     end
     -- COMPLETE. The agent (if still registered) gets its slot back (agent_leave()), one more
     -- completed and the latency.
-    local a, wr
-    local ast0
-    if ag then a, wr = agent_raw_wr(ag) end
+    local a, ast0, atext
+    if ag then a = agent_raw(ag) end
     if a then
         local lat = tonumber(ARGV[8]) or -1
         if lat < 0 then lat = now - tonumber(t[TR_CLAT]) end
-        ast0 = complete_agent(a, wr, ag, id, now, ARGV[2], lat, by == ag)
+        ast0, atext = complete_agent(a, ag, id, now, ARGV[2], lat, by == ag)
     end
     local res = opt(ARGV[6])
-    local f = {'st', ST_S[T_COMPLETED], 'coat', ARGV[2]}
-    if res then
-        f[5], f[6] = 'res', res
-    elseif t[TR_RES] then
-        call('HDEL', tk, 'res')
-    end
-    call('HSET', tk, unpack(f))
+    t[TR_ST], t[TR_COAT], t[TR_RES] = ST_S[T_COMPLETED], ARGV[2], res or false
+    ttext = trec_set(id, t)
     call('ZREM', P .. 'inflight', id)
     if ag then call('ZREM', P .. 'af:' .. ag, id) end
     TN.left(TN.of_x(t[TR_X] or nil))
@@ -60,10 +55,10 @@ if kind == TR_START or (kind == TR_COMPLETE and ARGV[13] == '') then
     call('ZADD', P .. 'done', ARGV[2], id)
     task_restatus(t[TR_CM], t[TR_CAT], st0, T_COMPLETED)
     call('PUBLISH', P .. 'events', 'done ' .. id .. ' ' .. INST)
-    t[TR_ST], t[TR_COAT], t[TR_RES] = T_COMPLETED, now, res or false
-    F.change(F.COMPLETED, now, ag, id, t[2], st0, T_COMPLETED, nil, nil, tonumber(t[TR_ATT]))
-    if a then F.status(now, ag, ast0, a[AR_ST]) end
-    return reply(OK, nil, {task_raw = raw_task(t), agent_raw = a or false, abefore = ast0,
+    F.change(F.COMPLETED, now, ag, id, t[REC.T_TYPE], st0, T_COMPLETED, nil, nil,
+             tonumber(t[TR_ATT]))
+    if a then F.status(now, ag, ast0, tonumber(a[AR_ST])) end
+    return reply(OK, nil, {task_raw = ttext, agent_raw = atext or false, abefore = ast0,
                            tbefore = st0})
 end
 
@@ -95,7 +90,8 @@ local function someone_else_can(holder)
     local caps = caps_dec(t.req)
     local function usable(aid)
         if aid == holder then return false end
-        local st = tonumber(call('HGET', akey(aid), 'st'))
+        local ar = agent_raw(aid)
+        local st = ar and tonumber(ar[AR_ST])
         return st ~= nil and st ~= A_OFFLINE and st ~= A_FAILED and st ~= A_DRAINING
     end
     if #caps > 0 then

@@ -76,8 +76,8 @@ function TN.aged(q, hb, ts, now, aging, aid)
     local r = call('ZRANGEBYSCORE', q, string.format('%d', lo),
                    string.format('%d', lo + now - aging), 'WITHSCORES', 'LIMIT', 0, 1)
     if #r == 0 then return nil end
-    local po = call('HMGET', P .. 't:' .. string.sub(r[1], 18), 'poa', 'pou')
-    if po[1] == aid and now < (tonumber(po[2]) or 0) then return nil end
+    local po = task_read(string.sub(r[1], 18)) or {}
+    if po[REC.T_POA] == aid and now < (tonumber(po[REC.T_POU]) or 0) then return nil end
     return TN.candidate(tonumber(r[2]), r[1], ts, now, aging)
 end
 
@@ -88,7 +88,7 @@ function TN.cost_of(est)
     local c = (tonumber(i) or 0) + (tonumber(o) or 0)
     return c > 0 and c or 1
 end
--- The same from a task_read() array's packed x (its 6th member).
+-- The same from a task_read() record's packed x (its 6th member).
 function TN.cost(t)
     local x, v, pos = t[TR_X], nil, 1
     if not x then return 1 end
@@ -230,13 +230,10 @@ local function band_head(q, b, aid, now, whole)
         if #r == 0 then return nil, nil, off == 0 end
         for j = 1, #r, 2 do
             local tid, rec, poa, pou = string.sub(r[j], 18), nil, nil, nil
-            if whole and off == 0 and j == 1 then
-                rec = task_read(tid) or {}
-                poa, pou = rec[21], rec[22]
-            else
-                local po = call('HMGET', P .. 't:' .. tid, 'poa', 'pou')
-                poa, pou = po[1], po[2]
-            end
+            -- (one GET either way since layout 4: a record is one value)
+            local po = task_read(tid) or {}
+            if whole and off == 0 and j == 1 then rec = po end
+            poa, pou = po[REC.T_POA], po[REC.T_POU]
             -- Passed over for this agent, or held for another (lua/affinity.lua): stepped over.
             if not (poa == aid and now < (tonumber(pou) or 0)) and not AF.other(tid, aid, now) then
                 return r[j], tonumber(r[j + 1]), false, off == 0 and #r == 2,

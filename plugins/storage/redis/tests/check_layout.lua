@@ -27,11 +27,39 @@ local function x_fields(x)
     end
     return v
 end
+-- A record as stored (layout 4: one string value, "<n>\0<field>\0..." in the order of A_REC /
+-- T_REC in common.lua, an absent field the byte 0x01) as an HMGET of its fields would have
+-- given it (false: absent).
+local A_REC = {'id', 'caps', 'st', 'model', 'prov', 'md', 'probe', 'reg', 'hb', 'la', 'mc', 'inf',
+               'cur', 'tc', 'tf', 'ls', 'lc', 'hs', 'hlc', 'hcf', 'hcs', 'hlat', 'herr', 'hci',
+               'hcif', 'hco', 'hoa', 'hra', 'dra', 'rep', 'qsc', 'wr'}
+local T_REC = {'id', 'type', 'pl', 'req', 'st', 'pr', 'cat', 'clat', 'stat', 'coat', 'ps', 'ag',
+               'to', 'mr', 're', 'att', 'res', 'err', 'md', 'strat', 'poa', 'pou', 'dl', 'x',
+               'cm', 'qs', 'qk', 'qm', 'pqm', 'pqs', 'cseq', 'dw', 'ctk', 'tnb'}
+local function hm(key, names, ...)
+    local text = redis.call('GET', key)
+    local t = {}
+    if text then
+        local vals = {}
+        for v in string.gmatch(text, '([^%z]*)%z') do vals[#vals + 1] = v end
+        if tonumber(vals[1]) ~= #names or #vals ~= #names + 1 then
+            e('record ' .. key .. ' has ' .. (#vals - 1) .. ' fields')
+        end
+        for i, f in ipairs(names) do
+            if vals[i + 1] and vals[i + 1] ~= '\1' then t[f] = vals[i + 1] end
+        end
+    end
+    local r = {}
+    for i, f in ipairs({...}) do
+        if t[f] == nil then r[i] = false else r[i] = t[f] end
+    end
+    return r
+end
 local af = {} -- agent -> active tasks assigned
 for _, cm in ipairs(redis.call('ZRANGE', P .. 'tasks', 0, -1)) do
     n = n + 1
     local id = string.sub(cm, 18)
-    local h = redis.call('HMGET', P .. 't:' .. id, 'st', 'cm', 'type', 'qm', 'qs', 'qk', 'ag',
+    local h = hm(P .. 't:' .. id, T_REC, 'st', 'cm', 'type', 'qm', 'qs', 'qk', 'ag',
                          'to', 'coat', 'clat', 'cseq', 'req', 'pr', 'id', 'pqm', 'dl', 'dw', 'x')
     local x = x_fields(h[18])
     h[18], h[19] = x[1], x[4] -- not_before, key
@@ -127,7 +155,7 @@ end
 local avail, by_ast, by_hs, open = 0, {}, {}, 0
 local ids = redis.call('ZRANGE', P .. 'agents', 0, -1)
 for _, aid in ipairs(ids) do
-    local a = redis.call('HMGET', P .. 'a:' .. aid, 'st', 'inf', 'mc', 'hci', 'hb', 'hs', 'probe',
+    local a = hm(P .. 'a:' .. aid, A_REC, 'st', 'inf', 'mc', 'hci', 'hb', 'hs', 'probe',
                          'caps', 'id', 'dra')
     local st, inf, mc, hci = num(a[1]), num(a[2]), num(a[3]), num(a[4])
     if a[9] ~= aid then e('agent record ' .. aid) end

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "redis_harness.h"
+#include "redis_int.h" /* the record fields (redis_fields.c) */
 #include "redis_scripts.h"
 
 #define TAG "{fence:}"
@@ -37,14 +38,29 @@ static redisReply *cmd(redisContext *c, const char *fmt, ...)
     return r;
 }
 
-/* A field of a hash as a string ("" when absent). */
+/* A field of a record as stored (layout 4: "<n>\0<field>\0...", fields in the order of
+ * redis_fields.c) as a string ("" when absent). */
 static const char *hget(redisContext *c, const char *key, const char *field)
 {
     static char out[8][128];
     static int next;
     char *buf = out[next++ % 8];
-    redisReply *r = cmd(c, "HGET %s %s", key, field);
-    snprintf(buf, 128, "%s", r->type == REDIS_REPLY_STRING ? r->str : "");
+    int agent = strstr(key, "}a:") != NULL, pos = -1;
+    int n = agent ? RS_AGENT_FIELDS : RS_TASK_FIELDS;
+    for (int i = 0; i < n + (agent ? RS_AGENT_OWN_FIELDS : RS_TASK_OWN_FIELDS); i++) {
+        const char *f = i < n ? (agent ? rs_agent_fields[i] : rs_task_fields[i])
+                              : (agent ? rs_agent_own_fields[i - n] : rs_task_own_fields[i - n]);
+        if (!strcmp(f, field)) pos = i + 1; /* after the count */
+    }
+    assert_true(pos > 0);
+    redisReply *r = cmd(c, "GET %s", key);
+    buf[0] = '\0';
+    if (r->type == REDIS_REPLY_STRING) {
+        const char *p = r->str, *end = r->str + r->len;
+        for (int i = 0; i < pos && p < end; i++)
+            p += strlen(p) + 1; /* each field ends with a zero byte */
+        if (p < end && strcmp(p, "\x01")) snprintf(buf, 128, "%s", p);
+    }
     freeReplyObject(r);
     return buf;
 }
