@@ -102,7 +102,8 @@ if [[ -z ${BENCH_NO_BUILD:-} ]]; then
     cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCP_SANITIZE=OFF -DCP_BUILD_TESTS=OFF >"$T/cmake.log" 2>&1 ||
         { cat "$T/cmake.log" >&2; exit 1; }
     cmake --build "$BUILD" -j"$(nproc)" --target cpd cp-bench plugin_memory plugin_least_loaded \
-        plugin_round_robin plugin_random plugin_http plugin_tcp >"$T/build.log" 2>&1 ||
+        plugin_round_robin plugin_random plugin_affinity plugin_headroom plugin_http plugin_tcp \
+        >"$T/build.log" 2>&1 ||
         { tail -30 "$T/build.log" >&2; exit 1; }
     # The redis plugin is optional here: when it does not build, its rows are skipped.
     if ! cmake --build "$BUILD" -j"$(nproc)" --target plugin_redis >"$T/build-redis.log" 2>&1; then
@@ -115,6 +116,12 @@ CPB=$BUILD/cp-bench
 # The base revision's cpd and plugins (its cpd finds them beside itself); cp-bench stays this
 # tree's, so both sides get the same load generator.
 BASE_CPD=
+# The selection plugins a base's cpd loads by default beyond the first three (affinity and
+# headroom since 2.4): built when the base has them, or its cpd refuses to start.
+base_selection_extras() {
+    cmake --build "$T/base/build" --target help 2>/dev/null |
+        grep -oE 'plugin_(affinity|headroom)$' | tr '\n' ' '
+}
 if [[ -n $BASE && $TARGETS == 1 ]]; then
     say "building $BASE (the base) in a temporary worktree"
     if git -C "$ROOT" worktree add --detach "$T/base" "$BASE" >"$T/base-wt.log" 2>&1 &&
@@ -122,7 +129,7 @@ if [[ -n $BASE && $TARGETS == 1 ]]; then
             -DCP_BUILD_TESTS=OFF >"$T/base-cmake.log" 2>&1 &&
         cmake --build "$T/base/build" -j"$(nproc)" --target cpd plugin_memory plugin_redis \
             plugin_least_loaded plugin_round_robin plugin_random plugin_http plugin_tcp \
-            >"$T/base-build.log" 2>&1; then
+            $(base_selection_extras) >"$T/base-build.log" 2>&1; then
         BASE_CPD=$T/base/build/cpd
     else
         say "the base $BASE did not build: its column stays empty"
