@@ -86,7 +86,7 @@ struct mem_name {
     uint32_t hash;
     uint64_t count;
     struct mem_order *agents; /* capabilities: the agents having it (freed with the name) */
-    struct mem_task *held; /* agent ids: tasks held for the agent (memory_affinity_hold.c) */
+    struct mem_task *held;    /* agent ids: tasks held for the agent (memory_affinity_hold.c) */
     uint64_t by_status[CP_TASK_STATUS_COUNT]; /* task types: tasks of this type per status */
     char s[];
 };

@@ -8,9 +8,9 @@
 #include "redis_int.h"
 
 const char *const rs_agent_fields[RS_AGENT_FIELDS] = {
-    "id",  "caps", "st",   "model", "prov", "md",  "probe", "reg", "hb",  "la",
-    "mc",  "inf",  "cur",  "tc",    "tf",   "ls",  "lc",    "hs",  "hlc", "hcf",
-    "hcs", "hlat", "herr", "hci",   "hcif", "hco", "hoa",   "hra", "dra", "rep", "qsc"};
+    "id",   "caps", "st",   "model", "prov", "md",  "probe", "reg", "hb",  "la",  "mc",
+    "inf",  "cur",  "tc",   "tf",    "ls",   "lc",  "hs",    "hlc", "hcf", "hcs", "hlat",
+    "herr", "hci",  "hcif", "hco",   "hoa",  "hra", "dra",   "rep", "qsc"};
 
 const char *const rs_task_fields[RS_TASK_FIELDS] = {
     "id", "type", "pl", "req", "st",  "pr",  "cat", "clat",  "stat", "coat", "ps", "ag",
