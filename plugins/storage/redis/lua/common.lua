@@ -186,12 +186,19 @@ function REC.text(r, n, abs)
     end
     return s
 end
-local function agent_raw(id) return REC.get(akey(id), #A_REC, REC.A_ABS) end
+-- An agent written in this call is not read again: arec_set() keeps its array and text
+-- (REC.wid; begin() forgets it) — complete with next completes, then claims for the same agent.
+-- Whoever changes that array writes it (arec_set), as every caller of agent_raw() does.
+local function agent_raw(id)
+    if REC.wid == id then return REC.wa, REC.wt end
+    return REC.get(akey(id), #A_REC, REC.A_ABS)
+end
 local function task_read(id) return REC.get(tkey(id), #T_REC, REC.T_ABS) end
 -- Stores agent / task array r; returns its text (the reply of it).
 local function arec_set(id, r)
     local s = REC.text(r, #A_REC, REC.A_ABS)
     call('SET', akey(id), s)
+    REC.wid, REC.wa, REC.wt = id, r, s
     return s
 end
 local function trec_set(id, r)
@@ -419,7 +426,12 @@ end
 -- avoid: they pass strings (ARGV as given, these constants, istr() of integers — the same text
 -- "%.17g" gives for integers below 2^53). Record fields must be strings too (REC.text()).
 local ST_S = {[0] = '0', '1', '2', '3', '4', '5', '6'}
-local function istr(n) return string.format('%d', n) end
+-- (small integers from a table: string.format goes through glibc's printf, ~1.2 thousand
+-- redis-server instructions a number, and a lifecycle formats dozens)
+REC.SMALL = {[-1] = '-1', [0] = '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11', '12',
+             '13', '14', '15', '16', '17', '18', '19', '20', '21', '22', '23', '24', '25', '26',
+             '27', '28', '29', '30', '31', '32'}
+local function istr(n) return REC.SMALL[n] or string.format('%d', n) end
 -- Fields of the record arrays by position in A_REC / T_REC.
 local AR_CAPS, AR_ST, AR_HB, AR_LA, AR_MC, AR_INF, AR_CUR, AR_TC, AR_LS, AR_LC, AR_HCI, AR_HRA =
     2, 3, 9, 10, 11, 12, 13, 14, 16, 17, 24, 28
@@ -496,17 +508,23 @@ local F = {REGISTERED = 1, UNREGISTERED = 2, STATUS = 3, REMOVED = 4, HEALTH = 5
            TIMEOUT = 13, CANCELLED = 14, EXTENDED = 15, DUE = 16, RETRIED = 17}
 -- F.buf: this call's changes (nil = not looked yet, false = nobody streams); reset by begin().
 
+-- (small numbers from REC.SMALL, and the last time formatted kept: a call's changes share it)
 function F.num(v)
     if v == nil or v == false then return '-1' end
-    return string.format('%d', v)
+    local s = REC.SMALL[v]
+    if s then return s end
+    if v ~= F.lastn then F.lastn, F.lasts = v, string.format('%d', v) end
+    return F.lasts
 end
 function F.change(kind, at, aid, tid, ttype, old, new, oc, nc, att, pr)
     if F.buf == nil then F.buf = call('EXISTS', P .. 'feed') == 1 and {} or false end
     if not F.buf then return end
     local num = F.num
-    F.buf[#F.buf + 1] = table.concat({kind, num(at), aid or '~', tid or '~', ttype or '~',
-                                      num(old), num(new), num(oc), num(nc), num(att or 0),
-                                      num(pr)}, ' ')
+    -- (one concatenation: no table per change)
+    F.buf[#F.buf + 1] = num(kind) .. ' ' .. num(at) .. ' ' .. (aid or '~') .. ' ' ..
+                            (tid or '~') .. ' ' .. (ttype or '~') .. ' ' .. num(old) .. ' ' ..
+                            num(new) .. ' ' .. num(oc) .. ' ' .. num(nc) .. ' ' ..
+                            num(att or 0) .. ' ' .. num(pr)
 end
 -- A task change (t a record table after the change; aid: the agent concerned).
 function F.task(kind, at, t, old, aid)
@@ -516,10 +534,11 @@ end
 function F.status(at, aid, old, new)
     if old ~= new then F.change(F.STATUS, at, aid, nil, nil, old, new) end
 end
+-- (F.defer: task_complete_next.lua publishes its two steps' changes as one message)
 function F.flush()
     local buf = F.buf
-    if not buf or #buf == 0 then return end
-    local last = call('INCRBY', P .. 'feed', #buf)
+    if not buf or #buf == 0 or F.defer then return end
+    local last = call('INCRBY', P .. 'feed', istr(#buf))
     call('PUBLISH', P .. 'feed', F.num(last - #buf + 1) .. '\n' .. table.concat(buf, '\n'))
     F.buf = {}
 end
@@ -578,7 +597,7 @@ local function begin(keys, argv)
     P, ARGS = keys[1], argv
     local sep = string.find(argv[1], ':', 1, true)
     INST = sep and string.sub(argv[1], 1, sep - 1) or argv[1]
-    F.buf = nil
+    F.buf, F.defer = nil, nil
     if sep then
         -- One MGET reads the epoch and whether the change feed is on (F.buf: F.change() would
         -- otherwise ask with an EXISTS of its own in every changing call).
@@ -593,4 +612,5 @@ local function begin(keys, argv)
         F.buf = v[2] and {} or false
     end
     AC, TC, DIRTY_A, DIRTY_T, DELTA, DELTA_ORDER, PUBS = nil, nil, nil, nil, nil, nil, nil
+    REC.wid, REC.wa, REC.wt = nil, nil, nil
 end

@@ -28,6 +28,7 @@ local function agent_store(old, a)
     if not a then
         agent_account(old, -1, true)
         call('DEL', akey(id), P .. 'af:' .. id)
+        if REC.wid == id then REC.wid = nil end
         call('ZREM', P .. 'agents', id)
         if unwell(old.hs) then call('ZREM', P .. 'unwell', id) end
         call('ZREM', P .. (old.st == A_OFFLINE and 'off' or 'alive'), id)
@@ -74,8 +75,11 @@ local function active(st) return st == T_CLAIMED or st == T_RUNNING end
 
 local function terminal(st) return st >= T_COMPLETED end
 
+-- "%016.0f" of the arrival number, without printf's floating-point path (~2 thousand
+-- instructions): its digits, zero-padded to 16.
 local function seq_member(id)
-    return string.format('%016.0f', call('INCR', P .. 'seq')) .. ':' .. id
+    local n = istr(call('INCR', P .. 'seq'))
+    return string.rep('0', 16 - #n) .. n .. ':' .. id
 end
 
 -- Indexes of a task (members are "<16-digit arrival>:<id>" where order among equal scores

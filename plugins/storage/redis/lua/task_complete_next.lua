@@ -8,10 +8,23 @@
 -- now: agent caps_mode token aging_ms caps...
 -- Reply: the transition's (short form: reply() in common.lua); when it succeeded, with the
 -- claim's whole reply (short form too) as an 8th member.
+-- The feed gets both steps' changes in one message (one INCRBY and one PUBLISH instead of two
+-- each): the completion's changes stay in F.buf until the claim's reply() publishes them.
+F.defer = true
 local r = op_task_transition({unpack(ARGV, 1, 14)})
-if r[1] ~= OK then return r end
+F.defer = false
+if r[1] ~= OK then
+    F.flush()
+    return r
+end
 local cl = {ARGV[1], ARGV[2]}
 for i = 15, #ARGV do cl[#cl + 1] = ARGV[i] end
 ARGS = cl -- argv_list() reads the claim's capabilities from ARGS
-r[8] = op_task_claim(cl)
+-- (a claim that fails with an error still publishes the completion's changes, as two calls would)
+local ok, cr = pcall(op_task_claim, cl)
+if not ok then
+    F.flush()
+    error(cr)
+end
+r[8] = cr
 return r

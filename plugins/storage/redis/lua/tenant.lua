@@ -14,6 +14,18 @@
 -- band: a tenant's service there counts as at least that (idle time banks no credit). A claimed
 -- task keeps the band it was charged in (tnb: one up when aged) for the usage correction.
 TN.DEFAULT = 'default'
+-- Bands as text, and their score bounds (made at first use: a library may not call string
+-- functions while it loads): numbers in keys and arguments would go through glibc's printf.
+TN.B = {[0] = '0', '1', '2', '3'}
+TN.LO, TN.HI = {}, {}
+function TN.bounds(b)
+    local lo = TN.LO[b]
+    if not lo then
+        lo = string.format('%d', b * BAND)
+        TN.LO[b], TN.HI[b] = lo, string.format('%d', (b + 1) * BAND - 1)
+    end
+    return lo, TN.HI[b]
+end
 
 -- The tenant as stored (nil: the default one).
 function TN.norm(tn)
@@ -39,9 +51,10 @@ function TN.state(cache, tn)
     local id = tn or TN.DEFAULT
     local s = cache[id]
     if not s then
-        local r = call('HMGET', P .. 'tn:' .. id, 'w', 'm', 'inf', 's0', 's1', 's2', 's3', 'q')
+        local r = call('HMGET', P .. 'tn:' .. id, 'w', 'm', 'inf', 's0', 's1', 's2', 's3', 'q',
+                       'tok')
         s = {w = tonumber(r[1]) or 1, m = tonumber(r[2]) or 0, inf = tonumber(r[3]) or 0, srv = {},
-             id = id, q = r[8] or ''}
+             id = id, q = r[8] or '', tok = tonumber(r[9]) or 0}
         for b = 1, 4 do s.srv[b] = tonumber(r[3 + b]) or 0 end
         cache[id] = s
     end
@@ -119,21 +132,27 @@ end
 -- service being served now becomes this tenant's (the least-served one's; not a running
 -- maximum: settled usage may lower services, and a tenant back from idle must not start above
 -- the tenants that kept work waiting).
+-- Its service, in flight and tokens go in one HSET: s (TN.state) read them in this call, and
+-- nothing changed them since (what TN.set_service and two HINCRBYs would write).
 function TN.claimed(tn, s, cost, b)
     local id = tn or TN.DEFAULT
-    local k = P .. 'tn:' .. id
-    local v = s.srv[b + 1] or 0
-    call('HSET', P .. 'tnvb', tostring(b), string.format('%.17g', v))
-    TN.set_service(id, b, v + cost / (s.w > 0 and s.w or 1), s.q)
-    call('HINCRBY', k, 'inf', 1)
-    call('HINCRBY', k, 'tok', cost)
-    call('SADD', P .. 'tenants', id)
+    local v, bs = s.srv[b + 1] or 0, TN.B[b] or tostring(b)
+    call('HSET', P .. 'tnvb', bs, string.format('%.17g', v))
+    local vs = string.format('%.17g', v + cost / (s.w > 0 and s.w or 1))
+    call('HSET', P .. 'tn:' .. id, 's' .. bs, vs, 'inf', istr(s.inf + 1), 'tok',
+         istr(s.tok + cost))
+    for rk in string.gmatch(s.q, '%x+') do
+        call('ZADD', P .. 'ti:' .. rk .. ':' .. bs, 'XX', vs, id)
+    end
+    -- (a tenant with index entries, q, was added to P.."tenants" with them: index_add(); nothing
+    -- removes a tenant from that set)
+    if s.q == '' then call('SADD', P .. 'tenants', id) end
 end
 
 -- A task of tenant tn left claimed/running.
 function TN.left(tn)
     local k = P .. 'tn:' .. (tn or TN.DEFAULT)
-    if call('HINCRBY', k, 'inf', -1) < 0 then call('HSET', k, 'inf', 0) end
+    if call('HINCRBY', k, 'inf', '-1') < 0 then call('HSET', k, 'inf', '0') end
 end
 
 -- tenant_list's entry of one tenant: id w m cfg waiting in_flight tokens_served.
@@ -223,10 +242,10 @@ end
 -- none), whether the band is empty, whether the task is alone in its band, and its record
 -- (task_read(), when `whole`: the likely winner is read once).
 local function band_head(q, b, aid, now, whole)
-    local lo, hi = string.format('%d', b * BAND), string.format('%d', (b + 1) * BAND - 1)
+    local lo, hi = TN.bounds(b)
     local off, step = 0, 2
     while true do
-        local r = call('ZRANGEBYSCORE', q, lo, hi, 'WITHSCORES', 'LIMIT', off, step)
+        local r = call('ZRANGEBYSCORE', q, lo, hi, 'WITHSCORES', 'LIMIT', istr(off), istr(step))
         if #r == 0 then return nil, nil, off == 0 end
         for j = 1, #r, 2 do
             local tid, rec, poa, pou = string.sub(r[j], 18), nil, nil, nil
@@ -265,10 +284,10 @@ function TN.pick(subset, aid, now)
             for b = 0, 3 do
                 if best and b > best.b then break end
                 bands = bands + 1
-                local k = P .. 'ti:' .. rk .. ':' .. b
-                local off, stale, done = 0, {}, false
+                local k = P .. 'ti:' .. rk .. ':' .. TN.B[b]
+                local off, stale, done = 0, nil, false
                 while not done do
-                    local r = call('ZRANGE', k, off, off + 7, 'WITHSCORES')
+                    local r = call('ZRANGE', k, istr(off), istr(off + 7), 'WITHSCORES')
                     if #r == 0 then break end
                     live = true
                     for j = 1, #r, 2 do
@@ -281,10 +300,11 @@ function TN.pick(subset, aid, now)
                         local tn = TN.norm(id)
                         local ts = TN.state(tcache, tn)
                         if not TN.full(ts) then
-                            local qk = TN.qk(req, tn)
+                            local qk = tn and TN.qk(req, tn) or rk -- (default: rk)
                             local m, s, empty, alone, rec = band_head(P .. 'q:' .. qk, b, aid, now,
                                                                       single)
                             if empty then
+                                stale = stale or {}
                                 stale[#stale + 1] = id
                             elseif m then
                                 local c = {b = b, v = v, ti = id, s = s - b * BAND, m = m}
@@ -302,7 +322,7 @@ function TN.pick(subset, aid, now)
                     end
                     off = off + 8
                 end
-                if #stale > 0 then call('ZREM', k, unpack(stale)) end
+                if stale then call('ZREM', k, unpack(stale)) end
             end
             if not live and bands == 4 then call('HDEL', P .. 'rsets', rk) end
         end
@@ -315,6 +335,6 @@ end
 function TN.took(c)
     if not c.alone then return end -- band_head saw another task in the band
     local q = P .. 'q:' .. c.qk
-    if c.rk then call('ZREM', P .. 'ti:' .. c.rk .. ':' .. c.b, c.tn or TN.DEFAULT) end
+    if c.rk then call('ZREM', P .. 'ti:' .. c.rk .. ':' .. TN.B[c.b], c.tn or TN.DEFAULT) end
     if call('ZCARD', q) == 0 then call('HDEL', P .. 'capsets', c.qk) end
 end
