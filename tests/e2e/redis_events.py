@@ -124,6 +124,42 @@ class EventsAcrossProcesses(CpdTestCase):
         rest = [r.next() for _ in range(len(ga) - 5)]
         self.assertEqual([key(e) for e in rest], [key(e) for e in ga[5:]])
 
+    def test_complete_with_next_is_one_message(self):
+        # One script call, one message: the completion's changes and the claim's, numbered in a
+        # row, the completion first (lua/task_complete_next.lua defers the first step's).
+        channel = "{%s}feed" % self.prefix
+        listen = ChannelListener(self.redis, channel)
+        self.addCleanup(listen.close)
+        ra = self.reader(self.a)
+        cpdtest.wait_until(lambda: self.redis.command("EXISTS", channel) == 1, 5,
+                           what="the feed key")
+        a = self.uid("agent")
+        self.register(a, client=self.cb, capabilities=["n1"])
+        t1 = self.submit(client=self.cb, task_type="tt", required_capabilities=["n1"])
+        self.claim(a, client=self.cb)
+        t2 = self.submit(client=self.cb, task_type="tt", required_capabilities=["n1"])
+        listen.messages()  # what came before
+        r = self.cb.post("tasks/%s/complete" % t1, {"agent_id": a, "next": {"block_ms": 0}})
+        self.assertStatus(r, 200)
+        self.assertEqual(r.body["next"]["id"], t2)
+        msgs = listen.messages(wait=1)
+        self.assertEqual(len(msgs), 1, msgs)
+        lines = msgs[0].split("\n")
+        first = int(lines[0])
+        kinds = [int(l.split(" ")[0]) for l in lines[1:]]
+        tasks = [l.split(" ")[3] for l in lines[1:]]
+        # completed (9) t1, then claimed (7) t2 (agent status changes, 3, may sit between)
+        self.assertEqual([k for k in kinds if k != 3], [9, 7], lines)
+        self.assertEqual(tasks[kinds.index(9)], t1)
+        self.assertEqual(tasks[kinds.index(7)], t2)
+        # a reader sees them in that order
+        evs = ra.until(lambda e: e["event"] == "task_claimed" and
+                       e["data"].get("task_id") == t2)
+        done = [e for e in evs if e["event"] == "task_completed"][-1]
+        self.assertEqual(done["data"]["task_id"], t1)
+        self.assertLess(evs.index(done), len(evs) - 1)
+        self.assertGreater(first, 0)
+
     def test_lost_redis_connection_is_told_as_resync(self):
         own = RestartableRedis().start()
         self.addCleanup(own.cleanup)
