@@ -24,6 +24,26 @@ class CompleteNext(CpdTestCase):
         body = dict(fields, agent_id=agent, next=next_)
         return self.c.post("tasks/%s/%s" % (tid, kind), body)
 
+    def test_stats_follow_the_agent_through_both_steps(self):
+        # The agent (max 1) goes ready by the completion and busy again by the claim within one
+        # call: /stats must show where it ended (Redis nets the two steps' counter changes).
+        def reg():
+            r = self.c.get("stats").body["registry"]
+            return (r["by_status"]["ready"], r["by_status"]["busy"], r["available_agents"])
+        agent, cap = self.agent_with_cap(max_concurrent_tasks=1)
+        t1 = self.submit(required_capabilities=[cap])
+        t2 = self.submit(required_capabilities=[cap])
+        self.assertEqual(self.claim(agent)["id"], t1)
+        ready, busy, avail = reg()
+        r = self.complete(t1, agent, {"block_ms": 0})
+        self.assertStatus(r, 200)
+        self.assertEqual(r.body["next"]["id"], t2)
+        self.assertEqual(reg(), (ready, busy, avail))
+        r = self.complete(t2, agent, {"block_ms": 0})
+        self.assertStatus(r, 200)
+        self.assertIsNone(r.body["next"])
+        self.assertEqual(reg(), (ready + 1, busy - 1, avail + 1))
+
     def test_next_task_comes_with_the_completion(self):
         agent, cap = self.agent_with_cap(max_concurrent_tasks=1)
         t1 = self.submit(required_capabilities=[cap])

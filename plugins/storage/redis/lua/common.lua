@@ -445,16 +445,37 @@ REC.T_QK, REC.T_TNB = 27, 34
 
 -- The counters of an agent whose status or tasks in flight changed and nothing else counted
 -- (health, circuit, maximum, names): what agent_account(old, -1) + agent_account(new, 1) net.
+-- While REC.nets is a table (task_complete_next.lua: a completion, then a claim, by one agent)
+-- the changes are summed there and REC.net_flush() applies what they net to: a completion that
+-- makes the agent ready and a claim that makes it busy again write no counter at all.
 local function agent_recount(hci, mc, st0, inf0, st1, inf1)
     local S = P .. 'stats'
     local function avail(st, inf)
         return hci ~= C_OPEN and st == A_READY and inf < mc
     end
     local v0, v1 = avail(st0, inf0), avail(st1, inf1)
+    local n = REC.nets
+    if n then
+        if v0 ~= v1 then n.agents_available = (n.agents_available or 0) + (v1 and 1 or -1) end
+        if st0 ~= st1 then
+            local f0, f1 = 'as:' .. ST_S[st0], 'as:' .. ST_S[st1]
+            n[f0], n[f1] = (n[f0] or 0) - 1, (n[f1] or 0) + 1
+        end
+        return
+    end
     if v0 ~= v1 then call('HINCRBY', S, 'agents_available', v1 and '1' or '-1') end
     if st0 ~= st1 then
         call('HINCRBY', S, 'as:' .. ST_S[st0], '-1')
         call('HINCRBY', S, 'as:' .. ST_S[st1], '1')
+    end
+end
+function REC.net_flush()
+    local n = REC.nets
+    REC.nets = nil
+    if not n then return end
+    for _, f in ipairs({'agents_available', 'as:0', 'as:1', 'as:2', 'as:3', 'as:4', 'as:5'}) do
+        local d = n[f]
+        if d and d ~= 0 then call('HINCRBY', P .. 'stats', f, istr(d)) end
     end
 end
 
@@ -612,5 +633,5 @@ local function begin(keys, argv)
         F.buf = v[2] and {} or false
     end
     AC, TC, DIRTY_A, DIRTY_T, DELTA, DELTA_ORDER, PUBS = nil, nil, nil, nil, nil, nil, nil
-    REC.wid, REC.wa, REC.wt = nil, nil, nil
+    REC.wid, REC.wa, REC.wt, REC.nets = nil, nil, nil, nil
 end

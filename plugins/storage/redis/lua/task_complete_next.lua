@@ -10,10 +10,12 @@
 -- claim's whole reply (short form too) as an 8th member.
 -- The feed gets both steps' changes in one message (one INCRBY and one PUBLISH instead of two
 -- each): the completion's changes stay in F.buf until the claim's reply() publishes them.
-F.defer = true
+-- Likewise the agent's status counters: summed over both steps, written once (REC.nets).
+F.defer, REC.nets = true, {}
 local r = op_task_transition({unpack(ARGV, 1, 14)})
 F.defer = false
 if r[1] ~= OK then
+    REC.net_flush()
     F.flush()
     return r
 end
@@ -22,6 +24,7 @@ for i = 15, #ARGV do cl[#cl + 1] = ARGV[i] end
 ARGS = cl -- argv_list() reads the claim's capabilities from ARGS
 -- (a claim that fails with an error still publishes the completion's changes, as two calls would)
 local ok, cr = pcall(op_task_claim, cl)
+REC.net_flush()
 if not ok then
     F.flush()
     error(cr)
